@@ -1,0 +1,204 @@
+/**
+ * The desired-state model: a pod and everything in it, as Effect Schemas.
+ *
+ * The encoded form is the canonical JSON/YAML/TS shape from DESIGN.md (plain data, camelCase keys).
+ * Decoding fills the seeds' defaults (network "none", restart "always", volumes [], parent "auto", ...)
+ * and rejects unknown fields; encoding gives the canonical form back with every default spelled out.
+ */
+import { Schema } from "effect"
+import {
+  AbsPath,
+  ContainerName,
+  CString,
+  EnvName,
+  Ipv4,
+  Ipv4Cidr,
+  LinkName,
+  NicName,
+  PodName,
+  PositiveInt,
+  UserSpec,
+  VolumeName
+} from "./fields.js"
+
+const optionalArray = <S extends Schema.Schema.Any>(s: S) =>
+  Schema.optionalWith(Schema.Array(s), { default: () => [] })
+
+export const RestartPolicy = Schema.Literal("always", "on_failure", "never").annotations({
+  identifier: "RestartPolicy",
+  message: () => `restart must be one of "always", "on_failure", "never"`
+})
+export type RestartPolicy = typeof RestartPolicy.Type
+
+export const HostSource = Schema.Struct({ host: AbsPath("host path") })
+
+export const Volume = Schema.Struct({
+  name: VolumeName,
+  /** "managed": a directory under the data dir that Tank creates; `{ host }`: an existing host directory. */
+  source: Schema.optionalWith(
+    Schema.Union(Schema.Literal("managed"), HostSource),
+    { default: () => "managed" as const }
+  )
+}).annotations({ identifier: "Volume" })
+export type Volume = typeof Volume.Type
+
+export const Mount = Schema.Struct({
+  volume: VolumeName,
+  path: AbsPath("mount path"),
+  readOnly: Schema.optionalWith(Schema.Boolean, { default: () => false })
+}).annotations({ identifier: "Mount" })
+export type Mount = typeof Mount.Type
+
+export const Cpu = Schema.Struct({
+  /** CFS quota in microseconds per period. */
+  quota: PositiveInt("cpu.quota", 1_000_000_000),
+  /** CFS period in microseconds: the kernel accepts 1 ms .. 1 s. */
+  period: Schema.optionalWith(
+    Schema.Number.pipe(
+      Schema.filter((n) =>
+        Number.isInteger(n) && n >= 1000 && n <= 1_000_000 ? true : `cpu.period must be 1000..1000000 µs (got ${n})`
+      )
+    ),
+    { default: () => 100_000 }
+  )
+}).annotations({ identifier: "Cpu" })
+
+export const Limits = Schema.Struct({
+  /** Memory limit in bytes. The kernel needs room for the process itself: at least 1 MiB. */
+  memory: Schema.optionalWith(
+    Schema.Number.pipe(
+      Schema.filter((n) =>
+        Number.isSafeInteger(n) && n >= 1 << 20 ? true : `memory must be an integer number of bytes, at least 1048576 (got ${n})`
+      )
+    ),
+    { exact: true }
+  ),
+  /** Maximum number of tasks (processes and threads). */
+  pids: Schema.optionalWith(PositiveInt("pids", 4_194_304), { exact: true }),
+  cpu: Schema.optionalWith(Cpu, { exact: true })
+}).annotations({ identifier: "Limits" })
+export type Limits = typeof Limits.Type
+
+export const ImageRootfs = Schema.Struct({ rootfs: AbsPath("rootfs path") })
+/** An OCI reference string ("busybox", "ghcr.io/o/a:tag", "host:5000/a@sha256:...") or a local rootfs. */
+export const ImageSource = Schema.Union(
+  Schema.String.pipe(
+    Schema.filter((s) =>
+      s.trim() === s && s.length > 0 && s.length <= 1024 && !/[\s\0]/.test(s)
+        ? true
+        : `image reference "${s}" must be non-empty, at most 1024 characters, without whitespace`
+    )
+  ),
+  ImageRootfs
+).annotations({ identifier: "Image" })
+export type ImageSource = typeof ImageSource.Type
+
+export const Container = Schema.Struct({
+  name: ContainerName,
+  image: ImageSource,
+  /** Replaces the image's Entrypoint (and drops its Cmd). */
+  command: optionalArray(CString),
+  /** Replaces the image's Cmd. */
+  args: optionalArray(CString),
+  env: Schema.optionalWith(Schema.Record({ key: EnvName, value: CString }), { default: () => ({}) }),
+  workingDir: Schema.optionalWith(AbsPath("workingDir"), { exact: true }),
+  user: Schema.optionalWith(UserSpec, { exact: true }),
+  mounts: optionalArray(Mount),
+  limits: Schema.optionalWith(Limits, { default: () => ({}) }),
+  tty: Schema.optionalWith(Schema.Boolean, { default: () => false })
+}).annotations({ identifier: "Container" })
+export type Container = typeof Container.Type
+
+export const Nic = Schema.Struct({
+  name: NicName,
+  mode: Schema.optionalWith(
+    Schema.Literal("macvlan").annotations({ message: () => `mode must be "macvlan" (the only mode Tank actuates)` }),
+    { default: () => "macvlan" as const }
+  ),
+  /** "auto" resolves to the Host service's uplink at bring-up. */
+  parent: Schema.optionalWith(Schema.Union(Schema.Literal("auto"), LinkName), { default: () => "auto" as const }),
+  address: Ipv4Cidr,
+  gateway: Schema.optionalWith(Ipv4, { exact: true })
+}).annotations({ identifier: "Nic" })
+export type Nic = typeof Nic.Type
+
+export const NetworkSpec = Schema.Struct({
+  nics: optionalArray(Nic),
+  dns: optionalArray(Ipv4)
+}).annotations({ identifier: "NetworkSpec" })
+export type NetworkSpec = typeof NetworkSpec.Type
+
+export const Network = Schema.Union(Schema.Literal("none", "host"), NetworkSpec).annotations({ identifier: "Network" })
+export type Network = typeof Network.Type
+
+const PodFields = Schema.Struct({
+  name: PodName,
+  restart: Schema.optionalWith(RestartPolicy, { default: () => "always" as const }),
+  network: Schema.optionalWith(Network, { default: () => "none" as const }),
+  volumes: optionalArray(Volume),
+  containers: Schema.Array(Container).pipe(
+    Schema.filter((cs) => cs.length > 0 ? true : "a pod needs at least one container"),
+    Schema.filter((cs) => cs.length <= 64 ? true : `a pod may have at most 64 containers (got ${cs.length})`)
+  )
+})
+
+type Issue = { readonly path: ReadonlyArray<PropertyKey>; readonly message: string }
+
+const duplicates = <A>(
+  items: ReadonlyArray<A>,
+  key: (a: A) => string,
+  path: (i: number) => ReadonlyArray<PropertyKey>,
+  what: string
+): Array<Issue> => {
+  const seen = new Map<string, number>()
+  const out: Array<Issue> = []
+  items.forEach((item, i) => {
+    const k = key(item)
+    const first = seen.get(k)
+    if (first === undefined) seen.set(k, i)
+    else out.push({ path: path(i), message: `duplicate ${what} "${k}" (also at index ${first})` })
+  })
+  return out
+}
+
+/** Rules that span fields: uniqueness of names and paths, mounts naming declared volumes. */
+export const crossFieldIssues = (pod: typeof PodFields.Type): Array<Issue> => {
+  const declared = new Set(pod.volumes.map((v) => v.name))
+  const issues: Array<Issue> = [
+    ...duplicates(pod.containers, (c) => c.name, (i) => ["containers", i, "name"], "container name"),
+    ...duplicates(pod.volumes, (v) => v.name, (i) => ["volumes", i, "name"], "volume name")
+  ]
+  if (typeof pod.network === "object") {
+    issues.push(...duplicates(pod.network.nics, (n) => n.name, (i) => ["network", "nics", i, "name"], "NIC name"))
+    issues.push(...duplicates(pod.network.nics, (n) => n.address.split("/")[0]!, (i) => [
+      "network",
+      "nics",
+      i,
+      "address"
+    ], "NIC address"))
+  }
+  pod.containers.forEach((c, ci) => {
+    issues.push(...duplicates(c.mounts, (m) => m.path, (mi) => ["containers", ci, "mounts", mi, "path"], "mount path"))
+    c.mounts.forEach((m, mi) => {
+      if (!declared.has(m.volume)) {
+        issues.push({
+          path: ["containers", ci, "mounts", mi, "volume"],
+          message: `volume "${m.volume}" is not declared in volumes`
+        })
+      }
+    })
+  })
+  return issues
+}
+
+export const Pod = PodFields.pipe(
+  Schema.filter((pod) => {
+    const issues = crossFieldIssues(pod)
+    return issues.length === 0 ? true : issues
+  }),
+  Schema.annotations({ identifier: "Pod" })
+)
+/** A validated pod spec, defaults filled in. */
+export type Pod = typeof Pod.Type
+/** What users write: the canonical plain-data form. */
+export type PodInput = typeof Pod.Encoded

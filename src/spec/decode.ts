@@ -1,0 +1,128 @@
+/**
+ * Decoding pod specs from plain data into validated `Pod`s, with readable, path-naming errors.
+ */
+import { Effect, Either, ParseResult, Schema } from "effect"
+import { Pod, type PodInput } from "./Pod.js"
+
+/** One problem with a spec: where (`containers[0].mounts[1].volume`) and what. */
+export class SpecIssue extends Schema.Class<SpecIssue>("SpecIssue")({
+  path: Schema.String,
+  message: Schema.String
+}) {}
+
+/** A spec was rejected. `issues` names every field at fault; nothing was stored. */
+export class InvalidSpec extends Schema.TaggedError<InvalidSpec>()("InvalidSpec", {
+  /** Where the spec came from, when known: a file name, "seed", "stdin". */
+  source: Schema.optional(Schema.String),
+  /** The pod's name when it could be read. */
+  pod: Schema.optional(Schema.String),
+  issues: Schema.Array(SpecIssue)
+}) {
+  override get message(): string {
+    const where = [this.source, this.pod ? `pod "${this.pod}"` : undefined].filter(Boolean).join(": ")
+    const head = `invalid pod spec${where ? ` (${where})` : ""}`
+    return [head, ...this.issues.map((i) => `  ${i.path || "(root)"}: ${i.message}`)].join("\n")
+  }
+}
+
+/** `["containers", 0, "mounts", 1, "volume"]` → `containers[0].mounts[1].volume` */
+export const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
+  path.reduce<string>(
+    (acc, k) => typeof k === "number" ? `${acc}[${k}]` : acc === "" ? String(k) : `${acc}.${String(k)}`,
+    ""
+  )
+
+const friendly = (type: string): string =>
+  type.replace(/Struct \(Encoded side\)/g, "an object").replace(/\{ readonly (\w+): [^}]*\}/g, "{ $1: ... }")
+
+const issuesOf = (error: ParseResult.ParseError): Array<SpecIssue> => {
+  const raw = ParseResult.ArrayFormatter.formatErrorSync(error)
+  const out: Array<SpecIssue> = []
+  const seen = new Set<string>()
+  for (const i of raw) {
+    // Unknown keys come as "is unexpected"; make the message say what to do.
+    const message = i._tag === "Unexpected" ? "unknown field (not part of the spec)" : friendly(i.message)
+    // optionalWith reports its "or undefined" branch too; that never helps the user.
+    if (message.startsWith("Expected undefined, actual")) continue
+    const path = formatPath(i.path)
+    const key = `${path}\0${message}`
+    if (seen.has(key)) continue
+    seen.add(key)
+    out.push(new SpecIssue({ path, message }))
+  }
+  // A union failure reports each branch ("Expected A, actual v" once per member). When a deeper issue
+  // exists under that path, the input chose a branch and only the deeper issue helps; otherwise fold
+  // the branches into one line.
+  const isMismatch = (i: SpecIssue) => i.message.startsWith("Expected ")
+  const deeper = (i: SpecIssue) => out.some((o) => o.path.startsWith(i.path === "" ? "" : i.path + ".") && o.path !== i.path || (i.path !== "" && o.path.startsWith(i.path + "[")))
+  const result: Array<SpecIssue> = []
+  const folded = new Set<string>()
+  for (const i of out) {
+    if (!isMismatch(i)) {
+      result.push(i)
+      continue
+    }
+    if (deeper(i) || folded.has(i.path)) continue
+    const siblings = out.filter((o) => o.path === i.path && isMismatch(o))
+    if (siblings.length === 1) {
+      result.push(i)
+      continue
+    }
+    folded.add(i.path)
+    const expected = siblings.map((o) => friendly(/^Expected (.*), actual /.exec(o.message)?.[1] ?? o.message))
+    const actual = /, actual (.*)$/.exec(i.message)?.[1] ?? "?"
+    result.push(new SpecIssue({ path: i.path, message: `expected ${expected.join(" | ")}, got ${actual}` }))
+  }
+  return result
+}
+
+const decodeEither = Schema.decodeUnknownEither(Pod, { errors: "all", onExcessProperty: "error" })
+
+const nameOf = (input: unknown): string | undefined =>
+  typeof input === "object" && input !== null && typeof (input as { name?: unknown }).name === "string"
+    ? (input as { name: string }).name
+    : undefined
+
+/** Validate plain data as a pod. Fails with `InvalidSpec` naming every bad field. */
+export const decodePod = (input: unknown, source?: string): Effect.Effect<Pod, InvalidSpec> =>
+  Either.match(decodeEither(input), {
+    onLeft: (error) =>
+      Effect.fail(
+        new InvalidSpec({
+          ...(source !== undefined ? { source } : {}),
+          ...(nameOf(input) !== undefined ? { pod: nameOf(input)! } : {}),
+          issues: issuesOf(error)
+        })
+      ),
+    onRight: Effect.succeed
+  })
+
+/** The same, synchronously, for pure callers. */
+export const decodePodEither = (input: unknown, source?: string): Either.Either<Pod, InvalidSpec> =>
+  Either.mapLeft(decodeEither(input), (error) =>
+    new InvalidSpec({
+      ...(source !== undefined ? { source } : {}),
+      ...(nameOf(input) !== undefined ? { pod: nameOf(input)! } : {}),
+      issues: issuesOf(error)
+    }))
+
+const encodeSync = Schema.encodeSync(Pod)
+
+/** The canonical plain-data form of a validated pod (every default spelled out). */
+export const encodePod = (pod: Pod): PodInput => encodeSync(pod)
+
+/**
+ * A stable string for a pod's spec: key order fixed, so two specs are "the same" exactly when this
+ * string is. The reconciler replaces a pod whenever this changes.
+ */
+export const canonicalJson = (pod: Pod): string => JSON.stringify(sortKeys(encodePod(pod)))
+
+const sortKeys = (v: unknown): unknown => {
+  if (Array.isArray(v)) return v.map(sortKeys)
+  if (v !== null && typeof v === "object") {
+    return Object.fromEntries(
+      Object.keys(v as object).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])])
+    )
+  }
+  return v
+}
