@@ -5,7 +5,6 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     pool: "forks",
     testTimeout: 60_000,
-    hookTimeout: 120_000,
-    globalSetup: ["test/support/globalSetup.ts"]
+    hookTimeout: 120_000
   }
 })
