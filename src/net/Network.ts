@@ -1,0 +1,76 @@
+/**
+ * The Network service: a pod's network namespace brought to its spec, over rtnetlink.
+ *
+ * - "host": the pod shares the agent's namespace; nothing to do.
+ * - "none": a fresh namespace with loopback up.
+ * - `{ nics }`: loopback up, then per NIC a macvlan (bridge mode) on its parent, created straight into the
+ *   pod's namespace under its final name with a deterministic MAC, given its address, brought up, and given
+ *   a default route via its gateway. Everything is undone when the setup's Scope closes; a failure midway
+ *   removes what that setup had made before it fails.
+ */
+import { Context, type Effect, type Scope } from "effect"
+import type { Network as PodNetwork } from "../spec/Pod.js"
+import type { Route } from "./decode.js"
+import type { NetlinkError, NetworkError, NoUplink } from "./errors.js"
+
+export interface SetupOptions {
+  /** The pod's name: part of the deterministic MAC. */
+  readonly pod: string
+  /** The pod's pinned netns file (/run/netns/x, <run>/ns/net, /proc/<pid>/ns/net). Unused for "host". */
+  readonly netnsPath: string
+  readonly network: PodNetwork
+  /** Resolves `parent: "auto"`, typically through the Host service; called only when a NIC needs it. */
+  readonly uplink: () => Effect.Effect<string, NoUplink>
+  /** The namespace holding the parents (default: the agent's own). Tests put the parent in a hub netns. */
+  readonly parentNetns?: string
+  /** Mixed into the MACs so two machines on one LAN running same-named pods don't collide (e.g. a host id). */
+  readonly macSeed?: string
+}
+
+export interface NicState {
+  readonly name: string
+  /** The resolved parent link ("auto" already replaced by the uplink). */
+  readonly parent: string
+  readonly mac: string
+  /** "a.b.c.d/p" as in the spec. */
+  readonly address: string
+  readonly gateway?: string
+  /** The link's index inside the pod's namespace. */
+  readonly index: number
+}
+
+export interface NetworkState {
+  readonly pod: string
+  readonly mode: "host" | "none" | "nics"
+  readonly netnsPath?: string
+  readonly nics: ReadonlyArray<NicState>
+}
+
+export interface InterfaceInfo {
+  readonly name: string
+  readonly index: number
+  readonly up: boolean
+  /** IFF_LOWER_UP: the link has carrier. */
+  readonly lowerUp: boolean
+  readonly mac?: string
+  readonly mtu?: number
+  readonly kind?: string
+  /** "a.b.c.d/p" and IPv6 "x::y/p", in the kernel's order. */
+  readonly addresses: ReadonlyArray<string>
+  readonly rxBytes: number
+  readonly txBytes: number
+  readonly rxPackets: number
+  readonly txPackets: number
+}
+
+export class Network extends Context.Tag("tank/Network")<Network, {
+  /** Brings the pod's network up; closing the Scope takes down what was made. */
+  readonly setup: (options: SetupOptions) => Effect.Effect<NetworkState, NetworkError, Scope.Scope>
+  /** Links with their addresses and counters, in the namespace at `netnsPath` (default: the agent's own). */
+  readonly interfaces: (netnsPath?: string) => Effect.Effect<ReadonlyArray<InterfaceInfo>, NetlinkError>
+  /** The main table's IPv4 routes in the namespace at `netnsPath` (default: the agent's own). */
+  readonly routes: (netnsPath?: string) => Effect.Effect<ReadonlyArray<Route>, NetlinkError>
+  readonly linkExists: (name: string, netnsPath?: string) => Effect.Effect<boolean, NetlinkError>
+  /** Deletes a link by name; false when there was none. */
+  readonly deleteLink: (name: string, netnsPath?: string) => Effect.Effect<boolean, NetlinkError>
+}>() {}

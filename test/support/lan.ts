@@ -1,0 +1,118 @@
+/**
+ * A test LAN that exists only inside namespaces the test creates (reference/infra.md §3b).
+ *
+ *   hub netns  tank-t-<id>-hub : veth tkp0<->tkp1 (LAN A, 10.250.0.0/24) and tkq0<->tkq1 (LAN B, 10.251.0.0/24),
+ *                                all up; tkp0 and tkq0 are the macvlan parents (this kernel has no `dummy`).
+ *   LAN host   tank-t-<id>-lan : eth0, a bridge-mode macvlan on tkp0, 10.250.0.1/24 (the pods' gateway).
+ *   pods       tank-t-<id>-<label> : empty namespaces from `podNetns`, for the code under test to configure.
+ *
+ * Namespaces are pinned by `ip netns add` under /run/netns. Names carry a random id, so test files running in
+ * parallel never collide; link names need no uniqueness since every link lives in a private namespace.
+ * Everything is deleted when the Scope closes, whether the test passed or not. The fixture deliberately
+ * uses `ip` (not Tank's own netlink code) so it is an independent oracle for the code under test.
+ */
+import { Effect, type Scope } from "effect"
+import { type ChildProcess, execFile, spawn } from "node:child_process"
+import { randomBytes } from "node:crypto"
+
+export interface RunResult {
+  readonly code: number
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Runs a command to completion; never fails on a non-zero exit (the caller looks at `code`). */
+export const run = (file: string, args: ReadonlyArray<string>, timeoutMs = 10_000): Effect.Effect<RunResult> =>
+  Effect.async<RunResult>((resume) => {
+    const child = execFile(file, [...args], { timeout: timeoutMs }, (err, stdout, stderr) => {
+      const code = err === null ? 0 : typeof err.code === "number" ? err.code : 1
+      resume(Effect.succeed({ code, stdout, stderr }))
+    })
+    return Effect.sync(() => child.kill("SIGKILL"))
+  })
+
+/** Runs a command and dies (a fixture defect, not a test failure) if it exits non-zero. */
+export const runOk = (file: string, args: ReadonlyArray<string>): Effect.Effect<string> =>
+  run(file, args).pipe(
+    Effect.flatMap((r) =>
+      r.code === 0
+        ? Effect.succeed(r.stdout)
+        : Effect.dieMessage(`${file} ${args.join(" ")}: exit ${r.code}: ${r.stderr}`)
+    )
+  )
+
+export interface Netns {
+  readonly name: string
+  /** The pin: /run/netns/<name>. */
+  readonly path: string
+}
+
+export interface Lan {
+  readonly id: string
+  readonly hub: Netns
+  /** LAN A's macvlan parent, inside the hub. */
+  readonly parent: string
+  /** LAN B's macvlan parent, inside the hub. */
+  readonly parent2: string
+  readonly lanHost: Netns & { readonly address: string; readonly cidr: string }
+  /** A fresh, empty netns (only lo, down), deleted when the Scope closes. */
+  readonly podNetns: (label: string) => Effect.Effect<Netns, never, Scope.Scope>
+  /** `ip netns exec <ns> busybox <args>` to completion. */
+  readonly busybox: (ns: Netns, args: ReadonlyArray<string>) => Effect.Effect<RunResult>
+  /** Starts `busybox <args>` in `ns` in the background; killed when the Scope closes. */
+  readonly spawnBusybox: (ns: Netns, args: ReadonlyArray<string>) => Effect.Effect<ChildProcess, never, Scope.Scope>
+  /** `ip -n <ns> -o link show` names (without the @peer suffix). */
+  readonly linkNames: (ns: Netns) => Effect.Effect<ReadonlyArray<string>>
+}
+
+export const BUSYBOX = "/bin/busybox"
+
+const netns = (name: string): Effect.Effect<Netns, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    runOk("ip", ["netns", "add", name]).pipe(Effect.as({ name, path: `/run/netns/${name}` })),
+    // `ip netns del` destroys the namespace's links (macvlans and veths) with it.
+    () => run("ip", ["netns", "del", name])
+  )
+
+const linkNames = (ns: Netns) =>
+  runOk("ip", ["-n", ns.name, "-o", "link", "show"]).pipe(
+    Effect.map((out) =>
+      out.split("\n").filter((l) => l.trim() !== "").map((l) => l.split(":")[1]!.trim().split("@")[0]!)
+    )
+  )
+
+export const makeLan: Effect.Effect<Lan, never, Scope.Scope> = Effect.gen(function*() {
+  const id = randomBytes(4).toString("hex")
+  const prefix = `tank-t-${id}`
+  const hub = yield* netns(`${prefix}-hub`)
+  const ipHub = (...args: Array<string>) => runOk("ip", ["-n", hub.name, ...args])
+  for (const [a, b] of [["tkp0", "tkp1"], ["tkq0", "tkq1"]] as const) {
+    yield* ipHub("link", "add", a, "type", "veth", "peer", "name", b)
+    yield* ipHub("link", "set", a, "up")
+    yield* ipHub("link", "set", b, "up")
+  }
+  const lan = yield* netns(`${prefix}-lan`)
+  yield* ipHub("link", "add", "link", "tkp0", "name", "eth0", "netns", lan.name, "type", "macvlan", "mode", "bridge")
+  yield* runOk("ip", ["-n", lan.name, "link", "set", "lo", "up"])
+  yield* runOk("ip", ["-n", lan.name, "addr", "add", "10.250.0.1/24", "dev", "eth0"])
+  yield* runOk("ip", ["-n", lan.name, "link", "set", "eth0", "up"])
+
+  const busybox = (ns: Netns, args: ReadonlyArray<string>) => run("ip", ["netns", "exec", ns.name, BUSYBOX, ...args])
+  const spawnBusybox = (ns: Netns, args: ReadonlyArray<string>) =>
+    Effect.acquireRelease(
+      Effect.sync(() => spawn("ip", ["netns", "exec", ns.name, BUSYBOX, ...args], { stdio: "ignore" })),
+      // `ip netns exec` execs the command, so the child's pid is busybox itself.
+      (child) => Effect.sync(() => child.kill("SIGKILL"))
+    )
+  return {
+    id,
+    hub,
+    parent: "tkp0",
+    parent2: "tkq0",
+    lanHost: { ...lan, address: "10.250.0.1", cidr: "10.250.0.1/24" },
+    podNetns: (label: string) => netns(`${prefix}-${label}`),
+    busybox,
+    spawnBusybox,
+    linkNames
+  }
+})
