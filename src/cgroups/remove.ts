@@ -1,0 +1,105 @@
+/**
+ * Removing Tank's groups, shared by both drivers.
+ *
+ * A group is one directory per hierarchy (v1) or one directory (v2). rmdir fails with EBUSY while
+ * tasks are still in it — a SIGKILLed task leaves its cgroup asynchronously — so rmdir is retried
+ * on a short exponential Schedule (1 ms doubling, capped at 50 ms between tries, within the
+ * timeout). With `force`, each try first SIGKILLs what is still listed in cgroup.procs (or writes
+ * v2's cgroup.kill), so a task forked between two tries is caught too.
+ */
+import type { Duration } from "effect"
+import { Effect, Schedule } from "effect"
+import type { CgroupFs } from "./fs.js"
+import { readOptional, subdirsOptional } from "./fs.js"
+import type { CgroupError } from "./model.js"
+
+export const DEFAULT_REMOVE_TIMEOUT: Duration.DurationInput = "5 seconds"
+
+const retrySchedule = (timeout: Duration.DurationInput) =>
+  Schedule.exponential("1 millis", 2).pipe(Schedule.union(Schedule.spaced("50 millis")), Schedule.upTo(timeout))
+
+export const parsePids = (text: string | undefined): ReadonlyArray<number> =>
+  (text ?? "").split("\n").flatMap((l) => (/^\d+$/.test(l.trim()) ? [Number(l.trim())] : []))
+
+/** SIGKILL every task listed in the dirs' cgroup.procs; v2 can do it in one write to cgroup.kill. */
+export const killTasks = (fs: CgroupFs, dirs: ReadonlyArray<string>, useCgroupKill: boolean) =>
+  Effect.forEach(
+    dirs,
+    (dir) =>
+      (useCgroupKill
+        ? fs.write(`${dir}/cgroup.kill`, "1").pipe(Effect.as(true))
+        : Effect.succeed(false)).pipe(
+          // kernels before 5.14 have no cgroup.kill: fall back to cgroup.procs
+          Effect.catchIf((e) => e.code === "ENOENT", () => Effect.succeed(false)),
+          Effect.flatMap((killed) =>
+            killed ? Effect.void : readOptional(fs, `${dir}/cgroup.procs`).pipe(
+              Effect.flatMap((procs) => Effect.forEach(parsePids(procs), fs.kill, { discard: true }))
+            )
+          )
+        ),
+    { concurrency: "unbounded", discard: true }
+  )
+
+const rmdirGone = (fs: CgroupFs, dir: string) =>
+  fs.rmdir(dir).pipe(Effect.catchIf((e) => e.code === "ENOENT", () => Effect.void))
+
+export interface RemoveSettings {
+  readonly force: boolean
+  readonly timeout: Duration.DurationInput
+  /** v2: kill through cgroup.kill when the kernel has it. */
+  readonly cgroupKill: boolean
+}
+
+/** Removes one group (a leaf: no child groups) from every hierarchy; a dir already gone is fine. */
+export const removeGroup = (
+  fs: CgroupFs,
+  dirs: ReadonlyArray<string>,
+  settings: RemoveSettings,
+  /** Checked before every try: true means "leave the group", e.g. it gained a child meanwhile. */
+  keep: Effect.Effect<boolean, CgroupError> = Effect.succeed(false)
+): Effect.Effect<void, CgroupError> => {
+  const rmdirs = Effect.forEach(dirs, (dir) => rmdirGone(fs, dir), { concurrency: "unbounded", discard: true })
+  const withKill = settings.force ? killTasks(fs, dirs, settings.cgroupKill).pipe(Effect.zipRight(rmdirs)) : rmdirs
+  return Effect.if(keep, { onTrue: () => Effect.void, onFalse: () => withKill }).pipe(
+    Effect.retry({ schedule: retrySchedule(settings.timeout), while: (e) => e.code === "EBUSY" })
+  )
+}
+
+/**
+ * Removes a group and all its child groups (children first), in every hierarchy: `dirs` are
+ * the group's directories. Used for a pod group: its containers, then itself.
+ */
+export const removeTree = (
+  fs: CgroupFs,
+  dirs: ReadonlyArray<string>,
+  settings: RemoveSettings
+): Effect.Effect<void, CgroupError> =>
+  Effect.gen(function*() {
+    const lists = yield* Effect.forEach(dirs, (dir) => subdirsOptional(fs, dir), { concurrency: "unbounded" })
+    const children = [...new Set(lists.flat())]
+    yield* Effect.forEach(
+      children,
+      (child) => removeTree(fs, dirs.map((d) => `${d}/${child}`), settings),
+      { concurrency: "unbounded", discard: true }
+    )
+    yield* removeGroup(fs, dirs, settings)
+  })
+
+/**
+ * Removes a pod group once its last container group is gone. A pod group that still has child
+ * groups (another container of the pod, possibly created while we retry) is left alone; one
+ * already gone is fine.
+ */
+export const removeIfChildless = (
+  fs: CgroupFs,
+  dirs: ReadonlyArray<string>,
+  settings: RemoveSettings
+): Effect.Effect<void, CgroupError> =>
+  removeGroup(
+    fs,
+    dirs,
+    settings,
+    Effect.forEach(dirs, (dir) => subdirsOptional(fs, dir), { concurrency: "unbounded" }).pipe(
+      Effect.map((lists) => lists.some((l) => l.length > 0))
+    )
+  )
