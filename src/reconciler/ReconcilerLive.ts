@@ -1,0 +1,170 @@
+/**
+ * The live Reconciler: boot (live restore), the pass loop, and shutdown.
+ *
+ * Boot: a worker per desired pod adopts what a previous agent left running (same host pid, restart
+ * count and backoff kept from the stored status); then leftovers of pods that no longer exist are
+ * swept and statuses of deleted pods removed. After that, passes run on every change-feed entry
+ * (debounced) and every resync interval. Shutdown leaves the pods running for the next agent, or
+ * with `stopPodsOnExit` stops them all, concurrently.
+ */
+import { Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Queue, Ref, Schedule, Scope, Stream } from "effect"
+import { Runtime } from "../runtime/Runtime.js"
+import { canonicalJson } from "../spec/decode.js"
+import type { PodStatus } from "../store/status.js"
+import { Store, type StoredPod } from "../store/Store.js"
+import { plan } from "./plan.js"
+import {
+  NotFound,
+  Reconciler,
+  type ReconcilerConfigInput,
+  type ReconcilerService,
+  resolveConfig
+} from "./Reconciler.js"
+import type { Env } from "./supervise.js"
+import { makeWorker, type Worker } from "./worker.js"
+
+/** How long to wait before re-opening a change feed that failed. */
+const WATCH_RETRY = Duration.seconds(1)
+
+export const make = (input: ReconcilerConfigInput = {}) =>
+  Effect.gen(function*() {
+    const config = resolveConfig(input)
+    const store = yield* Store
+    const runtime = yield* Runtime
+    const env: Env = {
+      store,
+      runtime,
+      config,
+      startPermits: yield* Effect.makeSemaphore(Math.max(1, config.startConcurrency)),
+      leaving: yield* Ref.make(false)
+    }
+    const workers = new Map<string, Worker>()
+    const workersScope = yield* Scope.make()
+    const passLock = yield* Effect.makeSemaphore(1)
+
+    // Shutdown, registered first so that it runs last, after the loop fibers below are gone.
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function*() {
+        yield* Ref.set(env.leaving, !config.stopPodsOnExit)
+        yield* Fiber.interruptAll([...workers.values()].map((w) => w.fiber))
+        yield* Scope.close(workersScope, Exit.void)
+      })
+    )
+
+    const spawn = (pod: StoredPod, specKey: string, prior?: Option.Option<PodStatus>) =>
+      makeWorker(env, pod, specKey, prior === undefined ? { _tag: "Fresh" } : { _tag: "Adopt", prior }, workersScope)
+        .pipe(Effect.tap((w) => Effect.sync(() => workers.set(pod.name, w))))
+
+    // --- boot: live restore -------------------------------------------------------------------
+    const fromRevision = yield* store.revision
+    const desired = yield* store.list
+    const statuses = new Map((yield* store.listStatus).map((s) => [s.name, s]))
+    yield* Effect.forEach(
+      desired,
+      (pod) => spawn(pod, canonicalJson(pod.spec), Option.fromNullable(statuses.get(pod.name))),
+      { discard: true }
+    )
+    yield* Effect.forEach(workers.values(), (w) => Deferred.await(w.ready), { discard: true })
+    const names = new Set(desired.map((p) => p.name))
+    const leftovers = yield* runtime.leftovers
+    yield* Effect.forEach(leftovers.filter((n) => !names.has(n)), (n) =>
+      runtime.sweep(n).pipe(Effect.zipRight(Effect.logInfo(`swept leftovers of pod ${n}`))), {
+      concurrency: 4,
+      discard: true
+    })
+    yield* Effect.forEach(
+      [...statuses.keys()].filter((n) =>
+        !names.has(n)
+      ),
+      (n) => store.deleteStatus(n),
+      {
+        discard: true
+      }
+    )
+
+    // --- passes ---------------------------------------------------------------------------------
+    const pass = passLock.withPermits(1)(Effect.gen(function*() {
+      // A worker that died (a bug) is forgotten, so the pass starts the pod afresh.
+      for (const [name, w] of workers) {
+        if (Option.isSome(yield* Fiber.poll(w.fiber))) workers.delete(name)
+      }
+      const pods = yield* store.list
+      const byName = new Map(pods.map((p) => [p.name, p]))
+      const keys = new Map(pods.map((p) => [p.name, canonicalJson(p.spec)]))
+      const p = plan(
+        pods.map((pod) => ({ name: pod.name, revision: pod.revision, specKey: keys.get(pod.name)! })),
+        new Map([...workers].map(([name, w]) => [name, { specKey: w.specKey() }]))
+      )
+      // Stops (deletes and the stop half of replaces) first, all at once; starts after the gate opens.
+      const gate = yield* Deferred.make<void>()
+      const stops = [
+        ...p.stop.map((name) => {
+          const w = workers.get(name)!
+          return w.remove.pipe(Effect.ensuring(Effect.sync(() => workers.get(name) === w && workers.delete(name))))
+        }),
+        ...p.replace.map((d) => workers.get(d.name)!.update(byName.get(d.name)!, d.specKey, { gate }))
+      ]
+      // The replaced workers wait on the gate before starting; open it even if the pass is interrupted.
+      yield* Effect.all(stops, { concurrency: "unbounded", discard: true }).pipe(
+        Effect.ensuring(Deferred.succeed(gate, undefined))
+      )
+      yield* Effect.forEach(p.start, (d) => spawn(byName.get(d.name)!, d.specKey), { discard: true })
+      yield* Effect.forEach(p.keep, (d) => {
+        const w = workers.get(d.name)!
+        return w.revision() === d.revision ? Effect.void : w.notify(byName.get(d.name)!, d.specKey)
+      }, { discard: true })
+    }))
+
+    const trigger = yield* Queue.sliding<void>(1)
+    const poke = Queue.offer(trigger, undefined).pipe(Effect.asVoid)
+
+    const passLoop = Effect.gen(function*() {
+      yield* Queue.take(trigger)
+      yield* Effect.sleep(Duration.millis(config.debounceMs))
+      yield* Queue.takeAll(trigger)
+      yield* pass.pipe(Effect.catchAll((e) => Effect.logWarning(`reconcile pass failed: ${e.message}`)))
+    }).pipe(Effect.forever)
+
+    const watchLoop = Effect.suspend(() => {
+      let cursor = fromRevision
+      return Stream.runForEach(
+        Stream.suspend(() => store.watch(cursor)),
+        (change) => Effect.sync(() => (cursor = change.revision)).pipe(Effect.zipRight(poke))
+      ).pipe(
+        Effect.catchAll((e) => Effect.logWarning(`change feed failed, reopening: ${e.message}`)),
+        Effect.zipRight(poke),
+        Effect.zipRight(Effect.sleep(WATCH_RETRY)),
+        Effect.forever
+      )
+    })
+
+    const resyncLoop = poke.pipe(Effect.repeat(Schedule.spaced(Duration.millis(config.resyncIntervalMs))))
+
+    yield* Effect.forkScoped(passLoop)
+    yield* Effect.forkScoped(watchLoop)
+    yield* Effect.forkScoped(resyncLoop)
+
+    const service: ReconcilerService = {
+      sync: pass,
+      restart: (name) =>
+        Effect.gen(function*() {
+          const pod = yield* store.get(name)
+          if (Option.isNone(pod)) return yield* new NotFound({ name })
+          const w = workers.get(name)
+          if (w === undefined || Option.isSome(yield* Fiber.poll(w.fiber))) return yield* pass
+          yield* w.update(pod.value, canonicalJson(pod.value.spec), { restart: true })
+        }),
+      observed: Effect.sync(() => {
+        const out: Array<PodStatus> = []
+        for (const w of workers.values()) {
+          const s = w.recorder.current()
+          if (s) out.push({ ...s, name: w.name, agentPid: config.agentPid, updatedAt: "" })
+        }
+        return out.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+      })
+    }
+    return service
+  })
+
+/** The Reconciler, running for the lifetime of the layer; needs a Store and a Runtime. */
+export const layer = (config?: ReconcilerConfigInput) => Layer.scoped(Reconciler, make(config))

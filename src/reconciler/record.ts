@@ -1,0 +1,89 @@
+/**
+ * A pod's observed status and events, as its worker records them. One recorder per pod and all
+ * writes go through it (under a lock), so there is exactly one writer per pod; writes that change
+ * nothing but the timestamp are skipped. Store failures are logged, never fatal: the next
+ * transition writes the whole status again.
+ */
+import { Clock, Effect } from "effect"
+import type { LastExit, PodEventType, PodStatus } from "../store/status.js"
+import type { StoreService } from "../store/Store.js"
+
+/** The status fields a worker decides (name, agent pid and timestamp are filled in here). */
+export type StatusBody = Omit<PodStatus, "name" | "agentPid" | "updatedAt">
+
+export interface EventDetails {
+  readonly message?: string
+  readonly lastExit?: LastExit
+  readonly delayMs?: number
+}
+
+export interface Recorder {
+  readonly name: string
+  readonly current: () => StatusBody | undefined
+  /** Apply a change to the status and write it if anything changed. */
+  readonly update: (f: (prev: StatusBody) => StatusBody) => Effect.Effect<void>
+  readonly event: (type: PodEventType, details?: EventDetails) => Effect.Effect<void>
+  /** Delete the status (the pod is gone). */
+  readonly remove: Effect.Effect<void>
+}
+
+export const isoAt = (millis: number): string => new Date(millis).toISOString()
+
+export const now = Clock.currentTimeMillis
+
+/** Drop optional fields (exactOptionalPropertyTypes forbids setting them to undefined). */
+export const without = <K extends keyof StatusBody>(s: StatusBody, ...keys: ReadonlyArray<K>): StatusBody => {
+  const out: Record<string, unknown> = { ...s }
+  for (const k of keys) delete out[k]
+  return out as StatusBody
+}
+
+export const makeRecorder = (
+  store: StoreService,
+  name: string,
+  agentPid: number,
+  initial: StatusBody
+): Effect.Effect<Recorder> =>
+  Effect.gen(function*() {
+    const lock = yield* Effect.makeSemaphore(1)
+    let current: StatusBody | undefined
+    let seed: StatusBody = initial
+    let lastWritten: string | undefined
+
+    const update = (f: (prev: StatusBody) => StatusBody) =>
+      lock.withPermits(1)(Effect.gen(function*() {
+        const next = f(current ?? seed)
+        current = next
+        const key = JSON.stringify(next)
+        if (key === lastWritten) return
+        const status: PodStatus = { ...next, name, agentPid, updatedAt: isoAt(yield* now) }
+        yield* store.putStatus(status).pipe(
+          Effect.tap(() => Effect.sync(() => (lastWritten = key))),
+          Effect.catchAll((e) => Effect.logWarning(`status of pod ${name} not written: ${e.message}`))
+        )
+      }))
+
+    const event = (type: PodEventType, details: EventDetails = {}) =>
+      Effect.gen(function*() {
+        const s = current ?? seed
+        yield* store.appendEvent({
+          at: isoAt(yield* now),
+          pod: name,
+          type,
+          ...(s.hostPid !== undefined && { hostPid: s.hostPid }),
+          restarts: s.restarts,
+          ...details
+        }).pipe(Effect.catchAll((e) => Effect.logWarning(`event ${type} of pod ${name} not written: ${e.message}`)))
+      })
+
+    const remove = lock.withPermits(1)(Effect.gen(function*() {
+      current = undefined
+      seed = initial
+      lastWritten = undefined
+      yield* store.deleteStatus(name).pipe(
+        Effect.catchAll((e) => Effect.logWarning(`status of pod ${name} not deleted: ${e.message}`))
+      )
+    }))
+
+    return { name, current: () => current, update, event, remove }
+  })

@@ -1,0 +1,190 @@
+/**
+ * Supervision of one pod at one spec: start (or adopt) a run in its own Scope, wait for its end,
+ * let `decide` say restart-after-delay or terminal, repeat. Interrupting the fiber closes the run's
+ * scope, which stops the workload and undoes its bring-up — unless the agent is leaving with live
+ * restore, in which case the run is kept (`keepOnClose`) for the next agent to adopt.
+ */
+import type { Deferred, Ref } from "effect"
+import { Cause, Deferred as D, Duration, Effect, Option } from "effect"
+import type { Scope } from "effect"
+import type { RunHandle, RuntimeService, SetupFailed } from "../runtime/Runtime.js"
+import type { LastExit, PodStatus } from "../store/status.js"
+import type { StoredPod, StoreService } from "../store/Store.js"
+import type { ReconcilerConfig } from "./Reconciler.js"
+import { isoAt, now, type Recorder, type StatusBody, without } from "./record.js"
+import { decide, describeEnding, type Ending } from "./restarts.js"
+
+export interface Env {
+  readonly store: StoreService
+  readonly runtime: RuntimeService
+  readonly config: ReconcilerConfig
+  readonly startPermits: Effect.Semaphore
+  /** Set when the agent leaves with live restore: runs keep their workloads when their scope closes. */
+  readonly leaving: Ref.Ref<boolean>
+}
+
+export type Begin =
+  /** Start a new run now (new pod, spec change, restart). */
+  | { readonly _tag: "Fresh" }
+  /** Agent start: re-adopt what a previous agent left running; `prior` is the stored status. */
+  | { readonly _tag: "Adopt"; readonly prior: Option.Option<PodStatus> }
+
+const toLastExit = (ending: Ending, at: number): LastExit => {
+  const when = isoAt(at)
+  switch (ending._tag) {
+    case "Exited":
+      return { code: ending.code, at: when }
+    case "Signaled":
+      return { signal: ending.signal, ...(ending.oomKilled && { oomKilled: true }), at: when }
+    case "SetupFailed":
+      return { setupError: { step: ending.step, message: ending.message }, at: when }
+  }
+}
+
+const notRunning = (s: StatusBody) => without(s, "hostPid", "addresses", "nextRestartAt", "reason")
+
+export const bodyOf = (s: PodStatus): StatusBody => {
+  const { agentPid: _a, name: _n, updatedAt: _u, ...body } = s
+  return body
+}
+
+export const supervise = (
+  env: Env,
+  rec: Recorder,
+  pod: StoredPod,
+  begin: Begin,
+  ready: Deferred.Deferred<void>
+): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const policy = pod.spec.restart
+    const prior = begin._tag === "Adopt"
+      ? Option.filter(begin.prior, (s) => s.specRevision === pod.revision)
+      : Option.none()
+    let restarts = Option.match(prior, { onNone: () => 0, onSome: (s) => s.restarts })
+    let delayMs = 0
+    let lastStartAt = yield* now
+
+    const running = (h: RunHandle, adopted: boolean) =>
+      Effect.gen(function*() {
+        lastStartAt = h.startedAt.getTime()
+        yield* rec.update((s) => ({
+          ...without(s, "nextRestartAt", "reason"),
+          phase: "running",
+          restarts,
+          hostPid: h.hostPid,
+          startedAt: h.startedAt.toISOString(),
+          addresses: [...h.addresses]
+        }))
+        yield* rec.event(adopted ? "adopted" : "running")
+      })
+
+    /** One run in its own scope; `undefined` when there was nothing to adopt. */
+    const attempt = (
+      acquire: Effect.Effect<RunHandle | undefined, SetupFailed, Scope.Scope>,
+      adopted: boolean
+    ): Effect.Effect<Ending | undefined> =>
+      Effect.scoped(Effect.gen(function*() {
+        const h = yield* acquire
+        if (h === undefined) return undefined
+        // Added after the runtime's own finalizers, so it runs before them.
+        yield* Effect.addFinalizer(() =>
+          env.leaving.get.pipe(Effect.flatMap((keep) => keep ? h.keepOnClose : Effect.void))
+        )
+        yield* running(h, adopted)
+        return (yield* h.wait) as Ending
+      })).pipe(
+        Effect.catchTag("SetupFailed", (e): Effect.Effect<Ending> =>
+          Effect.succeed({ _tag: "SetupFailed", step: e.step, message: e.message })),
+        // A bug in a runtime must not wedge the pod: treat it as a failed start, retried per policy.
+        Effect.catchAllDefect((defect): Effect.Effect<Ending> =>
+          Effect.succeed({ _tag: "SetupFailed", step: "internal", message: Cause.pretty(Cause.die(defect)) })
+        )
+      )
+
+    const start = env.startPermits.withPermits(1)(Effect.gen(function*() {
+      yield* rec.update((s) => ({ ...notRunning(s), phase: "starting", restarts }))
+      yield* rec.event("starting")
+      return yield* env.runtime.start(pod.spec, {
+        onProgress: (p) =>
+          rec.current()?.phase === p ? Effect.void : rec.update((s) => ({ ...s, phase: p })).pipe(
+            Effect.zipRight(rec.event(p))
+          )
+      })
+    }))
+
+    let mode: "adopt" | "start" = "start"
+    if (begin._tag === "Fresh") {
+      yield* rec.update((s) => ({ ...notRunning(s), phase: "pending", restarts: 0, specRevision: pod.revision }))
+      yield* D.succeed(ready, undefined)
+    } else if (Option.isNone(prior)) {
+      // No status for this revision: the spec may have changed while no agent ran. Stop whatever
+      // survives of an older run (closing the scope stops it), then start fresh.
+      const stale = yield* Effect.scoped(
+        env.runtime.adopt(pod.spec).pipe(
+          Effect.tap((h) =>
+            Option.isSome(h) ? rec.event("stopping", { message: "spec changed while no agent ran" }) : Effect.void
+          )
+        )
+      )
+      yield* rec.update((s) => ({ ...notRunning(s), phase: "pending", restarts: 0, specRevision: pod.revision }))
+      if (Option.isSome(stale)) {
+        yield* rec.event("stopped")
+      }
+      yield* D.succeed(ready, undefined)
+    } else {
+      mode = "adopt"
+      yield* rec.update(() =>
+        bodyOf(prior.value)
+      )
+    }
+
+    while (true) {
+      if (delayMs > 0) yield* Effect.sleep(Duration.millis(delayMs))
+      let ending: Ending | undefined
+      if (mode === "adopt") {
+        mode = "start"
+        ending = yield* attempt(Effect.map(env.runtime.adopt(pod.spec), Option.getOrUndefined), true)
+        yield* D.succeed(ready, undefined)
+        if (ending === undefined) {
+          // Nothing survived: continue from the stored state.
+          const was = Option.getOrThrow(prior)
+          if (was.phase === "terminal" || (was.phase === "failed" && was.nextRestartAt === undefined)) return
+          const next = was.nextRestartAt === undefined ? Number.NaN : Date.parse(was.nextRestartAt)
+          delayMs = Number.isNaN(next) ? 0 : Math.max(0, next - (yield* now))
+          continue
+        }
+      } else {
+        lastStartAt = yield* now
+        ending = yield* attempt(start, false)
+        if (ending === undefined) continue // start always yields a handle; keeps the type honest
+      }
+
+      const at = yield* now
+      const d = decide(policy, ending, { restarts, lastStartAt }, at, env.config.backoff)
+      const lastExit = toLastExit(ending, at)
+      const failed = ending._tag === "SetupFailed"
+      // The event first, while the status still names the run's host pid.
+      yield* rec.event(failed ? "failed" : "exited", { lastExit, message: describeEnding(ending) })
+      if (d.action === "terminal") {
+        yield* rec.update((s) => ({
+          ...notRunning(s),
+          phase: failed ? "failed" : "terminal",
+          lastExit,
+          reason: d.reason
+        }))
+        yield* rec.event("terminal", { message: d.reason })
+        return
+      }
+      restarts = d.restarts
+      delayMs = d.delayMs
+      yield* rec.update((s) => ({
+        ...notRunning(s),
+        lastExit,
+        phase: failed ? "failed" : "backing-off",
+        restarts,
+        reason: d.reason,
+        nextRestartAt: isoAt(at + d.delayMs)
+      }))
+      yield* rec.event("backing-off", { delayMs: d.delayMs, message: d.reason })
+    }
+  })

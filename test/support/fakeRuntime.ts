@@ -1,0 +1,166 @@
+/**
+ * An in-process Runtime for the reconciler's unit tier: a real implementation of the Runtime port
+ * whose "workloads" live in memory. A workload runs until the test makes it end (`exit`) or its
+ * scope closes (stop). `keepOnClose` leaves it running across a reconciler's shutdown so a second
+ * reconciler can adopt it, as the real monitors allow. The e2e tier uses the real runtime.
+ */
+import { Deferred, Duration, Effect, Layer, Option } from "effect"
+import { type RunExit, type RunHandle, Runtime, type RuntimeService, SetupFailed } from "../../src/runtime/Runtime.js"
+import type { Pod } from "../../src/spec/Pod.js"
+
+export interface FakeWorkload {
+  readonly name: string
+  readonly spec: Pod
+  readonly hostPid: number
+  readonly startedAt: Date
+  readonly exit: Deferred.Deferred<RunExit>
+  /** Set by keepOnClose; cleared when adopted. */
+  kept: boolean
+  ended: boolean
+}
+
+export interface FakeRuntimeOptions {
+  /** Time a bring-up takes (on the Clock: TestClock in `it.effect`). */
+  readonly startDelayMs?: number
+  /** Time a stop takes (the grace period in use). */
+  readonly stopDelayMs?: number
+  readonly firstPid?: number
+}
+
+export interface FakeRuntime {
+  readonly layer: Layer.Layer<Runtime>
+  readonly service: RuntimeService
+  /** Live workloads (running, or ended but not yet cleaned up), by pod name. */
+  readonly workloads: Map<string, FakeWorkload>
+  /** Names with debris only (no workload), as `leftovers` reports them. */
+  readonly debris: Set<string>
+  /** What happened, in order: "start web 40001", "stop web 40001", "keep ...", "adopt ...", "sweep x". */
+  readonly log: Array<string>
+  /** End the pod's workload as if it exited or was killed. */
+  readonly end: (name: string, exit: RunExit) => Effect.Effect<void>
+  /** Make the next `times` starts of this pod fail at `step`. */
+  readonly failStarts: (name: string, step: string, message: string, times?: number) => void
+  readonly stats: { inFlight: number; maxInFlight: number; starts: number }
+  readonly pidOf: (name: string) => number | undefined
+}
+
+export const makeFakeRuntime = (options: FakeRuntimeOptions = {}): Effect.Effect<FakeRuntime> =>
+  Effect.sync(() => {
+    const workloads = new Map<string, FakeWorkload>()
+    const debris = new Set<string>()
+    const log: Array<string> = []
+    const failures = new Map<string, { step: string; message: string; times: number }>()
+    const pulled = new Set<string>()
+    const stats = { inFlight: 0, maxInFlight: 0, starts: 0 }
+    let nextPid = options.firstPid ?? 40_000
+
+    const release = (w: FakeWorkload) =>
+      Effect.gen(function*() {
+        if (w.kept) {
+          log.push(`keep ${w.name} ${w.hostPid}`)
+          return
+        }
+        if (!w.ended) {
+          log.push(`stop ${w.name} ${w.hostPid}`)
+          if (options.stopDelayMs) yield* Effect.sleep(Duration.millis(options.stopDelayMs))
+          w.ended = true
+          yield* Deferred.succeed(w.exit, { _tag: "Signaled", signal: 15 })
+        } else {
+          log.push(`cleanup ${w.name} ${w.hostPid}`)
+        }
+        if (workloads.get(w.name) === w) workloads.delete(w.name)
+      })
+
+    const handle = (w: FakeWorkload): RunHandle => ({
+      pod: w.name,
+      hostPid: w.hostPid,
+      startedAt: w.startedAt,
+      addresses: [],
+      wait: Deferred.await(w.exit),
+      keepOnClose: Effect.sync(() => {
+        w.kept = true
+      })
+    })
+
+    const service: RuntimeService = {
+      start: (pod, opts) =>
+        Effect.gen(function*() {
+          const image = pod.containers[0]?.image
+          if (typeof image === "string" && !pulled.has(image)) {
+            if (opts?.onProgress) yield* opts.onProgress("pulling")
+            pulled.add(image)
+          }
+          if (opts?.onProgress) yield* opts.onProgress("starting")
+          stats.inFlight++
+          stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight)
+          yield* Effect.sleep(Duration.millis(options.startDelayMs ?? 0)).pipe(
+            Effect.ensuring(Effect.sync(() => stats.inFlight--))
+          )
+          const failure = failures.get(pod.name)
+          if (failure && failure.times > 0) {
+            failure.times--
+            log.push(`fail ${pod.name} ${failure.step}`)
+            return yield* new SetupFailed({ pod: pod.name, step: failure.step, message: failure.message })
+          }
+          if (workloads.has(pod.name)) return yield* Effect.die(`fake runtime: ${pod.name} started twice`)
+          stats.starts++
+          const w: FakeWorkload = {
+            name: pod.name,
+            spec: pod,
+            hostPid: nextPid++,
+            startedAt: new Date(yield* Effect.clockWith((c) => c.currentTimeMillis)),
+            exit: yield* Deferred.make<RunExit>(),
+            kept: false,
+            ended: false
+          }
+          workloads.set(pod.name, w)
+          log.push(`start ${pod.name} ${w.hostPid}`)
+          yield* Effect.addFinalizer(() => release(w))
+          return handle(w)
+        }),
+      adopt: (pod) =>
+        Effect.gen(function*() {
+          const w = workloads.get(pod.name)
+          if (!w || !w.kept) return Option.none()
+          w.kept = false
+          log.push(`adopt ${pod.name} ${w.hostPid}`)
+          yield* Effect.addFinalizer(() => release(w))
+          return Option.some(handle(w))
+        }),
+      leftovers: Effect.sync(() => [...new Set([...workloads.keys(), ...debris])].sort()),
+      sweep: (name) =>
+        Effect.sync(() => {
+          log.push(`sweep ${name}`)
+          debris.delete(name)
+          const w = workloads.get(name)
+          if (w) {
+            w.ended = true
+            workloads.delete(name)
+          }
+        })
+    }
+
+    return {
+      layer: Layer.succeed(Runtime, service),
+      service,
+      workloads,
+      debris,
+      log,
+      stats,
+      end: (name, exit) =>
+        Effect.gen(function*() {
+          const w = workloads.get(name)
+          if (!w || w.ended) return yield* Effect.dieMessage(`fake runtime: ${name} is not running`)
+          w.ended = true
+          log.push(`end ${name} ${w.hostPid} ${exit._tag === "Exited" ? `code ${exit.code}` : `signal ${exit.signal}`}`)
+          yield* Deferred.succeed(w.exit, exit)
+        }),
+      failStarts: (name, step, message, times = 1) => {
+        failures.set(name, { step, message, times })
+      },
+      pidOf: (name) => {
+        const w = workloads.get(name)
+        return w && !w.ended ? w.hostPid : undefined
+      }
+    }
+  })
