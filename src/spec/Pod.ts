@@ -21,8 +21,7 @@ import {
   VolumeName
 } from "./fields.js"
 
-const optionalArray = <S extends Schema.Schema.Any>(s: S) =>
-  Schema.optionalWith(Schema.Array(s), { default: () => [] })
+const optionalArray = <S extends Schema.Schema.Any>(s: S) => Schema.optionalWith(Schema.Array(s), { default: () => [] })
 
 export const RestartPolicy = Schema.Literal("always", "on_failure", "never").annotations({
   identifier: "RestartPolicy",
@@ -68,7 +67,9 @@ export const Limits = Schema.Struct({
   memory: Schema.optionalWith(
     Schema.Number.pipe(
       Schema.filter((n) =>
-        Number.isSafeInteger(n) && n >= 1 << 20 ? true : `memory must be an integer number of bytes, at least 1048576 (got ${n})`
+        Number.isSafeInteger(n) && n >= 1 << 20
+          ? true
+          : `memory must be an integer number of bytes, at least 1048576 (got ${n})`
       )
     ),
     { exact: true }

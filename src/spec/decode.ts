@@ -54,7 +54,11 @@ const issuesOf = (error: ParseResult.ParseError): Array<SpecIssue> => {
   // exists under that path, the input chose a branch and only the deeper issue helps; otherwise fold
   // the branches into one line.
   const isMismatch = (i: SpecIssue) => i.message.startsWith("Expected ")
-  const deeper = (i: SpecIssue) => out.some((o) => o.path.startsWith(i.path === "" ? "" : i.path + ".") && o.path !== i.path || (i.path !== "" && o.path.startsWith(i.path + "[")))
+  const deeper = (i: SpecIssue) =>
+    out.some((o) =>
+      o.path.startsWith(i.path === "" ? "" : i.path + ".") && o.path !== i.path ||
+      (i.path !== "" && o.path.startsWith(i.path + "["))
+    )
   const result: Array<SpecIssue> = []
   const folded = new Set<string>()
   for (const i of out) {

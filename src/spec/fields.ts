@@ -99,9 +99,9 @@ export const Ipv4Cidr = Schema.String.pipe(
 export const PositiveInt = (what: string, max = Number.MAX_SAFE_INTEGER) =>
   Schema.Number.pipe(
     Schema.filter((n) =>
-      Number.isSafeInteger(n) && n > 0 && n <= max ? true : `${what} must be a positive integer${
-        max < Number.MAX_SAFE_INTEGER ? ` at most ${max}` : ""
-      } (got ${n})`
+      Number.isSafeInteger(n) && n > 0 && n <= max ?
+        true :
+        `${what} must be a positive integer${max < Number.MAX_SAFE_INTEGER ? ` at most ${max}` : ""} (got ${n})`
     ),
     Schema.annotations({ identifier: what })
   )
@@ -109,7 +109,9 @@ export const PositiveInt = (what: string, max = Number.MAX_SAFE_INTEGER) =>
 /** Environment variable names: no '=' (it separates name from value), no NUL, not empty. */
 export const EnvName = Schema.String.pipe(
   Schema.filter((s) =>
-    s.length > 0 && !s.includes("=") && !s.includes("\0") ? true : `env name "${s}" must be non-empty without '=' or NUL`
+    s.length > 0 && !s.includes("=") && !s.includes("\0")
+      ? true
+      : `env name "${s}" must be non-empty without '=' or NUL`
   )
 )
 

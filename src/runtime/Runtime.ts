@@ -1,0 +1,60 @@
+/**
+ * The Runtime port: brings one pod up and tells how its workload ended. The reconciler depends on
+ * this Tag only; the live layer drives the native helper, images, cgroups and network.
+ */
+import type { Effect, Option, Scope } from "effect"
+import { Context, Schema } from "effect"
+import type { Pod } from "../spec/Pod.js"
+
+/** How a workload ended on its own (or after a stop). */
+export type RunExit =
+  | { readonly _tag: "Exited"; readonly code: number }
+  | { readonly _tag: "Signaled"; readonly signal: number; readonly oomKilled?: boolean }
+
+/** Bring-up failed at a named step; nothing of the attempt is left behind. */
+export class SetupFailed extends Schema.TaggedError<SetupFailed>()("SetupFailed", {
+  pod: Schema.String,
+  /** e.g. "pull", "rootfs", "network", "cgroup", "mount_proc", "execve" */
+  step: Schema.String,
+  message: Schema.String,
+  errno: Schema.optional(Schema.Number)
+}) {}
+
+export type Progress = "pulling" | "starting"
+
+export interface RunHandle {
+  readonly pod: string
+  readonly hostPid: number
+  readonly startedAt: Date
+  /** Addresses configured on the pod's NICs ("10.0.0.5/24"). */
+  readonly addresses: ReadonlyArray<string>
+  /** Completes when the workload ends (never fails: setup failures surface from `start`). */
+  readonly wait: Effect.Effect<RunExit>
+  /**
+   * Leave the workload and its resources in place when the scope closes (agent shutdown with live
+   * restore: a later agent re-adopts it). Without this, closing the scope stops the workload
+   * (SIGTERM, grace period, SIGKILL) and undoes every bring-up step.
+   */
+  readonly keepOnClose: Effect.Effect<void>
+}
+
+export interface StartOptions {
+  /** Called as bring-up moves through its phases (for observed status). */
+  readonly onProgress?: (p: Progress) => Effect.Effect<void>
+}
+
+export interface RuntimeService {
+  /** Bring the pod up inside the given scope. */
+  readonly start: (pod: Pod, options?: StartOptions) => Effect.Effect<RunHandle, SetupFailed, Scope.Scope>
+  /**
+   * Re-adopt a pod whose monitor outlived the previous agent. `None` when nothing of it survives
+   * (its leftovers are removed). A workload that exited meanwhile is adopted too: `wait` returns at once.
+   */
+  readonly adopt: (pod: Pod) => Effect.Effect<Option.Option<RunHandle>, never, Scope.Scope>
+  /** Names of pods with something left on the machine (run dirs, monitors, cgroups). */
+  readonly leftovers: Effect.Effect<ReadonlyArray<string>>
+  /** Remove everything of a pod that no longer exists (no monitor serves it). */
+  readonly sweep: (name: string) => Effect.Effect<void>
+}
+
+export class Runtime extends Context.Tag("tank/Runtime")<Runtime, RuntimeService>() {}

@@ -1,0 +1,148 @@
+/**
+ * In-memory Store: the same semantics as the SQL layer (revisions, conditional writes, replayable
+ * change feed, status, events) for tests and embedding. Nothing survives the process.
+ */
+import { Effect, Layer, Option, PubSub, Ref, Stream } from "effect"
+import type { Pod } from "../spec/Pod.js"
+import type { PodEvent, PodStatus } from "./status.js"
+import { AlreadyExists, type Change, RevisionConflict, Store, type StoredPod } from "./Store.js"
+
+const CHANGE_HISTORY = 1000
+const EVENT_HISTORY = 10_000
+
+interface State {
+  readonly revision: number
+  readonly pods: ReadonlyMap<string, StoredPod>
+  readonly changes: ReadonlyArray<Change>
+  readonly status: ReadonlyMap<string, PodStatus>
+  readonly events: ReadonlyArray<PodEvent>
+  readonly nextEventId: number
+}
+
+export const make = Effect.gen(function*() {
+  const state = yield* Ref.make<State>({
+    revision: 0,
+    pods: new Map(),
+    changes: [],
+    status: new Map(),
+    events: [],
+    nextEventId: 1
+  })
+  const wake = yield* PubSub.sliding<void>(1)
+  const notify = PubSub.publish(wake, undefined)
+
+  const commit = (s: State, change: Change, pods: Map<string, StoredPod>): State => ({
+    ...s,
+    revision: change.revision,
+    pods,
+    changes: [...s.changes, change].slice(-CHANGE_HISTORY)
+  })
+
+  const putWith = (
+    pod: Pod,
+    check: (cur: StoredPod | undefined) => Effect.Effect<void, RevisionConflict | AlreadyExists>
+  ) =>
+    Effect.gen(function*() {
+      const s = yield* Ref.get(state)
+      const cur = s.pods.get(pod.name)
+      yield* check(cur)
+      const revision = s.revision + 1
+      const stored: StoredPod = {
+        name: pod.name,
+        spec: pod,
+        revision,
+        createdRevision: cur?.createdRevision ?? revision,
+        updatedAt: Date.now()
+      }
+      const pods = new Map(s.pods).set(pod.name, stored)
+      yield* Ref.set(state, commit(s, { _tag: "PodPut", revision, pod: stored }, pods))
+      yield* notify
+      return stored
+    })
+
+  const expect = (name: string, expected: number | undefined) => (cur: StoredPod | undefined) =>
+    expected !== undefined && (cur?.revision ?? 0) !== expected
+      ? Effect.fail(new RevisionConflict({ name, expected, actual: cur?.revision ?? null }))
+      : Effect.void
+
+  const changesAfter = (after: number) =>
+    Ref.get(state).pipe(Effect.map((s): { last: number; out: ReadonlyArray<Change> } => {
+      if (s.revision <= after) return { last: after, out: [] }
+      const oldest = s.changes[0]?.revision
+      if (oldest === undefined || oldest > after + 1) {
+        return { last: s.revision, out: [{ _tag: "Resync", revision: s.revision, pods: sorted(s.pods) }] }
+      }
+      return { last: s.revision, out: s.changes.filter((c) => c.revision > after) }
+    }))
+
+  const feed = <A>(pull: Effect.Effect<ReadonlyArray<A>>) =>
+    Stream.concat(Stream.make(undefined), Stream.fromPubSub(wake)).pipe(
+      Stream.mapEffect(() => pull),
+      Stream.flattenIterables
+    )
+
+  return Store.of({
+    put: (pod, opts) => putWith(pod, expect(pod.name, opts?.expectRevision)),
+    create: (pod) =>
+      putWith(
+        pod,
+        (cur) => cur ? Effect.fail(new AlreadyExists({ name: pod.name, revision: cur.revision })) : Effect.void
+      ),
+    get: (name) => Ref.get(state).pipe(Effect.map((s) => Option.fromNullable(s.pods.get(name)))),
+    list: Ref.get(state).pipe(Effect.map((s) => sorted(s.pods))),
+    delete: (name, opts) =>
+      Effect.gen(function*() {
+        const s = yield* Ref.get(state)
+        const cur = s.pods.get(name)
+        yield* expect(name, opts?.expectRevision)(cur)
+        if (!cur) return false
+        const pods = new Map(s.pods)
+        pods.delete(name)
+        yield* Ref.set(state, commit(s, { _tag: "PodDeleted", revision: s.revision + 1, name }, pods))
+        yield* notify
+        return true
+      }),
+    revision: Ref.get(state).pipe(Effect.map((s) => s.revision)),
+    watch: (fromRevision) =>
+      Stream.unwrap(Effect.gen(function*() {
+        const cursor = yield* Ref.make(fromRevision ?? (yield* Ref.get(state)).revision)
+        return feed(Effect.gen(function*() {
+          const { last, out } = yield* changesAfter(yield* Ref.get(cursor))
+          yield* Ref.set(cursor, last)
+          return out
+        }))
+      })),
+    putStatus: (status) => Ref.update(state, (s) => ({ ...s, status: new Map(s.status).set(status.name, status) })),
+    getStatus: (name) => Ref.get(state).pipe(Effect.map((s) => Option.fromNullable(s.status.get(name)))),
+    listStatus: Ref.get(state).pipe(
+      Effect.map((s) => [...s.status.values()].sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    ),
+    deleteStatus: (name) =>
+      Ref.update(state, (s) => {
+        const status = new Map(s.status)
+        status.delete(name)
+        return { ...s, status }
+      }),
+    appendEvent: (event) =>
+      Ref.modify(state, (s) => {
+        const stored: PodEvent = { ...event, id: s.nextEventId }
+        return [stored, { ...s, nextEventId: s.nextEventId + 1, events: [...s.events, stored].slice(-EVENT_HISTORY) }]
+      }).pipe(Effect.tap(() => notify)),
+    events: (afterId) =>
+      Stream.unwrap(Effect.gen(function*() {
+        const cursor = yield* Ref.make(afterId ?? (yield* Ref.get(state)).nextEventId - 1)
+        return feed(Effect.gen(function*() {
+          const after = yield* Ref.get(cursor)
+          const evs = (yield* Ref.get(state)).events.filter((e) => e.id > after)
+          if (evs.length) yield* Ref.set(cursor, evs[evs.length - 1]!.id)
+          return evs
+        }))
+      })),
+    recentEvents: (limit) => Ref.get(state).pipe(Effect.map((s) => s.events.slice(-limit)))
+  })
+})
+
+const sorted = (pods: ReadonlyMap<string, StoredPod>): ReadonlyArray<StoredPod> =>
+  [...pods.values()].sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+
+export const layerMemory: Layer.Layer<Store> = Layer.effect(Store, make)

@@ -1,0 +1,335 @@
+/**
+ * The SQL Store layer (SQLite): desired pods with store-wide revisions, a change log the feed replays,
+ * observed status and pod events.
+ *
+ * Concurrency across processes: every write transaction's FIRST statement is a write (the revision
+ * bump), so SQLite takes the write lock before reading and its busy handler (better-sqlite3's 5 s
+ * busy_timeout) waits for other writers instead of failing with SQLITE_BUSY_SNAPSHOT. Any residual
+ * SQLITE_BUSY is retried here with a bounded, jittered backoff, so users never see it.
+ */
+import { SqlClient } from "@effect/sql"
+import { SqliteClient } from "@effect/sql-sqlite-node"
+import type { SqlError } from "@effect/sql/SqlError"
+import { Duration, Effect, Layer, Option, PubSub, Ref, Schedule, Stream } from "effect"
+import type { Pod } from "../spec/Pod.js"
+import { encodeSpec, eventFromRow, podFromRow } from "./rows.js"
+import { decodeStatusJson, encodeStatusJson, type PodStatus } from "./status.js"
+import { AlreadyExists, type Change, RevisionConflict, Store, type StoredPod, StoreError } from "./Store.js"
+
+/** How many change-log entries are kept for the feed to replay; older requests get a Resync. */
+const CHANGE_HISTORY = 1000
+const EVENT_HISTORY = 10_000
+
+export interface SqlStoreOptions {
+  /** How often the change feed checks for writes by other processes. */
+  readonly pollInterval?: Duration.DurationInput
+}
+
+const MIGRATIONS: ReadonlyArray<string> = [
+  `CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+   INSERT INTO meta (key, value) VALUES ('revision', 0);
+   CREATE TABLE pods (name TEXT PRIMARY KEY, spec TEXT NOT NULL, revision INTEGER NOT NULL,
+                      created_revision INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+   CREATE TABLE changes (revision INTEGER PRIMARY KEY, name TEXT NOT NULL, spec TEXT);
+   CREATE TABLE status (name TEXT PRIMARY KEY, body TEXT NOT NULL);
+   CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL);`
+]
+
+const isBusy = (e: SqlError): boolean => {
+  const code = (e.cause as { code?: unknown } | undefined)?.code
+  return typeof code === "string" && (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED"))
+}
+
+const busyRetry = Schedule.exponential("5 millis", 1.5).pipe(
+  Schedule.union(Schedule.spaced("200 millis")),
+  Schedule.jittered,
+  Schedule.upTo("30 seconds")
+)
+
+const wrap = (op: string) => <A, R>(eff: Effect.Effect<A, SqlError, R>): Effect.Effect<A, StoreError, R> =>
+  eff.pipe(
+    Effect.retry({ schedule: busyRetry, while: isBusy }),
+    Effect.mapError((cause) => new StoreError({ op, message: cause.message, cause }))
+  )
+
+const migrate = (sql: SqlClient.SqlClient) =>
+  Effect.gen(function*() {
+    // BEGIN IMMEDIATE: two processes opening a fresh file at once must not both migrate.
+    yield* sql.unsafe("BEGIN IMMEDIATE")
+    const done = yield* Effect.gen(function*() {
+      const [row] = yield* sql<{ user_version: number }>`PRAGMA user_version`
+      const version = row?.user_version ?? 0
+      for (let v = version; v < MIGRATIONS.length; v++) {
+        for (const stmt of MIGRATIONS[v]!.split(";").map((s) => s.trim()).filter(Boolean)) {
+          yield* sql.unsafe(stmt)
+        }
+      }
+      if (version < MIGRATIONS.length) yield* sql.unsafe(`PRAGMA user_version = ${MIGRATIONS.length}`)
+      if (version > MIGRATIONS.length) {
+        return yield* Effect.dieMessage(
+          `store schema version ${version} is newer than this Tank (${MIGRATIONS.length})`
+        )
+      }
+    }).pipe(Effect.exit)
+    yield* sql.unsafe(done._tag === "Success" ? "COMMIT" : "ROLLBACK")
+    return yield* done
+  }).pipe(wrap("migrate"))
+
+/** The Store over any SqlClient whose dialect is SQLite (bring your own, or see `layerSqlite`). */
+export const make = (options: SqlStoreOptions = {}) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* migrate(sql)
+    const pollInterval = Duration.decode(options.pollInterval ?? "100 millis")
+    // Wakes watchers after writes made through this connection (data_version only sees others').
+    const local = yield* PubSub.sliding<void>(1)
+    const projection = yield* Ref.make<{ revision: number; pods: ReadonlyArray<StoredPod> }>({ revision: -1, pods: [] })
+
+    const currentRevision = sql<{ value: number }>`SELECT value FROM meta WHERE key = 'revision'`.pipe(
+      Effect.map((rows) => rows[0]?.value ?? 0)
+    )
+
+    const readAll = sql`SELECT * FROM pods ORDER BY name`.pipe(
+      wrap("list"),
+      Effect.flatMap(Effect.forEach(podFromRow))
+    )
+
+    const write = <A, E>(op: string, name: string, body: (rev: number) => Effect.Effect<A, E | SqlError>) =>
+      Effect.gen(function*() {
+        const [bumped] = yield* sql<
+          { value: number }
+        >`UPDATE meta SET value = value + 1 WHERE key = 'revision' RETURNING value`
+        const rev = bumped!.value
+        const result = yield* body(rev)
+        if (rev % 100 === 0) yield* sql`DELETE FROM changes WHERE revision <= ${rev - CHANGE_HISTORY}`
+        return result
+      }).pipe(
+        sql.withTransaction,
+        Effect.retry({
+          schedule: busyRetry,
+          while: (e) => (e as { _tag?: string })._tag === "SqlError" && isBusy(e as SqlError)
+        }),
+        Effect.mapError((e) =>
+          (e as { _tag?: string })._tag === "SqlError"
+            ? new StoreError({ op, message: `${name}: ${(e as SqlError).message}`, cause: e })
+            : e as Exclude<E, SqlError>
+        ),
+        Effect.tap(() => PubSub.publish(local, undefined))
+      )
+
+    const existing = (name: string) =>
+      sql<
+        { revision: number; created_revision: number }
+      >`SELECT revision, created_revision FROM pods WHERE name = ${name}`
+        .pipe(Effect.map((rows) => rows[0]))
+
+    const upsert = (pod: Pod, rev: number, createdRevision: number) => {
+      const spec = encodeSpec(pod)
+      const now = Date.now()
+      return Effect.zipRight(
+        sql`INSERT INTO pods (name, spec, revision, created_revision, updated_at)
+            VALUES (${pod.name}, ${spec}, ${rev}, ${createdRevision}, ${now})
+            ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, revision = excluded.revision,
+              created_revision = excluded.created_revision, updated_at = excluded.updated_at`,
+        sql`INSERT INTO changes (revision, name, spec) VALUES (${rev}, ${pod.name}, ${spec})`
+      ).pipe(Effect.as<StoredPod>({ name: pod.name, spec: pod, revision: rev, createdRevision, updatedAt: now }))
+    }
+
+    const put = (pod: Pod, opts?: { readonly expectRevision?: number }) =>
+      write("put", pod.name, (rev) =>
+        Effect.gen(function*() {
+          const cur = yield* existing(pod.name)
+          if (opts?.expectRevision !== undefined && (cur?.revision ?? 0) !== opts.expectRevision) {
+            return yield* new RevisionConflict({
+              name: pod.name,
+              expected: opts.expectRevision,
+              actual: cur?.revision ?? null
+            })
+          }
+          return yield* upsert(pod, rev, cur?.created_revision ?? rev)
+        }))
+
+    const create = (pod: Pod) =>
+      write("create", pod.name, (rev) =>
+        Effect.gen(function*() {
+          const cur = yield* existing(pod.name)
+          if (cur) return yield* new AlreadyExists({ name: pod.name, revision: cur.revision })
+          return yield* upsert(pod, rev, rev)
+        }))
+
+    const del = (name: string, opts?: { readonly expectRevision?: number }) =>
+      write("delete", name, (rev) =>
+        Effect.gen(function*() {
+          const cur = yield* existing(name)
+          if (opts?.expectRevision !== undefined && (cur?.revision ?? 0) !== opts.expectRevision) {
+            return yield* new RevisionConflict({ name, expected: opts.expectRevision, actual: cur?.revision ?? null })
+          }
+          if (!cur) return yield* Effect.fail("absent" as const)
+          yield* sql`DELETE FROM pods WHERE name = ${name}`
+          yield* sql`INSERT INTO changes (revision, name, spec) VALUES (${rev}, ${name}, NULL)`
+          return true
+        })).pipe(
+          // Nothing to delete: roll the revision bump back rather than log a no-op change.
+          Effect.catchIf((e): e is "absent" => e === "absent", () => Effect.succeed(false))
+        )
+
+    const list = Effect.gen(function*() {
+      const rev = yield* currentRevision.pipe(wrap("list"))
+      const cached = yield* Ref.get(projection)
+      if (cached.revision === rev) return cached.pods
+      const pods = yield* readAll
+      yield* Ref.set(projection, { revision: rev, pods })
+      return pods
+    })
+
+    /** Emits whenever something may have changed: own writes at once, other processes' within pollInterval. */
+    const wakeups = Stream.merge(
+      Stream.fromPubSub(local),
+      Stream.repeatEffectWithSchedule(
+        sql<{ data_version: number }>`PRAGMA data_version`.pipe(wrap("watch"), Effect.map((r) => r[0]?.data_version)),
+        Schedule.spaced(pollInterval)
+      ).pipe(Stream.changes, Stream.drop(1), Stream.as(undefined))
+    )
+
+    const changesAfter = (after: number) =>
+      Effect.gen(function*() {
+        const [oldest] = yield* sql<{ r: number | null }>`SELECT MIN(revision) AS r FROM changes`.pipe(wrap("watch"))
+        const rev = yield* currentRevision.pipe(wrap("watch"))
+        if (rev <= after) return { last: after, out: [] as Array<Change> }
+        // Everything between `after` and the oldest retained change is gone: hand over the full state.
+        if (oldest?.r == null || oldest.r > after + 1) {
+          const pods = yield* readAll
+          return { last: rev, out: [{ _tag: "Resync", revision: rev, pods }] as Array<Change> }
+        }
+        const rows = yield* sql<{ revision: number; name: string; spec: string | null }>`
+          SELECT c.revision, c.name, c.spec FROM changes c WHERE c.revision > ${after} ORDER BY c.revision`.pipe(
+          wrap("watch")
+        )
+        const out: Array<Change> = []
+        for (const r of rows) {
+          if (r.spec === null) out.push({ _tag: "PodDeleted", revision: r.revision, name: r.name })
+          else {
+            const pod = yield* podFromRow({
+              name: r.name,
+              spec: r.spec,
+              revision: r.revision,
+              created_revision: r.revision,
+              updated_at: Date.now()
+            })
+            out.push({ _tag: "PodPut", revision: r.revision, pod })
+          }
+        }
+        return { last: rows.length ? rows[rows.length - 1]!.revision : after, out }
+      })
+
+    const watch = (fromRevision?: number): Stream.Stream<Change, StoreError> =>
+      Stream.unwrap(
+        Effect.gen(function*() {
+          const start = fromRevision ?? (yield* currentRevision.pipe(wrap("watch")))
+          const cursor = yield* Ref.make(start)
+          const pull = Effect.gen(function*() {
+            const { last, out } = yield* changesAfter(yield* Ref.get(cursor))
+            yield* Ref.set(cursor, last)
+            return out
+          })
+          return Stream.concat(Stream.make(undefined), wakeups).pipe(
+            Stream.mapEffect(() => pull),
+            Stream.flattenIterables
+          )
+        })
+      )
+
+    const putStatus = (status: PodStatus) =>
+      encodeStatusJson(status).pipe(
+        Effect.orDie,
+        Effect.flatMap((body) =>
+          sql`INSERT INTO status (name, body) VALUES (${status.name}, ${body})
+              ON CONFLICT (name) DO UPDATE SET body = excluded.body`
+        ),
+        wrap("putStatus"),
+        Effect.asVoid
+      )
+
+    const statusFrom = (body: string) =>
+      decodeStatusJson(body).pipe(
+        Effect.mapError((cause) =>
+          new StoreError({ op: "status", message: `stored status is invalid: ${cause.message}` })
+        )
+      )
+
+    const appendEvent: Store["Type"]["appendEvent"] = (event) =>
+      Effect.gen(function*() {
+        const [row] = yield* sql<{ id: number }>`INSERT INTO events (body) VALUES (${
+          JSON.stringify(event)
+        }) RETURNING id`
+        if (row!.id % 500 === 0) yield* sql`DELETE FROM events WHERE id <= ${row!.id - EVENT_HISTORY}`
+        return { ...event, id: row!.id }
+      }).pipe(wrap("appendEvent"), Effect.tap(() => PubSub.publish(local, undefined)))
+
+    const eventsAfter = (after: number) =>
+      sql`SELECT id, body FROM events WHERE id > ${after} ORDER BY id`.pipe(
+        wrap("events"),
+        Effect.flatMap(Effect.forEach(eventFromRow))
+      )
+
+    const events = (afterId?: number) =>
+      Stream.unwrap(Effect.gen(function*() {
+        const [max] = yield* sql<{ id: number | null }>`SELECT MAX(id) AS id FROM events`.pipe(wrap("events"))
+        const cursor = yield* Ref.make(afterId ?? max?.id ?? 0)
+        const pull = Effect.gen(function*() {
+          const evs = yield* eventsAfter(yield* Ref.get(cursor))
+          if (evs.length) yield* Ref.set(cursor, evs[evs.length - 1]!.id)
+          return evs
+        })
+        return Stream.concat(Stream.make(undefined), wakeups).pipe(
+          Stream.mapEffect(() => pull),
+          Stream.flattenIterables
+        )
+      }))
+
+    return Store.of({
+      put,
+      create,
+      get: (name) =>
+        sql`SELECT * FROM pods WHERE name = ${name}`.pipe(
+          wrap("get"),
+          Effect.flatMap((rows) => rows[0] ? Effect.map(podFromRow(rows[0]), Option.some) : Effect.succeedNone)
+        ),
+      list,
+      delete: del,
+      revision: currentRevision.pipe(wrap("revision")),
+      watch,
+      putStatus,
+      getStatus: (name) =>
+        sql<{ body: string }>`SELECT body FROM status WHERE name = ${name}`.pipe(
+          wrap("getStatus"),
+          Effect.flatMap((rows) => rows[0] ? Effect.map(statusFrom(rows[0].body), Option.some) : Effect.succeedNone)
+        ),
+      listStatus: sql<{ body: string }>`SELECT body FROM status ORDER BY name`.pipe(
+        wrap("listStatus"),
+        Effect.flatMap(Effect.forEach((r) => statusFrom(r.body)))
+      ),
+      deleteStatus: (name) => sql`DELETE FROM status WHERE name = ${name}`.pipe(wrap("deleteStatus"), Effect.asVoid),
+      appendEvent,
+      events,
+      recentEvents: (limit) =>
+        sql`SELECT id, body FROM (SELECT id, body FROM events ORDER BY id DESC LIMIT ${limit}) ORDER BY id`.pipe(
+          wrap("events"),
+          Effect.flatMap(Effect.forEach(eventFromRow))
+        )
+    })
+  })
+
+/** Store over a SqlClient the caller provides (bring your own database connection). */
+export const layerSql = (options?: SqlStoreOptions): Layer.Layer<Store, StoreError, SqlClient.SqlClient> =>
+  Layer.effect(Store, make(options))
+
+/** Store in its own SQLite file (WAL), e.g. `<dataDir>/tank.db`. */
+export const layerSqlite = (filename: string, options?: SqlStoreOptions): Layer.Layer<Store, StoreError> =>
+  layerSql(options).pipe(
+    Layer.provide(
+      SqliteClient.layer({ filename }).pipe(
+        Layer.mapError((cause) => new StoreError({ op: "open", message: `cannot open ${filename}: ${cause.message}` }))
+      )
+    )
+  )

@@ -1,0 +1,84 @@
+/**
+ * Observed status of a pod, as the agent writes it and anyone reads it.
+ */
+import { Schema } from "effect"
+
+export const Phase = Schema.Literal(
+  "pending", // declared, not yet acted on
+  "pulling", // fetching the image
+  "starting", // bring-up in progress
+  "running", // workload running
+  "stopping", // being torn down (delete, replace, restart)
+  "backing-off", // ended; waiting to restart
+  "terminal", // ended; the restart policy says no more restarts until the spec changes
+  "failed" // could not start (reason says why); retried with backoff per policy
+)
+export type Phase = typeof Phase.Type
+
+/** How the workload (or its bring-up) last ended. */
+export const LastExit = Schema.Struct({
+  code: Schema.optional(Schema.Number),
+  signal: Schema.optional(Schema.Number),
+  /** Bring-up failure: which step and why. */
+  setupError: Schema.optional(Schema.Struct({ step: Schema.String, message: Schema.String })),
+  /** The workload was OOM-killed (signal 9 with the cgroup's oom count risen). */
+  oomKilled: Schema.optional(Schema.Boolean),
+  at: Schema.String
+})
+export type LastExit = typeof LastExit.Type
+
+export const PodStatus = Schema.Struct({
+  name: Schema.String,
+  phase: Phase,
+  /** Restarts since the spec revision was first started (reset by a spec change or Tank.restart). */
+  restarts: Schema.Number,
+  /** The desired revision this status is about. */
+  specRevision: Schema.Number,
+  hostPid: Schema.optional(Schema.Number),
+  startedAt: Schema.optional(Schema.String),
+  nextRestartAt: Schema.optional(Schema.String),
+  lastExit: Schema.optional(LastExit),
+  reason: Schema.optional(Schema.String),
+  addresses: Schema.optional(Schema.Array(Schema.String)),
+  /** Who wrote it: the agent's pid (so a reader can tell a stale status from a live one). */
+  agentPid: Schema.optional(Schema.Number),
+  updatedAt: Schema.String
+})
+export type PodStatus = typeof PodStatus.Type
+
+export const decodeStatusJson = Schema.decodeUnknown(Schema.parseJson(PodStatus))
+export const encodeStatusJson = Schema.encode(Schema.parseJson(PodStatus))
+
+/** A pod event from the reconciler: what happened to a pod, when. Persisted so any process can follow. */
+export const PodEventType = Schema.Literal(
+  "applied",
+  "deleted",
+  "pulling",
+  "starting",
+  "running",
+  "exited",
+  "backing-off",
+  "terminal",
+  "failed",
+  "stopping",
+  "stopped",
+  "restarting",
+  "adopted"
+)
+export type PodEventType = typeof PodEventType.Type
+
+export const PodEvent = Schema.Struct({
+  /** Assigned by the store, increasing. */
+  id: Schema.Number,
+  at: Schema.String,
+  pod: Schema.String,
+  type: PodEventType,
+  message: Schema.optional(Schema.String),
+  hostPid: Schema.optional(Schema.Number),
+  restarts: Schema.optional(Schema.Number),
+  lastExit: Schema.optional(LastExit),
+  /** For backing-off: the delay before the next start. */
+  delayMs: Schema.optional(Schema.Number)
+})
+export type PodEvent = typeof PodEvent.Type
+export type NewPodEvent = Omit<PodEvent, "id">

@@ -1,0 +1,179 @@
+import { SqliteClient } from "@effect/sql-sqlite-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Chunk, Context, Effect, Fiber, Layer, Option, Stream } from "effect"
+import { execFile } from "node:child_process"
+import * as path from "node:path"
+import { promisify } from "node:util"
+import { decodePodEither } from "../../src/spec/decode.js"
+import type { Pod } from "../../src/spec/Pod.js"
+import { layerMemory } from "../../src/store/memory.js"
+import { layerSql, layerSqlite } from "../../src/store/sqlite.js"
+import { Store } from "../../src/store/Store.js"
+import { tmpDir } from "../support/tmp.js"
+
+const pod = (name: string, restart: "always" | "never" = "always"): Pod => {
+  const r = decodePodEither({ name, restart, containers: [{ name: "app", image: "busybox" }] })
+  if (r._tag === "Left") throw r.left
+  return r.right
+}
+
+const sqliteFile = Layer.unwrapScoped(
+  Effect.map(tmpDir("tank-store-"), (dir) => layerSqlite(path.join(dir, "tank.db"), { pollInterval: "20 millis" }))
+)
+const byoSqlClient = Layer.unwrapScoped(
+  Effect.map(
+    tmpDir("tank-store-"),
+    (dir) =>
+      layerSql({ pollInterval: "20 millis" }).pipe(
+        Layer.provide(SqliteClient.layer({ filename: path.join(dir, "x.db") }))
+      )
+  )
+).pipe(Layer.orDie)
+
+/** Build a store layer into the current scope (it stays open until the test ends). */
+const storeIn = (layer: Layer.Layer<Store, unknown>) =>
+  Layer.build(layer).pipe(Effect.map((ctx) => Context.get(ctx, Store)), Effect.orDie)
+
+const layers = [
+  ["memory", layerMemory],
+  ["sqlite", Layer.orDie(sqliteFile)],
+  ["sqlite (bring-your-own SqlClient)", byoSqlClient]
+] as const
+
+for (const [label, layer] of layers) {
+  describe(`Store (${label})`, () => {
+    it.scoped("put then get round-trips the spec; get of a missing pod is None", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        const p = pod("web")
+        const stored = yield* store.put(p)
+        assert.strictEqual(stored.revision, 1)
+        const got = yield* store.get("web")
+        assert.deepStrictEqual(Option.getOrThrow(got).spec, p)
+        assert.isTrue(Option.isNone(yield* store.get("nope")))
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("put overwrites and bumps the store-wide revision; createdRevision is kept", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        const a = yield* store.put(pod("web"))
+        yield* store.put(pod("db"))
+        const b = yield* store.put(pod("web", "never"))
+        assert.strictEqual(b.revision, 3)
+        assert.strictEqual(b.createdRevision, a.revision)
+        assert.strictEqual(Option.getOrThrow(yield* store.get("web")).spec.restart, "never")
+        assert.strictEqual(yield* store.revision, 3)
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("create is create-if-absent: the second fails and leaves the first untouched", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        yield* store.create(pod("web", "never"))
+        const err = yield* Effect.flip(store.create(pod("web", "always")))
+        assert.strictEqual(err._tag, "AlreadyExists")
+        assert.strictEqual(Option.getOrThrow(yield* store.get("web")).spec.restart, "never")
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("conditional writes fail on a stale revision", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        const a = yield* store.put(pod("web"))
+        yield* store.put(pod("web", "never"), { expectRevision: a.revision })
+        const err = yield* Effect.flip(store.put(pod("web", "always"), { expectRevision: a.revision }))
+        assert.strictEqual(err._tag, "RevisionConflict")
+        const err2 = yield* Effect.flip(store.delete("web", { expectRevision: a.revision }))
+        assert.strictEqual(err2._tag, "RevisionConflict")
+        const created = yield* store.put(pod("new"), { expectRevision: 0 })
+        assert.strictEqual(created.name, "new")
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("delete: missing is ok; list is sorted and reflects writes", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        assert.deepStrictEqual(yield* store.list, [])
+        yield* store.put(pod("web"))
+        yield* store.put(pod("db"))
+        assert.deepStrictEqual((yield* store.list).map((p) => p.name), ["db", "web"])
+        assert.isTrue(yield* store.delete("db"))
+        assert.isFalse(yield* store.delete("db"))
+        assert.deepStrictEqual((yield* store.list).map((p) => p.name), ["web"])
+      }).pipe(Effect.provide(layer)))
+
+    it.scopedLive("watch replays from a revision and follows new writes in order", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        yield* store.put(pod("a"))
+        const from = yield* store.revision
+        yield* store.put(pod("b"))
+        const fiber = yield* store.watch(from).pipe(Stream.take(3), Stream.runCollect, Effect.fork)
+        yield* Effect.sleep("50 millis")
+        yield* store.delete("a")
+        yield* store.put(pod("c"))
+        const got = Chunk.toReadonlyArray(yield* Fiber.join(fiber))
+        assert.deepStrictEqual(got.map((c) => [c._tag, c.revision]), [["PodPut", 2], ["PodDeleted", 3], ["PodPut", 4]])
+      }).pipe(Effect.provide(layer)), { timeout: 10_000 })
+
+    it.scopedLive("status is written and read back; events are appended and followed", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        const at = new Date().toISOString()
+        yield* store.putStatus({
+          name: "web",
+          phase: "running",
+          restarts: 2,
+          specRevision: 1,
+          hostPid: 42,
+          updatedAt: at
+        })
+        const st = Option.getOrThrow(yield* store.getStatus("web"))
+        assert.strictEqual(st.hostPid, 42)
+        assert.strictEqual((yield* store.listStatus).length, 1)
+        yield* store.deleteStatus("web")
+        assert.isTrue(Option.isNone(yield* store.getStatus("web")))
+        const fiber = yield* store.events().pipe(Stream.take(2), Stream.runCollect, Effect.fork)
+        yield* Effect.sleep("30 millis")
+        yield* store.appendEvent({ at, pod: "web", type: "starting" })
+        yield* store.appendEvent({ at, pod: "web", type: "running", hostPid: 42 })
+        const evs = Chunk.toReadonlyArray(yield* Fiber.join(fiber))
+        assert.deepStrictEqual(evs.map((e) => e.type), ["starting", "running"])
+        assert.isTrue(evs[1]!.id > evs[0]!.id)
+        assert.deepStrictEqual((yield* store.recentEvents(1)).map((e) => e.type), ["running"])
+      }).pipe(Effect.provide(layer)), { timeout: 10_000 })
+  })
+}
+
+describe("Store (sqlite, several processes)", () => {
+  it.scopedLive(
+    "concurrent writers in separate processes lose no write and never surface SQLITE_BUSY",
+    () =>
+      Effect.gen(function*() {
+        const dir = yield* tmpDir("tank-store-mp-")
+        const file = path.join(dir, "tank.db")
+        const writers = 4
+        const perWriter = 40
+        const script = path.join(import.meta.dirname, "writer.ts")
+        const run = promisify(execFile)
+        // Watch from this process while the others write: every change must arrive, in order.
+        const watching = yield* storeIn(layerSqlite(file, { pollInterval: "10 millis" }))
+        const watcher = yield* watching.watch(0).pipe(Stream.take(writers * perWriter), Stream.runCollect, Effect.fork)
+        yield* Effect.promise(() =>
+          Promise.all(
+            Array.from({ length: writers }, (_, w) =>
+              run(process.execPath, ["--import", "tsx", script, file, `w${w}`, String(perWriter)], {
+                cwd: path.join(import.meta.dirname, "../..")
+              }))
+          )
+        )
+        const store = yield* storeIn(layerSqlite(file))
+        const names = (yield* store.list).map((p) => p.name)
+        assert.strictEqual(names.length, writers * perWriter)
+        assert.strictEqual(yield* store.revision, writers * perWriter)
+        const changes = Chunk.toReadonlyArray(yield* Fiber.join(watcher))
+        assert.deepStrictEqual(
+          changes.map((c) => c.revision),
+          Array.from({ length: writers * perWriter }, (_, i) => i + 1)
+        )
+      }),
+    { timeout: 60_000 }
+  )
+})
