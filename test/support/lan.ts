@@ -22,12 +22,20 @@ export interface RunResult {
 }
 
 /** Runs a command to completion; never fails on a non-zero exit (the caller looks at `code`). */
-export const run = (file: string, args: ReadonlyArray<string>, timeoutMs = 10_000): Effect.Effect<RunResult> =>
+export const run = (
+  file: string,
+  args: ReadonlyArray<string>,
+  options: { readonly input?: string; readonly timeoutMs?: number } = {}
+): Effect.Effect<RunResult> =>
   Effect.async<RunResult>((resume) => {
-    const child = execFile(file, [...args], { timeout: timeoutMs }, (err, stdout, stderr) => {
+    const child = execFile(file, [...args], { timeout: options.timeoutMs ?? 10_000 }, (err, stdout, stderr) => {
       const code = err === null ? 0 : typeof err.code === "number" ? err.code : 1
       resume(Effect.succeed({ code, stdout, stderr }))
     })
+    // A command that exits without reading its stdin makes the write fail with EPIPE: that is fine.
+    child.stdin?.on("error", () => {})
+    if (options.input === undefined) child.stdin?.end()
+    else child.stdin?.end(options.input)
     return Effect.sync(() => child.kill("SIGKILL"))
   })
 
@@ -57,11 +65,16 @@ export interface Lan {
   readonly lanHost: Netns & { readonly address: string; readonly cidr: string }
   /** A fresh, empty netns (only lo, down), deleted when the Scope closes. */
   readonly podNetns: (label: string) => Effect.Effect<Netns, never, Scope.Scope>
-  /** `ip netns exec <ns> busybox <args>` to completion. */
-  readonly busybox: (ns: Netns, args: ReadonlyArray<string>) => Effect.Effect<RunResult>
+  /** `ip netns exec <ns> busybox <args>` to completion, with `input` on stdin. */
+  readonly busybox: (ns: Netns, args: ReadonlyArray<string>, input?: string) => Effect.Effect<RunResult>
+  /**
+   * GET http://<ip>:<port><path> from inside `ns`, with busybox nc speaking HTTP/1.0 (Debian's static busybox
+   * `wget` segfaults in glibc's static NSS, even for an IP literal). Fails unless the status is 200.
+   */
+  readonly httpGet: (ns: Netns, ip: string, port: number, path?: string) => Effect.Effect<string, RunResult | string>
   /** Starts `busybox <args>` in `ns` in the background; killed when the Scope closes. */
   readonly spawnBusybox: (ns: Netns, args: ReadonlyArray<string>) => Effect.Effect<ChildProcess, never, Scope.Scope>
-  /** `ip -n <ns> -o link show` names (without the @peer suffix). */
+  /** `ip -n <ns> -o link show` names (without the @peer suffix), sorted. */
   readonly linkNames: (ns: Netns) => Effect.Effect<ReadonlyArray<string>>
 }
 
@@ -77,7 +90,7 @@ const netns = (name: string): Effect.Effect<Netns, never, Scope.Scope> =>
 const linkNames = (ns: Netns) =>
   runOk("ip", ["-n", ns.name, "-o", "link", "show"]).pipe(
     Effect.map((out) =>
-      out.split("\n").filter((l) => l.trim() !== "").map((l) => l.split(":")[1]!.trim().split("@")[0]!)
+      out.split("\n").filter((l) => l.trim() !== "").map((l) => l.split(":")[1]!.trim().split("@")[0]!).sort()
     )
   )
 
@@ -97,7 +110,16 @@ export const makeLan: Effect.Effect<Lan, never, Scope.Scope> = Effect.gen(functi
   yield* runOk("ip", ["-n", lan.name, "addr", "add", "10.250.0.1/24", "dev", "eth0"])
   yield* runOk("ip", ["-n", lan.name, "link", "set", "eth0", "up"])
 
-  const busybox = (ns: Netns, args: ReadonlyArray<string>) => run("ip", ["netns", "exec", ns.name, BUSYBOX, ...args])
+  const busybox = (ns: Netns, args: ReadonlyArray<string>, input?: string) =>
+    run("ip", ["netns", "exec", ns.name, BUSYBOX, ...args], input === undefined ? {} : { input })
+  const httpGet = (ns: Netns, ip: string, port: number, path = "/") =>
+    busybox(ns, ["nc", "-w", "2", ip, String(port)], `GET ${path} HTTP/1.0\r\nHost: ${ip}\r\n\r\n`).pipe(
+      Effect.flatMap((r): Effect.Effect<string, RunResult | string> => {
+        if (r.code !== 0) return Effect.fail(r)
+        const [head = "", ...body] = r.stdout.split("\r\n\r\n")
+        return /^HTTP\/1\.[01] 200 /.test(head) ? Effect.succeed(body.join("\r\n\r\n")) : Effect.fail(head)
+      })
+    )
   const spawnBusybox = (ns: Netns, args: ReadonlyArray<string>) =>
     Effect.acquireRelease(
       Effect.sync(() => spawn("ip", ["netns", "exec", ns.name, BUSYBOX, ...args], { stdio: "ignore" })),
@@ -112,6 +134,7 @@ export const makeLan: Effect.Effect<Lan, never, Scope.Scope> = Effect.gen(functi
     lanHost: { ...lan, address: "10.250.0.1", cidr: "10.250.0.1/24" },
     podNetns: (label: string) => netns(`${prefix}-${label}`),
     busybox,
+    httpGet,
     spawnBusybox,
     linkNames
   }
