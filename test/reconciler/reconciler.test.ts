@@ -1,0 +1,377 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Option, Stream, TestClock } from "effect"
+import { NotFound } from "../../src/reconciler/Reconciler.js"
+import * as Memory from "../../src/store/memory.js"
+import { makeFakeRuntime } from "../support/fakeRuntime.js"
+import { eventsOf, eventually, phaseIs, podSpec, settle, startReconciler, statusOf, typesOf } from "./harness.js"
+
+const setup = (options: Parameters<typeof makeFakeRuntime>[0] = {}, config = {}) =>
+  Effect.gen(function*() {
+    const store = yield* Memory.make
+    const fake = yield* makeFakeRuntime(options)
+    const { close, rec } = yield* startReconciler(store, fake, config)
+    return { store, fake, rec, close }
+  })
+
+describe("Reconciler: apply, exit, restart policy", () => {
+  it.scoped("apply → running, with status and events", () =>
+    Effect.gen(function*() {
+      const { fake, rec, store } = yield* setup()
+      const stored = yield* store.put(podSpec("web"))
+      yield* rec.sync
+      yield* eventually("web running", phaseIs(store, "web", "running"))
+      const s = (yield* statusOf(store, "web"))!
+      assert.strictEqual(s.hostPid, fake.pidOf("web"))
+      assert.strictEqual(s.restarts, 0)
+      assert.strictEqual(s.specRevision, stored.revision)
+      assert.strictEqual(s.agentPid, 4242)
+      assert.isDefined(s.startedAt)
+      // Bring-up began, the image was pulled, bring-up went on, the workload runs.
+      assert.deepStrictEqual(yield* typesOf(store, "web"), ["starting", "pulling", "starting", "running"])
+      const running = (yield* eventsOf(store, "web")).at(-1)!
+      assert.strictEqual(running.hostPid, s.hostPid)
+      // A second pass with nothing changed keeps the same run.
+      yield* rec.sync
+      assert.strictEqual(fake.pidOf("web"), s.hostPid)
+      assert.strictEqual(fake.stats.starts, 1)
+    }))
+
+  it.scoped("a declared pod not yet acted on shows pending", () =>
+    Effect.gen(function*() {
+      const { rec, store } = yield* setup({ startDelayMs: 1000 }, { startConcurrency: 1 })
+      yield* store.put(podSpec("a"))
+      yield* store.put(podSpec("b"))
+      yield* rec.sync
+      yield* eventually("a starting", phaseIs(store, "a", "starting"))
+      assert.strictEqual((yield* statusOf(store, "b"))?.phase, "pending")
+      yield* TestClock.adjust("1 second")
+      yield* eventually("b starting", phaseIs(store, "b", "starting"))
+      yield* TestClock.adjust("1 second")
+      yield* eventually("b running", phaseIs(store, "b", "running"))
+    }))
+
+  it.scoped("always: a clean exit restarts after the base delay", () =>
+    Effect.gen(function*() {
+      const { fake, rec, store } = yield* setup()
+      yield* store.put(podSpec("web", { restart: "always" }))
+      yield* rec.sync
+      yield* eventually("running", phaseIs(store, "web", "running"))
+      const first = fake.pidOf("web")!
+      yield* fake.end("web", { _tag: "Exited", code: 0 })
+      yield* eventually("backing off", phaseIs(store, "web", "backing-off"))
+      const s = (yield* statusOf(store, "web"))!
+      assert.strictEqual(s.restarts, 1)
+      assert.strictEqual(s.lastExit?.code, 0)
+      assert.strictEqual(s.lastExit?.at, new Date(0).toISOString())
+      assert.strictEqual(s.nextRestartAt, new Date(10_000).toISOString())
+      assert.isUndefined(s.hostPid)
+      assert.include(s.reason, "exited with code 0")
+      const backing = (yield* eventsOf(store, "web")).filter((e) => e.type === "backing-off")
+      assert.deepStrictEqual(backing.map((e) => e.delayMs), [10_000])
+      const exited = (yield* eventsOf(store, "web")).find((e) => e.type === "exited")!
+      assert.strictEqual(exited.hostPid, first)
+      assert.strictEqual(exited.lastExit?.code, 0)
+      yield* TestClock.adjust("10 seconds")
+      yield* eventually("running again", phaseIs(store, "web", "running"))
+      assert.notStrictEqual(fake.pidOf("web"), first)
+      assert.strictEqual((yield* statusOf(store, "web"))?.restarts, 1)
+    }))
+
+  it.scoped("on_failure: exit 0 is terminal and stays down; a non-zero exit restarts", () =>
+    Effect.gen(function*() {
+      const { fake, rec, store } = yield* setup()
+      yield* store.put(podSpec("ok", { restart: "on_failure" }))
+      yield* store.put(podSpec("bad", { restart: "on_failure" }))
+      yield* rec.sync
+      yield* eventually(
+        "both running",
+        Effect.map(
+          Effect.all([phaseIs(store, "ok", "running"), phaseIs(store, "bad", "running")]),
+          (xs) => xs.every(Boolean)
+        )
+      )
+      yield* fake.end("ok", { _tag: "Exited", code: 0 })
+      yield* fake.end("bad", { _tag: "Exited", code: 3 })
+      yield* eventually("ok terminal", phaseIs(store, "ok", "terminal"))
+      yield* eventually("bad backing off", phaseIs(store, "bad", "backing-off"))
+      const ok = (yield* statusOf(store, "ok"))!
+      assert.strictEqual(ok.restarts, 0)
+      assert.strictEqual(ok.reason, "exited with code 0; restart policy on_failure")
+      assert.isUndefined(ok.nextRestartAt)
+      assert.deepStrictEqual((yield* typesOf(store, "ok")).slice(-2), ["exited", "terminal"])
+      yield* TestClock.adjust("1 hour")
+      yield* rec.sync
+      yield* eventually("bad running", phaseIs(store, "bad", "running"))
+      assert.strictEqual((yield* statusOf(store, "ok"))?.phase, "terminal")
+      assert.isUndefined(fake.pidOf("ok"))
+    }))
+
+  it.scoped("never: a kill is terminal; resync and time do not bring it back", () =>
+    Effect.gen(function*() {
+      const { fake, rec, store } = yield* setup()
+      yield* store.put(podSpec("once", { restart: "never" }))
+      yield* rec.sync
+      yield* eventually("running", phaseIs(store, "once", "running"))
+      yield* fake.end("once", { _tag: "Signaled", signal: 9 })
+      yield* eventually("terminal", phaseIs(store, "once", "terminal"))
+      yield* TestClock.adjust("1 hour")
+      yield* rec.sync
+      const s = (yield* statusOf(store, "once"))!
+      assert.strictEqual(s.phase, "terminal")
+      assert.strictEqual(s.lastExit?.signal, 9)
+      assert.strictEqual(s.reason, "killed by SIGKILL; restart policy never")
+      assert.strictEqual(fake.stats.starts, 1)
+    }))
+
+  it.scoped("a terminal pod starts again when its spec changes", () =>
+    Effect.gen(function*() {
+      const { fake, rec, store } = yield* setup()
+      yield* store.put(podSpec("once", { restart: "never" }))
+      yield* rec.sync
+      yield* eventually("running", phaseIs(store, "once", "running"))
+      yield* fake.end("once", { _tag: "Exited", code: 0 })
+      yield* eventually("terminal", phaseIs(store, "once", "terminal"))
+      yield* store.put(
+        podSpec("once", { restart: "never", containers: [{ name: "app", image: "busybox", args: ["x"] }] })
+      )
+      yield* rec.sync
+      yield* eventually("running again", phaseIs(store, "once", "running"))
+      assert.strictEqual(fake.stats.starts, 2)
+    }))
+
+  it.scoped("crash loop: delays base, 2·base, 4·base, … cap on the TestClock; reset after a stable run", () =>
+    Effect.gen(function*() {
+      const { fake, rec, store } = yield* setup()
+      yield* store.put(podSpec("loop"))
+      yield* rec.sync
+      const expected = [10_000, 20_000, 40_000, 80_000, 160_000, 300_000, 300_000]
+      for (const [i, delay] of expected.entries()) {
+        yield* eventually(`run ${i} running`, phaseIs(store, "loop", "running"))
+        yield* fake.end("loop", { _tag: "Exited", code: 1 })
+        yield* eventually(`crash ${i} backing off`, phaseIs(store, "loop", "backing-off"))
+        assert.strictEqual((yield* statusOf(store, "loop"))?.restarts, i + 1)
+        // Not a millisecond early...
+        yield* TestClock.adjust(delay - 1)
+        yield* settle
+        assert.strictEqual((yield* statusOf(store, "loop"))?.phase, "backing-off")
+        assert.isUndefined(fake.pidOf("loop"))
+        // ...and right on time.
+        yield* TestClock.adjust(1)
+      }
+      yield* eventually("running after the loop", phaseIs(store, "loop", "running"))
+      const delays = (yield* eventsOf(store, "loop")).filter((e) => e.type === "backing-off").map((e) => e.delayMs)
+      assert.deepStrictEqual(delays, expected)
+      // A run that lasts the stable window (10 min) resets the backoff.
+      yield* TestClock.adjust("10 minutes")
+      yield* fake.end("loop", { _tag: "Signaled", signal: 11 })
+      yield* eventually("backing off", phaseIs(store, "loop", "backing-off"))
+      const s = (yield* statusOf(store, "loop"))!
+      assert.strictEqual(s.restarts, 1)
+      assert.strictEqual((yield* eventsOf(store, "loop")).at(-1)?.delayMs, 10_000)
+    }))
+
+  it.scoped("setup failures: phase failed with the reason, retried with backoff", () =>
+    Effect.gen(function*() {
+      const { fake, rec, store } = yield* setup()
+      fake.failStarts("web", "rootfs", "layer sha256:ab missing", 2)
+      yield* store.put(podSpec("web", { restart: "on_failure" }))
+      yield* rec.sync
+      yield* eventually("failed", phaseIs(store, "web", "failed"))
+      let s = (yield* statusOf(store, "web"))!
+      assert.deepStrictEqual(s.lastExit?.setupError, { step: "rootfs", message: "layer sha256:ab missing" })
+      assert.strictEqual(s.reason, "failed to start at step rootfs: layer sha256:ab missing; restarting in 10 s")
+      assert.strictEqual(s.nextRestartAt, new Date(10_000).toISOString())
+      yield* TestClock.adjust("10 seconds")
+      yield* eventually("failed twice", Effect.map(statusOf(store, "web"), (x) => x?.restarts === 2))
+      s = (yield* statusOf(store, "web"))!
+      assert.strictEqual(s.phase, "failed")
+      assert.strictEqual(s.nextRestartAt, new Date(30_000).toISOString())
+      yield* TestClock.adjust("20 seconds")
+      yield* eventually("running", phaseIs(store, "web", "running"))
+      assert.isUndefined((yield* statusOf(store, "web"))?.reason)
+      assert.deepStrictEqual((yield* typesOf(store, "web")).filter((t) => t === "failed"), ["failed", "failed"])
+    }))
+
+  it.scoped("never + setup failure: failed for good, with the reason", () =>
+    Effect.gen(function*() {
+      const { fake, rec, store } = yield* setup()
+      fake.failStarts("web", "pull", "manifest unknown", 5)
+      yield* store.put(podSpec("web", { restart: "never" }))
+      yield* rec.sync
+      yield* eventually("terminal event", Effect.map(typesOf(store, "web"), (ts) => ts.includes("terminal")))
+      const s = (yield* statusOf(store, "web"))!
+      assert.strictEqual(s.phase, "failed")
+      assert.isUndefined(s.nextRestartAt)
+      assert.strictEqual(s.reason, "failed to start at step pull: manifest unknown; restart policy never")
+      yield* TestClock.adjust("1 hour")
+      yield* rec.sync
+      assert.strictEqual(fake.log.filter((l) => l.startsWith("fail")).length, 1)
+    }))
+})
+
+describe("Reconciler: spec changes, deletes, restart()", () => {
+  it.scoped("spec change → old run stopped first, then a new run (new pid), restarts reset", () =>
+    Effect.gen(function*() {
+      const { fake, rec, store } = yield* setup()
+      yield* store.put(podSpec("web"))
+      yield* rec.sync
+      yield* eventually("running", phaseIs(store, "web", "running"))
+      yield* fake.end("web", { _tag: "Exited", code: 1 })
+      yield* TestClock.adjust("10 seconds")
+      yield* eventually("running again", phaseIs(store, "web", "running"))
+      const old = fake.pidOf("web")!
+      assert.strictEqual((yield* statusOf(store, "web"))?.restarts, 1)
+      const rev = yield* store.put(podSpec("web", { containers: [{ name: "app", image: "busybox", env: { A: "1" } }] }))
+      yield* rec.sync
+      yield* eventually(
+        "new run",
+        Effect.map(statusOf(store, "web"), (s) => s?.phase === "running" && s.hostPid !== old)
+      )
+      const s = (yield* statusOf(store, "web"))!
+      assert.strictEqual(s.hostPid, fake.pidOf("web"))
+      assert.strictEqual(s.restarts, 0)
+      assert.strictEqual(s.specRevision, rev.revision)
+      const stopAt = fake.log.indexOf(`stop web ${old}`)
+      const startAt = fake.log.indexOf(`start web ${s.hostPid}`)
+      assert.isTrue(stopAt >= 0 && stopAt < startAt, fake.log.join("\n"))
+      assert.deepStrictEqual((yield* typesOf(store, "web")).slice(-4), ["stopping", "stopped", "starting", "running"])
+      assert.strictEqual(fake.workloads.get("web")?.spec.containers[0]?.env["A"], "1")
+    }))
+
+  it.scoped("a new revision of an identical spec keeps the run and updates specRevision", () =>
+    Effect.gen(function*() {
+      const { fake, rec, store } = yield* setup()
+      yield* store.put(podSpec("web"))
+      yield* rec.sync
+      yield* eventually("running", phaseIs(store, "web", "running"))
+      const again = yield* store.put(podSpec("web"))
+      yield* rec.sync
+      yield* eventually("revision", Effect.map(statusOf(store, "web"), (s) => s?.specRevision === again.revision))
+      assert.strictEqual(fake.stats.starts, 1)
+      assert.strictEqual((yield* statusOf(store, "web"))?.phase, "running")
+    }))
+
+  it.scoped("delete → stopped, status removed", () =>
+    Effect.gen(function*() {
+      const { fake, rec, store } = yield* setup()
+      yield* store.put(podSpec("web"))
+      yield* store.put(podSpec("db"))
+      yield* rec.sync
+      yield* eventually("running", phaseIs(store, "web", "running"))
+      const pid = fake.pidOf("web")!
+      yield* store.delete("web")
+      yield* rec.sync
+      assert.isUndefined(fake.workloads.get("web"))
+      assert.include(fake.log, `stop web ${pid}`)
+      assert.isUndefined(yield* statusOf(store, "web"))
+      assert.deepStrictEqual((yield* typesOf(store, "web")).slice(-2), ["stopping", "stopped"])
+      assert.isDefined(fake.pidOf("db"))
+      // Re-applying the name starts a fresh pod.
+      yield* store.put(podSpec("web"))
+      yield* rec.sync
+      yield* eventually("running again", phaseIs(store, "web", "running"))
+      assert.notStrictEqual(fake.pidOf("web"), pid)
+    }))
+
+  it.scoped("delete of a backing-off pod cancels the restart", () =>
+    Effect.gen(function*() {
+      const { fake, rec, store } = yield* setup()
+      yield* store.put(podSpec("web"))
+      yield* rec.sync
+      yield* eventually("running", phaseIs(store, "web", "running"))
+      yield* fake.end("web", { _tag: "Exited", code: 1 })
+      yield* eventually("backing off", phaseIs(store, "web", "backing-off"))
+      yield* store.delete("web")
+      yield* rec.sync
+      yield* TestClock.adjust("1 minute")
+      yield* rec.sync
+      assert.strictEqual(fake.stats.starts, 1)
+      assert.isUndefined(yield* statusOf(store, "web"))
+    }))
+
+  it.scoped("restart(): restarts now and resets the backoff; unknown pod → NotFound", () =>
+    Effect.gen(function*() {
+      const { fake, rec, store } = yield* setup()
+      yield* store.put(podSpec("web"))
+      yield* rec.sync
+      for (let i = 0; i < 3; i++) {
+        yield* eventually("running", phaseIs(store, "web", "running"))
+        yield* fake.end("web", { _tag: "Signaled", signal: 9 })
+        yield* eventually("backing off", phaseIs(store, "web", "backing-off"))
+        yield* TestClock.adjust(10_000 * 2 ** i)
+      }
+      yield* eventually("running", phaseIs(store, "web", "running"))
+      const before = fake.pidOf("web")!
+      assert.strictEqual((yield* statusOf(store, "web"))?.restarts, 3)
+      yield* rec.restart("web")
+      yield* eventually(
+        "restarted",
+        Effect.map(statusOf(store, "web"), (s) => s?.phase === "running" && s.hostPid !== before)
+      )
+      assert.strictEqual((yield* statusOf(store, "web"))?.restarts, 0)
+      assert.include(yield* typesOf(store, "web"), "restarting")
+      assert.include(fake.log, `stop web ${before}`)
+      // The next crash backs off from the base again.
+      yield* fake.end("web", { _tag: "Exited", code: 2 })
+      yield* eventually("backing off", phaseIs(store, "web", "backing-off"))
+      assert.strictEqual((yield* eventsOf(store, "web")).at(-1)?.delayMs, 10_000)
+      // Restarting a backing-off pod starts it right away.
+      yield* rec.restart("web")
+      yield* eventually("running", phaseIs(store, "web", "running"))
+      const nope = yield* Effect.exit(rec.restart("nope"))
+      assert.deepStrictEqual(nope, Exit.fail(new NotFound({ name: "nope" })))
+    }))
+})
+
+describe("Reconciler: triggers and scale", () => {
+  it.scoped("the change feed triggers a debounced pass: 20 pods converge in one pass, bring-ups in parallel", () =>
+    Effect.gen(function*() {
+      const { fake, store } = yield* setup({ startDelayMs: 1000 }, { startConcurrency: 8 })
+      yield* TestClock.adjust("100 millis") // the boot pass
+      for (let i = 0; i < 20; i++) yield* store.put(podSpec(`pod-${String(i).padStart(2, "0")}`))
+      const names = Array.from({ length: 20 }, (_, i) => `pod-${String(i).padStart(2, "0")}`)
+      const allRunning = Effect.map(store.listStatus, (ss) => ss.filter((s) => s.phase === "running").length === 20)
+      // Nothing before the debounce delay.
+      yield* TestClock.adjust("99 millis")
+      yield* settle
+      assert.strictEqual(fake.stats.inFlight, 0)
+      yield* TestClock.adjust("1 millis")
+      yield* eventually("8 in flight", Effect.succeed(fake.stats.inFlight === 8))
+      // Three waves of at most 8 bring-ups of 1 s each.
+      yield* TestClock.adjust("1 second")
+      yield* TestClock.adjust("1 second")
+      yield* TestClock.adjust("1 second")
+      yield* eventually("all running", allRunning)
+      assert.strictEqual(fake.stats.maxInFlight, 8)
+      assert.strictEqual(fake.stats.starts, 20)
+      assert.deepStrictEqual([...fake.workloads.keys()].sort(), names)
+    }))
+
+  it.scoped("a periodic resync converges even without the change feed", () =>
+    Effect.gen(function*() {
+      const store = yield* Memory.make
+      // A store whose change feed never says anything: only the resync can notice.
+      const deaf = { ...store, watch: () => Stream.never }
+      const fake = yield* makeFakeRuntime()
+      yield* startReconciler(deaf, fake, { resyncIntervalMs: 5_000 })
+      yield* TestClock.adjust("100 millis") // the boot pass, before the pod exists
+      yield* settle
+      yield* store.put(podSpec("web"))
+      yield* TestClock.adjust("1 second")
+      yield* settle
+      assert.strictEqual(fake.stats.starts, 0)
+      yield* TestClock.adjust("5 seconds")
+      yield* eventually("running", phaseIs(store, "web", "running"))
+    }))
+
+  it.scoped("observed reflects the tracked pods without a store read", () =>
+    Effect.gen(function*() {
+      const { rec, store } = yield* setup()
+      yield* store.put(podSpec("web"))
+      yield* rec.sync
+      yield* eventually("running", phaseIs(store, "web", "running"))
+      const obs = yield* rec.observed
+      assert.deepStrictEqual(obs.map((s) => [s.name, s.phase]), [["web", "running"]])
+      assert.isTrue(Option.isSome(yield* store.getStatus("web")))
+    }))
+})
