@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Schedule, type Scope } from "effect"
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { NoUplink } from "../../src/net/errors.js"
@@ -282,6 +282,29 @@ describe("Network (real namespaces, root)", () => {
       ).pipe(Effect.flip)
       expect(err).toMatchObject({ _tag: "NetlinkError", op: "setup" })
     }))
+
+  lanTest(
+    "the agent's thread never stays in a pod's namespace, even when setup fails",
+    (lan) =>
+      Effect.gen(function*() {
+        const own = () => statSync("/proc/thread-self/ns/net").ino
+        const before = own()
+        const ns = yield* lan.podNetns("home")
+        yield* setup(lan, ns, "home", { nics: [nic("eth0", "10.250.0.96/24")], dns: [] })
+        expect(own()).toBe(before)
+        yield* Effect.scoped(
+          setup(lan, ns, "home", { nics: [nic("eth1", "10.250.0.97/24", { parent: "x0" })], dns: [] })
+        )
+          .pipe(Effect.flip)
+        expect(own()).toBe(before)
+        const missing = yield* Effect.scoped(setup(lan, { name: "x", path: `${ns.path}-missing` }, "home", "none"))
+          .pipe(
+            Effect.flip
+          )
+        expect(missing).toMatchObject({ _tag: "NetlinkError", errno: 2 })
+        expect(own()).toBe(before)
+      })
+  )
 
   lanTest("linkExists / deleteLink in a given namespace", (lan) =>
     Effect.gen(function*() {
