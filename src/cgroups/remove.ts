@@ -21,24 +21,27 @@ const retrySchedule = (timeout: Duration.DurationInput) =>
 export const parsePids = (text: string | undefined): ReadonlyArray<number> =>
   (text ?? "").split("\n").flatMap((l) => (/^\d+$/.test(l.trim()) ? [Number(l.trim())] : []))
 
-/** SIGKILL every task listed in the dirs' cgroup.procs; v2 can do it in one write to cgroup.kill. */
-export const killTasks = (fs: CgroupFs, dirs: ReadonlyArray<string>, useCgroupKill: boolean) =>
+/**
+ * SIGKILL every task in the groups: v2 does it in one write to cgroup.kill (kernel ≥ 5.14);
+ * otherwise each pid listed in any of the dirs' cgroup.procs is killed once (in v1 the same
+ * process is listed in every hierarchy).
+ */
+export const killTasks = (
+  fs: CgroupFs,
+  dirs: ReadonlyArray<string>,
+  useCgroupKill: boolean
+): Effect.Effect<void, CgroupError> =>
   Effect.forEach(
     dirs,
     (dir) =>
-      (useCgroupKill
-        ? fs.write(`${dir}/cgroup.kill`, "1").pipe(Effect.as(true))
-        : Effect.succeed(false)).pipe(
-          // kernels before 5.14 have no cgroup.kill: fall back to cgroup.procs
-          Effect.catchIf((e) => e.code === "ENOENT", () => Effect.succeed(false)),
-          Effect.flatMap((killed) =>
-            killed ? Effect.void : readOptional(fs, `${dir}/cgroup.procs`).pipe(
-              Effect.flatMap((procs) => Effect.forEach(parsePids(procs), fs.kill, { discard: true }))
-            )
-          )
-        ),
-    { concurrency: "unbounded", discard: true }
-  )
+      (useCgroupKill ? fs.write(`${dir}/cgroup.kill`, "1").pipe(Effect.as(true)) : Effect.succeed(false)).pipe(
+        Effect.catchIf((e) => e.code === "ENOENT", () => Effect.succeed(false)),
+        Effect.flatMap((killed) =>
+          killed ? Effect.succeed([]) : readOptional(fs, `${dir}/cgroup.procs`).pipe(Effect.map(parsePids))
+        )
+      ),
+    { concurrency: "unbounded" }
+  ).pipe(Effect.flatMap((lists) => Effect.forEach(new Set(lists.flat()), fs.kill, { discard: true })))
 
 const rmdirGone = (fs: CgroupFs, dir: string) =>
   fs.rmdir(dir).pipe(Effect.catchIf((e) => e.code === "ENOENT", () => Effect.void))
