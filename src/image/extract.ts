@@ -1,0 +1,313 @@
+/**
+ * Layer extraction: one layer blob (tar, gzip'd tar) → one directory in overlayfs form.
+ *
+ * The caller creates `dest` empty, runs `extractLayer`, and renames `dest` into place on success.
+ * On failure `dest` may hold a partial tree: the caller removes it. Nothing outside `dest` is ever
+ * written (see `extract/tree.ts`), whatever the archive contains.
+ *
+ * The blob is streamed (file → zlib → tar-stream → files); file data is never buffered whole.
+ * Entries are applied one at a time, in archive order, because later entries may replace earlier
+ * ones and links refer to earlier entries; the only concurrency is zlib inflating on the libuv
+ * pool while the main thread writes.
+ */
+import { Effect } from "effect"
+import * as fs from "node:fs"
+import * as zlib from "node:zlib"
+import * as tar from "tar-stream"
+import { ExtractError, Refusal, toExtractError } from "./extract/errors.js"
+import { MAX_ENTRY_BYTES, MAX_NAME_BYTES, normalise } from "./extract/paths.js"
+import {
+  decodePaxRecords,
+  isSparse,
+  paxForTarStream,
+  paxId,
+  type PaxRecords,
+  paxTimeNs,
+  RAW,
+  xattrsOf
+} from "./extract/pax.js"
+import * as sys from "./extract/sys.js"
+import { LayerTree, type Meta } from "./extract/tree.js"
+import { classify } from "./whiteout.js"
+
+export { ExtractError, ExtractReason } from "./extract/errors.js"
+
+export interface ExtractOptions {
+  readonly blobPath: string
+  readonly mediaType: string
+  /** An existing, empty directory. */
+  readonly dest: string
+}
+
+type Compression = "none" | "gzip" | "zstd"
+
+/** Layer media types Tank accepts and the compression each declares. */
+export const LAYER_MEDIA_TYPES: Readonly<Record<string, Compression>> = {
+  "application/vnd.oci.image.layer.v1.tar": "none",
+  "application/vnd.oci.image.layer.v1.tar+gzip": "gzip",
+  "application/vnd.oci.image.layer.v1.tar+zstd": "zstd",
+  "application/vnd.oci.image.layer.nondistributable.v1.tar": "none",
+  "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip": "gzip",
+  "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd": "zstd",
+  "application/vnd.docker.image.rootfs.diff.tar": "none",
+  "application/vnd.docker.image.rootfs.diff.tar.gzip": "gzip",
+  "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip": "gzip"
+}
+
+/** What the first bytes say, which wins over the declared type (as in Docker and containerd). */
+const sniff = (head: Buffer): Compression =>
+  head[0] === 0x1f && head[1] === 0x8b
+    ? "gzip"
+    : head.readUInt32LE(0) === 0xfd2fb528 && head.length >= 4
+    ? "zstd"
+    : "none"
+
+const readHead = (blobPath: string) =>
+  Effect.try({
+    try: () => {
+      const fd = fs.openSync(blobPath, "r")
+      try {
+        const head = Buffer.alloc(4)
+        fs.readSync(fd, head, 0, 4, 0)
+        return head
+      } finally {
+        fs.closeSync(fd)
+      }
+    },
+    catch: (e) => toExtractError(e, blobPath, undefined)
+  })
+
+const openRoot = (dest: string, blob: string) =>
+  Effect.try({
+    try: () =>
+      sys.openat2(sys.AT_FDCWD, Buffer.from(dest, "utf8").toString("latin1"), sys.O_PATH | sys.O_DIRECTORY, 0, 0),
+    catch: (e) => toExtractError(e, blob, undefined)
+  })
+
+export const extractLayer = (opts: ExtractOptions): Effect.Effect<void, ExtractError> =>
+  Effect.gen(function*() {
+    const declared = LAYER_MEDIA_TYPES[opts.mediaType]
+    if (declared === undefined) {
+      return yield* new ExtractError({
+        reason: "Unsupported",
+        blob: opts.blobPath,
+        detail: `layer media type "${opts.mediaType}" is not a tar layer`
+      })
+    }
+    const compression = sniff(yield* readHead(opts.blobPath))
+    if (compression === "zstd") {
+      return yield* new ExtractError({
+        reason: "Unsupported",
+        blob: opts.blobPath,
+        detail: "zstd-compressed layers are not supported (this Node has no zstd decoder)"
+      })
+    }
+    const skipped = yield* Effect.acquireUseRelease(
+      openRoot(opts.dest, opts.blobPath),
+      (rootFd) => run(opts.blobPath, compression, rootFd),
+      (rootFd) => Effect.sync(() => sys.close(rootFd))
+    )
+    if (skipped.length > 0) {
+      yield* Effect.logWarning(`layer ${opts.blobPath}: skipped ${skipped.length} item(s)`).pipe(
+        Effect.annotateLogs({ skipped: skipped.slice(0, 20).join("; ") })
+      )
+    }
+  })
+
+const EMPTY_PAX: PaxRecords = new Map()
+
+interface TarHeader {
+  readonly name: string
+  readonly linkname: string | null
+  readonly type: string | null
+  readonly mode: number
+  readonly uid: number
+  readonly gid: number
+  readonly size: number
+  readonly mtime: Date
+  readonly devmajor: number
+  readonly devminor: number
+  readonly pax: { readonly [RAW]?: PaxRecords } | null
+}
+
+/** tar-stream internals we replace on our own instance (see `pax.ts`); pinned tar-stream 3.2.2. */
+interface ExtractInternals {
+  _header: { type: string }
+  _pax: unknown
+  _paxGlobal: unknown
+  _decodeLongHeader: (buf: Buffer) => void
+}
+
+const rawPaxDecoding = (ex: tar.Extract): { readonly global: () => PaxRecords } => {
+  const inner = ex as unknown as ExtractInternals
+  const original = inner._decodeLongHeader.bind(inner)
+  let global: PaxRecords = EMPTY_PAX
+  inner._decodeLongHeader = (buf: Buffer) => {
+    if (inner._header.type === "pax-header") inner._pax = paxForTarStream(decodePaxRecords(buf))
+    else if (inner._header.type === "pax-global-header") global = decodePaxRecords(buf)
+    else original(buf)
+  }
+  return { global: () => global }
+}
+
+const metaOf = (h: TarHeader, pax: PaxRecords): Meta => ({
+  mode: h.mode & 0o7777,
+  uid: paxId(pax, "uid") ?? h.uid,
+  gid: paxId(pax, "gid") ?? h.gid,
+  mtimeNs: paxTimeNs(pax, "mtime") ?? BigInt(Math.trunc(h.mtime.getTime() / 1000)) * 1_000_000_000n,
+  xattrs: xattrsOf(pax)
+})
+
+const path = (name: string, what: string): string => {
+  const n = normalise(name)
+  if (!n.ok) throw new Refusal(n.reason.startsWith("name longer") ? "Limit" : "Hostile", `${what}: ${n.reason}`)
+  return n.rel
+}
+
+const run = (blob: string, compression: Compression, rootFd: number) =>
+  Effect.async<ReadonlyArray<string>, ExtractError>((resume) => {
+    const skipped: Array<string> = []
+    const tree = new LayerTree(rootFd, {
+      privileged: process.geteuid?.() === 0,
+      onSkip: (what) => skipped.push(what)
+    })
+    const source = fs.createReadStream(blob, { highWaterMark: 1 << 20 })
+    const inflate = compression === "gzip" ? zlib.createGunzip({ chunkSize: 1 << 18 }) : undefined
+    const ex = tar.extract({ filenameEncoding: "latin1" } as Parameters<typeof tar.extract>[0])
+    const pax = rawPaxDecoding(ex)
+    let current: string | undefined
+    let openFd = -1
+    let done = false
+
+    const stop = () => {
+      done = true
+      source.destroy()
+      inflate?.destroy()
+      ex.destroy()
+      if (openFd >= 0) sys.close(openFd)
+      openFd = -1
+      tree.close()
+    }
+    const fail = (e: unknown) => {
+      if (done) return
+      const err = toExtractError(e, blob, current === undefined ? undefined : sys.show(current))
+      stop()
+      resume(Effect.fail(err))
+    }
+
+    ex.on("entry", (h, stream, next) => {
+      const header = h as unknown as TarHeader
+      if (done) return
+      current = header.name
+      try {
+        const records = header.pax?.[RAW] === undefined
+          ? pax.global()
+          : new Map([...pax.global(), ...header.pax[RAW]])
+        const fileFd = applyEntry(tree, header, records)
+        if (fileFd === undefined) {
+          stream.on("end", () => next())
+          stream.resume()
+          return
+        }
+        openFd = fileFd
+        let written = 0
+        stream.on("data", (data) => {
+          const chunk = data as Buffer
+          try {
+            for (let off = 0; off < chunk.length;) off += fs.writeSync(fileFd, chunk, off)
+            written += chunk.length
+          } catch (e) {
+            fail(e)
+          }
+        })
+        stream.on("end", () => {
+          if (done) return
+          try {
+            openFd = -1
+            tree.closeFile(fileFd, path(header.name, "entry"), metaOf(header, records))
+            if (written !== header.size) throw new Refusal("Corrupt", "entry data is truncated")
+            next()
+          } catch (e) {
+            fail(e)
+          }
+        })
+      } catch (e) {
+        fail(e)
+      }
+    })
+    ex.on("finish", () => {
+      if (done) return
+      current = undefined
+      try {
+        tree.finish()
+        done = true
+        resume(Effect.succeed(skipped))
+      } catch (e) {
+        fail(e)
+      }
+    })
+    ex.on("error", fail)
+    source.on("error", fail)
+    if (inflate !== undefined) {
+      inflate.on("error", fail)
+      source.pipe(inflate).pipe(ex as unknown as NodeJS.WritableStream)
+    } else {
+      source.pipe(ex as unknown as NodeJS.WritableStream)
+    }
+    return Effect.sync(stop)
+  })
+
+/** Applies one entry; returns an fd when the caller must stream the entry's data into it. */
+const applyEntry = (tree: LayerTree, h: TarHeader, pax: PaxRecords): number | undefined => {
+  if (isSparse(pax)) throw new Refusal("Unsupported", "GNU sparse files are not supported")
+  if (h.size > MAX_ENTRY_BYTES) throw new Refusal("Limit", `entry of ${h.size} bytes exceeds ${MAX_ENTRY_BYTES}`)
+  const rel = path(h.name, "entry")
+  const kind = classify(rel)
+  switch (kind._tag) {
+    case "Meta":
+      return undefined
+    case "Invalid":
+      throw new Refusal("Corrupt", kind.reason)
+    case "Opaque":
+      tree.opaque(kind.dir)
+      return undefined
+    case "Whiteout": {
+      const meta = metaOf(h, pax)
+      tree.whiteout(kind.dir === "" ? kind.name : `${kind.dir}/${kind.name}`, meta.uid, meta.gid)
+      return undefined
+    }
+    case "Entry":
+      break
+  }
+  const linkTarget = () => {
+    const l = h.linkname ?? ""
+    if (l.length > MAX_NAME_BYTES) throw new Refusal("Limit", `link target longer than ${MAX_NAME_BYTES} bytes`)
+    if (l === "" || l.includes("\0")) throw new Refusal("Corrupt", "empty or invalid link target")
+    return l
+  }
+  switch (h.type) {
+    case "file":
+    case "contiguous-file":
+      return tree.createFile(rel)
+    case "directory":
+      tree.mkdir(rel, metaOf(h, pax))
+      return undefined
+    case "symlink":
+      tree.symlink(rel, linkTarget(), metaOf(h, pax))
+      return undefined
+    case "link":
+      tree.hardlink(rel, path(linkTarget(), "hard link target"))
+      return undefined
+    case "character-device":
+      tree.node(rel, "char", h.devmajor, h.devminor, metaOf(h, pax))
+      return undefined
+    case "block-device":
+      tree.node(rel, "block", h.devmajor, h.devminor, metaOf(h, pax))
+      return undefined
+    case "fifo":
+      tree.node(rel, "fifo", 0, 0, metaOf(h, pax))
+      return undefined
+    default:
+      throw new Refusal("Unsupported", `tar entry type ${h.type ?? "unknown"} is not supported`)
+  }
+}
