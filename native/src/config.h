@@ -1,0 +1,61 @@
+/* The monitor's configuration (the JSON file passed with --config), see PROTOCOL.md §3. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "error.h"
+#include "json.h"
+
+typedef enum { NS_HOST = 0, NS_NEW, NS_JOIN } ns_mode_t;
+
+typedef struct {
+  ns_mode_t mode;
+  const char *path; /* NS_JOIN */
+} ns_spec_t;
+
+typedef struct {
+  const char *source, *target;
+  bool read_only;
+} bind_spec_t;
+
+typedef struct {
+  uint64_t bounding, effective, permitted, inheritable, ambient;
+} caps_spec_t;
+
+typedef struct {
+  jval_t *root; /* owns every string below */
+  const char *socket_path, *exit_path, *log_path;
+  int64_t log_max_bytes;
+  int log_max_files;
+  const char **argv; /* NULL-terminated */
+  const char **env; /* NULL-terminated */
+  const char *cwd;
+  uid_t uid;
+  gid_t gid;
+  gid_t *groups;
+  size_t ngroups;
+  bool tty, open_stdin;
+  unsigned short rows, cols;
+  ns_spec_t net, uts, ipc;
+  const char *hostname;
+  const char **lowerdirs; /* NULL-terminated */
+  const char *upperdir, *workdir, *merged;
+  bind_spec_t *etc;
+  size_t netc;
+  bind_spec_t *volumes;
+  size_t nvolumes;
+  const char **masked_paths, **readonly_paths; /* NULL-terminated */
+  caps_spec_t caps;
+  bool no_new_privs;
+  const char **cgroup_procs; /* NULL-terminated */
+  int oom_score_adj;
+  int64_t park_timeout_ms, linger_ms;
+} monitor_config_t;
+
+int config_load (const char *path, monitor_config_t *cfg, tank_err_t *err);
+void config_free (monitor_config_t *cfg);
+
+/* Capability names <-> numbers ("CAP_CHOWN" or "chown"). -1 when unknown. */
+int cap_from_name (const char *name);
+int caps_parse_list (const jval_t *arr, uint64_t *mask, tank_err_t *err, const char *field);
