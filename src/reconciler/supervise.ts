@@ -85,6 +85,8 @@ export const supervise = (
     ): Effect.Effect<Ending | undefined> =>
       Effect.scoped(Effect.gen(function*() {
         const h = yield* acquire
+        // The agent's boot waits for every adoption to be settled (not for the runs to end).
+        yield* D.succeed(ready, undefined)
         if (h === undefined) return undefined
         // Added after the runtime's own finalizers, so it runs before them.
         yield* Effect.addFinalizer(() =>

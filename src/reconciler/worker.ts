@@ -8,7 +8,7 @@ import type { Scope } from "effect"
 import { Deferred, Effect, Fiber, Option, Queue, Ref } from "effect"
 import type { PodStatus } from "../store/status.js"
 import type { StoredPod } from "../store/Store.js"
-import { makeRecorder, type Recorder } from "./record.js"
+import { makeRecorder, type Recorder, without } from "./record.js"
 import { type Begin, bodyOf, type Env, supervise } from "./supervise.js"
 
 interface Intent {
@@ -139,7 +139,7 @@ export const makeWorker = (
       yield* stopCurrent("agent exiting")
       if (wasLive) {
         yield* rec.update((s) => ({
-          ...s,
+          ...without(s, "hostPid", "addresses", "nextRestartAt"),
           phase: "pending",
           reason: "stopped with the agent; starts again when an agent runs"
         }))
