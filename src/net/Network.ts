@@ -8,7 +8,7 @@
  *   a default route via its gateway. Everything is undone when the setup's Scope closes; a failure midway
  *   removes what that setup had made before it fails.
  */
-import { Context, type Effect, type Scope } from "effect"
+import { Context, type Duration, type Effect, type Scope } from "effect"
 import type { Network as PodNetwork } from "../spec/Pod.js"
 import type { Route } from "./decode.js"
 import type { NetlinkError, NetworkError, NoUplink } from "./errors.js"
@@ -25,6 +25,11 @@ export interface SetupOptions {
   readonly parentNetns?: string
   /** Mixed into the MACs so two machines on one LAN running same-named pods don't collide (e.g. a host id). */
   readonly macSeed?: string
+  /**
+   * Probe the LAN with ARP (RFC 5227) for this long before assigning each address, and fail with AddressInUse
+   * if anybody holds it. Off by default: it costs this much time per NIC. A few hundred ms is plenty on a LAN.
+   */
+  readonly probe?: Duration.DurationInput
 }
 
 export interface NicState {

@@ -11,6 +11,7 @@
 import { Effect, Layer, type Scope } from "effect"
 import { statSync } from "node:fs"
 import type { Nic } from "../spec/Pod.js"
+import { probe } from "./arp.js"
 import * as C from "./codec.js"
 import * as D from "./decode.js"
 import { AddressInUse, LinkCreateFailed, NetlinkError, NoUplink, ParentNotFound } from "./errors.js"
@@ -109,6 +110,14 @@ const nicUp = (
       Effect.mapError(nicFailed(nic.name, "lookup"))
     )
     const [ip, prefix] = nic.address.split("/") as [string, string]
+    // Up before the address, so a probe can go out first (the original's order too: rename, up, address, route).
+    yield* attempt(() => s.pod.ack("set up", C.setLinkUp(index, true))).pipe(Effect.mapError(nicFailed(nic.name, "up")))
+    if (o.probe !== undefined) {
+      const holder = yield* probe(s.podFd, index, mac, ip, o.probe).pipe(Effect.mapError(nicFailed(nic.name, "probe")))
+      if (holder !== undefined) {
+        return yield* new AddressInUse({ nic: nic.name, address: nic.address, detail: `${ip} is held by ${holder}` })
+      }
+    }
     yield* attempt(() => s.pod.ack("add address", C.newAddr4(index, C.ipv4Bytes(ip), Number(prefix)))).pipe(
       Effect.mapError((e) =>
         e.errno === EEXIST
@@ -116,7 +125,6 @@ const nicUp = (
           : nicFailed(nic.name, "address")(e)
       )
     )
-    yield* attempt(() => s.pod.ack("set up", C.setLinkUp(index, true))).pipe(Effect.mapError(nicFailed(nic.name, "up")))
     if (nic.gateway !== undefined) {
       const gw = nic.gateway
       yield* attempt(() => s.pod.ack("add default route", C.newDefaultRoute4(index, C.ipv4Bytes(gw), metric))).pipe(

@@ -227,6 +227,34 @@ describe("Network (real namespaces, root)", () => {
     }))
 
   lanTest(
+    "with probing on, an address held on the LAN is AddressInUse and nothing is left behind",
+    (lan) =>
+      Effect.gen(function*() {
+        const a = yield* lan.podNetns("pa")
+        const b = yield* lan.podNetns("pb")
+        const probe = "300 millis"
+        // The LAN host holds 10.250.0.1.
+        const e1 = yield* Effect.scoped(
+          setup(lan, a, "pa", { nics: [nic("eth0", "10.250.0.1/24")], dns: [] }, { probe })
+        ).pipe(Effect.flip)
+        expect(e1).toMatchObject({ _tag: "AddressInUse", nic: "eth0", address: "10.250.0.1/24" })
+        const lanMac = (yield* ifaces(lan.lanHost)).find((i) => i.name === "eth0")!.mac!
+        expect(e1.message).toContain(lanMac)
+        yield* assertNothingLeft(lan, a)
+        // Pod a takes .55 (a free address: the probe passes); pod b asking for .55 too is refused.
+        yield* setup(lan, a, "pa", { nics: [nic("eth0", "10.250.0.55/24")], dns: [] }, { probe })
+        const e2 = yield* Effect.scoped(
+          setup(lan, b, "pb", { nics: [nic("eth0", "10.250.0.55/24")], dns: [] }, { probe })
+        ).pipe(Effect.flip)
+        expect(e2).toMatchObject({ _tag: "AddressInUse", nic: "eth0" })
+        expect(e2.message).toContain(macFor("pa", "eth0"))
+        yield* assertNothingLeft(lan, b)
+        // Without probing the same mistake goes unnoticed (the kernel has no IPv4 DAD): the control case.
+        yield* setup(lan, b, "pb", { nics: [nic("eth0", "10.250.0.55/24")], dns: [] })
+      })
+  )
+
+  lanTest(
     "a name already taken in the pod's namespace fails at the create step, and the other link stays",
     (lan) =>
       Effect.gen(function*() {
