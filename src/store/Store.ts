@@ -20,6 +20,8 @@ export interface StoredPod {
   readonly createdRevision: number
   /** Epoch millis of the write. */
   readonly updatedAt: number
+  /** Bumped by `requestRestart`: the agent restarts the pod when this changes (spec untouched). */
+  readonly restartGeneration: number
 }
 
 /** One entry of the change feed, in revision order. */
@@ -75,6 +77,8 @@ export interface StoreService {
   readonly list: Effect.Effect<ReadonlyArray<StoredPod>, StoreError>
   /** Delete; a missing pod is not an error (returns false). */
   readonly delete: (name: string, options?: WriteOptions) => Effect.Effect<boolean, StoreError | RevisionConflict>
+  /** Ask the agent (in any process) to restart a pod and reset its backoff. None if no such pod. */
+  readonly requestRestart: (name: string) => Effect.Effect<Option.Option<StoredPod>, StoreError>
   /** The store-wide revision now. */
   readonly revision: Effect.Effect<number, StoreError>
   /**

@@ -38,10 +38,7 @@ export const make = Effect.gen(function*() {
     changes: [...s.changes, change].slice(-CHANGE_HISTORY)
   })
 
-  const putWith = (
-    pod: Pod,
-    check: (cur: StoredPod | undefined) => Effect.Effect<void, RevisionConflict | AlreadyExists>
-  ) =>
+  const putWith = <E>(pod: Pod, check: (cur: StoredPod | undefined) => Effect.Effect<void, E>) =>
     Effect.gen(function*() {
       const s = yield* Ref.get(state)
       const cur = s.pods.get(pod.name)
@@ -52,7 +49,8 @@ export const make = Effect.gen(function*() {
         spec: pod,
         revision,
         createdRevision: cur?.createdRevision ?? revision,
-        updatedAt: Date.now()
+        updatedAt: Date.now(),
+        restartGeneration: cur?.restartGeneration ?? 0
       }
       const pods = new Map(s.pods).set(pod.name, stored)
       yield* Ref.set(state, commit(s, { _tag: "PodPut", revision, pod: stored }, pods))
@@ -101,6 +99,22 @@ export const make = Effect.gen(function*() {
         yield* Ref.set(state, commit(s, { _tag: "PodDeleted", revision: s.revision + 1, name }, pods))
         yield* notify
         return true
+      }),
+    requestRestart: (name) =>
+      Effect.gen(function*() {
+        const s = yield* Ref.get(state)
+        const cur = s.pods.get(name)
+        if (!cur) return Option.none()
+        const revision = s.revision + 1
+        const stored: StoredPod = {
+          ...cur,
+          revision,
+          updatedAt: Date.now(),
+          restartGeneration: cur.restartGeneration + 1
+        }
+        yield* Ref.set(state, commit(s, { _tag: "PodPut", revision, pod: stored }, new Map(s.pods).set(name, stored)))
+        yield* notify
+        return Option.some(stored)
       }),
     revision: Ref.get(state).pipe(Effect.map((s) => s.revision)),
     watch: (fromRevision) =>

@@ -12,7 +12,8 @@ export const PodRow = Schema.Struct({
   spec: Schema.String,
   revision: Schema.Number,
   created_revision: Schema.Number,
-  updated_at: Schema.Number
+  updated_at: Schema.Number,
+  restart_generation: Schema.Number
 })
 export type PodRow = typeof PodRow.Type
 
@@ -23,7 +24,14 @@ export const podFromRow = (row: unknown): Effect.Effect<StoredPod, StoreError> =
   Effect.gen(function*() {
     const r = yield* Schema.decodeUnknown(PodRow)(row)
     const spec = yield* decodeSpec(r.spec)
-    return { name: r.name, spec, revision: r.revision, createdRevision: r.created_revision, updatedAt: r.updated_at }
+    return {
+      name: r.name,
+      spec,
+      revision: r.revision,
+      createdRevision: r.created_revision,
+      updatedAt: r.updated_at,
+      restartGeneration: r.restart_generation
+    }
   }).pipe(
     Effect.mapError((cause) =>
       new StoreError({ op: "read", message: `stored pod row is invalid: ${String(cause)}`, cause })

@@ -29,8 +29,10 @@ const MIGRATIONS: ReadonlyArray<string> = [
   `CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
    INSERT INTO meta (key, value) VALUES ('revision', 0);
    CREATE TABLE pods (name TEXT PRIMARY KEY, spec TEXT NOT NULL, revision INTEGER NOT NULL,
-                      created_revision INTEGER NOT NULL, updated_at INTEGER NOT NULL);
-   CREATE TABLE changes (revision INTEGER PRIMARY KEY, name TEXT NOT NULL, spec TEXT);
+                      created_revision INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+                      restart_generation INTEGER NOT NULL DEFAULT 0);
+   CREATE TABLE changes (revision INTEGER PRIMARY KEY, name TEXT NOT NULL, spec TEXT,
+                         created_revision INTEGER, updated_at INTEGER, restart_generation INTEGER);
    CREATE TABLE status (name TEXT PRIMARY KEY, body TEXT NOT NULL);
    CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL);`
 ]
@@ -118,21 +120,29 @@ export const make = (options: SqlStoreOptions = {}) =>
       )
 
     const existing = (name: string) =>
-      sql<
-        { revision: number; created_revision: number }
-      >`SELECT revision, created_revision FROM pods WHERE name = ${name}`
+      sql<{ revision: number; created_revision: number; restart_generation: number }>`
+        SELECT revision, created_revision, restart_generation FROM pods WHERE name = ${name}`
         .pipe(Effect.map((rows) => rows[0]))
 
-    const upsert = (pod: Pod, rev: number, createdRevision: number) => {
+    const upsert = (pod: Pod, rev: number, createdRevision: number, restartGeneration: number) => {
       const spec = encodeSpec(pod)
       const now = Date.now()
       return Effect.zipRight(
-        sql`INSERT INTO pods (name, spec, revision, created_revision, updated_at)
-            VALUES (${pod.name}, ${spec}, ${rev}, ${createdRevision}, ${now})
+        sql`INSERT INTO pods (name, spec, revision, created_revision, updated_at, restart_generation)
+            VALUES (${pod.name}, ${spec}, ${rev}, ${createdRevision}, ${now}, ${restartGeneration})
             ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, revision = excluded.revision,
-              created_revision = excluded.created_revision, updated_at = excluded.updated_at`,
-        sql`INSERT INTO changes (revision, name, spec) VALUES (${rev}, ${pod.name}, ${spec})`
-      ).pipe(Effect.as<StoredPod>({ name: pod.name, spec: pod, revision: rev, createdRevision, updatedAt: now }))
+              created_revision = excluded.created_revision, updated_at = excluded.updated_at,
+              restart_generation = excluded.restart_generation`,
+        sql`INSERT INTO changes (revision, name, spec, created_revision, updated_at, restart_generation)
+            VALUES (${rev}, ${pod.name}, ${spec}, ${createdRevision}, ${now}, ${restartGeneration})`
+      ).pipe(Effect.as<StoredPod>({
+        name: pod.name,
+        spec: pod,
+        revision: rev,
+        createdRevision,
+        updatedAt: now,
+        restartGeneration
+      }))
     }
 
     const put = (pod: Pod, opts?: { readonly expectRevision?: number }) =>
@@ -146,7 +156,7 @@ export const make = (options: SqlStoreOptions = {}) =>
               actual: cur?.revision ?? null
             })
           }
-          return yield* upsert(pod, rev, cur?.created_revision ?? rev)
+          return yield* upsert(pod, rev, cur?.created_revision ?? rev, cur?.restart_generation ?? 0)
         }))
 
     const create = (pod: Pod) =>
@@ -154,7 +164,7 @@ export const make = (options: SqlStoreOptions = {}) =>
         Effect.gen(function*() {
           const cur = yield* existing(pod.name)
           if (cur) return yield* new AlreadyExists({ name: pod.name, revision: cur.revision })
-          return yield* upsert(pod, rev, rev)
+          return yield* upsert(pod, rev, rev, 0)
         }))
 
     const del = (name: string, opts?: { readonly expectRevision?: number }) =>
@@ -171,6 +181,22 @@ export const make = (options: SqlStoreOptions = {}) =>
         })).pipe(
           // Nothing to delete: roll the revision bump back rather than log a no-op change.
           Effect.catchIf((e): e is "absent" => e === "absent", () => Effect.succeed(false))
+        )
+
+    const requestRestart = (name: string) =>
+      write("restart", name, (rev) =>
+        Effect.gen(function*() {
+          const [row] = yield* sql`UPDATE pods SET revision = ${rev}, updated_at = ${Date.now()},
+                                     restart_generation = restart_generation + 1
+                                   WHERE name = ${name} RETURNING *`
+          if (!row) return yield* Effect.fail("absent" as const)
+          const r = row as { spec: string; created_revision: number; updated_at: number; restart_generation: number }
+          yield* sql`INSERT INTO changes (revision, name, spec, created_revision, updated_at, restart_generation)
+                     VALUES (${rev}, ${name}, ${r.spec}, ${r.created_revision}, ${r.updated_at}, ${r.restart_generation})`
+          return row
+        })).pipe(
+          Effect.flatMap((row) => Effect.map(podFromRow(row), Option.some)),
+          Effect.catchIf((e): e is "absent" => e === "absent", () => Effect.succeedNone)
         )
 
     const list = Effect.gen(function*() {
@@ -201,21 +227,21 @@ export const make = (options: SqlStoreOptions = {}) =>
           const pods = yield* readAll
           return { last: rev, out: [{ _tag: "Resync", revision: rev, pods }] as Array<Change> }
         }
-        const rows = yield* sql<{ revision: number; name: string; spec: string | null }>`
-          SELECT c.revision, c.name, c.spec FROM changes c WHERE c.revision > ${after} ORDER BY c.revision`.pipe(
-          wrap("watch")
-        )
+        const rows = yield* sql<
+          {
+            revision: number
+            name: string
+            spec: string | null
+            created_revision: number | null
+            updated_at: number | null
+            restart_generation: number | null
+          }
+        >`SELECT * FROM changes WHERE revision > ${after} ORDER BY revision`.pipe(wrap("watch"))
         const out: Array<Change> = []
         for (const r of rows) {
           if (r.spec === null) out.push({ _tag: "PodDeleted", revision: r.revision, name: r.name })
           else {
-            const pod = yield* podFromRow({
-              name: r.name,
-              spec: r.spec,
-              revision: r.revision,
-              created_revision: r.revision,
-              updated_at: Date.now()
-            })
+            const pod = yield* podFromRow({ ...r, created_revision: r.created_revision ?? r.revision })
             out.push({ _tag: "PodPut", revision: r.revision, pod })
           }
         }
@@ -297,6 +323,7 @@ export const make = (options: SqlStoreOptions = {}) =>
         ),
       list,
       delete: del,
+      requestRestart,
       revision: currentRevision.pipe(wrap("revision")),
       watch,
       putStatus,

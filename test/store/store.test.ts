@@ -99,6 +99,21 @@ for (const [label, layer] of layers) {
         assert.deepStrictEqual((yield* store.list).map((p) => p.name), ["web"])
       }).pipe(Effect.provide(layer)))
 
+    it.scoped("requestRestart bumps the generation and the revision, keeps the spec", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        const a = yield* store.put(pod("web"))
+        const r = Option.getOrThrow(yield* store.requestRestart("web"))
+        assert.strictEqual(r.restartGeneration, 1)
+        assert.isTrue(r.revision > a.revision)
+        assert.deepStrictEqual(r.spec, a.spec)
+        assert.strictEqual(Option.getOrThrow(yield* store.get("web")).restartGeneration, 1)
+        // A later apply keeps the generation: it is not part of the spec.
+        const b = yield* store.put(pod("web", "never"))
+        assert.strictEqual(b.restartGeneration, 1)
+        assert.isTrue(Option.isNone(yield* store.requestRestart("nope")))
+      }).pipe(Effect.provide(layer)))
+
     it.scopedLive("watch replays from a revision and follows new writes in order", () =>
       Effect.gen(function*() {
         const store = yield* Store

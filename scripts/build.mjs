@@ -1,0 +1,23 @@
+#!/usr/bin/env node
+// Bundles the `tank` CLI into dist/tank.mjs with esbuild, so the bin starts fast (no tsx at run time).
+import { build } from "esbuild"
+import * as fs from "node:fs"
+import * as path from "node:path"
+
+const root = path.dirname(path.dirname(new URL(import.meta.url).pathname))
+const entry = path.join(root, "src/cli/main.ts")
+if (!fs.existsSync(entry)) process.exit(0)
+await build({
+  entryPoints: [entry],
+  outfile: path.join(root, "dist/tank.mjs"),
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node20",
+  minify: true,
+  sourcemap: "linked",
+  // Native addons stay external: they are loaded from node_modules at run time.
+  external: ["better-sqlite3", "node-pty", "koffi", "@parcel/watcher"],
+  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  logLevel: "warning"
+})

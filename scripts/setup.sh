@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian 12 machine for Tank (idempotent; run as root):
+# Debian packages the runtime and the tests use, npm dependencies (builds native/ and node addons
+# offline against Node's own headers), and the bundled `tank` CLI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+# node-gyp must build addons against the installed Node headers (no header download here).
+export npm_config_nodedir=/usr npm_config_build_from_source=true npm_config_update_notifier=false
+pkgs=(docker-registry busybox-static apache2-utils skopeo umoci jq openssl iproute2 tmux gcc make g++ python3 procps)
+missing=()
+for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# apt may start docker-registry's own service on some machines; Tank's tests start their own.
+if [ ! -d node_modules ] || [ package.json -nt node_modules/.package-lock.json ] || [ ! -x native/tank-helper ]; then
+  echo "setup: npm install"
+  npm install --no-audit --no-fund --loglevel=error 2>&1 | grep -v 'Unknown \(user\|env\) config' || true
+  [ -d node_modules/effect ] || { echo "setup: npm install failed" >&2; exit 1; }
+fi
+make -s -C native
+node scripts/build.mjs
+echo "setup: done"

@@ -1,0 +1,180 @@
+/**
+ * Operational config: where Tank keeps its data, which store it uses, host facts, boot seed pods,
+ * reconciler timing, registries. Read from an optional YAML/JSON file, then overridden by env vars.
+ *
+ * File: `$TANK_CONFIG`, else `<dataDir>/config.yaml` when it exists. See README "Configuration".
+ */
+import { Context, Effect, Layer, ParseResult, Schema } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as YAML from "yaml"
+import { formatPath } from "../spec/decode.js"
+import { AbsPath, Ipv4, LinkName } from "../spec/fields.js"
+
+const Millis = Schema.Number.pipe(
+  Schema.filter((n) => Number.isInteger(n) && n >= 0 ? true : `must be a whole number of milliseconds (got ${n})`)
+)
+
+export const RegistryConfig = Schema.Struct({
+  /** Allow plain HTTP (and unverified TLS) to this registry. Loopback registries are always allowed. */
+  insecure: Schema.optional(Schema.Boolean),
+  username: Schema.optional(Schema.String),
+  password: Schema.optional(Schema.String),
+  /** PEM file of a CA to trust for this registry. */
+  ca: Schema.optional(AbsPath("ca")),
+  /** Rewrite pulls of this registry to another host (e.g. a local mirror). */
+  mirror: Schema.optional(Schema.String)
+})
+
+export const ConfigFile = Schema.Struct({
+  dataDir: Schema.optional(AbsPath("dataDir")),
+  /** SQLite file for the store; default `<dataDir>/tank.db`. */
+  store: Schema.optional(Schema.Struct({ sqlite: AbsPath("store.sqlite") })),
+  host: Schema.optional(Schema.Struct({
+    /** Interface used for `parent: auto` NICs. */
+    uplink: Schema.optional(LinkName),
+    /** DNS servers for pods whose network names none. */
+    dns: Schema.optional(Schema.Array(Ipv4))
+  })),
+  /** Pods written create-if-absent when the agent starts (never clobbering later changes). */
+  seed: Schema.optional(Schema.Array(Schema.Unknown)),
+  reconciler: Schema.optional(Schema.Struct({
+    resyncIntervalMs: Schema.optional(Millis),
+    backoffBaseMs: Schema.optional(Millis),
+    backoffCapMs: Schema.optional(Millis),
+    stableWindowMs: Schema.optional(Millis),
+    stopGracePeriodMs: Schema.optional(Millis)
+  })),
+  /** Stop every pod when the agent exits (default: leave them running for the next agent). */
+  stopPodsOnExit: Schema.optional(Schema.Boolean),
+  logs: Schema.optional(Schema.Struct({
+    maxFileBytes: Schema.optional(Schema.Number.pipe(Schema.int(), Schema.greaterThanOrEqualTo(4096))),
+    maxFiles: Schema.optional(Schema.Number.pipe(Schema.int(), Schema.between(1, 100))),
+    /** Keep a pod's logs after it is deleted. */
+    keepOnDelete: Schema.optional(Schema.Boolean)
+  })),
+  /** Per-registry settings keyed by host[:port]. */
+  registries: Schema.optional(Schema.Record({ key: Schema.String, value: RegistryConfig })),
+  /** A docker config.json whose `auths` supply registry credentials. */
+  dockerConfig: Schema.optional(AbsPath("dockerConfig"))
+})
+export type ConfigFile = typeof ConfigFile.Type
+
+/** The resolved configuration every part of Tank reads. */
+export interface TankConfigShape {
+  readonly dataDir: string
+  readonly storeFile: string
+  readonly configFile: string | undefined
+  readonly host: { readonly uplink: string | undefined; readonly dns: ReadonlyArray<string> }
+  readonly seed: ReadonlyArray<unknown>
+  readonly reconciler: {
+    readonly resyncIntervalMs: number
+    readonly backoffBaseMs: number
+    readonly backoffCapMs: number
+    readonly stableWindowMs: number
+    readonly stopGracePeriodMs: number
+  }
+  readonly stopPodsOnExit: boolean
+  readonly logs: { readonly maxFileBytes: number; readonly maxFiles: number; readonly keepOnDelete: boolean }
+  readonly registries: Readonly<Record<string, typeof RegistryConfig.Type>>
+  readonly dockerConfig: string | undefined
+}
+
+export class ConfigError extends Schema.TaggedError<ConfigError>()("ConfigError", {
+  file: Schema.optional(Schema.String),
+  field: Schema.optional(Schema.String),
+  message: Schema.String
+}) {
+  override get message(): string {
+    return `config${this.file ? ` ${this.file}` : ""}${this.field ? ` ${this.field}` : ""}: ${this.message}`
+  }
+}
+
+export class TankConfig extends Context.Tag("tank/Config")<TankConfig, TankConfigShape>() {}
+
+/** The per-user default: `$XDG_CACHE_HOME/tank`, else `~/.cache/tank`. */
+export const defaultDataDir = (env: NodeJS.ProcessEnv = process.env): string =>
+  path.join(env.XDG_CACHE_HOME || path.join(env.HOME || os.homedir(), ".cache"), "tank")
+
+const parseFile = (file: string) =>
+  Effect.gen(function*() {
+    const text = yield* Effect.try({
+      try: () => fs.readFileSync(file, "utf8"),
+      catch: (e) => new ConfigError({ file, message: `cannot read: ${(e as Error).message}` })
+    })
+    const raw = yield* Effect.try({
+      try: () => YAML.parse(text) ?? {},
+      catch: (e) => new ConfigError({ file, message: `not valid YAML/JSON: ${(e as Error).message}` })
+    })
+    return yield* Schema.decodeUnknown(ConfigFile, { errors: "all", onExcessProperty: "error" })(raw).pipe(
+      Effect.mapError((e) => {
+        const issues = configIssues(e)
+        return new ConfigError({
+          file,
+          ...(issues[0] ? { field: issues[0].path } : {}),
+          message: issues.map((i) => `${i.path}: ${i.message}`).join("; ")
+        })
+      })
+    )
+  })
+
+const configIssues = (e: ParseResult.ParseError) =>
+  ParseResult.ArrayFormatter.formatErrorSync(e).map((i) => ({
+    path: formatPath(i.path),
+    message: i._tag === "Unexpected" ? "unknown setting" : i.message
+  }))
+
+const bool = (v: string | undefined): boolean | undefined =>
+  v === undefined || v === "" ? undefined : ["1", "true", "yes", "on"].includes(v.toLowerCase())
+
+/**
+ * Resolve the configuration: defaults ← config file ← environment.
+ * Env: TANK_DATA_DIR, TANK_CONFIG, TANK_UPLINK, TANK_DNS (comma-separated), TANK_STOP_PODS_ON_EXIT.
+ */
+export const load = (
+  overrides: { readonly dataDir?: string; readonly env?: NodeJS.ProcessEnv } = {}
+): Effect.Effect<TankConfigShape, ConfigError> =>
+  Effect.gen(function*() {
+    const env = overrides.env ?? process.env
+    const envDataDir = overrides.dataDir ?? (env.TANK_DATA_DIR || undefined)
+    const candidate = env.TANK_CONFIG || path.join(envDataDir ?? defaultDataDir(env), "config.yaml")
+    const configFile = env.TANK_CONFIG || fs.existsSync(candidate) ? candidate : undefined
+    const file: ConfigFile = configFile ? yield* parseFile(configFile) : {}
+    const dataDir = path.resolve(envDataDir ?? file.dataDir ?? defaultDataDir(env))
+    const dnsEnv = env.TANK_DNS?.split(",").map((s) => s.trim()).filter(Boolean)
+    if (dnsEnv) {
+      for (const d of dnsEnv) {
+        if (!Schema.is(Ipv4)(d)) {
+          return yield* new ConfigError({ field: "TANK_DNS", message: `"${d}" is not an IPv4 address` })
+        }
+      }
+    }
+    const r = file.reconciler ?? {}
+    return {
+      dataDir,
+      storeFile: file.store?.sqlite ?? path.join(dataDir, "tank.db"),
+      configFile,
+      host: { uplink: env.TANK_UPLINK || file.host?.uplink, dns: dnsEnv ?? file.host?.dns ?? [] },
+      seed: file.seed ?? [],
+      reconciler: {
+        resyncIntervalMs: r.resyncIntervalMs ?? 5_000,
+        backoffBaseMs: r.backoffBaseMs ?? 10_000,
+        backoffCapMs: r.backoffCapMs ?? 300_000,
+        stableWindowMs: r.stableWindowMs ?? 600_000,
+        stopGracePeriodMs: r.stopGracePeriodMs ?? 10_000
+      },
+      stopPodsOnExit: bool(env.TANK_STOP_PODS_ON_EXIT) ?? file.stopPodsOnExit ?? false,
+      logs: {
+        maxFileBytes: file.logs?.maxFileBytes ?? 10 * 1024 * 1024,
+        maxFiles: file.logs?.maxFiles ?? 5,
+        keepOnDelete: file.logs?.keepOnDelete ?? false
+      },
+      registries: file.registries ?? {},
+      dockerConfig: file.dockerConfig
+    }
+  })
+
+/** Config from the file and environment. */
+export const layer = (overrides?: Parameters<typeof load>[0]): Layer.Layer<TankConfig, ConfigError> =>
+  Layer.effect(TankConfig, load(overrides))
