@@ -199,6 +199,7 @@ const run = (blob: string, compression: Compression, rootFd: number) =>
       const header = h as unknown as TarHeader
       if (done) return
       current = header.name
+      stream.on("error", fail) // tar-stream destroys the entry stream too when the archive is cut short
       try {
         const records = header.pax?.[RAW] === undefined
           ? pax.global()
