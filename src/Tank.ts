@@ -12,6 +12,7 @@ import * as path from "node:path"
 import * as Api from "./api/Api.js"
 import * as Config from "./config/Config.js"
 import { layerSqlite } from "./store/sqlite.js"
+import type { PodStatus } from "./store/status.js"
 import type { Store } from "./store/Store.js"
 import { StoreError } from "./store/Store.js"
 
@@ -42,12 +43,12 @@ export const remove = (nameOrPod: string | { readonly name: string }) => withDef
 export { remove as delete }
 /** Observed status: of one pod, or of all of them. */
 export function status(): Effect.Effect<
-  ReadonlyArray<import("./store/status.js").PodStatus>,
+  ReadonlyArray<PodStatus>,
   Config.ConfigError | StoreError
 >
 export function status(
   name: string
-): Effect.Effect<import("./store/status.js").PodStatus, Api.PodNotFound | Config.ConfigError | StoreError>
+): Effect.Effect<PodStatus, Api.PodNotFound | Config.ConfigError | StoreError>
 export function status(name?: string) {
   return name === undefined ? withDefaults(Api.statusAll) : withDefaults(Api.status(name))
 }

@@ -133,7 +133,7 @@ export const restart = (name: string): Effect.Effect<StoredPod, PodNotFound | St
       onNone: () => Effect.fail(new PodNotFound({ name })),
       onSome: Effect.succeed
     })),
-    Effect.tap((p) =>
+    Effect.tap(() =>
       Effect.flatMap(Store, (s) => s.appendEvent({ at: now(), pod: name, type: "restarting", message: "requested" }))
     )
   )
