@@ -10,7 +10,7 @@
 import { Duration, Effect } from "effect"
 import koffi from "koffi"
 import { formatMac } from "./codec.js"
-import { check, sys, SysError } from "./netlink.js"
+import { check, libc, sys, SysError } from "./netlink.js"
 import { attempt, inNetns } from "./Netns.js"
 
 const AF_PACKET = 17
@@ -21,7 +21,6 @@ const ETH_P_ARP = 0x0806
 const EAGAIN = 11
 const ARP_LEN = 28
 
-const libc = koffi.load("libc.so.6")
 const bind = libc.func("int bind(int fd, const void *addr, uint32_t len)")
 const sendto = libc.func("long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t alen)")
 

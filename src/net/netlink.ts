@@ -10,7 +10,7 @@ import { constants } from "node:os"
 import { NLMSG_DONE, NLMSG_ERROR, withSeq } from "./codec.js"
 import { decodeError, decodeMessages, type NlMsg } from "./decode.js"
 
-const libc = koffi.load("libc.so.6")
+export const libc = koffi.load("libc.so.6")
 
 export const sys = {
   socket: libc.func("int socket(int domain, int type, int protocol)"),
