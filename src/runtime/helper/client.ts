@@ -1,0 +1,194 @@
+/**
+ * A client of one monitor's control socket (PROTOCOL.md §4): JSON lines, requests matched to
+ * replies by id. Closing the scope closes the connection; the monitor and workload are unaffected.
+ */
+import { Effect, Either, Schema } from "effect"
+import type { Scope } from "effect"
+import type * as net from "node:net"
+import { type Attachment, openAttachment } from "./attach.js"
+import { HelperProtocolError, MonitorGone, MonitorRequestFailed, SetupFailed } from "./errors.js"
+import { type ExitRecord, Hello, type MonitorState, PROTOCOL_VERSION, Reply } from "./schema.js"
+import { openSocket } from "./socket.js"
+
+export type MonitorError = MonitorGone | HelperProtocolError | MonitorRequestFailed
+
+type OkReply = Extract<Reply, { ok: true }>
+
+export interface MonitorClient {
+  readonly socketPath: string
+  /** What the monitor said on connect. */
+  readonly hello: typeof Hello.Type["hello"]
+  readonly state: Effect.Effect<MonitorState, MonitorError>
+  /** Release the parked workload (sync 3); succeeds once it has exec'd, fails with SetupFailed. */
+  readonly proceed: Effect.Effect<void, MonitorError | SetupFailed>
+  /** Kill the parked workload; its exit record says setup_failed / "aborted". */
+  readonly abort: Effect.Effect<void, MonitorError>
+  readonly signal: (signal: number) => Effect.Effect<void, MonitorError>
+  /** Signal (SIGTERM by default), then SIGKILL after graceMs; resolves with the exit. */
+  readonly stop: (graceMs: number, signal?: number) => Effect.Effect<ExitRecord, MonitorError>
+  /** Resolves when the workload has exited (at once if it already has). */
+  readonly wait: Effect.Effect<ExitRecord, MonitorError>
+  readonly resize: (rows: number, cols: number) => Effect.Effect<void, MonitorError>
+  /** Let the monitor exit (only after the workload exited). */
+  readonly release: Effect.Effect<void, MonitorError>
+  /** A separate connection switched to the attach byte stream; detach by closing its scope. */
+  readonly attach: Effect.Effect<Attachment, MonitorError, Scope.Scope>
+}
+
+interface Pending {
+  readonly op: string
+  readonly resume: (r: Either.Either<OkReply, MonitorError>) => void
+}
+
+class Connection {
+  private buf = ""
+  private nextId = 1
+  private readonly pending = new Map<number, Pending>()
+  private closedReason: string | undefined
+  private onHello: ((line: string) => void) | undefined
+
+  constructor(readonly socketPath: string, readonly socket: net.Socket) {
+    socket.setEncoding("utf8")
+    socket.on("data", (d: string) => this.data(d))
+    socket.on("error", (e) => this.close(String(e.message)))
+    socket.on("close", () => this.close("connection closed"))
+  }
+
+  helloLine(): Promise<string> {
+    return new Promise((resolve, reject) => {
+      if (this.closedReason) return reject(new Error(this.closedReason))
+      this.onHello = resolve
+      this.socket.once("close", () => reject(new Error(this.closedReason ?? "closed")))
+    })
+  }
+
+  private data(d: string) {
+    this.buf += d
+    let nl: number
+    while ((nl = this.buf.indexOf("\n")) >= 0) {
+      const line = this.buf.slice(0, nl)
+      this.buf = this.buf.slice(nl + 1)
+      if (this.onHello) {
+        const h = this.onHello
+        this.onHello = undefined
+        h(line)
+        continue
+      }
+      this.reply(line)
+    }
+  }
+
+  private reply(line: string) {
+    let decoded: Either.Either<Reply, unknown>
+    try {
+      decoded = Schema.decodeUnknownEither(Reply)(JSON.parse(line))
+    } catch (e) {
+      decoded = Either.left(e)
+    }
+    if (Either.isLeft(decoded)) {
+      const err = new HelperProtocolError({ expected: "a reply line", received: line })
+      for (const p of this.pending.values()) p.resume(Either.left(err))
+      this.pending.clear()
+      return
+    }
+    const r = decoded.right
+    const p = this.pending.get(r.id)
+    if (!p) return
+    this.pending.delete(r.id)
+    if (r.ok) return p.resume(Either.right(r))
+    if (r.error.code === "setup_failed" && r.error.setupError) {
+      // Carried through as a request failure; `proceed` turns it into SetupFailed.
+      return p.resume(Either.left(
+        new MonitorRequestFailed({ op: p.op, code: "setup_failed", message: JSON.stringify(r.error.setupError) })
+      ))
+    }
+    p.resume(Either.left(new MonitorRequestFailed({ op: p.op, code: r.error.code, message: r.error.message })))
+  }
+
+  close(reason: string) {
+    if (this.closedReason) return
+    this.closedReason = reason
+    const err = new MonitorGone({ socketPath: this.socketPath, reason })
+    for (const p of this.pending.values()) p.resume(Either.left(err))
+    this.pending.clear()
+    this.socket.destroy()
+  }
+
+  request(op: string, fields: Record<string, unknown> = {}): Effect.Effect<OkReply, MonitorError> {
+    return Effect.async<OkReply, MonitorError>((resume) => {
+      if (this.closedReason) {
+        return resume(Effect.fail(new MonitorGone({ socketPath: this.socketPath, reason: this.closedReason })))
+      }
+      const id = this.nextId++
+      this.pending.set(id, {
+        op,
+        resume: (r) => resume(Either.isRight(r) ? Effect.succeed(r.right) : Effect.fail(r.left))
+      })
+      this.socket.write(JSON.stringify({ ...fields, id, op }) + "\n")
+      return Effect.sync(() => this.pending.delete(id))
+    })
+  }
+}
+
+const decodeHello = (line: string) => {
+  try {
+    const h = Schema.decodeUnknownSync(Hello)(JSON.parse(line))
+    if (h.hello.protocol !== PROTOCOL_VERSION) throw new Error("version")
+    return Effect.succeed(h.hello)
+  } catch {
+    return Effect.fail(
+      new HelperProtocolError({ expected: `hello with protocol ${PROTOCOL_VERSION}`, received: line })
+    )
+  }
+}
+
+const exitOf = (op: string) => (r: OkReply): Effect.Effect<ExitRecord, HelperProtocolError> =>
+  r.exit
+    ? Effect.succeed(r.exit)
+    : Effect.fail(new HelperProtocolError({ expected: `${op} reply with exit`, received: JSON.stringify(r) }))
+
+/** Connect to a monitor (also how a new agent re-adopts one). */
+export const connect = (
+  socketPath: string
+): Effect.Effect<MonitorClient, MonitorGone | HelperProtocolError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const conn = yield* Effect.acquireRelease(
+      openSocket(socketPath).pipe(Effect.map((s) => new Connection(socketPath, s))),
+      (c) => Effect.sync(() => c.close("client closed"))
+    )
+    const line = yield* Effect.tryPromise({
+      try: () => conn.helloLine(),
+      catch: (e) => new MonitorGone({ socketPath, reason: (e as Error).message })
+    })
+    const hello = yield* decodeHello(line)
+    const proceed = conn.request("proceed").pipe(
+      Effect.asVoid,
+      Effect.catchIf(
+        (e): e is MonitorRequestFailed => e._tag === "MonitorRequestFailed" && e.code === "setup_failed",
+        (e) => Effect.fail(new SetupFailed(JSON.parse(e.message)))
+      )
+    )
+    const client: MonitorClient = {
+      socketPath,
+      hello,
+      state: conn.request("state").pipe(
+        Effect.flatMap((r) =>
+          r.state
+            ? Effect.succeed(r.state)
+            : Effect.fail(new HelperProtocolError({ expected: "state reply", received: JSON.stringify(r) }))
+        )
+      ),
+      proceed,
+      abort: Effect.asVoid(conn.request("abort")),
+      signal: (signal) => Effect.asVoid(conn.request("signal", { signal })),
+      stop: (graceMs, signal) =>
+        conn.request("stop", signal === undefined ? { graceMs } : { graceMs, signal }).pipe(
+          Effect.flatMap(exitOf("stop"))
+        ),
+      wait: conn.request("wait").pipe(Effect.flatMap(exitOf("wait"))),
+      resize: (rows, cols) => Effect.asVoid(conn.request("resize", { rows, cols })),
+      release: Effect.asVoid(conn.request("release")),
+      attach: openAttachment(socketPath)
+    }
+    return client
+  })

@@ -1,0 +1,11 @@
+/** The TypeScript client of the native helper (native/tank-helper, see native/PROTOCOL.md). */
+export * from "./attach.js"
+export * from "./binary.js"
+export * from "./client.js"
+export * from "./defaults.js"
+export * from "./enter.js"
+export * from "./errors.js"
+export * from "./frames.js"
+export * from "./monitor.js"
+export * from "./sandbox.js"
+export * from "./schema.js"

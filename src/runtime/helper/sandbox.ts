@@ -1,0 +1,48 @@
+/**
+ * A pod sandbox: fresh net/uts/ipc namespaces pinned as bind mounts under `dir` (like `ip netns`),
+ * with `lo` up and the hostname set. Containers join them with `{ join: result.net }`.
+ */
+import { Effect, Schema } from "effect"
+import { helperPath } from "./binary.js"
+import type { HelperNotBuilt, HelperProtocolError, SetupFailed } from "./errors.js"
+import { decodeLine, runForLine } from "./exec.js"
+import { SandboxResult } from "./schema.js"
+
+export interface SandboxOptions {
+  readonly dir: string
+  readonly net?: boolean
+  readonly uts?: boolean
+  readonly ipc?: boolean
+  readonly hostname?: string
+}
+
+export const sandboxArgs = (o: SandboxOptions): ReadonlyArray<string> => [
+  "sandbox",
+  "--dir",
+  o.dir,
+  ...(o.net ? ["--net"] : []),
+  ...(o.uts ? ["--uts"] : []),
+  ...(o.ipc ? ["--ipc"] : []),
+  ...(o.hostname !== undefined ? ["--hostname", o.hostname] : [])
+]
+
+export const sandbox = (
+  o: SandboxOptions
+): Effect.Effect<SandboxResult, HelperNotBuilt | HelperProtocolError | SetupFailed> =>
+  Effect.flatMap(
+    helperPath,
+    (helper) =>
+      runForLine(helper, sandboxArgs(o)).pipe(Effect.flatMap((r) => decodeLine(SandboxResult, "sandbox result", r)))
+  )
+
+/** Unmount the pins and remove `dir`; idempotent (a missing sandbox is fine). */
+export const removeSandbox = (dir: string): Effect.Effect<void, HelperNotBuilt | HelperProtocolError | SetupFailed> =>
+  Effect.flatMap(helperPath, (helper) =>
+    runForLine(helper, ["sandbox-remove", "--dir", dir]).pipe(
+      Effect.flatMap((r) => decodeLine(Schema.Struct({ ok: Schema.Literal(true) }), "sandbox-remove result", r)),
+      Effect.asVoid
+    ))
+
+/** Create a sandbox for the scope's lifetime. */
+export const scopedSandbox = (o: SandboxOptions) =>
+  Effect.acquireRelease(sandbox(o), () => Effect.orDie(removeSandbox(o.dir)))
