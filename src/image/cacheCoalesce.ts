@@ -16,12 +16,16 @@ export const makeSingleFlight = (scope: Scope.Scope): SingleFlight => {
       // Registered synchronously, so no other fiber can slip in between the lookup and the set.
       const done = Deferred.unsafeMake<A, E>(FiberId.none)
       inflight.set(key, done)
-      return work.pipe(
-        Effect.onExit((exit: Exit.Exit<A, E>) =>
-          Effect.sync(() => inflight.delete(key)).pipe(Effect.zipRight(Deferred.done(done, exit)))
-        ),
-        Effect.forkIn(scope),
-        Effect.zipRight(Deferred.await(done))
+      return Effect.forkIn(work, scope).pipe(
+        Effect.flatMap((fiber) => {
+          // The fiber's own exit settles the waiters, even if it was interrupted before it ran
+          // (e.g. the service's scope is closing).
+          fiber.addObserver((exit: Exit.Exit<A, E>) => {
+            inflight.delete(key)
+            Deferred.unsafeDone(done, exit)
+          })
+          return Deferred.await(done)
+        })
       )
     })
 }

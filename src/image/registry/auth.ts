@@ -24,16 +24,20 @@ export const parseChallenge = (header: string | undefined): Challenge | undefine
     const scheme = m[1]!.toLowerCase()
     pos = re.lastIndex
     const params: Record<string, string> = {}
+    let parsed = 0
     for (;;) {
       param.lastIndex = pos
       const p = param.exec(header)
       if (!p) break
       params[p[1]!.toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, "$1") : p[3]!
       pos = param.lastIndex
+      parsed++
       // A token followed by a space (not "=") starts the next challenge.
       if (p[4] === "" || /^\s*[A-Za-z][\w-]*\s+[\w-]+=/.test(header.slice(pos))) break
     }
     if (scheme === "bearer" || scheme === "basic") return { scheme, params }
+    // Another scheme with a token68 (`Negotiate abc`): skip to the next challenge.
+    if (parsed === 0) { while (pos < header.length && header[pos] !== ",") pos++ }
     while (pos < header.length && /[\s,]/.test(header[pos]!)) pos++
   }
   return undefined

@@ -1,0 +1,219 @@
+/**
+ * Starts Debian's `docker-registry` (CNCF distribution 2.8) on 127.0.0.1 with a random free port,
+ * as a scoped resource: the process is killed and its temp dir removed when the scope closes.
+ *
+ *   const reg = yield* startRegistry()                                  // plain HTTP
+ *   const reg = yield* startRegistry({ auth: "htpasswd" })              // Basic auth (tank / tankpass)
+ *   const reg = yield* startRegistry({ auth: "token" })                 // Bearer tokens from our token server
+ *   const reg = yield* startRegistry({ tls: true })                     // HTTPS with a CA of its own (reg.caPem)
+ *   const reg = yield* startRegistry({ storage: other.storage, ... })   // serve another registry's content
+ */
+import { Effect, type Scope } from "effect"
+import { type ChildProcess, execFile, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as net from "node:net"
+import * as os from "node:os"
+import * as path from "node:path"
+import { promisify } from "node:util"
+import { Agent, request } from "undici"
+import { startTokenServer, type TokenServer } from "./tokenServer.js"
+
+const run = promisify(execFile)
+
+export const USER = "tank"
+export const PASSWORD = "tankpass"
+
+export interface RegistryOptions {
+  readonly auth?: "none" | "htpasswd" | "token"
+  readonly tls?: boolean
+  /** Storage root to serve (e.g. another registry's `storage`, so its pushed images appear here too). */
+  readonly storage?: string
+  /** Token auth: let anonymous clients pull. */
+  readonly anonymousPull?: boolean
+}
+
+export interface Registry {
+  /** `127.0.0.1:PORT`, the registry part of image references. */
+  readonly host: string
+  /** `http://127.0.0.1:PORT` or `https://…`. */
+  readonly url: string
+  readonly storage: string
+  readonly dir: string
+  /** The CA that signed the TLS certificate (tls only). */
+  readonly caPem: string | undefined
+  readonly caFile: string | undefined
+  readonly username: string
+  readonly password: string
+  readonly tokenServer: TokenServer | undefined
+}
+
+export const freePort = () =>
+  Effect.async<number>((resume) => {
+    const s = net.createServer()
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as net.AddressInfo).port
+      s.close(() => resume(Effect.succeed(port)))
+    })
+  })
+
+const makeCa = (dir: string) =>
+  Effect.tryPromise(async () => {
+    const f = (n: string) => path.join(dir, n)
+    await run("openssl", [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "2",
+      "-subj",
+      "/CN=tank-test-ca",
+      "-keyout",
+      f("ca.key"),
+      "-out",
+      f("ca.crt")
+    ])
+    await run("openssl", [
+      "req",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-keyout",
+      f("domain.key"),
+      "-out",
+      f("domain.csr")
+    ])
+    fs.writeFileSync(f("ext.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    await run("openssl", [
+      "x509",
+      "-req",
+      "-in",
+      f("domain.csr"),
+      "-CA",
+      f("ca.crt"),
+      "-CAkey",
+      f("ca.key"),
+      "-CAcreateserial",
+      "-days",
+      "2",
+      "-extfile",
+      f("ext.cnf"),
+      "-out",
+      f("domain.crt")
+    ])
+  })
+
+const waitReady = (url: string, ca: string | undefined, proc: ChildProcess, log: string) =>
+  Effect.tryPromise(async () => {
+    const dispatcher = new Agent(ca ? { connect: { ca } } : {})
+    try {
+      for (let i = 0; i < 200; i++) {
+        if (proc.exitCode !== null) throw new Error(`docker-registry exited: ${fs.readFileSync(log, "utf8")}`)
+        try {
+          const res = await request(`${url}/v2/`, { dispatcher })
+          await res.body.dump()
+          return
+        } catch {
+          await new Promise((r) => setTimeout(r, 50))
+        }
+      }
+      throw new Error(`docker-registry did not answer at ${url}: ${fs.readFileSync(log, "utf8")}`)
+    } finally {
+      await dispatcher.close()
+    }
+  })
+
+const stop = (proc: ChildProcess) =>
+  Effect.async<void>((resume) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return resume(Effect.void)
+    const timer = setTimeout(() => proc.kill("SIGKILL"), 3000)
+    proc.once("exit", () => {
+      clearTimeout(timer)
+      resume(Effect.void)
+    })
+    proc.kill("SIGTERM")
+  })
+
+export const startRegistry = (opts: RegistryOptions = {}): Effect.Effect<Registry, Error, Scope.Scope> =>
+  Effect.gen(function*() {
+    const dir = yield* Effect.acquireRelease(
+      Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "tank-registry-"))),
+      (d) => Effect.sync(() => fs.rmSync(d, { recursive: true, force: true }))
+    )
+    const storage = opts.storage ?? path.join(dir, "data")
+    fs.mkdirSync(storage, { recursive: true })
+    const lines = [
+      "version: 0.1",
+      "log: {level: error, accesslog: {disabled: true}}",
+      "storage:",
+      `  filesystem: {rootdirectory: ${storage}}`,
+      "  delete: {enabled: true}"
+    ]
+    let tokenServer: TokenServer | undefined
+    if (opts.auth === "htpasswd") {
+      yield* Effect.tryPromise(() => run("htpasswd", ["-Bbc", path.join(dir, "htpasswd"), USER, PASSWORD]))
+      lines.push("auth:", `  htpasswd: {realm: tank-test, path: ${path.join(dir, "htpasswd")}}`)
+    } else if (opts.auth === "token") {
+      tokenServer = yield* startTokenServer({
+        dir,
+        users: { [USER]: PASSWORD },
+        ...(opts.anonymousPull ? { anonymousPull: true } : {})
+      })
+      lines.push(
+        "auth:",
+        "  token:",
+        `    realm: ${tokenServer.realm}`,
+        `    service: ${tokenServer.service}`,
+        `    issuer: ${tokenServer.issuer}`,
+        `    rootcertbundle: ${tokenServer.certPath}`
+      )
+    }
+    let caPem: string | undefined
+    let caFile: string | undefined
+    if (opts.tls) {
+      yield* makeCa(dir)
+      caFile = path.join(dir, "ca.crt")
+      caPem = fs.readFileSync(caFile, "utf8")
+    }
+    // The port is free when we look; a clash with another process in between is retried.
+    for (let attempt = 0;; attempt++) {
+      const port = yield* freePort()
+      const http = [
+        "http:",
+        `  addr: 127.0.0.1:${port}`,
+        "  secret: tank-test-secret",
+        ...(opts.tls
+          ? [`  tls: {certificate: ${path.join(dir, "domain.crt")}, key: ${path.join(dir, "domain.key")}}`]
+          : [])
+      ]
+      const config = path.join(dir, "config.yml")
+      fs.writeFileSync(config, [...lines, ...http, ""].join("\n"))
+      const log = path.join(dir, "log")
+      const out = fs.openSync(log, "w")
+      const proc = yield* Effect.acquireRelease(
+        Effect.sync(() => spawn("docker-registry", ["serve", config], { stdio: ["ignore", out, out] })),
+        stop
+      )
+      fs.closeSync(out)
+      const url = `${opts.tls ? "https" : "http"}://127.0.0.1:${port}`
+      const ready = yield* Effect.either(waitReady(url, caPem, proc, log))
+      if (ready._tag === "Left") {
+        if (attempt < 3 && /address already in use/.test(String(ready.left))) continue
+        return yield* Effect.fail(new Error(String(ready.left)))
+      }
+      return {
+        host: `127.0.0.1:${port}`,
+        url,
+        storage,
+        dir,
+        caPem,
+        caFile,
+        username: USER,
+        password: PASSWORD,
+        tokenServer
+      }
+    }
+  })
