@@ -94,7 +94,7 @@ const packOne = (e: TarEntry): Promise<Buffer> =>
   new Promise((resolve, reject) => {
     const pack = tar.pack()
     const chunks: Array<Buffer> = []
-    pack.on("data", (c: Buffer) => chunks.push(c))
+    pack.on("data", (c) => chunks.push(c as Buffer))
     pack.on("end", () => resolve(Buffer.concat(chunks).subarray(0, -1024))) // without the end-of-archive blocks
     pack.on("error", reject)
     const header = {

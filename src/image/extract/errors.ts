@@ -55,5 +55,8 @@ export const toExtractError = (e: unknown, blob: string, entry: string | undefin
     return new ExtractError({ reason: "Io", blob, detail: msg, syscall: err.syscall, code: err.code, ...at })
   }
   // zlib and tar-stream report malformed input as plain errors
+  if (msg === "Header exceeds max size") {
+    return new ExtractError({ reason: "Limit", blob, detail: "a PAX/GNU long header exceeds 4 MiB", ...at })
+  }
   return new ExtractError({ reason: "Corrupt", blob, detail: msg, ...at })
 }
