@@ -47,6 +47,10 @@ export const openSocketIn = (path: string | undefined): RtnlSocket => {
   }
 }
 
+/** A scoped rtnetlink socket in the namespace of an open netns fd. */
+export const rtnlSocketInFd = (nsFd: number): Effect.Effect<RtnlSocket, SysError, Scope.Scope> =>
+  Effect.acquireRelease(attempt(() => inNetns(nsFd, () => RtnlSocket.open())), (s) => Effect.sync(() => s.close()))
+
 /** Runs a synchronous syscall-ish function: SysError becomes a failure, anything else a defect. */
 export const attempt = <A>(f: () => A): Effect.Effect<A, SysError> =>
   Effect.suspend(() => {

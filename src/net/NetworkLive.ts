@@ -18,7 +18,7 @@ import { AddressInUse, LinkCreateFailed, NetlinkError, NoUplink, ParentNotFound 
 import type { NetworkError, NicStep } from "./errors.js"
 import { macBytes } from "./mac.js"
 import type { RtnlSocket, SysError } from "./netlink.js"
-import { attempt, netnsFd, rtnlSocket } from "./Netns.js"
+import { attempt, netnsFd, rtnlSocket, rtnlSocketInFd } from "./Netns.js"
 import { type InterfaceInfo, Network, type NetworkState, type NicState, type SetupOptions } from "./Network.js"
 
 const ENOENT = 2
@@ -63,7 +63,7 @@ const openSession = (o: SetupOptions): Effect.Effect<Session, NetlinkError, Scop
   Effect.gen(function*() {
     yield* checkForeign(o.netnsPath)
     const podFd = yield* netnsFd(o.netnsPath).pipe(Effect.mapError(netlinkError(`open netns ${o.netnsPath}`)))
-    const pod = yield* rtnlSocket(o.netnsPath).pipe(Effect.mapError(netlinkError(`socket in ${o.netnsPath}`)))
+    const pod = yield* rtnlSocketInFd(podFd).pipe(Effect.mapError(netlinkError(`socket in ${o.netnsPath}`)))
     return { podFd, pod }
   })
 

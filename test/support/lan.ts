@@ -1,10 +1,10 @@
 /**
  * A test LAN that exists only inside namespaces the test creates (reference/infra.md §3b).
  *
- *   hub netns  tank-t-<id>-hub : veth tkp0<->tkp1 (LAN A, 10.250.0.0/24) and tkq0<->tkq1 (LAN B, 10.251.0.0/24),
+ *   hub netns  tank-t-<pid>-<id>-hub : veth tkp0<->tkp1 (LAN A, 10.250.0.0/24) and tkq0<->tkq1 (LAN B, 10.251.0.0/24),
  *                                all up; tkp0 and tkq0 are the macvlan parents (this kernel has no `dummy`).
- *   LAN host   tank-t-<id>-lan : eth0, a bridge-mode macvlan on tkp0, 10.250.0.1/24 (the pods' gateway).
- *   pods       tank-t-<id>-<label> : empty namespaces from `podNetns`, for the code under test to configure.
+ *   LAN host   tank-t-<pid>-<id>-lan : eth0, a bridge-mode macvlan on tkp0, 10.250.0.1/24 (the pods' gateway).
+ *   pods       tank-t-<pid>-<id>-<label> : empty namespaces from `podNetns`, for the code under test to configure.
  *
  * Namespaces are pinned by `ip netns add` under /run/netns. Names carry a random id, so test files running in
  * parallel never collide; link names need no uniqueness since every link lives in a private namespace.
@@ -14,6 +14,7 @@
 import { Effect, type Scope } from "effect"
 import { type ChildProcess, execFile, spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
+import { existsSync, readdirSync } from "node:fs"
 
 export interface RunResult {
   readonly code: number
@@ -94,9 +95,31 @@ const linkNames = (ns: Netns) =>
     )
   )
 
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== "ESRCH"
+  }
+}
+
+/**
+ * Deletes test namespaces left by test processes that died without running their finalizers (SIGKILL,
+ * a CI timeout). Names carry the creating pid; only namespaces of dead pids are touched.
+ */
+export const sweepStale: Effect.Effect<void> = Effect.gen(function*() {
+  const names = yield* Effect.sync(() => existsSync("/run/netns") ? readdirSync("/run/netns") : [])
+  for (const name of names) {
+    const m = /^tank-t-(\d+)-[0-9a-f]{8}-/.exec(name)
+    if (m !== null && !alive(Number(m[1]))) yield* run("ip", ["netns", "del", name])
+  }
+})
+
 export const makeLan: Effect.Effect<Lan, never, Scope.Scope> = Effect.gen(function*() {
+  yield* sweepStale
   const id = randomBytes(4).toString("hex")
-  const prefix = `tank-t-${id}`
+  const prefix = `tank-t-${process.pid}-${id}`
   const hub = yield* netns(`${prefix}-hub`)
   const ipHub = (...args: Array<string>) => runOk("ip", ["-n", hub.name, ...args])
   for (const [a, b] of [["tkp0", "tkp1"], ["tkq0", "tkq1"]] as const) {
