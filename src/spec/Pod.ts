@@ -10,7 +10,7 @@ import {
   AbsPath,
   ContainerName,
   CString,
-  EnvName,
+  envNameProblem,
   Ipv4,
   Ipv4Cidr,
   LinkName,
@@ -94,6 +94,22 @@ export const ImageSource = Schema.Union(
 ).annotations({ identifier: "Image" })
 export type ImageSource = typeof ImageSource.Type
 
+/**
+ * Environment as a NAME → value object. Names are checked by a filter rather than a refined Record
+ * key: with `onExcessProperty: "error"` a refined key turns a bad name into "unknown field", which
+ * hides the real problem.
+ */
+export const Env = Schema.Record({ key: Schema.String, value: CString }).pipe(
+  Schema.filter((env) => {
+    const issues = Object.keys(env).flatMap((k) => {
+      const problem = envNameProblem(k)
+      return problem === undefined ? [] : [{ path: [k], message: problem }]
+    })
+    return issues.length === 0 ? true : issues
+  }),
+  Schema.annotations({ identifier: "Env" })
+)
+
 export const Container = Schema.Struct({
   name: ContainerName,
   image: ImageSource,
@@ -101,7 +117,7 @@ export const Container = Schema.Struct({
   command: optionalArray(CString),
   /** Replaces the image's Cmd. */
   args: optionalArray(CString),
-  env: Schema.optionalWith(Schema.Record({ key: EnvName, value: CString }), { default: () => ({}) }),
+  env: Schema.optionalWith(Env, { default: () => ({}) }),
   workingDir: Schema.optionalWith(AbsPath("workingDir"), { exact: true }),
   user: Schema.optionalWith(UserSpec, { exact: true }),
   mounts: optionalArray(Mount),

@@ -25,15 +25,33 @@ export class InvalidSpec extends Schema.TaggedError<InvalidSpec>()("InvalidSpec"
   }
 }
 
-/** `["containers", 0, "mounts", 1, "volume"]` → `containers[0].mounts[1].volume` */
+const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/
+
+/**
+ * `["containers", 0, "mounts", 1, "volume"]` → `containers[0].mounts[1].volume`. Keys that are not
+ * identifiers (env names like `A=B` or `""`, registry hosts) are quoted: `env["A=B"]`.
+ */
 export const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
   path.reduce<string>(
-    (acc, k) => typeof k === "number" ? `${acc}[${k}]` : acc === "" ? String(k) : `${acc}.${String(k)}`,
+    (acc, k) =>
+      typeof k === "number"
+        ? `${acc}[${k}]`
+        : typeof k === "string" && !IDENTIFIER.test(k)
+        ? `${acc}[${JSON.stringify(k)}]`
+        : acc === ""
+        ? String(k)
+        : `${acc}.${String(k)}`,
     ""
   )
 
 const friendly = (type: string): string =>
-  type.replace(/Struct \(Encoded side\)/g, "an object").replace(/\{ readonly (\w+): [^}]*\}/g, "{ $1: ... }")
+  type
+    .replace(/Struct \(Encoded side\)/g, "an object")
+    // Schema's type dumps ("ReadonlyArray<{ string | filter }>", "{ readonly [x: string]: ... }") mean
+    // nothing to someone writing YAML: say "a list" / "an object".
+    .replace(/^Expected ReadonlyArray<.*?>, actual /, "Expected a list, actual ")
+    .replace(/^Expected \{ readonly \[x: .*?\]: .*? \}, actual /, "Expected an object, actual ")
+    .replace(/\{ readonly (\w+): [^}]*\}/g, "{ $1: ... }")
 
 const issuesOf = (error: ParseResult.ParseError): Array<SpecIssue> => {
   const raw = ParseResult.ArrayFormatter.formatErrorSync(error)
@@ -54,10 +72,13 @@ const issuesOf = (error: ParseResult.ParseError): Array<SpecIssue> => {
   // exists under that path, the input chose a branch and only the deeper issue helps; otherwise fold
   // the branches into one line.
   const isMismatch = (i: SpecIssue) => i.message.startsWith("Expected ")
+  // A specific complaint at the same path (a refinement's message, such as `image reference "" must be
+  // non-empty`) means the input chose that branch; the other branches' "Expected ..." is noise.
   const deeper = (i: SpecIssue) =>
     out.some((o) =>
       o.path.startsWith(i.path === "" ? "" : i.path + ".") && o.path !== i.path ||
-      (i.path !== "" && o.path.startsWith(i.path + "["))
+      (i.path !== "" && o.path.startsWith(i.path + "[")) ||
+      (o.path === i.path && !isMismatch(o))
     )
   const result: Array<SpecIssue> = []
   const folded = new Set<string>()

@@ -107,13 +107,12 @@ export const PositiveInt = (what: string, max = Number.MAX_SAFE_INTEGER) =>
   )
 
 /** Environment variable names: no '=' (it separates name from value), no NUL, not empty. */
-export const EnvName = Schema.String.pipe(
-  Schema.filter((s) =>
-    s.length > 0 && !s.includes("=") && !s.includes("\0")
-      ? true
-      : `env name "${s}" must be non-empty without '=' or NUL`
-  )
-)
+export const envNameProblem = (s: string): string | undefined =>
+  s.length > 0 && !s.includes("=") && !s.includes("\0")
+    ? undefined
+    : `env name ${JSON.stringify(s)} must be non-empty without '=' or NUL`
+
+export const EnvName = Schema.String.pipe(Schema.filter((s) => envNameProblem(s) ?? true))
 
 /** `user:` as the OCI image config spells it: name or uid, optionally `:group` or `:gid`. */
 export const UserSpec = Schema.String.pipe(
