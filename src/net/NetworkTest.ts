@@ -46,7 +46,7 @@ export const makeRecording = (
         }
       }
       const failure = options.fail?.(o)
-      if (failure !== undefined) return yield* Effect.fail(failure)
+      if (failure !== undefined) return yield* failure
       yield* Effect.addFinalizer(() => Effect.sync(() => recording.released.push(o.pod)))
       return {
         pod: o.pod,
