@@ -119,7 +119,8 @@ export const send = (
       const attempt = yield* Effect.either(rawRequest(ep, url, opts))
       if (attempt._tag === "Left") {
         const code = codeOf(attempt.left.error)
-        const canFallBack = !absolute && hop === 0 && ep.scheme === undefined && scheme === "https" &&
+        // Concurrent first requests may all meet the plain-HTTP server; each falls back.
+        const canFallBack = !absolute && hop === 0 && ep.scheme !== "https" && scheme === "https" &&
           allowsPlainHttp(ep.entry, ep.registry) && isNotTls(code)
         if (canFallBack) {
           scheme = "http"
