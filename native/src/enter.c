@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -128,7 +129,11 @@ parse_args (int argc, char **argv, enter_opts_t *o, tank_err_t *err)
     }
   if (o->pid <= 0 || o->argv == NULL || o->argv[0] == NULL)
     return tank_error (err, EINVAL, "usage", "usage: tank-helper enter --pid P [options] -- argv...");
-  uint64_t all = caps ? o->creds.caps.bounding : ~0ULL;
+  /* Without --caps keep what we hold: the current bounding set (root here may lack some caps). */
+  uint64_t all = caps ? o->creds.caps.bounding : 0;
+  for (int c = 0; !caps && c < 64 && prctl (PR_CAPBSET_READ, c, 0, 0, 0) >= 0; c++)
+    if (prctl (PR_CAPBSET_READ, c, 0, 0, 0) == 1)
+      all |= 1ULL << c;
   o->creds.caps = (caps_spec_t) { all, all, all, all, 0 };
   o->creds.env = o->env;
   o->creds.argv = (const char **) o->argv;

@@ -1,0 +1,75 @@
+import { describe, expect, it } from "@effect/vitest"
+import { capabilitiesFor, DEFAULT_CAPABILITIES } from "../../src/runtime/helper/defaults.js"
+import { enterArgs } from "../../src/runtime/helper/enter.js"
+import { encodeFrame, encodeResize, encodeStdin, FrameDecoder, MAX_FRAME } from "../../src/runtime/helper/frames.js"
+
+describe("Frames", () => {
+  it("Frames_decode_splitAcrossChunks", () => {
+    const bytes = new Uint8Array([
+      ...encodeFrame(3, new TextEncoder().encode("hello")),
+      ...encodeFrame(4, new Uint8Array())
+    ])
+    const d = new FrameDecoder()
+    const got = [...bytes].flatMap((b) => d.push(new Uint8Array([b])))
+    expect(got.map((f) => [f.type, new TextDecoder().decode(f.payload)])).toEqual([[3, "hello"], [4, ""]])
+    expect(d.pending).toBe(0)
+  })
+
+  it("Frames_resize_bigEndianRowsCols", () => {
+    expect([...encodeResize(40, 300)]).toEqual([1, 0, 0, 0, 4, 0, 40, 1, 44])
+  })
+
+  it("Frames_stdin_splitAtMaxFrame", () => {
+    const frames = encodeStdin(new Uint8Array(MAX_FRAME * 2 + 1))
+    expect(frames.map((f) => f.length - 5)).toEqual([MAX_FRAME, MAX_FRAME, 1])
+  })
+})
+
+describe("Enter args", () => {
+  it("Enter_args_allOptionsBeforeSeparator", () => {
+    expect(enterArgs({
+      pid: 42,
+      startTime: 7,
+      argv: ["sh", "-c", "--env"],
+      env: ["A=1"],
+      cwd: "/srv",
+      uid: 1000,
+      gid: 100,
+      groups: [1, 2],
+      capabilities: [],
+      cgroupProcs: ["/sys/fs/cgroup/pids/tank/p/cgroup.procs"]
+    })).toEqual([
+      "enter",
+      "--pid",
+      "42",
+      "--start-time",
+      "7",
+      "--cgroup-procs",
+      "/sys/fs/cgroup/pids/tank/p/cgroup.procs",
+      "--cwd",
+      "/srv",
+      "--uid",
+      "1000",
+      "--gid",
+      "100",
+      "--groups",
+      "1,2",
+      "--caps",
+      "",
+      "--env",
+      "A=1",
+      "--",
+      "sh",
+      "-c",
+      "--env"
+    ])
+  })
+})
+
+describe("Default capabilities", () => {
+  it("Caps_nonRoot_hasNoEffective", () => {
+    expect(capabilitiesFor(1000).effective).toEqual([])
+    expect(capabilitiesFor(0).effective).toEqual(DEFAULT_CAPABILITIES)
+    expect(capabilitiesFor(0).bounding).toHaveLength(14)
+  })
+})

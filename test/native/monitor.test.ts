@@ -1,0 +1,197 @@
+/**
+ * e2e (root): the monitor runs a real workload in real namespaces over an overlay of a busybox
+ * rootfs. Each test checks what it claims from inside the container and that nothing leaks.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { readExitFile } from "../../src/runtime/helper/monitor.js"
+import { assertNoLeaks, leakSnapshot } from "../support/leaks.js"
+import { expectExited, runToExit, startRun } from "./harness.js"
+import { busyboxRootfs } from "./rootfs.js"
+
+describe("Monitor exit reporting", () => {
+  it.scopedLive("Monitor_exit_codeReportedExactly", () =>
+    Effect.gen(function*() {
+      const lower = yield* busyboxRootfs
+      const r = yield* runToExit(lower, { argv: ["sh", "-c", "echo out; echo err >&2; exit 7"] })
+      expect(expectExited(r.exit)).toBe(7)
+      expect(r.stdout).toBe("out\n")
+      expect(r.stderr).toBe("err\n")
+      const file = yield* readExitFile(r.config.exitPath)
+      expect(file._tag === "Some" && file.value).toEqual(r.exit)
+      expect(r.exit.pid).toBe(r.handle.pid)
+    }))
+
+  it.scopedLive("Monitor_signal_reportedAsSignal", () =>
+    Effect.gen(function*() {
+      const lower = yield* busyboxRootfs
+      const run = yield* startRun(lower, { argv: ["sleep", "1000"] })
+      yield* run.client.proceed
+      expect((yield* run.client.state).status).toBe("running")
+      yield* run.client.signal(9)
+      const exit = yield* run.client.wait
+      expect(exit).toMatchObject({ reason: "signaled", signal: 9 })
+    }))
+
+  it.scopedLive("Monitor_setupFailure_missingCwd_stepAndErrno_noLeaks", () =>
+    Effect.gen(function*() {
+      const lower = yield* busyboxRootfs
+      const before = yield* leakSnapshot({ pathPrefixes: ["/tmp/tank-native-"], processMarkers: ["tank-native-"] })
+      const run = yield* startRun(lower, { argv: ["true"], cwd: "/does/not/exist" })
+      const err = yield* Effect.flip(run.client.proceed)
+      expect(err).toMatchObject({ _tag: "SetupFailed", step: "chdir", errno: 2 })
+      const exit = yield* run.client.wait
+      expect(exit).toMatchObject({ reason: "setup_failed", setupError: { step: "chdir", errno: 2 } })
+      yield* run.client.release
+      yield* assertNoLeaks(before, {
+        pathPrefixes: ["/tmp/tank-native-"],
+        processMarkers: ["tank-native-"],
+        pids: [run.handle.pid, run.handle.monitorPid]
+      })
+    }))
+
+  it.scopedLive("Monitor_setupFailure_badLowerdir_mountRootfs", () =>
+    Effect.gen(function*() {
+      const r = yield* runToExit("/nonexistent/lower", { argv: ["true"] }).pipe(
+        Effect.catchTag("SetupFailed", (e) => Effect.succeed(e))
+      )
+      expect(r).toMatchObject({ _tag: "SetupFailed", step: "mount_rootfs", errno: 2 })
+    }))
+
+  it.scopedLive("Monitor_setupFailure_missingExecutable_exec", () =>
+    Effect.gen(function*() {
+      const lower = yield* busyboxRootfs
+      const run = yield* startRun(lower, { argv: ["no-such-binary"] })
+      const err = yield* Effect.flip(run.client.proceed)
+      expect(err).toMatchObject({ _tag: "SetupFailed", step: "exec", errno: 2 })
+    }))
+
+  it.scopedLive("Monitor_setupFailure_beforeReady_missingNetns_nothingRuns", () =>
+    Effect.gen(function*() {
+      const lower = yield* busyboxRootfs
+      const before = yield* leakSnapshot({ processMarkers: ["tank-native-"] })
+      const err = yield* Effect.flip(
+        startRun(lower, { namespaces: { net: { join: "/nonexistent/net" }, uts: "new", ipc: "new" } })
+      )
+      expect(err).toMatchObject({ _tag: "SetupFailed", step: "open_ns_net", errno: 2 })
+      const err2 = yield* Effect.flip(
+        startRun(lower, { cgroupProcs: ["/sys/fs/cgroup/pids/no-such-tank-group/cgroup.procs"] })
+      )
+      expect(err2).toMatchObject({ _tag: "SetupFailed", step: "cgroup_join", errno: 2 })
+      yield* assertNoLeaks(before, { processMarkers: ["tank-native-"] })
+    }))
+
+  it.scopedLive("Monitor_abort_atCheckpoint", () =>
+    Effect.gen(function*() {
+      const lower = yield* busyboxRootfs
+      const run = yield* startRun(lower, { argv: ["sleep", "1000"] })
+      expect((yield* run.client.state).status).toBe("parked")
+      yield* run.client.abort
+      const exit = yield* run.client.wait
+      expect(exit).toMatchObject({ reason: "setup_failed", setupError: { step: "aborted" } })
+    }))
+})
+
+describe("Monitor isolation", () => {
+  it.scopedLive("Monitor_pidns_workloadIsPid1_psSeesOnlyOwn", () =>
+    Effect.gen(function*() {
+      const lower = yield* busyboxRootfs
+      const r = yield* runToExit(lower, {
+        argv: ["sh", "-c", "echo pid=$$; ps -o pid,comm > /tmp/ps; tail -n +2 /tmp/ps"]
+      })
+      const lines = r.stdout.trim().split("\n").map((l) => l.trim().split(/\s+/))
+      expect(lines[0]).toEqual(["pid=1"])
+      // Exactly the shell (pid 1) and ps itself: nothing of the host is visible.
+      expect(lines.slice(1).map((l) => l[1])).toEqual(["sh", "ps"])
+      expect(lines[1]![0]).toBe("1")
+    }))
+
+  it.scopedLive("Monitor_identity_hostnameEtcEnvCwdUser", () =>
+    Effect.gen(function*() {
+      const lower = yield* busyboxRootfs
+      const run = yield* runDirWithEtc()
+      const r = yield* runToExit(lower, {
+        argv: [
+          "sh",
+          "-c",
+          "hostname; cat /etc/hosts /etc/hostname /etc/resolv.conf; echo G=$GREETING; pwd; id -u; id -g; id -G"
+        ],
+        env: ["PATH=/bin", "GREETING=hello tank"],
+        cwd: "/home/tank",
+        uid: 1000,
+        gid: 1000,
+        groups: [1000, 10],
+        capabilities: { bounding: [], effective: [], permitted: [], inheritable: [], ambient: [] },
+        hostname: "pod-one",
+        etcFiles: [
+          { source: path.join(run, "hosts"), target: "/etc/hosts" },
+          { source: path.join(run, "hostname"), target: "/etc/hostname" },
+          { source: path.join(run, "resolv.conf"), target: "/etc/resolv.conf" }
+        ]
+      })
+      expect(r.stdout.split("\n")).toEqual([
+        "pod-one",
+        "127.0.0.1\tlocalhost pod-one",
+        "pod-one",
+        "nameserver 10.0.0.1",
+        "G=hello tank",
+        "/home/tank",
+        "1000",
+        "1000",
+        "1000 10",
+        ""
+      ])
+    }))
+
+  it.scopedLive("Monitor_volumes_rwAndRo_roGivesEROFS", () =>
+    Effect.gen(function*() {
+      const lower = yield* busyboxRootfs
+      const rw = yield* runDirWithEtc()
+      const ro = yield* runDirWithEtc()
+      fs.writeFileSync(path.join(ro, "seed"), "seed\n")
+      const r = yield* runToExit(lower, {
+        argv: [
+          "sh",
+          "-c",
+          "echo written > /data/out && cat /conf/seed && (echo x > /conf/new) 2>&1; grep -E ' /(data|conf) ' /proc/mounts | cut -d' ' -f2,4 | cut -d, -f1"
+        ],
+        volumes: [{ source: rw, target: "/data" }, { source: ro, target: "/conf", readOnly: true }]
+      })
+      expect(fs.readFileSync(path.join(rw, "out"), "utf8")).toBe("written\n")
+      expect(fs.existsSync(path.join(ro, "new"))).toBe(false)
+      expect(r.stdout).toContain("seed\n")
+      expect(r.stdout).toContain("Read-only file system")
+      expect(r.stdout).toContain("/data rw\n")
+      expect(r.stdout).toContain("/conf ro\n")
+    }))
+
+  it.scopedLive("Monitor_overlay_lowerUnchangedAfterWritesEverywhere", () =>
+    Effect.gen(function*() {
+      const { treeFingerprint } = yield* Effect.promise(() => import("./rootfs.js"))
+      const lower = yield* busyboxRootfs
+      const before = treeFingerprint(lower)
+      const r = yield* runToExit(lower, {
+        argv: [
+          "sh",
+          "-c",
+          "echo x >> /etc/passwd; rm /bin/ls; mkdir -p /srv/new; touch /bin/extra; chmod 700 /tmp; echo done"
+        ]
+      })
+      expect(r.stdout).toBe("done\n")
+      expect(treeFingerprint(lower)).toBe(before)
+      expect(fs.existsSync(path.join(r.config.rootfs.upperdir, "srv/new"))).toBe(true)
+      expect(fs.readFileSync(path.join(r.config.rootfs.upperdir, "etc/passwd"), "utf8")).toMatch(/x\n$/)
+    }))
+})
+
+const runDirWithEtc = () =>
+  Effect.gen(function*() {
+    const { tmpDir } = yield* Effect.promise(() => import("../support/tmp.js"))
+    const d = yield* tmpDir("tank-native-etc-")
+    fs.writeFileSync(path.join(d, "hosts"), "127.0.0.1\tlocalhost pod-one\n")
+    fs.writeFileSync(path.join(d, "hostname"), "pod-one\n")
+    fs.writeFileSync(path.join(d, "resolv.conf"), "nameserver 10.0.0.1\n")
+    return d
+  })

@@ -1,0 +1,131 @@
+/**
+ * A leak checker for tests that touch the machine: snapshot host mounts, processes, network
+ * namespaces and cgroups before, snapshot again after, and fail with the list of anything new.
+ *
+ *   const before = yield* leakSnapshot(opts)
+ *   ... the test ...
+ *   yield* assertNoLeaks(before, opts)            // retries briefly: teardown can be asynchronous
+ *
+ * Or wrap: `yield* withLeakCheck(opts)(effect)`. Options narrow what is looked at so tests running in
+ * parallel do not see each other: mounts/cgroups by path prefix, processes by a cmdline marker.
+ */
+import { Data, Effect, Schedule } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+
+export interface LeakOptions {
+  /** Mount points (and netns pin paths) under these prefixes count; default: all mounts. */
+  readonly pathPrefixes?: ReadonlyArray<string>
+  /** Processes whose cmdline contains one of these count (default: ["tank-helper"]). */
+  readonly processMarkers?: ReadonlyArray<string>
+  /** Directories whose sub-directories (cgroups) count, e.g. /sys/fs/cgroup/memory/tank. */
+  readonly cgroupDirs?: ReadonlyArray<string>
+  /** Entries of /run/netns with this prefix count (default: none). */
+  readonly netnsPrefix?: string
+  /** Explicit pids that must be gone afterwards. */
+  readonly pids?: ReadonlyArray<number>
+}
+
+export interface LeakSnapshot {
+  readonly mounts: ReadonlyArray<string>
+  readonly processes: ReadonlyArray<string>
+  readonly netns: ReadonlyArray<string>
+  readonly cgroups: ReadonlyArray<string>
+}
+
+export class LeakFound extends Data.TaggedError("LeakFound")<{
+  readonly leaks: LeakSnapshot
+}> {
+  override get message(): string {
+    const l = this.leaks
+    return `leaked: ${JSON.stringify({ mounts: l.mounts, processes: l.processes, netns: l.netns, cgroups: l.cgroups })}`
+  }
+}
+
+const unescapeMount = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)))
+
+export const hostMounts = (prefixes?: ReadonlyArray<string>): Array<string> =>
+  fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter(Boolean).map((line) => {
+    const f = line.split(" ")
+    const sep = f.indexOf("-")
+    return `${unescapeMount(f[4] ?? "")} ${f[sep + 1] ?? ""} ${unescapeMount(f[3] ?? "")}`
+  }).filter((m) => !prefixes || prefixes.some((p) => m.startsWith(p) || m.includes(` ${p}`)))
+
+const cmdline = (pid: string): string | undefined => {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ").trim()
+  } catch {
+    return undefined
+  }
+}
+
+const isAlive = (pid: number): boolean => {
+  try {
+    // A zombie still has a /proc entry; only count running or sleeping processes.
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+    return !/\) [ZX] /.test(stat)
+  } catch {
+    return false
+  }
+}
+
+export const markedProcesses = (markers: ReadonlyArray<string>, pids: ReadonlyArray<number> = []): Array<string> => {
+  const out: Array<string> = []
+  for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    if (Number(pid) === process.pid) continue
+    const c = cmdline(pid)
+    if (c && markers.some((m) => c.includes(m)) && isAlive(Number(pid))) out.push(`${pid} ${c}`)
+  }
+  for (const pid of pids) if (isAlive(pid)) out.push(`${pid} ${cmdline(String(pid)) ?? "?"}`)
+  return out
+}
+
+const subdirs = (dir: string, depth = 3): Array<string> => {
+  if (depth === 0 || !fs.existsSync(dir)) return []
+  return fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).flatMap((e) => {
+    const p = path.join(dir, e.name)
+    return [p, ...subdirs(p, depth - 1)]
+  })
+}
+
+export const leakSnapshot = (o: LeakOptions = {}): Effect.Effect<LeakSnapshot> =>
+  Effect.sync(() => ({
+    mounts: hostMounts(o.pathPrefixes),
+    processes: markedProcesses(o.processMarkers ?? ["tank-helper"], o.pids),
+    netns: o.netnsPrefix && fs.existsSync("/run/netns")
+      ? fs.readdirSync("/run/netns").filter((n) => n.startsWith(o.netnsPrefix!))
+      : [],
+    cgroups: (o.cgroupDirs ?? []).flatMap((d) => subdirs(d))
+  }))
+
+const newIn = (before: ReadonlyArray<string>, after: ReadonlyArray<string>) => {
+  const b = new Set(before)
+  return after.filter((x) => !b.has(x))
+}
+
+export const diffSnapshots = (before: LeakSnapshot, after: LeakSnapshot): LeakSnapshot => ({
+  mounts: newIn(before.mounts, after.mounts),
+  processes: newIn(before.processes.map((p) => p), after.processes),
+  netns: newIn(before.netns, after.netns),
+  cgroups: newIn(before.cgroups, after.cgroups)
+})
+
+const isEmpty = (l: LeakSnapshot) => l.mounts.length + l.processes.length + l.netns.length + l.cgroups.length === 0
+
+/** Fails with LeakFound if anything new remains (checked for up to ~2 s). */
+export const assertNoLeaks = (before: LeakSnapshot, o: LeakOptions = {}): Effect.Effect<void, LeakFound> =>
+  leakSnapshot(o).pipe(
+    Effect.map((after) => diffSnapshots(before, after)),
+    Effect.flatMap((d) => isEmpty(d) ? Effect.void : Effect.fail(new LeakFound({ leaks: d }))),
+    Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.intersect(Schedule.recurs(20))))
+  )
+
+/** Run `self` between two snapshots; a leak fails the effect even if `self` succeeded. */
+export const withLeakCheck =
+  (o: LeakOptions = {}) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | LeakFound, R> =>
+    Effect.gen(function*() {
+      const before = yield* leakSnapshot(o)
+      const exit = yield* Effect.exit(self)
+      yield* assertNoLeaks(before, o)
+      return yield* exit
+    })
