@@ -6,7 +6,7 @@
  * sees the change.
  */
 import { Effect, Option, Schema } from "effect"
-import { decodePod, InvalidSpec } from "../spec/decode.js"
+import { decodePod, InvalidSpec, SpecIssue } from "../spec/decode.js"
 import type { Pod } from "../spec/Pod.js"
 import type { PodStatus } from "../store/status.js"
 import { AlreadyExists, RevisionConflict, Store, type StoredPod, type StoreError } from "../store/Store.js"
@@ -50,20 +50,25 @@ export const applyAll = (
   source?: string
 ): Effect.Effect<ReadonlyArray<StoredPod>, InvalidSpec | StoreError, Store> =>
   Effect.gen(function*() {
-    const pods = yield* Effect.forEach(
-      specs,
-      (s, i) => decodePod(s, source ? `${source}#${i + 1}` : `document ${i + 1}`)
-    )
-    const seen = new Set<string>()
-    for (const p of pods) {
-      if (seen.has(p.name)) {
+    const where = (i: number) => source ? `${source}#${i + 1}` : `document ${i + 1}`
+    const pods = yield* Effect.forEach(specs, (s, i) => decodePod(s, where(i)))
+    const seen = new Map<string, number>()
+    for (const [i, p] of pods.entries()) {
+      const first = seen.get(p.name)
+      if (first !== undefined) {
+        // SpecIssue instances, not plain objects: InvalidSpec's constructor validates its fields.
         return yield* new InvalidSpec({
-          ...(source ? { source } : {}),
+          source: where(i),
           pod: p.name,
-          issues: [{ path: "name", message: `pod "${p.name}" appears twice in one apply` }]
+          issues: [
+            new SpecIssue({
+              path: "name",
+              message: `pod "${p.name}" appears twice in one apply (also ${where(first)})`
+            })
+          ]
         })
       }
-      seen.add(p.name)
+      seen.set(p.name, i)
     }
     const store = yield* Store
     return yield* Effect.forEach(pods, (pod) =>

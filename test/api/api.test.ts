@@ -1,0 +1,226 @@
+/**
+ * The public operations (src/api/Api.ts) over every Store layer: what `Tank.apply` and friends promise,
+ * without a running agent.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer, Logger, LogLevel, Option } from "effect"
+import * as path from "node:path"
+import * as Api from "../../src/api/Api.js"
+import { InvalidSpec } from "../../src/spec/decode.js"
+import { layerMemory } from "../../src/store/memory.js"
+import { layerSqlite } from "../../src/store/sqlite.js"
+import { Store } from "../../src/store/Store.js"
+import { tmpDir } from "../support/tmp.js"
+
+const spec = (name: string, over: Record<string, unknown> = {}) => ({
+  name,
+  containers: [{ name: "app", image: "busybox" }],
+  ...over
+})
+
+const sqliteFile = Layer.unwrapScoped(
+  Effect.map(tmpDir("tank-api-"), (dir) => layerSqlite(path.join(dir, "tank.db")))
+).pipe(Layer.orDie)
+
+const layers = [["memory", layerMemory], ["sqlite", sqliteFile]] as const
+
+const names = Effect.map(Api.list, (pods) => pods.map((p) => p.name))
+const eventTypes = Effect.flatMap(Store, (s) => s.recentEvents(100)).pipe(
+  Effect.map((evs) => evs.map((e) => `${e.type} ${e.pod}`))
+)
+
+/** Run `eff` with a logger that records warnings, and return them alongside the result. */
+const withWarnings = <A, E, R>(eff: Effect.Effect<A, E, R>) =>
+  Effect.suspend(() => {
+    const warnings: Array<string> = []
+    const logger = Logger.make(({ logLevel, message }) => {
+      if (LogLevel.greaterThanEqual(logLevel, LogLevel.Warning)) {
+        warnings.push((Array.isArray(message) ? message : [message]).map(String).join(" "))
+      }
+    })
+    return eff.pipe(
+      Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
+      Effect.map((a) => [a, warnings] as const)
+    )
+  })
+
+for (const [label, layer] of layers) {
+  describe(`Api (${label} store)`, () => {
+    it.scoped("apply of a plain object stores the decoded pod; get and list return it", () =>
+      Effect.gen(function*() {
+        const stored = yield* Api.apply(spec("web", { restart: "never" }))
+        assert.strictEqual(stored.name, "web")
+        const got = yield* Api.get("web")
+        assert.strictEqual(got.restart, "never")
+        assert.strictEqual(got.network, "none")
+        assert.deepStrictEqual(got.containers[0]!.mounts, [])
+        assert.deepStrictEqual(yield* names, ["web"])
+        assert.deepStrictEqual(yield* Api.get("web"), stored.spec)
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("apply of an already-decoded pod stores it unchanged", () =>
+      Effect.gen(function*() {
+        const first = yield* Api.apply(spec("web"))
+        yield* Api.remove("web")
+        yield* Api.apply(first.spec)
+        assert.deepStrictEqual(yield* Api.get("web"), first.spec)
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("an invalid apply fails with InvalidSpec naming the field, and stores nothing", () =>
+      Effect.gen(function*() {
+        const err = yield* Effect.flip(Api.apply({ name: "web", containers: [{ name: "c" }] }))
+        assert.instanceOf(err, InvalidSpec)
+        assert.deepStrictEqual(err._tag === "InvalidSpec" && err.issues.map((i) => i.path), ["containers[0].image"])
+        assert.deepStrictEqual(yield* names, [])
+        assert.deepStrictEqual(yield* eventTypes, [])
+        const notFound = yield* Effect.flip(Api.get("web"))
+        assert.strictEqual(notFound._tag, "PodNotFound")
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("applying the same name twice replaces the spec", () =>
+      Effect.gen(function*() {
+        const a = yield* Api.apply(spec("web", { restart: "always" }))
+        const b = yield* Api.apply(spec("web", { restart: "never" }))
+        assert.isAbove(b.revision, a.revision)
+        assert.strictEqual((yield* Api.get("web")).restart, "never")
+        assert.deepStrictEqual(yield* names, ["web"])
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("remove by name and by pod; removing a missing pod is false, not an error", () =>
+      Effect.gen(function*() {
+        yield* Api.apply(spec("web"))
+        const db = yield* Api.apply(spec("db"))
+        assert.deepStrictEqual(yield* names, ["db", "web"])
+        assert.isTrue(yield* Api.remove("web"))
+        assert.isTrue(yield* Api.remove(db.spec))
+        assert.deepStrictEqual(yield* names, [])
+        assert.strictEqual((yield* Effect.flip(Api.get("web")))._tag, "PodNotFound")
+        assert.isFalse(yield* Api.remove("web"))
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("apply and remove append 'applied' and 'deleted' events; a no-op remove appends none", () =>
+      Effect.gen(function*() {
+        yield* Api.apply(spec("web"))
+        yield* Api.apply(spec("web", { restart: "never" }))
+        yield* Api.remove("web")
+        yield* Api.remove("web")
+        assert.deepStrictEqual(yield* eventTypes, ["applied web", "applied web", "deleted web"])
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("status of a pod the agent has not acted on is 'pending' at its revision", () =>
+      Effect.gen(function*() {
+        const stored = yield* Api.apply(spec("web"))
+        const s = yield* Api.status("web")
+        assert.strictEqual(s.phase, "pending")
+        assert.strictEqual(s.restarts, 0)
+        assert.strictEqual(s.specRevision, stored.revision)
+        assert.strictEqual((yield* Effect.flip(Api.status("nope")))._tag, "PodNotFound")
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("statusAll: observed status wins, unacted pods are pending, pods being torn down are listed", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        const web = yield* Api.apply(spec("web"))
+        yield* Api.apply(spec("db"))
+        const at = new Date().toISOString()
+        yield* store.putStatus({
+          name: "web",
+          phase: "running",
+          restarts: 2,
+          specRevision: web.revision,
+          hostPid: 4242,
+          updatedAt: at
+        })
+        // "gone" was deleted from desired state; the agent is still stopping it.
+        yield* store.putStatus({ name: "gone", phase: "stopping", restarts: 0, specRevision: 1, updatedAt: at })
+        const rows = yield* Api.statusAll
+        assert.deepStrictEqual(rows.map((r) => [r.name, r.phase]), [["db", "pending"], ["gone", "stopping"], [
+          "web",
+          "running"
+        ]])
+        assert.strictEqual(rows.find((r) => r.name === "web")!.hostPid, 4242)
+        assert.strictEqual((yield* Api.status("web")).phase, "running")
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("restart bumps restartGeneration, keeps the spec, and logs 'restarting'", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        const before = yield* Api.apply(spec("web"))
+        const after = yield* Api.restart("web")
+        assert.strictEqual(after.restartGeneration, before.restartGeneration + 1)
+        assert.deepStrictEqual(after.spec, before.spec)
+        const again = yield* Api.restart("web")
+        assert.strictEqual(again.restartGeneration, before.restartGeneration + 2)
+        assert.strictEqual(Option.getOrThrow(yield* store.get("web")).restartGeneration, again.restartGeneration)
+        assert.deepStrictEqual(yield* eventTypes, ["applied web", "restarting web", "restarting web"])
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("restart of an unknown pod fails with PodNotFound and writes nothing", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        const rev = yield* store.revision
+        const err = yield* Effect.flip(Api.restart("nope"))
+        assert.strictEqual(err._tag, "PodNotFound")
+        assert.strictEqual(err._tag === "PodNotFound" && err.name, "nope")
+        assert.strictEqual(yield* store.revision, rev)
+        assert.deepStrictEqual(yield* eventTypes, [])
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("applyAll stores every pod when all are valid", () =>
+      Effect.gen(function*() {
+        const stored = yield* Api.applyAll([spec("web"), spec("db")])
+        assert.deepStrictEqual(stored.map((s) => s.name), ["web", "db"])
+        assert.deepStrictEqual(yield* names, ["db", "web"])
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("applyAll with one invalid document stores none and says which document and field", () =>
+      Effect.gen(function*() {
+        const err = yield* Effect.flip(Api.applyAll([spec("web"), spec("db", { restart: "sometimes" }), spec("x")]))
+        assert.instanceOf(err, InvalidSpec)
+        if (err._tag !== "InvalidSpec") return
+        assert.strictEqual(err.source, "document 2")
+        assert.strictEqual(err.pod, "db")
+        assert.deepStrictEqual(err.issues.map((i) => i.path), ["restart"])
+        assert.deepStrictEqual(yield* names, [])
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("applyAll with a duplicate name is rejected and stores none", () =>
+      Effect.gen(function*() {
+        const err = yield* Effect.flip(Api.applyAll([spec("web"), spec("db"), spec("web", { restart: "never" })]))
+        assert.instanceOf(err, InvalidSpec)
+        if (err._tag !== "InvalidSpec") return
+        assert.strictEqual(err.pod, "web")
+        assert.strictEqual(err.source, "document 3")
+        assert.deepStrictEqual(err.issues.map((i) => i.path), ["name"])
+        assert.match(err.message, /pod "web" appears twice in one apply \(also document 1\)/)
+        assert.deepStrictEqual(yield* names, [])
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("seed writes absent pods and returns their names", () =>
+      Effect.gen(function*() {
+        const written = yield* Api.seed([spec("web"), spec("db")])
+        assert.deepStrictEqual(written, ["web", "db"])
+        assert.deepStrictEqual(yield* names, ["db", "web"])
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("seed never clobbers a pod changed at runtime", () =>
+      Effect.gen(function*() {
+        yield* Api.seed([spec("web", { restart: "always" })])
+        yield* Api.apply(spec("web", { restart: "never" }))
+        const written = yield* Api.seed([spec("web", { restart: "always" }), spec("db")])
+        assert.deepStrictEqual(written, ["db"])
+        assert.strictEqual((yield* Api.get("web")).restart, "never")
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("seed skips an invalid entry with a warning naming the field, and writes the rest", () =>
+      Effect.gen(function*() {
+        const [written, warnings] = yield* withWarnings(Api.seed([{ name: "bad" }, spec("ok")]))
+        assert.deepStrictEqual(written, ["ok"])
+        assert.deepStrictEqual(yield* names, ["ok"])
+        assert.strictEqual(warnings.length, 1)
+        assert.match(warnings[0]!, /skipping seed pod/)
+        assert.match(warnings[0]!, /pod "bad"/)
+        assert.match(warnings[0]!, /containers: is missing/)
+      }).pipe(Effect.provide(layer)))
+  })
+}
