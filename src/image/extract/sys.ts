@@ -73,6 +73,7 @@ const fns = {
   futimens: lib.func("int futimens(int, const void *)"),
   fsetxattr: lib.func("int fsetxattr(int, const char *, const void *, size_t, int)"),
   lsetxattr: lib.func("int lsetxattr(const void *, const char *, const void *, size_t, int)"),
+  lgetxattr: lib.func("long lgetxattr(const char *, const char *, void *, size_t)"),
   close: lib.func("int close(int)")
 }
 
@@ -174,6 +175,16 @@ export const fsetxattr = (fd: number, key: string, value: Buffer, what: string):
 /** setxattr on `name` inside `dirfd` without following it (for symlinks and device nodes). */
 export const lsetxattrAt = (dirfd: number, name: string, key: string, value: Buffer): void => {
   check(fns.lsetxattr(cstr(`/proc/self/fd/${dirfd}/${name}`), key, value, value.length, 0), "lsetxattr", name)
+}
+
+/** An xattr of `path` itself (not following a final symlink); undefined when absent or unsupported. */
+export const lgetxattr = (path: string, key: string): Buffer | undefined => {
+  const buf = Buffer.alloc(256)
+  const n = Number(fns.lgetxattr(path, key, buf, buf.length))
+  if (n >= 0) return buf.subarray(0, n)
+  const code = errnoName(koffi.errno())
+  if (code === "ENODATA" || code === "EOPNOTSUPP" || code === "ENOTSUP") return undefined
+  throw new SysError("lgetxattr", koffi.errno(), code, path)
 }
 
 export const close = (fd: number): void => {
