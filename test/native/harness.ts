@@ -80,14 +80,16 @@ export interface Run {
 }
 
 /** Start a monitor (workload parked) and connect to it; everything is killed when the scope closes. */
+export type Overrides = Partial<MonitorConfig> | ((dir: string) => Partial<MonitorConfig>)
+
 export const startRun = (
   lower: string,
-  over: Partial<MonitorConfig> = {},
+  over: Overrides = {},
   dir?: string
 ): Effect.Effect<Run, HelperNotBuilt | HelperProtocolError | SetupFailed | MonitorGone, Scope.Scope> =>
   Effect.gen(function*() {
     const d = dir ?? (yield* runDir)
-    const config = baseConfig(d, lower, over)
+    const config = baseConfig(d, lower, typeof over === "function" ? over(d) : over)
     const handle = yield* Effect.acquireRelease(startMonitor(config, path.join(d, "config.json")), killAll)
     const client = yield* connect(config.socketPath)
     return { dir: d, config, handle, client }
@@ -114,7 +116,7 @@ export const streamText = (recs: ReadonlyArray<LogRecord>, stream: string): stri
   recs.filter((r) => r.stream === stream).map((r) => r.text + (r.flag === "F" ? "\n" : "")).join("")
 
 /** Run to completion: proceed, wait; returns the exit and the log. */
-export const runToExit = (lower: string, over: Partial<MonitorConfig> = {}) =>
+export const runToExit = (lower: string, over: Overrides = {}) =>
   Effect.gen(function*() {
     const run = yield* startRun(lower, over)
     yield* run.client.proceed
