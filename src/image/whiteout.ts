@@ -7,8 +7,9 @@
  *   extracted. Tank writes it as a character device 0/0 named `<name>` (overlayfs's whiteout).
  * - `dir/.wh..wh..opq` makes `dir` opaque: nothing from lower layers shows through. Tank sets the
  *   xattr `trusted.overlay.opaque=y` on `dir`.
- * - Other `.wh..wh.`-prefixed names are AUFS bookkeeping (`.wh..wh.plnk`, `.wh..wh.aufs`) and are
- *   skipped, as Docker does.
+ * - Other `.wh..wh.`-prefixed names are AUFS bookkeeping (`.wh..wh.plnk`, `.wh..wh.aufs`): they
+ *   and everything below them are skipped, as Docker does (Docker additionally resolves hard links
+ *   into `.wh..wh.plnk`; Tank does not, such a link fails as a missing target).
  */
 
 export const WHITEOUT_PREFIX = ".wh."
@@ -36,8 +37,10 @@ export const classify = (entryName: string): Classified => {
   const trimmed = entryName.replace(/\/+$/, "")
   const slash = trimmed.lastIndexOf("/")
   const base = trimmed.slice(slash + 1)
-  if (!base.startsWith(WHITEOUT_PREFIX)) return ENTRY
+  if (!trimmed.includes(WHITEOUT_PREFIX)) return ENTRY
   const dir = slash < 0 ? "" : trimmed.slice(0, slash)
+  if (dir.split("/").some((c) => c.startsWith(META_PREFIX))) return { _tag: "Meta" } // inside .wh..wh.plnk/ etc.
+  if (!base.startsWith(WHITEOUT_PREFIX)) return ENTRY
   if (base === OPAQUE_MARKER) return { _tag: "Opaque", dir }
   if (base.startsWith(META_PREFIX)) return { _tag: "Meta" }
   const name = base.slice(WHITEOUT_PREFIX.length)
