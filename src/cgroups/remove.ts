@@ -53,45 +53,56 @@ export interface RemoveSettings {
   readonly cgroupKill: boolean
 }
 
-/** Removes one group (a leaf: no child groups) from every hierarchy; a dir already gone is fine. */
+const rmdirAll = (fs: CgroupFs, dirs: ReadonlyArray<string>) =>
+  Effect.forEach(dirs, (dir) => rmdirGone(fs, dir), { concurrency: "unbounded", discard: true })
+
+const isBusy = (e: CgroupError) => e.code === "EBUSY"
+
+/**
+ * Removes one group from every hierarchy; a dir already gone is fine. The common case (no tasks
+ * left) is one rmdir per dir; only a busy group pays for killing, checking and retrying.
+ */
 export const removeGroup = (
   fs: CgroupFs,
   dirs: ReadonlyArray<string>,
   settings: RemoveSettings,
-  /** Checked before every try: true means "leave the group", e.g. it gained a child meanwhile. */
+  /** Checked before every retry: true means "leave the group", e.g. it has (gained) a child. */
   keep: Effect.Effect<boolean, CgroupError> = Effect.succeed(false)
 ): Effect.Effect<void, CgroupError> => {
-  const rmdirs = Effect.forEach(dirs, (dir) => rmdirGone(fs, dir), { concurrency: "unbounded", discard: true })
-  const withKill = settings.force ? killTasks(fs, dirs, settings.cgroupKill).pipe(Effect.zipRight(rmdirs)) : rmdirs
-  return Effect.if(keep, { onTrue: () => Effect.void, onFalse: () => withKill }).pipe(
-    Effect.retry({ schedule: retrySchedule(settings.timeout), while: (e) => e.code === "EBUSY" })
-  )
+  const retry = Effect.if(keep, {
+    onTrue: () => Effect.void,
+    onFalse: () =>
+      (settings.force ? killTasks(fs, dirs, settings.cgroupKill) : Effect.void).pipe(
+        Effect.zipRight(rmdirAll(fs, dirs))
+      )
+  }).pipe(Effect.retry({ schedule: retrySchedule(settings.timeout), while: isBusy }))
+  return rmdirAll(fs, dirs).pipe(Effect.catchIf(isBusy, () => retry))
 }
 
 /**
  * Removes a group and all its child groups (children first), in every hierarchy: `dirs` are
- * the group's directories. Used for a pod group: its containers, then itself.
+ * the group's directories. Children are only looked for when the plain rmdir is refused.
  */
 export const removeTree = (
   fs: CgroupFs,
   dirs: ReadonlyArray<string>,
   settings: RemoveSettings
 ): Effect.Effect<void, CgroupError> =>
-  Effect.gen(function*() {
-    const lists = yield* Effect.forEach(dirs, (dir) => subdirsOptional(fs, dir), { concurrency: "unbounded" })
-    const children = [...new Set(lists.flat())]
-    yield* Effect.forEach(
-      children,
-      (child) => removeTree(fs, dirs.map((d) => `${d}/${child}`), settings),
-      { concurrency: "unbounded", discard: true }
-    )
-    yield* removeGroup(fs, dirs, settings)
-  })
+  rmdirAll(fs, dirs).pipe(Effect.catchIf(isBusy, () =>
+    Effect.gen(function*() {
+      const lists = yield* Effect.forEach(dirs, (dir) => subdirsOptional(fs, dir), { concurrency: "unbounded" })
+      yield* Effect.forEach(
+        new Set(lists.flat()),
+        (child) => removeTree(fs, dirs.map((d) => `${d}/${child}`), settings),
+        { concurrency: "unbounded", discard: true }
+      )
+      yield* removeGroup(fs, dirs, settings)
+    })))
 
 /**
  * Removes a pod group once its last container group is gone. A pod group that still has child
- * groups (another container of the pod, possibly created while we retry) is left alone; one
- * already gone is fine.
+ * groups (another container of the pod, possibly created meanwhile) is left alone (rmdir refuses
+ * it with EBUSY, then the children are seen); one already gone is fine.
  */
 export const removeIfChildless = (
   fs: CgroupFs,

@@ -53,7 +53,7 @@ describe("v1 driver on a fake cgroupfs", () => {
       expect(yield* cg.list).toEqual([])
     }))
 
-  it.scoped("one mkdir per hierarchy when tank/<pod> exists; the period is written before the quota", () =>
+  it.scoped("one mkdir per hierarchy when tank/<pod> exists, cpu period before quota, removal without extra syscalls", () =>
     Effect.gen(function*() {
       const { cg, fake } = yield* setup()
       yield* cg.ensure({ pod: "web", container: "a" })
@@ -65,6 +65,16 @@ describe("v1 driver on a fake cgroupfs", () => {
         "write cpu,cpuacct/tank/web/b/cpu.cfs_period_us 100000",
         "write cpu,cpuacct/tank/web/b/cpu.cfs_quota_us 50000"
       ])
+      // removing an empty leaf is one rmdir per hierarchy; the pod group, still holding a, one more each
+      fake.log.length = 0
+      yield* cg.remove({ pod: "web", container: "b" }, { force: true })
+      expect(fake.log.filter((l) => !l.startsWith("rmdir"))).toEqual([
+        "readdir memory/tank/web",
+        "readdir pids/tank/web",
+        "readdir cpu,cpuacct/tank/web"
+      ])
+      expect(fake.log.filter((l) => l.startsWith("rmdir"))).toHaveLength(6)
+      expect(fake.exists("memory/tank/web/a")).toBe(true)
     }))
 
   it.scoped("addProcess joins every hierarchy; a pod's group outlives its first container", () =>
