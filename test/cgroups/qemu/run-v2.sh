@@ -54,7 +54,7 @@ poweroff -f
 INIT
   chmod +x "$root/init"
   (cd "$root" && find . | busybox cpio -o -H newc 2>/dev/null | gzip -1 > "$work/initrd")
-  timeout 240 qemu-system-x86_64 -accel tcg -m 1024 -smp 2 -nographic -no-reboot \
+  timeout 240 qemu-system-x86_64 -accel tcg -m 1024 -smp 1 -nographic -no-reboot \
     -kernel "$KERNEL" -initrd "$work/initrd" \
     -append "console=ttyS0 cgroup_no_v1=all panic=-1 quiet loglevel=3" </dev/null
   ;;
