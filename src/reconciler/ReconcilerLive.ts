@@ -25,6 +25,12 @@ import { makeWorker, type Worker } from "./worker.js"
 
 /** How long to wait before re-opening a change feed that failed. */
 const WATCH_RETRY = Duration.seconds(1)
+/**
+ * How long a pass waits for its stops before starting anyway. A stop is bounded by the pod's grace
+ * period; this only keeps a stuck stop (a runtime bug) from wedging every other pod's convergence.
+ * The stop itself goes on in its worker.
+ */
+const STOP_WAIT = Duration.minutes(2)
 
 export const make = (input: ReconcilerConfigInput = {}) =>
   Effect.gen(function*() {
@@ -100,12 +106,19 @@ export const make = (input: ReconcilerConfigInput = {}) =>
       const stops = [
         ...p.stop.map((name) => {
           const w = workers.get(name)!
-          return w.remove.pipe(Effect.ensuring(Effect.sync(() => workers.get(name) === w && workers.delete(name))))
+          // Forgotten only once its worker has ended (a pass that stops waiting leaves it to a later pass).
+          return w.remove.pipe(Effect.tap(() => Effect.sync(() => workers.get(name) === w && workers.delete(name))))
         }),
         ...p.replace.map((d) => workers.get(d.name)!.update(byName.get(d.name)!, d.specKey, { gate }))
       ]
       // The replaced workers wait on the gate before starting; open it even if the pass is interrupted.
       yield* Effect.all(stops, { concurrency: "unbounded", discard: true }).pipe(
+        Effect.timeoutTo({
+          duration: STOP_WAIT,
+          onSuccess: () => Effect.void,
+          onTimeout: () => Effect.logWarning(`stops still running after ${Duration.format(STOP_WAIT)}; starting anyway`)
+        }),
+        Effect.flatten,
         Effect.ensuring(Deferred.succeed(gate, undefined))
       )
       yield* Effect.forEach(p.start, (d) => spawn(byName.get(d.name)!, d.specKey), { discard: true })

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Option, Stream, TestClock } from "effect"
+import { Effect, Exit, Fiber, Option, Stream, TestClock } from "effect"
 import { NotFound } from "../../src/reconciler/Reconciler.js"
 import * as Memory from "../../src/store/memory.js"
 import { makeFakeRuntime } from "../support/fakeRuntime.js"
@@ -373,5 +373,47 @@ describe("Reconciler: triggers and scale", () => {
       const obs = yield* rec.observed
       assert.deepStrictEqual(obs.map((s) => [s.name, s.phase]), [["web", "running"]])
       assert.isTrue(Option.isSome(yield* store.getStatus("web")))
+    }))
+})
+
+describe("Reconciler: stops before starts", () => {
+  it.scoped("in one pass, deletes and the old halves of replaces finish before any pod starts", () =>
+    Effect.gen(function*() {
+      // "gone" takes longer to stop than "changed": the new "changed" must still wait for it.
+      const { fake, rec, store } = yield* setup({ stopDelayMs: (name) => name === "gone" ? 8_000 : 5_000 })
+      yield* store.put(podSpec("gone"))
+      yield* store.put(podSpec("changed"))
+      yield* rec.sync
+      yield* eventually(
+        "running",
+        Effect.map(store.listStatus, (ss) => ss.filter((s) => s.phase === "running").length === 2)
+      )
+      yield* store.delete("gone")
+      yield* store.put(podSpec("changed", { restart: "on_failure" }))
+      yield* store.put(podSpec("fresh"))
+      const pass = yield* Effect.fork(rec.sync)
+      yield* settle
+      const stops = fake.log.filter((l) => l.startsWith("stop"))
+      assert.deepStrictEqual(stops.map((l) => l.split(" ")[1]).sort(), ["changed", "gone"])
+      assert.strictEqual(fake.stats.starts, 2, "nothing starts while stops are in progress")
+      assert.strictEqual(yield* statusOf(store, "fresh"), undefined)
+      yield* TestClock.adjust("5 seconds")
+      yield* settle
+      assert.strictEqual(fake.stats.starts, 2, "changed has stopped, but gone has not: no start yet")
+      yield* TestClock.adjust("3 seconds")
+      yield* Fiber.join(pass)
+      yield* eventually(
+        "changed and fresh running",
+        Effect.map(
+          Effect.all([phaseIs(store, "changed", "running"), phaseIs(store, "fresh", "running")]),
+          (xs) => xs.every(Boolean)
+        )
+      )
+      const order = fake.log.filter((l) => /^(stop|start)/.test(l)).slice(2)
+      assert.deepStrictEqual(order.slice(0, 2).map((l) => l.split(" ")[0]), ["stop", "stop"])
+      assert.deepStrictEqual(order.slice(2).map((l) => l.split(" ").slice(0, 2).join(" ")).sort(), [
+        "start changed",
+        "start fresh"
+      ])
     }))
 })

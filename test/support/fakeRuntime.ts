@@ -22,8 +22,8 @@ export interface FakeWorkload {
 export interface FakeRuntimeOptions {
   /** Time a bring-up takes (on the Clock: TestClock in `it.effect`). */
   readonly startDelayMs?: number
-  /** Time a stop takes (the grace period in use). */
-  readonly stopDelayMs?: number
+  /** Time a stop takes (the grace period in use), for every pod or per pod name. */
+  readonly stopDelayMs?: number | ((name: string) => number)
   readonly firstPid?: number
 }
 
@@ -62,7 +62,8 @@ export const makeFakeRuntime = (options: FakeRuntimeOptions = {}): Effect.Effect
         }
         if (!w.ended) {
           log.push(`stop ${w.name} ${w.hostPid}`)
-          if (options.stopDelayMs) yield* Effect.sleep(Duration.millis(options.stopDelayMs))
+          const delay = typeof options.stopDelayMs === "function" ? options.stopDelayMs(w.name) : options.stopDelayMs
+          if (delay) yield* Effect.sleep(Duration.millis(delay))
           w.ended = true
           yield* Deferred.succeed(w.exit, { _tag: "Signaled", signal: 15 })
         } else {
