@@ -3,7 +3,7 @@
  * GNU tar layer, compression handling.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either } from "effect"
+import { Effect, Either, Fiber } from "effect"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -246,6 +246,33 @@ describe("extractLayer", () => {
         extractLayer({ blobPath: path.join(work, "nope"), mediaType: GZIP_LAYER, dest })
       )
       expect(Either.isLeft(missing) && [missing.left.reason, missing.left.code]).toEqual(["Io", "ENOENT"])
+    }))
+})
+
+describe("extractLayer resources", () => {
+  const openFds = () => fs.readdirSync("/proc/self/fd").length
+
+  it.scopedLive("closes every fd on success, failure and interruption", () =>
+    Effect.gen(function*() {
+      const work = yield* tempDir()
+      const entries = Array.from({ length: 400 }, (_, i) => file(`d${i % 7}/f${i}`, Buffer.alloc(64 * 1024, i)))
+      const big = yield* writeLayer(work, "big.tar.gz", entries)
+      const bad = yield* writeLayer(work, "bad.tar.gz", [...entries.slice(0, 50), file("../x")])
+      const before = openFds()
+      yield* extractInto(big)
+      expect(Either.isLeft(yield* Effect.either(extractInto(bad)))).toBe(true)
+      // interrupted half-way: the fiber stops, the streams and fds are released
+      const dest = path.join(work, "interrupted")
+      fs.mkdirSync(dest)
+      const fiber = yield* Effect.fork(extractLayer({ blobPath: big, mediaType: GZIP_LAYER, dest }))
+      yield* Effect.sleep("15 millis")
+      yield* Fiber.interrupt(fiber)
+      yield* Effect.sleep("50 millis") // let destroyed streams close their fds
+      expect(openFds()).toBe(before)
+      const extracted = fs.readdirSync(dest, { recursive: true }).filter((n) => String(n).includes("/f")).length
+      expect(extracted).toBeLessThan(400) // it stopped, and nothing runs on after the interrupt
+      yield* Effect.sleep("200 millis")
+      expect(fs.readdirSync(dest, { recursive: true }).filter((n) => String(n).includes("/f")).length).toBe(extracted)
     }))
 })
 
