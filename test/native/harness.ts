@@ -19,7 +19,11 @@ export const runDir = Effect.gen(function*() {
   return dir
 })
 
-export const baseConfig = (dir: string, lower: string, over: Partial<MonitorConfig> = {}): MonitorConfig => ({
+/** Overrides win; an override set to `undefined` removes the field (e.g. `hostname` when joining uts). */
+export const baseConfig = (dir: string, lower: string, over: ConfigPatch = {}): MonitorConfig =>
+  Object.fromEntries(Object.entries(defaults(dir, lower, over)).filter(([, v]) => v !== undefined)) as MonitorConfig
+
+const defaults = (dir: string, lower: string, over: ConfigPatch) => ({
   version: 1,
   socketPath: path.join(dir, "mon.sock"),
   exitPath: path.join(dir, "exit.json"),
@@ -80,7 +84,8 @@ export interface Run {
 }
 
 /** Start a monitor (workload parked) and connect to it; everything is killed when the scope closes. */
-export type Overrides = Partial<MonitorConfig> | ((dir: string) => Partial<MonitorConfig>)
+export type ConfigPatch = { readonly [K in keyof MonitorConfig]?: MonitorConfig[K] | undefined }
+export type Overrides = ConfigPatch | ((dir: string) => ConfigPatch)
 
 export const startRun = (
   lower: string,
@@ -89,6 +94,7 @@ export const startRun = (
 ): Effect.Effect<Run, HelperNotBuilt | HelperProtocolError | SetupFailed | MonitorGone, Scope.Scope> =>
   Effect.gen(function*() {
     const d = dir ?? (yield* runDir)
+    for (const sub of ["upper", "work", "merged"]) fs.mkdirSync(path.join(d, sub), { recursive: true })
     const config = baseConfig(d, lower, typeof over === "function" ? over(d) : over)
     const handle = yield* Effect.acquireRelease(startMonitor(config, path.join(d, "config.json")), killAll)
     const client = yield* connect(config.socketPath)
