@@ -82,12 +82,20 @@ export interface TankConfigShape {
 }
 
 export class ConfigError extends Schema.TaggedError<ConfigError>()("ConfigError", {
+  /** The config file at fault; absent for environment variables. */
   file: Schema.optional(Schema.String),
+  /** The (first) setting at fault: `host.dns[0]`, or the env var's name (`TANK_DNS`). */
   field: Schema.optional(Schema.String),
-  message: Schema.String
+  /** What is wrong. For a file, every bad setting as `path: problem`, joined by "; ". */
+  reason: Schema.String
 }) {
+  // `reason`, not `message`: a `message` field would shadow this getter and the printed error would
+  // lose the file and the field.
   override get message(): string {
-    return `config${this.file ? ` ${this.file}` : ""}${this.field ? ` ${this.field}` : ""}: ${this.message}`
+    const what = this.field && !this.reason.startsWith(`${this.field}: `)
+      ? `${this.field}: ${this.reason}`
+      : this.reason
+    return `config${this.file ? ` ${this.file}` : ""}: ${what}`
   }
 }
 
@@ -101,32 +109,47 @@ const parseFile = (file: string) =>
   Effect.gen(function*() {
     const text = yield* Effect.try({
       try: () => fs.readFileSync(file, "utf8"),
-      catch: (e) => new ConfigError({ file, message: `cannot read: ${(e as Error).message}` })
+      catch: (e) => new ConfigError({ file, reason: `cannot read: ${(e as Error).message}` })
     })
     const raw = yield* Effect.try({
       try: () => YAML.parse(text) ?? {},
-      catch: (e) => new ConfigError({ file, message: `not valid YAML/JSON: ${(e as Error).message}` })
+      catch: (e) => new ConfigError({ file, reason: `not valid YAML/JSON: ${(e as Error).message}` })
     })
     return yield* Schema.decodeUnknown(ConfigFile, { errors: "all", onExcessProperty: "error" })(raw).pipe(
       Effect.mapError((e) => {
         const issues = configIssues(e)
         return new ConfigError({
           file,
-          ...(issues[0] ? { field: issues[0].path } : {}),
-          message: issues.map((i) => `${i.path}: ${i.message}`).join("; ")
+          ...(issues[0]?.path ? { field: issues[0].path } : {}),
+          reason: issues.map((i) => i.path ? `${i.path}: ${i.message}` : i.message).join("; ")
         })
       })
     )
   })
 
 const configIssues = (e: ParseResult.ParseError) =>
-  ParseResult.ArrayFormatter.formatErrorSync(e).map((i) => ({
-    path: formatPath(i.path),
-    message: i._tag === "Unexpected" ? "unknown setting" : i.message
-  }))
+  ParseResult.ArrayFormatter.formatErrorSync(e)
+    // Schema.optional reports its "or undefined" branch as well; that never helps.
+    .filter((i) => !i.message.startsWith("Expected undefined, actual"))
+    .map((i) => ({
+      path: formatPath(i.path),
+      message: i._tag === "Unexpected"
+        ? "unknown setting"
+        : i.path.length === 0
+        ? `the config file must be a mapping of settings (got ${/, actual (.*)$/s.exec(i.message)?.[1] ?? "?"})`
+        : i.message
+    }))
 
-const bool = (v: string | undefined): boolean | undefined =>
-  v === undefined || v === "" ? undefined : ["1", "true", "yes", "on"].includes(v.toLowerCase())
+const TRUE = ["1", "true", "yes", "on"]
+const FALSE = ["0", "false", "no", "off"]
+
+/** A boolean env var; empty or unset is `undefined`, anything unrecognised is an error. */
+const envBool = (name: string, v: string | undefined): Effect.Effect<boolean | undefined, ConfigError> => {
+  if (v === undefined || v === "") return Effect.succeed(undefined)
+  if (TRUE.includes(v.toLowerCase())) return Effect.succeed(true)
+  if (FALSE.includes(v.toLowerCase())) return Effect.succeed(false)
+  return Effect.fail(new ConfigError({ field: name, reason: `"${v}": expected true/false (1/0, yes/no, on/off)` }))
+}
 
 /**
  * Resolve the configuration: defaults ← config file ← environment.
@@ -142,20 +165,28 @@ export const load = (
     const configFile = env.TANK_CONFIG || fs.existsSync(candidate) ? candidate : undefined
     const file: ConfigFile = configFile ? yield* parseFile(configFile) : {}
     const dataDir = path.resolve(envDataDir ?? file.dataDir ?? defaultDataDir(env))
-    const dnsEnv = env.TANK_DNS?.split(",").map((s) => s.trim()).filter(Boolean)
-    if (dnsEnv) {
-      for (const d of dnsEnv) {
-        if (!Schema.is(Ipv4)(d)) {
-          return yield* new ConfigError({ field: "TANK_DNS", message: `"${d}" is not an IPv4 address` })
-        }
+    // Empty env vars count as unset, like TANK_UPLINK and TANK_STOP_PODS_ON_EXIT.
+    const dnsEnv = env.TANK_DNS ? env.TANK_DNS.split(",").map((s) => s.trim()).filter(Boolean) : undefined
+    for (const d of dnsEnv ?? []) {
+      if (!Schema.is(Ipv4)(d)) {
+        return yield* new ConfigError({ field: "TANK_DNS", reason: `"${d}" is not an IPv4 address` })
       }
     }
+    const uplinkEnv = env.TANK_UPLINK || undefined
+    if (uplinkEnv !== undefined && !Schema.is(LinkName)(uplinkEnv)) {
+      return yield* new ConfigError({
+        field: "TANK_UPLINK",
+        reason:
+          `"${uplinkEnv}" is not a valid interface name (1-15 characters of letters, digits, '_', '.', '-', ':', '@')`
+      })
+    }
+    const stopEnv = yield* envBool("TANK_STOP_PODS_ON_EXIT", env.TANK_STOP_PODS_ON_EXIT)
     const r = file.reconciler ?? {}
     return {
       dataDir,
       storeFile: file.store?.sqlite ?? path.join(dataDir, "tank.db"),
       configFile,
-      host: { uplink: env.TANK_UPLINK || file.host?.uplink, dns: dnsEnv ?? file.host?.dns ?? [] },
+      host: { uplink: uplinkEnv ?? file.host?.uplink, dns: dnsEnv ?? file.host?.dns ?? [] },
       seed: file.seed ?? [],
       reconciler: {
         resyncIntervalMs: r.resyncIntervalMs ?? 5_000,
@@ -164,7 +195,7 @@ export const load = (
         stableWindowMs: r.stableWindowMs ?? 600_000,
         stopGracePeriodMs: r.stopGracePeriodMs ?? 10_000
       },
-      stopPodsOnExit: bool(env.TANK_STOP_PODS_ON_EXIT) ?? file.stopPodsOnExit ?? false,
+      stopPodsOnExit: stopEnv ?? file.stopPodsOnExit ?? false,
       logs: {
         maxFileBytes: file.logs?.maxFileBytes ?? 10 * 1024 * 1024,
         maxFiles: file.logs?.maxFiles ?? 5,

@@ -36,7 +36,7 @@ export const LinkName = Schema.String.pipe(
   Schema.filter((s) =>
     /^[A-Za-z0-9_][A-Za-z0-9_.:@-]{0,14}$/.test(s) && s !== "." && s !== ".."
       ? true
-      : `parent "${s}" is not a valid interface name (1-15 characters of letters, digits, '_', '.', '-', ':', '@')`
+      : `"${s}" is not a valid interface name (1-15 characters of letters, digits, '_', '.', '-', ':', '@')`
   ),
   Schema.annotations({ identifier: "LinkName" })
 )

@@ -258,7 +258,7 @@ const nicRules: ReadonlyArray<Rejection> = [
   ["mode 'vlan'", withNic({ mode: "vlan" }), "network.nics[0].mode", /mode must be "macvlan"/],
   ["mode 'bridge'", withNic({ mode: "bridge" }), "network.nics[0].mode", /mode must be "macvlan"/],
   ["mode 'ipvlan'", withNic({ mode: "ipvlan" }), "network.nics[0].mode", /mode must be "macvlan"/],
-  ["an empty parent", withNic({ parent: "" }), "network.nics[0].parent", /parent "" is not a valid interface name/],
+  ["an empty parent", withNic({ parent: "" }), "network.nics[0].parent", /"" is not a valid interface name/],
   ["a numeric parent", withNic({ parent: 1 }), "network.nics[0].parent", /got 1/],
   ["a parent of 16 characters", withNic({ parent: "p".repeat(16) }), "network.nics[0].parent", /not a valid interface/],
   ["a parent with '/'", withNic({ parent: "a/b" }), "network.nics[0].parent", /not a valid interface/],
