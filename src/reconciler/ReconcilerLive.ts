@@ -7,7 +7,21 @@
  * (debounced) and every resync interval. Shutdown leaves the pods running for the next agent, or
  * with `stopPodsOnExit` stops them all, concurrently.
  */
-import { Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Queue, Ref, Schedule, Scope, Stream } from "effect"
+import {
+  Cause,
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  Layer,
+  Option,
+  Queue,
+  Ref,
+  Schedule,
+  Scope,
+  Stream
+} from "effect"
 import { Runtime } from "../runtime/Runtime.js"
 import { canonicalJson } from "../spec/decode.js"
 import type { PodStatus } from "../store/status.js"
@@ -57,6 +71,16 @@ export const make = (input: ReconcilerConfigInput = {}) =>
       })
     )
 
+    // canonicalJson per pod per pass is cheap, but a revision's spec never changes: remember it.
+    const specKeys = new Map<string, { readonly revision: number; readonly key: string }>()
+    const specKeyOf = (pod: StoredPod) => {
+      const hit = specKeys.get(pod.name)
+      if (hit?.revision === pod.revision) return hit.key
+      const key = canonicalJson(pod.spec)
+      specKeys.set(pod.name, { revision: pod.revision, key })
+      return key
+    }
+
     const spawn = (pod: StoredPod, specKey: string, prior?: Option.Option<PodStatus>) =>
       makeWorker(env, pod, specKey, prior === undefined ? { _tag: "Fresh" } : { _tag: "Adopt", prior }, workersScope)
         .pipe(Effect.tap((w) => Effect.sync(() => workers.set(pod.name, w))))
@@ -67,7 +91,7 @@ export const make = (input: ReconcilerConfigInput = {}) =>
     const statuses = new Map((yield* store.listStatus).map((s) => [s.name, s]))
     yield* Effect.forEach(
       desired,
-      (pod) => spawn(pod, canonicalJson(pod.spec), Option.fromNullable(statuses.get(pod.name))),
+      (pod) => spawn(pod, specKeyOf(pod), Option.fromNullable(statuses.get(pod.name))),
       { discard: true }
     )
     yield* Effect.forEach(workers.values(), (w) => Deferred.await(w.ready), { discard: true })
@@ -96,9 +120,9 @@ export const make = (input: ReconcilerConfigInput = {}) =>
       }
       const pods = yield* store.list
       const byName = new Map(pods.map((p) => [p.name, p]))
-      const keys = new Map(pods.map((p) => [p.name, canonicalJson(p.spec)]))
+      for (const name of specKeys.keys()) if (!byName.has(name)) specKeys.delete(name)
       const p = plan(
-        pods.map((pod) => ({ name: pod.name, revision: pod.revision, specKey: keys.get(pod.name)! })),
+        pods.map((pod) => ({ name: pod.name, revision: pod.revision, specKey: specKeyOf(pod) })),
         new Map([...workers].map(([name, w]) => [name, { specKey: w.specKey() }]))
       )
       // Stops (deletes and the stop half of replaces) first, all at once; starts after the gate opens.
@@ -135,7 +159,14 @@ export const make = (input: ReconcilerConfigInput = {}) =>
       yield* Queue.take(trigger)
       yield* Effect.sleep(Duration.millis(config.debounceMs))
       yield* Queue.takeAll(trigger)
-      yield* pass.pipe(Effect.catchAll((e) => Effect.logWarning(`reconcile pass failed: ${e.message}`)))
+      // Whatever goes wrong in one pass (even a bug), the loop lives on: the next trigger retries.
+      yield* pass.pipe(
+        Effect.catchAllCause((cause) =>
+          Cause.isInterruptedOnly(cause)
+            ? Effect.failCause(cause)
+            : Effect.logWarning("reconcile pass failed", cause)
+        )
+      )
     }).pipe(Effect.forever)
 
     const watchLoop = Effect.suspend(() => {
@@ -165,7 +196,7 @@ export const make = (input: ReconcilerConfigInput = {}) =>
           if (Option.isNone(pod)) return yield* new NotFound({ name })
           const w = workers.get(name)
           if (w === undefined || Option.isSome(yield* Fiber.poll(w.fiber))) return yield* pass
-          yield* w.update(pod.value, canonicalJson(pod.value.spec), { restart: true })
+          yield* w.update(pod.value, specKeyOf(pod.value), { restart: true })
         }),
       observed: Effect.sync(() => {
         const out: Array<PodStatus> = []

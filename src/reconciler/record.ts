@@ -66,6 +66,7 @@ export const makeRecorder = (
     const event = (type: PodEventType, details: EventDetails = {}) =>
       Effect.gen(function*() {
         const s = current ?? seed
+        yield* Effect.logDebug(`pod ${name}: ${type}${details.message ? ` (${details.message})` : ""}`)
         yield* store.appendEvent({
           at: isoAt(yield* now),
           pod: name,
