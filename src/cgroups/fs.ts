@@ -39,13 +39,8 @@ const WRITE_FLAGS = constants.O_WRONLY | constants.O_TRUNC
 
 export const liveCgroupFs: CgroupFs = {
   mkdir: (path) =>
-    Effect.tryPromise({
-      try: () => fsp.mkdir(path).then(() => true),
-      catch: (e) => e
-    }).pipe(
-      Effect.catchAll((e) =>
-        (e as NodeJS.ErrnoException)?.code === "EEXIST" ? Effect.succeed(false) : Effect.fail(fsError("mkdir", path, e))
-      )
+    Effect.tryPromise({ try: () => fsp.mkdir(path).then(() => true), catch: (e) => fsError("mkdir", path, e) }).pipe(
+      Effect.catchIf((e) => e.code === "EEXIST", () => Effect.succeed(false))
     ),
   rmdir: (path) => Effect.tryPromise({ try: () => fsp.rmdir(path), catch: (e) => fsError("rmdir", path, e) }),
   write: (path, value) =>
@@ -65,12 +60,8 @@ export const liveCgroupFs: CgroupFs = {
       try: () => {
         process.kill(pid, "SIGKILL")
       },
-      catch: (e) => e
-    }).pipe(
-      Effect.catchAll((e) =>
-        (e as NodeJS.ErrnoException)?.code === "ESRCH" ? Effect.void : Effect.fail(fsError("kill", String(pid), e))
-      )
-    )
+      catch: (e) => fsError("kill", String(pid), e)
+    }).pipe(Effect.catchIf((e) => e.code === "ESRCH", () => Effect.void))
 }
 
 /** `read`, with a missing file as undefined (an optional counter, or a group already gone). */
