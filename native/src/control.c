@@ -123,6 +123,9 @@ clients_on_running (monitor_t *m)
   for (int k = 0; k < MAX_CLIENTS; k++)
     {
       client_t *c = &m->clients[k];
+      if (c->mode == C_CONTROL)
+        buf_printf (&c->out, "{\"event\":\"running\",\"pid\":%d,\"startedAt\":\"%s\"}\n", (int) m->sp.pid,
+                    m->started_at);
       for (int p = 0; c->mode == C_CONTROL && p < c->npend;)
         if (c->pend[p].kind == P_PROCEED)
           {
@@ -146,6 +149,8 @@ clients_on_exit (monitor_t *m)
           c->close_after_flush = true;
           continue;
         }
+      if (c->mode == C_CONTROL)
+        buf_printf (&c->out, "{\"event\":\"exited\",\"exit\":%s}\n", m->exit_json.data);
       for (int p = 0; c->mode == C_CONTROL && p < c->npend; p++)
         if (c->pend[p].kind == P_PROCEED)
           reply_proceed (m, c, c->pend[p].id);

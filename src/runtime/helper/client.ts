@@ -81,7 +81,10 @@ class Connection {
   private reply(line: string) {
     let decoded: Either.Either<Reply, unknown>
     try {
-      decoded = Schema.decodeUnknownEither(Reply)(JSON.parse(line))
+      const json: unknown = JSON.parse(line)
+      // Unsolicited events ("running", "exited") are informational; requests carry what we need.
+      if (typeof json === "object" && json !== null && "event" in json) return
+      decoded = Schema.decodeUnknownEither(Reply)(json)
     } catch (e) {
       decoded = Either.left(e)
     }
