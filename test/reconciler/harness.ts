@@ -4,9 +4,10 @@ import { Reconciler, type ReconcilerConfigInput, type ReconcilerService } from "
 import { layer } from "../../src/reconciler/ReconcilerLive.js"
 import { decodePodEither } from "../../src/spec/decode.js"
 import type { Pod } from "../../src/spec/Pod.js"
+import * as Memory from "../../src/store/memory.js"
 import type { PodEventType, PodStatus } from "../../src/store/status.js"
 import { Store, type StoreService } from "../../src/store/Store.js"
-import type { FakeRuntime } from "../support/fakeRuntime.js"
+import { type FakeRuntime, type FakeRuntimeOptions, makeFakeRuntime } from "../support/fakeRuntime.js"
 
 export const podSpec = (name: string, extra: Record<string, unknown> = {}): Pod => {
   const r = decodePodEither({ name, containers: [{ name: "app", image: "busybox" }], ...extra })
@@ -60,3 +61,12 @@ export const typesOf = (store: StoreService, name: string): Effect.Effect<Readon
 
 /** Let every runnable fiber run for a while (for "nothing happens" checks). */
 export const settle = Effect.yieldNow().pipe(Effect.repeatN(500))
+
+/** A memory store, a fake runtime and a reconciler over them, for one test. */
+export const setup = (options: FakeRuntimeOptions = {}, config: ReconcilerConfigInput = {}) =>
+  Effect.gen(function*() {
+    const store = yield* Memory.make
+    const fake = yield* makeFakeRuntime(options)
+    const { close, rec } = yield* startReconciler(store, fake, config)
+    return { store, fake, rec, close }
+  })

@@ -1,0 +1,100 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Fiber, Option, Stream, TestClock } from "effect"
+import * as Memory from "../../src/store/memory.js"
+import { makeFakeRuntime } from "../support/fakeRuntime.js"
+import { eventually, phaseIs, podSpec, settle, setup, startReconciler, statusOf } from "./harness.js"
+
+describe("Reconciler: triggers and scale", () => {
+  it.scoped("the change feed triggers a debounced pass: 20 pods converge in one pass, bring-ups in parallel", () =>
+    Effect.gen(function*() {
+      const { fake, store } = yield* setup({ startDelayMs: 1000 }, { startConcurrency: 8 })
+      yield* TestClock.adjust("100 millis") // the boot pass
+      for (let i = 0; i < 20; i++) yield* store.put(podSpec(`pod-${String(i).padStart(2, "0")}`))
+      const names = Array.from({ length: 20 }, (_, i) => `pod-${String(i).padStart(2, "0")}`)
+      const allRunning = Effect.map(store.listStatus, (ss) => ss.filter((s) => s.phase === "running").length === 20)
+      // Nothing before the debounce delay.
+      yield* TestClock.adjust("99 millis")
+      yield* settle
+      assert.strictEqual(fake.stats.inFlight, 0)
+      yield* TestClock.adjust("1 millis")
+      yield* eventually("8 in flight", Effect.succeed(fake.stats.inFlight === 8))
+      // Three waves of at most 8 bring-ups of 1 s each.
+      yield* TestClock.adjust("1 second")
+      yield* TestClock.adjust("1 second")
+      yield* TestClock.adjust("1 second")
+      yield* eventually("all running", allRunning)
+      assert.strictEqual(fake.stats.maxInFlight, 8)
+      assert.strictEqual(fake.stats.starts, 20)
+      assert.deepStrictEqual([...fake.workloads.keys()].sort(), names)
+    }))
+
+  it.scoped("a periodic resync converges even without the change feed", () =>
+    Effect.gen(function*() {
+      const store = yield* Memory.make
+      // A store whose change feed never says anything: only the resync can notice.
+      const deaf = { ...store, watch: () => Stream.never }
+      const fake = yield* makeFakeRuntime()
+      yield* startReconciler(deaf, fake, { resyncIntervalMs: 5_000 })
+      yield* TestClock.adjust("100 millis") // the boot pass, before the pod exists
+      yield* settle
+      yield* store.put(podSpec("web"))
+      yield* TestClock.adjust("1 second")
+      yield* settle
+      assert.strictEqual(fake.stats.starts, 0)
+      yield* TestClock.adjust("5 seconds")
+      yield* eventually("running", phaseIs(store, "web", "running"))
+    }))
+
+  it.scoped("observed reflects the tracked pods without a store read", () =>
+    Effect.gen(function*() {
+      const { rec, store } = yield* setup()
+      yield* store.put(podSpec("web"))
+      yield* rec.sync
+      yield* eventually("running", phaseIs(store, "web", "running"))
+      const obs = yield* rec.observed
+      assert.deepStrictEqual(obs.map((s) => [s.name, s.phase]), [["web", "running"]])
+      assert.isTrue(Option.isSome(yield* store.getStatus("web")))
+    }))
+})
+
+describe("Reconciler: stops before starts", () => {
+  it.scoped("in one pass, deletes and the old halves of replaces finish before any pod starts", () =>
+    Effect.gen(function*() {
+      // "gone" takes longer to stop than "changed": the new "changed" must still wait for it.
+      const { fake, rec, store } = yield* setup({ stopDelayMs: (name) => name === "gone" ? 8_000 : 5_000 })
+      yield* store.put(podSpec("gone"))
+      yield* store.put(podSpec("changed"))
+      yield* rec.sync
+      yield* eventually(
+        "running",
+        Effect.map(store.listStatus, (ss) => ss.filter((s) => s.phase === "running").length === 2)
+      )
+      yield* store.delete("gone")
+      yield* store.put(podSpec("changed", { restart: "on_failure" }))
+      yield* store.put(podSpec("fresh"))
+      const pass = yield* Effect.fork(rec.sync)
+      yield* settle
+      const stops = fake.log.filter((l) => l.startsWith("stop"))
+      assert.deepStrictEqual(stops.map((l) => l.split(" ")[1]).sort(), ["changed", "gone"])
+      assert.strictEqual(fake.stats.starts, 2, "nothing starts while stops are in progress")
+      assert.strictEqual(yield* statusOf(store, "fresh"), undefined)
+      yield* TestClock.adjust("5 seconds")
+      yield* settle
+      assert.strictEqual(fake.stats.starts, 2, "changed has stopped, but gone has not: no start yet")
+      yield* TestClock.adjust("3 seconds")
+      yield* Fiber.join(pass)
+      yield* eventually(
+        "changed and fresh running",
+        Effect.map(
+          Effect.all([phaseIs(store, "changed", "running"), phaseIs(store, "fresh", "running")]),
+          (xs) => xs.every(Boolean)
+        )
+      )
+      const order = fake.log.filter((l) => /^(stop|start)/.test(l)).slice(2)
+      assert.deepStrictEqual(order.slice(0, 2).map((l) => l.split(" ")[0]), ["stop", "stop"])
+      assert.deepStrictEqual(order.slice(2).map((l) => l.split(" ").slice(0, 2).join(" ")).sort(), [
+        "start changed",
+        "start fresh"
+      ])
+    }))
+})
