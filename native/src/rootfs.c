@@ -87,6 +87,27 @@ mount_at (int rootfd, const char *path, int create, const char *src, const char 
   return 0;
 }
 
+/* Many or long layer paths overflow mount(2)'s one-page option string; the new mount API takes
+ * the lower layers one at a time ("lowerdir+", Linux 6.8+). */
+static int
+mount_overlay_fsconfig (const monitor_config_t *cfg, tank_err_t *err)
+{
+  cleanup_close int fs = fsopen ("overlay", FSOPEN_CLOEXEC);
+  if (fs < 0)
+    return tank_error (err, errno, "mount_rootfs", "fsopen overlay");
+  for (size_t k = 0; cfg->lowerdirs[k]; k++)
+    if (fsconfig (fs, FSCONFIG_SET_STRING, "lowerdir+", cfg->lowerdirs[k], 0) < 0)
+      return tank_error (err, errno, "mount_rootfs", "overlay lowerdir+ `%s`", cfg->lowerdirs[k]);
+  if (fsconfig (fs, FSCONFIG_SET_STRING, "upperdir", cfg->upperdir, 0) < 0
+      || fsconfig (fs, FSCONFIG_SET_STRING, "workdir", cfg->workdir, 0) < 0
+      || fsconfig (fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+    return tank_error (err, errno, "mount_rootfs", "overlay upperdir/workdir/create");
+  cleanup_close int mnt = fsmount (fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV);
+  if (mnt < 0 || move_mount (mnt, "", AT_FDCWD, cfg->merged, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+    return tank_error (err, errno, "mount_rootfs", "mount overlay on `%s`", cfg->merged);
+  return 0;
+}
+
 static int
 mount_overlay (const monitor_config_t *cfg, tank_err_t *err)
 {
@@ -96,7 +117,7 @@ mount_overlay (const monitor_config_t *cfg, tank_err_t *err)
     buf_printf (&o, "%s%s", k ? ":" : "", cfg->lowerdirs[k]);
   buf_printf (&o, ",upperdir=%s,workdir=%s", cfg->upperdir, cfg->workdir);
   if (o.len >= (size_t) sysconf (_SC_PAGESIZE))
-    return tank_error (err, E2BIG, "mount_rootfs", "overlay options are %zu bytes (limit one page)", o.len);
+    return mount_overlay_fsconfig (cfg, err);
   if (mount ("overlay", cfg->merged, "overlay", MS_NODEV, o.data) < 0)
     return tank_error (err, errno, "mount_rootfs", "mount overlay on `%s` (%s)", cfg->merged, o.data);
   return 0;

@@ -186,6 +186,31 @@ describe("Monitor isolation", () => {
     }))
 })
 
+describe("Monitor rootfs", () => {
+  it.scopedLive("Monitor_overlay_manyLongLowerdirs_beyondOnePage", () =>
+    Effect.gen(function*() {
+      const lower = yield* busyboxRootfs
+      const extra = yield* runDirWithEtc()
+      // 40 layers with ~150-byte paths: the lowerdir option alone is ~6 KiB, over mount(2)'s page.
+      const layers = Array.from({ length: 40 }, (_, i) => {
+        const d = path.join(extra, "layer-" + "x".repeat(120), String(i).padStart(3, "0"))
+        fs.mkdirSync(d, { recursive: true })
+        fs.writeFileSync(path.join(d, `from-${i}`), String(i))
+        return d
+      })
+      const r2 = yield* runToExit(lower, (dir) => ({
+        argv: ["sh", "-c", "ls / | grep -c from-; cat /from-7"],
+        rootfs: {
+          lowerdirs: [layers[0]!, ...layers.slice(1), lower],
+          upperdir: path.join(dir, "upper"),
+          workdir: path.join(dir, "work"),
+          merged: path.join(dir, "merged")
+        }
+      }))
+      expect(r2.stdout).toBe("40\n7")
+    }))
+})
+
 const runDirWithEtc = () =>
   Effect.gen(function*() {
     const { tmpDir } = yield* Effect.promise(() => import("../support/tmp.js"))
