@@ -99,7 +99,12 @@ export type ImageSource = typeof ImageSource.Type
  * key: with `onExcessProperty: "error"` a refined key turns a bad name into "unknown field", which
  * hides the real problem.
  */
-export const Env = Schema.Record({ key: Schema.String, value: CString }).pipe(
+export const Env = Schema.Record({
+  // "__proto__" (an own key when parsed from JSON/YAML) cannot be stored in a plain object: it would
+  // set the prototype and the variable would vanish silently. Reject it here; decode.ts names it.
+  key: Schema.String.pipe(Schema.filter((k) => k !== "__proto__")),
+  value: CString
+}).pipe(
   Schema.filter((env) => {
     const issues = Object.keys(env).flatMap((k) => {
       const problem = envNameProblem(k)

@@ -59,7 +59,11 @@ const issuesOf = (error: ParseResult.ParseError): Array<SpecIssue> => {
   const seen = new Set<string>()
   for (const i of raw) {
     // Unknown keys come as "is unexpected"; make the message say what to do.
-    const message = i._tag === "Unexpected" ? "unknown field (not part of the spec)" : friendly(i.message)
+    const message = i._tag !== "Unexpected"
+      ? friendly(i.message)
+      : i.path[i.path.length - 1] === "__proto__"
+      ? `"__proto__" is not allowed as a key`
+      : "unknown field (not part of the spec)"
     // optionalWith reports its "or undefined" branch too; that never helps the user.
     if (message.startsWith("Expected undefined, actual")) continue
     const path = formatPath(i.path)

@@ -110,6 +110,13 @@ const containerRules: ReadonlyArray<Rejection> = [
   ["env given as a list", withC({ env: ["A=1"] }), "containers[0].env", /expected an object/i],
   ["an env name containing '='", withC({ env: { "A=B": "x" } }), "containers[0].env[\"A=B\"]", /env name "A=B"/],
   ["an empty env name", withC({ env: { "": "x" } }), "containers[0].env[\"\"]", /env name "" must be non-empty/],
+  ["a NUL byte in an env name", withC({ env: { "A\0": "x" } }), "containers[0].env[\"A\\u0000\"]", /env name/],
+  [
+    "an env name __proto__ (from JSON, would vanish silently)",
+    withC({ env: JSON.parse(`{"__proto__": "x", "A": "1"}`) }),
+    "containers[0].env.__proto__",
+    /"__proto__" is not allowed/
+  ],
   ["a relative workingDir", withC({ workingDir: "app" }), "containers[0].workingDir", NOT_ABSOLUTE],
   ["a non-string workingDir", withC({ workingDir: 1 }), "containers[0].workingDir", /expected string/i],
   ["a workingDir with '..'", withC({ workingDir: "/a/../b" }), "containers[0].workingDir", NOT_NORMALISED],
@@ -169,6 +176,7 @@ const mountRules: ReadonlyArray<Rejection> = [
   ["a missing mount volume", withMount({ path: "/x" }), "containers[0].mounts[1].volume", MISSING],
   ["a relative mount path", withMount({ volume: "data", path: "rel" }), "containers[0].mounts[1].path", NOT_ABSOLUTE],
   ["a missing mount path", withMount({ volume: "data" }), "containers[0].mounts[1].path", MISSING],
+  ["a NUL byte in a mount path", withMount({ volume: "data", path: "/x\0" }), "containers[0].mounts[1].path", /NUL/],
   [
     "a mount path with '.'",
     withMount({ volume: "data", path: "/a/./b" }),
@@ -214,6 +222,7 @@ const volumeRules: ReadonlyArray<Rejection> = [
     "volumes[0].source.host",
     NOT_NORMALISED
   ],
+  ["a NUL byte in a host source", withVolume({ name: "v", source: { host: "/a\0" } }), "volumes[0].source.host", /NUL/],
   [
     "an unknown field in a host source",
     withVolume({ name: "v", source: { host: "/a", ro: true } }),
