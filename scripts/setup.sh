@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 # node-gyp must build addons against the installed Node headers (no header download here).
 export npm_config_nodedir=/usr npm_config_build_from_source=true npm_config_update_notifier=false
-pkgs=(docker-registry busybox-static apache2-utils skopeo umoci jq openssl iproute2 tmux gcc make g++ python3 procps)
+pkgs=(docker-registry busybox-static apache2-utils skopeo umoci jq openssl iproute2 tmux gcc make g++ python3 procps qemu-system-x86)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -21,6 +21,8 @@ if [ ! -d node_modules ] || [ package.json -nt node_modules/.package-lock.json ]
   npm install --no-audit --no-fund --loglevel=error 2>&1 | grep -v 'Unknown \(user\|env\) config' || true
   [ -d node_modules/effect ] || { echo "setup: npm install failed" >&2; exit 1; }
 fi
+# A stock Debian kernel for the cgroup-v2 driver test under qemu (this host is a v1/v2 hybrid).
+test/cgroups/qemu/run-v2.sh check 2>/dev/null || test/cgroups/qemu/run-v2.sh fetch
 make -s -C native
 node scripts/build.mjs
 echo "setup: done"
