@@ -13,7 +13,7 @@ import { cacheProblems, FixtureRegistry, FixtureRegistryLive, imagesIn } from ".
 
 const onHost = (ref: string, host: string) => ref.replace(/^[^/]+/, host)
 
-layer(FixtureRegistryLive, { timeout: 120_000 })("registry auth and TLS", (it) => {
+layer(FixtureRegistryLive, { timeout: 120_000, excludeTestServices: true })("registry auth and TLS", (it) => {
   it.scoped("htpasswd: no credentials or wrong ones are Unauthorized; right ones pull", () =>
     Effect.gen(function*() {
       const { refs, registry: plain } = yield* FixtureRegistry

@@ -82,12 +82,13 @@ describe("extractLayer on hostile layers", () => {
     Effect.gen(function*() {
       const cases: Array<[string, ReadonlyArray<TarEntry>]> = []
       const envs = []
-      for (let i = 0; i < 5; i++) envs.push(yield* setup)
+      for (let i = 0; i < 6; i++) envs.push(yield* setup)
       cases.push(["absolute link out", [symlink("a", envs[0]!.outside), file("a/pwned", "x")]])
       cases.push(["relative link out", [symlink("a", "../../../../../../.."), file(`a${envs[1]!.outside}/pwned`, "x")]])
       cases.push(["link inside the layer", [dir("d"), symlink("b", "d"), file("b/f", "x")]])
       cases.push(["directory entry below a link", [symlink("a", envs[3]!.outside), dir("a/sub/newdir")]])
       cases.push(["link to parent", [symlink("up", ".."), file("up/outside/pwned", "x")]])
+      cases.push(["directory swapped for a link", [dir("x"), file("x/a"), symlink("x", envs[5]!.outside), file("x/pwned")]])
       for (const [i, [what, entries]] of cases.entries()) {
         const env = envs[i]!
         const r = yield* extract(env, entries)

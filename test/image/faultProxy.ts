@@ -14,6 +14,7 @@ export type Fault =
   | { readonly kind: "truncate" } // a shorter body with a matching Content-Length
   | { readonly kind: "corrupt" } // the right length, one byte flipped
   | { readonly kind: "hang" } // accept, never answer
+  | { readonly kind: "stall" } // headers and half the body, then silence
   | { readonly kind: "body"; readonly status: number; readonly contentType: string; readonly body: string }
 
 export interface RequestInfo {
@@ -73,6 +74,11 @@ export const startFaultProxy = (upstream: string): Effect.Effect<FaultProxy, nev
       if (fault?.kind === "corrupt" && body.length > 0) {
         body = Buffer.from(body)
         body[body.length - 1] = body[body.length - 1]! ^ 0xff
+      }
+      if (fault?.kind === "stall") {
+        res.writeHead(up.statusCode, { ...out, "content-length": String(body.length) })
+        res.write(body.subarray(0, Math.floor(body.length / 2)))
+        return
       }
       if (fault?.kind === "reset") {
         res.writeHead(up.statusCode, { ...out, "content-length": String(body.length) })

@@ -12,7 +12,7 @@ import { blobCount, cacheProblems, FixtureRegistry, FixtureRegistryLive, imagesI
 
 const read = (p: string) => fs.readFileSync(p, "utf8")
 
-layer(FixtureRegistryLive, { timeout: 120_000 })("pull from a real registry", (it) => {
+layer(FixtureRegistryLive, { timeout: 120_000, excludeTestServices: true })("pull from a real registry", (it) => {
   it.scoped("tank/busybox: one runnable layer with the fixture's files, config and digest", () =>
     Effect.gen(function*() {
       const { fixtures, refs } = yield* FixtureRegistry
