@@ -88,7 +88,12 @@ describe("extractLayer on hostile layers", () => {
       cases.push(["link inside the layer", [dir("d"), symlink("b", "d"), file("b/f", "x")]])
       cases.push(["directory entry below a link", [symlink("a", envs[3]!.outside), dir("a/sub/newdir")]])
       cases.push(["link to parent", [symlink("up", ".."), file("up/outside/pwned", "x")]])
-      cases.push(["directory swapped for a link", [dir("x"), file("x/a"), symlink("x", envs[5]!.outside), file("x/pwned")]])
+      cases.push(["directory swapped for a link", [
+        dir("x"),
+        file("x/a"),
+        symlink("x", envs[5]!.outside),
+        file("x/pwned")
+      ]])
       for (const [i, [what, entries]] of cases.entries()) {
         const env = envs[i]!
         const r = yield* extract(env, entries)

@@ -136,7 +136,8 @@ describe("extractLayer", () => {
           ["uid", "3000000000"],
           ["gid", "3000000001"],
           ["SCHILY.xattr.user.comment", "hello"],
-          ["SCHILY.xattr.security.capability", cap]
+          ["SCHILY.xattr.security.capability", cap],
+          ["LIBARCHIVE.xattr.user.from%20bsdtar", Buffer.from("bsd").toString("base64")]
         ]),
         file("pax-file", "p"),
         paxHeader([["SCHILY.xattr.trusted.overlay.opaque", "y"], ["SCHILY.xattr.trusted.overlay.redirect", "/x"]]),
@@ -148,6 +149,7 @@ describe("extractLayer", () => {
       const st = fs.lstatSync(path.join(dest, "pax-file"), { bigint: true })
       expect(st.mtimeNs).toBe(1_600_000_000_123_456_789n)
       expect(getXattr(path.join(dest, "pax-file"), "user.comment")?.toString()).toBe("hello")
+      expect(getXattr(path.join(dest, "pax-file"), "user.from bsdtar")?.toString()).toBe("bsd")
       // overlay metadata never comes from the archive
       expect(getXattr(path.join(dest, "sneaky"), "trusted.overlay.opaque")).toBeUndefined()
       expect(getXattr(path.join(dest, "sneaky"), "trusted.overlay.redirect")).toBeUndefined()

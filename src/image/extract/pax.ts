@@ -46,12 +46,21 @@ export const paxForTarStream = (records: PaxRecords): Record<string, string> & {
 }
 
 const XATTR_PREFIX = "SCHILY.xattr."
+const LIBARCHIVE_PREFIX = "LIBARCHIVE.xattr."
 
-/** xattrs carried as `SCHILY.xattr.<name>` records (GNU tar, Docker, buildah). */
+/**
+ * xattrs carried as `SCHILY.xattr.<name>` records (GNU tar, Docker, buildah), or as libarchive's
+ * `LIBARCHIVE.xattr.<url-encoded name>=<base64 value>` (bsdtar) when no SCHILY record names them.
+ */
 export const xattrsOf = (records: PaxRecords): Array<readonly [string, Buffer]> => {
-  const out: Array<readonly [string, Buffer]> = []
-  for (const [k, v] of records) if (k.startsWith(XATTR_PREFIX)) out.push([k.slice(XATTR_PREFIX.length), v])
-  return out
+  const out = new Map<string, Buffer>()
+  for (const [k, v] of records) if (k.startsWith(XATTR_PREFIX)) out.set(k.slice(XATTR_PREFIX.length), v)
+  for (const [k, v] of records) {
+    if (!k.startsWith(LIBARCHIVE_PREFIX)) continue
+    const name = decodeURIComponent(k.slice(LIBARCHIVE_PREFIX.length))
+    if (!out.has(name)) out.set(name, Buffer.from(v.toString("latin1"), "base64"))
+  }
+  return [...out]
 }
 
 /** A PAX decimal id (`uid`, `gid`), or undefined when absent. Throws when present but invalid. */
