@@ -79,7 +79,7 @@ describe("resolveUserIn", () => {
     expect(Either.isLeft(u) && u.left.message).toMatch(/ghost/)
     const g = resolve("tank:ghosts")
     expect(Either.isLeft(g) && g.left).toBeInstanceOf(UnknownGroup)
-    expect(Either.isLeft(g) && g.left.group).toBe("ghosts")
+    expect(Either.isLeft(g) && g.left._tag === "UnknownGroup" && g.left.group).toBe("ghosts")
     expect(Either.isLeft(resolve("99999999999"))).toBe(true)
     expect(Either.isLeft(resolve("1:99999999999"))).toBe(true)
     expect(Either.isLeft(resolveUserIn("tank", [], []))).toBe(true) // an image without /etc/passwd
