@@ -7,8 +7,14 @@ import { eventually, phaseIs, podSpec, settle, setup, startReconciler, statusOf 
 describe("Reconciler: triggers and scale", () => {
   it.scoped("the change feed triggers a debounced pass: 20 pods converge in one pass, bring-ups in parallel", () =>
     Effect.gen(function*() {
-      const { fake, store } = yield* setup({ startDelayMs: 1000 }, { startConcurrency: 8 })
+      const memory = yield* Memory.make
+      let passes = 0 // every pass starts with one list
+      const store = { ...memory, list: Effect.tap(memory.list, () => Effect.sync(() => passes++)) }
+      const fake = yield* makeFakeRuntime({ startDelayMs: 1000 })
+      yield* startReconciler(store, fake, { startConcurrency: 8 })
       yield* TestClock.adjust("100 millis") // the boot pass
+      yield* settle
+      const before = passes
       for (let i = 0; i < 20; i++) yield* store.put(podSpec(`pod-${String(i).padStart(2, "0")}`))
       const names = Array.from({ length: 20 }, (_, i) => `pod-${String(i).padStart(2, "0")}`)
       const allRunning = Effect.map(store.listStatus, (ss) => ss.filter((s) => s.phase === "running").length === 20)
@@ -17,12 +23,13 @@ describe("Reconciler: triggers and scale", () => {
       yield* settle
       assert.strictEqual(fake.stats.inFlight, 0)
       yield* TestClock.adjust("1 millis")
-      yield* eventually("8 in flight", Effect.succeed(fake.stats.inFlight === 8))
+      yield* eventually("8 in flight", Effect.sync(() => fake.stats.inFlight === 8))
       // Three waves of at most 8 bring-ups of 1 s each.
       yield* TestClock.adjust("1 second")
       yield* TestClock.adjust("1 second")
       yield* TestClock.adjust("1 second")
       yield* eventually("all running", allRunning)
+      assert.strictEqual(passes - before, 1, "20 writes, one pass")
       assert.strictEqual(fake.stats.maxInFlight, 8)
       assert.strictEqual(fake.stats.starts, 20)
       assert.deepStrictEqual([...fake.workloads.keys()].sort(), names)
