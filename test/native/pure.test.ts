@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { capabilitiesFor, DEFAULT_CAPABILITIES } from "../../src/runtime/helper/defaults.js"
+import { detachScanner } from "../../src/runtime/helper/detach.js"
 import { enterArgs } from "../../src/runtime/helper/enter.js"
 import { encodeFrame, encodeResize, encodeStdin, FrameDecoder, MAX_FRAME } from "../../src/runtime/helper/frames.js"
 
@@ -71,5 +72,27 @@ describe("Default capabilities", () => {
     expect(capabilitiesFor(1000).effective).toEqual([])
     expect(capabilitiesFor(0).effective).toEqual(DEFAULT_CAPABILITIES)
     expect(capabilitiesFor(0).bounding).toHaveLength(14)
+  })
+})
+
+describe("Detach keys", () => {
+  const run = (chunks: Array<Array<number>>) => {
+    const s = detachScanner()
+    const fwd: Array<number> = []
+    for (const c of chunks) {
+      const r = s.push(Uint8Array.from(c))
+      fwd.push(...r.forward)
+      if (r.detached) return { fwd, detached: true }
+    }
+    return { fwd, detached: false }
+  }
+
+  it("Detach_ctrlPCtrlQ_acrossChunks", () => {
+    expect(run([[0x61, 0x10], [0x11, 0x62]])).toEqual({ fwd: [0x61], detached: true })
+  })
+
+  it("Detach_prefixThenOther_forwardsBoth", () => {
+    expect(run([[0x10], [0x61], [0x10, 0x10, 0x11]])).toEqual({ fwd: [0x10, 0x61, 0x10], detached: true })
+    expect(run([[0x10, 0x03]])).toEqual({ fwd: [0x10, 0x03], detached: false })
   })
 })
