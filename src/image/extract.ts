@@ -249,12 +249,9 @@ const run = (blob: string, compression: Compression, rootFd: number) =>
     })
     ex.on("error", fail)
     source.on("error", fail)
-    if (inflate !== undefined) {
-      inflate.on("error", fail)
-      source.pipe(inflate).pipe(ex as unknown as NodeJS.WritableStream)
-    } else {
-      source.pipe(ex as unknown as NodeJS.WritableStream)
-    }
+    inflate?.on("error", fail)
+    const tarBytes: NodeJS.ReadableStream = inflate === undefined ? source : source.pipe(inflate)
+    tarBytes.pipe(ex as unknown as NodeJS.WritableStream)
     return Effect.sync(stop)
   })
 
