@@ -59,6 +59,8 @@ const handshake = (socketPath: string, socket: net.Socket) =>
         return fail(new HelperProtocolError({ expected: "attach reply", received: lines[1]! }))
       }
       if (!reply.ok) return fail(new MonitorRequestFailed({ op: "attach", ...reply.error }))
+      // Hold further data until the frame reader is listening: data emitted with no listener is lost.
+      socket.pause()
       cleanup()
       resume(Effect.succeed({ tty: reply.tty === true, rest: buf }))
     }
@@ -105,6 +107,7 @@ export const openAttachment = (
     socket.on("data", onData)
     socket.on("close", () => end(Option.none()))
     if (rest.length > 0) onData(rest)
+    socket.resume()
     const send = (b: Uint8Array) => Effect.sync(() => void (socket.writable && socket.write(b)))
     return {
       tty,
