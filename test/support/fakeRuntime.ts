@@ -40,6 +40,8 @@ export interface FakeRuntime {
   readonly end: (name: string, exit: RunExit) => Effect.Effect<void>
   /** Make the next `times` starts of this pod fail at `step`. */
   readonly failStarts: (name: string, step: string, message: string, times?: number) => void
+  /** Make the next start of this pod die (a bug in the runtime, not a typed failure). */
+  readonly dieOnStart: (name: string) => void
   readonly stats: { inFlight: number; maxInFlight: number; starts: number }
   readonly pidOf: (name: string) => number | undefined
 }
@@ -51,6 +53,7 @@ export const makeFakeRuntime = (options: FakeRuntimeOptions = {}): Effect.Effect
     const log: Array<string> = []
     const failures = new Map<string, { step: string; message: string; times: number }>()
     const pulled = new Set<string>()
+    const dying = new Set<string>()
     const stats = { inFlight: 0, maxInFlight: 0, starts: 0 }
     let nextPid = options.firstPid ?? 40_000
 
@@ -97,6 +100,7 @@ export const makeFakeRuntime = (options: FakeRuntimeOptions = {}): Effect.Effect
           yield* Effect.sleep(Duration.millis(options.startDelayMs ?? 0)).pipe(
             Effect.ensuring(Effect.sync(() => stats.inFlight--))
           )
+          if (dying.delete(pod.name)) return yield* Effect.dieMessage(`fake runtime: injected defect for ${pod.name}`)
           const failure = failures.get(pod.name)
           if (failure && failure.times > 0) {
             failure.times--
@@ -158,6 +162,9 @@ export const makeFakeRuntime = (options: FakeRuntimeOptions = {}): Effect.Effect
         }),
       failStarts: (name, step, message, times = 1) => {
         failures.set(name, { step, message, times })
+      },
+      dieOnStart: (name) => {
+        dying.add(name)
       },
       pidOf: (name) => {
         const w = workloads.get(name)
