@@ -58,7 +58,7 @@ export const LAYER_MEDIA_TYPES: Readonly<Record<string, Compression>> = {
 const sniff = (head: Buffer): Compression =>
   head[0] === 0x1f && head[1] === 0x8b
     ? "gzip"
-    : head.readUInt32LE(0) === 0xfd2fb528 && head.length >= 4
+    : head.readUInt32LE(0) === 0xfd2fb528
     ? "zstd"
     : "none"
 
@@ -213,6 +213,7 @@ const run = (blob: string, compression: Compression, rootFd: number) =>
         openFd = fileFd
         let written = 0
         stream.on("data", (data) => {
+          if (done) return // never write to an fd number that stop() released
           const chunk = data as Buffer
           try {
             for (let off = 0; off < chunk.length;) off += fs.writeSync(fileFd, chunk, off)
