@@ -220,3 +220,49 @@ const runDirWithEtc = () =>
     fs.writeFileSync(path.join(d, "resolv.conf"), "nameserver 10.0.0.1\n")
     return d
   })
+
+describe("Monitor config validation", () => {
+  const runRaw = (dir: string, raw: unknown) =>
+    Effect.gen(function*() {
+      const { helperPath } = yield* Effect.promise(() => import("../../src/runtime/helper/binary.js"))
+      const { runForLine } = yield* Effect.promise(() => import("../../src/runtime/helper/exec.js"))
+      const file = path.join(dir, "raw.json")
+      fs.writeFileSync(file, typeof raw === "string" ? raw : JSON.stringify(raw))
+      const r = yield* runForLine(yield* helperPath, ["monitor", "--config", file])
+      return { code: r.code, out: JSON.parse(r.line) as { error?: { step: string; errno: number; message: string } } }
+    })
+
+  it.scopedLive("Config_rejected_withFieldNamed_nothingCreated", () =>
+    Effect.gen(function*() {
+      const lower = yield* busyboxRootfs
+      const { baseConfig, runDir } = yield* Effect.promise(() => import("./harness.js"))
+      const dir = yield* runDir
+      const good = baseConfig(dir, lower)
+      const cases: Array<[unknown, RegExp]> = [
+        ["{not json", /not a JSON object/],
+        [{ ...good, version: 2 }, /`version` must be 1/],
+        [{ ...good, argv: [] }, /`argv` must be a non-empty array/],
+        [{ ...good, cwd: "relative" }, /`cwd` must be absolute/],
+        [{ ...good, capabilities: { ...good.capabilities, bounding: ["CAP_NOPE"] } }, /capabilities.bounding\[0\]/],
+        [{ ...good, namespaces: { net: "bogus", uts: "new", ipc: "new" } }, /namespaces.net/],
+        [{ ...good, namespaces: { ...good.namespaces, uts: "host" } }, /`hostname` needs/],
+        [{ ...good, rootfs: { ...good.rootfs, lowerdirs: ["/a:b"] } }, /lowerdirs\[0\]/]
+      ]
+      for (const [raw, message] of cases) {
+        const r = yield* runRaw(dir, raw)
+        expect(r.code).toBe(1)
+        expect(r.out.error).toMatchObject({ step: "config", errno: 22 })
+        expect(r.out.error!.message).toMatch(message)
+      }
+      expect(fs.existsSync(good.socketPath)).toBe(false)
+    }))
+
+  it.scopedLive("Config_socketOfLiveMonitor_notDisplaced", () =>
+    Effect.gen(function*() {
+      const lower = yield* busyboxRootfs
+      const run = yield* startRun(lower, { argv: ["sleep", "1000"] })
+      const r = yield* Effect.flip(startRun(lower, { argv: ["true"], socketPath: run.config.socketPath }))
+      expect(r).toMatchObject({ _tag: "SetupFailed", step: "socket", errno: 98 })
+      expect((yield* run.client.state).status).toBe("parked")
+    }))
+})
