@@ -11,7 +11,17 @@ import * as path from "node:path"
 import { extractLayer } from "../../src/image/extract.js"
 import { readImageFile } from "../../src/image/user.js"
 import { classify } from "../../src/image/whiteout.js"
-import { dir, file, getXattr, GZIP_LAYER, symlink, type TarEntry, tempDir, writeLayer } from "../support/tarFixtures.js"
+import {
+  dir,
+  file,
+  getXattr,
+  GZIP_LAYER,
+  kernelView,
+  symlink,
+  type TarEntry,
+  tempDir,
+  writeLayer
+} from "../support/tarFixtures.js"
 
 const root = process.geteuid?.() === 0
 
@@ -76,22 +86,6 @@ describe("whiteouts on disk", () => {
       expect(all).not.toMatch(/\.wh\./)
     }))
 })
-
-/** Every regular file of the merged view: path → content, read by the kernel in a private mount namespace. */
-const kernelView = (layersTopFirst: ReadonlyArray<string>, mnt: string): Map<string, string> => {
-  const script = `mount -t overlay overlay -o lowerdir=${layersTopFirst.join(":")} "$1" && cd "$1" && ` +
-    `find . -printf '%y %p\\n' | sort && find . -type f | sort | while read -r f; do printf 'F %s ' "$f"; base64 -w0 "$f"; echo; done`
-  const out = execFileSync("unshare", ["--mount", "--propagation", "private", "sh", "-c", script, "sh", mnt], {
-    encoding: "utf8"
-  })
-  const view = new Map<string, string>()
-  for (const line of out.split("\n")) {
-    const [kind, p, content] = line.split(" ")
-    if (kind === "F") view.set(p!.slice(1), Buffer.from(content ?? "", "base64").toString())
-    else if (kind !== undefined && kind !== "" && p !== ".") view.set(p!.slice(1), kind === "d" ? "<dir>" : `<${kind}>`)
-  }
-  return view
-}
 
 describe("stacked layers under overlayfs", () => {
   it.scopedLive("whiteouts hide lower files, opaque dirs hide lower contents, readImageFile agrees", () =>

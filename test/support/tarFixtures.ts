@@ -7,6 +7,7 @@
  */
 import { Effect } from "effect"
 import koffi from "koffi"
+import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -198,4 +199,26 @@ export const setXattr = (p: string, key: string, value: Buffer): void => {
   if (lsetxattrFn(p, key, value, value.length, 0) !== 0) {
     throw new Error(`lsetxattr ${p} ${key}: errno ${koffi.errno()}`)
   }
+}
+
+/**
+ * The merged view overlayfs gives over `layersTopFirst`, read by the kernel: path → file content,
+ * or "<dir>" / "<l>" (symlink) / "<c>" ... for other types. Mounted at `mnt` inside a private mount
+ * namespace (`unshare -m`) that dies with the command, so no mount can outlive the test. Root only;
+ * file names must not contain spaces or newlines.
+ */
+export const kernelView = (layersTopFirst: ReadonlyArray<string>, mnt: string): Map<string, string> => {
+  const script = `mount -t overlay overlay -o lowerdir=${layersTopFirst.join(":")} "$1" && cd "$1" && ` +
+    `find . -printf '%y %p\\n' | sort && find . -type f | sort | while read -r f; do printf 'F %s ' "$f"; base64 -w0 "$f"; echo; done`
+  const out = execFileSync("unshare", ["--mount", "--propagation", "private", "sh", "-c", script, "sh", mnt], {
+    encoding: "utf8",
+    maxBuffer: 256 * 1024 * 1024
+  })
+  const view = new Map<string, string>()
+  for (const line of out.split("\n")) {
+    const [kind, p, content] = line.split(" ")
+    if (kind === "F") view.set(p!.slice(1), Buffer.from(content ?? "", "base64").toString())
+    else if (kind !== undefined && kind !== "" && p !== ".") view.set(p!.slice(1), kind === "d" ? "<dir>" : `<${kind}>`)
+  }
+  return view
 }
