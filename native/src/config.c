@@ -254,6 +254,7 @@ config_load (const char *path, monitor_config_t *cfg, tank_err_t *err)
       || str_list (r, "maskedPaths", &cfg->masked_paths, false, err) < 0
       || str_list (r, "readonlyPaths", &cfg->readonly_paths, false, err) < 0
       || str_list (r, "cgroupProcs", &cfg->cgroup_procs, false, err) < 0
+      || str_list (r, "monitorCgroupProcs", &cfg->monitor_cgroup_procs, false, err) < 0
       || load_caps (json_get (r, "capabilities"), &cfg->caps, err) < 0 || load_misc (r, cfg, err) < 0)
     return -1;
   cfg->cwd = json_str (r, "cwd");
@@ -283,6 +284,7 @@ config_free (monitor_config_t *cfg)
   free (cfg->masked_paths);
   free (cfg->readonly_paths);
   free (cfg->cgroup_procs);
+  free (cfg->monitor_cgroup_procs);
   json_free (cfg->root);
   memset (cfg, 0, sizeof *cfg);
 }

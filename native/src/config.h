@@ -49,6 +49,7 @@ typedef struct {
   caps_spec_t caps;
   bool no_new_privs;
   const char **cgroup_procs; /* NULL-terminated */
+  const char **monitor_cgroup_procs; /* NULL-terminated: where the monitor puts itself */
   int oom_score_adj;
   int64_t park_timeout_ms, linger_ms;
 } monitor_config_t;

@@ -379,6 +379,10 @@ become_monitor (monitor_t *m, tank_err_t *err)
     return tank_error (err, errno, "monitor", "signalfd");
   if (prctl (PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
     return tank_error (err, errno, "monitor", "PR_SET_CHILD_SUBREAPER");
+  /* Out of the agent's cgroup (a service manager stopping the agent kills its whole cgroup). */
+  for (size_t k = 0; m->cfg->monitor_cgroup_procs[k]; k++)
+    if (write_int_file (m->cfg->monitor_cgroup_procs[k], getpid (), err, "monitor_cgroup") < 0)
+      return -1;
   /* -1000 needs CAP_SYS_RESOURCE; without it the monitor keeps its score (best effort). */
   tank_err_t ignored;
   (void) write_int_file ("/proc/self/oom_score_adj", -1000, &ignored, "oom_score_adj");

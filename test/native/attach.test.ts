@@ -173,3 +173,41 @@ describe("Lifecycle helpers", () => {
         .toMatchObject({ reason: "signaled", signal: 9 })
     }))
 })
+
+describe("Monitor cgroup", () => {
+  it.scopedLive("Monitor_movesItselfIntoMonitorCgroup_workloadIntoPodCgroup", () =>
+    Effect.gen(function*() {
+      const lower = yield* busyboxRootfs
+      const mk = (name: string) =>
+        Effect.acquireRelease(
+          Effect.sync(() => {
+            const d = `/sys/fs/cgroup/pids/tank-native-${name}-${process.pid}`
+            fs.mkdirSync(d)
+            return d
+          }),
+          (d) =>
+            Effect.promise(async () => {
+              for (let i = 0; i < 100; i++) {
+                try {
+                  return fs.rmdirSync(d)
+                } catch {
+                  await new Promise((r) => setTimeout(r, 20))
+                }
+              }
+            })
+        )
+      const mon = yield* mk("mon")
+      const pod = yield* mk("pod")
+      const run = yield* startRun(lower, {
+        argv: ["sleep", "1000"],
+        cgroupProcs: [path.join(pod, "cgroup.procs")],
+        monitorCgroupProcs: [path.join(mon, "cgroup.procs")]
+      })
+      const procs = (d: string) => fs.readFileSync(path.join(d, "cgroup.procs"), "utf8").trim().split("\n").map(Number)
+      expect(procs(mon)).toEqual([run.handle.monitorPid])
+      expect(procs(pod)).toEqual([run.handle.pid])
+      yield* run.client.abort
+      yield* run.client.wait
+      yield* run.client.release
+    }))
+})

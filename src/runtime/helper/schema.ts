@@ -63,6 +63,8 @@ export const MonitorConfig = Schema.Struct({
   capabilities: CapabilitySets,
   noNewPrivileges: Schema.Boolean,
   cgroupProcs: Schema.Array(AbsPath),
+  /** cgroup.procs files the monitor moves itself into (out of the agent's cgroup). */
+  monitorCgroupProcs: opt(Schema.Array(AbsPath)),
   oomScoreAdj: opt(Int.pipe(Schema.between(-1000, 1000))),
   parkTimeoutMs: opt(NonNegInt),
   lingerMs: opt(NonNegInt)
