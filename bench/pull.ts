@@ -1,0 +1,301 @@
+/**
+ * Bench: cold and warm pull + extract, Tank's Images service versus `podman pull` and
+ * `skopeo copy` + `umoci unpack`, all from the same local registry (Debian's docker-registry on
+ * 127.0.0.1), for tank/busybox (1 layer, ~1 MB) and a large single-layer image (~100 MB of this
+ * machine's /usr, built here).
+ *
+ *   cold: empty cache / storage / layout before each run (cleanup not timed)
+ *   warm: everything already pulled; the tool re-checks the tag and finds the content present
+ *         (umoci has no cache: skopeo re-checks the layout, umoci unpacks again)
+ *
+ * Tank runs in-process (as it does inside the agent); podman/skopeo/umoci are processes, so their
+ * figures include process start-up (~10-30 ms for podman). Run as root:
+ * `npx tsx bench/pull.ts [busyboxRuns=7] [largeRuns=3]`. Installs podman with apt when missing.
+ * `BENCH_VERBOSE=1` prints the timeline of one cold Tank pull per image (download vs extraction).
+ */
+import { Context, Effect, Exit, Layer, Scope } from "effect"
+import { execFileSync, spawnSync } from "node:child_process"
+import { createHash } from "node:crypto"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { performance } from "node:perf_hooks"
+import { pipeline } from "node:stream/promises"
+import * as zlib from "node:zlib"
+import * as tar from "tar-stream"
+import { Images, layer } from "../src/image/Images.js"
+import { makeImage, pushBlob, pushFixtures, pushImage } from "../test/support/fixtureImages.js"
+import { startRegistry } from "../test/support/registry.js"
+
+const busyboxRuns = Number(process.argv[2] ?? 7)
+const largeRuns = Number(process.argv[3] ?? 3)
+const LARGE_BUDGET = 100 * 1024 * 1024
+
+const median = (xs: ReadonlyArray<number>) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
+}
+const ms = (x: number) => `${x.toFixed(1)} ms`
+
+const sh = (cmd: string, args: ReadonlyArray<string>, env?: NodeJS.ProcessEnv) => {
+  const r = spawnSync(cmd, args, { env: { ...process.env, ...env }, encoding: "utf8" })
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: ${r.stderr || r.stdout || r.error}`)
+  return r.stdout
+}
+const has = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0
+
+const timeIt = (f: () => void) => {
+  const t0 = performance.now()
+  f()
+  return performance.now() - t0
+}
+
+// -- the large image: ~100 MB of /usr as one gzip layer, streamed to a file -----------------------
+
+const CANDIDATES = ["/usr/lib/python3.11", "/usr/lib/python3", "/usr/share/perl", "/usr/share/vim", "/usr/lib/gcc"]
+
+const collect = (roots: ReadonlyArray<string>) => {
+  const out: Array<{ abs: string; name: string; stat: fs.Stats }> = []
+  let total = 0
+  const walk = (abs: string) => {
+    if (total > LARGE_BUDGET) return
+    const stat = fs.lstatSync(abs)
+    if (!stat.isFile() && !stat.isDirectory() && !stat.isSymbolicLink()) return
+    out.push({ abs, name: abs.slice(1), stat })
+    if (stat.isFile()) total += stat.size
+    if (stat.isDirectory()) { for (const n of fs.readdirSync(abs).sort()) walk(path.join(abs, n)) }
+  }
+  for (const r of roots) if (fs.existsSync(r)) walk(r)
+  return { entries: out, total }
+}
+
+const buildLargeLayer = async (file: string) => {
+  const { entries, total } = collect(CANDIDATES)
+  const pack = tar.pack()
+  const gz = zlib.createGzip({ level: 6 })
+  const raw = createHash("sha256")
+  const comp = createHash("sha256")
+  let size = 0
+  pack.on("data", (c: Buffer) => void raw.update(c))
+  gz.on("data", (c: Buffer) => {
+    comp.update(c)
+    size += c.length
+  })
+  const written = pipeline(pack, gz, fs.createWriteStream(file))
+  const parents = new Set<string>()
+  for (const e of entries) {
+    // parent dirs of the roots (usr, usr/lib, ...) first
+    const parts = e.name.split("/")
+    for (let i = 1; i < parts.length; i++) {
+      const p = parts.slice(0, i).join("/")
+      if (!parents.has(p)) {
+        parents.add(p)
+        pack.entry({ name: p, type: "directory", mode: 0o755, mtime: new Date(0) })
+      }
+    }
+    const base = { name: e.name, mode: e.stat.mode & 0o7777, uid: e.stat.uid, gid: e.stat.gid, mtime: e.stat.mtime }
+    if (e.stat.isDirectory()) {
+      parents.add(e.name)
+      pack.entry({ ...base, type: "directory" })
+    } else if (e.stat.isSymbolicLink()) {
+      pack.entry({ ...base, type: "symlink", linkname: fs.readlinkSync(e.abs) })
+    } else {
+      const data = fs.readFileSync(e.abs)
+      await new Promise<void>((resolve, reject) =>
+        pack.entry({ ...base, type: "file", size: data.length }, data, (err) => (err ? reject(err) : resolve()))
+      )
+    }
+  }
+  pack.finalize()
+  await written
+  return {
+    digest: `sha256:${comp.digest("hex")}`,
+    diffId: `sha256:${raw.digest("hex")}`,
+    size,
+    files: entries.length,
+    total
+  }
+}
+
+// -- peers ----------------------------------------------------------------------------------------
+
+const podmanEnv = (dir: string, host: string): NodeJS.ProcessEnv => {
+  fs.mkdirSync(dir, { recursive: true })
+  fs.writeFileSync(
+    path.join(dir, "storage.conf"),
+    `[storage]\ndriver = "overlay"\nrunroot = "${dir}/run"\ngraphroot = "${dir}/graph"\n`
+  )
+  fs.writeFileSync(
+    path.join(dir, "registries.conf"),
+    `unqualified-search-registries = []\n[[registry]]\nlocation = "${host}"\ninsecure = true\n`
+  )
+  fs.writeFileSync(
+    path.join(dir, "containers.conf"),
+    `[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n` +
+      (has("runc") ? `runtime = "runc"\n` : "") +
+      `[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]\n`
+  )
+  return {
+    CONTAINERS_STORAGE_CONF: path.join(dir, "storage.conf"),
+    CONTAINERS_REGISTRIES_CONF: path.join(dir, "registries.conf"),
+    CONTAINERS_CONF: path.join(dir, "containers.conf")
+  }
+}
+
+/** Unmounts whatever podman's storage left mounted under `dir` (containers/storage makes its home private). */
+const unmountUnder = (dir: string) => {
+  const mounts = fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n").map((l) => l.split(" ")[4] ?? "")
+  for (const m of mounts.filter((m) => m.startsWith(dir)).sort().reverse()) spawnSync("umount", ["-l", m])
+}
+
+interface Row {
+  readonly image: string
+  readonly tool: string
+  readonly cold: number
+  readonly warm: number
+}
+
+const program = Effect.gen(function*() {
+  const work = yield* Effect.acquireRelease(
+    Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "tank-bench-pull-"))),
+    (d) =>
+      Effect.sync(() => {
+        unmountUnder(d)
+        fs.rmSync(d, { recursive: true, force: true })
+      })
+  )
+  const registry = yield* startRegistry()
+  const refs = yield* Effect.promise(() => pushFixtures(registry.host))
+  console.log(`registry ${registry.url}; building the large image from ${CANDIDATES.join(" ")} ...`)
+  const largeFile = path.join(work, "large.tar.gz")
+  const large = yield* Effect.promise(() => buildLargeLayer(largeFile))
+  const largeImage = makeImage("oci", [], { Cmd: ["/bin/sh"] })
+  // makeImage wants in-memory layers; patch in the streamed one.
+  const cfg = JSON.parse(largeImage.config.bytes.toString())
+  cfg.rootfs.diff_ids = [large.diffId]
+  const cfgBytes = Buffer.from(JSON.stringify(cfg))
+  const cfgBlob = {
+    bytes: cfgBytes,
+    digest: `sha256:${createHash("sha256").update(cfgBytes).digest("hex")}`,
+    size: cfgBytes.length
+  }
+  const manifest = Buffer.from(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: "application/vnd.oci.image.manifest.v1+json",
+    config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: cfgBlob.digest, size: cfgBlob.size },
+    layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: large.digest, size: large.size }]
+  }))
+  yield* Effect.promise(async () => {
+    const t = { url: registry.url }
+    await pushBlob(t, "tank/large", {
+      digest: large.digest,
+      size: large.size,
+      body: () => fs.createReadStream(largeFile)
+    })
+    await pushImage(t, "tank/large", "latest", {
+      manifest: { bytes: manifest, digest: "", size: manifest.length },
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      config: cfgBlob,
+      layers: []
+    })
+  })
+  const largeRef = `${registry.host}/tank/large:latest`
+  console.log(
+    `large image: ${large.files} entries, ${(large.total / 1e6).toFixed(0)} MB raw, ` +
+      `${(large.size / 1e6).toFixed(0)} MB gzip layer`
+  )
+
+  if (!has("podman")) {
+    console.log("installing podman (apt) ...")
+    execFileSync("apt-get", ["install", "-y", "--no-install-recommends", "podman"], { stdio: "inherit" })
+  }
+  const podEnv = podmanEnv(path.join(work, "podman"), registry.host)
+  const rows: Array<Row> = []
+
+  const benchImage = (name: string, ref: string, runs: number) =>
+    Effect.gen(function*() {
+      // Tank: a fresh cache per cold run; warm runs pull into the last one.
+      const tankCold: Array<number> = []
+      const tankWarm: Array<number> = []
+      let cacheDir = ""
+      for (let i = 0; i <= runs; i++) {
+        cacheDir = path.join(work, `tank-${name}-${i}`)
+        const scope = yield* Scope.make()
+        const images = Context.get(yield* Layer.build(layer({ cacheDir })).pipe(Scope.extend(scope)), Images)
+        const t0 = performance.now()
+        const verbose = process.env["BENCH_VERBOSE"] && i === 1
+        yield* images.pull(ref, {
+          onProgress: (e) => {
+            if (verbose && e._tag !== "LayerBytes") {
+              console.log(`  ${name} ${(performance.now() - t0).toFixed(1)} ms ${e._tag}`)
+            }
+          }
+        })
+        if (i > 0) tankCold.push(performance.now() - t0) // run 0 warms the JIT
+        yield* Scope.close(scope, Exit.void)
+        if (i < runs) fs.rmSync(cacheDir, { recursive: true, force: true })
+      }
+      for (let i = 0; i < runs; i++) {
+        const scope = yield* Scope.make()
+        const images = Context.get(yield* Layer.build(layer({ cacheDir })).pipe(Scope.extend(scope)), Images)
+        const t0 = performance.now()
+        yield* images.pull(ref)
+        tankWarm.push(performance.now() - t0)
+        yield* Scope.close(scope, Exit.void)
+      }
+      rows.push({ image: name, tool: "tank", cold: median(tankCold), warm: median(tankWarm) })
+
+      // podman pull (extracts into its overlay storage)
+      const podCold: Array<number> = []
+      const podWarm: Array<number> = []
+      for (let i = 0; i < runs; i++) {
+        sh("podman", ["rmi", "-a", "-f"], podEnv)
+        podCold.push(timeIt(() => sh("podman", ["pull", "-q", ref], podEnv)))
+      }
+      for (let i = 0; i < runs; i++) podWarm.push(timeIt(() => sh("podman", ["pull", "-q", ref], podEnv)))
+      rows.push({ image: name, tool: "podman pull", cold: median(podCold), warm: median(podWarm) })
+
+      // skopeo copy to an OCI layout + umoci unpack to a bundle
+      const skoCold: Array<number> = []
+      const skoWarm: Array<number> = []
+      const layout = path.join(work, `oci-${name}`)
+      const bundle = path.join(work, `bundle-${name}`)
+      const copyUnpack = () => {
+        sh("skopeo", ["copy", "-q", "--src-tls-verify=false", `docker://${ref}`, `oci:${layout}:img`])
+        sh("umoci", ["unpack", "--image", `${layout}:img`, bundle])
+      }
+      for (let i = 0; i < runs; i++) {
+        fs.rmSync(layout, { recursive: true, force: true })
+        fs.rmSync(bundle, { recursive: true, force: true })
+        skoCold.push(timeIt(copyUnpack))
+      }
+      for (let i = 0; i < runs; i++) {
+        fs.rmSync(bundle, { recursive: true, force: true })
+        skoWarm.push(timeIt(copyUnpack))
+      }
+      rows.push({ image: name, tool: "skopeo+umoci", cold: median(skoCold), warm: median(skoWarm) })
+      fs.rmSync(bundle, { recursive: true, force: true })
+    })
+
+  yield* benchImage("busybox", refs.busybox, busyboxRuns)
+  yield* benchImage("large", largeRef, largeRuns)
+  sh("podman", ["rmi", "-a", "-f"], podEnv)
+
+  console.log(`\nmedians (busybox ${busyboxRuns} runs, large ${largeRuns} runs)`)
+  console.log("image     tool            cold          warm        tank/tool cold  tank/tool warm")
+  for (const r of rows) {
+    const tank = rows.find((x) => x.image === r.image && x.tool === "tank")!
+    console.log(
+      `${r.image.padEnd(9)} ${r.tool.padEnd(14)} ${ms(r.cold).padStart(11)} ${ms(r.warm).padStart(12)}` +
+        (r.tool === "tank"
+          ? ""
+          : `   ${(tank.cold / r.cold).toFixed(2).padStart(12)}  ${(tank.warm / r.warm).toFixed(2).padStart(14)}`)
+    )
+  }
+  console.log("(ratio < 1: Tank is faster)")
+})
+
+Effect.runPromise(Effect.scoped(program)).catch((e) => {
+  console.error(e)
+  process.exit(1)
+})
