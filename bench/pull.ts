@@ -76,7 +76,7 @@ const buildLargeLayer = async (file: string) => {
   const raw = createHash("sha256")
   const comp = createHash("sha256")
   let size = 0
-  pack.on("data", (c: Buffer) => void raw.update(c))
+  pack.on("data", (c) => void raw.update(c as Buffer))
   gz.on("data", (c: Buffer) => {
     comp.update(c)
     size += c.length
