@@ -53,8 +53,10 @@ export interface RuntimeService {
   readonly adopt: (pod: Pod) => Effect.Effect<Option.Option<RunHandle>, never, Scope.Scope>
   /** Names of pods with something left on the machine (run dirs, monitors, cgroups). */
   readonly leftovers: Effect.Effect<ReadonlyArray<string>>
-  /** Remove everything of a pod that no longer exists (no monitor serves it). */
+  /** Remove everything of a pod's run (stopping whatever still runs): for leftovers. */
   readonly sweep: (name: string) => Effect.Effect<void>
+  /** A pod was deleted: sweep, and also remove what outlives runs (managed volumes, logs unless kept). */
+  readonly purge: (name: string) => Effect.Effect<void>
 }
 
 export class Runtime extends Context.Tag("tank/Runtime")<Runtime, RuntimeService>() {}

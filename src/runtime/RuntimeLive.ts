@@ -1,0 +1,368 @@
+/**
+ * The live Runtime: brings a pod up through the native helper and supervises it.
+ *
+ * Bring-up, in order (each step's undo registered in the run's scope, so any failure or stop undoes
+ * exactly what was done, in reverse):
+ *   pull images → resolve run params/users → run dir + volumes → pod sandbox (net/uts/ipc pinned)
+ *   → network (macvlan NICs, routes) → cgroups (pod + one per container, limits) → /etc files
+ *   → one monitor per container (workload cloned into its cgroups, parked) → pod record → proceed.
+ *
+ * All of it lives in a detachable scope: when the agent leaves with live restore (`keepOnClose`),
+ * the scope is not closed and the pod keeps running under its monitors; a later agent `adopt`s it.
+ */
+import { Effect, Exit, Layer, Option, Ref, Scope } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { Cgroups } from "../cgroups/Cgroups.js"
+import { TankConfig } from "../config/Config.js"
+import { Host } from "../host/Host.js"
+import { Images } from "../image/Images.js"
+import { Network } from "../net/Network.js"
+import { resolvConf } from "../net/resolvConf.js"
+import { canonicalJson } from "../spec/decode.js"
+import type { Pod } from "../spec/Pod.js"
+import { hostnameFile, hostsFile } from "./etcFiles.js"
+import { connect, type MonitorClient } from "./helper/client.js"
+import { capabilitiesFor, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from "./helper/defaults.js"
+import { readExitFile, startMonitor } from "./helper/monitor.js"
+import { removeSandbox, sandbox } from "./helper/sandbox.js"
+import type { ExitRecord, MonitorConfig } from "./helper/schema.js"
+import { type PodLayout, podLayout, socketDir } from "./layout.js"
+import { prepareContainer, type PreparedContainer, volumeSources } from "./prepare.js"
+import { type ContainerRecord, type PodRecord, readRecord, stillOurs, writeRecord } from "./record.js"
+import {
+  type RunExit,
+  type RunHandle,
+  Runtime,
+  type RuntimeService,
+  SetupFailed,
+  type StartOptions
+} from "./Runtime.js"
+
+export interface RuntimeOptions {
+  /** Namespace holding the macvlan parents (default: the agent's own). Tests use a hub netns. */
+  readonly parentNetns?: string
+  /** Mixed into NIC MACs so same-named pods on two machines differ. */
+  readonly macSeed?: string
+}
+
+const step = (pod: string, name: string) => (e: unknown) =>
+  e instanceof SetupFailed ? e : new SetupFailed({
+    pod,
+    step: (e as { step?: string }).step ? `${name}: ${(e as { step: string }).step}` : name,
+    message: e instanceof Error ? e.message : String(e),
+    ...(typeof (e as { errno?: unknown }).errno === "number" ? { errno: (e as { errno: number }).errno } : {})
+  })
+
+const toRunExit = (r: ExitRecord, oomKilled: boolean): RunExit =>
+  r.reason === "exited"
+    ? { _tag: "Exited", code: r.exitCode }
+    : r.reason === "signaled"
+    ? { _tag: "Signaled", signal: r.signal, ...(oomKilled ? { oomKilled } : {}) }
+    // A setup failure after proceed was already reported by start; if it is all we know (adopted),
+    // report it like the shell does for an exec failure.
+    : { _tag: "Exited", code: 127 }
+
+/** A container's exit: from its monitor, else from the exit file, else (both gone) an unknown kill. */
+const exitRecordOf = (client: MonitorClient | undefined, exitPath: string): Effect.Effect<ExitRecord> => {
+  const fromFile = readExitFile(exitPath).pipe(
+    Effect.map(Option.getOrElse((): ExitRecord => ({
+      version: 1,
+      pid: 0,
+      startTime: 0,
+      finishedAt: new Date().toISOString(),
+      reason: "signaled",
+      signal: 9
+    })))
+  )
+  return client ? Effect.catchAll(client.wait, () => fromFile) : fromFile
+}
+
+const rm = (p: string) => Effect.sync(() => fs.rmSync(p, { recursive: true, force: true }))
+
+export const make = (options: RuntimeOptions = {}) =>
+  Effect.gen(function*() {
+    const config = yield* TankConfig
+    const images = yield* Images
+    const cgroups = yield* Cgroups
+    const network = yield* Network
+    const host = yield* Host
+    const dataDir = config.dataDir
+    const graceMs = config.reconciler.stopGracePeriodMs
+    fs.mkdirSync(socketDir(dataDir), { recursive: true, mode: 0o700 })
+
+    /** How the workload of one container ended, with OOM kills told apart from other SIGKILLs. */
+    const exitOf = (pod: string, container: string, r: ExitRecord) =>
+      r.reason === "signaled" && r.signal === 9
+        ? cgroups.stats({ pod, container }).pipe(
+          Effect.map((s) => toRunExit(r, (s.oomKills ?? 0) > 0)),
+          Effect.orElseSucceed(() => toRunExit(r, false))
+        )
+        : Effect.succeed(toRunExit(r, false))
+
+    /** Stop a monitor's workload (grace, then SIGKILL), let the monitor go. Tolerates a dead monitor. */
+    const stopContainer = (c: Pick<ContainerRecord, "socketPath" | "pid" | "startTime">) =>
+      Effect.scoped(
+        Effect.gen(function*() {
+          const client = yield* connect(c.socketPath)
+          yield* client.stop(graceMs)
+          yield* client.release.pipe(Effect.ignore)
+        })
+      ).pipe(
+        Effect.catchAll(() =>
+          // No monitor to ask: make sure our workload (and nothing that reused its pid) is gone.
+          Effect.sync(() => {
+            if (stillOurs(c)) process.kill(c.pid, "SIGKILL")
+          })
+        ),
+        Effect.ignore
+      )
+
+    /** Remove everything of a pod's run, whatever state it is in. Idempotent. */
+    const teardown = (layout: PodLayout, pod: string) =>
+      Effect.gen(function*() {
+        const record = yield* readRecord(layout.record)
+        if (Option.isSome(record)) {
+          yield* Effect.forEach(record.value.containers, stopContainer, { concurrency: "unbounded", discard: true })
+          yield* Effect.forEach(record.value.containers, (c) => rm(c.socketPath), { discard: true })
+        }
+        yield* removeSandbox(layout.ns).pipe(Effect.ignore)
+        yield* cgroups.remove({ pod }, { force: true }).pipe(Effect.ignore)
+        yield* rm(layout.run)
+      })
+
+    const monitorConfig = (
+      pod: Pod,
+      layout: PodLayout,
+      c: PreparedContainer,
+      procs: ReadonlyArray<string>,
+      sandboxDir: string | undefined
+    ): MonitorConfig => {
+      const L = layout.container(c.spec.name)
+      return {
+        version: 1,
+        socketPath: L.socket,
+        exitPath: L.exit,
+        log: { path: L.log, maxBytes: config.logs.maxFileBytes, maxFiles: config.logs.maxFiles },
+        argv: c.argv as [string, ...Array<string>],
+        env: c.env,
+        cwd: c.cwd,
+        uid: c.uid,
+        gid: c.gid,
+        groups: c.groups,
+        tty: c.spec.tty,
+        openStdin: c.spec.tty,
+        namespaces: {
+          net: pod.network === "host" ? "host" : { join: path.join(sandboxDir!, "net") },
+          uts: { join: path.join(sandboxDir!, "uts") },
+          ipc: { join: path.join(sandboxDir!, "ipc") }
+        },
+        rootfs: {
+          // overlayfs wants the top-most layer first.
+          lowerdirs: [...c.layers].reverse() as [string, ...Array<string>],
+          upperdir: L.upper,
+          workdir: L.work,
+          merged: L.merged
+        },
+        etcFiles: ["hosts", "hostname", "resolv.conf"].map((f) => ({
+          source: path.join(layout.etc, f),
+          target: `/etc/${f}`,
+          readOnly: false
+        })),
+        volumes: c.volumes.map((v) => ({ source: v.source, target: v.target, readOnly: v.readOnly })),
+        maskedPaths: DEFAULT_MASKED_PATHS,
+        readonlyPaths: DEFAULT_READONLY_PATHS,
+        capabilities: capabilitiesFor(c.uid),
+        noNewPrivileges: false,
+        cgroupProcs: procs
+      }
+    }
+
+    /** A handle over running monitors (fresh or adopted). */
+    const handleOf = (
+      pod: string,
+      record: PodRecord,
+      clients: ReadonlyArray<{ name: string; client: MonitorClient | undefined; exitPath: string }>,
+      keep: Ref.Ref<boolean>
+    ): RunHandle => ({
+      pod,
+      hostPid: record.containers[0]!.pid,
+      startedAt: new Date(record.startedAt),
+      addresses: record.addresses,
+      // The pod's run ends when any of its containers ends (sidecar-aware restarts come later).
+      wait: Effect.raceAll(clients.map(({ client, exitPath, name }) =>
+        Effect.flatMap(exitRecordOf(client, exitPath), (r) => exitOf(pod, name, r))
+      )),
+      keepOnClose: Ref.set(keep, true)
+    })
+
+    /** Close the run's scope unless the agent leaves it for live restore. */
+    const detachable = (pod: string, layout: PodLayout) =>
+      Effect.gen(function*() {
+        const keep = yield* Ref.make(false)
+        const runScope = yield* Scope.make()
+        yield* Effect.addFinalizer((exit) =>
+          Ref.get(keep).pipe(
+            Effect.flatMap((k) =>
+              k ? Effect.void : Scope.close(runScope, exit).pipe(Effect.zipRight(teardown(layout, pod)))
+            )
+          )
+        )
+        return { keep, runScope }
+      })
+
+    const start = (pod: Pod, opts: StartOptions = {}): Effect.Effect<RunHandle, SetupFailed, Scope.Scope> =>
+      Effect.gen(function*() {
+        const progress = opts.onProgress ?? (() =>
+          Effect.void)
+        const layout = podLayout(dataDir, pod.name)
+        // Anything of an earlier run of this name that nobody adopted is a leftover now.
+        yield* teardown(layout, pod.name)
+        const { keep, runScope } = yield* detachable(pod.name, layout)
+        const inRun = <A, E>(eff: Effect.Effect<A, E, Scope.Scope>) => Scope.extend(eff, runScope)
+
+        yield* progress("pulling")
+        fs.mkdirSync(layout.run, { recursive: true, mode: 0o700 })
+        const volumes = yield* volumeSources(pod, layout)
+        const prepared = yield* Effect.forEach(pod.containers, (c) => prepareContainer(images, pod, c, volumes), {
+          concurrency: "unbounded"
+        })
+        yield* progress("starting")
+
+        // The pod sandbox: the network (unless "host"), hostname and IPC, shared by its containers.
+        const sb = yield* inRun(Effect.acquireRelease(
+          sandbox({ dir: layout.ns, net: pod.network !== "host", uts: true, ipc: true, hostname: pod.name }),
+          () => removeSandbox(layout.ns).pipe(Effect.ignore)
+        )).pipe(Effect.mapError(step(pod.name, "sandbox")))
+
+        const net = pod.network === "host" ? undefined : yield* inRun(network.setup({
+          pod: pod.name,
+          netnsPath: sb.net!,
+          network: pod.network,
+          uplink: () => host.uplink,
+          ...(options.parentNetns ? { parentNetns: options.parentNetns } : {}),
+          ...(options.macSeed ? { macSeed: options.macSeed } : {})
+        })).pipe(Effect.mapError(step(pod.name, "network")))
+        const addresses = net?.nics.map((n) => n.address) ?? []
+
+        const groups = yield* inRun(Effect.forEach(prepared, (c) =>
+          cgroups.create({ pod: pod.name, container: c.spec.name }, c.spec.limits))).pipe(
+            Effect.mapError(step(pod.name, "cgroup"))
+          )
+
+        const hostDns = yield* host.dns
+        yield* Effect.try({
+          try: () => {
+            fs.mkdirSync(layout.etc, { recursive: true })
+            fs.mkdirSync(layout.logs, { recursive: true, mode: 0o700 })
+            fs.writeFileSync(path.join(layout.etc, "hosts"), hostsFile(pod.name, addresses))
+            fs.writeFileSync(path.join(layout.etc, "hostname"), hostnameFile(pod.name))
+            const hostResolv = fs.existsSync("/etc/resolv.conf") ? fs.readFileSync("/etc/resolv.conf", "utf8") : ""
+            fs.writeFileSync(
+              path.join(layout.etc, "resolv.conf"),
+              resolvConf(pod.network, { servers: hostDns, resolvConf: hostResolv })
+            )
+            for (const c of prepared) {
+              const L = layout.container(c.spec.name)
+              for (const d of [L.upper, L.work, L.merged]) {
+                fs.mkdirSync(d, { recursive: true, mode: 0o755 })
+              }
+            }
+          },
+          catch: step(pod.name, "etc")
+        })
+
+        const started = yield* Effect.forEach(prepared, (c, i) =>
+          Effect.gen(function*() {
+            const L = layout.container(c.spec.name)
+            const h = yield* startMonitor(monitorConfig(pod, layout, c, groups[i]!.procsFiles, layout.ns), L.config)
+            const client = yield* inRun(connect(h.socketPath))
+            // Undo: stop the workload (grace, then SIGKILL) and let the monitor go.
+            yield* inRun(
+              Effect.addFinalizer(() =>
+                stopContainer({ socketPath: h.socketPath, pid: h.pid, startTime: h.startTime })
+              )
+            )
+            return { name: c.spec.name, h, client, exitPath: L.exit }
+          }).pipe(Effect.mapError(step(pod.name, `monitor ${c.spec.name}`))))
+
+        const record: PodRecord = {
+          version: 1,
+          pod: pod.name,
+          specKey: canonicalJson(pod),
+          startedAt: new Date().toISOString(),
+          sandbox: layout.ns,
+          addresses,
+          containers: started.map((s) => ({
+            name: s.name,
+            socketPath: s.h.socketPath,
+            exitPath: s.exitPath,
+            pid: s.h.pid,
+            monitorPid: s.h.monitorPid,
+            startTime: s.h.startTime
+          }))
+        }
+        yield* writeRecord(layout.record, record)
+        // sync 3: every container's setup runs and execs now.
+        yield* Effect.forEach(started, (s) =>
+          s.client.proceed.pipe(Effect.mapError((e) =>
+            e._tag === "SetupFailed"
+              ? new SetupFailed({ pod: pod.name, step: `${s.name}: ${e.step}`, message: e.message, errno: e.errno })
+              : step(pod.name, `proceed ${s.name}`)(e)
+          )), { discard: true })
+        return handleOf(pod.name, record, started.map((s) => ({ ...s, client: s.client })), keep)
+      }).pipe(Effect.withSpan("Runtime.start", { attributes: { pod: pod.name } }))
+
+    const adopt = (pod: Pod): Effect.Effect<Option.Option<RunHandle>, never, Scope.Scope> =>
+      Effect.gen(function*() {
+        const layout = podLayout(dataDir, pod.name)
+        const record = yield* readRecord(layout.record)
+        if (Option.isNone(record)) {
+          yield* teardown(layout, pod.name)
+          return Option.none()
+        }
+        const { keep, runScope } = yield* detachable(pod.name, layout)
+        const clients = yield* Effect.forEach(record.value.containers, (c) =>
+          Scope.extend(connect(c.socketPath), runScope).pipe(
+            Effect.map((client) => ({
+              name: c.name,
+              client: client as MonitorClient | undefined,
+              exitPath: c.exitPath
+            })),
+            Effect.orElseSucceed(() => ({ name: c.name, client: undefined, exitPath: c.exitPath }))
+          ))
+        // Nothing answers and no exit was recorded: the run died with its monitors; sweep it.
+        const anything = yield* Effect.forEach(
+          clients,
+          (c) => c.client ? Effect.succeed(true) : Effect.map(readExitFile(c.exitPath), Option.isSome)
+        )
+        if (!anything.some(Boolean)) {
+          yield* Scope.close(runScope, Exit.void)
+          yield* teardown(layout, pod.name)
+          yield* Ref.set(keep, true)
+          return Option.none()
+        }
+        return Option.some(handleOf(pod.name, record.value, clients, keep))
+      })
+
+    const leftovers = Effect.gen(function*() {
+      const runDir = path.join(dataDir, "run")
+      const dirs = fs.existsSync(runDir) ? fs.readdirSync(runDir) : []
+      const groups = yield* cgroups.list.pipe(Effect.orElseSucceed(() => [] as ReadonlyArray<string>))
+      return [...new Set([...dirs, ...groups])].sort()
+    })
+
+    const sweep = (name: string) => teardown(podLayout(dataDir, name), name)
+
+    const purge = (name: string) =>
+      Effect.gen(function*() {
+        const layout = podLayout(dataDir, name)
+        yield* teardown(layout, name)
+        yield* rm(layout.volumes)
+        if (!config.logs.keepOnDelete) yield* rm(layout.logs)
+      })
+
+    return Runtime.of({ start, adopt, leftovers, sweep, purge } satisfies RuntimeService)
+  })
+
+export const layer = (options?: RuntimeOptions) => Layer.effect(Runtime, make(options))

@@ -1,0 +1,107 @@
+/**
+ * Host-side preparation of a pod before anything runs: images pulled, run parameters and users
+ * resolved, volumes checked or created. Every failure is a SetupFailed naming the step.
+ */
+import { Effect, Either } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import type { Images } from "../image/Images.js"
+import type { ImageConfig } from "../image/registry/oci.js"
+import { runParams } from "../image/runParams.js"
+import { resolveUser } from "../image/user.js"
+import type { Container, Pod } from "../spec/Pod.js"
+import type { PodLayout } from "./layout.js"
+import { SetupFailed } from "./Runtime.js"
+
+export interface PreparedContainer {
+  readonly spec: Container
+  /** Layer dirs, lowest first. */
+  readonly layers: ReadonlyArray<string>
+  readonly argv: ReadonlyArray<string>
+  readonly env: ReadonlyArray<string>
+  readonly cwd: string
+  readonly uid: number
+  readonly gid: number
+  readonly groups: ReadonlyArray<number>
+  /** Volume binds: host source → container path. */
+  readonly volumes: ReadonlyArray<{ source: string; target: string; readOnly: boolean }>
+  readonly imageDigest: string | undefined
+}
+
+const fail = (pod: string, step: string) => (e: unknown) =>
+  new SetupFailed({ pod, step, message: e instanceof Error ? e.message : String(e) })
+
+const pullImage = (images: Images["Type"], pod: Pod, c: Container) =>
+  typeof c.image === "string"
+    ? images.pull(c.image).pipe(
+      Effect.map((img) => ({ layers: img.layers, config: img.config as ImageConfig | undefined, digest: img.digest })),
+      Effect.mapError(fail(pod.name, `pull ${c.image}`))
+    )
+    : Effect.suspend(() => {
+      const root = c.image as { rootfs: string }
+      return fs.existsSync(root.rootfs) && fs.statSync(root.rootfs).isDirectory()
+        ? Effect.succeed({ layers: [root.rootfs], config: undefined, digest: undefined })
+        : Effect.fail(
+          new SetupFailed({ pod: pod.name, step: "rootfs", message: `rootfs ${root.rootfs} is not a directory` })
+        )
+    })
+
+/** Managed volumes are created (0755) under the pod's volume dir; host sources must exist as dirs. */
+export const volumeSources = (pod: Pod, layout: PodLayout): Effect.Effect<ReadonlyMap<string, string>, SetupFailed> =>
+  Effect.try({
+    try: () => {
+      const used = new Set(pod.containers.flatMap((c) => c.mounts.map((m) => m.volume)))
+      const out = new Map<string, string>()
+      for (const v of pod.volumes) {
+        if (!used.has(v.name)) continue
+        if (v.source === "managed") {
+          const dir = path.join(layout.volumes, v.name)
+          fs.mkdirSync(dir, { recursive: true, mode: 0o755 })
+          out.set(v.name, dir)
+        } else {
+          const st = fs.statSync(v.source.host, { throwIfNoEntry: false })
+          if (!st?.isDirectory()) throw new Error(`volume "${v.name}": host path ${v.source.host} is not a directory`)
+          out.set(v.name, v.source.host)
+        }
+      }
+      return out
+    },
+    catch: fail(pod.name, "volumes")
+  })
+
+export const prepareContainer = (
+  images: Images["Type"],
+  pod: Pod,
+  c: Container,
+  volumes: ReadonlyMap<string, string>
+): Effect.Effect<PreparedContainer, SetupFailed> =>
+  Effect.gen(function*() {
+    const img = yield* pullImage(images, pod, c)
+    const params = yield* Either.match(runParams(c, img.config?.config), {
+      onLeft: (e) => Effect.fail(fail(pod.name, "command")(e)),
+      onRight: Effect.succeed
+    })
+    const user = yield* resolveUser(img.layers, params.user).pipe(Effect.mapError(fail(pod.name, "user")))
+    const env = params.env.some((e) => e.startsWith("PATH="))
+      ? params.env
+      : ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", ...params.env]
+    const withTerm = c.tty && !env.some((e) => e.startsWith("TERM=")) ? [...env, "TERM=xterm"] : env
+    return {
+      spec: c,
+      layers: img.layers,
+      argv: params.argv,
+      env: [
+        ...withTerm,
+        `HOSTNAME=${pod.name}`,
+        ...(env.some((e) => e.startsWith("HOME="))
+          ? []
+          : [`HOME=${user.home ?? "/"}`])
+      ],
+      cwd: params.cwd,
+      uid: user.uid,
+      gid: user.gid,
+      groups: user.groups,
+      volumes: c.mounts.map((m) => ({ source: volumes.get(m.volume)!, target: m.path, readOnly: m.readOnly })),
+      imageDigest: img.digest
+    }
+  })

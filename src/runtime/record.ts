@@ -1,0 +1,64 @@
+/**
+ * The pod record: what a run left on disk so that a later agent can re-adopt it (monitors' sockets,
+ * workload pids and start times against pid reuse) or sweep it. Written atomically (tmp + rename).
+ */
+import { Effect, Option, Schema } from "effect"
+import * as fs from "node:fs"
+
+export const ContainerRecord = Schema.Struct({
+  name: Schema.String,
+  socketPath: Schema.String,
+  exitPath: Schema.String,
+  pid: Schema.Number,
+  monitorPid: Schema.Number,
+  /** /proc/<pid>/stat field 22, to tell our workload from a process that reused its pid. */
+  startTime: Schema.Number
+})
+export type ContainerRecord = typeof ContainerRecord.Type
+
+export const PodRecord = Schema.Struct({
+  version: Schema.Literal(1),
+  pod: Schema.String,
+  /** canonicalJson of the spec this run was started from. */
+  specKey: Schema.String,
+  startedAt: Schema.String,
+  sandbox: Schema.optional(Schema.String),
+  addresses: Schema.Array(Schema.String),
+  containers: Schema.Array(ContainerRecord)
+})
+export type PodRecord = typeof PodRecord.Type
+
+const decode = Schema.decodeUnknownOption(Schema.parseJson(PodRecord))
+
+export const readRecord = (file: string): Effect.Effect<Option.Option<PodRecord>> =>
+  Effect.sync(() => {
+    try {
+      return decode(fs.readFileSync(file, "utf8"))
+    } catch {
+      return Option.none()
+    }
+  })
+
+export const writeRecord = (file: string, record: PodRecord): Effect.Effect<void> =>
+  Effect.sync(() => {
+    const tmp = `${file}.tmp`
+    fs.writeFileSync(tmp, JSON.stringify(record), { mode: 0o600 })
+    fs.renameSync(tmp, file)
+  })
+
+/** /proc/<pid>/stat field 22 (start time in clock ticks), or undefined when the pid is gone. */
+export const procStartTime = (pid: number): number | undefined => {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+    // comm (field 2) may contain spaces and parentheses: fields resume after the last ')'.
+    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+    if (rest[0] === "Z") return undefined
+    return Number(rest[19])
+  } catch {
+    return undefined
+  }
+}
+
+/** Our workload is still the process at `pid` (not exited, pid not reused). */
+export const stillOurs = (c: Pick<ContainerRecord, "pid" | "startTime">): boolean =>
+  procStartTime(c.pid) === c.startTime

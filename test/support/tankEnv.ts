@@ -1,0 +1,54 @@
+/**
+ * A whole Tank machine for e2e tests: a local registry with the fixture images pushed, a temp data
+ * dir, and the live layers (Config, Host, Images, Cgroups, Network, Runtime) over them.
+ */
+import { Effect, Layer } from "effect"
+import { Cgroups } from "../../src/cgroups/Cgroups.js"
+import * as Config from "../../src/config/Config.js"
+import { Host } from "../../src/host/Host.js"
+import * as Images from "../../src/image/Images.js"
+import { NetworkLive } from "../../src/net/NetworkLive.js"
+import * as RuntimeLive from "../../src/runtime/RuntimeLive.js"
+import { type FixtureRefs, pushFixturesEffect } from "./fixtureImages.js"
+import { startRegistry } from "./registry.js"
+import { tmpDir } from "./tmp.js"
+
+export interface TankEnv {
+  readonly dataDir: string
+  readonly refs: FixtureRefs
+  readonly config: Config.TankConfigShape
+}
+
+export interface EnvOptions {
+  readonly host?: { readonly uplink?: string; readonly dns?: ReadonlyArray<string> }
+  readonly parentNetns?: string
+  readonly stopGracePeriodMs?: number
+}
+
+/** Registry + fixtures + data dir, all removed when the scope closes. */
+export const tankEnv = (opts: EnvOptions = {}) =>
+  Effect.gen(function*() {
+    const registry = yield* startRegistry()
+    const refs = yield* pushFixturesEffect(registry.host)
+    const dataDir = yield* tmpDir("tank-e2e-")
+    const base = yield* Config.load({ dataDir, env: {} })
+    const config: Config.TankConfigShape = {
+      ...base,
+      host: { uplink: opts.host?.uplink, dns: opts.host?.dns ?? ["10.0.0.1"] },
+      reconciler: { ...base.reconciler, stopGracePeriodMs: opts.stopGracePeriodMs ?? 2_000 }
+    }
+    return { dataDir, refs, config } satisfies TankEnv
+  })
+
+/** The runtime's dependencies and the Runtime itself over an env. */
+export const runtimeLayer = (env: TankEnv, opts: EnvOptions = {}) => {
+  const config = Layer.succeed(Config.TankConfig, env.config)
+  const deps = Layer.mergeAll(
+    config,
+    Host.Static(env.config.host),
+    Images.layer({ cacheDir: `${env.dataDir}/images` }),
+    Cgroups.layer,
+    NetworkLive
+  )
+  return RuntimeLive.layer(opts.parentNetns ? { parentNetns: opts.parentNetns } : {}).pipe(Layer.provideMerge(deps))
+}
