@@ -125,7 +125,8 @@ describe("Monitor lifetime", () => {
       const dir = yield* runDir
       const config = baseConfig(dir, lower, { argv: ["sh", "-c", "sleep 0.3; echo alive; exit 4"] })
       const cfgPath = path.join(dir, "config.json")
-      fs.writeFileSync(cfgPath, JSON.stringify(Schema.encodeSync(MonitorConfig)(config)))
+      const encoded = yield* Schema.encode(MonitorConfig)(config)
+      fs.writeFileSync(cfgPath, JSON.stringify(encoded))
       // The "agent": a shell that starts the monitor, then is SIGKILLed with its whole group.
       const starter = spawn("sh", ["-c", `${helperPathCandidate()} monitor --config ${cfgPath}; sleep 1000`], {
         detached: true,
