@@ -54,7 +54,7 @@ export const acquire = (dataDir: string) =>
       const fd = yield* Effect.try({
         try: () => {
           fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 })
-          return fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_CLOEXEC, 0o600)
+          return fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600)
         },
         catch: (e) => new LockError({ path: file, message: String(e) })
       })
