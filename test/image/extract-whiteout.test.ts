@@ -66,14 +66,20 @@ describe("whiteouts on disk", () => {
         dir("opq", { mode: 0o711 }),
         file("opq/kept", "mine"),
         file(".wh..wh.plnk/123.456", "aufs link"), // AUFS bookkeeping: skipped
-        file("twice", "a file first"),
-        file(".wh.twice"), // a later whiteout replaces an earlier entry of the same layer
-        file("dir-then-gone/x"),
-        file(".wh.dir-then-gone"),
+        // a whiteout only hides lower layers: this layer's own entries stay (directories turn opaque)
+        file("file-then-wh", "kept"),
+        file(".wh.file-then-wh"),
+        file("dir-then-wh/x", "kept too"),
+        file(".wh.dir-then-wh"),
+        // and an entry after its whiteout replaces it, a directory becoming opaque
+        file(".wh.wh-then-dir"),
+        dir("wh-then-dir"),
+        file(".wh.wh-then-file"),
+        file("wh-then-file", "file"),
         file(".wh..wh..opq")
       ]])
       const st = (p: string) => fs.lstatSync(path.join(dest!, p))
-      for (const p of ["etc/shadow", "gone", "twice", "dir-then-gone"]) {
+      for (const p of ["etc/shadow", "gone"]) {
         expect(st(p).isCharacterDevice(), p).toBe(true)
         expect(st(p).rdev, p).toBe(0)
       }
@@ -81,6 +87,14 @@ describe("whiteouts on disk", () => {
       expect(getXattr(path.join(dest!, "opq"), "trusted.overlay.opaque")?.toString()).toBe("y")
       expect(getXattr(dest!, "trusted.overlay.opaque")?.toString()).toBe("y")
       expect(st("opq").mode & 0o777).toBe(0o711)
+      const opaque = (p: string) => getXattr(path.join(dest!, p), "trusted.overlay.opaque")?.toString()
+      expect(fs.readFileSync(path.join(dest!, "file-then-wh"), "utf8")).toBe("kept")
+      expect(fs.readFileSync(path.join(dest!, "dir-then-wh/x"), "utf8")).toBe("kept too")
+      expect(opaque("dir-then-wh")).toBe("y")
+      expect(st("wh-then-dir").isDirectory()).toBe(true)
+      expect(opaque("wh-then-dir")).toBe("y")
+      expect(fs.readFileSync(path.join(dest!, "wh-then-file"), "utf8")).toBe("file")
+      expect(opaque("etc")).toBeUndefined()
       expect(fs.readFileSync(path.join(dest!, "opq/kept"), "utf8")).toBe("mine")
       const all = execFileSync("find", [dest!], { encoding: "utf8" })
       expect(all).not.toMatch(/\.wh\./)
@@ -103,7 +117,9 @@ describe("stacked layers under overlayfs", () => {
           file("d2f/q", "q"),
           file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"),
           file("etc/group", "root:x:0:\n"),
-          symlink("link", "a/keep")
+          symlink("link", "a/keep"),
+          file("e/old", "e-old"),
+          file("g/old", "g-old")
         ],
         [
           file("a/.wh.gone"),
@@ -114,7 +130,11 @@ describe("stacked layers under overlayfs", () => {
           file("f2d/inner", "inner"),
           file("d2f", "now a file"),
           file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\ntank:x:1000:1000::/home/tank:/bin/sh\n"),
-          file("etc/.wh.group")
+          file("etc/.wh.group"),
+          file(".wh.e"),
+          file("e/new", "e-new"),
+          file("g/new", "g-new"),
+          file(".wh.g")
         ],
         [file("c/again", "again")]
       ])
@@ -129,6 +149,10 @@ describe("stacked layers under overlayfs", () => {
         "/c": "<dir>",
         "/c/again": "again",
         "/d2f": "now a file",
+        "/e": "<dir>",
+        "/e/new": "e-new",
+        "/g": "<dir>",
+        "/g/new": "g-new",
         "/etc": "<dir>",
         "/etc/passwd": "root:x:0:0:root:/root:/bin/sh\ntank:x:1000:1000::/home/tank:/bin/sh\n",
         "/f2d": "<dir>",
@@ -138,7 +162,10 @@ describe("stacked layers under overlayfs", () => {
       expect(fs.readdirSync(mnt)).toEqual([]) // the mount lived only in the private namespace
 
       // the reader without a mount gives the kernel's answer for every path, shown or hidden
-      const probes = [...view.keys(), "/a/gone", "/b/x", "/b/y", "/c/z", "/d2f/q", "/etc/group", "/link", "/nope"]
+      const probes = [
+        ...view.keys(),
+        ...["/a/gone", "/b/x", "/b/y", "/c/z", "/d2f/q", "/etc/group", "/link", "/nope", "/e/old", "/g/old"]
+      ]
       for (const p of probes) {
         const got = yield* readImageFile(layers, p)
         const want = p === "/link" ? "1" : view.get(p)

@@ -12,7 +12,7 @@
  * into a read-only directory works and directory mtimes are the archive's.
  */
 import * as fs from "node:fs"
-import { OPAQUE_XATTR } from "../whiteout.js"
+import { isWhiteoutNode, OPAQUE_XATTR } from "../whiteout.js"
 import { Refusal } from "./errors.js"
 import { isWithin, splitParent } from "./paths.js"
 import * as sys from "./sys.js"
@@ -55,8 +55,14 @@ export class LayerTree {
       if (code === "ELOOP" || code === "EXDEV") {
         throw new Refusal("Hostile", `a component of "${sys.show(rel)}" is a symlink; refusing to write through it`)
       }
-      if (code === "ENOTDIR") throw new Refusal("Corrupt", `a component of "${sys.show(rel)}" is not a directory`)
-      if (code !== ENOENT || !create) throw e
+      // ENOTDIR may be a whiteout of this layer, which the walk below turns back into a directory
+      if (create && (code === ENOENT || code === "ENOTDIR")) {
+        // fall through to the walk
+      } else if (code === "ENOTDIR") {
+        throw new Refusal("Corrupt", `a component of "${sys.show(rel)}" is not a directory`)
+      } else {
+        throw e
+      }
     }
     // Create what is missing, one component at a time, each opened without following symlinks.
     let fd = sys.openat2(this.rootFd, ".", sys.O_PATH | sys.O_DIRECTORY, 0, sys.RESOLVE_CONFINED)
@@ -66,6 +72,18 @@ export class LayerTree {
           sys.mkdirat(fd, part, 0o755)
         } catch (e) {
           if (codeOf(e) !== EEXIST) throw e
+          const st = this.lstatAt(fd, part)
+          if (st !== undefined && isWhiteoutNode(st)) {
+            // `.wh.d` then `d/x` in one layer: d comes back as an opaque directory (see mkdir)
+            sys.unlinkat(fd, part, 0)
+            sys.mkdirat(fd, part, 0o755)
+            const dfd = sys.openat2(fd, part, sys.O_RDONLY | sys.O_DIRECTORY, 0, sys.RESOLVE_CONFINED)
+            try {
+              sys.fsetxattr(dfd, OPAQUE_XATTR, Buffer.from("y"), sys.show(rel))
+            } finally {
+              sys.close(dfd)
+            }
+          }
         }
         const next = sys.openat2(fd, part, sys.O_PATH | sys.O_DIRECTORY, 0, sys.RESOLVE_CONFINED)
         sys.close(fd)
@@ -120,24 +138,29 @@ export class LayerTree {
   }
 
   /**
-   * Runs `create`; if the name is taken, removes the old entry and runs it again. Returns false
-   * (without creating) when `keepDir` and the existing entry is a directory.
+   * Runs `create`; if the name is taken, removes the old entry and runs it again. When `keepDir`
+   * and the existing entry is a directory, keeps it and creates nothing. Says whether an overlay
+   * whiteout (char 0/0) was replaced.
    */
-  private replace(rel: string, keepDir: boolean, create: (dirfd: number, base: string) => void): boolean {
+  private replace(
+    rel: string,
+    keepDir: boolean,
+    create: (dirfd: number, base: string) => void
+  ): { readonly replacedWhiteout: boolean } {
     if (rel === "") throw new Refusal("Corrupt", "only a directory can be the layer root")
     const { base, fd } = this.parentOf(rel)
     try {
       create(fd, base)
-      return true
+      return { replacedWhiteout: false }
     } catch (e) {
       if (codeOf(e) !== EEXIST) throw e
     }
     const st = this.lstatAt(fd, base)
-    if (st?.isDirectory() && keepDir) return false
+    if (st?.isDirectory() && keepDir) return { replacedWhiteout: false }
     if (st !== undefined) this.remove(fd, base, rel, st.isDirectory())
     const again = this.parentOf(rel) // removal may have dropped the cache
     create(again.fd, again.base)
-    return true
+    return { replacedWhiteout: st !== undefined && isWhiteoutNode(st) }
   }
 
   private setXattrs(set: (key: string, value: Buffer) => void, xattrs: Meta["xattrs"], rel: string): void {
@@ -184,11 +207,18 @@ export class LayerTree {
     }
   }
 
+  /**
+   * A directory. Replacing a whiteout of this same layer (`.wh.d` then `d/`) it becomes opaque: the
+   * whiteout still hides the lower layers' `d`, and only this layer's contents show.
+   */
   mkdir(rel: string, meta: Meta): void {
-    if (rel !== "") this.replace(rel, true, (fd, base) => sys.mkdirat(fd, base, 0o700))
+    const { replacedWhiteout } = rel === ""
+      ? { replacedWhiteout: false }
+      : this.replace(rel, true, (fd, base) => sys.mkdirat(fd, base, 0o700))
     const fd = this.openExisting(rel)
     try {
       this.applyFd(fd, rel, meta, false)
+      if (replacedWhiteout) sys.fsetxattr(fd, OPAQUE_XATTR, Buffer.from("y"), sys.show(rel))
     } finally {
       sys.close(fd)
     }
@@ -254,13 +284,22 @@ export class LayerTree {
     this.applyAt(rel, meta, true)
   }
 
-  /** `.wh.<name>` → an overlayfs whiteout (char 0/0) named `<name>`, replacing anything there. */
+  /**
+   * `.wh.<name>` → an overlayfs whiteout (char 0/0) named `<name>`. A whiteout only hides lower
+   * layers (OCI image spec): an entry this layer already wrote stays; if it is a directory it
+   * becomes opaque, any other entry hides the lower ones by itself.
+   */
   whiteout(rel: string, uid: number, gid: number): void {
-    this.replace(rel, false, (fd, base) => sys.mknodat(fd, base, sys.S_IFCHR, 0n))
-    if (this.opts.privileged) {
-      const { base, fd } = this.parentOf(rel)
-      sys.fchownat(fd, base, uid, gid)
+    if (rel === "") throw new Refusal("Corrupt", "whiteout of the layer root")
+    const { base, fd } = this.parentOf(rel)
+    try {
+      sys.mknodat(fd, base, sys.S_IFCHR, 0n)
+    } catch (e) {
+      if (codeOf(e) !== EEXIST) throw e
+      if (this.lstatAt(fd, base)?.isDirectory()) this.opaque(rel)
+      return
     }
+    if (this.opts.privileged) sys.fchownat(fd, base, uid, gid)
   }
 
   /** `.wh..wh..opq` → `trusted.overlay.opaque=y` on the directory (created if the archive had not yet). */
