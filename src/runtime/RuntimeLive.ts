@@ -283,7 +283,7 @@ export const make = (options: RuntimeOptions = {}) =>
                 stopContainer({ socketPath: h.socketPath, pid: h.pid, startTime: h.startTime })
               )
             )
-            return { name: c.spec.name, h, client, exitPath: L.exit }
+            return { name: c.spec.name, h, client, exitPath: L.exit, c, procs: groups[i]!.procsFiles, log: L.log }
           }).pipe(Effect.mapError(step(pod.name, `monitor ${c.spec.name}`))))
 
         const record: PodRecord = {
@@ -292,6 +292,7 @@ export const make = (options: RuntimeOptions = {}) =>
           specKey: canonicalJson(pod),
           startedAt: new Date().toISOString(),
           sandbox: layout.ns,
+          ...(sb.net ? { netns: sb.net } : {}),
           addresses,
           containers: started.map((s) => ({
             name: s.name,
@@ -299,7 +300,15 @@ export const make = (options: RuntimeOptions = {}) =>
             exitPath: s.exitPath,
             pid: s.h.pid,
             monitorPid: s.h.monitorPid,
-            startTime: s.h.startTime
+            startTime: s.h.startTime,
+            env: s.c.env,
+            cwd: s.c.cwd,
+            uid: s.c.uid,
+            gid: s.c.gid,
+            groups: s.c.groups,
+            tty: s.c.spec.tty,
+            cgroupProcs: s.procs,
+            logPath: s.log
           }))
         }
         yield* writeRecord(layout.record, record)

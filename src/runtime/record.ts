@@ -12,7 +12,17 @@ export const ContainerRecord = Schema.Struct({
   pid: Schema.Number,
   monitorPid: Schema.Number,
   /** /proc/<pid>/stat field 22, to tell our workload from a process that reused its pid. */
-  startTime: Schema.Number
+  startTime: Schema.Number,
+  /** What `exec` needs to run beside the workload, from any process. */
+  env: Schema.Array(Schema.String),
+  cwd: Schema.String,
+  uid: Schema.Number,
+  gid: Schema.Number,
+  groups: Schema.Array(Schema.Number),
+  tty: Schema.Boolean,
+  /** cgroup.procs files of the container's cgroups (exec'd processes join them). */
+  cgroupProcs: Schema.Array(Schema.String),
+  logPath: Schema.String
 })
 export type ContainerRecord = typeof ContainerRecord.Type
 
@@ -22,7 +32,9 @@ export const PodRecord = Schema.Struct({
   /** canonicalJson of the spec this run was started from. */
   specKey: Schema.String,
   startedAt: Schema.String,
+  /** The pinned namespaces dir (net absent for "host" network pods). */
   sandbox: Schema.optional(Schema.String),
+  netns: Schema.optional(Schema.String),
   addresses: Schema.Array(Schema.String),
   containers: Schema.Array(ContainerRecord)
 })
