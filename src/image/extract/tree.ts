@@ -56,13 +56,11 @@ export class LayerTree {
         throw new Refusal("Hostile", `a component of "${sys.show(rel)}" is a symlink; refusing to write through it`)
       }
       // ENOTDIR may be a whiteout of this layer, which the walk below turns back into a directory
-      if (create && (code === ENOENT || code === "ENOTDIR")) {
-        // fall through to the walk
-      } else if (code === "ENOTDIR") {
+      const walk = create && (code === ENOENT || code === "ENOTDIR")
+      if (!walk && code === "ENOTDIR") {
         throw new Refusal("Corrupt", `a component of "${sys.show(rel)}" is not a directory`)
-      } else {
-        throw e
       }
+      if (!walk) throw e
     }
     // Create what is missing, one component at a time, each opened without following symlinks.
     let fd = sys.openat2(this.rootFd, ".", sys.O_PATH | sys.O_DIRECTORY, 0, sys.RESOLVE_CONFINED)
