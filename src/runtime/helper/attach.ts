@@ -73,6 +73,24 @@ const handshake = (socketPath: string, socket: net.Socket) =>
     socket.on("close", onClose)
   })
 
+/**
+ * Detach: half-close and wait (briefly) until the monitor has closed its side, so that once the
+ * scope is closed the monitor no longer counts us as the attacher and a new attach succeeds.
+ */
+const detach = (socket: net.Socket) =>
+  Effect.async<void>((resume) => {
+    if (socket.destroyed) return resume(Effect.void)
+    const done = () => {
+      clearTimeout(timer)
+      socket.destroy()
+      resume(Effect.void)
+    }
+    const timer = setTimeout(done, 1000)
+    socket.once("close", done)
+    socket.resume() // drain whatever is still in flight so 'close' can come
+    socket.end()
+  })
+
 const safeParse = (s: string): unknown => {
   try {
     return JSON.parse(s)
@@ -85,7 +103,7 @@ export const openAttachment = (
   socketPath: string
 ): Effect.Effect<Attachment, MonitorGone | HelperProtocolError | MonitorRequestFailed, Scope.Scope> =>
   Effect.gen(function*() {
-    const socket = yield* Effect.acquireRelease(openSocket(socketPath), (s) => Effect.sync(() => s.destroy()))
+    const socket = yield* Effect.acquireRelease(openSocket(socketPath), detach)
     const { rest, tty } = yield* handshake(socketPath, socket)
     const queue = yield* Queue.unbounded<AttachOutput | null>()
     const exit = yield* Deferred.make<Option.Option<ExitRecord>>()
