@@ -9,6 +9,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { startRegistry } from "../support/registry.js"
 import { tmpDir } from "../support/tmp.js"
+import { startFaultProxy } from "./faultProxy.js"
 import { cacheProblems, FixtureRegistry, FixtureRegistryLive, imagesIn } from "./helpers.js"
 
 const onHost = (ref: string, host: string) => ref.replace(/^[^/]+/, host)
@@ -81,6 +82,30 @@ layer(FixtureRegistryLive, { timeout: 120_000, excludeTestServices: true })("reg
       expect((yield* file.images.pull(ref)).layers).toHaveLength(1)
       const insecure = yield* imagesIn({ registries: { [reg.host]: { insecure: true } } })
       expect((yield* insecure.images.pull(ref)).layers).toHaveLength(1)
+    }))
+
+  it.scoped("redirects to another origin (a CDN) do not carry the registry credentials", () =>
+    Effect.gen(function*() {
+      const { fixtures, refs, registry: plain } = yield* FixtureRegistry
+      const reg = yield* startRegistry({ auth: "htpasswd", storage: plain.storage })
+      const front = yield* startFaultProxy(reg.host)
+      const cdn = yield* startFaultProxy(plain.host)
+      const layer = fixtures.busybox.oci.layers[0]!.digest
+      front.plan((r) =>
+        r.kind === "blob" && r.path.endsWith(layer)
+          ? { kind: "redirect", location: `http://${cdn.host}${r.path}?signed=1` }
+          : undefined
+      )
+      const { images } = yield* imagesIn({
+        registries: { [front.host]: { username: reg.username, password: reg.password } }
+      })
+      const img = yield* images.pull(onHost(refs.busybox, front.host))
+      expect(img.layers).toHaveLength(1)
+      const [atRegistry] = front.log.filter((r) => r.path.endsWith(layer))
+      const [atCdn] = cdn.log
+      expect(atRegistry?.authorization).toMatch(/^Basic /)
+      expect(atCdn?.path).toContain(`${layer}?signed=1`)
+      expect(atCdn?.authorization).toBeUndefined()
     }))
 
   it.scoped("TLS + htpasswd together", () =>

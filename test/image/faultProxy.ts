@@ -15,6 +15,7 @@ export type Fault =
   | { readonly kind: "corrupt" } // the right length, one byte flipped
   | { readonly kind: "hang" } // accept, never answer
   | { readonly kind: "stall" } // headers and half the body, then silence
+  | { readonly kind: "redirect"; readonly location: string } // 307 elsewhere (a CDN)
   | { readonly kind: "body"; readonly status: number; readonly contentType: string; readonly body: string }
 
 export interface RequestInfo {
@@ -24,6 +25,8 @@ export interface RequestInfo {
   readonly kind: "manifest" | "blob" | "other"
   /** 1-based count of requests with this method and path so far. */
   readonly nth: number
+  readonly range: string | undefined
+  readonly authorization: string | undefined
 }
 
 export interface FaultProxy {
@@ -52,13 +55,24 @@ export const startFaultProxy = (upstream: string): Effect.Effect<FaultProxy, nev
       const nth = (seen.get(key) ?? 0) + 1
       seen.set(key, nth)
       const kind = /\/manifests\//.test(path) ? "manifest" : /\/blobs\/sha256:/.test(path) ? "blob" : "other"
-      const info: RequestInfo = { method, path, kind, nth }
+      const info: RequestInfo = {
+        method,
+        path,
+        kind,
+        nth,
+        range: req.headers.range,
+        authorization: req.headers.authorization
+      }
       log.push(info)
       const fault = decide(info)
       if (fault?.kind === "hang") return
       if (fault?.kind === "status") {
         res.writeHead(fault.status, fault.retryAfter ? { "retry-after": fault.retryAfter } : {})
         return void res.end(`{"errors":[{"code":"INJECTED","message":"injected ${fault.status}"}]}`)
+      }
+      if (fault?.kind === "redirect") {
+        res.writeHead(307, { location: fault.location })
+        return void res.end()
       }
       if (fault?.kind === "body") {
         res.writeHead(fault.status, { "content-type": fault.contentType })

@@ -278,16 +278,27 @@ export const makeClient = (options: ClientOptions = {}): Effect.Effect<RegistryC
         return { bytes, digest, contentType: header(res, "content-type") }
       }).pipe(Effect.retry(schedule))
 
-    const blobRequest = (ref: Reference, desc: Descriptor, step: Step) =>
+    const blobRequest = (ref: Reference, desc: Descriptor, step: Step, from = 0) =>
       Effect.gen(function*() {
         const path = `/v2/${ref.repository}/blobs/${desc.digest}`
-        const r = yield* authed(ref, path, {}, step)
-        if (r.res.statusCode === 404) {
-          yield* dump(r.res)
-          return yield* Effect.fail(new BlobNotFound({ ref: formatReference(ref), digest: desc.digest }))
+        let start = from
+        for (;;) {
+          const r = yield* authed(ref, path, start > 0 ? { range: `bytes=${start}-` } : {}, step)
+          if (r.res.statusCode === 404) {
+            yield* dump(r.res)
+            return yield* Effect.fail(new BlobNotFound({ ref: formatReference(ref), digest: desc.digest }))
+          }
+          if (r.res.statusCode === 206 && start > 0) {
+            // Resume only if the server sends exactly the rest; anything else restarts from zero.
+            const range = /^bytes (\d+)-/.exec(header(r.res, "content-range") ?? "")
+            if (range && Number(range[1]) === start) return { ...r, offset: start }
+            yield* dump(r.res)
+            start = 0
+            continue
+          }
+          if (r.res.statusCode !== 200) return yield* Effect.fail(yield* httpError(r.ep, r.res, r.url, step))
+          return { ...r, offset: 0 }
         }
-        if (r.res.statusCode !== 200) return yield* Effect.fail(yield* httpError(r.ep, r.res, r.url, step))
-        return r
       })
 
     const verify = (what: string, desc: Descriptor, received: number, digest: string) =>
@@ -307,17 +318,31 @@ export const makeClient = (options: ClientOptions = {}): Effect.Effect<RegistryC
         return bytes
       }).pipe(Effect.retry(schedule))
 
+    /** Bytes of `dest` already on disk and their running hash (a failed attempt's partial download). */
+    const partial = (dest: string, size: number) =>
+      Effect.promise(async () => {
+        const have = await fsp.stat(dest).then((st) => st.size, () => 0)
+        const hash = createHash("sha256")
+        if (have === 0 || have >= size) return { have: 0, hash }
+        await pipeline(fs.createReadStream(dest, { end: have - 1 }), async (chunks: AsyncIterable<Buffer>) => {
+          for await (const c of chunks) hash.update(c)
+        })
+        return { have, hash }
+      })
+
     const download = (ref: Reference, desc: Descriptor, dest: string, onBytes: (n: number) => void) =>
       Effect.gen(function*() {
         const what = `layer ${desc.digest} of ${formatReference(ref)}`
-        const { ep, res, url } = yield* blobRequest(ref, desc, "blob")
+        // A retry continues where the last attempt stopped (Range request), re-hashing what is on disk.
+        const resume = yield* partial(dest, desc.size)
+        const { ep, offset, res, url } = yield* blobRequest(ref, desc, "blob", resume.have)
+        const hash = offset > 0 ? resume.hash : createHash("sha256")
         const declared = Number(header(res, "content-length") ?? NaN)
-        if (declared > desc.size) {
+        if (offset + declared > desc.size) {
           yield* dump(res)
           return yield* Effect.fail(new ContentTooLarge({ what: `${what} (sent ${declared} bytes)`, limit: desc.size }))
         }
-        const hash = createHash("sha256")
-        let received = 0
+        let received = offset
         const tooLarge = new ContentTooLarge({ what, limit: desc.size })
         const meter = new Transform({
           transform(chunk: Buffer, _enc, cb) {
@@ -328,14 +353,21 @@ export const makeClient = (options: ClientOptions = {}): Effect.Effect<RegistryC
             cb(null, chunk)
           }
         })
+        const out = offset > 0 ? fs.createWriteStream(dest, { flags: "r+", start: offset }) : fs.createWriteStream(dest)
         yield* Effect.tryPromise({
-          try: (signal) => pipeline(res.body, meter, fs.createWriteStream(dest), { signal }),
+          try: (signal) => pipeline(res.body, meter, out, { signal }),
           catch: (e) => (e === tooLarge ? tooLarge : classify(e, ep, url, "blob", timeoutMs))
         })
         yield* verify(what, desc, received, `sha256:${hash.digest("hex")}`)
       }).pipe(
-        Effect.tapError(() => Effect.promise(() => fsp.rm(dest, { force: true }))),
-        Effect.retry(schedule)
+        // A bad hash or size over the limit is no partial download to continue: start afresh.
+        Effect.tapError((e) =>
+          e._tag === "DigestMismatch" || e._tag === "ContentTooLarge"
+            ? Effect.promise(() => fsp.rm(dest, { force: true }))
+            : Effect.void
+        ),
+        Effect.retry(schedule),
+        Effect.tapError(() => Effect.promise(() => fsp.rm(dest, { force: true })))
       )
 
     return {

@@ -84,12 +84,12 @@ export interface SendOptions {
   readonly timeoutMs: number
 }
 
-const rawRequest = (ep: Endpoint, url: string, opts: SendOptions) =>
+const rawRequest = (ep: Endpoint, url: string, opts: SendOptions, headers: Record<string, string>) =>
   Effect.tryPromise({
     try: (signal) =>
       request(url, {
         method: opts.method ?? "GET",
-        headers: opts.headers,
+        headers,
         dispatcher: ep.dispatcher,
         headersTimeout: opts.timeoutMs,
         bodyTimeout: opts.timeoutMs,
@@ -116,7 +116,7 @@ export const send = (
     let url = absolute ? pathOrUrl : `${scheme}://${ep.registry}${pathOrUrl}`
     let headers = opts.headers
     for (let hop = 0; hop <= 5; hop++) {
-      const attempt = yield* Effect.either(rawRequest(ep, url, opts))
+      const attempt = yield* Effect.either(rawRequest(ep, url, opts, headers))
       if (attempt._tag === "Left") {
         const code = codeOf(attempt.left.error)
         // Concurrent first requests may all meet the plain-HTTP server; each falls back.
