@@ -61,6 +61,8 @@ export interface ClientOptions {
   readonly maxManifestBytes?: number | undefined
   /** Largest image config accepted (default 4 MiB). */
   readonly maxConfigBytes?: number | undefined
+  /** Layer downloads in flight at once, over all pulls (default 6). */
+  readonly maxConcurrentDownloads?: number | undefined
 }
 
 export interface FetchedManifest {
@@ -121,6 +123,7 @@ export const makeClient = (options: ClientOptions = {}): Effect.Effect<RegistryC
     const maxManifestBytes = options.maxManifestBytes ?? 4 * 1024 * 1024
     const maxConfigBytes = options.maxConfigBytes ?? 4 * 1024 * 1024
     const schedule = retrySchedule(retry)
+    const downloads = yield* Effect.makeSemaphore(options.maxConcurrentDownloads ?? 6)
     const endpoints = new Map<string, { ep: Endpoint; auth: AuthState }>()
     yield* Effect.addFinalizer(() =>
       Effect.promise(() => Promise.all([...endpoints.values()].map(({ ep }) => ep.dispatcher.close().catch(() => {}))))
@@ -360,6 +363,7 @@ export const makeClient = (options: ClientOptions = {}): Effect.Effect<RegistryC
         })
         yield* verify(what, desc, received, `sha256:${hash.digest("hex")}`)
       }).pipe(
+        downloads.withPermits(1), // per attempt: a backoff sleep holds no permit
         // A bad hash or size over the limit is no partial download to continue: start afresh.
         Effect.tapError((e) =>
           e._tag === "DigestMismatch" || e._tag === "ContentTooLarge"
