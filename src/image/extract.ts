@@ -260,6 +260,8 @@ const run = (blob: string, compression: Compression, rootFd: number) =>
 const applyEntry = (tree: LayerTree, h: TarHeader, pax: PaxRecords): number | undefined => {
   if (isSparse(pax)) throw new Refusal("Unsupported", "GNU sparse files are not supported")
   if (h.size > MAX_ENTRY_BYTES) throw new Refusal("Limit", `entry of ${h.size} bytes exceeds ${MAX_ENTRY_BYTES}`)
+  // tar-stream never ends the data stream of a directory that claims a size (it would hang)
+  if (h.type === "directory" && h.size !== 0) throw new Refusal("Corrupt", "directory entry with a non-zero size")
   const rel = path(h.name, "entry")
   const kind = classify(rel)
   switch (kind._tag) {

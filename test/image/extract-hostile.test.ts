@@ -190,7 +190,8 @@ describe("extractLayer on hostile layers", () => {
         ["empty whiteout", "Corrupt", [file("d/.wh.")]],
         ["whiteout of ..", "Corrupt", [file("d/.wh...")]],
         ["GNU sparse", "Unsupported", [paxHeader([["GNU.sparse.major", "1"], ["GNU.sparse.minor", "0"]]), file("s")]],
-        ["malformed PAX", "Corrupt", [{ name: "PaxHeader", type: "pax-header", data: "99 path=x\n" }, file("f")]]
+        ["malformed PAX", "Corrupt", [{ name: "PaxHeader", type: "pax-header", data: "99 path=x\n" }, file("f")]],
+        ["directory with data (would stall tar-stream)", "Corrupt", [paxHeader([["size", "512"]]), dir("d"), file("x")]]
       ]
       for (const [what, want, entries] of cases) {
         const env = yield* setup
