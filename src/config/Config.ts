@@ -22,9 +22,7 @@ export const RegistryConfig = Schema.Struct({
   username: Schema.optional(Schema.String),
   password: Schema.optional(Schema.String),
   /** PEM file of a CA to trust for this registry. */
-  ca: Schema.optional(AbsPath("ca")),
-  /** Rewrite pulls of this registry to another host (e.g. a local mirror). */
-  mirror: Schema.optional(Schema.String)
+  ca: Schema.optional(AbsPath("ca"))
 })
 
 export const ConfigFile = Schema.Struct({

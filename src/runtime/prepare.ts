@@ -31,9 +31,14 @@ export interface PreparedContainer {
 const fail = (pod: string, step: string) => (e: unknown) =>
   new SetupFailed({ pod, step, message: e instanceof Error ? e.message : String(e) })
 
+/**
+ * Images are pulled if not present (the kubelet's IfNotPresent): a cached ref starts without asking
+ * the registry, so restarts and re-applies never wait on the network. `tank pull` refreshes a tag.
+ */
 const pullImage = (images: Images["Type"], pod: Pod, c: Container) =>
   typeof c.image === "string"
-    ? images.pull(c.image).pipe(
+    ? images.pull(c.image, { offline: true }).pipe(
+      Effect.catchTag("NotCached", () => images.pull(c.image as string)),
       Effect.map((img) => ({ layers: img.layers, config: img.config as ImageConfig | undefined, digest: img.digest })),
       Effect.mapError(fail(pod.name, `pull ${c.image}`))
     )

@@ -1,0 +1,98 @@
+/**
+ * The agent: one long-lived process per data dir that converges the machine to the Store.
+ *
+ * It is a layer graph (Config → lock → Store → seed; Host, Images, Cgroups, Network → Runtime →
+ * Reconciler), so users can launch the same agent with their own Host layer:
+ *
+ *   Agent.run({ host: Host.Static({ uplink: "eth0" }) })          // or any Layer<Host>
+ */
+import { Effect, Layer } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { seed } from "../api/Api.js"
+import { Cgroups } from "../cgroups/Cgroups.js"
+import * as Config from "../config/Config.js"
+import { Host } from "../host/Host.js"
+import * as Images from "../image/Images.js"
+import { NetworkLive } from "../net/NetworkLive.js"
+import type { Reconciler } from "../reconciler/Reconciler.js"
+import * as ReconcilerLive from "../reconciler/ReconcilerLive.js"
+import * as RuntimeLive from "../runtime/RuntimeLive.js"
+import { layerSqlite } from "../store/sqlite.js"
+import { Store } from "../store/Store.js"
+import * as Lock from "./lock.js"
+
+export interface AgentOptions {
+  /** Overrides TANK_DATA_DIR / the config file's dataDir. */
+  readonly dataDir?: string
+  /** Your own Host layer (default: Host.Static from the config). */
+  readonly host?: Layer.Layer<Host>
+  /** Overrides the config's stopPodsOnExit. */
+  readonly stopPodsOnExit?: boolean
+  /** Runtime knobs (tests put macvlan parents in a hub namespace). */
+  readonly runtime?: RuntimeLive.RuntimeOptions
+  /** Already-resolved config (embedding, tests); else loaded from file and env. */
+  readonly config?: Config.TankConfigShape
+}
+
+const registriesOf = (c: Config.TankConfigShape) =>
+  Object.fromEntries(
+    Object.entries(c.registries).map(([host, r]) => [host, {
+      ...(r.username !== undefined ? { username: r.username } : {}),
+      ...(r.password !== undefined ? { password: r.password } : {}),
+      ...(r.insecure !== undefined ? { insecure: r.insecure } : {}),
+      ...(r.ca !== undefined ? { caFile: r.ca } : {})
+    }])
+  )
+
+/** Everything the agent runs, as one layer; building it takes the data dir's agent lock. */
+export const layer = (
+  options: AgentOptions = {}
+): Layer.Layer<Reconciler | Store | Config.TankConfig | Images.Images, unknown> =>
+  Layer.unwrapScoped(
+    Effect.gen(function*() {
+      const config = options.config ?? (yield* Config.load(options.dataDir ? { dataDir: options.dataDir } : {}))
+      fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 })
+      yield* Lock.acquire(config.dataDir)
+      const configLayer = Layer.succeed(Config.TankConfig, config)
+      const store = layerSqlite(config.storeFile)
+      const seeded = Layer.effectDiscard(
+        Effect.gen(function*() {
+          const written = yield* seed(config.seed)
+          if (written.length) yield* Effect.logInfo(`seeded pods: ${written.join(", ")}`)
+        })
+      )
+      const images = Images.layer({
+        cacheDir: path.join(config.dataDir, "images"),
+        registries: registriesOf(config),
+        dockerConfig: config.dockerConfig
+      })
+      const machine = Layer.mergeAll(
+        configLayer,
+        options.host ?? Host.FromConfig.pipe(Layer.provide(configLayer)),
+        images,
+        Cgroups.layer,
+        NetworkLive
+      )
+      const runtime = RuntimeLive.layer(options.runtime).pipe(Layer.provide(machine))
+      const r = config.reconciler
+      const reconciler = ReconcilerLive.layer({
+        resyncIntervalMs: r.resyncIntervalMs,
+        backoff: { baseMs: r.backoffBaseMs, capMs: r.backoffCapMs, stableWindowMs: r.stableWindowMs },
+        stopPodsOnExit: options.stopPodsOnExit ?? config.stopPodsOnExit,
+        agentPid: process.pid
+      })
+      const storeAndSeed = Layer.provideMerge(seeded, store)
+      return reconciler.pipe(
+        Layer.provideMerge(Layer.mergeAll(storeAndSeed, runtime, configLayer, images))
+      )
+    })
+  )
+
+/** Run the agent until interrupted (SIGINT/SIGTERM under NodeRuntime.runMain). */
+export const run = (options: AgentOptions = {}) => Layer.launch(layer(options))
+
+/** Is an agent running for this data dir? Its pid, or null. */
+export const runningAgent = (dataDir: string) => Lock.holder(dataDir)
+
+export { Store }
