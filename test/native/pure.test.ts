@@ -1,8 +1,14 @@
 import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as net from "node:net"
+import * as path from "node:path"
+import { helperPath } from "../../src/runtime/helper/binary.js"
+import { connect } from "../../src/runtime/helper/client.js"
 import { capabilitiesFor, DEFAULT_CAPABILITIES } from "../../src/runtime/helper/defaults.js"
 import { detachScanner } from "../../src/runtime/helper/detach.js"
 import { enterArgs } from "../../src/runtime/helper/enter.js"
 import { encodeFrame, encodeResize, encodeStdin, FrameDecoder, MAX_FRAME } from "../../src/runtime/helper/frames.js"
+import { tmpDir } from "../support/tmp.js"
 
 describe("Frames", () => {
   it("Frames_decode_splitAcrossChunks", () => {
@@ -95,4 +101,34 @@ describe("Detach keys", () => {
     expect(run([[0x10], [0x61], [0x10, 0x10, 0x11]])).toEqual({ fwd: [0x10, 0x61, 0x10], detached: true })
     expect(run([[0x10, 0x03]])).toEqual({ fwd: [0x10, 0x03], detached: false })
   })
+})
+
+describe("Client errors", () => {
+  it.effect("Client_helperNotBuilt_namesThePath", () =>
+    Effect.gen(function*() {
+      const saved = process.env["TANK_HELPER"]
+      process.env["TANK_HELPER"] = "/nonexistent/tank-helper"
+      const err = yield* Effect.flip(helperPath).pipe(
+        Effect.ensuring(Effect.sync(() => {
+          if (saved === undefined) delete process.env["TANK_HELPER"]
+          else process.env["TANK_HELPER"] = saved
+        }))
+      )
+      expect(err).toMatchObject({ _tag: "HelperNotBuilt", path: "/nonexistent/tank-helper", reason: "ENOENT" })
+    }))
+
+  it.scopedLive("Client_notAMonitor_protocolError_and_missingSocket_monitorGone", () =>
+    Effect.gen(function*() {
+      const dir = yield* tmpDir("tank-native-sock-")
+      const sock = path.join(dir, "fake.sock")
+      const server = net.createServer((c) => c.end("HTTP/1.1 400 Bad Request\n"))
+      yield* Effect.acquireRelease(
+        Effect.async<void>((resume) => void server.listen(sock, () => resume(Effect.void))),
+        () => Effect.sync(() => void server.close())
+      )
+      const e1 = yield* Effect.flip(connect(sock))
+      expect(e1).toMatchObject({ _tag: "HelperProtocolError", received: "HTTP/1.1 400 Bad Request" })
+      const e2 = yield* Effect.flip(connect(path.join(dir, "none.sock")))
+      expect(e2).toMatchObject({ _tag: "MonitorGone" })
+    }))
 })
