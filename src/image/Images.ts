@@ -18,7 +18,13 @@ import type { PullEvent } from "./progress.js"
 import { formatReference, parseReference } from "./reference.js"
 import { type ClientOptions, makeClient } from "./registry/client.js"
 import { loadDockerConfig, mergeConfigs, type RegistryConfig } from "./registry/config.js"
-import { formatPlatform, hostPlatform, parsePlatform, type PlatformSpec } from "./registry/platform.js"
+import {
+  formatPlatform,
+  hostPlatform,
+  normalizePlatform,
+  parsePlatform,
+  type PlatformSpec
+} from "./registry/platform.js"
 import { type Extractor, type PulledImage, pullImage, type PullOptions } from "./registryPull.js"
 
 export type { PullEvent } from "./progress.js"
@@ -98,7 +104,7 @@ export const make = (options: ImagesOptions): Effect.Effect<Images["Type"], Cach
     const pull = (input: string, opts: PullOptions = {}) =>
       Effect.gen(function*() {
         const ref = yield* parseReference(input)
-        const platform = yield* toPlatform(opts.platform, defaultPlatform)
+        const platform = normalizePlatform(yield* toPlatform(opts.platform, defaultPlatform))
         const key = [
           formatReference(ref),
           formatPlatform(platform),

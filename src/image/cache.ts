@@ -13,6 +13,7 @@
  */
 import { Effect, Either, Option, Schema } from "effect"
 import { createHash, randomBytes } from "node:crypto"
+import { createReadStream } from "node:fs"
 import * as fsp from "node:fs/promises"
 import * as path from "node:path"
 import { CacheError } from "./errors.js"
@@ -145,6 +146,24 @@ export const readBlobVerified = (
       return Option.none()
     }
     return Option.some(bytes)
+  })
+
+/**
+ * Re-hashes a stored blob (streaming); one that no longer matches its name is deleted. Used before
+ * extracting a layer from a blob this pull did not download, so only verified content is extracted.
+ */
+export const verifyBlobFile = (l: CacheLayout, digest: string): Effect.Effect<boolean> =>
+  Effect.promise(async () => {
+    const p = blobPath(l, digest)
+    const hash = createHash("sha256")
+    try {
+      for await (const chunk of createReadStream(p)) hash.update(chunk as Buffer)
+    } catch {
+      return false
+    }
+    if (`sha256:${hash.digest("hex")}` === digest) return true
+    await fsp.rm(p, { force: true })
+    return false
   })
 
 export const readRef = (l: CacheLayout, ref: string, platform: string) =>

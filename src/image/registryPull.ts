@@ -16,6 +16,7 @@ import {
   readBlobVerified,
   readRef,
   tmpPath,
+  verifyBlobFile,
   writeBlob,
   writeRef
 } from "./cache.js"
@@ -182,7 +183,11 @@ const ensureBlob = (ctx: PullContext, ref: Reference, desc: Descriptor, opts: Pu
   ctx.flight(
     `blob:${desc.digest}:${opts.refresh ? "refresh" : ""}`,
     Effect.gen(function*() {
-      if (!opts.refresh && (yield* hasBlob(ctx.layout, desc.digest))) return
+      if (
+        !opts.refresh && (yield* hasBlob(ctx.layout, desc.digest)) && (yield* verifyBlobFile(ctx.layout, desc.digest))
+      ) {
+        return
+      }
       if (opts.offline) return yield* new NotCached({ ref: formatReference(ref), missing: `layer ${desc.digest}` })
       sink(PullEvent.LayerStarted({ digest: desc.digest, size: desc.size }))
       yield* Effect.scoped(Effect.gen(function*() {

@@ -239,6 +239,23 @@ layer(FixtureRegistryLive, { timeout: 120_000, excludeTestServices: true })("fau
       clean(cacheDir)
     }))
 
+  it.scoped("a corrupted cached layer blob is verified before extraction, deleted and fetched again", () =>
+    Effect.gen(function*() {
+      const { cacheDir, fixtures, images, layerGets, ref } = yield* setup(() => undefined)
+      const first = yield* images.pull(ref)
+      const hex = fixtures.busybox.oci.layers[0]!.digest.slice(7)
+      fs.rmSync(first.layers[0]!, { recursive: true })
+      const blob = path.join(cacheDir, "blobs", "sha256", hex)
+      const bytes = fs.readFileSync(blob)
+      bytes[100] = bytes[100]! ^ 0xff
+      fs.writeFileSync(blob, bytes)
+      const again = yield* images.pull(ref)
+      expect(again.layers).toEqual(first.layers)
+      expect(fs.readlinkSync(path.join(again.layers[0]!, "bin/sh"))).toBe("busybox")
+      expect(layerGets()).toBe(2)
+      clean(cacheDir)
+    }))
+
   it.scoped("a corrupted cached config is detected on read and fetched again", () =>
     Effect.gen(function*() {
       const { cacheDir, fixtures, images, proxy, ref } = yield* setup(() => undefined)

@@ -169,6 +169,11 @@ layer(FixtureRegistryLive, { timeout: 120_000, excludeTestServices: true })("pul
       // A platform never pulled is a miss even though the index is cached.
       const otherPlatform = yield* Effect.flip(images.pull(ref, { offline: true, platform: "linux/arm64" }))
       expect(otherPlatform._tag).toBe("NotCached")
+      // Once pulled, the same platform in another spelling (no variant = v8) is a hit.
+      const arm = yield* images.pull(ref, { platform: "linux/arm64/v8" })
+      expect(yield* images.pull(ref, { offline: true, platform: { os: "linux", architecture: "aarch64" } })).toEqual(
+        arm
+      )
       // By digest, offline works from the blobs alone.
       const byDigest = yield* images.pull(`${proxy.host}/tank/multiarch@${online.digest}`, { offline: true })
       expect(byDigest.layers).toEqual(online.layers)

@@ -50,7 +50,8 @@ const defaultVariant = (architecture: string): string | undefined =>
 
 const ALIASES: Record<string, string> = { x86_64: "amd64", aarch64: "arm64", armhf: "arm", i386: "386" }
 
-const normalize = (p: PlatformSpec): PlatformSpec => {
+/** `aarch64` → `arm64`, arm64 without variant → v8, arm → v7: the form records are keyed by. */
+export const normalizePlatform = (p: PlatformSpec): PlatformSpec => {
   const architecture = ALIASES[p.architecture] ?? p.architecture
   return { os: p.os, architecture, variant: p.variant || defaultVariant(architecture) }
 }
@@ -60,11 +61,11 @@ export const selectPlatform = (
   manifests: ReadonlyArray<Descriptor>,
   want: PlatformSpec
 ): Descriptor | undefined => {
-  const w = normalize(want)
+  const w = normalizePlatform(want)
   let fallback: Descriptor | undefined
   for (const m of manifests) {
     if (!m.platform) continue
-    const p = normalize(m.platform)
+    const p = normalizePlatform(m.platform)
     if (p.os !== w.os || p.architecture !== w.architecture) continue
     if (p.variant === w.variant) return m
     // An entry without a variant is a fair match when we want a specific one (and vice versa).
