@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // Bundles the `tank` CLI into dist/tank.mjs with esbuild, so the bin starts fast (no tsx at run time).
+// Code splitting: each command imports what it needs with `import()`, so `tank ps` never loads the
+// image client, the agent or undici; those land in dist/chunks/ and load on demand.
 import { build } from "esbuild"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -7,9 +9,14 @@ import * as path from "node:path"
 const root = path.dirname(path.dirname(new URL(import.meta.url).pathname))
 const entry = path.join(root, "src/cli/main.ts")
 if (!fs.existsSync(entry)) process.exit(0)
+const outdir = path.join(root, "dist")
+fs.rmSync(path.join(outdir, "chunks"), { recursive: true, force: true })
 await build({
-  entryPoints: [entry],
-  outfile: path.join(root, "dist/tank.mjs"),
+  entryPoints: { tank: entry },
+  outdir,
+  outExtension: { ".js": ".mjs" },
+  chunkNames: "chunks/[name]-[hash]",
+  splitting: true,
   bundle: true,
   platform: "node",
   format: "esm",

@@ -1,0 +1,74 @@
+/**
+ * `tank apply -f FILE|-`: validate every pod in the file(s) first, then store them all at once
+ * (Api.applyAll): one invalid document stores nothing. Errors name the file, the document and the field.
+ */
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import { Effect, Either } from "effect"
+import * as fs from "node:fs"
+import type { InvalidSpec } from "../spec/decode.js"
+import { CliExit, dataDirOption, describe, out, withStore } from "./common.js"
+import { parseSpecFile, type SpecEntry } from "./specFile.js"
+
+const readSource = (file: string) =>
+  Effect.try({
+    try: () => ({ name: file === "-" ? "stdin" : file, text: fs.readFileSync(file === "-" ? 0 : file, "utf8") }),
+    catch: (e) => new CliExit({ code: 1, message: `cannot read ${file}: ${(e as Error).message}` })
+  })
+
+/** `pods.yaml, document 2 (line 7), pod "web": invalid pod spec` + one line per field. */
+const renderInvalid = (file: string, entry: SpecEntry, e: InvalidSpec) =>
+  [
+    `${file}: ${entry.where}${entry.line !== undefined ? ` (line ${entry.line})` : ""}${
+      e.pod ? `, pod "${e.pod}"` : ""
+    }: invalid pod spec`,
+    ...e.issues.map((i) => `  ${i.path || "(root)"}: ${i.message}`)
+  ].join("\n")
+
+export const apply = Command.make(
+  "apply",
+  {
+    dataDir: dataDirOption,
+    files: Options.text("filename").pipe(
+      Options.withAlias("f"),
+      Options.withPseudoName("FILE"),
+      Options.withDescription("A YAML or JSON file of pods, or - for stdin. Repeatable."),
+      Options.atLeast(1)
+    )
+  },
+  ({ dataDir, files }) =>
+    Effect.gen(function*() {
+      const { decodePodEither } = yield* Effect.promise(() => import("../spec/decode.js"))
+      const specs: Array<unknown> = []
+      const problems: Array<string> = []
+      for (const file of files) {
+        const { name, text } = yield* readSource(file)
+        const parsed = parseSpecFile(text, name)
+        if (Either.isLeft(parsed)) {
+          problems.push(parsed.left.message)
+          continue
+        }
+        if (parsed.right.length === 0) problems.push(`${name}: no pods in file`)
+        for (const entry of parsed.right) {
+          const decoded = decodePodEither(entry.spec, `${name}: ${entry.where}`)
+          if (Either.isLeft(decoded)) problems.push(renderInvalid(name, entry, decoded.left))
+          specs.push(entry.spec)
+        }
+      }
+      if (problems.length) {
+        return yield* new CliExit({ code: 1, message: `${problems.join("\n")}\nnothing was applied` })
+      }
+      const stored = yield* withStore(dataDir, () =>
+        Effect.flatMap(Effect.promise(() => import("../api/Api.js")), (Api) => Api.applyAll(specs, files.join(","))))
+      for (const p of stored) yield* out(`pod/${p.name} configured`)
+    })
+).pipe(Command.withDescription(describe(
+  "Declare pods from YAML or JSON: create them or replace their spec. The running agent converges.",
+  [
+    ["tank apply -f web.yaml", "one or more pods (YAML documents separated by ---)"],
+    ["tank apply -f pods.json", "a JSON pod, a JSON array of pods, or { \"pods\": [...] }"],
+    ["tank get web -o json | tank apply -f -", "read from stdin"],
+    ["tank apply -f a.yaml -f b.yaml", "several files; if any pod is invalid, nothing is applied"]
+  ],
+  "Every pod is validated before any is stored; errors name the file, the document and the field."
+)))

@@ -1,0 +1,71 @@
+/**
+ * What every command shares: the global options (`--data-dir`, `--json`), the root command's tag
+ * (so `tank --data-dir D ps` and `tank ps --data-dir D` both work), exit codes, and lazy access to the
+ * store. Heavy modules (SQLite, the image client, the agent) are imported inside handlers so a
+ * command loads only what it uses.
+ */
+import * as Command from "@effect/cli/Command"
+import * as HelpDoc from "@effect/cli/HelpDoc"
+import * as Options from "@effect/cli/Options"
+import { Data, Effect, Option } from "effect"
+import * as path from "node:path"
+import type { TankConfigShape } from "../config/Config.js"
+import type { Store } from "../store/Store.js"
+
+/** Exit codes: 0 ok, 1 error, 2 usage; exec passes the command's code through (125-127 like docker). */
+export const ExitCode = { ok: 0, error: 1, usage: 2 } as const
+
+/** Ends the command with `code`; `message` (if any) goes to stderr as `tank: message`. */
+export class CliExit extends Data.TaggedError("CliExit")<{ readonly code: number; readonly message?: string }> {}
+
+export const dataDirOption = Options.text("data-dir").pipe(
+  Options.withPseudoName("DIR"),
+  Options.withDescription("Tank's data directory (default: $TANK_DATA_DIR, else ~/.cache/tank)."),
+  Options.optional
+)
+
+export const jsonOption = Options.boolean("json").pipe(Options.withDescription("Print JSON instead of a table."))
+
+/** The root command before its subcommands are attached: subcommands read its `--data-dir`. */
+export const tankRoot = Command.make("tank", { dataDir: dataDirOption })
+
+/** The data dir from the subcommand's own `--data-dir`, else the root's; also exported as TANK_DATA_DIR. */
+export const resolveDataDir = (own: Option.Option<string>) =>
+  Effect.map(tankRoot, (root) => {
+    const dir = Option.orElse(own, () => root.dataDir)
+    if (Option.isSome(dir)) process.env.TANK_DATA_DIR = path.resolve(dir.value)
+    return Option.map(dir, (d) => path.resolve(d))
+  })
+
+/** The resolved config (file + env + `--data-dir`). */
+export const loadConfig = (own: Option.Option<string>): Effect.Effect<TankConfigShape, unknown, Command.Command.Context<"tank">> =>
+  Effect.gen(function*() {
+    const dataDir = yield* resolveDataDir(own)
+    const Config = yield* Effect.promise(() => import("../config/Config.js"))
+    return yield* Config.load(Option.isSome(dataDir) ? { dataDir: dataDir.value } : {})
+  })
+
+/** Run `eff` against the data dir's SQLite store (created on first use, like Tank.ts does). */
+export const withStore = <A, E>(
+  own: Option.Option<string>,
+  eff: (config: TankConfigShape) => Effect.Effect<A, E, Store>
+): Effect.Effect<A, unknown, Command.Command.Context<"tank">> =>
+  Effect.gen(function*() {
+    const config = yield* loadConfig(own)
+    const [fs, sqlite] = yield* Effect.promise(() => Promise.all([import("node:fs"), import("../store/sqlite.js")]))
+    fs.mkdirSync(path.dirname(config.storeFile), { recursive: true, mode: 0o700 })
+    return yield* Effect.provide(eff(config), sqlite.layerSqlite(config.storeFile))
+  })
+
+/** A description with an Examples section, for `--help`. */
+export const describe = (summary: string, examples: ReadonlyArray<readonly [string, string]>, more?: string) =>
+  HelpDoc.blocks([
+    HelpDoc.p(summary),
+    ...(more ? [HelpDoc.p(more)] : []),
+    HelpDoc.p("Examples:"),
+    ...examples.map(([cmd, what]) => HelpDoc.p(`  ${cmd}\n      ${what}`))
+  ])
+
+/** Print a line to stdout (no buffering surprises: one write per call). */
+export const out = (text: string) => Effect.sync(() => void process.stdout.write(text.endsWith("\n") ? text : text + "\n"))
+export const err = (text: string) => Effect.sync(() => void process.stderr.write(text.endsWith("\n") ? text : text + "\n"))

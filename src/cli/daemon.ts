@@ -1,0 +1,39 @@
+/**
+ * `tank daemon`: the agent in the foreground. SIGINT/SIGTERM shut it down gracefully (NodeRuntime.runMain
+ * interrupts the fiber, the layer graph's finalizers run); pods keep running unless asked otherwise.
+ */
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import { Effect, Logger } from "effect"
+import { dataDirOption, describe, resolveDataDir } from "./common.js"
+
+export const daemon = Command.make(
+  "daemon",
+  {
+    dataDir: dataDirOption,
+    stopPodsOnExit: Options.boolean("stop-pods-on-exit").pipe(
+      Options.withDescription("Stop every pod when the agent exits (default: leave them running for the next agent).")
+    )
+  },
+  ({ dataDir, stopPodsOnExit }) =>
+    Effect.gen(function*() {
+      const dir = yield* resolveDataDir(dataDir)
+      const Agent = yield* Effect.promise(() => import("../agent/Agent.js"))
+      yield* Effect.logInfo(`tank agent starting (pid ${process.pid})`)
+      yield* Agent.run({
+        ...(dir._tag === "Some" ? { dataDir: dir.value } : {}),
+        ...(stopPodsOnExit ? { stopPodsOnExit: true } : {})
+      })
+    }).pipe(
+      Effect.onInterrupt(() => Effect.logInfo("tank agent stopped")),
+      // Logs go to stderr: stdout stays free for anything a wrapper might want to parse.
+      Effect.provide(Logger.replace(Logger.defaultLogger, Logger.prettyLogger({ stderr: true, colors: "auto" })))
+    )
+).pipe(Command.withDescription(describe(
+  "Run the Tank agent in the foreground: it converges the machine to the declared pods and keeps it there.",
+  [
+    ["sudo tank daemon", "run the agent for the default data dir (Ctrl-C stops it; pods keep running)"],
+    ["sudo tank daemon --data-dir /srv/tank --stop-pods-on-exit", "another data dir; stop all pods on exit"]
+  ],
+  "One agent per data dir: a second one exits with status 1 naming the running agent's pid. Needs root."
+)))

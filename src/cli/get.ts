@@ -1,0 +1,47 @@
+/**
+ * `tank get [POD] [-o yaml|json]`: the desired spec(s) in canonical form (every default spelled out),
+ * ready to edit and `tank apply -f -` again.
+ */
+import * as Args from "@effect/cli/Args"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import { Effect, Option } from "effect"
+import { dataDirOption, describe, withStore } from "./common.js"
+import { printJson, printYaml, printYamlDocs } from "./output.js"
+
+const outputOption = Options.choice("output", ["yaml", "json"]).pipe(
+  Options.withAlias("o"),
+  Options.withDescription("Output format."),
+  Options.withDefault("yaml" as const)
+)
+
+export const get = Command.make(
+  "get",
+  {
+    dataDir: dataDirOption,
+    output: outputOption,
+    json: Options.boolean("json").pipe(Options.withDescription("Same as -o json.")),
+    pod: Args.text({ name: "POD" }).pipe(Args.withDescription("A pod name (default: every pod)."), Args.optional)
+  },
+  ({ dataDir, json, output, pod }) =>
+    withStore(dataDir, () =>
+      Effect.gen(function*() {
+        const [Api, { encodePod }] = yield* Effect.promise(() =>
+          Promise.all([import("../api/Api.js"), import("../spec/decode.js")])
+        )
+        const asJson = json || output === "json"
+        if (Option.isSome(pod)) {
+          const spec = encodePod(yield* Api.get(pod.value))
+          return yield* asJson ? printJson(spec) : printYaml(spec)
+        }
+        const specs = (yield* Api.list).map(encodePod)
+        return yield* asJson ? printJson(specs) : printYamlDocs(specs)
+      }))
+).pipe(Command.withDescription(describe(
+  "Print desired pod specs as stored (canonical form, defaults filled in).",
+  [
+    ["tank get web", "the spec of pod \"web\" as YAML"],
+    ["tank get -o json", "every pod as a JSON array"],
+    ["tank get web > web.yaml && $EDITOR web.yaml && tank apply -f web.yaml", "edit a pod in place"]
+  ]
+)))

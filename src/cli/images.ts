@@ -1,0 +1,92 @@
+/**
+ * `tank images` lists the image cache; `tank prune` removes cached content no declared pod uses.
+ */
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import { Effect, Either } from "effect"
+import type { ImageRecord } from "../image/Images.js"
+import { dataDirOption, describe, jsonOption, loadConfig, out } from "./common.js"
+import { imagesLayer } from "./imagesLayer.js"
+import { printJson } from "./output.js"
+import { shortDigest } from "./pullView.js"
+import { ageSince, formatBytes, renderTable } from "./table.js"
+
+export const imagesTable = (records: ReadonlyArray<ImageRecord>, now: number) =>
+  renderTable(
+    ["REFERENCE", "PLATFORM", "DIGEST", "LAYERS", "SIZE", "PULLED"],
+    records.map((r) => [
+      r.ref,
+      r.platform,
+      shortDigest(r.manifest),
+      String(r.layers.length),
+      formatBytes(r.size),
+      `${ageSince(r.pulledAt, now)} ago`
+    ])
+  )
+
+export const images = Command.make(
+  "images",
+  { dataDir: dataDirOption, json: jsonOption },
+  ({ dataDir, json }) =>
+    Effect.gen(function*() {
+      const config = yield* loadConfig(dataDir)
+      const { Images, layer } = yield* imagesLayer(config)
+      const records = yield* Effect.flatMap(Images.Images, (i) => i.list()).pipe(Effect.provide(layer))
+      if (json) return yield* printJson(records)
+      return yield* out(imagesTable(records, Date.now()))
+    })
+).pipe(Command.withDescription(describe(
+  "List the images in Tank's cache (one row per reference and platform pulled).",
+  [["tank images", "a table"], ["tank images --json", "the cache's ref records"]]
+)))
+
+export const prune = Command.make(
+  "prune",
+  {
+    dataDir: dataDirOption,
+    json: jsonOption,
+    all: Options.boolean("all").pipe(
+      Options.withAlias("a"),
+      Options.withDescription("Also forget images no declared pod uses (like `docker image prune -a`).")
+    )
+  },
+  ({ all, dataDir, json }) =>
+    Effect.gen(function*() {
+      const config = yield* loadConfig(dataDir)
+      const { Images, layer } = yield* imagesLayer(config)
+      const [{ layerSqlite }, Api, { formatReference, parseReference }] = yield* Effect.promise(() =>
+        Promise.all([import("../store/sqlite.js"), import("../api/Api.js"), import("../image/reference.js")])
+      )
+      const pods = yield* Api.list.pipe(Effect.provide(layerSqlite(config.storeFile)))
+      // Desired pods name refs; the cache keys content by digest: map each ref to its cached digests.
+      const refs = new Set<string>()
+      for (const pod of pods) {
+        for (const c of pod.containers) {
+          if (typeof c.image !== "string") continue
+          const ref = parseReference(c.image)
+          if (Either.isRight(ref)) refs.add(formatReference(ref.right))
+        }
+      }
+      const report = yield* Effect.gen(function*() {
+        const svc = yield* Images.Images
+        const inUse = new Set<string>()
+        for (const r of yield* svc.list()) {
+          if (refs.has(r.ref)) {
+            inUse.add(r.digest)
+            inUse.add(r.manifest)
+          }
+        }
+        return yield* svc.prune(inUse, { all })
+      }).pipe(Effect.provide(layer))
+      if (json) return yield* printJson(report)
+      for (const r of report.removedRefs) yield* out(`untagged ${r}`)
+      yield* out(
+        `removed ${report.removedBlobs} blob(s), ${report.removedLayers} layer dir(s); freed ${
+          formatBytes(report.freedBytes)
+        }`
+      )
+    })
+).pipe(Command.withDescription(describe(
+  "Remove cached image content that no cached reference reaches; with --all, also images no declared pod uses.",
+  [["tank prune", "free unreferenced blobs and layers"], ["tank prune --all", "keep only what declared pods use"]]
+)))

@@ -1,0 +1,83 @@
+/**
+ * `tank ps` / `tank list`: one row per pod, like `podman ps`.
+ */
+import * as Command from "@effect/cli/Command"
+import { Effect } from "effect"
+import type { Pod } from "../spec/Pod.js"
+import type { PodStatus } from "../store/status.js"
+import { dataDirOption, describe, jsonOption, out, withStore } from "./common.js"
+import { printJson } from "./output.js"
+import { ageSince, renderTable, shortExit } from "./table.js"
+
+const imageOf = (pod: Pod | undefined): string => {
+  const image = pod?.containers[0]?.image
+  if (image === undefined) return "-"
+  return typeof image === "string" ? image : `rootfs:${image.rootfs}`
+}
+
+export interface PsRow {
+  readonly status: PodStatus
+  readonly spec: Pod | undefined
+  readonly declaredAt: string | undefined
+}
+
+/** The table `tank ps` prints (pure: `now` is passed in). */
+export const psTable = (rows: ReadonlyArray<PsRow>, now: number): string =>
+  renderTable(
+    ["NAME", "PHASE", "RESTARTS", "AGE", "IMAGE", "ADDRESSES", "HOST PID", "LAST EXIT"],
+    rows.map(({ declaredAt, spec, status: s }) => [
+      s.name,
+      spec === undefined && s.phase !== "stopping" ? `${s.phase} (deleted)` : s.phase,
+      String(s.restarts),
+      ageSince(s.startedAt ?? declaredAt, now),
+      imageOf(spec),
+      s.addresses?.length ? s.addresses.join(",") : "-",
+      s.hostPid !== undefined ? String(s.hostPid) : "-",
+      shortExit(s.lastExit)
+    ])
+  )
+
+
+
+export const loadRows = Effect.gen(function*() {
+    const [{ statusAll }, { Store }] = yield* Effect.promise(() =>
+      Promise.all([import("../api/Api.js"), import("../store/Store.js")])
+    )
+    const store = yield* Store
+    const [statuses, pods] = yield* Effect.all([statusAll, store.list])
+    const byName = new Map(pods.map((p) => [p.name, p]))
+    return statuses.map((status): PsRow => {
+      const stored = byName.get(status.name)
+      return {
+        status,
+        spec: stored?.spec,
+        declaredAt: stored ? new Date(stored.updatedAt).toISOString() : undefined
+      }
+    })
+})
+
+const run = ({ dataDir, json }: { dataDir: import("effect").Option.Option<string>; json: boolean }) =>
+  withStore(dataDir, () => loadRows).pipe(
+    Effect.flatMap((rows) =>
+      json
+        ? printJson(rows.map((r) => ({ ...r.status, image: imageOf(r.spec), declared: r.spec !== undefined })))
+        : out(psTable(rows, Date.now()))
+    )
+  )
+
+const help = describe(
+  "List pods with their observed state: phase, restarts, age, image, addresses, host pid and last exit.",
+  [
+    ["tank ps", "every declared pod (and pods still being torn down)"],
+    ["tank ps --json | jq '.[] | select(.phase==\"running\") | .name'", "names of the running pods"],
+    ["tank --data-dir /srv/tank ps", "pods of another data dir"]
+  ],
+  "A pod the agent has not acted on yet shows as \"pending\" (is `tank daemon` running?)."
+)
+
+export const ps = Command.make("ps", { dataDir: dataDirOption, json: jsonOption }, run).pipe(
+  Command.withDescription(help)
+)
+export const list = Command.make("list", { dataDir: dataDirOption, json: jsonOption }, run).pipe(
+  Command.withDescription(help)
+)

@@ -1,0 +1,55 @@
+/**
+ * `tank status [POD]`: the observed status in detail (what the agent last wrote to the store).
+ */
+import * as Args from "@effect/cli/Args"
+import * as Command from "@effect/cli/Command"
+import { Effect, Option } from "effect"
+import type { PodStatus } from "../store/status.js"
+import { dataDirOption, describe, jsonOption, out, withStore } from "./common.js"
+import { printJson } from "./output.js"
+import { ageSince, describeExit } from "./table.js"
+
+/** A status as `key: value` lines (pure). */
+export const statusText = (s: PodStatus, now: number): string => {
+  const lines: Array<[string, string | undefined]> = [
+    ["Name", s.name],
+    ["Phase", s.phase],
+    ["Reason", s.reason],
+    ["Restarts", String(s.restarts)],
+    ["Started", s.startedAt ? `${s.startedAt} (${ageSince(s.startedAt, now)} ago)` : undefined],
+    ["Host PID", s.hostPid !== undefined ? String(s.hostPid) : undefined],
+    ["Addresses", s.addresses?.length ? s.addresses.join(", ") : undefined],
+    ["Last exit", s.lastExit ? `${describeExit(s.lastExit)} at ${s.lastExit.at}` : undefined],
+    ["Next restart", s.nextRestartAt],
+    ["Spec revision", String(s.specRevision)],
+    ["Agent PID", s.agentPid !== undefined ? String(s.agentPid) : undefined],
+    ["Updated", s.updatedAt]
+  ]
+  const shown = lines.filter((l): l is [string, string] => l[1] !== undefined)
+  const width = Math.max(...shown.map(([k]) => k.length)) + 1
+  return shown.map(([k, v]) => `${`${k}:`.padEnd(width)} ${v}`).join("\n") + "\n"
+}
+
+export const status = Command.make(
+  "status",
+  {
+    dataDir: dataDirOption,
+    json: jsonOption,
+    pod: Args.text({ name: "POD" }).pipe(Args.withDescription("A pod name (default: every pod)."), Args.optional)
+  },
+  ({ dataDir, json, pod }) =>
+    withStore(dataDir, () =>
+      Effect.gen(function*() {
+        const Api = yield* Effect.promise(() => import("../api/Api.js"))
+        const list = Option.isSome(pod) ? [yield* Api.status(pod.value)] : yield* Api.statusAll
+        if (json) return yield* printJson(Option.isSome(pod) ? list[0] : list)
+        const now = Date.now()
+        return yield* out(list.length ? list.map((s) => statusText(s, now)).join("\n") : "no pods\n")
+      }))
+).pipe(Command.withDescription(describe(
+  "Show the observed status of pods in detail: phase, reason, restarts, last exit, next restart, host pid, addresses.",
+  [
+    ["tank status web", "one pod"],
+    ["tank status --json", "every pod, as the agent wrote it"]
+  ]
+)))
