@@ -64,7 +64,7 @@ describe("extractLayer confinement (property)", () => {
           fs.rmSync(dest, { recursive: true, force: true })
           fs.rmSync(blobPath)
         }),
-        { numRuns: 300, seed: 20261123 }
+        { numRuns: 200, seed: 20261123 }
       )
       await new Promise((r) => setTimeout(r, 100)) // read streams close their fd asynchronously
       expect(fs.readdirSync("/proc/self/fd").length).toBe(fds)

@@ -177,6 +177,8 @@ describe("extractLayer", () => {
       fs.chmodSync(path.join(src, "tmp"), 0o1777)
       execFileSync("mkfifo", [path.join(src, "fifo")])
       fs.writeFileSync(path.join(src, "owned"), "o")
+      const latin1Name = Buffer.concat([Buffer.from(`${src}/caf`), Buffer.from([0xe9])]) // not valid UTF-8
+      fs.writeFileSync(latin1Name, "bytes, not text")
       setXattr(path.join(src, "owned"), "user.tank", Buffer.from("xattr-value"))
       if (root) {
         fs.chownSync(path.join(src, "owned"), 1234, 5678)
@@ -195,6 +197,8 @@ describe("extractLayer", () => {
           format === "gnu" ? l.replace(/ (\d+)(\d{9}) /, (_m, s: string) => ` ${s}000000000 `) : l
         expect(got.map(norm)).toEqual(expected.map(norm))
         expect(getXattr(path.join(dest, "owned"), "user.tank")?.toString()).toBe("xattr-value")
+        expect(fs.readFileSync(Buffer.concat([Buffer.from(`${dest}/caf`), Buffer.from([0xe9])]), "utf8"))
+          .toBe("bytes, not text")
         expect(fs.lstatSync(path.join(dest, "usr/bin/app-link")).ino).toBe(
           fs.lstatSync(path.join(dest, "usr/bin/app")).ino
         )

@@ -8,6 +8,7 @@
 import { Effect } from "effect"
 import koffi from "koffi"
 import { execFileSync } from "node:child_process"
+import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -154,8 +155,10 @@ export const writeLayer = (dir: string, name: string, entries: ReadonlyArray<Tar
  */
 export const listTree = (root: string): Array<string> => {
   const out: Array<string> = []
+  // names are handled as bytes (latin1 strings), so non-UTF-8 names list and compare exactly
+  const at = (rel: string) => Buffer.concat([Buffer.from(root), Buffer.from(rel === "" ? "" : `/${rel}`, "latin1")])
   const walk = (rel: string) => {
-    const p = path.join(root, rel)
+    const p = at(rel)
     const st = fs.lstatSync(p, { bigint: true })
     const mode = Number(st.mode)
     const type = st.isDirectory()
@@ -170,15 +173,18 @@ export const listTree = (root: string): Array<string> => {
       ? "b"
       : "p"
     const what = type === "l"
-      ? fs.readlinkSync(p)
+      ? fs.readlinkSync(p, { encoding: "buffer" }).toString("latin1")
       : type === "f"
-      ? `${st.size}:${fs.readFileSync(p).toString("base64").slice(0, 24)}`
+      ? `${st.size}:${createHash("sha256").update(fs.readFileSync(p)).digest("hex").slice(0, 16)}`
       : type === "c" || type === "b"
       ? `${Number(st.rdev) >> 8}/${Number(st.rdev) & 0xff}`
       : ""
-    const mtime = type === "d" && rel !== "" ? st.mtimeNs : type === "d" ? 0n : st.mtimeNs
+    const mtime = type === "d" && rel === "" ? 0n : st.mtimeNs
     out.push(`${rel || "."} ${type} ${(mode & 0o7777).toString(8)} ${st.uid}:${st.gid} ${mtime} ${what}`)
-    if (type === "d") { for (const n of fs.readdirSync(p).sort()) walk(rel === "" ? n : `${rel}/${n}`) }
+    if (type === "d") {
+      const names = fs.readdirSync(p, { encoding: "buffer" }).map((n) => n.toString("latin1")).sort()
+      for (const n of names) walk(rel === "" ? n : `${rel}/${n}`)
+    }
   }
   walk("")
   return out
