@@ -1,0 +1,268 @@
+/**
+ * exec: a second process in a running pod — all of its workload's namespaces (mount → its rootfs,
+ * pid, net, uts, ipc) and its cgroups, with its identity, capabilities, env and working dir — via
+ * `tank-helper enter` (PROTOCOL.md §9). Works from any process: the pod record is all it needs.
+ *
+ * Three forms:
+ *  - `exec` with a terminal (`tty`): the helper runs under node-pty; the caller's terminal goes raw,
+ *    bytes are pumped both ways (Ctrl-C is a byte that the container's terminal turns into SIGINT),
+ *    the window size follows SIGWINCH. The session ends when the command ends or the caller leaves
+ *    (interrupting the effect hangs the terminal up), like `kubectl exec`: Ctrl-P Ctrl-Q is plain
+ *    input here, because once the caller is gone nothing would hold the exec's terminal open.
+ *  - `exec` without a terminal (`execStream`): stdin/stdout/stderr passed through, for the CLI.
+ *  - `execCapture`: pipes, output collected, for scripts and tests.
+ * Leaving an exec never touches the pod; any number can run at once.
+ */
+import { Effect } from "effect"
+import * as pty from "node-pty"
+import { spawn } from "node:child_process"
+import * as os from "node:os"
+import type { TankConfig } from "../config/Config.js"
+import { enterCommand } from "../runtime/helper/enter.js"
+import type { HelperNotBuilt } from "../runtime/helper/errors.js"
+import { enterOptionsFor, helperFailure, Tail } from "./command.js"
+import type { EnvInput } from "./env.js"
+import { type ContainerNotFound, EnterFailed, type NotRunning, SpawnFailed } from "./errors.js"
+import { findTarget, type Target } from "./target.js"
+import { pumpInput, rawMode, type TerminalIO, watchResize, windowSize, writeWithBackpressure } from "./terminal.js"
+
+export type ExecResult = { readonly exited: number } | { readonly signaled: number }
+
+export interface ExecOptions {
+  /** Default: the pod's first container. */
+  readonly container?: string
+  /** Default: the container's working dir. */
+  readonly cwd?: string
+  /** Merged last over the container's env (per key). */
+  readonly env?: EnvInput
+  /** A terminal for the command. Default: when stdin is a TTY. */
+  readonly tty?: boolean
+  /** Default: process.stdin / process.stdout / process.stderr. */
+  readonly stdin?: NodeJS.ReadableStream
+  readonly stdout?: NodeJS.WritableStream
+  readonly stderr?: NodeJS.WritableStream
+  /** tty only: the window size and its changes (default: stdout's, following SIGWINCH). */
+  readonly size?: TerminalIO["size"]
+  readonly onResize?: TerminalIO["onResize"]
+}
+
+export type ExecError = NotRunning | ContainerNotFound | EnterFailed | SpawnFailed | HelperNotBuilt
+
+const prepare = (pod: string, argv: ReadonlyArray<string>, options: ExecOptions, tty: boolean) =>
+  Effect.gen(function*() {
+    const target = yield* findTarget(pod, { container: options.container })
+    const cmd = yield* enterCommand(
+      enterOptionsFor(target.container, argv, { cwd: options.cwd, env: options.env, tty })
+    )
+    return { target, cmd }
+  })
+
+const resultOf = (
+  target: Target,
+  code: number | null,
+  signal: number | NodeJS.Signals | null,
+  stderrTail: string
+): Effect.Effect<ExecResult, EnterFailed> => {
+  const failure = helperFailure(code, stderrTail)
+  if (failure) {
+    return Effect.fail(
+      new EnterFailed({ pod: target.pod, container: target.container.name, ...failure, exitCode: code ?? 125 })
+    )
+  }
+  if (signal !== null && signal !== 0) {
+    return Effect.succeed({ signaled: typeof signal === "number" ? signal : signalNumber(signal) })
+  }
+  return Effect.succeed({ exited: code ?? 0 })
+}
+
+const signalNumber = (s: NodeJS.Signals): number =>
+  (os.constants.signals as Partial<Record<NodeJS.Signals, number>>)[s] ?? 0
+
+/** The interactive form: a PTY for the command, the caller's terminal raw for the session. */
+export const execInteractive = (
+  pod: string,
+  argv: ReadonlyArray<string>,
+  options: ExecOptions = {}
+): Effect.Effect<ExecResult, ExecError, TankConfig> =>
+  Effect.gen(function*() {
+    const { cmd, target } = yield* prepare(pod, argv, options, true)
+    const io: TerminalIO = {
+      input: options.stdin ?? process.stdin,
+      output: options.stdout ?? process.stdout,
+      ...(options.size ? { size: options.size } : {}),
+      ...(options.onResize ? { onResize: options.onResize } : {})
+    }
+    return yield* Effect.scoped(Effect.gen(function*() {
+      yield* rawMode(io.input)
+      const size = windowSize(io) ?? { rows: 24, cols: 80 }
+      const term = yield* Effect.acquireRelease(
+        Effect.try({
+          try: () =>
+            pty.spawn(cmd.file, cmd.args, {
+              name: "xterm",
+              cols: size.cols,
+              rows: size.rows,
+              cwd: "/",
+              env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin" },
+              // Bytes, not text: terminal output is not always valid UTF-8.
+              encoding: null
+            }),
+          catch: (e) => new SpawnFailed({ what: cmd.file, message: String(e) })
+        }),
+        // The caller left (or failed): hang the session up, as closing a terminal does.
+        (t) => Effect.sync(() => hangUp(t))
+      )
+      const tail = new Tail()
+      const exit = Effect.async<{ code: number; signal: number }>((resume) => {
+        const d = term.onExit(({ exitCode, signal }) => resume(Effect.succeed({ code: exitCode, signal: signal ?? 0 })))
+        return Effect.sync(() => d.dispose())
+      })
+      const out = term.onData((d) => {
+        const bytes = d as unknown as Buffer
+        tail.push(bytes)
+        writeWithBackpressure(io.output, bytes, () => term.pause(), () => term.resume())
+      })
+      yield* Effect.addFinalizer(() => Effect.sync(() => out.dispose()))
+      const unwatch = watchResize(io, (s) => {
+        try {
+          term.resize(s.cols, s.rows)
+        } catch {
+          // the session just ended
+        }
+      })
+      yield* Effect.addFinalizer(() => Effect.sync(unwatch))
+      yield* Effect.forkScoped(pumpInput(io.input, (chunk) => {
+        term.write(Buffer.from(chunk))
+        return "continue"
+      }, () => ptyBacklog(term) > PTY_HIGH_WATER))
+      const { code, signal } = yield* exit
+      return yield* resultOf(target, code, signal, tail.text)
+    }))
+  })
+
+/** Queued writes node-pty has not handed to the kernel yet (its private write queue). */
+const ptyBacklog = (t: pty.IPty): number => {
+  const q = (t as unknown as { _writeStream?: { _writeQueue?: ReadonlyArray<{ buffer: Buffer; offset: number }> } })
+    ._writeStream?._writeQueue
+  return q ? q.reduce((n, x) => n + x.buffer.length - x.offset, 0) : 0
+}
+const PTY_HIGH_WATER = 64 * 1024
+
+const hangUp = (t: pty.IPty) => {
+  try {
+    t.kill("SIGHUP")
+  } catch {
+    // already gone
+  }
+}
+
+/** The streaming form: the caller's stdin/stdout/stderr passed through, no terminal. */
+export const execStream = (
+  pod: string,
+  argv: ReadonlyArray<string>,
+  options: ExecOptions = {}
+): Effect.Effect<ExecResult, ExecError, TankConfig> =>
+  Effect.gen(function*() {
+    const { cmd, target } = yield* prepare(pod, argv, options, false)
+    const stdin = options.stdin ?? process.stdin
+    const stdout = options.stdout ?? process.stdout
+    const stderr = options.stderr ?? process.stderr
+    return yield* Effect.async<ExecResult, EnterFailed | SpawnFailed>((resume) => {
+      // The process's own stdio is handed over as file descriptors (EOF and backpressure for free);
+      // other streams are piped. stderr always passes through us: the helper's error is its last line.
+      const child = spawn(cmd.file, cmd.args, {
+        stdio: [stdin === process.stdin ? 0 : "pipe", stdout === process.stdout ? 1 : "pipe", "pipe"]
+      })
+      const tail = new Tail()
+      if (child.stdin) stdin.pipe(child.stdin).on("error", () => {})
+      if (child.stdout) child.stdout.pipe(stdout, { end: false })
+      child.stderr!.on("data", (d: Buffer) => {
+        tail.push(d)
+        stderr.write(d)
+      })
+      child.on("error", (e) => resume(Effect.fail(new SpawnFailed({ what: cmd.file, message: e.message }))))
+      child.on("close", (code, signal) => resume(Effect.suspend(() => resultOf(target, code, signal, tail.text))))
+      return Effect.sync(() => {
+        if (child.stdin) stdin.unpipe(child.stdin)
+        if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM")
+      })
+    })
+  })
+
+/** `exec` in the form the options ask for: with a terminal (default when stdin is a TTY) or streaming. */
+export const exec = (
+  pod: string,
+  argv: ReadonlyArray<string>,
+  options: ExecOptions = {}
+): Effect.Effect<ExecResult, ExecError, TankConfig> => {
+  const stdin = options.stdin ?? process.stdin
+  const tty = options.tty ?? (stdin as { isTTY?: boolean }).isTTY === true
+  return tty ? execInteractive(pod, argv, options) : execStream(pod, argv, options)
+}
+
+export interface CaptureOptions {
+  readonly container?: string
+  readonly cwd?: string
+  readonly env?: EnvInput
+  /** Fed to the command's stdin, then EOF (default: EOF at once). */
+  readonly input?: string | Uint8Array
+  /** "utf8" (default) or "buffer" for stdout/stderr. */
+  readonly encoding?: "utf8" | "buffer"
+}
+
+export interface Captured<Out> {
+  readonly exitCode: number | null
+  readonly signal?: number
+  readonly stdout: Out
+  readonly stderr: Out
+}
+
+/** The capturing form: pipes, output collected, the exit code or signal. */
+export function execCapture(
+  pod: string,
+  argv: ReadonlyArray<string>,
+  options?: CaptureOptions & { readonly encoding?: "utf8" }
+): Effect.Effect<Captured<string>, ExecError, TankConfig>
+export function execCapture(
+  pod: string,
+  argv: ReadonlyArray<string>,
+  options: CaptureOptions & { readonly encoding: "buffer" }
+): Effect.Effect<Captured<Buffer>, ExecError, TankConfig>
+export function execCapture(
+  pod: string,
+  argv: ReadonlyArray<string>,
+  options: CaptureOptions = {}
+): Effect.Effect<Captured<string | Buffer>, ExecError, TankConfig> {
+  return Effect.gen(function*() {
+    const { cmd, target } = yield* prepare(pod, argv, options, false)
+    const raw = yield* Effect.async<
+      { code: number | null; signal: NodeJS.Signals | null; out: Buffer; err: Buffer },
+      SpawnFailed
+    >((resume) => {
+      const child = spawn(cmd.file, cmd.args, { stdio: ["pipe", "pipe", "pipe"] })
+      const out: Array<Buffer> = []
+      const err: Array<Buffer> = []
+      child.stdout.on("data", (d: Buffer) => out.push(d))
+      child.stderr.on("data", (d: Buffer) => err.push(d))
+      child.stdin.on("error", () => {}) // the command may exit without reading its input
+      child.stdin.end(options.input ?? "")
+      child.on("error", (e) => resume(Effect.fail(new SpawnFailed({ what: cmd.file, message: e.message }))))
+      child.on(
+        "close",
+        (code, signal) => resume(Effect.succeed({ code, signal, out: Buffer.concat(out), err: Buffer.concat(err) }))
+      )
+      return Effect.sync(() => {
+        if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM")
+      })
+    })
+    const errText = raw.err.toString("utf8")
+    const r = yield* resultOf(target, raw.code, raw.signal, errText.slice(-4096))
+    const enc = (b: Buffer) => options.encoding === "buffer" ? b : b.toString("utf8")
+    return {
+      exitCode: "exited" in r ? r.exited : null,
+      ...("signaled" in r ? { signal: r.signaled } : {}),
+      stdout: enc(raw.out),
+      stderr: enc(raw.err)
+    }
+  })
+}

@@ -1,0 +1,75 @@
+/**
+ * Finding a running container from any process, without the agent: the pod record
+ * (<dataDir>/run/<pod>/pod.json) names each container's workload pid, start time, monitor socket
+ * and exec context. "Running" means: a record, a live workload that is still the same process
+ * (pid + start time), and — unless the caller will ask the monitor itself — a monitor that answers
+ * and says `running` (a parked workload has no rootfs yet: entering it would land on the host's).
+ */
+import { Effect, Option, Schema } from "effect"
+import { TankConfig } from "../config/Config.js"
+import { connect } from "../runtime/helper/client.js"
+import { podLayout } from "../runtime/layout.js"
+import { type ContainerRecord, type PodRecord, readRecord, stillOurs } from "../runtime/record.js"
+import { PodName } from "../spec/fields.js"
+import { ContainerNotFound, NotRunning } from "./errors.js"
+
+export interface Target {
+  readonly pod: string
+  readonly record: PodRecord
+  readonly container: ContainerRecord
+}
+
+export interface FindOptions {
+  /** Default: the pod's first container. */
+  readonly container?: string | undefined
+  /** Ask the monitor whether the workload is running (exec); attach asks it by attaching. */
+  readonly askMonitor?: boolean
+}
+
+const askMonitor = (pod: string, c: ContainerRecord) =>
+  Effect.scoped(
+    Effect.gen(function*() {
+      const client = yield* connect(c.socketPath)
+      return yield* client.state
+    })
+  ).pipe(
+    Effect.timeoutFail({
+      duration: "5 seconds",
+      onTimeout: () => new NotRunning({ pod, container: c.name, reason: "its monitor does not answer" })
+    }),
+    Effect.catchTags({
+      MonitorGone: () => Effect.fail(new NotRunning({ pod, container: c.name, reason: "its monitor is gone" })),
+      HelperProtocolError: (e) => Effect.fail(new NotRunning({ pod, container: c.name, reason: e.message })),
+      MonitorRequestFailed: (e) => Effect.fail(new NotRunning({ pod, container: c.name, reason: e.message }))
+    }),
+    Effect.flatMap((s) =>
+      s.status === "running" && s.pid === c.pid
+        ? Effect.void
+        : Effect.fail(new NotRunning({ pod, container: c.name, reason: `its workload is ${s.status}` }))
+    )
+  )
+
+export const findTarget = (
+  pod: string,
+  options: FindOptions = {}
+): Effect.Effect<Target, NotRunning | ContainerNotFound, TankConfig> =>
+  Effect.gen(function*() {
+    // The name becomes a path: refuse anything that is not a pod name before touching the disk.
+    if (!Schema.is(PodName)(pod)) return yield* new NotRunning({ pod, reason: "no such pod (invalid pod name)" })
+    const { dataDir } = yield* TankConfig
+    const file = podLayout(dataDir, pod).record
+    const record = yield* readRecord(file)
+    if (Option.isNone(record)) return yield* new NotRunning({ pod, reason: `no run record (${file})` })
+    const containers = record.value.containers
+    const c = options.container === undefined ? containers[0] : containers.find((x) => x.name === options.container)
+    if (!c) {
+      return yield* new ContainerNotFound({
+        pod,
+        container: options.container ?? "(first)",
+        available: containers.map((x) => x.name)
+      })
+    }
+    if (!stillOurs(c)) return yield* new NotRunning({ pod, container: c.name, reason: "its workload exited" })
+    if (options.askMonitor !== false) yield* askMonitor(pod, c)
+    return { pod, record: record.value, container: c }
+  })
