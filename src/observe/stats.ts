@@ -1,0 +1,190 @@
+/**
+ * Pod statistics from any process: the pod's cgroups (Cgroups service, v1 or v2) and its pinned
+ * network namespace (Network service), found through the pod record `<dataDir>/run/<pod>/pod.json`.
+ *
+ * - `sample(pod)`: counters now. `stats(pod)`: two samples `intervalMs` apart, so CPU percent and
+ *   network rates are filled in. `statsStream(pods?, intervalMs)`: a sample of every (or the given)
+ *   running pod each interval, with rates against the previous one — for a live table.
+ * - `Stats`: a service that samples every interval in the background and keeps a short history per
+ *   pod in a ring buffer (nothing persists; a new process starts empty).
+ */
+import { Context, Duration, Effect, Layer, Option, Ref, Schedule, Schema, Stream } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { performance } from "node:perf_hooks"
+import { Cgroups } from "../cgroups/Cgroups.js"
+import { TankConfig } from "../config/Config.js"
+import { Network } from "../net/Network.js"
+import { podLayout } from "../runtime/layout.js"
+import type { PodRecord } from "../runtime/record.js"
+import { readRecord } from "../runtime/record.js"
+import type { PodStats, RawSample } from "./statsModel.js"
+import { Ring, toStats } from "./statsModel.js"
+
+export class PodNotRunning extends Schema.TaggedError<PodNotRunning>()("PodNotRunning", { pod: Schema.String }) {
+  override get message() {
+    return `pod ${this.pod} is not running`
+  }
+}
+
+export type StatsDeps = TankConfig | Cgroups | Network
+
+/** The records of the pods that have a run on this machine now. */
+export const runningPods: Effect.Effect<ReadonlyArray<PodRecord>, never, TankConfig> = Effect.gen(function*() {
+  const { dataDir } = yield* TankConfig
+  let names: Array<string>
+  try {
+    names = fs.readdirSync(path.join(dataDir, "run"))
+  } catch {
+    return []
+  }
+  const records = yield* Effect.forEach(names.sort(), (n) => readRecord(podLayout(dataDir, n).record))
+  return records.flatMap(Option.toArray)
+})
+
+const recordOf = (pod: string) =>
+  Effect.gen(function*() {
+    const { dataDir } = yield* TankConfig
+    const r = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(pod)
+      ? yield* readRecord(podLayout(dataDir, pod).record)
+      : Option.none()
+    return yield* Option.match(r, { onNone: () => Effect.fail(new PodNotRunning({ pod })), onSome: Effect.succeed })
+  })
+
+/** Counters of a running pod now. A pod that stops meanwhile fails with PodNotRunning. */
+export const sampleRecord = (record: PodRecord): Effect.Effect<RawSample, PodNotRunning, Cgroups | Network> =>
+  Effect.gen(function*() {
+    const cgroups = yield* Cgroups
+    const network = yield* Network
+    const pod = record.pod
+    const gone = () => new PodNotRunning({ pod })
+    const [cgroup, containers, interfaces] = yield* Effect.all([
+      cgroups.stats({ pod }).pipe(Effect.mapError(gone)),
+      Effect.forEach(record.containers, (c) =>
+        cgroups.stats({ pod, container: c.name }).pipe(
+          Effect.map((s) => ({ name: c.name, cgroup: s })),
+          Effect.mapError(gone)
+        )),
+      record.netns === undefined
+        ? Effect.succeed(undefined)
+        : network.interfaces(record.netns).pipe(Effect.mapError(gone))
+    ], { concurrency: "unbounded" })
+    return {
+      pod,
+      at: new Date(),
+      mono: performance.now(),
+      run: `${record.startedAt}/${record.containers.map((c) => c.pid).join(",")}`,
+      cgroup,
+      containers,
+      network: interfaces?.map((i) => ({
+        name: i.name,
+        rxBytes: i.rxBytes,
+        txBytes: i.txBytes,
+        rxPackets: i.rxPackets,
+        txPackets: i.txPackets
+      }))
+    }
+  })
+
+export const sample = (pod: string): Effect.Effect<RawSample, PodNotRunning, StatsDeps> =>
+  Effect.flatMap(recordOf(pod), sampleRecord)
+
+/** Stats of a running pod, rates measured over `intervalMs` (default 1 s). */
+export const stats = (
+  pod: string,
+  options: { readonly intervalMs?: number } = {}
+): Effect.Effect<PodStats, PodNotRunning, StatsDeps> =>
+  Effect.gen(function*() {
+    const first = yield* sample(pod)
+    yield* Effect.sleep(Duration.millis(options.intervalMs ?? 1000))
+    return toStats(yield* sample(pod), first)
+  })
+
+/** Samples the given pods (default: every running pod), keeping the previous sample per pod. */
+const sampler = Effect.gen(function*() {
+  const prev = yield* Ref.make(new Map<string, RawSample>())
+  return (pods?: ReadonlyArray<string>) =>
+    Effect.gen(function*() {
+      const records = pods === undefined
+        ? yield* runningPods
+        : (yield* Effect.forEach(pods, (p) => Effect.option(recordOf(p)))).flatMap(Option.toArray)
+      const samples = yield* Effect.forEach(records, (r) => Effect.option(sampleRecord(r)), { concurrency: 8 })
+      const before = yield* Ref.get(prev)
+      const next = new Map<string, RawSample>()
+      const out: Array<PodStats> = []
+      for (const s of samples) {
+        if (Option.isNone(s)) continue
+        next.set(s.value.pod, s.value)
+        out.push(toStats(s.value, before.get(s.value.pod)))
+      }
+      yield* Ref.set(prev, next)
+      return out
+    })
+})
+
+/**
+ * Every `intervalMs` (default 2 s) the stats of the given pods (default: all running ones; pods
+ * that stop drop out, new ones appear). The first emission comes after one interval, with rates.
+ */
+export const statsStream = (
+  pods?: ReadonlyArray<string>,
+  intervalMs = 2000
+): Stream.Stream<ReadonlyArray<PodStats>, never, StatsDeps> =>
+  Stream.unwrap(Effect.gen(function*() {
+    const take = yield* sampler
+    yield* take(pods)
+    return Stream.repeatEffectWithSchedule(
+      Effect.zipRight(Effect.sleep(Duration.millis(intervalMs)), take(pods)),
+      Schedule.forever
+    )
+  }))
+
+export interface StatsService {
+  /** The newest stats of a pod (None before its first two samples or when it is not running). */
+  readonly current: (pod: string) => Effect.Effect<Option.Option<PodStats>>
+  /** The pod's recent stats, oldest first (at most `historySize`). */
+  readonly history: (pod: string) => Effect.Effect<ReadonlyArray<PodStats>>
+  /** The newest stats of every running pod. */
+  readonly all: Effect.Effect<ReadonlyArray<PodStats>>
+}
+
+export interface StatsOptions {
+  /** Sampling interval (default 2 s). */
+  readonly intervalMs?: number
+  /** Samples kept per pod (default 300: 10 minutes at 2 s). */
+  readonly historySize?: number
+}
+
+export class Stats extends Context.Tag("tank/Stats")<Stats, StatsService>() {
+  /** Samples in a background fiber for as long as the layer lives. */
+  static readonly layer = (options: StatsOptions = {}): Layer.Layer<Stats, never, StatsDeps> =>
+    Layer.scoped(
+      Stats,
+      Effect.gen(function*() {
+        const size = options.historySize ?? 300
+        const rings = new Map<string, Ring<PodStats>>()
+        const latest = yield* Ref.make<ReadonlyArray<PodStats>>([])
+        yield* statsStream(undefined, options.intervalMs ?? 2000).pipe(
+          Stream.runForEach((batch) =>
+            Effect.sync(() => {
+              const live = new Set(batch.map((s) => s.pod))
+              for (const name of rings.keys()) if (!live.has(name)) rings.delete(name)
+              for (const s of batch) {
+                let ring = rings.get(s.pod)
+                // A restarted pod starts a new history (its counters started again).
+                if (ring?.last && ring.last.cpuPercent !== undefined && s.cpuPercent === undefined) ring.clear()
+                if (!ring) rings.set(s.pod, ring = new Ring(size))
+                ring.push(s)
+              }
+            }).pipe(Effect.zipRight(Ref.set(latest, batch)))
+          ),
+          Effect.forkScoped
+        )
+        return {
+          current: (pod) => Effect.sync(() => Option.fromNullable(rings.get(pod)?.last)),
+          history: (pod) => Effect.sync(() => rings.get(pod)?.toArray() ?? []),
+          all: Ref.get(latest)
+        }
+      })
+    )
+}
