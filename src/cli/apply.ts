@@ -60,15 +60,22 @@ export const apply = Command.make(
       }
       const stored = yield* withStore(dataDir, () =>
         Effect.flatMap(Effect.promise(() => import("../api/Api.js")), (Api) => Api.applyAll(specs, files.join(","))))
-      for (const p of stored) yield* out(`pod/${p.name} configured`)
+      for (const p of stored) {
+        yield* out(`pod/${p.name} configured`)
+      }
     })
-).pipe(Command.withDescription(describe(
-  "Declare pods from YAML or JSON: create them or replace their spec. The running agent converges.",
-  [
-    ["tank apply -f web.yaml", "one or more pods (YAML documents separated by ---)"],
-    ["tank apply -f pods.json", "a JSON pod, a JSON array of pods, or { \"pods\": [...] }"],
-    ["tank get web -o json | tank apply -f -", "read from stdin"],
-    ["tank apply -f a.yaml -f b.yaml", "several files; if any pod is invalid, nothing is applied"]
-  ],
-  "Every pod is validated before any is stored; errors name the file, the document and the field."
-)))
+).pipe(
+  Command.withDescription(
+    describe(
+      "apply",
+      "Declare pods from YAML or JSON: create them or replace their spec. The running agent converges.",
+      [
+        ["tank apply -f web.yaml", "one or more pods (YAML documents separated by ---)"],
+        ["tank apply -f pods.json", "a JSON pod, a JSON array of pods, or { \"pods\": [...] }"],
+        ["tank get web -o json | tank apply -f -", "read from stdin"],
+        ["tank apply -f a.yaml -f b.yaml", "several files; if any pod is invalid, nothing is applied"]
+      ],
+      "Every pod is validated before any is stored; errors name the file, the document and the field."
+    )
+  )
+)

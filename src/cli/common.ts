@@ -38,7 +38,9 @@ export const resolveDataDir = (own: Option.Option<string>) =>
   })
 
 /** The resolved config (file + env + `--data-dir`). */
-export const loadConfig = (own: Option.Option<string>): Effect.Effect<TankConfigShape, unknown, Command.Command.Context<"tank">> =>
+export const loadConfig = (
+  own: Option.Option<string>
+): Effect.Effect<TankConfigShape, unknown, Command.Command.Context<"tank">> =>
   Effect.gen(function*() {
     const dataDir = yield* resolveDataDir(own)
     const Config = yield* Effect.promise(() => import("../config/Config.js"))
@@ -57,15 +59,29 @@ export const withStore = <A, E>(
     return yield* Effect.provide(eff(config), sqlite.layerSqlite(config.storeFile))
   })
 
-/** A description with an Examples section, for `--help`. */
-export const describe = (summary: string, examples: ReadonlyArray<readonly [string, string]>, more?: string) =>
-  HelpDoc.blocks([
-    HelpDoc.p(summary),
-    ...(more ? [HelpDoc.p(more)] : []),
-    HelpDoc.p("Examples:"),
-    ...examples.map(([cmd, what]) => HelpDoc.p(`  ${cmd}\n      ${what}`))
-  ])
+/** Examples and notes per command, printed after @effect/cli's help (its command list shows only
+ * a description's first paragraph, so the examples cannot live in the description itself). */
+export const helpExtras = new Map<string, string>()
+
+/** A command's description (one paragraph: the summary listed by `tank --help`) plus its examples. */
+export const describe = (
+  name: string,
+  summary: string,
+  examples: ReadonlyArray<readonly [string, string]>,
+  more?: string
+) => {
+  const text = [
+    "EXAMPLES",
+    "",
+    ...examples.flatMap(([cmd, what]) => [`  ${cmd}`, `      ${what}`, ""]),
+    ...(more ? ["NOTES", "", ...more.split("\n").map((l) => `  ${l}`), ""] : [])
+  ].join("\n")
+  helpExtras.set(name, text)
+  return HelpDoc.p(summary)
+}
 
 /** Print a line to stdout (no buffering surprises: one write per call). */
-export const out = (text: string) => Effect.sync(() => void process.stdout.write(text.endsWith("\n") ? text : text + "\n"))
-export const err = (text: string) => Effect.sync(() => void process.stderr.write(text.endsWith("\n") ? text : text + "\n"))
+export const out = (text: string) =>
+  Effect.sync(() => void process.stdout.write(text.endsWith("\n") ? text : text + "\n"))
+export const err = (text: string) =>
+  Effect.sync(() => void process.stderr.write(text.endsWith("\n") ? text : text + "\n"))

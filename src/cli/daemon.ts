@@ -4,7 +4,7 @@
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { Effect, Logger } from "effect"
+import { Effect } from "effect"
 import { dataDirOption, describe, resolveDataDir } from "./common.js"
 
 export const daemon = Command.make(
@@ -25,15 +25,18 @@ export const daemon = Command.make(
         ...(stopPodsOnExit ? { stopPodsOnExit: true } : {})
       })
     }).pipe(
-      Effect.onInterrupt(() => Effect.logInfo("tank agent stopped")),
-      // Logs go to stderr: stdout stays free for anything a wrapper might want to parse.
-      Effect.provide(Logger.replace(Logger.defaultLogger, Logger.prettyLogger({ stderr: true, colors: "auto" })))
+      Effect.onInterrupt(() => Effect.logInfo("tank agent stopped"))
     )
-).pipe(Command.withDescription(describe(
-  "Run the Tank agent in the foreground: it converges the machine to the declared pods and keeps it there.",
-  [
-    ["sudo tank daemon", "run the agent for the default data dir (Ctrl-C stops it; pods keep running)"],
-    ["sudo tank daemon --data-dir /srv/tank --stop-pods-on-exit", "another data dir; stop all pods on exit"]
-  ],
-  "One agent per data dir: a second one exits with status 1 naming the running agent's pid. Needs root."
-)))
+).pipe(
+  Command.withDescription(
+    describe(
+      "daemon",
+      "Run the Tank agent in the foreground: it converges the machine to the declared pods and keeps it there.",
+      [
+        ["sudo tank daemon", "run the agent for the default data dir (Ctrl-C stops it; pods keep running)"],
+        ["sudo tank daemon --data-dir /srv/tank --stop-pods-on-exit", "another data dir; stop all pods on exit"]
+      ],
+      "One agent per data dir: a second one exits with status 1 naming the running agent's pid. Needs root."
+    )
+  )
+)

@@ -26,10 +26,15 @@ export const del = Command.make(
         }
         if (missing) return yield* new CliExit({ code: 1 })
       }))
-).pipe(Command.withDescription(describe(
-  "Delete pods: their desired state goes at once; the running agent stops them and removes their run dirs.",
-  [
-    ["tank delete web", "delete one pod"],
-    ["tank delete web db cache", "several at once (exit 1 if any was not found; the others are still deleted)"]
-  ]
-)))
+).pipe(
+  Command.withDescription(
+    describe(
+      "delete",
+      "Delete pods: their desired state goes at once; the running agent stops them and removes their run dirs.",
+      [
+        ["tank delete web", "delete one pod"],
+        ["tank delete web db cache", "several at once (exit 1 if any was not found; the others are still deleted)"]
+      ]
+    )
+  )
+)

@@ -37,11 +37,10 @@ export const get = Command.make(
         const specs = (yield* Api.list).map(encodePod)
         return yield* asJson ? printJson(specs) : printYamlDocs(specs)
       }))
-).pipe(Command.withDescription(describe(
-  "Print desired pod specs as stored (canonical form, defaults filled in).",
-  [
+).pipe(
+  Command.withDescription(describe("get", "Print desired pod specs as stored (canonical form, defaults filled in).", [
     ["tank get web", "the spec of pod \"web\" as YAML"],
     ["tank get -o json", "every pod as a JSON array"],
     ["tank get web > web.yaml && $EDITOR web.yaml && tank apply -f web.yaml", "edit a pod in place"]
-  ]
-)))
+  ]))
+)

@@ -35,10 +35,14 @@ export const images = Command.make(
       if (json) return yield* printJson(records)
       return yield* out(imagesTable(records, Date.now()))
     })
-).pipe(Command.withDescription(describe(
-  "List the images in Tank's cache (one row per reference and platform pulled).",
-  [["tank images", "a table"], ["tank images --json", "the cache's ref records"]]
-)))
+).pipe(
+  Command.withDescription(
+    describe("images", "List the images in Tank's cache (one row per reference and platform pulled).", [[
+      "tank images",
+      "a table"
+    ], ["tank images --json", "the cache's ref records"]])
+  )
+)
 
 export const prune = Command.make(
   "prune",
@@ -86,7 +90,12 @@ export const prune = Command.make(
         }`
       )
     })
-).pipe(Command.withDescription(describe(
-  "Remove cached image content that no cached reference reaches; with --all, also images no declared pod uses.",
-  [["tank prune", "free unreferenced blobs and layers"], ["tank prune --all", "keep only what declared pods use"]]
-)))
+).pipe(
+  Command.withDescription(
+    describe(
+      "prune",
+      "Remove cached image content that no cached reference reaches; with --all, also images no declared pod uses.",
+      [["tank prune", "free unreferenced blobs and layers"], ["tank prune --all", "keep only what declared pods use"]]
+    )
+  )
+)

@@ -4,14 +4,15 @@
  * Exit codes: 0 ok, 1 error, 2 usage; `exec` passes the command's own status through.
  * This file stays light: each command imports what it needs when it runs, so `tank ps` starts fast.
  */
+import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as ValidationError from "@effect/cli/ValidationError"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Cause, Effect, Exit, Option } from "effect"
+import { Cause, Effect, Exit, Logger, Option } from "effect"
 import { apply } from "./apply.js"
-import { CliExit, describe, ExitCode, out, tankRoot } from "./common.js"
+import { CliExit, describe, ExitCode, helpExtras, out, tankRoot } from "./common.js"
 import { daemon } from "./daemon.js"
 import { del } from "./delete.js"
 import { get } from "./get.js"
@@ -20,7 +21,6 @@ import { list, ps } from "./ps.js"
 import { pull } from "./pull.js"
 import { restart } from "./restart.js"
 import { status } from "./status.js"
-import * as Args from "@effect/cli/Args"
 
 export const VERSION = "0.1.0"
 
@@ -29,14 +29,14 @@ const version = Command.make("version", {}, () => out(`tank ${VERSION}`)).pipe(
 )
 
 // `completion` needs the finished command tree; it is filled in below (the tree contains `completion`).
-let tree: Command.Command<"tank", never, unknown, unknown> | undefined
+const tree: { current?: Command.Command<"tank", never, unknown, unknown> } = {}
 
 const completion = Command.make(
   "completion",
   { shell: Args.choice([["bash", "bash"], ["zsh", "zsh"], ["fish", "fish"]] as const, { name: "SHELL" }) },
   ({ shell }) =>
     Effect.gen(function*() {
-      const t = tree!
+      const t = tree.current!
       const lines = shell === "bash"
         ? yield* Command.getBashCompletions(t, "tank")
         : shell === "zsh"
@@ -44,7 +44,7 @@ const completion = Command.make(
         : yield* Command.getFishCompletions(t, "tank")
       yield* out(lines.join("\n"))
     })
-).pipe(Command.withDescription(describe("Print a shell completion script.", [
+).pipe(Command.withDescription(describe("completion", "Print a shell completion script.", [
   ["source <(tank completion bash)", "completions in the current bash"],
   ["tank completion zsh > \"${fpath[1]}/_tank\"", "install for zsh"],
   ["tank completion fish > ~/.config/fish/completions/tank.fish", "install for fish"]
@@ -71,9 +71,58 @@ const root = tankRoot.pipe(
     version
   ])
 )
-tree = root as unknown as typeof tree
+tree.current = root as unknown as Command.Command<"tank", never, unknown, unknown>
 
 const cli = Command.run(root, { name: "tank", version: VERSION })
+
+helpExtras.set(
+  "",
+  [
+    "QUICK START",
+    "",
+    "  sudo tank daemon &                 run the agent (one per data dir)",
+    "  tank apply -f busybox.yaml         declare pods (YAML or JSON)",
+    "  tank ps                            see them converge",
+    "  tank exec -it sleeper -- sh        a shell inside a pod",
+    "  tank delete sleeper                remove it",
+    "",
+    "  tank COMMAND --help                every command's options and examples",
+    "",
+    "EXIT STATUS",
+    "",
+    "  0 success, 1 error, 2 usage error; exec passes the command's status through",
+    "  (125 could not enter the pod, 126 not executable, 127 not found).",
+    ""
+  ].join("\n")
+)
+
+/** With -h/--help, the command it is about ("" for the root), else undefined. */
+const helpTarget = (argv: ReadonlyArray<string>): string | undefined => {
+  const args = argv.slice(2)
+  const end = args.indexOf("--")
+  const before = end < 0 ? args : args.slice(0, end)
+  if (!before.includes("-h") && !before.includes("--help")) return undefined
+  for (let i = 0; i < before.length; i++) {
+    const a = before[i]!
+    if (a === "--data-dir") i++
+    else if (!a.startsWith("-")) return a === "list" ? "ps" : a
+  }
+  return ""
+}
+
+const printHelpExtras = Effect.suspend(() => {
+  const target = helpTarget(process.argv)
+  const text = target === undefined ? undefined : helpExtras.get(target)
+  return text ? out(text) : Effect.void
+})
+
+/** `2026-11-23T13:26:42.682Z INFO message key=value`, one line per entry, on stderr. */
+const stderrLogger = Logger.make(({ annotations, cause, date, logLevel, message }) => {
+  const text = (Array.isArray(message) ? message : [message]).map((m) => typeof m === "string" ? m : JSON.stringify(m))
+  const extra = [...annotations].map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+  const why = Cause.isEmpty(cause) ? "" : `\n${Cause.pretty(cause)}`
+  process.stderr.write(`${date.toISOString()} ${logLevel.label} ${[...text, ...extra].join(" ")}${why}\n`)
+})
 
 const messageOf = (e: unknown): string =>
   e instanceof Error || (typeof e === "object" && e !== null && "message" in e)
@@ -82,9 +131,12 @@ const messageOf = (e: unknown): string =>
 
 /** Errors become `tank: message` on stderr and an exit code; usage errors (already printed) exit 2. */
 const program = Effect.suspend(() => cli(process.argv)).pipe(
+  Effect.zipRight(printHelpExtras),
   Effect.catchAll((e) => {
     if (e instanceof CliExit) {
-      return e.message ? Effect.zipRight(Effect.sync(() => process.stderr.write(`tank: ${e.message}\n`)), Effect.fail(e)) : Effect.fail(e)
+      return e.message
+        ? Effect.zipRight(Effect.sync(() => process.stderr.write(`tank: ${e.message}\n`)), Effect.fail(e))
+        : Effect.fail(e)
     }
     if (ValidationError.isValidationError(e)) return Effect.fail(new CliExit({ code: ExitCode.usage }))
     return Effect.zipRight(
@@ -92,11 +144,14 @@ const program = Effect.suspend(() => cli(process.argv)).pipe(
       Effect.fail(new CliExit({ code: ExitCode.error }))
     )
   }),
+  // Log lines go to stderr (stdout is for results); runMain's own pretty logger is disabled below.
+  Effect.provide(Logger.replace(Logger.defaultLogger, stderrLogger)),
   Effect.provide(NodeContext.layer)
 )
 
 NodeRuntime.runMain(program, {
   disableErrorReporting: true,
+  disablePrettyLogger: true,
   teardown: (exit, onExit) => {
     if (Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)) return onExit(ExitCode.ok)
     const failure = Cause.failureOption(exit.cause)

@@ -2,7 +2,7 @@
  * `tank ps` / `tank list`: one row per pod, like `podman ps`.
  */
 import * as Command from "@effect/cli/Command"
-import { Effect } from "effect"
+import { Effect, type Option } from "effect"
 import type { Pod } from "../spec/Pod.js"
 import type { PodStatus } from "../store/status.js"
 import { dataDirOption, describe, jsonOption, out, withStore } from "./common.js"
@@ -37,26 +37,24 @@ export const psTable = (rows: ReadonlyArray<PsRow>, now: number): string =>
     ])
   )
 
-
-
 export const loadRows = Effect.gen(function*() {
-    const [{ statusAll }, { Store }] = yield* Effect.promise(() =>
-      Promise.all([import("../api/Api.js"), import("../store/Store.js")])
-    )
-    const store = yield* Store
-    const [statuses, pods] = yield* Effect.all([statusAll, store.list])
-    const byName = new Map(pods.map((p) => [p.name, p]))
-    return statuses.map((status): PsRow => {
-      const stored = byName.get(status.name)
-      return {
-        status,
-        spec: stored?.spec,
-        declaredAt: stored ? new Date(stored.updatedAt).toISOString() : undefined
-      }
-    })
+  const [{ statusAll }, { Store }] = yield* Effect.promise(() =>
+    Promise.all([import("../api/Api.js"), import("../store/Store.js")])
+  )
+  const store = yield* Store
+  const [statuses, pods] = yield* Effect.all([statusAll, store.list])
+  const byName = new Map(pods.map((p) => [p.name, p]))
+  return statuses.map((status): PsRow => {
+    const stored = byName.get(status.name)
+    return {
+      status,
+      spec: stored?.spec,
+      declaredAt: stored ? new Date(stored.updatedAt).toISOString() : undefined
+    }
+  })
 })
 
-const run = ({ dataDir, json }: { dataDir: import("effect").Option.Option<string>; json: boolean }) =>
+const run = ({ dataDir, json }: { dataDir: Option.Option<string>; json: boolean }) =>
   withStore(dataDir, () => loadRows).pipe(
     Effect.flatMap((rows) =>
       json
@@ -66,6 +64,7 @@ const run = ({ dataDir, json }: { dataDir: import("effect").Option.Option<string
   )
 
 const help = describe(
+  "ps",
   "List pods with their observed state: phase, restarts, age, image, addresses, host pid and last exit.",
   [
     ["tank ps", "every declared pod (and pods still being torn down)"],

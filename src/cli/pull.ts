@@ -32,7 +32,9 @@ export const pull = Command.make(
     refresh: Options.boolean("refresh").pipe(
       Options.withDescription("Fetch manifests and blobs again even when cached (re-verified).")
     ),
-    image: Args.text({ name: "IMAGE" }).pipe(Args.withDescription("An image reference: host[:port]/repo[:tag|@digest]."))
+    image: Args.text({ name: "IMAGE" }).pipe(
+      Args.withDescription("An image reference: host[:port]/repo[:tag|@digest].")
+    )
   },
   ({ dataDir, image, platform, refresh }) =>
     Effect.gen(function*() {
@@ -64,12 +66,12 @@ export const pull = Command.make(
           )
         )).pipe(Effect.provide(layer))
     })
-).pipe(Command.withDescription(describe(
-  "Pull an image into Tank's cache (the agent pulls on demand too; this warms the cache).",
-  [
-    ["tank pull 127.0.0.1:5000/tank/busybox:latest", "from a local registry (loopback registries may be plain HTTP)"],
-    ["tank pull --platform linux/arm64 registry.example/app:1.2", "another platform"],
-    ["tank pull --refresh registry.example/app:latest", "re-check the registry for a moved tag"]
-  ],
-  "Registries, credentials and CAs come from the config file (registries:) and dockerConfig."
-)))
+).pipe(
+  Command.withDescription(
+    describe("pull", "Pull an image into Tank's cache (the agent pulls on demand too; this warms the cache).", [
+      ["tank pull 127.0.0.1:5000/tank/busybox:latest", "from a local registry (loopback registries may be plain HTTP)"],
+      ["tank pull --platform linux/arm64 registry.example/app:1.2", "another platform"],
+      ["tank pull --refresh registry.example/app:latest", "re-check the registry for a moved tag"]
+    ], "Registries, credentials and CAs come from the config file (registries:) and dockerConfig.")
+  )
+)

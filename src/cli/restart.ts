@@ -16,7 +16,12 @@ export const restart = Command.make(
         yield* Api.restart(pod)
         yield* out(`pod/${pod} restart requested`)
       }))
-).pipe(Command.withDescription(describe(
-  "Restart a pod now (its restart count and backoff reset). The agent acts on it, from any process.",
-  [["tank restart web", "restart pod \"web\"; `tank ps` shows it starting again"]]
-)))
+).pipe(
+  Command.withDescription(
+    describe(
+      "restart",
+      "Restart a pod now (its restart count and backoff reset). The agent acts on it, from any process.",
+      [["tank restart web", "restart pod \"web\"; `tank ps` shows it starting again"]]
+    )
+  )
+)

@@ -73,7 +73,11 @@ export const parseSpecFile = (text: string, source: string): Either.Either<Reado
       out.push({ spec: value, where, line: lineOf(lineCounter, contents?.range?.[0]) })
     } else {
       return Either.left(
-        new SpecFileError(source, where, `expected a pod (a mapping), a list of pods or { pods: [...] }, got ${typeof value}`)
+        new SpecFileError(
+          source,
+          where,
+          `expected a pod (a mapping), a list of pods or { pods: [...] }, got ${typeof value}`
+        )
       )
     }
   }

@@ -46,10 +46,15 @@ export const status = Command.make(
         const now = Date.now()
         return yield* out(list.length ? list.map((s) => statusText(s, now)).join("\n") : "no pods\n")
       }))
-).pipe(Command.withDescription(describe(
-  "Show the observed status of pods in detail: phase, reason, restarts, last exit, next restart, host pid, addresses.",
-  [
-    ["tank status web", "one pod"],
-    ["tank status --json", "every pod, as the agent wrote it"]
-  ]
-)))
+).pipe(
+  Command.withDescription(
+    describe(
+      "status",
+      "Show the observed status of pods in detail: phase, reason, restarts, last exit, next restart, host pid, addresses.",
+      [
+        ["tank status web", "one pod"],
+        ["tank status --json", "every pod, as the agent wrote it"]
+      ]
+    )
+  )
+)
