@@ -60,7 +60,10 @@ describe("log record parser", () => {
   })
 
   it("a trailing piece without its end is a partial entry; a line over the cap comes in partial entries", () => {
-    const entries = parseAll(Buffer.from(`${rec(T(1), "stdout", "F", "x")}\n${rec(T(2), "stdout", "P", "tail")}\n`), "c")
+    const entries = parseAll(
+      Buffer.from(`${rec(T(1), "stdout", "F", "x")}\n${rec(T(2), "stdout", "P", "tail")}\n`),
+      "c"
+    )
     expect(entries.map((e) => [e.text, e.partial])).toEqual([["x", false], ["tail", true]])
     const j = new LineJoiner("c", 10)
     const piece = (t: string, full = false) => ({ ts: T(1), stream: "stdout" as const, full, text: Buffer.from(t) })
