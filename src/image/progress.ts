@@ -38,7 +38,7 @@ export const noProgress: ProgressSink = () => {}
  * ~100 events instead of thousands.
  */
 export const throttledBytes = (sink: ProgressSink, digest: string, size: number, step = 1024 * 1024) => {
-  let last = -1
+  let last = -step
   return (received: number) => {
     if (received - last >= step || received === size) {
       last = received
