@@ -12,6 +12,7 @@
  */
 import { Effect } from "effect"
 import * as fs from "node:fs"
+import type { Duplex } from "node:stream"
 import * as zlib from "node:zlib"
 import * as tar from "tar-stream"
 import { ExtractError, Refusal, toExtractError } from "./extract/errors.js"
@@ -62,6 +63,17 @@ const sniff = (head: Buffer): Compression =>
     ? "zstd"
     : "none"
 
+/** Node ≥ 22.15 / 23.8 ships a zstd decoder in zlib; Node 20 does not (then zstd layers are refused). */
+const zstdDecompress = (zlib as unknown as { createZstdDecompress?: () => Duplex })
+  .createZstdDecompress
+
+const decoder = (compression: Compression): Duplex | undefined =>
+  compression === "gzip"
+    ? zlib.createGunzip({ chunkSize: 1 << 18 })
+    : compression === "zstd"
+    ? zstdDecompress?.()
+    : undefined
+
 const readHead = (blobPath: string) =>
   Effect.try({
     try: () => {
@@ -95,7 +107,7 @@ export const extractLayer = (opts: ExtractOptions): Effect.Effect<void, ExtractE
       })
     }
     const compression = sniff(yield* readHead(opts.blobPath))
-    if (compression === "zstd") {
+    if (compression === "zstd" && zstdDecompress === undefined) {
       return yield* new ExtractError({
         reason: "Unsupported",
         blob: opts.blobPath,
@@ -172,7 +184,7 @@ const run = (blob: string, compression: Compression, rootFd: number) =>
       onSkip: (what) => skipped.push(what)
     })
     const source = fs.createReadStream(blob, { highWaterMark: 1 << 20 })
-    const inflate = compression === "gzip" ? zlib.createGunzip({ chunkSize: 1 << 18 }) : undefined
+    const inflate = decoder(compression)
     const ex = tar.extract({ filenameEncoding: "latin1" } as Parameters<typeof tar.extract>[0])
     const pax = rawPaxDecoding(ex)
     let current: string | undefined
