@@ -1,9 +1,13 @@
 /**
- * Layer extraction: one layer blob (tar, gzip'd tar) → one directory in overlayfs form.
+ * Layer extraction: one layer blob (tar; gzip; zstd where Node's zlib has it) → one directory in
+ * overlayfs form (whiteouts as char 0/0 devices, opaque dirs as `trusted.overlay.opaque=y`), so
+ * layer directories stack directly as overlayfs `lowerdir`s. The compression is taken from the
+ * blob's first bytes, as Docker and containerd do; the media type must name a tar layer.
  *
  * The caller creates `dest` empty, runs `extractLayer`, and renames `dest` into place on success.
  * On failure `dest` may hold a partial tree: the caller removes it. Nothing outside `dest` is ever
- * written (see `extract/tree.ts`), whatever the archive contains.
+ * written (see `extract/tree.ts`), whatever the archive contains. Ownership and device nodes need
+ * root; without it they are skipped (and logged), as rootless engines do.
  *
  * The blob is streamed (file → zlib → tar-stream → files); file data is never buffered whole.
  * Entries are applied one at a time, in archive order, because later entries may replace earlier
