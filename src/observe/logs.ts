@@ -23,6 +23,8 @@ import type { LogEntry, LogStream } from "./record.js"
 import { byTime, dateTs } from "./record.js"
 import { isTimeError, parseTime } from "./time.js"
 
+export type { LogEntry, LogStream } from "./record.js"
+
 export class PodNotFound extends Schema.TaggedError<PodNotFound>()("PodNotFound", { pod: Schema.String }) {
   override get message() {
     return `no such pod: ${this.pod}`
