@@ -12,9 +12,9 @@ import { Context, Effect, Either, Layer, Option, Stream } from "effect"
 import { cacheLayout, initCache, listRefs, type RefRecord, removeFile } from "./cache.js"
 import { makeSingleFlight } from "./cacheCoalesce.js"
 import { prune, type PruneOptions, type PruneReport } from "./cachePrune.js"
-import { type CacheError, InvalidReference, type PullError } from "./errors.js"
+import { type CacheError, ImageNotFound, InvalidReference, type PullError } from "./errors.js"
 import { extractLayer } from "./extract.js"
-import type { PullEvent } from "./progress.js"
+import { PullEvent } from "./progress.js"
 import { formatReference, parseReference } from "./reference.js"
 import { type ClientOptions, makeClient } from "./registry/client.js"
 import { loadDockerConfig, mergeConfigs, type RegistryConfig } from "./registry/config.js"
@@ -27,7 +27,7 @@ import {
 } from "./registry/platform.js"
 import { type Extractor, type PulledImage, pullImage, type PullOptions } from "./registryPull.js"
 
-export type { PullEvent } from "./progress.js"
+export { PullEvent } from "./progress.js"
 export type { RegistryConfig, RegistryEntry } from "./registry/config.js"
 export type { ImageConfig, ImageRunConfig } from "./registry/oci.js"
 export type { PlatformSpec } from "./registry/platform.js"
@@ -51,7 +51,8 @@ export class Images extends Context.Tag("tank/Images")<Images, {
   /** Forgets a ref (all its platforms); its content goes at the next `prune`. Returns how many records went. */
   readonly remove: (ref: string) => Effect.Effect<number, InvalidReference | CacheError>
   /** Removes blobs and layer dirs no ref record and no in-use digest reaches. `inUse` holds image
-   * digests (PulledImage.digest or .manifestDigest) of running pods. */
+   * digests (PulledImage.digest or .manifestDigest) of running pods. Pulls in this process wait for
+   * it; other processes sharing the cache dir must not pull meanwhile (the agent is the one owner). */
   readonly prune: (inUse: ReadonlySet<string>, options?: PruneOptions) => Effect.Effect<PruneReport, CacheError>
 }>() {}
 
@@ -149,3 +150,36 @@ export const make = (options: ImagesOptions): Effect.Effect<Images["Type"], Cach
 /** The live layer. Fails at build time when the cache dir cannot be created or `dockerConfig` is unreadable. */
 export const layer = (options: ImagesOptions): Layer.Layer<Images, CacheError | PullError> =>
   Layer.scoped(Images, make(options))
+
+/**
+ * A registry-free Images for tests of other services: pulls answer from `images` (keyed by
+ * reference as written or canonical), anything else is ImageNotFound. Nothing is cached or pruned.
+ */
+export const layerStatic = (images: Readonly<Record<string, Omit<PulledImage, "ref">>>): Layer.Layer<Images> =>
+  Layer.succeed(
+    Images,
+    Images.of({
+      pull: (input) =>
+        Effect.gen(function*() {
+          const ref = formatReference(yield* parseReference(input))
+          const found = images[input] ?? images[ref]
+          if (!found) return yield* new ImageNotFound({ ref })
+          return { ...found, ref }
+        }),
+      pullWithProgress: (input) =>
+        Stream.fromEffect(
+          Effect.map(
+            Effect.gen(function*() {
+              const ref = formatReference(yield* parseReference(input))
+              const found = images[input] ?? images[ref]
+              if (!found) return yield* new ImageNotFound({ ref })
+              return PullEvent.Done({ ref, digest: found.digest })
+            }),
+            (e): PullEvent => e
+          )
+        ),
+      list: () => Effect.succeed([]),
+      remove: () => Effect.succeed(0),
+      prune: () => Effect.succeed({ removedRefs: [], removedBlobs: 0, removedLayers: 0, freedBytes: 0 })
+    })
+  )

@@ -12,6 +12,7 @@ import {
   writeRef
 } from "../../src/image/cache.js"
 import { makeSingleFlight } from "../../src/image/cacheCoalesce.js"
+import { Images, layerStatic } from "../../src/image/Images.js"
 import { type PullEvent, throttledBytes } from "../../src/image/progress.js"
 import { sha256 } from "../../src/image/registry/client.js"
 import { tmpDir } from "../support/tmp.js"
@@ -103,5 +104,22 @@ describe("cache files", () => {
       fs.writeFileSync(path.join(l.tmp, `${process.pid}-alive-blob`), "in progress")
       yield* initCache(l)
       expect(fs.readdirSync(l.tmp)).toEqual([`${process.pid}-alive-blob`])
+    }))
+})
+
+describe("layerStatic", () => {
+  it.effect("answers from its table by written or canonical ref", () =>
+    Effect.gen(function*() {
+      const img = {
+        digest: "sha256:" + "a".repeat(64),
+        manifestDigest: "sha256:" + "a".repeat(64),
+        platform: "linux/amd64",
+        layers: ["/srv/rootfs"],
+        config: { architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [] } }
+      }
+      const images = yield* Effect.provide(Images, layerStatic({ "localhost/app:1": img }))
+      expect(yield* images.pull("localhost/app:1")).toEqual({ ...img, ref: "localhost/app:1" })
+      expect((yield* Effect.flip(images.pull("localhost/other"))).message).toMatch(/not found/)
+      expect((yield* Effect.flip(images.pull("Bad Ref")))._tag).toBe("InvalidReference")
     }))
 })
