@@ -9,7 +9,9 @@ import * as path from "node:path"
 const root = path.dirname(path.dirname(new URL(import.meta.url).pathname))
 const entry = path.join(root, "src/cli/main.ts")
 if (!fs.existsSync(entry)) process.exit(0)
-const outdir = path.join(root, "dist")
+// `--outdir DIR` (tests build a private copy; it must sit inside the repo so node_modules resolves).
+const at = process.argv.indexOf("--outdir")
+const outdir = at > 0 && process.argv[at + 1] ? path.resolve(process.argv[at + 1]) : path.join(root, "dist")
 fs.rmSync(path.join(outdir, "chunks"), { recursive: true, force: true })
 await build({
   entryPoints: { tank: entry },

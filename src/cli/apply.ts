@@ -8,7 +8,7 @@ import { Effect, Either } from "effect"
 import * as fs from "node:fs"
 import type { InvalidSpec } from "../spec/decode.js"
 import { CliExit, dataDirOption, describe, out, withStore } from "./common.js"
-import { parseSpecFile, type SpecEntry } from "./specFile.js"
+import type { SpecEntry } from "./specFile.js"
 
 const readSource = (file: string) =>
   Effect.try({
@@ -38,7 +38,9 @@ export const apply = Command.make(
   },
   ({ dataDir, files }) =>
     Effect.gen(function*() {
-      const { decodePodEither } = yield* Effect.promise(() => import("../spec/decode.js"))
+      const [{ decodePodEither }, { parseSpecFile }] = yield* Effect.promise(() =>
+        Promise.all([import("../spec/decode.js"), import("./specFile.js")])
+      )
       const specs: Array<unknown> = []
       const problems: Array<string> = []
       for (const file of files) {

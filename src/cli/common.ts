@@ -47,14 +47,23 @@ export const loadConfig = (
     return yield* Config.load(Option.isSome(dataDir) ? { dataDir: dataDir.value } : {})
   })
 
-/** Run `eff` against the data dir's SQLite store (created on first use, like Tank.ts does). */
+/**
+ * Run `eff` against the data dir's SQLite store. Writers create it on first use (like Tank.ts does);
+ * readers (`readOnly`) of a data dir that has no store yet see an empty one and create no files.
+ */
 export const withStore = <A, E>(
   own: Option.Option<string>,
-  eff: (config: TankConfigShape) => Effect.Effect<A, E, Store>
+  eff: (config: TankConfigShape) => Effect.Effect<A, E, Store>,
+  options: { readonly readOnly?: boolean } = {}
 ): Effect.Effect<A, unknown, Command.Command.Context<"tank">> =>
   Effect.gen(function*() {
     const config = yield* loadConfig(own)
-    const [fs, sqlite] = yield* Effect.promise(() => Promise.all([import("node:fs"), import("../store/sqlite.js")]))
+    const fs = yield* Effect.promise(() => import("node:fs"))
+    if (options.readOnly && !fs.existsSync(config.storeFile)) {
+      const { layerMemory } = yield* Effect.promise(() => import("../store/memory.js"))
+      return yield* Effect.provide(eff(config), layerMemory)
+    }
+    const sqlite = yield* Effect.promise(() => import("../store/sqlite.js"))
     fs.mkdirSync(path.dirname(config.storeFile), { recursive: true, mode: 0o700 })
     return yield* Effect.provide(eff(config), sqlite.layerSqlite(config.storeFile))
   })

@@ -25,7 +25,7 @@ export const del = Command.make(
           }
         }
         if (missing) return yield* new CliExit({ code: 1 })
-      }))
+      }), { readOnly: true })
 ).pipe(
   Command.withDescription(
     describe(

@@ -36,7 +36,7 @@ export const get = Command.make(
         }
         const specs = (yield* Api.list).map(encodePod)
         return yield* asJson ? printJson(specs) : printYamlDocs(specs)
-      }))
+      }), { readOnly: true })
 ).pipe(
   Command.withDescription(describe("get", "Print desired pod specs as stored (canonical form, defaults filled in).", [
     ["tank get web", "the spec of pod \"web\" as YAML"],

@@ -5,7 +5,7 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import { Effect, Either } from "effect"
 import type { ImageRecord } from "../image/Images.js"
-import { dataDirOption, describe, jsonOption, loadConfig, out } from "./common.js"
+import { dataDirOption, describe, jsonOption, loadConfig, out, withStore } from "./common.js"
 import { imagesLayer } from "./imagesLayer.js"
 import { printJson } from "./output.js"
 import { shortDigest } from "./pullView.js"
@@ -58,10 +58,10 @@ export const prune = Command.make(
     Effect.gen(function*() {
       const config = yield* loadConfig(dataDir)
       const { Images, layer } = yield* imagesLayer(config)
-      const [{ layerSqlite }, Api, { formatReference, parseReference }] = yield* Effect.promise(() =>
-        Promise.all([import("../store/sqlite.js"), import("../api/Api.js"), import("../image/reference.js")])
+      const [Api, { formatReference, parseReference }] = yield* Effect.promise(() =>
+        Promise.all([import("../api/Api.js"), import("../image/reference.js")])
       )
-      const pods = yield* Api.list.pipe(Effect.provide(layerSqlite(config.storeFile)))
+      const pods = yield* withStore(dataDir, () => Api.list, { readOnly: true })
       // Desired pods name refs; the cache keys content by digest: map each ref to its cached digests.
       const refs = new Set<string>()
       for (const pod of pods) {

@@ -6,12 +6,11 @@ import { out } from "./common.js"
 
 export const printJson = (value: unknown) => out(JSON.stringify(value, null, 2))
 
-export const printYaml = (value: unknown) =>
-  Effect.flatMap(Effect.promise(() => import("yaml")), (YAML) => out(YAML.stringify(value)))
+// yaml is CommonJS: a dynamic import in the bundle yields it as `default`.
+const loadYaml = Effect.promise(() => import("yaml").then((m) => (m as unknown as { default?: typeof m }).default ?? m))
+
+export const printYaml = (value: unknown) => Effect.flatMap(loadYaml, (YAML) => out(YAML.stringify(value)))
 
 /** Several documents as a YAML stream (`---` between), ready for `tank apply -f -`. */
 export const printYamlDocs = (values: ReadonlyArray<unknown>) =>
-  Effect.flatMap(
-    Effect.promise(() => import("yaml")),
-    (YAML) => out(values.map((v) => YAML.stringify(v)).join("---\n"))
-  )
+  Effect.flatMap(loadYaml, (YAML) => out(values.map((v) => YAML.stringify(v)).join("---\n")))

@@ -55,7 +55,7 @@ export const loadRows = Effect.gen(function*() {
 })
 
 const run = ({ dataDir, json }: { dataDir: Option.Option<string>; json: boolean }) =>
-  withStore(dataDir, () => loadRows).pipe(
+  withStore(dataDir, () => loadRows, { readOnly: true }).pipe(
     Effect.flatMap((rows) =>
       json
         ? printJson(rows.map((r) => ({ ...r.status, image: imageOf(r.spec), declared: r.spec !== undefined })))

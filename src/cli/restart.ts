@@ -15,7 +15,7 @@ export const restart = Command.make(
         const Api = yield* Effect.promise(() => import("../api/Api.js"))
         yield* Api.restart(pod)
         yield* out(`pod/${pod} restart requested`)
-      }))
+      }), { readOnly: true })
 ).pipe(
   Command.withDescription(
     describe(

@@ -45,7 +45,7 @@ export const status = Command.make(
         if (json) return yield* printJson(Option.isSome(pod) ? list[0] : list)
         const now = Date.now()
         return yield* out(list.length ? list.map((s) => statusText(s, now)).join("\n") : "no pods\n")
-      }))
+      }), { readOnly: true })
 ).pipe(
   Command.withDescription(
     describe(

@@ -1,0 +1,236 @@
+/**
+ * The `tank` CLI as a user runs it: a subprocess on a temp data dir, checking stdout, stderr and
+ * exit codes. No agent runs here: the store is the API, so apply/get/ps/status/delete work without one.
+ */
+import { Effect } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import * as Lock from "../../src/agent/lock.js"
+import { buildCli, runCli, stripAnsi, tempDataDir } from "./harness.js"
+
+let cli: ReturnType<typeof buildCli>
+let data: ReturnType<typeof tempDataDir>
+const tank = (args: ReadonlyArray<string>, input?: string) =>
+  runCli(cli.entry, ["--data-dir", data.dir, ...args], input !== undefined ? { input } : {})
+
+beforeAll(() => {
+  cli = buildCli()
+  data = tempDataDir()
+})
+afterAll(() => {
+  cli?.cleanup()
+  data?.cleanup()
+})
+
+const twoPods = `# two pods in one file
+name: web
+restart: on_failure
+containers:
+  - name: app
+    image: 127.0.0.1:5000/tank/busybox:latest
+    command: [httpd, -f]
+---
+name: worker
+containers:
+  - name: main
+    image: { rootfs: /srv/rootfs/worker }
+    env: { MODE: batch }
+`
+
+describe("tank apply / get / ps / status / delete / restart", () => {
+  it("applies two YAML documents from a file", async () => {
+    const file = path.join(data.dir, "pods.yaml")
+    fs.writeFileSync(file, twoPods)
+    const r = await tank(["apply", "-f", file])
+    expect(r.stderr).toBe("")
+    expect(r.code).toBe(0)
+    expect(r.stdout).toBe("pod/web configured\npod/worker configured\n")
+  })
+
+  it("applies a JSON array from stdin", async () => {
+    const pods = [
+      { name: "json-a", containers: [{ name: "m", image: "127.0.0.1:5000/tank/busybox:latest" }] },
+      { name: "json-b", network: "none", containers: [{ name: "m", image: { rootfs: "/srv/b" } }] }
+    ]
+    const r = await tank(["apply", "-f", "-"], JSON.stringify(pods))
+    expect(r.code).toBe(0)
+    expect(r.stdout).toBe("pod/json-a configured\npod/json-b configured\n")
+  })
+
+  it("accepts a { pods: [...] } list", async () => {
+    const r = await tank(
+      ["apply", "-f", "-"],
+      "pods:\n  - name: listed\n    containers: [{ name: m, image: busybox }]\n"
+    )
+    expect(r.code).toBe(0)
+    expect(r.stdout).toBe("pod/listed configured\n")
+  })
+
+  it("rejects a file with one invalid document: exit 1, names file, document and field, stores nothing", async () => {
+    const file = path.join(data.dir, "bad.yaml")
+    fs.writeFileSync(
+      file,
+      "name: fine\ncontainers: [{ name: m, image: busybox }]\n---\nname: broken\ncontainers:\n  - name: m\n    image: busybox\n    limits: { pids: -3 }\n"
+    )
+    const r = await tank(["apply", "-f", file])
+    expect(r.code).toBe(1)
+    expect(r.stdout).toBe("")
+    expect(r.stderr).toContain(`${file}: document 2 (line 4), pod "broken": invalid pod spec`)
+    expect(r.stderr).toContain("containers[0].limits.pids:")
+    expect(r.stderr).toContain("nothing was applied")
+    const got = await tank(["get", "fine"])
+    expect(got.code).toBe(1)
+    expect(got.stderr).toContain(`pod "fine" is not declared`)
+  })
+
+  it("reports YAML syntax errors with a line", async () => {
+    const r = await tank(["apply", "-f", "-"], "name: x\ncontainers: [\n")
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(/^tank: stdin: line \d+, column \d+: not valid YAML\/JSON/)
+  })
+
+  it("get -o json round-trips through apply", async () => {
+    const first = await tank(["get", "web", "-o", "json"])
+    expect(first.code).toBe(0)
+    const spec = JSON.parse(first.stdout)
+    expect(spec).toMatchObject({ name: "web", restart: "on_failure", network: "none" })
+    expect(spec.containers[0]).toMatchObject({ name: "app", command: ["httpd", "-f"], tty: false })
+    const again = await tank(["apply", "-f", "-"], first.stdout)
+    expect(again.code).toBe(0)
+    const second = await tank(["get", "web", "-o", "json"])
+    expect(JSON.parse(second.stdout)).toEqual(spec)
+    // YAML output is the default and parses to the same spec.
+    const yaml = await tank(["get", "web"])
+    const YAML = await import("yaml")
+    expect(YAML.parse(yaml.stdout)).toEqual(spec)
+  })
+
+  it("ps prints a table with every declared pod, pending before an agent acts", async () => {
+    const r = await tank(["ps"])
+    expect(r.code).toBe(0)
+    const lines = r.stdout.trimEnd().split("\n")
+    expect(lines[0]).toMatch(/^NAME\s+PHASE\s+RESTARTS\s+AGE\s+IMAGE\s+ADDRESSES\s+HOST PID\s+LAST EXIT$/)
+    const web = lines.find((l) => l.startsWith("web "))!
+    expect(web.split(/\s{2,}/)).toEqual([
+      "web",
+      "pending",
+      "0",
+      expect.stringMatching(/^\d+s$/),
+      "127.0.0.1:5000/tank/busybox:latest",
+      "-",
+      "-",
+      "-"
+    ])
+    expect(lines.find((l) => l.startsWith("worker "))).toContain("rootfs:/srv/rootfs/worker")
+    const alias = await tank(["list"])
+    expect(alias.code).toBe(0)
+    const names = (t: string) => t.trimEnd().split("\n").map((l) => l.split(/\s+/)[0])
+    expect(names(alias.stdout)).toEqual(names(r.stdout))
+  })
+
+  it("ps --json gives the statuses", async () => {
+    const r = await tank(["ps", "--json"])
+    expect(r.code).toBe(0)
+    const rows = JSON.parse(r.stdout) as Array<{ name: string; phase: string; image: string }>
+    expect(rows.map((x) => x.name)).toEqual(["json-a", "json-b", "listed", "web", "worker"])
+    expect(rows.every((x) => x.phase === "pending")).toBe(true)
+    expect(rows.find((x) => x.name === "json-b")?.image).toBe("rootfs:/srv/b")
+  })
+
+  it("status shows one pod in detail, and --json", async () => {
+    const r = await tank(["status", "web"])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/^Name:\s+web$/m)
+    expect(r.stdout).toMatch(/^Phase:\s+pending$/m)
+    expect(r.stdout).toMatch(/^Restarts:\s+0$/m)
+    const j = await tank(["status", "web", "--json"])
+    expect(JSON.parse(j.stdout)).toMatchObject({ name: "web", phase: "pending", restarts: 0 })
+    const missing = await tank(["status", "ghost"])
+    expect(missing.code).toBe(1)
+    expect(missing.stderr).toBe(`tank: pod "ghost" is not declared\n`)
+  })
+
+  it("restart of an unknown pod exits 1 with a clear message; a known one is requested", async () => {
+    const r = await tank(["restart", "ghost"])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toBe(`tank: pod "ghost" is not declared\n`)
+    const ok = await tank(["restart", "web"])
+    expect(ok.code).toBe(0)
+    expect(ok.stdout).toBe("pod/web restart requested\n")
+  })
+
+  it("delete removes pods; an unknown one makes the exit 1 but the others still go", async () => {
+    const r = await tank(["delete", "json-a", "ghost", "json-b"])
+    expect(r.code).toBe(1)
+    expect(r.stdout).toBe("pod/json-a deleted\npod/json-b deleted\n")
+    expect(r.stderr).toBe(`tank: pod "ghost" not found\n`)
+    const ps = JSON.parse((await tank(["ps", "--json"])).stdout) as Array<{ name: string }>
+    expect(ps.map((x) => x.name)).toEqual(["listed", "web", "worker"])
+  })
+
+  it("--data-dir works before or after the command, and TANK_DATA_DIR too", async () => {
+    const after = await runCli(cli.entry, ["get", "web", "-o", "json", "--data-dir", data.dir])
+    expect(after.code).toBe(0)
+    const env = await runCli(cli.entry, ["get", "web", "-o", "json"], { env: { TANK_DATA_DIR: data.dir } })
+    expect(env.stdout).toBe(after.stdout)
+  })
+})
+
+describe("tank usage, help and completion", () => {
+  it("usage errors exit 2", async () => {
+    const r = await tank(["frobnicate"])
+    expect(r.code).toBe(2)
+    const missing = await tank(["apply"])
+    expect(missing.code).toBe(2)
+    expect(stripAnsi(missing.stdout + missing.stderr)).toContain("--filename")
+  })
+
+  it("--help lists the commands and shows examples for each", async () => {
+    const r = await runCli(cli.entry, ["--help"])
+    expect(r.code).toBe(0)
+    const text = stripAnsi(r.stdout)
+    for (const c of ["daemon", "apply", "get", "ps", "status", "delete", "restart", "pull", "images", "prune"]) {
+      expect(text).toMatch(new RegExp(`- ${c} .*\\S`))
+    }
+    expect(text).toContain("QUICK START")
+    for (const c of ["apply", "get", "ps", "status", "delete", "restart", "daemon", "pull", "images", "prune"]) {
+      const h = stripAnsi((await runCli(cli.entry, [c, "--help"])).stdout)
+      expect(h, c).toContain("EXAMPLES")
+      expect(h, c).toContain(`tank ${c}`)
+    }
+  })
+
+  it("prints completion scripts for bash, zsh and fish", async () => {
+    const bash = await runCli(cli.entry, ["completion", "bash"])
+    expect(bash.code).toBe(0)
+    expect(bash.stdout).toContain("complete -F")
+    expect(bash.stdout).toContain("apply")
+    const zsh = await runCli(cli.entry, ["completion", "zsh"])
+    expect(zsh.stdout).toContain("#compdef tank")
+    const fish = await runCli(cli.entry, ["completion", "fish"])
+    expect(fish.stdout).toContain("complete -c tank")
+    expect((await runCli(cli.entry, ["completion", "tcsh"])).code).toBe(2)
+  })
+
+  it("version", async () => {
+    const r = await runCli(cli.entry, ["version"])
+    expect(r.stdout).toMatch(/^tank \d+\.\d+\.\d+\n$/)
+  })
+})
+
+describe("tank daemon", () => {
+  it("refuses to start when another agent holds the data dir's lock: exit 1 naming the pid", async () => {
+    const dir = tempDataDir()
+    try {
+      await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+        yield* Lock.acquire(dir.dir)
+        const r = yield* Effect.promise(() => runCli(cli.entry, ["daemon", "--data-dir", dir.dir]))
+        expect(r.code).toBe(1)
+        expect(r.stderr).toContain(`another Tank agent already runs for ${dir.dir} (pid ${process.pid})`)
+      })))
+    } finally {
+      dir.cleanup()
+    }
+  })
+})

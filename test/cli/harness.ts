@@ -1,0 +1,64 @@
+/**
+ * Runs the real, bundled `tank` CLI as a subprocess. Each test file builds its own copy (under
+ * dist/, so node_modules resolves) to stay independent of other files building at the same time.
+ */
+import { spawn, spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+
+const repo = path.resolve(import.meta.dirname, "../..")
+
+/** Build the CLI bundle into a private dir; returns the entry file and a cleanup. */
+export const buildCli = () => {
+  fs.mkdirSync(path.join(repo, "dist"), { recursive: true })
+  const outdir = fs.mkdtempSync(path.join(repo, "dist", ".test-"))
+  const r = spawnSync(process.execPath, [path.join(repo, "scripts/build.mjs"), "--outdir", outdir], {
+    encoding: "utf8"
+  })
+  if (r.status !== 0) throw new Error(`build failed: ${r.stderr}`)
+  return { entry: path.join(outdir, "tank.mjs"), cleanup: () => fs.rmSync(outdir, { recursive: true, force: true }) }
+}
+
+export interface Result {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+export interface RunOptions {
+  readonly input?: string
+  readonly env?: NodeJS.ProcessEnv
+  readonly timeoutMs?: number
+}
+
+/** Run `tank ARGS...` to completion. */
+export const runCli = (entry: string, args: ReadonlyArray<string>, opts: RunOptions = {}) =>
+  new Promise<Result>((resolve, reject) => {
+    const child = spawn(process.execPath, [entry, ...args], {
+      env: { ...process.env, NO_COLOR: "1", ...opts.env },
+      stdio: ["pipe", "pipe", "pipe"]
+    })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d))
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d))
+    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 30_000)
+    child.on("error", reject)
+    child.on("close", (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal, stdout, stderr })
+    })
+    child.stdin.end(opts.input ?? "")
+  })
+
+/** A temp data dir (removed by the returned cleanup). */
+export const tempDataDir = () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tank-cli-"))
+  return { dir, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) }
+}
+
+/** @effect/cli colours its help even on pipes; tests read plain text. */
+// eslint-disable-next-line no-control-regex
+export const stripAnsi = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, "")
