@@ -14,6 +14,7 @@
  * names that are not valid UTF-8 survive unchanged.
  */
 import koffi from "koffi"
+import { constants as fsConstants } from "node:fs"
 import { constants } from "node:os"
 
 export class SysError extends Error {
@@ -30,14 +31,15 @@ export class SysError extends Error {
 const errnoNames = new Map<number, string>(Object.entries(constants.errno).map(([k, v]) => [v, k]))
 export const errnoName = (n: number): string => errnoNames.get(n) ?? `errno ${n}`
 
-// Linux generic/x86_64 values (identical on aarch64 for everything used here).
-export const O_RDONLY = 0
-export const O_WRONLY = 0o1
-export const O_CREAT = 0o100
-export const O_EXCL = 0o200
-export const O_NONBLOCK = 0o4000
-export const O_DIRECTORY = 0o200000
-export const O_NOFOLLOW = 0o400000
+// Open flags differ between architectures (arm64 has O_DIRECTORY 0o40000, O_NOFOLLOW 0o100000):
+// take them from Node, which has the platform's values. O_PATH and O_CLOEXEC are the same on
+// x86_64 and arm64 (Node does not export them).
+export const O_RDONLY = fsConstants.O_RDONLY
+export const O_WRONLY = fsConstants.O_WRONLY
+export const O_CREAT = fsConstants.O_CREAT
+export const O_EXCL = fsConstants.O_EXCL
+export const O_DIRECTORY = fsConstants.O_DIRECTORY
+export const O_NOFOLLOW = fsConstants.O_NOFOLLOW
 export const O_CLOEXEC = 0o2000000
 export const O_PATH = 0o10000000
 export const AT_FDCWD = -100
