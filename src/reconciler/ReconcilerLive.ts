@@ -26,6 +26,7 @@ import { Runtime } from "../runtime/Runtime.js"
 import { canonicalJson } from "../spec/decode.js"
 import type { PodStatus } from "../store/status.js"
 import { Store, type StoredPod } from "../store/Store.js"
+import { makePermits } from "./permits.js"
 import { plan } from "./plan.js"
 import {
   NotFound,
@@ -55,7 +56,7 @@ export const make = (input: ReconcilerConfigInput = {}) =>
       store,
       runtime,
       config,
-      startPermits: yield* Effect.makeSemaphore(Math.max(1, config.startConcurrency)),
+      startPermits: yield* makePermits(config.startConcurrency),
       leaving: yield* Ref.make(false)
     }
     const workers = new Map<string, Worker>()

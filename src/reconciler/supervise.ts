@@ -10,6 +10,7 @@ import type { Scope } from "effect"
 import type { RunHandle, RuntimeService, SetupFailed } from "../runtime/Runtime.js"
 import type { LastExit, PodStatus } from "../store/status.js"
 import type { StoredPod, StoreService } from "../store/Store.js"
+import type { Permits } from "./permits.js"
 import type { ReconcilerConfig } from "./Reconciler.js"
 import { isoAt, now, type Recorder, type StatusBody, without } from "./record.js"
 import { decide, describeEnding, type Ending } from "./restarts.js"
@@ -18,7 +19,7 @@ export interface Env {
   readonly store: StoreService
   readonly runtime: RuntimeService
   readonly config: ReconcilerConfig
-  readonly startPermits: Effect.Semaphore
+  readonly startPermits: Permits
   /** Set when the agent leaves with live restore: runs keep their workloads when their scope closes. */
   readonly leaving: Ref.Ref<boolean>
 }
@@ -103,7 +104,7 @@ export const supervise = (
         )
       )
 
-    const start = env.startPermits.withPermits(1)(Effect.gen(function*() {
+    const start = env.startPermits.withPermit(Effect.gen(function*() {
       yield* rec.update((s) => ({ ...notRunning(s), phase: "starting", restarts }))
       yield* rec.event("starting")
       return yield* env.runtime.start(pod.spec, {
