@@ -211,6 +211,7 @@ const program = Effect.gen(function*() {
   }
   const podEnv = podmanEnv(path.join(work, "podman"), registry.host)
   const rows: Array<Row> = []
+  const downloads: Array<{ image: string; tank: number; skopeo: number }> = []
 
   const benchImage = (name: string, ref: string, runs: number) =>
     Effect.gen(function*() {
@@ -244,6 +245,34 @@ const program = Effect.gen(function*() {
         yield* Scope.close(scope, Exit.void)
       }
       rows.push({ image: name, tool: "tank", cold: median(tankCold), warm: median(tankWarm) })
+
+      // The registry half alone: resolve + download + verify + commit, extraction left out, against
+      // `skopeo copy` (which does the same into an OCI layout).
+      const dlCold: Array<number> = []
+      for (let i = 0; i < runs; i++) {
+        const dir = path.join(work, `tank-dl-${name}-${i}`)
+        const scope = yield* Scope.make()
+        const noExtract = () => Effect.void
+        const images = Context.get(
+          yield* Layer.build(layer({ cacheDir: dir, extract: noExtract })).pipe(Scope.extend(scope)),
+          Images
+        )
+        const t0 = performance.now()
+        yield* images.pull(ref)
+        dlCold.push(performance.now() - t0)
+        yield* Scope.close(scope, Exit.void)
+        fs.rmSync(dir, { recursive: true, force: true })
+      }
+      const skoDl: Array<number> = []
+      for (let i = 0; i < runs; i++) {
+        const layout = path.join(work, `oci-dl-${name}`)
+        fs.rmSync(layout, { recursive: true, force: true })
+        skoDl.push(
+          timeIt(() => sh("skopeo", ["copy", "-q", "--src-tls-verify=false", `docker://${ref}`, `oci:${layout}:img`]))
+        )
+        fs.rmSync(layout, { recursive: true, force: true })
+      }
+      downloads.push({ image: name, tank: median(dlCold), skopeo: median(skoDl) })
 
       // podman pull (extracts into its overlay storage)
       const podCold: Array<number> = []
@@ -293,6 +322,14 @@ const program = Effect.gen(function*() {
     )
   }
   console.log("(ratio < 1: Tank is faster)")
+  console.log("\ndownload only (cold; Tank with extraction left out vs skopeo copy to an OCI layout)")
+  for (const d of downloads) {
+    console.log(
+      `${d.image.padEnd(9)} tank ${ms(d.tank).padStart(10)}   skopeo copy ${ms(d.skopeo).padStart(10)}   ratio ${
+        (d.tank / d.skopeo).toFixed(2)
+      }`
+    )
+  }
 })
 
 Effect.runPromise(Effect.scoped(program)).catch((e) => {
