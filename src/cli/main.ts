@@ -12,14 +12,19 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Effect, Exit, Logger, Option } from "effect"
 import { apply } from "./apply.js"
+import { attach } from "./attach.js"
 import { CliExit, describe, ExitCode, helpExtras, out, tankRoot } from "./common.js"
 import { daemon } from "./daemon.js"
 import { del } from "./delete.js"
+import { events } from "./events.js"
+import { exec } from "./exec.js"
 import { get } from "./get.js"
 import { images, prune } from "./images.js"
+import { logs } from "./logs.js"
 import { list, ps } from "./ps.js"
 import { pull } from "./pull.js"
 import { restart } from "./restart.js"
+import { stats } from "./stats.js"
 import { status } from "./status.js"
 
 export const VERSION = "0.1.0"
@@ -64,6 +69,11 @@ const root = tankRoot.pipe(
     status,
     del,
     restart,
+    exec,
+    attach,
+    logs,
+    stats,
+    events,
     pull,
     images,
     prune,
@@ -153,7 +163,12 @@ NodeRuntime.runMain(program, {
   disableErrorReporting: true,
   disablePrettyLogger: true,
   teardown: (exit, onExit) => {
-    if (Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)) return onExit(ExitCode.ok)
+    if (Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)) {
+      onExit(ExitCode.ok)
+      // exec/attach may leave stdin flowing; nothing else should keep a finished command alive.
+      setTimeout(() => process.exit(ExitCode.ok), 100).unref()
+      return
+    }
     const failure = Cause.failureOption(exit.cause)
     if (Option.isSome(failure) && failure.value instanceof CliExit) return onExit(failure.value.code)
     process.stderr.write(`tank: internal error\n${Cause.pretty(exit.cause)}\n`)

@@ -1,0 +1,58 @@
+/**
+ * `tank events [--json] [--since T] [-f] [--pod P]`: what the agent did to pods (applied, pulling,
+ * running, exited, backing-off, ...), from the store's event log.
+ */
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import { Effect, Option, Stream } from "effect"
+import { dataDirOption, describe, jsonOption, withStore } from "./common.js"
+
+export const events = Command.make(
+  "events",
+  {
+    dataDir: dataDirOption,
+    json: jsonOption.pipe(Options.withDescription("One JSON object per line.")),
+    since: Options.text("since").pipe(
+      Options.withPseudoName("TIME"),
+      Options.withDescription("Events at or after TIME: RFC 3339, unix seconds, or a duration ago (10m)."),
+      Options.optional
+    ),
+    follow: Options.boolean("follow").pipe(
+      Options.withAlias("f"),
+      Options.withDescription("Keep printing new events until interrupted.")
+    ),
+    pod: Options.text("pod").pipe(Options.withDescription("Only this pod's events."), Options.optional),
+    limit: Options.integer("limit").pipe(
+      Options.withAlias("n"),
+      Options.withDescription("Without --since: how many recent events (default 100)."),
+      Options.optional
+    )
+  },
+  ({ dataDir, follow, json, limit, pod, since }) =>
+    withStore(dataDir, () =>
+      Effect.gen(function*() {
+        const [Events, Format] = yield* Effect.promise(() =>
+          Promise.all([import("../observe/events.js"), import("../observe/format.js")])
+        )
+        yield* Events.events({
+          follow,
+          ...(Option.isSome(since) ? { since: since.value } : {}),
+          ...(Option.isSome(pod) ? { pod: pod.value } : {}),
+          ...(Option.isSome(limit) ? { limit: limit.value } : {})
+        }).pipe(
+          Stream.runForEach((e) =>
+            Effect.sync(() =>
+              void process.stdout.write((json ? JSON.stringify(Format.eventJson(e)) : Format.formatEvent(e)) + "\n")
+            )
+          )
+        )
+      }), { readOnly: !follow })
+).pipe(Command.withDescription(describe(
+  "events",
+  "Print pod events from the store: applied, pulling, running, exited, backing-off, deleted, ...",
+  [
+    ["tank events", "the last 100 events"],
+    ["tank events -f", "follow new events (Ctrl-C stops)"],
+    ["tank events --since 1h --pod web --json", "one pod's events of the last hour, as JSON lines"]
+  ]
+)))

@@ -1,0 +1,86 @@
+/**
+ * `tank logs [-f] [--tail N] [--since T] [--until T] [-t] [-c C] POD`: a pod's output from its log files
+ * (written by the monitors, so it works without the agent and after the pod ended).
+ */
+import * as Args from "@effect/cli/Args"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import { Effect, Layer, Option, Stream } from "effect"
+import { dataDirOption, describe, jsonOption, withStore } from "./common.js"
+
+export const logs = Command.make(
+  "logs",
+  {
+    dataDir: dataDirOption,
+    json: jsonOption.pipe(Options.withDescription("One JSON object per line (time, container, stream, text).")),
+    follow: Options.boolean("follow").pipe(
+      Options.withAlias("f"),
+      Options.withDescription("Keep printing new output (across restarts) until interrupted.")
+    ),
+    tail: Options.integer("tail").pipe(
+      Options.withPseudoName("N"),
+      Options.withDescription("Only the last N lines of history."),
+      Options.optional
+    ),
+    since: Options.text("since").pipe(
+      Options.withPseudoName("TIME"),
+      Options.withDescription("Only output at or after TIME: RFC 3339, unix seconds, or a duration ago (10m, 1h30m)."),
+      Options.optional
+    ),
+    until: Options.text("until").pipe(
+      Options.withPseudoName("TIME"),
+      Options.withDescription("Only output before TIME (same forms as --since)."),
+      Options.optional
+    ),
+    timestamps: Options.boolean("timestamps").pipe(
+      Options.withAlias("t"),
+      Options.withDescription("Prefix each line with its timestamp.")
+    ),
+    container: Options.text("container").pipe(
+      Options.withAlias("c"),
+      Options.withDescription("One container (default: all, merged by time)."),
+      Options.optional
+    ),
+    pod: Args.text({ name: "POD" }).pipe(Args.withDescription("The pod."))
+  },
+  (o) =>
+    withStore(o.dataDir, (config) =>
+      Effect.gen(function*() {
+        const [Logs, Format, Config] = yield* Effect.promise(() =>
+          Promise.all([import("../observe/logs.js"), import("../observe/format.js"), import("../config/Config.js")])
+        )
+        const prefix = Option.isNone(o.container)
+        const entries = Logs.logs(o.pod, {
+          follow: o.follow,
+          ...(Option.isSome(o.tail) ? { tail: o.tail.value } : {}),
+          ...(Option.isSome(o.since) ? { since: o.since.value } : {}),
+          ...(Option.isSome(o.until) ? { until: o.until.value } : {}),
+          ...(Option.isSome(o.container) ? { container: o.container.value } : {})
+        })
+        let containers = new Set<string>()
+        yield* entries.pipe(
+          Stream.runForEach((e) =>
+            Effect.sync(() => {
+              if (o.json) return void process.stdout.write(JSON.stringify(Format.logEntryJson(e)) + "\n")
+              containers = containers.add(e.container)
+              const line = Format.formatLogEntry(e, {
+                timestamps: o.timestamps,
+                container: prefix && containers.size > 1
+              }) // stderr output goes to stderr, as docker logs does; a tty's output is one stream.
+              ;(e.stream === "stderr" ? process.stderr : process.stdout).write(line + (e.partial ? "" : "\n"))
+            })
+          ),
+          Effect.provide(Layer.succeed(Config.TankConfig, config))
+        )
+      }), { readOnly: true })
+).pipe(Command.withDescription(describe(
+  "logs",
+  "Print a pod's output (stdout to stdout, stderr to stderr), from its log files.",
+  [
+    ["tank logs web", "everything kept for pod \"web\""],
+    ["tank logs -f --tail 20 web", "the last 20 lines, then follow"],
+    ["tank logs --since 10m -t web", "the last ten minutes, with timestamps"],
+    ["tank logs -c sidecar --json web | jq -r .text", "one container, as JSON lines"]
+  ],
+  "Logs outlive the pod's processes (and, with logs.keepOnDelete, the pod itself)."
+)))
