@@ -52,7 +52,9 @@ export const layer = (
   Layer.unwrapScoped(
     Effect.gen(function*() {
       const config = options.config ?? (yield* Config.load(options.dataDir ? { dataDir: options.dataDir } : {}))
+      // Root only: extracted layers hold image-chosen setuid binaries and device nodes.
       fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 })
+      fs.chmodSync(config.dataDir, 0o700)
       yield* Lock.acquire(config.dataDir)
       const configLayer = Layer.succeed(Config.TankConfig, config)
       const store = layerSqlite(config.storeFile)
