@@ -2,7 +2,7 @@
  * The pod worker (kubelet style): one fiber per pod, fed through a latest-only mailbox, so a burst
  * of updates coalesces into one. It owns the pod's supervision fiber (`supervise.ts`) and moves
  * forward only: a spec change or a restart stops the current run, then starts a fresh one; a
- * delete stops it, removes the status and ends the worker.
+ * delete stops it, purges what outlives runs (volumes, logs), removes the status and ends the worker.
  */
 import type { Scope } from "effect"
 import { Deferred, Effect, Fiber, Option, Queue, Ref } from "effect"
@@ -107,6 +107,8 @@ export const makeWorker = (
         const release = Effect.forEach(intent.waiters, (d) => Deferred.succeed(d, undefined), { discard: true })
         if (intent.pod === undefined) {
           yield* stopCurrent("deleted")
+          // What outlives runs (managed volumes, logs) goes with the pod.
+          yield* env.runtime.purge(pod.name)
           yield* rec.remove
           yield* release
           return

@@ -241,7 +241,7 @@ describe("Reconciler: spec changes, deletes, restart()", () => {
       assert.strictEqual((yield* statusOf(store, "web"))?.phase, "running")
     }))
 
-  it.scoped("delete → stopped, status removed", () =>
+  it.scoped("delete → stopped, then purged, status removed", () =>
     Effect.gen(function*() {
       const { fake, rec, store } = yield* setup()
       yield* store.put(podSpec("web"))
@@ -252,7 +252,9 @@ describe("Reconciler: spec changes, deletes, restart()", () => {
       yield* store.delete("web")
       yield* rec.sync
       assert.isUndefined(fake.workloads.get("web"))
-      assert.include(fake.log, `stop web ${pid}`)
+      const stopAt = fake.log.indexOf(`stop web ${pid}`)
+      assert.isTrue(stopAt >= 0 && fake.log.indexOf("purge web") > stopAt, fake.log.join("\n"))
+      assert.notInclude(fake.log, "purge db")
       assert.isUndefined(yield* statusOf(store, "web"))
       assert.deepStrictEqual((yield* typesOf(store, "web")).slice(-2), ["stopping", "stopped"])
       assert.isDefined(fake.pidOf("db"))
@@ -276,6 +278,7 @@ describe("Reconciler: spec changes, deletes, restart()", () => {
       yield* TestClock.adjust("1 minute")
       yield* rec.sync
       assert.strictEqual(fake.stats.starts, 1)
+      assert.include(fake.log, "purge web")
       assert.isUndefined(yield* statusOf(store, "web"))
     }))
 

@@ -34,7 +34,7 @@ export interface FakeRuntime {
   readonly workloads: Map<string, FakeWorkload>
   /** Names with debris only (no workload), as `leftovers` reports them. */
   readonly debris: Set<string>
-  /** What happened, in order: "start web 40001", "stop web 40001", "keep ...", "adopt ...", "sweep x". */
+  /** What happened, in order: "start web 40001", "stop web 40001", "keep ...", "adopt ...", "sweep x", "purge x". */
   readonly log: Array<string>
   /** End the pod's workload as if it exited or was killed. */
   readonly end: (name: string, exit: RunExit) => Effect.Effect<void>
@@ -74,6 +74,16 @@ export const makeFakeRuntime = (options: FakeRuntimeOptions = {}): Effect.Effect
         }
         if (workloads.get(w.name) === w) workloads.delete(w.name)
       })
+
+    const remove = (what: "sweep" | "purge", name: string) => {
+      log.push(`${what} ${name}`)
+      debris.delete(name)
+      const w = workloads.get(name)
+      if (w) {
+        w.ended = true
+        workloads.delete(name)
+      }
+    }
 
     const handle = (w: FakeWorkload): RunHandle => ({
       pod: w.name,
@@ -133,16 +143,8 @@ export const makeFakeRuntime = (options: FakeRuntimeOptions = {}): Effect.Effect
           return Option.some(handle(w))
         }),
       leftovers: Effect.sync(() => [...new Set([...workloads.keys(), ...debris])].sort()),
-      sweep: (name) =>
-        Effect.sync(() => {
-          log.push(`sweep ${name}`)
-          debris.delete(name)
-          const w = workloads.get(name)
-          if (w) {
-            w.ended = true
-            workloads.delete(name)
-          }
-        })
+      sweep: (name) => Effect.sync(() => remove("sweep", name)),
+      purge: (name) => Effect.sync(() => remove("purge", name))
     }
 
     return {
