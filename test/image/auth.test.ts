@@ -57,6 +57,23 @@ layer(FixtureRegistryLive, { timeout: 120_000, excludeTestServices: true })("reg
       expect((yield* Effect.flip(wrong.images.pull(onHost(refs.busybox, reg.host))))._tag).toBe("Unauthorized")
     }))
 
+  it.scoped("token auth: an expired token is replaced", () =>
+    Effect.gen(function*() {
+      const { refs, registry: plain } = yield* FixtureRegistry
+      // 6 s tokens are renewed 5 s early: usable for 1 s.
+      const reg = yield* startRegistry({ auth: "token", storage: plain.storage, tokenExpiresIn: 6 })
+      const { images } = yield* imagesIn({
+        registries: { [reg.host]: { username: reg.username, password: reg.password } }
+      })
+      const ref = onHost(refs.busybox, reg.host)
+      yield* images.pull(ref)
+      yield* images.pull(ref)
+      expect(reg.tokenServer!.requests()).toBe(1)
+      yield* Effect.sleep("1100 millis")
+      yield* images.pull(ref)
+      expect(reg.tokenServer!.requests()).toBe(2)
+    }))
+
   it.scoped("token auth: anonymous pull when the token service allows it", () =>
     Effect.gen(function*() {
       const { refs, registry: plain } = yield* FixtureRegistry

@@ -37,6 +37,11 @@ layer(FixtureRegistryLive, { timeout: 120_000, excludeTestServices: true })("pul
       expect(fs.statSync(path.join(root, "home/tank")).uid).toBe(1000)
       expect(cacheProblems(cacheDir)).toEqual([])
       expect(fs.readdirSync(path.join(cacheDir, "refs"))).toHaveLength(1)
+      // tag + digest: the digest decides what is fetched.
+      const pinned = yield* images.pull(`${refs.busybox}@${img.digest}`)
+      expect([pinned.ref, pinned.layers]).toEqual([`${refs.busybox}@${img.digest}`, img.layers])
+      const wrong = yield* Effect.flip(images.pull(`${refs.busybox}@sha256:${"0".repeat(64)}`))
+      expect(wrong._tag).toBe("ImageNotFound")
     }))
 
   it.scoped("busybox-user and busybox-httpd reuse the busybox layer dir and carry their run config", () =>

@@ -30,6 +30,8 @@ export interface RegistryOptions {
   readonly storage?: string
   /** Token auth: let anonymous clients pull. */
   readonly anonymousPull?: boolean
+  /** Token auth: token lifetime in seconds (default 300). */
+  readonly tokenExpiresIn?: number
 }
 
 export interface Registry {
@@ -160,7 +162,8 @@ export const startRegistry = (opts: RegistryOptions = {}): Effect.Effect<Registr
       tokenServer = yield* startTokenServer({
         dir,
         users: { [USER]: PASSWORD },
-        ...(opts.anonymousPull ? { anonymousPull: true } : {})
+        ...(opts.anonymousPull ? { anonymousPull: true } : {}),
+        ...(opts.tokenExpiresIn !== undefined ? { expiresIn: opts.tokenExpiresIn } : {})
       })
       lines.push(
         "auth:",
