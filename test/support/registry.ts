@@ -197,7 +197,10 @@ export const startRegistry = (opts: RegistryOptions = {}): Effect.Effect<Registr
       const log = path.join(dir, "log")
       const out = fs.openSync(log, "w")
       const proc = yield* Effect.acquireRelease(
-        Effect.sync(() => spawn("docker-registry", ["serve", config], { stdio: ["ignore", out, out] })),
+        // --pdeathsig: the registry dies with the test process even if that is killed outright.
+        Effect.sync(() =>
+          spawn("setpriv", ["--pdeathsig", "TERM", "docker-registry", "serve", config], { stdio: ["ignore", out, out] })
+        ),
         stop
       )
       fs.closeSync(out)
