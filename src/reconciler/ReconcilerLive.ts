@@ -2,8 +2,8 @@
  * The live Reconciler: boot (live restore), the pass loop, and shutdown.
  *
  * Boot: a worker per desired pod adopts what a previous agent left running (same host pid, restart
- * count and backoff kept from the stored status); then leftovers of pods that no longer exist are
- * swept and statuses of deleted pods removed. After that, passes run on every change-feed entry
+ * count and backoff kept from the stored status); then pods deleted while no agent ran are purged
+ * and their statuses removed, and other leftovers swept. After that, passes run on every change-feed entry
  * (debounced) and every resync interval. Shutdown leaves the pods running for the next agent, or
  * with `stopPodsOnExit` stops them all, concurrently.
  */
@@ -96,32 +96,37 @@ export const make = (input: ReconcilerConfigInput = {}) =>
       { discard: true }
     )
     yield* Effect.forEach(workers.values(), (w) => Deferred.await(w.ready), { discard: true })
+    // Pods deleted while no agent ran: those with a stored status were ours, so they are purged
+    // (volumes, logs) like any delete; other leftovers are only swept.
     const names = new Set(desired.map((p) => p.name))
-    const leftovers = yield* runtime.leftovers
-    yield* Effect.forEach(leftovers.filter((n) => !names.has(n)), (n) =>
+    const deleted = [...statuses.keys()].filter((n) => !names.has(n))
+    const strays = (yield* runtime.leftovers).filter((n) => !names.has(n) && !statuses.has(n))
+    yield* Effect.forEach(deleted, (n) =>
+      runtime.purge(n).pipe(
+        Effect.zipRight(store.deleteStatus(n)),
+        Effect.zipRight(Effect.logInfo(`purged pod ${n}, deleted while no agent ran`))
+      ), { concurrency: 4, discard: true })
+    yield* Effect.forEach(strays, (n) =>
       runtime.sweep(n).pipe(Effect.zipRight(Effect.logInfo(`swept leftovers of pod ${n}`))), {
       concurrency: 4,
       discard: true
     })
-    yield* Effect.forEach(
-      [...statuses.keys()].filter((n) =>
-        !names.has(n)
-      ),
-      (n) => store.deleteStatus(n),
-      {
-        discard: true
-      }
-    )
 
     // --- passes ---------------------------------------------------------------------------------
     const pass = passLock.withPermits(1)(Effect.gen(function*() {
       // A worker that died (a bug) is forgotten, so the pass starts the pod afresh.
       for (const [name, w] of workers) {
-        if (Option.isSome(yield* Fiber.poll(w.fiber))) workers.delete(name)
+        if (Option.isSome(yield* Fiber.poll(w.fiber))) {
+          workers.delete(name)
+        }
       }
       const pods = yield* store.list
       const byName = new Map(pods.map((p) => [p.name, p]))
-      for (const name of specKeys.keys()) if (!byName.has(name)) specKeys.delete(name)
+      for (const name of specKeys.keys()) {
+        if (!byName.has(name)) {
+          specKeys.delete(name)
+        }
+      }
       const p = plan(
         pods.map((pod) => ({ name: pod.name, revision: pod.revision, specKey: specKeyOf(pod) })),
         new Map([...workers].map(([name, w]) => [name, { specKey: w.specKey() }]))
@@ -132,7 +137,11 @@ export const make = (input: ReconcilerConfigInput = {}) =>
         ...p.stop.map((name) => {
           const w = workers.get(name)!
           // Forgotten only once its worker has ended (a pass that stops waiting leaves it to a later pass).
-          return w.remove.pipe(Effect.tap(() => Effect.sync(() => workers.get(name) === w && workers.delete(name))))
+          return w.remove.pipe(Effect.tap(() =>
+            Effect.sync(() =>
+              workers.get(name) === w && workers.delete(name)
+            )
+          ))
         }),
         ...p.replace.map((d) => workers.get(d.name)!.update(byName.get(d.name)!, d.specKey, { gate }))
       ]

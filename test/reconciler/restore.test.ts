@@ -69,8 +69,10 @@ describe("Reconciler: live restore", () => {
       assert.deepStrictEqual([db.restarts, db.lastExit?.code], [1, 3])
       // once stays terminal.
       assert.strictEqual((yield* statusOf(store, "once"))?.phase, "terminal")
-      // gone: swept, status removed; ghost: swept.
-      assert.include(fake.log, "sweep gone")
+      // gone (deleted while down, known by its status): purged like any delete, status removed;
+      // ghost (debris nobody knows): swept only.
+      assert.include(fake.log, "purge gone")
+      assert.notInclude(fake.log, "sweep gone")
       assert.include(fake.log, "sweep ghost")
       assert.isUndefined(yield* statusOf(store, "gone"))
       assert.isFalse(fake.workloads.has("gone"))
