@@ -26,10 +26,7 @@ void
 log_close (log_t *l)
 {
   if (l->fd >= 0)
-    {
-      fsync (l->fd);
-      close (l->fd);
-    }
+    close (l->fd);
   l->fd = -1;
 }
 

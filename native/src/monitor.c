@@ -215,8 +215,9 @@ finalize (monitor_t *m)
   tank_err_t err;
   cleanup_buf tbuf_t line = { 0 };
   buf_printf (&line, "%s\n", m->exit_json.data);
-  /* Atomic (.tmp + rename), so a reader never sees a torn record. Failure is not fatal: the
-   * record is still served on the socket. */
+  /* Atomic (.tmp + rename), so a reader never sees a torn record; not fsync'd (each fsync costs
+   * milliseconds per container exit): after a machine crash a missing record reads as "killed".
+   * Failure is not fatal: the record is still served on the socket. */
   (void) write_file_atomic (m->cfg->exit_path, line.data, line.len, &err);
   m->state = ST_EXITED;
   m->finalized = true;
@@ -408,7 +409,7 @@ relay_ready (int rfd, pid_t first)
       buf_append (&b, chunk, (size_t) r);
     else if (errno != EINTR)
       break;
-  waitpid (first, NULL, 0);
+  (void) first; /* not reaped: it is the monitor, it outlives us (init adopts it) */
   if (b.len == 0)
     buf_puts (&b, "{\"error\":{\"step\":\"monitor\",\"errno\":0,\"message\":\"monitor died before ready\"}}\n");
   write_all (1, b.data, b.len);
@@ -479,8 +480,10 @@ monitor_main (int argc, char **argv)
       tank_error_print (1, &err);
       return 1;
     }
-  /* Double fork + setsid: the monitor is nobody's child but init's (or a subreaper's), so it
-   * survives the agent, and it has no controlling terminal. */
+  /* fork + setsid: once the starter exits the monitor is nobody's child but init's (or a
+   * subreaper's), so it survives the agent, and no terminal signal reaches it. A second fork (the
+   * classic guard against re-acquiring a controlling tty) is not needed: the monitor never opens a
+   * terminal (the PTY master arrives by SCM_RIGHTS), and each fork costs a scheduling hop. */
   pid_t first = fork ();
   if (first < 0)
     {
@@ -496,9 +499,6 @@ monitor_main (int argc, char **argv)
     }
   close (pfd[0]);
   setsid ();
-  pid_t second = fork ();
-  if (second != 0)
-    _exit (second < 0 ? 1 : 0);
   int rc = monitor_run (&m, pfd[1]);
   config_free (&cfg);
   _exit (rc);

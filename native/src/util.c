@@ -140,7 +140,7 @@ write_file_atomic (const char *path, const void *p, size_t n, tank_err_t *err)
   cleanup_close int fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0)
     return tank_error (err, errno, "write_file", "open `%s`", tmp);
-  if (write_all (fd, p, n) < 0 || fsync (fd) < 0)
+  if (write_all (fd, p, n) < 0)
     return tank_error (err, errno, "write_file", "write `%s`", tmp);
   if (rename (tmp, path) < 0)
     return tank_error (err, errno, "write_file", "rename `%s`", tmp);

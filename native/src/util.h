@@ -37,7 +37,7 @@ void buf_consume (tbuf_t *b, size_t n);
 int write_all (int fd, const void *p, size_t n);
 /* Read a whole (small) file; NUL-terminated. */
 int read_file (const char *path, size_t max, char **out, size_t *len, tank_err_t *err);
-/* Write a file atomically: <path>.tmp, fsync, rename. */
+/* Write a file atomically (never torn): <path>.tmp, then rename. Not fsync'd. */
 int write_file_atomic (const char *path, const void *p, size_t n, tank_err_t *err);
 /* mkdir -p on the host (not symlink-safe; only for paths the agent owns). */
 int mkdir_p (const char *path, mode_t mode);
