@@ -1,0 +1,81 @@
+/**
+ * What the examples share (not an example itself): the image they run, an in-process agent, and
+ * waiting on the observed status the agent writes.
+ */
+import { NodeRuntime } from "@effect/platform-node"
+import { Duration, Effect, type Layer, Schedule } from "effect"
+import * as Agent from "../src/agent/Agent.js"
+import { type Status, Tank } from "../src/index.js"
+
+/** $TANK_EXAMPLE_IMAGE, else the local registry's busybox (`npx tsx scripts/local-registry.ts`). */
+export const exampleImage = (): string =>
+  process.env.TANK_EXAMPLE_IMAGE || "127.0.0.1:5000/tank/busybox:latest"
+
+/**
+ * A main process that lives until stopped. PID 1 of a pid namespace gets no default signal
+ * handlers, so a plain `sleep` would ignore SIGTERM and wait out the grace period: trap it.
+ */
+export const KEEPALIVE = `trap "exit 0" TERM; while :; do sleep 1 & wait; done`
+
+/** Poll the pod's observed status until `done` says so; print each new phase on the way. */
+export const waitFor = (
+  name: string,
+  what: string,
+  done: (s: Status.PodStatus) => boolean,
+  timeout: Duration.DurationInput = "90 seconds"
+) => {
+  let last = ""
+  return Tank.status(name).pipe(
+    Effect.tap((s) =>
+      Effect.sync(() => {
+        if (s.phase !== last) console.log(`  ${name}: ${s.phase}${s.reason ? ` (${s.reason})` : ""}`)
+        last = s.phase
+      })
+    ),
+    Effect.filterOrFail(done, () => new Error(`${name}: still not ${what}`)),
+    Effect.retry({ schedule: Schedule.spaced("200 millis"), while: (e) => e instanceof Error }),
+    Effect.timeoutFail({ duration: timeout, onTimeout: () => new Error(`${name}: not ${what} after ${Duration.format(timeout)}`) })
+  )
+}
+
+/** Wait until the pod reaches `phase`; fails early if it ends up failed instead. */
+export const waitForPhase = (name: string, phase: string, timeout?: Duration.DurationInput) =>
+  waitFor(name, phase, (s) => s.phase === phase, timeout)
+
+/** Wait until the agent has torn the pod down (no status left, declared or not). */
+export const waitGone = (name: string, timeout: Duration.DurationInput = "60 seconds") =>
+  Tank.status().pipe(
+    Effect.filterOrFail((all) => !all.some((s) => s.name === name), () => new Error(`${name}: still there`)),
+    Effect.retry(Schedule.spaced("200 millis")),
+    Effect.timeoutFail({ duration: timeout, onTimeout: () => new Error(`${name}: not torn down`) }),
+    Effect.asVoid
+  )
+
+/**
+ * Run `body` and then delete the pods it names and wait until the agent has torn them down — also
+ * when `body` fails, so an example never leaves pods behind.
+ */
+export const withPods = <A, E, R>(names: ReadonlyArray<string>, body: Effect.Effect<A, E, R>) =>
+  Effect.ensuring(
+    body,
+    Effect.forEach(names, (name) =>
+      Tank.delete(name).pipe(
+        Effect.zipRight(waitGone(name)),
+        Effect.tap(() => Effect.sync(() => console.log(`${name} deleted`))),
+        Effect.catchAll((e) => Effect.sync(() => console.error(`could not delete ${name}: ${e}`)))
+      )).pipe(Effect.asVoid)
+  )
+
+/**
+ * Run an example with an agent in-process (Agent.layer with the default config, or `options`), the
+ * way `npm start` does. Exit code 1 and the error on failure; Ctrl-C interrupts cleanly.
+ */
+/** What the in-process agent provides to an example: Store, TankConfig, Reconciler, Images. */
+export type AgentServices = Layer.Layer.Success<ReturnType<typeof Agent.layer>>
+
+export const runExample = <E>(program: Effect.Effect<void, E, AgentServices>, options: Agent.AgentOptions = {}) => {
+  // Tests put macvlan parents in a namespace of their own (a path such as /run/netns/lan-hub).
+  const parentNetns = process.env.TANK_EXAMPLE_PARENT_NETNS
+  const agent = Agent.layer(parentNetns ? { ...options, runtime: { ...options.runtime, parentNetns } } : options)
+  NodeRuntime.runMain(program.pipe(Effect.provide(agent)))
+}
