@@ -1,0 +1,221 @@
+/**
+ * `tank daemon` end to end (root): the real agent as a subprocess on a temp data dir, driven only
+ * through the CLI: apply a busybox pod from the local test registry, see it running in `tank ps`,
+ * exec into it, read its logs, stats and events, delete it, and stop the agent with SIGTERM.
+ * Also `tank pull` (plain-line progress), `tank images` and `tank prune` against the same registry.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { afterAll, beforeAll } from "vitest"
+import { assertNoLeaks, leakSnapshot } from "../support/leaks.js"
+import { tankEnv } from "../support/tankEnv.js"
+import { buildCli, runCli } from "./harness.js"
+
+let cli: ReturnType<typeof buildCli>
+beforeAll(() => {
+  cli = buildCli()
+})
+afterAll(() => cli?.cleanup())
+
+const tank = (dataDir: string, args: ReadonlyArray<string>, input?: string) =>
+  Effect.promise(() => runCli(cli.entry, ["--data-dir", dataDir, ...args], input !== undefined ? { input } : {}))
+
+interface Row {
+  readonly name: string
+  readonly phase: string
+  readonly hostPid?: number
+}
+const psJson = (dataDir: string) =>
+  Effect.map(tank(dataDir, ["ps", "--json"]), (r) => JSON.parse(r.stdout) as ReadonlyArray<Row>)
+
+/** Poll `tank ps --json` until `ok` holds (or fail after `ms`). */
+const waitFor = (
+  dataDir: string,
+  what: string,
+  ok: (rows: ReadonlyArray<Row>) => boolean,
+  context: () => string = () => "",
+  ms = 30_000
+) =>
+  Effect.gen(function*() {
+    const deadline = Date.now() + ms
+    for (;;) {
+      const rows = yield* psJson(dataDir)
+      if (ok(rows)) return rows
+      if (Date.now() > deadline) {
+        return yield* Effect.die(new Error(`timed out waiting for ${what}: ${JSON.stringify(rows)}\n${context()}`))
+      }
+      yield* Effect.sleep("250 millis")
+    }
+  })
+
+/** The daemon as a scoped subprocess: SIGKILLed at scope end if the test did not stop it. */
+const startDaemon = (dataDir: string) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const child = spawn(process.execPath, [cli.entry, "daemon", "--stop-pods-on-exit", "--data-dir", dataDir], {
+        stdio: ["ignore", "pipe", "pipe"]
+      })
+      let stderr = ""
+      child.stderr!.setEncoding("utf8").on("data", (d: string) => {
+        stderr += d
+        if (process.env.TANK_CLI_DEBUG) fs.appendFileSync(process.env.TANK_CLI_DEBUG, d)
+      })
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+        child.on("exit", (code, signal) => resolve({ code, signal }))
+      )
+      return { child, exited, stderr: () => stderr }
+    }),
+    ({ child, exited }) =>
+      Effect.promise(async () => {
+        if (child.exitCode !== null || child.signalCode !== null) return
+        child.kill("SIGTERM")
+        const t = setTimeout(() => child.kill("SIGKILL"), 15_000)
+        await exited
+        clearTimeout(t)
+      })
+  )
+
+const alive = (pid: number) => fs.existsSync(`/proc/${pid}`)
+
+describe("tank daemon (root, e2e)", () => {
+  it.scopedLive(
+    "apply → running in ps → exec, logs, stats, events → delete → gone → SIGTERM exits 0",
+    () =>
+      Effect.gen(function*() {
+        const env = yield* tankEnv()
+        const dataDir = env.dataDir
+        // Short grace and resync so teardown is quick; busybox sh as pid 1 ignores SIGTERM otherwise.
+        fs.writeFileSync(
+          path.join(dataDir, "config.yaml"),
+          "reconciler:\n  stopGracePeriodMs: 2000\n  resyncIntervalMs: 1000\n"
+        )
+        const before = yield* leakSnapshot({ pathPrefixes: [dataDir] })
+        const daemon: { child: ChildProcess; exited: Promise<{ code: number | null }>; stderr: () => string } =
+          yield* startDaemon(dataDir)
+
+        const spec = {
+          name: "cli-e2e",
+          containers: [{
+            name: "app",
+            image: env.refs.busybox,
+            command: [
+              "sh",
+              "-c",
+              "trap 'exit 0' TERM; echo hello-from-pod; echo oops >&2; while true; do sleep 1; done"
+            ]
+          }]
+        }
+        const applied = yield* tank(dataDir, ["apply", "-f", "-"], JSON.stringify(spec))
+        assert.strictEqual(applied.code, 0, applied.stderr)
+        assert.strictEqual(applied.stdout, "pod/cli-e2e configured\n")
+
+        const rows = yield* waitFor(
+          dataDir,
+          "running",
+          (r) => r.some((x) => x.name === "cli-e2e" && x.phase === "running")
+        )
+        const pid = rows.find((x) => x.name === "cli-e2e")!.hostPid!
+        assert.isTrue(alive(pid), `host pid ${pid} is alive`)
+        const table = yield* tank(dataDir, ["ps"])
+        assert.match(
+          table.stdout,
+          new RegExp(
+            `^cli-e2e\\s+running\\s+0\\s+\\d+s\\s+${env.refs.busybox.replace(/[.]/g, "\\.")}\\s+-\\s+${pid}\\s+-$`,
+            "m"
+          )
+        )
+
+        // exec: output and exit status pass through; failing to enter is 125.
+        const ex = yield* tank(dataDir, ["exec", "cli-e2e", "--", "sh", "-c", "cat /etc/hostname; exit 7"])
+        assert.strictEqual(ex.stdout, "cli-e2e\n", `code ${ex.code}: ${ex.stderr}`)
+        assert.strictEqual(ex.code, 7)
+        const piped = yield* tank(dataDir, ["exec", "-i", "cli-e2e", "--", "wc", "-c"], "12345")
+        assert.strictEqual(piped.stdout.trim(), "5")
+        assert.strictEqual(piped.code, 0)
+        const missing = yield* tank(dataDir, ["exec", "cli-e2e", "--", "/no/such/binary"])
+        assert.strictEqual(missing.code, 127, missing.stderr)
+        const wrongPod = yield* tank(dataDir, ["exec", "ghost", "--", "true"])
+        assert.strictEqual(wrongPod.code, 125)
+
+        // logs: stdout to stdout, stderr to stderr.
+        const logs = yield* tank(dataDir, ["logs", "cli-e2e"])
+        assert.strictEqual(logs.code, 0, logs.stderr)
+        assert.include(logs.stdout, "hello-from-pod\n")
+        assert.include(logs.stderr, "oops\n")
+
+        const stats = yield* tank(dataDir, ["stats", "--no-stream", "--interval", "1", "--json", "cli-e2e"])
+        assert.strictEqual(stats.code, 0, stats.stderr)
+        const sample = JSON.parse(stats.stdout) as ReadonlyArray<{ pod: string; pids?: number }>
+        assert.strictEqual(sample[0]?.pod, "cli-e2e")
+
+        const status = yield* tank(dataDir, ["status", "cli-e2e"])
+        assert.match(status.stdout, new RegExp(`^Host PID:\\s+${pid}$`, "m"))
+
+        const deleted = yield* tank(dataDir, ["delete", "cli-e2e"])
+        assert.strictEqual(deleted.stdout, "pod/cli-e2e deleted\n")
+        yield* waitFor(dataDir, "gone", (r) => !r.some((x) => x.name === "cli-e2e"), daemon.stderr)
+        assert.isFalse(alive(pid), "the workload is gone")
+
+        const events = yield* tank(dataDir, ["events", "--pod", "cli-e2e"])
+        for (const type of ["applied", "running", "deleted"]) {
+          assert.match(events.stdout, new RegExp(` cli-e2e ${type}\\b`))
+        }
+
+        daemon.child.kill("SIGTERM")
+        const { code } = yield* Effect.promise(() => daemon.exited)
+        assert.strictEqual(code, 0, daemon.stderr())
+        assert.include(daemon.stderr(), "tank agent starting")
+        yield* assertNoLeaks(before, { pathPrefixes: [dataDir] })
+      }),
+    90_000
+  )
+
+  it.scopedLive(
+    "pull prints plain progress lines; images lists the image; prune --all removes it",
+    () =>
+      Effect.gen(function*() {
+        const env = yield* tankEnv()
+        const pulled = yield* tank(env.dataDir, ["pull", env.refs.busybox])
+        assert.strictEqual(pulled.code, 0, pulled.stderr)
+        const lines = pulled.stdout.trimEnd().split("\n")
+        assert.match(
+          lines[0]!,
+          new RegExp(
+            `^${
+              env.refs.busybox.replace(/[.]/g, "\\.")
+            }: resolved to sha256:[0-9a-f]{64} \\(linux/\\w+, \\d+ layers?\\)$`
+          )
+        )
+        assert.isTrue(lines.some((l) => /^[0-9a-f]{12}: downloading /.test(l)), pulled.stdout)
+        assert.isTrue(lines.some((l) => /^[0-9a-f]{12}: extracted$/.test(l)), pulled.stdout)
+        assert.strictEqual(lines.at(-1), `pulled ${env.refs.busybox}`)
+        assert.notInclude(pulled.stdout, "\x1b[", "no terminal escapes on a pipe")
+
+        const again = yield* tank(env.dataDir, ["pull", env.refs.busybox])
+        assert.match(again.stdout, /already present/)
+
+        const images = yield* tank(env.dataDir, ["images", "--json"])
+        const recs = JSON.parse(images.stdout) as ReadonlyArray<{ ref: string }>
+        assert.deepStrictEqual(recs.map((r) => r.ref), [env.refs.busybox])
+        const table = yield* tank(env.dataDir, ["images"])
+        assert.match(table.stdout, /^REFERENCE\s+PLATFORM\s+DIGEST\s+LAYERS\s+SIZE\s+PULLED$/m)
+        assert.include(table.stdout, env.refs.busybox)
+
+        // A declared pod keeps its image through prune --all.
+        const keep = { name: "keeper", containers: [{ name: "m", image: env.refs.busybox }] }
+        yield* tank(env.dataDir, ["apply", "-f", "-"], JSON.stringify(keep))
+        const kept = yield* tank(env.dataDir, ["prune", "--all", "--json"])
+        assert.deepStrictEqual((JSON.parse(kept.stdout) as { removedRefs: Array<string> }).removedRefs, [])
+        yield* tank(env.dataDir, ["delete", "keeper"])
+        const pruned = yield* tank(env.dataDir, ["prune", "--all"])
+        assert.strictEqual(pruned.code, 0, pruned.stderr)
+        assert.include(pruned.stdout, `untagged ${env.refs.busybox}`)
+        const empty = yield* tank(env.dataDir, ["images", "--json"])
+        assert.deepStrictEqual(JSON.parse(empty.stdout), [])
+      }),
+    60_000
+  )
+})
