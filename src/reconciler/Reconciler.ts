@@ -61,7 +61,7 @@ export interface ReconcilerService {
   readonly sync: Effect.Effect<void, StoreError>
   /** Restart a pod now (stop, then start fresh) and reset its backoff. Returns once the old run stopped. */
   readonly restart: (name: string) => Effect.Effect<void, NotFound | StoreError>
-  /** The observed status of every tracked pod, as last written (no store read). */
+  /** The observed status of every tracked pod, as this reconciler last wrote it (no store read). */
   readonly observed: Effect.Effect<ReadonlyArray<PodStatus>>
 }
 

@@ -208,14 +208,11 @@ export const make = (input: ReconcilerConfigInput = {}) =>
           if (w === undefined || Option.isSome(yield* Fiber.poll(w.fiber))) return yield* pass
           yield* w.update(pod.value, specKeyOf(pod.value), { restart: true })
         }),
-      observed: Effect.sync(() => {
-        const out: Array<PodStatus> = []
-        for (const w of workers.values()) {
-          const s = w.recorder.current()
-          if (s) out.push({ ...s, name: w.name, agentPid: config.agentPid, updatedAt: "" })
-        }
-        return out.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
-      })
+      observed: Effect.sync(() =>
+        [...workers.values()].flatMap((w) => w.recorder.written() ?? []).sort((a, b) =>
+          a.name < b.name ? -1 : a.name > b.name ? 1 : 0
+        )
+      )
     }
     return service
   })

@@ -20,6 +20,8 @@ export interface EventDetails {
 export interface Recorder {
   readonly name: string
   readonly current: () => StatusBody | undefined
+  /** The status as last written to the store (undefined before the first write or after remove). */
+  readonly written: () => PodStatus | undefined
   /** Apply a change to the status and write it if anything changed. */
   readonly update: (f: (prev: StatusBody) => StatusBody) => Effect.Effect<void>
   readonly event: (type: PodEventType, details?: EventDetails) => Effect.Effect<void>
@@ -49,6 +51,7 @@ export const makeRecorder = (
     let current: StatusBody | undefined
     let seed: StatusBody = initial
     let lastWritten: string | undefined
+    let written: PodStatus | undefined
 
     const update = (f: (prev: StatusBody) => StatusBody) =>
       lock.withPermits(1)(Effect.gen(function*() {
@@ -58,7 +61,12 @@ export const makeRecorder = (
         if (key === lastWritten) return
         const status: PodStatus = { ...next, name, agentPid, updatedAt: isoAt(yield* now) }
         yield* store.putStatus(status).pipe(
-          Effect.tap(() => Effect.sync(() => (lastWritten = key))),
+          Effect.tap(() =>
+            Effect.sync(() => {
+              lastWritten = key
+              written = status
+            })
+          ),
           Effect.catchAll((e) => Effect.logWarning(`status of pod ${name} not written: ${e.message}`))
         )
       }))
@@ -81,10 +89,11 @@ export const makeRecorder = (
       current = undefined
       seed = initial
       lastWritten = undefined
+      written = undefined
       yield* store.deleteStatus(name).pipe(
         Effect.catchAll((e) => Effect.logWarning(`status of pod ${name} not deleted: ${e.message}`))
       )
     }))
 
-    return { name, current: () => current, update, event, remove }
+    return { name, current: () => current, written: () => written, update, event, remove }
   })
