@@ -21,9 +21,13 @@ import { readRecord } from "../runtime/record.js"
 import type { PodStats, RawSample } from "./statsModel.js"
 import { Ring, toStats } from "./statsModel.js"
 
-export class PodNotRunning extends Schema.TaggedError<PodNotRunning>()("PodNotRunning", { pod: Schema.String }) {
+export class PodNotRunning extends Schema.TaggedError<PodNotRunning>()("PodNotRunning", {
+  pod: Schema.String,
+  /** What showed it (no pod record, its cgroup or netns gone). */
+  reason: Schema.optional(Schema.String)
+}) {
   override get message() {
-    return `pod ${this.pod} is not running`
+    return `pod ${this.pod} is not running${this.reason ? ` (${this.reason})` : ""}`
   }
 }
 
@@ -57,7 +61,7 @@ export const sampleRecord = (record: PodRecord): Effect.Effect<RawSample, PodNot
     const cgroups = yield* Cgroups
     const network = yield* Network
     const pod = record.pod
-    const gone = () => new PodNotRunning({ pod })
+    const gone = (e: { readonly message: string }) => new PodNotRunning({ pod, reason: e.message })
     const [cgroup, containers, interfaces] = yield* Effect.all([
       cgroups.stats({ pod }).pipe(Effect.mapError(gone)),
       Effect.forEach(record.containers, (c) =>
