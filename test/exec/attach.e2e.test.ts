@@ -3,18 +3,23 @@
  * in its own process under a real PTY (as a person runs it), and in-process with injected streams.
  */
 import { assert, layer } from "@effect/vitest"
-import { Effect, Fiber, Schedule } from "effect"
+import { Context, Effect, Fiber, Layer, Schedule } from "effect"
 import * as fs from "node:fs"
 import { PassThrough } from "node:stream"
+import * as Api from "../../src/api/Api.js"
 import { attach, type AttachOptions } from "../../src/exec/Attach.js"
 import { execCapture } from "../../src/exec/Exec.js"
+import { Reconciler } from "../../src/reconciler/Reconciler.js"
+import * as ReconcilerLive from "../../src/reconciler/ReconcilerLive.js"
+import { Runtime } from "../../src/runtime/Runtime.js"
+import { layerMemory } from "../../src/store/memory.js"
 import { assertNoLeaks, leakSnapshot } from "../support/leaks.js"
 import { clientInPty, type PtyProcess, resultOf, sttyAround } from "./pty.js"
 import { Machine, MachineLive, onMachine, podName, RUN_TAG, startPod } from "./support.js"
 
-const ttyPod = (name: string, image: string, extra: Record<string, unknown> = {}) => ({
+const ttyPod = (name: string, image: string, extra: Record<string, unknown> = {}, restart = "never") => ({
   name,
-  restart: "never",
+  restart,
   containers: [{ name: "app", image, command: ["sh"], tty: true, ...extra }]
 })
 
@@ -147,6 +152,52 @@ layer(MachineLive, { timeout: 180_000, excludeTestServices: true })("attach (liv
       assert.isNull(t.fiber.unsafePoll())
       t.input.write("\x01d")
       assert.strictEqual(yield* Fiber.join(t.fiber), "detached")
+    }))
+
+  it.scoped("the agent's reconciler applies the restart policy when the attached main process exits", () =>
+    Effect.gen(function*() {
+      const { ctx, env } = yield* Machine
+      const before = yield* leakSnapshot(leakOpts(env.dataDir))
+      const name = podName("attach-rs")
+      yield* Effect.scoped(Effect.gen(function*() {
+        const agent = yield* Layer.build(
+          ReconcilerLive.layer({ resyncIntervalMs: 200, backoff: { baseMs: 100 }, stopPodsOnExit: true }).pipe(
+            Layer.provideMerge(layerMemory),
+            Layer.provide(Layer.succeedContext(ctx)),
+            // No boot sweep: Runtime.leftovers lists every tank/<pod> cgroup on the machine, so a
+            // reconciler booting here would sweep the pods of tests running in parallel.
+            Layer.provide(Layer.succeed(Runtime, { ...Context.get(ctx, Runtime), leftovers: Effect.succeed([]) }))
+          )
+        )
+        const reconciler = agent.unsafeMap.get(Reconciler.key) as typeof Reconciler.Service
+        const statusOf = Effect.map(reconciler.observed, (all) => all.find((x) => x.name === name))
+        const waitStatus = (ok: (s: NonNullable<Effect.Effect.Success<typeof statusOf>>) => boolean) =>
+          Effect.retry(
+            Effect.flatMap(statusOf, (s) => s && ok(s) ? Effect.succeed(s) : Effect.fail(s)),
+            { times: 400, schedule: Schedule.spaced("50 millis") }
+          )
+        yield* Api.apply(ttyPod(name, env.refs.busybox, {}, "on_failure")).pipe(Effect.provide(agent))
+        yield* reconciler.sync
+        const first = yield* waitStatus((s) => s.phase === "running" && s.hostPid !== undefined)
+        const a = yield* clientInPty(env.dataDir, ["attach", name])
+        yield* a.waitFor(/@@PID \d+@@/)
+        yield* Effect.sleep("300 millis")
+        yield* typeAndSee(a, "Z=first-run; echo z-$Z", /z-first-run/)
+        a.write("exit 3\r")
+        assert.deepStrictEqual(yield* resultOf(a), { exited: 3 })
+        // on_failure + exit 3: the reconciler starts a fresh run (a new shell, the variable is gone).
+        const second = yield* waitStatus((s) =>
+          s.restarts === 1 && s.phase === "running" && s.hostPid !== undefined && s.hostPid !== first.hostPid
+        )
+        assert.strictEqual(second.lastExit?.code, 3)
+        const b = yield* clientInPty(env.dataDir, ["attach", name])
+        yield* b.waitFor(/@@PID \d+@@/)
+        yield* Effect.sleep("300 millis")
+        yield* typeAndSee(b, "echo fresh-[$Z]", /fresh-\[\]/)
+        b.write("\x10\x11")
+        assert.strictEqual(yield* resultOf(b), "detached")
+      }))
+      yield* assertNoLeaks(before, leakOpts(env.dataDir))
     }))
 
   it.scoped("typed errors: NotATty, NotRunning, ContainerNotFound", () =>
