@@ -65,8 +65,10 @@ const program = Effect.gen(function*() {
     output: s2.out,
     size: () => ({ cols: 80, rows: 24 })
   })
-  console.log(`re-attach: ${s2.text().includes("still-the-same-shell") ? "same shell state" : "state lost"}; ` +
-    `ended ${JSON.stringify(r2)}`)
+  console.log(
+    `re-attach: ${s2.text().includes("still-the-same-shell") ? "same shell state" : "state lost"}; ` +
+      `ended ${JSON.stringify(r2)}`
+  )
 
   // Ending the main process ends the pod's run; restart: "always" brings a fresh shell back.
   const r3 = yield* attach("console", { input: typed(["exit 0\n"]), output: screen().out })

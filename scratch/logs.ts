@@ -8,8 +8,8 @@
  * Starts an agent in-process. Image: $TANK_EXAMPLE_IMAGE (default 127.0.0.1:5000/tank/busybox).
  */
 import { Chunk, Effect, Stream } from "effect"
-import { logs } from "../src/observe/logs.js"
 import { Store, Tank } from "../src/index.js"
+import { logs } from "../src/observe/logs.js"
 import { exampleImage, runExample, waitForPhase, withPods } from "./shared.js"
 
 const program = Effect.gen(function*() {
@@ -18,7 +18,11 @@ const program = Effect.gen(function*() {
     containers: [{
       name: "main",
       image: exampleImage(),
-      command: ["sh", "-c", `trap "exit 0" TERM; echo starting >&2; i=0; while :; do i=$((i+1)); echo tick $i; sleep 0.2 & wait; done`]
+      command: [
+        "sh",
+        "-c",
+        `trap "exit 0" TERM; echo starting >&2; i=0; while :; do i=$((i+1)); echo tick $i; sleep 0.2 & wait; done`
+      ]
     }]
   })
   yield* waitForPhase("ticker", "running")

@@ -9,7 +9,7 @@
  * Image: $TANK_EXAMPLE_IMAGE (default 127.0.0.1:5000/tank/busybox).
  */
 import { Effect } from "effect"
-import * as Agent from "../src/agent/Agent.js"
+import type * as Agent from "../src/agent/Agent.js"
 import { Config, Store, Tank } from "../src/index.js"
 import { exampleImage, runExample, waitFor, withPods } from "./shared.js"
 

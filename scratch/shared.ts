@@ -8,8 +8,7 @@ import * as Agent from "../src/agent/Agent.js"
 import { type Status, Tank } from "../src/index.js"
 
 /** $TANK_EXAMPLE_IMAGE, else the local registry's busybox (`npx tsx scripts/local-registry.ts`). */
-export const exampleImage = (): string =>
-  process.env.TANK_EXAMPLE_IMAGE || "127.0.0.1:5000/tank/busybox:latest"
+export const exampleImage = (): string => process.env.TANK_EXAMPLE_IMAGE || "127.0.0.1:5000/tank/busybox:latest"
 
 /**
  * A main process that lives until stopped. PID 1 of a pid namespace gets no default signal
@@ -34,7 +33,10 @@ export const waitFor = (
     ),
     Effect.filterOrFail(done, () => new Error(`${name}: still not ${what}`)),
     Effect.retry({ schedule: Schedule.spaced("200 millis"), while: (e) => e instanceof Error }),
-    Effect.timeoutFail({ duration: timeout, onTimeout: () => new Error(`${name}: not ${what} after ${Duration.format(timeout)}`) })
+    Effect.timeoutFail({
+      duration: timeout,
+      onTimeout: () => new Error(`${name}: not ${what} after ${Duration.format(timeout)}`)
+    })
   )
 }
 

@@ -47,7 +47,6 @@ const program = Effect.gen(function*() {
   const forks = yield* sh("for i in $(seq 40); do sleep 1 & echo $i; done; wait")
   const started = forks.stdout.split("\n").filter(Boolean).length
   console.log(`pids limit 20, tried to start 40 sleeps: ${started} started, then "${forks.stderr.trim()}"`)
-
 })
 
 runExample(Effect.scoped(withPods(["db"], program)))
