@@ -8,6 +8,7 @@ import * as Command from "@effect/cli/Command"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
 import { Data, Effect, Option } from "effect"
+import * as fs from "node:fs"
 import * as path from "node:path"
 import type { TankConfigShape } from "../config/Config.js"
 import type { Store } from "../store/Store.js"
@@ -58,7 +59,6 @@ export const withStore = <A, E>(
 ): Effect.Effect<A, unknown, Command.Command.Context<"tank">> =>
   Effect.gen(function*() {
     const config = yield* loadConfig(own)
-    const fs = yield* Effect.promise(() => import("node:fs"))
     if (options.readOnly && !fs.existsSync(config.storeFile)) {
       const { layerMemory } = yield* Effect.promise(() => import("../store/memory.js"))
       return yield* Effect.provide(eff(config), layerMemory)
