@@ -8,7 +8,7 @@
  *   const reg = yield* startRegistry({ tls: true })                     // HTTPS with a CA of its own (reg.caPem)
  *   const reg = yield* startRegistry({ storage: other.storage, ... })   // serve another registry's content
  */
-import { Effect, type Scope } from "effect"
+import { Data, Effect, type Scope } from "effect"
 import { type ChildProcess, execFile, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
@@ -139,7 +139,14 @@ const stop = (proc: ChildProcess) =>
     proc.kill("SIGTERM")
   })
 
-export const startRegistry = (opts: RegistryOptions = {}): Effect.Effect<Registry, Error, Scope.Scope> =>
+/** The registry (or its token server, certificates, htpasswd) could not be set up. */
+export class RegistryStartError extends Data.TaggedError("RegistryStartError")<{ readonly reason: string }> {
+  override get message() {
+    return this.reason
+  }
+}
+
+export const startRegistry = (opts: RegistryOptions = {}): Effect.Effect<Registry, RegistryStartError, Scope.Scope> =>
   Effect.gen(function*() {
     const dir = yield* Effect.acquireRelease(
       Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "tank-registry-"))),
@@ -208,7 +215,7 @@ export const startRegistry = (opts: RegistryOptions = {}): Effect.Effect<Registr
       const ready = yield* Effect.either(waitReady(url, caPem, proc, log))
       if (ready._tag === "Left") {
         if (attempt < 3 && /address already in use/.test(String(ready.left))) continue
-        return yield* Effect.fail(new Error(String(ready.left)))
+        return yield* new RegistryStartError({ reason: String(ready.left) })
       }
       return {
         host: `127.0.0.1:${port}`,
@@ -222,4 +229,6 @@ export const startRegistry = (opts: RegistryOptions = {}): Effect.Effect<Registr
         tokenServer
       }
     }
-  })
+  }).pipe(
+    Effect.mapError((e) => (e instanceof RegistryStartError ? e : new RegistryStartError({ reason: String(e) })))
+  )

@@ -28,8 +28,8 @@ import {
   classify,
   dump,
   type Endpoint,
+  failHttp,
   header,
-  httpError,
   makeEndpoint,
   readLimited,
   type Response,
@@ -156,7 +156,7 @@ export const makeClient = (options: ClientOptions = {}): Effect.Effect<RegistryC
         const realm = challenge.params["realm"]
         const denied = (status: number, reason: string) =>
           new Unauthorized({ registry: ep.registry, repository, status, reason })
-        if (!realm) return yield* Effect.fail(denied(401, "Bearer challenge without a realm"))
+        if (!realm) return yield* denied(401, "Bearer challenge without a realm")
         const url = new URL(realm)
         if (challenge.params["service"]) url.searchParams.set("service", challenge.params["service"])
         url.searchParams.append("scope", scope)
@@ -167,18 +167,18 @@ export const makeClient = (options: ClientOptions = {}): Effect.Effect<RegistryC
         const res = yield* send(ep, url.toString(), { headers, step: "token", timeoutMs })
         if (res.statusCode === 401 || res.statusCode === 403) {
           yield* dump(res)
-          return yield* Effect.fail(
+          return yield* (
             denied(
               res.statusCode,
               creds ? "token service rejected the credentials" : "token service requires credentials"
             )
           )
         }
-        if (res.statusCode !== 200) return yield* Effect.fail(yield* httpError(ep, res, url.toString(), "token"))
+        if (res.statusCode !== 200) return yield* failHttp(ep, res, url.toString(), "token")
         const body = yield* readLimited(ep, res, url.toString(), "token", 1024 * 1024, "token response", timeoutMs)
         const decoded = yield* decodeJsonBytes(TokenResponse, body, "token response")
         const token = decoded.token ?? decoded.access_token
-        if (!token) return yield* Effect.fail(new InvalidContent({ what: "token response", issues: "no token" }))
+        if (!token) return yield* new InvalidContent({ what: "token response", issues: "no token" })
         const value = `Bearer ${token}`
         auth.tokens.set(scope, { header: value, expires: now + tokenLifetimeMs(decoded) })
         return value
@@ -190,14 +190,12 @@ export const makeClient = (options: ClientOptions = {}): Effect.Effect<RegistryC
         if (challenge.scheme === "basic") {
           const creds = credentialsOf(ep.entry)
           if (!creds) {
-            return yield* Effect.fail(
-              new Unauthorized({
-                registry: ep.registry,
-                repository,
-                status: 401,
-                reason: "Basic auth required, no credentials configured"
-              })
-            )
+            return yield* new Unauthorized({
+              registry: ep.registry,
+              repository,
+              status: 401,
+              reason: "Basic auth required, no credentials configured"
+            })
           }
           return basicHeader(creds.username, creds.password)
         }
@@ -218,14 +216,12 @@ export const makeClient = (options: ClientOptions = {}): Effect.Effect<RegistryC
           const challenge = parseChallenge(header(res, "www-authenticate"))
           yield* dump(res)
           if (!challenge) {
-            return yield* Effect.fail(
-              new Unauthorized({
-                registry: ep.registry,
-                repository: ref.repository,
-                status: 401,
-                reason: "no usable WWW-Authenticate challenge"
-              })
-            )
+            return yield* new Unauthorized({
+              registry: ep.registry,
+              repository: ref.repository,
+              status: 401,
+              reason: "no usable WWW-Authenticate challenge"
+            })
           }
           auth.challenge = challenge
           auth.tokens.delete(pullScope(ref.repository))
@@ -237,14 +233,12 @@ export const makeClient = (options: ClientOptions = {}): Effect.Effect<RegistryC
         }
         if (res.statusCode === 401 || res.statusCode === 403) {
           yield* dump(res)
-          return yield* Effect.fail(
-            new Unauthorized({
-              registry: ep.registry,
-              repository: ref.repository,
-              status: res.statusCode,
-              reason: "credentials refused"
-            })
-          )
+          return yield* new Unauthorized({
+            registry: ep.registry,
+            repository: ref.repository,
+            status: res.statusCode,
+            reason: "credentials refused"
+          })
         }
         return { res, ep, url: `${ep.scheme ?? "https"}://${ep.registry}${path}` }
       })
@@ -255,9 +249,9 @@ export const makeClient = (options: ClientOptions = {}): Effect.Effect<RegistryC
         const { ep, res, url } = yield* authed(ref, path, { accept: MANIFEST_ACCEPT }, "manifest")
         if (res.statusCode === 404) {
           yield* dump(res)
-          return yield* Effect.fail(new ImageNotFound({ ref: formatReference(ref) }))
+          return yield* new ImageNotFound({ ref: formatReference(ref) })
         }
-        if (res.statusCode !== 200) return yield* Effect.fail(yield* httpError(ep, res, url, "manifest"))
+        if (res.statusCode !== 200) return yield* failHttp(ep, res, url, "manifest")
         const bytes = yield* readLimited(
           ep,
           res,
@@ -274,9 +268,7 @@ export const makeClient = (options: ClientOptions = {}): Effect.Effect<RegistryC
           ? header(res, "docker-content-digest")!
           : undefined
         if (expected !== undefined && expected !== digest) {
-          return yield* Effect.fail(
-            new DigestMismatch({ what: `manifest of ${formatReference(ref)}`, expected, actual: digest })
-          )
+          return yield* new DigestMismatch({ what: `manifest of ${formatReference(ref)}`, expected, actual: digest })
         }
         return { bytes, digest, contentType: header(res, "content-type") }
       }).pipe(Effect.retry(schedule))
@@ -289,7 +281,7 @@ export const makeClient = (options: ClientOptions = {}): Effect.Effect<RegistryC
           const r = yield* authed(ref, path, start > 0 ? { range: `bytes=${start}-` } : {}, step)
           if (r.res.statusCode === 404) {
             yield* dump(r.res)
-            return yield* Effect.fail(new BlobNotFound({ ref: formatReference(ref), digest: desc.digest }))
+            return yield* new BlobNotFound({ ref: formatReference(ref), digest: desc.digest })
           }
           if (r.res.statusCode === 206 && start > 0) {
             // Resume only if the server sends exactly the rest; anything else restarts from zero.
@@ -299,7 +291,7 @@ export const makeClient = (options: ClientOptions = {}): Effect.Effect<RegistryC
             start = 0
             continue
           }
-          if (r.res.statusCode !== 200) return yield* Effect.fail(yield* httpError(r.ep, r.res, r.url, step))
+          if (r.res.statusCode !== 200) return yield* failHttp(r.ep, r.res, r.url, step)
           return { ...r, offset: 0 }
         }
       })
@@ -314,7 +306,7 @@ export const makeClient = (options: ClientOptions = {}): Effect.Effect<RegistryC
     const blobBytes = (ref: Reference, desc: Descriptor, step: Step) =>
       Effect.gen(function*() {
         const what = `${step} ${desc.digest} of ${formatReference(ref)}`
-        if (desc.size > maxConfigBytes) return yield* Effect.fail(new ContentTooLarge({ what, limit: maxConfigBytes }))
+        if (desc.size > maxConfigBytes) return yield* new ContentTooLarge({ what, limit: maxConfigBytes })
         const { ep, res, url } = yield* blobRequest(ref, desc, step)
         const bytes = yield* readLimited(ep, res, url, step, desc.size, what, timeoutMs)
         yield* verify(what, desc, bytes.length, sha256(bytes))
@@ -343,7 +335,7 @@ export const makeClient = (options: ClientOptions = {}): Effect.Effect<RegistryC
         const declared = Number(header(res, "content-length") ?? NaN)
         if (offset + declared > desc.size) {
           yield* dump(res)
-          return yield* Effect.fail(new ContentTooLarge({ what: `${what} (sent ${declared} bytes)`, limit: desc.size }))
+          return yield* new ContentTooLarge({ what: `${what} (sent ${declared} bytes)`, limit: desc.size })
         }
         let received = offset
         const tooLarge = new ContentTooLarge({ what, limit: desc.size })

@@ -129,7 +129,7 @@ export const send = (
           hop--
           continue
         }
-        return yield* Effect.fail(classify(attempt.left.error, ep, url, opts.step, opts.timeoutMs))
+        return yield* classify(attempt.left.error, ep, url, opts.step, opts.timeoutMs)
       }
       const res = attempt.right
       if (!absolute && hop === 0 && ep.scheme === undefined) ep.scheme = scheme
@@ -147,9 +147,13 @@ export const send = (
       }
       return res
     }
-    return yield* Effect.fail(
-      new RegistryUnreachable({ registry: ep.registry, url, step: opts.step, code: "TOO_MANY_REDIRECTS", reason: "" })
-    )
+    return yield* new RegistryUnreachable({
+      registry: ep.registry,
+      url,
+      step: opts.step,
+      code: "TOO_MANY_REDIRECTS",
+      reason: ""
+    })
   })
 
 export const header = (res: Response, name: string): string | undefined => {
@@ -157,12 +161,17 @@ export const header = (res: Response, name: string): string | undefined => {
   return Array.isArray(v) ? v[0] : v
 }
 
-/** Turns an unexpected status into a RegistryHttpError (reading a little of the body for the message). */
-export const httpError = (ep: Endpoint, res: Response, url: string, step: Step) =>
+/** Fails with a RegistryHttpError for an unexpected status (reading a little of the body for the message). */
+export const failHttp = (
+  ep: Endpoint,
+  res: Response,
+  url: string,
+  step: Step
+): Effect.Effect<never, RegistryHttpError> =>
   Effect.gen(function*() {
     const text = yield* Effect.promise(() => res.body.text().catch(() => ""))
     const retryAfterMs = parseRetryAfter(header(res, "retry-after"), Date.now())
-    return new RegistryHttpError({
+    return yield* new RegistryHttpError({
       registry: ep.registry,
       url,
       step,
@@ -186,7 +195,7 @@ export const readLimited = (
     const declared = Number(header(res, "content-length") ?? NaN)
     if (declared > limit) {
       yield* Effect.promise(() => Promise.resolve(res.body.destroy()))
-      return yield* Effect.fail(new ContentTooLarge({ what, limit }))
+      return yield* new ContentTooLarge({ what, limit })
     }
     const result = yield* Effect.tryPromise({
       try: async () => {
@@ -204,6 +213,6 @@ export const readLimited = (
       },
       catch: (e) => classify(e, ep, url, step, timeoutMs)
     })
-    if (result === undefined) return yield* Effect.fail(new ContentTooLarge({ what, limit }))
+    if (result === undefined) return yield* new ContentTooLarge({ what, limit })
     return result
   })
