@@ -165,21 +165,24 @@ export const logsIn = (
         })()
       })
       const merged = mergeSorted(gens)
+      let done = false
       history = Stream.repeatEffectOption(
         Effect.try({
           try: () => {
+            // At most BATCH entries read per pull, filtered-out ones included: a long run of
+            // unwanted lines neither ends the stream early nor blocks for a whole file.
             const batch: Array<LogEntry> = []
-            for (let i = 0; i < BATCH; i++) {
+            for (let i = 0; i < BATCH && !done; i++) {
               const x = merged.next()
-              if (x.done) break
-              if (keep(x.value)) batch.push(x.value)
+              if (x.done) done = true
+              else if (keep(x.value)) batch.push(x.value)
             }
             return batch
           },
           catch: readFail
         }).pipe(
           Effect.mapError(Option.some),
-          Effect.flatMap((b) => b.length === 0 ? Effect.fail(Option.none()) : Effect.succeed(b))
+          Effect.flatMap((b) => b.length === 0 && done ? Effect.fail(Option.none()) : Effect.succeed(b))
         )
       ).pipe(Stream.flattenIterables)
     }

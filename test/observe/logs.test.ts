@@ -72,6 +72,19 @@ describe("logs (files)", () => {
       assert.deepStrictEqual(yield* collect(logsIn(dataDir, "web", { tail: 0 })), [])
     }))
 
+  it.scoped("a filter that drops thousands of lines in a row does not end the stream early", () =>
+    Effect.gen(function*() {
+      const { dataDir, file } = yield* setup
+      fs.writeFileSync(
+        file("app"),
+        Array.from({ length: 5000 }, (_, i) => line(1, "stdout", `o${i}`)).join("") + line(2, "stderr", "the one")
+      )
+      assert.deepStrictEqual(yield* collect(logsIn(dataDir, "web", { streams: ["stderr"] })), ["app:stderr:the one"])
+      assert.deepStrictEqual(yield* collect(logsIn(dataDir, "web", { streams: ["stderr"], tail: 1 })), [
+        "app:stderr:the one"
+      ])
+    }))
+
   it.scoped("tail reads backwards far enough to join a line split across records and files", () =>
     Effect.gen(function*() {
       const { dataDir, file } = yield* setup
