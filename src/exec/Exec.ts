@@ -22,7 +22,7 @@ import { enterCommand } from "../runtime/helper/enter.js"
 import type { HelperNotBuilt } from "../runtime/helper/errors.js"
 import { enterOptionsFor, helperFailure, Tail } from "./command.js"
 import type { EnvInput } from "./env.js"
-import { type ContainerNotFound, EnterFailed, type NotRunning, SpawnFailed } from "./errors.js"
+import { type ContainerNotFound, EnterFailed, NotRunning, SpawnFailed } from "./errors.js"
 import { findTarget, type Target } from "./target.js"
 import { pumpInput, rawMode, type TerminalIO, watchResize, windowSize, writeWithBackpressure } from "./terminal.js"
 
@@ -62,8 +62,15 @@ const resultOf = (
   code: number | null,
   signal: number | NodeJS.Signals | null,
   stderrTail: string
-): Effect.Effect<ExecResult, EnterFailed> => {
+): Effect.Effect<ExecResult, EnterFailed | NotRunning> => {
   const failure = helperFailure(code, stderrTail)
+  // The workload ended between our check and the helper's open of /proc/<pid> (or the pid now
+  // names another process): that is "not running", not a failure to enter.
+  if (failure?.step === "open_ns_proc" && (failure.errno === 2 || failure.errno === 3)) {
+    return Effect.fail(
+      new NotRunning({ pod: target.pod, container: target.container.name, reason: "its workload exited" })
+    )
+  }
   if (failure) {
     return Effect.fail(
       new EnterFailed({ pod: target.pod, container: target.container.name, ...failure, exitCode: code ?? 125 })
@@ -167,7 +174,7 @@ export const execStream = (
     const stdin = options.stdin ?? process.stdin
     const stdout = options.stdout ?? process.stdout
     const stderr = options.stderr ?? process.stderr
-    return yield* Effect.async<ExecResult, EnterFailed | SpawnFailed>((resume) => {
+    return yield* Effect.async<ExecResult, EnterFailed | NotRunning | SpawnFailed>((resume) => {
       // The process's own stdio is handed over as file descriptors (EOF and backpressure for free);
       // other streams are piped. stderr always passes through us: the helper's error is its last line.
       const child = spawn(cmd.file, cmd.args, {
