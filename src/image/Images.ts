@@ -112,7 +112,10 @@ export const make = (options: ImagesOptions): Effect.Effect<Images["Type"], Cach
           opts.offline ? "offline" : "",
           opts.refresh ? "refresh" : ""
         ]
-        return yield* flight(`pull:${key.join("|")}`, gate.withPermits(1)(pullImage(ctx, ref, platform, opts)))
+        const online = flight(`pull:${key.join("|")}`, gate.withPermits(1)(pullImage(ctx, ref, platform, opts)))
+        if (!opts.ifNotPresent || opts.offline || opts.refresh) return yield* online
+        const cached = gate.withPermits(1)(pullImage(ctx, ref, platform, { ...opts, offline: true }))
+        return yield* cached.pipe(Effect.catchTag("NotCached", () => online))
       }).pipe(Effect.withSpan("Images.pull", { attributes: { ref: input } }))
 
     const pullWithProgress = (input: string, opts: Omit<PullOptions, "onProgress"> = {}) =>

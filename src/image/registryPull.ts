@@ -56,6 +56,9 @@ export interface PulledImage {
 export interface PullOptions {
   /** Use the cache only; anything missing fails with NotCached. */
   readonly offline?: boolean | undefined
+  /** Use the cached image when this ref (and platform) was pulled before, else pull: Kubernetes'
+   * `IfNotPresent`. Restarts then neither wait for nor depend on the registry. */
+  readonly ifNotPresent?: boolean | undefined
   /** Fetch manifests, config and layer blobs again even when cached (re-verified, atomically replaced).
    * Extracted layer directories are kept: they are named by the verified blob digest and may be in
    * use as overlay lowers by running pods. */

@@ -184,6 +184,21 @@ layer(FixtureRegistryLive, { timeout: 120_000, excludeTestServices: true })("pul
       expect(byDigest.layers).toEqual(online.layers)
     }))
 
+  it.scoped("ifNotPresent: pulls when missing, then answers from the cache without the registry", () =>
+    Effect.gen(function*() {
+      const { refs, registry } = yield* FixtureRegistry
+      const proxy = yield* startFaultProxy(registry.host)
+      const { images } = yield* imagesIn()
+      const ref = via(proxy, refs.busyboxUser)
+      const first = yield* images.pull(ref, { ifNotPresent: true })
+      const requests = proxy.log.length
+      expect(requests).toBeGreaterThan(0)
+      proxy.plan(() => ({ kind: "status", status: 503 }))
+      expect(yield* images.pull(ref, { ifNotPresent: true })).toEqual(first)
+      expect(proxy.log.length).toBe(requests)
+      expect((yield* Effect.flip(images.pull(ref)))._tag).toBe("RegistryHttpError")
+    }))
+
   it.scoped("online pulls re-resolve the tag but download nothing cached; refresh downloads again", () =>
     Effect.gen(function*() {
       const { refs, registry } = yield* FixtureRegistry
