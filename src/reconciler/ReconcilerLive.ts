@@ -23,11 +23,10 @@ import {
   Stream
 } from "effect"
 import { Runtime } from "../runtime/Runtime.js"
-import { canonicalJson } from "../spec/decode.js"
 import type { PodStatus } from "../store/status.js"
 import { Store, type StoredPod } from "../store/Store.js"
 import { makePermits } from "./permits.js"
-import { plan } from "./plan.js"
+import { plan, podKey } from "./plan.js"
 import {
   NotFound,
   Reconciler,
@@ -77,7 +76,7 @@ export const make = (input: ReconcilerConfigInput = {}) =>
     const specKeyOf = (pod: StoredPod) => {
       const hit = specKeys.get(pod.name)
       if (hit?.revision === pod.revision) return hit.key
-      const key = canonicalJson(pod.spec)
+      const key = podKey(pod)
       specKeys.set(pod.name, { revision: pod.revision, key })
       return key
     }

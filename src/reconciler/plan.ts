@@ -6,6 +6,9 @@
  * before the one that takes it comes up.
  */
 
+import { canonicalJson } from "../spec/decode.js"
+import type { Pod } from "../spec/Pod.js"
+
 export interface DesiredPod {
   readonly name: string
   readonly revision: number
@@ -63,3 +66,11 @@ export const steps = (p: Plan): ReadonlyArray<Step> => [
 export const isEmpty = (p: Plan): boolean => p.start.length === 0 && p.stop.length === 0 && p.replace.length === 0
 
 const byName = (a: DesiredPod, b: DesiredPod) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0
+
+/**
+ * A pod's identity for the reconciler: its canonical spec plus its restart generation, so both an
+ * edited spec and a `Tank.restart` from any process replace the run (and reset its backoff), while a
+ * re-apply of the same spec keeps it.
+ */
+export const podKey = (pod: { readonly spec: Pod; readonly restartGeneration: number }): string =>
+  `${canonicalJson(pod.spec)}#${pod.restartGeneration}`

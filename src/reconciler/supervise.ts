@@ -11,6 +11,7 @@ import type { RunHandle, RuntimeService, SetupFailed } from "../runtime/Runtime.
 import type { LastExit, PodStatus } from "../store/status.js"
 import type { StoredPod, StoreService } from "../store/Store.js"
 import type { Permits } from "./permits.js"
+import { podKey } from "./plan.js"
 import type { ReconcilerConfig } from "./Reconciler.js"
 import { isoAt, now, type Recorder, type StatusBody, without } from "./record.js"
 import { decide, describeEnding, type Ending } from "./restarts.js"
@@ -59,7 +60,8 @@ export const supervise = (
   Effect.gen(function*() {
     const policy = pod.spec.restart
     const prior = begin._tag === "Adopt"
-      ? Option.filter(begin.prior, (s) => s.specRevision === pod.revision)
+      // The stored status is about this spec (a re-apply of the same spec bumps the revision only).
+      ? Option.filter(begin.prior, (s) => s.specRevision === pod.revision || s.specKey === podKey(pod))
       : Option.none()
     let restarts = Option.match(prior, { onNone: () => 0, onSome: (s) => s.restarts })
     let delayMs = 0
@@ -117,7 +119,13 @@ export const supervise = (
 
     let mode: "adopt" | "start" = "start"
     if (begin._tag === "Fresh") {
-      yield* rec.update((s) => ({ ...notRunning(s), phase: "pending", restarts: 0, specRevision: pod.revision }))
+      yield* rec.update((s) => ({
+        ...notRunning(s),
+        phase: "pending",
+        restarts: 0,
+        specRevision: pod.revision,
+        specKey: podKey(pod)
+      }))
       yield* D.succeed(ready, undefined)
     } else if (Option.isNone(prior)) {
       // No status for this revision: the spec may have changed while no agent ran. Stop whatever
@@ -129,7 +137,13 @@ export const supervise = (
           )
         )
       )
-      yield* rec.update((s) => ({ ...notRunning(s), phase: "pending", restarts: 0, specRevision: pod.revision }))
+      yield* rec.update((s) => ({
+        ...notRunning(s),
+        phase: "pending",
+        restarts: 0,
+        specRevision: pod.revision,
+        specKey: podKey(pod)
+      }))
       if (Option.isSome(stale)) {
         yield* rec.event("stopped")
       }

@@ -8,6 +8,7 @@ import type { Scope } from "effect"
 import { Deferred, Effect, Fiber, Option, Queue, Ref } from "effect"
 import type { PodStatus } from "../store/status.js"
 import type { StoredPod } from "../store/Store.js"
+import { podKey } from "./plan.js"
 import { makeRecorder, type Recorder, without } from "./record.js"
 import { type Begin, bodyOf, type Env, supervise } from "./supervise.js"
 
@@ -56,7 +57,7 @@ export const makeWorker = (
   Effect.gen(function*() {
     const initial = begin._tag === "Adopt" && Option.isSome(begin.prior)
       ? bodyOf(begin.prior.value)
-      : { phase: "pending" as const, restarts: 0, specRevision: pod.revision }
+      : { phase: "pending" as const, restarts: 0, specRevision: pod.revision, specKey: podKey(pod) }
     const rec = yield* makeRecorder(env.store, pod.name, env.config.agentPid, initial)
     const ready = yield* Deferred.make<void>()
     const wake = yield* Queue.sliding<void>(1)

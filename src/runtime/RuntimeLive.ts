@@ -25,7 +25,7 @@ import { hostnameFile, hostsFile } from "./etcFiles.js"
 import { connect, type MonitorClient } from "./helper/client.js"
 import { capabilitiesFor, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from "./helper/defaults.js"
 import { readExitFile, startMonitor } from "./helper/monitor.js"
-import { removeSandbox, sandbox } from "./helper/sandbox.js"
+import { sandbox } from "./helper/sandbox.js"
 import type { ExitRecord, MonitorConfig } from "./helper/schema.js"
 import { type PodLayout, podLayout, socketDir } from "./layout.js"
 import { prepareContainer, type PreparedContainer, volumeSources } from "./prepare.js"
@@ -38,6 +38,7 @@ import {
   SetupFailed,
   type StartOptions
 } from "./Runtime.js"
+import { unpinSandbox } from "./unpin.js"
 
 export interface RuntimeOptions {
   /** Namespace holding the macvlan parents (default: the agent's own). Tests use a hub netns. */
@@ -126,7 +127,7 @@ export const make = (options: RuntimeOptions = {}) =>
           yield* Effect.forEach(record.value.containers, stopContainer, { concurrency: "unbounded", discard: true })
           yield* Effect.forEach(record.value.containers, (c) => rm(c.socketPath), { discard: true })
         }
-        yield* removeSandbox(layout.ns).pipe(Effect.ignore)
+        yield* unpinSandbox(layout.ns).pipe(Effect.ignore)
         yield* cgroups.remove({ pod }, { force: true }).pipe(Effect.ignore)
         yield* rm(layout.run)
       })
@@ -197,16 +198,16 @@ export const make = (options: RuntimeOptions = {}) =>
     })
 
     /** Close the run's scope unless the agent leaves it for live restore. */
-    const detachable = (pod: string, layout: PodLayout) =>
+    const detachable = (pod: string, layout: PodLayout, adopted: boolean) =>
       Effect.gen(function*() {
         const keep = yield* Ref.make(false)
         const runScope = yield* Scope.make()
+        // A fresh run's scope holds an undo for every step it took; an adopted run's holds none.
+        const after = adopted ? teardown(layout, pod) : rm(layout.run)
         yield* Effect.addFinalizer((exit) =>
-          Ref.get(keep).pipe(
-            Effect.flatMap((k) =>
-              k ? Effect.void : Scope.close(runScope, exit).pipe(Effect.zipRight(teardown(layout, pod)))
-            )
-          )
+          Ref.get(keep).pipe(Effect.flatMap((k) =>
+            k ? Effect.void : Scope.close(runScope, exit).pipe(Effect.zipRight(after))
+          ))
         )
         return { keep, runScope }
       })
@@ -217,8 +218,8 @@ export const make = (options: RuntimeOptions = {}) =>
           Effect.void)
         const layout = podLayout(dataDir, pod.name)
         // Anything of an earlier run of this name that nobody adopted is a leftover now.
-        yield* teardown(layout, pod.name)
-        const { keep, runScope } = yield* detachable(pod.name, layout)
+        if (fs.existsSync(layout.run)) yield* teardown(layout, pod.name)
+        const { keep, runScope } = yield* detachable(pod.name, layout, false)
         const inRun = <A, E>(eff: Effect.Effect<A, E, Scope.Scope>) => Scope.extend(eff, runScope)
 
         yield* progress("pulling")
@@ -232,7 +233,7 @@ export const make = (options: RuntimeOptions = {}) =>
         // The pod sandbox: the network (unless "host"), hostname and IPC, shared by its containers.
         const sb = yield* inRun(Effect.acquireRelease(
           sandbox({ dir: layout.ns, net: pod.network !== "host", uts: true, ipc: true, hostname: pod.name }),
-          () => removeSandbox(layout.ns).pipe(Effect.ignore)
+          () => unpinSandbox(layout.ns).pipe(Effect.ignore)
         )).pipe(Effect.mapError(step(pod.name, "sandbox")))
 
         const net = pod.network === "host" ? undefined : yield* inRun(network.setup({
@@ -278,11 +279,16 @@ export const make = (options: RuntimeOptions = {}) =>
             const h = yield* startMonitor(monitorConfig(pod, layout, c, groups[i]!.procsFiles, layout.ns), L.config)
             const client = yield* inRun(connect(h.socketPath))
             // Undo: stop the workload (grace, then SIGKILL) and let the monitor go.
-            yield* inRun(
-              Effect.addFinalizer(() =>
-                stopContainer({ socketPath: h.socketPath, pid: h.pid, startTime: h.startTime })
+            const ours = { socketPath: h.socketPath, pid: h.pid, startTime: h.startTime }
+            // Over the connection we already have; a fresh one (or a kill) if that one broke.
+            yield* inRun(Effect.addFinalizer(() =>
+              client.stop(graceMs).pipe(
+                Effect.zipRight(client.release),
+                Effect.catchAll(() =>
+                  stopContainer(ours)
+                )
               )
-            )
+            ))
             return { name: c.spec.name, h, client, exitPath: L.exit, c, procs: groups[i]!.procsFiles, log: L.log }
           }).pipe(Effect.mapError(step(pod.name, `monitor ${c.spec.name}`))))
 
@@ -330,7 +336,7 @@ export const make = (options: RuntimeOptions = {}) =>
           yield* teardown(layout, pod.name)
           return Option.none()
         }
-        const { keep, runScope } = yield* detachable(pod.name, layout)
+        const { keep, runScope } = yield* detachable(pod.name, layout, true)
         const clients = yield* Effect.forEach(record.value.containers, (c) =>
           Scope.extend(connect(c.socketPath), runScope).pipe(
             Effect.map((client) => ({
@@ -354,11 +360,10 @@ export const make = (options: RuntimeOptions = {}) =>
         return Option.some(handleOf(pod.name, record.value, clients, keep))
       })
 
-    const leftovers = Effect.gen(function*() {
+    // Only this data dir's runs: the cgroup tree under tank/ is shared by every agent on the host.
+    const leftovers = Effect.sync(() => {
       const runDir = path.join(dataDir, "run")
-      const dirs = fs.existsSync(runDir) ? fs.readdirSync(runDir) : []
-      const groups = yield* cgroups.list.pipe(Effect.orElseSucceed(() => [] as ReadonlyArray<string>))
-      return [...new Set([...dirs, ...groups])].sort()
+      return fs.existsSync(runDir) ? fs.readdirSync(runDir).sort() : []
     })
 
     const sweep = (name: string) => teardown(podLayout(dataDir, name), name)

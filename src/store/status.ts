@@ -34,6 +34,8 @@ export const PodStatus = Schema.Struct({
   restarts: Schema.Number,
   /** The desired revision this status is about. */
   specRevision: Schema.Number,
+  /** The spec identity (canonical spec + restart generation) this status is about. */
+  specKey: Schema.optional(Schema.String),
   hostPid: Schema.optional(Schema.Number),
   startedAt: Schema.optional(Schema.String),
   nextRestartAt: Schema.optional(Schema.String),

@@ -44,7 +44,6 @@ registries:
     username: me
     password: secret
     ca: /etc/ssl/ghcr.pem
-    mirror: mirror.local:5000
 dockerConfig: /root/.docker/config.json
 `
 
@@ -112,7 +111,7 @@ describe("Config.load", () => {
         logs: { maxFileBytes: 65536, maxFiles: 3, keepOnDelete: true },
         registries: {
           "localhost:5000": { insecure: true },
-          "ghcr.io": { username: "me", password: "secret", ca: "/etc/ssl/ghcr.pem", mirror: "mirror.local:5000" }
+          "ghcr.io": { username: "me", password: "secret", ca: "/etc/ssl/ghcr.pem" }
         },
         dockerConfig: "/root/.docker/config.json"
       })

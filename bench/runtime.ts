@@ -1,0 +1,97 @@
+/**
+ * Bench: container start-to-exit of `/bin/true` (busybox image, cached, network none, memory/pids/cpu
+ * limits) through Tank's Runtime, against `crun run` and `runc run` on a bundle of the same image, and
+ * `podman run --rm`. Run as root: `npx tsx bench/runtime.ts [runs=20]`.
+ *
+ * Tank is timed in-process (as the agent runs it): sandbox + cgroups + monitor + overlay rootfs +
+ * exec + exit + teardown. The peers are timed inside one shell loop (no Node spawn overhead).
+ */
+import { Context, Effect, Exit, Layer, Scope } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { performance } from "node:perf_hooks"
+import { Runtime } from "../src/runtime/Runtime.js"
+import { decodePod } from "../src/spec/decode.js"
+import { runtimeLayer, tankEnv } from "../test/support/tankEnv.js"
+import { ensurePeers, has, makeBundle, podmanEnv, sh, timeInShell, unmountUnder } from "./peers.js"
+import { fmt, median, ratio, report, type Row } from "./report.js"
+
+const runs = Number(process.argv[2] ?? 20)
+
+const program = Effect.gen(function*() {
+  const peers = ensurePeers()
+  const env = yield* tankEnv()
+  const runtime = Context.get(yield* Layer.build(runtimeLayer(env)), Runtime)
+  const pod = (i: number) =>
+    decodePod({
+      name: `bench-true-${i}`,
+      restart: "never",
+      containers: [{
+        name: "app",
+        image: env.refs.busybox,
+        command: ["/bin/true"],
+        limits: { memory: 64 * 1024 * 1024, pids: 64, cpu: { quota: 100000, period: 100000 } }
+      }]
+    })
+  const once = (i: number) =>
+    Effect.gen(function*() {
+      const p = yield* pod(i)
+      const t0 = performance.now()
+      const scope = yield* Scope.make()
+      const h = yield* Scope.extend(runtime.start(p), scope)
+      yield* h.wait
+      yield* Scope.close(scope, Exit.void)
+      return performance.now() - t0
+    })
+  yield* once(-1) // pulls the image into the cache
+  const tank: Array<number> = []
+  for (let i = 0; i < runs; i++) tank.push(yield* once(i))
+  const t = median(tank)
+
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "tank-bench-rt-"))
+  const rows: Array<Row> = []
+  const peerTimes: Record<string, number> = {}
+  try {
+    if (peers.includes("skopeo") && peers.includes("umoci")) {
+      const bundle = makeBundle(work, env.refs.busybox, ["/bin/true"])
+      if (has("runc")) {
+        peerTimes["runc run"] = median(timeInShell("", `runc run --bundle ${bundle} tb-runc-$i`, runs))
+      }
+      if (has("crun")) {
+        // crun refuses the hybrid cgroup layout: hide the unified mount in a private mount namespace.
+        peerTimes["crun run"] = median(timeInShell(
+          "",
+          `unshare -m --propagation private sh -c 'mount -t tmpfs -o size=4k,mode=000 tank-hide /sys/fs/cgroup/unified && exec crun run --bundle ${bundle} tb-crun-$i'`,
+          runs
+        ))
+      }
+    }
+    if (has("podman")) {
+      const penv = podmanEnv(path.join(work, "podman"), env.refs.busybox.split("/")[0]!)
+      sh("podman", ["pull", "-q", env.refs.busybox], penv)
+      peerTimes["podman run --rm"] = median(
+        timeInShell("", `podman run --rm --network=none ${env.refs.busybox} /bin/true`, Math.min(runs, 10), penv)
+      )
+      sh("podman", ["rmi", "-a", "-f"], penv)
+      unmountUnder(work)
+    }
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true })
+    for (const c of ["memory", "pids", "cpu,cpuacct", "cpuset", "devices", "freezer", "blkio", "systemd", "unified"]) {
+      fs.rmSync(`/sys/fs/cgroup/${c}/tank-bench-${process.pid}`, { recursive: true, force: true })
+    }
+  }
+  console.log(`start-to-exit of /bin/true, median of ${runs}: Tank ${fmt(t)} (min ${fmt(Math.min(...tank))})`)
+  for (const peer of ["crun run", "runc run", "podman run --rm"]) {
+    const v = peerTimes[peer]
+    rows.push({ bench: "runtime", case: "start-to-exit /bin/true", tank: t, peer, ...(v !== undefined ? { peerValue: v } : {}) })
+    if (v !== undefined) console.log(`  ${peer}: ${fmt(v)} → Tank is ${ratio(t, v)}`)
+  }
+  report(rows)
+})
+
+Effect.runPromise(Effect.scoped(program)).catch((e) => {
+  console.error(e)
+  process.exit(1)
+})

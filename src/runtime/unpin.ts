@@ -1,0 +1,44 @@
+/**
+ * Removing a pod sandbox's namespace pins from Node (koffi umount2), the same steps as
+ * `tank-helper sandbox-remove` without spawning a process: detach each pin, unlink it, detach the
+ * directory's self-bind, remove it. Idempotent; missing parts are fine.
+ */
+import { Effect } from "effect"
+import koffi from "koffi"
+import * as fs from "node:fs"
+import * as path from "node:path"
+
+const libc = koffi.load("libc.so.6")
+const umount2 = libc.func("int umount2(const char *target, int flags)")
+const MNT_DETACH = 2
+const EINVAL = 22
+const ENOENT = 2
+
+const mountPoints = (): Set<string> =>
+  new Set(
+    fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n").map((l) =>
+      (l.split(" ")[4] ?? "").replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)))
+    )
+  )
+
+export class UnpinError extends Error {}
+
+export const unpinSandbox = (dir: string): Effect.Effect<void, UnpinError> =>
+  Effect.try({
+    try: () => {
+      if (!fs.existsSync(dir)) return
+      for (const ns of ["net", "uts", "ipc"]) {
+        const p = path.join(dir, ns)
+        if (umount2(p, MNT_DETACH) < 0) {
+          const errno = koffi.errno()
+          if (errno !== EINVAL && errno !== ENOENT) throw new UnpinError(`unmount ${p}: errno ${errno}`)
+        }
+        fs.rmSync(p, { force: true })
+      }
+      for (let i = 0; i < 8 && mountPoints().has(dir); i++) {
+        if (umount2(dir, MNT_DETACH) < 0) throw new UnpinError(`unmount ${dir}: errno ${koffi.errno()}`)
+      }
+      fs.rmdirSync(dir)
+    },
+    catch: (e) => e instanceof UnpinError ? e : new UnpinError(String(e))
+  })
