@@ -6,7 +6,7 @@ import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import { Effect, Option } from "effect"
-import { CliExit, dataDirOption, describe, err, loadConfig } from "./common.js"
+import { CliExit, dataDirOption, describe, err, loadConfig, podArg } from "./common.js"
 import { enterFailure, exitCodeOf, withConfigLayer } from "./exec.js"
 
 export const attach = Command.make(
@@ -22,7 +22,7 @@ export const attach = Command.make(
       Options.withDescription("Key sequence that detaches (docker notation, default ctrl-p,ctrl-q; \"\" disables)."),
       Options.optional
     ),
-    pod: Args.text({ name: "POD" }).pipe(Args.withDescription("The pod."))
+    pod: podArg.pipe(Args.withDescription("The pod."))
   },
   ({ container, dataDir, detachKeys, pod }) =>
     Effect.gen(function*() {

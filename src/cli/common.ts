@@ -4,6 +4,7 @@
  * store. Heavy modules (SQLite, the image client, the agent) are imported inside handlers so a
  * command loads only what it uses.
  */
+import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
@@ -26,6 +27,13 @@ export const dataDirOption = Options.text("data-dir").pipe(
 )
 
 export const jsonOption = Options.boolean("json").pipe(Options.withDescription("Print JSON instead of a table."))
+
+/** A pod name argument. Unknown flags would otherwise land here (`tank get --bogus`): usage error. */
+export const podArg = Args.text({ name: "POD" }).pipe(
+  Args.mapEffect((name) =>
+    name.startsWith("-") ? Effect.fail(HelpDoc.p(`unknown option ${name}`)) : Effect.succeed(name)
+  )
+)
 
 /** The root command before its subcommands are attached: subcommands read its `--data-dir`. */
 export const tankRoot = Command.make("tank", { dataDir: dataDirOption })

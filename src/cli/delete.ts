@@ -4,13 +4,13 @@
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import { Effect } from "effect"
-import { CliExit, dataDirOption, describe, err, out, withStore } from "./common.js"
+import { CliExit, dataDirOption, describe, err, out, podArg, withStore } from "./common.js"
 
 export const del = Command.make(
   "delete",
   {
     dataDir: dataDirOption,
-    pods: Args.text({ name: "POD" }).pipe(Args.withDescription("Pod names."), Args.atLeast(1))
+    pods: podArg.pipe(Args.withDescription("Pod names."), Args.atLeast(1))
   },
   ({ dataDir, pods }) =>
     withStore(dataDir, () =>

@@ -9,7 +9,7 @@ import * as Options from "@effect/cli/Options"
 import { Effect, Layer, Option } from "effect"
 import { Readable } from "node:stream"
 import type { TankConfigShape } from "../config/Config.js"
-import { CliExit, dataDirOption, describe, loadConfig } from "./common.js"
+import { CliExit, dataDirOption, describe, loadConfig, podArg } from "./common.js"
 
 /** Could not enter the pod (docker's 125). */
 export const EXIT_ENTER_FAILED = 125
@@ -57,7 +57,7 @@ export const exec = Command.make(
       Options.withDescription("Working directory inside the container."),
       Options.optional
     ),
-    pod: Args.text({ name: "POD" }).pipe(Args.withDescription("The pod.")),
+    pod: podArg.pipe(Args.withDescription("The pod.")),
     command: Args.text({ name: "CMD" }).pipe(
       Args.withDescription("The command and its arguments (after --)."),
       Args.atLeast(1)

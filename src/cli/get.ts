@@ -6,7 +6,7 @@ import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import { Effect, Option } from "effect"
-import { dataDirOption, describe, withStore } from "./common.js"
+import { dataDirOption, describe, podArg, withStore } from "./common.js"
 import { printJson, printYaml, printYamlDocs } from "./output.js"
 
 const outputOption = Options.choice("output", ["yaml", "json"]).pipe(
@@ -21,7 +21,7 @@ export const get = Command.make(
     dataDir: dataDirOption,
     output: outputOption,
     json: Options.boolean("json").pipe(Options.withDescription("Same as -o json.")),
-    pod: Args.text({ name: "POD" }).pipe(Args.withDescription("A pod name (default: every pod)."), Args.optional)
+    pod: podArg.pipe(Args.withDescription("A pod name (default: every pod)."), Args.optional)
   },
   ({ dataDir, json, output, pod }) =>
     withStore(dataDir, () =>

@@ -6,7 +6,7 @@ import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import { Effect, Layer, Option, Stream } from "effect"
-import { dataDirOption, describe, jsonOption, withStore } from "./common.js"
+import { dataDirOption, describe, jsonOption, podArg, withStore } from "./common.js"
 
 export const logs = Command.make(
   "logs",
@@ -41,7 +41,7 @@ export const logs = Command.make(
       Options.withDescription("One container (default: all, merged by time)."),
       Options.optional
     ),
-    pod: Args.text({ name: "POD" }).pipe(Args.withDescription("The pod."))
+    pod: podArg.pipe(Args.withDescription("The pod."))
   },
   (o) =>
     withStore(o.dataDir, (config) =>

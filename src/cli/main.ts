@@ -10,7 +10,7 @@ import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as ValidationError from "@effect/cli/ValidationError"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Cause, Effect, Exit, Logger, Option } from "effect"
+import { Cause, Console, Effect, Exit, Logger, Option } from "effect"
 import { apply } from "./apply.js"
 import { attach } from "./attach.js"
 import { CliExit, describe, ExitCode, helpExtras, out, tankRoot } from "./common.js"
@@ -134,6 +134,20 @@ const stderrLogger = Logger.make(({ annotations, cause, date, logLevel, message 
   process.stderr.write(`${date.toISOString()} ${logLevel.label} ${[...text, ...extra].join(" ")}${why}\n`)
 })
 
+/** @effect/cli colours its help unconditionally: plain text on pipes and with NO_COLOR. */
+const plainOnPipes = <A, E, R>(eff: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+  if (process.stdout.isTTY === true && !process.env.NO_COLOR) return eff
+  // eslint-disable-next-line no-control-regex
+  const strip = (a: unknown) => (typeof a === "string" ? a.replace(/\x1b\[[0-9;]*m/g, "") : a)
+  return Console.consoleWith((c) =>
+    Effect.withConsole(eff, {
+      ...c,
+      log: (...args: ReadonlyArray<unknown>) => c.log(...args.map(strip)),
+      error: (...args: ReadonlyArray<unknown>) => c.error(...args.map(strip))
+    })
+  )
+}
+
 const messageOf = (e: unknown): string =>
   e instanceof Error || (typeof e === "object" && e !== null && "message" in e)
     ? String((e as { message: unknown }).message)
@@ -156,6 +170,7 @@ const program = Effect.suspend(() => cli(process.argv)).pipe(
   }),
   // Log lines go to stderr (stdout is for results); runMain's own pretty logger is disabled below.
   Effect.provide(Logger.replace(Logger.defaultLogger, stderrLogger)),
+  plainOnPipes,
   Effect.provide(NodeContext.layer)
 )
 

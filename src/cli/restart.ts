@@ -4,11 +4,11 @@
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import { Effect } from "effect"
-import { dataDirOption, describe, out, withStore } from "./common.js"
+import { dataDirOption, describe, out, podArg, withStore } from "./common.js"
 
 export const restart = Command.make(
   "restart",
-  { dataDir: dataDirOption, pod: Args.text({ name: "POD" }).pipe(Args.withDescription("The pod to restart.")) },
+  { dataDir: dataDirOption, pod: podArg.pipe(Args.withDescription("The pod to restart.")) },
   ({ dataDir, pod }) =>
     withStore(dataDir, () =>
       Effect.gen(function*() {

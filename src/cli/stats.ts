@@ -6,7 +6,7 @@ import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import { Effect, Layer, Stream } from "effect"
-import { CliExit, dataDirOption, describe, jsonOption, loadConfig, out } from "./common.js"
+import { CliExit, dataDirOption, describe, jsonOption, loadConfig, out, podArg } from "./common.js"
 
 export const stats = Command.make(
   "stats",
@@ -19,7 +19,7 @@ export const stats = Command.make(
       Options.withDescription("Seconds between samples."),
       Options.withDefault(2)
     ),
-    pods: Args.text({ name: "POD" }).pipe(Args.withDescription("Pods (default: every running pod)."), Args.repeated)
+    pods: podArg.pipe(Args.withDescription("Pods (default: every running pod)."), Args.repeated)
   },
   ({ dataDir, interval, json, noStream, pods }) =>
     Effect.gen(function*() {

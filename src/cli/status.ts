@@ -5,7 +5,7 @@ import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import { Effect, Option } from "effect"
 import type { PodStatus } from "../store/status.js"
-import { dataDirOption, describe, jsonOption, out, withStore } from "./common.js"
+import { dataDirOption, describe, jsonOption, out, podArg, withStore } from "./common.js"
 import { printJson } from "./output.js"
 import { ageSince, describeExit } from "./table.js"
 
@@ -35,7 +35,7 @@ export const status = Command.make(
   {
     dataDir: dataDirOption,
     json: jsonOption,
-    pod: Args.text({ name: "POD" }).pipe(Args.withDescription("A pod name (default: every pod)."), Args.optional)
+    pod: podArg.pipe(Args.withDescription("A pod name (default: every pod)."), Args.optional)
   },
   ({ dataDir, json, pod }) =>
     withStore(dataDir, () =>

@@ -184,6 +184,11 @@ describe("tank usage, help and completion", () => {
     const missing = await tank(["apply"])
     expect(missing.code).toBe(2)
     expect(stripAnsi(missing.stdout + missing.stderr)).toContain("--filename")
+    const flag = await tank(["get", "--bogus"])
+    expect(flag.code).toBe(2)
+    expect(flag.stdout + flag.stderr).toContain("unknown option --bogus")
+    // Help on a pipe is plain text.
+    expect((await tank(["ps", "--help"])).stdout).not.toContain("\x1b[")
   })
 
   it("--help lists the commands and shows examples for each", async () => {
