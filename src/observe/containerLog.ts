@@ -24,6 +24,8 @@ export class ContainerLog {
   readonly joiner: LineJoiner
   private live: { fd: number; ino: number; pos: number } | undefined
   private lastData = Date.now()
+  /** Files open for history: closed when read, or by `close` if the reader is abandoned midway. */
+  private readonly opened = new Set<Source>()
 
   constructor(readonly dir: string, readonly container: string, maxLineBytes?: number) {
     this.joiner = new LineJoiner(container, maxLineBytes)
@@ -31,7 +33,7 @@ export class ContainerLog {
 
   /** The records of the last `n` lines (pieces of a line held back, unless `flush`). */
   tail(n: number, keepLive: boolean): Array<LogEntry> {
-    const sources = openSources(this.dir, this.container)
+    const sources = this.open()
     try {
       const out: Array<LogEntry> = []
       for (const r of tailRecords(sources, n)) {
@@ -47,7 +49,7 @@ export class ContainerLog {
 
   /** Every line from the files (optionally skipping files that end before `sinceTs`), oldest first. */
   *all(sinceTs: string | undefined, keepLive: boolean): Generator<LogEntry> {
-    const sources = openSources(this.dir, this.container)
+    const sources = this.open()
     try {
       const last = sources[sources.length - 1]
       for (const s of sources) {
@@ -88,8 +90,16 @@ export class ContainerLog {
   }
 
   close(): void {
+    for (const s of this.opened) if (this.live?.fd !== s.fd) closeSource(s)
+    this.opened.clear()
     if (this.live) fs.closeSync(this.live.fd)
     this.live = undefined
+  }
+
+  private open(): Array<Source> {
+    const sources = openSources(this.dir, this.container)
+    for (const s of sources) this.opened.add(s)
+    return sources
   }
 
   private readLive(out: Array<LogEntry>): boolean {
@@ -138,7 +148,10 @@ export class ContainerLog {
   }
 
   private closeUnkept(sources: ReadonlyArray<Source>) {
-    for (const s of sources) if (this.live?.fd !== s.fd) closeSource(s)
+    for (const s of sources) {
+      this.opened.delete(s)
+      if (this.live?.fd !== s.fd) closeSource(s)
+    }
   }
 }
 

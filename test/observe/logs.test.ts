@@ -85,6 +85,24 @@ describe("logs (files)", () => {
       ])
     }))
 
+  it.scoped("no file descriptor is left open, also when the reader stops early or follows", () =>
+    Effect.gen(function*() {
+      const { dataDir, file } = yield* setup
+      for (const suffix of [".2", ".1", ""]) {
+        fs.writeFileSync(
+          file("app", suffix),
+          Array.from({ length: 3000 }, (_, i) => line(i, "stdout", `l${i}`)).join("")
+        )
+      }
+      const fds = () => fs.readdirSync("/proc/self/fd").length
+      const before = fds()
+      assert.deepStrictEqual(yield* collect(logsIn(dataDir, "web").pipe(Stream.take(1))), ["app:stdout:l0"])
+      yield* collect(logsIn(dataDir, "web", { tail: 5 }))
+      yield* collect(logsIn(dataDir, "web", { follow: true, pollMs: 10 }).pipe(Stream.take(9000)))
+      yield* collect(logsIn(dataDir, "web", { follow: true, tail: 1, pollMs: 10 }).pipe(Stream.take(1)))
+      assert.strictEqual(fds(), before)
+    }))
+
   it.scoped("tail reads backwards far enough to join a line split across records and files", () =>
     Effect.gen(function*() {
       const { dataDir, file } = yield* setup
