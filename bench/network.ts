@@ -13,6 +13,8 @@ import { Network } from "../src/net/Network.js"
 import { NetworkLive } from "../src/net/NetworkLive.js"
 import { makeLan, run, runOk } from "../test/support/lan.js"
 
+import { report } from "./report.js"
+
 const runs = Number(process.argv[2] ?? 30)
 
 const stats = (xs: ReadonlyArray<number>) => {
@@ -93,6 +95,13 @@ const program = Effect.gen(function*() {
   console.log(`  ip netns add (not in either)     ${fmt(ipAdd)}`)
   console.log(`  ratio (medians): tank is ${(im / tm).toFixed(1)}x faster than the ip sequence`)
   console.log(`                   ${((im + am) / tm).toFixed(1)}x against the ip sequence including its netns add`)
+  report([{
+    bench: "network",
+    case: "one-NIC macvlan pod: network ready",
+    tank: tm,
+    peer: "ip command sequence",
+    peerValue: im
+  }])
 })
 
 Effect.runPromise(Effect.scoped(program).pipe(Effect.provide(NetworkLive))).catch((e) => {

@@ -81,7 +81,8 @@ export const makeBundle = (work: string, ref: string, args: ReadonlyArray<string
 
 /** Times `runs` executions of a shell loop body inside one process (ns clock), in ms each. */
 export const timeInShell = (setup: string, body: string, runs: number, env?: NodeJS.ProcessEnv): Array<number> => {
-  const script = `${setup}\nfor i in $(seq ${runs}); do s=$(date +%s%N); ${body} >/dev/null 2>&1; e=$(date +%s%N); echo $(( (e - s) / 1000 )); done`
+  const script =
+    `${setup}\nfor i in $(seq ${runs}); do s=$(date +%s%N); ${body} >/dev/null 2>&1; e=$(date +%s%N); echo $(( (e - s) / 1000 )); done`
   const out = execFileSync("sh", ["-c", script], { env: { ...process.env, ...env }, encoding: "utf8" })
   return out.trim().split("\n").map((us) => Number(us) / 1000)
 }

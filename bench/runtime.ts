@@ -85,7 +85,13 @@ const program = Effect.gen(function*() {
   console.log(`start-to-exit of /bin/true, median of ${runs}: Tank ${fmt(t)} (min ${fmt(Math.min(...tank))})`)
   for (const peer of ["crun run", "runc run", "podman run --rm"]) {
     const v = peerTimes[peer]
-    rows.push({ bench: "runtime", case: "start-to-exit /bin/true", tank: t, peer, ...(v !== undefined ? { peerValue: v } : {}) })
+    rows.push({
+      bench: "runtime",
+      case: "start-to-exit /bin/true",
+      tank: t,
+      peer,
+      ...(v !== undefined ? { peerValue: v } : {})
+    })
     if (v !== undefined) console.log(`  ${peer}: ${fmt(v)} → Tank is ${ratio(t, v)}`)
   }
   report(rows)

@@ -1,0 +1,55 @@
+/**
+ * `npm run bench`: runs every bench in this folder (root; installs missing peers with apt) and
+ * prints one summary table of Tank against the peers measured in the same run. A peer that is not
+ * installed is shown as such. Benches: runtime, apply, network, pull, logs.
+ */
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fmt, ratio, type Row } from "./report.js"
+
+const benches = [
+  ["runtime.ts", ["20"]],
+  ["apply.ts", ["100"]],
+  ["network.ts", ["30"]],
+  ["pull.ts", []],
+  ["logs.ts", []]
+] as const
+
+const dir = import.meta.dirname
+const reportFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "tank-bench-")), "rows.jsonl")
+const failed: Array<string> = []
+for (const [file, args] of benches) {
+  if (!fs.existsSync(path.join(dir, file))) continue
+  console.log(`\n=== ${file} ===`)
+  const r = spawnSync(process.execPath, ["--import", "tsx", path.join(dir, file), ...args], {
+    stdio: "inherit",
+    env: { ...process.env, BENCH_REPORT: reportFile }
+  })
+  if (r.status !== 0) failed.push(file)
+}
+const rows: Array<Row> = fs.existsSync(reportFile)
+  ? fs.readFileSync(reportFile, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Row)
+  : []
+fs.rmSync(path.dirname(reportFile), { recursive: true, force: true })
+
+const table = [["bench", "case", "Tank", "peer", "peer value", "Tank vs peer"]]
+for (const r of rows) {
+  const unit = r.unit ?? "ms"
+  table.push([
+    r.bench,
+    r.case,
+    fmt(r.tank, unit),
+    r.peer ?? "",
+    r.peer === undefined ? "" : r.peerValue === undefined ? "not installed" : fmt(r.peerValue, unit),
+    r.peerValue === undefined ? "" : ratio(r.tank, r.peerValue)
+  ])
+}
+const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)))
+console.log("\n=== summary (this run, this machine) ===")
+for (const row of table) console.log(row.map((c, i) => c.padEnd(widths[i]!)).join("  "))
+if (failed.length) {
+  console.log(`\nbenches that failed: ${failed.join(", ")}`)
+  process.exit(1)
+}
