@@ -13,9 +13,10 @@
  *  - `execCapture`: pipes, output collected, for scripts and tests.
  * Leaving an exec never touches the pod; any number can run at once.
  */
-import { Effect } from "effect"
+import { Deferred, Effect } from "effect"
 import * as pty from "node-pty"
 import { spawn } from "node:child_process"
+import * as fs from "node:fs"
 import * as os from "node:os"
 import type { TankConfig } from "../config/Config.js"
 import { enterCommand } from "../runtime/helper/enter.js"
@@ -116,14 +117,23 @@ export const execInteractive = (
             }),
           catch: (e) => new SpawnFailed({ what: cmd.file, message: String(e) })
         }),
-        // The caller left (or failed): hang the session up, as closing a terminal does.
         (t) => Effect.sync(() => hangUp(t))
       )
+      // Subscribed at once: the command may end before the pumps below are running.
+      const exit = yield* Deferred.make<{ code: number; signal: number }>()
+      // The caller leaves while the command runs: hang up the whole session, not just its first
+      // process (busybox sh, unlike bash, does not pass SIGHUP on to its jobs).
+      yield* Effect.addFinalizer(() =>
+        Effect.flatMap(Deferred.isDone(exit), (done) =>
+          done ? Effect.void : Effect.sync(() => hangUpSession(term.pid, target.container.cgroupProcs)))
+      )
+      const onExit = term.onExit(({ exitCode, signal }) =>
+        Deferred.unsafeDone(exit, Effect.succeed({ code: exitCode, signal: signal ?? 0 }))
+      )
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => onExit.dispose())
+      )
       const tail = new Tail()
-      const exit = Effect.async<{ code: number; signal: number }>((resume) => {
-        const d = term.onExit(({ exitCode, signal }) => resume(Effect.succeed({ code: exitCode, signal: signal ?? 0 })))
-        return Effect.sync(() => d.dispose())
-      })
       const out = term.onData((d) => {
         const bytes = d as unknown as Buffer
         tail.push(bytes)
@@ -142,7 +152,7 @@ export const execInteractive = (
         term.write(Buffer.from(chunk))
         return "continue"
       }, () => ptyBacklog(term) > PTY_HIGH_WATER))
-      const { code, signal } = yield* exit
+      const { code, signal } = yield* Deferred.await(exit)
       return yield* resultOf(target, code, signal, tail.text)
     }))
   })
@@ -155,8 +165,52 @@ const ptyBacklog = (t: pty.IPty): number => {
 }
 const PTY_HIGH_WATER = 64 * 1024
 
+/**
+ * SIGHUP (and SIGCONT, as the kernel does on a hangup) to every process of the exec's session left
+ * in the container: the session id of all of them is the helper's host pid (node-pty made it a
+ * session leader), unless one made its own session (then it chose to outlive the terminal).
+ */
+const hangUpSession = (leader: number, cgroupProcs: ReadonlyArray<string>) => {
+  const pids = new Set<number>()
+  for (const file of cgroupProcs) {
+    try {
+      for (const p of fs.readFileSync(file, "utf8").split("\n")) if (p) pids.add(Number(p))
+    } catch {
+      // the cgroup is gone with the pod
+    }
+  }
+  for (const pid of pids) {
+    if (pid !== leader && sessionOf(pid) === leader) {
+      for (const sig of ["SIGHUP", "SIGCONT"] as const) {
+        try {
+          process.kill(pid, sig)
+        } catch {
+          // gone meanwhile
+        }
+      }
+    }
+  }
+}
+
+/** /proc/<pid>/stat field 6 (session id, in our pid namespace). */
+const sessionOf = (pid: number): number | undefined => {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[3])
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Hang the terminal up: closing the master makes the kernel send SIGHUP to the session (the helper
+ * forwards it to the command, and the command's foreground job gets it from the terminal), as when
+ * a terminal window is closed. node-pty's destroy closes the master and then also signals SIGHUP.
+ */
 const hangUp = (t: pty.IPty) => {
   try {
+    const destroy = (t as unknown as { destroy?: () => void }).destroy
+    if (destroy) return destroy.call(t)
     t.kill("SIGHUP")
   } catch {
     // already gone

@@ -7,7 +7,7 @@ import { Effect, Either, Fiber, Schedule } from "effect"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import { PassThrough } from "node:stream"
-import { type CaptureOptions, execCapture, execStream } from "../../src/exec/Exec.js"
+import { type CaptureOptions, execCapture, execInteractive, execStream } from "../../src/exec/Exec.js"
 import { podLayout } from "../../src/runtime/layout.js"
 import { readRecord } from "../../src/runtime/record.js"
 import { assertNoLeaks, leakSnapshot } from "../support/leaks.js"
@@ -24,6 +24,41 @@ const leakOpts = (dataDir: string) => ({ pathPrefixes: [dataDir], processMarkers
 
 const run = (pod: string, argv: ReadonlyArray<string>, opts: CaptureOptions & { readonly encoding?: "utf8" } = {}) =>
   onMachine(execCapture(pod, argv, opts))
+
+/** The host pid of the process with this exact cmdline in a cgroup.procs file (retried briefly). */
+const findInCgroup = (procsFile: string, cmdline: string) =>
+  Effect.retry(
+    Effect.suspend(() => {
+      const found = fs.readFileSync(procsFile, "utf8").split("\n").filter(Boolean).find((p) => {
+        try {
+          return fs.readFileSync(`/proc/${p}/cmdline`, "utf8") === cmdline
+        } catch {
+          return false
+        }
+      })
+      return found ? Effect.succeed(Number(found)) : Effect.fail(`no ${cmdline} in ${procsFile}`)
+    }),
+    { times: 250, schedule: Schedule.spaced("20 millis") }
+  )
+
+/** Dead: gone, or a zombie (an orphan is re-parented to the pod's pid 1, which need not reap it). */
+const alive = (pid: number) => {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z"
+  } catch {
+    return false
+  }
+}
+
+const gone = (pid: number) =>
+  Effect.retry(
+    Effect.suspend(() => alive(pid) ? Effect.fail(`${pid} alive`) : Effect.void),
+    { times: 250, schedule: Schedule.spaced("20 millis") }
+  )
+
+const recordOf = (dataDir: string, pod: string) =>
+  Effect.map(readRecord(podLayout(dataDir, pod).record), (o) => o._tag === "Some" ? o.value : assert.fail("no record"))
 
 layer(MachineLive, { timeout: 180_000, excludeTestServices: true })("exec (live, root)", (it) => {
   it.scoped("runs inside the pod: its rootfs, hostname, pid/net/uts/ipc/mnt namespaces, cgroups, env, cwd", () =>
@@ -61,34 +96,16 @@ layer(MachineLive, { timeout: 180_000, excludeTestServices: true })("exec (live,
         assert.strictEqual(e.stdout, "spec caller\n/tmp\n") // no TERM without a terminal
         assert.strictEqual((yield* run(name, ["pwd"], { cwd: "/var/www", env: { FOO: "x" } })).stdout, "/var/www\n")
         // cgroups: a long exec shows up in the container's cgroup.procs (host pid of its process).
-        const record = (yield* readRecord(podLayout(env.dataDir, name).record)).pipe((o) =>
-          o._tag === "Some" ? o.value : assert.fail("no record")
-        )
+        const record = yield* recordOf(env.dataDir, name)
         const fiber = yield* Effect.fork(run(name, ["sleep", "3601"]))
-        const sleepPid = yield* Effect.retry(
-          Effect.suspend(() => {
-            const procs = fs.readFileSync(record.containers[0]!.cgroupProcs[0]!, "utf8").split("\n").filter(Boolean)
-            const found = procs.find((p) => {
-              try {
-                return fs.readFileSync(`/proc/${p}/cmdline`, "utf8") === "sleep\u00003601\u0000"
-              } catch {
-                return false
-              }
-            })
-            return found ? Effect.succeed(Number(found)) : Effect.fail("not yet")
-          }),
-          { times: 200, schedule: Schedule.spaced("20 millis") }
-        )
+        const sleepPid = yield* findInCgroup(record.containers[0]!.cgroupProcs[0]!, "sleep\u00003601\u0000")
         for (const procs of record.containers[0]!.cgroupProcs) {
           assert.include(fs.readFileSync(procs, "utf8").split("\n"), String(sleepPid), procs)
         }
         assert.strictEqual(fs.readlinkSync(`/proc/${sleepPid}/ns/pid`), workload[1])
         // Leaving (interrupting) the exec ends its process; the pod keeps running.
         yield* Fiber.interrupt(fiber)
-        yield* Effect.retry(
-          Effect.suspend(() => fs.existsSync(`/proc/${sleepPid}`) ? Effect.fail("alive") : Effect.void),
-          { times: 200, schedule: Schedule.spaced("20 millis") }
-        )
+        yield* gone(sleepPid)
         assert.isTrue(fs.existsSync(`/proc/${h.hostPid}`))
       }))
       yield* assertNoLeaks(before, leakOpts(env.dataDir))
@@ -240,6 +257,40 @@ layer(MachineLive, { timeout: 180_000, excludeTestServices: true })("exec (live,
       assert.strictEqual(after, before)
       assert.match(t.output(), /@@RC 0@@/)
       assert.isTrue(fs.existsSync(`/proc/${h.hostPid}`), "the pod keeps running")
+    }))
+
+  it.scoped("in-process with injected streams; interrupting the session hangs it up, the pod stays", () =>
+    Effect.gen(function*() {
+      const { env } = yield* Machine
+      const name = podName("exec-hup")
+      const h = yield* startPod(sleeper(name, { image: env.refs.busybox, command: ["sleep", "3600"] }))
+      const stdin = new PassThrough()
+      const stdout = new PassThrough()
+      let text = ""
+      stdout.on("data", (d: Buffer) => (text += d.toString("utf8")))
+      const seen = (re: RegExp) =>
+        Effect.retry(Effect.suspend(() => re.test(text) ? Effect.void : Effect.fail(text)), {
+          times: 250,
+          schedule: Schedule.spaced("20 millis")
+        })
+      const fiber = yield* Effect.fork(onMachine(execInteractive(name, ["sh"], {
+        stdin,
+        stdout,
+        size: () => ({ rows: 20, cols: 70 })
+      })))
+      yield* seen(/\/ # /)
+      // A foreground job and a background job (its own process group: the terminal's hangup
+      // signal to the foreground group does not reach it; ending the session must).
+      stdin.write("stty size; sleep 3604 & sleep 3603\r")
+      yield* seen(/\b20 70\b/)
+      const cg = (yield* recordOf(env.dataDir, name)).containers[0]!.cgroupProcs[0]!
+      const pids = yield* Effect.forEach(
+        ["sleep\u00003603\u0000", "sleep\u00003604\u0000", "sh\u0000"],
+        (c) => findInCgroup(cg, c)
+      )
+      yield* Fiber.interrupt(fiber)
+      yield* Effect.forEach(pids, gone)
+      assert.isTrue(fs.existsSync(`/proc/${h.hostPid}`))
     }))
 
   it.scoped("a 200 KB paste through an interactive exec arrives intact", () =>
