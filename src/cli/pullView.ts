@@ -72,6 +72,9 @@ export class PullView {
         return `${l.id}: extracted`
       }
       case "Done":
+        // Every layer is in place now (a refreshed blob whose directory already existed is not
+        // extracted again, so it sends no LayerExtracted).
+        for (const l of this.layers.values()) if (l.state !== "cached") l.state = "extracted"
         return `digest: ${e.digest}\npulled ${e.ref}`
     }
   }

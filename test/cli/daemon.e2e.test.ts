@@ -6,6 +6,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import * as pty from "node-pty"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -79,6 +80,28 @@ const startDaemon = (dataDir: string) =>
   )
 
 const alive = (pid: number) => fs.existsSync(`/proc/${pid}`)
+
+/** `tank ARGS` under a real terminal (node-pty): send keystrokes, wait for output, read the exit code. */
+const inTerminal = (args: ReadonlyArray<string>) => {
+  const term = pty.spawn(process.execPath, [cli.entry, ...args], {
+    name: "xterm",
+    cols: 100,
+    rows: 30,
+    env: { ...process.env, NO_COLOR: "" } as Record<string, string>
+  })
+  let output = ""
+  term.onData((d) => (output += d))
+  const exited = new Promise<number>((resolve) => term.onExit(({ exitCode }) => resolve(exitCode)))
+  const waitOutput = (re: RegExp, ms = 15_000) =>
+    Effect.promise(async () => {
+      const deadline = Date.now() + ms
+      while (!re.test(output)) {
+        if (Date.now() > deadline) throw new Error(`no ${re} in terminal output: ${JSON.stringify(output)}`)
+        await new Promise((r) => setTimeout(r, 50))
+      }
+    })
+  return { term, output: () => output, exited: Effect.promise(() => exited), waitOutput }
+}
 
 describe("tank daemon (root, e2e)", () => {
   it.scopedLive(
@@ -169,6 +192,59 @@ describe("tank daemon (root, e2e)", () => {
         assert.strictEqual(code, 0, daemon.stderr())
         assert.include(daemon.stderr(), "tank agent starting")
         yield* assertNoLeaks(before, { pathPrefixes: [dataDir] })
+      }),
+    90_000
+  )
+
+  it.scopedLive(
+    "a tty pod under a terminal: attach and detach with Ctrl-P Ctrl-Q, exec -it passes its status, pull draws bars",
+    () =>
+      Effect.gen(function*() {
+        const env = yield* tankEnv()
+        const dataDir = env.dataDir
+        fs.writeFileSync(path.join(dataDir, "config.yaml"), "reconciler:\n  stopGracePeriodMs: 1000\n")
+        const daemon = yield* startDaemon(dataDir)
+        const spec = {
+          name: "console",
+          containers: [{ name: "sh", image: env.refs.busybox, command: ["sh"], tty: true }]
+        }
+        const applied = yield* tank(dataDir, ["apply", "-f", "-"], JSON.stringify(spec))
+        assert.strictEqual(applied.code, 0, applied.stderr)
+        yield* waitFor(dataDir, "running", (r) =>
+          r.some((x) =>
+            x.name === "console" && x.phase === "running"
+          ), daemon.stderr)
+
+        const attached = inTerminal(["--data-dir", dataDir, "attach", "console"])
+        attached.term.write("echo attached-$((6*7))\r")
+        yield* attached.waitOutput(/attached-42/)
+        attached.term.write("\x10\x11")
+        assert.strictEqual(yield* attached.exited, 0, attached.output())
+        assert.include(attached.output(), "detached from pod/console")
+
+        // The shell survived the detach: attach again and find it.
+        const again = inTerminal(["--data-dir", dataDir, "attach", "console"])
+        again.term.write("echo again-$((1+1))\r")
+        yield* again.waitOutput(/again-2/)
+        again.term.write("\x10\x11")
+        assert.strictEqual(yield* again.exited, 0)
+
+        const ex = inTerminal(["--data-dir", dataDir, "exec", "-it", "console", "--", "sh"])
+        ex.term.write("[ -t 0 ] && echo stdin-is-a-$((1))-terminal; echo in-exec-$((2+3)); exit 3\r")
+        yield* ex.waitOutput(/in-exec-5/)
+        assert.strictEqual(yield* ex.exited, 3, ex.output())
+        assert.include(ex.output(), "stdin-is-a-1-terminal", JSON.stringify(ex.output()))
+
+        const pulled = inTerminal(["--data-dir", dataDir, "pull", "--refresh", env.refs.busybox])
+        assert.strictEqual(yield* pulled.exited, 0, pulled.output())
+        assert.include(pulled.output(), "\x1b[2K", "bars are redrawn in place")
+        assert.match(pulled.output(), /[0-9a-f]{12}: (Pull complete|Already exists)/, JSON.stringify(pulled.output()))
+
+        yield* tank(dataDir, ["delete", "console"])
+        yield* waitFor(dataDir, "gone", (r) =>
+          r.length === 0, daemon.stderr)
+        daemon.child.kill("SIGTERM")
+        assert.strictEqual((yield* Effect.promise(() => daemon.exited)).code, 0)
       }),
     90_000
   )

@@ -177,4 +177,14 @@ describe("PullView", () => {
     expect(v.lines()[0]).toBe("aaaaaaaaaaaa: Pull complete")
     expect(shortDigest(d1)).toBe("aaaaaaaaaaaa")
   })
+
+  it("Done completes layers that were not extracted again (refresh of a present layer)", () => {
+    const v = new PullView()
+    v.update(PullEvent.Resolved({ ref: "r", digest: d2, platform: "linux/amd64", layers: [{ digest: d1, size: 5 }] }))
+    v.update(PullEvent.LayerStarted({ digest: d1, size: 5 }))
+    v.update(PullEvent.LayerDownloaded({ digest: d1 }))
+    expect(v.lines()).toEqual(["aaaaaaaaaaaa: Extracting"])
+    expect(v.update(PullEvent.Done({ ref: "r", digest: d2 }))).toBe(`digest: ${d2}\npulled r`)
+    expect(v.lines()).toEqual(["aaaaaaaaaaaa: Pull complete"])
+  })
 })
