@@ -26,6 +26,7 @@ import * as tar from "tar-stream"
 import { Images, layer } from "../src/image/Images.js"
 import { makeImage, pushBlob, pushFixtures, pushImage } from "../test/support/fixtureImages.js"
 import { startRegistry } from "../test/support/registry.js"
+import { report } from "./report.js"
 
 const busyboxRuns = Number(process.argv[2] ?? 7)
 const largeRuns = Number(process.argv[3] ?? 3)
@@ -322,6 +323,15 @@ const program = Effect.gen(function*() {
     )
   }
   console.log("(ratio < 1: Tank is faster)")
+  report(
+    rows.filter((r) => r.tool !== "tank").flatMap((r) => {
+      const tank = rows.find((x) => x.image === r.image && x.tool === "tank")!
+      return [
+        { bench: "pull", case: `${r.image} cold pull+extract`, tank: tank.cold, peer: r.tool, peerValue: r.cold },
+        { bench: "pull", case: `${r.image} warm pull`, tank: tank.warm, peer: r.tool, peerValue: r.warm }
+      ]
+    })
+  )
   console.log("\ndownload only (cold; Tank with extraction left out vs skopeo copy to an OCI layout)")
   for (const d of downloads) {
     console.log(

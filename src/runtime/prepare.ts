@@ -37,8 +37,7 @@ const fail = (pod: string, step: string) => (e: unknown) =>
  */
 const pullImage = (images: Images["Type"], pod: Pod, c: Container) =>
   typeof c.image === "string"
-    ? images.pull(c.image, { offline: true }).pipe(
-      Effect.catchTag("NotCached", () => images.pull(c.image as string)),
+    ? images.pull(c.image, { ifNotPresent: true }).pipe(
       Effect.map((img) => ({ layers: img.layers, config: img.config as ImageConfig | undefined, digest: img.digest })),
       Effect.mapError(fail(pod.name, `pull ${c.image}`))
     )
