@@ -17,7 +17,7 @@ import type { ExitRecord } from "../runtime/helper/schema.js"
 import { DEFAULT_DETACH_KEYS, detachKeys, parseDetachKeys } from "./detachKeys.js"
 import { AlreadyAttached, type ContainerNotFound, NotATty, NotRunning } from "./errors.js"
 import { findTarget } from "./target.js"
-import { pumpInput, rawMode, type TerminalIO, watchResize, windowSize, writeAndDrain } from "./terminal.js"
+import { pumpInput, rawMode, takeInput, type TerminalIO, watchResize, windowSize, writeAndDrain } from "./terminal.js"
 
 export type AttachResult = { readonly exited: number } | { readonly signaled: number } | "detached"
 
@@ -90,6 +90,7 @@ export const attach = (
             )
         })
       )
+      yield* takeInput(io.input)
       yield* rawMode(io.input)
       const size = windowSize(io)
       if (size) yield* a.resize(size.rows, size.cols)

@@ -25,7 +25,15 @@ import { enterOptionsFor, helperFailure, Tail } from "./command.js"
 import type { EnvInput } from "./env.js"
 import { type ContainerNotFound, EnterFailed, NotRunning, SpawnFailed } from "./errors.js"
 import { findTarget, type Target } from "./target.js"
-import { pumpInput, rawMode, type TerminalIO, watchResize, windowSize, writeWithBackpressure } from "./terminal.js"
+import {
+  pumpInput,
+  rawMode,
+  takeInput,
+  type TerminalIO,
+  watchResize,
+  windowSize,
+  writeWithBackpressure
+} from "./terminal.js"
 
 export type ExecResult = { readonly exited: number } | { readonly signaled: number }
 
@@ -101,6 +109,7 @@ export const execInteractive = (
       ...(options.onResize ? { onResize: options.onResize } : {})
     }
     return yield* Effect.scoped(Effect.gen(function*() {
+      yield* takeInput(io.input)
       yield* rawMode(io.input)
       const size = windowSize(io) ?? { rows: 24, cols: 80 }
       const term = yield* Effect.acquireRelease(

@@ -107,6 +107,29 @@ export const rawMode = (input: NodeJS.ReadableStream): Effect.Effect<void, never
     (release) => Effect.sync(() => release?.())
   ))
 
+/**
+ * The session owns `input` for the scope: listeners already reading it (the REPL's readline and its
+ * keypress decoder) are unhooked and put back afterwards — else every keystroke would go both to the
+ * session and to the REPL (the original's pitfall 16: iex's reader stealing keystrokes).
+ */
+export const takeInput = (input: NodeJS.ReadableStream): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.asVoid(Effect.acquireRelease(
+    Effect.sync(() => {
+      const flowing = !input.isPaused()
+      const saved = (["data", "keypress"] as const).map((ev) => {
+        const ls = input.listeners(ev) as Array<(...args: Array<unknown>) => void>
+        for (const l of ls) input.off(ev, l)
+        return [ev, ls] as const
+      })
+      return { flowing, saved }
+    }),
+    ({ flowing, saved }) =>
+      Effect.sync(() => {
+        for (const [ev, ls] of saved) for (const l of ls) input.on(ev, l)
+        if (flowing) input.resume()
+      })
+  ))
+
 export type ChunkVerdict = "continue" | "stop"
 
 /**

@@ -34,9 +34,12 @@ const typeAndSee = (t: PtyProcess, line: string, see: RegExp) =>
   })
 
 /** attach in this process with injected streams; everything it prints is collected. */
-const attachInProcess = (pod: string, opts: Omit<AttachOptions, "input" | "output"> = {}) =>
+const attachInProcess = (
+  pod: string,
+  opts: Omit<AttachOptions, "input" | "output"> = {},
+  input: PassThrough = new PassThrough()
+) =>
   Effect.gen(function*() {
-    const input = new PassThrough()
     const output = new PassThrough()
     let text = ""
     output.on("data", (d: Buffer) => (text += d.toString("utf8")))
@@ -145,13 +148,22 @@ layer(MachineLive, { timeout: 180_000, excludeTestServices: true })("attach (liv
       assert.isNull(s.fiber.unsafePoll())
       s.input.write("\x10\x11")
       assert.strictEqual(yield* Fiber.join(s.fiber), "detached")
-      const t = yield* attachInProcess(name, { detachKeys: "ctrl-a,d" })
+      // The input already has a reader (as a REPL's readline): the session owns the input while it
+      // lasts, the reader gets it back afterwards.
+      const input = new PassThrough()
+      const before: Array<string> = []
+      input.on("data", (d: Buffer) => before.push(d.toString()))
+      input.write("for the repl")
+      const t = yield* attachInProcess(name, { detachKeys: "ctrl-a,d" }, input)
       yield* Effect.sleep("200 millis")
       t.input.write("\x10\x11echo custom-ok\r")
       yield* t.seen(/custom-ok/)
       assert.isNull(t.fiber.unsafePoll())
       t.input.write("\x01d")
       assert.strictEqual(yield* Fiber.join(t.fiber), "detached")
+      input.write("after")
+      yield* Effect.sleep("50 millis")
+      assert.deepStrictEqual(before, ["for the repl", "after"])
     }))
 
   it.scoped("the agent's reconciler applies the restart policy when the attached main process exits", () =>
