@@ -14,7 +14,7 @@
  * `BENCH_VERBOSE=1` prints the timeline of one cold Tank pull per image (download vs extraction).
  */
 import { Context, Effect, Exit, Layer, Scope } from "effect"
-import { execFileSync, spawnSync } from "node:child_process"
+import { execFileSync } from "node:child_process"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -26,6 +26,7 @@ import * as tar from "tar-stream"
 import { Images, layer } from "../src/image/Images.js"
 import { makeImage, pushBlob, pushFixtures, pushImage } from "../test/support/fixtureImages.js"
 import { startRegistry } from "../test/support/registry.js"
+import { has, podmanEnv, sh, unmountUnder } from "./peers.js"
 import { report } from "./report.js"
 
 const busyboxRuns = Number(process.argv[2] ?? 7)
@@ -37,13 +38,6 @@ const median = (xs: ReadonlyArray<number>) => {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
 }
 const ms = (x: number) => `${x.toFixed(1)} ms`
-
-const sh = (cmd: string, args: ReadonlyArray<string>, env?: NodeJS.ProcessEnv) => {
-  const r = spawnSync(cmd, args, { env: { ...process.env, ...env }, encoding: "utf8" })
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: ${r.stderr || r.stdout || r.error}`)
-  return r.stdout
-}
-const has = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0
 
 const timeIt = (f: () => void) => {
   const t0 = performance.now()
@@ -119,35 +113,6 @@ const buildLargeLayer = async (file: string) => {
 }
 
 // -- peers ----------------------------------------------------------------------------------------
-
-const podmanEnv = (dir: string, host: string): NodeJS.ProcessEnv => {
-  fs.mkdirSync(dir, { recursive: true })
-  fs.writeFileSync(
-    path.join(dir, "storage.conf"),
-    `[storage]\ndriver = "overlay"\nrunroot = "${dir}/run"\ngraphroot = "${dir}/graph"\n`
-  )
-  fs.writeFileSync(
-    path.join(dir, "registries.conf"),
-    `unqualified-search-registries = []\n[[registry]]\nlocation = "${host}"\ninsecure = true\n`
-  )
-  fs.writeFileSync(
-    path.join(dir, "containers.conf"),
-    `[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n` +
-      (has("runc") ? `runtime = "runc"\n` : "") +
-      `[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]\n`
-  )
-  return {
-    CONTAINERS_STORAGE_CONF: path.join(dir, "storage.conf"),
-    CONTAINERS_REGISTRIES_CONF: path.join(dir, "registries.conf"),
-    CONTAINERS_CONF: path.join(dir, "containers.conf")
-  }
-}
-
-/** Unmounts whatever podman's storage left mounted under `dir` (containers/storage makes its home private). */
-const unmountUnder = (dir: string) => {
-  const mounts = fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n").map((l) => l.split(" ")[4] ?? "")
-  for (const m of mounts.filter((m) => m.startsWith(dir)).sort().reverse()) spawnSync("umount", ["-l", m])
-}
 
 interface Row {
   readonly image: string
