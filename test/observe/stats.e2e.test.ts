@@ -2,7 +2,7 @@
  * Stats end to end (root): real pods, their cgroups and network namespaces.
  */
 import { assert, layer } from "@effect/vitest"
-import { Chunk, Effect, Layer, Option, Stream } from "effect"
+import { Chunk, Context, Effect, Layer, Option, Stream } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import { performance } from "node:perf_hooks"
@@ -93,7 +93,7 @@ layer(MachineLive, { timeout: 180_000, excludeTestServices: true })("stats (live
       const svcCtx = yield* Layer.build(
         Stats.layer({ intervalMs: 200, historySize: 3 }).pipe(Layer.provide(Layer.succeedContext(ctx)))
       )
-      const svc = svcCtx.unsafeMap.get(Stats.key) as Stats["Type"]
+      const svc = Context.get(svcCtx, Stats)
       yield* until(svc.history(busy), (h) => h.length === 3, 5_000)
       const h = yield* svc.history(busy)
       assert.strictEqual(h.length, 3)
