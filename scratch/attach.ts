@@ -11,7 +11,7 @@ import { Effect } from "effect"
 import { PassThrough } from "node:stream"
 import { attach } from "../src/exec/index.js"
 import { Tank } from "../src/index.js"
-import { exampleImage, runExample, waitFor, waitForPhase, withPods } from "./shared.js"
+import { exampleImage, runExample, shortBackoff, waitFor, waitForPhase, withPods } from "./shared.js"
 
 /** A scripted keyboard: each step is typed after a pause, so the shell reads them one by one. */
 const typed = (steps: ReadonlyArray<string>) => {
@@ -77,4 +77,5 @@ const program = Effect.gen(function*() {
   console.log(`restarted by the policy: restarts=${back.restarts}, new pid ${back.hostPid !== first.hostPid}`)
 })
 
-runExample(withPods(["console"], program))
+// Short restart backoff, so the policy brings the shell back within a second.
+runExample(withPods(["console"], program), shortBackoff())

@@ -9,9 +9,8 @@
  * Image: $TANK_EXAMPLE_IMAGE (default 127.0.0.1:5000/tank/busybox).
  */
 import { Effect } from "effect"
-import type * as Agent from "../src/agent/Agent.js"
-import { Config, Store, Tank } from "../src/index.js"
-import { exampleImage, runExample, waitFor, withPods } from "./shared.js"
+import { Store, Tank } from "../src/index.js"
+import { exampleImage, runExample, shortBackoff, waitFor, withPods } from "./shared.js"
 
 const program = Effect.gen(function*() {
   const image = exampleImage()
@@ -39,12 +38,5 @@ const program = Effect.gen(function*() {
   console.log(`flaky after Tank.restart: restarts=${reset.restarts} (backoff reset)`)
 })
 
-// Short timings so the backoff shows in seconds (defaults: 10 s base, 5 min cap).
-const agentOptions = Effect.map(Config.load(), (config): Agent.AgentOptions => ({
-  config: {
-    ...config,
-    reconciler: { ...config.reconciler, backoffBaseMs: 300, backoffCapMs: 2_000, stopGracePeriodMs: 2_000 }
-  }
-}))
-
-Effect.runPromise(agentOptions).then((options) => runExample(withPods(["flaky", "oneshot"], program), options))
+// Short timings so the backoff shows in seconds.
+runExample(withPods(["flaky", "oneshot"], program), shortBackoff())

@@ -5,7 +5,7 @@
 import { NodeRuntime } from "@effect/platform-node"
 import { Duration, Effect, type Layer, Schedule } from "effect"
 import * as Agent from "../src/agent/Agent.js"
-import { type Status, Tank } from "../src/index.js"
+import { Config, type Status, Tank } from "../src/index.js"
 
 /** $TANK_EXAMPLE_IMAGE, else the local registry's busybox (`npx tsx scripts/local-registry.ts`). */
 export const exampleImage = (): string => process.env.TANK_EXAMPLE_IMAGE || "127.0.0.1:5000/tank/busybox:latest"
@@ -72,6 +72,20 @@ export const withPods = <A, E, R>(names: ReadonlyArray<string>, body: Effect.Eff
  * Run an example with an agent in-process (Agent.layer with the default config, or `options`), the
  * way `npm start` does. Exit code 1 and the error on failure; Ctrl-C interrupts cleanly.
  */
+/**
+ * Agent options with short restart backoff (defaults: 10 s base, 5 min cap), so restarts show in
+ * seconds: operational config (`reconciler.*` in config.yaml), overridden here in code.
+ */
+export const shortBackoff = (): Agent.AgentOptions => {
+  const config = Effect.runSync(Config.load())
+  return {
+    config: {
+      ...config,
+      reconciler: { ...config.reconciler, backoffBaseMs: 300, backoffCapMs: 2_000, stopGracePeriodMs: 2_000 }
+    }
+  }
+}
+
 /** What the in-process agent provides to an example: Store, TankConfig, Reconciler, Images. */
 export type AgentServices = Layer.Layer.Success<ReturnType<typeof Agent.layer>>
 

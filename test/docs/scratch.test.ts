@@ -255,6 +255,7 @@ describe("scratch examples", () => {
     }
     const exited = new Promise<number>((resolve) => term.onExit(({ exitCode }) => resolve(exitCode)))
     let failure: unknown
+    let left: Array<string> = []
     try {
       await until(/type `exit` to leave/)
       await new Promise((r) => setTimeout(r, 500))
@@ -273,9 +274,55 @@ describe("scratch examples", () => {
         // gone
       }
       await new Promise((r) => setTimeout(r, 200))
-      const left = await leftovers(dataDir, ["shell"])
-      if (failure) throw failure
-      expect(left).toEqual([])
+      left = await leftovers(dataDir, ["shell"])
     }
+    if (failure) throw failure
+    expect(left).toEqual([])
+  }, 90_000)
+
+  it("attach on a terminal: type into the main process, Ctrl-P Ctrl-Q detaches", async () => {
+    const dataDir = freshDataDir()
+    const term = pty.spawn(process.execPath, ["--import", "tsx", "scratch/attach.ts"], {
+      cwd: root,
+      env: exampleEnv(dataDir, {}),
+      cols: 100,
+      rows: 30
+    })
+    let out = ""
+    term.onData((d) => (out += d))
+    const until = async (re: RegExp, ms = 30_000) => {
+      const end = Date.now() + ms
+      while (!re.test(out)) {
+        if (Date.now() > end) throw new Error(`no ${re} in:\n${out}`)
+        await new Promise((r) => setTimeout(r, 50))
+      }
+    }
+    const exited = new Promise<number>((resolve) => term.onExit(({ exitCode }) => resolve(exitCode)))
+    let failure: unknown
+    let left: Array<string> = []
+    try {
+      await until(/press Ctrl-P Ctrl-Q to detach/)
+      await new Promise((r) => setTimeout(r, 500))
+      term.write("echo att-$((6*7))\r")
+      await until(/att-42/)
+      term.write("\x10")
+      await new Promise((r) => setTimeout(r, 100))
+      term.write("\x11")
+      await until(/attach ended: "detached"/)
+      expect(await Promise.race([exited, new Promise((r) => setTimeout(() => r("timeout"), 30_000))])).toBe(0)
+      expect(out).toMatch(/console deleted/)
+    } catch (e) {
+      failure = e
+    } finally {
+      try {
+        term.kill("SIGKILL")
+      } catch {
+        // gone
+      }
+      await new Promise((r) => setTimeout(r, 200))
+      left = await leftovers(dataDir, ["console"])
+    }
+    if (failure) throw failure
+    expect(left).toEqual([])
   }, 90_000)
 })
