@@ -124,6 +124,34 @@ layer(MachineLive, { timeout: 180_000, excludeTestServices: true })("logs (live,
       }))
     }))
 
+  it.scoped("follow through the monitor's rotations loses and repeats no line", () =>
+    Effect.gen(function*() {
+      const { env } = yield* Machine
+      const name = podName("logs-rotf")
+      // ~90-byte records, a 4 KiB file: a rotation every ~45 lines, several per second.
+      const got: Array<string> = []
+      yield* Effect.scoped(Effect.gen(function*() {
+        yield* startPod(
+          pod(name, env, "i=0; while [ $i -lt 100000 ]; do echo \"n $i\"; i=$((i+1)); usleep 2000; done"),
+          {
+            smallLogs: true
+          }
+        )
+        const follower = yield* onMachine(
+          logs(name, { follow: true, tail: 0, pollMs: 20 }).pipe(
+            Stream.runForEach((e) => Effect.sync(() => got.push(e.text)))
+          )
+        ).pipe(Effect.forkScoped)
+        for (let i = 0; i < 200 && got.length < 600; i++) yield* Effect.sleep("50 millis")
+        yield* Fiber.interrupt(follower)
+      }))
+      assert.isAtLeast(got.length, 600)
+      // It did rotate under the follower, several times (600 records ≈ 28 KB through 4 KiB files).
+      assert.isTrue(fs.existsSync(path.join(env.dataDir, "logs", name, "app.log.3")))
+      const nums = got.map((t) => Number(t.split(" ")[1]))
+      assert.deepStrictEqual(nums, Array.from({ length: nums.length }, (_, i) => nums[0]! + i))
+    }))
+
   it.scoped("a 1 MB line is split into 16 KiB records and joined back", () =>
     Effect.gen(function*() {
       const { env } = yield* Machine
