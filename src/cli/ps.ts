@@ -3,9 +3,11 @@
  */
 import * as Command from "@effect/cli/Command"
 import { Effect, type Option } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
 import type { Pod } from "../spec/Pod.js"
 import type { PodStatus } from "../store/status.js"
-import { dataDirOption, describe, jsonOption, out, withStore } from "./common.js"
+import { dataDirOption, describe, err, jsonOption, out, withStore } from "./common.js"
 import { printJson } from "./output.js"
 import { ageSince, renderTable, shortExit } from "./table.js"
 
@@ -54,14 +56,31 @@ export const loadRows = Effect.gen(function*() {
   })
 })
 
+/** The pid in `<dataDir>/agent.lock` if that process still lives (a cheap probe: no flock here). */
+const liveAgentPid = (dir: string): number | undefined => {
+  try {
+    const pid = Number(fs.readFileSync(path.join(dir, "agent.lock"), "utf8").trim())
+    return Number.isInteger(pid) && pid > 0 && fs.existsSync(`/proc/${pid}`) ? pid : undefined
+  } catch {
+    return undefined
+  }
+}
+
 const run = ({ dataDir, json }: { dataDir: Option.Option<string>; json: boolean }) =>
-  withStore(dataDir, () => loadRows, { readOnly: true }).pipe(
-    Effect.flatMap((rows) =>
-      json
-        ? printJson(rows.map((r) => ({ ...r.status, image: imageOf(r.spec), declared: r.spec !== undefined })))
-        : out(psTable(rows, Date.now()))
+  withStore(dataDir, (config) => Effect.map(loadRows, (rows) => ({ rows, dir: config.dataDir })), { readOnly: true })
+    .pipe(
+      Effect.tap(({ dir, rows }) =>
+        // Statuses are only as fresh as the agent that writes them: say so when none is running.
+        rows.length > 0 && liveAgentPid(dir) === undefined
+          ? err(`tank: warning: no agent is running for ${dir}; statuses may be stale (start one: tank daemon)`)
+          : Effect.void
+      ),
+      Effect.flatMap(({ rows }) =>
+        json
+          ? printJson(rows.map((r) => ({ ...r.status, image: imageOf(r.spec), declared: r.spec !== undefined })))
+          : out(psTable(rows, Date.now()))
+      )
     )
-  )
 
 const help = describe(
   "ps",

@@ -109,6 +109,9 @@ describe("tank apply / get / ps / status / delete / restart", () => {
   it("ps prints a table with every declared pod, pending before an agent acts", async () => {
     const r = await tank(["ps"])
     expect(r.code).toBe(0)
+    expect(r.stderr).toBe(
+      `tank: warning: no agent is running for ${data.dir}; statuses may be stale (start one: tank daemon)\n`
+    )
     const lines = r.stdout.trimEnd().split("\n")
     expect(lines[0]).toMatch(/^NAME\s+PHASE\s+RESTARTS\s+AGE\s+IMAGE\s+ADDRESSES\s+HOST PID\s+LAST EXIT$/)
     const web = lines.find((l) => l.startsWith("web "))!

@@ -115,7 +115,9 @@ describe("tank daemon (root, e2e)", () => {
           path.join(dataDir, "config.yaml"),
           "reconciler:\n  stopGracePeriodMs: 2000\n  resyncIntervalMs: 1000\n"
         )
-        const before = yield* leakSnapshot({ pathPrefixes: [dataDir] })
+        // Only what this test makes: other suites run pods (and monitors) at the same time.
+        const scope = { pathPrefixes: [dataDir], processMarkers: [dataDir] }
+        const before = yield* leakSnapshot(scope)
         const daemon: { child: ChildProcess; exited: Promise<{ code: number | null }>; stderr: () => string } =
           yield* startDaemon(dataDir)
 
@@ -143,6 +145,7 @@ describe("tank daemon (root, e2e)", () => {
         const pid = rows.find((x) => x.name === "cli-e2e")!.hostPid!
         assert.isTrue(alive(pid), `host pid ${pid} is alive`)
         const table = yield* tank(dataDir, ["ps"])
+        assert.strictEqual(table.stderr, "", "no stale-agent warning while the daemon runs")
         assert.match(
           table.stdout,
           new RegExp(
@@ -191,7 +194,9 @@ describe("tank daemon (root, e2e)", () => {
         const { code } = yield* Effect.promise(() => daemon.exited)
         assert.strictEqual(code, 0, daemon.stderr())
         assert.include(daemon.stderr(), "tank agent starting")
-        yield* assertNoLeaks(before, { pathPrefixes: [dataDir] })
+        yield* assertNoLeaks(before, { ...scope, pids: [pid] })
+        const cgroups = fs.readdirSync("/sys/fs/cgroup").map((c) => `/sys/fs/cgroup/${c}/tank/cli-e2e`)
+        assert.deepStrictEqual(cgroups.filter((c) => fs.existsSync(c)), [], "the pod's cgroups are removed")
       }),
     90_000
   )
