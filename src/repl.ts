@@ -8,7 +8,7 @@
  *   attach(pod)            take over a tty pod's main process (Ctrl-P Ctrl-Q detaches)
  * Input is TypeScript (types are stripped), with top-level await.
  */
-import { Effect, Layer, ManagedRuntime, Schema, Stream } from "effect"
+import { Cause, Effect, Exit, Layer, ManagedRuntime, Schema, Stream } from "effect"
 import { transformSync } from "esbuild"
 import * as repl from "node:repl"
 import * as Agent from "./agent/Agent.js"
@@ -28,7 +28,12 @@ await runtime.runPromise(Effect.void).catch((e) => {
   process.exit(1)
 })
 
-const run = <A, E>(eff: Effect.Effect<A, E, any>): Promise<A> => runtime.runPromise(eff as Effect.Effect<A, E, never>)
+/** Run an Effect with the agent's layers; a failure rejects with the typed error itself (e.g. PodNotFound). */
+const run = async <A, E>(eff: Effect.Effect<A, E, any>): Promise<A> => {
+  const exit = await runtime.runPromiseExit(eff as Effect.Effect<A, E, never>)
+  if (Exit.isSuccess(exit)) return exit.value
+  throw Cause.squash(exit.cause)
+}
 
 console.log(
   [
@@ -63,7 +68,6 @@ const withTerminal = async <A>(f: () => Promise<A>): Promise<A> => {
   } finally {
     if (process.stdin.isTTY) process.stdin.setRawMode(true) // the REPL's own mode
     server.resume()
-    server.displayPrompt(true)
   }
 }
 

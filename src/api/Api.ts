@@ -11,9 +11,9 @@ import type { Pod } from "../spec/Pod.js"
 import type { PodStatus } from "../store/status.js"
 import { AlreadyExists, RevisionConflict, Store, type StoredPod, type StoreError } from "../store/Store.js"
 
-export class PodNotFound extends Schema.TaggedError<PodNotFound>()("PodNotFound", { name: Schema.String }) {
+export class PodNotFound extends Schema.TaggedError<PodNotFound>()("PodNotFound", { pod: Schema.String }) {
   override get message() {
-    return `pod "${this.name}" is not declared`
+    return `pod "${this.pod}" is not declared`
   }
 }
 
@@ -82,7 +82,7 @@ export const applyAll = (
 export const get = (name: string): Effect.Effect<Pod, PodNotFound | StoreError, Store> =>
   Effect.flatMap(Store, (s) => s.get(name)).pipe(
     Effect.flatMap(Option.match({
-      onNone: () => Effect.fail(new PodNotFound({ name })),
+      onNone: () => Effect.fail(new PodNotFound({ pod: name })),
       onSome: (p) => Effect.succeed(p.spec)
     }))
   )
@@ -127,7 +127,7 @@ export const status = (name: string): Effect.Effect<PodStatus, PodNotFound | Sto
   Effect.gen(function*() {
     const store = yield* Store
     const pod = yield* store.get(name)
-    if (Option.isNone(pod)) return yield* new PodNotFound({ name })
+    if (Option.isNone(pod)) return yield* new PodNotFound({ pod: name })
     return Option.getOrElse(yield* store.getStatus(name), () => pending(pod.value))
   })
 
@@ -135,7 +135,7 @@ export const status = (name: string): Effect.Effect<PodStatus, PodNotFound | Sto
 export const restart = (name: string): Effect.Effect<StoredPod, PodNotFound | StoreError, Store> =>
   Effect.flatMap(Store, (s) => s.requestRestart(name)).pipe(
     Effect.flatMap(Option.match({
-      onNone: () => Effect.fail(new PodNotFound({ name })),
+      onNone: () => Effect.fail(new PodNotFound({ pod: name })),
       onSome: Effect.succeed
     })),
     Effect.tap(() =>

@@ -14,10 +14,10 @@ import type { StoreError } from "../store/Store.js"
 import { type BackoffConfig, defaultBackoff } from "./restarts.js"
 
 export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", {
-  name: Schema.String
+  pod: Schema.String
 }) {
   override get message() {
-    return `pod "${this.name}" is not declared`
+    return `pod "${this.pod}" is not declared`
   }
 }
 

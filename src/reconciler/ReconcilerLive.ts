@@ -202,7 +202,7 @@ export const make = (input: ReconcilerConfigInput = {}) =>
       restart: (name) =>
         Effect.gen(function*() {
           const pod = yield* store.get(name)
-          if (Option.isNone(pod)) return yield* new NotFound({ name })
+          if (Option.isNone(pod)) return yield* new NotFound({ pod: name })
           const w = workers.get(name)
           if (w === undefined || Option.isSome(yield* Fiber.poll(w.fiber))) return yield* pass
           yield* w.update(pod.value, specKeyOf(pod.value), { restart: true })

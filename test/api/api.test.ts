@@ -161,7 +161,7 @@ for (const [label, layer] of layers) {
         const rev = yield* store.revision
         const err = yield* Effect.flip(Api.restart("nope"))
         assert.strictEqual(err._tag, "PodNotFound")
-        assert.strictEqual(err._tag === "PodNotFound" && err.name, "nope")
+        assert.strictEqual(err._tag === "PodNotFound" && err.pod, "nope")
         assert.strictEqual(yield* store.revision, rev)
         assert.deepStrictEqual(yield* eventTypes, [])
       }).pipe(Effect.provide(layer)))

@@ -312,6 +312,6 @@ describe("Reconciler: spec changes, deletes, restart()", () => {
       yield* rec.restart("web")
       yield* eventually("running", phaseIs(store, "web", "running"))
       const nope = yield* Effect.exit(rec.restart("nope"))
-      assert.deepStrictEqual(nope, Exit.fail(new NotFound({ name: "nope" })))
+      assert.deepStrictEqual(nope, Exit.fail(new NotFound({ pod: "nope" })))
     }))
 })
