@@ -115,7 +115,9 @@ export const rawMode = (input: NodeJS.ReadableStream): Effect.Effect<void, never
 export const takeInput = (input: NodeJS.ReadableStream): Effect.Effect<void, never, Scope.Scope> =>
   Effect.asVoid(Effect.acquireRelease(
     Effect.sync(() => {
-      const flowing = !input.isPaused()
+      // `readableFlowing` is null for a stream nobody reads yet (process.stdin in a CLI): leave it so,
+      // or resuming it afterwards would keep the process alive.
+      const flowing = (input as { readableFlowing?: boolean | null }).readableFlowing === true
       const saved = (["data", "keypress"] as const).map((ev) => {
         const ls = input.listeners(ev) as Array<(...args: Array<unknown>) => void>
         for (const l of ls) input.off(ev, l)
