@@ -6,11 +6,15 @@
  * data dir (`$TANK_DATA_DIR`, else `~/.cache/tank`). To compose your own layers, use `Api` with any
  * `Store` layer instead.
  */
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Stream } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Api from "./api/Api.js"
 import * as Config from "./config/Config.js"
+import type { AttachOptions } from "./exec/Attach.js"
+import type { CaptureOptions, ExecOptions } from "./exec/Exec.js"
+import type { EventsOptions } from "./observe/events.js"
+import type { LogsOptions } from "./observe/logs.js"
 import { layerSqlite } from "./store/sqlite.js"
 import type { PodStatus } from "./store/status.js"
 import type { Store } from "./store/Store.js"
@@ -54,3 +58,60 @@ export function status(name?: string) {
 }
 /** Restart a pod and reset its backoff. */
 export const restart = (name: string) => withDefaults(Api.restart(name))
+
+// -- interactive and observability: each loads its module on first use, so `Tank.apply` in a
+// script does not pay for node-pty, koffi or netlink.
+
+const configOnly = Layer.unwrapEffect(Effect.map(Config.load(), (c) => Layer.succeed(Config.TankConfig, c)))
+
+/**
+ * Run `argv` inside a running pod (docker exec): interactive on the caller's terminal when `tty`,
+ * else with the caller's stdio. Resolves with `{ exited }` / `{ signaled }`.
+ */
+export const exec = (
+  pod: string,
+  argv: ReadonlyArray<string>,
+  options: ExecOptions = {}
+) =>
+  Effect.flatMap(Effect.promise(() => import("./exec/Exec.js")), (m) => m.exec(pod, argv, options)).pipe(
+    Effect.provide(configOnly)
+  )
+
+/** Run `argv` in a pod and capture stdout, stderr and the exit code (for scripts). */
+export const execCapture = (
+  pod: string,
+  argv: ReadonlyArray<string>,
+  options: CaptureOptions & { readonly encoding?: "utf8" } = {}
+) =>
+  Effect.flatMap(Effect.promise(() => import("./exec/Exec.js")), (m) => m.execCapture(pod, argv, options)).pipe(
+    Effect.provide(configOnly)
+  )
+
+/** Take over a `tty: true` pod's main process (docker attach); Ctrl-P Ctrl-Q detaches. */
+export const attach = (pod: string, options: AttachOptions = {}) =>
+  Effect.flatMap(Effect.promise(() => import("./exec/Attach.js")), (m) => m.attach(pod, options)).pipe(
+    Effect.provide(configOnly)
+  )
+
+/** A pod's log records (tail, since, follow ...) as a Stream. */
+export const logs = (pod: string, options: LogsOptions = {}) =>
+  Stream.unwrap(Effect.map(Effect.promise(() => import("./observe/logs.js")), (m) => m.logs(pod, options))).pipe(
+    Stream.provideLayer(StoreLive)
+  )
+
+/** CPU, memory, pids and network counters of a running pod (two samples `intervalMs` apart). */
+export const stats = (pod: string, options: { readonly intervalMs?: number } = {}) =>
+  Effect.gen(function*() {
+    const [m, cg, net] = yield* Effect.promise(() =>
+      Promise.all([import("./observe/stats.js"), import("./cgroups/Cgroups.js"), import("./net/NetworkLive.js")])
+    )
+    return yield* m.stats(pod, options).pipe(
+      Effect.provide(Layer.mergeAll(configOnly, cg.Cgroups.layer, net.NetworkLive))
+    )
+  })
+
+/** Pod events from the agent (any process), oldest first; `follow` keeps the stream open. */
+export const events = (options: EventsOptions = {}) =>
+  Stream.unwrap(Effect.map(Effect.promise(() => import("./observe/events.js")), (m) => m.events(options))).pipe(
+    Stream.provideLayer(StoreLive)
+  )

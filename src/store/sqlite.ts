@@ -54,24 +54,27 @@ const wrap = (op: string) => <A, R>(eff: Effect.Effect<A, SqlError, R>): Effect.
     Effect.mapError((cause) => new StoreError({ op, message: cause.message, cause }))
   )
 
+const userVersion = (sql: SqlClient.SqlClient) =>
+  sql<{ user_version: number }>`PRAGMA user_version`.pipe(Effect.map((rows) => rows[0]?.user_version ?? 0))
+
 const migrate = (sql: SqlClient.SqlClient) =>
   Effect.gen(function*() {
+    // Readers of an up-to-date file (most opens: `tank ps`) must not write at all.
+    const seen = yield* userVersion(sql)
+    if (seen > MIGRATIONS.length) {
+      return yield* Effect.dieMessage(`store schema version ${seen} is newer than this Tank (${MIGRATIONS.length})`)
+    }
+    if (seen === MIGRATIONS.length) return
     // BEGIN IMMEDIATE: two processes opening a fresh file at once must not both migrate.
     yield* sql.unsafe("BEGIN IMMEDIATE")
     const done = yield* Effect.gen(function*() {
-      const [row] = yield* sql<{ user_version: number }>`PRAGMA user_version`
-      const version = row?.user_version ?? 0
+      const version = yield* userVersion(sql)
       for (let v = version; v < MIGRATIONS.length; v++) {
         for (const stmt of MIGRATIONS[v]!.split(";").map((s) => s.trim()).filter(Boolean)) {
           yield* sql.unsafe(stmt)
         }
       }
       if (version < MIGRATIONS.length) yield* sql.unsafe(`PRAGMA user_version = ${MIGRATIONS.length}`)
-      if (version > MIGRATIONS.length) {
-        return yield* Effect.dieMessage(
-          `store schema version ${version} is newer than this Tank (${MIGRATIONS.length})`
-        )
-      }
     }).pipe(Effect.exit)
     yield* sql.unsafe(done._tag === "Success" ? "COMMIT" : "ROLLBACK")
     return yield* done
