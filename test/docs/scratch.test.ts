@@ -101,8 +101,24 @@ const killLeftoverProcesses = (dataDir: string): Array<string> => {
   return found
 }
 
+/** The pods' cgroup directories that exist now, in every hierarchy. */
+const podCgroups = (pods: ReadonlyArray<string>): Set<string> => {
+  const out = new Set<string>()
+  for (const pod of pods) {
+    for (const hierarchy of ["/sys/fs/cgroup/pids", "/sys/fs/cgroup/memory", "/sys/fs/cgroup"]) {
+      const dir = path.join(hierarchy, "tank", pod)
+      if (fs.existsSync(path.join(dir, "cgroup.procs"))) out.add(dir)
+    }
+  }
+  return out
+}
+
 /** What an example left behind, cleaned up; empty when it cleaned up after itself. */
-const leftovers = async (dataDir: string, pods: ReadonlyArray<string>): Promise<Array<string>> => {
+const leftovers = async (
+  dataDir: string,
+  pods: ReadonlyArray<string>,
+  before: ReadonlySet<string>
+): Promise<Array<string>> => {
   const left: Array<string> = []
   const statuses = await Effect.runPromise(
     Api.statusAll.pipe(Effect.provide(Layer.fresh(layerSqlite(path.join(dataDir, "tank.db")))))
@@ -111,12 +127,9 @@ const leftovers = async (dataDir: string, pods: ReadonlyArray<string>): Promise<
   const run = path.join(dataDir, "run")
   for (const d of fs.existsSync(run) ? fs.readdirSync(run) : []) left.push(`run dir ${d}`)
   left.push(...killLeftoverProcesses(dataDir).map((p) => `process ${p}`))
-  for (const pod of pods) {
-    for (const hierarchy of ["/sys/fs/cgroup/pids", "/sys/fs/cgroup/memory", "/sys/fs/cgroup"]) {
-      const dir = path.join(hierarchy, "tank", pod)
-      if (fs.existsSync(dir) && fs.existsSync(path.join(dir, "cgroup.procs"))) left.push(`cgroup ${dir}`)
-    }
-  }
+  // Cgroups are named by pod alone (tank/<pod>), machine-wide: only those that appeared during the
+  // run count (another test may run a same-named pod at the same time).
+  for (const dir of podCgroups(pods)) if (!before.has(dir)) left.push(`cgroup ${dir}`)
   // Mounts under the data dir (pinned namespaces of a pod that was not torn down): detach them so
   // the directory can go.
   const mounts = fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n")
@@ -129,17 +142,18 @@ const leftovers = async (dataDir: string, pods: ReadonlyArray<string>): Promise<
   return left
 }
 
-const expectClean = async (r: Ran, pods: ReadonlyArray<string>) => {
-  expect(await leftovers(r.dataDir, pods)).toEqual([])
+const expectClean = async (r: Ran, pods: ReadonlyArray<string>, before: ReadonlySet<string>) => {
+  expect(await leftovers(r.dataDir, pods, before)).toEqual([])
 }
 
 const check = async (name: string, pods: ReadonlyArray<string>, lines: ReadonlyArray<RegExp>, extra = {}) => {
+  const before = podCgroups(pods)
   const r = await runExample(name, extra)
   try {
     expect(r.code, r.out).toBe(0)
     for (const l of lines) expect(r.out, `${name}: expected ${l}`).toMatch(l)
   } finally {
-    await expectClean(r, pods)
+    await expectClean(r, pods, before)
   }
   return r
 }
@@ -238,6 +252,7 @@ describe("scratch examples", () => {
 
   it("exec on a terminal: an interactive shell in the pod, then exit", async () => {
     const dataDir = freshDataDir()
+    const before = podCgroups(["shell"])
     const term = pty.spawn(process.execPath, ["--import", "tsx", "scratch/exec.ts"], {
       cwd: root,
       env: exampleEnv(dataDir, {}),
@@ -262,7 +277,7 @@ describe("scratch examples", () => {
       term.write("echo pty-$((6*7)); [ -t 0 ] && [ -t 1 ] && echo on-a-terminal\r")
       await until(/pty-42\s+on-a-terminal/)
       term.write("exit\r")
-      expect(await Promise.race([exited, new Promise((r) => setTimeout(() => r("timeout"), 30_000))])).toBe(0)
+      expect(await Promise.race([exited, new Promise((r) => setTimeout(() => r("timeout"), 60_000))]), out).toBe(0)
       expect(out).toMatch(/the shell ended: \{"exited":0\}/)
       expect(out).toMatch(/after the execs the pod is still running/)
     } catch (e) {
@@ -274,14 +289,15 @@ describe("scratch examples", () => {
         // gone
       }
       await new Promise((r) => setTimeout(r, 200))
-      left = await leftovers(dataDir, ["shell"])
+      left = await leftovers(dataDir, ["shell"], before)
     }
     if (failure) throw failure
     expect(left).toEqual([])
-  }, 90_000)
+  }, 120_000)
 
   it("attach on a terminal: type into the main process, Ctrl-P Ctrl-Q detaches", async () => {
     const dataDir = freshDataDir()
+    const before = podCgroups(["console"])
     const term = pty.spawn(process.execPath, ["--import", "tsx", "scratch/attach.ts"], {
       cwd: root,
       env: exampleEnv(dataDir, {}),
@@ -309,7 +325,7 @@ describe("scratch examples", () => {
       await new Promise((r) => setTimeout(r, 100))
       term.write("\x11")
       await until(/attach ended: "detached"/)
-      expect(await Promise.race([exited, new Promise((r) => setTimeout(() => r("timeout"), 30_000))])).toBe(0)
+      expect(await Promise.race([exited, new Promise((r) => setTimeout(() => r("timeout"), 60_000))]), out).toBe(0)
       expect(out).toMatch(/console deleted/)
     } catch (e) {
       failure = e
@@ -320,9 +336,9 @@ describe("scratch examples", () => {
         // gone
       }
       await new Promise((r) => setTimeout(r, 200))
-      left = await leftovers(dataDir, ["console"])
+      left = await leftovers(dataDir, ["console"], before)
     }
     if (failure) throw failure
     expect(left).toEqual([])
-  }, 90_000)
+  }, 120_000)
 })
