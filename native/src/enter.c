@@ -134,7 +134,10 @@ parse_args (int argc, char **argv, enter_opts_t *o, tank_err_t *err)
   for (int c = 0; !caps && c < 64 && prctl (PR_CAPBSET_READ, c, 0, 0, 0) >= 0; c++)
     if (prctl (PR_CAPBSET_READ, c, 0, 0, 0) == 1)
       all |= 1ULL << c;
-  o->creds.caps = (caps_spec_t) { all, all, all, all, 0 };
+  /* As for the workload (docker's rule): root keeps the set effective and permitted, other uids only
+   * in the bounding set; inheritable stays empty (CVE-2022-24769). */
+  uint64_t held = o->creds.uid == 0 ? all : 0;
+  o->creds.caps = (caps_spec_t) { all, held, held, 0, 0 };
   o->creds.env = o->env;
   o->creds.argv = (const char **) o->argv;
   return 0;

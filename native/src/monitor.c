@@ -230,7 +230,10 @@ static int
 poll_timeout (monitor_t *m)
 {
   int64_t now = monotonic_ms (), next = -1;
-  int64_t ds[3] = { m->park_deadline, m->stop_deadline, m->finalized ? m->linger_deadline : 0 };
+  /* The park deadline only matters while parked: a workload that left that state otherwise (abort,
+   * early exit) would leave an expired deadline behind and turn poll into a busy loop. */
+  int64_t ds[3] = { m->state == ST_PARKED ? m->park_deadline : 0, m->stop_deadline,
+                    m->finalized ? m->linger_deadline : 0 };
   for (int k = 0; k < 3; k++)
     if (ds[k] > 0 && (next < 0 || ds[k] < next))
       next = ds[k];

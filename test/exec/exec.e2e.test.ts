@@ -128,15 +128,12 @@ layer(MachineLive, { timeout: 180_000, excludeTestServices: true })("exec (live,
         assert.match(id!, new RegExp(`^uid=${uid}\\(`))
         if (uid === "1000") assert.strictEqual(cwd, "/home/tank")
         assert.strictEqual(/^Groups:(.*)$/m.exec(r.stdout)![1]!.trim(), /^Groups:(.*)$/m.exec(workload)![1]!.trim())
-        const { CapInh: _inh, ...execCaps } = caps(r.stdout)
-        const { CapInh: _winh, ...workloadCaps } = caps(workload)
-        assert.deepStrictEqual(execCaps, workloadCaps, `caps of exec vs workload (uid ${uid})`)
+        assert.deepStrictEqual(caps(r.stdout), caps(workload), `caps of exec vs workload (uid ${uid})`)
       }
     }))
 
-  // KNOWN DEFECT in the native helper: `enter --caps` also fills the inheritable set, while the
-  // workload's is empty (CVE-2022-24769). Marked `fails` so it turns red once the helper is fixed.
-  it.scoped.fails("the exec's inheritable capability set is empty, like the workload's", () =>
+  // `enter` leaves the inheritable set empty, as the workload's is (CVE-2022-24769).
+  it.scoped("the exec's inheritable capability set is empty, like the workload's", () =>
     Effect.gen(function*() {
       const { env } = yield* Machine
       const name = podName("exec-inh")
