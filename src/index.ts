@@ -5,6 +5,7 @@
  *   import { Tank } from "tank"
  *   await Effect.runPromise(Tank.apply({ name: "web", containers: [{ name: "app", image: "busybox" }] }))
  */
+export * as Agent from "./agent/Agent.js"
 export * as Api from "./api/Api.js"
 export * as Config from "./config/Config.js"
 export { Host, NoUplink } from "./host/Host.js"
