@@ -8,11 +8,11 @@
  */
 import { Effect, Layer } from "effect"
 import * as fs from "node:fs"
-import * as path from "node:path"
 import { seed } from "../api/Api.js"
 import { Cgroups } from "../cgroups/Cgroups.js"
 import * as Config from "../config/Config.js"
 import { Host } from "../host/Host.js"
+import { imagesOptions } from "../image/fromConfig.js"
 import * as Images from "../image/Images.js"
 import { NetworkLive } from "../net/NetworkLive.js"
 import type { Reconciler } from "../reconciler/Reconciler.js"
@@ -35,16 +35,6 @@ export interface AgentOptions {
   readonly config?: Config.TankConfigShape
 }
 
-const registriesOf = (c: Config.TankConfigShape) =>
-  Object.fromEntries(
-    Object.entries(c.registries).map(([host, r]) => [host, {
-      ...(r.username !== undefined ? { username: r.username } : {}),
-      ...(r.password !== undefined ? { password: r.password } : {}),
-      ...(r.insecure !== undefined ? { insecure: r.insecure } : {}),
-      ...(r.ca !== undefined ? { caFile: r.ca } : {})
-    }])
-  )
-
 /** Everything the agent runs, as one layer; building it takes the data dir's agent lock. */
 export const layer = (
   options: AgentOptions = {}
@@ -64,11 +54,7 @@ export const layer = (
           if (written.length) yield* Effect.logInfo(`seeded pods: ${written.join(", ")}`)
         })
       )
-      const images = Images.layer({
-        cacheDir: path.join(config.dataDir, "images"),
-        registries: registriesOf(config),
-        dockerConfig: config.dockerConfig
-      })
+      const images = Images.layer(imagesOptions(config))
       const machine = Layer.mergeAll(
         configLayer,
         options.host ?? Host.FromConfig.pipe(Layer.provide(configLayer)),

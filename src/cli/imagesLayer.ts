@@ -4,23 +4,10 @@
  */
 import { Effect } from "effect"
 import type { TankConfigShape } from "../config/Config.js"
-
-const registriesOf = (c: TankConfigShape) =>
-  Object.fromEntries(
-    Object.entries(c.registries).map(([host, r]) => [host, {
-      ...(r.username !== undefined ? { username: r.username } : {}),
-      ...(r.password !== undefined ? { password: r.password } : {}),
-      ...(r.insecure !== undefined ? { insecure: r.insecure } : {}),
-      ...(r.ca !== undefined ? { caFile: r.ca } : {})
-    }])
-  )
+import { imagesOptions } from "../image/fromConfig.js"
 
 export const imagesLayer = (config: TankConfigShape) =>
   Effect.map(Effect.promise(() => import("../image/Images.js")), (Images) => ({
     Images,
-    layer: Images.layer({
-      cacheDir: `${config.dataDir}/images`,
-      registries: registriesOf(config),
-      dockerConfig: config.dockerConfig
-    })
+    layer: Images.layer(imagesOptions(config))
   }))
