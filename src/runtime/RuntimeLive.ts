@@ -276,19 +276,34 @@ export const make = (options: RuntimeOptions = {}) =>
         const started = yield* Effect.forEach(prepared, (c, i) =>
           Effect.gen(function*() {
             const L = layout.container(c.spec.name)
-            const h = yield* startMonitor(monitorConfig(pod, layout, c, groups[i]!.procsFiles, layout.ns), L.config)
-            const client = yield* inRun(connect(h.socketPath))
-            // Undo: stop the workload (grace, then SIGKILL) and let the monitor go.
-            const ours = { socketPath: h.socketPath, pid: h.pid, startTime: h.startTime }
-            // Over the connection we already have; a fresh one (or a kill) if that one broke.
-            yield* inRun(Effect.addFinalizer(() =>
-              client.stop(graceMs).pipe(
-                Effect.zipRight(client.release),
-                Effect.catchAll(() =>
-                  stopContainer(ours)
+            // Started and its undo registered in one uninterruptible step: an interrupted bring-up
+            // must never leave a monitor (and its parked workload) behind. The undo stops the
+            // workload (grace, then SIGKILL; abort while parked) and lets the monitor go, over the
+            // connection opened below when there is one.
+            const conn = yield* Ref.make<MonitorClient | undefined>(undefined)
+            // The connection lives until the undo has used it.
+            const connScope = yield* Scope.make()
+            const h = yield* Effect.uninterruptible(
+              startMonitor(monitorConfig(pod, layout, c, groups[i]!.procsFiles, layout.ns), L.config).pipe(
+                Effect.tap((h) =>
+                  inRun(Effect.addFinalizer(() =>
+                    Effect.flatMap(Ref.get(conn), (client) => {
+                      const ours = { socketPath: h.socketPath, pid: h.pid, startTime: h.startTime }
+                      return client
+                        ? client.stop(graceMs).pipe(
+                          Effect.zipRight(client.release),
+                          Effect.catchAll(() =>
+                            stopContainer(ours)
+                          )
+                        )
+                        : stopContainer(ours)
+                    }).pipe(Effect.ensuring(Scope.close(connScope, Exit.void)))
+                  ))
                 )
               )
-            ))
+            )
+            const client = yield* Scope.extend(connect(h.socketPath), connScope)
+            yield* Ref.set(conn, client)
             return { name: c.spec.name, h, client, exitPath: L.exit, c, procs: groups[i]!.procsFiles, log: L.log }
           }).pipe(Effect.mapError(step(pod.name, `monitor ${c.spec.name}`))))
 

@@ -3,7 +3,7 @@
  * rootfs, cgroups, the native monitor. Every test checks nothing is left behind.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Exit, Layer, Scope } from "effect"
+import { Context, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Runtime } from "../../src/runtime/Runtime.js"
@@ -291,5 +291,31 @@ describe("Runtime (live, root)", () => {
         yield* runtime.purge(pod.name)
       }),
     { timeout: 60_000 }
+  )
+
+  it.scopedLive(
+    "an interrupted bring-up, at any point, leaves no monitor, mount or cgroup behind",
+    () =>
+      Effect.gen(function*() {
+        const env = yield* tankEnv()
+        const ctx = yield* Layer.build(runtimeLayer(env))
+        const runtime = Context.get(ctx, Runtime)
+        const before = yield* leakSnapshot({ pathPrefixes: [env.dataDir], processMarkers: [env.dataDir] })
+        // Warm the cache so the interruptions land in the bring-up itself, not in the pull.
+        const warm = yield* decodePod({ name: uniq("rt-int"), containers: [{ name: "app", image: env.refs.busybox }] })
+        yield* Effect.scoped(Effect.flatMap(runtime.start(warm), () => Effect.void))
+        for (const delayMs of [0, 5, 15, 30, 60, 120]) {
+          const pod = yield* decodePod({
+            name: uniq("rt-int"),
+            containers: [{ name: "app", image: env.refs.busybox, command: ["sleep", "300"] }]
+          })
+          const fiber = yield* Effect.fork(Effect.scoped(Effect.zipRight(runtime.start(pod), Effect.never)))
+          yield* Effect.sleep(`${delayMs} millis`)
+          yield* Fiber.interrupt(fiber)
+          assert.isFalse(fs.existsSync(path.join(env.dataDir, "run", pod.name)), `run dir after ${delayMs} ms`)
+        }
+        yield* assertNoLeaks(before, { pathPrefixes: [env.dataDir], processMarkers: [env.dataDir] })
+      }),
+    { timeout: 90_000 }
   )
 })
