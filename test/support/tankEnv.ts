@@ -8,6 +8,7 @@ import * as Config from "../../src/config/Config.js"
 import { Host } from "../../src/host/Host.js"
 import * as Images from "../../src/image/Images.js"
 import { NetworkLive } from "../../src/net/NetworkLive.js"
+import { Runtime } from "../../src/runtime/Runtime.js"
 import * as RuntimeLive from "../../src/runtime/RuntimeLive.js"
 import { type FixtureRefs, pushFixturesEffect } from "./fixtureImages.js"
 import { startRegistry } from "./registry.js"
@@ -37,7 +38,16 @@ export const tankEnv = (opts: EnvOptions = {}) =>
       host: { uplink: opts.host?.uplink, dns: opts.host?.dns ?? ["10.0.0.1"] },
       reconciler: { ...base.reconciler, stopGracePeriodMs: opts.stopGracePeriodMs ?? 2_000 }
     }
-    return { dataDir, refs, config } satisfies TankEnv
+    const env = { dataDir, refs, config } satisfies TankEnv
+    // Whatever a failed test left running in this data dir (monitors, namespace pins, cgroups) is
+    // swept before the dir itself goes: a failing test must not leak onto the machine.
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function*() {
+        const runtime = yield* Runtime
+        for (const pod of yield* runtime.leftovers) yield* runtime.sweep(pod)
+      }).pipe(Effect.provide(runtimeLayer(env)), Effect.scoped, Effect.ignore)
+    )
+    return env
   })
 
 /** The runtime's dependencies and the Runtime itself over an env. */
