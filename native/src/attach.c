@@ -51,6 +51,11 @@ stdin_flush (monitor_t *m)
         }
       buf_consume (&m->stdin_pending, (size_t) w);
     }
+  if (m->stdin_eof && m->sp.in_fd >= 0)
+    {
+      close (m->sp.in_fd);
+      m->sp.in_fd = -1;
+    }
 }
 
 static void
@@ -59,8 +64,8 @@ frame_in (monitor_t *m, int type, const unsigned char *p, size_t n)
   switch (type)
     {
     case F_STDIN:
-      if (m->stdin_pending.len + n <= STDIN_MAX)
-        buf_append (&m->stdin_pending, p, n);
+      /* attach_frames only hands us a frame that fits (backpressure: nothing is dropped). */
+      buf_append (&m->stdin_pending, p, n);
       stdin_flush (m);
       break;
     case F_RESIZE:
@@ -68,11 +73,8 @@ frame_in (monitor_t *m, int type, const unsigned char *p, size_t n)
         pty_resize (m->pty_fd, (unsigned short) (p[0] << 8 | p[1]), (unsigned short) (p[2] << 8 | p[3]));
       break;
     case F_STDIN_EOF:
-      if (m->sp.in_fd >= 0 && m->stdin_pending.len == 0)
-        {
-          close (m->sp.in_fd);
-          m->sp.in_fd = -1;
-        }
+      m->stdin_eof = true;
+      stdin_flush (m);
       break;
     default:
       break; /* unknown frame types are ignored (forward compatibility) */
@@ -95,6 +97,10 @@ attach_frames (monitor_t *m, int idx)
           return;
         }
       if (c->in.len < 5 + n)
+        return;
+      /* Input the workload is not reading yet stays in the connection (and then in the client's
+       * socket buffer): a large paste is slowed down, never cut. */
+      if (h[0] == F_STDIN && m->stdin_pending.len > 0 && m->stdin_pending.len + n > STDIN_MAX)
         return;
       frame_in (m, h[0], h + 5, n);
       buf_consume (&c->in, 5 + n);

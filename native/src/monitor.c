@@ -273,8 +273,12 @@ loop_once (monitor_t *m)
   p[n++] = (struct pollfd) { m->stdin_pending.len ? m->sp.in_fd : -1, POLLOUT, 0 };
   int first_client = n;
   for (int k = 0; k < MAX_CLIENTS; k++)
-    p[n++] = (struct pollfd) { m->clients[k].mode ? m->clients[k].fd : -1,
-                               (short) (POLLIN | (m->clients[k].out.len ? POLLOUT : 0)), 0 };
+    {
+      /* The attacher is read only while its unparsed input is bounded (stdin backpressure). */
+      bool full = k == m->attacher && m->clients[k].in.len >= 4 * LINE_MAX_BYTES;
+      p[n++] = (struct pollfd) { m->clients[k].mode ? m->clients[k].fd : -1,
+                                 (short) ((full ? 0 : POLLIN) | (m->clients[k].out.len ? POLLOUT : 0)), 0 };
+    }
   if (poll (p, (nfds_t) n, poll_timeout (m)) < 0 && errno != EINTR)
     return;
   if (p[1].revents)
@@ -291,6 +295,10 @@ loop_once (monitor_t *m)
     read_stream (m, &m->pty_fd, &m->ls_tty, F_TTY);
   if (p[6].revents)
     stdin_flush (m);
+  /* Room in the stdin buffer again: take the attacher's frames that waited for it. */
+  if (m->attacher >= 0 && m->clients[m->attacher].mode != C_FREE && m->clients[m->attacher].in.len > 0
+      && m->stdin_pending.len < STDIN_MAX)
+    attach_frames (m, m->attacher);
   for (int k = 0; k < MAX_CLIENTS; k++)
     {
       short re = p[first_client + k].revents;

@@ -55,6 +55,7 @@ typedef struct {
   client_t clients[MAX_CLIENTS];
   int attacher; /* client index or -1 */
   tbuf_t stdin_pending;
+  bool stdin_eof; /* the attacher closed stdin: close the workload's once the buffer is written */
   tbuf_t exit_json; /* the exit record once finalized */
 } monitor_t;
 

@@ -77,6 +77,21 @@ describe("Attach", () => {
       const got = Chunk.toReadonlyArray(yield* Fiber.join(out)).map((o) => [o.stream, decoder.decode(o.data)])
       expect(got).toEqual([["stdout", "got=hello\n"], ["stderr", "warn\n"]])
     }))
+  it.scopedLive("Attach_largeInput_slowReader_nothingDropped", () =>
+    Effect.gen(function*() {
+      const lower = yield* busyboxRootfs
+      // The workload reads nothing for a second while 3 MiB arrive (3x the monitor's stdin buffer).
+      const run = yield* startRun(lower, { argv: ["sh", "-c", "sleep 1; wc -c"], openStdin: true })
+      yield* run.client.proceed
+      const att = yield* run.client.attach
+      const out = yield* Effect.fork(Stream.runCollect(att.output))
+      const size = 3 * 1024 * 1024
+      yield* att.write(new Uint8Array(size).fill(0x61))
+      yield* att.closeStdin
+      yield* att.exit
+      const text = Chunk.toReadonlyArray(yield* Fiber.join(out)).map((o) => decoder.decode(o.data)).join("")
+      expect(text.trim()).toBe(String(size))
+    }), { timeout: 30_000 })
 })
 
 describe("Stop", () => {
