@@ -9,6 +9,7 @@
  */
 import {
   Cause,
+  Clock,
   Deferred,
   Duration,
   Effect,
@@ -164,10 +165,16 @@ export const make = (input: ReconcilerConfigInput = {}) =>
     const trigger = yield* Queue.sliding<void>(1)
     const poke = Queue.offer(trigger, undefined).pipe(Effect.asVoid)
 
+    // Leading edge: a change after a quiet spell is acted on at once (apply → running latency);
+    // changes arriving within `debounceMs` of the last pass wait out the rest of that window, so a
+    // burst of writes converges in few passes.
+    let lastPassAt = Number.NEGATIVE_INFINITY
     const passLoop = Effect.gen(function*() {
       yield* Queue.take(trigger)
-      yield* Effect.sleep(Duration.millis(config.debounceMs))
+      const since = (yield* Clock.currentTimeMillis) - lastPassAt
+      if (since < config.debounceMs) yield* Effect.sleep(Duration.millis(config.debounceMs - since))
       yield* Queue.takeAll(trigger)
+      lastPassAt = yield* Clock.currentTimeMillis
       // Whatever goes wrong in one pass (even a bug), the loop lives on: the next trigger retries.
       yield* pass.pipe(
         Effect.catchAllCause((cause) =>

@@ -5,7 +5,7 @@ import { makeFakeRuntime } from "../support/fakeRuntime.js"
 import { eventually, phaseIs, podSpec, settle, setup, startReconciler, statusOf } from "./harness.js"
 
 describe("Reconciler: triggers and scale", () => {
-  it.scoped("the change feed triggers a debounced pass: 20 pods converge in one pass, bring-ups in parallel", () =>
+  it.scoped("the change feed triggers a pass at once, bursts coalesce: 20 pods in at most two passes, bring-ups in parallel", () =>
     Effect.gen(function*() {
       const memory = yield* Memory.make
       let passes = 0 // every pass starts with one list
@@ -18,18 +18,17 @@ describe("Reconciler: triggers and scale", () => {
       for (let i = 0; i < 20; i++) yield* store.put(podSpec(`pod-${String(i).padStart(2, "0")}`))
       const names = Array.from({ length: 20 }, (_, i) => `pod-${String(i).padStart(2, "0")}`)
       const allRunning = Effect.map(store.listStatus, (ss) => ss.filter((s) => s.phase === "running").length === 20)
-      // Nothing before the debounce delay.
-      yield* TestClock.adjust("99 millis")
+      // A change after a quiet spell is acted on at once; the rest of the burst waits out the window.
       yield* settle
-      assert.strictEqual(fake.stats.inFlight, 0)
-      yield* TestClock.adjust("1 millis")
+      assert.isAbove(fake.stats.inFlight, 0)
+      yield* TestClock.adjust("100 millis")
       yield* eventually("8 in flight", Effect.sync(() => fake.stats.inFlight === 8))
       // Three waves of at most 8 bring-ups of 1 s each.
       yield* TestClock.adjust("1 second")
       yield* TestClock.adjust("1 second")
       yield* TestClock.adjust("1 second")
       yield* eventually("all running", allRunning)
-      assert.strictEqual(passes - before, 1, "20 writes, one pass")
+      assert.isAtMost(passes - before, 2, "20 writes, at most two passes")
       assert.strictEqual(fake.stats.maxInFlight, 8)
       assert.strictEqual(fake.stats.starts, 20)
       assert.deepStrictEqual([...fake.workloads.keys()].sort(), names)
