@@ -27,16 +27,12 @@ import { Images, layer } from "../src/image/Images.js"
 import { makeImage, pushBlob, pushFixtures, pushImage } from "../test/support/fixtureImages.js"
 import { startRegistry } from "../test/support/registry.js"
 import { has, podmanEnv, sh, unmountUnder } from "./peers.js"
-import { report } from "./report.js"
+import { median, report } from "./report.js"
 
 const busyboxRuns = Number(process.argv[2] ?? 7)
 const largeRuns = Number(process.argv[3] ?? 3)
 const LARGE_BUDGET = 100 * 1024 * 1024
 
-const median = (xs: ReadonlyArray<number>) => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
-}
 const ms = (x: number) => `${x.toFixed(1)} ms`
 
 const timeIt = (f: () => void) => {
