@@ -228,6 +228,10 @@ export const make = (options: RuntimeOptions = {}) =>
         const prepared = yield* Effect.forEach(pod.containers, (c) => prepareContainer(images, pod, c, volumes), {
           concurrency: "unbounded"
         })
+        const inits = yield* Effect.forEach(pod.initContainers, (c) => prepareContainer(images, pod, c, volumes), {
+          concurrency: "unbounded"
+        })
+        const all = [...inits, ...prepared]
         yield* progress("starting")
 
         // The pod sandbox: the network (unless "host"), hostname and IPC, shared by its containers.
@@ -246,7 +250,7 @@ export const make = (options: RuntimeOptions = {}) =>
         })).pipe(Effect.mapError(step(pod.name, "network")))
         const addresses = net?.nics.map((n) => n.address) ?? []
 
-        const groups = yield* inRun(Effect.forEach(prepared, (c) =>
+        const groups = yield* inRun(Effect.forEach(all, (c) =>
           cgroups.create({ pod: pod.name, container: c.spec.name }, c.spec.limits))).pipe(
             Effect.mapError(step(pod.name, "cgroup"))
           )
@@ -263,7 +267,7 @@ export const make = (options: RuntimeOptions = {}) =>
               path.join(layout.etc, "resolv.conf"),
               resolvConf(pod.network, { servers: hostDns, resolvConf: hostResolv })
             )
-            for (const c of prepared) {
+            for (const c of all) {
               const L = layout.container(c.spec.name)
               for (const d of [L.upper, L.work, L.merged]) {
                 fs.mkdirSync(d, { recursive: true, mode: 0o755 })
@@ -273,7 +277,8 @@ export const make = (options: RuntimeOptions = {}) =>
           catch: step(pod.name, "etc")
         })
 
-        const started = yield* Effect.forEach(prepared, (c, i) =>
+        /** One container's monitor: started (parked), its undo registered, a connection open. */
+        const launch = (c: PreparedContainer, procs: ReadonlyArray<string>) =>
           Effect.gen(function*() {
             const L = layout.container(c.spec.name)
             // Started and its undo registered in one uninterruptible step: an interrupted bring-up
@@ -284,7 +289,7 @@ export const make = (options: RuntimeOptions = {}) =>
             // The connection lives until the undo has used it.
             const connScope = yield* Scope.make()
             const h = yield* Effect.uninterruptible(
-              startMonitor(monitorConfig(pod, layout, c, groups[i]!.procsFiles, layout.ns), L.config).pipe(
+              startMonitor(monitorConfig(pod, layout, c, procs, layout.ns), L.config).pipe(
                 Effect.tap((h) =>
                   inRun(Effect.addFinalizer(() =>
                     Effect.flatMap(Ref.get(conn), (client) => {
@@ -304,8 +309,37 @@ export const make = (options: RuntimeOptions = {}) =>
             )
             const client = yield* Scope.extend(connect(h.socketPath), connScope)
             yield* Ref.set(conn, client)
-            return { name: c.spec.name, h, client, exitPath: L.exit, c, procs: groups[i]!.procsFiles, log: L.log }
-          }).pipe(Effect.mapError(step(pod.name, `monitor ${c.spec.name}`))))
+            return { name: c.spec.name, h, client, exitPath: L.exit, c, procs: procs, log: L.log }
+          }).pipe(Effect.mapError(step(pod.name, `monitor ${c.spec.name}`)))
+
+        /** sync 3 for one container: its setup runs and it execs. */
+        const proceedOne = (s: { readonly name: string; readonly client: MonitorClient }) =>
+          s.client.proceed.pipe(Effect.mapError((e) =>
+            e._tag === "SetupFailed"
+              ? new SetupFailed({ pod: pod.name, step: `${s.name}: ${e.step}`, message: e.message, errno: e.errno })
+              : step(pod.name, `proceed ${s.name}`)(e)
+          ))
+
+        // Init containers run to completion, in order, before the others start.
+        for (const [i, c] of inits.entries()) {
+          const s = yield* launch(c, groups[i]!.procsFiles)
+          yield* proceedOne(s)
+          const r = yield* s.client.wait.pipe(Effect.mapError(step(pod.name, `init ${c.spec.name}`)))
+          if (r.reason !== "exited" || r.exitCode !== 0) {
+            return yield* new SetupFailed({
+              pod: pod.name,
+              step: `init ${c.spec.name}`,
+              message: r.reason === "exited"
+                ? `init container exited with code ${r.exitCode}`
+                : r.reason === "signaled"
+                ? `init container killed by signal ${r.signal}`
+                : `init container setup failed: ${r.setupError.step}: ${r.setupError.message}`
+            })
+          }
+          yield* s.client.release.pipe(Effect.ignore)
+        }
+
+        const started = yield* Effect.forEach(prepared, (c, i) => launch(c, groups[inits.length + i]!.procsFiles))
 
         const record: PodRecord = {
           version: 1,
@@ -334,12 +368,7 @@ export const make = (options: RuntimeOptions = {}) =>
         }
         yield* writeRecord(layout.record, record)
         // sync 3: every container's setup runs and execs now.
-        yield* Effect.forEach(started, (s) =>
-          s.client.proceed.pipe(Effect.mapError((e) =>
-            e._tag === "SetupFailed"
-              ? new SetupFailed({ pod: pod.name, step: `${s.name}: ${e.step}`, message: e.message, errno: e.errno })
-              : step(pod.name, `proceed ${s.name}`)(e)
-          )), { discard: true })
+        yield* Effect.forEach(started, proceedOne, { discard: true })
         return handleOf(pod.name, record, started.map((s) => ({ ...s, client: s.client })), keep)
       }).pipe(Effect.withSpan("Runtime.start", { attributes: { pod: pod.name } }))
 

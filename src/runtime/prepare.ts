@@ -54,7 +54,7 @@ const pullImage = (images: Images["Type"], pod: Pod, c: Container) =>
 export const volumeSources = (pod: Pod, layout: PodLayout): Effect.Effect<ReadonlyMap<string, string>, SetupFailed> =>
   Effect.try({
     try: () => {
-      const used = new Set(pod.containers.flatMap((c) => c.mounts.map((m) => m.volume)))
+      const used = new Set([...pod.initContainers, ...pod.containers].flatMap((c) => c.mounts.map((m) => m.volume)))
       const out = new Map<string, string>()
       for (const v of pod.volumes) {
         if (!used.has(v.name)) continue

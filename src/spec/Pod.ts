@@ -158,6 +158,13 @@ const PodFields = Schema.Struct({
   restart: Schema.optionalWith(RestartPolicy, { default: () => "always" as const }),
   network: Schema.optionalWith(Network, { default: () => "none" as const }),
   volumes: optionalArray(Volume),
+  /** Run to completion, in order, before `containers` start (Kubernetes initContainers). */
+  initContainers: Schema.optionalWith(
+    Schema.Array(Container).pipe(
+      Schema.filter((cs) => cs.length <= 16 ? true : `a pod may have at most 16 init containers (got ${cs.length})`)
+    ),
+    { default: () => [] }
+  ),
   containers: Schema.Array(Container).pipe(
     Schema.filter((cs) => cs.length > 0 ? true : "a pod needs at least one container"),
     Schema.filter((cs) => cs.length <= 64 ? true : `a pod may have at most 64 containers (got ${cs.length})`)
@@ -186,8 +193,13 @@ const duplicates = <A>(
 /** Rules that span fields: uniqueness of names and paths, mounts naming declared volumes. */
 export const crossFieldIssues = (pod: typeof PodFields.Type): Array<Issue> => {
   const declared = new Set(pod.volumes.map((v) => v.name))
+  // Init and regular containers share one name space (cgroups, logs, exec -c).
+  const all = [
+    ...pod.initContainers.map((c, i) => ({ c, at: ["initContainers", i] as const })),
+    ...pod.containers.map((c, i) => ({ c, at: ["containers", i] as const }))
+  ]
   const issues: Array<Issue> = [
-    ...duplicates(pod.containers, (c) => c.name, (i) => ["containers", i, "name"], "container name"),
+    ...duplicates(all, (x) => x.c.name, (i) => [...all[i]!.at, "name"], "container name"),
     ...duplicates(pod.volumes, (v) => v.name, (i) => ["volumes", i, "name"], "volume name")
   ]
   if (typeof pod.network === "object") {
@@ -199,12 +211,12 @@ export const crossFieldIssues = (pod: typeof PodFields.Type): Array<Issue> => {
       "address"
     ], "NIC address"))
   }
-  pod.containers.forEach((c, ci) => {
-    issues.push(...duplicates(c.mounts, (m) => m.path, (mi) => ["containers", ci, "mounts", mi, "path"], "mount path"))
+  all.forEach(({ at, c }) => {
+    issues.push(...duplicates(c.mounts, (m) => m.path, (mi) => [...at, "mounts", mi, "path"], "mount path"))
     c.mounts.forEach((m, mi) => {
       if (!declared.has(m.volume)) {
         issues.push({
-          path: ["containers", ci, "mounts", mi, "volume"],
+          path: [...at, "mounts", mi, "volume"],
           message: `volume "${m.volume}" is not declared in volumes`
         })
       }

@@ -377,6 +377,7 @@ const fullCanonical = {
     dns: ["10.0.0.1"]
   },
   volumes: [{ name: "data", source: "managed" }, { name: "logs", source: { host: "/var/log/web" } }],
+  initContainers: [],
   containers: [{
     name: "app",
     image: "nginx:1.27",
@@ -416,6 +417,7 @@ describe("accepted specs", () => {
       restart: "always",
       network: "none",
       volumes: [],
+      initContainers: [],
       containers: [{
         name: "app",
         image: "busybox",
@@ -527,3 +529,18 @@ const flattenKeys = (v: unknown, out: Obj = {}): Obj => {
   }
   return out
 }
+
+describe("init containers", () => {
+  const base = { name: "web", containers: [{ name: "app", image: "busybox" }] }
+  it("share the container name space and the volume rules", () => {
+    const dup = decodePodEither({ ...base, initContainers: [{ name: "app", image: "busybox" }] })
+    assert.isTrue(
+      dup._tag === "Left" && dup.left.issues.some((i) => i.path === "containers[0].name" && /duplicate/.test(i.message))
+    )
+    const vol = decodePodEither({
+      ...base,
+      initContainers: [{ name: "init", image: "busybox", mounts: [{ volume: "nope", path: "/x" }] }]
+    })
+    assert.isTrue(vol._tag === "Left" && vol.left.issues.some((i) => i.path === "initContainers[0].mounts[0].volume"))
+  })
+})
