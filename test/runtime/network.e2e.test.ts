@@ -5,15 +5,12 @@
  * routes and resolv.conf are right in each mode, several NICs work, and nothing is left after.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Exit, Layer, Scope } from "effect"
+import { Effect, Exit, Scope } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import * as Config from "../../src/config/Config.js"
-import { execCapture } from "../../src/exec/Exec.js"
-import { Runtime } from "../../src/runtime/Runtime.js"
 import { decodePod } from "../../src/spec/decode.js"
 import { makeLan } from "../support/lan.js"
-import { runtimeLayer, tankEnv } from "../support/tankEnv.js"
+import { liveRuntime } from "../support/tankEnv.js"
 
 describe("pod networking (live, root)", () => {
   it.scopedLive(
@@ -21,11 +18,10 @@ describe("pod networking (live, root)", () => {
     () =>
       Effect.gen(function*() {
         const lan = yield* makeLan
-        const env = yield* tankEnv({ host: { uplink: lan.parent, dns: ["10.250.0.53"] } })
-        const ctx = yield* Layer.build(runtimeLayer(env, { parentNetns: lan.hub.path }))
-        const runtime = Context.get(ctx, Runtime)
-        const inPod = (pod: string, cmd: string) =>
-          execCapture(pod, ["sh", "-c", cmd]).pipe(Effect.provide(Layer.succeed(Config.TankConfig, env.config)))
+        const { env, inPod, runtime } = yield* liveRuntime({
+          host: { uplink: lan.parent, dns: ["10.250.0.53"] },
+          parentNetns: lan.hub.path
+        })
         const hubLinksBefore = yield* lan.linkNames(lan.hub)
         const scope = yield* Scope.make()
         const start = (spec: unknown) => Effect.flatMap(decodePod(spec), (p) => Scope.extend(runtime.start(p), scope))
@@ -81,11 +77,7 @@ describe("pod networking (live, root)", () => {
     "host network shares the host's resolv.conf; none has only lo; no uplink → NoUplink",
     () =>
       Effect.gen(function*() {
-        const env = yield* tankEnv()
-        const ctx = yield* Layer.build(runtimeLayer(env))
-        const runtime = Context.get(ctx, Runtime)
-        const inPod = (pod: string, cmd: string) =>
-          execCapture(pod, ["sh", "-c", cmd]).pipe(Effect.provide(Layer.succeed(Config.TankConfig, env.config)))
+        const { env, inPod, runtime } = yield* liveRuntime()
         const scope = yield* Scope.make()
         const start = (spec: unknown) => Effect.flatMap(decodePod(spec), (p) => Scope.extend(runtime.start(p), scope))
         yield* start({

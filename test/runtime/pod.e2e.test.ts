@@ -3,24 +3,19 @@
  * in order first; containers share the pod's network namespace (localhost) and its volumes.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Exit, Layer, Scope } from "effect"
+import { Effect, Exit, Scope } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import * as Config from "../../src/config/Config.js"
-import { execCapture } from "../../src/exec/Exec.js"
-import { Runtime } from "../../src/runtime/Runtime.js"
 import { decodePod } from "../../src/spec/decode.js"
 import { assertNoLeaks, leakSnapshot } from "../support/leaks.js"
-import { runtimeLayer, tankEnv } from "../support/tankEnv.js"
+import { liveRuntime } from "../support/tankEnv.js"
 
 describe("multi-container pods (live, root)", () => {
   it.scopedLive(
     "init containers run in order; the main container serves what they wrote; a sidecar fetches it on localhost",
     () =>
       Effect.gen(function*() {
-        const env = yield* tankEnv()
-        const ctx = yield* Layer.build(runtimeLayer(env))
-        const runtime = Context.get(ctx, Runtime)
+        const { env, inPod, runtime } = yield* liveRuntime()
         const before = yield* leakSnapshot({ pathPrefixes: [env.dataDir], processMarkers: [env.dataDir] })
         const scope = yield* Scope.make()
         const pod = yield* decodePod({
@@ -51,16 +46,12 @@ describe("multi-container pods (live, root)", () => {
           ]
         })
         yield* Scope.extend(runtime.start(pod), scope)
-        const inPod = (container: string, cmd: string) =>
-          execCapture("duo", ["sh", "-c", cmd], { container }).pipe(
-            Effect.provide(Layer.succeed(Config.TankConfig, env.config))
-          )
-        assert.strictEqual((yield* inPod("web", "cat /www/order")).stdout, "first\nsecond\n")
-        const fetched = yield* inPod("side", "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 127.0.0.1 8080")
+        assert.strictEqual((yield* inPod("duo", "cat /www/order", "web")).stdout, "first\nsecond\n")
+        const fetched = yield* inPod("duo", "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 127.0.0.1 8080", "side")
         assert.include(fetched.stdout, "served-by-init")
         // Each container has its own pid namespace and rootfs, one hostname.
-        assert.include((yield* inPod("side", "cat /proc/1/cmdline | tr '\\0' ' '")).stdout, "sleep 3600")
-        assert.strictEqual((yield* inPod("side", "hostname")).stdout.trim(), "duo")
+        assert.include((yield* inPod("duo", "cat /proc/1/cmdline | tr '\\0' ' '", "side")).stdout, "sleep 3600")
+        assert.strictEqual((yield* inPod("duo", "hostname", "side")).stdout.trim(), "duo")
         assert.isTrue(fs.existsSync(path.join(env.dataDir, "logs", "duo", "init-a.log")))
         yield* Scope.close(scope, Exit.void)
         yield* runtime.purge("duo")
@@ -73,9 +64,7 @@ describe("multi-container pods (live, root)", () => {
     "a failing init container fails the start (SetupFailed naming it) and leaves nothing",
     () =>
       Effect.gen(function*() {
-        const env = yield* tankEnv()
-        const ctx = yield* Layer.build(runtimeLayer(env))
-        const runtime = Context.get(ctx, Runtime)
+        const { env, runtime } = yield* liveRuntime()
         const before = yield* leakSnapshot({ pathPrefixes: [env.dataDir], processMarkers: [env.dataDir] })
         const pod = yield* decodePod({
           name: "badinit",

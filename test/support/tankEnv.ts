@@ -2,9 +2,10 @@
  * A whole Tank machine for e2e tests: a local registry with the fixture images pushed, a temp data
  * dir, and the live layers (Config, Host, Images, Cgroups, Network, Runtime) over them.
  */
-import { Effect, Layer } from "effect"
+import { Context, Effect, Layer } from "effect"
 import { Cgroups } from "../../src/cgroups/Cgroups.js"
 import * as Config from "../../src/config/Config.js"
+import { execCapture } from "../../src/exec/Exec.js"
 import { Host } from "../../src/host/Host.js"
 import * as Images from "../../src/image/Images.js"
 import { NetworkLive } from "../../src/net/NetworkLive.js"
@@ -62,3 +63,17 @@ export const runtimeLayer = (env: TankEnv, opts: EnvOptions = {}) => {
   )
   return RuntimeLive.layer(opts.parentNetns ? { parentNetns: opts.parentNetns } : {}).pipe(Layer.provideMerge(deps))
 }
+
+/**
+ * A live Runtime over a fresh test machine, plus `inPod`: run a shell command in a pod's container
+ * (through exec, from "another process" as far as the runtime is concerned) and capture its output.
+ */
+export const liveRuntime = (opts: EnvOptions = {}) =>
+  Effect.gen(function*() {
+    const env = yield* tankEnv(opts)
+    const runtime = Context.get(yield* Layer.build(runtimeLayer(env, opts)), Runtime)
+    const configLayer = Layer.succeed(Config.TankConfig, env.config)
+    const inPod = (pod: string, cmd: string, container?: string) =>
+      execCapture(pod, ["sh", "-c", cmd], container ? { container } : {}).pipe(Effect.provide(configLayer))
+    return { env, runtime, inPod }
+  })
