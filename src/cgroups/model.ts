@@ -83,7 +83,8 @@ export class CgroupError extends Schema.TaggedError<CgroupError>()("CgroupError"
   message: Schema.String
 }) {}
 
-const LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/
+// A pod's group carries a data-dir suffix (runtime/layout.ts cgroupName): room for 63 + 9.
+const LABEL = /^[a-z0-9]([-a-z0-9]{0,70}[a-z0-9])?$/
 
 /** Names become path components: hold them to the spec's DNS-label rule so `..` or `/` never reach a path. */
 export const validatePath = (path: CgroupPath): CgroupError | undefined => {

@@ -63,9 +63,9 @@ export const sampleRecord = (record: PodRecord): Effect.Effect<RawSample, PodNot
     const pod = record.pod
     const gone = (e: { readonly message: string }) => new PodNotRunning({ pod, reason: e.message })
     const [cgroup, containers, interfaces] = yield* Effect.all([
-      cgroups.stats({ pod }).pipe(Effect.mapError(gone)),
+      cgroups.stats({ pod: record.cgroup }).pipe(Effect.mapError(gone)),
       Effect.forEach(record.containers, (c) =>
-        cgroups.stats({ pod, container: c.name }).pipe(
+        cgroups.stats({ pod: record.cgroup, container: c.name }).pipe(
           Effect.map((s) => ({ name: c.name, cgroup: s })),
           Effect.mapError(gone)
         )),

@@ -27,7 +27,7 @@ import { capabilitiesFor, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from ".
 import { readExitFile, startMonitor } from "./helper/monitor.js"
 import { sandbox } from "./helper/sandbox.js"
 import type { ExitRecord, MonitorConfig } from "./helper/schema.js"
-import { type PodLayout, podLayout, socketDir } from "./layout.js"
+import { cgroupName, type PodLayout, podLayout, socketDir } from "./layout.js"
 import { prepareContainer, type PreparedContainer, volumeSources } from "./prepare.js"
 import { type ContainerRecord, type PodRecord, readRecord, stillOurs, writeRecord } from "./record.js"
 import {
@@ -95,7 +95,7 @@ export const make = (options: RuntimeOptions = {}) =>
     /** How the workload of one container ended, with OOM kills told apart from other SIGKILLs. */
     const exitOf = (pod: string, container: string, r: ExitRecord) =>
       r.reason === "signaled" && r.signal === 9
-        ? cgroups.stats({ pod, container }).pipe(
+        ? cgroups.stats({ pod: cgroupName(dataDir, pod), container }).pipe(
           Effect.map((s) => toRunExit(r, (s.oomKills ?? 0) > 0)),
           Effect.orElseSucceed(() => toRunExit(r, false))
         )
@@ -128,7 +128,7 @@ export const make = (options: RuntimeOptions = {}) =>
           yield* Effect.forEach(record.value.containers, (c) => rm(c.socketPath), { discard: true })
         }
         yield* unpinSandbox(layout.ns).pipe(Effect.ignore)
-        yield* cgroups.remove({ pod }, { force: true }).pipe(Effect.ignore)
+        yield* cgroups.remove({ pod: cgroupName(dataDir, pod) }, { force: true }).pipe(Effect.ignore)
         yield* rm(layout.run)
       })
 
@@ -251,7 +251,7 @@ export const make = (options: RuntimeOptions = {}) =>
         const addresses = net?.nics.map((n) => n.address) ?? []
 
         const groups = yield* inRun(Effect.forEach(all, (c) =>
-          cgroups.create({ pod: pod.name, container: c.spec.name }, c.spec.limits))).pipe(
+          cgroups.create({ pod: cgroupName(dataDir, pod.name), container: c.spec.name }, c.spec.limits))).pipe(
             Effect.mapError(step(pod.name, "cgroup"))
           )
 
@@ -349,6 +349,7 @@ export const make = (options: RuntimeOptions = {}) =>
           sandbox: layout.ns,
           ...(sb.net ? { netns: sb.net } : {}),
           addresses,
+          cgroup: cgroupName(dataDir, pod.name),
           containers: started.map((s) => ({
             name: s.name,
             socketPath: s.h.socketPath,
@@ -393,7 +394,8 @@ export const make = (options: RuntimeOptions = {}) =>
         // Nothing answers and no exit was recorded: the run died with its monitors; sweep it.
         const anything = yield* Effect.forEach(
           clients,
-          (c) => c.client ? Effect.succeed(true) : Effect.map(readExitFile(c.exitPath), Option.isSome)
+          (c) =>
+            c.client ? Effect.succeed(true) : Effect.map(readExitFile(c.exitPath), Option.isSome)
         )
         if (!anything.some(Boolean)) {
           yield* Scope.close(runScope, Exit.void)

@@ -75,3 +75,11 @@ export const podLayout = (dataDir: string, pod: string): PodLayout => {
     }
   }
 }
+
+/**
+ * A pod's cgroup name: `<pod>-<8 hex of the data dir>`. Every agent on a host shares the cgroup tree
+ * under `tank/`, so two data dirs may each have a pod "web"; the suffix keeps their groups (and
+ * what one agent's teardown removes) apart.
+ */
+export const cgroupName = (dataDir: string, pod: string): string =>
+  `${pod}-${createHash("sha256").update(path.resolve(dataDir)).digest("hex").slice(0, 8)}`

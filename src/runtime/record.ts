@@ -36,6 +36,8 @@ export const PodRecord = Schema.Struct({
   sandbox: Schema.optional(Schema.String),
   netns: Schema.optional(Schema.String),
   addresses: Schema.Array(Schema.String),
+  /** The pod's cgroup name under tank/ (layout.ts cgroupName). */
+  cgroup: Schema.String,
   containers: Schema.Array(ContainerRecord)
 })
 export type PodRecord = typeof PodRecord.Type

@@ -11,6 +11,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll } from "vitest"
+import { cgroupName } from "../../src/runtime/layout.js"
 import { assertNoLeaks, leakSnapshot } from "../support/leaks.js"
 import { tankEnv } from "../support/tankEnv.js"
 import { buildCli, runCli } from "./harness.js"
@@ -195,7 +196,9 @@ describe("tank daemon (root, e2e)", () => {
         assert.strictEqual(code, 0, daemon.stderr())
         assert.include(daemon.stderr(), "tank agent starting")
         yield* assertNoLeaks(before, { ...scope, pids: [pid] })
-        const cgroups = fs.readdirSync("/sys/fs/cgroup").map((c) => `/sys/fs/cgroup/${c}/tank/cli-e2e`)
+        const cgroups = fs.readdirSync("/sys/fs/cgroup").map((c) =>
+          `/sys/fs/cgroup/${c}/tank/${cgroupName(dataDir, "cli-e2e")}`
+        )
         assert.deepStrictEqual(cgroups.filter((c) => fs.existsSync(c)), [], "the pod's cgroups are removed")
       }),
     90_000

@@ -106,8 +106,13 @@ const podCgroups = (pods: ReadonlyArray<string>): Set<string> => {
   const out = new Set<string>()
   for (const pod of pods) {
     for (const hierarchy of ["/sys/fs/cgroup/pids", "/sys/fs/cgroup/memory", "/sys/fs/cgroup"]) {
-      const dir = path.join(hierarchy, "tank", pod)
-      if (fs.existsSync(path.join(dir, "cgroup.procs"))) out.add(dir)
+      // A pod's group is `<pod>-<8 hex of its data dir>` (runtime/layout.ts cgroupName).
+      const base = path.join(hierarchy, "tank")
+      const names = fs.existsSync(base) ? fs.readdirSync(base) : []
+      for (const name of names.filter((n) => new RegExp(`^${pod}-[0-9a-f]{8}$`).test(n))) {
+        const dir = path.join(base, name)
+        if (fs.existsSync(path.join(dir, "cgroup.procs"))) out.add(dir)
+      }
     }
   }
   return out
