@@ -16,7 +16,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { promisify } from "node:util"
 import { Agent, request } from "undici"
-import { startTokenServer, type TokenServer } from "./tokenServer.js"
+import { selfSigned, startTokenServer, type TokenServer } from "./tokenServer.js"
 
 const run = promisify(execFile)
 
@@ -61,21 +61,7 @@ export const freePort = () =>
 const makeCa = (dir: string) =>
   Effect.tryPromise(async () => {
     const f = (n: string) => path.join(dir, n)
-    await run("openssl", [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "2",
-      "-subj",
-      "/CN=tank-test-ca",
-      "-keyout",
-      f("ca.key"),
-      "-out",
-      f("ca.crt")
-    ])
+    await selfSigned("tank-test-ca", f("ca.key"), f("ca.crt"))
     await run("openssl", [
       "req",
       "-newkey",

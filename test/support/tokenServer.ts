@@ -14,6 +14,24 @@ import { promisify } from "node:util"
 
 const run = promisify(execFile)
 
+/** A fresh self-signed RSA certificate (2 days) for `cn`: the token issuer's, or a test CA. */
+export const selfSigned = (cn: string, keyPath: string, certPath: string) =>
+  run("openssl", [
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-days",
+    "2",
+    "-subj",
+    `/CN=${cn}`,
+    "-keyout",
+    keyPath,
+    "-out",
+    certPath
+  ])
+
 export interface TokenServerOptions {
   /** Directory for the key and certificate (the caller removes it). */
   readonly dir: string
@@ -44,23 +62,7 @@ export const startTokenServer = (opts: TokenServerOptions): Effect.Effect<TokenS
   Effect.gen(function*() {
     const keyPath = path.join(opts.dir, "token.key")
     const certPath = path.join(opts.dir, "token.crt")
-    yield* Effect.tryPromise(() =>
-      run("openssl", [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        `/CN=${ISSUER}`,
-        "-keyout",
-        keyPath,
-        "-out",
-        certPath
-      ])
-    )
+    yield* Effect.tryPromise(() => selfSigned(ISSUER, keyPath, certPath))
     const key = createPrivateKey(fs.readFileSync(keyPath))
     const der = new X509Certificate(fs.readFileSync(certPath)).raw
     let count = 0
