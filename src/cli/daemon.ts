@@ -20,7 +20,7 @@ export const daemon = Command.make(
       const dir = yield* resolveDataDir(dataDir)
       const Agent = yield* Effect.promise(() => import("../agent/Agent.js"))
       yield* Effect.logInfo(`tank agent starting (pid ${process.pid})`)
-      yield* Agent.run({
+      return yield* Agent.run({
         ...(dir._tag === "Some" ? { dataDir: dir.value } : {}),
         ...(stopPodsOnExit ? { stopPodsOnExit: true } : {})
       })

@@ -3,7 +3,7 @@
  * `tank-helper sandbox-remove` without spawning a process: detach each pin, unlink it, detach the
  * directory's self-bind, remove it. Idempotent; missing parts are fine.
  */
-import { Effect } from "effect"
+import { Data, Effect } from "effect"
 import koffi from "koffi"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -21,7 +21,7 @@ const mountPoints = (): Set<string> =>
     )
   )
 
-export class UnpinError extends Error {}
+export class UnpinError extends Data.TaggedError("UnpinError")<{ readonly path: string; readonly message: string }> {}
 
 export const unpinSandbox = (dir: string): Effect.Effect<void, UnpinError> =>
   Effect.try({
@@ -31,14 +31,18 @@ export const unpinSandbox = (dir: string): Effect.Effect<void, UnpinError> =>
         const p = path.join(dir, ns)
         if (umount2(p, MNT_DETACH) < 0) {
           const errno = koffi.errno()
-          if (errno !== EINVAL && errno !== ENOENT) throw new UnpinError(`unmount ${p}: errno ${errno}`)
+          if (errno !== EINVAL && errno !== ENOENT) {
+            throw new UnpinError({ path: p, message: `unmount: errno ${errno}` })
+          }
         }
         fs.rmSync(p, { force: true })
       }
       for (let i = 0; i < 8 && mountPoints().has(dir); i++) {
-        if (umount2(dir, MNT_DETACH) < 0) throw new UnpinError(`unmount ${dir}: errno ${koffi.errno()}`)
+        if (umount2(dir, MNT_DETACH) < 0) {
+          throw new UnpinError({ path: dir, message: `unmount: errno ${koffi.errno()}` })
+        }
       }
       fs.rmdirSync(dir)
     },
-    catch: (e) => e instanceof UnpinError ? e : new UnpinError(String(e))
+    catch: (e) => e instanceof UnpinError ? e : new UnpinError({ path: dir, message: String(e) })
   })
