@@ -163,6 +163,62 @@ const check = async (name: string, pods: ReadonlyArray<string>, lines: ReadonlyA
   return r
 }
 
+/**
+ * Runs an interactive example under a real terminal (node-pty) in a fresh data dir; `body` drives it.
+ * Whatever happens, the example is killed and the pod's leftovers are checked afterwards.
+ */
+const onTerminal = async (
+  example: string,
+  pod: string,
+  body: (session: {
+    readonly term: pty.IPty
+    readonly until: (re: RegExp, ms?: number) => Promise<void>
+    /** Waits for the example's exit code (or "timeout" after 60 s) and everything it printed. */
+    readonly exited: () => Promise<{ readonly code: number | "timeout"; readonly text: string }>
+  }) => Promise<void>
+) => {
+  const dataDir = freshDataDir()
+  const before = podCgroups([pod])
+  const term = pty.spawn(process.execPath, ["--import", "tsx", example], {
+    cwd: root,
+    env: exampleEnv(dataDir, {}),
+    cols: 100,
+    rows: 30
+  })
+  let out = ""
+  term.onData((d) => (out += d))
+  const until = async (re: RegExp, ms = 30_000) => {
+    const end = Date.now() + ms
+    while (!re.test(out)) {
+      if (Date.now() > end) throw new Error(`no ${re} in:\n${out}`)
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  }
+  const code = new Promise<number>((resolve) => term.onExit(({ exitCode }) => resolve(exitCode)))
+  const exited = () =>
+    Promise.race([code, new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 60_000))]).then((c) => ({
+      code: c,
+      text: out
+    }))
+  let failure: unknown
+  let left: Array<string> = []
+  try {
+    await body({ term, until, exited })
+  } catch (e) {
+    failure = e
+  } finally {
+    try {
+      term.kill("SIGKILL")
+    } catch {
+      // gone
+    }
+    await new Promise((r) => setTimeout(r, 200))
+    left = await leftovers(dataDir, [pod], before)
+  }
+  if (failure) throw failure
+  expect(left).toEqual([])
+}
+
 describe("scratch examples", () => {
   it("basics: apply, list, get, status, a validation error, delete", async () => {
     await check("basics", ["hello"], [
@@ -256,72 +312,21 @@ describe("scratch examples", () => {
   }, 90_000)
 
   it("exec on a terminal: an interactive shell in the pod, then exit", async () => {
-    const dataDir = freshDataDir()
-    const before = podCgroups(["shell"])
-    const term = pty.spawn(process.execPath, ["--import", "tsx", "scratch/exec.ts"], {
-      cwd: root,
-      env: exampleEnv(dataDir, {}),
-      cols: 100,
-      rows: 30
-    })
-    let out = ""
-    term.onData((d) => (out += d))
-    const until = async (re: RegExp, ms = 30_000) => {
-      const end = Date.now() + ms
-      while (!re.test(out)) {
-        if (Date.now() > end) throw new Error(`no ${re} in:\n${out}`)
-        await new Promise((r) => setTimeout(r, 50))
-      }
-    }
-    const exited = new Promise<number>((resolve) => term.onExit(({ exitCode }) => resolve(exitCode)))
-    let failure: unknown
-    let left: Array<string> = []
-    try {
+    await onTerminal("scratch/exec.ts", "shell", async ({ exited, term, until }) => {
       await until(/type `exit` to leave/)
       await new Promise((r) => setTimeout(r, 500))
       term.write("echo pty-$((6*7)); [ -t 0 ] && [ -t 1 ] && echo on-a-terminal\r")
       await until(/pty-42\s+on-a-terminal/)
       term.write("exit\r")
-      expect(await Promise.race([exited, new Promise((r) => setTimeout(() => r("timeout"), 60_000))]), out).toBe(0)
-      expect(out).toMatch(/the shell ended: \{"exited":0\}/)
-      expect(out).toMatch(/after the execs the pod is still running/)
-    } catch (e) {
-      failure = e
-    } finally {
-      try {
-        term.kill("SIGKILL")
-      } catch {
-        // gone
-      }
-      await new Promise((r) => setTimeout(r, 200))
-      left = await leftovers(dataDir, ["shell"], before)
-    }
-    if (failure) throw failure
-    expect(left).toEqual([])
+      const out = await exited()
+      expect(out.code, out.text).toBe(0)
+      expect(out.text).toMatch(/the shell ended: \{"exited":0\}/)
+      expect(out.text).toMatch(/after the execs the pod is still running/)
+    })
   }, 120_000)
 
   it("attach on a terminal: type into the main process, Ctrl-P Ctrl-Q detaches", async () => {
-    const dataDir = freshDataDir()
-    const before = podCgroups(["console"])
-    const term = pty.spawn(process.execPath, ["--import", "tsx", "scratch/attach.ts"], {
-      cwd: root,
-      env: exampleEnv(dataDir, {}),
-      cols: 100,
-      rows: 30
-    })
-    let out = ""
-    term.onData((d) => (out += d))
-    const until = async (re: RegExp, ms = 30_000) => {
-      const end = Date.now() + ms
-      while (!re.test(out)) {
-        if (Date.now() > end) throw new Error(`no ${re} in:\n${out}`)
-        await new Promise((r) => setTimeout(r, 50))
-      }
-    }
-    const exited = new Promise<number>((resolve) => term.onExit(({ exitCode }) => resolve(exitCode)))
-    let failure: unknown
-    let left: Array<string> = []
-    try {
+    await onTerminal("scratch/attach.ts", "console", async ({ exited, term, until }) => {
       await until(/press Ctrl-P Ctrl-Q to detach/)
       await new Promise((r) => setTimeout(r, 500))
       term.write("echo att-$((6*7))\r")
@@ -330,20 +335,9 @@ describe("scratch examples", () => {
       await new Promise((r) => setTimeout(r, 100))
       term.write("\x11")
       await until(/attach ended: "detached"/)
-      expect(await Promise.race([exited, new Promise((r) => setTimeout(() => r("timeout"), 60_000))]), out).toBe(0)
-      expect(out).toMatch(/console deleted/)
-    } catch (e) {
-      failure = e
-    } finally {
-      try {
-        term.kill("SIGKILL")
-      } catch {
-        // gone
-      }
-      await new Promise((r) => setTimeout(r, 200))
-      left = await leftovers(dataDir, ["console"], before)
-    }
-    if (failure) throw failure
-    expect(left).toEqual([])
+      const out = await exited()
+      expect(out.code, out.text).toBe(0)
+      expect(out.text).toMatch(/console deleted/)
+    })
   }, 120_000)
 })
