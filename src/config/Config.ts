@@ -25,10 +25,66 @@ export const RegistryConfig = Schema.Struct({
   ca: Schema.optional(AbsPath("ca"))
 })
 
+const EtcdEndpoint = Schema.String.pipe(
+  Schema.filter((s) =>
+    /^https?:\/\/[^/\s]+$/.test(s) ? true : `"${s}" is not an etcd endpoint (http://host:port or https://host:port)`
+  )
+)
+
+/** Desired state in etcd (cluster mode) instead of the embedded SQLite file. */
+export const EtcdConfig = Schema.Struct({
+  endpoints: Schema.NonEmptyArray(EtcdEndpoint),
+  /** Every key Tank writes is under this prefix (several Tank clusters can share one etcd). */
+  prefix: Schema.optionalWith(
+    Schema.String.pipe(
+      Schema.filter((s) => s.startsWith("/") && s.endsWith("/") ? true : `must start and end with "/"`)
+    ),
+    { default: () => "/tank/" }
+  ),
+  tls: Schema.optional(Schema.Struct({
+    ca: Schema.optional(AbsPath("store.etcd.tls.ca")),
+    cert: Schema.optional(AbsPath("store.etcd.tls.cert")),
+    key: Schema.optional(AbsPath("store.etcd.tls.key"))
+  })),
+  auth: Schema.optional(Schema.Struct({ username: Schema.String, password: Schema.String }))
+})
+export type EtcdConfig = typeof EtcdConfig.Type
+
+const NodeName = Schema.String.pipe(
+  Schema.filter((s) =>
+    /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(s)
+      ? true
+      : `"${s}" is not a valid node name (DNS label, 1-63 of a-z 0-9 -)`
+  )
+)
+
+/** This machine as a cluster node (used only with an etcd store). */
+export const NodeConfig = Schema.Struct({
+  /** Default: the host name. */
+  name: Schema.optional(NodeName),
+  labels: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String })),
+  /** What the scheduler may place here; default: the machine's CPUs and memory. */
+  capacity: Schema.optional(Schema.Struct({
+    /** Millicores. */
+    cpu: Schema.optional(Schema.Number.pipe(Schema.int(), Schema.positive())),
+    /** Bytes. */
+    memory: Schema.optional(Schema.Number.pipe(Schema.int(), Schema.positive())),
+    pods: Schema.optional(Schema.Number.pipe(Schema.int(), Schema.positive()))
+  })),
+  /** The node's lease: it is not ready once this long passes without a keep-alive. */
+  leaseTtlSeconds: Schema.optional(Schema.Number.pipe(Schema.int(), Schema.between(2, 3600))),
+  /** How long a node may stay not ready before its pods are rescheduled or reported lost. */
+  lostAfterSeconds: Schema.optional(Schema.Number.pipe(Schema.int(), Schema.between(0, 86_400)))
+})
+
 export const ConfigFile = Schema.Struct({
   dataDir: Schema.optional(AbsPath("dataDir")),
-  /** SQLite file for the store; default `<dataDir>/tank.db`. */
-  store: Schema.optional(Schema.Struct({ sqlite: AbsPath("store.sqlite") })),
+  /** SQLite file for the store (default `<dataDir>/tank.db`), or etcd for several machines. */
+  store: Schema.optional(Schema.Union(
+    Schema.Struct({ sqlite: AbsPath("store.sqlite") }),
+    Schema.Struct({ etcd: EtcdConfig })
+  )),
+  node: Schema.optional(NodeConfig),
   host: Schema.optional(Schema.Struct({
     /** Interface used for `parent: auto` NICs. */
     uplink: Schema.optional(LinkName),
@@ -63,6 +119,15 @@ export type ConfigFile = typeof ConfigFile.Type
 export interface TankConfigShape {
   readonly dataDir: string
   readonly storeFile: string
+  /** Set: desired state lives in etcd and this agent is one node of a cluster. */
+  readonly etcd: EtcdConfig | undefined
+  readonly node: {
+    readonly name: string
+    readonly labels: Readonly<Record<string, string>>
+    readonly capacity: { readonly cpu: number; readonly memory: number; readonly pods: number }
+    readonly leaseTtlSeconds: number
+    readonly lostAfterSeconds: number
+  }
   readonly configFile: string | undefined
   readonly host: { readonly uplink: string | undefined; readonly dns: ReadonlyArray<string> }
   readonly seed: ReadonlyArray<unknown>
@@ -151,7 +216,9 @@ const envBool = (name: string, v: string | undefined): Effect.Effect<boolean | u
 
 /**
  * Resolve the configuration: defaults ← config file ← environment.
- * Env: TANK_DATA_DIR, TANK_CONFIG, TANK_UPLINK, TANK_DNS (comma-separated), TANK_STOP_PODS_ON_EXIT.
+ * Env: TANK_DATA_DIR, TANK_CONFIG, TANK_UPLINK, TANK_DNS (comma-separated), TANK_STOP_PODS_ON_EXIT,
+ * TANK_ETCD_ENDPOINTS (comma-separated: use etcd with the file's other etcd settings or defaults),
+ * TANK_NODE_NAME.
  */
 export const load = (
   overrides: { readonly dataDir?: string; readonly env?: NodeJS.ProcessEnv } = {}
@@ -179,10 +246,32 @@ export const load = (
       })
     }
     const stopEnv = yield* envBool("TANK_STOP_PODS_ON_EXIT", env.TANK_STOP_PODS_ON_EXIT)
+    const etcd = yield* etcdFrom(file, env.TANK_ETCD_ENDPOINTS)
+    const nodeName = env.TANK_NODE_NAME || file.node?.name || os.hostname().toLowerCase().split(".")[0]!
+    if (!Schema.is(NodeName)(nodeName)) {
+      return yield* new ConfigError({
+        field: env.TANK_NODE_NAME ? "TANK_NODE_NAME" : "node.name",
+        reason: `"${nodeName}" is not a valid node name (DNS label, 1-63 of a-z 0-9 -)`
+      })
+    }
+    const cap = file.node?.capacity ?? {}
     const r = file.reconciler ?? {}
     return {
       dataDir,
-      storeFile: file.store?.sqlite ?? path.join(dataDir, "tank.db"),
+      storeFile: (file.store && "sqlite" in file.store ? file.store.sqlite : undefined) ??
+        path.join(dataDir, "tank.db"),
+      etcd,
+      node: {
+        name: nodeName,
+        labels: file.node?.labels ?? {},
+        capacity: {
+          cpu: cap.cpu ?? os.availableParallelism() * 1000,
+          memory: cap.memory ?? os.totalmem(),
+          pods: cap.pods ?? 110
+        },
+        leaseTtlSeconds: file.node?.leaseTtlSeconds ?? 10,
+        lostAfterSeconds: file.node?.lostAfterSeconds ?? 30
+      },
       configFile,
       host: { uplink: uplinkEnv ?? file.host?.uplink, dns: dnsEnv ?? file.host?.dns ?? [] },
       seed: file.seed ?? [],
@@ -203,6 +292,21 @@ export const load = (
       dockerConfig: file.dockerConfig
     }
   })
+
+const etcdFrom = (file: ConfigFile, endpointsEnv: string | undefined) => {
+  const fromFile = file.store && "etcd" in file.store ? file.store.etcd : undefined
+  if (!endpointsEnv) return Effect.succeed(fromFile)
+  const endpoints = endpointsEnv.split(",").map((s) => s.trim()).filter(Boolean)
+  return Schema.decodeUnknown(EtcdConfig)({ ...(fromFile ? Schema.encodeSync(EtcdConfig)(fromFile) : {}), endpoints })
+    .pipe(
+      Effect.mapError((e) =>
+        new ConfigError({
+          field: "TANK_ETCD_ENDPOINTS",
+          reason: configIssues(e).map((i) => i.message).join("; ")
+        })
+      )
+    )
+}
 
 /** Config from the file and environment. */
 export const layer = (overrides?: Parameters<typeof load>[0]): Layer.Layer<TankConfig, ConfigError> =>

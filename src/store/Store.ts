@@ -22,6 +22,11 @@ export interface StoredPod {
   readonly updatedAt: number
   /** Bumped by `requestRestart`: the agent restarts the pod when this changes (spec untouched). */
   readonly restartGeneration: number
+  /**
+   * The node the pod is bound to (cluster mode: written by the scheduler with `bind`), or null when
+   * not placed. A `put` keeps the binding; single-machine agents ignore it.
+   */
+  readonly node: string | null
 }
 
 /** One entry of the change feed, in revision order. */
@@ -79,6 +84,15 @@ export interface StoreService {
   readonly delete: (name: string, options?: WriteOptions) => Effect.Effect<boolean, StoreError | RevisionConflict>
   /** Ask the agent (in any process) to restart a pod and reset its backoff. None if no such pod. */
   readonly requestRestart: (name: string) => Effect.Effect<Option.Option<StoredPod>, StoreError>
+  /**
+   * Bind the pod to a node (null: unbind), keeping its spec; a new revision on the change feed.
+   * None if no such pod. With `expectRevision`, only if the pod is still at that revision.
+   */
+  readonly bind: (
+    name: string,
+    node: string | null,
+    options?: WriteOptions
+  ) => Effect.Effect<Option.Option<StoredPod>, StoreError | RevisionConflict>
   /** The store-wide revision now. */
   readonly revision: Effect.Effect<number, StoreError>
   /**

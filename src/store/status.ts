@@ -11,7 +11,8 @@ export const Phase = Schema.Literal(
   "stopping", // being torn down (delete, replace, restart)
   "backing-off", // ended; waiting to restart
   "terminal", // ended; the restart policy says no more restarts until the spec changes
-  "failed" // could not start (reason says why); retried with backoff per policy
+  "failed", // could not start (reason says why); retried with backoff per policy
+  "lost" // cluster: its node stopped reporting and the pod may not be rescheduled
 )
 export type Phase = typeof Phase.Type
 
@@ -42,6 +43,8 @@ export const PodStatus = Schema.Struct({
   lastExit: Schema.optional(LastExit),
   reason: Schema.optional(Schema.String),
   addresses: Schema.optional(Schema.Array(Schema.String)),
+  /** Cluster mode: the node running (or that last ran) the pod. */
+  node: Schema.optional(Schema.String),
   /** Who wrote it: the agent's pid (so a reader can tell a stale status from a live one). */
   agentPid: Schema.optional(Schema.Number),
   updatedAt: Schema.String
@@ -65,7 +68,9 @@ export const PodEventType = Schema.Literal(
   "stopping",
   "stopped",
   "restarting",
-  "adopted"
+  "adopted",
+  "scheduled", // cluster: bound to a node
+  "lost" // cluster: its node stopped reporting
 )
 export type PodEventType = typeof PodEventType.Type
 

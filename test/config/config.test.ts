@@ -5,6 +5,7 @@
 import { assert, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import { ConfigError, layer, load, TankConfig } from "../../src/config/Config.js"
 import { tmpDir } from "../support/tmp.js"
@@ -20,6 +21,12 @@ const everyField = `
 dataDir: /srv/tank
 store:
   sqlite: /var/lib/tank/state.db
+node:
+  name: n1
+  labels: { disk: ssd }
+  capacity: { cpu: 4000, memory: 8589934592, pods: 50 }
+  leaseTtlSeconds: 5
+  lostAfterSeconds: 20
 host:
   uplink: enp1s0
   dns: [10.0.0.1, 10.0.0.2]
@@ -55,6 +62,14 @@ describe("Config.load", () => {
       assert.deepStrictEqual(c, {
         dataDir: path.join(home, ".cache/tank"),
         storeFile: path.join(home, ".cache/tank/tank.db"),
+        etcd: undefined,
+        node: {
+          name: os.hostname().toLowerCase().split(".")[0]!,
+          labels: {},
+          capacity: { cpu: os.availableParallelism() * 1000, memory: os.totalmem(), pods: 110 },
+          leaseTtlSeconds: 10,
+          lostAfterSeconds: 30
+        },
         configFile: undefined,
         host: { uplink: undefined, dns: [] },
         seed: [],
@@ -97,6 +112,14 @@ describe("Config.load", () => {
       assert.deepStrictEqual(c, {
         dataDir: "/srv/tank",
         storeFile: "/var/lib/tank/state.db",
+        etcd: undefined,
+        node: {
+          name: "n1",
+          labels: { disk: "ssd" },
+          capacity: { cpu: 4000, memory: 8589934592, pods: 50 },
+          leaseTtlSeconds: 5,
+          lostAfterSeconds: 20
+        },
         configFile: file,
         host: { uplink: "enp1s0", dns: ["10.0.0.1", "10.0.0.2"] },
         seed: [{ name: "web", containers: [{ name: "app", image: "busybox" }] }],
@@ -115,6 +138,40 @@ describe("Config.load", () => {
         },
         dockerConfig: "/root/.docker/config.json"
       })
+    }))
+
+  it.scoped("store.etcd selects etcd (prefix default /tank/); TANK_ETCD_ENDPOINTS and TANK_NODE_NAME override", () =>
+    Effect.gen(function*() {
+      const home = yield* tmpDir()
+      const file = write(
+        path.join(home, "tank.yaml"),
+        "store:\n  etcd:\n    endpoints: [http://10.0.0.1:2379]\n    auth: { username: u, password: p }\n"
+      )
+      const c = yield* load({ env: { HOME: home, TANK_CONFIG: file } })
+      assert.deepStrictEqual(c.etcd, {
+        endpoints: ["http://10.0.0.1:2379"],
+        prefix: "/tank/",
+        auth: { username: "u", password: "p" }
+      })
+      const e = yield* load({
+        env: {
+          HOME: home,
+          TANK_CONFIG: file,
+          TANK_ETCD_ENDPOINTS: "http://127.0.0.1:1,http://127.0.0.1:2",
+          TANK_NODE_NAME: "n7"
+        }
+      })
+      assert.deepStrictEqual(e.etcd?.endpoints, ["http://127.0.0.1:1", "http://127.0.0.1:2"])
+      assert.deepStrictEqual(e.etcd?.auth, { username: "u", password: "p" })
+      assert.strictEqual(e.node.name, "n7")
+      const bad = yield* Effect.flip(load({ env: { HOME: home, TANK_ETCD_ENDPOINTS: "127.0.0.1:2379" } }))
+      assert.strictEqual(bad.field, "TANK_ETCD_ENDPOINTS")
+      expect(bad.message).toContain("not an etcd endpoint")
+      const badNode = yield* Effect.flip(load({ env: { HOME: home, TANK_NODE_NAME: "Bad_Name" } }))
+      assert.strictEqual(badNode.field, "TANK_NODE_NAME")
+      write(file, "store:\n  etcd:\n    endpoints: []\n")
+      const empty = yield* Effect.flip(load({ env: { HOME: home, TANK_CONFIG: file } }))
+      expect(empty.message).toContain("store")
     }))
 
   it.scoped("<dataDir>/config.yaml is read when present (TANK_DATA_DIR and the default data dir)", () =>
