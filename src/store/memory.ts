@@ -50,7 +50,8 @@ export const make = Effect.gen(function*() {
         revision,
         createdRevision: cur?.createdRevision ?? revision,
         updatedAt: Date.now(),
-        restartGeneration: cur?.restartGeneration ?? 0
+        restartGeneration: cur?.restartGeneration ?? 0,
+        node: cur?.node ?? null
       }
       const pods = new Map(s.pods).set(pod.name, stored)
       yield* Ref.set(state, commit(s, { _tag: "PodPut", revision, pod: stored }, pods))
@@ -62,6 +63,20 @@ export const make = Effect.gen(function*() {
     expected !== undefined && (cur?.revision ?? 0) !== expected
       ? Effect.fail(new RevisionConflict({ name, expected, actual: cur?.revision ?? null }))
       : Effect.void
+
+  /** Rewrite an existing pod's bookkeeping (not its spec) as a new revision; None if absent. */
+  const touch = (name: string, update: (cur: StoredPod) => Partial<StoredPod>, expected?: number) =>
+    Effect.gen(function*() {
+      const s = yield* Ref.get(state)
+      const cur = s.pods.get(name)
+      yield* expect(name, expected)(cur)
+      if (!cur) return Option.none<StoredPod>()
+      const revision = s.revision + 1
+      const stored: StoredPod = { ...cur, ...update(cur), revision, updatedAt: Date.now() }
+      yield* Ref.set(state, commit(s, { _tag: "PodPut", revision, pod: stored }, new Map(s.pods).set(name, stored)))
+      yield* notify
+      return Option.some(stored)
+    })
 
   const changesAfter = (after: number) =>
     Ref.get(state).pipe(Effect.map((s): { last: number; out: ReadonlyArray<Change> } => {
@@ -101,21 +116,10 @@ export const make = Effect.gen(function*() {
         return true
       }),
     requestRestart: (name) =>
-      Effect.gen(function*() {
-        const s = yield* Ref.get(state)
-        const cur = s.pods.get(name)
-        if (!cur) return Option.none()
-        const revision = s.revision + 1
-        const stored: StoredPod = {
-          ...cur,
-          revision,
-          updatedAt: Date.now(),
-          restartGeneration: cur.restartGeneration + 1
-        }
-        yield* Ref.set(state, commit(s, { _tag: "PodPut", revision, pod: stored }, new Map(s.pods).set(name, stored)))
-        yield* notify
-        return Option.some(stored)
-      }),
+      touch(name, (cur) => ({ restartGeneration: cur.restartGeneration + 1 })).pipe(
+        Effect.catchTag("RevisionConflict", Effect.die)
+      ),
+    bind: (name, node, opts) => touch(name, () => ({ node }), opts?.expectRevision),
     revision: Ref.get(state).pipe(Effect.map((s) => s.revision)),
     watch: (fromRevision) =>
       Stream.unwrap(Effect.gen(function*() {

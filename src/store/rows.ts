@@ -13,7 +13,8 @@ export const PodRow = Schema.Struct({
   revision: Schema.Number,
   created_revision: Schema.Number,
   updated_at: Schema.Number,
-  restart_generation: Schema.Number
+  restart_generation: Schema.Number,
+  node: Schema.NullOr(Schema.String)
 })
 export type PodRow = typeof PodRow.Type
 
@@ -30,7 +31,8 @@ export const podFromRow = (row: unknown): Effect.Effect<StoredPod, StoreError> =
       revision: r.revision,
       createdRevision: r.created_revision,
       updatedAt: r.updated_at,
-      restartGeneration: r.restart_generation
+      restartGeneration: r.restart_generation,
+      node: r.node
     }
   }).pipe(
     Effect.mapError((cause) =>

@@ -34,7 +34,10 @@ const MIGRATIONS: ReadonlyArray<string> = [
    CREATE TABLE changes (revision INTEGER PRIMARY KEY, name TEXT NOT NULL, spec TEXT,
                          created_revision INTEGER, updated_at INTEGER, restart_generation INTEGER);
    CREATE TABLE status (name TEXT PRIMARY KEY, body TEXT NOT NULL);
-   CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL);`
+   CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL);`,
+  // Cluster mode: the node a pod is bound to (NULL: not placed). Existing files upgrade in place.
+  `ALTER TABLE pods ADD COLUMN node TEXT;
+   ALTER TABLE changes ADD COLUMN node TEXT;`
 ]
 
 const isBusy = (e: SqlError): boolean => {
@@ -123,28 +126,35 @@ export const make = (options: SqlStoreOptions = {}) =>
       )
 
     const existing = (name: string) =>
-      sql<{ revision: number; created_revision: number; restart_generation: number }>`
-        SELECT revision, created_revision, restart_generation FROM pods WHERE name = ${name}`
+      sql<{ revision: number; created_revision: number; restart_generation: number; node: string | null }>`
+        SELECT revision, created_revision, restart_generation, node FROM pods WHERE name = ${name}`
         .pipe(Effect.map((rows) => rows[0]))
 
-    const upsert = (pod: Pod, rev: number, createdRevision: number, restartGeneration: number) => {
+    const upsert = (
+      pod: Pod,
+      rev: number,
+      createdRevision: number,
+      restartGeneration: number,
+      node: string | null
+    ) => {
       const spec = encodeSpec(pod)
       const now = Date.now()
       return Effect.zipRight(
-        sql`INSERT INTO pods (name, spec, revision, created_revision, updated_at, restart_generation)
-            VALUES (${pod.name}, ${spec}, ${rev}, ${createdRevision}, ${now}, ${restartGeneration})
+        sql`INSERT INTO pods (name, spec, revision, created_revision, updated_at, restart_generation, node)
+            VALUES (${pod.name}, ${spec}, ${rev}, ${createdRevision}, ${now}, ${restartGeneration}, ${node})
             ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, revision = excluded.revision,
               created_revision = excluded.created_revision, updated_at = excluded.updated_at,
-              restart_generation = excluded.restart_generation`,
-        sql`INSERT INTO changes (revision, name, spec, created_revision, updated_at, restart_generation)
-            VALUES (${rev}, ${pod.name}, ${spec}, ${createdRevision}, ${now}, ${restartGeneration})`
+              restart_generation = excluded.restart_generation, node = excluded.node`,
+        sql`INSERT INTO changes (revision, name, spec, created_revision, updated_at, restart_generation, node)
+            VALUES (${rev}, ${pod.name}, ${spec}, ${createdRevision}, ${now}, ${restartGeneration}, ${node})`
       ).pipe(Effect.as<StoredPod>({
         name: pod.name,
         spec: pod,
         revision: rev,
         createdRevision,
         updatedAt: now,
-        restartGeneration
+        restartGeneration,
+        node
       }))
     }
 
@@ -159,7 +169,7 @@ export const make = (options: SqlStoreOptions = {}) =>
               actual: cur?.revision ?? null
             })
           }
-          return yield* upsert(pod, rev, cur?.created_revision ?? rev, cur?.restart_generation ?? 0)
+          return yield* upsert(pod, rev, cur?.created_revision ?? rev, cur?.restart_generation ?? 0, cur?.node ?? null)
         }))
 
     const create = (pod: Pod) =>
@@ -167,7 +177,7 @@ export const make = (options: SqlStoreOptions = {}) =>
         Effect.gen(function*() {
           const cur = yield* existing(pod.name)
           if (cur) return yield* new AlreadyExists({ name: pod.name, revision: cur.revision })
-          return yield* upsert(pod, rev, rev, 0)
+          return yield* upsert(pod, rev, rev, 0, null)
         }))
 
     const del = (name: string, opts?: { readonly expectRevision?: number }) =>
@@ -186,6 +196,20 @@ export const make = (options: SqlStoreOptions = {}) =>
           Effect.catchIf((e): e is "absent" => e === "absent", () => Effect.succeed(false))
         )
 
+    /** Log the pod row as it now is (after an in-place UPDATE) as the change at `rev`. */
+    const logRow = (rev: number, name: string, row: unknown) => {
+      const r = row as {
+        spec: string
+        created_revision: number
+        updated_at: number
+        restart_generation: number
+        node: string | null
+      }
+      return sql`INSERT INTO changes (revision, name, spec, created_revision, updated_at, restart_generation, node)
+                 VALUES (${rev}, ${name}, ${r.spec}, ${r.created_revision}, ${r.updated_at}, ${r.restart_generation},
+                         ${r.node})`
+    }
+
     const requestRestart = (name: string) =>
       write("restart", name, (rev) =>
         Effect.gen(function*() {
@@ -193,9 +217,24 @@ export const make = (options: SqlStoreOptions = {}) =>
                                      restart_generation = restart_generation + 1
                                    WHERE name = ${name} RETURNING *`
           if (!row) return yield* Effect.fail("absent" as const)
-          const r = row as { spec: string; created_revision: number; updated_at: number; restart_generation: number }
-          yield* sql`INSERT INTO changes (revision, name, spec, created_revision, updated_at, restart_generation)
-                     VALUES (${rev}, ${name}, ${r.spec}, ${r.created_revision}, ${r.updated_at}, ${r.restart_generation})`
+          yield* logRow(rev, name, row)
+          return row
+        })).pipe(
+          Effect.flatMap((row) => Effect.map(podFromRow(row), Option.some)),
+          Effect.catchIf((e): e is "absent" => e === "absent", () => Effect.succeedNone)
+        )
+
+    const bind = (name: string, node: string | null, opts?: { readonly expectRevision?: number }) =>
+      write("bind", name, (rev) =>
+        Effect.gen(function*() {
+          const cur = yield* existing(name)
+          if (opts?.expectRevision !== undefined && (cur?.revision ?? 0) !== opts.expectRevision) {
+            return yield* new RevisionConflict({ name, expected: opts.expectRevision, actual: cur?.revision ?? null })
+          }
+          if (!cur) return yield* Effect.fail("absent" as const)
+          const [row] = yield* sql`UPDATE pods SET revision = ${rev}, updated_at = ${Date.now()}, node = ${node}
+                                   WHERE name = ${name} RETURNING *`
+          yield* logRow(rev, name, row)
           return row
         })).pipe(
           Effect.flatMap((row) => Effect.map(podFromRow(row), Option.some)),
@@ -238,6 +277,7 @@ export const make = (options: SqlStoreOptions = {}) =>
             created_revision: number | null
             updated_at: number | null
             restart_generation: number | null
+            node: string | null
           }
         >`SELECT * FROM changes WHERE revision > ${after} ORDER BY revision`.pipe(wrap("watch"))
         const out: Array<Change> = []
@@ -327,6 +367,7 @@ export const make = (options: SqlStoreOptions = {}) =>
       list,
       delete: del,
       requestRestart,
+      bind,
       revision: currentRevision.pipe(wrap("revision")),
       watch,
       putStatus,

@@ -1,3 +1,4 @@
+import { SqlClient } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Context, Effect, Fiber, Layer, Option, Stream } from "effect"
@@ -114,6 +115,72 @@ for (const [label, layer] of layers) {
         assert.isTrue(Option.isNone(yield* store.requestRestart("nope")))
       }).pipe(Effect.provide(layer)))
 
+    it.scoped("bind sets the node with a new revision and keeps the spec; create starts unbound", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        const a = yield* store.create(pod("web"))
+        assert.strictEqual(a.node, null)
+        const b = Option.getOrThrow(yield* store.bind("web", "n1"))
+        assert.strictEqual(b.node, "n1")
+        assert.isTrue(b.revision > a.revision)
+        assert.strictEqual(b.createdRevision, a.createdRevision)
+        assert.deepStrictEqual(b.spec, a.spec)
+        assert.strictEqual(yield* store.revision, b.revision)
+        assert.strictEqual(Option.getOrThrow(yield* store.get("web")).node, "n1")
+        const c = Option.getOrThrow(yield* store.bind("web", null))
+        assert.strictEqual(c.node, null)
+        assert.isTrue(Option.isNone(yield* store.bind("nope", "n1")))
+        assert.strictEqual(yield* store.revision, c.revision)
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("put and requestRestart keep the binding", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        yield* store.put(pod("web"))
+        yield* store.bind("web", "n2")
+        const b = yield* store.put(pod("web", "never"))
+        assert.strictEqual(b.node, "n2")
+        assert.strictEqual(Option.getOrThrow(yield* store.get("web")).spec.restart, "never")
+        const r = Option.getOrThrow(yield* store.requestRestart("web"))
+        assert.strictEqual(r.node, "n2")
+        assert.strictEqual(Option.getOrThrow(yield* store.get("web")).node, "n2")
+        assert.deepStrictEqual((yield* store.list).map((p) => p.node), ["n2"])
+      }).pipe(Effect.provide(layer)))
+
+    it.scoped("bind with expectRevision: a stale revision is a conflict and changes nothing", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        const a = yield* store.put(pod("web"))
+        const b = Option.getOrThrow(yield* store.bind("web", "n1", { expectRevision: a.revision }))
+        const err = yield* Effect.flip(store.bind("web", "n2", { expectRevision: a.revision }))
+        assert.strictEqual(err._tag, "RevisionConflict")
+        if (err._tag === "RevisionConflict") assert.strictEqual(err.actual, b.revision)
+        const now = Option.getOrThrow(yield* store.get("web"))
+        assert.strictEqual(now.node, "n1")
+        assert.strictEqual(now.revision, b.revision)
+        const gone = yield* Effect.flip(store.bind("nope", "n1", { expectRevision: 3 }))
+        assert.strictEqual(gone._tag, "RevisionConflict")
+      }).pipe(Effect.provide(layer)))
+
+    it.scopedLive("bind appears on the change feed as a PodPut at its new revision", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        yield* store.put(pod("web"))
+        const from = yield* store.revision
+        const fiber = yield* store.watch(from).pipe(Stream.take(2), Stream.runCollect, Effect.fork)
+        yield* Effect.sleep("50 millis")
+        const b = Option.getOrThrow(yield* store.bind("web", "n1"))
+        yield* store.put(pod("web", "never"))
+        const got = Chunk.toReadonlyArray(yield* Fiber.join(fiber))
+        const first = got[0]!
+        assert.strictEqual(first._tag, "PodPut")
+        assert.strictEqual(first.revision, b.revision)
+        if (first._tag === "PodPut") assert.strictEqual(first.pod.node, "n1")
+        const second = got[1]!
+        if (second._tag === "PodPut") assert.strictEqual(second.pod.node, "n1")
+        else assert.fail(`expected a PodPut, got ${second._tag}`)
+      }).pipe(Effect.provide(layer)), { timeout: 10_000 })
+
     it.scopedLive("watch replays from a revision and follows new writes in order", () =>
       Effect.gen(function*() {
         const store = yield* Store
@@ -156,6 +223,44 @@ for (const [label, layer] of layers) {
       }).pipe(Effect.provide(layer)), { timeout: 10_000 })
   })
 }
+
+describe("Store (sqlite, schema upgrade)", () => {
+  it.scoped("a file written before node bindings upgrades in place: old pods are unbound, bind works", () =>
+    Effect.gen(function*() {
+      const dir = yield* tmpDir("tank-store-up-")
+      const file = path.join(dir, "tank.db")
+      const spec = JSON.stringify({ name: "old", restart: "always", containers: [{ name: "app", image: "busybox" }] })
+      // The version-1 schema, exactly as the first migration created it, with one pod in it.
+      yield* Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        for (
+          const stmt of [
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+            "INSERT INTO meta (key, value) VALUES ('revision', 1)",
+            `CREATE TABLE pods (name TEXT PRIMARY KEY, spec TEXT NOT NULL, revision INTEGER NOT NULL,
+               created_revision INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+               restart_generation INTEGER NOT NULL DEFAULT 0)`,
+            `CREATE TABLE changes (revision INTEGER PRIMARY KEY, name TEXT NOT NULL, spec TEXT,
+               created_revision INTEGER, updated_at INTEGER, restart_generation INTEGER)`,
+            "CREATE TABLE status (name TEXT PRIMARY KEY, body TEXT NOT NULL)",
+            "CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL)",
+            `INSERT INTO pods VALUES ('old', '${spec}', 1, 1, 0, 0)`,
+            `INSERT INTO changes VALUES (1, 'old', '${spec}', 1, 0, 0)`,
+            "PRAGMA user_version = 1"
+          ]
+        ) yield* sql.unsafe(stmt)
+      }).pipe(Effect.provide(SqliteClient.layer({ filename: file })), Effect.scoped, Effect.orDie)
+      const store = yield* storeIn(layerSqlite(file))
+      const old = Option.getOrThrow(yield* store.get("old"))
+      assert.strictEqual(old.node, null)
+      assert.strictEqual(old.revision, 1)
+      const replay = Chunk.toReadonlyArray(yield* store.watch(0).pipe(Stream.take(1), Stream.runCollect))
+      assert.deepStrictEqual(replay.map((c) => c._tag === "PodPut" ? c.pod.node : c._tag), [null])
+      const b = Option.getOrThrow(yield* store.bind("old", "n1"))
+      assert.strictEqual(b.revision, 2)
+      assert.strictEqual(Option.getOrThrow(yield* store.get("old")).node, "n1")
+    }))
+})
 
 describe("Store (sqlite, several processes)", () => {
   it.scopedLive(
