@@ -5,7 +5,7 @@
  * Decoding fills the seeds' defaults (network "none", restart "always", volumes [], parent "auto", ...)
  * and rejects unknown fields; encoding gives the canonical form back with every default spelled out.
  */
-import { Schema } from "effect"
+import { Option, Schema } from "effect"
 import {
   AbsPath,
   ContainerName,
@@ -13,8 +13,11 @@ import {
   envNameProblem,
   Ipv4,
   Ipv4Cidr,
+  labelKeyProblem,
+  labelValueProblem,
   LinkName,
   NicName,
+  NodeName,
   PodName,
   PositiveInt,
   UserSpec,
@@ -153,8 +156,57 @@ export type NetworkSpec = typeof NetworkSpec.Type
 export const Network = Schema.Union(Schema.Literal("none", "host"), NetworkSpec).annotations({ identifier: "Network" })
 export type Network = typeof Network.Type
 
+/**
+ * Node labels a pod requires (cluster mode): every pair must be among the node's labels. Keys are
+ * checked by a filter for the same reason as env names (see `Env`).
+ */
+export const NodeSelector = Schema.Record({
+  key: Schema.String.pipe(Schema.filter((k) => k !== "__proto__")),
+  value: Schema.String.pipe(Schema.filter((v) => labelValueProblem(v) ?? true))
+}).pipe(
+  Schema.filter((sel) => {
+    const issues = Object.keys(sel).flatMap((k) => {
+      const problem = labelKeyProblem(k)
+      return problem === undefined ? [] : [{ path: [k], message: problem }]
+    })
+    return issues.length === 0 ? true : issues
+  }),
+  Schema.annotations({ identifier: "NodeSelector" })
+)
+
+/**
+ * An optional field whose "nothing" value (`false`, `{}`) decodes to absent, so the canonical form
+ * (and `canonicalJson`) of a pod does not depend on whether the user spelled it out, and pods written
+ * before these fields existed keep their canonical JSON.
+ */
+const optionalUnlessEmpty = <A, I>(
+  from: Schema.Schema<A, I>,
+  to: Schema.Schema<A>,
+  isEmpty: (a: A) => boolean
+) =>
+  Schema.optionalToOptional(from, to, {
+    decode: Option.filter((a) => !isEmpty(a)),
+    encode: (o) => o
+  })
+
 const PodFields = Schema.Struct({
   name: PodName,
+  /**
+   * Placement (cluster mode; single-machine Tank ignores these). `node`: pinned to that node, which the
+   * scheduler binds it to even while the node is not ready (it waits there).
+   */
+  node: Schema.optionalWith(NodeName, { exact: true }),
+  /** Only nodes carrying all these labels. Not together with `node`. */
+  nodeSelector: optionalUnlessEmpty(
+    NodeSelector,
+    Schema.Record({ key: Schema.String, value: Schema.String }),
+    (sel) => Object.keys(sel).length === 0
+  ),
+  /**
+   * When the pod's node stays not ready past the grace period: false (absent) reports the pod lost;
+   * true moves it to another ready node. A pinned pod cannot move, so not together with `node`.
+   */
+  reschedule: optionalUnlessEmpty(Schema.Boolean, Schema.Boolean, (b) => !b),
   restart: Schema.optionalWith(RestartPolicy, { default: () => "always" as const }),
   network: Schema.optionalWith(Network, { default: () => "none" as const }),
   volumes: optionalArray(Volume),
@@ -190,6 +242,25 @@ const duplicates = <A>(
   return out
 }
 
+/**
+ * Placement fields that contradict each other. `node` with `nodeSelector` is refused rather than
+ * given a meaning (pin wins? selector vetoes the pin?): either reading surprises someone.
+ */
+const placementIssues = (pod: typeof PodFields.Type): Array<Issue> => [
+  ...(pod.node !== undefined && pod.reschedule === true
+    ? [{
+      path: ["reschedule"],
+      message: `a pod pinned to node "${pod.node}" cannot be rescheduled elsewhere: drop "node" or "reschedule"`
+    }]
+    : []),
+  ...(pod.node !== undefined && pod.nodeSelector !== undefined
+    ? [{
+      path: ["nodeSelector"],
+      message: `a pod pinned to node "${pod.node}" is not placed by labels: give "node" or "nodeSelector", not both`
+    }]
+    : [])
+]
+
 /** Rules that span fields: uniqueness of names and paths, mounts naming declared volumes. */
 export const crossFieldIssues = (pod: typeof PodFields.Type): Array<Issue> => {
   const declared = new Set(pod.volumes.map((v) => v.name))
@@ -199,6 +270,7 @@ export const crossFieldIssues = (pod: typeof PodFields.Type): Array<Issue> => {
     ...pod.containers.map((c, i) => ({ c, at: ["containers", i] as const }))
   ]
   const issues: Array<Issue> = [
+    ...placementIssues(pod),
     ...duplicates(all, (x) => x.c.name, (i) => [...all[i]!.at, "name"], "container name"),
     ...duplicates(pod.volumes, (v) => v.name, (i) => ["volumes", i, "name"], "volume name")
   ]
