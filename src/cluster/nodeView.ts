@@ -1,0 +1,121 @@
+/**
+ * One node's view of a cluster Store: the agent's reconciler sees only the pods bound to this node,
+ * as if the store held nothing else. Everything that is not about "which pods are mine" passes
+ * through (writes, events, revisions).
+ *
+ * - `list`/`get`: pods bound here. Unbound pods (not placed yet) and pods bound elsewhere are hidden.
+ * - `watch`: a pod that is bound away (or unbound) after it was visible reads as deleted, so the
+ *   reconciler stops it; changes to pods that were never visible are dropped. `Resync` is filtered.
+ * - Status: what this node writes carries `node: self`; it reads back only its own statuses (so its
+ *   boot-time purge never touches another node's pods), and it never overwrites or deletes a status
+ *   another node wrote for a pod that is no longer bound here (a pod that moved keeps the new node's
+ *   status while the old node stops and cleans up). A status without a node (written by the
+ *   scheduler, e.g. "lost") is overwritten by the pod's node.
+ *
+ * The visible set is shared by every stream of one view: an agent runs one change feed at a time.
+ */
+import { Effect, Layer, Option, Stream } from "effect"
+import type { PodStatus } from "../store/status.js"
+import { type Change, Store, type StoredPod, type StoreService } from "../store/Store.js"
+import { PodOnOtherNode } from "./Cluster.js"
+
+/** Is this pod bound to `self`? */
+export const boundTo = (self: string) => (pod: StoredPod): boolean => pod.node === self
+
+/** Is this status this node's to read and to delete? */
+export const ownStatus = (self: string) => (status: PodStatus): boolean => status.node === self
+
+/**
+ * Map one change of the whole store to what `self` sees, given the names visible before it.
+ * Pure: returns the change to emit (or none) and the visible set after it.
+ */
+export const viewChange = (
+  self: string,
+  visible: ReadonlySet<string>,
+  change: Change
+): { readonly out: Change | undefined; readonly visible: ReadonlySet<string> } => {
+  switch (change._tag) {
+    case "PodPut": {
+      if (change.pod.node === self) return { out: change, visible: new Set(visible).add(change.pod.name) }
+      if (!visible.has(change.pod.name)) return { out: undefined, visible }
+      const next = new Set(visible)
+      next.delete(change.pod.name)
+      return { out: { _tag: "PodDeleted", revision: change.revision, name: change.pod.name }, visible: next }
+    }
+    case "PodDeleted": {
+      if (!visible.has(change.name)) return { out: undefined, visible }
+      const next = new Set(visible)
+      next.delete(change.name)
+      return { out: change, visible: next }
+    }
+    case "Resync": {
+      const pods = change.pods.filter(boundTo(self))
+      return { out: { ...change, pods }, visible: new Set(pods.map((p) => p.name)) }
+    }
+  }
+}
+
+/** The view of `store` for node `self`. */
+export const make = (self: string, store: StoreService): Effect.Effect<StoreService, never> =>
+  Effect.gen(function*() {
+    const mine = boundTo(self)
+    const own = ownStatus(self)
+    // Seeded from the store as it is now; a failure here only means the first feed may miss a
+    // "moved away" (the reconciler's periodic resync lists again and catches it).
+    let visible: ReadonlySet<string> = new Set(
+      (yield* store.list.pipe(Effect.orElseSucceed(() => []))).filter(mine).map((p) => p.name)
+    )
+    const view: StoreService = {
+      ...store,
+      get: (name) => Effect.map(store.get(name), Option.filter(mine)),
+      list: Effect.map(store.list, (pods) => pods.filter(mine)),
+      watch: (fromRevision) =>
+        store.watch(fromRevision).pipe(
+          Stream.filterMap((change) => {
+            const r = viewChange(self, visible, change)
+            visible = r.visible
+            return Option.fromNullable(r.out)
+          })
+        ),
+      // A pod that moved away is still being stopped here while its new node may already report
+      // it: the old node's last words ("stopping") must not overwrite the new node's status.
+      putStatus: (status) =>
+        Effect.gen(function*() {
+          const prior = yield* store.getStatus(status.name)
+          if (Option.isSome(prior) && !own(prior.value) && prior.value.node !== undefined) {
+            const pod = yield* store.get(status.name)
+            if (Option.isNone(pod) || !mine(pod.value)) return
+          }
+          yield* store.putStatus({ ...status, node: self })
+        }),
+      getStatus: (name) => Effect.map(store.getStatus(name), Option.filter(own)),
+      listStatus: Effect.map(store.listStatus, (all) => all.filter(own)),
+      // Read-then-delete is not atomic: a new node writing in between can lose its first status
+      // write, which its recorder repeats on the pod's next change or restart.
+      deleteStatus: (name) =>
+        Effect.flatMap(
+          store.getStatus(name),
+          (s) => Option.isSome(s) && !own(s.value) ? Effect.void : store.deleteStatus(name)
+        )
+    }
+    return view
+  })
+
+/** A Store layer that is node `self`'s view of the Store below it. */
+export const layer = (self: string): Layer.Layer<Store, never, Store> =>
+  Layer.effect(Store, Effect.flatMap(Store, (store) => make(self, store)))
+
+/**
+ * Fails with PodOnOtherNode if `pod` is bound to a node other than `self` (exec, attach, logs and
+ * stats only work where the pod runs). Unknown and unbound pods pass: the local command reports
+ * them as it always has.
+ */
+export const ensureLocal = (
+  store: StoreService,
+  self: string,
+  pod: string
+) =>
+  Effect.flatMap(store.get(pod), (p) =>
+    Option.isSome(p) && p.value.node !== null && p.value.node !== self
+      ? Effect.fail(new PodOnOtherNode({ pod, node: p.value.node, self }))
+      : Effect.void)
