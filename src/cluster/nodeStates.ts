@@ -1,0 +1,24 @@
+/**
+ * The node list readers see, from the three things stored per node: its record, whether its lease
+ * key is alive, and when the scheduler leader saw it go not ready. Pure; shared by the etcd and the
+ * in-memory Nodes layers so both answer the same.
+ */
+import type { NodeInfo, NodeState } from "./Cluster.js"
+
+export const nodeStates = (
+  records: ReadonlyMap<string, NodeInfo>,
+  alive: ReadonlySet<string>,
+  notReadySince: ReadonlyMap<string, string>
+): ReadonlyArray<NodeState> =>
+  [...records.values()]
+    .sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+    .map((info): NodeState => {
+      const ready = alive.has(info.name)
+      const since = notReadySince.get(info.name)
+      // A mark left from an earlier outage means nothing once the node is back.
+      return !ready && since !== undefined ? { info, ready, notReadySince: since } : { info, ready }
+    })
+
+/** Two lists that read the same (watchers emit only real changes). */
+export const sameNodes = (a: ReadonlyArray<NodeState>, b: ReadonlyArray<NodeState>): boolean =>
+  JSON.stringify(a) === JSON.stringify(b)
