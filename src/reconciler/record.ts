@@ -7,11 +7,17 @@
 import { Clock, Effect } from "effect"
 import type { LastExit, PodEventType, PodStatus } from "../store/status.js"
 import type { StoreService } from "../store/Store.js"
+import type { Ending } from "./restarts.js"
 
 /** The status fields a worker decides (name, agent pid and timestamp are filled in here). */
 export type StatusBody = Omit<PodStatus, "name" | "agentPid" | "updatedAt">
 
 export interface EventDetails {
+  /** The container the event is about (pods with several containers). */
+  readonly container?: string
+  /** Overrides the pod's host pid (a container's own). */
+  readonly hostPid?: number
+  readonly restarts?: number
   readonly message?: string
   readonly lastExit?: LastExit
   readonly delayMs?: number
@@ -32,6 +38,19 @@ export interface Recorder {
 export const isoAt = (millis: number): string => new Date(millis).toISOString()
 
 export const now = Clock.currentTimeMillis
+
+/** How a run (or bring-up) ended, as status and events record it. */
+export const toLastExit = (ending: Ending, at: number): LastExit => {
+  const when = isoAt(at)
+  switch (ending._tag) {
+    case "Exited":
+      return { code: ending.code, at: when }
+    case "Signaled":
+      return { signal: ending.signal, ...(ending.oomKilled && { oomKilled: true }), at: when }
+    case "SetupFailed":
+      return { setupError: { step: ending.step, message: ending.message }, at: when }
+  }
+}
 
 /** Drop optional fields (exactOptionalPropertyTypes forbids setting them to undefined). */
 export const without = <K extends keyof StatusBody>(s: StatusBody, ...keys: ReadonlyArray<K>): StatusBody => {

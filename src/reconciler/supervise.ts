@@ -8,13 +8,14 @@ import type { Deferred, Ref } from "effect"
 import { Cause, Deferred as D, Duration, Effect, Option } from "effect"
 import type { Scope } from "effect"
 import type { RunHandle, RuntimeService, SetupFailed } from "../runtime/Runtime.js"
-import type { LastExit, PodStatus } from "../store/status.js"
+import type { PodStatus } from "../store/status.js"
 import type { StoredPod, StoreService } from "../store/Store.js"
 import type { Permits } from "./permits.js"
 import { podKey } from "./plan.js"
 import type { ReconcilerConfig } from "./Reconciler.js"
-import { isoAt, now, type Recorder, type StatusBody, without } from "./record.js"
+import { isoAt, now, type Recorder, type StatusBody, toLastExit, without } from "./record.js"
 import { decide, describeEnding, type Ending } from "./restarts.js"
+import { superviseContainers } from "./superviseContainers.js"
 
 export interface Env {
   readonly store: StoreService
@@ -30,18 +31,6 @@ export type Begin =
   | { readonly _tag: "Fresh" }
   /** Agent start: re-adopt what a previous agent left running; `prior` is the stored status. */
   | { readonly _tag: "Adopt"; readonly prior: Option.Option<PodStatus> }
-
-const toLastExit = (ending: Ending, at: number): LastExit => {
-  const when = isoAt(at)
-  switch (ending._tag) {
-    case "Exited":
-      return { code: ending.code, at: when }
-    case "Signaled":
-      return { signal: ending.signal, ...(ending.oomKilled && { oomKilled: true }), at: when }
-    case "SetupFailed":
-      return { setupError: { step: ending.step, message: ending.message }, at: when }
-  }
-}
 
 const notRunning = (s: StatusBody) => without(s, "hostPid", "addresses", "nextRestartAt", "reason")
 
@@ -63,7 +52,12 @@ export const supervise = (
       // The stored status is about this spec (a re-apply of the same spec bumps the revision only).
       ? Option.filter(begin.prior, (s) => s.specRevision === pod.revision || s.specKey === podKey(pod))
       : Option.none()
-    let restarts = Option.match(prior, { onNone: () => 0, onSome: (s) => s.restarts })
+    // A pod with several containers counts its containers' restarts in `restarts` too; they are
+    // restored per container on adoption.
+    let restarts = Option.match(prior, {
+      onNone: () => 0,
+      onSome: (s) => s.restarts - (s.containers ?? []).reduce((n, c) => n + c.restarts, 0)
+    })
     let delayMs = 0
     let lastStartAt = yield* now
 
@@ -71,7 +65,7 @@ export const supervise = (
       Effect.gen(function*() {
         lastStartAt = h.startedAt.getTime()
         yield* rec.update((s) => ({
-          ...without(s, "nextRestartAt", "reason"),
+          ...without(s, "nextRestartAt", "reason", "containers"),
           phase: "running",
           restarts,
           hostPid: h.hostPid,
@@ -96,6 +90,12 @@ export const supervise = (
           env.leaving.get.pipe(Effect.flatMap((keep) => keep ? h.keepOnClose : Effect.void))
         )
         yield* running(h, adopted)
+        if (h.containers.length > 1) {
+          return yield* superviseContainers(env, rec, pod.spec.restart, h, {
+            podRestarts: restarts,
+            prior: adopted ? Option.getOrUndefined(prior)?.containers ?? [] : []
+          })
+        }
         return (yield* h.wait) as Ending
       })).pipe(
         Effect.catchTag("SetupFailed", (e): Effect.Effect<Ending> =>

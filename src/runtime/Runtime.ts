@@ -22,14 +22,35 @@ export class SetupFailed extends Schema.TaggedError<SetupFailed>()("SetupFailed"
 
 export type Progress = "pulling" | "starting"
 
+/** One container of a running pod (its current incarnation). */
+export interface ContainerRun {
+  readonly name: string
+  readonly hostPid: number
+  readonly startedAt: Date
+  /** Completes when this container's workload ends. */
+  readonly wait: Effect.Effect<RunExit>
+}
+
 export interface RunHandle {
   readonly pod: string
   readonly hostPid: number
   readonly startedAt: Date
   /** Addresses configured on the pod's NICs ("10.0.0.5/24"). */
   readonly addresses: ReadonlyArray<string>
-  /** Completes when the workload ends (never fails: setup failures surface from `start`). */
+  /**
+   * Completes when the workload ends: for a one-container pod, its container; for several, the first
+   * container to end (a supervisor of several containers uses `containers`/`restartContainer`).
+   * Never fails: setup failures surface from `start`.
+   */
   readonly wait: Effect.Effect<RunExit>
+  /** The containers as started (or adopted), in spec order. */
+  readonly containers: ReadonlyArray<ContainerRun>
+  /**
+   * Start a fresh incarnation of one container inside the running pod (same sandbox, network,
+   * cgroup and volumes; a fresh writable layer), after its previous one ended. The pod record is
+   * updated, so exec, attach and a later agent find the new process.
+   */
+  readonly restartContainer: (name: string) => Effect.Effect<ContainerRun, SetupFailed>
   /**
    * Leave the workload and its resources in place when the scope closes (agent shutdown with live
    * restore: a later agent re-adopts it). Without this, closing the scope stops the workload

@@ -10,7 +10,7 @@
  * All of it lives in a detachable scope: when the agent leaves with live restore (`keepOnClose`),
  * the scope is not closed and the pod keeps running under its monitors; a later agent `adopt`s it.
  */
-import { Effect, Exit, Layer, Option, Ref, Scope } from "effect"
+import { Effect, ExecutionStrategy, Exit, Layer, Option, Ref, Scope } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Cgroups } from "../cgroups/Cgroups.js"
@@ -179,23 +179,170 @@ export const make = (options: RuntimeOptions = {}) =>
       }
     }
 
+    /** A container incarnation's undo and connection: closed when it is replaced or the run ends. */
+    interface Live {
+      readonly client: MonitorClient | undefined
+      readonly exitPath: string
+      readonly startedAt: Date
+      /** Fresh incarnations own a child scope of the run; adopted ones are undone by the teardown. */
+      readonly scope: Scope.CloseableScope | undefined
+    }
+
+    const containerRun = (pod: string, name: string, pid: number, live: Live) => ({
+      name,
+      hostPid: pid,
+      startedAt: live.startedAt,
+      wait: Effect.flatMap(exitRecordOf(live.client, live.exitPath), (r) => exitOf(pod, name, r))
+    })
+
     /** A handle over running monitors (fresh or adopted). */
     const handleOf = (
-      pod: string,
-      record: PodRecord,
-      clients: ReadonlyArray<{ name: string; client: MonitorClient | undefined; exitPath: string }>,
+      spec: Pod,
+      layout: PodLayout,
+      runScope: Scope.Scope,
+      initial: PodRecord,
+      lives: ReadonlyArray<Live>,
       keep: Ref.Ref<boolean>
-    ): RunHandle => ({
-      pod,
-      hostPid: record.containers[0]!.pid,
-      startedAt: new Date(record.startedAt),
-      addresses: record.addresses,
-      // The pod's run ends when any of its containers ends (sidecar-aware restarts come later).
-      wait: Effect.raceAll(clients.map(({ client, exitPath, name }) =>
-        Effect.flatMap(exitRecordOf(client, exitPath), (r) => exitOf(pod, name, r))
-      )),
-      keepOnClose: Ref.set(keep, true)
+    ): Effect.Effect<RunHandle> =>
+      Effect.gen(function*() {
+        const pod = spec.name
+        const recordRef = yield* Ref.make(initial)
+        const current = new Map(initial.containers.map((c, i) => [c.name, lives[i]!]))
+        // One restart of a given pod's containers at a time: each rewrites the pod record.
+        const lock = yield* Effect.makeSemaphore(1)
+        const containers = initial.containers.map((c, i) => containerRun(pod, c.name, c.pid, lives[i]!))
+
+        const restartContainer = (name: string) =>
+          lock.withPermits(1)(Effect.gen(function*() {
+            const record = yield* Ref.get(recordRef)
+            const idx = record.containers.findIndex((c) => c.name === name)
+            const c = spec.containers.find((c) => c.name === name)
+            if (idx < 0 || !c) {
+              return yield* new SetupFailed({ pod, step: "restart", message: `no container "${name}" in this run` })
+            }
+            const old = record.containers[idx]!
+            // Let the previous incarnation go (its monitor is released, its workload is gone).
+            const prev = current.get(name)
+            if (prev?.scope) yield* Scope.close(prev.scope, Exit.void)
+            else yield* stopContainer(old)
+            const L = layout.container(name)
+            yield* Effect.try({
+              try: () => {
+                // A new container gets a fresh writable layer, as in Kubernetes; volumes persist.
+                for (const d of [L.upper, L.work]) fs.rmSync(d, { recursive: true, force: true })
+                for (const d of [L.upper, L.work, L.merged]) fs.mkdirSync(d, { recursive: true, mode: 0o755 })
+                fs.rmSync(L.exit, { force: true })
+              },
+              catch: step(pod, `restart ${name}`)
+            })
+            const volumes = yield* volumeSources(spec, layout)
+            const prepared = yield* prepareContainer(images, spec, c, volumes)
+            const s = yield* launch(spec, layout, prepared, old.cgroupProcs, runScope)
+            const next: PodRecord = {
+              ...record,
+              containers: record.containers.map((x, i) => i === idx ? containerRecord(s) : x)
+            }
+            yield* writeRecord(layout.record, next)
+            yield* Ref.set(recordRef, next)
+            const live: Live = { client: s.client, exitPath: s.exitPath, startedAt: s.startedAt, scope: s.scope }
+            current.set(name, live)
+            yield* proceedOne(pod, s)
+            return containerRun(pod, name, s.h.pid, live)
+          }))
+
+        return {
+          pod,
+          hostPid: initial.containers[0]!.pid,
+          startedAt: new Date(initial.startedAt),
+          addresses: initial.addresses,
+          wait: Effect.raceAll(containers.map((c) => c.wait)),
+          containers,
+          restartContainer,
+          keepOnClose: Ref.set(keep, true)
+        }
+      })
+
+    /**
+     * One container's monitor: started (parked) with its undo in a child scope of the run (closed
+     * when the container is replaced or the run ends), a connection open.
+     */
+    const launch = (
+      pod: Pod,
+      layout: PodLayout,
+      c: PreparedContainer,
+      procs: ReadonlyArray<string>,
+      runScope: Scope.Scope
+    ) =>
+      Effect.gen(function*() {
+        const L = layout.container(c.spec.name)
+        const scope = yield* Scope.fork(runScope, ExecutionStrategy.sequential)
+        // Started and its undo registered in one uninterruptible step: an interrupted bring-up
+        // must never leave a monitor (and its parked workload) behind. The undo stops the
+        // workload (grace, then SIGKILL; abort while parked) and lets the monitor go, over the
+        // connection opened below when there is one.
+        const conn = yield* Ref.make<MonitorClient | undefined>(undefined)
+        // The connection lives until the undo has used it.
+        const connScope = yield* Scope.make()
+        const h = yield* Effect.uninterruptible(
+          startMonitor(monitorConfig(pod, layout, c, procs, layout.ns), L.config).pipe(
+            Effect.tap((h) =>
+              Scope.addFinalizer(
+                scope,
+                Effect.flatMap(Ref.get(conn), (client) => {
+                  const ours = { socketPath: h.socketPath, pid: h.pid, startTime: h.startTime }
+                  return client
+                    ? client.stop(graceMs).pipe(
+                      Effect.zipRight(client.release),
+                      Effect.catchAll(() => stopContainer(ours))
+                    )
+                    : stopContainer(ours)
+                }).pipe(Effect.ensuring(Scope.close(connScope, Exit.void)))
+              )
+            )
+          )
+        )
+        const client = yield* Scope.extend(connect(h.socketPath), connScope)
+        yield* Ref.set(conn, client)
+        return {
+          name: c.spec.name,
+          h,
+          client,
+          exitPath: L.exit,
+          c,
+          procs,
+          log: L.log,
+          scope,
+          startedAt: new Date()
+        }
+      }).pipe(Effect.mapError(step(pod.name, `monitor ${c.spec.name}`)))
+
+    type Launched = Effect.Effect.Success<ReturnType<typeof launch>>
+
+    const containerRecord = (s: Launched): ContainerRecord => ({
+      name: s.name,
+      socketPath: s.h.socketPath,
+      exitPath: s.exitPath,
+      pid: s.h.pid,
+      monitorPid: s.h.monitorPid,
+      startTime: s.h.startTime,
+      startedAt: s.startedAt.toISOString(),
+      env: s.c.env,
+      cwd: s.c.cwd,
+      uid: s.c.uid,
+      gid: s.c.gid,
+      groups: s.c.groups,
+      tty: s.c.spec.tty,
+      cgroupProcs: s.procs,
+      logPath: s.log
     })
+
+    /** sync 3 for one container: its setup runs and it execs. */
+    const proceedOne = (pod: string, s: { readonly name: string; readonly client: MonitorClient }) =>
+      s.client.proceed.pipe(Effect.mapError((e) =>
+        e._tag === "SetupFailed"
+          ? new SetupFailed({ pod, step: `${s.name}: ${e.step}`, message: e.message, errno: e.errno })
+          : step(pod, `proceed ${s.name}`)(e)
+      ))
 
     /** Close the run's scope unless the agent leaves it for live restore. */
     const detachable = (pod: string, layout: PodLayout, adopted: boolean) =>
@@ -205,17 +352,16 @@ export const make = (options: RuntimeOptions = {}) =>
         // A fresh run's scope holds an undo for every step it took; an adopted run's holds none.
         const after = adopted ? teardown(layout, pod) : rm(layout.run)
         yield* Effect.addFinalizer((exit) =>
-          Ref.get(keep).pipe(Effect.flatMap((k) =>
-            k ? Effect.void : Scope.close(runScope, exit).pipe(Effect.zipRight(after))
-          ))
+          Ref.get(keep).pipe(
+            Effect.flatMap((k) => k ? Effect.void : Scope.close(runScope, exit).pipe(Effect.zipRight(after)))
+          )
         )
         return { keep, runScope }
       })
 
     const start = (pod: Pod, opts: StartOptions = {}): Effect.Effect<RunHandle, SetupFailed, Scope.Scope> =>
       Effect.gen(function*() {
-        const progress = opts.onProgress ?? (() =>
-          Effect.void)
+        const progress = opts.onProgress ?? (() => Effect.void)
         const layout = podLayout(dataDir, pod.name)
         // Anything of an earlier run of this name that nobody adopted is a leftover now.
         if (fs.existsSync(layout.run)) yield* teardown(layout, pod.name)
@@ -277,53 +423,10 @@ export const make = (options: RuntimeOptions = {}) =>
           catch: step(pod.name, "etc")
         })
 
-        /** One container's monitor: started (parked), its undo registered, a connection open. */
-        const launch = (c: PreparedContainer, procs: ReadonlyArray<string>) =>
-          Effect.gen(function*() {
-            const L = layout.container(c.spec.name)
-            // Started and its undo registered in one uninterruptible step: an interrupted bring-up
-            // must never leave a monitor (and its parked workload) behind. The undo stops the
-            // workload (grace, then SIGKILL; abort while parked) and lets the monitor go, over the
-            // connection opened below when there is one.
-            const conn = yield* Ref.make<MonitorClient | undefined>(undefined)
-            // The connection lives until the undo has used it.
-            const connScope = yield* Scope.make()
-            const h = yield* Effect.uninterruptible(
-              startMonitor(monitorConfig(pod, layout, c, procs, layout.ns), L.config).pipe(
-                Effect.tap((h) =>
-                  inRun(Effect.addFinalizer(() =>
-                    Effect.flatMap(Ref.get(conn), (client) => {
-                      const ours = { socketPath: h.socketPath, pid: h.pid, startTime: h.startTime }
-                      return client
-                        ? client.stop(graceMs).pipe(
-                          Effect.zipRight(client.release),
-                          Effect.catchAll(() =>
-                            stopContainer(ours)
-                          )
-                        )
-                        : stopContainer(ours)
-                    }).pipe(Effect.ensuring(Scope.close(connScope, Exit.void)))
-                  ))
-                )
-              )
-            )
-            const client = yield* Scope.extend(connect(h.socketPath), connScope)
-            yield* Ref.set(conn, client)
-            return { name: c.spec.name, h, client, exitPath: L.exit, c, procs: procs, log: L.log }
-          }).pipe(Effect.mapError(step(pod.name, `monitor ${c.spec.name}`)))
-
-        /** sync 3 for one container: its setup runs and it execs. */
-        const proceedOne = (s: { readonly name: string; readonly client: MonitorClient }) =>
-          s.client.proceed.pipe(Effect.mapError((e) =>
-            e._tag === "SetupFailed"
-              ? new SetupFailed({ pod: pod.name, step: `${s.name}: ${e.step}`, message: e.message, errno: e.errno })
-              : step(pod.name, `proceed ${s.name}`)(e)
-          ))
-
         // Init containers run to completion, in order, before the others start.
         for (const [i, c] of inits.entries()) {
-          const s = yield* launch(c, groups[i]!.procsFiles)
-          yield* proceedOne(s)
+          const s = yield* launch(pod, layout, c, groups[i]!.procsFiles, runScope)
+          yield* proceedOne(pod.name, s)
           const r = yield* s.client.wait.pipe(Effect.mapError(step(pod.name, `init ${c.spec.name}`)))
           if (r.reason !== "exited" || r.exitCode !== 0) {
             return yield* new SetupFailed({
@@ -336,10 +439,14 @@ export const make = (options: RuntimeOptions = {}) =>
                 : `init container setup failed: ${r.setupError.step}: ${r.setupError.message}`
             })
           }
-          yield* s.client.release.pipe(Effect.ignore)
+          yield* Scope.close(s.scope, Exit.void)
         }
 
-        const started = yield* Effect.forEach(prepared, (c, i) => launch(c, groups[inits.length + i]!.procsFiles))
+        const started = yield* Effect.forEach(
+          prepared,
+          (c, i) =>
+            launch(pod, layout, c, groups[inits.length + i]!.procsFiles, runScope)
+        )
 
         const record: PodRecord = {
           version: 1,
@@ -350,27 +457,12 @@ export const make = (options: RuntimeOptions = {}) =>
           ...(sb.net ? { netns: sb.net } : {}),
           addresses,
           cgroup: cgroupName(dataDir, pod.name),
-          containers: started.map((s) => ({
-            name: s.name,
-            socketPath: s.h.socketPath,
-            exitPath: s.exitPath,
-            pid: s.h.pid,
-            monitorPid: s.h.monitorPid,
-            startTime: s.h.startTime,
-            env: s.c.env,
-            cwd: s.c.cwd,
-            uid: s.c.uid,
-            gid: s.c.gid,
-            groups: s.c.groups,
-            tty: s.c.spec.tty,
-            cgroupProcs: s.procs,
-            logPath: s.log
-          }))
+          containers: started.map(containerRecord)
         }
         yield* writeRecord(layout.record, record)
         // sync 3: every container's setup runs and execs now.
-        yield* Effect.forEach(started, proceedOne, { discard: true })
-        return handleOf(pod.name, record, started.map((s) => ({ ...s, client: s.client })), keep)
+        yield* Effect.forEach(started, (s) => proceedOne(pod.name, s), { discard: true })
+        return yield* handleOf(pod, layout, runScope, record, started, keep)
       }).pipe(Effect.withSpan("Runtime.start", { attributes: { pod: pod.name } }))
 
     const adopt = (pod: Pod): Effect.Effect<Option.Option<RunHandle>, never, Scope.Scope> =>
@@ -384,18 +476,21 @@ export const make = (options: RuntimeOptions = {}) =>
         const { keep, runScope } = yield* detachable(pod.name, layout, true)
         const clients = yield* Effect.forEach(record.value.containers, (c) =>
           Scope.extend(connect(c.socketPath), runScope).pipe(
-            Effect.map((client) => ({
-              name: c.name,
-              client: client as MonitorClient | undefined,
-              exitPath: c.exitPath
-            })),
-            Effect.orElseSucceed(() => ({ name: c.name, client: undefined, exitPath: c.exitPath }))
+            Effect.map((client): MonitorClient | undefined =>
+              client
+            ),
+            Effect.orElseSucceed(() => undefined),
+            Effect.map((client): Live => ({
+              client,
+              exitPath: c.exitPath,
+              startedAt: new Date(c.startedAt ?? record.value.startedAt),
+              scope: undefined
+            }))
           ))
         // Nothing answers and no exit was recorded: the run died with its monitors; sweep it.
         const anything = yield* Effect.forEach(
           clients,
-          (c) =>
-            c.client ? Effect.succeed(true) : Effect.map(readExitFile(c.exitPath), Option.isSome)
+          (c) => c.client ? Effect.succeed(true) : Effect.map(readExitFile(c.exitPath), Option.isSome)
         )
         if (!anything.some(Boolean)) {
           yield* Scope.close(runScope, Exit.void)
@@ -403,7 +498,7 @@ export const make = (options: RuntimeOptions = {}) =>
           yield* Ref.set(keep, true)
           return Option.none()
         }
-        return Option.some(handleOf(pod.name, record.value, clients, keep))
+        return Option.some(yield* handleOf(pod, layout, runScope, record.value, clients, keep))
       })
 
     // Only this data dir's runs: the cgroup tree under tank/ is shared by every agent on the host.

@@ -13,6 +13,8 @@ export const ContainerRecord = Schema.Struct({
   monitorPid: Schema.Number,
   /** /proc/<pid>/stat field 22, to tell our workload from a process that reused its pid. */
   startTime: Schema.Number,
+  /** When this incarnation of the container started (ISO); absent in records of older agents. */
+  startedAt: Schema.optional(Schema.String),
   /** What `exec` needs to run beside the workload, from any process. */
   env: Schema.Array(Schema.String),
   cwd: Schema.String,

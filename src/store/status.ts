@@ -28,6 +28,20 @@ export const LastExit = Schema.Struct({
 })
 export type LastExit = typeof LastExit.Type
 
+/** One container of a pod with several (their restarts are per container, as in Kubernetes). */
+export const ContainerStatus = Schema.Struct({
+  name: Schema.String,
+  state: Schema.Literal("running", "backing-off", "terminal", "failed"),
+  /** Restarts of this container within the pod's run. */
+  restarts: Schema.Number,
+  hostPid: Schema.optional(Schema.Number),
+  startedAt: Schema.optional(Schema.String),
+  nextRestartAt: Schema.optional(Schema.String),
+  lastExit: Schema.optional(LastExit),
+  reason: Schema.optional(Schema.String)
+})
+export type ContainerStatus = typeof ContainerStatus.Type
+
 export const PodStatus = Schema.Struct({
   name: Schema.String,
   phase: Phase,
@@ -43,6 +57,8 @@ export const PodStatus = Schema.Struct({
   lastExit: Schema.optional(LastExit),
   reason: Schema.optional(Schema.String),
   addresses: Schema.optional(Schema.Array(Schema.String)),
+  /** Pods with several containers: each container's state (a pod's `restarts` is their sum). */
+  containers: Schema.optional(Schema.Array(ContainerStatus)),
   /** Cluster mode: the node running (or that last ran) the pod. */
   node: Schema.optional(Schema.String),
   /** Who wrote it: the agent's pid (so a reader can tell a stale status from a live one). */
@@ -79,6 +95,8 @@ export const PodEvent = Schema.Struct({
   id: Schema.Number,
   at: Schema.String,
   pod: Schema.String,
+  /** Pods with several containers: the container the event is about (absent: the whole pod). */
+  container: Schema.optional(Schema.String),
   type: PodEventType,
   message: Schema.optional(Schema.String),
   hostPid: Schema.optional(Schema.Number),

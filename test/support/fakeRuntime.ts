@@ -8,12 +8,23 @@ import { Deferred, Duration, Effect, Layer, Option } from "effect"
 import { type RunExit, type RunHandle, Runtime, type RuntimeService, SetupFailed } from "../../src/runtime/Runtime.js"
 import type { Pod } from "../../src/spec/Pod.js"
 
+/** One incarnation of one container. */
+export interface FakeIncarnation {
+  readonly hostPid: number
+  readonly startedAt: Date
+  readonly exit: Deferred.Deferred<RunExit>
+  ended: boolean
+}
+
 export interface FakeWorkload {
   readonly name: string
   readonly spec: Pod
   readonly hostPid: number
   readonly startedAt: Date
+  /** The first container's first incarnation's exit (the pod's, for one-container pods). */
   readonly exit: Deferred.Deferred<RunExit>
+  /** Current incarnation of every container, by name. */
+  readonly containers: Map<string, FakeIncarnation>
   /** Set by keepOnClose; cleared when adopted. */
   kept: boolean
   ended: boolean
@@ -36,8 +47,12 @@ export interface FakeRuntime {
   readonly debris: Set<string>
   /** What happened, in order: "start web 40001", "stop web 40001", "keep ...", "adopt ...", "sweep x", "purge x". */
   readonly log: Array<string>
-  /** End the pod's workload as if it exited or was killed. */
+  /** End the pod's workload (its first container) as if it exited or was killed. */
   readonly end: (name: string, exit: RunExit) => Effect.Effect<void>
+  /** End one container's current incarnation. */
+  readonly endContainer: (pod: string, container: string, exit: RunExit) => Effect.Effect<void>
+  /** The current pid of one container. */
+  readonly containerPid: (pod: string, container: string) => number | undefined
   /** Make the next `times` starts of this pod fail at `step`. */
   readonly failStarts: (name: string, step: string, message: string, times?: number) => void
   /** Make the next start of this pod die (a bug in the runtime, not a typed failure). */
@@ -68,7 +83,10 @@ export const makeFakeRuntime = (options: FakeRuntimeOptions = {}): Effect.Effect
           const delay = typeof options.stopDelayMs === "function" ? options.stopDelayMs(w.name) : options.stopDelayMs
           if (delay) yield* Effect.sleep(Duration.millis(delay))
           w.ended = true
-          yield* Deferred.succeed(w.exit, { _tag: "Signaled", signal: 15 })
+          for (const inc of w.containers.values()) {
+            inc.ended = true
+            yield* Deferred.succeed(inc.exit, { _tag: "Signaled", signal: 15 })
+          }
         } else {
           log.push(`cleanup ${w.name} ${w.hostPid}`)
         }
@@ -85,16 +103,46 @@ export const makeFakeRuntime = (options: FakeRuntimeOptions = {}): Effect.Effect
       }
     }
 
-    const handle = (w: FakeWorkload): RunHandle => ({
-      pod: w.name,
-      hostPid: w.hostPid,
-      startedAt: w.startedAt,
-      addresses: [],
-      wait: Deferred.await(w.exit),
-      keepOnClose: Effect.sync(() => {
-        w.kept = true
-      })
+    const run = (name: string, inc: FakeIncarnation) => ({
+      name,
+      hostPid: inc.hostPid,
+      startedAt: inc.startedAt,
+      wait: Deferred.await(inc.exit)
     })
+
+    const incarnation = (pid: number) =>
+      Effect.gen(function*() {
+        return {
+          hostPid: pid,
+          startedAt: new Date(yield* Effect.clockWith((c) => c.currentTimeMillis)),
+          exit: yield* Deferred.make<RunExit>(),
+          ended: false
+        }
+      })
+
+    const handle = (w: FakeWorkload): RunHandle => {
+      const containers = [...w.containers].map(([name, inc]) => run(name, inc))
+      return {
+        pod: w.name,
+        hostPid: w.hostPid,
+        startedAt: w.startedAt,
+        addresses: [],
+        wait: Effect.raceAll(containers.map((c) => c.wait)),
+        containers,
+        restartContainer: (name) =>
+          Effect.gen(function*() {
+            const inc = w.containers.get(name)
+            if (!inc || !inc.ended) return yield* Effect.dieMessage(`fake runtime: ${w.name}/${name} is not ended`)
+            const next = yield* incarnation(nextPid++)
+            w.containers.set(name, next)
+            log.push(`restart ${w.name}/${name} ${next.hostPid}`)
+            return run(name, next)
+          }),
+        keepOnClose: Effect.sync(() => {
+          w.kept = true
+        })
+      }
+    }
 
     const service: RuntimeService = {
       start: (pod, opts) =>
@@ -119,12 +167,16 @@ export const makeFakeRuntime = (options: FakeRuntimeOptions = {}): Effect.Effect
           }
           if (workloads.has(pod.name)) return yield* Effect.die(`fake runtime: ${pod.name} started twice`)
           stats.starts++
+          const first = yield* incarnation(nextPid++)
+          const containers = new Map([[pod.containers[0]!.name, first]])
+          for (const c of pod.containers.slice(1)) containers.set(c.name, yield* incarnation(nextPid++))
           const w: FakeWorkload = {
             name: pod.name,
             spec: pod,
-            hostPid: nextPid++,
-            startedAt: new Date(yield* Effect.clockWith((c) => c.currentTimeMillis)),
-            exit: yield* Deferred.make<RunExit>(),
+            hostPid: first.hostPid,
+            startedAt: first.startedAt,
+            exit: first.exit,
+            containers,
             kept: false,
             ended: false
           }
@@ -160,8 +212,23 @@ export const makeFakeRuntime = (options: FakeRuntimeOptions = {}): Effect.Effect
           if (!w || w.ended) return yield* Effect.dieMessage(`fake runtime: ${name} is not running`)
           w.ended = true
           log.push(`end ${name} ${w.hostPid} ${exit._tag === "Exited" ? `code ${exit.code}` : `signal ${exit.signal}`}`)
-          yield* Deferred.succeed(w.exit, exit)
+          const first = w.containers.get(w.spec.containers[0]!.name)!
+          first.ended = true
+          yield* Deferred.succeed(first.exit, exit)
         }),
+      endContainer: (pod, container, exit) =>
+        Effect.gen(function*() {
+          const inc = workloads.get(pod)?.containers.get(container)
+          if (!inc || inc.ended) return yield* Effect.dieMessage(`fake runtime: ${pod}/${container} is not running`)
+          inc.ended = true
+          const how = exit._tag === "Exited" ? `code ${exit.code}` : `signal ${exit.signal}`
+          log.push(`end ${pod}/${container} ${inc.hostPid} ${how}`)
+          yield* Deferred.succeed(inc.exit, exit)
+        }),
+      containerPid: (pod, container) => {
+        const inc = workloads.get(pod)?.containers.get(container)
+        return inc && !inc.ended ? inc.hostPid : undefined
+      },
       failStarts: (name, step, message, times = 1) => {
         failures.set(name, { step, message, times })
       },
