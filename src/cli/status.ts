@@ -4,10 +4,10 @@
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import { Effect, Option } from "effect"
-import type { PodStatus } from "../store/status.js"
+import type { ContainerStatus, PodStatus } from "../store/status.js"
 import { dataDirOption, describe, jsonOption, out, podArg, withStore } from "./common.js"
 import { printJson } from "./output.js"
-import { ageSince, describeExit } from "./table.js"
+import { ageSince, describeExit, renderTable, shortExit } from "./table.js"
 
 /** A status as `key: value` lines (pure). */
 export const statusText = (s: PodStatus, now: number): string => {
@@ -27,8 +27,24 @@ export const statusText = (s: PodStatus, now: number): string => {
   ]
   const shown = lines.filter((l): l is [string, string] => l[1] !== undefined)
   const width = Math.max(...shown.map(([k]) => k.length)) + 1
-  return shown.map(([k, v]) => `${`${k}:`.padEnd(width)} ${v}`).join("\n") + "\n"
+  const text = shown.map(([k, v]) => `${`${k}:`.padEnd(width)} ${v}`).join("\n") + "\n"
+  return s.containers?.length ? text + "Containers:\n" + containersTable(s.containers, now) : text
 }
+
+/** One row per container of a pod with several: its own state, restarts, pid, last exit. */
+const containersTable = (cs: ReadonlyArray<ContainerStatus>, now: number): string =>
+  renderTable(
+    ["NAME", "STATE", "RESTARTS", "AGE", "HOST PID", "LAST EXIT", "NEXT RESTART"],
+    cs.map((c) => [
+      c.name,
+      c.state,
+      String(c.restarts),
+      c.state === "running" ? ageSince(c.startedAt, now) : "-",
+      c.state === "running" && c.hostPid !== undefined ? String(c.hostPid) : "-",
+      shortExit(c.lastExit),
+      c.nextRestartAt ?? "-"
+    ])
+  ).split("\n").map((l) => l ? `  ${l}` : l).join("\n")
 
 export const status = Command.make(
   "status",
@@ -50,7 +66,7 @@ export const status = Command.make(
   Command.withDescription(
     describe(
       "status",
-      "Show the observed status of pods in detail: phase, reason, restarts, last exit, next restart, host pid, addresses.",
+      "Show the observed status of pods in detail: phase, reason, restarts, last exit, next restart, host pid, addresses, and each container's state for pods with several.",
       [
         ["tank status web", "one pod"],
         ["tank status --json", "every pod, as the agent wrote it"]

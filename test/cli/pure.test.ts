@@ -142,6 +142,36 @@ describe("tables and ages", () => {
     expect(text).toContain("Last exit:     SIGKILL at 2026-11-23T12:00:00Z\n")
     expect(text).toContain("Next restart:  2026-11-23T12:00:10Z\n")
     expect(text).not.toContain("Host PID")
+    expect(text).not.toContain("Containers")
+  })
+
+  it("status text of a pod with several containers has a row per container", () => {
+    const text = statusText({
+      name: "duo",
+      phase: "running",
+      restarts: 2,
+      specRevision: 2,
+      hostPid: 100,
+      containers: [
+        { name: "web", state: "running", restarts: 0, hostPid: 100, startedAt: "2026-11-23T12:00:00Z" },
+        {
+          name: "side",
+          state: "backing-off",
+          restarts: 2,
+          lastExit: { code: 1, at: "2026-11-23T12:00:03Z" },
+          nextRestartAt: "2026-11-23T12:00:23Z"
+        }
+      ],
+      updatedAt: "2026-11-23T12:00:03Z"
+    }, Date.parse("2026-11-23T12:00:05Z"))
+    const lines = text.split("\n")
+    const at = lines.indexOf("Containers:")
+    expect(at).toBeGreaterThan(0)
+    expect(lines.slice(at + 1, at + 4).map((l) => l.trim().split(/\s+/))).toEqual([
+      ["NAME", "STATE", "RESTARTS", "AGE", "HOST", "PID", "LAST", "EXIT", "NEXT", "RESTART"],
+      ["web", "running", "0", "5s", "100", "-", "-"],
+      ["side", "backing-off", "2", "-", "-", "1", "2026-11-23T12:00:23Z"]
+    ])
   })
 })
 
