@@ -1,0 +1,218 @@
+/**
+ * The shared Store suite: every Store layer (memory, SQLite, etcd) must pass it. Revisions are checked
+ * relative to the store's revision at the start of a test (etcd's counter is shared by every test
+ * that uses the same server).
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Chunk, Effect, Fiber, type Layer, Option, Stream } from "effect"
+import { decodePodEither } from "../../src/spec/decode.js"
+import type { Pod } from "../../src/spec/Pod.js"
+import { Store } from "../../src/store/Store.js"
+
+export const pod = (name: string, restart: "always" | "never" = "always"): Pod => {
+  const r = decodePodEither({ name, restart, containers: [{ name: "app", image: "busybox" }] })
+  if (r._tag === "Left") throw r.left
+  return r.right
+}
+
+export interface SuiteOptions {
+  /** Run every test with the real clock (layers that sleep or retry in the background). */
+  readonly live?: boolean
+}
+
+export const storeSuite = (label: string, layer: Layer.Layer<Store>, options: SuiteOptions = {}) => {
+  const scoped = options.live ? it.scopedLive : it.scoped
+  const live = it.scopedLive
+  describe(`Store (${label})`, () => {
+    scoped("put then get round-trips the spec; get of a missing pod is None", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        const p = pod("web")
+        const r0 = yield* store.revision
+        const stored = yield* store.put(p)
+        assert.strictEqual(stored.revision, r0 + 1)
+        const got = yield* store.get("web")
+        assert.deepStrictEqual(Option.getOrThrow(got).spec, p)
+        assert.isTrue(Option.isNone(yield* store.get("nope")))
+      }).pipe(Effect.provide(layer)))
+
+    scoped("put overwrites and bumps the store-wide revision; createdRevision is kept", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        const r0 = yield* store.revision
+        const a = yield* store.put(pod("web"))
+        yield* store.put(pod("db"))
+        const b = yield* store.put(pod("web", "never"))
+        assert.strictEqual(b.revision, r0 + 3)
+        assert.strictEqual(b.createdRevision, a.revision)
+        assert.strictEqual(Option.getOrThrow(yield* store.get("web")).spec.restart, "never")
+        assert.strictEqual(yield* store.revision, r0 + 3)
+      }).pipe(Effect.provide(layer)))
+
+    scoped("create is create-if-absent: the second fails and leaves the first untouched", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        yield* store.create(pod("web", "never"))
+        const err = yield* Effect.flip(store.create(pod("web", "always")))
+        assert.strictEqual(err._tag, "AlreadyExists")
+        assert.strictEqual(Option.getOrThrow(yield* store.get("web")).spec.restart, "never")
+      }).pipe(Effect.provide(layer)))
+
+    scoped("conditional writes fail on a stale revision", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        const a = yield* store.put(pod("web"))
+        yield* store.put(pod("web", "never"), { expectRevision: a.revision })
+        const err = yield* Effect.flip(store.put(pod("web", "always"), { expectRevision: a.revision }))
+        assert.strictEqual(err._tag, "RevisionConflict")
+        const err2 = yield* Effect.flip(store.delete("web", { expectRevision: a.revision }))
+        assert.strictEqual(err2._tag, "RevisionConflict")
+        const created = yield* store.put(pod("new"), { expectRevision: 0 })
+        assert.strictEqual(created.name, "new")
+      }).pipe(Effect.provide(layer)))
+
+    scoped("delete: missing is ok; list is sorted and reflects writes", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        assert.deepStrictEqual(yield* store.list, [])
+        yield* store.put(pod("web"))
+        yield* store.put(pod("db"))
+        assert.deepStrictEqual((yield* store.list).map((p) => p.name), ["db", "web"])
+        assert.isTrue(yield* store.delete("db"))
+        assert.isFalse(yield* store.delete("db"))
+        assert.deepStrictEqual((yield* store.list).map((p) => p.name), ["web"])
+      }).pipe(Effect.provide(layer)))
+
+    scoped("requestRestart bumps the generation and the revision, keeps the spec", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        const a = yield* store.put(pod("web"))
+        const r = Option.getOrThrow(yield* store.requestRestart("web"))
+        assert.strictEqual(r.restartGeneration, 1)
+        assert.isTrue(r.revision > a.revision)
+        assert.deepStrictEqual(r.spec, a.spec)
+        assert.strictEqual(Option.getOrThrow(yield* store.get("web")).restartGeneration, 1)
+        // A later apply keeps the generation: it is not part of the spec.
+        const b = yield* store.put(pod("web", "never"))
+        assert.strictEqual(b.restartGeneration, 1)
+        assert.isTrue(Option.isNone(yield* store.requestRestart("nope")))
+      }).pipe(Effect.provide(layer)))
+
+    scoped(
+      "bind sets the node with a new revision and keeps the spec; create starts unbound",
+      () =>
+        Effect.gen(function*() {
+          const store = yield* Store
+          const a = yield* store.create(pod("web"))
+          assert.strictEqual(a.node, null)
+          const b = Option.getOrThrow(yield* store.bind("web", "n1"))
+          assert.strictEqual(b.node, "n1")
+          assert.isTrue(b.revision > a.revision)
+          assert.strictEqual(b.createdRevision, a.createdRevision)
+          assert.deepStrictEqual(b.spec, a.spec)
+          assert.strictEqual(yield* store.revision, b.revision)
+          assert.strictEqual(Option.getOrThrow(yield* store.get("web")).node, "n1")
+          const c = Option.getOrThrow(yield* store.bind("web", null))
+          assert.strictEqual(c.node, null)
+          assert.isTrue(Option.isNone(yield* store.bind("nope", "n1")))
+          assert.strictEqual(yield* store.revision, c.revision)
+        }).pipe(Effect.provide(layer))
+    )
+
+    scoped("put and requestRestart keep the binding", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        yield* store.put(pod("web"))
+        yield* store.bind("web", "n2")
+        const b = yield* store.put(pod("web", "never"))
+        assert.strictEqual(b.node, "n2")
+        assert.strictEqual(Option.getOrThrow(yield* store.get("web")).spec.restart, "never")
+        const r = Option.getOrThrow(yield* store.requestRestart("web"))
+        assert.strictEqual(r.node, "n2")
+        assert.strictEqual(Option.getOrThrow(yield* store.get("web")).node, "n2")
+        assert.deepStrictEqual((yield* store.list).map((p) => p.node), ["n2"])
+      }).pipe(Effect.provide(layer)))
+
+    scoped(
+      "bind with expectRevision: a stale revision is a conflict and changes nothing",
+      () =>
+        Effect.gen(function*() {
+          const store = yield* Store
+          const a = yield* store.put(pod("web"))
+          const b = Option.getOrThrow(yield* store.bind("web", "n1", { expectRevision: a.revision }))
+          const err = yield* Effect.flip(store.bind("web", "n2", { expectRevision: a.revision }))
+          assert.strictEqual(err._tag, "RevisionConflict")
+          if (err._tag === "RevisionConflict") assert.strictEqual(err.actual, b.revision)
+          const now = Option.getOrThrow(yield* store.get("web"))
+          assert.strictEqual(now.node, "n1")
+          assert.strictEqual(now.revision, b.revision)
+          const gone = yield* Effect.flip(store.bind("nope", "n1", { expectRevision: 3 }))
+          assert.strictEqual(gone._tag, "RevisionConflict")
+        }).pipe(Effect.provide(layer))
+    )
+
+    live("bind appears on the change feed as a PodPut at its new revision", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        yield* store.put(pod("web"))
+        const from = yield* store.revision
+        const fiber = yield* store.watch(from).pipe(Stream.take(2), Stream.runCollect, Effect.fork)
+        yield* Effect.sleep("50 millis")
+        const b = Option.getOrThrow(yield* store.bind("web", "n1"))
+        yield* store.put(pod("web", "never"))
+        const got = Chunk.toReadonlyArray(yield* Fiber.join(fiber))
+        const first = got[0]!
+        assert.strictEqual(first._tag, "PodPut")
+        assert.strictEqual(first.revision, b.revision)
+        if (first._tag === "PodPut") assert.strictEqual(first.pod.node, "n1")
+        const second = got[1]!
+        if (second._tag === "PodPut") assert.strictEqual(second.pod.node, "n1")
+        else assert.fail(`expected a PodPut, got ${second._tag}`)
+      }).pipe(Effect.provide(layer)), { timeout: 10_000 })
+
+    live("watch replays from a revision and follows new writes in order", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        const r0 = yield* store.revision
+        yield* store.put(pod("a"))
+        const from = yield* store.revision
+        yield* store.put(pod("b"))
+        const fiber = yield* store.watch(from).pipe(Stream.take(3), Stream.runCollect, Effect.fork)
+        yield* Effect.sleep("50 millis")
+        yield* store.delete("a")
+        yield* store.put(pod("c"))
+        const got = Chunk.toReadonlyArray(yield* Fiber.join(fiber))
+        assert.deepStrictEqual(got.map((c) => [c._tag, c.revision]), [["PodPut", r0 + 2], ["PodDeleted", r0 + 3], [
+          "PodPut",
+          r0 + 4
+        ]])
+      }).pipe(Effect.provide(layer)), { timeout: 10_000 })
+
+    live("status is written and read back; events are appended and followed", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        const at = new Date().toISOString()
+        yield* store.putStatus({
+          name: "web",
+          phase: "running",
+          restarts: 2,
+          specRevision: 1,
+          hostPid: 42,
+          updatedAt: at
+        })
+        const st = Option.getOrThrow(yield* store.getStatus("web"))
+        assert.strictEqual(st.hostPid, 42)
+        assert.strictEqual((yield* store.listStatus).length, 1)
+        yield* store.deleteStatus("web")
+        assert.isTrue(Option.isNone(yield* store.getStatus("web")))
+        const fiber = yield* store.events().pipe(Stream.take(2), Stream.runCollect, Effect.fork)
+        yield* Effect.sleep("30 millis")
+        yield* store.appendEvent({ at, pod: "web", type: "starting" })
+        yield* store.appendEvent({ at, pod: "web", type: "running", hostPid: 42 })
+        const evs = Chunk.toReadonlyArray(yield* Fiber.join(fiber))
+        assert.deepStrictEqual(evs.map((e) => e.type), ["starting", "running"])
+        assert.isTrue(evs[1]!.id > evs[0]!.id)
+        assert.deepStrictEqual((yield* store.recentEvents(1)).map((e) => e.type), ["running"])
+      }).pipe(Effect.provide(layer)), { timeout: 10_000 })
+  })
+}
