@@ -311,6 +311,17 @@ describe("scratch examples", () => {
     ])
   }, 90_000)
 
+  it("sidecar: init container, localhost between containers, only the killed sidecar restarts", async () => {
+    await check("sidecar", ["site"], [
+      /container web: running, pid \d+\n {2}container probe: running, pid \d+/,
+      /probe fetched over localhost: <h1>hello from the init container<\/h1>/,
+      /probe restarted: restarts=1, new pid true/,
+      /web untouched: same pid true, restarts=0/,
+      /probe log: probe started \| probe started/,
+      /site deleted/
+    ])
+  }, 90_000)
+
   it("exec on a terminal: an interactive shell in the pod, then exit", async () => {
     await onTerminal("scratch/exec.ts", "shell", async ({ exited, term, until }) => {
       await until(/type `exit` to leave/)
