@@ -84,6 +84,8 @@ const make = Effect.gen(function*() {
         // The alive key first: readers list records, so a new node appears once, already ready.
         yield* call(`put ${ALIVE}${info.name}`, () => lease.put(ALIVE + info.name).value(instance).exec())
         yield* call(`put ${NODES}${info.name}`, () => kv.put(NODES + info.name).value(encodeInfo(info)).exec())
+        // Ready again: a not-ready mark from before would make the next outage count from then.
+        yield* call(`delete ${NOT_READY}${info.name}`, () => kv.delete().key(NOT_READY + info.name).exec())
       }).pipe(Effect.tapError(() => revokeQuietly(lease)))
       return { lease, lost }
     })
@@ -170,10 +172,15 @@ const make = Effect.gen(function*() {
     })
   )
 
+  // Marked only while the alive key is absent (one transaction): a leader acting on a list read just
+  // before the node registered again must not leave a stale mark on a ready node.
   const markNotReady = (name: string, since: string | null) =>
     since === null
       ? call(`delete ${NOT_READY}${name}`, () => kv.delete().key(NOT_READY + name).exec()).pipe(Effect.asVoid)
-      : call(`put ${NOT_READY}${name}`, () => kv.put(NOT_READY + name).value(since).exec()).pipe(Effect.asVoid)
+      : call(
+        `put ${NOT_READY}${name}`,
+        () => kv.if(ALIVE + name, "Version", "==", 0).then(kv.put(NOT_READY + name).value(since)).commit()
+      ).pipe(Effect.asVoid)
 
   return Nodes.of({ register, list, watch, markNotReady })
 })

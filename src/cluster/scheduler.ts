@@ -1,0 +1,167 @@
+/**
+ * The scheduler loop (run by the elected agent: `election.lead(runScheduler(...))`): whenever the
+ * desired pods or the nodes change, and at least every `resyncIntervalMs`, read both, decide with
+ * `place` (placement.ts) and carry the decisions out:
+ *
+ * - Bind: `Store.bind(pod, node, { expectRevision })`, then a "scheduled" event naming the node. A
+ *   RevisionConflict (the pod changed since it was read) is skipped: the change wakes the loop again
+ *   and the next pass decides on the new spec.
+ * - Lost: status phase "lost" with the node and a reason, and a "lost" event, once per outage.
+ * - Unschedulable: status phase "pending" with the reason (when it changed), unbinding the pod if its
+ *   node no longer suits its spec.
+ * - Nodes seen not ready without a mark get `markNotReady(now)`, so the grace period survives a change
+ *   of leader; the loop also wakes when the next node crosses it.
+ *
+ * Errors of one pass (etcd unreachable, ...) are logged and the pass retried with backoff; the loop
+ * itself never fails, so a leader does not resign over a hiccup.
+ */
+import { Clock, Duration, Effect, Option, Queue, Schedule, Stream } from "effect"
+import type { PodStatus } from "../store/status.js"
+import { Store } from "../store/Store.js"
+import { Nodes, type NodeState } from "./Cluster.js"
+import { type Decision, place } from "./placement.js"
+
+export interface SchedulerOptions {
+  /** How long a node may stay not ready before its pods are moved or reported lost. */
+  readonly lostAfterSeconds: number
+  /** This agent's node name (for the log). */
+  readonly self: string
+  /** A full pass at least this often, whatever the change feeds say. Default 5000. */
+  readonly resyncIntervalMs?: number
+}
+
+/** Binds in flight at once: placing hundreds of pods is bound by etcd round trips, not by CPU. */
+const BIND_CONCURRENCY = 16
+
+const iso = (ms: number) => new Date(ms).toISOString()
+
+export const runScheduler = (options: SchedulerOptions): Effect.Effect<never, never, Store | Nodes> =>
+  Effect.gen(function*() {
+    const store = yield* Store
+    const nodes = yield* Nodes
+    const resync = options.resyncIntervalMs ?? 5000
+    const wake = yield* Queue.sliding<void>(1)
+    const poke = Queue.offer(wake, undefined)
+
+    // Any change of pods or nodes wakes the loop; a broken feed is logged and subscribed to again.
+    const follow = <A, E>(what: string, feed: Effect.Effect<Stream.Stream<A, E>>) =>
+      Effect.flatMap(feed, (s) => Stream.runForEach(s, () => poke)).pipe(
+        Effect.tapErrorCause((c) => Effect.logWarning(`scheduler: ${what} feed failed; following it again`, c)),
+        Effect.zipRight(poke),
+        Effect.retry(Schedule.exponential("100 millis").pipe(Schedule.union(Schedule.spaced("5 seconds")))),
+        Effect.forever
+      )
+    yield* Effect.forkScoped(
+      follow(
+        "store",
+        store.revision.pipe(Effect.map((rev) => store.watch(rev)), Effect.orElseSucceed(() => store.watch()))
+      )
+    )
+    yield* Effect.forkScoped(follow("nodes", Effect.succeed(nodes.watch)))
+
+    const pass = Effect.gen(function*() {
+      const [pods, states] = yield* Effect.all([store.list, nodes.list], { concurrency: 2 })
+      const now = yield* Clock.currentTimeMillis
+      yield* markDown(states, now)
+      const { decisions, wakeAt } = place({ pods, nodes: states, now, lostAfterMs: options.lostAfterSeconds * 1000 })
+      yield* carryOut(decisions, new Map(pods.map((p) => [p.name, p.revision])), now)
+      return wakeAt
+    })
+
+    const markDown = (states: ReadonlyArray<NodeState>, now: number) =>
+      Effect.forEach(
+        states.filter((s) => !s.ready && s.notReadySince === undefined),
+        (s) =>
+          nodes.markNotReady(s.info.name, iso(now)).pipe(
+            Effect.zipRight(Effect.logInfo(`scheduler: node ${s.info.name} is not ready`))
+          ),
+        { discard: true }
+      )
+
+    const carryOut = (decisions: ReadonlyArray<Decision>, revisions: ReadonlyMap<string, number>, now: number) =>
+      Effect.gen(function*() {
+        const needStatus = decisions.some((d) => d._tag !== "Bind")
+        const statuses = needStatus
+          ? new Map((yield* store.listStatus).map((s) => [s.name, s]))
+          : new Map<string, PodStatus>()
+        yield* Effect.forEach(decisions, (d) => act(d, statuses.get(d.pod), revisions.get(d.pod) ?? 0, now), {
+          concurrency: BIND_CONCURRENCY,
+          discard: true
+        })
+      })
+
+    const bind = (pod: string, node: string | null, revision: number) =>
+      store.bind(pod, node, { expectRevision: revision }).pipe(
+        Effect.map(Option.isSome),
+        Effect.catchTag("RevisionConflict", () => Effect.succeed(false))
+      )
+
+    const act = (d: Decision, status: PodStatus | undefined, specRevision: number, now: number) => {
+      switch (d._tag) {
+        case "Bind":
+          return bind(d.pod, d.node, d.revision).pipe(Effect.flatMap((bound) =>
+            bound
+              ? store.appendEvent({
+                at: iso(now),
+                pod: d.pod,
+                type: "scheduled",
+                message: d.from === null
+                  ? `bound to node ${d.node} (${d.reason})`
+                  : `moved from node ${d.from} to node ${d.node} (${d.reason})`
+              }).pipe(
+                Effect.zipRight(Effect.logInfo(`scheduler: pod ${d.pod} → node ${d.node} (${d.reason})`))
+              )
+              : Effect.void
+          ))
+        case "Lost":
+          // Once per outage: a status already saying lost on that node is left alone.
+          return status?.phase === "lost" && status.node === d.node
+            ? Effect.void
+            : store.putStatus({
+              name: d.pod,
+              phase: "lost",
+              restarts: status?.restarts ?? 0,
+              specRevision: specRevision,
+              node: d.node,
+              reason: d.reason,
+              updatedAt: iso(now)
+            }).pipe(
+              Effect.zipRight(store.appendEvent({ at: iso(now), pod: d.pod, type: "lost", message: d.reason })),
+              Effect.zipRight(Effect.logWarning(`scheduler: pod ${d.pod} lost (${d.reason})`))
+            )
+        case "Unschedulable": {
+          const unbind = d.from !== d.stays ? bind(d.pod, d.stays, d.revision) : Effect.succeed(true)
+          const reason = `unschedulable: ${d.reason}`
+          // Only about pods nobody runs: a pod still bound to its dead node keeps that node's status.
+          const write = d.stays === null && !(status?.phase === "pending" && status.reason === reason)
+          return unbind.pipe(Effect.flatMap((ok) =>
+            ok && write
+              ? store.putStatus({
+                name: d.pod,
+                phase: "pending",
+                restarts: status?.restarts ?? 0,
+                specRevision,
+                reason,
+                updatedAt: iso(now)
+              })
+              : Effect.void
+          ))
+        }
+      }
+    }
+
+    const sleepUntil = (wakeAt: number | undefined) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const delay = wakeAt === undefined ? resync : Math.max(0, Math.min(resync, wakeAt - now))
+        yield* Effect.race(Queue.take(wake), Effect.sleep(Duration.millis(delay)))
+      })
+
+    yield* Effect.logInfo(`scheduler: running on node ${options.self}`)
+    return yield* pass.pipe(
+      Effect.tapErrorCause((c) => Effect.logWarning("scheduler: pass failed; retrying", c)),
+      Effect.retry(Schedule.exponential("100 millis").pipe(Schedule.union(Schedule.spaced("5 seconds")))),
+      Effect.flatMap(sleepUntil),
+      Effect.forever
+    )
+  }).pipe(Effect.scoped)
