@@ -2,15 +2,17 @@
  * Tank's front door for scripts and the REPL: every operation as an Effect that carries its own
  * default layers, so `Effect.runPromise(Tank.apply(spec))` works in a plain script.
  *
- * Defaults: config from `$TANK_CONFIG` / `<dataDir>/config.yaml` and env; the SQLite store under the
- * data dir (`$TANK_DATA_DIR`, else `~/.cache/tank`). To compose your own layers, use `Api` with any
- * `Store` layer instead.
+ * Defaults: config from `$TANK_CONFIG` / `<dataDir>/config.yaml` and env; the store it names: the
+ * SQLite file under the data dir (`$TANK_DATA_DIR`, else `~/.cache/tank`), or etcd in cluster mode
+ * (`store.etcd`, `$TANK_ETCD_ENDPOINTS`). To compose your own layers, use `Api` with any `Store`
+ * layer instead.
  */
 import { Effect, Layer, Stream } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Api from "./api/Api.js"
 import * as Config from "./config/Config.js"
+import type { EtcdError } from "./etcd/client.js"
 import type { AttachOptions } from "./exec/Attach.js"
 import type { CaptureOptions, ExecOptions } from "./exec/Exec.js"
 import type { EventsOptions } from "./observe/events.js"
@@ -20,15 +22,26 @@ import type { PodStatus } from "./store/status.js"
 import type { Store } from "./store/Store.js"
 import { StoreError } from "./store/Store.js"
 
-/** The default store: the SQLite file the config names (created on first use). */
-export const StoreLive: Layer.Layer<Store | Config.TankConfig, Config.ConfigError | StoreError> = Layer.unwrapEffect(
+/**
+ * The default store: the SQLite file the config names (created on first use), or etcd when the
+ * config names it (its client is loaded only then).
+ */
+export const StoreLive: Layer.Layer<
+  Store | Config.TankConfig,
+  Config.ConfigError | StoreError | EtcdError
+> = Layer.unwrapEffect(
   Effect.gen(function*() {
     const config = yield* Config.load()
+    const configLayer = Layer.succeed(Config.TankConfig, config)
+    if (config.etcd) {
+      const { storeLayer } = yield* Effect.promise(() => import("./store/fromConfig.js"))
+      return Layer.merge(storeLayer(config), configLayer)
+    }
     yield* Effect.try({
       try: () => fs.mkdirSync(path.dirname(config.storeFile), { recursive: true, mode: 0o700 }),
       catch: (e) => new StoreError({ op: "open", message: `cannot create ${path.dirname(config.storeFile)}: ${e}` })
     })
-    return Layer.merge(layerSqlite(config.storeFile), Layer.succeed(Config.TankConfig, config))
+    return Layer.merge(layerSqlite(config.storeFile), configLayer)
   })
 )
 
@@ -65,6 +78,22 @@ export const restart = (name: string) => withDefaults(Api.restart(name))
 const configOnly = Layer.unwrapEffect(Effect.map(Config.load(), (c) => Layer.succeed(Config.TankConfig, c)))
 
 /**
+ * Cluster mode: exec, attach, logs and stats work on the node that runs the pod; for a pod bound to
+ * another node they fail with PodOnOtherNode naming it (docs/cluster.md). Single-machine: no-op.
+ */
+const onThisNode = (pod: string) =>
+  Effect.gen(function*() {
+    const config = yield* Config.load()
+    if (!config.etcd) return
+    const [{ storeLayer }, NodeView, { Store }] = yield* Effect.promise(() =>
+      Promise.all([import("./store/fromConfig.js"), import("./cluster/nodeView.js"), import("./store/Store.js")])
+    )
+    yield* Effect.flatMap(Store, (s) => NodeView.ensureLocal(s, config.node.name, pod)).pipe(
+      Effect.provide(storeLayer(config))
+    )
+  })
+
+/**
  * Run `argv` inside a running pod (docker exec): interactive on the caller's terminal when `tty`,
  * else with the caller's stdio. Resolves with `{ exited }` / `{ signaled }`.
  */
@@ -73,7 +102,9 @@ export const exec = (
   argv: ReadonlyArray<string>,
   options: ExecOptions = {}
 ) =>
-  Effect.flatMap(Effect.promise(() => import("./exec/Exec.js")), (m) => m.exec(pod, argv, options)).pipe(
+  onThisNode(pod).pipe(
+    Effect.zipRight(Effect.promise(() => import("./exec/Exec.js"))),
+    Effect.flatMap((m) => m.exec(pod, argv, options)),
     Effect.provide(configOnly)
   )
 
@@ -83,25 +114,33 @@ export const execCapture = (
   argv: ReadonlyArray<string>,
   options: CaptureOptions & { readonly encoding?: "utf8" } = {}
 ) =>
-  Effect.flatMap(Effect.promise(() => import("./exec/Exec.js")), (m) => m.execCapture(pod, argv, options)).pipe(
+  onThisNode(pod).pipe(
+    Effect.zipRight(Effect.promise(() => import("./exec/Exec.js"))),
+    Effect.flatMap((m) => m.execCapture(pod, argv, options)),
     Effect.provide(configOnly)
   )
 
 /** Take over a `tty: true` pod's main process (docker attach); Ctrl-P Ctrl-Q detaches. */
 export const attach = (pod: string, options: AttachOptions = {}) =>
-  Effect.flatMap(Effect.promise(() => import("./exec/Attach.js")), (m) => m.attach(pod, options)).pipe(
+  onThisNode(pod).pipe(
+    Effect.zipRight(Effect.promise(() => import("./exec/Attach.js"))),
+    Effect.flatMap((m) => m.attach(pod, options)),
     Effect.provide(configOnly)
   )
 
 /** A pod's log records (tail, since, follow ...) as a Stream. */
 export const logs = (pod: string, options: LogsOptions = {}) =>
-  Stream.unwrap(Effect.map(Effect.promise(() => import("./observe/logs.js")), (m) => m.logs(pod, options))).pipe(
-    Stream.provideLayer(StoreLive)
-  )
+  Stream.unwrap(
+    onThisNode(pod).pipe(
+      Effect.zipRight(Effect.promise(() => import("./observe/logs.js"))),
+      Effect.map((m) => m.logs(pod, options))
+    )
+  ).pipe(Stream.provideLayer(StoreLive))
 
 /** CPU, memory, pids and network counters of a running pod (two samples `intervalMs` apart). */
 export const stats = (pod: string, options: { readonly intervalMs?: number } = {}) =>
   Effect.gen(function*() {
+    yield* onThisNode(pod)
     const [m, cg, net] = yield* Effect.promise(() =>
       Promise.all([import("./observe/stats.js"), import("./cgroups/Cgroups.js"), import("./net/NetworkLive.js")])
     )

@@ -6,8 +6,8 @@ import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import { Effect, Option } from "effect"
-import { CliExit, dataDirOption, describe, err, loadConfig, podArg } from "./common.js"
-import { enterFailure, exitCodeOf, withConfigLayer } from "./exec.js"
+import { CliExit, dataDirOption, describe, ensureOnThisNode, err, loadConfig, podArg } from "./common.js"
+import { enterFailure, exitCodeOf, otherNodeFailure, withConfigLayer } from "./exec.js"
 
 export const attach = Command.make(
   "attach",
@@ -28,6 +28,7 @@ export const attach = Command.make(
     Effect.gen(function*() {
       if (!process.stdin.isTTY) return yield* new CliExit({ code: 1, message: "attach needs a terminal on stdin" })
       const config = yield* loadConfig(dataDir)
+      yield* ensureOnThisNode(config, [pod]).pipe(Effect.mapError(otherNodeFailure))
       const [Attach, { parseDetachKeys }, configLayer] = yield* Effect.promise(() =>
         Promise.all([import("../exec/Attach.js"), import("../exec/detachKeys.js"), withConfigLayer(config)])
       )

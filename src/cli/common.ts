@@ -57,8 +57,10 @@ export const loadConfig = (
   })
 
 /**
- * Run `eff` against the data dir's SQLite store. Writers create it on first use (like Tank.ts does);
- * readers (`readOnly`) of a data dir that has no store yet see an empty one and create no files.
+ * Run `eff` against the configured store: etcd in cluster mode (`store.etcd`, $TANK_ETCD_ENDPOINTS;
+ * its client is loaded only then), else the data dir's SQLite file. Writers create the file on first
+ * use (like Tank.ts does); readers (`readOnly`) of a data dir that has no store yet see an empty one
+ * and create no files.
  */
 export const withStore = <A, E>(
   own: Option.Option<string>,
@@ -67,6 +69,10 @@ export const withStore = <A, E>(
 ): Effect.Effect<A, unknown, Command.Command.Context<"tank">> =>
   Effect.gen(function*() {
     const config = yield* loadConfig(own)
+    if (config.etcd) {
+      const { storeLayer } = yield* Effect.promise(() => import("../store/fromConfig.js"))
+      return yield* Effect.provide(eff(config), storeLayer(config))
+    }
     if (options.readOnly && !fs.existsSync(config.storeFile)) {
       const { layerMemory } = yield* Effect.promise(() => import("../store/memory.js"))
       return yield* Effect.provide(eff(config), layerMemory)
@@ -74,6 +80,24 @@ export const withStore = <A, E>(
     const sqlite = yield* Effect.promise(() => import("../store/sqlite.js"))
     fs.mkdirSync(path.dirname(config.storeFile), { recursive: true, mode: 0o700 })
     return yield* Effect.provide(eff(config), sqlite.layerSqlite(config.storeFile))
+  })
+
+/**
+ * Cluster mode: exec, attach, logs and stats only work on the node that runs the pod. Fails with
+ * PodOnOtherNode (naming the node) for a pod bound elsewhere; a no-op without etcd.
+ */
+export const ensureOnThisNode = (
+  config: TankConfigShape,
+  pods: ReadonlyArray<string>
+): Effect.Effect<void, unknown, Command.Command.Context<"tank">> =>
+  config.etcd === undefined || pods.length === 0 ? Effect.void : Effect.gen(function*() {
+    const [{ storeLayer }, NodeView, { Store }] = yield* Effect.promise(() =>
+      Promise.all([import("../store/fromConfig.js"), import("../cluster/nodeView.js"), import("../store/Store.js")])
+    )
+    yield* Effect.flatMap(
+      Store,
+      (s) => Effect.forEach(pods, (pod) => NodeView.ensureLocal(s, config.node.name, pod), { discard: true })
+    ).pipe(Effect.provide(storeLayer(config)))
   })
 
 /** Examples and notes per command, printed after @effect/cli's help (its command list shows only

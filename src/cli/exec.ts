@@ -9,7 +9,7 @@ import * as Options from "@effect/cli/Options"
 import { Effect, Layer, Option } from "effect"
 import { Readable } from "node:stream"
 import type { TankConfigShape } from "../config/Config.js"
-import { CliExit, dataDirOption, describe, loadConfig, podArg } from "./common.js"
+import { CliExit, dataDirOption, describe, ensureOnThisNode, loadConfig, podArg } from "./common.js"
 
 /** Could not enter the pod (docker's 125). */
 export const EXIT_ENTER_FAILED = 125
@@ -24,6 +24,12 @@ export const enterFailure = (e: { readonly _tag: string; readonly message: strin
     code: e._tag === "EnterFailed" && e.exitCode !== undefined ? e.exitCode : EXIT_ENTER_FAILED,
     message: e._tag === "EnterFailed" ? `exec failed: ${e.message}` : e.message
   })
+
+/** A pod on another node (cluster mode) could not be entered from here: 125 with the node named. */
+export const otherNodeFailure = (e: unknown) =>
+  typeof e === "object" && e !== null && (e as { _tag?: unknown })._tag === "PodOnOtherNode"
+    ? new CliExit({ code: EXIT_ENTER_FAILED, message: (e as { message: string }).message })
+    : e
 
 export const withConfigLayer = async (config: TankConfigShape) => {
   const Config = await import("../config/Config.js")
@@ -69,6 +75,7 @@ export const exec = Command.make(
         return yield* new CliExit({ code: 1, message: "-t needs a terminal on stdin (drop -t to pipe)" })
       }
       const config = yield* loadConfig(dataDir)
+      yield* ensureOnThisNode(config, [pod]).pipe(Effect.mapError(otherNodeFailure))
       const [Exec, configLayer] = yield* Effect.promise(() =>
         Promise.all([import("../exec/Exec.js"), withConfigLayer(config)])
       )
@@ -92,6 +99,7 @@ export const exec = Command.make(
     ["tank exec -c sidecar -e DEBUG=1 web -- env", "another container, extra environment"],
     ["echo hi | tank exec -i web -- wc -c", "pass stdin through"]
   ],
-  "Exit status: the command's own; 125 if the pod could not be entered (not running, no such container),\n" +
+  "Exit status: the command's own; 125 if the pod could not be entered (not running, no such container,\n" +
+    "or in cluster mode bound to another node: run tank exec on that node);\n" +
     "126 if the command is not executable, 127 if it was not found; 128+N if it died of signal N."
 )))

@@ -46,9 +46,17 @@ export const logs = Command.make(
   (o) =>
     withStore(o.dataDir, (config) =>
       Effect.gen(function*() {
-        const [Logs, Format, Config] = yield* Effect.promise(() =>
-          Promise.all([import("../observe/logs.js"), import("../observe/format.js"), import("../config/Config.js")])
+        const [Logs, Format, Config, NodeView, { Store }] = yield* Effect.promise(() =>
+          Promise.all([
+            import("../observe/logs.js"),
+            import("../observe/format.js"),
+            import("../config/Config.js"),
+            import("../cluster/nodeView.js"),
+            import("../store/Store.js")
+          ])
         )
+        // Log files live on the node that runs the pod (cluster mode): refuse elsewhere, naming it.
+        if (config.etcd) yield* Effect.flatMap(Store, (s) => NodeView.ensureLocal(s, config.node.name, o.pod))
         const prefix = Option.isNone(o.container)
         const entries = Logs.logs(o.pod, {
           follow: o.follow,

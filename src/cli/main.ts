@@ -21,6 +21,7 @@ import { exec } from "./exec.js"
 import { get } from "./get.js"
 import { images, prune } from "./images.js"
 import { logs } from "./logs.js"
+import { nodes } from "./nodes.js"
 import { list, ps } from "./ps.js"
 import { pull } from "./pull.js"
 import { restart } from "./restart.js"
@@ -74,6 +75,7 @@ const root = tankRoot.pipe(
     logs,
     stats,
     events,
+    nodes,
     pull,
     images,
     prune,

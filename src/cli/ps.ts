@@ -21,23 +21,34 @@ export interface PsRow {
   readonly status: PodStatus
   readonly spec: Pod | undefined
   readonly declaredAt: string | undefined
+  /** Cluster mode: the node the pod is bound to, else the node that last reported it. */
+  readonly node?: string | undefined
 }
 
-/** The table `tank ps` prints (pure: `now` is passed in). */
-export const psTable = (rows: ReadonlyArray<PsRow>, now: number): string =>
-  renderTable(
-    ["NAME", "PHASE", "RESTARTS", "AGE", "IMAGE", "ADDRESSES", "HOST PID", "LAST EXIT"],
-    rows.map(({ declaredAt, spec, status: s }) => [
-      s.name,
-      spec === undefined && s.phase !== "stopping" ? `${s.phase} (deleted)` : s.phase,
-      String(s.restarts),
-      ageSince(s.startedAt ?? declaredAt, now),
-      imageOf(spec),
-      s.addresses?.length ? s.addresses.join(",") : "-",
-      s.hostPid !== undefined ? String(s.hostPid) : "-",
-      shortExit(s.lastExit)
-    ])
+/** The table `tank ps` prints (pure: `now` is passed in); `cluster` adds the NODE column. */
+export const psTable = (
+  rows: ReadonlyArray<PsRow>,
+  now: number,
+  options: { readonly cluster?: boolean } = {}
+): string => {
+  const header = ["NAME", "PHASE", "RESTARTS", "AGE", "IMAGE", "ADDRESSES", "HOST PID", "LAST EXIT"]
+  const body = rows.map(({ declaredAt, spec, status: s }) => [
+    s.name,
+    spec === undefined && s.phase !== "stopping" ? `${s.phase} (deleted)` : s.phase,
+    String(s.restarts),
+    ageSince(s.startedAt ?? declaredAt, now),
+    imageOf(spec),
+    s.addresses?.length ? s.addresses.join(",") : "-",
+    s.hostPid !== undefined ? String(s.hostPid) : "-",
+    shortExit(s.lastExit)
+  ])
+  if (!options.cluster) return renderTable(header, body)
+  // NODE after PHASE: where a pod runs matters more than its image in a cluster.
+  return renderTable(
+    [...header.slice(0, 2), "NODE", ...header.slice(2)],
+    body.map((r, i) => [...r.slice(0, 2), rows[i]!.node ?? "-", ...r.slice(2)])
   )
+}
 
 export const loadRows = Effect.gen(function*() {
   const [{ statusAll }, { Store }] = yield* Effect.promise(() =>
@@ -51,7 +62,8 @@ export const loadRows = Effect.gen(function*() {
     return {
       status,
       spec: stored?.spec,
-      declaredAt: stored ? new Date(stored.updatedAt).toISOString() : undefined
+      declaredAt: stored ? new Date(stored.updatedAt).toISOString() : undefined,
+      node: stored?.node ?? status.node
     }
   })
 })
@@ -67,18 +79,26 @@ const liveAgentPid = (dir: string): number | undefined => {
 }
 
 const run = ({ dataDir, json }: { dataDir: Option.Option<string>; json: boolean }) =>
-  withStore(dataDir, (config) => Effect.map(loadRows, (rows) => ({ rows, dir: config.dataDir })), { readOnly: true })
+  withStore(dataDir, (config) => Effect.map(loadRows, (rows) => ({ rows, dir: config.dataDir, config })), {
+    readOnly: true
+  })
     .pipe(
-      Effect.tap(({ dir, rows }) =>
+      Effect.tap(({ config, dir, rows }) =>
         // Statuses are only as fresh as the agent that writes them: say so when none is running.
-        rows.length > 0 && liveAgentPid(dir) === undefined
+        // (In cluster mode the agents are elsewhere: `tank nodes` shows which are ready.)
+        rows.length > 0 && config.etcd === undefined && liveAgentPid(dir) === undefined
           ? err(`tank: warning: no agent is running for ${dir}; statuses may be stale (start one: tank daemon)`)
           : Effect.void
       ),
-      Effect.flatMap(({ rows }) =>
+      Effect.flatMap(({ config, rows }) =>
         json
-          ? printJson(rows.map((r) => ({ ...r.status, image: imageOf(r.spec), declared: r.spec !== undefined })))
-          : out(psTable(rows, Date.now()))
+          ? printJson(rows.map((r) => ({
+            ...r.status,
+            ...(config.etcd && r.node !== undefined ? { node: r.node } : {}),
+            image: imageOf(r.spec),
+            declared: r.spec !== undefined
+          })))
+          : out(psTable(rows, Date.now(), { cluster: config.etcd !== undefined }))
       )
     )
 
@@ -88,9 +108,11 @@ const help = describe(
   [
     ["tank ps", "every declared pod (and pods still being torn down)"],
     ["tank ps --json | jq '.[] | select(.phase==\"running\") | .name'", "names of the running pods"],
-    ["tank --data-dir /srv/tank ps", "pods of another data dir"]
+    ["tank --data-dir /srv/tank ps", "pods of another data dir"],
+    ["TANK_ETCD_ENDPOINTS=http://10.0.0.5:2379 tank ps", "pods of a cluster, with the node each is bound to"]
   ],
-  "A pod the agent has not acted on yet shows as \"pending\" (is `tank daemon` running?)."
+  "A pod the agent has not acted on yet shows as \"pending\" (is `tank daemon` running?).\n" +
+    "In cluster mode a pod not placed yet shows NODE \"-\"; `tank nodes` lists the nodes."
 )
 
 export const ps = Command.make("ps", { dataDir: dataDirOption, json: jsonOption }, run).pipe(

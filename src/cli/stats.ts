@@ -6,7 +6,7 @@ import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import { Effect, Layer, Stream } from "effect"
-import { CliExit, dataDirOption, describe, jsonOption, loadConfig, out, podArg } from "./common.js"
+import { CliExit, dataDirOption, describe, ensureOnThisNode, jsonOption, loadConfig, out, podArg } from "./common.js"
 
 export const stats = Command.make(
   "stats",
@@ -24,6 +24,8 @@ export const stats = Command.make(
   ({ dataDir, interval, json, noStream, pods }) =>
     Effect.gen(function*() {
       const config = yield* loadConfig(dataDir)
+      // Named pods must run here; without names, this node's running pods are shown.
+      yield* ensureOnThisNode(config, pods)
       const [Stats, Format, Config, { Cgroups }, { NetworkLive }] = yield* Effect.promise(() =>
         Promise.all([
           import("../observe/stats.js"),

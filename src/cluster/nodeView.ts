@@ -3,7 +3,8 @@
  * as if the store held nothing else. Everything that is not about "which pods are mine" passes
  * through (writes, events, revisions).
  *
- * - `list`/`get`: pods bound here. Unbound pods (not placed yet) and pods bound elsewhere are hidden.
+ * - `list`/`get`: pods bound here (or pinned here and not bound yet). Unbound pods (not placed yet)
+ *   and pods bound elsewhere are hidden.
  * - `watch`: a pod that is bound away (or unbound) after it was visible reads as deleted, so the
  *   reconciler stops it; changes to pods that were never visible are dropped. `Resync` is filtered.
  * - Status: what this node writes carries `node: self`; it reads back only its own statuses (so its
@@ -19,8 +20,12 @@ import type { PodStatus } from "../store/status.js"
 import { type Change, Store, type StoredPod, type StoreService } from "../store/Store.js"
 import { PodOnOtherNode } from "./Cluster.js"
 
-/** Is this pod bound to `self`? */
-export const boundTo = (self: string) => (pod: StoredPod): boolean => pod.node === self
+/**
+ * Is this pod `self`'s? Bound to it, or pinned to it (`node: self`) and not bound yet: a pinned pod
+ * needs no scheduler decision, so it starts even while no scheduler leads.
+ */
+export const boundTo = (self: string) => (pod: StoredPod): boolean =>
+  pod.node === self || (pod.node === null && pod.spec.node === self)
 
 /** Is this status this node's to read and to delete? */
 export const ownStatus = (self: string) => (status: PodStatus): boolean => status.node === self
@@ -36,7 +41,7 @@ export const viewChange = (
 ): { readonly out: Change | undefined; readonly visible: ReadonlySet<string> } => {
   switch (change._tag) {
     case "PodPut": {
-      if (change.pod.node === self) return { out: change, visible: new Set(visible).add(change.pod.name) }
+      if (boundTo(self)(change.pod)) return { out: change, visible: new Set(visible).add(change.pod.name) }
       if (!visible.has(change.pod.name)) return { out: undefined, visible }
       const next = new Set(visible)
       next.delete(change.pod.name)
@@ -106,16 +111,16 @@ export const layer = (self: string): Layer.Layer<Store, never, Store> =>
   Layer.effect(Store, Effect.flatMap(Store, (store) => make(self, store)))
 
 /**
- * Fails with PodOnOtherNode if `pod` is bound to a node other than `self` (exec, attach, logs and
- * stats only work where the pod runs). Unknown and unbound pods pass: the local command reports
- * them as it always has.
+ * Fails with PodOnOtherNode if `pod` is bound (or pinned, until bound) to a node other than `self`
+ * (exec, attach, logs and stats only work where the pod runs). Unknown and unplaced pods pass: the
+ * local command reports them as it always has.
  */
 export const ensureLocal = (
   store: StoreService,
   self: string,
   pod: string
 ) =>
-  Effect.flatMap(store.get(pod), (p) =>
-    Option.isSome(p) && p.value.node !== null && p.value.node !== self
-      ? Effect.fail(new PodOnOtherNode({ pod, node: p.value.node, self }))
-      : Effect.void)
+  Effect.flatMap(store.get(pod), (p) => {
+    const node = Option.isSome(p) ? p.value.node ?? p.value.spec.node : undefined
+    return node !== undefined && node !== self ? Effect.fail(new PodOnOtherNode({ pod, node, self })) : Effect.void
+  })

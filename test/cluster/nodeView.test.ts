@@ -10,8 +10,8 @@ import { make as memoryStore } from "../../src/store/memory.js"
 import type { PodStatus } from "../../src/store/status.js"
 import type { Change, StoredPod } from "../../src/store/Store.js"
 
-const pod = (name: string): Pod => {
-  const r = decodePodEither({ name, containers: [{ name: "app", image: "busybox" }] })
+const pod = (name: string, extra: object = {}): Pod => {
+  const r = decodePodEither({ name, containers: [{ name: "app", image: "busybox" }], ...extra })
   if (r._tag === "Left") throw r.left
   return r.right
 }
@@ -56,6 +56,16 @@ describe("viewChange (pure)", () => {
     assert.strictEqual(moved.visible.size, 0)
     const unbound = NodeView.viewChange("n1", new Set(["a"]), { _tag: "PodPut", revision: 4, pod: stored("a", null) })
     assert.strictEqual(unbound.out?._tag, "PodDeleted")
+  })
+  it("a pod pinned here counts as ours before the scheduler binds it; pinned elsewhere does not", () => {
+    const pinned = { ...stored("a", null), spec: pod("a", { node: "n1" }) }
+    assert.isTrue(NodeView.boundTo("n1")(pinned))
+    assert.isFalse(NodeView.boundTo("n2")(pinned))
+    assert.isFalse(NodeView.boundTo("n1")({ ...pinned, node: "n2" }), "the binding wins once written")
+    assert.strictEqual(
+      NodeView.viewChange("n1", new Set(), { _tag: "PodPut", revision: 2, pod: pinned }).out?._tag,
+      "PodPut"
+    )
   })
   it("deletions only of visible pods; resync filtered and resets the visible set", () => {
     assert.isUndefined(NodeView.viewChange("n1", new Set(), { _tag: "PodDeleted", revision: 2, name: "a" }).out)

@@ -1,0 +1,152 @@
+/**
+ * The bundled `tank` CLI (and the Tank facade) in cluster mode, against a real etcd on loopback: no
+ * agent runs; the test writes pods, bindings, statuses and node registrations itself.
+ * `tank ps` shows NODE, `tank nodes` lists nodes, and exec/attach/logs/stats of a pod bound to
+ * another node are refused naming it.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Context, Effect, Exit, Layer, Scope } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { type NodeInfo, Nodes } from "../../src/cluster/Cluster.js"
+import * as NodesEtcd from "../../src/cluster/nodesEtcd.js"
+import * as Config from "../../src/config/Config.js"
+import * as EtcdClient from "../../src/etcd/client.js"
+import { Tank } from "../../src/index.js"
+import { decodePodEither } from "../../src/spec/decode.js"
+import { storeLayer } from "../../src/store/fromConfig.js"
+import { Store } from "../../src/store/Store.js"
+import { startEtcd } from "../support/etcd.js"
+import { tmpDir } from "../support/tmp.js"
+import { buildCli, runCli } from "./harness.js"
+
+const pod = (name: string) => {
+  const r = decodePodEither({ name, containers: [{ name: "app", image: "127.0.0.1:5000/tank/busybox:latest" }] })
+  if (r._tag === "Left") throw r.left
+  return r.right
+}
+
+const info = (name: string): NodeInfo => ({
+  name,
+  addresses: ["10.9.0.1"],
+  capacity: { cpu: 2000, memory: 1_000_000_000, pods: 10 },
+  labels: { zone: name === "n1" ? "a" : "b" },
+  agentPid: 1,
+  registeredAt: new Date().toISOString()
+})
+
+describe("tank CLI in cluster mode (real etcd)", () => {
+  it.scopedLive(
+    "ps NODE column, nodes, and refusal of exec/attach/logs/stats for pods on other nodes",
+    () =>
+      Effect.gen(function*() {
+        const etcd = yield* startEtcd()
+        const cli = yield* Effect.acquireRelease(Effect.sync(buildCli), (c) => Effect.sync(c.cleanup))
+        const dataDir = yield* tmpDir("tank-cli-cluster-")
+        const prefix = `/tank-cli-${process.pid}/`
+        const configFile = path.join(dataDir, "config.yaml")
+        fs.writeFileSync(configFile, JSON.stringify({ store: { etcd: { endpoints: etcd.endpoints, prefix } } }))
+        const env = { TANK_DATA_DIR: dataDir, TANK_CONFIG: configFile, TANK_NODE_NAME: "n1", TANK_ETCD_ENDPOINTS: "" }
+        const tank = (...args: Array<string>) => Effect.promise(() => runCli(cli.entry, args, { env }))
+
+        const config = yield* Config.load({ env })
+        assert.isDefined(config.etcd)
+        const ctx = yield* Layer.build(
+          Layer.merge(storeLayer(config), NodesEtcd.layerEtcd.pipe(Layer.provide(EtcdClient.layer(config.etcd!))))
+        )
+        const store = Context.get(ctx, Store)
+        const nodes = Context.get(ctx, Nodes)
+        yield* nodes.register(info("n1"), 30)
+        yield* nodes.register(info("n2"), 30)
+        // n3 registered once and stopped cleanly: listed, not ready.
+        const gone = yield* Scope.make()
+        yield* nodes.register(info("n3"), 30).pipe(Scope.extend(gone))
+        yield* Scope.close(gone, Exit.void)
+        for (const name of ["here", "there", "unplaced"]) yield* store.put(pod(name))
+        yield* store.bind("here", "n1")
+        yield* store.bind("there", "n2")
+        yield* store.putStatus({
+          name: "here",
+          phase: "running",
+          restarts: 0,
+          specRevision: 1,
+          hostPid: 4242,
+          node: "n1",
+          updatedAt: new Date().toISOString()
+        })
+
+        const ps = yield* tank("ps")
+        assert.strictEqual(ps.code, 0, ps.stderr)
+        assert.strictEqual(ps.stderr, "", "no 'no agent running' warning in cluster mode")
+        const rows = ps.stdout.trim().split("\n").map((l) => l.split(/\s{3,}/))
+        assert.deepStrictEqual(rows[0]!.slice(0, 3), ["NAME", "PHASE", "NODE"])
+        assert.deepStrictEqual(rows.slice(1).map((r) => [r[0], r[1], r[2]]), [
+          ["here", "running", "n1"],
+          ["there", "pending", "n2"],
+          ["unplaced", "pending", "-"]
+        ])
+        const psJson = JSON.parse((yield* tank("ps", "--json")).stdout) as Array<{ name: string; node?: string }>
+        assert.deepStrictEqual(psJson.map((p) => [p.name, p.node]), [["here", "n1"], ["there", "n2"], [
+          "unplaced",
+          undefined
+        ]])
+
+        const ns = yield* tank("nodes")
+        assert.strictEqual(ns.code, 0, ns.stderr)
+        const nrows = ns.stdout.trim().split("\n").map((l) => l.split(/\s{3,}/))
+        assert.deepStrictEqual(nrows[0], ["NAME", "STATUS", "AGE", "ADDRESSES", "CPU", "MEMORY", "PODS", "LABELS"])
+        assert.deepStrictEqual(nrows.slice(1).map((r) => [r[0], r[1], r[6], r[7]]), [
+          ["n1", "Ready", "1/10", "zone=a"],
+          ["n2", "Ready", "1/10", "zone=b"],
+          ["n3", "NotReady", "0/10", "zone=b"]
+        ])
+        const nsJson = JSON.parse((yield* tank("nodes", "--json")).stdout) as Array<{ name: string; ready: boolean }>
+        assert.deepStrictEqual(nsJson.map((n) => [n.name, n.ready]), [["n1", true], ["n2", true], ["n3", false]])
+
+        // exec/logs/stats of a pod on n2, from n1: refused, naming n2.
+        const refused = `pod "there" runs on node "n2", not on this node ("n1")`
+        const ex = yield* tank("exec", "there", "--", "true")
+        assert.strictEqual(ex.code, 125)
+        assert.include(ex.stderr, refused)
+        const lg = yield* tank("logs", "there")
+        assert.strictEqual(lg.code, 1)
+        assert.include(lg.stderr, refused)
+        const st = yield* tank("stats", "--no-stream", "there")
+        assert.strictEqual(st.code, 1)
+        assert.include(st.stderr, refused)
+        // A pod bound here is not refused (it is simply not running on this test machine).
+        const exHere = yield* tank("exec", "here", "--", "true")
+        assert.notInclude(exHere.stderr, "runs on node")
+
+        // The facade refuses the same way (Tank reads the config from the environment).
+        const saved = { ...process.env }
+        yield* Effect.addFinalizer(() => Effect.sync(() => void Object.assign(process.env, saved)))
+        Object.assign(process.env, env)
+        for (
+          const eff of [
+            Tank.execCapture("there", ["true"]),
+            Tank.attach("there"),
+            Tank.stats("there")
+          ] as ReadonlyArray<Effect.Effect<unknown, unknown>>
+        ) {
+          const e = yield* Effect.flip(eff)
+          assert.strictEqual((e as { _tag: string })._tag, "PodOnOtherNode")
+        }
+      }),
+    { timeout: 90_000 }
+  )
+
+  it.scopedLive("tank nodes without etcd says it needs cluster mode", () =>
+    Effect.gen(function*() {
+      const cli = yield* Effect.acquireRelease(Effect.sync(buildCli), (c) => Effect.sync(c.cleanup))
+      const dataDir = yield* tmpDir("tank-cli-cluster-")
+      const r = yield* Effect.promise(() =>
+        runCli(cli.entry, ["nodes"], {
+          env: { TANK_DATA_DIR: dataDir, TANK_CONFIG: "", TANK_ETCD_ENDPOINTS: "", TANK_NODE_NAME: "" }
+        })
+      )
+      assert.strictEqual(r.code, 1)
+      assert.include(r.stderr, "tank nodes needs cluster mode")
+      assert.deepStrictEqual(fs.readdirSync(dataDir), [], "nothing created")
+    }), { timeout: 60_000 })
+})
