@@ -161,6 +161,8 @@ export const runScheduler = (options: SchedulerOptions): Effect.Effect<never, ne
     return yield* pass.pipe(
       Effect.tapErrorCause((c) => Effect.logWarning("scheduler: pass failed; retrying", c)),
       Effect.retry(Schedule.exponential("100 millis").pipe(Schedule.union(Schedule.spaced("5 seconds")))),
+      // The schedule never ends, so this never fires; it tells the compiler so.
+      Effect.orDie,
       Effect.flatMap(sleepUntil),
       Effect.forever
     )
