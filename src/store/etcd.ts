@@ -37,15 +37,8 @@ import {
 } from "./etcdRecords.js"
 import { follow } from "./etcdWatch.js"
 import type { NewPodEvent, PodEvent, PodStatus } from "./status.js"
-import {
-  AlreadyExists,
-  type Change,
-  RevisionConflict,
-  Store,
-  type StoredPod,
-  StoreError,
-  type WriteOptions
-} from "./Store.js"
+import type { StoreError } from "./Store.js"
+import { AlreadyExists, type Change, RevisionConflict, Store, type StoredPod, type WriteOptions } from "./Store.js"
 
 export const EVENT_HISTORY = 10_000
 /** etcd's default --max-txn-ops. */
@@ -215,15 +208,16 @@ export const make = (options: EtcdStoreOptions = {}) =>
     const bind = (name: string, node: string | null, opts?: WriteOptions) =>
       touch("bind", name, (c) => ({ restartGeneration: c.restartGeneration, node }), opts?.expectRevision)
 
+    /** Is `revision` gone from etcd's history (a read at it says "compacted")? */
     const compacted = (op: string) => (revision: number) =>
-      Effect.tryPromise(() => kv.get(PODS).revision(revision).exec()).pipe(
-        Effect.as(false),
-        Effect.catchAll((e) =>
-          isCompacted(e)
-            ? Effect.succeed(true)
-            : Effect.fail(new StoreError({ op, message: `etcd ${where}: ${op}: ${String(e)}`, cause: e }))
+      call(op, `${PODS} at revision ${revision}`, (deadline) =>
+        kv.get(PODS).revision(revision).options({ deadline }).exec())
+        .pipe(
+          Effect.as(false),
+          Effect.catchIf((e) =>
+            isCompacted(e.message), () =>
+            Effect.succeed(true))
         )
-      )
 
     const watch = (fromRevision?: number): Stream.Stream<Change, StoreError> =>
       Stream.unwrap(Effect.map(
@@ -275,7 +269,9 @@ export const make = (options: EtcdStoreOptions = {}) =>
       (deadline) =>
         kv.getAll().prefix(STATUS).sort("Key", "Ascend").options({ deadline }).exec()
     ).pipe(
-      Effect.flatMap((res) => Effect.forEach(res.kvs, (x) => statusFrom("listStatus", prefix, x.key.toString(), x)))
+      Effect.flatMap((res) =>
+        Effect.forEach(res.kvs, (x) => statusFrom("listStatus", prefix, x.key.toString(), x))
+      )
     )
 
     const deleteStatus = (name: string) =>
