@@ -93,12 +93,16 @@ export const make = (options: RuntimeOptions = {}) =>
     fs.mkdirSync(socketDir(dataDir), { recursive: true, mode: 0o700 })
 
     /** How the workload of one container ended, with OOM kills told apart from other SIGKILLs. */
-    const exitOf = (pod: string, container: string, r: ExitRecord) =>
+    const oomKills = (pod: string, container: string) =>
+      cgroups.stats({ pod: cgroupName(dataDir, pod), container }).pipe(
+        Effect.map((s) => s.oomKills ?? 0),
+        Effect.orElseSucceed(() => 0)
+      )
+
+    /** `oomBefore`: the container cgroup's OOM kills before this incarnation (it outlives restarts). */
+    const exitOf = (pod: string, container: string, r: ExitRecord, oomBefore = 0) =>
       r.reason === "signaled" && r.signal === 9
-        ? cgroups.stats({ pod: cgroupName(dataDir, pod), container }).pipe(
-          Effect.map((s) => toRunExit(r, (s.oomKills ?? 0) > 0)),
-          Effect.orElseSucceed(() => toRunExit(r, false))
-        )
+        ? Effect.map(oomKills(pod, container), (n) => toRunExit(r, n > oomBefore))
         : Effect.succeed(toRunExit(r, false))
 
     /** Stop a monitor's workload (grace, then SIGKILL), let the monitor go. Tolerates a dead monitor. */
@@ -188,11 +192,11 @@ export const make = (options: RuntimeOptions = {}) =>
       readonly scope: Scope.CloseableScope | undefined
     }
 
-    const containerRun = (pod: string, name: string, pid: number, live: Live) => ({
+    const containerRun = (pod: string, name: string, pid: number, live: Live, oomBefore = 0) => ({
       name,
       hostPid: pid,
       startedAt: live.startedAt,
-      wait: Effect.flatMap(exitRecordOf(live.client, live.exitPath), (r) => exitOf(pod, name, r))
+      wait: Effect.flatMap(exitRecordOf(live.client, live.exitPath), (r) => exitOf(pod, name, r, oomBefore))
     })
 
     /** A handle over running monitors (fresh or adopted). */
@@ -235,6 +239,7 @@ export const make = (options: RuntimeOptions = {}) =>
               },
               catch: step(pod, `restart ${name}`)
             })
+            const oomBefore = yield* oomKills(pod, name)
             const volumes = yield* volumeSources(spec, layout)
             const prepared = yield* prepareContainer(images, spec, c, volumes)
             const s = yield* launch(spec, layout, prepared, old.cgroupProcs, runScope)
@@ -247,7 +252,7 @@ export const make = (options: RuntimeOptions = {}) =>
             const live: Live = { client: s.client, exitPath: s.exitPath, startedAt: s.startedAt, scope: s.scope }
             current.set(name, live)
             yield* proceedOne(pod, s)
-            return containerRun(pod, name, s.h.pid, live)
+            return containerRun(pod, name, s.h.pid, live, oomBefore)
           }))
 
         return {
