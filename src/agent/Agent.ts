@@ -2,7 +2,10 @@
  * The agent: one long-lived process per data dir that converges the machine to the Store.
  *
  * It is a layer graph (Config → lock → Store → seed; Host, Images, Cgroups, Network → Runtime →
- * Reconciler), so users can launch the same agent with their own Host layer:
+ * Reconciler). With `store.etcd` configured it is one node of a cluster (./cluster.ts,
+ * docs/cluster.md): the reconciler converges only the pods bound to this node.
+ *
+ * Users can launch the same agent with their own Host layer:
  *
  *   Agent.run({ host: Host.Static({ uplink: "eth0" }) })          // or any Layer<Host>
  */
@@ -47,7 +50,12 @@ export const layer = (
       fs.chmodSync(config.dataDir, 0o700)
       yield* Lock.acquire(config.dataDir)
       const configLayer = Layer.succeed(Config.TankConfig, config)
-      const store = layerSqlite(config.storeFile)
+      // Cluster mode: the whole store for clients and the seed, this node's view for the reconciler,
+      // node registration and the scheduler in the background. Loaded only with etcd configured.
+      const cluster = config.etcd
+        ? (yield* Effect.promise(() => import("./cluster.js"))).layers(config)
+        : undefined
+      const store: Layer.Layer<Store, unknown> = cluster?.store ?? layerSqlite(config.storeFile)
       const seeded = Layer.effectDiscard(
         Effect.gen(function*() {
           const written = yield* seed(config.seed)
@@ -71,7 +79,10 @@ export const layer = (
         agentPid: process.pid
       })
       const storeAndSeed = Layer.provideMerge(seeded, store)
-      return reconciler.pipe(
+      const converging = cluster
+        ? Layer.merge(reconciler.pipe(Layer.provide(Layer.merge(cluster.view, runtime))), cluster.background)
+        : reconciler
+      return converging.pipe(
         Layer.provideMerge(Layer.mergeAll(storeAndSeed, runtime, configLayer, images))
       )
     })
