@@ -47,6 +47,8 @@ const MAX_TXN_OPS = 128
 export interface EtcdStoreOptions {
   /** How long a request keeps being retried while etcd is unavailable (default 30 s). */
   readonly retryFor?: Duration.DurationInput
+  /** Give up on one attempt of a request after this long and retry (default 2 s). */
+  readonly callTimeout?: Duration.DurationInput
   /** Keep at most this many events (default 10 000). */
   readonly eventHistory?: number
 }
@@ -66,7 +68,7 @@ export const make = (options: EtcdStoreOptions = {}) =>
     const { config, kv } = yield* Etcd
     const where = config.endpoints.join(",")
     const prefix = config.prefix
-    const call = makeCaller(config.endpoints, options.retryFor ?? "30 seconds")
+    const call = makeCaller(config.endpoints, options.retryFor ?? "30 seconds", options.callTimeout)
     const eventHistory = options.eventHistory ?? EVENT_HISTORY
 
     const decodePods = (op: string, kvs: ReadonlyArray<IKeyValue>) =>

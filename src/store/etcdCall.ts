@@ -8,12 +8,16 @@
  * retried here for up to `retryFor`. Retrying a write whose first attempt may have committed is made
  * safe by the callers (compare-and-swap with a writeId check), not here.
  */
-import type { Duration } from "effect"
-import { Effect, Schedule } from "effect"
+import { Duration, Effect, Schedule } from "effect"
 import { StoreError } from "./Store.js"
 
-/** Per attempt: a member that accepts the connection but never answers must not hang the Store. */
-export const CALL_TIMEOUT_MS = 5_000
+/**
+ * Per attempt: a member that accepts the connection but never answers must not hang the Store. A
+ * write forwarded to a leader that just died is not failed by etcd until its own request timeout
+ * (~5 s + 2 election timeouts); giving up sooner and retrying (safe: see the callers) resumes the
+ * writer as soon as a new leader is elected.
+ */
+export const DEFAULT_CALL_TIMEOUT = Duration.seconds(2)
 
 const TRANSIENT = [
   /leader changed/i,
@@ -55,12 +59,17 @@ export interface Caller {
   <A>(op: string, key: string, request: (deadline: Date) => Promise<A>): Effect.Effect<A, StoreError>
 }
 
-export const makeCaller = (endpoints: ReadonlyArray<string>, retryFor: Duration.DurationInput): Caller => {
+export const makeCaller = (
+  endpoints: ReadonlyArray<string>,
+  retryFor: Duration.DurationInput,
+  callTimeout: Duration.DurationInput = DEFAULT_CALL_TIMEOUT
+): Caller => {
   const where = endpoints.join(",")
   const schedule = retrySchedule(retryFor)
+  const timeoutMs = Duration.toMillis(callTimeout)
   return (op, key, request) =>
     Effect.tryPromise({
-      try: () => request(new Date(Date.now() + CALL_TIMEOUT_MS)),
+      try: () => request(new Date(Date.now() + timeoutMs)),
       catch: (cause) => cause
     }).pipe(
       Effect.retry({ schedule, while: isTransient }),

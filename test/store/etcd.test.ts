@@ -246,3 +246,47 @@ describe("Store (etcd): failures and races", () => {
       assert.isTrue(Option.isSome(yield* store.get("good")))
     }), { timeout: 30_000 })
 })
+
+describe("Store (etcd): TLS and authentication", () => {
+  it.scopedLive(
+    "over TLS with client certificates and a password user limited to its prefix",
+    () =>
+      Effect.gen(function*() {
+        const etcd = yield* startEtcd({ tls: true })
+        const tls = etcd.tls!
+        const ctl = (...args: Array<string>) =>
+          etcdctl(etcd.endpoints, "--cacert", tls.ca, "--cert", tls.cert, "--key", tls.key, ...args)
+        const prefix = "/tank-tls/"
+        yield* ctl("user", "add", "root:rootpw")
+        yield* ctl("user", "add", "tank:tankpw")
+        yield* ctl("role", "add", "tank")
+        yield* ctl("role", "grant-permission", "tank", "--prefix=true", "readwrite", prefix)
+        yield* ctl("user", "grant-role", "tank", "tank")
+        yield* ctl("auth", "enable")
+        const auth = (password: string) => ({ tls, auth: { username: "tank", password } })
+
+        const store = yield* storeOn(etcd.endpoints, prefix, undefined, auth("tankpw"))
+        const fiber = yield* store.watch().pipe(Stream.take(1), Stream.runCollect, Effect.fork)
+        yield* Effect.sleep("300 millis")
+        const stored = yield* store.put(pod("web"))
+        assert.deepStrictEqual(Chunk.toReadonlyArray(yield* Fiber.join(fiber).pipe(Effect.timeout("10 seconds"))), [
+          { _tag: "PodPut", revision: stored.revision, pod: stored }
+        ])
+        assert.deepStrictEqual((yield* store.list).map((p) => p.name), ["web"])
+
+        const wrong = yield* storeOn(etcd.endpoints, prefix, { retryFor: "1 second" }, auth("nope"))
+        const denied = yield* Effect.flip(wrong.list)
+        assert.strictEqual(denied._tag, "StoreError")
+        assert.match(denied.message, /auth/i)
+        const elsewhere = yield* storeOn(etcd.endpoints, "/other/", { retryFor: "1 second" }, auth("tankpw"))
+        assert.match((yield* Effect.flip(elsewhere.put(pod("x")))).message, /permission denied/i)
+        // Without the client certificate the server refuses the connection.
+        const noCert = yield* storeOn(etcd.endpoints, prefix, { retryFor: "1 second", callTimeout: "1 second" }, {
+          tls: { ca: tls.ca },
+          auth: { username: "tank", password: "tankpw" }
+        })
+        assert.strictEqual((yield* Effect.flip(noCert.list))._tag, "StoreError")
+      }),
+    { timeout: 30_000 }
+  )
+})

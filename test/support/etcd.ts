@@ -5,16 +5,35 @@
  *
  *   const etcd = yield* startEtcd()            // one member: etcd.endpoints
  *   const c = yield* startEtcdCluster(3)       // c.members[1].kill(), c.members[1].start()
+ *   const t = yield* startEtcd({ tls: true })  // https client URLs, client certs required: t.tls
  *
  * Everything (processes, data dirs) is removed when the scope closes, also on failure. Use it in
  * `it.scopedLive` (its readiness polling needs the real clock).
  */
 import { Effect, Schedule, type Scope } from "effect"
-import { type ChildProcess, spawn } from "node:child_process"
+import { type ChildProcess, execFile, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { promisify } from "node:util"
+import { Agent, request } from "undici"
 import { freePort } from "./registry.js"
+import { selfSigned } from "./tokenServer.js"
+
+export interface EtcdOptions {
+  /**
+   * Serve clients over TLS with a CA of the cluster's own and require client certificates signed by
+   * it (`--client-cert-auth`). Peers stay plain HTTP on loopback.
+   */
+  readonly tls?: boolean
+}
+
+/** PEM files (absolute paths) for a TLS cluster: the CA, and a client certificate it signed. */
+export interface EtcdTlsFiles {
+  readonly ca: string
+  readonly cert: string
+  readonly key: string
+}
 
 export interface EtcdMember {
   readonly name: string
@@ -34,35 +53,100 @@ export interface EtcdCluster {
   /** Client URLs of every member. */
   readonly endpoints: ReadonlyArray<string>
   readonly dir: string
+  /** Set for `{ tls: true }`. */
+  readonly tls: EtcdTlsFiles | undefined
 }
 
-const waitHealthy = (url: string, proc: () => ChildProcess | undefined, logFile: string) =>
+const run = promisify(execFile)
+
+/** A CA, a server certificate for 127.0.0.1 and a client certificate, all signed by the CA. */
+const makeCerts = (dir: string) =>
+  Effect.tryPromise(async () => {
+    const f = (n: string) => path.join(dir, n)
+    await selfSigned("tank-etcd-test-ca", f("ca.key"), f("ca.crt"))
+    const signed = async (name: string, cn: string, ext: string) => {
+      await run("openssl", [
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        `/CN=${cn}`,
+        "-keyout",
+        f(`${name}.key`),
+        "-out",
+        f(`${name}.csr`)
+      ])
+      fs.writeFileSync(f(`${name}.cnf`), ext)
+      await run("openssl", [
+        "x509",
+        "-req",
+        "-in",
+        f(`${name}.csr`),
+        "-CA",
+        f("ca.crt"),
+        "-CAkey",
+        f("ca.key"),
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        f(`${name}.cnf`),
+        "-out",
+        f(`${name}.crt`)
+      ])
+    }
+    await signed("server", "127.0.0.1", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n")
+    await signed("client", "tank-client", "extendedKeyUsage=clientAuth\n")
+    return {
+      server: { cert: f("server.crt"), key: f("server.key") },
+      client: { ca: f("ca.crt"), cert: f("client.crt"), key: f("client.key") }
+    }
+  }).pipe(Effect.orDie)
+
+const waitHealthy = (
+  url: string,
+  proc: () => ChildProcess | undefined,
+  logFile: string,
+  tls: EtcdTlsFiles | undefined
+) =>
   Effect.tryPromise(async () => {
     const p = proc()
     if (!p || p.exitCode !== null || p.signalCode !== null) {
       throw new Error(`etcd exited: ${fs.readFileSync(logFile, "utf8").slice(-2000)}`)
     }
-    const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) })
-    const body = (await res.json()) as { health?: string }
-    if (body.health !== "true") throw new Error(`unhealthy: ${JSON.stringify(body)}`)
+    const dispatcher = new Agent(
+      tls
+        ? { connect: { ca: fs.readFileSync(tls.ca), cert: fs.readFileSync(tls.cert), key: fs.readFileSync(tls.key) } }
+        : {}
+    )
+    try {
+      const res = await request(`${url}/health`, { dispatcher, signal: AbortSignal.timeout(1000) })
+      const body = (await res.body.json()) as { health?: string }
+      if (body.health !== "true") throw new Error(`unhealthy: ${JSON.stringify(body)}`)
+    } finally {
+      await dispatcher.close()
+    }
   }).pipe(
     Effect.retry(Schedule.spaced("50 millis").pipe(Schedule.upTo("20 seconds"))),
     Effect.orDie
   )
 
 /** A cluster of `size` members on loopback. */
-export const startEtcdCluster = (size = 3): Effect.Effect<EtcdCluster, never, Scope.Scope> =>
+export const startEtcdCluster = (size = 3, options: EtcdOptions = {}): Effect.Effect<EtcdCluster, never, Scope.Scope> =>
   Effect.gen(function*() {
     const dir = yield* Effect.acquireRelease(
       Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "tank-etcd-"))),
       (d) => Effect.sync(() => fs.rmSync(d, { recursive: true, force: true }))
     )
+    const certs = options.tls ? yield* makeCerts(dir) : undefined
+    const scheme = certs ? "https" : "http"
     const ports = yield* Effect.forEach(Array.from({ length: size }), () => Effect.zip(freePort(), freePort()))
     const names = ports.map((_, i) => `m${i}`)
     const initialCluster = ports.map(([, peer], i) => `${names[i]}=http://127.0.0.1:${peer}`).join(",")
     const members = ports.map(([client, peer], i): EtcdMember => {
       const name = names[i]!
-      const clientUrl = `http://127.0.0.1:${client}`
+      const clientUrl = `${scheme}://127.0.0.1:${client}`
       const peerUrl = `http://127.0.0.1:${peer}`
       const dataDir = path.join(dir, name)
       const logFile = path.join(dir, `${name}.log`)
@@ -97,7 +181,18 @@ export const startEtcdCluster = (size = 3): Effect.Effect<EtcdCluster, never, Sc
           "--logger",
           "zap",
           "--log-outputs",
-          "stderr"
+          "stderr",
+          ...(certs
+            ? [
+              "--cert-file",
+              certs.server.cert,
+              "--key-file",
+              certs.server.key,
+              "--trusted-ca-file",
+              certs.client.ca,
+              "--client-cert-auth"
+            ]
+            : [])
         ], { stdio: ["ignore", log, log] })
         fs.closeSync(log)
       }
@@ -114,7 +209,7 @@ export const startEtcdCluster = (size = 3): Effect.Effect<EtcdCluster, never, Sc
         kill,
         start: Effect.suspend(() => {
           if (exited()) spawnIt()
-          return waitHealthy(clientUrl, () => proc, logFile)
+          return waitHealthy(clientUrl, () => proc, logFile, certs?.client)
         }),
         running: () => !exited()
       }
@@ -122,8 +217,9 @@ export const startEtcdCluster = (size = 3): Effect.Effect<EtcdCluster, never, Sc
     yield* Effect.addFinalizer(() => Effect.forEach(members, (m) => m.kill, { discard: true }))
     // All members must be up before any reports health (quorum), so start them all, then wait.
     yield* Effect.forEach(members, (m) => m.start, { concurrency: "unbounded", discard: true })
-    return { members, endpoints: members.map((m) => m.clientUrl), dir }
+    return { members, endpoints: members.map((m) => m.clientUrl), dir, tls: certs?.client }
   })
 
 /** One etcd member on loopback. */
-export const startEtcd = (): Effect.Effect<EtcdCluster, never, Scope.Scope> => startEtcdCluster(1)
+export const startEtcd = (options: EtcdOptions = {}): Effect.Effect<EtcdCluster, never, Scope.Scope> =>
+  startEtcdCluster(1, options)
