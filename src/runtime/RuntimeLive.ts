@@ -10,7 +10,7 @@
  * All of it lives in a detachable scope: when the agent leaves with live restore (`keepOnClose`),
  * the scope is not closed and the pod keeps running under its monitors; a later agent `adopt`s it.
  */
-import { Effect, ExecutionStrategy, Exit, Layer, Option, Ref, Scope } from "effect"
+import { Effect, Exit, Layer, Option, Ref, Scope } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Cgroups } from "../cgroups/Cgroups.js"
@@ -23,21 +23,14 @@ import { canonicalJson } from "../spec/decode.js"
 import type { Pod } from "../spec/Pod.js"
 import { hostnameFile, hostsFile } from "./etcFiles.js"
 import { connect, type MonitorClient } from "./helper/client.js"
-import { capabilitiesFor, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from "./helper/defaults.js"
-import { readExitFile, startMonitor } from "./helper/monitor.js"
+import { readExitFile } from "./helper/monitor.js"
 import { sandbox } from "./helper/sandbox.js"
-import type { ExitRecord, MonitorConfig } from "./helper/schema.js"
+import type { ExitRecord } from "./helper/schema.js"
 import { cgroupName, type PodLayout, podLayout, socketDir } from "./layout.js"
-import { prepareContainer, type PreparedContainer, volumeSources } from "./prepare.js"
-import { type ContainerRecord, type PodRecord, readRecord, stillOurs, writeRecord } from "./record.js"
-import {
-  type RunExit,
-  type RunHandle,
-  Runtime,
-  type RuntimeService,
-  SetupFailed,
-  type StartOptions
-} from "./Runtime.js"
+import { containerRecord, exitRecordOf, launch, proceedOne, step, stopMonitor, toRunExit } from "./monitors.js"
+import { prepareContainer, volumeSources } from "./prepare.js"
+import { type PodRecord, readRecord, writeRecord } from "./record.js"
+import { type RunHandle, Runtime, type RuntimeService, SetupFailed, type StartOptions } from "./Runtime.js"
 import { unpinSandbox } from "./unpin.js"
 
 export interface RuntimeOptions {
@@ -45,38 +38,6 @@ export interface RuntimeOptions {
   readonly parentNetns?: string
   /** Mixed into NIC MACs so same-named pods on two machines differ. */
   readonly macSeed?: string
-}
-
-const step = (pod: string, name: string) => (e: unknown) =>
-  e instanceof SetupFailed ? e : new SetupFailed({
-    pod,
-    step: (e as { step?: string }).step ? `${name}: ${(e as { step: string }).step}` : name,
-    message: e instanceof Error ? e.message : String(e),
-    ...(typeof (e as { errno?: unknown }).errno === "number" ? { errno: (e as { errno: number }).errno } : {})
-  })
-
-const toRunExit = (r: ExitRecord, oomKilled: boolean): RunExit =>
-  r.reason === "exited"
-    ? { _tag: "Exited", code: r.exitCode }
-    : r.reason === "signaled"
-    ? { _tag: "Signaled", signal: r.signal, ...(oomKilled ? { oomKilled } : {}) }
-    // A setup failure after proceed was already reported by start; if it is all we know (adopted),
-    // report it like the shell does for an exec failure.
-    : { _tag: "Exited", code: 127 }
-
-/** A container's exit: from its monitor, else from the exit file, else (both gone) an unknown kill. */
-const exitRecordOf = (client: MonitorClient | undefined, exitPath: string): Effect.Effect<ExitRecord> => {
-  const fromFile = readExitFile(exitPath).pipe(
-    Effect.map(Option.getOrElse((): ExitRecord => ({
-      version: 1,
-      pid: 0,
-      startTime: 0,
-      finishedAt: new Date().toISOString(),
-      reason: "signaled",
-      signal: 9
-    })))
-  )
-  return client ? Effect.catchAll(client.wait, () => fromFile) : fromFile
 }
 
 const rm = (p: string) => Effect.sync(() => fs.rmSync(p, { recursive: true, force: true }))
@@ -90,6 +51,8 @@ export const make = (options: RuntimeOptions = {}) =>
     const host = yield* Host
     const dataDir = config.dataDir
     const graceMs = config.reconciler.stopGracePeriodMs
+    const settings = { graceMs, logs: config.logs }
+    const stopContainer = stopMonitor(graceMs)
     fs.mkdirSync(socketDir(dataDir), { recursive: true, mode: 0o700 })
 
     /** How the workload of one container ended, with OOM kills told apart from other SIGKILLs. */
@@ -105,24 +68,6 @@ export const make = (options: RuntimeOptions = {}) =>
         ? Effect.map(oomKills(pod, container), (n) => toRunExit(r, n > oomBefore))
         : Effect.succeed(toRunExit(r, false))
 
-    /** Stop a monitor's workload (grace, then SIGKILL), let the monitor go. Tolerates a dead monitor. */
-    const stopContainer = (c: Pick<ContainerRecord, "socketPath" | "pid" | "startTime">) =>
-      Effect.scoped(
-        Effect.gen(function*() {
-          const client = yield* connect(c.socketPath)
-          yield* client.stop(graceMs)
-          yield* client.release.pipe(Effect.ignore)
-        })
-      ).pipe(
-        Effect.catchAll(() =>
-          // No monitor to ask: make sure our workload (and nothing that reused its pid) is gone.
-          Effect.sync(() => {
-            if (stillOurs(c)) process.kill(c.pid, "SIGKILL")
-          })
-        ),
-        Effect.ignore
-      )
-
     /** Remove everything of a pod's run, whatever state it is in. Idempotent. */
     const teardown = (layout: PodLayout, pod: string) =>
       Effect.gen(function*() {
@@ -135,53 +80,6 @@ export const make = (options: RuntimeOptions = {}) =>
         yield* cgroups.remove({ pod: cgroupName(dataDir, pod) }, { force: true }).pipe(Effect.ignore)
         yield* rm(layout.run)
       })
-
-    const monitorConfig = (
-      pod: Pod,
-      layout: PodLayout,
-      c: PreparedContainer,
-      procs: ReadonlyArray<string>,
-      sandboxDir: string | undefined
-    ): MonitorConfig => {
-      const L = layout.container(c.spec.name)
-      return {
-        version: 1,
-        socketPath: L.socket,
-        exitPath: L.exit,
-        log: { path: L.log, maxBytes: config.logs.maxFileBytes, maxFiles: config.logs.maxFiles },
-        argv: c.argv as [string, ...Array<string>],
-        env: c.env,
-        cwd: c.cwd,
-        uid: c.uid,
-        gid: c.gid,
-        groups: c.groups,
-        tty: c.spec.tty,
-        openStdin: c.spec.tty,
-        namespaces: {
-          net: pod.network === "host" ? "host" : { join: path.join(sandboxDir!, "net") },
-          uts: { join: path.join(sandboxDir!, "uts") },
-          ipc: { join: path.join(sandboxDir!, "ipc") }
-        },
-        rootfs: {
-          // overlayfs wants the top-most layer first.
-          lowerdirs: [...c.layers].reverse() as [string, ...Array<string>],
-          upperdir: L.upper,
-          workdir: L.work,
-          merged: L.merged
-        },
-        etcFiles: ["hosts", "hostname", "resolv.conf"].map((f) => ({
-          source: path.join(layout.etc, f),
-          target: `/etc/${f}`,
-          readOnly: false
-        })),
-        volumes: c.volumes.map((v) => ({ source: v.source, target: v.target, readOnly: v.readOnly })),
-        maskedPaths: DEFAULT_MASKED_PATHS,
-        readonlyPaths: DEFAULT_READONLY_PATHS,
-        capabilities: capabilitiesFor(c.uid),
-        noNewPrivileges: false,
-        cgroupProcs: procs
-      }
-    }
 
     /** A container incarnation's undo and connection: closed when it is replaced or the run ends. */
     interface Live {
@@ -242,7 +140,7 @@ export const make = (options: RuntimeOptions = {}) =>
             const oomBefore = yield* oomKills(pod, name)
             const volumes = yield* volumeSources(spec, layout)
             const prepared = yield* prepareContainer(images, spec, c, volumes)
-            const s = yield* launch(spec, layout, prepared, old.cgroupProcs, runScope)
+            const s = yield* launch(settings, spec, layout, prepared, old.cgroupProcs, runScope)
             const next: PodRecord = {
               ...record,
               containers: record.containers.map((x, i) => i === idx ? containerRecord(s) : x)
@@ -266,88 +164,6 @@ export const make = (options: RuntimeOptions = {}) =>
           keepOnClose: Ref.set(keep, true)
         }
       })
-
-    /**
-     * One container's monitor: started (parked) with its undo in a child scope of the run (closed
-     * when the container is replaced or the run ends), a connection open.
-     */
-    const launch = (
-      pod: Pod,
-      layout: PodLayout,
-      c: PreparedContainer,
-      procs: ReadonlyArray<string>,
-      runScope: Scope.Scope
-    ) =>
-      Effect.gen(function*() {
-        const L = layout.container(c.spec.name)
-        const scope = yield* Scope.fork(runScope, ExecutionStrategy.sequential)
-        // Started and its undo registered in one uninterruptible step: an interrupted bring-up
-        // must never leave a monitor (and its parked workload) behind. The undo stops the
-        // workload (grace, then SIGKILL; abort while parked) and lets the monitor go, over the
-        // connection opened below when there is one.
-        const conn = yield* Ref.make<MonitorClient | undefined>(undefined)
-        // The connection lives until the undo has used it.
-        const connScope = yield* Scope.make()
-        const h = yield* Effect.uninterruptible(
-          startMonitor(monitorConfig(pod, layout, c, procs, layout.ns), L.config).pipe(
-            Effect.tap((h) =>
-              Scope.addFinalizer(
-                scope,
-                Effect.flatMap(Ref.get(conn), (client) => {
-                  const ours = { socketPath: h.socketPath, pid: h.pid, startTime: h.startTime }
-                  return client
-                    ? client.stop(graceMs).pipe(
-                      Effect.zipRight(client.release),
-                      Effect.catchAll(() => stopContainer(ours))
-                    )
-                    : stopContainer(ours)
-                }).pipe(Effect.ensuring(Scope.close(connScope, Exit.void)))
-              )
-            )
-          )
-        )
-        const client = yield* Scope.extend(connect(h.socketPath), connScope)
-        yield* Ref.set(conn, client)
-        return {
-          name: c.spec.name,
-          h,
-          client,
-          exitPath: L.exit,
-          c,
-          procs,
-          log: L.log,
-          scope,
-          startedAt: new Date()
-        }
-      }).pipe(Effect.mapError(step(pod.name, `monitor ${c.spec.name}`)))
-
-    type Launched = Effect.Effect.Success<ReturnType<typeof launch>>
-
-    const containerRecord = (s: Launched): ContainerRecord => ({
-      name: s.name,
-      socketPath: s.h.socketPath,
-      exitPath: s.exitPath,
-      pid: s.h.pid,
-      monitorPid: s.h.monitorPid,
-      startTime: s.h.startTime,
-      startedAt: s.startedAt.toISOString(),
-      env: s.c.env,
-      cwd: s.c.cwd,
-      uid: s.c.uid,
-      gid: s.c.gid,
-      groups: s.c.groups,
-      tty: s.c.spec.tty,
-      cgroupProcs: s.procs,
-      logPath: s.log
-    })
-
-    /** sync 3 for one container: its setup runs and it execs. */
-    const proceedOne = (pod: string, s: { readonly name: string; readonly client: MonitorClient }) =>
-      s.client.proceed.pipe(Effect.mapError((e) =>
-        e._tag === "SetupFailed"
-          ? new SetupFailed({ pod, step: `${s.name}: ${e.step}`, message: e.message, errno: e.errno })
-          : step(pod, `proceed ${s.name}`)(e)
-      ))
 
     /** Close the run's scope unless the agent leaves it for live restore. */
     const detachable = (pod: string, layout: PodLayout, adopted: boolean) =>
@@ -430,7 +246,7 @@ export const make = (options: RuntimeOptions = {}) =>
 
         // Init containers run to completion, in order, before the others start.
         for (const [i, c] of inits.entries()) {
-          const s = yield* launch(pod, layout, c, groups[i]!.procsFiles, runScope)
+          const s = yield* launch(settings, pod, layout, c, groups[i]!.procsFiles, runScope)
           yield* proceedOne(pod.name, s)
           const r = yield* s.client.wait.pipe(Effect.mapError(step(pod.name, `init ${c.spec.name}`)))
           if (r.reason !== "exited" || r.exitCode !== 0) {
@@ -450,7 +266,7 @@ export const make = (options: RuntimeOptions = {}) =>
         const started = yield* Effect.forEach(
           prepared,
           (c, i) =>
-            launch(pod, layout, c, groups[inits.length + i]!.procsFiles, runScope)
+            launch(settings, pod, layout, c, groups[inits.length + i]!.procsFiles, runScope)
         )
 
         const record: PodRecord = {
