@@ -31,7 +31,8 @@ await build({
   minify: true,
   sourcemap: "linked",
   // Native addons stay external: they are loaded from node_modules at run time.
-  external: ["better-sqlite3", "node-pty", "koffi", "@parcel/watcher"],
+  // etcd3 (cluster mode only, imported lazily) loads its gRPC .proto files from its package dir.
+  external: ["better-sqlite3", "node-pty", "koffi", "@parcel/watcher", "etcd3"],
   // import.meta.url locates the package root (native/tank-helper) from the bundle's own path.
   define: { "import.meta.url": "__tankImportMetaUrl" },
   banner: { js: "const __tankImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
