@@ -17,6 +17,12 @@ const imageOf = (pod: Pod | undefined): string => {
   return typeof image === "string" ? image : `rootfs:${image.rootfs}`
 }
 
+/** Pods with several containers: " 1/2" = containers running / containers (kubectl's READY). */
+const ready = (s: PodStatus): string =>
+  s.containers && s.containers.length > 1 && s.phase === "running"
+    ? ` ${s.containers.filter((c) => c.state === "running").length}/${s.containers.length}`
+    : ""
+
 export interface PsRow {
   readonly status: PodStatus
   readonly spec: Pod | undefined
@@ -34,10 +40,10 @@ export const psTable = (
   const header = ["NAME", "PHASE", "RESTARTS", "AGE", "IMAGE", "ADDRESSES", "HOST PID", "LAST EXIT"]
   const body = rows.map(({ declaredAt, spec, status: s }) => [
     s.name,
-    spec === undefined && s.phase !== "stopping" ? `${s.phase} (deleted)` : s.phase,
+    spec === undefined && s.phase !== "stopping" ? `${s.phase} (deleted)` : `${s.phase}${ready(s)}`,
     String(s.restarts),
     ageSince(s.startedAt ?? declaredAt, now),
-    imageOf(spec),
+    imageOf(spec) + ((spec?.containers.length ?? 0) > 1 ? ` (+${spec!.containers.length - 1})` : ""),
     s.addresses?.length ? s.addresses.join(",") : "-",
     s.hostPid !== undefined ? String(s.hostPid) : "-",
     shortExit(s.lastExit)

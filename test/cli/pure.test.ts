@@ -117,6 +117,22 @@ describe("tables and ages", () => {
         status: { name: "old", phase: "stopping", restarts: 0, specRevision: 1, updatedAt: "x" },
         spec: undefined,
         declaredAt: undefined
+      },
+      {
+        status: {
+          name: "duo",
+          phase: "running",
+          restarts: 1,
+          specRevision: 5,
+          startedAt: "2026-11-23T12:09:00Z",
+          containers: [
+            { name: "web", state: "running", restarts: 0 },
+            { name: "side", state: "backing-off", restarts: 1 }
+          ],
+          updatedAt: "x"
+        },
+        spec: { containers: [{ image: "reg/web:1" }, { image: "reg/side:1" }] } as never,
+        declaredAt: "2026-11-23T12:08:00Z"
       }
     ], now)
     expect(out.split("\n").map((l) => l.split(/\s{3,}/))).toEqual([
@@ -124,6 +140,7 @@ describe("tables and ages", () => {
       ["web", "running", "2", "5m", "reg/web:1", "10.0.0.5/24", "4242", "1"],
       ["new", "pending", "0", "30s", "rootfs:/srv/r", "-", "-", "-"],
       ["old", "stopping", "0", "-", "-", "-", "-", "-"],
+      ["duo", "running 1/2", "1", "1m", "reg/web:1 (+1)", "-", "-", "-"],
       [""]
     ])
   })
