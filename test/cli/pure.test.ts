@@ -140,7 +140,7 @@ describe("tables and ages", () => {
       ["web", "running", "2", "5m", "reg/web:1", "10.0.0.5/24", "4242", "1"],
       ["new", "pending", "0", "30s", "rootfs:/srv/r", "-", "-", "-"],
       ["old", "stopping", "0", "-", "-", "-", "-", "-"],
-      ["duo", "running 1/2", "1", "1m", "reg/web:1 (+1)", "-", "-", "-"],
+      ["duo", "running 1/2", "1", "60s", "reg/web:1 (+1)", "-", "-", "-"],
       [""]
     ])
   })
