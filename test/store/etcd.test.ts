@@ -141,6 +141,36 @@ describe("Store (etcd): change feed", () => {
     }), { timeout: 30_000 })
 })
 
+describe("Store (etcd): resources", () => {
+  it.scopedLive("a watch stream that ends cancels its etcd watcher", () =>
+    Effect.gen(function*() {
+      const etcd = yield* startEtcd()
+      const store = yield* storeOn(etcd.endpoints, freshPrefix())
+      const watchers = Effect.promise(async () => {
+        const text = await (await fetch(`${etcd.endpoints[0]}/metrics`)).text()
+        const line = text.split("\n").find((l) => l.startsWith("etcd_debugging_mvcc_watcher_total "))
+        return Number(line?.split(" ")[1])
+      })
+      const idle = yield* watchers
+      for (let i = 0; i < 5; i++) {
+        const fiber = yield* Effect.all([
+          store.watch().pipe(Stream.take(1), Stream.runDrain),
+          store.events().pipe(Stream.take(1), Stream.runDrain)
+        ], { concurrency: 2 }).pipe(Effect.fork)
+        yield* Effect.sleep("100 millis")
+        assert.strictEqual(yield* watchers, idle + 2)
+        yield* store.put(pod(`w${i}`))
+        yield* store.appendEvent({ at: new Date().toISOString(), pod: `w${i}`, type: "applied" })
+        yield* Fiber.join(fiber)
+      }
+      const interrupted = yield* store.watch().pipe(Stream.runDrain, Effect.fork)
+      yield* Effect.sleep("100 millis")
+      yield* Fiber.interrupt(interrupted)
+      yield* Effect.sleep("200 millis")
+      assert.strictEqual(yield* watchers, idle)
+    }), { timeout: 30_000 })
+})
+
 describe("Store (etcd): failures and races", () => {
   it.scopedLive(
     "killing the leader of a 3-member cluster mid-stream loses no acknowledged write; the writer carries on",
@@ -171,6 +201,23 @@ describe("Store (etcd): failures and races", () => {
       }),
     { timeout: 90_000 }
   )
+
+  it.scopedLive("a write made while the only member is down waits for it and lands once", () =>
+    Effect.gen(function*() {
+      const etcd = yield* startEtcd()
+      const store = yield* storeOn(etcd.endpoints, freshPrefix())
+      yield* store.put(pod("before"))
+      yield* etcd.members[0]!.kill
+      const writing = yield* store.create(pod("during")).pipe(Effect.fork)
+      yield* Effect.sleep("1500 millis")
+      yield* etcd.members[0]!.start
+      const created = yield* Fiber.join(writing).pipe(Effect.timeout("20 seconds"))
+      assert.strictEqual(created.name, "during")
+      assert.deepStrictEqual((yield* store.list).map((p) => [p.name, p.revision]), [
+        ["before", created.revision - 1],
+        ["during", created.revision]
+      ])
+    }), { timeout: 40_000 })
 
   it.scopedLive("two clients racing conditional writes: exactly one wins each race", () =>
     Effect.gen(function*() {

@@ -1,0 +1,41 @@
+// storeLayer picks the backend from the configuration: the SQLite file, or etcd when store.etcd is set.
+import { assert, describe, it } from "@effect/vitest"
+import { Context, Effect, Layer, Option } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import type { TankConfigShape } from "../../src/config/Config.js"
+import { storeLayer } from "../../src/store/fromConfig.js"
+import { Store } from "../../src/store/Store.js"
+import { startEtcd } from "../support/etcd.js"
+import { tmpDir } from "../support/tmp.js"
+import { etcdctl, freshPrefix } from "./etcdHelpers.js"
+import { pod } from "./suite.js"
+
+// Only the store fields matter to storeLayer.
+const config = (storeFile: string, etcd: TankConfigShape["etcd"]) => ({ storeFile, etcd }) as TankConfigShape
+
+const storeOf = (layer: Layer.Layer<Store, unknown>) =>
+  Layer.build(layer).pipe(Effect.map((ctx) => Context.get(ctx, Store)), Effect.orDie)
+
+describe("storeLayer", () => {
+  it.scopedLive("without store.etcd: the SQLite file", () =>
+    Effect.gen(function*() {
+      const file = path.join(yield* tmpDir("tank-fromconfig-"), "tank.db")
+      const store = yield* storeOf(storeLayer(config(file, undefined)))
+      yield* store.put(pod("web"))
+      assert.isTrue(fs.existsSync(file))
+      assert.isTrue(Option.isSome(yield* store.get("web")))
+    }))
+
+  it.scopedLive("with store.etcd: etcd under the prefix, and no SQLite file", () =>
+    Effect.gen(function*() {
+      const file = path.join(yield* tmpDir("tank-fromconfig-"), "tank.db")
+      const etcd = yield* startEtcd()
+      const prefix = freshPrefix()
+      const store = yield* storeOf(storeLayer(config(file, { endpoints: [etcd.endpoints[0]!], prefix })))
+      yield* store.put(pod("web"))
+      assert.isFalse(fs.existsSync(file))
+      const keys = yield* etcdctl(etcd.endpoints, "get", "--prefix", "--keys-only", prefix)
+      assert.deepStrictEqual(keys.split("\n").filter(Boolean), [`${prefix}pods/web`])
+    }), { timeout: 20_000 })
+})
