@@ -2,13 +2,13 @@
  * Cluster mode end to end (root): a 3-member etcd cluster on loopback and 3 agents as separate
  * processes (own data dirs, node names n1..n3), converging real busybox pods from a local registry.
  *
- * One scenario, in order: placement on all three nodes and a pinned pod; losing an etcd member
- * (no write lost, the agents carry on); losing an agent (its lease expires, its reschedulable pods
+ * One scenario, in order: placement on all three nodes and pinned pods; losing the etcd leader while
+ * pods are being applied (no write lost, the agents carry on); losing an agent (its lease expires, its reschedulable pods
  * run elsewhere, the others are reported lost); the node coming back (it stops what moved away and
  * keeps what stayed); delete leaves nothing on any node; no leaks.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Fiber, Layer } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -46,6 +46,17 @@ const until = <A>(what: string, get: Effect.Effect<A, unknown>, pred: (a: A) => 
 const alive = (pid: number | undefined) =>
   pid !== undefined && fs.existsSync(`/proc/${pid}/stat`) &&
   !/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8"))
+
+/** The client URL of the member that leads the etcd cluster now (etcd's JSON gateway). */
+const etcdLeader = (urls: ReadonlyArray<string>) =>
+  Effect.promise(async () => {
+    for (const url of urls) {
+      const res = await fetch(`${url}/v3/maintenance/status`, { method: "POST", body: "{}" })
+      const body = (await res.json()) as { header: { member_id: string }; leader: string }
+      if (body.header.member_id === body.leader) return url
+    }
+    throw new Error("no etcd member says it leads")
+  })
 
 const exited = (p: ChildProcess) =>
   new Promise<void>((r) => p.exitCode !== null || p.signalCode !== null ? r() : p.once("exit", () => r()))
@@ -180,19 +191,35 @@ describe("cluster mode (live, root): 3 etcd members, 3 agents", () => {
         // Every workload is a distinct process: no pod runs twice.
         assert.strictEqual(new Set(pids.values()).size, all.length)
 
-        // --- one etcd member dies: no write lost, the agents carry on ---------------------------
-        yield* etcd.members[0]!.kill
-        yield* api(Api.apply(sleeper("after-kill", { reschedule: true })))
-        const afterKill = yield* until(
-          "pod applied after the kill runs",
-          snapshot,
-          (s) => runsOnItsNode(s, "after-kill")
+        // --- the etcd leader dies while pods are being applied: no write lost, the agents carry on --
+        const leader = yield* etcdLeader(etcd.members.map((m) => m.clientUrl))
+        const victim = etcd.members.find((m) => m.clientUrl === leader)!
+        const during = Array.from({ length: 5 }, (_, i) => `during-${i}`)
+        const writer = yield* Effect.fork(
+          Effect.forEach(
+            during,
+            (n) => api(Api.apply(sleeper(n, { reschedule: true }))).pipe(Effect.zipLeft(Effect.sleep("100 millis"))),
+            {
+              discard: true
+            }
+          )
         )
-        assert.deepStrictEqual(afterKill.pods.map((p) => p.name).sort(), [...all, "after-kill"].sort())
+        yield* Effect.sleep("150 millis")
+        yield* victim.kill
+        yield* Fiber.join(writer)
+        yield* api(Api.apply(sleeper("after-kill", { reschedule: true })))
+        const added = [...during, "after-kill"]
+        const afterKill = yield* until(
+          "pods applied around the kill run",
+          snapshot,
+          (s) => added.every((n) => runsOnItsNode(s, n)),
+          45_000
+        )
+        assert.deepStrictEqual(afterKill.pods.map((p) => p.name).sort(), [...all, ...added].sort(), "no write lost")
         for (const n of all) assert.strictEqual(statusOf(afterKill, n)?.hostPid, pids.get(n), `${n} undisturbed`)
-        pids.set("after-kill", statusOf(afterKill, "after-kill")!.hostPid!)
-        all.push("after-kill")
-        yield* etcd.members[0]!.start
+        for (const n of added) pids.set(n, statusOf(afterKill, n)!.hostPid!)
+        all.push(...added)
+        yield* victim.start
 
         // --- agent n3 dies: its lease expires, reschedulable pods move, the pinned one is lost ---
         const onN3 = all.filter((n) => bindingOf(afterKill, n) === "n3")
