@@ -16,6 +16,7 @@
 #include "config.h"
 #include "creds.h"
 #include "spawn.h"
+#include "ttyrelay.h"
 #include "util.h"
 
 #define MAX_LIST 256
@@ -37,6 +38,7 @@ typedef struct {
   monitor_config_t creds; /* uid, gid, groups, caps, no_new_privs, cwd */
   gid_t groups[MAX_LIST];
   char **argv;
+  bool tty; /* a terminal from the container's devpts, relayed to our stdio */
 } enter_opts_t;
 
 static int
@@ -101,6 +103,11 @@ parse_args (int argc, char **argv, enter_opts_t *o, tank_err_t *err)
       if (strcmp (a, "--no-new-privs") == 0)
         {
           o->creds.no_new_privs = true;
+          continue;
+        }
+      if (strcmp (a, "--tty") == 0)
+        {
+          o->tty = true;
           continue;
         }
       if (val == NULL)
@@ -234,6 +241,25 @@ child (const enter_opts_t *o)
   _exit (strcmp (err.step, "exec") == 0 && err.errnum == ENOENT ? 127 : 126);
 }
 
+/* Exit like the child did: its code, or die of the same signal (WIFSIGNALED for the caller). */
+static int
+exit_like (int st)
+{
+  if (WIFEXITED (st))
+    return WEXITSTATUS (st);
+  /* No core file of our own. */
+  int sig = WTERMSIG (st);
+  struct rlimit nocore = { 0, 0 };
+  setrlimit (RLIMIT_CORE, &nocore);
+  signal (sig, SIG_DFL);
+  sigset_t one;
+  sigemptyset (&one);
+  sigaddset (&one, sig);
+  sigprocmask (SIG_UNBLOCK, &one, NULL);
+  raise (sig);
+  return 128 + sig;
+}
+
 static int
 wait_child (pid_t pid, const sigset_t *set)
 {
@@ -253,19 +279,7 @@ wait_child (pid_t pid, const sigset_t *set)
       if (r == pid)
         break;
     }
-  if (WIFEXITED (st))
-    return WEXITSTATUS (st);
-  /* Die of the same signal so the caller sees WIFSIGNALED; no core file of our own. */
-  int sig = WTERMSIG (st);
-  struct rlimit nocore = { 0, 0 };
-  setrlimit (RLIMIT_CORE, &nocore);
-  signal (sig, SIG_DFL);
-  sigset_t one;
-  sigemptyset (&one);
-  sigaddset (&one, sig);
-  sigprocmask (SIG_UNBLOCK, &one, NULL);
-  raise (sig);
-  return 128 + sig;
+  return exit_like (st);
 }
 
 int
@@ -296,6 +310,12 @@ enter_main (int argc, char **argv)
   for (size_t k = 0; k < sizeof sigs / sizeof sigs[0]; k++)
     sigaddset (&set, sigs[k]);
   sigprocmask (SIG_BLOCK, &set, NULL);
+  int master = -1;
+  if (o.tty && (master = ttyrelay_open_master (&err)) < 0)
+    {
+      tank_error_print (2, &err);
+      return 125;
+    }
   pid_t pid = fork ();
   if (pid < 0)
     {
@@ -304,6 +324,15 @@ enter_main (int argc, char **argv)
       return 125;
     }
   if (pid == 0)
-    child (&o);
+    {
+      if (master >= 0 && ttyrelay_child_setup (master, o.creds.uid, &err) < 0)
+        {
+          tank_error_print (2, &err);
+          _exit (126);
+        }
+      child (&o);
+    }
+  if (master >= 0)
+    return exit_like (ttyrelay_run (master, pid, &set));
   return wait_child (pid, &set);
 }

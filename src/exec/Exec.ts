@@ -176,8 +176,9 @@ const PTY_HIGH_WATER = 64 * 1024
 
 /**
  * SIGHUP (and SIGCONT, as the kernel does on a hangup) to every process of the exec's session left
- * in the container: the session id of all of them is the helper's host pid (node-pty made it a
- * session leader), unless one made its own session (then it chose to outlive the terminal).
+ * in the container: the session led by the helper's child (the command's terminal is the
+ * container's; the helper's own session, from node-pty, is checked too), unless one made its own
+ * session (then it chose to outlive the terminal).
  */
 const hangUpSession = (leader: number, cgroupProcs: ReadonlyArray<string>) => {
   const pids = new Set<number>()
@@ -189,7 +190,9 @@ const hangUpSession = (leader: number, cgroupProcs: ReadonlyArray<string>) => {
     }
   }
   for (const pid of pids) {
-    if (pid !== leader && sessionOf(pid) === leader) {
+    const sid = pid === leader ? undefined : sessionOf(pid)
+    // With a terminal from the container's devpts the helper's child leads the command's session.
+    if (sid !== undefined && (sid === leader || parentOf(sid) === leader)) {
       for (const sig of ["SIGHUP", "SIGCONT"] as const) {
         try {
           process.kill(pid, sig)
@@ -201,11 +204,17 @@ const hangUpSession = (leader: number, cgroupProcs: ReadonlyArray<string>) => {
   }
 }
 
+/** /proc/<pid>/stat field 4 (parent pid, in our pid namespace). */
+const parentOf = (pid: number): number | undefined => statField(pid, 1)
+
 /** /proc/<pid>/stat field 6 (session id, in our pid namespace). */
-const sessionOf = (pid: number): number | undefined => {
+const sessionOf = (pid: number): number | undefined => statField(pid, 3)
+
+/** A numeric field of /proc/<pid>/stat, counted from the state (field 3) as 0. */
+const statField = (pid: number, index: number): number | undefined => {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
-    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[3])
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[index])
   } catch {
     return undefined
   }

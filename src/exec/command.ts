@@ -33,7 +33,8 @@ export const enterOptionsFor = (c: ContainerRecord, argv: ReadonlyArray<string>,
   groups: c.groups,
   capabilities: DEFAULT_CAPABILITIES,
   noNewPrivileges: false,
-  cgroupProcs: c.cgroupProcs
+  cgroupProcs: c.cgroupProcs,
+  tty: ctx.tty
 })
 
 export interface HelperError {

@@ -220,6 +220,10 @@ layer(MachineLive, { timeout: 180_000, excludeTestServices: true })("exec (live,
       let m = t.mark()
       t.write("echo $((6*7)) $TERM $(hostname)\r")
       yield* t.waitFor(new RegExp(`42 xterm ${name}`), m)
+      // The terminal comes from the container's own devpts: `tty` names a device that exists inside.
+      m = t.mark()
+      t.write("T=$(tty) && test -c $T && echo TTY=$T\r")
+      yield* t.waitFor(/TTY=\/dev\/pts\/\d+/, m)
       m = t.mark()
       t.write("stty size\r")
       yield* t.waitFor(/\b31 101\b/, m)

@@ -62,9 +62,12 @@ describe("enterOptionsFor", () => {
       groups: [1001, 27],
       capabilities: DEFAULT_CAPABILITIES,
       noNewPrivileges: false,
-      cgroupProcs: record.cgroupProcs
+      cgroupProcs: record.cgroupProcs,
+      tty: true
     })
+    expect(enterArgs(enterOptionsFor(record, ["sh"], { tty: true }))).toContain("--tty")
     const args = enterArgs(enterOptionsFor(record, ["ls"], { tty: false, cwd: "/tmp" }))
+    expect(args).not.toContain("--tty")
     expect(args.slice(0, 5)).toEqual(["enter", "--pid", "4242", "--start-time", "987654"])
     expect(args).toContain("/sys/fs/cgroup/pids/tank/p/app/cgroup.procs")
     expect(args[args.indexOf("--cwd") + 1]).toBe("/tmp")

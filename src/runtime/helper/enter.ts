@@ -23,6 +23,11 @@ export interface EnterOptions {
   readonly noNewPrivileges?: boolean
   /** cgroup.procs files to join before entering (host paths). */
   readonly cgroupProcs?: ReadonlyArray<string>
+  /**
+   * Give the command a terminal from the container's own devpts (so `tty` names a /dev/pts/N that
+   * exists inside), relayed to the helper's stdio, which must then be a terminal (node-pty).
+   */
+  readonly tty?: boolean
 }
 
 export const enterArgs = (o: EnterOptions): Array<string> => [
@@ -37,6 +42,7 @@ export const enterArgs = (o: EnterOptions): Array<string> => [
   ...(o.groups !== undefined && o.groups.length > 0 ? ["--groups", o.groups.join(",")] : []),
   ...(o.capabilities !== undefined ? ["--caps", o.capabilities.join(",")] : []),
   ...(o.noNewPrivileges ? ["--no-new-privs"] : []),
+  ...(o.tty ? ["--tty"] : []),
   ...(o.env ?? []).flatMap((e) => ["--env", e]),
   "--",
   ...o.argv
