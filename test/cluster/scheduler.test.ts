@@ -1,0 +1,210 @@
+/**
+ * The scheduler loop over the in-memory Store and the in-memory Nodes layer, on the TestClock: it
+ * binds what the change feeds bring, writes events and statuses, marks nodes not ready, and acts on
+ * the grace period only once the clock has passed it.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Layer, Option, Scope, TestClock } from "effect"
+import { type NodeInfo, Nodes } from "../../src/cluster/Cluster.js"
+import { layerMemory as nodesMemory } from "../../src/cluster/nodesMemory.js"
+import { runScheduler } from "../../src/cluster/scheduler.js"
+import { decodePodEither } from "../../src/spec/decode.js"
+import type { Pod } from "../../src/spec/Pod.js"
+import { layerMemory as storeMemory } from "../../src/store/memory.js"
+import { Store } from "../../src/store/Store.js"
+
+const GiB = 1024 ** 3
+const LOST_AFTER = 30
+
+const spec = (name: string, over: Record<string, unknown> = {}): Pod => {
+  const r = decodePodEither({ name, containers: [{ name: "app", image: "busybox" }], ...over })
+  if (r._tag === "Left") throw new Error(r.left.message)
+  return r.right
+}
+
+const info = (name: string, over: Partial<NodeInfo> = {}): NodeInfo => ({
+  name,
+  addresses: [`10.0.0.${name.length}`],
+  capacity: { cpu: 4000, memory: 8 * GiB, pods: 110 },
+  labels: {},
+  agentPid: 1,
+  registeredAt: "2026-11-23T00:00:00.000Z",
+  ...over
+})
+
+const START = Date.parse("2026-11-23T16:00:00.000Z")
+
+/**
+ * Store, Nodes and the scheduler running, as the elected agent would run it. The clock is set first:
+ * moving it later would run every periodic pass in between.
+ */
+const cluster = Effect.gen(function*() {
+  yield* TestClock.setTime(START)
+  const ctx = yield* Layer.build(Layer.merge(storeMemory, nodesMemory))
+  yield* Effect.forkScoped(runScheduler({ lostAfterSeconds: LOST_AFTER, self: "n1" }).pipe(Effect.provide(ctx)))
+  const store = yield* Effect.provide(Store, ctx)
+  const nodes = yield* Effect.provide(Nodes, ctx)
+  /** Register a node; close the returned scope to take it down (as a stopped agent would). */
+  const up = (i: NodeInfo) =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      yield* nodes.register(i, 10).pipe(Scope.extend(scope))
+      return scope
+    })
+  const down = (scope: Scope.CloseableScope) => Scope.close(scope, Exit.void)
+  const bindings = store.list.pipe(Effect.map((ps) => Object.fromEntries(ps.map((p) => [p.name, p.node]))))
+  const events = (type: string) =>
+    store.recentEvents(1000).pipe(
+      Effect.map((es) => es.filter((e) => e.type === type).map((e) => `${e.pod}: ${e.message}`))
+    )
+  return { store, nodes, up, down, bindings, events }
+})
+
+/** Let the loop's fibers run until `check` holds (everything is in memory; no real time passes). */
+const settle = <E, R>(what: string, check: Effect.Effect<boolean, E, R>) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 2000; i++) {
+      if (yield* check) return
+      yield* Effect.yieldNow()
+    }
+    return yield* Effect.dieMessage(`never settled: ${what}`)
+  })
+
+/** Let the loop run a while, then check nothing changed (for "does not act yet"). */
+const idle = Effect.repeatN(Effect.yieldNow(), 500)
+
+describe("runScheduler", () => {
+  it.scoped("binds pods as they are applied and as nodes appear, with a scheduled event naming the node", () =>
+    Effect.gen(function*() {
+      const c = yield* cluster
+      yield* c.store.put(spec("early"))
+      yield* settle("early reported unschedulable", Effect.map(c.store.getStatus("early"), Option.isSome))
+      const early = Option.getOrThrow(yield* c.store.getStatus("early"))
+      assert.strictEqual(early.phase, "pending")
+      assert.strictEqual(early.reason, "unschedulable: no nodes registered")
+      yield* c.up(info("a"))
+      yield* c.up(info("b", { capacity: { cpu: 8000, memory: 16 * GiB, pods: 110 } }))
+      yield* settle("early bound", Effect.map(c.bindings, (b) => b.early !== null))
+      yield* c.store.put(spec("web"))
+      yield* c.store.put(spec("db", { nodeSelector: { disk: "ssd" } }))
+      yield* c.store.put(spec("pinned", { node: "a" }))
+      yield* settle("web and pinned bound", Effect.map(c.bindings, (b) => b.web !== null && b.pinned !== null))
+      const b = yield* c.bindings
+      assert.strictEqual(b.pinned, "a")
+      assert.strictEqual(b.db, null)
+      // Binds of one pass run concurrently: their events come in any order.
+      assert.deepStrictEqual([...yield* c.events("scheduled")].sort(), [
+        `early: bound to node ${b.early} (placed)`,
+        "pinned: bound to node a (pinned to node a)",
+        `web: bound to node ${b.web} (placed)`
+      ])
+      // The selector's node arrives: db goes there.
+      yield* c.up(info("c", { labels: { disk: "ssd" } }))
+      yield* settle("db bound", Effect.map(c.bindings, (x) => x.db === "c"))
+    }))
+
+  it.scoped("a node that goes down is marked at once; its pods move or are lost only after the grace period", () =>
+    Effect.gen(function*() {
+      const c = yield* cluster
+      const a = yield* c.up(info("a"))
+      yield* c.store.put(spec("mover", { node: "a" }))
+      yield* settle("mover pinned on a", Effect.map(c.bindings, (b) => b.mover === "a"))
+      // Unpinned but reschedulable, and a plain pod, both on a.
+      yield* c.store.put(spec("mover", { reschedule: true }))
+      yield* c.store.put(spec("stayer"))
+      yield* settle("stayer on a", Effect.map(c.bindings, (b) => b.stayer === "a"))
+      yield* c.up(info("b"))
+      yield* c.down(a)
+      yield* settle(
+        "a marked not ready",
+        Effect.map(
+          c.nodes.list,
+          (ns) => ns.find((n) => n.info.name === "a")?.notReadySince === "2026-11-23T16:00:00.000Z"
+        )
+      )
+      yield* TestClock.adjust(`${LOST_AFTER - 1} seconds`)
+      yield* idle
+      assert.deepStrictEqual(yield* c.bindings, { mover: "a", stayer: "a" })
+      assert.deepStrictEqual(yield* c.events("lost"), [])
+      yield* TestClock.adjust("1 second")
+      yield* settle("mover moved", Effect.map(c.bindings, (b) => b.mover === "b"))
+      yield* settle(
+        "stayer lost",
+        Effect.map(c.store.getStatus("stayer"), (s) => Option.isSome(s) && s.value.phase === "lost")
+      )
+      const lost = Option.getOrThrow(yield* c.store.getStatus("stayer"))
+      assert.strictEqual(lost.node, "a")
+      assert.strictEqual(lost.reason, "node a not ready since 2026-11-23T16:00:00.000Z")
+      assert.strictEqual((yield* c.bindings).stayer, "a")
+      assert.deepStrictEqual(yield* c.events("lost"), ["stayer: node a not ready since 2026-11-23T16:00:00.000Z"])
+      assert.include(
+        (yield* c.events("scheduled")).at(-1)!,
+        "mover: moved from node a to node b (node a not ready since 2026-11-23T16:00:00.000Z: moved)"
+      )
+      // Reported once per outage, however many passes follow.
+      yield* TestClock.adjust("1 minute")
+      yield* idle
+      assert.strictEqual((yield* c.events("lost")).length, 1)
+      // The node comes back: the mark is gone, the lost pod is still bound there for its agent to run.
+      yield* c.up(info("a"))
+      const back = (yield* c.nodes.list).find((n) => n.info.name === "a")!
+      assert.isTrue(back.ready)
+      assert.isUndefined(back.notReadySince)
+    }))
+
+  it.scoped("the grace period counts from the recorded mark, so a new leader does not restart it", () =>
+    Effect.gen(function*() {
+      const ctx = yield* Layer.build(Layer.merge(storeMemory, nodesMemory))
+      const store = yield* Effect.provide(Store, ctx)
+      const nodes = yield* Effect.provide(Nodes, ctx)
+      yield* TestClock.setTime(START)
+      const scope = yield* Scope.make()
+      yield* nodes.register(info("a"), 10).pipe(Scope.extend(scope))
+      yield* nodes.register(info("b"), 10)
+      yield* store.put(spec("p", { reschedule: true }))
+      yield* store.bind("p", "a")
+      yield* Scope.close(scope, Exit.void)
+      // A previous leader marked a down 25 s before this one starts.
+      yield* nodes.markNotReady("a", "2026-11-23T15:59:35.000Z")
+      yield* Effect.forkScoped(runScheduler({ lostAfterSeconds: LOST_AFTER, self: "b" }).pipe(Effect.provide(ctx)))
+      yield* idle
+      assert.strictEqual(Option.getOrThrow(yield* store.get("p")).node, "a")
+      yield* TestClock.adjust("5 seconds")
+      yield* settle(
+        "p moved after the remaining 5 s",
+        Effect.map(store.get("p"), (p) => Option.getOrThrow(p).node === "b")
+      )
+    }))
+
+  it.scoped("a spec change that no longer suits the node moves the pod; one that suits none unbinds it", () =>
+    Effect.gen(function*() {
+      const c = yield* cluster
+      yield* c.up(info("a", { labels: { zone: "x" } }))
+      yield* c.up(info("b", { labels: { zone: "y" } }))
+      yield* c.store.put(spec("p", { nodeSelector: { zone: "x" } }))
+      yield* settle("p on a", Effect.map(c.bindings, (b) => b.p === "a"))
+      yield* c.store.put(spec("p", { nodeSelector: { zone: "y" } }))
+      yield* settle("p on b", Effect.map(c.bindings, (b) => b.p === "b"))
+      yield* c.store.put(spec("p", { node: "a" }))
+      yield* settle("p pinned to a", Effect.map(c.bindings, (b) => b.p === "a"))
+      yield* c.store.put(spec("p", { nodeSelector: { zone: "nowhere" } }))
+      yield* settle("p unbound", Effect.map(c.bindings, (b) => b.p === null))
+      const s = Option.getOrThrow(yield* c.store.getStatus("p"))
+      assert.strictEqual(s.phase, "pending")
+      assert.match(s.reason!, /unschedulable: node a does not match nodeSelector zone=nowhere; 0\/2 nodes fit/)
+    }))
+
+  it.scoped("many pods applied at once are all bound, spread over the nodes", () =>
+    Effect.gen(function*() {
+      const c = yield* cluster
+      for (const n of ["a", "b", "c"]) yield* c.up(info(n))
+      for (let i = 0; i < 60; i++) yield* c.store.put(spec(`p${i}`))
+      yield* settle("all bound", Effect.map(c.bindings, (b) => Object.values(b).every((n) => n !== null)))
+      const per = Object.values(yield* c.bindings).reduce<Record<string, number>>(
+        (acc, n) => ({ ...acc, [n!]: (acc[n!] ?? 0) + 1 }),
+        {}
+      )
+      assert.deepStrictEqual(per, { a: 20, b: 20, c: 20 })
+      assert.strictEqual((yield* c.events("scheduled")).length, 60)
+    }))
+})
