@@ -5,7 +5,12 @@
  *
  * Keys (under the etcd prefix): `nodes/<name>` the node record (kept after its lease ends, so a dead
  * node shows as not ready); `alive/<name>` attached to the node's lease (present = ready);
- * `election/scheduler` the etcd election of the agent that runs the scheduler.
+ * `notready/<name>` when the scheduler leader first saw the node not ready (written only while the
+ * alive key is absent, deleted when the node registers again); `election/scheduler/<lease hex>` one
+ * key per candidate of the election for the agent that runs the scheduler (lowest create revision
+ * leads).
+ *
+ * Layers: nodesEtcd.ts `layerEtcd`, nodesMemory.ts `layerMemory`; electionEtcd.ts `layerEtcdWith`.
  */
 import type { Effect, Scope, Stream } from "effect"
 import { Context, Schema } from "effect"
