@@ -42,7 +42,41 @@ export interface ExtractOptions {
   readonly mediaType: string
   /** An existing, empty directory. */
   readonly dest: string
+  /** Caps against decompression bombs (defaults: `DEFAULT_LIMITS`, and the free space of `dest`). */
+  readonly limits?: Partial<LayerLimits>
 }
+
+export interface LayerLimits {
+  /** Total bytes of file data one layer may expand to. */
+  readonly maxBytes: number
+  /** Entries one layer may hold. */
+  readonly maxEntries: number
+  /** Free space on the destination's filesystem that extraction never eats into. */
+  readonly reserveBytes: number
+}
+
+/** Larger than any real image layer; a layer past them is a bomb or a mistake. */
+export const DEFAULT_LIMITS: LayerLimits = {
+  maxBytes: 64 * 1024 ** 3,
+  maxEntries: 2_000_000,
+  reserveBytes: 512 * 1024 ** 2
+}
+
+/** What this layer may write: the configured cap or the free space above the reserve, less. */
+const budgetFor = (dest: string, limits: LayerLimits): { readonly bytes: number; readonly why: string } => {
+  try {
+    const st = fs.statfsSync(dest)
+    const free = st.bavail * st.bsize - limits.reserveBytes
+    if (free < limits.maxBytes) {
+      return { bytes: Math.max(0, free), why: `the free space of ${dest} less a ${mib(limits.reserveBytes)} reserve` }
+    }
+  } catch {
+    // statfs unavailable: the cap alone
+  }
+  return { bytes: limits.maxBytes, why: "the layer size limit" }
+}
+
+const mib = (n: number) => `${Math.round(n / 1024 ** 2)} MiB`
 
 type Compression = "none" | "gzip" | "zstd"
 
@@ -120,7 +154,7 @@ export const extractLayer = (opts: ExtractOptions): Effect.Effect<void, ExtractE
     }
     const skipped = yield* Effect.acquireUseRelease(
       openRoot(opts.dest, opts.blobPath),
-      (rootFd) => run(opts.blobPath, compression, rootFd),
+      (rootFd) => run(opts.blobPath, compression, rootFd, { ...DEFAULT_LIMITS, ...opts.limits }, opts.dest),
       (rootFd) => Effect.sync(() => sys.close(rootFd))
     )
     if (skipped.length > 0) {
@@ -180,9 +214,13 @@ const path = (name: string, what: string): string => {
   return n.rel
 }
 
-const run = (blob: string, compression: Compression, rootFd: number) =>
+const run = (blob: string, compression: Compression, rootFd: number, limits: LayerLimits, dest: string) =>
   Effect.async<ReadonlyArray<string>, ExtractError>((resume) => {
     const skipped: Array<string> = []
+    // Refused on the headers' declared sizes, before any of the data is written.
+    const budget = budgetFor(dest, limits)
+    let totalBytes = 0
+    let entries = 0
     const tree = new LayerTree(rootFd, {
       privileged: process.geteuid?.() === 0,
       onSkip: (what) => skipped.push(what)
@@ -217,6 +255,13 @@ const run = (blob: string, compression: Compression, rootFd: number) =>
       current = header.name
       stream.on("error", fail) // tar-stream destroys the entry stream too when the archive is cut short
       try {
+        totalBytes += header.size
+        if (++entries > limits.maxEntries) {
+          throw new Refusal("Limit", `layer has more than ${limits.maxEntries} entries`)
+        }
+        if (totalBytes > budget.bytes) {
+          throw new Refusal("Limit", `layer expands to more than ${mib(budget.bytes)} (${budget.why})`)
+        }
         const records = header.pax?.[RAW] === undefined
           ? pax.global()
           : new Map([...pax.global(), ...header.pax[RAW]])

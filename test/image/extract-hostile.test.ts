@@ -184,6 +184,59 @@ describe("extractLayer on hostile layers", () => {
       }
     }))
 
+  it.scopedLive("a decompression bomb is refused from its headers, before its data is written", () =>
+    Effect.gen(function*() {
+      const env = yield* setup
+      // 48 MiB of zeros gzip to ~50 KB: past an 8 MiB cap on what the layer expands to.
+      const blobPath = yield* writeLayer(env.work, "layer.tar.gz", [
+        file("small", "ok"),
+        file("bomb", Buffer.alloc(48 * 1024 ** 2))
+      ])
+      expect(fs.statSync(blobPath).size).toBeLessThan(1024 ** 2)
+      const r = yield* Effect.either(
+        extractLayer({ blobPath, mediaType: GZIP_LAYER, dest: env.dest, limits: { maxBytes: 8 * 1024 ** 2 } })
+      )
+      expect(reason(r)).toBe("Limit")
+      if (Either.isLeft(r)) expect(r.left.message).toMatch(/expands to more than 8 MiB \(the layer size limit\)/)
+      expect(fs.existsSync(path.join(env.dest, "bomb"))).toBe(false)
+      env.untouched()
+      // The same layer under the default limits extracts.
+      const ok = yield* setup
+      const blob2 = yield* writeLayer(ok.work, "layer.tar.gz", [file("small", "ok"), file("big", Buffer.alloc(1024))])
+      expect(reason(yield* Effect.either(extractLayer({ blobPath: blob2, mediaType: GZIP_LAYER, dest: ok.dest }))))
+        .toBe(
+          "ok"
+        )
+    }))
+
+  it.scopedLive("a layer never eats into the reserve of free space, nor holds too many entries", () =>
+    Effect.gen(function*() {
+      const env = yield* setup
+      const st = fs.statfsSync(env.dest)
+      const blobPath = yield* writeLayer(env.work, "layer.tar.gz", [file("f", Buffer.alloc(4096))])
+      // A reserve as large as the free space: not a byte may be written.
+      const r = yield* Effect.either(extractLayer({
+        blobPath,
+        mediaType: GZIP_LAYER,
+        dest: env.dest,
+        limits: { reserveBytes: st.bavail * st.bsize }
+      }))
+      expect(reason(r)).toBe("Limit")
+      if (Either.isLeft(r)) expect(r.left.message).toContain("free space")
+      env.untouched()
+      const many = yield* setup
+      const blob2 = yield* writeLayer(
+        many.work,
+        "layer.tar.gz",
+        Array.from({ length: 150 }, (_, i) => file(`f${i}`, "x"))
+      )
+      const r2 = yield* Effect.either(
+        extractLayer({ blobPath: blob2, mediaType: GZIP_LAYER, dest: many.dest, limits: { maxEntries: 100 } })
+      )
+      expect(reason(r2)).toBe("Limit")
+      if (Either.isLeft(r2)) expect(r2.left.message).toContain("more than 100 entries")
+    }))
+
   it.scopedLive("rejects malformed whiteouts, sparse files and unknown entry types", () =>
     Effect.gen(function*() {
       const cases: Array<[string, string, ReadonlyArray<TarEntry>]> = [
