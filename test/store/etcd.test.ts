@@ -3,7 +3,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Fiber, Option, Stream } from "effect"
 import type { Change } from "../../src/store/Store.js"
 import { startEtcd, startEtcdCluster } from "../support/etcd.js"
-import { etcdctl, freshPrefix, leaderIndex, rawOn, storeOn } from "./etcdHelpers.js"
+import { etcdctl, freshPrefix, leaderIndex, rawOn, storeOn, storeOnClient } from "./etcdHelpers.js"
 import { pod } from "./suite.js"
 
 const names = (changes: ReadonlyArray<Change>) =>
@@ -44,6 +44,37 @@ describe("Store (etcd): change feed", () => {
           Effect.option
         )
         assert.isTrue(Option.isNone(extra))
+      }),
+    { timeout: 60_000 }
+  )
+
+  it.scopedLive(
+    "a watch cut off while catching up on a backlog resumes from the last event it delivered",
+    () =>
+      Effect.gen(function*() {
+        // The etcd3 Watcher alone would resume after the revision in its "created" response and skip
+        // the backlog (seen: 0 of 500 delivered); the Store must deliver all of it.
+        const cluster = yield* startEtcdCluster(3)
+        const prefix = freshPrefix()
+        const [m0, m1] = cluster.members
+        const writer = yield* storeOn([m1!.clientUrl], prefix)
+        const raw = yield* rawOn([m0!.clientUrl], prefix)
+        const watching = yield* storeOnClient(raw)
+        const from = yield* writer.revision
+        const backlog = 500
+        for (let i = 0; i < backlog; i++) yield* writer.put(pod(`p${i}`))
+        const got = yield* watching.watch(from).pipe(Stream.take(backlog + 1), Stream.runCollect, Effect.fork)
+        // Watchers on one client share a stream and attach one at a time: when this one is connected,
+        // the Store's is too, and etcd sends the backlog only on its next sync (every 100 ms).
+        const probe = raw.kv.watch().key("probe").watcher()
+        yield* Effect.async<void>((resume) => {
+          probe.once("connected", () => resume(m0!.kill))
+        })
+        yield* Effect.sleep("300 millis")
+        yield* m0!.start
+        yield* writer.put(pod("after"))
+        const changes = Chunk.toReadonlyArray(yield* Fiber.join(got).pipe(Effect.timeout("20 seconds")))
+        assert.deepStrictEqual(names(changes), [...Array.from({ length: backlog }, (_, i) => `p${i}`), "after"])
       }),
     { timeout: 60_000 }
   )

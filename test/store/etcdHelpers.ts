@@ -33,6 +33,12 @@ export const storeOn = (
 export const rawOn = (endpoints: ReadonlyArray<string>, prefix: string) =>
   Layer.build(etcdLayer(config(endpoints, prefix))).pipe(Effect.map((ctx) => Context.get(ctx, Etcd)), Effect.orDie)
 
+/** A Store on an existing client (to share its watch stream with raw watchers). */
+export const storeOnClient = (etcd: Context.Tag.Service<typeof Etcd>, options?: EtcdStoreOptions) =>
+  Layer.build(layerEtcd(options).pipe(Layer.provide(Layer.succeed(Etcd, etcd)))).pipe(
+    Effect.map((ctx) => Context.get(ctx, Store))
+  )
+
 const run = promisify(execFile)
 
 export const etcdctl = (endpoints: ReadonlyArray<string>, ...args: Array<string>) =>
