@@ -149,6 +149,34 @@ export const stats = (pod: string, options: { readonly intervalMs?: number } = {
     )
   })
 
+/**
+ * Cluster mode: every node that ever registered, ready or not, sorted by name, with the number of
+ * pods bound to it. Fails with a ConfigError naming `store.etcd` on a single machine (no nodes).
+ */
+export const nodes = () =>
+  Effect.gen(function*() {
+    const config = yield* Config.load()
+    if (!config.etcd) {
+      return yield* new Config.ConfigError({
+        field: "store.etcd",
+        reason: "Tank.nodes needs cluster mode (store.etcd or TANK_ETCD_ENDPOINTS); a single machine has no nodes"
+      })
+    }
+    const [NodesApi, NodesEtcd, EtcdClient, EtcdStore] = yield* Effect.promise(() =>
+      Promise.all([
+        import("./api/nodes.js"),
+        import("./cluster/nodesEtcd.js"),
+        import("./etcd/client.js"),
+        import("./store/etcd.js")
+      ])
+    )
+    return yield* NodesApi.nodes.pipe(
+      Effect.provide(
+        Layer.merge(NodesEtcd.layerEtcd, EtcdStore.layerEtcd()).pipe(Layer.provide(EtcdClient.layer(config.etcd)))
+      )
+    )
+  })
+
 /** Pod events from the agent (any process), oldest first; `follow` keeps the stream open. */
 export const events = (options: EventsOptions = {}) =>
   Stream.unwrap(Effect.map(Effect.promise(() => import("./observe/events.js")), (m) => m.events(options))).pipe(

@@ -34,9 +34,15 @@ export const daemon = Command.make(
       "Run the Tank agent in the foreground: it converges the machine to the declared pods and keeps it there.",
       [
         ["sudo tank daemon", "run the agent for the default data dir (Ctrl-C stops it; pods keep running)"],
-        ["sudo tank daemon --data-dir /srv/tank --stop-pods-on-exit", "another data dir; stop all pods on exit"]
+        ["sudo tank daemon --data-dir /srv/tank --stop-pods-on-exit", "another data dir; stop all pods on exit"],
+        [
+          "sudo TANK_ETCD_ENDPOINTS=http://10.0.0.5:2379 TANK_NODE_NAME=web-1 tank daemon",
+          "join a cluster as node web-1 (desired state in etcd; see docs/cluster.md)"
+        ]
       ],
-      "One agent per data dir: a second one exits with status 1 naming the running agent's pid. Needs root."
+      "One agent per data dir: a second one exits with status 1 naming the running agent's pid. Needs root.\n" +
+        "In cluster mode (store.etcd) the agent registers its node, may lead the scheduler, and runs only the\n" +
+        "pods bound to its node."
     )
   )
 )

@@ -4,43 +4,10 @@
  */
 import * as Command from "@effect/cli/Command"
 import { Effect, Layer, type Option } from "effect"
-import type { NodeState } from "../cluster/Cluster.js"
-import type { StoredPod } from "../store/Store.js"
+import type { NodeRow } from "../api/nodes.js"
 import { CliExit, dataDirOption, describe, jsonOption, loadConfig, out } from "./common.js"
 import { printJson } from "./output.js"
 import { ageSince, formatBytes, renderTable } from "./table.js"
-
-export interface NodeRow {
-  readonly name: string
-  readonly ready: boolean
-  readonly notReadySince?: string
-  readonly registeredAt: string
-  readonly addresses: ReadonlyArray<string>
-  readonly labels: Readonly<Record<string, string>>
-  readonly capacity: { readonly cpu: number; readonly memory: number; readonly pods: number }
-  /** Pods bound to the node now. */
-  readonly pods: number
-  readonly agentPid: number
-}
-
-/** One row per node, sorted by name, with the count of pods bound to it (pure). */
-export const nodeRows = (nodes: ReadonlyArray<NodeState>, pods: ReadonlyArray<StoredPod>): Array<NodeRow> => {
-  const bound = new Map<string, number>()
-  for (const p of pods) if (p.node !== null) bound.set(p.node, (bound.get(p.node) ?? 0) + 1)
-  return [...nodes]
-    .sort((a, b) => a.info.name < b.info.name ? -1 : a.info.name > b.info.name ? 1 : 0)
-    .map((n) => ({
-      name: n.info.name,
-      ready: n.ready,
-      ...(n.notReadySince !== undefined ? { notReadySince: n.notReadySince } : {}),
-      registeredAt: n.info.registeredAt,
-      addresses: n.info.addresses,
-      labels: n.info.labels,
-      capacity: n.info.capacity,
-      pods: bound.get(n.info.name) ?? 0,
-      agentPid: n.info.agentPid
-    }))
-}
 
 /** `1.5` cores from millicores; whole numbers without a point. */
 const cores = (milli: number) => Number.isInteger(milli / 1000) ? String(milli / 1000) : (milli / 1000).toFixed(1)
@@ -76,26 +43,18 @@ export const nodes = Command.make(
             "(a single-machine Tank has no nodes to list)"
         })
       }
-      const [{ Nodes }, NodesEtcd, EtcdClient, { storeLayer }, { Store }] = yield* Effect.promise(() =>
+      const [Api, NodesEtcd, EtcdClient, EtcdStore] = yield* Effect.promise(() =>
         Promise.all([
-          import("../cluster/Cluster.js"),
+          import("../api/nodes.js"),
           import("../cluster/nodesEtcd.js"),
           import("../etcd/client.js"),
-          import("../store/fromConfig.js"),
-          import("../store/Store.js")
+          import("../store/etcd.js")
         ])
       )
-      const rows = yield* Effect.gen(function*() {
-        const [states, pods] = yield* Effect.all([
-          Effect.flatMap(Nodes, (n) => n.list),
-          Effect.flatMap(Store, (s) => s.list)
-        ], {
-          concurrency: 2
-        })
-        return nodeRows(states, pods)
-      }).pipe(
+      // One etcd client for both the registry and the store.
+      const rows = yield* Api.nodes.pipe(
         Effect.provide(
-          Layer.merge(NodesEtcd.layerEtcd.pipe(Layer.provide(EtcdClient.layer(config.etcd))), storeLayer(config))
+          Layer.merge(NodesEtcd.layerEtcd, EtcdStore.layerEtcd()).pipe(Layer.provide(EtcdClient.layer(config.etcd)))
         )
       )
       yield* json ? printJson(rows) : out(nodesTable(rows, Date.now()))

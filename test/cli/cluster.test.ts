@@ -122,6 +122,12 @@ describe("tank CLI in cluster mode (real etcd)", () => {
         const saved = { ...process.env }
         yield* Effect.addFinalizer(() => Effect.sync(() => void Object.assign(process.env, saved)))
         Object.assign(process.env, env)
+        const facadeNodes = yield* Tank.nodes()
+        assert.deepStrictEqual(facadeNodes.map((n) => [n.name, n.ready, n.pods]), [
+          ["n1", true, 1],
+          ["n2", true, 1],
+          ["n3", false, 0]
+        ])
         for (
           const eff of [
             Tank.execCapture("there", ["true"]),
@@ -136,7 +142,7 @@ describe("tank CLI in cluster mode (real etcd)", () => {
     { timeout: 90_000 }
   )
 
-  it.scopedLive("tank nodes without etcd says it needs cluster mode", () =>
+  it.scopedLive("tank nodes (and Tank.nodes) without etcd say they need cluster mode", () =>
     Effect.gen(function*() {
       const cli = yield* Effect.acquireRelease(Effect.sync(buildCli), (c) => Effect.sync(c.cleanup))
       const dataDir = yield* tmpDir("tank-cli-cluster-")
@@ -148,5 +154,11 @@ describe("tank CLI in cluster mode (real etcd)", () => {
       assert.strictEqual(r.code, 1)
       assert.include(r.stderr, "tank nodes needs cluster mode")
       assert.deepStrictEqual(fs.readdirSync(dataDir), [], "nothing created")
+      const saved = { ...process.env }
+      yield* Effect.addFinalizer(() => Effect.sync(() => void Object.assign(process.env, saved)))
+      Object.assign(process.env, { TANK_DATA_DIR: dataDir, TANK_CONFIG: "", TANK_ETCD_ENDPOINTS: "" })
+      const e = yield* Effect.flip(Tank.nodes())
+      assert.strictEqual(e._tag, "ConfigError")
+      assert.include(e.message, "needs cluster mode")
     }), { timeout: 60_000 })
 })

@@ -2,7 +2,8 @@
  * Cluster-mode tables (pure): `tank ps` with its NODE column and `tank nodes`.
  */
 import { describe, expect, it } from "vitest"
-import { nodeRows, nodesTable } from "../../src/cli/nodes.js"
+import { nodeRows } from "../../src/api/nodes.js"
+import { nodesTable } from "../../src/cli/nodes.js"
 import { psTable } from "../../src/cli/ps.js"
 import type { NodeState } from "../../src/cluster/Cluster.js"
 import type { StoredPod } from "../../src/store/Store.js"
