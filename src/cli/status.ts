@@ -14,6 +14,8 @@ export const statusText = (s: PodStatus, now: number): string => {
   const lines: Array<[string, string | undefined]> = [
     ["Name", s.name],
     ["Phase", s.phase],
+    // Cluster mode: the node that wrote this status (runs, or last ran, the pod).
+    ["Node", s.node],
     ["Reason", s.reason],
     ["Restarts", String(s.restarts)],
     ["Started", s.startedAt ? `${s.startedAt} (${ageSince(s.startedAt, now)} ago)` : undefined],
