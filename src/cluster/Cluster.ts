@@ -12,7 +12,7 @@
  *
  * Layers: nodesEtcd.ts `layerEtcd`, nodesMemory.ts `layerMemory`; electionEtcd.ts `layerEtcdWith`.
  */
-import type { Effect, Scope, Stream } from "effect"
+import type { Effect, Option, Scope, Stream } from "effect"
 import { Context, Schema } from "effect"
 
 export const NodeCapacity = Schema.Struct({
@@ -85,6 +85,8 @@ export interface ElectionService {
   readonly lead: <E, R>(
     whileLeader: Effect.Effect<void, E, R>
   ) => Effect.Effect<never, ClusterError, Exclude<R, Scope.Scope>>
+  /** Who leads now: the leader's candidate value (its node name in an agent), none while nobody does. */
+  readonly leader: Effect.Effect<Option.Option<string>, ClusterError>
 }
 
 export class Election extends Context.Tag("tank/Election")<Election, ElectionService>() {}

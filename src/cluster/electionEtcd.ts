@@ -162,7 +162,12 @@ export const make = (options: ElectionOptions = {}) =>
         Effect.forever
       ) as Effect.Effect<never, ClusterError, Exclude<R, Scope.Scope>>
 
-    return Election.of({ lead })
+    const leader = call(
+      "read the election",
+      () => kv.getAll().prefix(prefix).sort("Create", "Ascend").limit(1).exec()
+    ).pipe(Effect.map((res) => Option.fromNullable(res.kvs[0]?.value.toString())))
+
+    return Election.of({ lead, leader })
   })
 
 /** Election over the process's etcd connection, with explicit options. */

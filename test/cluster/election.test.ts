@@ -4,7 +4,7 @@
  * or etcd stops answering (whileLeader interrupted).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Ref } from "effect"
+import { Effect, Fiber, Layer, Option, Ref } from "effect"
 import { Election } from "../../src/cluster/Cluster.js"
 import { layerEtcdWith } from "../../src/cluster/electionEtcd.js"
 import { Etcd } from "../../src/etcd/client.js"
@@ -78,6 +78,13 @@ describe("Election on etcd", () => {
       const keys = yield* Effect.provide(leaderKey, cs[0]!.ctx)
       assert.strictEqual(keys.length, 3)
       assert.strictEqual(keys[0]!.value, first)
+      // Every contender reads the same leader.
+      for (const c of cs) {
+        assert.deepStrictEqual(
+          yield* Effect.flatMap(Election, (e) => e.leader).pipe(Effect.provide(c.ctx)),
+          Option.some(first)
+        )
+      }
     }))
 
   it.scopedLive("the leader resigns when its lead is interrupted: another takes over at once, not after the TTL", () =>
