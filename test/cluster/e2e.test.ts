@@ -8,7 +8,7 @@
  * keeps what stayed); delete leaves nothing on any node; no leaks.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Fiber, Layer } from "effect"
+import { Context, Effect, Exit, Fiber, Layer } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -100,8 +100,22 @@ describe("cluster mode (live, root): 3 etcd members, 3 agents", () => {
           fs.writeFileSync(path.join(env.dataDir, "config.yaml"), JSON.stringify(agentConfig(i)))
         )
         const agents: Array<ChildProcess | undefined> = [undefined, undefined, undefined]
+        // Agents log to files (every binding is a line); a failing run prints their tails.
+        const logDir = yield* tmpDir("tank-e2e-logs-")
+        const logOf = (i: number) => path.join(logDir, `${NODES[i]}.log`)
+        yield* Effect.addFinalizer((exit) =>
+          Exit.isSuccess(exit) ? Effect.void : Effect.sync(() => {
+            for (const i of [0, 1, 2]) {
+              const text = fs.existsSync(logOf(i)) ? fs.readFileSync(logOf(i), "utf8") : ""
+              process.stderr.write(
+                `--- agent ${NODES[i]} (last lines) ---\n${text.split("\n").slice(-40).join("\n")}\n`
+              )
+            }
+          })
+        )
         const startAgent = (i: number) =>
           Effect.sync(() => {
+            const log = fs.openSync(logOf(i), "a")
             const p = spawn(process.execPath, ["--import", "tsx", agentScript], {
               cwd: root,
               env: {
@@ -111,8 +125,9 @@ describe("cluster mode (live, root): 3 etcd members, 3 agents", () => {
                 TANK_ETCD_ENDPOINTS: "",
                 TANK_NODE_NAME: ""
               },
-              stdio: ["ignore", "ignore", "inherit"]
+              stdio: ["ignore", log, log]
             })
+            fs.closeSync(log)
             agents[i] = p
           })
         const stopAgent = (i: number, signal: NodeJS.Signals) =>
