@@ -8,6 +8,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Exit, Layer, Scope } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { afterAll } from "vitest"
 import { type NodeInfo, Nodes } from "../../src/cluster/Cluster.js"
 import * as NodesEtcd from "../../src/cluster/nodesEtcd.js"
 import * as Config from "../../src/config/Config.js"
@@ -19,6 +20,29 @@ import { Store } from "../../src/store/Store.js"
 import { startEtcd } from "../support/etcd.js"
 import { tmpDir } from "../support/tmp.js"
 import { buildCli, runCli } from "./harness.js"
+
+// One bundle for the file's tests.
+let built: ReturnType<typeof buildCli> | undefined
+const theCli = Effect.sync(() => (built ??= buildCli()))
+afterAll(() => built?.cleanup())
+
+/**
+ * A preload that records which of etcd3 and gRPC the CLI process loads (etcd3 is external to the
+ * bundle, so loading it goes through Module._load), into the file named by $TANK_TEST_LOADS.
+ */
+const loadRecorder = (dir: string) => {
+  const file = path.join(dir, "record-loads.cjs")
+  fs.writeFileSync(
+    file,
+    `const Module = require("node:module"); const fs = require("node:fs"); const orig = Module._load;
+Module._load = function (request, ...rest) {
+  if (/^(etcd3|@grpc\\/)/.test(request)) fs.appendFileSync(process.env.TANK_TEST_LOADS, request + "\\n")
+  return orig.call(this, request, ...rest)
+}
+`
+  )
+  return file
+}
 
 const pod = (name: string) => {
   const r = decodePodEither({ name, containers: [{ name: "app", image: "127.0.0.1:5000/tank/busybox:latest" }] })
@@ -41,7 +65,7 @@ describe("tank CLI in cluster mode (real etcd)", () => {
     () =>
       Effect.gen(function*() {
         const etcd = yield* startEtcd()
-        const cli = yield* Effect.acquireRelease(Effect.sync(buildCli), (c) => Effect.sync(c.cleanup))
+        const cli = yield* theCli
         const dataDir = yield* tmpDir("tank-cli-cluster-")
         const prefix = `/tank-cli-${process.pid}/`
         const configFile = path.join(dataDir, "config.yaml")
@@ -74,6 +98,17 @@ describe("tank CLI in cluster mode (real etcd)", () => {
           node: "n1",
           updatedAt: new Date().toISOString()
         })
+
+        // etcd3 is loaded in cluster mode (the control for the single-machine check below).
+        const loads = path.join(dataDir, "loads.txt")
+        const recorded = yield* Effect.promise(() =>
+          runCli(cli.entry, ["ps"], {
+            env: { ...env, NODE_OPTIONS: `--require ${loadRecorder(dataDir)}`, TANK_TEST_LOADS: loads }
+          })
+        )
+        assert.strictEqual(recorded.code, 0, recorded.stderr)
+        assert.include(fs.readFileSync(loads, "utf8"), "etcd3")
+        fs.rmSync(loads)
 
         const ps = yield* tank("ps")
         assert.strictEqual(ps.code, 0, ps.stderr)
@@ -142,23 +177,44 @@ describe("tank CLI in cluster mode (real etcd)", () => {
     { timeout: 90_000 }
   )
 
-  it.scopedLive("tank nodes (and Tank.nodes) without etcd say they need cluster mode", () =>
-    Effect.gen(function*() {
-      const cli = yield* Effect.acquireRelease(Effect.sync(buildCli), (c) => Effect.sync(c.cleanup))
-      const dataDir = yield* tmpDir("tank-cli-cluster-")
-      const r = yield* Effect.promise(() =>
-        runCli(cli.entry, ["nodes"], {
-          env: { TANK_DATA_DIR: dataDir, TANK_CONFIG: "", TANK_ETCD_ENDPOINTS: "", TANK_NODE_NAME: "" }
-        })
-      )
-      assert.strictEqual(r.code, 1)
-      assert.include(r.stderr, "tank nodes needs cluster mode")
-      assert.deepStrictEqual(fs.readdirSync(dataDir), [], "nothing created")
-      const saved = { ...process.env }
-      yield* Effect.addFinalizer(() => Effect.sync(() => void Object.assign(process.env, saved)))
-      Object.assign(process.env, { TANK_DATA_DIR: dataDir, TANK_CONFIG: "", TANK_ETCD_ENDPOINTS: "" })
-      const e = yield* Effect.flip(Tank.nodes())
-      assert.strictEqual(e._tag, "ConfigError")
-      assert.include(e.message, "needs cluster mode")
-    }), { timeout: 60_000 })
+  it.scopedLive(
+    "single machine: tank nodes and Tank.nodes say they need cluster mode; etcd is never loaded",
+    () =>
+      Effect.gen(function*() {
+        const cli = yield* theCli
+        const dataDir = yield* tmpDir("tank-cli-cluster-")
+        const r = yield* Effect.promise(() =>
+          runCli(cli.entry, ["nodes"], {
+            env: { TANK_DATA_DIR: dataDir, TANK_CONFIG: "", TANK_ETCD_ENDPOINTS: "", TANK_NODE_NAME: "" }
+          })
+        )
+        assert.strictEqual(r.code, 1)
+        assert.include(r.stderr, "tank nodes needs cluster mode")
+        assert.deepStrictEqual(fs.readdirSync(dataDir), [], "nothing created")
+        // Single machine: ps and apply never load etcd3 or gRPC.
+        const work = yield* tmpDir("tank-cli-loads-")
+        const loads = path.join(work, "loads.txt")
+        const plain = {
+          TANK_DATA_DIR: dataDir,
+          TANK_CONFIG: "",
+          TANK_ETCD_ENDPOINTS: "",
+          TANK_NODE_NAME: "",
+          NODE_OPTIONS: `--require ${loadRecorder(work)}`,
+          TANK_TEST_LOADS: loads
+        }
+        const spec = JSON.stringify({ name: "solo", containers: [{ name: "app", image: "busybox" }] })
+        for (const args of [["apply", "-f", "-"], ["ps"]]) {
+          const r2 = yield* Effect.promise(() => runCli(cli.entry, args, { env: plain, input: spec }))
+          assert.strictEqual(r2.code, 0, r2.stderr)
+        }
+        assert.isFalse(fs.existsSync(loads), fs.existsSync(loads) ? fs.readFileSync(loads, "utf8") : "")
+        const saved = { ...process.env }
+        yield* Effect.addFinalizer(() => Effect.sync(() => void Object.assign(process.env, saved)))
+        Object.assign(process.env, { TANK_DATA_DIR: dataDir, TANK_CONFIG: "", TANK_ETCD_ENDPOINTS: "" })
+        const e = yield* Effect.flip(Tank.nodes())
+        assert.strictEqual(e._tag, "ConfigError")
+        assert.include(e.message, "needs cluster mode")
+      }),
+    { timeout: 60_000 }
+  )
 })
