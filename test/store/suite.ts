@@ -205,7 +205,8 @@ export const storeSuite = (label: string, layer: Layer.Layer<Store>, options: Su
         assert.strictEqual((yield* store.listStatus).length, 1)
         yield* store.deleteStatus("web")
         assert.isTrue(Option.isNone(yield* store.getStatus("web")))
-        const fiber = yield* store.events().pipe(Stream.take(2), Stream.runCollect, Effect.fork)
+        // From the start of this fresh store: whether the stream is up before the appends or not.
+        const fiber = yield* store.events(0).pipe(Stream.take(2), Stream.runCollect, Effect.fork)
         yield* Effect.sleep("30 millis")
         yield* store.appendEvent({ at, pod: "web", type: "starting" })
         yield* store.appendEvent({ at, pod: "web", type: "running", hostPid: 42 })
