@@ -6,7 +6,7 @@
  */
 import { Effect, Layer, Schedule } from "effect"
 import * as os from "node:os"
-import { Election, type NodeInfo, Nodes } from "../cluster/Cluster.js"
+import { ClusterError, Election, type NodeInfo, Nodes } from "../cluster/Cluster.js"
 import * as ElectionEtcd from "../cluster/electionEtcd.js"
 import * as NodesEtcd from "../cluster/nodesEtcd.js"
 import * as NodeView from "../cluster/nodeView.js"
@@ -60,7 +60,20 @@ export const layers = (config: TankConfigShape): ClusterLayers => {
   const registered = Layer.scopedDiscard(
     Effect.gen(function*() {
       const info = nodeInfo(config)
-      yield* (yield* Nodes).register(info, config.node.leaseTtlSeconds)
+      const nodes = yield* Nodes
+      // etcd may come up a little after the agent (a reboot): keep trying for as long as the store
+      // does (30 s), then fail naming what could not be reached.
+      yield* nodes.register(info, config.node.leaseTtlSeconds).pipe(
+        Effect.tapError((e) => Effect.logWarning(`node ${self}: registration failed, retrying: ${e.message}`)),
+        Effect.retry(Schedule.spaced("1 second").pipe(Schedule.upTo("30 seconds"))),
+        Effect.mapError((e) =>
+          new ClusterError({
+            op: "register",
+            message: `node ${self} could not register with etcd at ${etcdConfig.endpoints.join(",")}: ${e.message}`,
+            cause: e
+          })
+        )
+      )
       yield* Effect.logInfo(
         `node ${self} registered (${
           info.addresses.join(", ") || "no addresses"

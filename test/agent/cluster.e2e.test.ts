@@ -1,10 +1,11 @@
 /**
  * One agent in cluster mode, in-process, against a real etcd (root, real busybox pods): it registers
  * its node, runs only the pods bound (or pinned) to it, stops a pod that is bound away without
- * clobbering the new node's status, and revokes its lease when it stops.
+ * clobbering the new node's status, and revokes its lease when it stops; started before etcd is up,
+ * it waits for it.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Exit, Layer, Option, Scope } from "effect"
+import { Context, Effect, Exit, Fiber, Layer, Option, Scope } from "effect"
 import * as fs from "node:fs"
 import * as Agent from "../../src/agent/Agent.js"
 import * as Api from "../../src/api/Api.js"
@@ -113,5 +114,40 @@ describe("Agent in cluster mode (live, root, real etcd)", () => {
         assert.deepStrictEqual(states.map((n) => [n.info.name, n.ready]).sort(), [["other", true], ["solo", false]])
       }),
     { timeout: 60_000 }
+  )
+
+  it.scopedLive(
+    "an agent started before etcd is up waits for it, then registers and converges",
+    () =>
+      Effect.gen(function*() {
+        const env = yield* tankEnv()
+        const etcd = yield* startEtcd()
+        yield* etcd.members[0]!.kill
+        const config: Config.TankConfigShape = {
+          ...env.config,
+          etcd: { endpoints: etcd.endpoints as [string, ...Array<string>], prefix: "/agent-late/" },
+          node: { ...env.config.node, name: "late", leaseTtlSeconds: 3 },
+          reconciler: { ...env.config.reconciler, ...fast, stopGracePeriodMs: 1_000 }
+        }
+        const agent = yield* Effect.forkScoped(Layer.build(Agent.layer({ config })))
+        yield* Effect.sleep("2500 millis")
+        yield* etcd.members[0]!.start
+        yield* Fiber.join(agent)
+        const client = yield* Layer.build(
+          Layer.merge(storeLayer(config), NodesEtcd.layerEtcd.pipe(Layer.provide(EtcdClient.layer(config.etcd!))))
+        )
+        const nodes = Context.get(client, Nodes)
+        const store = Context.get(client, Store)
+        yield* until("registered", nodes.list, (l) => l.some((n) => n.info.name === "late" && n.ready))
+        yield* Effect.provideService(
+          Api.apply({ name: "w", containers: [{ name: "app", image: env.refs.busybox, command: ["sleep", "3600"] }] }),
+          Store,
+          store
+        )
+        yield* until("running", store.getStatus("w"), (s) => Option.isSome(s) && s.value.phase === "running")
+        yield* Effect.provideService(Api.remove("w"), Store, store)
+        yield* until("gone", store.getStatus("w"), Option.isNone)
+      }),
+    { timeout: 90_000 }
   )
 })
