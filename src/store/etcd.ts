@@ -58,7 +58,6 @@ type Current = StoredPod & { readonly writeId: string }
 /** What a compare-and-swap step decided, given the pod as it is now. */
 type Decision<A> =
   | { readonly _tag: "Write"; readonly value: { spec: Pod; restartGeneration: number; node: string | null } }
-  | { readonly _tag: "Delete" }
   | { readonly _tag: "Done"; readonly result: A }
 
 const isCompacted = (e: unknown) => /compacted/i.test(e instanceof Error ? e.message : String(e))
@@ -101,34 +100,34 @@ export const make = (options: EtcdStoreOptions = {}) =>
     const cas = <A, E>(
       op: string,
       name: string,
-      decide: (cur: Option.Option<Current>, retried: boolean) => Effect.Effect<Decision<A>, E>
-    ): Effect.Effect<A | StoredPod | boolean, E | StoreError> => {
+      decide: (cur: Option.Option<Current>) => Effect.Effect<Decision<A>, E>
+    ): Effect.Effect<A | StoredPod, E | StoreError> => {
       const key = podKey(name)
       const writeId = newWriteId()
-      let sent = false
-      const step: Effect.Effect<Option.Option<A | StoredPod | boolean>, E | StoreError> = Effect.gen(function*() {
+      const step: Effect.Effect<Option.Option<A | StoredPod>, E | StoreError> = Effect.gen(function*() {
         const cur = yield* readPod(op, name)
         if (Option.isSome(cur) && cur.value.writeId === writeId) return Option.some(publicPod(cur.value))
-        const decision = yield* decide(cur, sent)
+        const decision = yield* decide(cur)
         if (decision._tag === "Done") return Option.some(decision.result)
         const modRevision = Option.match(cur, { onNone: () => 0, onSome: (c) => c.revision })
         const updatedAt = Date.now()
-        const value = decision._tag === "Write"
-          ? encodePodValue({ ...decision.value, updatedAt, writeId })
-          : undefined
-        sent = true
-        const res: ITxnResponse = yield* call(op, key, (deadline) => {
-          const txn = kv.if(key, "Mod", "==", modRevision).options({ deadline })
-          return (value === undefined ? txn.then(kv.delete().key(key)) : txn.then(kv.put(key).value(value))).commit()
-        })
-        if (!res.succeeded) return Option.none()
-        if (decision._tag === "Delete") return Option.some(true)
+        const value = encodePodValue({ ...decision.value, updatedAt, writeId })
+        const res: ITxnResponse = yield* call(op, key, (deadline) =>
+          kv.if(key, "Mod", "==", modRevision).options({ deadline }).then(kv.put(key).value(value)).commit())
+        if (!res.succeeded) {
+          return Option.none()
+        }
         const revision = Number(res.header.revision)
         return Option.some<StoredPod>({
           name,
           spec: decision.value.spec,
           revision,
-          createdRevision: Option.match(cur, { onNone: () => revision, onSome: (c) => c.createdRevision }),
+          createdRevision: Option.match(cur, {
+            onNone: () =>
+              revision,
+            onSome: (c) =>
+              c.createdRevision
+          }),
           updatedAt,
           restartGeneration: decision.value.restartGeneration,
           node: decision.value.node
@@ -172,15 +171,37 @@ export const make = (options: EtcdStoreOptions = {}) =>
           StoreError | AlreadyExists
         >
 
-    const del = (name: string, opts?: WriteOptions) =>
-      cas<boolean, RevisionConflict>("delete", name, (cur, retried) =>
+    /**
+     * Delete if unchanged since read. The value is not decoded: a pod whose stored value is corrupted
+     * can still be deleted (only its mod revision matters here).
+     */
+    const del = (name: string, opts?: WriteOptions): Effect.Effect<boolean, StoreError | RevisionConflict> => {
+      const key = podKey(name)
+      let sent = false
+      const step = Effect.gen(function*() {
+        const res = yield* call("delete", key, (deadline) => kv.get(key).options({ deadline }).exec())
+        const actual = res.kvs[0] ? Number(res.kvs[0].mod_revision) : null
         // Absent after our own delete was sent (outcome unknown, then retried): it is deleted.
-        Option.isNone(cur) && retried
-          ? Effect.succeed({ _tag: "Done", result: true })
-          : Effect.zipRight(
-            expect(name, opts?.expectRevision, cur),
-            Effect.succeed<Decision<boolean>>(Option.isNone(cur) ? { _tag: "Done", result: false } : { _tag: "Delete" })
-          )) as Effect.Effect<boolean, StoreError | RevisionConflict>
+        if (actual === null && sent) return Option.some(true)
+        const expected = opts?.expectRevision
+        if (expected !== undefined && (actual ?? 0) !== expected) {
+          return yield* new RevisionConflict({ name, expected, actual })
+        }
+        if (actual === null) return Option.some(false)
+        sent = true
+        const done = yield* call("delete", key, (deadline) =>
+          kv.if(key, "Mod", "==", actual).options({ deadline }).then(kv.delete().key(key)).commit())
+        return done.succeeded ? Option.some(true) : Option.none()
+      })
+      return Effect.gen(function*() {
+        while (true) {
+          const out = yield* step
+          if (Option.isSome(out)) {
+            return out.value
+          }
+        }
+      })
+    }
 
     /** Rewrite an existing pod's bookkeeping, keeping its spec; None if absent. */
     const touch = (
@@ -199,7 +220,9 @@ export const make = (options: EtcdStoreOptions = {}) =>
             })
           )
         )).pipe(
-          Effect.map((r) => Option.isOption(r) ? r : Option.some(r as StoredPod))
+          Effect.map((r) =>
+            Option.isOption(r) ? r : Option.some(r as StoredPod)
+          )
         )
 
     const requestRestart = (name: string) =>
@@ -272,7 +295,8 @@ export const make = (options: EtcdStoreOptions = {}) =>
         kv.getAll().prefix(STATUS).sort("Key", "Ascend").options({ deadline }).exec()
     ).pipe(
       Effect.flatMap((res) =>
-        Effect.forEach(res.kvs, (x) => statusFrom("listStatus", prefix, x.key.toString(), x))
+        Effect.forEach(res.kvs, (x) =>
+          statusFrom("listStatus", prefix, x.key.toString(), x))
       )
     )
 

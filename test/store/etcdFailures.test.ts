@@ -174,6 +174,9 @@ describe("Store (etcd): failures and races", () => {
       yield* Effect.promise(() => raw.kv.put("status/web").value("not json").exec())
       assert.include((yield* Effect.flip(store.getStatus("web"))).message, `${prefix}status/web`)
       assert.isTrue(Option.isSome(yield* store.get("good")))
+      // A corrupted pod can still be deleted, after which everything reads cleanly again.
+      assert.isTrue(yield* store.delete("bad"))
+      assert.deepStrictEqual((yield* store.list).map((p) => p.name), ["good"])
     }), { timeout: 30_000 })
 })
 
