@@ -59,17 +59,22 @@ export const make = (options: ElectionOptions = {}) =>
 
     /** A lease kept alive for the scope, and a signal that fires when leadership under it must end. */
     const session = Effect.gen(function*() {
-      const lease = kv.lease(ttl)
       const lost = yield* Deferred.make<string>()
       let lastAnswer = Date.now()
-      lease.on("lost", (e) => Deferred.unsafeDone(lost, Effect.succeed(`lease lost: ${messageOf(e)}`)))
-      lease.on("keepaliveSucceeded", () => {
-        lastAnswer = Date.now()
-      })
-      yield* Effect.acquireRelease(
-        call("grant campaign lease", () => lease.grant()),
-        () => call("revoke campaign lease", () => lease.revoke()).pipe(Effect.ignore)
+      // The lease object keeps itself alive once granted, even if we stop waiting for the grant: it is
+      // revoked with the scope whatever happens after its creation.
+      const lease = yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          const l = kv.lease(ttl)
+          l.on("lost", (e) => Deferred.unsafeDone(lost, Effect.succeed(`lease lost: ${messageOf(e)}`)))
+          l.on("keepaliveSucceeded", () => {
+            lastAnswer = Date.now()
+          })
+          return l
+        }),
+        (l) => call("revoke campaign lease", () => l.revoke()).pipe(Effect.ignore)
       )
+      yield* call("grant campaign lease", () => lease.grant())
       lastAnswer = Date.now()
       const deadline = ttl * 750
       yield* Effect.forkScoped(

@@ -9,7 +9,7 @@
  * then a new lease is granted and the keys written again, retrying until etcd answers. Closing the
  * scope revokes the lease, so a cleanly stopped agent reads as not ready at once.
  */
-import { Deferred, Duration, Effect, Layer, Option, Queue, Ref, Schedule, Schema, type Scope, Stream } from "effect"
+import { Deferred, Duration, Effect, Exit, Layer, Option, Queue, Schedule, Schema, type Scope, Stream } from "effect"
 import type { IKeyValue, Lease, Namespace, Watcher } from "etcd3"
 import { randomUUID } from "node:crypto"
 import { Etcd } from "../etcd/client.js"
@@ -71,13 +71,22 @@ const lostSignal = (lease: Lease) =>
 
 const revokeQuietly = (lease: Lease) => call("revoke lease", () => lease.revoke()).pipe(Effect.ignore)
 
+/** Revoke a lease we no longer use (gone already is fine), then forget it (not before: see `held`). */
+const drop = (held: Set<Lease>, lease: Lease) =>
+  revokeQuietly(lease).pipe(Effect.zipRight(Effect.sync(() => held.delete(lease))))
+
 const make = Effect.gen(function*() {
   const { kv } = yield* Etcd
 
-  /** Grant a lease and write the node's keys under it. The lease is revoked if any step fails. */
-  const grantAndWrite = (info: NodeInfo, ttlSeconds: number, instance: string) =>
+  /**
+   * Grant a lease and write the node's keys under it. The lease joins `held` at once (a granted lease
+   * keeps itself alive until revoked, even if we stopped waiting for the grant); it is revoked and
+   * dropped if any step fails or is interrupted.
+   */
+  const grantAndWrite = (info: NodeInfo, ttlSeconds: number, instance: string, held: Set<Lease>) =>
     Effect.gen(function*() {
       const lease = kv.lease(ttlSeconds)
+      held.add(lease)
       const lost = yield* lostSignal(lease)
       yield* Effect.gen(function*() {
         yield* call(`grant lease for node ${info.name}`, () => lease.grant())
@@ -86,7 +95,7 @@ const make = Effect.gen(function*() {
         yield* call(`put ${NODES}${info.name}`, () => kv.put(NODES + info.name).value(encodeInfo(info)).exec())
         // Ready again: a not-ready mark from before would make the next outage count from then.
         yield* call(`delete ${NOT_READY}${info.name}`, () => kv.delete().key(NOT_READY + info.name).exec())
-      }).pipe(Effect.tapError(() => revokeQuietly(lease)))
+      }).pipe(Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : drop(held, lease)))
       return { lease, lost }
     })
 
@@ -116,26 +125,30 @@ const make = Effect.gen(function*() {
   const register = (info: NodeInfo, ttlSeconds: number): Effect.Effect<void, ClusterError, Scope.Scope> =>
     Effect.gen(function*() {
       const instance = randomUUID()
+      /** Every lease of this registration not yet revoked: revoked when the scope closes. */
+      const held = new Set<Lease>()
+      yield* Effect.addFinalizer(() =>
+        Effect.forEach([...held], (l) => drop(held, l), { concurrency: "unbounded", discard: true })
+      )
       yield* checkName(info)
-      const first = yield* grantAndWrite(info, ttlSeconds, instance).pipe(
+      const first = yield* grantAndWrite(info, ttlSeconds, instance, held).pipe(
         Effect.retry(Schedule.spaced("500 millis").pipe(Schedule.intersect(Schedule.recurs(3))))
       )
-      const current = yield* Ref.make(first.lease)
-      yield* Effect.addFinalizer(() => Ref.get(current).pipe(Effect.flatMap(revokeQuietly)))
       // Keep it registered: wait for the lease to be lost, then register again (until etcd answers).
-      const keep = (lost: Deferred.Deferred<string>): Effect.Effect<never> =>
+      const keep = (lease: Lease, lost: Deferred.Deferred<string>): Effect.Effect<never> =>
         Effect.gen(function*() {
           const why = yield* Deferred.await(lost)
           yield* Effect.logWarning(`node ${info.name}: lease lost (${why}); registering again`)
-          const next = yield* grantAndWrite(info, ttlSeconds, instance).pipe(
+          // The client may have given up on a lease etcd still holds: revoke it for good measure.
+          yield* Effect.fork(drop(held, lease))
+          const next = yield* grantAndWrite(info, ttlSeconds, instance, held).pipe(
             Effect.tapError((e) => Effect.logWarning(`node ${info.name}: registering again failed: ${e.message}`)),
             Effect.retry(Schedule.exponential("200 millis").pipe(Schedule.union(Schedule.spaced("2 seconds"))))
           )
-          yield* Ref.set(current, next.lease)
           yield* Effect.logInfo(`node ${info.name}: registered again`)
-          return yield* keep(next.lost)
+          return yield* keep(next.lease, next.lost)
         }).pipe(Effect.orDie)
-      yield* Effect.forkScoped(keep(first.lost))
+      yield* Effect.forkScoped(keep(first.lease, first.lost))
     })
 
   const list = readAll(kv).pipe(Effect.map((r) => r.states))

@@ -150,6 +150,36 @@ describe("Nodes on etcd", () => {
     60_000
   )
 
+  it.scopedLive(
+    "registering while etcd is unreachable fails soon with a ClusterError naming the node",
+    () =>
+      Effect.gen(function*() {
+        const etcd = yield* startEtcd()
+        const ctx = yield* agent(etcd.endpoints, freshPrefix())
+        yield* etcd.members[0]!.kill
+        const t0 = Date.now()
+        const err = yield* Effect.flatMap(Nodes, (x) => x.register(info("n1"), 5)).pipe(
+          Effect.provide(ctx),
+          Effect.flip
+        )
+        assert.strictEqual(err._tag, "ClusterError")
+        assert.match(err.op, /n1/)
+        assert.isBelow(Date.now() - t0, 30_000)
+        yield* etcd.members[0]!.start
+        // Nothing half-registered is left (the client's circuit breaker may refuse calls for a moment).
+        yield* eventually(
+          "an empty registry readable",
+          Effect.provide(listNodes, ctx).pipe(
+            Effect.map((ns) => ns.length === 0),
+            Effect.catchTag("ClusterError", () => Effect.succeed(false))
+          ),
+          20_000
+        )
+        assert.strictEqual(yield* Effect.provide(leaseOf(`${ALIVE}n1`), ctx), "0")
+      }),
+    60_000
+  )
+
   it.scopedLive("a name held by a live agent elsewhere is refused; the same machine takes it over", () =>
     Effect.gen(function*() {
       const etcd = yield* startEtcd()
