@@ -194,6 +194,41 @@ describe("runScheduler", () => {
       assert.match(s.reason!, /unschedulable: node a does not match nodeSelector zone=nowhere; 0\/2 nodes fit/)
     }))
 
+  it.scoped("a pod changed between the read and the bind is not bound on stale grounds: the next pass decides again", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(START)
+      const base = yield* Layer.build(Layer.merge(storeMemory, nodesMemory))
+      const inner = yield* Effect.provide(Store, base)
+      // The memory store, with another client's write landing just before the scheduler's first bind.
+      let raced = false
+      const racing = Layer.succeed(Store, {
+        ...inner,
+        bind: (name, node, options) =>
+          Effect.suspend(() => {
+            if (raced) return inner.bind(name, node, options)
+            raced = true
+            return inner.put(spec(name, { nodeSelector: { zone: "y" } })).pipe(
+              Effect.zipRight(inner.bind(name, node, options))
+            )
+          })
+      })
+      const nodes = yield* Effect.provide(Nodes, base)
+      yield* nodes.register(info("a", { labels: { zone: "x" } }), 10)
+      yield* nodes.register(info("b", { labels: { zone: "y" } }), 10)
+      yield* inner.put(spec("p"))
+      yield* Effect.forkScoped(
+        runScheduler({ lostAfterSeconds: LOST_AFTER, self: "a" }).pipe(
+          Effect.provide(Layer.merge(Layer.succeedContext(base), racing))
+        )
+      )
+      yield* settle("p bound", Effect.map(inner.get("p"), (p) => Option.getOrThrow(p).node !== null))
+      assert.isTrue(raced)
+      // The first decision (a, the emptiest for a selector-less pod) hit the conflict; the spec now wants zone y.
+      assert.strictEqual(Option.getOrThrow(yield* inner.get("p")).node, "b")
+      const scheduled = (yield* inner.recentEvents(100)).filter((e) => e.type === "scheduled")
+      assert.deepStrictEqual(scheduled.map((e) => e.message), ["bound to node b (placed)"])
+    }))
+
   it.scoped("many pods applied at once are all bound, spread over the nodes", () =>
     Effect.gen(function*() {
       const c = yield* cluster
