@@ -93,19 +93,25 @@ export const make = (options: EtcdStoreOptions = {}) =>
       )
 
     /**
-     * Read, decide, write if the key is unchanged; repeat when someone else wrote in between. The
-     * writeId check comes first: a transaction retried after its commit was not acknowledged finds
+     * Decide from the pod as we believe it is, write if the key is unchanged (one transaction whose
+     * else-branch reads the key), decide again from what it read when someone else wrote first.
+     * `optimistic`: start by assuming the pod is absent (create, and puts that do not depend on a
+     * revision: a new pod then costs one round trip); otherwise read it first.
+     *
+     * The writeId check comes first: a transaction retried after its commit was not acknowledged finds
      * its own write and returns it instead of deciding again.
      */
     const cas = <A, E>(
       op: string,
       name: string,
+      optimistic: boolean,
       decide: (cur: Option.Option<Current>) => Effect.Effect<Decision<A>, E>
     ): Effect.Effect<A | StoredPod, E | StoreError> => {
       const key = podKey(name)
       const writeId = newWriteId()
+      let known: Option.Option<Option.Option<Current>> = optimistic ? Option.some(Option.none()) : Option.none()
       const step: Effect.Effect<Option.Option<A | StoredPod>, E | StoreError> = Effect.gen(function*() {
-        const cur = yield* readPod(op, name)
+        const cur = Option.isSome(known) ? known.value : yield* readPod(op, name)
         if (Option.isSome(cur) && cur.value.writeId === writeId) return Option.some(publicPod(cur.value))
         const decision = yield* decide(cur)
         if (decision._tag === "Done") return Option.some(decision.result)
@@ -113,8 +119,12 @@ export const make = (options: EtcdStoreOptions = {}) =>
         const updatedAt = Date.now()
         const value = encodePodValue({ ...decision.value, updatedAt, writeId })
         const res: ITxnResponse = yield* call(op, key, (deadline) =>
-          kv.if(key, "Mod", "==", modRevision).options({ deadline }).then(kv.put(key).value(value)).commit())
+          kv.if(key, "Mod", "==", modRevision).options({ deadline }).then(kv.put(key).value(value)).else(kv.get(key))
+            .commit())
         if (!res.succeeded) {
+          // Transaction responses keep the namespace prefix on keys: name the key ourselves.
+          const now = res.responses[0]?.response_range?.kvs[0]
+          known = Option.some(now ? Option.some(yield* storedPodFrom(op, prefix, key, now)) : Option.none())
           return Option.none()
         }
         const revision = Number(res.header.revision)
@@ -136,31 +146,47 @@ export const make = (options: EtcdStoreOptions = {}) =>
       return Effect.gen(function*() {
         while (true) {
           const out = yield* step
-          if (Option.isSome(out)) return out.value
+          if (Option.isSome(out)) {
+            return out.value
+          }
         }
       })
     }
 
     const expect = (name: string, expected: number | undefined, cur: Option.Option<Current>) => {
-      const actual = Option.match(cur, { onNone: () => null, onSome: (c) => c.revision })
+      const actual = Option.match(cur, {
+        onNone: () =>
+          null,
+        onSome: (c) => c.revision
+      })
       return expected !== undefined && (actual ?? 0) !== expected
         ? Effect.fail(new RevisionConflict({ name, expected, actual }))
         : Effect.void
     }
 
     const put = (pod: Pod, opts?: WriteOptions) =>
-      cas("put", pod.name, (cur) =>
+      cas("put", pod.name, (opts?.expectRevision ?? 0) === 0, (cur) =>
         Effect.as(expect(pod.name, opts?.expectRevision, cur), {
           _tag: "Write" as const,
           value: {
             spec: pod,
-            restartGeneration: Option.match(cur, { onNone: () => 0, onSome: (c) => c.restartGeneration }),
-            node: Option.match(cur, { onNone: () => null, onSome: (c) => c.node })
+            restartGeneration: Option.match(cur, {
+              onNone: () =>
+                0,
+              onSome: (c) =>
+                c.restartGeneration
+            }),
+            node: Option.match(cur, {
+              onNone: () =>
+                null,
+              onSome: (c) =>
+                c.node
+            })
           }
         })) as Effect.Effect<StoredPod, StoreError | RevisionConflict>
 
     const create = (pod: Pod) =>
-      cas("create", pod.name, (cur) =>
+      cas("create", pod.name, true, (cur) =>
         Option.isSome(cur)
           ? Effect.fail(new AlreadyExists({ name: pod.name, revision: cur.value.revision }))
           : Effect.succeed({
@@ -179,7 +205,8 @@ export const make = (options: EtcdStoreOptions = {}) =>
       const key = podKey(name)
       let sent = false
       const step = Effect.gen(function*() {
-        const res = yield* call("delete", key, (deadline) => kv.get(key).options({ deadline }).exec())
+        const res = yield* call("delete", key, (deadline) =>
+          kv.get(key).options({ deadline }).exec())
         const actual = res.kvs[0] ? Number(res.kvs[0].mod_revision) : null
         // Absent after our own delete was sent (outcome unknown, then retried): it is deleted.
         if (actual === null && sent) return Option.some(true)
@@ -210,7 +237,7 @@ export const make = (options: EtcdStoreOptions = {}) =>
       update: (cur: Current) => { restartGeneration: number; node: string | null },
       expected?: number
     ) =>
-      cas<Option.Option<StoredPod>, RevisionConflict>(op, name, (cur) =>
+      cas<Option.Option<StoredPod>, RevisionConflict>(op, name, false, (cur) =>
         Effect.zipRight(
           expect(name, expected, cur),
           Effect.succeed<Decision<Option.Option<StoredPod>>>(
