@@ -60,7 +60,7 @@ describe("Agent (live, root)", () => {
     () =>
       Effect.gen(function*() {
         const env = yield* tankEnv()
-        const before = yield* leakSnapshot({ pathPrefixes: [env.dataDir] })
+        const before = yield* leakSnapshot({ pathPrefixes: [env.dataDir], processMarkers: [env.dataDir] })
         const store = yield* agentIn(env)
         const t0 = Date.now()
         yield* withStore(store, Api.apply(sleeper(env, "web")))
@@ -74,7 +74,7 @@ describe("Agent (live, root)", () => {
         yield* until("gone", status(store, "web"), (s) => s === undefined)
         yield* until("process gone", Effect.sync(() => alive(s2!.hostPid)), (a) => !a)
         assert.isFalse(fs.existsSync(path.join(env.dataDir, "run", "web")))
-        yield* assertNoLeaks(before, { pathPrefixes: [env.dataDir] })
+        yield* assertNoLeaks(before, { pathPrefixes: [env.dataDir], processMarkers: [env.dataDir] })
       }),
     { timeout: 60_000 }
   )
@@ -195,7 +195,7 @@ describe("Agent process (live restore, root)", () => {
           path.join(env.dataDir, "config.yaml"),
           JSON.stringify({ reconciler: { ...fast, stopGracePeriodMs: 1000 }, host: { dns: ["10.0.0.1"] } })
         )
-        const before = yield* leakSnapshot({ pathPrefixes: [env.dataDir] })
+        const before = yield* leakSnapshot({ pathPrefixes: [env.dataDir], processMarkers: [env.dataDir] })
         const sqlite = yield* Layer.build(layerSqlite(env.config.storeFile))
         const client = Context.get(sqlite, Store)
         const a1 = startAgent(env.dataDir)
@@ -238,7 +238,7 @@ describe("Agent process (live restore, root)", () => {
         )
         a3.kill("SIGTERM")
         yield* Effect.promise(() => exited(a3))
-        yield* assertNoLeaks(before, { pathPrefixes: [env.dataDir] })
+        yield* assertNoLeaks(before, { pathPrefixes: [env.dataDir], processMarkers: [env.dataDir] })
       }),
     { timeout: 120_000 }
   )
