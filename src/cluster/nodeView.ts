@@ -10,8 +10,8 @@
  * - Status: what this node writes carries `node: self`; it reads back only its own statuses (so its
  *   boot-time purge never touches another node's pods), and it never overwrites or deletes a status
  *   another node wrote for a pod that is no longer bound here (a pod that moved keeps the new node's
- *   status while the old node stops and cleans up). A status without a node (written by the
- *   scheduler, e.g. "lost") is overwritten by the pod's node.
+ *   status while the old node stops and cleans up). A status without a node (the scheduler's note
+ *   on a pod it could not place yet) is overwritten by the node the pod lands on.
  *
  * The visible set is shared by every stream of one view: an agent runs one change feed at a time.
  */
