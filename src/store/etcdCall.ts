@@ -9,6 +9,7 @@
  * safe by the callers (compare-and-swap with a writeId check), not here.
  */
 import { Duration, Effect, Schedule } from "effect"
+import type { Namespace } from "etcd3"
 import { StoreError } from "./Store.js"
 
 /**
@@ -81,4 +82,14 @@ export const makeCaller = (
         })
       )
     )
+}
+
+/** What the etcd Store's parts share: the namespaced client, its prefix and endpoints, the caller. */
+export interface EtcdEnv {
+  readonly kv: Namespace
+  /** The namespace prefix, only to name full keys in errors. */
+  readonly prefix: string
+  /** The endpoints, for messages. */
+  readonly where: string
+  readonly call: Caller
 }

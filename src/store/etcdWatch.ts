@@ -24,8 +24,8 @@ export interface Reset<A> {
 export interface FollowOptions<A> {
   readonly kv: Namespace
   readonly prefix: string
-  /** Deliver events with revision > after. */
-  readonly after: number
+  /** Deliver events with revision > after (evaluated when the stream starts). */
+  readonly after: Effect.Effect<number, StoreError>
   /** One etcd event → items (none to skip it); Left fails the stream (a corrupted value). */
   readonly decode: (event: IEvent) => Either.Either<ReadonlyArray<A>, StoreError>
   /** The history after `after` is compacted: read the current state instead. */
@@ -45,7 +45,7 @@ const MAX_BACKOFF = Duration.seconds(2)
 export const follow = <A>(options: FollowOptions<A>): Stream.Stream<A, StoreError> =>
   Stream.unwrapScoped(Effect.gen(function*() {
     const queue = yield* Effect.acquireRelease(Queue.unbounded<Take.Take<A, StoreError>>(), Queue.shutdown)
-    const state = { cursor: options.after }
+    const state = { cursor: yield* options.after }
 
     /** One watcher from cursor+1 until it disconnects, is canceled, or delivers a bad value. */
     const session = Effect.async<never, End>((resume) => {

@@ -1,0 +1,144 @@
+/**
+ * Observed state in etcd: pod status under `status/`, and pod events under `events/` (one key each,
+ * its id the key's create revision, so ids increase store-wide and a watch from `afterId` replays
+ * exactly the later ones). The event history is trimmed to a bound every so often.
+ */
+import { Effect, Either, Option, type Stream } from "effect"
+import type { EtcdEnv } from "./etcdCall.js"
+import {
+  encodeEventBody,
+  encodeStatus,
+  eventFrom,
+  EVENTS,
+  newEventKey,
+  STATUS,
+  statusFrom,
+  statusKey
+} from "./etcdRecords.js"
+import { follow } from "./etcdWatch.js"
+import type { NewPodEvent, PodEvent, PodStatus } from "./status.js"
+import type { StoreError } from "./Store.js"
+
+/** etcd's default --max-txn-ops. */
+const MAX_TXN_OPS = 128
+
+export interface ObservedOptions {
+  readonly eventHistory: number
+  readonly currentRevision: (op: string) => Effect.Effect<number, StoreError>
+  readonly compacted: (op: string) => (revision: number) => Effect.Effect<boolean, StoreError>
+}
+
+export const makeObserved = (env: EtcdEnv, options: ObservedOptions) => {
+  const { call, kv, prefix, where } = env
+
+  const putStatus = (status: PodStatus) =>
+    call(
+      "putStatus",
+      statusKey(status.name),
+      (deadline) => kv.put(statusKey(status.name)).value(encodeStatus(status)).options({ deadline }).exec()
+    ).pipe(Effect.asVoid)
+
+  const getStatus = (name: string) =>
+    call("getStatus", statusKey(name), (deadline) => kv.get(statusKey(name)).options({ deadline }).exec()).pipe(
+      Effect.flatMap((res) => {
+        const found = res.kvs[0]
+        return found
+          ? Effect.map(statusFrom("getStatus", prefix, statusKey(name), found), Option.some)
+          : Effect.succeedNone
+      })
+    )
+
+  const listStatus = call(
+    "listStatus",
+    STATUS,
+    (deadline) => kv.getAll().prefix(STATUS).sort("Key", "Ascend").options({ deadline }).exec()
+  ).pipe(
+    Effect.flatMap((res) => Effect.forEach(res.kvs, (x) => statusFrom("listStatus", prefix, x.key.toString(), x)))
+  )
+
+  const deleteStatus = (name: string) =>
+    call("deleteStatus", statusKey(name), (deadline) => kv.delete().key(statusKey(name)).options({ deadline }).exec())
+      .pipe(Effect.asVoid)
+
+  const readEvents = (op: string, order: "Ascend" | "Descend", limit?: number) =>
+    call(op, EVENTS, (deadline) => {
+      const range = kv.getAll().prefix(EVENTS).sort("Create", order).options({ deadline })
+      return (limit === undefined ? range : range.limit(limit)).exec()
+    }).pipe(
+      Effect.flatMap((res) =>
+        Effect.map(
+          Effect.forEach(res.kvs, (x) => eventFrom(op, prefix, x)),
+          (events) => ({ revision: Number(res.header.revision), events })
+        )
+      )
+    )
+
+  /** Drop the oldest events beyond the bound. */
+  const trimEvents = Effect.gen(function*() {
+    const count = yield* call(
+      "trimEvents",
+      EVENTS,
+      (deadline) => kv.getAll().prefix(EVENTS).options({ deadline }).count()
+    )
+    const excess = count - options.eventHistory
+    if (excess <= 0) return
+    const keys = yield* call(
+      "trimEvents",
+      EVENTS,
+      (deadline) => kv.getAll().prefix(EVENTS).sort("Create", "Ascend").limit(excess).options({ deadline }).keys()
+    )
+    for (let i = 0; i < keys.length; i += MAX_TXN_OPS) {
+      const chunk = keys.slice(i, i + MAX_TXN_OPS)
+      // The compare only makes it a transaction (one round trip for the chunk); if another process
+      // trimmed the first key already, skipping this chunk is fine.
+      yield* call(
+        "trimEvents",
+        EVENTS,
+        (deadline) =>
+          kv.if(chunk[0]!, "Create", ">", 0).options({ deadline }).then(...chunk.map((k) => kv.delete().key(k)))
+            .commit()
+      )
+    }
+  })
+
+  // Checked every so often by each process, not on every append.
+  const trimEvery = Math.max(1, Math.min(500, Math.floor(options.eventHistory / 10)))
+  let appended = 0
+
+  const appendEvent = (event: NewPodEvent) =>
+    Effect.gen(function*() {
+      const key = newEventKey()
+      const res = yield* call("appendEvent", key, (deadline) =>
+        kv.put(key).value(encodeEventBody(event)).options({ deadline }).exec())
+      if (++appended % trimEvery === 0) {
+        yield* trimEvents.pipe(Effect.catchAll((e) =>
+          Effect.logWarning(`could not trim events: ${e.message}`)
+        ))
+      }
+      const stored: PodEvent = { ...event, id: Number(res.header.revision) }
+      return stored
+    })
+
+  const events = (afterId?: number): Stream.Stream<PodEvent, StoreError> =>
+    follow<PodEvent>({
+      kv,
+      prefix: EVENTS,
+      after: afterId === undefined ? options.currentRevision("events") : Effect.succeed(afterId),
+      where,
+      compacted: options.compacted("events"),
+      // Deletes are history trims; an event key is written once.
+      decode: (ev) => ev.type === "Put" ? Either.map(eventFrom("events", prefix, ev.kv), (e) => [e]) : Either.right([]),
+      reset: (since) =>
+        Effect.map(readEvents("events", "Ascend"), ({ events, revision }) => ({
+          revision,
+          items: events.filter((e) => e.id > since)
+        }))
+    })
+
+  const recentEvents = (limit: number) =>
+    limit <= 0
+      ? Effect.succeed([])
+      : Effect.map(readEvents("events", "Descend", limit), ({ events }) => [...events].reverse())
+
+  return { putStatus, getStatus, listStatus, deleteStatus, appendEvent, events, recentEvents }
+}

@@ -1,0 +1,185 @@
+/**
+ * Desired pods in etcd: reads, and writes as compare-and-swap transactions on the key's mod revision.
+ *
+ * Every write decides from the pod as it believes it is and commits only if the key is unchanged (the
+ * transaction's else-branch reads the key, so a lost race costs no extra round trip before deciding
+ * again). Each write carries a fresh writeId in the value: when a transaction's outcome was unknown
+ * (the connection dropped after commit; the etcd3 client or our retry sent it again) and the compare
+ * then fails, finding our own writeId proves it committed, so the write is reported once, correctly.
+ */
+import { Effect, Option } from "effect"
+import type { Pod } from "../spec/Pod.js"
+import type { EtcdEnv } from "./etcdCall.js"
+import { encodePodValue, newWriteId, podKey, PODS, publicPod, storedPodFrom } from "./etcdRecords.js"
+import { AlreadyExists, RevisionConflict, type StoredPod, type StoreError, type WriteOptions } from "./Store.js"
+
+type Current = StoredPod & { readonly writeId: string }
+type Bookkeeping = { readonly restartGeneration: number; readonly node: string | null }
+
+/** What a compare-and-swap step decided, given the pod as it is now. */
+type Decision<A> =
+  | { readonly _tag: "Write"; readonly spec: Pod; readonly keep: Bookkeeping }
+  | { readonly _tag: "Done"; readonly result: A }
+
+const revisionOf = (cur: Option.Option<Current>): number | null =>
+  Option.match(cur, { onNone: () => null, onSome: (c) => c.revision })
+
+const expect = (name: string, expected: number | undefined, cur: Option.Option<Current>) => {
+  const actual = revisionOf(cur)
+  return expected !== undefined && (actual ?? 0) !== expected
+    ? Effect.fail(new RevisionConflict({ name, expected, actual }))
+    : Effect.void
+}
+
+const repeatUntilSome = <A, E>(step: Effect.Effect<Option.Option<A>, E>): Effect.Effect<A, E> =>
+  Effect.gen(function*() {
+    while (true) {
+      const out = yield* step
+      if (Option.isSome(out)) return out.value
+    }
+  })
+
+export const makePods = ({ call, kv, prefix }: EtcdEnv) => {
+  const readPod = (op: string, name: string) =>
+    call(op, podKey(name), (deadline) => kv.get(podKey(name)).options({ deadline }).exec()).pipe(
+      Effect.flatMap((res) => {
+        const found = res.kvs[0]
+        return found ? Effect.map(storedPodFrom(op, prefix, podKey(name), found), Option.some) : Effect.succeedNone
+      })
+    )
+
+  const readAll = (op: string) =>
+    call(op, PODS, (deadline) => kv.getAll().prefix(PODS).sort("Key", "Ascend").options({ deadline }).exec()).pipe(
+      Effect.flatMap((res) =>
+        Effect.map(
+          Effect.forEach(res.kvs, (x) => storedPodFrom(op, prefix, x.key.toString(), x)),
+          (pods) => ({ revision: Number(res.header.revision), pods: pods.map(publicPod) })
+        )
+      )
+    )
+
+  /**
+   * `optimistic`: start by assuming the pod is absent (create, and puts that do not depend on a
+   * revision: a new pod costs one round trip); otherwise read it first.
+   */
+  const cas = <A, E>(
+    op: string,
+    name: string,
+    optimistic: boolean,
+    decide: (cur: Option.Option<Current>) => Effect.Effect<Decision<A>, E>
+  ): Effect.Effect<A | StoredPod, E | StoreError> => {
+    const key = podKey(name)
+    const writeId = newWriteId()
+    let known: Option.Option<Option.Option<Current>> = optimistic ? Option.some(Option.none()) : Option.none()
+    return repeatUntilSome(Effect.gen(function*() {
+      const cur = Option.isSome(known) ? known.value : yield* readPod(op, name)
+      if (Option.isSome(cur) && cur.value.writeId === writeId) return Option.some<A | StoredPod>(publicPod(cur.value))
+      const decision = yield* decide(cur)
+      if (decision._tag === "Done") return Option.some<A | StoredPod>(decision.result)
+      const updatedAt = Date.now()
+      const value = encodePodValue({ spec: decision.spec, ...decision.keep, updatedAt, writeId })
+      const res = yield* call(op, key, (deadline) =>
+        kv.if(key, "Mod", "==", revisionOf(cur) ?? 0).options({ deadline })
+          .then(kv.put(key).value(value))
+          .else(kv.get(key))
+          .commit())
+      if (!res.succeeded) {
+        // Transaction responses keep the namespace prefix on keys: name the key ourselves.
+        const now = res.responses[0]?.response_range?.kvs[0]
+        known = Option.some(now ? Option.some(yield* storedPodFrom(op, prefix, key, now)) : Option.none())
+        return Option.none()
+      }
+      const revision = Number(res.header.revision)
+      return Option.some<A | StoredPod>({
+        name,
+        spec: decision.spec,
+        revision,
+        createdRevision: Option.match(cur, { onNone: () => revision, onSome: (c) => c.createdRevision }),
+        updatedAt,
+        ...decision.keep
+      })
+    }))
+  }
+
+  const kept = (cur: Option.Option<Current>): Bookkeeping =>
+    Option.match(cur, {
+      onNone: () => ({ restartGeneration: 0, node: null }),
+      onSome: (c) => ({ restartGeneration: c.restartGeneration, node: c.node })
+    })
+
+  const put = (pod: Pod, opts?: WriteOptions): Effect.Effect<StoredPod, StoreError | RevisionConflict> =>
+    cas<never, RevisionConflict>(
+      "put",
+      pod.name,
+      (opts?.expectRevision ?? 0) === 0,
+      (cur) =>
+        Effect.as(expect(pod.name, opts?.expectRevision, cur), {
+          _tag: "Write",
+          spec: pod,
+          keep: kept(cur)
+        })
+    )
+
+  const create = (pod: Pod): Effect.Effect<StoredPod, StoreError | AlreadyExists> =>
+    cas<never, AlreadyExists>("create", pod.name, true, (cur) =>
+      Option.isSome(cur)
+        ? Effect.fail(new AlreadyExists({ name: pod.name, revision: cur.value.revision }))
+        : Effect.succeed({ _tag: "Write", spec: pod, keep: kept(cur) }))
+
+  /**
+   * Delete if unchanged since read. The value is not decoded: a pod whose stored value is corrupted
+   * can still be deleted (only its mod revision matters).
+   */
+  const del = (name: string, opts?: WriteOptions): Effect.Effect<boolean, StoreError | RevisionConflict> => {
+    const key = podKey(name)
+    let sent = false
+    return repeatUntilSome(Effect.gen(function*() {
+      const res = yield* call("delete", key, (deadline) => kv.get(key).options({ deadline }).exec())
+      const actual = res.kvs[0] ? Number(res.kvs[0].mod_revision) : null
+      // Absent after our own delete was sent (outcome unknown, then retried): it is deleted.
+      if (actual === null && sent) return Option.some(true)
+      const expected = opts?.expectRevision
+      if (expected !== undefined && (actual ?? 0) !== expected) {
+        return yield* new RevisionConflict({ name, expected, actual })
+      }
+      if (actual === null) return Option.some(false)
+      sent = true
+      const done = yield* call(
+        "delete",
+        key,
+        (deadline) => kv.if(key, "Mod", "==", actual).options({ deadline }).then(kv.delete().key(key)).commit()
+      )
+      return done.succeeded ? Option.some(true) : Option.none()
+    }))
+  }
+
+  /** Rewrite an existing pod's bookkeeping, keeping its spec; None if absent. */
+  const touch = (op: string, name: string, update: (cur: Current) => Bookkeeping, expected?: number) =>
+    cas<Option.Option<StoredPod>, RevisionConflict>(op, name, false, (cur) =>
+      Effect.as(
+        expect(name, expected, cur),
+        Option.match(cur, {
+          onNone: (): Decision<Option.Option<StoredPod>> => ({ _tag: "Done", result: Option.none() }),
+          onSome: (c): Decision<Option.Option<StoredPod>> => ({ _tag: "Write", spec: c.spec, keep: update(c) })
+        })
+      )).pipe(Effect.map((r) => Option.isOption(r) ? r : Option.some(r)))
+
+  const requestRestart = (name: string): Effect.Effect<Option.Option<StoredPod>, StoreError> =>
+    touch("restart", name, (c) => ({ restartGeneration: c.restartGeneration + 1, node: c.node })).pipe(
+      // No expected revision: a conflict cannot happen.
+      Effect.catchTag("RevisionConflict", Effect.die)
+    )
+
+  const bind = (name: string, node: string | null, opts?: WriteOptions) =>
+    touch("bind", name, (c) => ({ restartGeneration: c.restartGeneration, node }), opts?.expectRevision)
+
+  return {
+    get: (name: string) => Effect.map(readPod("get", name), Option.map(publicPod)),
+    readAll,
+    put,
+    create,
+    delete: del,
+    requestRestart,
+    bind
+  }
+}
