@@ -73,6 +73,12 @@ export interface NodesService {
   readonly watch: Stream.Stream<ReadonlyArray<NodeState>, ClusterError>
   /** Record when a node went not ready (leader only); null clears it. */
   readonly markNotReady: (name: string, since: string | null) => Effect.Effect<void, ClusterError>
+  /**
+   * Forget a node that is gone for good (decommissioned): its record and mark are deleted, and the
+   * scheduler places its pods again elsewhere (reschedulable or not: the node will not come back).
+   * Refused while the node is ready (stop its agent first). False if no such node.
+   */
+  readonly remove: (name: string) => Effect.Effect<boolean, ClusterError>
 }
 
 export class Nodes extends Context.Tag("tank/Nodes")<Nodes, NodesService>() {}

@@ -3,7 +3,8 @@
  * key is alive, and when the scheduler leader saw it go not ready. Pure; shared by the etcd and the
  * in-memory Nodes layers so both answer the same.
  */
-import type { NodeInfo, NodeState } from "./Cluster.js"
+import { Effect } from "effect"
+import { ClusterError, type NodeInfo, type NodeState } from "./Cluster.js"
 
 export const nodeStates = (
   records: ReadonlyMap<string, NodeInfo>,
@@ -22,3 +23,12 @@ export const nodeStates = (
 /** Two lists that read the same (watchers emit only real changes). */
 export const sameNodes = (a: ReadonlyArray<NodeState>, b: ReadonlyArray<NodeState>): boolean =>
   JSON.stringify(a) === JSON.stringify(b)
+
+/** `remove` of a node whose agent still holds it. */
+export const stillReady = (name: string) =>
+  Effect.fail(
+    new ClusterError({
+      op: `remove node ${name}`,
+      message: `node "${name}" is ready (its agent is running): stop that agent before removing the node`
+    })
+  )

@@ -14,7 +14,7 @@ import type { IKeyValue, Lease, Namespace, Watcher } from "etcd3"
 import { randomUUID } from "node:crypto"
 import { Etcd } from "../etcd/client.js"
 import { ClusterError, NodeInfo, Nodes, type NodeState } from "./Cluster.js"
-import { nodeStates, sameNodes } from "./nodeStates.js"
+import { nodeStates, sameNodes, stillReady } from "./nodeStates.js"
 
 export const NODES = "nodes/"
 export const ALIVE = "alive/"
@@ -195,7 +195,21 @@ const make = Effect.gen(function*() {
         () => kv.if(ALIVE + name, "Version", "==", 0).then(kv.put(NOT_READY + name).value(since)).commit()
       ).pipe(Effect.asVoid)
 
-  return Nodes.of({ register, list, watch, markNotReady })
+  const remove = (name: string) =>
+    Effect.gen(function*() {
+      const res = yield* call(
+        `remove node ${name}`,
+        () =>
+          kv.if(ALIVE + name, "Version", "==", 0)
+            .then(kv.delete().key(NODES + name), kv.delete().key(NOT_READY + name))
+            .else(kv.get(ALIVE + name))
+            .commit()
+      )
+      if (!res.succeeded) return yield* stillReady(name)
+      return Number(res.responses[0]?.response_delete_range?.deleted ?? 0) > 0
+    })
+
+  return Nodes.of({ register, list, watch, markNotReady, remove })
 })
 
 /** Nodes over the process's etcd connection. */

@@ -5,7 +5,7 @@
  */
 import { Effect, Layer, Option, type Scope, Stream, SubscriptionRef } from "effect"
 import { ClusterError, type NodeInfo, Nodes, type NodeState } from "./Cluster.js"
-import { nodeStates, sameNodes } from "./nodeStates.js"
+import { nodeStates, sameNodes, stillReady } from "./nodeStates.js"
 
 interface State {
   readonly records: ReadonlyMap<string, NodeInfo>
@@ -72,7 +72,15 @@ export const make = Effect.gen(function*() {
         ? s
         : { ...s, marks: new Map(s.marks).set(name, since) })
 
-  return Nodes.of({ register, list, watch, markNotReady })
+  const remove = (name: string) =>
+    SubscriptionRef.modifyEffect(state, (s) =>
+      s.alive.has(name)
+        ? stillReady(name)
+        : Effect.succeed(
+          [s.records.has(name), { ...s, records: without(s.records, name), marks: without(s.marks, name) }] as const
+        ))
+
+  return Nodes.of({ register, list, watch, markNotReady, remove })
 })
 
 export const layerMemory: Layer.Layer<Nodes> = Layer.effect(Nodes, make)

@@ -5,7 +5,8 @@
  * Rules, per pod:
  * - `node` (pinned): bound to that node, whether or not it is ready or even registered (it waits
  *   there). Past the grace period on a not-ready node it is reported lost (a pinned pod cannot move).
- * - Bound to a node that no longer suits its spec (pin or selector changed, node never registered):
+ * - Bound to a node that no longer suits its spec (pin or selector changed, node not registered: never,
+ *   or removed with `Nodes.remove`):
  *   placed again as if new. This also holds when the node's labels change (an agent restarted with
  *   other `node.labels`), unlike Kubernetes' "IgnoredDuringExecution": the declared state wins.
  * - Bound to a node not ready for `lostAfterMs` or longer: `reschedule: true` → placed again on

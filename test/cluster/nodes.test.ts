@@ -222,6 +222,26 @@ describe("Nodes on etcd", () => {
       assert.isUndefined(states[0]!.notReadySince)
     }))
 
+  it.scopedLive("remove: refused while the node is ready; afterwards its record and mark are gone", () =>
+    Effect.gen(function*() {
+      const etcd = yield* startEtcd()
+      const ctx = yield* agent(etcd.endpoints, freshPrefix())
+      const nodes = yield* Effect.provide(Nodes, ctx)
+      const scope = yield* Scope.make()
+      yield* nodes.register(info("gone"), 10).pipe(Scope.extend(scope))
+      yield* nodes.register(info("kept"), 10)
+      const refused = yield* Effect.flip(nodes.remove("gone"))
+      assert.match(refused.message, /node "gone" is ready .* stop that agent/)
+      yield* Scope.close(scope, Exit.void)
+      yield* nodes.markNotReady("gone", "2026-11-23T16:00:00.000Z")
+      assert.isTrue(yield* nodes.remove("gone"))
+      assert.deepStrictEqual((yield* nodes.list).map((s) => s.info.name), ["kept"])
+      assert.isFalse(yield* nodes.remove("gone"))
+      // Registering the name again starts afresh: no mark from before.
+      yield* nodes.register(info("gone"), 10)
+      assert.deepStrictEqual(readiness(yield* nodes.list), { gone: true, kept: true })
+    }))
+
   it.scopedLive("watch: the list now, then after every registration, expiry and mark (only real changes)", () =>
     Effect.gen(function*() {
       const etcd = yield* startEtcd()

@@ -52,6 +52,18 @@ describe("Nodes in memory", () => {
       assert.isTrue((yield* nodes.list)[0]!.ready)
     }).pipe(Effect.provide(layerMemory)))
 
+  it.scoped("remove: refused while ready, then the record is gone", () =>
+    Effect.gen(function*() {
+      const nodes = yield* Nodes
+      const scope = yield* Scope.make()
+      yield* nodes.register(info("gone"), 10).pipe(Scope.extend(scope))
+      assert.match((yield* Effect.flip(nodes.remove("gone"))).message, /is ready/)
+      yield* Scope.close(scope, Exit.void)
+      assert.isTrue(yield* nodes.remove("gone"))
+      assert.deepStrictEqual(yield* nodes.list, [])
+      assert.isFalse(yield* nodes.remove("gone"))
+    }).pipe(Effect.provide(layerMemory)))
+
   it.scoped("watch: the list now, then each real change", () =>
     Effect.gen(function*() {
       const nodes = yield* Nodes
