@@ -6,6 +6,7 @@ import * as path from "node:path"
 import { promisify } from "node:util"
 import type { Change } from "../../src/store/Store.js"
 import { startEtcd, startEtcdCluster } from "../support/etcd.js"
+import { startCutProxy } from "./cutProxy.js"
 import { etcdctl, freshPrefix, leaderIndex, rawOn, storeOn } from "./etcdHelpers.js"
 import { pod } from "./suite.js"
 
@@ -59,6 +60,41 @@ describe("Store (etcd): failures and races", () => {
         ["during", created.revision]
       ])
     }), { timeout: 40_000 })
+
+  it.scopedLive(
+    "a write whose answer was lost (committed, connection cut) is reported once, as done",
+    () =>
+      Effect.gen(function*() {
+        const etcd = yield* startEtcd()
+        const proxy = yield* startCutProxy(etcd.endpoints[0]!)
+        const prefix = freshPrefix()
+        const store = yield* storeOn([proxy.url], prefix)
+        const raw = yield* rawOn(etcd.endpoints, prefix)
+        const version = (name: string) =>
+          Effect.promise(() => raw.kv.get(`pods/${name}`).exec()).pipe(
+            Effect.map((r) => Number(r.kvs[0]?.version ?? 0))
+          )
+        const base = yield* store.put(pod("web"))
+        // create-if-absent: the retry's compare fails on our own write; it must not say AlreadyExists.
+        yield* proxy.swallowThenCut(300)
+        const created = yield* store.create(pod("new"))
+        assert.isAbove(proxy.swallowed(), 0, "the answer to the create was dropped")
+        assert.strictEqual(Option.getOrThrow(yield* store.get("new")).revision, created.revision)
+        assert.strictEqual(yield* version("new"), 1)
+        // A conditional put: not a RevisionConflict with itself.
+        const before = proxy.swallowed()
+        yield* proxy.swallowThenCut(300)
+        const updated = yield* store.put(pod("web", "never"), { expectRevision: base.revision })
+        assert.isAbove(proxy.swallowed(), before)
+        assert.strictEqual(Option.getOrThrow(yield* store.get("web")).revision, updated.revision)
+        assert.strictEqual(yield* version("web"), 2)
+        // delete: reported as deleted.
+        yield* proxy.swallowThenCut(300)
+        assert.isTrue(yield* store.delete("web", { expectRevision: updated.revision }))
+        assert.isTrue(Option.isNone(yield* store.get("web")))
+      }),
+    { timeout: 30_000 }
+  )
 
   it.scopedLive("two clients racing conditional writes: exactly one wins each race", () =>
     Effect.gen(function*() {
