@@ -33,6 +33,9 @@ await build({
   // Native addons stay external: they are loaded from node_modules at run time.
   // etcd3 (cluster mode only, imported lazily) loads its gRPC .proto files from its package dir.
   external: ["better-sqlite3", "node-pty", "koffi", "@parcel/watcher", "etcd3"],
+  // The bundle runs as a vm.Script (code cache), which cannot import(): external lazy imports
+  // (etcd3) become require(); bundled ones stay lazy either way.
+  supported: { "dynamic-import": false },
   // import.meta.url locates the package root (native/tank-helper) from the bundle's own path.
   define: { "import.meta.url": "__tankImportMetaUrl" },
   banner: { js: "const __tankImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
