@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -15,6 +16,7 @@
 
 #include "config.h"
 #include "creds.h"
+#include "pty.h"
 #include "spawn.h"
 #include "ttyrelay.h"
 #include "util.h"
@@ -310,12 +312,16 @@ enter_main (int argc, char **argv)
   for (size_t k = 0; k < sizeof sigs / sizeof sigs[0]; k++)
     sigaddset (&set, sigs[k]);
   sigprocmask (SIG_BLOCK, &set, NULL);
-  int master = -1;
-  if (o.tty && (master = ttyrelay_open_master (&err)) < 0)
+  /* --tty: the pair comes from the container's devpts (we are in its mount namespace now). */
+  int master = -1, slave = -1;
+  if (o.tty && (master = pty_open (o.creds.uid, &slave, &err)) < 0)
     {
       tank_error_print (2, &err);
       return 125;
     }
+  struct winsize ws;
+  if (master >= 0 && ioctl (0, TIOCGWINSZ, &ws) == 0)
+    ioctl (master, TIOCSWINSZ, &ws);
   pid_t pid = fork ();
   if (pid < 0)
     {
@@ -325,14 +331,23 @@ enter_main (int argc, char **argv)
     }
   if (pid == 0)
     {
-      if (master >= 0 && ttyrelay_child_setup (master, o.creds.uid, &err) < 0)
+      if (master >= 0)
         {
-          tank_error_print (2, &err);
-          _exit (126);
+          close (master);
+          if (pty_take (slave, &err) < 0)
+            {
+              tank_error_print (2, &err);
+              _exit (126);
+            }
+          if (slave > 2)
+            close (slave);
         }
       child (&o);
     }
   if (master >= 0)
-    return exit_like (ttyrelay_run (master, pid, &set));
+    {
+      close (slave); /* the master reads EIO once the command's copies are closed */
+      return exit_like (ttyrelay_run (master, pid, &set));
+    }
   return wait_child (pid, &set);
 }

@@ -15,46 +15,6 @@
 #include "util.h"
 
 int
-ttyrelay_open_master (tank_err_t *err)
-{
-  int master = open ("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
-  if (master < 0)
-    return tank_error (err, errno, "pty", "open the container's /dev/ptmx");
-  if (unlockpt (master) < 0)
-    {
-      int e = errno;
-      close (master);
-      return tank_error (err, e, "pty", "unlockpt");
-    }
-  struct winsize ws;
-  if (ioctl (0, TIOCGWINSZ, &ws) == 0)
-    ioctl (master, TIOCSWINSZ, &ws);
-  return master;
-}
-
-int
-ttyrelay_child_setup (int master, unsigned uid, tank_err_t *err)
-{
-  if (setsid () < 0)
-    return tank_error (err, errno, "pty", "setsid");
-  /* TIOCGPTPEER opens the slave through the master, without a path lookup that could be raced. */
-  int slave = ioctl (master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
-  if (slave < 0)
-    return tank_error (err, errno, "pty", "open pty slave");
-  if (fchown (slave, uid, (gid_t) -1) < 0)
-    return tank_error (err, errno, "pty", "chown pty slave");
-  if (ioctl (slave, TIOCSCTTY, 0) < 0)
-    return tank_error (err, errno, "pty", "TIOCSCTTY");
-  for (int fd = 0; fd < 3; fd++)
-    if (dup2 (slave, fd) < 0)
-      return tank_error (err, errno, "pty", "dup2 pty slave onto fd %d", fd);
-  if (slave > 2)
-    close (slave);
-  close (master);
-  return 0;
-}
-
-int
 ttyrelay_run (int master, pid_t child, const sigset_t *set)
 {
   sigset_t with_winch = *set;
