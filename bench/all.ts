@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: runs every bench in this folder (root; installs missing peers with apt) and
  * prints one summary table of Tank against the peers measured in the same run. A peer that is not
- * installed is shown as such. Benches: runtime, apply, network, pull, logs.
+ * installed is shown as such. Benches: runtime, apply, network, pull, logs, store (SQLite vs etcd),
+ * cluster (apply → running through etcd, placement of 300 pods on 3 nodes).
  */
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -14,7 +15,9 @@ const benches = [
   ["apply.ts", ["100"]],
   ["network.ts", ["30"]],
   ["pull.ts", []],
-  ["logs.ts", []]
+  ["logs.ts", []],
+  ["store.ts", []],
+  ["cluster.ts", ["300"]]
 ] as const
 
 const dir = import.meta.dirname
