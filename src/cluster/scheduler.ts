@@ -11,6 +11,8 @@
  *   node no longer suits its spec.
  * - Nodes seen not ready without a mark get `markNotReady(now)`, so the grace period survives a change
  *   of leader; the loop also wakes when the next node crosses it.
+ * - Statuses of deleted pods that no agent will remove (written by the scheduler, or by a node that is
+ *   not ready) are deleted.
  *
  * Errors of one pass (etcd unreachable, ...) are logged and the pass retried with backoff; the loop
  * itself never fails, so a leader does not resign over a hiccup.
@@ -60,13 +62,36 @@ export const runScheduler = (options: SchedulerOptions): Effect.Effect<never, ne
     yield* Effect.forkScoped(follow("nodes", Effect.succeed(nodes.watch)))
 
     const pass = Effect.gen(function*() {
+      // Statuses after pods: a status for a pod missing from `pods` is then about a deleted pod.
       const [pods, states] = yield* Effect.all([store.list, nodes.list], { concurrency: 2 })
+      const statuses = new Map((yield* store.listStatus).map((s) => [s.name, s]))
       const now = yield* Clock.currentTimeMillis
       yield* markDown(states, now)
       const { decisions, wakeAt } = place({ pods, nodes: states, now, lostAfterMs: options.lostAfterSeconds * 1000 })
-      yield* carryOut(decisions, new Map(pods.map((p) => [p.name, p.revision])), now)
+      yield* carryOut(decisions, statuses, new Map(pods.map((p) => [p.name, p.revision])), now)
+      yield* sweep(statuses, new Set(pods.map((p) => p.name)), states)
       return wakeAt
     })
+
+    /**
+     * Statuses of deleted pods that no agent will clean up: those the scheduler wrote (no node:
+     * "pending", unschedulable) and those of a node that is not ready ("lost", or whatever its agent
+     * last wrote). A ready node's agent removes its own once it has stopped the pod.
+     */
+    const sweep = (
+      statuses: ReadonlyMap<string, PodStatus>,
+      declared: ReadonlySet<string>,
+      states: ReadonlyArray<NodeState>
+    ) => {
+      const ready = new Set(states.filter((s) => s.ready).map((s) => s.info.name))
+      const orphans = [...statuses.values()].filter((s) =>
+        !declared.has(s.name) && (s.node === undefined || !ready.has(s.node))
+      )
+      return Effect.forEach(orphans, (s) => store.deleteStatus(s.name), {
+        concurrency: BIND_CONCURRENCY,
+        discard: true
+      })
+    }
 
     const markDown = (states: ReadonlyArray<NodeState>, now: number) =>
       Effect.forEach(
@@ -78,16 +103,15 @@ export const runScheduler = (options: SchedulerOptions): Effect.Effect<never, ne
         { discard: true }
       )
 
-    const carryOut = (decisions: ReadonlyArray<Decision>, revisions: ReadonlyMap<string, number>, now: number) =>
-      Effect.gen(function*() {
-        const needStatus = decisions.some((d) => d._tag !== "Bind")
-        const statuses = needStatus
-          ? new Map((yield* store.listStatus).map((s) => [s.name, s]))
-          : new Map<string, PodStatus>()
-        yield* Effect.forEach(decisions, (d) => act(d, statuses.get(d.pod), revisions.get(d.pod) ?? 0, now), {
-          concurrency: BIND_CONCURRENCY,
-          discard: true
-        })
+    const carryOut = (
+      decisions: ReadonlyArray<Decision>,
+      statuses: ReadonlyMap<string, PodStatus>,
+      revisions: ReadonlyMap<string, number>,
+      now: number
+    ) =>
+      Effect.forEach(decisions, (d) => act(d, statuses.get(d.pod), revisions.get(d.pod) ?? 0, now), {
+        concurrency: BIND_CONCURRENCY,
+        discard: true
       })
 
     const bind = (pod: string, node: string | null, revision: number) =>

@@ -82,6 +82,11 @@ describe("runScheduler", () => {
       const early = Option.getOrThrow(yield* c.store.getStatus("early"))
       assert.strictEqual(early.phase, "pending")
       assert.strictEqual(early.reason, "unschedulable: no nodes registered")
+      // A pending pod deleted: its status goes with it (nobody else wrote it, nobody else removes it).
+      yield* c.store.put(spec("fleeting"))
+      yield* settle("fleeting pending", Effect.map(c.store.getStatus("fleeting"), Option.isSome))
+      yield* c.store.delete("fleeting")
+      yield* settle("fleeting's status removed", Effect.map(c.store.getStatus("fleeting"), Option.isNone))
       yield* c.up(info("a"))
       yield* c.up(info("b", { capacity: { cpu: 8000, memory: 16 * GiB, pods: 110 } }))
       yield* settle("early bound", Effect.map(c.bindings, (b) => b.early !== null))
@@ -145,6 +150,16 @@ describe("runScheduler", () => {
       yield* TestClock.adjust("1 minute")
       yield* idle
       assert.strictEqual((yield* c.events("lost")).length, 1)
+      // Deleting a lost pod removes its status: its node's agent is not there to do it.
+      yield* c.store.put(spec("gone"))
+      yield* c.store.bind("gone", "a")
+      yield* TestClock.adjust("1 second")
+      yield* settle(
+        "gone lost",
+        Effect.map(c.store.getStatus("gone"), (s) => Option.isSome(s) && s.value.phase === "lost")
+      )
+      yield* c.store.delete("gone")
+      yield* settle("gone's status removed", Effect.map(c.store.getStatus("gone"), Option.isNone))
       // The node comes back: the mark is gone, the lost pod is still bound there for its agent to run.
       yield* c.up(info("a"))
       const back = (yield* c.nodes.list).find((n) => n.info.name === "a")!
