@@ -17,6 +17,7 @@ import type { AttachOptions } from "./exec/Attach.js"
 import type { CaptureOptions, ExecOptions } from "./exec/Exec.js"
 import type { EventsOptions } from "./observe/events.js"
 import type { LogsOptions } from "./observe/logs.js"
+import type { PodInput } from "./spec/Pod.js"
 import { layerSqlite } from "./store/sqlite.js"
 import type { PodStatus } from "./store/status.js"
 import type { Store } from "./store/Store.js"
@@ -47,10 +48,14 @@ export const StoreLive: Layer.Layer<
 
 const withDefaults = <A, E>(eff: Effect.Effect<A, E, Store>) => Effect.provide(eff, StoreLive)
 
-/** Validate and store a pod (create or replace); the agent converges. */
-export const apply = (spec: unknown) => withDefaults(Api.apply(spec))
+/**
+ * Validate and store a pod (create or replace); the agent converges. Typed as the canonical spec so
+ * editors complete fields and flag typos; data of unknown shape (parsed files) goes through
+ * `Api.apply`, which validates it just the same.
+ */
+export const apply = (spec: PodInput) => withDefaults(Api.apply(spec))
 /** Apply several pods at once; if any is invalid, none is stored. */
-export const applyAll = (specs: ReadonlyArray<unknown>) => withDefaults(Api.applyAll(specs))
+export const applyAll = (specs: ReadonlyArray<PodInput>) => withDefaults(Api.applyAll(specs))
 /** The desired spec of one pod (fails with PodNotFound). */
 export const get = (name: string) => withDefaults(Api.get(name))
 /** All desired pods, sorted by name. */
