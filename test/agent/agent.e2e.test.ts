@@ -14,6 +14,7 @@ import { layerSqlite } from "../../src/store/sqlite.js"
 import type { PodStatus } from "../../src/store/status.js"
 import { Store } from "../../src/store/Store.js"
 import { assertNoLeaks, leakSnapshot } from "../support/leaks.js"
+import { alive, until } from "../support/poll.js"
 import { type TankEnv, tankEnv } from "../support/tankEnv.js"
 
 const root = path.join(import.meta.dirname, "../..")
@@ -26,22 +27,6 @@ const agentIn = (env: TankEnv, extra: Partial<Agent.AgentOptions> = {}) =>
   })).pipe(Effect.map((ctx) => Context.get(ctx, Store)))
 
 const status = (store: Store["Type"], name: string) => store.getStatus(name).pipe(Effect.map(Option.getOrUndefined))
-
-/** Poll until `pred` holds (or fail after `ms`). */
-const until = <A>(what: string, get: Effect.Effect<A, unknown>, pred: (a: A) => boolean, ms = 20_000) =>
-  Effect.gen(function*() {
-    const t0 = Date.now()
-    for (;;) {
-      const a = yield* get
-      if (pred(a)) return a
-      if (Date.now() - t0 > ms) return yield* Effect.dieMessage(`timed out waiting for ${what}: ${JSON.stringify(a)}`)
-      yield* Effect.sleep("50 millis")
-    }
-  })
-
-const alive = (pid: number | undefined) =>
-  pid !== undefined && fs.existsSync(`/proc/${pid}/stat`) &&
-  !/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8"))
 
 const running = (s: PodStatus | undefined) => s?.phase === "running" && alive(s.hostPid)
 

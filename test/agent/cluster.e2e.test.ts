@@ -16,24 +16,10 @@ import * as EtcdClient from "../../src/etcd/client.js"
 import { storeLayer } from "../../src/store/fromConfig.js"
 import { Store } from "../../src/store/Store.js"
 import { startEtcd } from "../support/etcd.js"
+import { alive, until } from "../support/poll.js"
 import { tankEnv } from "../support/tankEnv.js"
 
 const fast = { backoffBaseMs: 300, backoffCapMs: 2_000, stableWindowMs: 60_000, resyncIntervalMs: 1_000 }
-
-const until = <A>(what: string, get: Effect.Effect<A, unknown>, pred: (a: A) => boolean, ms = 20_000) =>
-  Effect.gen(function*() {
-    const t0 = Date.now()
-    for (;;) {
-      const a = yield* get
-      if (pred(a)) return a
-      if (Date.now() - t0 > ms) return yield* Effect.dieMessage(`timed out waiting for ${what}: ${JSON.stringify(a)}`)
-      yield* Effect.sleep("50 millis")
-    }
-  })
-
-const alive = (pid: number | undefined) =>
-  pid !== undefined && fs.existsSync(`/proc/${pid}/stat`) &&
-  !/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8"))
 
 describe("Agent in cluster mode (live, root, real etcd)", () => {
   it.scopedLive(

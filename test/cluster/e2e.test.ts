@@ -23,29 +23,18 @@ import type { PodStatus } from "../../src/store/status.js"
 import { Store, type StoredPod } from "../../src/store/Store.js"
 import { startEtcdCluster } from "../support/etcd.js"
 import { assertNoLeaks, leakSnapshot } from "../support/leaks.js"
+import { alive, until as poll } from "../support/poll.js"
 import { runtimeLayer, type TankEnv, tankEnv } from "../support/tankEnv.js"
 import { tmpDir } from "../support/tmp.js"
+
+/** Cluster convergence takes longer: 30 s, polled every 100 ms. */
+const until = <A>(what: string, get: Effect.Effect<A, unknown>, pred: (a: A) => boolean, ms = 30_000) =>
+  poll(what, get, pred, ms, 100)
 
 const root = path.join(import.meta.dirname, "../..")
 const agentScript = path.join(root, "test/agent/fixtures/agent.ts")
 const NODES = ["n1", "n2", "n3"] as const
 const fast = { backoffBaseMs: 300, backoffCapMs: 2_000, stableWindowMs: 60_000, resyncIntervalMs: 1_000 }
-
-/** Poll until `pred` holds (or die after `ms`, showing the last value). */
-const until = <A>(what: string, get: Effect.Effect<A, unknown>, pred: (a: A) => boolean, ms = 30_000) =>
-  Effect.gen(function*() {
-    const t0 = Date.now()
-    for (;;) {
-      const a = yield* get
-      if (pred(a)) return a
-      if (Date.now() - t0 > ms) return yield* Effect.dieMessage(`timed out waiting for ${what}: ${JSON.stringify(a)}`)
-      yield* Effect.sleep("100 millis")
-    }
-  })
-
-const alive = (pid: number | undefined) =>
-  pid !== undefined && fs.existsSync(`/proc/${pid}/stat`) &&
-  !/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8"))
 
 /** The client URL of the member that leads the etcd cluster now (etcd's JSON gateway). */
 const etcdLeader = (urls: ReadonlyArray<string>) =>

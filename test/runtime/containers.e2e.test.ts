@@ -18,22 +18,8 @@ import type { PodStatus } from "../../src/store/status.js"
 import { Store } from "../../src/store/Store.js"
 import { makeLan } from "../support/lan.js"
 import { assertNoLeaks, leakSnapshot } from "../support/leaks.js"
+import { alive, until } from "../support/poll.js"
 import { liveRuntime, tankEnv } from "../support/tankEnv.js"
-
-const alive = (pid: number | undefined) =>
-  pid !== undefined && fs.existsSync(`/proc/${pid}/stat`) &&
-  !/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8"))
-
-const until = <A>(what: string, get: Effect.Effect<A, unknown>, pred: (a: A) => boolean, ms = 20_000) =>
-  Effect.gen(function*() {
-    const t0 = Date.now()
-    for (;;) {
-      const a = yield* get
-      if (pred(a)) return a
-      if (Date.now() - t0 > ms) return yield* Effect.dieMessage(`timed out waiting for ${what}: ${JSON.stringify(a)}`)
-      yield* Effect.sleep("50 millis")
-    }
-  })
 
 const container = (s: PodStatus | undefined, name: string) => s?.containers?.find((c) => c.name === name)
 
