@@ -53,7 +53,9 @@ export const make = (options: EtcdStoreOptions = {}) =>
           Effect.as(false),
           Effect.catchIf((e) =>
             /compacted/i.test(e.message), () =>
-            Effect.succeed(true))
+            Effect.succeed(true)),
+          // Nothing has happened after the cursor yet: certainly not compacted.
+          Effect.catchIf((e) => /future revision/i.test(e.message), () => Effect.succeed(false))
         )
 
     const pods = makePods(env)

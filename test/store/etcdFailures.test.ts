@@ -249,6 +249,8 @@ describe("Store (etcd): TLS and authentication", () => {
         assert.match(denied.message, /auth/i)
         const elsewhere = yield* storeOn(etcd.endpoints, "/other/", { retryFor: "1 second" }, auth("tankpw"))
         assert.match((yield* Effect.flip(elsewhere.put(pod("x")))).message, /permission denied/i)
+        const watchDenied = yield* Effect.flip(elsewhere.watch(1).pipe(Stream.runDrain))
+        assert.match(watchDenied.message, /permission denied/i)
         // Without the client certificate the server refuses the connection.
         const noCert = yield* storeOn(etcd.endpoints, prefix, { retryFor: "1 second", callTimeout: "1 second" }, {
           tls: { ca: tls.ca },
