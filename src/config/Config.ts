@@ -10,7 +10,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import * as YAML from "yaml"
 import { formatPath } from "../spec/decode.js"
-import { AbsPath, Ipv4, LinkName } from "../spec/fields.js"
+import { AbsPath, Ipv4, labelKeyProblem, labelValueProblem, LinkName } from "../spec/fields.js"
 
 const Millis = Schema.Number.pipe(
   Schema.filter((n) => Number.isInteger(n) && n >= 0 ? true : `must be a whole number of milliseconds (got ${n})`)
@@ -62,7 +62,16 @@ const NodeName = Schema.String.pipe(
 export const NodeConfig = Schema.Struct({
   /** Default: the host name. */
   name: Schema.optional(NodeName),
-  labels: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String })),
+  /** Kubernetes label rules, so every `nodeSelector` a pod can have is able to match them. */
+  labels: Schema.optional(
+    Schema.Record({ key: Schema.String, value: Schema.String }).pipe(Schema.filter((labels) => {
+      const issues = Object.entries(labels).flatMap(([k, v]) => {
+        const problem = labelKeyProblem(k) ?? labelValueProblem(v)
+        return problem ? [{ path: [k], message: problem }] : []
+      })
+      return issues.length ? issues : true
+    }))
+  ),
   /** What the scheduler may place here; default: the machine's CPUs and memory. */
   capacity: Schema.optional(Schema.Struct({
     /** Millicores. */
