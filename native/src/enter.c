@@ -296,7 +296,7 @@ enter_main (int argc, char **argv)
     }
   /* Join the cgroups first, through host paths, before setns(mnt) hides them; the fork inherits. */
   for (size_t k = 0; k < o.ncg; k++)
-    if (write_int_file (o.cgroups[k], getpid (), &err, "cgroup_join") < 0)
+    if (cgroup_join_self (o.cgroups[k], &err) < 0)
       {
         tank_error_print (2, &err);
         return 125;

@@ -334,7 +334,8 @@ proc_start_time (pid_t pid)
   return t;
 }
 
-/* sync 1..2 happen here, before "ready": clone, cgroup placement, wait for the park message. */
+/* sync 1..2 happen here, before "ready": clone, wait for the park message (the workload has joined
+ * its cgroups by then). */
 static int
 start_workload (monitor_t *m, tank_err_t *err)
 {
@@ -342,9 +343,6 @@ start_workload (monitor_t *m, tank_err_t *err)
   int fd;
   if (spawn_workload (m->cfg, &m->sp, err) < 0)
     return -1;
-  for (size_t k = 0; m->cfg->cgroup_procs[k]; k++)
-    if (write_int_file (m->cfg->cgroup_procs[k], m->sp.pid, err, "cgroup_join") < 0)
-      goto fail;
   int r = sync_recv (m->sp.sync_fd, &msg, &fd);
   if (fd >= 0)
     close (fd);
@@ -369,7 +367,6 @@ start_workload (monitor_t *m, tank_err_t *err)
     }
   else
     tank_error (err, r < 0 ? errno : EPIPE, "spawn", "workload died before the checkpoint");
-fail:
   kill (m->sp.pid, SIGKILL);
   waitpid (m->sp.pid, NULL, 0);
   return -1;

@@ -93,6 +93,11 @@ child_prepare (const monitor_config_t *cfg, const child_fds_t *f, tank_err_t *er
   umask (0);
   if (prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
     return tank_error (err, errno, "pdeathsig", "PR_SET_PDEATHSIG");
+  /* Into the container's cgroups first (through the host's /sys/fs/cgroup, still visible before
+   * pivot_root), so everything it does from here on is accounted and limited there. */
+  for (size_t k = 0; cfg->cgroup_procs[k]; k++)
+    if (cgroup_join_self (cfg->cgroup_procs[k], err) < 0)
+      return -1;
   if (write_int_file ("/proc/self/oom_score_adj", cfg->oom_score_adj, err, "oom_score_adj") < 0)
     return -1;
   if (join_ns (f->net, CLONE_NEWNET, "setns_net", err) < 0 || join_ns (f->uts, CLONE_NEWUTS, "setns_uts", err) < 0
@@ -215,7 +220,7 @@ spawn_workload (const monitor_config_t *cfg, spawn_t *out, tank_err_t *err)
       close (sp[0]);
       child_main (cfg, &f);
     }
-  /* sync 1: the workload exists; the caller joins cgroups and waits for sync 2. */
+  /* sync 1: the workload exists; it joins its cgroups itself; the caller waits for sync 2. */
   *out = (spawn_t) { pid, sp[0], po[0], pe[0], pi[1] };
   sp[0] = po[0] = pe[0] = pi[1] = -1;
   ret = 0;

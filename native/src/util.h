@@ -47,3 +47,6 @@ void now_rfc3339 (char out[40]);
 int64_t monotonic_ms (void);
 int set_nonblock (int fd);
 int write_int_file (const char *path, long long v, tank_err_t *err, const char *step);
+
+/* Move the calling (single-threaded) process into the cgroup of `procs` (a cgroup.procs path). */
+int cgroup_join_self (const char *procs, tank_err_t *err);

@@ -192,35 +192,42 @@ export const make = (options: RuntimeOptions = {}) =>
         yield* progress("pulling")
         fs.mkdirSync(layout.run, { recursive: true, mode: 0o700 })
         const volumes = yield* volumeSources(pod, layout)
-        const prepared = yield* Effect.forEach(pod.containers, (c) => prepareContainer(images, pod, c, volumes), {
-          concurrency: "unbounded"
+        // Three independent chains run at once (each step's undo is in the run scope, so a failure
+        // in one interrupts the others and undoes all): the images and run parameters; the pod
+        // sandbox (network unless "host", hostname, IPC, shared by its containers) and its NICs; the
+        // cgroups (pod + one per container, limits from the spec).
+        const runParams = Effect.all([
+          Effect.forEach(pod.containers, (c) => prepareContainer(images, pod, c, volumes), {
+            concurrency: "unbounded"
+          }),
+          Effect.forEach(pod.initContainers, (c) => prepareContainer(images, pod, c, volumes), {
+            concurrency: "unbounded"
+          })
+        ]).pipe(Effect.tap(() => progress("starting")))
+        const sandboxed = Effect.gen(function*() {
+          const sb = yield* inRun(Effect.acquireRelease(
+            sandbox({ dir: layout.ns, net: pod.network !== "host", uts: true, ipc: true, hostname: pod.name }),
+            () => unpinSandbox(layout.ns).pipe(Effect.ignore)
+          )).pipe(Effect.mapError(step(pod.name, "sandbox")))
+          const net = pod.network === "host" ? undefined : yield* inRun(network.setup({
+            pod: pod.name,
+            netnsPath: sb.net!,
+            network: pod.network,
+            uplink: () => host.uplink,
+            ...(options.parentNetns ? { parentNetns: options.parentNetns } : {}),
+            ...(options.macSeed ? { macSeed: options.macSeed } : {})
+          })).pipe(Effect.mapError(step(pod.name, "network")))
+          return { sb, addresses: net?.nics.map((n) => n.address) ?? [] }
         })
-        const inits = yield* Effect.forEach(pod.initContainers, (c) => prepareContainer(images, pod, c, volumes), {
-          concurrency: "unbounded"
+        // Init containers first: `groups` is indexed like `all` below.
+        const grouped = inRun(Effect.forEach(
+          [...pod.initContainers, ...pod.containers],
+          (c) => cgroups.create({ pod: cgroupName(dataDir, pod.name), container: c.name }, c.limits)
+        )).pipe(Effect.mapError(step(pod.name, "cgroup")))
+        const [[prepared, inits], { addresses, sb }, groups] = yield* Effect.all([runParams, sandboxed, grouped], {
+          concurrency: 1
         })
         const all = [...inits, ...prepared]
-        yield* progress("starting")
-
-        // The pod sandbox: the network (unless "host"), hostname and IPC, shared by its containers.
-        const sb = yield* inRun(Effect.acquireRelease(
-          sandbox({ dir: layout.ns, net: pod.network !== "host", uts: true, ipc: true, hostname: pod.name }),
-          () => unpinSandbox(layout.ns).pipe(Effect.ignore)
-        )).pipe(Effect.mapError(step(pod.name, "sandbox")))
-
-        const net = pod.network === "host" ? undefined : yield* inRun(network.setup({
-          pod: pod.name,
-          netnsPath: sb.net!,
-          network: pod.network,
-          uplink: () => host.uplink,
-          ...(options.parentNetns ? { parentNetns: options.parentNetns } : {}),
-          ...(options.macSeed ? { macSeed: options.macSeed } : {})
-        })).pipe(Effect.mapError(step(pod.name, "network")))
-        const addresses = net?.nics.map((n) => n.address) ?? []
-
-        const groups = yield* inRun(Effect.forEach(all, (c) =>
-          cgroups.create({ pod: cgroupName(dataDir, pod.name), container: c.spec.name }, c.spec.limits))).pipe(
-            Effect.mapError(step(pod.name, "cgroup"))
-          )
 
         const hostDns = yield* host.dns
         yield* Effect.try({
@@ -265,8 +272,7 @@ export const make = (options: RuntimeOptions = {}) =>
 
         const started = yield* Effect.forEach(
           prepared,
-          (c, i) =>
-            launch(settings, pod, layout, c, groups[inits.length + i]!.procsFiles, runScope)
+          (c, i) => launch(settings, pod, layout, c, groups[inits.length + i]!.procsFiles, runScope)
         )
 
         const record: PodRecord = {
@@ -297,10 +303,10 @@ export const make = (options: RuntimeOptions = {}) =>
         const { keep, runScope } = yield* detachable(pod.name, layout, true)
         const clients = yield* Effect.forEach(record.value.containers, (c) =>
           Scope.extend(connect(c.socketPath), runScope).pipe(
-            Effect.map((client): MonitorClient | undefined =>
-              client
+            Effect.map((client): MonitorClient | undefined => client),
+            Effect.orElseSucceed(() =>
+              undefined
             ),
-            Effect.orElseSucceed(() => undefined),
             Effect.map((client): Live => ({
               client,
               exitPath: c.exitPath,
