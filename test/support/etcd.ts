@@ -11,14 +11,13 @@
  * `it.scopedLive` (its readiness polling needs the real clock).
  */
 import { Effect, Schedule, type Scope } from "effect"
-import { type ChildProcess, execFile, spawn } from "node:child_process"
+import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { promisify } from "node:util"
 import { Agent, request } from "undici"
+import { makeCa, signedBy } from "./certs.js"
 import { freePort } from "./registry.js"
-import { selfSigned } from "./tokenServer.js"
 
 export interface EtcdOptions {
   /**
@@ -57,47 +56,18 @@ export interface EtcdCluster {
   readonly tls: EtcdTlsFiles | undefined
 }
 
-const run = promisify(execFile)
-
 /** A CA, a server certificate for 127.0.0.1 and a client certificate, all signed by the CA. */
 const makeCerts = (dir: string) =>
   Effect.tryPromise(async () => {
     const f = (n: string) => path.join(dir, n)
-    await selfSigned("tank-etcd-test-ca", f("ca.key"), f("ca.crt"))
-    const signed = async (name: string, cn: string, ext: string) => {
-      await run("openssl", [
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        `/CN=${cn}`,
-        "-keyout",
-        f(`${name}.key`),
-        "-out",
-        f(`${name}.csr`)
-      ])
-      fs.writeFileSync(f(`${name}.cnf`), ext)
-      await run("openssl", [
-        "x509",
-        "-req",
-        "-in",
-        f(`${name}.csr`),
-        "-CA",
-        f("ca.crt"),
-        "-CAkey",
-        f("ca.key"),
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        f(`${name}.cnf`),
-        "-out",
-        f(`${name}.crt`)
-      ])
-    }
-    await signed("server", "127.0.0.1", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n")
-    await signed("client", "tank-client", "extendedKeyUsage=clientAuth\n")
+    await makeCa(dir, "tank-etcd-test-ca")
+    await signedBy(
+      dir,
+      "server",
+      "127.0.0.1",
+      "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n"
+    )
+    await signedBy(dir, "client", "tank-client", "extendedKeyUsage=clientAuth\n")
     return {
       server: { cert: f("server.crt"), key: f("server.key") },
       client: { ca: f("ca.crt"), cert: f("client.crt"), key: f("client.key") }

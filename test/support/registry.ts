@@ -16,7 +16,8 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { promisify } from "node:util"
 import { Agent, request } from "undici"
-import { selfSigned, startTokenServer, type TokenServer } from "./tokenServer.js"
+import { makeCa, signedBy } from "./certs.js"
+import { startTokenServer, type TokenServer } from "./tokenServer.js"
 
 const run = promisify(execFile)
 
@@ -58,40 +59,10 @@ export const freePort = () =>
     })
   })
 
-const makeCa = (dir: string) =>
+const makeRegistryCerts = (dir: string) =>
   Effect.tryPromise(async () => {
-    const f = (n: string) => path.join(dir, n)
-    await selfSigned("tank-test-ca", f("ca.key"), f("ca.crt"))
-    await run("openssl", [
-      "req",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-subj",
-      "/CN=127.0.0.1",
-      "-keyout",
-      f("domain.key"),
-      "-out",
-      f("domain.csr")
-    ])
-    fs.writeFileSync(f("ext.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    await run("openssl", [
-      "x509",
-      "-req",
-      "-in",
-      f("domain.csr"),
-      "-CA",
-      f("ca.crt"),
-      "-CAkey",
-      f("ca.key"),
-      "-CAcreateserial",
-      "-days",
-      "2",
-      "-extfile",
-      f("ext.cnf"),
-      "-out",
-      f("domain.crt")
-    ])
+    await makeCa(dir, "tank-test-ca")
+    await signedBy(dir, "domain", "127.0.0.1", "subjectAltName=IP:127.0.0.1,DNS:localhost\n")
   })
 
 const waitReady = (url: string, ca: string | undefined, proc: ChildProcess, log: string) =>
@@ -170,7 +141,7 @@ export const startRegistry = (opts: RegistryOptions = {}): Effect.Effect<Registr
     let caPem: string | undefined
     let caFile: string | undefined
     if (opts.tls) {
-      yield* makeCa(dir)
+      yield* makeRegistryCerts(dir)
       caFile = path.join(dir, "ca.crt")
       caPem = fs.readFileSync(caFile, "utf8")
     }

@@ -5,33 +5,13 @@
  * (x5c), which the registry checks against its `rootcertbundle`.
  */
 import { Effect, type Scope } from "effect"
-import { execFile } from "node:child_process"
 import { createPrivateKey, randomBytes, sign, X509Certificate } from "node:crypto"
 import * as fs from "node:fs"
 import * as http from "node:http"
 import * as path from "node:path"
-import { promisify } from "node:util"
-
-const run = promisify(execFile)
+import { selfSigned } from "./certs.js"
 
 /** A fresh self-signed RSA certificate (2 days) for `cn`: the token issuer's, or a test CA. */
-export const selfSigned = (cn: string, keyPath: string, certPath: string) =>
-  run("openssl", [
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-days",
-    "2",
-    "-subj",
-    `/CN=${cn}`,
-    "-keyout",
-    keyPath,
-    "-out",
-    certPath
-  ])
-
 export interface TokenServerOptions {
   /** Directory for the key and certificate (the caller removes it). */
   readonly dir: string
