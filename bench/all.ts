@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: runs every bench in this folder (root; installs missing peers with apt) and
  * prints one summary table of Tank against the peers measured in the same run. A peer that is not
- * installed is shown as such. Benches: runtime, apply, network, pull, logs, store (SQLite vs etcd),
+ * installed is shown as such. Benches: runtime, exec, apply, network, pull, logs, store (SQLite vs etcd),
  * cluster (apply → running through etcd, placement of 300 pods on 3 nodes).
  */
 import { spawnSync } from "node:child_process"
@@ -12,6 +12,7 @@ import { fmt, ratio, type Row } from "./report.js"
 
 const benches = [
   ["runtime.ts", ["20"]],
+  ["exec.ts", ["30"]],
   ["apply.ts", ["100"]],
   ["network.ts", ["30"]],
   ["pull.ts", []],
