@@ -66,11 +66,11 @@ export { remove as delete }
 /** Observed status: of one pod, or of all of them. */
 export function status(): Effect.Effect<
   ReadonlyArray<PodStatus>,
-  Config.ConfigError | StoreError
+  Config.ConfigError | StoreError | EtcdError
 >
 export function status(
   name: string
-): Effect.Effect<PodStatus, Api.PodNotFound | Config.ConfigError | StoreError>
+): Effect.Effect<PodStatus, Api.PodNotFound | Config.ConfigError | StoreError | EtcdError>
 export function status(name?: string) {
   return name === undefined ? withDefaults(Api.statusAll) : withDefaults(Api.status(name))
 }
