@@ -31,8 +31,9 @@ await build({
   minify: true,
   sourcemap: "linked",
   // Native addons stay external: they are loaded from node_modules at run time.
-  // etcd3 (cluster mode only, imported lazily) loads its gRPC .proto files from its package dir.
-  external: ["better-sqlite3", "node-pty", "koffi", "@parcel/watcher", "etcd3"],
+  // etcd3 (cluster mode only, imported lazily) loads its gRPC .proto files from its package dir;
+  // cockatiel stays the one copy etcd3 itself uses (its fault-handling policies).
+  external: ["better-sqlite3", "node-pty", "koffi", "@parcel/watcher", "etcd3", "cockatiel"],
   // The bundle runs as a vm.Script (code cache), which cannot import(): external lazy imports
   // (etcd3) become require(); bundled ones stay lazy either way.
   supported: { "dynamic-import": false },

@@ -38,7 +38,9 @@ export const layer = (config: EtcdConfig): Layer.Layer<Etcd, EtcdError> =>
   Layer.scoped(
     Etcd,
     Effect.gen(function*() {
-      const { Etcd3 } = yield* Effect.promise(() => import("etcd3"))
+      const [{ Etcd3, isRecoverableError }, { circuitBreaker, ConsecutiveBreaker, handleWhen }] = yield* Effect.promise(
+        () => Promise.all([import("etcd3"), import("cockatiel")])
+      )
       const ca = yield* readFile("store.etcd.tls.ca", config.tls?.ca)
       const cert = yield* readFile("store.etcd.tls.cert", config.tls?.cert)
       const key = yield* readFile("store.etcd.tls.key", config.tls?.key)
@@ -57,7 +59,16 @@ export const layer = (config: EtcdConfig): Layer.Layer<Etcd, EtcdError> =>
                 }
               }
               : {}),
-            ...(config.auth ? { auth: config.auth } : {})
+            ...(config.auth ? { auth: config.auth } : {}),
+            // etcd3's default keeps an endpoint out for 5 s after 3 failures: with one endpoint, a
+            // restarted etcd was ignored that long. Probe again after 500 ms.
+            faultHandling: {
+              host: () =>
+                circuitBreaker(handleWhen(isRecoverableError), {
+                  halfOpenAfter: 500,
+                  breaker: new ConsecutiveBreaker(3)
+                })
+            }
           })
         ),
         (c) => Effect.sync(() => c.close())
