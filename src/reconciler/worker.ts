@@ -107,10 +107,14 @@ export const makeWorker = (
         const intent = yield* Ref.modify(state, (s) => [s, { ...s, waiters: [] }])
         const release = Effect.forEach(intent.waiters, (d) => Deferred.succeed(d, undefined), { discard: true })
         if (intent.pod === undefined) {
-          yield* stopCurrent("deleted")
-          // What outlives runs (managed volumes, logs) goes with the pod.
-          yield* env.runtime.purge(pod.name)
-          yield* rec.remove
+          // A deletion that has begun completes, also when the agent shuts down meanwhile (the
+          // shutdown waits for it): else the pod's logs, volumes and status would outlive it.
+          yield* Effect.uninterruptible(Effect.gen(function*() {
+            yield* stopCurrent("deleted")
+            // What outlives runs (managed volumes, logs) goes with the pod.
+            yield* env.runtime.purge(pod.name)
+            yield* rec.remove
+          }))
           yield* release
           return
         }

@@ -99,6 +99,30 @@ describe("Reconciler: live restore", () => {
       assert.strictEqual((yield* eventsOf(store, "web")).at(-1)?.delayMs, 20_000)
     }))
 
+  it.scoped("a deletion under way when the agent shuts down completes: stopped, purged, status gone", () =>
+    Effect.gen(function*() {
+      const store = yield* Memory.make
+      const fake = yield* makeFakeRuntime({ stopDelayMs: 5_000 })
+      const a = yield* startReconciler(store, fake)
+      yield* store.put(podSpec("gone"))
+      yield* store.put(podSpec("stays"))
+      yield* a.rec.sync
+      yield* eventually("running", allRunning(store, ["gone", "stays"]))
+      yield* store.delete("gone")
+      yield* Effect.fork(a.rec.sync) // a pass now (it waits for the stop)
+      yield* eventually("stopping", phaseIs(store, "gone", "stopping"))
+      // The agent leaves (live restore) while the stop takes its grace period.
+      const closing = yield* Effect.fork(a.close)
+      yield* settle
+      assert.isTrue(Option.isNone(yield* Fiber.poll(closing)), "the shutdown waits for the deletion")
+      yield* TestClock.adjust("5 seconds")
+      yield* eventually("closed", Effect.map(Fiber.poll(closing), Option.isSome))
+      assert.include(fake.log, "purge gone")
+      assert.isUndefined(yield* statusOf(store, "gone"))
+      // The other pod is left running for the next agent, as always.
+      assert.include(fake.log, `keep stays ${fake.pidOf("stays")}`)
+    }))
+
   it.scoped("stopPodsOnExit: shutdown stops every pod cleanly, concurrently", () =>
     Effect.gen(function*() {
       const store = yield* Memory.make
