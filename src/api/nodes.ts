@@ -44,3 +44,11 @@ export const nodes: Effect.Effect<Array<NodeRow>, ClusterError | StoreError, Nod
   [Effect.flatMap(Nodes, (n) => n.list), Effect.flatMap(Store, (s) => s.list)],
   { concurrency: 2 }
 ).pipe(Effect.map(([states, pods]) => nodeRows(states, pods)))
+
+/**
+ * Forget a decommissioned node (its record and marks): refused while it is ready. Its pods are then
+ * bound elsewhere by the scheduler, `reschedule` or not (a node that is gone cannot get them back).
+ * False when no such node was registered.
+ */
+export const removeNode = (name: string): Effect.Effect<boolean, ClusterError, Nodes> =>
+  Effect.flatMap(Nodes, (n) => n.remove(name))

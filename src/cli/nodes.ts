@@ -2,6 +2,7 @@
  * `tank nodes`: the nodes of a cluster (cluster mode only), like `kubectl get nodes`: ready or not,
  * age, addresses, labels, capacity and how many pods are bound to each.
  */
+import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import { Effect, Layer, type Option } from "effect"
 import type { NodeRow } from "../api/nodes.js"
@@ -30,19 +31,50 @@ export const nodesTable = (rows: ReadonlyArray<NodeRow>, now: number): string =>
     ])
   )
 
+/** The cluster config, or a CLI error saying cluster mode is needed. */
+const clusterConfig = (dataDir: Option.Option<string>, what: string) =>
+  Effect.gen(function*() {
+    const config = yield* loadConfig(dataDir)
+    if (!config.etcd) {
+      return yield* new CliExit({
+        code: 1,
+        message: `${what} needs cluster mode: set store.etcd in the config or TANK_ETCD_ENDPOINTS ` +
+          "(a single-machine Tank has no nodes)"
+      })
+    }
+    return { ...config, etcd: config.etcd }
+  })
+
+/** `tank nodes rm NAME`: forget a decommissioned node; refused while it is ready. */
+const rm = Command.make(
+  "rm",
+  { dataDir: dataDirOption, name: Args.text({ name: "NODE" }) },
+  ({ dataDir, name }) =>
+    Effect.gen(function*() {
+      const config = yield* clusterConfig(dataDir, "tank nodes rm")
+      const [Api, NodesEtcd, EtcdClient] = yield* Effect.promise(() =>
+        Promise.all([import("../api/nodes.js"), import("../cluster/nodesEtcd.js"), import("../etcd/client.js")])
+      )
+      const removed = yield* Api.removeNode(name).pipe(
+        Effect.provide(NodesEtcd.layerEtcd.pipe(Layer.provide(EtcdClient.layer(config.etcd)))),
+        Effect.catchTag("ClusterError", (e) => new CliExit({ code: 1, message: e.message }))
+      )
+      if (!removed) return yield* new CliExit({ code: 1, message: `no node "${name}"` })
+      yield* out(`node ${name} removed; its pods are placed on other nodes\n`)
+    })
+).pipe(Command.withDescription(describe(
+  "nodes rm",
+  "Forget a decommissioned node: its record goes and the scheduler binds its pods to other nodes.",
+  [["tank nodes rm n3", "after n3 was shut down for good"]],
+  "Refused while the node is ready (its agent runs): stop its agent first."
+)))
+
 export const nodes = Command.make(
   "nodes",
   { dataDir: dataDirOption, json: jsonOption },
   ({ dataDir, json }: { dataDir: Option.Option<string>; json: boolean }) =>
     Effect.gen(function*() {
-      const config = yield* loadConfig(dataDir)
-      if (!config.etcd) {
-        return yield* new CliExit({
-          code: 1,
-          message: "tank nodes needs cluster mode: set store.etcd in the config or TANK_ETCD_ENDPOINTS " +
-            "(a single-machine Tank has no nodes to list)"
-        })
-      }
+      const config = yield* clusterConfig(dataDir, "tank nodes")
       const [Api, NodesEtcd, EtcdClient, EtcdStore] = yield* Effect.promise(() =>
         Promise.all([
           import("../api/nodes.js"),
@@ -59,13 +91,17 @@ export const nodes = Command.make(
       )
       yield* json ? printJson(rows) : out(nodesTable(rows, Date.now()))
     })
-).pipe(Command.withDescription(describe(
-  "nodes",
-  "List the nodes of a cluster (cluster mode): ready or not, age, addresses, capacity, pods bound, labels.",
-  [
-    ["tank nodes", "every node that ever registered"],
-    ["tank nodes --json | jq -r '.[] | select(.ready | not) | .name'", "names of the nodes that are not ready"]
-  ],
-  "A node is Ready while its agent keeps its lease alive; NotReady (since when) once the lease expired.\n" +
-    "PODS is bound/capacity. Needs store.etcd in the config or TANK_ETCD_ENDPOINTS."
-)))
+).pipe(
+  Command.withDescription(describe(
+    "nodes",
+    "List the nodes of a cluster (cluster mode): ready or not, age, addresses, capacity, pods bound, labels.",
+    [
+      ["tank nodes", "every node that ever registered"],
+      ["tank nodes --json | jq -r '.[] | select(.ready | not) | .name'", "names of the nodes that are not ready"],
+      ["tank nodes rm n3", "forget a decommissioned node (not while it is ready)"]
+    ],
+    "A node is Ready while its agent keeps its lease alive; NotReady (since when) once the lease expired.\n" +
+      "PODS is bound/capacity. Needs store.etcd in the config or TANK_ETCD_ENDPOINTS."
+  )),
+  Command.withSubcommands([rm])
+)

@@ -138,6 +138,19 @@ describe("tank CLI in cluster mode (real etcd)", () => {
         const nsJson = JSON.parse((yield* tank("nodes", "--json")).stdout) as Array<{ name: string; ready: boolean }>
         assert.deepStrictEqual(nsJson.map((n) => [n.name, n.ready]), [["n1", true], ["n2", true], ["n3", false]])
 
+        // nodes rm: refused for a ready node, forgets a stopped one, says so for an unknown one.
+        const rmReady = yield* tank("nodes", "rm", "n1")
+        assert.strictEqual(rmReady.code, 1)
+        assert.include(rmReady.stderr, `node "n1" is ready (its agent is running)`)
+        const rmGone = yield* tank("nodes", "rm", "n3")
+        assert.strictEqual(rmGone.code, 0, rmGone.stderr)
+        assert.include(rmGone.stdout, "node n3 removed")
+        const after = JSON.parse((yield* tank("nodes", "--json")).stdout) as Array<{ name: string }>
+        assert.deepStrictEqual(after.map((n) => n.name), ["n1", "n2"])
+        const rmUnknown = yield* tank("nodes", "rm", "n9")
+        assert.strictEqual(rmUnknown.code, 1)
+        assert.include(rmUnknown.stderr, `no node "n9"`)
+
         // exec/logs/stats of a pod on n2, from n1: refused, naming n2.
         const refused = `pod "there" runs on node "n2", not on this node ("n1")`
         const ex = yield* tank("exec", "there", "--", "true")
@@ -160,8 +173,7 @@ describe("tank CLI in cluster mode (real etcd)", () => {
         const facadeNodes = yield* Tank.nodes()
         assert.deepStrictEqual(facadeNodes.map((n) => [n.name, n.ready, n.pods]), [
           ["n1", true, 1],
-          ["n2", true, 1],
-          ["n3", false, 0]
+          ["n2", true, 1]
         ])
         for (
           const eff of [
