@@ -15,14 +15,21 @@ import { execCapture } from "../src/exec/Exec.js"
 import { Runtime } from "../src/runtime/Runtime.js"
 import { decodePod } from "../src/spec/decode.js"
 import { runtimeLayer, tankEnv } from "../test/support/tankEnv.js"
-import { ensurePeers, has, makeBundle, podmanEnv, sh, timeInShell, unmountUnder } from "./peers.js"
+import {
+  crunCmd,
+  ensurePeers,
+  has,
+  makeBundle,
+  podmanEnv,
+  removeBundleCgroups,
+  sh,
+  timeInShell,
+  unmountUnder
+} from "./peers.js"
 import { fmt, median, ratio, report, type Row } from "./report.js"
 
 const runs = Number(process.argv[2] ?? 30)
 const root = path.dirname(import.meta.dirname)
-// crun refuses the hybrid cgroup layout: it runs with the unified mount hidden (as in runtime.ts).
-const hideUnified = "mount -t tmpfs -o size=4k,mode=000 tank-hide /sys/fs/cgroup/unified"
-const crun = (cmd: string) => `unshare -m --propagation private sh -c '${hideUnified} && exec crun ${cmd}'`
 
 /** `run -d` hands its stdio to the container: with pipes, waiting for their EOF would never end. */
 const detached = (cmd: string, args: ReadonlyArray<string>) => {
@@ -71,10 +78,10 @@ const program = Effect.gen(function*() {
       }
       if (has("crun")) {
         try {
-          detached("sh", ["-c", crun(`run -d --bundle ${bundle} tb-exec-crun`)])
-          peerTimes["crun exec"] = median(timeInShell("", crun("exec tb-exec-crun /bin/true"), runs))
+          detached("sh", ["-c", crunCmd(`run -d --bundle ${bundle} tb-exec-crun`)])
+          peerTimes["crun exec"] = median(timeInShell("", crunCmd("exec tb-exec-crun /bin/true"), runs))
         } finally {
-          spawnSync("sh", ["-c", crun("delete -f tb-exec-crun")])
+          spawnSync("sh", ["-c", crunCmd("delete -f tb-exec-crun")])
         }
       }
     }
@@ -89,9 +96,7 @@ const program = Effect.gen(function*() {
     }
   } finally {
     fs.rmSync(work, { recursive: true, force: true })
-    for (const c of ["memory", "pids", "cpu,cpuacct", "cpuset", "devices", "freezer", "blkio", "systemd", "unified"]) {
-      fs.rmSync(`/sys/fs/cgroup/${c}/tank-bench-${process.pid}`, { recursive: true, force: true })
-    }
+    removeBundleCgroups()
     yield* Scope.close(scope, Exit.void)
   }
 

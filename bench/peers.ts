@@ -79,6 +79,18 @@ export const makeBundle = (work: string, ref: string, args: ReadonlyArray<string
   return bundle
 }
 
+/** The cgroups `runc`/`crun` made for `makeBundle`'s cgroupsPath (they leave them behind). */
+export const removeBundleCgroups = () => {
+  for (const c of ["memory", "pids", "cpu,cpuacct", "cpuset", "devices", "freezer", "blkio", "systemd", "unified"]) {
+    fs.rmSync(`/sys/fs/cgroup/${c}/tank-bench-${process.pid}`, { recursive: true, force: true })
+  }
+}
+
+/** A `crun` command line for `sh`: crun refuses the hybrid cgroup layout, so the unified mount is
+ * hidden in a private mount namespace. */
+export const crunCmd = (args: string) =>
+  `unshare -m --propagation private sh -c 'mount -t tmpfs -o size=4k,mode=000 tank-hide /sys/fs/cgroup/unified && exec crun ${args}'`
+
 /** Times `runs` executions of a shell loop body inside one process (ns clock), in ms each. */
 export const timeInShell = (setup: string, body: string, runs: number, env?: NodeJS.ProcessEnv): Array<number> => {
   const script =

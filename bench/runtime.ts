@@ -14,7 +14,17 @@ import { performance } from "node:perf_hooks"
 import { Runtime } from "../src/runtime/Runtime.js"
 import { decodePod } from "../src/spec/decode.js"
 import { runtimeLayer, tankEnv } from "../test/support/tankEnv.js"
-import { ensurePeers, has, makeBundle, podmanEnv, sh, timeInShell, unmountUnder } from "./peers.js"
+import {
+  crunCmd,
+  ensurePeers,
+  has,
+  makeBundle,
+  podmanEnv,
+  removeBundleCgroups,
+  sh,
+  timeInShell,
+  unmountUnder
+} from "./peers.js"
 import { fmt, median, ratio, report, type Row } from "./report.js"
 
 const runs = Number(process.argv[2] ?? 20)
@@ -59,12 +69,7 @@ const program = Effect.gen(function*() {
         peerTimes["runc run"] = median(timeInShell("", `runc run --bundle ${bundle} tb-runc-$i`, runs))
       }
       if (has("crun")) {
-        // crun refuses the hybrid cgroup layout: hide the unified mount in a private mount namespace.
-        peerTimes["crun run"] = median(timeInShell(
-          "",
-          `unshare -m --propagation private sh -c 'mount -t tmpfs -o size=4k,mode=000 tank-hide /sys/fs/cgroup/unified && exec crun run --bundle ${bundle} tb-crun-$i'`,
-          runs
-        ))
+        peerTimes["crun run"] = median(timeInShell("", crunCmd(`run --bundle ${bundle} tb-crun-$i`), runs))
       }
     }
     if (has("podman")) {
@@ -78,9 +83,7 @@ const program = Effect.gen(function*() {
     }
   } finally {
     fs.rmSync(work, { recursive: true, force: true })
-    for (const c of ["memory", "pids", "cpu,cpuacct", "cpuset", "devices", "freezer", "blkio", "systemd", "unified"]) {
-      fs.rmSync(`/sys/fs/cgroup/${c}/tank-bench-${process.pid}`, { recursive: true, force: true })
-    }
+    removeBundleCgroups()
   }
   console.log(`start-to-exit of /bin/true, median of ${runs}: Tank ${fmt(t)} (min ${fmt(Math.min(...tank))})`)
   for (const peer of ["crun run", "runc run", "podman run --rm"]) {
