@@ -176,8 +176,7 @@ const PTY_HIGH_WATER = 64 * 1024
 
 /**
  * SIGHUP (and SIGCONT, as the kernel does on a hangup) to every process of the exec's session left
- * in the container: the session led by the helper's child (the command's terminal is the
- * container's; the helper's own session, from node-pty, is checked too), unless one made its own
+ * in the container: the session led by the helper's child (`enter --tty`), unless one made its own
  * session (then it chose to outlive the terminal).
  */
 const hangUpSession = (leader: number, cgroupProcs: ReadonlyArray<string>) => {
@@ -190,9 +189,9 @@ const hangUpSession = (leader: number, cgroupProcs: ReadonlyArray<string>) => {
     }
   }
   for (const pid of pids) {
+    // The command's terminal is the container's: the helper's child leads its session.
     const sid = pid === leader ? undefined : sessionOf(pid)
-    // With a terminal from the container's devpts the helper's child leads the command's session.
-    if (sid !== undefined && (sid === leader || parentOf(sid) === leader)) {
+    if (sid !== undefined && parentOf(sid) === leader) {
       for (const sig of ["SIGHUP", "SIGCONT"] as const) {
         try {
           process.kill(pid, sig)

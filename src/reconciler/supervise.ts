@@ -117,15 +117,18 @@ export const supervise = (
       })
     }))
 
+    /** A fresh start of this spec is pending: count from zero. */
+    const pending = rec.update((s) => ({
+      ...notRunning(s),
+      phase: "pending",
+      restarts: 0,
+      specRevision: pod.revision,
+      specKey: podKey(pod)
+    }))
+
     let mode: "adopt" | "start" = "start"
     if (begin._tag === "Fresh") {
-      yield* rec.update((s) => ({
-        ...notRunning(s),
-        phase: "pending",
-        restarts: 0,
-        specRevision: pod.revision,
-        specKey: podKey(pod)
-      }))
+      yield* pending
       yield* D.succeed(ready, undefined)
     } else if (Option.isNone(prior)) {
       // No status for this revision: the spec may have changed while no agent ran. Stop whatever
@@ -137,13 +140,7 @@ export const supervise = (
           )
         )
       )
-      yield* rec.update((s) => ({
-        ...notRunning(s),
-        phase: "pending",
-        restarts: 0,
-        specRevision: pod.revision,
-        specKey: podKey(pod)
-      }))
+      yield* pending
       if (Option.isSome(stale)) {
         yield* rec.event("stopped")
       }

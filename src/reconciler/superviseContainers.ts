@@ -7,19 +7,19 @@
 import { Duration, Effect, Either } from "effect"
 import type { ContainerRun, RunHandle } from "../runtime/Runtime.js"
 import type { RestartPolicy } from "../spec/Pod.js"
-import type { ContainerStatus } from "../store/status.js"
+import type { ContainerStatus, LastExit } from "../store/status.js"
 import type { Recorder } from "./record.js"
 import { isoAt, now, toLastExit } from "./record.js"
 import { decide, describeEnding, type Ending } from "./restarts.js"
 import type { Env } from "./supervise.js"
 
-const runningStatus = (c: ContainerRun, restarts: number, prev?: ContainerStatus): ContainerStatus => ({
+const runningStatus = (c: ContainerRun, restarts: number, lastExit: LastExit | undefined): ContainerStatus => ({
   name: c.name,
   state: "running",
   restarts,
   hostPid: c.hostPid,
   startedAt: c.startedAt.toISOString(),
-  ...(prev?.lastExit ? { lastExit: prev.lastExit } : {})
+  ...(lastExit ? { lastExit } : {})
 })
 
 export const superviseContainers = (
@@ -51,7 +51,9 @@ export const superviseContainers = (
       })
 
     yield* rec.update((s) => {
-      const containers = h.containers.map((c) => runningStatus(c, priorOf(c.name)?.restarts ?? 0, priorOf(c.name)))
+      const containers = h.containers.map((c) =>
+        runningStatus(c, priorOf(c.name)?.restarts ?? 0, priorOf(c.name)?.lastExit)
+      )
       return {
         ...s,
         containers,
@@ -114,7 +116,7 @@ export const superviseContainers = (
           }
           run = next.right
           lastStartAt = run.startedAt.getTime()
-          yield* setContainer(name, runningStatus(run, restarts, { name, state: "running", restarts, lastExit }))
+          yield* setContainer(name, runningStatus(run, restarts, lastExit))
           yield* rec.event("running", {
             container: name,
             hostPid: run.hostPid,

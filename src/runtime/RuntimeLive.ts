@@ -26,7 +26,7 @@ import { connect, type MonitorClient } from "./helper/client.js"
 import { readExitFile } from "./helper/monitor.js"
 import { sandbox } from "./helper/sandbox.js"
 import type { ExitRecord } from "./helper/schema.js"
-import { cgroupName, type PodLayout, podLayout, socketDir } from "./layout.js"
+import { cgroupName, type ContainerLayout, type PodLayout, podLayout, socketDir } from "./layout.js"
 import { containerRecord, exitRecordOf, launch, proceedOne, step, stopMonitor, toRunExit } from "./monitors.js"
 import { prepareContainer, volumeSources } from "./prepare.js"
 import { type PodRecord, readRecord, writeRecord } from "./record.js"
@@ -38,6 +38,11 @@ export interface RuntimeOptions {
   readonly parentNetns?: string
   /** Mixed into NIC MACs so same-named pods on two machines differ. */
   readonly macSeed?: string
+}
+
+/** A container's overlay dirs: writable layer, overlay work dir, mount point. */
+const makeLayerDirs = (L: ContainerLayout) => {
+  for (const d of [L.upper, L.work, L.merged]) fs.mkdirSync(d, { recursive: true, mode: 0o755 })
 }
 
 const rm = (p: string) => Effect.sync(() => fs.rmSync(p, { recursive: true, force: true }))
@@ -132,7 +137,7 @@ export const make = (options: RuntimeOptions = {}) =>
               try: () => {
                 // A new container gets a fresh writable layer, as in Kubernetes; volumes persist.
                 for (const d of [L.upper, L.work]) fs.rmSync(d, { recursive: true, force: true })
-                for (const d of [L.upper, L.work, L.merged]) fs.mkdirSync(d, { recursive: true, mode: 0o755 })
+                makeLayerDirs(L)
                 fs.rmSync(L.exit, { force: true })
               },
               catch: step(pod, `restart ${name}`)
@@ -241,12 +246,7 @@ export const make = (options: RuntimeOptions = {}) =>
               path.join(layout.etc, "resolv.conf"),
               resolvConf(pod.network, { servers: hostDns, resolvConf: hostResolv })
             )
-            for (const c of all) {
-              const L = layout.container(c.spec.name)
-              for (const d of [L.upper, L.work, L.merged]) {
-                fs.mkdirSync(d, { recursive: true, mode: 0o755 })
-              }
-            }
+            for (const c of all) makeLayerDirs(layout.container(c.spec.name))
           },
           catch: step(pod.name, "etc")
         })
