@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <linux/capability.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -43,6 +44,92 @@ caps_parse_list (const jval_t *arr, uint64_t *mask, tank_err_t *err, const char 
         return tank_error (err, EINVAL, "config", "`%s[%zu]` is not a known capability", field, k);
       *mask |= 1ULL << c;
     }
+  return 0;
+}
+
+static const struct { const char *name; int resource; } rlimit_names[] = {
+  { "AS", RLIMIT_AS },         { "CORE", RLIMIT_CORE },       { "CPU", RLIMIT_CPU },
+  { "DATA", RLIMIT_DATA },     { "FSIZE", RLIMIT_FSIZE },     { "LOCKS", RLIMIT_LOCKS },
+  { "MEMLOCK", RLIMIT_MEMLOCK }, { "MSGQUEUE", RLIMIT_MSGQUEUE }, { "NICE", RLIMIT_NICE },
+  { "NOFILE", RLIMIT_NOFILE }, { "NPROC", RLIMIT_NPROC },     { "RSS", RLIMIT_RSS },
+  { "RTPRIO", RLIMIT_RTPRIO }, { "RTTIME", RLIMIT_RTTIME },   { "SIGPENDING", RLIMIT_SIGPENDING },
+  { "STACK", RLIMIT_STACK },
+};
+
+int
+rlimit_from_name (const char *name)
+{
+  if (strncasecmp (name, "RLIMIT_", 7) == 0)
+    name += 7;
+  for (size_t k = 0; k < sizeof rlimit_names / sizeof rlimit_names[0]; k++)
+    if (strcasecmp (name, rlimit_names[k].name) == 0)
+      return rlimit_names[k].resource;
+  return -1;
+}
+
+static int
+rlimit_value (const jval_t *v, uint64_t *out)
+{
+  if (v == NULL || v->type != J_NUM || !v->is_int || v->i < -1)
+    return -1;
+  *out = v->i == -1 ? RLIM_INFINITY : (uint64_t) v->i;
+  return 0;
+}
+
+/* `rlimits`: [{type: "RLIMIT_NOFILE", soft, hard}], -1 = unlimited; soft <= hard. */
+static int
+load_rlimits (const jval_t *a, monitor_config_t *cfg, tank_err_t *err)
+{
+  cfg->rlimits = NULL;
+  cfg->nrlimits = 0;
+  if (a == NULL || a->type == J_NULL)
+    return 0;
+  if (a->type != J_ARR || a->len > 16)
+    return tank_error (err, EINVAL, "config", "`rlimits` must be an array of at most 16 limits");
+  cfg->rlimits = calloc (a->len + 1, sizeof *cfg->rlimits);
+  for (size_t k = 0; k < a->len; k++)
+    {
+      const char *type = json_str (a->items[k], "type");
+      rlimit_spec_t *r = &cfg->rlimits[k];
+      r->resource = type ? rlimit_from_name (type) : -1;
+      if (r->resource < 0 || rlimit_value (json_get (a->items[k], "soft"), &r->soft) < 0
+          || rlimit_value (json_get (a->items[k], "hard"), &r->hard) < 0 || r->soft > r->hard)
+        return tank_error (err, EINVAL, "config", "`rlimits[%zu]` needs a known `type` and integer `soft` <= `hard`", k);
+    }
+  cfg->nrlimits = a->len;
+  return 0;
+}
+
+/* `devices`: [{path, type: "c"|"b", major, minor, fileMode, uid, gid}] made in the container's /dev. */
+static int
+load_devices (const jval_t *a, monitor_config_t *cfg, tank_err_t *err)
+{
+  cfg->devices = NULL;
+  cfg->ndevices = 0;
+  if (a == NULL || a->type == J_NULL)
+    return 0;
+  if (a->type != J_ARR || a->len > 256)
+    return tank_error (err, EINVAL, "config", "`devices` must be an array of at most 256 devices");
+  cfg->devices = calloc (a->len + 1, sizeof *cfg->devices);
+  for (size_t k = 0; k < a->len; k++)
+    {
+      const jval_t *d = a->items[k];
+      const char *path = json_str (d, "path"), *type = json_str (d, "type");
+      int64_t major = -1, minor = -1, mode = 0666, uid = 0, gid = 0;
+      bool present;
+      if (path == NULL || path[0] != '/' || type == NULL || (strcmp (type, "c") != 0 && strcmp (type, "b") != 0)
+          || json_int (d, "major", &major, NULL) < 0 || json_int (d, "minor", &minor, NULL) < 0 || major < 0
+          || major > 4095 || minor < 0 || minor > 1048575 || json_int (d, "fileMode", &mode, &present) < 0
+          || mode < 0 || mode > 07777 || json_int (d, "uid", &uid, &present) < 0 || uid < 0 || uid > 0xfffffffe
+          || json_int (d, "gid", &gid, &present) < 0 || gid < 0 || gid > 0xfffffffe)
+        return tank_error (err, EINVAL, "config",
+                           "`devices[%zu]` needs an absolute `path`, `type` c|b, `major`/`minor`, optional "
+                           "`fileMode`/`uid`/`gid`",
+                           k);
+      cfg->devices[k] = (device_spec_t) { path, type[0], (unsigned) major, (unsigned) minor, (unsigned) mode & 07777,
+                                          (uid_t) uid, (gid_t) gid };
+    }
+  cfg->ndevices = a->len;
   return 0;
 }
 
@@ -255,7 +342,15 @@ config_load (const char *path, monitor_config_t *cfg, tank_err_t *err)
       || str_list (r, "readonlyPaths", &cfg->readonly_paths, false, err) < 0
       || str_list (r, "cgroupProcs", &cfg->cgroup_procs, false, err) < 0
       || str_list (r, "monitorCgroupProcs", &cfg->monitor_cgroup_procs, false, err) < 0
-      || load_caps (json_get (r, "capabilities"), &cfg->caps, err) < 0 || load_misc (r, cfg, err) < 0)
+      || load_caps (json_get (r, "capabilities"), &cfg->caps, err) < 0 || load_misc (r, cfg, err) < 0
+      || load_rlimits (json_get (r, "rlimits"), cfg, err) < 0 || load_devices (json_get (r, "devices"), cfg, err) < 0)
+    return -1;
+  /* The compiled filter is read now, from the host: a missing or bad file fails the start before
+   * `ready`, and the workload never needs the host path after pivot_root. */
+  const char *seccomp = json_str (r, "seccomp");
+  if (json_get (r, "seccomp") != NULL && json_get (r, "seccomp")->type != J_NULL && (seccomp == NULL || seccomp[0] != '/'))
+    return tank_error (err, EINVAL, "config", "`seccomp` must be the absolute path of a compiled program");
+  if (seccomp != NULL && seccomp_read (seccomp, &cfg->seccomp, err) < 0)
     return -1;
   cfg->cwd = json_str (r, "cwd");
   if (cfg->cwd == NULL)
@@ -285,6 +380,9 @@ config_free (monitor_config_t *cfg)
   free (cfg->readonly_paths);
   free (cfg->cgroup_procs);
   free (cfg->monitor_cgroup_procs);
+  free (cfg->rlimits);
+  free (cfg->devices);
+  free (cfg->seccomp.filter);
   json_free (cfg->root);
   memset (cfg, 0, sizeof *cfg);
 }

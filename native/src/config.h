@@ -6,6 +6,7 @@
 
 #include "error.h"
 #include "json.h"
+#include "seccomp.h"
 
 typedef enum { NS_HOST = 0, NS_NEW, NS_JOIN } ns_mode_t;
 
@@ -18,6 +19,21 @@ typedef struct {
   const char *source, *target;
   bool read_only;
 } bind_spec_t;
+
+typedef struct {
+  int resource; /* RLIMIT_* */
+  uint64_t soft, hard; /* RLIM_INFINITY for unlimited (-1 in the JSON) */
+} rlimit_spec_t;
+
+/* A host device node recreated in the container's /dev (its cgroup policy is the agent's). */
+typedef struct {
+  const char *path; /* absolute, inside the container */
+  char type; /* 'c' or 'b' */
+  unsigned major, minor;
+  unsigned mode; /* permission bits */
+  uid_t uid;
+  gid_t gid;
+} device_spec_t;
 
 typedef struct {
   uint64_t bounding, effective, permitted, inheritable, ambient;
@@ -48,6 +64,11 @@ typedef struct {
   const char **masked_paths, **readonly_paths; /* NULL-terminated */
   caps_spec_t caps;
   bool no_new_privs;
+  seccomp_prog_t seccomp; /* compiled program read from `seccomp` (filter NULL: unconfined) */
+  rlimit_spec_t *rlimits;
+  size_t nrlimits;
+  device_spec_t *devices;
+  size_t ndevices;
   const char **cgroup_procs; /* NULL-terminated */
   const char **monitor_cgroup_procs; /* NULL-terminated: where the monitor puts itself */
   int oom_score_adj;
@@ -60,3 +81,5 @@ void config_free (monitor_config_t *cfg);
 /* Capability names <-> numbers ("CAP_CHOWN" or "chown"). -1 when unknown. */
 int cap_from_name (const char *name);
 int caps_parse_list (const jval_t *arr, uint64_t *mask, tank_err_t *err, const char *field);
+/* "RLIMIT_NOFILE" or "nofile" -> RLIMIT_NOFILE; -1 when unknown. */
+int rlimit_from_name (const char *name);

@@ -4,6 +4,7 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -41,9 +42,37 @@ set_caps (const caps_spec_t *caps, tank_err_t *err)
   return 0;
 }
 
+static int
+apply_rlimits (const monitor_config_t *cfg, tank_err_t *err)
+{
+  for (size_t k = 0; k < cfg->nrlimits; k++)
+    {
+      const rlimit_spec_t *r = &cfg->rlimits[k];
+      struct rlimit rl = { (rlim_t) r->soft, (rlim_t) r->hard }, cur;
+      if (setrlimit (r->resource, &rl) == 0)
+        continue;
+      int e = errno;
+      getrlimit (r->resource, &cur);
+      return tank_error (err, e, "rlimit", "set rlimit %d to %llu:%llu (the hard limit here is %llu)", r->resource,
+                         (unsigned long long) r->soft, (unsigned long long) r->hard,
+                         (unsigned long long) cur.rlim_max);
+    }
+  return 0;
+}
+
+/* The identity change, shared by the workload and `enter`, in the order that keeps each step
+ * possible and the last one tight: rlimits (raising a hard limit needs CAP_SYS_RESOURCE), the
+ * bounding set (needs CAP_SETPCAP), groups/gid/uid, the capability sets, then no_new_privs and the
+ * seccomp filter last, so the filter is in force for everything from execve on. Without
+ * no_new_privs the kernel lets only a CAP_SYS_ADMIN holder load a filter, so it is loaded first,
+ * while we still are full root (runc does the same); the default profile allows every call below. */
 int
 creds_apply (const monitor_config_t *cfg, tank_err_t *err)
 {
+  if (apply_rlimits (cfg, err) < 0)
+    return -1;
+  if (!cfg->no_new_privs && seccomp_apply (&cfg->seccomp, err) < 0)
+    return -1;
   /* Bounding first, while we still hold CAP_SETPCAP; KEEPCAPS so setuid() to a non-root uid keeps
    * the permitted set, which capset() then trims to exactly what the config asks for. */
   if (drop_bounding (cfg->caps.bounding, err) < 0)
@@ -62,5 +91,7 @@ creds_apply (const monitor_config_t *cfg, tank_err_t *err)
     return tank_error (err, errno, "capset", "clear PR_SET_KEEPCAPS");
   if (cfg->no_new_privs && prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     return tank_error (err, errno, "no_new_privs", "PR_SET_NO_NEW_PRIVS");
+  if (cfg->no_new_privs && seccomp_apply (&cfg->seccomp, err) < 0)
+    return -1;
   return 0;
 }

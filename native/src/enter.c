@@ -16,7 +16,9 @@
 
 #include "config.h"
 #include "creds.h"
+#include "piperelay.h"
 #include "pty.h"
+#include "seccomp.h"
 #include "spawn.h"
 #include "ttyrelay.h"
 #include "util.h"
@@ -37,6 +39,8 @@ typedef struct {
   const char *cgroups[MAX_LIST];
   const char *env[MAX_LIST + 1];
   size_t ncg, nenv;
+  rlimit_spec_t rlimits[16];
+  const char *seccomp; /* compiled program (host path), read before any setns */
   monitor_config_t creds; /* uid, gid, groups, caps, no_new_privs, cwd */
   gid_t groups[MAX_LIST];
   char **argv;
@@ -71,6 +75,24 @@ parse_caps (const char *s, uint64_t *mask)
   return 0;
 }
 
+/* TYPE=SOFT:HARD, e.g. NOFILE=1024:524288; -1 = unlimited. */
+static int
+parse_rlimit (const char *s, rlimit_spec_t *r)
+{
+  char name[32];
+  long long soft, hard;
+  const char *eq = strchr (s, '=');
+  if (eq == NULL || (size_t) (eq - s) >= sizeof name || sscanf (eq + 1, "%lld:%lld", &soft, &hard) != 2 || soft < -1
+      || hard < -1)
+    return -1;
+  memcpy (name, s, (size_t) (eq - s));
+  name[eq - s] = '\0';
+  r->resource = rlimit_from_name (name);
+  r->soft = soft == -1 ? RLIM_INFINITY : (uint64_t) soft;
+  r->hard = hard == -1 ? RLIM_INFINITY : (uint64_t) hard;
+  return r->resource < 0 || r->soft > r->hard ? -1 : 0;
+}
+
 static int
 parse_groups (const char *s, enter_opts_t *o)
 {
@@ -94,6 +116,7 @@ parse_args (int argc, char **argv, enter_opts_t *o, tank_err_t *err)
   bool caps = false;
   o->creds.cwd = "/";
   o->creds.groups = o->groups;
+  o->creds.rlimits = o->rlimits;
   for (int k = 1; k < argc; k++)
     {
       const char *a = argv[k], *val = k + 1 < argc ? argv[k + 1] : NULL;
@@ -133,6 +156,10 @@ parse_args (int argc, char **argv, enter_opts_t *o, tank_err_t *err)
         ;
       else if (strcmp (a, "--caps") == 0 && parse_caps (val, &o->creds.caps.bounding) == 0)
         caps = true;
+      else if (strcmp (a, "--rlimit") == 0 && o->creds.nrlimits < 16 && parse_rlimit (val, &o->rlimits[o->creds.nrlimits]) == 0)
+        o->creds.nrlimits++;
+      else if (strcmp (a, "--seccomp") == 0 && val[0] == '/')
+        o->seccomp = val;
       else
         return tank_error (err, EINVAL, "usage", "bad option `%s %s`", a, val);
     }
@@ -227,6 +254,8 @@ child (const enter_opts_t *o)
   sigset_t none;
   sigemptyset (&none);
   sigprocmask (SIG_SETMASK, &none, NULL);
+  /* Nothing of the caller's but fds 0-2 (ours, never its terminal) crosses execve. */
+  close_range (3, ~0U, CLOSE_RANGE_CLOEXEC);
   if (chdir (o->creds.cwd) < 0)
     tank_error (&err, errno, "chdir", "chdir `%s`", o->creds.cwd);
   else if (creds_apply (&o->creds, &err) == 0)
@@ -262,26 +291,18 @@ exit_like (int st)
   return 128 + sig;
 }
 
-static int
-wait_child (pid_t pid, const sigset_t *set)
+/* The command's stdio: pipes relayed by us (no terminal), in a session of its own. */
+static __attribute__ ((noreturn)) void
+child_pipes (const enter_opts_t *o, int in_r, int out_w, int err_w)
 {
-  int st;
-  for (;;)
+  tank_err_t err = { 0 };
+  if (setsid () < 0 || dup2 (in_r, 0) < 0 || dup2 (out_w, 1) < 0 || dup2 (err_w, 2) < 0)
     {
-      siginfo_t si;
-      if (sigwaitinfo (set, &si) < 0)
-        continue;
-      if (si.si_signo != SIGCHLD)
-        {
-          if (si.si_signo != SIGINT && si.si_signo != SIGQUIT) /* the tty already sent those to the child */
-            kill (pid, si.si_signo);
-          continue;
-        }
-      pid_t r = waitpid (pid, &st, WNOHANG);
-      if (r == pid)
-        break;
+      tank_error (&err, errno, "stdio", "new session and stdio pipes");
+      tank_error_print (err_w, &err);
+      _exit (126);
     }
-  return exit_like (st);
+  child (o);
 }
 
 int
@@ -289,7 +310,17 @@ enter_main (int argc, char **argv)
 {
   static enter_opts_t o;
   tank_err_t err = { 0 };
+  /* Not dumpable from here to the command's execve: nothing in the container (same uid after the
+   * identity change, or a ptrace-capable root) may read our memory, environment or descriptors
+   * (the caller's stdio) through /proc or ptrace while we sit in its namespaces. */
+  prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
   if (parse_args (argc, argv, &o, &err) < 0)
+    {
+      tank_error_print (2, &err);
+      return 125;
+    }
+  /* The filter is read from the host before any setns(mnt) changes what paths mean. */
+  if (o.seccomp != NULL && seccomp_read (o.seccomp, &o.creds.seccomp, &err) < 0)
     {
       tank_error_print (2, &err);
       return 125;
@@ -312,10 +343,17 @@ enter_main (int argc, char **argv)
   for (size_t k = 0; k < sizeof sigs / sizeof sigs[0]; k++)
     sigaddset (&set, sigs[k]);
   sigprocmask (SIG_BLOCK, &set, NULL);
-  /* --tty: the pair comes from the container's devpts (we are in its mount namespace now). */
-  int master = -1, slave = -1;
+  /* --tty: the pair comes from the container's devpts (we are in its mount namespace now). Else
+   * three pipes. Either way the command never gets a descriptor of the caller's terminal. */
+  int master = -1, slave = -1, in[2] = { -1, -1 }, out[2] = { -1, -1 }, errp[2] = { -1, -1 };
   if (o.tty && (master = pty_open (o.creds.uid, &slave, &err)) < 0)
     {
+      tank_error_print (2, &err);
+      return 125;
+    }
+  if (!o.tty && (pipe2 (in, O_CLOEXEC) < 0 || pipe2 (out, O_CLOEXEC) < 0 || pipe2 (errp, O_CLOEXEC) < 0))
+    {
+      tank_error (&err, errno, "stdio", "create stdio pipes");
       tank_error_print (2, &err);
       return 125;
     }
@@ -331,17 +369,16 @@ enter_main (int argc, char **argv)
     }
   if (pid == 0)
     {
-      if (master >= 0)
+      if (master < 0)
+        child_pipes (&o, in[0], out[1], errp[1]);
+      close (master);
+      if (pty_take (slave, &err) < 0)
         {
-          close (master);
-          if (pty_take (slave, &err) < 0)
-            {
-              tank_error_print (2, &err);
-              _exit (126);
-            }
-          if (slave > 2)
-            close (slave);
+          tank_error_print (2, &err);
+          _exit (126);
         }
+      if (slave > 2)
+        close (slave);
       child (&o);
     }
   if (master >= 0)
@@ -349,5 +386,6 @@ enter_main (int argc, char **argv)
       close (slave); /* the master reads EIO once the command's copies are closed */
       return exit_like (ttyrelay_run (master, pid, &set));
     }
-  return wait_child (pid, &set);
+  close (in[0]), close (out[1]), close (errp[1]);
+  return exit_like (piperelay_run (in[1], out[0], errp[0], pid, &set));
 }

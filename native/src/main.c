@@ -6,6 +6,7 @@
 #include "error.h"
 #include "monitor.h"
 #include "sandbox.h"
+#include "seccomp.h"
 
 int
 main (int argc, char **argv)
@@ -18,11 +19,13 @@ main (int argc, char **argv)
     return sandbox_main (argc - 1, argv + 1);
   if (argc >= 2 && strcmp (argv[1], "sandbox-remove") == 0)
     return sandbox_remove_main (argc - 1, argv + 1);
+  if (argc >= 2 && strcmp (argv[1], "seccomp-compile") == 0)
+    return seccomp_compile_main (argc - 1, argv + 1);
   if (argc >= 2 && strcmp (argv[1], "version") == 0)
     {
       printf ("{\"protocol\":%d}\n", PROTOCOL_VERSION);
       return 0;
     }
-  fprintf (stderr, "usage: tank-helper monitor|enter|sandbox|sandbox-remove|version ...\n");
+  fprintf (stderr, "usage: tank-helper monitor|enter|sandbox|sandbox-remove|seccomp-compile|version ...\n");
   return 2;
 }

@@ -174,26 +174,68 @@ setup_sys (int rootfd, tank_err_t *err)
   return 0;
 }
 
-/* Bind src onto path inside the rootfs; read_only seals it with a real ro remount. */
+/* Bind src onto path inside the rootfs, with submounts (MS_REC), then seal the whole bound tree
+ * at once with mount_setattr(AT_RECURSIVE): nosuid and nodev always (a host directory must not
+ * smuggle setuid binaries or device nodes into the container), read-only when asked — recursively,
+ * so a submount under a read-only volume (a tmpfs mounted inside the host directory) is read-only
+ * too, which a plain MS_REMOUNT of the top mount would leave writable. */
 static int
 bind_into (int rootfd, const char *src, const char *path, bool read_only, const char *step, tank_err_t *err)
 {
   char fdp[64];
   struct stat st;
-  struct statvfs sv;
   if (stat (src, &st) < 0)
     return tank_error (err, errno, step, "stat source `%s`", src);
   if (mount_at (rootfd, path, S_ISDIR (st.st_mode) ? 'd' : 'f', src, NULL, MS_BIND | MS_REC, NULL, step, err) < 0)
     return -1;
-  if (!read_only)
-    return 0;
   /* Re-open: the old fd points at the covered inode, not at the new mount. */
   cleanup_close int fd = open_in_root (rootfd, path, 0);
-  if (fd < 0 || fstatvfs (fd, &sv) < 0)
+  if (fd < 0)
     return tank_error (err, errno, step, "reopen `%s`", path);
-  unsigned long keep = sv.f_flag & (ST_NOSUID | ST_NODEV | ST_NOEXEC | ST_NOATIME | ST_NODIRATIME | ST_RELATIME);
-  if (mount (NULL, FDPATH (fd), NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | keep, NULL) < 0)
-    return tank_error (err, errno, step, "remount `%s` read-only", path);
+  struct mount_attr attr = { .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (read_only ? MOUNT_ATTR_RDONLY : 0) };
+  if (mount_setattr (fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) == 0)
+    return 0;
+  if (errno != ENOSYS)
+    return tank_error (err, errno, step, "seal `%s` (nosuid,nodev%s, recursively)", path, read_only ? ",ro" : "");
+  /* Kernels before 5.12: the top mount only (PROTOCOL.md §10 says so). */
+  struct statvfs sv;
+  if (fstatvfs (fd, &sv) < 0)
+    return tank_error (err, errno, step, "statvfs `%s`", path);
+  unsigned long keep = sv.f_flag & (ST_NOEXEC | ST_NOATIME | ST_NODIRATIME | ST_RELATIME);
+  if (mount (NULL, FDPATH (fd), NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | (read_only ? MS_RDONLY : 0) | keep,
+             NULL)
+      < 0)
+    return tank_error (err, errno, step, "remount `%s` nosuid,nodev%s", path, read_only ? ",ro" : "");
+  return 0;
+}
+
+/* Devices passed through on purpose (`devices:` in the spec): recreated in the container's /dev
+ * with the host node's numbers, mode and owner. Opening them is still up to the cgroup policy,
+ * which the agent extends with exactly these. */
+static int
+make_devices (int rootfd, const monitor_config_t *cfg, tank_err_t *err)
+{
+  for (size_t k = 0; k < cfg->ndevices; k++)
+    {
+      const device_spec_t *d = &cfg->devices[k];
+      char parent[4096];
+      snprintf (parent, sizeof parent, "%s", d->path);
+      char *slash = strrchr (parent, '/');
+      const char *name = slash + 1;
+      *slash = '\0';
+      if (name[0] == '\0' || strcmp (name, ".") == 0 || strcmp (name, "..") == 0)
+        return tank_error (err, EINVAL, "mknod_dev", "`%s` does not name a file", d->path);
+      /* An O_PATH directory fd resolved inside the root serves as the dirfd of the *at calls. */
+      cleanup_close int dirfd = open_in_root (rootfd, parent[0] ? parent : "/", 'd');
+      if (dirfd < 0)
+        return tank_error (err, errno, "mknod_dev", "open the parent of `%s` in rootfs", d->path);
+      unlinkat (dirfd, name, 0); /* an image file of that name is replaced */
+      mode_t type = d->type == 'b' ? S_IFBLK : S_IFCHR;
+      if (mknodat (dirfd, name, type | d->mode, makedev (d->major, d->minor)) < 0)
+        return tank_error (err, errno, "mknod_dev", "mknod `%s` (%c %u:%u)", d->path, d->type, d->major, d->minor);
+      if (fchmodat (dirfd, name, d->mode, 0) < 0 || fchownat (dirfd, name, d->uid, d->gid, AT_SYMLINK_NOFOLLOW) < 0)
+        return tank_error (err, errno, "mknod_dev", "chown/chmod `%s`", d->path);
+    }
   return 0;
 }
 
@@ -261,7 +303,7 @@ rootfs_setup (const monitor_config_t *cfg, tank_err_t *err)
   if (rootfd < 0)
     return tank_error (err, errno, "mount_rootfs", "open `%s`", cfg->merged);
   if (mount_at (rootfd, "/proc", 'd', "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, "mount_proc", err) < 0
-      || setup_dev (rootfd, err) < 0 || setup_sys (rootfd, err) < 0)
+      || setup_dev (rootfd, err) < 0 || make_devices (rootfd, cfg, err) < 0 || setup_sys (rootfd, err) < 0)
     return -1;
   for (size_t k = 0; k < cfg->nvolumes; k++)
     if (bind_into (rootfd, cfg->volumes[k].source, cfg->volumes[k].target, cfg->volumes[k].read_only, "bind_volume",

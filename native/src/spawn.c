@@ -98,6 +98,12 @@ child_prepare (const monitor_config_t *cfg, const child_fds_t *f, tank_err_t *er
   for (size_t k = 0; cfg->cgroup_procs[k]; k++)
     if (cgroup_join_self (cfg->cgroup_procs[k], err) < 0)
       return -1;
+  /* A private cgroup namespace rooted at the groups just joined: /proc/self/cgroup reads "/" and
+   * the host's cgroup paths (pod names, other tenants) are not shown. Only when we joined our
+   * groups ourselves: with an empty list the agent places the pid later, outside this root. A
+   * kernel without cgroup namespaces (EINVAL) keeps the host view, as PROTOCOL.md §10 says. */
+  if (cfg->cgroup_procs[0] != NULL && unshare (CLONE_NEWCGROUP) < 0 && errno != EINVAL)
+    return tank_error (err, errno, "cgroupns", "unshare the cgroup namespace");
   if (write_int_file ("/proc/self/oom_score_adj", cfg->oom_score_adj, err, "oom_score_adj") < 0)
     return -1;
   if (join_ns (f->net, CLONE_NEWNET, "setns_net", err) < 0 || join_ns (f->uts, CLONE_NEWUTS, "setns_uts", err) < 0

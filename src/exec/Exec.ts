@@ -9,7 +9,9 @@
  *    the window size follows SIGWINCH. The session ends when the command ends or the caller leaves
  *    (interrupting the effect hangs the terminal up), like `kubectl exec`: Ctrl-P Ctrl-Q is plain
  *    input here, because once the caller is gone nothing would hold the exec's terminal open.
- *  - `exec` without a terminal (`execStream`): stdin/stdout/stderr passed through, for the CLI.
+ *  - `exec` without a terminal (`execStream`): stdin/stdout/stderr relayed through pipes by the
+ *    helper, for the CLI. The command never holds a descriptor of the caller's terminal and runs
+ *    in a session of its own (no controlling terminal: TIOCSTI on /dev/tty has nothing to reach).
  *  - `execCapture`: pipes, output collected, for scripts and tests.
  * Leaving an exec never touches the pod; any number can run at once.
  */
@@ -120,7 +122,7 @@ export const execInteractive = (
               cols: size.cols,
               rows: size.rows,
               cwd: "/",
-              env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin" },
+              env: {},
               // Bytes, not text: terminal output is not always valid UTF-8.
               encoding: null
             }),
@@ -249,7 +251,10 @@ export const execStream = (
       // The process's own stdio is handed over as file descriptors (EOF and backpressure for free);
       // other streams are piped. stderr always passes through us: the helper's error is its last line.
       const child = spawn(cmd.file, cmd.args, {
-        stdio: [stdin === process.stdin ? 0 : "pipe", stdout === process.stdout ? 1 : "pipe", "pipe"]
+        stdio: [stdin === process.stdin ? 0 : "pipe", stdout === process.stdout ? 1 : "pipe", "pipe"],
+        // The helper needs no environment (the command gets exactly the container's): nothing of
+        // the caller's is in memory next to the container.
+        env: {}
       })
       const tail = new Tail()
       if (child.stdin) stdin.pipe(child.stdin).on("error", () => {})
@@ -317,7 +322,7 @@ export function execCapture(
       { code: number | null; signal: NodeJS.Signals | null; out: Buffer; err: Buffer },
       SpawnFailed
     >((resume) => {
-      const child = spawn(cmd.file, cmd.args, { stdio: ["pipe", "pipe", "pipe"] })
+      const child = spawn(cmd.file, cmd.args, { stdio: ["pipe", "pipe", "pipe"], env: {} })
       const out: Array<Buffer> = []
       const err: Array<Buffer> = []
       child.stdout.on("data", (d: Buffer) => out.push(d))

@@ -18,9 +18,11 @@ export interface ExecContext {
 }
 
 /**
- * The enter options for `argv` beside container `c`. Capabilities: the Runtime gives every workload
- * docker's default list (effective/permitted for root only); `--caps` with the same list ends the
- * same way after execve (a non-root uid keeps none: no ambient set, no file caps).
+ * The enter options for `argv` beside container `c`: the workload's own capabilities, no_new_privs,
+ * seccomp program and rlimits, from the pod record (like `docker exec`). `--caps` with the
+ * container's list ends as the workload's does after execve (a non-root uid keeps none: no ambient
+ * set, no file caps). Records written before these settings existed get the old defaults: docker's
+ * capability list, no filter.
  */
 export const enterOptionsFor = (c: ContainerRecord, argv: ReadonlyArray<string>, ctx: ExecContext): EnterOptions => ({
   pid: c.pid,
@@ -31,8 +33,10 @@ export const enterOptionsFor = (c: ContainerRecord, argv: ReadonlyArray<string>,
   uid: c.uid,
   gid: c.gid,
   groups: c.groups,
-  capabilities: DEFAULT_CAPABILITIES,
-  noNewPrivileges: false,
+  capabilities: c.security?.capabilities ?? DEFAULT_CAPABILITIES,
+  noNewPrivileges: c.security?.noNewPrivileges ?? false,
+  ...(c.security?.seccomp !== undefined ? { seccomp: c.security.seccomp } : {}),
+  ...(c.security ? { rlimits: c.security.rlimits } : {}),
   cgroupProcs: c.cgroupProcs,
   tty: ctx.tty
 })

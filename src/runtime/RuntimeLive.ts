@@ -31,6 +31,7 @@ import { containerRecord, exitRecordOf, launch, proceedOne, step, stopMonitor, t
 import { prepareContainer, volumeSources } from "./prepare.js"
 import { type PodRecord, readRecord, writeRecord } from "./record.js"
 import { type RunHandle, Runtime, type RuntimeService, SetupFailed, type StartOptions } from "./Runtime.js"
+import { parseHardLimits } from "./security/rlimits.js"
 import { unpinSandbox } from "./unpin.js"
 
 export interface RuntimeOptions {
@@ -59,6 +60,8 @@ export const make = (options: RuntimeOptions = {}) =>
     const settings = { graceMs, logs: config.logs }
     const stopContainer = stopMonitor(graceMs)
     fs.mkdirSync(socketDir(dataDir), { recursive: true, mode: 0o700 })
+    // Read once: workloads get explicit rlimits, capped by the hard limits the agent runs under.
+    const security = { dataDir, hostHard: parseHardLimits(fs.readFileSync("/proc/self/limits", "utf8")) }
 
     /** How the workload of one container ended, with OOM kills told apart from other SIGKILLs. */
     const oomKills = (pod: string, container: string) =>
@@ -144,7 +147,7 @@ export const make = (options: RuntimeOptions = {}) =>
             })
             const oomBefore = yield* oomKills(pod, name)
             const volumes = yield* volumeSources(spec, layout)
-            const prepared = yield* prepareContainer(images, spec, c, volumes)
+            const prepared = yield* prepareContainer(images, spec, c, volumes, security)
             const s = yield* launch(settings, spec, layout, prepared, old.cgroupProcs, runScope)
             const next: PodRecord = {
               ...record,
@@ -202,10 +205,10 @@ export const make = (options: RuntimeOptions = {}) =>
         // sandbox (network unless "host", hostname, IPC, shared by its containers) and its NICs; the
         // cgroups (pod + one per container, limits from the spec).
         const runParams = Effect.all([
-          Effect.forEach(pod.containers, (c) => prepareContainer(images, pod, c, volumes), {
+          Effect.forEach(pod.containers, (c) => prepareContainer(images, pod, c, volumes, security), {
             concurrency: "unbounded"
           }),
-          Effect.forEach(pod.initContainers, (c) => prepareContainer(images, pod, c, volumes), {
+          Effect.forEach(pod.initContainers, (c) => prepareContainer(images, pod, c, volumes, security), {
             concurrency: "unbounded"
           })
         ]).pipe(Effect.tap(() => progress("starting")))

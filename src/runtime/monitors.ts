@@ -7,7 +7,7 @@ import { Effect, ExecutionStrategy, Exit, Option, Ref, Scope } from "effect"
 import * as path from "node:path"
 import type { Pod } from "../spec/Pod.js"
 import { connect, type MonitorClient } from "./helper/client.js"
-import { capabilitiesFor, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from "./helper/defaults.js"
+import { capabilitiesFor, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, maskedHostPaths } from "./helper/defaults.js"
 import { readExitFile, startMonitor } from "./helper/monitor.js"
 import type { ExitRecord, MonitorConfig } from "./helper/schema.js"
 import type { PodLayout } from "./layout.js"
@@ -106,10 +106,13 @@ export const monitorConfig = (
       readOnly: false
     })),
     volumes: c.volumes.map((v) => ({ source: v.source, target: v.target, readOnly: v.readOnly })),
-    maskedPaths: DEFAULT_MASKED_PATHS,
     readonlyPaths: DEFAULT_READONLY_PATHS,
-    capabilities: capabilitiesFor(c.uid),
-    noNewPrivileges: false,
+    maskedPaths: [...DEFAULT_MASKED_PATHS, ...maskedHostPaths()],
+    capabilities: capabilitiesFor(c.uid, c.security.capabilities),
+    noNewPrivileges: c.security.noNewPrivileges,
+    ...(c.security.seccomp !== undefined ? { seccomp: c.security.seccomp } : {}),
+    rlimits: c.security.rlimits,
+    ...(c.security.devices.length > 0 ? { devices: c.security.devices.map((d) => d.node) } : {}),
     cgroupProcs: procs
   }
 }
@@ -186,7 +189,13 @@ export const containerRecord = (s: Launched): ContainerRecord => ({
   groups: s.c.groups,
   tty: s.c.spec.tty,
   cgroupProcs: s.procs,
-  logPath: s.log
+  logPath: s.log,
+  security: {
+    capabilities: s.c.security.capabilities,
+    noNewPrivileges: s.c.security.noNewPrivileges,
+    ...(s.c.security.seccomp !== undefined ? { seccomp: s.c.security.seccomp } : {}),
+    rlimits: s.c.security.rlimits
+  }
 })
 
 /** sync 3 for one container: its setup runs and it execs. */

@@ -12,6 +12,7 @@ import { resolveUser } from "../image/user.js"
 import type { Container, Pod } from "../spec/Pod.js"
 import type { PodLayout } from "./layout.js"
 import { SetupFailed } from "./Runtime.js"
+import { type ResolvedSecurity, resolveSecurity, type SecurityContext } from "./security/policy.js"
 
 export interface PreparedContainer {
   readonly spec: Container
@@ -26,6 +27,13 @@ export interface PreparedContainer {
   /** Volume binds: host source → container path. */
   readonly volumes: ReadonlyArray<{ source: string; target: string; readOnly: boolean }>
   readonly imageDigest: string | undefined
+  readonly security: ResolvedSecurity
+}
+
+/** Where a container sits in its pod's spec, for messages: "containers[1]", "initContainers[0]". */
+export const containerField = (pod: Pod, c: Container): string => {
+  const i = pod.containers.indexOf(c)
+  return i >= 0 ? `containers[${i}]` : `initContainers[${pod.initContainers.indexOf(c)}]`
 }
 
 const fail = (pod: string, step: string) => (e: unknown) =>
@@ -77,7 +85,8 @@ export const prepareContainer = (
   images: Images["Type"],
   pod: Pod,
   c: Container,
-  volumes: ReadonlyMap<string, string>
+  volumes: ReadonlyMap<string, string>,
+  security: SecurityContext
 ): Effect.Effect<PreparedContainer, SetupFailed> =>
   Effect.gen(function*() {
     const img = yield* pullImage(images, pod, c)
@@ -106,6 +115,11 @@ export const prepareContainer = (
       gid: user.gid,
       groups: user.groups,
       volumes: c.mounts.map((m) => ({ source: volumes.get(m.volume)!, target: m.path, readOnly: m.readOnly })),
-      imageDigest: img.digest
+      imageDigest: img.digest,
+      security: yield* resolveSecurity(security, c, containerField(pod, c)).pipe(
+        Effect.mapError((e) =>
+          new SetupFailed({ pod: pod.name, step: "security", message: `${e.field}: ${e.message}` })
+        )
+      )
     }
   })

@@ -4,6 +4,7 @@
  */
 import { Effect, Option, Schema } from "effect"
 import * as fs from "node:fs"
+import { ContainerSecurity } from "./security/policy.js"
 
 export const ContainerRecord = Schema.Struct({
   name: Schema.String,
@@ -24,7 +25,10 @@ export const ContainerRecord = Schema.Struct({
   tty: Schema.Boolean,
   /** cgroup.procs files of the container's cgroups (exec'd processes join them). */
   cgroupProcs: Schema.Array(Schema.String),
-  logPath: Schema.String
+  logPath: Schema.String,
+  /** Capabilities, no_new_privs, seccomp program, rlimits: exec runs under the same. Absent in
+   * records of agents before the isolation work (their exec keeps the old defaults). */
+  security: Schema.optional(ContainerSecurity)
 })
 export type ContainerRecord = typeof ContainerRecord.Type
 

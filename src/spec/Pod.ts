@@ -23,6 +23,7 @@ import {
   UserSpec,
   VolumeName
 } from "./fields.js"
+import { securityFields } from "./security.js"
 
 const optionalArray = <S extends Schema.Schema.Any>(s: S) => Schema.optionalWith(Schema.Array(s), { default: () => [] })
 
@@ -130,7 +131,8 @@ export const Container = Schema.Struct({
   user: Schema.optionalWith(UserSpec, { exact: true }),
   mounts: optionalArray(Mount),
   limits: Schema.optionalWith(Limits, { default: () => ({}) }),
-  tty: Schema.optionalWith(Schema.Boolean, { default: () => false })
+  tty: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  ...securityFields
 }).annotations({ identifier: "Container" })
 export type Container = typeof Container.Type
 
@@ -285,6 +287,7 @@ export const crossFieldIssues = (pod: typeof PodFields.Type): Array<Issue> => {
   }
   all.forEach(({ at, c }) => {
     issues.push(...duplicates(c.mounts, (m) => m.path, (mi) => [...at, "mounts", mi, "path"], "mount path"))
+    issues.push(...duplicates(c.devices ?? [], (d) => d.path, (di) => [...at, "devices", di, "path"], "device path"))
     c.mounts.forEach((m, mi) => {
       if (!declared.has(m.volume)) {
         issues.push({

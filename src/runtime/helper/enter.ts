@@ -21,6 +21,10 @@ export interface EnterOptions {
   /** Bounding/effective/permitted/inheritable; default: keep the helper's own set. */
   readonly capabilities?: ReadonlyArray<string>
   readonly noNewPrivileges?: boolean
+  /** A compiled seccomp program (host path), loaded just before execve. */
+  readonly seccomp?: string
+  /** setrlimit before the identity change ("RLIMIT_NOFILE", -1 = unlimited). */
+  readonly rlimits?: ReadonlyArray<{ readonly type: string; readonly soft: number; readonly hard: number }>
   /** cgroup.procs files to join before entering (host paths). */
   readonly cgroupProcs?: ReadonlyArray<string>
   /**
@@ -42,6 +46,8 @@ export const enterArgs = (o: EnterOptions): Array<string> => [
   ...(o.groups !== undefined && o.groups.length > 0 ? ["--groups", o.groups.join(",")] : []),
   ...(o.capabilities !== undefined ? ["--caps", o.capabilities.join(",")] : []),
   ...(o.noNewPrivileges ? ["--no-new-privs"] : []),
+  ...(o.seccomp !== undefined ? ["--seccomp", o.seccomp] : []),
+  ...(o.rlimits ?? []).flatMap((r) => ["--rlimit", `${r.type}=${r.soft}:${r.hard}`]),
   ...(o.tty ? ["--tty"] : []),
   ...(o.env ?? []).flatMap((e) => ["--env", e]),
   "--",

@@ -13,6 +13,24 @@ const opt = <S extends Schema.Schema.Any>(s: S) => Schema.optionalWith(s, { exac
 
 export const CapabilityName = Schema.String.pipe(Schema.pattern(/^CAP_[A-Z_]+$/))
 
+export const Rlimit = Schema.Struct({
+  type: Schema.String.pipe(Schema.pattern(/^RLIMIT_[A-Z]+$/)),
+  soft: Int.pipe(Schema.greaterThanOrEqualTo(-1)),
+  hard: Int.pipe(Schema.greaterThanOrEqualTo(-1))
+})
+export type Rlimit = typeof Rlimit.Type
+
+export const DeviceNode = Schema.Struct({
+  path: AbsPath,
+  type: Schema.Literal("c", "b"),
+  major: NonNegInt,
+  minor: NonNegInt,
+  fileMode: opt(NonNegInt),
+  uid: opt(NonNegInt),
+  gid: opt(NonNegInt)
+})
+export type DeviceNode = typeof DeviceNode.Type
+
 /** "new": a fresh namespace; "host": stay in the host's; {join}: a pinned namespace file. */
 export const NamespaceMode = Schema.Union(Schema.Literal("new", "host"), Schema.Struct({ join: AbsPath }))
 export type NamespaceMode = typeof NamespaceMode.Type
@@ -62,6 +80,12 @@ export const MonitorConfig = Schema.Struct({
   readonlyPaths: Schema.Array(AbsPath),
   capabilities: CapabilitySets,
   noNewPrivileges: Schema.Boolean,
+  /** A compiled seccomp program (`seccomp-compile`); absent = no filter. */
+  seccomp: opt(AbsPath),
+  /** setrlimit before the identity change; -1 = unlimited. */
+  rlimits: opt(Schema.Array(Rlimit)),
+  /** Host devices recreated in the container's /dev (the cgroup policy must allow them). */
+  devices: opt(Schema.Array(DeviceNode)),
   cgroupProcs: Schema.Array(AbsPath),
   /** cgroup.procs files the monitor moves itself into (out of the agent's cgroup). */
   monitorCgroupProcs: opt(Schema.Array(AbsPath)),

@@ -1,0 +1,60 @@
+/**
+ * Host devices passed through on purpose (`devices:` in a container spec): each named path must
+ * be a character or block device on the agent's host. It becomes a node in the container's /dev
+ * (same path, numbers, mode and owner as the host's) and one allow rule in its device cgroup.
+ */
+import { Effect, Schema } from "effect"
+import * as fs from "node:fs"
+import type { Device } from "../../spec/security.js"
+import type { DeviceNode } from "../helper/schema.js"
+
+/** A device the container may use: the node to make and the cgroup permissions to grant. */
+export interface PassedDevice {
+  readonly node: DeviceNode
+  readonly permissions: string
+}
+
+/** A `devices:` entry this host cannot honour; `field` names it (`containers[0].devices[1].path`). */
+export class DeviceProblem extends Schema.TaggedError<DeviceProblem>()("DeviceProblem", {
+  field: Schema.String,
+  message: Schema.String
+}) {}
+
+/** Linux's dev_t split (glibc's gnu_dev_major/minor). */
+export const majorOf = (rdev: number): number =>
+  Number(((BigInt(rdev) >> 8n) & 0xfffn) | ((BigInt(rdev) >> 32n) & ~0xfffn))
+export const minorOf = (rdev: number): number => Number((BigInt(rdev) & 0xffn) | ((BigInt(rdev) >> 12n) & ~0xffn))
+
+export const passDevices = (
+  devices: ReadonlyArray<Device>,
+  field: string
+): Effect.Effect<ReadonlyArray<PassedDevice>, DeviceProblem> =>
+  Effect.forEach(devices, (d, i) =>
+    Effect.suspend(() => {
+      const at = `${field}[${i}].path`
+      let st: fs.Stats
+      try {
+        st = fs.statSync(d.path)
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code
+        return Effect.fail(new DeviceProblem({ field: at, message: `${d.path} does not exist on this host (${code})` }))
+      }
+      if (!st.isCharacterDevice() && !st.isBlockDevice()) {
+        return Effect.fail(new DeviceProblem({ field: at, message: `${d.path} is not a device (a ${kind(st)})` }))
+      }
+      return Effect.succeed({
+        node: {
+          path: d.path,
+          type: st.isBlockDevice() ? "b" as const : "c" as const,
+          major: majorOf(st.rdev),
+          minor: minorOf(st.rdev),
+          fileMode: st.mode & 0o7777,
+          uid: st.uid,
+          gid: st.gid
+        },
+        permissions: d.permissions
+      })
+    }))
+
+const kind = (st: fs.Stats) =>
+  st.isDirectory() ? "directory" : st.isFile() ? "regular file" : st.isSymbolicLink() ? "symlink" : "special file"
