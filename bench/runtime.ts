@@ -5,6 +5,9 @@
  *
  * Tank is timed in-process (as the agent runs it): sandbox + cgroups + monitor + overlay rootfs +
  * exec + exit + teardown. The peers are timed inside one shell loop (no Node spawn overhead).
+ * What isolation costs: the same start with Tank's defaults (seccomp filter, no_new_privs, device
+ * policy, rlimits, cgroup namespace) and with `seccomp: unconfined, noNewPrivileges: false`,
+ * interleaved run by run so machine drift hits both alike.
  */
 import { Context, Effect, Exit, Layer, Scope } from "effect"
 import * as fs from "node:fs"
@@ -33,20 +36,21 @@ const program = Effect.gen(function*() {
   const peers = ensurePeers()
   const env = yield* tankEnv()
   const runtime = Context.get(yield* Layer.build(runtimeLayer(env)), Runtime)
-  const pod = (i: number) =>
+  const pod = (i: number, loose: boolean) =>
     decodePod({
-      name: `bench-true-${i}`,
+      name: `bench-true-${loose ? "l" : "d"}${i}`,
       restart: "never",
       containers: [{
         name: "app",
         image: env.refs.busybox,
         command: ["/bin/true"],
-        limits: { memory: 64 * 1024 * 1024, pids: 64, cpu: { quota: 100000, period: 100000 } }
+        limits: { memory: 64 * 1024 * 1024, pids: 64, cpu: { quota: 100000, period: 100000 } },
+        ...(loose ? { seccomp: "unconfined", noNewPrivileges: false } : {})
       }]
     })
-  const once = (i: number) =>
+  const once = (i: number, loose = false) =>
     Effect.gen(function*() {
-      const p = yield* pod(i)
+      const p = yield* pod(i, loose)
       const t0 = performance.now()
       const scope = yield* Scope.make()
       const h = yield* Scope.extend(runtime.start(p), scope)
@@ -54,10 +58,15 @@ const program = Effect.gen(function*() {
       yield* Scope.close(scope, Exit.void)
       return performance.now() - t0
     })
-  yield* once(-1) // pulls the image into the cache
+  yield* once(-1) // pulls the image into the cache, compiles the default filter
   const tank: Array<number> = []
-  for (let i = 0; i < runs; i++) tank.push(yield* once(i))
+  const loose: Array<number> = []
+  for (let i = 0; i < runs; i++) {
+    tank.push(yield* once(i))
+    loose.push(yield* once(i, true))
+  }
   const t = median(tank)
+  const l = median(loose)
 
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "tank-bench-rt-"))
   const rows: Array<Row> = []
@@ -86,6 +95,8 @@ const program = Effect.gen(function*() {
     removeBundleCgroups()
   }
   console.log(`start-to-exit of /bin/true, median of ${runs}: Tank ${fmt(t)} (min ${fmt(Math.min(...tank))})`)
+  console.log(`  without the filter and no_new_privs: ${fmt(l)} → isolation costs ${fmt(t - l)} (${ratio(t, l)})`)
+  rows.push({ bench: "runtime", case: "start-to-exit /bin/true", tank: t, peer: "Tank unconfined", peerValue: l })
   for (const peer of ["crun run", "runc run", "podman run --rm"]) {
     const v = peerTimes[peer]
     rows.push({

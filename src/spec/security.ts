@@ -85,9 +85,7 @@ export type Capabilities = typeof Capabilities.Type
  * docker/OCI seccomp format (the one users already have for `docker run --security-opt seccomp=`).
  */
 export const SeccompSpec = Schema.Union(
-  Schema.Literal("default", "unconfined").annotations({
-    message: () => `seccomp must be "default", "unconfined" or { profile: "/abs/path.json" }`
-  }),
+  Schema.Literal("default", "unconfined"),
   Schema.Struct({ profile: AbsPath("seccomp profile path") })
 ).annotations({ identifier: "Seccomp" })
 export type SeccompSpec = typeof SeccompSpec.Type

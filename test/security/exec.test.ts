@@ -98,7 +98,9 @@ layer(MachineLive, { timeout: 180_000, excludeTestServices: true })("exec isolat
         assert.isFalse(fs.existsSync(marker("tty")), term.screen())
 
         // The operator's environment stays out of the container (CLI, no -t).
-        term.type(`${tank} exec ${name} -- sh -c 'tr "\\\\0" "\\\\n" < /proc/self/environ | sort | tr "\\\\n" " "; echo; echo DONE-env'`)
+        term.type(
+          `${tank} exec ${name} -- sh -c 'tr "\\\\0" "\\\\n" < /proc/self/environ | sort | tr "\\\\n" " "; echo; echo DONE-env'`
+        )
         yield* waitFor("env to print", () => /^DONE-env$/m.test(term.screen()))
         assert.notInclude(term.screen().split("DONE-env")[0]!.split("'; echo DONE-env'").pop()!, "hunter2")
       }),

@@ -82,7 +82,9 @@ layer(MachineLive, { timeout: 180_000, excludeTestServices: true })("mounts (liv
       const rootfs = yield* probeRootfs
       assert.isAbove(fs.readFileSync("/proc/interrupts", "utf8").length, 0)
       const { name } = yield* startSleeper(rootfs, "mt-mask")
-      const r = yield* onMachine(execCapture(name, ["sh", "-c", "wc -c < /proc/interrupts; grep -c ' /proc/interrupts ' /proc/self/mountinfo"]))
+      const r = yield* onMachine(
+        execCapture(name, ["sh", "-c", "wc -c < /proc/interrupts; grep -c ' /proc/interrupts ' /proc/self/mountinfo"])
+      )
       assert.deepStrictEqual(r.stdout.trim().split("\n"), ["0", "1"])
     }))
 })

@@ -55,10 +55,15 @@ layer(MachineLive, { timeout: 180_000, excludeTestServices: true })("privileges 
       const a = yield* runJson(rootfs, "pv-caps", ["/probe/capstatus"], {
         capabilities: { drop: ["NET_RAW", "MKNOD"], add: ["NET_ADMIN"] }
       })
-      const expected = maskOf([...DEFAULT_CAPABILITIES.filter((c) => c !== "CAP_NET_RAW" && c !== "CAP_MKNOD"), "CAP_NET_ADMIN"])
+      const expected = maskOf([
+        ...DEFAULT_CAPABILITIES.filter((c) => c !== "CAP_NET_RAW" && c !== "CAP_MKNOD"),
+        "CAP_NET_ADMIN"
+      ])
       assert.strictEqual(a.json["CapEff"], expected)
       assert.strictEqual(a.json["CapBnd"], expected)
-      const { name } = yield* startSleeper(rootfs, "pv-caps-ex", { capabilities: { drop: ["ALL"], add: ["NET_BIND_SERVICE"] } })
+      const { name } = yield* startSleeper(rootfs, "pv-caps-ex", {
+        capabilities: { drop: ["ALL"], add: ["NET_BIND_SERVICE"] }
+      })
       const ex = yield* execJson(name, ["/probe/capstatus"])
       assert.strictEqual(ex["CapEff"], maskOf(["CAP_NET_BIND_SERVICE"]))
       assert.strictEqual(ex["CapBnd"], maskOf(["CAP_NET_BIND_SERVICE"]))

@@ -12,7 +12,17 @@ import * as path from "node:path"
 import { execCapture } from "../../src/exec/Exec.js"
 import { DEFAULT_PROFILE } from "../../src/runtime/security/seccompProfile.js"
 import { tmpDir } from "../support/tmp.js"
-import { execJson, Machine, MachineLive, onMachine, podName, probeRootfs, runJson, startPod, startSleeper } from "./support.js"
+import {
+  execJson,
+  Machine,
+  MachineLive,
+  onMachine,
+  podName,
+  probeRootfs,
+  runJson,
+  startPod,
+  startSleeper
+} from "./support.js"
 
 /** What docker's default profile forbids and the probe tries. */
 const FORBIDDEN = [
@@ -70,7 +80,11 @@ layer(MachineLive, { timeout: 180_000, excludeTestServices: true })("seccomp (li
       const name = podName("sc-httpd")
       yield* startPod({ name, restart: "never", containers: [{ name: "app", image: env.refs.busyboxHttpd }] })
       const got = yield* onMachine(
-        execCapture(name, ["sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- http://127.0.0.1:8080/ && exit 0; sleep 0.2; done; exit 1"])
+        execCapture(name, [
+          "sh",
+          "-c",
+          "for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- http://127.0.0.1:8080/ && exit 0; sleep 0.2; done; exit 1"
+        ])
       )
       assert.strictEqual(got.stdout, "hello from tank httpd\n", JSON.stringify(got))
     }))
@@ -89,10 +103,13 @@ layer(MachineLive, { timeout: 180_000, excludeTestServices: true })("seccomp (li
       const rootfs = yield* probeRootfs
       const dir = yield* tmpDir("tank-sec-profile-")
       const file = path.join(dir, "keys.json")
-      fs.writeFileSync(file, JSON.stringify({
-        ...DEFAULT_PROFILE,
-        syscalls: [...DEFAULT_PROFILE.syscalls ?? [], { names: ["keyctl", "add_key"], action: "SCMP_ACT_ALLOW" }]
-      }))
+      fs.writeFileSync(
+        file,
+        JSON.stringify({
+          ...DEFAULT_PROFILE,
+          syscalls: [...DEFAULT_PROFILE.syscalls ?? [], { names: ["keyctl", "add_key"], action: "SCMP_ACT_ALLOW" }]
+        })
+      )
       const { name } = yield* startSleeper(rootfs, "sc-usr", { seccomp: { profile: file } })
       const r = yield* execJson(name, ["/probe/syscalls", "keyctl", "add_key", "bpf", "unshare_user"])
       assert.strictEqual(r["Seccomp"], "2")
@@ -107,13 +124,18 @@ layer(MachineLive, { timeout: 180_000, excludeTestServices: true })("seccomp (li
       const rootfs = yield* probeRootfs
       const dir = yield* tmpDir("tank-sec-profile-")
       const file = path.join(dir, "nomkdir.json")
-      fs.writeFileSync(file, JSON.stringify({
-        defaultAction: "SCMP_ACT_ALLOW",
-        architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
-        syscalls: [{ names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO", errnoRet: 13 }]
-      }))
+      fs.writeFileSync(
+        file,
+        JSON.stringify({
+          defaultAction: "SCMP_ACT_ALLOW",
+          architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+          syscalls: [{ names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO", errnoRet: 13 }]
+        })
+      )
       const { name } = yield* startSleeper(rootfs, "sc-oci", { seccomp: { profile: file } })
-      const r = yield* onMachine(execCapture(name, ["sh", "-c", "mkdir /tmp/nope; echo rc=$?; touch /tmp/yes && echo touched"]))
+      const r = yield* onMachine(
+        execCapture(name, ["sh", "-c", "mkdir /tmp/nope; echo rc=$?; touch /tmp/yes && echo touched"])
+      )
       assert.match(r.stderr, /Permission denied/)
       assert.match(r.stdout, /rc=1\ntouched/)
       const k = yield* execJson(name, ["/probe/syscalls", "keyctl"])
@@ -136,13 +158,18 @@ layer(MachineLive, { timeout: 180_000, excludeTestServices: true })("seccomp (li
       const rootfs = yield* probeRootfs
       const dir = yield* tmpDir("tank-sec-profile-")
       const file = path.join(dir, "bad.json")
-      fs.writeFileSync(file, JSON.stringify({ defaultAction: "SCMP_ACT_ERRNO", syscalls: [{ names: ["read"], action: "SCMP_ACT_BOGUS" }] }))
+      fs.writeFileSync(
+        file,
+        JSON.stringify({ defaultAction: "SCMP_ACT_ERRNO", syscalls: [{ names: ["read"], action: "SCMP_ACT_BOGUS" }] })
+      )
       const exit = yield* Effect.exit(startSleeper(rootfs, "sc-bad", { seccomp: { profile: file } }))
       assert.isTrue(Exit.isFailure(exit))
       const text = JSON.stringify(exit)
       assert.match(text, /containers\[0\]\.seccomp\.profile/)
       assert.match(text, /syscalls/)
-      const missing = yield* Effect.exit(startSleeper(rootfs, "sc-missing", { seccomp: { profile: "/nonexistent/p.json" } }))
+      const missing = yield* Effect.exit(
+        startSleeper(rootfs, "sc-missing", { seccomp: { profile: "/nonexistent/p.json" } })
+      )
       assert.match(JSON.stringify(missing), /ENOENT/)
     }))
 })

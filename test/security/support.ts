@@ -39,15 +39,30 @@ export const probeRootfs = Effect.gen(function*() {
  * A pod of one long-running container on `rootfs`, with container fields `extra`. Its shell ends
  * on SIGTERM (a bare `sleep` as PID 1 ignores it and every stop would wait the whole grace).
  */
-export const sleeperPod = (rootfs: string, what: string, extra: Record<string, unknown> = {}, pod: Record<string, unknown> = {}) => ({
+export const sleeperPod = (
+  rootfs: string,
+  what: string,
+  extra: Record<string, unknown> = {},
+  pod: Record<string, unknown> = {}
+) => ({
   name: podName(what),
   restart: "never",
   ...pod,
-  containers: [{ name: "app", image: { rootfs }, command: ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"], ...extra }]
+  containers: [{
+    name: "app",
+    image: { rootfs },
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"],
+    ...extra
+  }]
 })
 
 /** Start it for the rest of the scope; returns the handle and the pod name. */
-export const startSleeper = (rootfs: string, what: string, extra: Record<string, unknown> = {}, pod: Record<string, unknown> = {}) =>
+export const startSleeper = (
+  rootfs: string,
+  what: string,
+  extra: Record<string, unknown> = {},
+  pod: Record<string, unknown> = {}
+) =>
   Effect.gen(function*() {
     const spec = sleeperPod(rootfs, what, extra, pod)
     const h: RunHandle = yield* startPod(spec)
@@ -67,7 +82,13 @@ export const execJson = (pod: string, argv: ReadonlyArray<string>) =>
   })
 
 /** Run a pod whose one container runs argv to its end; its stdout's last line as JSON. */
-export const runJson = (rootfs: string, what: string, argv: ReadonlyArray<string>, extra: Record<string, unknown> = {}, pod: Record<string, unknown> = {}) =>
+export const runJson = (
+  rootfs: string,
+  what: string,
+  argv: ReadonlyArray<string>,
+  extra: Record<string, unknown> = {},
+  pod: Record<string, unknown> = {}
+) =>
   Effect.gen(function*() {
     const { env } = yield* Machine
     const spec = { ...sleeperPod(rootfs, what, { ...extra, command: argv }, pod) }
