@@ -7,7 +7,7 @@
  * BPF_PROG_TYPE_CGROUP_DEVICE program built from the same lines by the native helper
  * (`tank-helper cgroup-devices`, native/src/devices.c).
  */
-import { Either, Schema } from "effect"
+import { Either, ParseResult, Schema } from "effect"
 
 /** The kernel's limits: a dev_t has 12 bits of major and 20 bits of minor. */
 const MAX_MAJOR = 4095
@@ -66,7 +66,15 @@ export const DEFAULT_DEVICE_RULES: ReadonlyArray<DeviceRule> = [
 export const formatDeviceRule = (r: DeviceRule): string =>
   `${r.type} ${r.major ?? "*"}:${r.minor ?? "*"} ${sortAccess(r.access)}`
 
-const decodeRule = Schema.decodeUnknownEither(DeviceRule)
+/** Decodes one rule; the error names each bad field (`.access: ...`) or the whole rule. */
+const decodeRule = (input: unknown): Either.Either<DeviceRule, string> =>
+  Schema.decodeUnknownEither(DeviceRule)(input).pipe(
+    Either.mapLeft((e) =>
+      ParseResult.ArrayFormatter.formatErrorSync(e).map((i) =>
+        `${i.path.map((p) => `.${String(p)}`).join("")}${i.path.length > 0 ? ": " : ""}${i.message}`
+      ).join("; ")
+    )
+  )
 
 const LINE = /^([abc]) (\*|\d+):(\*|\d+) ([rwm]+)$/
 
@@ -81,7 +89,7 @@ export const parseDeviceRule = (line: string): Either.Either<DeviceRule, string>
     ...(major === undefined ? {} : { major }),
     ...(minor === undefined ? {} : { minor }),
     access: m[4]!
-  }).pipe(Either.mapLeft((e) => `device rule ${JSON.stringify(line)}: ${e.message}`))
+  }).pipe(Either.mapLeft((e) => `device rule ${JSON.stringify(line)}: ${e}`))
 }
 
 /** Checks rules handed in by a caller (they reach a kernel file or a BPF program). */
@@ -91,7 +99,9 @@ export const validateDeviceRules = (
   const out: Array<DeviceRule> = []
   for (const [i, r] of rules.entries()) {
     const d = decodeRule(r)
-    if (Either.isLeft(d)) return Either.left(`devices[${i}] ${JSON.stringify(r)}: ${d.left.message}`)
+    if (Either.isLeft(d)) {
+      return Either.left(`devices[${i}]${d.left.startsWith(".") ? "" : ": "}${d.left} (in ${JSON.stringify(r)})`)
+    }
     out.push(d.right)
   }
   return Either.right(out)
