@@ -151,7 +151,10 @@ export interface DevicesWrite {
  * the kernel refuses `a` on a group that has children (EINVAL, e.g. a pod group), and a blanket
  * deny would, for an instant, refuse /dev/null to a workload already running there.
  */
-export const v1DeviceWrites = (current: V1DevicesState, rules: ReadonlyArray<DeviceRule>): ReadonlyArray<DevicesWrite> => {
+export const v1DeviceWrites = (
+  current: V1DevicesState,
+  rules: ReadonlyArray<DeviceRule>
+): ReadonlyArray<DevicesWrite> => {
   const allow = (key: string, access: string): DevicesWrite => ({ file: "devices.allow", value: `${key} ${access}` })
   if (rules.some((r) => r.type === "a")) return current.allowAll ? [] : [{ file: "devices.allow", value: "a" }]
   const target = merge(rules)
@@ -168,3 +171,14 @@ export const v1DeviceWrites = (current: V1DevicesState, rules: ReadonlyArray<Dev
     .map(([key, access]) => allow(key, access))
   return [...denies, ...allows]
 }
+
+/** Consecutive writes to one file, grouped: one open per run, still one write(2) per rule. */
+export const consecutiveRuns = (
+  writes: ReadonlyArray<DevicesWrite>
+): ReadonlyArray<{ readonly file: DevicesWrite["file"]; readonly values: ReadonlyArray<string> }> =>
+  writes.reduce<Array<{ file: DevicesWrite["file"]; values: Array<string> }>>((runs, w) => {
+    const last = runs[runs.length - 1]
+    if (last !== undefined && last.file === w.file) last.values.push(w.value)
+    else runs.push({ file: w.file, values: [w.value] })
+    return runs
+  }, [])

@@ -19,7 +19,7 @@ import { Effect, Either } from "effect"
 import type { V1Hierarchy } from "./detect.js"
 import { V1_CONTROLLERS, V1_GROUP_CONTROLLERS } from "./detect.js"
 import type { DeviceRule } from "./devices.js"
-import { parseDevicesList, v1DeviceWrites, validateDeviceRules } from "./devices.js"
+import { consecutiveRuns, parseDevicesList, v1DeviceWrites, validateDeviceRules } from "./devices.js"
 import type { CgroupFs } from "./fs.js"
 import { liveCgroupFs, readOptional, subdirsOptional } from "./fs.js"
 import { v1Writes } from "./limits.js"
@@ -94,9 +94,11 @@ export const makeV1 = (config: V1Config): CgroupsService => {
         Either.match(parseDevicesList(text), {
           onLeft: (message) => Effect.fail(new CgroupError({ op: "read", path: `${dir}/devices.list`, message })),
           onRight: (current) =>
-            Effect.forEach(v1DeviceWrites(current, rules), (w) => fs.write(`${dir}/${w.file}`, w.value), {
-              discard: true
-            })
+            Effect.forEach(
+              consecutiveRuns(v1DeviceWrites(current, rules)),
+              (run) => fs.writeEach(`${dir}/${run.file}`, run.values),
+              { discard: true }
+            )
         })
       )
     )

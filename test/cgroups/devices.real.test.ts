@@ -14,7 +14,8 @@
  * checked independently of the driver.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Scope } from "effect"
+import type { Layer } from "effect"
+import { Effect, Exit, Scope } from "effect"
 import { execFileSync, spawnSync } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import * as nfs from "node:fs"
@@ -185,8 +186,7 @@ describe.skipIf(!v1)("device allow list, cgroup v1 (this machine, root)", () => 
         expect(opens(outside, [LOOP, KVM], "tasks")).toEqual(allowed([LOOP, KVM]))
         yield* Scope.close(scope, Exit.void)
         yield* assertNoLeaks(before, { cgroupDirs: tankCgroupDirs(), cgroupMarkers: [pod] })
-      })
-    ))
+      })))
 
   it.live("one extra rule opens exactly that device", () =>
     run(Cgroups.layer, (cg) =>
@@ -194,8 +194,7 @@ describe.skipIf(!v1)("device allow list, cgroup v1 (this machine, root)", () => 
         const pod = newPod()
         const h = yield* cg.create({ pod, container: "c" }, { devices: [...DEFAULT_DEVICE_RULES, allow(LOOP)] })
         expect(opens(h, HOST_DEVICES, "tasks")).toEqual({ loop0: "ok", kvm: "EPERM", rootdisk: "EPERM" })
-      })
-    ))
+      })))
 
   it.live("a pod group holds the union: a container cannot get more; growing and shrinking it with containers in place", () =>
     run(Cgroups.layer, (cg) =>
@@ -204,7 +203,9 @@ describe.skipIf(!v1)("device allow list, cgroup v1 (this machine, root)", () => 
         yield* cg.create({ pod }, { devices: DEFAULT_DEVICE_RULES })
         const a = yield* cg.create({ pod, container: "a" }, { devices: DEFAULT_DEVICE_RULES })
         // the kernel refuses a child more than its parent; the failed create leaves nothing
-        const refused = yield* Effect.flip(cg.create({ pod, container: "b" }, { devices: [...DEFAULT_DEVICE_RULES, allow(LOOP)] }))
+        const refused = yield* Effect.flip(
+          cg.create({ pod, container: "b" }, { devices: [...DEFAULT_DEVICE_RULES, allow(LOOP)] })
+        )
         expect(refused).toMatchObject({ op: "write", code: "EPERM" })
         expect(nfs.existsSync(`/sys/fs/cgroup/devices/tank/${pod}/b`)).toBe(false)
         // re-applying on the pod group while it has a child (a blanket `a` deny would be EINVAL)
@@ -216,8 +217,7 @@ describe.skipIf(!v1)("device allow list, cgroup v1 (this machine, root)", () => 
         yield* cg.ensure({ pod }, { devices: DEFAULT_DEVICE_RULES })
         expect(opens(b, [LOOP], "tasks")).toEqual({ loop0: "EPERM" })
         expect(opens(b, PSEUDO, "tasks")).toEqual(allowed(PSEUDO))
-      })
-    ))
+      })))
 })
 
 describe.skipIf(!unified)("device allow list, cgroup v2 BPF program (this hybrid host's cgroup2 mount, root)", () => {
@@ -262,8 +262,7 @@ describe.skipIf(!unified)("device allow list, cgroup v2 BPF program (this hybrid
         // a container's own program cannot open what the pod group's program denies
         const k = yield* cg.create({ pod, container: "k" }, { devices: [...DEFAULT_DEVICE_RULES, allow(KVM)] })
         expect(opens(k, [KVM, LOOP], "cgroup.procs")).toEqual({ kvm: "EPERM", loop0: "EPERM" })
-      })
-    ))
+      })))
 
   it.live("no rules at all: every device is denied, even /dev/null", () =>
     run(layer, (cg) =>
@@ -272,6 +271,5 @@ describe.skipIf(!unified)("device allow list, cgroup v2 BPF program (this hybrid
         const h = yield* cg.create({ pod, container: "c" }, { devices: [] })
         for (const d of PSEUDO) expect(openExisting(h, d, "cgroup.procs"), d.name).toBe("EPERM")
         expect(openIn(h, LOOP, "cgroup.procs")).toEqual({ mknod: "EPERM", open: "ENOENT" })
-      })
-    ))
+      })))
 })

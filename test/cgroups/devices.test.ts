@@ -44,7 +44,20 @@ describe("device rules", () => {
   })
 
   it("malformed lines and out-of-range numbers are refused with the line named", () => {
-    for (const bad of ["x 1:3 rwm", "c 1:3", "c 1:3 rwx", "c 1:3 rr", "c 1 rwm", "c 4096:0 r", "c 1:1048576 r", "a 1:3 rwm", "a *:* r", "c -1:3 r"]) {
+    for (
+      const bad of [
+        "x 1:3 rwm",
+        "c 1:3",
+        "c 1:3 rwx",
+        "c 1:3 rr",
+        "c 1 rwm",
+        "c 4096:0 r",
+        "c 1:1048576 r",
+        "a 1:3 rwm",
+        "a *:* r",
+        "c -1:3 r"
+      ]
+    ) {
       const r = parseDeviceRule(bad)
       expect(Either.isLeft(r), bad).toBe(true)
       expect(Either.isLeft(r) && r.left).toContain(JSON.stringify(bad))

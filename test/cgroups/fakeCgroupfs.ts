@@ -102,6 +102,8 @@ export class FakeCgroupfs {
     mkdir: (p) => this.op("mkdir", p, () => this.mkdir(p)),
     rmdir: (p) => this.op("rmdir", p, () => this.rmdir(p)),
     write: (p, v) => this.op("write", p, () => this.write(p, v), v),
+    // logged like separate writes: the kernel sees one write(2) per value either way
+    writeEach: (p, vs) => Effect.forEach(vs, (v) => this.op("write", p, () => this.write(p, v), v), { discard: true }),
     read: (p) => this.op("read", p, () => this.read(p)),
     subdirs: (p) => this.op("readdir", p, () => this.subdirs(p)),
     kill: (pid) =>

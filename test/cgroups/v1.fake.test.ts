@@ -236,7 +236,8 @@ describe("v1 driver on a fake cgroupfs", () => {
 const DEV_LAYOUT = { memory: ["memory"], pids: ["pids"], devices: ["devices"], freezer: ["freezer"] }
 const LOOP = { type: "b", major: 7, minor: 0, access: "rwm" } as const
 const KVM = { type: "c", major: 10, minor: 232, access: "rwm" } as const
-const DEFAULT_LINES = "c *:* m\nb *:* m\nc 1:3 rwm\nc 1:5 rwm\nc 1:7 rwm\nc 1:8 rwm\nc 1:9 rwm\nc 5:0 rwm\nc 5:1 rwm\nc 5:2 rwm\nc 136:* rwm"
+const DEFAULT_LINES =
+  "c *:* m\nb *:* m\nc 1:3 rwm\nc 1:5 rwm\nc 1:7 rwm\nc 1:8 rwm\nc 1:9 rwm\nc 5:0 rwm\nc 5:1 rwm\nc 5:2 rwm\nc 136:* rwm"
 
 describe("v1 driver: the device allow list on a fake cgroupfs", () => {
   it.scoped("a new group: mkdir in the devices hierarchy too, `a` denied before the rules are allowed", () =>
@@ -280,7 +281,9 @@ describe("v1 driver: the device allow list on a fake cgroupfs", () => {
       ])
       expect(fake.file("devices/tank/p/a/devices.list")).toBe(`${DEFAULT_LINES}\nb 7:0 rwm`)
       expect(fake.file("devices/tank/p/b/devices.list")).toBe(DEFAULT_LINES)
-      const err = yield* Effect.flip(cg.ensure({ pod: "p", container: "c" }, { devices: [...DEFAULT_DEVICE_RULES, KVM] }))
+      const err = yield* Effect.flip(
+        cg.ensure({ pod: "p", container: "c" }, { devices: [...DEFAULT_DEVICE_RULES, KVM] })
+      )
       expect(err).toMatchObject({ op: "write", code: "EPERM" })
       expect(err.path).toMatch(/devices\/tank\/p\/c\/devices.allow$/)
       for (const m of ["memory", "pids", "devices"]) expect(fake.exists(`${m}/tank/p/c`)).toBe(false)

@@ -75,7 +75,15 @@ const devices = (cg: CgroupsService) =>
     const k = yield* cg.ensure({ pod: "qdev", container: "k" }, { devices: [...DEFAULT_DEVICE_RULES, rule("kvm")] })
     const kvmUnderPod = probeIn(k, ["kvm"])
     yield* cg.remove({ pod: "qdev" }, { force: true })
-    return { defaults, withKmsg, withLoop, helper, afterHelper, kvmUnderPod, left: nfs.existsSync("/sys/fs/cgroup/tank/qdev") }
+    return {
+      defaults,
+      withKmsg,
+      withLoop,
+      helper,
+      afterHelper,
+      kvmUnderPod,
+      left: nfs.existsSync("/sys/fs/cgroup/tank/qdev")
+    }
   })
 
 const program = Effect.gen(function*() {
