@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "devices.h"
 #include "enter.h"
 #include "error.h"
 #include "monitor.h"
@@ -21,11 +22,13 @@ main (int argc, char **argv)
     return sandbox_remove_main (argc - 1, argv + 1);
   if (argc >= 2 && strcmp (argv[1], "seccomp-compile") == 0)
     return seccomp_compile_main (argc - 1, argv + 1);
+  if (argc >= 2 && strcmp (argv[1], "cgroup-devices") == 0)
+    return cgroup_devices_main (argc - 1, argv + 1);
   if (argc >= 2 && strcmp (argv[1], "version") == 0)
     {
       printf ("{\"protocol\":%d}\n", PROTOCOL_VERSION);
       return 0;
     }
-  fprintf (stderr, "usage: tank-helper monitor|enter|sandbox|sandbox-remove|seccomp-compile|version ...\n");
+  fprintf (stderr, "usage: tank-helper monitor|enter|sandbox|sandbox-remove|seccomp-compile|cgroup-devices|version ...\n");
   return 2;
 }

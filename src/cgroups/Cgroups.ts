@@ -5,6 +5,8 @@
  * never relative to the caller's own cgroup — and only groups under `tank/` are ever created,
  * written or removed. `tank/` itself is left in place (other pods, other agents).
  *
+ * - `limits.devices` — a device allow list (`DEFAULT_DEVICE_RULES` is runc's): v1 `devices`
+ *   controller, v2 a BPF device program attached by the native helper.
  * - `create(path, limits, options)` — scoped: `ensure` now, `remove` (SIGKILL leftovers unless
  *   `force: false`, retry rmdir while busy) when the scope closes.
  * - `ensure(path, limits)` — idempotent, unscoped create: for a runtime that decides itself when
@@ -33,6 +35,9 @@ import type { V2Config } from "./v2.js"
 import { makeV2 } from "./v2.js"
 
 export type { Detected, V1Hierarchy } from "./detect.js"
+export type { DeviceAttacher } from "./deviceProgram.js"
+export { helperDeviceAttacher } from "./deviceProgram.js"
+export { DEFAULT_DEVICE_RULES, DeviceRule, formatDeviceRule, parseDeviceRule } from "./devices.js"
 export type { CgroupFs } from "./fs.js"
 export * from "./model.js"
 export type { V1Config } from "./v1.js"

@@ -39,8 +39,10 @@ export const KNOWN_CONTROLLERS: ReadonlyArray<string> = [
   "misc"
 ]
 
-/** The v1 controllers Tank creates groups in: limits (memory, pids, cpu) and accounting (cpuacct). */
+/** The v1 controllers Tank sets limits with (memory, pids, cpu) or reads accounting from (cpuacct). */
 export const V1_CONTROLLERS: ReadonlyArray<string> = ["memory", "pids", "cpu", "cpuacct"]
+/** The v1 hierarchies Tank creates groups in: those above, plus `devices` for the device allow list. */
+export const V1_GROUP_CONTROLLERS: ReadonlyArray<string> = [...V1_CONTROLLERS, "devices"]
 /** The v2 controllers Tank enables for its groups. */
 export const V2_CONTROLLERS: ReadonlyArray<string> = ["memory", "pids", "cpu"]
 
@@ -94,7 +96,7 @@ export const chooseDriver = (
   const onV1 = (c: string) => mounts.v1.some((h) => h.controllers.includes(c))
   const v1 = (): Detected => ({
     driver: "v1",
-    hierarchies: mounts.v1.filter((h) => h.controllers.some((c) => V1_CONTROLLERS.includes(c)))
+    hierarchies: mounts.v1.filter((h) => h.controllers.some((c) => V1_GROUP_CONTROLLERS.includes(c)))
   })
   const onV2 = (c: string) => mounts.v2 !== undefined && (v2Controllers ?? []).includes(c)
   if (onV1("memory")) return Either.right(v1())

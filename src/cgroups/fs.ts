@@ -15,6 +15,11 @@ export interface CgroupFs {
   readonly rmdir: (path: string) => Effect.Effect<void, CgroupError>
   /** One write(2) of `value` to an existing control file (never creates a file). */
   readonly write: (path: string, value: string) => Effect.Effect<void, CgroupError>
+  /**
+   * One write(2) per value, in order, through one open of the file: for files the kernel parses
+   * one entry per write (v1 devices.allow). Fails at the first refused value, naming it.
+   */
+  readonly writeEach: (path: string, values: ReadonlyArray<string>) => Effect.Effect<void, CgroupError>
   readonly read: (path: string) => Effect.Effect<string, CgroupError>
   /** Names of the subdirectories (child groups) of `path`. */
   readonly subdirs: (path: string) => Effect.Effect<ReadonlyArray<string>, CgroupError>
@@ -48,6 +53,16 @@ export const liveCgroupFs: CgroupFs = {
       try: () => fsp.writeFile(path, value, { flag: WRITE_FLAGS }),
       catch: (e) => fsError("write", path, e, `write ${JSON.stringify(value)} to`)
     }),
+  writeEach: (path, values) =>
+    Effect.tryPromise({ try: () => fsp.open(path, WRITE_FLAGS), catch: (e) => fsError("write", path, e) }).pipe(
+      Effect.flatMap((fh) =>
+        Effect.forEach(values, (value) =>
+          Effect.tryPromise({
+            try: () => fh.write(value),
+            catch: (e) => fsError("write", path, e, `write ${JSON.stringify(value)} to`)
+          }), { discard: true }).pipe(Effect.ensuring(Effect.promise(() => fh.close())))
+      )
+    ),
   read: (path) => Effect.tryPromise({ try: () => fsp.readFile(path, "utf8"), catch: (e) => fsError("read", path, e) }),
   subdirs: (path) =>
     Effect.tryPromise({

@@ -7,6 +7,7 @@
  */
 import type { Effect, Scope } from "effect"
 import { Schema } from "effect"
+import type { DeviceRule } from "./devices.js"
 
 /** The controllers Tank sets limits with or reads statistics from. */
 export type Controller = "memory" | "pids" | "cpu" | "cpuacct"
@@ -25,6 +26,14 @@ export interface CgroupLimits {
   readonly pids?: number
   /** CFS bandwidth: `quota` µs of CPU time per `period` µs. */
   readonly cpu?: { readonly quota: number; readonly period: number }
+  /**
+   * Device allow list: when present the group denies every device access (mknod, read, write)
+   * except these rules (`DEFAULT_DEVICE_RULES` is runc's list). Absent = no device policy: the
+   * group's current one is left as it is (a new group inherits its parent's). `ensure` on an
+   * existing group replaces the policy. A child group can never get more than its parent: give a
+   * pod group the union of its containers' rules, and apply it before theirs.
+   */
+  readonly devices?: ReadonlyArray<DeviceRule>
 }
 
 /** What `create`/`ensure` hand back: the group's directories, one per hierarchy. */
@@ -74,7 +83,8 @@ export interface RemoveOptions {
 
 /**
  * A failed cgroupfs operation. `op` is the filesystem step (mkdir, write, rmdir, read, readdir,
- * kill) or a driver step (validate, detect, create); `code` is the errno name when there is one.
+ * kill) or a driver step (validate, detect, create, devices: the v2 device program); `code` is the
+ * errno name when there is one.
  */
 export class CgroupError extends Schema.TaggedError<CgroupError>()("CgroupError", {
   op: Schema.String,

@@ -8,11 +8,18 @@
  * mount, never relative to the caller's own cgroup. A hierarchy that also carries cpuset gets
  * cpuset.cpus/mems copied from the parent into every directory Tank creates: v1 leaves them empty
  * and an empty cpuset refuses tasks.
+ *
+ * The `devices` hierarchy (when mounted) gets the same directories, so every process that joins
+ * the group is under its device policy; `limits.devices` is written there (devices.ts has the
+ * writes: `a` to devices.deny then the rules to devices.allow for a fresh group, only the
+ * difference for a group that already denies by default).
  */
 import type { Duration } from "effect"
 import { Effect, Either } from "effect"
 import type { V1Hierarchy } from "./detect.js"
-import { V1_CONTROLLERS } from "./detect.js"
+import { V1_CONTROLLERS, V1_GROUP_CONTROLLERS } from "./detect.js"
+import type { DeviceRule } from "./devices.js"
+import { consecutiveRuns, parseDevicesList, v1DeviceWrites, validateDeviceRules } from "./devices.js"
 import type { CgroupFs } from "./fs.js"
 import { liveCgroupFs, readOptional, subdirsOptional } from "./fs.js"
 import { v1Writes } from "./limits.js"
@@ -41,7 +48,7 @@ export const makeV1 = (config: V1Config): CgroupsService => {
   const fs = config.fs ?? liveCgroupFs
   const base = config.base ?? "tank"
   const timeout = config.removeTimeout ?? DEFAULT_REMOVE_TIMEOUT
-  const hierarchies = config.hierarchies.filter((h) => h.controllers.some((c) => V1_CONTROLLERS.includes(c)))
+  const hierarchies = config.hierarchies.filter((h) => h.controllers.some((c) => V1_GROUP_CONTROLLERS.includes(c)))
   const of = (c: Controller) => hierarchies.find((h) => h.controllers.includes(c))
   const controllers = V1_CONTROLLERS.filter((c) => of(c as Controller) !== undefined) as ReadonlyArray<Controller>
   const dirsOf = (path: CgroupPath) => hierarchies.map((h) => `${h.mountPoint}/${relativeDir(base, path)}`)
@@ -80,12 +87,45 @@ export const makeV1 = (config: V1Config): CgroupsService => {
     )
   }
 
+  /** Reads the group's devices.list and writes what takes it to exactly `rules`. */
+  const applyDevices = (dir: string, rules: ReadonlyArray<DeviceRule>) =>
+    fs.read(`${dir}/devices.list`).pipe(
+      Effect.flatMap((text) =>
+        Either.match(parseDevicesList(text), {
+          onLeft: (message) => Effect.fail(new CgroupError({ op: "read", path: `${dir}/devices.list`, message })),
+          onRight: (current) =>
+            Effect.forEach(
+              consecutiveRuns(v1DeviceWrites(current, rules)),
+              (run) => fs.writeEach(`${dir}/${run.file}`, run.values),
+              { discard: true }
+            )
+        })
+      )
+    )
+
   const ensure = (path: CgroupPath, limits: CgroupLimits = {}) =>
     validated(path, () => {
       const writes = v1Writes(limits)
       if (Either.isLeft(writes)) {
         return Effect.fail(
           new CgroupError({ op: "validate", path: relativeDir(base, path), code: "EINVAL", message: writes.left })
+        )
+      }
+      const devices = limits.devices === undefined ? undefined : validateDeviceRules(limits.devices)
+      if (devices !== undefined && Either.isLeft(devices)) {
+        return Effect.fail(
+          new CgroupError({ op: "validate", path: relativeDir(base, path), code: "EINVAL", message: devices.left })
+        )
+      }
+      const devicesHierarchy = hierarchies.find((h) => h.controllers.includes("devices"))
+      if (devices !== undefined && devicesHierarchy === undefined) {
+        return Effect.fail(
+          new CgroupError({
+            op: "create",
+            path: relativeDir(base, path),
+            code: "ENOTSUP",
+            message: "a device policy needs the devices controller, which is not mounted on this host"
+          })
         )
       }
       const missing = writes.right.find((w) => of(w.controller) === undefined)
@@ -112,6 +152,11 @@ export const makeV1 = (config: V1Config): CgroupsService => {
                   (w) => fs.write(`${h.mountPoint}/${rel}/${w.file}`, w.value),
                   { discard: true }
                 )
+              ),
+              Effect.zipRight(
+                devices !== undefined && h === devicesHierarchy
+                  ? applyDevices(`${h.mountPoint}/${rel}`, devices.right)
+                  : Effect.void
               )
             ),
           { concurrency: "unbounded", discard: true }

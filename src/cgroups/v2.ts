@@ -7,10 +7,17 @@
  * `cgroup.subtree_control`, so Tank enables memory, pids and cpu — those the root offers in
  * `cgroup.controllers` — in the root (only if missing: like runc/crun on hosts where no manager
  * did it), in `tank/` and in each pod group, before writing limits.
+ *
+ * cgroup2 has no device controller: `limits.devices` becomes a BPF_PROG_TYPE_CGROUP_DEVICE program
+ * on the group, through the `attachDevices` port (deviceProgram.ts; by default the native helper).
+ * The kernel runs the programs of the group and of all its ancestors: an access must pass them all.
  */
 import type { Duration } from "effect"
 import { Effect, Either, Ref } from "effect"
 import { V2_CONTROLLERS } from "./detect.js"
+import type { DeviceAttacher } from "./deviceProgram.js"
+import { helperDeviceAttacher } from "./deviceProgram.js"
+import { validateDeviceRules } from "./devices.js"
 import type { CgroupFs } from "./fs.js"
 import { liveCgroupFs, readOptional, subdirsOptional } from "./fs.js"
 import { v2Writes } from "./limits.js"
@@ -28,6 +35,8 @@ export interface V2Config {
   /** How long removal retries rmdir while the group is busy (default 5 s). */
   readonly removeTimeout?: Duration.DurationInput
   readonly fs?: CgroupFs
+  /** Puts a device allow list on a group (default: `tank-helper cgroup-devices`, see deviceProgram.ts). */
+  readonly attachDevices?: DeviceAttacher
 }
 
 const words = (text: string) => text.split(/\s+/).filter((w) => w !== "")
@@ -37,6 +46,7 @@ export const makeV2 = (config: V2Config): CgroupsService => {
   const base = config.base ?? "tank"
   const timeout = config.removeTimeout ?? DEFAULT_REMOVE_TIMEOUT
   const root = config.root
+  const attachDevices = config.attachDevices ?? helperDeviceAttacher()
   const dirOf = (path: CgroupPath) => `${root}/${relativeDir(base, path)}`
   const handleOf = (path: CgroupPath): CgroupHandle => ({
     path,
@@ -79,6 +89,10 @@ export const makeV2 = (config: V2Config): CgroupsService => {
           if (Either.isLeft(writes)) {
             return yield* new CgroupError({ op: "validate", path: dirOf(path), code: "EINVAL", message: writes.left })
           }
+          const devices = limits.devices === undefined ? undefined : validateDeviceRules(limits.devices)
+          if (devices !== undefined && Either.isLeft(devices)) {
+            return yield* new CgroupError({ op: "validate", path: dirOf(path), code: "EINVAL", message: devices.left })
+          }
           const avail = yield* prepare(created)
           const missing = writes.right.find((w) => !avail.includes(w.controller))
           if (missing !== undefined) {
@@ -104,6 +118,7 @@ export const makeV2 = (config: V2Config): CgroupsService => {
             if (yield* fs.mkdir(dirOf(path))) created.push(dirOf(path))
           }
           for (const w of writes.right) yield* fs.write(`${dirOf(path)}/${w.file}`, w.value)
+          if (devices !== undefined) yield* attachDevices(dirOf(path), devices.right)
           return handleOf(path)
         })))
 

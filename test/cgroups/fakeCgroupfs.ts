@@ -9,6 +9,11 @@
  *   v2 subtree_control needs the controller in cgroup.controllers, v2 no-internal-processes rule).
  * - rmdir removes the control files with the directory, and is EBUSY while the group has tasks or
  *   child groups.
+ * - v1 devices: `devices.list` holds the group's state as the kernel prints it (`a *:* rwm` when
+ *   allowing everything, else the allowed exceptions); a new group copies its parent's. `a` to
+ *   devices.deny/allow is EINVAL while the group has children; an allow the parent does not cover
+ *   is EPERM; a deny in a deny-by-default group removes access bits of the exact exception and
+ *   drops what the children then hold beyond their parent (the kernel's propagation).
  * - tasks are fake pids written to cgroup.procs; `kill` marks them dying and they leave their
  *   group after `exitDelay` further rmdir attempts (a killed task leaves asynchronously).
  */
@@ -32,6 +37,7 @@ const V1_FILES: Record<string, Record<string, string>> = {
     "cpu.stat": "nr_periods 0\nnr_throttled 0\nthrottled_time 0"
   },
   cpuacct: { "cpuacct.usage": "0" },
+  devices: { "devices.allow": "", "devices.deny": "", "devices.list": "a *:* rwm" },
   cpuset: { "cpuset.cpus": "", "cpuset.mems": "" }
 }
 const V2_FILES: Record<string, Record<string, string>> = {
@@ -96,6 +102,8 @@ export class FakeCgroupfs {
     mkdir: (p) => this.op("mkdir", p, () => this.mkdir(p)),
     rmdir: (p) => this.op("rmdir", p, () => this.rmdir(p)),
     write: (p, v) => this.op("write", p, () => this.write(p, v), v),
+    // logged like separate writes: the kernel sees one write(2) per value either way
+    writeEach: (p, vs) => Effect.forEach(vs, (v) => this.op("write", p, () => this.write(p, v), v), { discard: true }),
     read: (p) => this.op("read", p, () => this.read(p)),
     subdirs: (p) => this.op("readdir", p, () => this.subdirs(p)),
     kill: (pid) =>
@@ -161,6 +169,11 @@ export class FakeCgroupfs {
       this.put(dir, f, f === "notify_on_release" ? "0" : "")
     }
     for (const c of controllers) for (const [f, v] of Object.entries(V1_FILES[c] ?? {})) this.put(dir, f, v)
+    // a new devices group starts as a copy of its parent's state
+    const parentList = path.join(path.dirname(dir), "devices.list")
+    if (controllers.includes("devices") && nfs.existsSync(parentList)) {
+      this.put(dir, "devices.list", nfs.readFileSync(parentList, "utf8").trim())
+    }
   }
 
   private populateV2(dir: string, enabled: ReadonlyArray<string>) {
@@ -266,6 +279,9 @@ export class FakeCgroupfs {
       }
       case "cgroup.subtree_control":
         return this.subtreeControl(dir, mount, v)
+      case "devices.allow":
+      case "devices.deny":
+        return this.devices(dir, mount, file === "devices.allow", v)
       case "memory.limit_in_bytes":
       case "pids.max":
       case "memory.max":
@@ -282,6 +298,56 @@ export class FakeCgroupfs {
         break
     }
     this.put(dir, file, v)
+  }
+
+  private deviceList(dir: string): Array<DevEntry> | "all" {
+    const lines = nfs.readFileSync(path.join(dir, "devices.list"), "utf8").split("\n").filter((l) => l.trim() !== "")
+    const entries = lines.map((l) => parseDev(l) ?? this.fail("EIO"))
+    return entries.some((e) => e.type === "a") ? "all" : entries
+  }
+
+  private putDeviceList(dir: string, list: Array<DevEntry> | "all") {
+    this.put(dir, "devices.list", list === "all" ? "a *:* rwm" : list.map(formatDev).join("\n"))
+  }
+
+  private devices(dir: string, mount: string, allow: boolean, v: string) {
+    const children = this.subdirs(dir)
+    const parent = dir === mount ? "all" : this.deviceList(path.dirname(dir))
+    if (v === "a") {
+      if (children.length > 0) this.fail("EINVAL")
+      if (allow && parent !== "all") this.fail("EPERM")
+      return this.putDeviceList(dir, allow ? "all" : [])
+    }
+    const ex = parseDev(v) ?? this.fail("EINVAL")
+    const list = this.deviceList(dir)
+    if (list === "all") return // deny exceptions of an allow-all group are not shown in devices.list
+    if (allow) {
+      if (parent !== "all" && !parent.some((p) => covers(p, ex))) this.fail("EPERM")
+      const same = list.find((e) => sameKey(e, ex))
+      if (same) same.access = mergeAccess(same.access, ex.access)
+      else list.push({ ...ex, access: mergeAccess("", ex.access) })
+      return this.putDeviceList(dir, list)
+    }
+    const kept = list.flatMap((e) => {
+      if (!sameKey(e, ex)) return [e]
+      const access = [...e.access].filter((c) => !ex.access.includes(c)).join("")
+      return access === "" ? [] : [{ ...e, access }]
+    })
+    this.putDeviceList(dir, kept)
+    this.revalidate(dir)
+  }
+
+  /** Drops from the children (recursively) whatever the group no longer covers. */
+  private revalidate(dir: string) {
+    const mine = this.deviceList(dir)
+    for (const child of this.subdirs(dir)) {
+      const cdir = path.join(dir, child)
+      const theirs = this.deviceList(cdir)
+      if (mine !== "all") {
+        this.putDeviceList(cdir, theirs === "all" ? [...mine] : theirs.filter((e) => mine.some((p) => covers(p, e))))
+      }
+      this.revalidate(cdir)
+    }
   }
 
   private subtreeControl(dir: string, mount: string, v: string) {
@@ -309,3 +375,22 @@ export class FakeCgroupfs {
     }
   }
 }
+
+interface DevEntry {
+  type: string
+  major: string
+  minor: string
+  access: string
+}
+
+const parseDev = (line: string): DevEntry | undefined => {
+  const m = /^([abc]) (\*|\d+):(\*|\d+) ([rwm]+)$/.exec(line.trim())
+  return m ? { type: m[1]!, major: m[2]!, minor: m[3]!, access: m[4]! } : undefined
+}
+const formatDev = (e: DevEntry) => `${e.type} ${e.major}:${e.minor} ${e.access}`
+const sameKey = (a: DevEntry, b: DevEntry) => a.type === b.type && a.major === b.major && a.minor === b.minor
+const mergeAccess = (a: string, b: string) => ["r", "w", "m"].filter((c) => a.includes(c) || b.includes(c)).join("")
+/** The kernel's match_exception: the parent's entry includes the child's. */
+const covers = (p: DevEntry, e: DevEntry) =>
+  (p.type === "a" || p.type === e.type) && (p.major === "*" || p.major === e.major) &&
+  (p.minor === "*" || p.minor === e.minor) && [...e.access].every((c) => p.access.includes(c))

@@ -91,7 +91,7 @@ describe("/proc/cgroups", () => {
 })
 
 describe("detection", () => {
-  it("this machine: v1 with separate cpu and cpuacct hierarchies, cpuset not used", () => {
+  it("this machine: v1 with separate cpu and cpuacct hierarchies, devices for the allow list, cpuset not used", () => {
     const mounts = cgroupMounts(parseMountinfo(HYBRID_HERE), parseProcCgroups(PROC_CGROUPS_HERE))
     expect(mounts.v2).toBe("/sys/fs/cgroup/unified")
     const d = chooseDriver(mounts, ["hugetlb"])
@@ -101,6 +101,7 @@ describe("detection", () => {
         { mountPoint: "/sys/fs/cgroup/cpu", controllers: ["cpu"] },
         { mountPoint: "/sys/fs/cgroup/cpuacct", controllers: ["cpuacct"] },
         { mountPoint: "/sys/fs/cgroup/memory", controllers: ["memory"] },
+        { mountPoint: "/sys/fs/cgroup/devices", controllers: ["devices"] },
         { mountPoint: "/sys/fs/cgroup/pids", controllers: ["pids"] }
       ]
     }))

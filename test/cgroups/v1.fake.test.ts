@@ -6,7 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Scope } from "effect"
 import * as nfs from "node:fs"
-import { Cgroups, detect } from "../../src/cgroups/Cgroups.js"
+import { Cgroups, DEFAULT_DEVICE_RULES, detect } from "../../src/cgroups/Cgroups.js"
 import { makeV1 } from "../../src/cgroups/v1.js"
 import { tmpDir } from "../support/tmp.js"
 import { FakeCgroupfs } from "./fakeCgroupfs.js"
@@ -230,5 +230,111 @@ describe("v1 driver on a fake cgroupfs", () => {
       yield* cg.ensure({ pod: "d", container: "c" }, LIMITS)
       expect(fake.file("cpu,cpuacct/tank/d/c/cpu.cfs_quota_us")).toBe("50000")
       expect(fake.exists("freezer/tank")).toBe(false)
+    }))
+})
+
+const DEV_LAYOUT = { memory: ["memory"], pids: ["pids"], devices: ["devices"], freezer: ["freezer"] }
+const LOOP = { type: "b", major: 7, minor: 0, access: "rwm" } as const
+const KVM = { type: "c", major: 10, minor: 232, access: "rwm" } as const
+const DEFAULT_LINES =
+  "c *:* m\nb *:* m\nc 1:3 rwm\nc 1:5 rwm\nc 1:7 rwm\nc 1:8 rwm\nc 1:9 rwm\nc 5:0 rwm\nc 5:1 rwm\nc 5:2 rwm\nc 136:* rwm"
+
+describe("v1 driver: the device allow list on a fake cgroupfs", () => {
+  it.scoped("a new group: mkdir in the devices hierarchy too, `a` denied before the rules are allowed", () =>
+    Effect.gen(function*() {
+      const { cg, fake, root } = yield* setup(DEV_LAYOUT)
+      const h = yield* cg.ensure({ pod: "web", container: "app" }, { pids: 5, devices: DEFAULT_DEVICE_RULES })
+      const devLog = fake.log.filter((l) => l.includes("devices/"))
+      // mkdir -p from the leaf up (tank/ and the pod are new), then the policy on the leaf only
+      expect(devLog.slice(devLog.lastIndexOf("mkdir devices/tank/web/app"))).toEqual([
+        "mkdir devices/tank/web/app",
+        "read devices/tank/web/app/devices.list",
+        "write devices/tank/web/app/devices.deny a",
+        ...DEFAULT_LINES.split("\n").map((l) => `write devices/tank/web/app/devices.allow ${l}`)
+      ])
+      expect(fake.file("devices/tank/web/app/devices.list")).toBe(DEFAULT_LINES)
+      // only the group that received the policy has one
+      expect(fake.file("devices/tank/web/devices.list")).toBe("a *:* rwm")
+      expect(h.procsFiles).toContain(`${root}/devices/tank/web/app/cgroup.procs`)
+      expect(h.dirs).toContain(`${root}/devices/tank/web/app`)
+      expect(fake.exists("freezer/tank")).toBe(false)
+    }))
+
+  it.scoped("no devices in the limits: no device file is read or written", () =>
+    Effect.gen(function*() {
+      const { cg, fake } = yield* setup(DEV_LAYOUT)
+      yield* cg.ensure({ pod: "web", container: "app" }, { pids: 5 })
+      expect(fake.log.filter((l) => l.includes("devices."))).toEqual([])
+      expect(fake.file("devices/tank/web/app/devices.list")).toBe("a *:* rwm")
+    }))
+
+  it.scoped("pod group (the union) before its containers (their own); more than the parent is EPERM and undone", () =>
+    Effect.gen(function*() {
+      const { cg, fake } = yield* setup(DEV_LAYOUT)
+      yield* cg.ensure({ pod: "p" }, { devices: [...DEFAULT_DEVICE_RULES, LOOP] })
+      yield* cg.ensure({ pod: "p", container: "a" }, { devices: [...DEFAULT_DEVICE_RULES, LOOP] })
+      // b inherits the pod's exceptions on mkdir: only the loop device is taken away again
+      fake.log.length = 0
+      yield* cg.ensure({ pod: "p", container: "b" }, { devices: DEFAULT_DEVICE_RULES })
+      expect(fake.log.filter((l) => l.startsWith("write devices"))).toEqual([
+        "write devices/tank/p/b/devices.deny b 7:0 rwm"
+      ])
+      expect(fake.file("devices/tank/p/a/devices.list")).toBe(`${DEFAULT_LINES}\nb 7:0 rwm`)
+      expect(fake.file("devices/tank/p/b/devices.list")).toBe(DEFAULT_LINES)
+      const err = yield* Effect.flip(
+        cg.ensure({ pod: "p", container: "c" }, { devices: [...DEFAULT_DEVICE_RULES, KVM] })
+      )
+      expect(err).toMatchObject({ op: "write", code: "EPERM" })
+      expect(err.path).toMatch(/devices\/tank\/p\/c\/devices.allow$/)
+      for (const m of ["memory", "pids", "devices"]) expect(fake.exists(`${m}/tank/p/c`)).toBe(false)
+    }))
+
+  it.scoped("re-applying replaces the policy with the difference only: works on a pod group with children", () =>
+    Effect.gen(function*() {
+      const { cg, fake } = yield* setup(DEV_LAYOUT)
+      yield* cg.ensure({ pod: "p" }, { devices: DEFAULT_DEVICE_RULES })
+      yield* cg.ensure({ pod: "p", container: "a" }, { devices: DEFAULT_DEVICE_RULES })
+      // the same policy again: read, nothing written (a running workload never loses /dev/null)
+      fake.log.length = 0
+      yield* cg.ensure({ pod: "p", container: "a" }, { devices: DEFAULT_DEVICE_RULES })
+      expect(fake.log.filter((l) => l.includes("devices."))).toEqual(["read devices/tank/p/a/devices.list"])
+      // a new container needs the loop device: the pod group grows without `a` (EINVAL with children)
+      fake.log.length = 0
+      yield* cg.ensure({ pod: "p" }, { devices: [...DEFAULT_DEVICE_RULES, LOOP] })
+      expect(fake.log.filter((l) => l.startsWith("write"))).toEqual(["write devices/tank/p/devices.allow b 7:0 rwm"])
+      yield* cg.ensure({ pod: "p", container: "b" }, { devices: [...DEFAULT_DEVICE_RULES, LOOP] })
+      expect(fake.file("devices/tank/p/b/devices.list")).toBe(`${DEFAULT_LINES}\nb 7:0 rwm`)
+      // and shrinks again: the kernel takes it from the children too
+      yield* cg.ensure({ pod: "p" }, { devices: DEFAULT_DEVICE_RULES })
+      expect(fake.file("devices/tank/p/b/devices.list")).toBe(DEFAULT_LINES)
+    }))
+
+  it.scoped("a policy without a devices hierarchy, or with a bad rule, fails before touching anything", () =>
+    Effect.gen(function*() {
+      const { cg, fake } = yield* setup()
+      expect(yield* Effect.flip(cg.ensure({ pod: "p", container: "c" }, { devices: DEFAULT_DEVICE_RULES })))
+        .toMatchObject({ op: "create", code: "ENOTSUP" })
+      const dev = yield* setup(DEV_LAYOUT)
+      const bad = yield* Effect.flip(
+        dev.cg.ensure({ pod: "p", container: "c" }, { devices: [{ type: "c", major: 1, minor: 3, access: "rwx" }] })
+      )
+      expect(bad).toMatchObject({ op: "validate", code: "EINVAL" })
+      expect(bad.message).toContain("devices[0].access")
+      expect([...fake.log, ...dev.fake.log]).toEqual([])
+    }))
+
+  it.scoped("remove and the sweeper's list cover the devices hierarchy", () =>
+    Effect.gen(function*() {
+      const { cg, fake } = yield* setup({ devices: ["devices"], memory: ["memory"] })
+      const h = yield* cg.ensure({ pod: "p", container: "c" }, { devices: DEFAULT_DEVICE_RULES })
+      yield* cg.addProcess(h, 4242)
+      expect(fake.file("devices/tank/p/c/cgroup.procs")).toBe("4242")
+      fake.removeFile("memory/tank/p/c/notify_on_release")
+      nfs.rmSync(`${fake.root}/memory/tank/p`, { recursive: true })
+      expect(yield* cg.list).toEqual(["p"]) // seen in the devices hierarchy alone
+      yield* cg.remove({ pod: "p" }, { force: true })
+      expect(fake.killed).toEqual([4242])
+      expect(fake.exists("devices/tank/p")).toBe(false)
+      expect(yield* cg.list).toEqual([])
     }))
 })

@@ -4,6 +4,9 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Scope } from "effect"
+import * as nfs from "node:fs"
+import type { DeviceRule } from "../../src/cgroups/Cgroups.js"
+import { CgroupError, DEFAULT_DEVICE_RULES } from "../../src/cgroups/Cgroups.js"
 import { makeV2 } from "../../src/cgroups/v2.js"
 import { tmpDir } from "../support/tmp.js"
 import { FakeCgroupfs } from "./fakeCgroupfs.js"
@@ -153,5 +156,68 @@ describe("v2 driver on a fake cgroup2 root", () => {
       expect(stats.pidsLimit).toBeUndefined()
       expect("memoryPeakBytes" in stats).toBe(false)
       expect((yield* Effect.flip(cg.stats({ pod: "gone" }))).code).toBe("ENOENT")
+    }))
+})
+
+describe("v2 driver: the device allow list through the attachDevices port", () => {
+  const LOOP: DeviceRule = { type: "b", major: 7, minor: 0, access: "rwm" }
+  /** Records each call, with what the group's directory looked like at that moment. */
+  const recording = (root: string, fail?: CgroupError) => {
+    const calls: Array<{ dir: string; rules: ReadonlyArray<DeviceRule>; existed: boolean; pidsMax?: string }> = []
+    const attach = (dir: string, rules: ReadonlyArray<DeviceRule>) =>
+      Effect.suspend(() => {
+        const pids = `${dir}/pids.max`
+        calls.push({
+          dir: dir.slice(root.length + 1),
+          rules,
+          existed: nfs.existsSync(dir),
+          ...(nfs.existsSync(pids) ? { pidsMax: nfs.readFileSync(pids, "utf8").trim() } : {})
+        })
+        return fail === undefined ? Effect.void : Effect.fail(fail)
+      })
+    return { calls, attach }
+  }
+  const setupWith = (fail?: CgroupError) =>
+    Effect.map(tmpDir("tank-cg-v2dev-"), (root) => {
+      const fake = FakeCgroupfs.v2(root, ALL)
+      const port = recording(root, fail)
+      return { root, fake, port, cg: makeV2({ root, fs: fake.fs, attachDevices: port.attach }) }
+    })
+
+  it.scoped("the group that gets `devices` gets one attach, after its directory and limits exist", () =>
+    Effect.gen(function*() {
+      const { cg, port } = yield* setupWith()
+      yield* cg.ensure({ pod: "p" }, { devices: [...DEFAULT_DEVICE_RULES, LOOP] })
+      yield* cg.ensure({ pod: "p", container: "a" }, { pids: 9, devices: DEFAULT_DEVICE_RULES })
+      yield* cg.ensure({ pod: "p", container: "b" }, { pids: 9 })
+      expect(port.calls).toEqual([
+        { dir: "tank/p", rules: [...DEFAULT_DEVICE_RULES, LOOP], existed: true, pidsMax: "max" },
+        { dir: "tank/p/a", rules: DEFAULT_DEVICE_RULES, existed: true, pidsMax: "9" }
+      ])
+      // ensure again re-applies (the helper replaces the program)
+      yield* cg.ensure({ pod: "p", container: "a" }, { devices: [...DEFAULT_DEVICE_RULES, LOOP] })
+      expect(port.calls).toHaveLength(3)
+      expect(port.calls[2]).toMatchObject({ dir: "tank/p/a", rules: [...DEFAULT_DEVICE_RULES, LOOP] })
+    }))
+
+  it.scoped("a failed attach fails ensure and removes the directories it created", () =>
+    Effect.gen(function*() {
+      const boom = new CgroupError({ op: "devices", path: "x", code: "EPERM", message: "load: nope" })
+      const { cg, fake, port } = yield* setupWith(boom)
+      const err = yield* Effect.flip(cg.ensure({ pod: "p", container: "c" }, { devices: DEFAULT_DEVICE_RULES }))
+      expect(err).toBe(boom)
+      expect(port.calls).toHaveLength(1)
+      expect(fake.exists("tank/p")).toBe(false)
+    }))
+
+  it.scoped("bad rules are refused before anything is created or attached", () =>
+    Effect.gen(function*() {
+      const { cg, fake, port } = yield* setupWith()
+      const err = yield* Effect.flip(
+        cg.ensure({ pod: "p", container: "c" }, { devices: [{ type: "b", major: 7, minor: 0, access: "x" }] })
+      )
+      expect(err).toMatchObject({ op: "validate", code: "EINVAL" })
+      expect(port.calls).toEqual([])
+      expect(fake.log.filter((l) => l.startsWith("mkdir"))).toEqual([])
     }))
 })

@@ -4,7 +4,11 @@
  * qemu (TCG, cgroup_no_v1=all) with a busybox initramfs and this machine's node, runs guest.ts
  * (bundled by esbuild) inside, and asserts here on what it observed. ~20 s.
  *
- * Needs qemu-system-x86 and the kernel (`test/cgroups/qemu/run-v2.sh fetch`); skipped without them.
+ * The guest also gets native/tank-helper (the v2 driver's device port) and the static `devopen`
+ * probe, and attacks the device allow list with them.
+ *
+ * Needs qemu-system-x86, the kernel (`test/cgroups/qemu/run-v2.sh fetch`) and a built helper;
+ * skipped without them.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { execFileSync, spawnSync } from "node:child_process"
@@ -12,13 +16,15 @@ import * as nfs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { helperPathCandidate } from "../../src/runtime/helper/binary.js"
+import { probe } from "../support/probe.js"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const script = path.join(here, "qemu", "run-v2.sh")
-const available = spawnSync(script, ["check"]).status === 0
+const available = spawnSync(script, ["check"]).status === 0 && nfs.existsSync(helperPathCandidate())
 
 describe.skipIf(!available)("v2 driver on a real cgroup2 kernel under qemu", () => {
-  it("creates, limits, joins, accounts, OOM-kills, stops a fork loop and removes", { timeout: 300_000 }, async () => {
+  it("limits, accounts, OOM-kills, stops a fork loop, denies devices, removes", { timeout: 300_000 }, async () => {
     const dir = nfs.mkdtempSync(path.join(os.tmpdir(), "tank-qemu-bundle-"))
     try {
       const { build } = await import("esbuild")
@@ -30,7 +36,8 @@ describe.skipIf(!available)("v2 driver on a real cgroup2 kernel under qemu", () 
         outfile: path.join(dir, "guest.mjs"),
         logLevel: "warning"
       })
-      const output = execFileSync(script, ["run", path.join(dir, "guest.mjs")], {
+      const files = [path.join(dir, "guest.mjs"), helperPathCandidate(), probe("devopen")]
+      const output = execFileSync(script, ["run", ...files], {
         encoding: "utf8",
         timeout: 280_000,
         maxBuffer: 16 << 20
@@ -72,6 +79,32 @@ describe.skipIf(!available)("v2 driver on a real cgroup2 kernel under qemu", () 
       expect(obs.oom.podStats.oomKills).toBe(1)
       expect(obs.oom.stats.memoryPeakBytes).toBeLessThanOrEqual(32 << 20)
       expect(obs.oom.left).toBe(false)
+      // device allow list: mknod allowed, opening a host device EPERM under the default rules
+      expect(obs.devices.defaults).toEqual({
+        loop: "ok/EPERM",
+        kvm: "ok/EPERM",
+        kmsg: "ok/EPERM",
+        null: "ok/ok",
+        zero: "ok/ok"
+      })
+      // re-applied with kmsg: exactly that device opens (so the first program was replaced, not stacked)
+      expect(obs.devices.withKmsg).toEqual({
+        loop: "ok/EPERM",
+        kvm: "ok/EPERM",
+        kmsg: "ok/ok",
+        null: "ok/ok",
+        zero: "ok/ok"
+      })
+      // with the loop device instead: the program lets it through to the kernel, which has no loop
+      // driver in this guest (ENXIO, not EPERM), and kmsg is denied again
+      expect(obs.devices.withLoop).toEqual({ loop: "ok/ENXIO", kmsg: "ok/EPERM" })
+      // the helper replaced the one program there with its own: one program attached
+      expect(obs.devices.helper.detached).toHaveLength(1)
+      expect(obs.devices.helper.attached).toEqual([obs.devices.helper.programId])
+      expect(obs.devices.afterHelper).toEqual({ kmsg: "ok/EPERM", null: "ok/ok" })
+      // the pod group's program (the union, without kvm) applies to its containers too
+      expect(obs.devices.kvmUnderPod).toEqual({ kvm: "ok/EPERM" })
+      expect(obs.devices.left).toBe(false)
       expect(obs.finalList).toEqual([])
     } finally {
       nfs.rmSync(dir, { recursive: true, force: true })

@@ -18,8 +18,13 @@ export interface LeakOptions {
   readonly pathPrefixes?: ReadonlyArray<string>
   /** Processes whose cmdline contains one of these count (default: ["tank-helper"]). */
   readonly processMarkers?: ReadonlyArray<string>
-  /** Directories whose sub-directories (cgroups) count, e.g. /sys/fs/cgroup/memory/tank. */
+  /**
+   * Directories whose sub-directories (cgroups) count, e.g. /sys/fs/cgroup/memory/tank;
+   * `tankCgroupDirs()` gives `<mount>/tank` of every cgroup hierarchy (devices included).
+   */
   readonly cgroupDirs?: ReadonlyArray<string>
+  /** Only cgroup paths containing one of these count (e.g. a test's pod names); default: all. */
+  readonly cgroupMarkers?: ReadonlyArray<string>
   /** Entries of /run/netns with this prefix count (default: none). */
   readonly netnsPrefix?: string
   /** Explicit pids that must be gone afterwards. */
@@ -80,6 +85,20 @@ export const markedProcesses = (markers: ReadonlyArray<string>, pids: ReadonlyAr
   return out
 }
 
+/**
+ * `<mount>/<base>` for every cgroup v1 hierarchy (memory, pids, cpu, cpuacct, devices, ...) and
+ * the cgroup2 mount: everywhere Tank may create groups, whichever driver runs.
+ */
+export const tankCgroupDirs = (base = "tank"): Array<string> => [
+  ...new Set(
+    fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter(Boolean).flatMap((line) => {
+      const f = line.split(" ")
+      const fsType = f[f.indexOf("-") + 1]
+      return fsType === "cgroup" || fsType === "cgroup2" ? [path.join(unescapeMount(f[4] ?? ""), base)] : []
+    })
+  )
+]
+
 const subdirs = (dir: string, depth = 3): Array<string> => {
   if (depth === 0 || !fs.existsSync(dir)) return []
   return fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).flatMap((e) => {
@@ -95,7 +114,9 @@ export const leakSnapshot = (o: LeakOptions = {}): Effect.Effect<LeakSnapshot> =
     netns: o.netnsPrefix && fs.existsSync("/run/netns")
       ? fs.readdirSync("/run/netns").filter((n) => n.startsWith(o.netnsPrefix!))
       : [],
-    cgroups: (o.cgroupDirs ?? []).flatMap((d) => subdirs(d))
+    cgroups: (o.cgroupDirs ?? []).flatMap((d) => subdirs(d)).filter((c) =>
+      o.cgroupMarkers === undefined || o.cgroupMarkers.some((m) => c.includes(m))
+    )
   }))
 
 const newIn = (before: ReadonlyArray<string>, after: ReadonlyArray<string>) => {

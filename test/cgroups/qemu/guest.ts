@@ -5,9 +5,10 @@
  * Bundled with esbuild into a single file; not collected by vitest (no .test.ts suffix).
  */
 import { Effect, Exit, Scope } from "effect"
-import { spawn } from "node:child_process"
+import { execFileSync, spawn, spawnSync } from "node:child_process"
 import * as nfs from "node:fs"
-import { Cgroups, detect } from "../../../src/cgroups/Cgroups.js"
+import type { CgroupHandle, CgroupsService, DeviceRule } from "../../../src/cgroups/Cgroups.js"
+import { Cgroups, DEFAULT_DEVICE_RULES, detect } from "../../../src/cgroups/Cgroups.js"
 
 const parked = (script: string) =>
   Effect.sync(() => {
@@ -21,6 +22,69 @@ const parked = (script: string) =>
   })
 
 const read = (p: string) => (nfs.existsSync(p) ? nfs.readFileSync(p, "utf8").trim() : null)
+
+// 4. The device allow list (a BPF device program per group, attached by /bin/tank-helper through
+// $TANK_HELPER): a shell joins the group and execs the static probe, which mknods a node on /tmp
+// (a tmpfs without nodev) and opens it. No loop or kvm driver in this guest: a device the program
+// lets through fails with ENXIO/ENODEV instead of EPERM. c 1:11 (/dev/kmsg) exists and opens.
+const PROBE = "/bin/devopen"
+const DEVS = {
+  loop: ["b", 7, 0],
+  kvm: ["c", 10, 232],
+  kmsg: ["c", 1, 11],
+  null: ["c", 1, 3],
+  zero: ["c", 1, 5]
+} as const
+type DevName = keyof typeof DEVS
+const rule = (d: DevName): DeviceRule => ({ type: DEVS[d][0], major: DEVS[d][1], minor: DEVS[d][2], access: "rwm" })
+let serial = 0
+const probeIn = (h: CgroupHandle, names: ReadonlyArray<DevName>) =>
+  Object.fromEntries(names.map((d) => {
+    const node = `/tmp/dev-${d}-${serial++}`
+    const [t, maj, min] = DEVS[d]
+    const r = spawnSync("sh", [
+      "-c",
+      `echo 0 > ${h.procsFiles[0]} && exec ${PROBE} ${t} ${maj} ${min} ${node}`
+    ], { encoding: "utf8" })
+    nfs.rmSync(node, { force: true })
+    const out = r.status === 0 ? JSON.parse(r.stdout) as { mknod: string; open: string } : null
+    return [d, out === null ? `exit ${r.status} ${r.stderr}` : `${out.mknod}/${out.open}`]
+  }))
+
+const devices = (cg: CgroupsService) =>
+  Effect.gen(function*() {
+    const ALL: ReadonlyArray<DevName> = ["loop", "kvm", "kmsg", "null", "zero"]
+    const union = [...DEFAULT_DEVICE_RULES, rule("kmsg"), rule("loop")]
+    yield* cg.ensure({ pod: "qdev" }, { devices: union })
+    const c = yield* cg.ensure({ pod: "qdev", container: "c" }, { devices: DEFAULT_DEVICE_RULES })
+    const defaults = probeIn(c, ALL)
+    // re-applying with one more device replaces the program (a stacked one would still deny it)
+    yield* cg.ensure({ pod: "qdev", container: "c" }, { devices: [...DEFAULT_DEVICE_RULES, rule("kmsg")] })
+    const withKmsg = probeIn(c, ALL)
+    yield* cg.ensure({ pod: "qdev", container: "c" }, { devices: [...DEFAULT_DEVICE_RULES, rule("loop")] })
+    const withLoop = probeIn(c, ["loop", "kmsg"])
+    // the helper itself: what is attached to the group after one more re-apply
+    const helper = JSON.parse(execFileSync(process.env["TANK_HELPER"]!, [
+      "cgroup-devices",
+      "--dir",
+      c.dirs[0]!,
+      ...DEFAULT_DEVICE_RULES.flatMap((r) => ["--allow", `${r.type} ${r.major ?? "*"}:${r.minor ?? "*"} ${r.access}`])
+    ], { encoding: "utf8" })) as { programId: number; detached: Array<number>; attached: Array<number> }
+    const afterHelper = probeIn(c, ["kmsg", "null"])
+    // the pod group's program applies to its containers: kvm is allowed here but not in the union
+    const k = yield* cg.ensure({ pod: "qdev", container: "k" }, { devices: [...DEFAULT_DEVICE_RULES, rule("kvm")] })
+    const kvmUnderPod = probeIn(k, ["kvm"])
+    yield* cg.remove({ pod: "qdev" }, { force: true })
+    return {
+      defaults,
+      withKmsg,
+      withLoop,
+      helper,
+      afterHelper,
+      kvmUnderPod,
+      left: nfs.existsSync("/sys/fs/cgroup/tank/qdev")
+    }
+  })
 
 const program = Effect.gen(function*() {
   const obs: Record<string, unknown> = {}
@@ -87,6 +151,7 @@ const program = Effect.gen(function*() {
     return { exit, stats: yield* cg.stats(ho.path), podStats: yield* cg.stats({ pod: "qoom" }) }
   }))
   obs.oom = { ...oom, left: nfs.existsSync(`${R}/tank/qoom`) }
+  obs.devices = yield* devices(cg)
   obs.finalList = yield* cg.list
   return obs
 })

@@ -5,7 +5,10 @@
 #
 #   run-v2.sh fetch            download the kernel (apt-get download; needs the Debian mirror)
 #   run-v2.sh check            exit 0 if qemu and the kernel are present, 1 otherwise
-#   run-v2.sh run BUNDLE.mjs   boot and run BUNDLE.mjs; the guest's console goes to stdout
+#   run-v2.sh run BUNDLE.mjs [HELPER [PROBE]]
+#                              boot and run BUNDLE.mjs; the guest's console goes to stdout. HELPER
+#                              (native/tank-helper) becomes /bin/tank-helper and $TANK_HELPER in the
+#                              guest, PROBE (a static devopen probe) /bin/devopen
 #
 # Cache: $TANK_QEMU_CACHE (default /var/cache/tank-test/qemu). Needs qemu-system-x86 (apt).
 set -eu
@@ -27,6 +30,8 @@ check)
   ;;
 run)
   bundle=$2
+  helper=${3:-}
+  probe=${4:-}
   work=$(mktemp -d /tmp/tank-qemu-XXXXXX)
   trap 'rm -rf "$work"' EXIT
   root=$work/root
@@ -39,6 +44,14 @@ run)
     [ -f "$lib" ] && mkdir -p "$root$(dirname "$lib")" && cp -L "$lib" "$root$lib"
   done
   cp "$bundle" "$root/guest.mjs"
+  if [ -n "$helper" ]; then
+    cp "$helper" "$root/bin/tank-helper"
+    # its shared libraries (libc and the loader, normally copied for node already)
+    ldd "$helper" | awk '/=>/ { print $3 } /ld-linux/ { print $1 }' | while read -r lib; do
+      if [ -f "$lib" ] && [ ! -f "$root$lib" ]; then mkdir -p "$root$(dirname "$lib")" && cp -L "$lib" "$root$lib"; fi
+    done
+  fi
+  [ -z "$probe" ] || cp "$probe" "$root/bin/devopen"
   cat > "$root/init" <<'INIT'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -48,6 +61,7 @@ mount -t devtmpfs devtmpfs /dev
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
 mount -t tmpfs tmpfs /tmp
 echo "TANK-GUEST kernel $(uname -r); cgroup2 controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
+[ -x /bin/tank-helper ] && export TANK_HELPER=/bin/tank-helper
 cd /tmp && /bin/node /guest.mjs
 echo "TANK-GUEST done $?"
 poweroff -f
