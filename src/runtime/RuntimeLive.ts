@@ -28,9 +28,10 @@ import { sandbox } from "./helper/sandbox.js"
 import type { ExitRecord } from "./helper/schema.js"
 import { cgroupName, type ContainerLayout, type PodLayout, podLayout, socketDir } from "./layout.js"
 import { containerRecord, exitRecordOf, launch, proceedOne, step, stopMonitor, toRunExit } from "./monitors.js"
-import { prepareContainer, volumeSources } from "./prepare.js"
+import { containerField, prepareContainer, volumeSources } from "./prepare.js"
 import { type PodRecord, readRecord, writeRecord } from "./record.js"
 import { type RunHandle, Runtime, type RuntimeService, SetupFailed, type StartOptions } from "./Runtime.js"
+import { deviceRules, passDevices } from "./security/devices.js"
 import { parseHardLimits } from "./security/rlimits.js"
 import { unpinSandbox } from "./unpin.js"
 
@@ -227,11 +228,28 @@ export const make = (options: RuntimeOptions = {}) =>
           })).pipe(Effect.mapError(step(pod.name, "network")))
           return { sb, addresses: net?.nics.map((n) => n.address) ?? [] }
         })
-        // Init containers first: `groups` is indexed like `all` below.
-        const grouped = inRun(Effect.forEach(
-          [...pod.initContainers, ...pod.containers],
-          (c) => cgroups.create({ pod: cgroupName(dataDir, pod.name), container: c.name }, c.limits)
-        )).pipe(Effect.mapError(step(pod.name, "cgroup")))
+        // Init containers first: `groups` is indexed like `all` below. Device policy: the pod group
+        // allows the union of its containers' devices (a child can never exceed its parent), each
+        // container group the default list plus its own `devices:`.
+        const grouped = Effect.gen(function*() {
+          const specs = [...pod.initContainers, ...pod.containers]
+          const passed = yield* Effect.forEach(specs, (c) =>
+            passDevices(c.devices ?? [], `${containerField(pod, c)}.devices`).pipe(
+              Effect.mapError((e) =>
+                new SetupFailed({ pod: pod.name, step: "security", message: `${e.field}: ${e.message}` })
+              )
+            ))
+          const podGroup = { pod: cgroupName(dataDir, pod.name) }
+          return yield* inRun(Effect.gen(function*() {
+            yield* Effect.acquireRelease(
+              cgroups.ensure(podGroup, { devices: deviceRules(passed.flat()) }),
+              () =>
+                cgroups.remove(podGroup, { force: true }).pipe(Effect.ignore)
+            )
+            return yield* Effect.forEach(specs, (c, i) =>
+              cgroups.create({ ...podGroup, container: c.name }, { ...c.limits, devices: deviceRules(passed[i]!) }))
+          })).pipe(Effect.mapError(step(pod.name, "cgroup")))
+        })
         const [[prepared, inits], { addresses, sb }, groups] = yield* Effect.all([runParams, sandboxed, grouped], {
           concurrency: 1
         })
@@ -249,7 +267,9 @@ export const make = (options: RuntimeOptions = {}) =>
               path.join(layout.etc, "resolv.conf"),
               resolvConf(pod.network, { servers: hostDns, resolvConf: hostResolv })
             )
-            for (const c of all) makeLayerDirs(layout.container(c.spec.name))
+            for (const c of all) {
+              makeLayerDirs(layout.container(c.spec.name))
+            }
           },
           catch: step(pod.name, "etc")
         })
@@ -275,7 +295,8 @@ export const make = (options: RuntimeOptions = {}) =>
 
         const started = yield* Effect.forEach(
           prepared,
-          (c, i) => launch(settings, pod, layout, c, groups[inits.length + i]!.procsFiles, runScope)
+          (c, i) =>
+            launch(settings, pod, layout, c, groups[inits.length + i]!.procsFiles, runScope)
         )
 
         const record: PodRecord = {
@@ -291,7 +312,8 @@ export const make = (options: RuntimeOptions = {}) =>
         }
         yield* writeRecord(layout.record, record)
         // sync 3: every container's setup runs and execs now.
-        yield* Effect.forEach(started, (s) => proceedOne(pod.name, s), { discard: true })
+        yield* Effect.forEach(started, (s) =>
+          proceedOne(pod.name, s), { discard: true })
         return yield* handleOf(pod, layout, runScope, record, started, keep)
       }).pipe(Effect.withSpan("Runtime.start", { attributes: { pod: pod.name } }))
 
@@ -306,7 +328,9 @@ export const make = (options: RuntimeOptions = {}) =>
         const { keep, runScope } = yield* detachable(pod.name, layout, true)
         const clients = yield* Effect.forEach(record.value.containers, (c) =>
           Scope.extend(connect(c.socketPath), runScope).pipe(
-            Effect.map((client): MonitorClient | undefined => client),
+            Effect.map((client): MonitorClient | undefined =>
+              client
+            ),
             Effect.orElseSucceed(() =>
               undefined
             ),

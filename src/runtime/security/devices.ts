@@ -5,6 +5,7 @@
  */
 import { Effect, Schema } from "effect"
 import * as fs from "node:fs"
+import { DEFAULT_DEVICE_RULES, type DeviceRule } from "../../cgroups/Cgroups.js"
 import type { Device } from "../../spec/security.js"
 import type { DeviceNode } from "../helper/schema.js"
 
@@ -58,3 +59,14 @@ export const passDevices = (
 
 const kind = (st: fs.Stats) =>
   st.isDirectory() ? "directory" : st.isFile() ? "regular file" : st.isSymbolicLink() ? "symlink" : "special file"
+
+/** A cgroup's device policy: the default allow-list (runc's) plus exactly these devices. */
+export const deviceRules = (passed: ReadonlyArray<PassedDevice>): ReadonlyArray<DeviceRule> => [
+  ...DEFAULT_DEVICE_RULES,
+  ...passed.map((d): DeviceRule => ({
+    type: d.node.type,
+    major: d.node.major,
+    minor: d.node.minor,
+    access: d.permissions
+  }))
+]
