@@ -9,7 +9,6 @@ import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer, Option } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
-import * as net from "node:net"
 import * as path from "node:path"
 import * as Api from "../../src/api/Api.js"
 import * as Config from "../../src/config/Config.js"
@@ -20,6 +19,7 @@ import { layerSqlite } from "../../src/store/sqlite.js"
 import type { PodStatus } from "../../src/store/status.js"
 import { Store } from "../../src/store/Store.js"
 import { buildCli, runCli } from "../cli/harness.js"
+import { fillSlots, monitorsOf } from "../support/monitorSlots.js"
 import { alive, until } from "../support/poll.js"
 import { tankEnv } from "../support/tankEnv.js"
 
@@ -34,47 +34,6 @@ const startAgent = (dataDir: string): ChildProcess =>
   })
 const exited = (p: ChildProcess) =>
   new Promise<number | null>((r) => p.exitCode !== null ? r(p.exitCode) : p.on("exit", r))
-
-/**
- * Take every slot of the monitor at `socketPath` this process can get, with real connections
- * (closed with the scope): connect until one is refused with `busy`. Returns how many are held.
- */
-const fillSlots = (socketPath: string) =>
-  Effect.acquireRelease(
-    Effect.promise(async () => {
-      const sockets: Array<net.Socket> = []
-      for (;;) {
-        const s = net.createConnection(socketPath)
-        const first = await new Promise<string>((resolve, reject) => {
-          s.setEncoding("utf8")
-          let buf = ""
-          s.on("data", (d: string) => {
-            buf += d
-            if (buf.includes("\n")) resolve(buf.slice(0, buf.indexOf("\n")))
-          })
-          s.once("error", reject)
-        })
-        if (!first.startsWith("{\"hello\"")) {
-          s.destroy()
-          if (!first.includes("\"busy\"")) throw new Error(`unexpected first line ${first}`)
-          return sockets
-        }
-        sockets.push(s)
-      }
-    }),
-    (sockets) => Effect.sync(() => sockets.forEach((s) => s.destroy()))
-  ).pipe(Effect.map((sockets) => ({ count: sockets.length, release: () => sockets.forEach((s) => s.destroy()) })))
-
-/** Live `tank-helper monitor` processes started for one container's config file. */
-const monitorsOf = (configFile: string): Array<number> =>
-  fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d)).filter((pid) => {
-    try {
-      const argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")
-      return argv[1] === "monitor" && argv.includes(configFile) && alive(Number(pid))
-    } catch {
-      return false
-    }
-  }).map(Number)
 
 const running = (s: PodStatus | undefined) => s?.phase === "running" && alive(s.hostPid)
 
