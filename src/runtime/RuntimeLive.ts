@@ -56,7 +56,8 @@ const makeLayerDirs = (L: ContainerLayout) => {
   for (const d of [L.upper, L.work, L.merged]) fs.mkdirSync(d, { recursive: true, mode: 0o755 })
 }
 
-const rm = (p: string) => Effect.sync(() => fs.rmSync(p, { recursive: true, force: true }))
+/** Off the event loop (a run dir of many containers takes a while), its entries removed in parallel. */
+const rm = (p: string) => Effect.promise(() => fs.promises.rm(p, { recursive: true, force: true }))
 
 export const make = (options: RuntimeOptions = {}) =>
   Effect.gen(function*() {
@@ -297,10 +298,18 @@ export const make = (options: RuntimeOptions = {}) =>
           return { sb, addresses: net?.nics.map((n) => n.address) ?? [] }
         })
         // Init containers first: `groups` is indexed like `all` below.
-        const grouped = inRun(Effect.forEach(
-          [...pod.initContainers, ...pod.containers],
-          (c) => cgroups.create({ pod: cgroupName(dataDir, pod.name), container: c.name }, c.limits)
-        )).pipe(Effect.mapError(step(pod.name, "cgroup")))
+        // In a child scope closed in parallel: a pod's container groups are removed at once too.
+        const grouped = Effect.flatMap(
+          Scope.fork(runScope, ExecutionStrategy.parallel),
+          (groups) =>
+            Scope.extend(
+              Effect.forEach(
+                [...pod.initContainers, ...pod.containers],
+                (c) => cgroups.create({ pod: cgroupName(dataDir, pod.name), container: c.name }, c.limits)
+              ),
+              groups
+            )
+        ).pipe(Effect.mapError(step(pod.name, "cgroup")))
         const [[prepared, inits], { addresses, sb }, groups] = yield* Effect.all([runParams, sandboxed, grouped], {
           concurrency: 1
         })
