@@ -50,7 +50,12 @@ describe("Pod deletion (live, root)", () => {
         const pids = running!.containers!.map((c) => c.hostPid!)
         const t0 = Date.now()
         yield* withStore(Api.remove("many"))
-        yield* until("status removed", store.getStatus("many"), Option.isNone, 60_000)
+        yield* until(
+          "status removed",
+          store.getStatus("many").pipe(Effect.map(Option.map((s) => s.phase))),
+          Option.isNone,
+          60_000
+        )
         yield* until("every workload gone", Effect.sync(() => pids.filter(alive).length), (n) => n === 0, 60_000)
         const took = Date.now() - t0
         yield* Effect.logInfo(`deleting ${CONTAINERS} containers with a ${GRACE_MS} ms grace took ${took} ms`)
