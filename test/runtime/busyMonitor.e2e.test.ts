@@ -21,7 +21,7 @@ describe("Runtime with a busy monitor (live, root)", () => {
     "adopt keeps the running pod when no slot can be had; its exit is seen; teardown stops it by signals",
     () =>
       Effect.gen(function*() {
-        const { env, runtime } = yield* liveRuntime({ stopGracePeriodMs: 1_000 })
+        const { env, inPod, runtime } = yield* liveRuntime({ stopGracePeriodMs: 1_000 })
         const scope = { pathPrefixes: [env.dataDir], processMarkers: [env.dataDir] }
         const before = yield* leakSnapshot(scope)
         const pod = yield* decodePod({
@@ -38,9 +38,17 @@ describe("Runtime with a busy monitor (live, root)", () => {
         const held = yield* fillSlots(record.socketPath)
         assert.isAtLeast(held.count, 31)
 
+        // Meanwhile an exec retries for 10 s too, then says the monitor is busy (not "not running").
+        const exec = yield* Effect.fork(Effect.flip(inPod("crowded", "true")))
         // A second one adopts it: busy is retried (10 s), then the live monitor's pod is adopted anyway.
         const second = yield* Scope.make()
         const h2 = Option.getOrThrow(yield* Scope.extend(runtime.adopt(pod), second))
+        const refused = yield* Fiber.join(exec)
+        assert.strictEqual(refused._tag, "PodMonitorBusy")
+        assert.strictEqual(
+          refused.message,
+          "monitor of pod crowded (container app) is busy: all 32 connection slots are taken; gave up retrying"
+        )
         assert.strictEqual(h2.hostPid, h1.hostPid)
         assert.isTrue(alive(record.pid), "the workload was not killed")
         assert.deepStrictEqual(monitorsOf(layout.container("app").config), [record.monitorPid])
