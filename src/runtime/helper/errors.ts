@@ -47,7 +47,7 @@ export class MonitorGone extends Schema.TaggedError<MonitorGone>()("MonitorGone"
  */
 export class MonitorBusy extends Schema.TaggedError<MonitorBusy>()("MonitorBusy", {
   socketPath: Schema.String,
-  /** The slots the monitor offers this client (all taken); absent when its connect queue was full. */
+  /** The slots the monitor offers this client (all taken); absent when unknown (connect queue full: EAGAIN). */
   slots: Schema.optional(Schema.Number)
 }) {
   override get message(): string {
@@ -55,9 +55,9 @@ export class MonitorBusy extends Schema.TaggedError<MonitorBusy>()("MonitorBusy"
   }
 }
 
-/** "all N connection slots are taken", or (connect refused with EAGAIN) "its connection queue is full". */
+/** "all N connection slots are taken"; without a count (a full connect queue, an older monitor) "no connection slot is free". */
 export const busyReason = (slots: number | undefined): string =>
-  slots === undefined ? "its connection queue is full" : `all ${slots} connection slots are taken`
+  slots === undefined ? "no connection slot is free" : `all ${slots} connection slots are taken`
 
 /** The monitor refused a request (`code` as in PROTOCOL.md: not_parked, already_attached, exited, ...). */
 export class MonitorRequestFailed extends Schema.TaggedError<MonitorRequestFailed>()("MonitorRequestFailed", {
