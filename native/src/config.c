@@ -362,6 +362,9 @@ config_load (const char *path, monitor_config_t *cfg, tank_err_t *err)
     return tank_error (err, EINVAL, "config", "`hostname` must be 1..64 bytes");
   if (cfg->hostname != NULL && cfg->uts.mode != NS_NEW)
     return tank_error (err, EINVAL, "config", "`hostname` needs `namespaces.uts` = \"new\"");
+  cfg->agent_pid_file = json_str (r, "agentPidFile");
+  if (json_get (r, "agentPidFile") != NULL && (cfg->agent_pid_file == NULL || cfg->agent_pid_file[0] != '/'))
+    return tank_error (err, EINVAL, "config", "`agentPidFile` must be an absolute path");
   if (strlen (cfg->socket_path) >= 108)
     return tank_error (err, ENAMETOOLONG, "config", "`socketPath` longer than 107 bytes");
   return 0;

@@ -71,6 +71,7 @@ typedef struct {
   size_t ndevices;
   const char **cgroup_procs; /* NULL-terminated */
   const char **monitor_cgroup_procs; /* NULL-terminated: where the monitor puts itself */
+  const char *agent_pid_file; /* optional: names the agent, whose connections may use reserved slots */
   int oom_score_adj;
   int64_t park_timeout_ms, linger_ms;
 } monitor_config_t;

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -42,26 +43,78 @@ state_json (monitor_t *m, tbuf_t *b)
   buf_puts (b, "}");
 }
 
+/* Is the peer the agent named by `agentPidFile`? The pid comes from the kernel (SO_PEERCRED), so
+ * no other client can claim the agent's slots; the file is re-read each time, as every new agent
+ * (lock holder) writes its own pid there. */
+static bool
+peer_is_agent (monitor_t *m, int fd)
+{
+  struct ucred cr;
+  socklen_t len = sizeof cr;
+  cleanup_free char *text = NULL;
+  size_t n;
+  tank_err_t err;
+  if (m->cfg->agent_pid_file == NULL || getsockopt (fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 || cr.pid <= 0
+      || read_file (m->cfg->agent_pid_file, 64, &text, &n, &err) < 0)
+    return false;
+  char *end;
+  long pid = strtol (text, &end, 10);
+  return end != text && pid == (long) cr.pid;
+}
+
+static int
+free_slot (monitor_t *m, int from, int to)
+{
+  for (int k = from; k < to; k++)
+    if (m->clients[k].mode == C_FREE)
+      return k;
+  return -1;
+}
+
+static bool accept_one (monitor_t *m);
+
+/* Take (or refuse) every pending connection: the backlog must not fill up, as a client whose
+ * connect finds it full gets EAGAIN instead of an answer. Bounded per round, so a flood of connects
+ * cannot starve the workload's output. */
 void
 client_accept (monitor_t *m)
 {
+  for (int round = 0; round < 4 * MAX_CLIENTS; round++)
+    if (!accept_one (m))
+      return;
+}
+
+static bool
+accept_one (monitor_t *m)
+{
   int fd = accept4 (m->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (fd < 0)
-    return;
-  for (int k = 0; k < MAX_CLIENTS; k++)
-    if (m->clients[k].mode == C_FREE)
-      {
-        client_t *c = &m->clients[k];
-        memset (c, 0, sizeof *c);
-        c->fd = fd;
-        c->mode = C_CONTROL;
-        buf_printf (&c->out, "{\"hello\":{\"protocol\":%d,\"monitorPid\":%d,\"pid\":%d}}\n", PROTOCOL_VERSION,
-                    (int) getpid (), (int) m->sp.pid);
-        return;
-      }
-  const char *busy = "{\"id\":0,\"ok\":false,\"error\":{\"code\":\"busy\",\"message\":\"too many clients\"}}\n";
-  (void) write (fd, busy, strlen (busy));
-  close (fd);
+    return errno == EINTR || errno == ECONNABORTED;
+  /* The agent uses its reserved slots first, so it never competes with other clients. */
+  bool agent = peer_is_agent (m, fd);
+  int k = agent ? free_slot (m, GENERAL_SLOTS, MAX_CLIENTS) : -1;
+  if (k < 0)
+    k = free_slot (m, 0, GENERAL_SLOTS);
+  if (k < 0)
+    {
+      /* Sent instead of the hello; the client must read it as "busy", never as "monitor gone". */
+      cleanup_buf tbuf_t busy = { 0 };
+      int slots = agent ? MAX_CLIENTS : GENERAL_SLOTS;
+      buf_printf (&busy,
+                  "{\"id\":0,\"ok\":false,\"error\":{\"code\":\"busy\",\"message\":\"all %d connection slots "
+                  "are taken\",\"slots\":%d}}\n",
+                  slots, slots);
+      (void) write (fd, busy.data, busy.len);
+      close (fd);
+      return true;
+    }
+  client_t *c = &m->clients[k];
+  memset (c, 0, sizeof *c);
+  c->fd = fd;
+  c->mode = C_CONTROL;
+  buf_printf (&c->out, "{\"hello\":{\"protocol\":%d,\"monitorPid\":%d,\"pid\":%d}}\n", PROTOCOL_VERSION,
+              (int) getpid (), (int) m->sp.pid);
+  return true;
 }
 
 void
@@ -271,7 +324,12 @@ dispatch (monitor_t *m, int idx, const jval_t *req)
       m->released = true;
       return reply_ok (c, id, NULL);
     }
-  reply_err (c, id, "unknown_op", op);
+  /* The op is the client's bytes: shown escaped (\xHH for anything but printable ASCII), bounded. */
+  cleanup_buf tbuf_t msg = { 0 };
+  buf_puts (&msg, "unknown op \"");
+  buf_escaped (&msg, op, strlen (op), 64);
+  buf_puts (&msg, "\"");
+  reply_err (c, id, "unknown_op", msg.data);
 }
 
 void

@@ -339,14 +339,37 @@ json_bool (const jval_t *obj, const char *key, bool *out)
   return 0;
 }
 
+/* Length of the well-formed UTF-8 sequence at s[0..n) (1-4), or 0 if it is not one. */
+static size_t
+utf8_len (const unsigned char *s, size_t n)
+{
+  unsigned char c = s[0];
+  size_t len = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+  if (len == 0 || len > n)
+    return 0;
+  for (size_t k = 1; k < len; k++)
+    if ((s[k] & 0xc0) != 0x80)
+      return 0;
+  /* overlong 3/4-byte forms, UTF-16 surrogates, beyond U+10FFFF */
+  if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f) || (c == 0xf0 && s[1] < 0x90)
+      || (c == 0xf4 && s[1] > 0x8f))
+    return 0;
+  return len;
+}
+
+/* Always valid JSON in valid UTF-8: control characters are \u-escaped and a byte that is not part
+ * of a well-formed UTF-8 sequence becomes U+FFFD (what a UTF-8 reader would make of it anyway). */
 void
 json_write_strn (tbuf_t *b, const char *s, size_t n)
 {
   buf_append (b, "\"", 1);
-  for (size_t k = 0; k < n; k++)
+  for (size_t k = 0; k < n;)
     {
       unsigned char c = (unsigned char) s[k];
-      if (c == '"' || c == '\\')
+      size_t len = utf8_len ((const unsigned char *) s + k, n - k);
+      if (len == 0)
+        buf_puts (b, "\\ufffd"), len = 1;
+      else if (c == '"' || c == '\\')
         {
           char e[2] = { '\\', (char) c };
           buf_append (b, e, 2);
@@ -356,7 +379,8 @@ json_write_strn (tbuf_t *b, const char *s, size_t n)
       else if (c < 0x20 || c == 0x7f)
         buf_printf (b, "\\u%04x", c);
       else
-        buf_append (b, &c, 1);
+        buf_append (b, s + k, len);
+      k += len;
     }
   buf_append (b, "\"", 1);
 }

@@ -19,14 +19,16 @@
 #include "proto.h"
 
 static int
-listen_socket (const char *path, tank_err_t *err)
+listen_socket (monitor_t *m, const char *path, tank_err_t *err)
 {
   struct sockaddr_un sa = { .sun_family = AF_UNIX };
   snprintf (sa.sun_path, sizeof sa.sun_path, "%s", path);
   int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return tank_error (err, errno, "socket", "socket");
-  /* A live monitor on this path must not be displaced; a stale socket file is replaced. */
+  /* A live monitor on this path must not be displaced; a stale socket file is replaced. The kernel
+   * completes the connect (or, backlog full, says EAGAIN) whatever that monitor's slots are, so a
+   * busy monitor counts as live too. */
   if (connect (fd, (struct sockaddr *) &sa, sizeof sa) == 0 || errno == EAGAIN)
     {
       close (fd);
@@ -38,13 +40,32 @@ listen_socket (const char *path, tank_err_t *err)
   mode_t old = umask (0177);
   int r = bind (fd, (struct sockaddr *) &sa, sizeof sa);
   umask (old);
-  if (r < 0 || chmod (path, 0600) < 0 || listen (fd, 16) < 0)
+  struct stat st;
+  if (r < 0 || lstat (path, &st) < 0 || chmod (path, 0600) < 0 || listen (fd, 128) < 0)
     {
       tank_error (err, errno, "socket", "bind/listen `%s`", path);
+      if (r == 0)
+        unlink (path);
       close (fd);
       return -1;
     }
+  m->sock_dev = st.st_dev;
+  m->sock_ino = st.st_ino;
   return fd;
+}
+
+/* Remove the socket file only if the path still names the one this monitor bound: an old monitor
+ * lingering after its file was removed must not delete the socket of the monitor that replaced it.
+ * (Between the lstat and the unlink the path could still change; only a removal of our own file
+ * plus a new bind inside that window could be hit, and nothing in Tank does both.) */
+static void
+unlink_own_socket (monitor_t *m)
+{
+  struct stat st;
+  if (m->sock_ino == 0 || lstat (m->cfg->socket_path, &st) < 0)
+    return;
+  if (S_ISSOCK (st.st_mode) && st.st_dev == m->sock_dev && st.st_ino == m->sock_ino)
+    unlink (m->cfg->socket_path);
 }
 
 void
@@ -431,12 +452,14 @@ monitor_run (monitor_t *m, int ready_fd)
   if (become_monitor (m, &err) < 0 || start_workload (m, &err) < 0)
     {
       tank_error_print (ready_fd, &err);
-      unlink (m->cfg->socket_path);
+      unlink_own_socket (m);
       return 1;
     }
   cleanup_buf tbuf_t r = { 0 };
-  buf_printf (&r, "{\"ready\":true,\"protocol\":%d,\"monitorPid\":%d,\"pid\":%d,\"startTime\":%llu}\n",
-              PROTOCOL_VERSION, (int) getpid (), (int) m->sp.pid, m->start_time);
+  buf_printf (&r,
+              "{\"ready\":true,\"protocol\":%d,\"monitorPid\":%d,\"monitorStartTime\":%llu,\"pid\":%d,"
+              "\"startTime\":%llu}\n",
+              PROTOCOL_VERSION, (int) getpid (), proc_start_time (getpid ()), (int) m->sp.pid, m->start_time);
   write_all (ready_fd, r.data, r.len);
   close (ready_fd);
   while (!(m->finalized && (m->released || monotonic_ms () >= m->linger_deadline)))
@@ -447,7 +470,7 @@ monitor_run (monitor_t *m, int ready_fd)
         client_writable (m, k); /* best effort: the final replies (release ok) */
         client_close (m, k);
       }
-  unlink (m->cfg->socket_path);
+  unlink_own_socket (m);
   return 0;
 }
 
@@ -477,12 +500,12 @@ monitor_main (int argc, char **argv)
   m.ls_tty = (log_stream_t) { "tty", true, { 0 } };
   m.log.fd = -1;
   int pfd[2];
-  if (config_load (path, &cfg, &err) < 0 || (m.listen_fd = listen_socket (cfg.socket_path, &err)) < 0
+  if (config_load (path, &cfg, &err) < 0 || (m.listen_fd = listen_socket (&m, cfg.socket_path, &err)) < 0
       || log_open (&m.log, cfg.log_path, cfg.log_max_bytes, cfg.log_max_files, &err) < 0
       || pipe2 (pfd, O_CLOEXEC) < 0)
     {
       if (m.listen_fd >= 0)
-        unlink (cfg.socket_path);
+        unlink_own_socket (&m);
       if (err.step[0] == '\0')
         tank_error (&err, errno, "monitor", "pipe");
       tank_error_print (1, &err);
@@ -497,7 +520,7 @@ monitor_main (int argc, char **argv)
     {
       tank_error (&err, errno, "monitor", "fork");
       tank_error_print (1, &err);
-      unlink (cfg.socket_path);
+      unlink_own_socket (&m);
       return 1;
     }
   if (first > 0)

@@ -10,7 +10,12 @@
 #include "util.h"
 
 #define PROTOCOL_VERSION 1
-#define MAX_CLIENTS 32
+/* Connection slots (PROTOCOL.md §4): anyone may hold a general slot; the reserved ones only take
+ * connections from the agent named by `agentPidFile` (checked by SO_PEERCRED), so a client holding
+ * every general slot can never lock the agent out of its own monitors. */
+#define GENERAL_SLOTS 32
+#define AGENT_SLOTS 8
+#define MAX_CLIENTS (GENERAL_SLOTS + AGENT_SLOTS)
 #define MAX_PENDING 8
 #define LINE_MAX_BYTES 65536
 #define ATTACH_OUT_MAX (1 << 20) /* output to a slow attacher beyond this is dropped */
@@ -41,6 +46,10 @@ typedef struct {
 typedef struct {
   monitor_config_t *cfg;
   int listen_fd, sig_fd, pty_fd;
+  /* The socket file this monitor created: only that inode is ever unlinked (a newer monitor may
+   * have bound the same path since, e.g. after someone removed ours). */
+  dev_t sock_dev;
+  ino_t sock_ino;
   spawn_t sp;
   wl_state_t state;
   char started_at[40], finished_at[40];

@@ -47,6 +47,23 @@ buf_puts (tbuf_t *b, const char *s)
 }
 
 void
+buf_escaped (tbuf_t *b, const char *s, size_t n, size_t max)
+{
+  for (size_t k = 0; k < n && k < max; k++)
+    {
+      unsigned char c = (unsigned char) s[k];
+      if (c == '"' || c == '\\')
+        buf_printf (b, "\\%c", c);
+      else if (c >= 0x20 && c < 0x7f)
+        buf_append (b, &c, 1);
+      else
+        buf_printf (b, "\\x%02x", c);
+    }
+  if (n > max)
+    buf_puts (b, "...");
+}
+
+void
 buf_printf (tbuf_t *b, const char *fmt, ...)
 {
   va_list ap;

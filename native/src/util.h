@@ -31,6 +31,9 @@ static inline void cleanup_buf_fn (tbuf_t *b) { buf_free (b); }
 void buf_append (tbuf_t *b, const void *p, size_t n);
 void buf_puts (tbuf_t *b, const char *s);
 void buf_printf (tbuf_t *b, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+/* Append s[0..n) for humans: printable ASCII as is (`"` and `\\` backslashed), every other byte
+ * as `\xHH`; at most `max` input bytes, then `...`. Untrusted bytes never reach a terminal raw. */
+void buf_escaped (tbuf_t *b, const char *s, size_t n, size_t max);
 /* Drop the first n bytes. */
 void buf_consume (tbuf_t *b, size_t n);
 

@@ -6,7 +6,7 @@
 import { Effect, Schema } from "effect"
 import koffi from "koffi"
 import * as fs from "node:fs"
-import * as path from "node:path"
+import { agentLockFile } from "../runtime/layout.js"
 
 const libc = koffi.load("libc.so.6")
 const flock = libc.func("int flock(int fd, int operation)")
@@ -30,7 +30,7 @@ export class LockError extends Schema.TaggedError<LockError>()("LockError", {
 
 /** The pid recorded in the lock file, if an agent holds it now. */
 export const holder = (dataDir: string): number | null => {
-  const file = path.join(dataDir, "agent.lock")
+  const file = agentLockFile(dataDir)
   let fd: number
   try {
     fd = fs.openSync(file, "r")
@@ -50,7 +50,7 @@ export const holder = (dataDir: string): number | null => {
 export const acquire = (dataDir: string) =>
   Effect.acquireRelease(
     Effect.gen(function*() {
-      const file = path.join(dataDir, "agent.lock")
+      const file = agentLockFile(dataDir)
       const fd = yield* Effect.try({
         try: () => {
           fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 })

@@ -13,6 +13,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import type { TankConfigShape } from "../config/Config.js"
 import type { Store } from "../store/Store.js"
+import { write } from "./stdio.js"
 
 /** Exit codes: 0 ok, 1 error, 2 usage; exec passes the command's code through (125-127 like docker). */
 export const ExitCode = { ok: 0, error: 1, usage: 2 } as const
@@ -121,8 +122,6 @@ export const describe = (
   return HelpDoc.p(summary)
 }
 
-/** Print a line to stdout (no buffering surprises: one write per call). */
-export const out = (text: string) =>
-  Effect.sync(() => void process.stdout.write(text.endsWith("\n") ? text : text + "\n"))
-export const err = (text: string) =>
-  Effect.sync(() => void process.stderr.write(text.endsWith("\n") ? text : text + "\n"))
+/** Print a line to stdout: waits for a slow reader; fails once stdout has failed (stdio.ts). */
+export const out = (text: string) => write("stdout", text.endsWith("\n") ? text : text + "\n")
+export const err = (text: string) => write("stderr", text.endsWith("\n") ? text : text + "\n")

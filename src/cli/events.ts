@@ -4,8 +4,9 @@
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { Effect, Option, Stream } from "effect"
+import { Chunk, Effect, Option, Stream } from "effect"
 import { dataDirOption, describe, jsonOption, withStore } from "./common.js"
+import { write } from "./stdio.js"
 
 export const events = Command.make(
   "events",
@@ -40,9 +41,13 @@ export const events = Command.make(
           ...(Option.isSome(pod) ? { pod: pod.value } : {}),
           ...(Option.isSome(limit) ? { limit: limit.value } : {})
         }).pipe(
-          Stream.runForEach((e) =>
-            Effect.sync(() =>
-              void process.stdout.write((json ? JSON.stringify(Format.eventJson(e)) : Format.formatEvent(e)) + "\n")
+          // One write per chunk, waiting for a slow reader (stdio.ts).
+          Stream.runForEachChunk((chunk) =>
+            write(
+              "stdout",
+              Chunk.toReadonlyArray(chunk).map((e) =>
+                (json ? JSON.stringify(Format.eventJson(e)) : Format.formatEvent(e)) + "\n"
+              ).join("")
             )
           )
         )

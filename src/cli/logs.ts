@@ -5,8 +5,10 @@
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { Effect, Layer, Option, Stream } from "effect"
+import { Chunk, Effect, Layer, Option, Stream } from "effect"
+import type * as Logs from "../observe/logs.js"
 import { dataDirOption, describe, jsonOption, podArg, withStore } from "./common.js"
+import { type StdStream, write } from "./stdio.js"
 
 export const logs = Command.make(
   "logs",
@@ -46,7 +48,7 @@ export const logs = Command.make(
   (o) =>
     withStore(o.dataDir, (config) =>
       Effect.gen(function*() {
-        const [Logs, Format, Config, NodeView, { Store }] = yield* Effect.promise(() =>
+        const [LogsModule, Format, Config, NodeView, { Store }] = yield* Effect.promise(() =>
           Promise.all([
             import("../observe/logs.js"),
             import("../observe/format.js"),
@@ -58,7 +60,7 @@ export const logs = Command.make(
         // Log files live on the node that runs the pod (cluster mode): refuse elsewhere, naming it.
         if (config.etcd) yield* Effect.flatMap(Store, (s) => NodeView.ensureLocal(s, config.node.name, o.pod))
         const prefix = Option.isNone(o.container)
-        const entries = Logs.logs(o.pod, {
+        const entries = LogsModule.logs(o.pod, {
           follow: o.follow,
           ...(Option.isSome(o.tail) ? { tail: o.tail.value } : {}),
           ...(Option.isSome(o.since) ? { since: o.since.value } : {}),
@@ -66,17 +68,27 @@ export const logs = Command.make(
           ...(Option.isSome(o.container) ? { container: o.container.value } : {})
         })
         let containers = new Set<string>()
+        const text = (e: Logs.LogEntry) => {
+          if (o.json) return JSON.stringify(Format.logEntryJson(e)) + "\n"
+          containers = containers.add(e.container)
+          return Format.formatLogEntry(e, { timestamps: o.timestamps, container: prefix && containers.size > 1 }) +
+            (e.partial ? "" : "\n")
+        }
+        // One write per chunk of entries and stream, each waiting for the reader (backpressure).
+        // stderr output goes to stderr, as docker logs does (not with --json); a tty's is one stream.
         yield* entries.pipe(
-          Stream.runForEach((e) =>
-            Effect.sync(() => {
-              if (o.json) return void process.stdout.write(JSON.stringify(Format.logEntryJson(e)) + "\n")
-              containers = containers.add(e.container)
-              const line = Format.formatLogEntry(e, {
-                timestamps: o.timestamps,
-                container: prefix && containers.size > 1
-              }) // stderr output goes to stderr, as docker logs does; a tty's output is one stream.
-              ;(e.stream === "stderr" ? process.stderr : process.stdout).write(line + (e.partial ? "" : "\n"))
-            })
+          Stream.runForEachChunk((chunk) =>
+            Effect.forEach(
+              Chunk.toReadonlyArray(chunk).reduce<Array<{ stream: StdStream; text: string }>>((runs, e) => {
+                const stream: StdStream = !o.json && e.stream === "stderr" ? "stderr" : "stdout"
+                const last = runs[runs.length - 1]
+                if (last?.stream === stream) last.text += text(e)
+                else runs.push({ stream, text: text(e) })
+                return runs
+              }, []),
+              (run) => write(run.stream, run.text),
+              { discard: true }
+            )
           ),
           Effect.provide(Layer.succeed(Config.TankConfig, config))
         )

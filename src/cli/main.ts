@@ -1,7 +1,8 @@
 /**
  * The `tank` command line: kubectl/podman-like verbs over the store, the image cache and the agent.
  *
- * Exit codes: 0 ok, 1 error, 2 usage; `exec` passes the command's own status through.
+ * Exit codes: 0 ok, 1 error, 2 usage, 141 the output's reader went away (stdio.ts); `exec` passes the
+ * command's own status through.
  * This file stays light: each command imports what it needs when it runs, so `tank ps` starts fast.
  */
 import * as Args from "@effect/cli/Args"
@@ -27,6 +28,7 @@ import { pull } from "./pull.js"
 import { restart } from "./restart.js"
 import { stats } from "./stats.js"
 import { status } from "./status.js"
+import { EXIT_CLOSED_PIPE, flush, guard, isOutputClosed, write } from "./stdio.js"
 
 export const VERSION = "0.1.0"
 
@@ -103,7 +105,8 @@ helpExtras.set(
     "EXIT STATUS",
     "",
     "  0 success, 1 error, 2 usage error; exec passes the command's status through",
-    "  (125 could not enter the pod, 126 not executable, 127 not found).",
+    "  (125 could not enter the pod, 126 not executable, 127 not found);",
+    "  141 when the reader of the output went away (| head), like a program killed by SIGPIPE.",
     ""
   ].join("\n")
 )
@@ -155,26 +158,38 @@ const messageOf = (e: unknown): string =>
     ? String((e as { message: unknown }).message)
     : String(e)
 
-/** Errors become `tank: message` on stderr and an exit code; usage errors (already printed) exit 2. */
+/** The exit code of a failed command, its message (if any) written to stderr. */
+const failure = (e: unknown): Effect.Effect<number> => {
+  // The reader left (`| head`): quiet, 141 like a program killed by SIGPIPE.
+  if (isOutputClosed(e)) return Effect.succeed(EXIT_CLOSED_PIPE)
+  const say = (message: string | undefined, code: number) =>
+    message ? Effect.as(Effect.ignore(write("stderr", `tank: ${message}\n`)), code) : Effect.succeed(code)
+  if (e instanceof CliExit) return say(e.message, e.code)
+  if (ValidationError.isValidationError(e)) return Effect.succeed(ExitCode.usage)
+  return say(messageOf(e), ExitCode.error)
+}
+
+/**
+ * Errors become `tank: message` on stderr and an exit code; usage errors (already printed) exit 2.
+ * Whatever the outcome, stdout and stderr are flushed before the process may exit: a command has
+ * succeeded only once all of its output reached the reader.
+ */
 const program = Effect.suspend(() => cli(process.argv)).pipe(
   Effect.zipRight(printHelpExtras),
-  Effect.catchAll((e) => {
-    if (e instanceof CliExit) {
-      return e.message
-        ? Effect.zipRight(Effect.sync(() => process.stderr.write(`tank: ${e.message}\n`)), Effect.fail(e))
-        : Effect.fail(e)
-    }
-    if (ValidationError.isValidationError(e)) return Effect.fail(new CliExit({ code: ExitCode.usage }))
-    return Effect.zipRight(
-      Effect.sync(() => process.stderr.write(`tank: ${messageOf(e)}\n`)),
-      Effect.fail(new CliExit({ code: ExitCode.error }))
-    )
-  }),
+  Effect.zipRight(flush("stdout")),
+  Effect.as(ExitCode.ok),
+  Effect.catchAll(failure),
+  Effect.tap(() => Effect.all([Effect.ignore(flush("stdout")), Effect.ignore(flush("stderr"))])),
+  Effect.flatMap((code) => code === ExitCode.ok ? Effect.void : Effect.fail(new CliExit({ code }))),
   // Log lines go to stderr (stdout is for results); runMain's own pretty logger is disabled below.
   Effect.provide(Logger.replace(Logger.defaultLogger, stderrLogger)),
   plainOnPipes,
   Effect.provide(NodeContext.layer)
 )
+
+// Write errors (EPIPE from `| head`) are recorded and reported by stdio.ts, never thrown by Node.
+guard("stdout")
+guard("stderr")
 
 NodeRuntime.runMain(program, {
   disableErrorReporting: true,

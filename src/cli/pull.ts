@@ -9,14 +9,15 @@ import { Effect, Option, Stream } from "effect"
 import { dataDirOption, describe, loadConfig, out } from "./common.js"
 import { imagesLayer } from "./imagesLayer.js"
 import { PullView } from "./pullView.js"
+import { write } from "./stdio.js"
 
 /** Redraws the layer lines in place: move up over the previous drawing, clear and rewrite each line. */
 const ttyDrawer = () => {
   let drawn = 0
   return (lines: ReadonlyArray<string>) => {
     const up = drawn > 0 ? `\x1b[${drawn}A` : ""
-    process.stdout.write(up + lines.map((l) => `\x1b[2K${l}\n`).join(""))
     drawn = lines.length
+    return write("stdout", up + lines.map((l) => `\x1b[2K${l}\n`).join(""))
   }
 }
 
@@ -58,10 +59,10 @@ export const pull = Command.make(
                 yield* out(header)
               }
               if (e._tag === "Done") {
-                draw(view.lines())
+                yield* draw(view.lines())
                 return yield* out(line ?? "")
               }
-              draw(view.lines())
+              yield* draw(view.lines())
             })
           )
         )).pipe(Effect.provide(layer))

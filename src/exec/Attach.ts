@@ -15,8 +15,8 @@ import type { Attachment } from "../runtime/helper/attach.js"
 import { openAttachment } from "../runtime/helper/attach.js"
 import type { ExitRecord } from "../runtime/helper/schema.js"
 import { DEFAULT_DETACH_KEYS, detachKeys, parseDetachKeys } from "./detachKeys.js"
-import { AlreadyAttached, type ContainerNotFound, NotATty, NotRunning } from "./errors.js"
-import { findTarget } from "./target.js"
+import { AlreadyAttached, type ContainerNotFound, NotATty, NotRunning, type PodMonitorBusy } from "./errors.js"
+import { findTarget, whileBusy } from "./target.js"
 import { pumpInput, rawMode, takeInput, type TerminalIO, watchResize, windowSize, writeAndDrain } from "./terminal.js"
 
 export type AttachResult = { readonly exited: number } | { readonly signaled: number } | "detached"
@@ -34,7 +34,7 @@ export interface AttachOptions {
   readonly onResize?: TerminalIO["onResize"]
 }
 
-export type AttachError = NotRunning | ContainerNotFound | NotATty | AlreadyAttached
+export type AttachError = NotRunning | ContainerNotFound | NotATty | AlreadyAttached | PodMonitorBusy
 
 const keysOf = (k: AttachOptions["detachKeys"]): ReadonlyArray<number> => {
   if (k === undefined) return DEFAULT_DETACH_KEYS
@@ -75,6 +75,7 @@ export const attach = (
     }
     return yield* Effect.scoped(Effect.gen(function*() {
       const a: Attachment = yield* openAttachment(c.socketPath).pipe(
+        whileBusy(pod, c.name),
         Effect.catchTags({
           MonitorGone: () => Effect.fail(new NotRunning({ pod, container: c.name, reason: "its monitor is gone" })),
           HelperProtocolError: (e) => Effect.fail(new NotRunning({ pod, container: c.name, reason: e.message })),

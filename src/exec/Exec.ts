@@ -25,7 +25,7 @@ import { enterCommand } from "../runtime/helper/enter.js"
 import type { HelperNotBuilt } from "../runtime/helper/errors.js"
 import { enterOptionsFor, helperFailure, Tail } from "./command.js"
 import type { EnvInput } from "./env.js"
-import { type ContainerNotFound, EnterFailed, NotRunning, SpawnFailed } from "./errors.js"
+import { type ContainerNotFound, EnterFailed, NotRunning, type PodMonitorBusy, SpawnFailed } from "./errors.js"
 import { findTarget, type Target } from "./target.js"
 import {
   pumpInput,
@@ -57,7 +57,7 @@ export interface ExecOptions {
   readonly onResize?: TerminalIO["onResize"]
 }
 
-export type ExecError = NotRunning | ContainerNotFound | EnterFailed | SpawnFailed | HelperNotBuilt
+export type ExecError = NotRunning | ContainerNotFound | PodMonitorBusy | EnterFailed | SpawnFailed | HelperNotBuilt
 
 const prepare = (pod: string, argv: ReadonlyArray<string>, options: ExecOptions, tty: boolean) =>
   Effect.gen(function*() {

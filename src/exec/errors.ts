@@ -3,6 +3,7 @@
  * print one clear line and pick docker's exit code (125 = could not start, 126/127 = not runnable).
  */
 import { Schema } from "effect"
+import { busyReason } from "../runtime/helper/errors.js"
 
 /** The pod has no live workload: no run record, its monitor is gone, or the workload exited. */
 export class NotRunning extends Schema.TaggedError<NotRunning>()("NotRunning", {
@@ -12,6 +13,21 @@ export class NotRunning extends Schema.TaggedError<NotRunning>()("NotRunning", {
 }) {
   override get message(): string {
     return `pod ${this.pod}${this.container ? ` (container ${this.container})` : ""} is not running: ${this.reason}`
+  }
+}
+
+/**
+ * The container's monitor kept refusing the connection: every slot it offers was taken (someone
+ * holds them) for as long as we retried. The pod is running; its monitor is busy.
+ */
+export class PodMonitorBusy extends Schema.TaggedError<PodMonitorBusy>()("PodMonitorBusy", {
+  pod: Schema.String,
+  container: Schema.String,
+  slots: Schema.optional(Schema.Number)
+}) {
+  override get message(): string {
+    return `monitor of pod ${this.pod} (container ${this.container}) is busy: ${busyReason(this.slots)}; ` +
+      `gave up retrying`
   }
 }
 

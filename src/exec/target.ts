@@ -7,11 +7,13 @@
  */
 import { Effect, Option, Schema } from "effect"
 import { TankConfig } from "../config/Config.js"
+import { clientBusySchedule, retryBusy } from "../runtime/helper/busy.js"
 import { connect } from "../runtime/helper/client.js"
+import { busyReason, type MonitorBusy as Busy } from "../runtime/helper/errors.js"
 import { podLayout } from "../runtime/layout.js"
 import { type ContainerRecord, type PodRecord, readRecord, stillOurs } from "../runtime/record.js"
 import { PodName } from "../spec/fields.js"
-import { ContainerNotFound, NotRunning } from "./errors.js"
+import { ContainerNotFound, NotRunning, PodMonitorBusy } from "./errors.js"
 
 export interface Target {
   readonly pod: string
@@ -26,6 +28,22 @@ export interface FindOptions {
   readonly askMonitor?: boolean
 }
 
+/**
+ * Retry while the container's monitor is busy (all its connection slots held), saying so once on
+ * stderr (as a warning log line); then fail with MonitorBusy. Busy is never "not running".
+ */
+export const whileBusy = (pod: string, container: string) => <A, E, R>(eff: Effect.Effect<A, E | Busy, R>) =>
+  eff.pipe(
+    retryBusy(clientBusySchedule, (e) =>
+      Effect.logWarning(`monitor of pod ${pod} (container ${container}) is busy (${busyReason(e.slots)}), retrying`)),
+    Effect.catchIf(
+      (e): e is Busy =>
+        (e as { _tag?: unknown })._tag === "MonitorBusy",
+      (e) =>
+        Effect.fail(new PodMonitorBusy({ pod, container, slots: e.slots }))
+    )
+  )
+
 const askMonitor = (pod: string, c: ContainerRecord) =>
   Effect.scoped(
     Effect.gen(function*() {
@@ -37,6 +55,7 @@ const askMonitor = (pod: string, c: ContainerRecord) =>
       duration: "5 seconds",
       onTimeout: () => new NotRunning({ pod, container: c.name, reason: "its monitor does not answer" })
     }),
+    whileBusy(pod, c.name),
     Effect.catchTags({
       MonitorGone: () => Effect.fail(new NotRunning({ pod, container: c.name, reason: "its monitor is gone" })),
       HelperProtocolError: (e) => Effect.fail(new NotRunning({ pod, container: c.name, reason: e.message })),
@@ -52,7 +71,7 @@ const askMonitor = (pod: string, c: ContainerRecord) =>
 export const findTarget = (
   pod: string,
   options: FindOptions = {}
-): Effect.Effect<Target, NotRunning | ContainerNotFound, TankConfig> =>
+): Effect.Effect<Target, NotRunning | ContainerNotFound | PodMonitorBusy, TankConfig> =>
   Effect.gen(function*() {
     // The name becomes a path: refuse anything that is not a pod name before touching the disk.
     if (!Schema.is(PodName)(pod)) return yield* new NotRunning({ pod, reason: "no such pod (invalid pod name)" })

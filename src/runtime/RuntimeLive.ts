@@ -10,7 +10,7 @@
  * All of it lives in a detachable scope: when the agent leaves with live restore (`keepOnClose`),
  * the scope is not closed and the pod keeps running under its monitors; a later agent `adopt`s it.
  */
-import { Effect, Exit, Layer, Option, Ref, Scope } from "effect"
+import { Effect, ExecutionStrategy, Exit, Layer, Option, Ref, Scope } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Cgroups } from "../cgroups/Cgroups.js"
@@ -22,14 +22,25 @@ import { resolvConf } from "../net/resolvConf.js"
 import { canonicalJson } from "../spec/decode.js"
 import type { Pod } from "../spec/Pod.js"
 import { hostnameFile, hostsFile } from "./etcFiles.js"
-import { connect, type MonitorClient } from "./helper/client.js"
+import type { MonitorClient } from "./helper/client.js"
 import { readExitFile } from "./helper/monitor.js"
 import { sandbox } from "./helper/sandbox.js"
 import type { ExitRecord } from "./helper/schema.js"
-import { cgroupName, type ContainerLayout, type PodLayout, podLayout, socketDir } from "./layout.js"
-import { containerRecord, exitRecordOf, launch, proceedOne, step, stopMonitor, toRunExit } from "./monitors.js"
+import { isListening } from "./helper/socket.js"
+import { agentLockFile, cgroupName, type ContainerLayout, type PodLayout, podLayout, socketDir } from "./layout.js"
+import {
+  connectAgent,
+  containerRecord,
+  exitRecordOf,
+  launch,
+  type MonitorRef,
+  proceedOne,
+  step,
+  stopMonitor,
+  toRunExit
+} from "./monitors.js"
 import { containerField, prepareContainer, volumeSources } from "./prepare.js"
-import { type PodRecord, readRecord, writeRecord } from "./record.js"
+import { type ContainerRecord, monitorAlive, type PodRecord, readRecord, writeRecord } from "./record.js"
 import { type RunHandle, Runtime, type RuntimeService, SetupFailed, type StartOptions } from "./Runtime.js"
 import { deviceRules, passDevices } from "./security/devices.js"
 import { parseHardLimits } from "./security/rlimits.js"
@@ -47,7 +58,8 @@ const makeLayerDirs = (L: ContainerLayout) => {
   for (const d of [L.upper, L.work, L.merged]) fs.mkdirSync(d, { recursive: true, mode: 0o755 })
 }
 
-const rm = (p: string) => Effect.sync(() => fs.rmSync(p, { recursive: true, force: true }))
+/** Off the event loop (a run dir of many containers takes a while), its entries removed in parallel. */
+const rm = (p: string) => Effect.promise(() => fs.promises.rm(p, { recursive: true, force: true }))
 
 export const make = (options: RuntimeOptions = {}) =>
   Effect.gen(function*() {
@@ -58,7 +70,7 @@ export const make = (options: RuntimeOptions = {}) =>
     const host = yield* Host
     const dataDir = config.dataDir
     const graceMs = config.reconciler.stopGracePeriodMs
-    const settings = { graceMs, logs: config.logs }
+    const settings = { graceMs, logs: config.logs, agentPidFile: agentLockFile(dataDir) }
     const stopContainer = stopMonitor(graceMs)
     fs.mkdirSync(socketDir(dataDir), { recursive: true, mode: 0o700 })
     // Read once: workloads get explicit rlimits, capped by the hard limits the agent runs under.
@@ -83,7 +95,17 @@ export const make = (options: RuntimeOptions = {}) =>
         const record = yield* readRecord(layout.record)
         if (Option.isSome(record)) {
           yield* Effect.forEach(record.value.containers, stopContainer, { concurrency: "unbounded", discard: true })
-          yield* Effect.forEach(record.value.containers, (c) => rm(c.socketPath), { discard: true })
+          // A dead monitor's socket file is stale; a live one's is never removed here (the monitor
+          // removes its own when it exits), or a second monitor could be started beside it.
+          yield* Effect.forEach(
+            record.value.containers,
+            (c) =>
+              Effect.flatMap(
+                isListening(c.socketPath),
+                (listening) => listening || monitorAlive(c) ? Effect.void : rm(c.socketPath)
+              ),
+            { discard: true }
+          )
         }
         yield* unpinSandbox(layout.ns).pipe(Effect.ignore)
         yield* cgroups.remove({ pod: cgroupName(dataDir, pod) }, { force: true }).pipe(Effect.ignore)
@@ -92,8 +114,9 @@ export const make = (options: RuntimeOptions = {}) =>
 
     /** A container incarnation's undo and connection: closed when it is replaced or the run ends. */
     interface Live {
+      /** Undefined for an adopted monitor that could not be reached: its exit is awaited by reconnecting. */
       readonly client: MonitorClient | undefined
-      readonly exitPath: string
+      readonly ref: MonitorRef
       readonly startedAt: Date
       /** Fresh incarnations own a child scope of the run; adopted ones are undone by the teardown. */
       readonly scope: Scope.CloseableScope | undefined
@@ -103,13 +126,14 @@ export const make = (options: RuntimeOptions = {}) =>
       name,
       hostPid: pid,
       startedAt: live.startedAt,
-      wait: Effect.flatMap(exitRecordOf(live.client, live.exitPath), (r) => exitOf(pod, name, r, oomBefore))
+      wait: Effect.flatMap(exitRecordOf(live.client, live.ref), (r) => exitOf(pod, name, r, oomBefore))
     })
 
     /** A handle over running monitors (fresh or adopted). */
     const handleOf = (
       spec: Pod,
       layout: PodLayout,
+      /** Where restarted containers' monitors live (closed in parallel, see `containersScope`). */
       runScope: Scope.Scope,
       initial: PodRecord,
       lives: ReadonlyArray<Live>,
@@ -156,7 +180,7 @@ export const make = (options: RuntimeOptions = {}) =>
             }
             yield* writeRecord(layout.record, next)
             yield* Ref.set(recordRef, next)
-            const live: Live = { client: s.client, exitPath: s.exitPath, startedAt: s.startedAt, scope: s.scope }
+            const live: Live = { client: s.client, ref: s.ref, startedAt: s.startedAt, scope: s.scope }
             current.set(name, live)
             yield* proceedOne(pod, s)
             return containerRun(pod, name, s.h.pid, live, oomBefore)
@@ -189,12 +213,61 @@ export const make = (options: RuntimeOptions = {}) =>
         return { keep, runScope }
       })
 
+    /**
+     * The scope every container monitor of a run lives in: closed before the rest of the run (it is
+     * forked last) and in parallel, so a pod's containers stop at once under one grace period.
+     */
+    const containersScope = (runScope: Scope.Scope) => Scope.fork(runScope, ExecutionStrategy.parallel)
+
+    /**
+     * A connection to a monitor a previous agent left: busy is retried (it is alive), and a
+     * monitor that answers for another workload is not ours. Undefined when none could be had.
+     */
+    const adoptConnection = (pod: string, c: ContainerRecord, runScope: Scope.Scope) =>
+      Scope.extend(connectAgent(c), runScope).pipe(
+        Effect.flatMap((client) =>
+          client.hello.pid === c.pid
+            ? Effect.succeed<MonitorClient | undefined>(client)
+            : Effect.as(
+              Effect.logWarning(
+                `pod ${pod}: the monitor at ${c.socketPath} serves pid ${client.hello.pid}, not ${c.pid}`
+              ),
+              undefined
+            )
+        ),
+        Effect.catchAll((e) =>
+          Effect.as(
+            monitorAlive(c)
+              ? Effect.logWarning(
+                `pod ${pod}: the monitor of container ${c.name} (pid ${c.monitorPid}) is alive but not reachable ` +
+                  `(${e.message}); adopted all the same, its exit is awaited by reconnecting`
+              )
+              : Effect.void,
+            undefined
+          )
+        )
+      )
+
     const start = (pod: Pod, opts: StartOptions = {}): Effect.Effect<RunHandle, SetupFailed, Scope.Scope> =>
       Effect.gen(function*() {
         const progress = opts.onProgress ?? (() => Effect.void)
         const layout = podLayout(dataDir, pod.name)
-        // Anything of an earlier run of this name that nobody adopted is a leftover now.
-        if (fs.existsSync(layout.run)) yield* teardown(layout, pod.name)
+        // Anything of an earlier run of this name that nobody adopted is a leftover now. Its monitors
+        // must be gone before new ones start: never two monitors for one container.
+        if (fs.existsSync(layout.run)) {
+          const earlier = yield* readRecord(layout.record)
+          yield* teardown(layout, pod.name)
+          const alive = Option.match(earlier, { onNone: () => [], onSome: (r) => r.containers.filter(monitorAlive) })
+          if (alive.length > 0) {
+            return yield* new SetupFailed({
+              pod: pod.name,
+              step: "leftover",
+              message: `the monitor of container ${alive[0]!.name} of an earlier run (pid ${
+                alive[0]!.monitorPid
+              }) is still alive; not starting a second one`
+            })
+          }
+        }
         const { keep, runScope } = yield* detachable(pod.name, layout, false)
         const inRun = <A, E>(eff: Effect.Effect<A, E, Scope.Scope>) => Scope.extend(eff, runScope)
 
@@ -230,7 +303,8 @@ export const make = (options: RuntimeOptions = {}) =>
         })
         // Init containers first: `groups` is indexed like `all` below. Device policy: the pod group
         // allows the union of its containers' devices (a child can never exceed its parent), each
-        // container group the default list plus its own `devices:`.
+        // container group the default list plus its own `devices:`. Container groups live in a child
+        // scope closed in parallel (a pod's groups are removed at once), after which the pod group goes.
         const grouped = Effect.gen(function*() {
           const specs = [...pod.initContainers, ...pod.containers]
           const passed = yield* Effect.forEach(specs, (c) =>
@@ -240,20 +314,23 @@ export const make = (options: RuntimeOptions = {}) =>
               )
             ))
           const podGroup = { pod: cgroupName(dataDir, pod.name) }
-          return yield* inRun(Effect.gen(function*() {
-            yield* Effect.acquireRelease(
-              cgroups.ensure(podGroup, { devices: deviceRules(passed.flat()) }),
-              () =>
-                cgroups.remove(podGroup, { force: true }).pipe(Effect.ignore)
-            )
-            return yield* Effect.forEach(specs, (c, i) =>
-              cgroups.create({ ...podGroup, container: c.name }, { ...c.limits, devices: deviceRules(passed[i]!) }))
-          })).pipe(Effect.mapError(step(pod.name, "cgroup")))
+          yield* inRun(Effect.acquireRelease(
+            cgroups.ensure(podGroup, { devices: deviceRules(passed.flat()) }),
+            () =>
+              cgroups.remove(podGroup, { force: true }).pipe(Effect.ignore)
+          )).pipe(Effect.mapError(step(pod.name, "cgroup")))
+          const groups = yield* Scope.fork(runScope, ExecutionStrategy.parallel)
+          return yield* Scope.extend(
+            Effect.forEach(specs, (c, i) =>
+              cgroups.create({ ...podGroup, container: c.name }, { ...c.limits, devices: deviceRules(passed[i]!) })),
+            groups
+          ).pipe(Effect.mapError(step(pod.name, "cgroup")))
         })
         const [[prepared, inits], { addresses, sb }, groups] = yield* Effect.all([runParams, sandboxed, grouped], {
           concurrency: 1
         })
         const all = [...inits, ...prepared]
+        const monitors = yield* containersScope(runScope)
 
         const hostDns = yield* host.dns
         yield* Effect.try({
@@ -276,7 +353,7 @@ export const make = (options: RuntimeOptions = {}) =>
 
         // Init containers run to completion, in order, before the others start.
         for (const [i, c] of inits.entries()) {
-          const s = yield* launch(settings, pod, layout, c, groups[i]!.procsFiles, runScope)
+          const s = yield* launch(settings, pod, layout, c, groups[i]!.procsFiles, monitors)
           yield* proceedOne(pod.name, s)
           const r = yield* s.client.wait.pipe(Effect.mapError(step(pod.name, `init ${c.spec.name}`)))
           if (r.reason !== "exited" || r.exitCode !== 0) {
@@ -296,7 +373,7 @@ export const make = (options: RuntimeOptions = {}) =>
         const started = yield* Effect.forEach(
           prepared,
           (c, i) =>
-            launch(settings, pod, layout, c, groups[inits.length + i]!.procsFiles, runScope)
+            launch(settings, pod, layout, c, groups[inits.length + i]!.procsFiles, monitors)
         )
 
         const record: PodRecord = {
@@ -314,7 +391,7 @@ export const make = (options: RuntimeOptions = {}) =>
         // sync 3: every container's setup runs and execs now.
         yield* Effect.forEach(started, (s) =>
           proceedOne(pod.name, s), { discard: true })
-        return yield* handleOf(pod, layout, runScope, record, started, keep)
+        return yield* handleOf(pod, layout, monitors, record, started, keep)
       }).pipe(Effect.withSpan("Runtime.start", { attributes: { pod: pod.name } }))
 
     const adopt = (pod: Pod): Effect.Effect<Option.Option<RunHandle>, never, Scope.Scope> =>
@@ -326,25 +403,25 @@ export const make = (options: RuntimeOptions = {}) =>
           return Option.none()
         }
         const { keep, runScope } = yield* detachable(pod.name, layout, true)
-        const clients = yield* Effect.forEach(record.value.containers, (c) =>
-          Scope.extend(connect(c.socketPath), runScope).pipe(
-            Effect.map((client): MonitorClient | undefined =>
-              client
-            ),
-            Effect.orElseSucceed(() =>
-              undefined
-            ),
-            Effect.map((client): Live => ({
+        const lives = yield* Effect.forEach(
+          record.value.containers,
+          (c) =>
+            Effect.map(adoptConnection(pod.name, c, runScope), (client): Live => ({
               client,
-              exitPath: c.exitPath,
+              ref: c,
               startedAt: new Date(c.startedAt ?? record.value.startedAt),
               scope: undefined
-            }))
-          ))
-        // Nothing answers and no exit was recorded: the run died with its monitors; sweep it.
+            })),
+          { concurrency: "unbounded" }
+        )
+        // No monitor lives and no exit was recorded: the run died with its monitors; sweep it. A live
+        // monitor that could not be reached is adopted all the same: its workload is running.
         const anything = yield* Effect.forEach(
-          clients,
-          (c) => c.client ? Effect.succeed(true) : Effect.map(readExitFile(c.exitPath), Option.isSome)
+          lives,
+          (l) =>
+            l.client || monitorAlive(l.ref)
+              ? Effect.succeed(true)
+              : Effect.map(readExitFile(l.ref.exitPath), Option.isSome)
         )
         if (!anything.some(Boolean)) {
           yield* Scope.close(runScope, Exit.void)
@@ -352,7 +429,8 @@ export const make = (options: RuntimeOptions = {}) =>
           yield* Ref.set(keep, true)
           return Option.none()
         }
-        return Option.some(yield* handleOf(pod, layout, runScope, record.value, clients, keep))
+        const monitors = yield* containersScope(runScope)
+        return Option.some(yield* handleOf(pod, layout, monitors, record.value, lives, keep))
       })
 
     // Only this data dir's runs: the cgroup tree under tank/ is shared by every agent on the host.
@@ -361,14 +439,17 @@ export const make = (options: RuntimeOptions = {}) =>
       return fs.existsSync(runDir) ? fs.readdirSync(runDir).sort() : []
     })
 
-    const sweep = (name: string) => teardown(podLayout(dataDir, name), name)
+    const sweep = (name: string) =>
+      teardown(podLayout(dataDir, name), name)
 
     const purge = (name: string) =>
       Effect.gen(function*() {
         const layout = podLayout(dataDir, name)
         yield* teardown(layout, name)
         yield* rm(layout.volumes)
-        if (!config.logs.keepOnDelete) yield* rm(layout.logs)
+        if (!config.logs.keepOnDelete) {
+          yield* rm(layout.logs)
+        }
       })
 
     return Runtime.of({ start, adopt, leftovers, sweep, purge } satisfies RuntimeService)

@@ -7,6 +7,7 @@
  *     etc/{hosts,hostname,resolv.conf}
  *     c/<container>/{upper,work,merged,monitor.json,exit.json}
  *   <dataDir>/sock/<hash>.sock      monitor sockets (short: AF_UNIX paths hold 107 bytes)
+ *   <dataDir>/agent.lock            the agent lock; holds the agent's pid (monitors read it too)
  *   <dataDir>/volumes/<pod>/<vol>   managed volumes (kept across restarts, removed with the pod)
  *   <dataDir>/logs/<pod>/<container>.log
  */
@@ -38,6 +39,12 @@ export interface ContainerLayout {
 export const MAX_SOCKET_PATH = 107
 
 export const socketDir = (dataDir: string) => path.join(dataDir, "sock")
+
+/**
+ * The agent lock (src/agent/lock.ts): it names the holder's pid, which is how a monitor tells the
+ * agent's connections from others' (its reserved slots, PROTOCOL.md §4).
+ */
+export const agentLockFile = (dataDir: string) => path.join(dataDir, "agent.lock")
 
 export const socketPath = (dataDir: string, pod: string, container: string): string => {
   const hash = createHash("sha256").update(`${pod}/${container}`).digest("hex").slice(0, 20)

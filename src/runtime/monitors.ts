@@ -3,16 +3,19 @@
  * entry, sync 3 (proceed), and stopping it. Used by the live Runtime for fresh starts and for
  * restarting a single container inside a running pod.
  */
-import { Effect, ExecutionStrategy, Exit, Option, Ref, Scope } from "effect"
+import { Effect, ExecutionStrategy, Exit, Option, Ref, Schedule, Scope } from "effect"
+import * as fs from "node:fs"
 import * as path from "node:path"
 import type { Pod } from "../spec/Pod.js"
+import { agentBusySchedule, retryBusy } from "./helper/busy.js"
 import { connect, type MonitorClient } from "./helper/client.js"
 import { capabilitiesFor, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, maskedHostPaths } from "./helper/defaults.js"
-import { readExitFile, startMonitor } from "./helper/monitor.js"
+import { busyReason, type MonitorBusy } from "./helper/errors.js"
+import { type MonitorHandle, readExitFile, startMonitor } from "./helper/monitor.js"
 import type { ExitRecord, MonitorConfig } from "./helper/schema.js"
 import type { PodLayout } from "./layout.js"
 import type { PreparedContainer } from "./prepare.js"
-import { type ContainerRecord, stillOurs } from "./record.js"
+import { type ContainerRecord, monitorAlive, stillOurs } from "./record.js"
 import { type RunExit, SetupFailed } from "./Runtime.js"
 
 export const step = (pod: string, name: string) => (e: unknown) =>
@@ -32,42 +35,115 @@ export const toRunExit = (r: ExitRecord, oomKilled: boolean): RunExit =>
     // report it like the shell does for an exec failure.
     : { _tag: "Exited", code: 127 }
 
-/** A container's exit: from its monitor, else from the exit file, else (both gone) an unknown kill. */
-export const exitRecordOf = (client: MonitorClient | undefined, exitPath: string): Effect.Effect<ExitRecord> => {
-  const fromFile = readExitFile(exitPath).pipe(
-    Effect.map(Option.getOrElse((): ExitRecord => ({
-      version: 1,
-      pid: 0,
-      startTime: 0,
-      finishedAt: new Date().toISOString(),
-      reason: "signaled",
-      signal: 9
-    })))
-  )
-  return client ? Effect.catchAll(client.wait, () => fromFile) : fromFile
-}
+/** What names one container incarnation's monitor and workload (a pod record entry has it all). */
+export type MonitorRef = Pick<
+  ContainerRecord,
+  "name" | "socketPath" | "exitPath" | "pid" | "startTime" | "monitorPid" | "monitorStartTime"
+>
 
-/** Stop a monitor's workload (grace, then SIGKILL), let the monitor go. Tolerates a dead monitor. */
-export const stopMonitor = (graceMs: number) => (c: Pick<ContainerRecord, "socketPath" | "pid" | "startTime">) =>
+const unknownKill = (): ExitRecord => ({
+  version: 1,
+  pid: 0,
+  startTime: 0,
+  finishedAt: new Date().toISOString(),
+  reason: "signaled",
+  signal: 9
+})
+
+const fromExitFile = (exitPath: string) => readExitFile(exitPath).pipe(Effect.map(Option.getOrElse(unknownKill)))
+
+const busyNote = (ref: MonitorRef) => (e: MonitorBusy) =>
+  Effect.logWarning(
+    `monitor of container ${ref.name} (pid ${ref.monitorPid}) is busy (${busyReason(e.slots)}), retrying`
+  )
+
+/** Connect as the agent: a busy monitor is retried (it is alive), never taken for gone. */
+export const connectAgent = (ref: MonitorRef) =>
+  connect(ref.socketPath).pipe(retryBusy(agentBusySchedule, busyNote(ref)))
+
+/**
+ * The exit over a fresh connection, reconnecting (busy, dropped link, socket file gone) every
+ * second for as long as the monitor process lives; once it is gone, the exit file says how the
+ * workload ended (no file: it was killed with its monitor).
+ */
+const awaitExit = (ref: MonitorRef): Effect.Effect<ExitRecord> =>
+  Effect.scoped(Effect.flatMap(connect(ref.socketPath), (c) => c.wait)).pipe(
+    Effect.retry({ schedule: Schedule.spaced("1 second"), while: () => Effect.sync(() => monitorAlive(ref)) }),
+    Effect.catchAll(() => fromExitFile(ref.exitPath))
+  )
+
+/** A container's exit: from its monitor (over `client`, else reconnecting while it lives), else the exit file. */
+export const exitRecordOf = (client: MonitorClient | undefined, ref: MonitorRef): Effect.Effect<ExitRecord> =>
+  client ? Effect.catchAll(client.wait, () => awaitExit(ref)) : awaitExit(ref)
+
+const signal = (pid: number, sig: NodeJS.Signals) =>
+  Effect.sync(() => {
+    try {
+      process.kill(pid, sig)
+    } catch {
+      // already gone
+    }
+  })
+
+/** Poll `done` every 50 ms for at most `ms`; whether it became true. */
+const within = (ms: number, done: () => boolean): Effect.Effect<boolean> =>
+  Effect.sync(done).pipe(
+    Effect.repeat({ schedule: Schedule.spaced("50 millis").pipe(Schedule.upTo(ms)), until: (d) => d }),
+    Effect.zipRight(Effect.sync(done))
+  )
+
+/** A released monitor exits at once (removing its socket): wait for it, so the path is free. */
+const monitorGone = (ref: MonitorRef) =>
+  Effect.flatMap(
+    within(2_000, () => !monitorAlive(ref)),
+    (gone) => gone ? Effect.void : Effect.logWarning(`monitor ${ref.monitorPid} of container ${ref.name} did not exit`)
+  )
+
+/**
+ * The monitor lives but cannot be talked to (every slot held even after retries, its socket file
+ * removed by someone): stop the workload by signals under the same grace (it is PID 1 of its pid
+ * namespace, so SIGTERM without a handler does nothing and SIGKILL follows), then release the
+ * lingering monitor with SIGTERM (PROTOCOL.md §3). Never leaves a workload without its monitor.
+ */
+const stopUnreachable = (graceMs: number, ref: MonitorRef, why: string) =>
+  Effect.gen(function*() {
+    yield* Effect.logWarning(
+      `monitor ${ref.monitorPid} of container ${ref.name} is alive but cannot be reached (${why}); ` +
+        `stopping its workload ${ref.pid} by signal`
+    )
+    if (stillOurs(ref)) yield* signal(ref.pid, "SIGTERM")
+    if (!(yield* within(graceMs, () => !stillOurs(ref)))) yield* signal(ref.pid, "SIGKILL")
+    // The monitor reaps the workload and writes the exit file; a SIGTERM then lets it go.
+    yield* within(5_000, () => fs.existsSync(ref.exitPath) || !monitorAlive(ref))
+    yield* signal(ref.monitorPid, "SIGTERM").pipe(Effect.when(() => monitorAlive(ref)))
+    yield* monitorGone(ref)
+  })
+
+/**
+ * Stop a monitor's workload (grace, then SIGKILL), let the monitor go and wait until it has. A busy
+ * monitor is retried; one alive but unreachable is stopped by signals; with the monitor dead, only
+ * our workload (pid + start time, never a reused pid) is killed.
+ */
+export const stopMonitor = (graceMs: number) => (ref: MonitorRef): Effect.Effect<void> =>
   Effect.scoped(
     Effect.gen(function*() {
-      const client = yield* connect(c.socketPath)
+      const client = yield* connectAgent(ref)
       yield* client.stop(graceMs)
       yield* client.release.pipe(Effect.ignore)
     })
   ).pipe(
-    Effect.catchAll(() =>
-      // No monitor to ask: make sure our workload (and nothing that reused its pid) is gone.
-      Effect.sync(() => {
-        if (stillOurs(c)) process.kill(c.pid, "SIGKILL")
+    Effect.zipRight(monitorGone(ref)),
+    Effect.catchAll((e) =>
+      monitorAlive(ref) ? stopUnreachable(graceMs, ref, e.message) : Effect.sync(() => {
+        if (stillOurs(ref)) process.kill(ref.pid, "SIGKILL")
       })
     ),
-    Effect.ignore
+    Effect.catchAllDefect((d) => Effect.logError(`stopping container ${ref.name}: ${String(d)}`))
   )
 
 /** The monitor config of one container of a pod (pure). */
 export const monitorConfig = (
-  logs: { readonly maxFileBytes: number; readonly maxFiles: number },
+  settings: Pick<LaunchSettings, "logs" | "agentPidFile">,
   pod: Pod,
   layout: PodLayout,
   c: PreparedContainer,
@@ -79,7 +155,7 @@ export const monitorConfig = (
     version: 1,
     socketPath: L.socket,
     exitPath: L.exit,
-    log: { path: L.log, maxBytes: logs.maxFileBytes, maxFiles: logs.maxFiles },
+    log: { path: L.log, maxBytes: settings.logs.maxFileBytes, maxFiles: settings.logs.maxFiles },
     argv: c.argv as [string, ...Array<string>],
     env: c.env,
     cwd: c.cwd,
@@ -113,7 +189,8 @@ export const monitorConfig = (
     ...(c.security.seccomp !== undefined ? { seccomp: c.security.seccomp } : {}),
     rlimits: c.security.rlimits,
     ...(c.security.devices.length > 0 ? { devices: c.security.devices.map((d) => d.node) } : {}),
-    cgroupProcs: procs
+    cgroupProcs: procs,
+    ...(settings.agentPidFile ? { agentPidFile: settings.agentPidFile } : {})
   }
 }
 
@@ -121,8 +198,25 @@ export const monitorConfig = (
  * One container's monitor: started (parked) with its undo in a child scope of the run (closed
  * when the container is replaced or the run ends), a connection open.
  */
+const refOf = (name: string, exitPath: string, h: MonitorHandle): MonitorRef => ({
+  name,
+  socketPath: h.socketPath,
+  exitPath,
+  pid: h.pid,
+  startTime: h.startTime,
+  monitorPid: h.monitorPid,
+  monitorStartTime: h.monitorStartTime
+})
+
+export interface LaunchSettings {
+  readonly graceMs: number
+  readonly logs: { readonly maxFileBytes: number; readonly maxFiles: number }
+  /** The agent lock file (the agent's pid): the monitor reserves connection slots for it. */
+  readonly agentPidFile?: string
+}
+
 export const launch = (
-  settings: { readonly graceMs: number; readonly logs: { readonly maxFileBytes: number; readonly maxFiles: number } },
+  settings: LaunchSettings,
   pod: Pod,
   layout: PodLayout,
   c: PreparedContainer,
@@ -140,15 +234,16 @@ export const launch = (
     // The connection lives until the undo has used it.
     const connScope = yield* Scope.make()
     const h = yield* Effect.uninterruptible(
-      startMonitor(monitorConfig(settings.logs, pod, layout, c, procs, layout.ns), L.config).pipe(
+      startMonitor(monitorConfig(settings, pod, layout, c, procs, layout.ns), L.config).pipe(
         Effect.tap((h) =>
           Scope.addFinalizer(
             scope,
             Effect.flatMap(Ref.get(conn), (client) => {
-              const ours = { socketPath: h.socketPath, pid: h.pid, startTime: h.startTime }
+              const ours = refOf(c.spec.name, L.exit, h)
               return client
                 ? client.stop(settings.graceMs).pipe(
                   Effect.zipRight(client.release),
+                  Effect.zipRight(monitorGone(ours)),
                   Effect.catchAll(() => stopMonitor(settings.graceMs)(ours))
                 )
                 : stopMonitor(settings.graceMs)(ours)
@@ -157,11 +252,13 @@ export const launch = (
         )
       )
     )
-    const client = yield* Scope.extend(connect(h.socketPath), connScope)
+    const ref = refOf(c.spec.name, L.exit, h)
+    const client = yield* Scope.extend(connectAgent(ref), connScope)
     yield* Ref.set(conn, client)
     return {
       name: c.spec.name,
       h,
+      ref,
       client,
       exitPath: L.exit,
       c,
@@ -180,6 +277,7 @@ export const containerRecord = (s: Launched): ContainerRecord => ({
   exitPath: s.exitPath,
   pid: s.h.pid,
   monitorPid: s.h.monitorPid,
+  ...(s.h.monitorStartTime !== undefined ? { monitorStartTime: s.h.monitorStartTime } : {}),
   startTime: s.h.startTime,
   startedAt: s.startedAt.toISOString(),
   env: s.c.env,

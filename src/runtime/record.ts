@@ -12,6 +12,8 @@ export const ContainerRecord = Schema.Struct({
   exitPath: Schema.String,
   pid: Schema.Number,
   monitorPid: Schema.Number,
+  /** The monitor's /proc start time: is it still alive (not a reused pid)? Absent in older records. */
+  monitorStartTime: Schema.optional(Schema.Number),
   /** /proc/<pid>/stat field 22, to tell our workload from a process that reused its pid. */
   startTime: Schema.Number,
   /** When this incarnation of the container started (ISO); absent in records of older agents. */
@@ -82,3 +84,18 @@ export const procStartTime = (pid: number): number | undefined => {
 /** Our workload is still the process at `pid` (not exited, pid not reused). */
 export const stillOurs = (c: Pick<ContainerRecord, "pid" | "startTime">): boolean =>
   procStartTime(c.pid) === c.startTime
+
+/**
+ * The container's monitor is still alive (and is still that process). With no start time recorded
+ * (records of older agents), a live `tank-helper monitor` at the pid counts.
+ */
+export const monitorAlive = (c: Pick<ContainerRecord, "monitorPid" | "monitorStartTime">): boolean => {
+  if (c.monitorStartTime !== undefined) return procStartTime(c.monitorPid) === c.monitorStartTime
+  if (procStartTime(c.monitorPid) === undefined) return false
+  try {
+    const argv = fs.readFileSync(`/proc/${c.monitorPid}/cmdline`, "utf8").split("\0")
+    return argv[0]!.endsWith("tank-helper") && argv[1] === "monitor"
+  } catch {
+    return false
+  }
+}

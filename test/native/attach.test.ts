@@ -172,24 +172,6 @@ describe("Monitor lifetime", () => {
     }))
 })
 
-describe("Lifecycle helpers", () => {
-  it.scopedLive("Lifecycle_probe_and_stopAndRelease", () =>
-    Effect.gen(function*() {
-      const { probe, stopAndRelease } = yield* Effect.promise(() => import("../../src/runtime/helper/lifecycle.js"))
-      const lower = yield* busyboxRootfs
-      const run = yield* startRun(lower, { argv: ["sleep", "1000"] })
-      expect(Option.getOrThrow(yield* probe(run.config.socketPath))).toMatchObject({ status: "parked" })
-      yield* run.client.proceed
-      const exit = yield* stopAndRelease(run.config.socketPath, run.config.exitPath, 100)
-      expect(Option.getOrThrow(exit)).toMatchObject({ reason: "signaled", signal: 9 })
-      yield* Effect.sleep("100 millis")
-      expect(yield* probe(run.config.socketPath)).toEqual(Option.none())
-      // Monitor gone: the exit file still tells.
-      expect(Option.getOrThrow(yield* stopAndRelease(run.config.socketPath, run.config.exitPath, 100)))
-        .toMatchObject({ reason: "signaled", signal: 9 })
-    }))
-})
-
 describe("Monitor cgroup", () => {
   it.scopedLive("Monitor_movesItselfIntoMonitorCgroup_workloadIntoPodCgroup", () =>
     Effect.gen(function*() {

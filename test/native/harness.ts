@@ -8,7 +8,13 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { connect, type MonitorClient } from "../../src/runtime/helper/client.js"
 import { capabilitiesFor, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from "../../src/runtime/helper/defaults.js"
-import type { HelperNotBuilt, HelperProtocolError, MonitorGone, SetupFailed } from "../../src/runtime/helper/errors.js"
+import type {
+  HelperNotBuilt,
+  HelperProtocolError,
+  MonitorBusy,
+  MonitorGone,
+  SetupFailed
+} from "../../src/runtime/helper/errors.js"
 import { type MonitorHandle, startMonitor } from "../../src/runtime/helper/monitor.js"
 import type { ExitRecord, MonitorConfig } from "../../src/runtime/helper/schema.js"
 import { tmpDir } from "../support/tmp.js"
@@ -91,7 +97,7 @@ export const startRun = (
   lower: string,
   over: Overrides = {},
   dir?: string
-): Effect.Effect<Run, HelperNotBuilt | HelperProtocolError | SetupFailed | MonitorGone, Scope.Scope> =>
+): Effect.Effect<Run, HelperNotBuilt | HelperProtocolError | SetupFailed | MonitorGone | MonitorBusy, Scope.Scope> =>
   Effect.gen(function*() {
     const d = dir ?? (yield* runDir)
     for (const sub of ["upper", "work", "merged"]) fs.mkdirSync(path.join(d, sub), { recursive: true })

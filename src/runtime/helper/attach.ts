@@ -3,12 +3,13 @@
  * is a frame. Output is a Stream that ends with the workload (or the connection); input is bytes and
  * resizes. Detaching is closing the scope; the Ctrl-P Ctrl-Q key is the caller's business.
  */
-import { Deferred, Effect, Option, Queue, Schema, Stream } from "effect"
+import { Deferred, Effect, Either, Option, Queue, Schema, Stream } from "effect"
 import type { Scope } from "effect"
 import type * as net from "node:net"
-import { HelperProtocolError, MonitorGone, MonitorRequestFailed } from "./errors.js"
+import { HelperProtocolError, type MonitorBusy, MonitorGone, MonitorRequestFailed } from "./errors.js"
 import { encodeFrame, encodeResize, encodeStdin, FrameDecoder, FrameIn, FrameOut } from "./frames.js"
-import { ExitRecord, Hello, Reply } from "./schema.js"
+import { greeting } from "./greeting.js"
+import { ExitRecord, Reply } from "./schema.js"
 import { openSocket } from "./socket.js"
 
 export interface AttachOutput {
@@ -31,12 +32,14 @@ export interface Attachment {
 const streamName = (t: number): AttachOutput["stream"] | undefined =>
   t === FrameOut.stdout ? "stdout" : t === FrameOut.stderr ? "stderr" : t === FrameOut.tty ? "tty" : undefined
 
+type HandshakeError = MonitorGone | MonitorBusy | HelperProtocolError | MonitorRequestFailed
+
 /** Reads the two JSON lines (hello, attach reply), then hands every further byte to frames. */
 const handshake = (socketPath: string, socket: net.Socket) =>
-  Effect.async<{ tty: boolean; rest: Buffer }, MonitorGone | HelperProtocolError | MonitorRequestFailed>((resume) => {
+  Effect.async<{ tty: boolean; rest: Buffer }, HandshakeError>((resume) => {
     let buf = Buffer.alloc(0)
     const lines: Array<string> = []
-    const fail = (e: MonitorGone | HelperProtocolError | MonitorRequestFailed) => {
+    const fail = (e: HandshakeError) => {
       cleanup()
       resume(Effect.fail(e))
     }
@@ -47,9 +50,8 @@ const handshake = (socketPath: string, socket: net.Socket) =>
         lines.push(buf.subarray(0, nl).toString("utf8"))
         buf = buf.subarray(nl + 1)
         if (lines.length === 1) {
-          if (!Schema.is(Hello)(safeParse(lines[0]!))) {
-            return fail(new HelperProtocolError({ expected: "hello", received: lines[0]! }))
-          }
+          const hello = greeting(socketPath, lines[0]!)
+          if (Either.isLeft(hello)) return fail(hello.left)
           socket.write(JSON.stringify({ id: 1, op: "attach" }) + "\n")
         }
       }
@@ -101,7 +103,7 @@ const safeParse = (s: string): unknown => {
 
 export const openAttachment = (
   socketPath: string
-): Effect.Effect<Attachment, MonitorGone | HelperProtocolError | MonitorRequestFailed, Scope.Scope> =>
+): Effect.Effect<Attachment, HandshakeError, Scope.Scope> =>
   Effect.gen(function*() {
     const socket = yield* Effect.acquireRelease(openSocket(socketPath), detach)
     const { rest, tty } = yield* handshake(socketPath, socket)

@@ -6,8 +6,9 @@ import { Effect, Either, Schema } from "effect"
 import type { Scope } from "effect"
 import type * as net from "node:net"
 import { type Attachment, openAttachment } from "./attach.js"
-import { HelperProtocolError, MonitorGone, MonitorRequestFailed, SetupFailed } from "./errors.js"
-import { type ExitRecord, Hello, type MonitorState, PROTOCOL_VERSION, Reply } from "./schema.js"
+import { HelperProtocolError, type MonitorBusy, MonitorGone, MonitorRequestFailed, SetupFailed } from "./errors.js"
+import { greeting } from "./greeting.js"
+import { type ExitRecord, type Hello, type MonitorState, Reply } from "./schema.js"
 import { openSocket } from "./socket.js"
 
 export type MonitorError = MonitorGone | HelperProtocolError | MonitorRequestFailed
@@ -32,7 +33,7 @@ export interface MonitorClient {
   /** Let the monitor exit (only after the workload exited). */
   readonly release: Effect.Effect<void, MonitorError>
   /** A separate connection switched to the attach byte stream; detach by closing its scope. */
-  readonly attach: Effect.Effect<Attachment, MonitorError, Scope.Scope>
+  readonly attach: Effect.Effect<Attachment, MonitorError | MonitorBusy, Scope.Scope>
 }
 
 interface Pending {
@@ -133,27 +134,18 @@ class Connection {
   }
 }
 
-const decodeHello = (line: string) => {
-  try {
-    const h = Schema.decodeUnknownSync(Hello)(JSON.parse(line))
-    if (h.hello.protocol !== PROTOCOL_VERSION) throw new Error("version")
-    return Effect.succeed(h.hello)
-  } catch {
-    return Effect.fail(
-      new HelperProtocolError({ expected: `hello with protocol ${PROTOCOL_VERSION}`, received: line })
-    )
-  }
-}
-
 const exitOf = (op: string) => (r: OkReply): Effect.Effect<ExitRecord, HelperProtocolError> =>
   r.exit
     ? Effect.succeed(r.exit)
     : Effect.fail(new HelperProtocolError({ expected: `${op} reply with exit`, received: JSON.stringify(r) }))
 
-/** Connect to a monitor (also how a new agent re-adopts one). */
+/**
+ * Connect to a monitor (also how a new agent re-adopts one). MonitorBusy when every connection slot
+ * is taken: the monitor is alive, retry later (`retryBusy` in busy.ts).
+ */
 export const connect = (
   socketPath: string
-): Effect.Effect<MonitorClient, MonitorGone | HelperProtocolError, Scope.Scope> =>
+): Effect.Effect<MonitorClient, MonitorGone | MonitorBusy | HelperProtocolError, Scope.Scope> =>
   Effect.gen(function*() {
     const conn = yield* Effect.acquireRelease(
       openSocket(socketPath).pipe(Effect.map((s) => new Connection(socketPath, s))),
@@ -163,7 +155,7 @@ export const connect = (
       try: () => conn.helloLine(),
       catch: (e) => new MonitorGone({ socketPath, reason: (e as Error).message })
     })
-    const hello = yield* decodeHello(line)
+    const hello = yield* greeting(socketPath, line)
     const proceed = conn.request("proceed").pipe(
       Effect.asVoid,
       Effect.catchIf(

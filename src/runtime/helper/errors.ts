@@ -41,6 +41,24 @@ export class MonitorGone extends Schema.TaggedError<MonitorGone>()("MonitorGone"
   }
 }
 
+/**
+ * Every connection slot of the monitor is taken (PROTOCOL.md §4): the monitor is alive and well,
+ * just busy. Never read this as "gone": retry, or report that the monitor is busy.
+ */
+export class MonitorBusy extends Schema.TaggedError<MonitorBusy>()("MonitorBusy", {
+  socketPath: Schema.String,
+  /** The slots the monitor offers this client (all taken); absent when unknown (connect queue full: EAGAIN). */
+  slots: Schema.optional(Schema.Number)
+}) {
+  override get message(): string {
+    return `monitor at ${this.socketPath} is busy: ${busyReason(this.slots)}`
+  }
+}
+
+/** "all N connection slots are taken"; without a count (a full connect queue, an older monitor) "no connection slot is free". */
+export const busyReason = (slots: number | undefined): string =>
+  slots === undefined ? "no connection slot is free" : `all ${slots} connection slots are taken`
+
 /** The monitor refused a request (`code` as in PROTOCOL.md: not_parked, already_attached, exited, ...). */
 export class MonitorRequestFailed extends Schema.TaggedError<MonitorRequestFailed>()("MonitorRequestFailed", {
   op: Schema.String,
@@ -48,4 +66,10 @@ export class MonitorRequestFailed extends Schema.TaggedError<MonitorRequestFaile
   message: Schema.String
 }) {}
 
-export type HelperError = HelperNotBuilt | HelperProtocolError | SetupFailed | MonitorGone | MonitorRequestFailed
+export type HelperError =
+  | HelperNotBuilt
+  | HelperProtocolError
+  | SetupFailed
+  | MonitorGone
+  | MonitorBusy
+  | MonitorRequestFailed

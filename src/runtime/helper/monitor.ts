@@ -12,6 +12,8 @@ import { ExitRecord, MonitorConfig, MonitorReady } from "./schema.js"
 
 export interface MonitorHandle {
   readonly monitorPid: number
+  /** The monitor's /proc start time (absent from older helpers), for liveness checks. */
+  readonly monitorStartTime?: number
   /** Host pid of the parked workload. */
   readonly pid: number
   /** /proc/<pid>/stat start time (clock ticks): pass to `enter --start-time` against pid reuse. */
@@ -40,6 +42,7 @@ export const startMonitor = (
     const ready = yield* decodeLine(MonitorReady, "monitor ready line", line)
     return {
       monitorPid: ready.monitorPid,
+      ...(ready.monitorStartTime !== undefined ? { monitorStartTime: ready.monitorStartTime } : {}),
       pid: ready.pid,
       startTime: ready.startTime,
       socketPath: config.socketPath,

@@ -91,7 +91,9 @@ export const MonitorConfig = Schema.Struct({
   monitorCgroupProcs: opt(Schema.Array(AbsPath)),
   oomScoreAdj: opt(Int.pipe(Schema.between(-1000, 1000))),
   parkTimeoutMs: opt(NonNegInt),
-  lingerMs: opt(NonNegInt)
+  lingerMs: opt(NonNegInt),
+  /** A file holding the agent's pid (the agent lock): its connections may use the reserved slots. */
+  agentPidFile: opt(AbsPath)
 })
 export type MonitorConfig = typeof MonitorConfig.Type
 
@@ -104,6 +106,8 @@ export const MonitorReady = Schema.Struct({
   ready: Schema.Literal(true),
   protocol: Schema.Number,
   monitorPid: Int,
+  /** The monitor's own /proc start time (absent from older helpers): "is it still alive?" checks. */
+  monitorStartTime: opt(Schema.Number),
   pid: Int,
   startTime: Schema.Number
 })
@@ -144,7 +148,9 @@ export const Hello = Schema.Struct({
 export const ReplyError = Schema.Struct({
   code: Schema.String,
   message: Schema.String,
-  setupError: opt(HelperErrorInfo)
+  setupError: opt(HelperErrorInfo),
+  /** `busy`: how many connection slots the refused client could have used. */
+  slots: opt(Int)
 })
 
 /** Every reply carries the request id; the rest depends on the op. */

@@ -1,0 +1,69 @@
+/**
+ * e2e (root), issue 24 item 4: deleting a pod stops all of its containers at once, under one grace
+ * period — not one after another. 64 containers whose PID 1 is busybox `sleep` (it has no SIGTERM
+ * handler, so each needs the grace period and then SIGKILL) are gone in about one grace period.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Context, Effect, Layer, Option } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import * as Agent from "../../src/agent/Agent.js"
+import * as Api from "../../src/api/Api.js"
+import { Store } from "../../src/store/Store.js"
+import { assertNoLeaks, leakSnapshot } from "../support/leaks.js"
+import { alive, until } from "../support/poll.js"
+import { tankEnv } from "../support/tankEnv.js"
+
+const GRACE_MS = 3_000
+const CONTAINERS = 64
+
+describe("Pod deletion (live, root)", () => {
+  it.scopedLive(
+    `a pod of ${CONTAINERS} SIGTERM-ignoring containers is gone in about one grace period`,
+    () =>
+      Effect.gen(function*() {
+        const env = yield* tankEnv({ stopGracePeriodMs: GRACE_MS })
+        const scope = { pathPrefixes: [env.dataDir], processMarkers: [env.dataDir] }
+        const before = yield* leakSnapshot(scope)
+        const store = Context.get(
+          yield* Layer.build(Agent.layer({
+            config: { ...env.config, reconciler: { ...env.config.reconciler, resyncIntervalMs: 1_000 } }
+          })),
+          Store
+        )
+        const withStore = <A, E>(eff: Effect.Effect<A, E, Store>) => Effect.provideService(eff, Store, store)
+        yield* withStore(Api.apply({
+          name: "many",
+          containers: Array.from({ length: CONTAINERS }, (_, i) => ({
+            name: `c${i}`,
+            image: env.refs.busybox,
+            command: ["sleep", "3600"]
+          }))
+        }))
+        const running = yield* until(
+          "all running",
+          store.getStatus("many").pipe(Effect.map(Option.getOrUndefined)),
+          (s) => s?.phase === "running" && (s.containers ?? []).filter((c) => alive(c.hostPid)).length === CONTAINERS,
+          120_000,
+          250
+        )
+        const pids = running!.containers!.map((c) => c.hostPid!)
+        const t0 = Date.now()
+        yield* withStore(Api.remove("many"))
+        yield* until(
+          "status removed",
+          store.getStatus("many").pipe(Effect.map(Option.map((s) => s.phase))),
+          Option.isNone,
+          60_000
+        )
+        yield* until("every workload gone", Effect.sync(() => pids.filter(alive).length), (n) => n === 0, 60_000)
+        const took = Date.now() - t0
+        yield* Effect.logInfo(`deleting ${CONTAINERS} containers with a ${GRACE_MS} ms grace took ${took} ms`)
+        assert.isAtLeast(took, GRACE_MS - 100, "each workload had its grace period")
+        assert.isBelow(took, 2 * GRACE_MS, "one grace period for all, not one each")
+        assert.isFalse(fs.existsSync(path.join(env.dataDir, "run", "many")))
+        yield* assertNoLeaks(before, scope)
+      }),
+    { timeout: 300_000 }
+  )
+})
