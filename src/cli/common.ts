@@ -22,7 +22,9 @@ export class CliExit extends Data.TaggedError("CliExit")<{ readonly code: number
 
 export const dataDirOption = Options.text("data-dir").pipe(
   Options.withPseudoName("DIR"),
-  Options.withDescription("Tank's data directory (default: $TANK_DATA_DIR, else ~/.cache/tank)."),
+  Options.withDescription(
+    "Tank's data directory (default: $TANK_DATA_DIR, else /var/lib/tank for root, ~/.cache/tank for others)."
+  ),
   Options.optional
 )
 
@@ -77,8 +79,10 @@ export const withStore = <A, E>(
       const { layerMemory } = yield* Effect.promise(() => import("../store/memory.js"))
       return yield* Effect.provide(eff(config), layerMemory)
     }
-    const sqlite = yield* Effect.promise(() => import("../store/sqlite.js"))
-    fs.mkdirSync(path.dirname(config.storeFile), { recursive: true, mode: 0o700 })
+    const [sqlite, { ensureDataDir }] = yield* Effect.promise(() =>
+      Promise.all([import("../store/sqlite.js"), import("../config/privateDir.js")])
+    )
+    yield* ensureDataDir(config)
     return yield* Effect.provide(eff(config), sqlite.layerSqlite(config.storeFile))
   })
 
