@@ -71,19 +71,22 @@ export const withStore = <A, E>(
 ): Effect.Effect<A, unknown, Command.Command.Context<"tank">> =>
   Effect.gen(function*() {
     const config = yield* loadConfig(own)
+    // The config in context too: Api.apply checks host volumes against it (allowedHostPaths).
+    const { TankConfig } = yield* Effect.promise(() => import("../config/Config.js"))
+    const run = Effect.provideService(eff(config), TankConfig, config)
     if (config.etcd) {
       const { storeLayer } = yield* Effect.promise(() => import("../store/fromConfig.js"))
-      return yield* Effect.provide(eff(config), storeLayer(config))
+      return yield* Effect.provide(run, storeLayer(config))
     }
     if (options.readOnly && !fs.existsSync(config.storeFile)) {
       const { layerMemory } = yield* Effect.promise(() => import("../store/memory.js"))
-      return yield* Effect.provide(eff(config), layerMemory)
+      return yield* Effect.provide(run, layerMemory)
     }
     const [sqlite, { ensureDataDir }] = yield* Effect.promise(() =>
       Promise.all([import("../store/sqlite.js"), import("../config/privateDir.js")])
     )
     yield* ensureDataDir(config)
-    return yield* Effect.provide(eff(config), sqlite.layerSqlite(config.storeFile))
+    return yield* Effect.provide(run, sqlite.layerSqlite(config.storeFile))
   })
 
 /**
