@@ -9,9 +9,11 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll } from "vitest"
+import * as Lock from "../../src/agent/lock.js"
 import * as Api from "../../src/api/Api.js"
 import { CACHE_DIR_MARKERS, DATA_DIR_MARKERS, ensurePrivateDir, judgeDir } from "../../src/config/privateDir.js"
 import { Images, layer as imagesLayer } from "../../src/image/Images.js"
@@ -74,6 +76,47 @@ describe("private files (root, umask 022)", () => {
         assertMode(dataDir, 0o700)
       }),
     120_000
+  )
+
+  it.scopedLive(
+    "tank daemon on a fresh data dir: data dir and image cache 0700, store 0600",
+    () =>
+      Effect.gen(function*() {
+        const base = yield* tmpDir("tank-files-")
+        const dataDir = path.join(base, "agent")
+        const daemon = yield* Effect.acquireRelease(
+          Effect.sync(() => {
+            const child = spawn(process.execPath, [cli.entry, "daemon", "--data-dir", dataDir], {
+              stdio: ["ignore", "ignore", "pipe"],
+              env: { ...process.env, TANK_CONFIG: "", TANK_ETCD_ENDPOINTS: "" }
+            })
+            let stderr = ""
+            child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d))
+            const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+            return { child, exited, stderr: () => stderr }
+          }),
+          ({ child, exited }) =>
+            Effect.promise(async () => {
+              if (child.exitCode !== null || child.signalCode !== null) return
+              child.kill("SIGTERM")
+              const t = setTimeout(() => child.kill("SIGKILL"), 15_000)
+              await exited
+              clearTimeout(t)
+            })
+        )
+        // The agent takes its lock first, then builds its store and image cache.
+        const ready = () =>
+          Lock.holder(dataDir) === daemon.child.pid &&
+          fs.existsSync(path.join(dataDir, "tank.db")) && fs.existsSync(path.join(dataDir, "images", "tmp"))
+        for (let i = 0; i < 300 && !ready() && daemon.child.exitCode === null; i++) yield* Effect.sleep("50 millis")
+        assert.isTrue(ready(), daemon.stderr())
+        assertMode(dataDir, 0o700)
+        assertMode(path.join(dataDir, "images"), 0o700)
+        assertMode(path.join(dataDir, "tank.db"), 0o600)
+        daemon.child.kill("SIGTERM")
+        assert.strictEqual(yield* Effect.promise(() => daemon.exited), 0, daemon.stderr())
+      }),
+    60_000
   )
 
   it.scoped("the SQLite store, its -wal and -shm are 0600 while open", () =>
