@@ -3,15 +3,15 @@
  * default layers, so `Effect.runPromise(Tank.apply(spec))` works in a plain script.
  *
  * Defaults: config from `$TANK_CONFIG` / `<dataDir>/config.yaml` and env; the store it names: the
- * SQLite file under the data dir (`$TANK_DATA_DIR`, else `~/.cache/tank`), or etcd in cluster mode
+ * SQLite file under the data dir (`$TANK_DATA_DIR`, else `/var/lib/tank` for root and `~/.cache/tank`
+ * for others; created 0700), or etcd in cluster mode
  * (`store.etcd`, `$TANK_ETCD_ENDPOINTS`). To compose your own layers, use `Api` with any `Store`
  * layer instead.
  */
 import { Effect, Layer, Stream } from "effect"
-import * as fs from "node:fs"
-import * as path from "node:path"
 import * as Api from "./api/Api.js"
 import * as Config from "./config/Config.js"
+import { ensureDataDir } from "./config/privateDir.js"
 import type { EtcdError } from "./etcd/client.js"
 import type { AttachOptions } from "./exec/Attach.js"
 import type { CaptureOptions, ExecOptions } from "./exec/Exec.js"
@@ -38,10 +38,9 @@ export const StoreLive: Layer.Layer<
       const { storeLayer } = yield* Effect.promise(() => import("./store/fromConfig.js"))
       return Layer.merge(storeLayer(config), configLayer)
     }
-    yield* Effect.try({
-      try: () => fs.mkdirSync(path.dirname(config.storeFile), { recursive: true, mode: 0o700 }),
-      catch: (e) => new StoreError({ op: "open", message: `cannot create ${path.dirname(config.storeFile)}: ${e}` })
-    })
+    yield* ensureDataDir(config).pipe(
+      Effect.mapError((e) => new StoreError({ op: "open", message: `data dir ${e.message}` }))
+    )
     return Layer.merge(layerSqlite(config.storeFile), configLayer)
   })
 )

@@ -10,10 +10,10 @@
  *   Agent.run({ host: Host.Static({ uplink: "eth0" }) })          // or any Layer<Host>
  */
 import { Effect, Layer } from "effect"
-import * as fs from "node:fs"
 import { seed } from "../api/Api.js"
 import { Cgroups } from "../cgroups/Cgroups.js"
 import * as Config from "../config/Config.js"
+import { ensureDataDir } from "../config/privateDir.js"
 import { Host } from "../host/Host.js"
 import { imagesOptions } from "../image/fromConfig.js"
 import * as Images from "../image/Images.js"
@@ -45,9 +45,8 @@ export const layer = (
   Layer.unwrapScoped(
     Effect.gen(function*() {
       const config = options.config ?? (yield* Config.load(options.dataDir ? { dataDir: options.dataDir } : {}))
-      // Root only: extracted layers hold image-chosen setuid binaries and device nodes.
-      fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 })
-      fs.chmodSync(config.dataDir, 0o700)
+      // Private to the agent's user: extracted layers hold image-chosen setuid binaries and device nodes.
+      yield* ensureDataDir(config)
       yield* Lock.acquire(config.dataDir)
       const configLayer = Layer.succeed(Config.TankConfig, config)
       // Cluster mode: the whole store for clients and the seed, this node's view for the reconciler,

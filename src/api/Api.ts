@@ -6,6 +6,8 @@
  * sees the change.
  */
 import { Effect, Option, Schema } from "effect"
+import { TankConfig } from "../config/Config.js"
+import { hostPathIssues, hostPathPolicy } from "../config/hostPaths.js"
 import { decodePod, InvalidSpec, SpecIssue } from "../spec/decode.js"
 import type { Pod } from "../spec/Pod.js"
 import type { PodStatus } from "../store/status.js"
@@ -31,10 +33,29 @@ const unconditional = <A, E, R>(eff: Effect.Effect<A, E | RevisionConflict, R>):
     R
   >
 
+/**
+ * The pod as validated, plus the host-path policy when a config is in context (Tank.*, the CLI):
+ * host volumes over Tank's own files are refused here, before anything is stored. Without a config
+ * (a bare Store layer) only the agent's bring-up check applies.
+ */
+const validate = (spec: unknown, source: string | undefined) =>
+  Effect.gen(function*() {
+    const pod = yield* decodePod(spec, source)
+    const config = yield* Effect.serviceOption(TankConfig)
+    if (Option.isNone(config)) return pod
+    const issues = hostPathIssues(pod, hostPathPolicy(config.value))
+    if (issues.length === 0) return pod
+    return yield* new InvalidSpec({
+      ...(source !== undefined ? { source } : {}),
+      pod: pod.name,
+      issues: issues.map((i) => new SpecIssue(i))
+    })
+  })
+
 /** Validate and store a pod (create or replace). Invalid specs store nothing. */
 export const apply = (spec: unknown, source?: string): Effect.Effect<StoredPod, InvalidSpec | StoreError, Store> =>
   Effect.gen(function*() {
-    const pod = yield* decodePod(spec, source)
+    const pod = yield* validate(spec, source)
     const store = yield* Store
     const stored = yield* unconditional(store.put(pod))
     yield* store.appendEvent({ at: now(), pod: pod.name, type: "applied", message: `revision ${stored.revision}` })
@@ -51,7 +72,7 @@ export const applyAll = (
 ): Effect.Effect<ReadonlyArray<StoredPod>, InvalidSpec | StoreError, Store> =>
   Effect.gen(function*() {
     const where = (i: number) => source ? `${source}#${i + 1}` : `document ${i + 1}`
-    const pods = yield* Effect.forEach(specs, (s, i) => decodePod(s, where(i)))
+    const pods = yield* Effect.forEach(specs, (s, i) => validate(s, where(i)))
     const seen = new Map<string, number>()
     for (const [i, p] of pods.entries()) {
       const first = seen.get(p.name)

@@ -7,7 +7,7 @@ import * as Options from "@effect/cli/Options"
 import { Effect, Either } from "effect"
 import * as fs from "node:fs"
 import type { InvalidSpec } from "../spec/decode.js"
-import { CliExit, dataDirOption, describe, out, withStore } from "./common.js"
+import { CliExit, dataDirOption, describe, loadConfig, out, withStore } from "./common.js"
 import type { SpecEntry } from "./specFile.js"
 
 const readSource = (file: string) =>
@@ -38,9 +38,11 @@ export const apply = Command.make(
   },
   ({ dataDir, files }) =>
     Effect.gen(function*() {
-      const [{ decodePodEither }, { parseSpecFile }] = yield* Effect.promise(() =>
-        Promise.all([import("../spec/decode.js"), import("./specFile.js")])
-      )
+      const [{ decodePodEither, InvalidSpec, SpecIssue }, { parseSpecFile }, { hostPathIssues, hostPathPolicy }] =
+        yield* Effect.promise(() =>
+          Promise.all([import("../spec/decode.js"), import("./specFile.js"), import("../config/hostPaths.js")])
+        )
+      const policy = hostPathPolicy(yield* loadConfig(dataDir))
       const specs: Array<unknown> = []
       const problems: Array<string> = []
       for (const file of files) {
@@ -54,6 +56,13 @@ export const apply = Command.make(
         for (const entry of parsed.right) {
           const decoded = decodePodEither(entry.spec, `${name}: ${entry.where}`)
           if (Either.isLeft(decoded)) problems.push(renderInvalid(name, entry, decoded.left))
+          else {
+            const refused = hostPathIssues(decoded.right, policy)
+            if (refused.length) {
+              const e = new InvalidSpec({ pod: decoded.right.name, issues: refused.map((i) => new SpecIssue(i)) })
+              problems.push(renderInvalid(name, entry, e))
+            }
+          }
           specs.push(entry.spec)
         }
       }

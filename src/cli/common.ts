@@ -23,7 +23,9 @@ export class CliExit extends Data.TaggedError("CliExit")<{ readonly code: number
 
 export const dataDirOption = Options.text("data-dir").pipe(
   Options.withPseudoName("DIR"),
-  Options.withDescription("Tank's data directory (default: $TANK_DATA_DIR, else ~/.cache/tank)."),
+  Options.withDescription(
+    "Tank's data directory (default: $TANK_DATA_DIR, else /var/lib/tank for root, ~/.cache/tank for others)."
+  ),
   Options.optional
 )
 
@@ -70,17 +72,22 @@ export const withStore = <A, E>(
 ): Effect.Effect<A, unknown, Command.Command.Context<"tank">> =>
   Effect.gen(function*() {
     const config = yield* loadConfig(own)
+    // The config in context too: Api.apply checks host volumes against it (allowedHostPaths).
+    const { TankConfig } = yield* Effect.promise(() => import("../config/Config.js"))
+    const run = Effect.provideService(eff(config), TankConfig, config)
     if (config.etcd) {
       const { storeLayer } = yield* Effect.promise(() => import("../store/fromConfig.js"))
-      return yield* Effect.provide(eff(config), storeLayer(config))
+      return yield* Effect.provide(run, storeLayer(config))
     }
     if (options.readOnly && !fs.existsSync(config.storeFile)) {
       const { layerMemory } = yield* Effect.promise(() => import("../store/memory.js"))
-      return yield* Effect.provide(eff(config), layerMemory)
+      return yield* Effect.provide(run, layerMemory)
     }
-    const sqlite = yield* Effect.promise(() => import("../store/sqlite.js"))
-    fs.mkdirSync(path.dirname(config.storeFile), { recursive: true, mode: 0o700 })
-    return yield* Effect.provide(eff(config), sqlite.layerSqlite(config.storeFile))
+    const [sqlite, { ensureDataDir }] = yield* Effect.promise(() =>
+      Promise.all([import("../store/sqlite.js"), import("../config/privateDir.js")])
+    )
+    yield* ensureDataDir(config)
+    return yield* Effect.provide(run, sqlite.layerSqlite(config.storeFile))
   })
 
 /**

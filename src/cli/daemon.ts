@@ -36,8 +36,8 @@ export const daemon = Command.make(
         ["sudo tank daemon", "run the agent for the default data dir (Ctrl-C stops it; pods keep running)"],
         ["sudo tank daemon --data-dir /srv/tank --stop-pods-on-exit", "another data dir; stop all pods on exit"],
         [
-          "sudo TANK_ETCD_ENDPOINTS=http://10.0.0.5:2379 TANK_NODE_NAME=web-1 tank daemon",
-          "join a cluster as node web-1 (desired state in etcd; see docs/cluster.md)"
+          "sudo TANK_ETCD_ENDPOINTS=https://10.0.0.5:2379 TANK_NODE_NAME=web-1 tank daemon",
+          "join a cluster as node web-1 (desired state in etcd, tls from the config; see docs/cluster.md)"
         ]
       ],
       "One agent per data dir: a second one exits with status 1 naming the running agent's pid. Needs root.\n" +

@@ -115,7 +115,7 @@ const help = describe(
     ["tank ps", "every declared pod (and pods still being torn down)"],
     ["tank ps --json | jq '.[] | select(.phase==\"running\") | .name'", "names of the running pods"],
     ["tank --data-dir /srv/tank ps", "pods of another data dir"],
-    ["TANK_ETCD_ENDPOINTS=http://10.0.0.5:2379 tank ps", "pods of a cluster, with the node each is bound to"]
+    ["TANK_ETCD_ENDPOINTS=https://10.0.0.5:2379 tank ps", "pods of a cluster, with the node each is bound to"]
   ],
   "A pod the agent has not acted on yet shows as \"pending\" (is `tank daemon` running?).\n" +
     "In cluster mode a pod not placed yet shows NODE \"-\"; `tank nodes` lists the nodes."

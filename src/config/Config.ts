@@ -34,6 +34,8 @@ const EtcdEndpoint = Schema.String.pipe(
 /** Desired state in etcd (cluster mode) instead of the embedded SQLite file. */
 export const EtcdConfig = Schema.Struct({
   endpoints: Schema.NonEmptyArray(EtcdEndpoint),
+  /** Allow `http://` endpoints (no TLS: specs and etcd credentials cross the network in the clear). */
+  insecure: Schema.optional(Schema.Boolean),
   /** Every key Tank writes is under this prefix (several Tank clusters can share one etcd). */
   prefix: Schema.optionalWith(
     Schema.String.pipe(
@@ -120,7 +122,12 @@ export const ConfigFile = Schema.Struct({
   /** Per-registry settings keyed by host[:port]. */
   registries: Schema.optional(Schema.Record({ key: Schema.String, value: RegistryConfig })),
   /** A docker config.json whose `auths` supply registry credentials. */
-  dockerConfig: Schema.optional(AbsPath("dockerConfig"))
+  dockerConfig: Schema.optional(AbsPath("dockerConfig")),
+  /**
+   * Host paths pods may mount although they expose Tank's own files (`/`, the data dir, anything in
+   * it or above it, the store file): each entry allows exactly that directory, not its subdirectories.
+   */
+  allowedHostPaths: Schema.optional(Schema.Array(AbsPath("allowedHostPaths entry")))
 })
 export type ConfigFile = typeof ConfigFile.Type
 
@@ -151,6 +158,8 @@ export interface TankConfigShape {
   readonly logs: { readonly maxFileBytes: number; readonly maxFiles: number; readonly keepOnDelete: boolean }
   readonly registries: Readonly<Record<string, typeof RegistryConfig.Type>>
   readonly dockerConfig: string | undefined
+  /** Exact host paths volumes may use although they expose Tank's files (src/config/hostPaths.ts). */
+  readonly allowedHostPaths: ReadonlyArray<string>
 }
 
 export class ConfigError extends Schema.TaggedError<ConfigError>()("ConfigError", {
@@ -173,9 +182,13 @@ export class ConfigError extends Schema.TaggedError<ConfigError>()("ConfigError"
 
 export class TankConfig extends Context.Tag("tank/Config")<TankConfig, TankConfigShape>() {}
 
-/** The per-user default: `$XDG_CACHE_HOME/tank`, else `~/.cache/tank`. */
-export const defaultDataDir = (env: NodeJS.ProcessEnv = process.env): string =>
-  path.join(env.XDG_CACHE_HOME || path.join(env.HOME || os.homedir(), ".cache"), "tank")
+/**
+ * The default data dir: root's is `/var/lib/tank` (a system daemon's state, as podman's
+ * `/var/lib/containers`), so `sudo tank daemon` and `sudo tank apply` agree whatever HOME sudo keeps;
+ * anyone else's is `$XDG_CACHE_HOME/tank`, else `~/.cache/tank`.
+ */
+export const defaultDataDir = (env: NodeJS.ProcessEnv = process.env, euid = process.geteuid?.()): string =>
+  euid === 0 ? "/var/lib/tank" : path.join(env.XDG_CACHE_HOME || path.join(env.HOME || os.homedir(), ".cache"), "tank")
 
 const parseFile = (file: string) =>
   Effect.gen(function*() {
@@ -227,18 +240,24 @@ const envBool = (name: string, v: string | undefined): Effect.Effect<boolean | u
  * Resolve the configuration: defaults ← config file ← environment.
  * Env: TANK_DATA_DIR, TANK_CONFIG, TANK_UPLINK, TANK_DNS (comma-separated), TANK_STOP_PODS_ON_EXIT,
  * TANK_ETCD_ENDPOINTS (comma-separated: use etcd with the file's other etcd settings or defaults),
- * TANK_NODE_NAME.
+ * TANK_ETCD_INSECURE (store.etcd.insecure), TANK_NODE_NAME.
  */
 export const load = (
-  overrides: { readonly dataDir?: string; readonly env?: NodeJS.ProcessEnv } = {}
+  overrides: {
+    readonly dataDir?: string
+    readonly env?: NodeJS.ProcessEnv
+    /** Whose default data dir (default: this process's effective uid). */
+    readonly euid?: number
+  } = {}
 ): Effect.Effect<TankConfigShape, ConfigError> =>
   Effect.gen(function*() {
     const env = overrides.env ?? process.env
+    const fallbackDir = defaultDataDir(env, overrides.euid ?? process.geteuid?.())
     const envDataDir = overrides.dataDir ?? (env.TANK_DATA_DIR || undefined)
-    const candidate = env.TANK_CONFIG || path.join(envDataDir ?? defaultDataDir(env), "config.yaml")
+    const candidate = env.TANK_CONFIG || path.join(envDataDir ?? fallbackDir, "config.yaml")
     const configFile = env.TANK_CONFIG || fs.existsSync(candidate) ? candidate : undefined
     const file: ConfigFile = configFile ? yield* parseFile(configFile) : {}
-    const dataDir = path.resolve(envDataDir ?? file.dataDir ?? defaultDataDir(env))
+    const dataDir = path.resolve(envDataDir ?? file.dataDir ?? fallbackDir)
     // Empty env vars count as unset, like TANK_UPLINK and TANK_STOP_PODS_ON_EXIT.
     const dnsEnv = env.TANK_DNS ? env.TANK_DNS.split(",").map((s) => s.trim()).filter(Boolean) : undefined
     for (const d of dnsEnv ?? []) {
@@ -255,7 +274,12 @@ export const load = (
       })
     }
     const stopEnv = yield* envBool("TANK_STOP_PODS_ON_EXIT", env.TANK_STOP_PODS_ON_EXIT)
-    const etcd = yield* etcdFrom(file, env.TANK_ETCD_ENDPOINTS)
+    const etcd = yield* etcdFrom(
+      file,
+      configFile,
+      env.TANK_ETCD_ENDPOINTS,
+      yield* envBool("TANK_ETCD_INSECURE", env.TANK_ETCD_INSECURE)
+    )
     const nodeName = env.TANK_NODE_NAME || file.node?.name || os.hostname().toLowerCase().split(".")[0]!
     if (!Schema.is(NodeName)(nodeName)) {
       return yield* new ConfigError({
@@ -298,24 +322,45 @@ export const load = (
         keepOnDelete: file.logs?.keepOnDelete ?? false
       },
       registries: file.registries ?? {},
-      dockerConfig: file.dockerConfig
+      dockerConfig: file.dockerConfig,
+      allowedHostPaths: file.allowedHostPaths ?? []
     }
   })
 
-const etcdFrom = (file: ConfigFile, endpointsEnv: string | undefined) => {
-  const fromFile = file.store && "etcd" in file.store ? file.store.etcd : undefined
-  if (!endpointsEnv) return Effect.succeed(fromFile)
-  const endpoints = endpointsEnv.split(",").map((s) => s.trim()).filter(Boolean)
-  return Schema.decodeUnknown(EtcdConfig)({ ...(fromFile ? Schema.encodeSync(EtcdConfig)(fromFile) : {}), endpoints })
-    .pipe(
-      Effect.mapError((e) =>
-        new ConfigError({
-          field: "TANK_ETCD_ENDPOINTS",
-          reason: configIssues(e).map((i) => i.message).join("; ")
-        })
+const etcdFrom = (
+  file: ConfigFile,
+  configFile: string | undefined,
+  endpointsEnv: string | undefined,
+  insecureEnv: boolean | undefined
+) =>
+  Effect.gen(function*() {
+    const fromFile = file.store && "etcd" in file.store ? file.store.etcd : undefined
+    const endpoints = endpointsEnv ? endpointsEnv.split(",").map((s) => s.trim()).filter(Boolean) : undefined
+    const merged = !endpoints
+      ? fromFile
+      : yield* Schema.decodeUnknown(EtcdConfig)({
+        ...(fromFile ? Schema.encodeSync(EtcdConfig)(fromFile) : {}),
+        endpoints
+      }).pipe(
+        Effect.mapError((e) =>
+          new ConfigError({ field: "TANK_ETCD_ENDPOINTS", reason: configIssues(e).map((i) => i.message).join("; ") })
+        )
       )
-    )
-}
+    if (!merged) return undefined
+    const etcd = insecureEnv === undefined ? merged : { ...merged, insecure: insecureEnv }
+    // etcd holds every pod spec, and with auth its password crosses on each connect: plain HTTP only
+    // on request, whatever the host (no loopback exception: a lab's config gets copied to a LAN).
+    const plain = etcd.insecure === true ? -1 : etcd.endpoints.findIndex((e) => e.startsWith("http://"))
+    if (plain < 0) return etcd
+    const byEnv = endpoints ? "TANK_ETCD_ENDPOINTS" : insecureEnv === false ? "TANK_ETCD_INSECURE" : undefined
+    return yield* new ConfigError({
+      ...(byEnv
+        ? { field: byEnv }
+        : { field: `store.etcd.endpoints[${plain}]`, ...(configFile ? { file: configFile } : {}) }),
+      reason: `"${etcd.endpoints[plain]}" is plain HTTP (no TLS): use https:// with tls { ca, cert, key }, ` +
+        `or set insecure: true in store.etcd (or TANK_ETCD_INSECURE=1) to allow it`
+    })
+  })
 
 /** Config from the file and environment. */
 export const layer = (overrides?: Parameters<typeof load>[0]): Layer.Layer<TankConfig, ConfigError> =>

@@ -16,6 +16,7 @@ import { createHash, randomBytes } from "node:crypto"
 import { createReadStream } from "node:fs"
 import * as fsp from "node:fs/promises"
 import * as path from "node:path"
+import { CACHE_DIR_MARKERS, ensurePrivateDir } from "../config/privateDir.js"
 import { CacheError } from "./errors.js"
 
 export interface CacheLayout {
@@ -78,9 +79,17 @@ const pidAlive = (pid: number) => {
   }
 }
 
-/** Creates the directories and removes `tmp/` leftovers of processes that no longer run. */
+/**
+ * Creates the directories and removes `tmp/` leftovers of processes that no longer run. The cache
+ * root is private (0700): layers hold setuid binaries and device nodes chosen by images.
+ */
 export const initCache = (l: CacheLayout): Effect.Effect<void, CacheError> =>
   Effect.gen(function*() {
+    yield* ensurePrivateDir(l.root, CACHE_DIR_MARKERS).pipe(
+      Effect.mapError((e) =>
+        new CacheError({ op: "mkdir", path: e.path, code: e.code ?? "NOT_PRIVATE", reason: e.reason })
+      )
+    )
     for (const dir of [l.blobs, l.layers, l.refs, l.tmp]) {
       yield* io("mkdir", dir, () => fsp.mkdir(dir, { recursive: true }))
     }

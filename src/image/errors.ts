@@ -84,6 +84,21 @@ export class Unauthorized extends Schema.TaggedError<Unauthorized>()("Unauthoriz
   }
 }
 
+/**
+ * The registry's Bearer challenge names a token service Tank will not send credentials to: plain
+ * HTTP to a host that is not loopback (and not marked insecure in its own registries entry), or no
+ * http(s) URL at all. Nothing was sent to the realm. Not retried.
+ */
+export class UntrustedTokenRealm extends Schema.TaggedError<UntrustedTokenRealm>()("UntrustedTokenRealm", {
+  registry: Schema.String,
+  realm: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `${this.registry} sends clients to the token service ${this.realm}, refused: ${this.reason}`
+  }
+}
+
 /** The manifest (tag or digest) does not exist in the repository. */
 export class ImageNotFound extends Schema.TaggedError<ImageNotFound>()("ImageNotFound", {
   ref: Schema.String
@@ -207,6 +222,7 @@ export type RegistryError =
   | RegistryTlsError
   | RegistryHttpError
   | Unauthorized
+  | UntrustedTokenRealm
   | ImageNotFound
   | BlobNotFound
   | UnsupportedManifest

@@ -47,7 +47,7 @@ export interface ExtractOptions {
 }
 
 export interface LayerLimits {
-  /** Total bytes of file data one layer may expand to. */
+  /** Total bytes of file data (and of PAX / GNU long headers) one layer may expand to. */
   readonly maxBytes: number
   /** Entries one layer may hold. */
   readonly maxEntries: number
@@ -188,11 +188,17 @@ interface ExtractInternals {
   _decodeLongHeader: (buf: Buffer) => void
 }
 
-const rawPaxDecoding = (ex: tar.Extract): { readonly global: () => PaxRecords } => {
+/**
+ * `charge` is told the size of every PAX and GNU long header before it is decoded: those bytes cost
+ * memory and time like file data does, so they count toward the layer's budget (a layer of nothing
+ * but 4 MiB PAX headers is a bomb too). It throws to refuse.
+ */
+const rawPaxDecoding = (ex: tar.Extract, charge: (bytes: number) => void): { readonly global: () => PaxRecords } => {
   const inner = ex as unknown as ExtractInternals
   const original = inner._decodeLongHeader.bind(inner)
   let global: PaxRecords = EMPTY_PAX
   inner._decodeLongHeader = (buf: Buffer) => {
+    charge(buf.length)
     if (inner._header.type === "pax-header") inner._pax = paxForTarStream(decodePaxRecords(buf))
     else if (inner._header.type === "pax-global-header") global = decodePaxRecords(buf)
     else original(buf)
@@ -220,6 +226,12 @@ const run = (blob: string, compression: Compression, rootFd: number, limits: Lay
     // Refused on the headers' declared sizes, before any of the data is written.
     const budget = budgetFor(dest, limits)
     let totalBytes = 0
+    const charge = (bytes: number) => {
+      totalBytes += bytes
+      if (totalBytes > budget.bytes) {
+        throw new Refusal("Limit", `layer expands to more than ${mib(budget.bytes)} (${budget.why})`)
+      }
+    }
     let entries = 0
     const tree = new LayerTree(rootFd, {
       privileged: process.geteuid?.() === 0,
@@ -228,8 +240,11 @@ const run = (blob: string, compression: Compression, rootFd: number, limits: Lay
     const source = fs.createReadStream(blob, { highWaterMark: 1 << 20 })
     const inflate = decoder(compression)
     const ex = tar.extract({ filenameEncoding: "latin1" } as Parameters<typeof tar.extract>[0])
-    const pax = rawPaxDecoding(ex)
     let current: string | undefined
+    const pax = rawPaxDecoding(ex, (bytes) => {
+      current = undefined // the header belongs to the next entry, not the last one
+      charge(bytes)
+    })
     let openFd = -1
     let done = false
 
@@ -255,13 +270,10 @@ const run = (blob: string, compression: Compression, rootFd: number, limits: Lay
       current = header.name
       stream.on("error", fail) // tar-stream destroys the entry stream too when the archive is cut short
       try {
-        totalBytes += header.size
         if (++entries > limits.maxEntries) {
           throw new Refusal("Limit", `layer has more than ${limits.maxEntries} entries`)
         }
-        if (totalBytes > budget.bytes) {
-          throw new Refusal("Limit", `layer expands to more than ${mib(budget.bytes)} (${budget.why})`)
-        }
+        charge(header.size)
         const records = header.pax?.[RAW] === undefined
           ? pax.global()
           : new Map([...pax.global(), ...header.pax[RAW]])

@@ -15,6 +15,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { Cgroups } from "../cgroups/Cgroups.js"
 import { TankConfig } from "../config/Config.js"
+import { hostPathPolicy } from "../config/hostPaths.js"
 import { Host } from "../host/Host.js"
 import { Images } from "../image/Images.js"
 import { Network } from "../net/Network.js"
@@ -72,6 +73,7 @@ export const make = (options: RuntimeOptions = {}) =>
     const graceMs = config.reconciler.stopGracePeriodMs
     const settings = { graceMs, logs: config.logs, agentPidFile: agentLockFile(dataDir) }
     const stopContainer = stopMonitor(graceMs)
+    const hostPaths = hostPathPolicy(config)
     fs.mkdirSync(socketDir(dataDir), { recursive: true, mode: 0o700 })
     // Read once: workloads get explicit rlimits, capped by the hard limits the agent runs under.
     const security = { dataDir, hostHard: parseHardLimits(fs.readFileSync("/proc/self/limits", "utf8")) }
@@ -171,7 +173,7 @@ export const make = (options: RuntimeOptions = {}) =>
               catch: step(pod, `restart ${name}`)
             })
             const oomBefore = yield* oomKills(pod, name)
-            const volumes = yield* volumeSources(spec, layout)
+            const volumes = yield* volumeSources(spec, layout, hostPaths)
             const prepared = yield* prepareContainer(images, spec, c, volumes, security)
             const s = yield* launch(settings, spec, layout, prepared, old.cgroupProcs, runScope)
             const next: PodRecord = {
@@ -273,7 +275,7 @@ export const make = (options: RuntimeOptions = {}) =>
 
         yield* progress("pulling")
         fs.mkdirSync(layout.run, { recursive: true, mode: 0o700 })
-        const volumes = yield* volumeSources(pod, layout)
+        const volumes = yield* volumeSources(pod, layout, hostPaths)
         // Three independent chains run at once (each step's undo is in the run scope, so a failure
         // in one interrupts the others and undoes all): the images and run parameters; the pod
         // sandbox (network unless "host", hostname, IPC, shared by its containers) and its NICs; the

@@ -5,6 +5,7 @@
 import { Effect, Either } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { type HostPathPolicy, resolveHostPath } from "../config/hostPaths.js"
 import type { Images } from "../image/Images.js"
 import type { ImageConfig } from "../image/registry/oci.js"
 import { runParams } from "../image/runParams.js"
@@ -58,8 +59,15 @@ const pullImage = (images: Images["Type"], pod: Pod, c: Container) =>
         )
     })
 
-/** Managed volumes are created (0755) under the pod's volume dir; host sources must exist as dirs. */
-export const volumeSources = (pod: Pod, layout: PodLayout): Effect.Effect<ReadonlyMap<string, string>, SetupFailed> =>
+/**
+ * Managed volumes are created (0755) under the pod's volume dir; host sources must exist as dirs and
+ * pass the agent's host-path policy (../config/hostPaths.ts): they are mounted by their resolved path.
+ */
+export const volumeSources = (
+  pod: Pod,
+  layout: PodLayout,
+  policy: HostPathPolicy
+): Effect.Effect<ReadonlyMap<string, string>, SetupFailed> =>
   Effect.try({
     try: () => {
       const used = new Set([...pod.initContainers, ...pod.containers].flatMap((c) => c.mounts.map((m) => m.volume)))
@@ -73,7 +81,7 @@ export const volumeSources = (pod: Pod, layout: PodLayout): Effect.Effect<Readon
         } else {
           const st = fs.statSync(v.source.host, { throwIfNoEntry: false })
           if (!st?.isDirectory()) throw new Error(`volume "${v.name}": host path ${v.source.host} is not a directory`)
-          out.set(v.name, v.source.host)
+          out.set(v.name, resolveHostPath(v.name, v.source.host, policy))
         }
       }
       return out

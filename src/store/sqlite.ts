@@ -11,6 +11,7 @@ import { SqlClient } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Duration, Effect, Layer, Option, PubSub, Ref, Schedule, Stream } from "effect"
+import { ensurePrivateSqlite } from "../config/privateDir.js"
 import type { Pod } from "../spec/Pod.js"
 import { encodeSpec, eventFromRow, podFromRow } from "./rows.js"
 import { decodeStatusJson, encodeStatusJson, type PodStatus } from "./status.js"
@@ -395,12 +396,24 @@ export const make = (options: SqlStoreOptions = {}) =>
 export const layerSql = (options?: SqlStoreOptions): Layer.Layer<Store, StoreError, SqlClient.SqlClient> =>
   Layer.effect(Store, make(options))
 
-/** Store in its own SQLite file (WAL), e.g. `<dataDir>/tank.db`. */
+/**
+ * Store in its own SQLite file (WAL), e.g. `<dataDir>/tank.db`. The file and its -wal/-shm are made
+ * 0600 before SQLite opens them (they hold every spec, env values included).
+ */
 export const layerSqlite = (filename: string, options?: SqlStoreOptions): Layer.Layer<Store, StoreError> =>
   layerSql(options).pipe(
     Layer.provide(
-      SqliteClient.layer({ filename }).pipe(
-        Layer.mapError((cause) => new StoreError({ op: "open", message: `cannot open ${filename}: ${cause.message}` }))
+      Layer.unwrapEffect(
+        (filename === ":memory:" || filename === "" ? Effect.void : ensurePrivateSqlite(filename)).pipe(
+          Effect.mapError((e) => new StoreError({ op: "open", message: `cannot open ${filename}: ${e.message}` })),
+          Effect.as(SqliteClient.layer({ filename }))
+        )
+      ).pipe(
+        Layer.mapError((cause) =>
+          cause instanceof StoreError
+            ? cause
+            : new StoreError({ op: "open", message: `cannot open ${filename}: ${cause.message}` })
+        )
       )
     )
   )

@@ -69,7 +69,10 @@ describe("tank CLI in cluster mode (real etcd)", () => {
         const dataDir = yield* tmpDir("tank-cli-cluster-")
         const prefix = `/tank-cli-${process.pid}/`
         const configFile = path.join(dataDir, "config.yaml")
-        fs.writeFileSync(configFile, JSON.stringify({ store: { etcd: { endpoints: etcd.endpoints, prefix } } }))
+        fs.writeFileSync(
+          configFile,
+          JSON.stringify({ store: { etcd: { endpoints: etcd.endpoints, prefix, insecure: true } } })
+        )
         const env = { TANK_DATA_DIR: dataDir, TANK_CONFIG: configFile, TANK_NODE_NAME: "n1", TANK_ETCD_ENDPOINTS: "" }
         const tank = (...args: Array<string>) => Effect.promise(() => runCli(cli.entry, args, { env }))
 

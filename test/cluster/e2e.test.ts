@@ -79,7 +79,7 @@ describe("cluster mode (live, root): 3 etcd members, 3 agents", () => {
         const before = yield* leakSnapshot(leakOpts)
 
         const agentConfig = (i: number) => ({
-          store: { etcd: { endpoints: etcd.endpoints, prefix } },
+          store: { etcd: { endpoints: etcd.endpoints, prefix, insecure: true } }, // loopback etcd without TLS
           node: { name: NODES[i], labels: { rack: `r${i + 1}` }, leaseTtlSeconds: 2, lostAfterSeconds: 2 },
           reconciler: { ...fast, stopGracePeriodMs: 1_000 },
           host: { dns: ["10.0.0.1"] },

@@ -7,7 +7,7 @@ import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { ConfigError, layer, load, TankConfig } from "../../src/config/Config.js"
+import { ConfigError, defaultDataDir, layer, load, TankConfig } from "../../src/config/Config.js"
 import { tmpDir } from "../support/tmp.js"
 
 const write = (file: string, text: string) => {
@@ -52,13 +52,14 @@ registries:
     password: secret
     ca: /etc/ssl/ghcr.pem
 dockerConfig: /root/.docker/config.json
+allowedHostPaths: [/srv/tank/shared]
 `
 
 describe("Config.load", () => {
-  it.scoped("defaults: data dir under $HOME/.cache, store file in it, no file, empty host facts", () =>
+  it.scoped("defaults (not root): data dir under $HOME/.cache, store file in it, no file, empty host facts", () =>
     Effect.gen(function*() {
       const home = yield* tmpDir()
-      const c = yield* load({ env: { HOME: home } })
+      const c = yield* load({ env: { HOME: home }, euid: 1000 })
       assert.deepStrictEqual(c, {
         dataDir: path.join(home, ".cache/tank"),
         storeFile: path.join(home, ".cache/tank/tank.db"),
@@ -83,15 +84,31 @@ describe("Config.load", () => {
         stopPodsOnExit: false,
         logs: { maxFileBytes: 10 * 1024 * 1024, maxFiles: 5, keepOnDelete: false },
         registries: {},
-        dockerConfig: undefined
+        dockerConfig: undefined,
+        allowedHostPaths: []
       })
     }))
 
   it.scoped("XDG_CACHE_HOME wins over HOME for the default data dir", () =>
     Effect.gen(function*() {
       const home = yield* tmpDir()
-      const c = yield* load({ env: { HOME: home, XDG_CACHE_HOME: path.join(home, "xdg") } })
+      const c = yield* load({ env: { HOME: home, XDG_CACHE_HOME: path.join(home, "xdg") }, euid: 1000 })
       assert.strictEqual(c.dataDir, path.join(home, "xdg/tank"))
+    }))
+
+  it.scoped("root's default data dir is /var/lib/tank, whatever HOME and XDG_CACHE_HOME say (sudo keeps them)", () =>
+    Effect.gen(function*() {
+      const home = yield* tmpDir()
+      const c = yield* load({ env: { HOME: home, XDG_CACHE_HOME: path.join(home, "xdg") }, euid: 0 })
+      assert.strictEqual(c.dataDir, "/var/lib/tank")
+      assert.strictEqual(c.storeFile, "/var/lib/tank/tank.db")
+      assert.strictEqual(defaultDataDir({ HOME: home }, 0), "/var/lib/tank")
+      assert.strictEqual(defaultDataDir({ HOME: home }, 1000), path.join(home, ".cache/tank"))
+      // TANK_DATA_DIR still wins for root.
+      assert.strictEqual(
+        (yield* load({ env: { HOME: home, TANK_DATA_DIR: path.join(home, "d") }, euid: 0 })).dataDir,
+        path.join(home, "d")
+      )
     }))
 
   it.scoped("TANK_DATA_DIR sets the data dir and store file; the dataDir argument beats it", () =>
@@ -136,7 +153,8 @@ describe("Config.load", () => {
           "localhost:5000": { insecure: true },
           "ghcr.io": { username: "me", password: "secret", ca: "/etc/ssl/ghcr.pem" }
         },
-        dockerConfig: "/root/.docker/config.json"
+        dockerConfig: "/root/.docker/config.json",
+        allowedHostPaths: ["/srv/tank/shared"]
       })
     }))
 
@@ -145,11 +163,12 @@ describe("Config.load", () => {
       const home = yield* tmpDir()
       const file = write(
         path.join(home, "tank.yaml"),
-        "store:\n  etcd:\n    endpoints: [http://10.0.0.1:2379]\n    auth: { username: u, password: p }\n"
+        "store:\n  etcd:\n    endpoints: [http://10.0.0.1:2379]\n    insecure: true\n    auth: { username: u, password: p }\n"
       )
       const c = yield* load({ env: { HOME: home, TANK_CONFIG: file } })
       assert.deepStrictEqual(c.etcd, {
         endpoints: ["http://10.0.0.1:2379"],
+        insecure: true,
         prefix: "/tank/",
         auth: { username: "u", password: "p" }
       })
@@ -178,6 +197,42 @@ describe("Config.load", () => {
       expect(empty.message).toContain("store")
     }))
 
+  it.scoped("plain-HTTP etcd endpoints are refused unless insecure: true (file, TANK_ETCD_ENDPOINTS, TANK_ETCD_INSECURE)", () =>
+    Effect.gen(function*() {
+      const home = yield* tmpDir()
+      const file = write(
+        path.join(home, "tank.yaml"),
+        "store:\n  etcd:\n    endpoints: [https://10.0.0.1:2379, http://10.0.0.2:2379]\n"
+      )
+      const plain = yield* Effect.flip(load({ env: { HOME: home, TANK_CONFIG: file } }))
+      assert.strictEqual(plain.field, "store.etcd.endpoints[1]")
+      expect(plain.message).toContain(`"http://10.0.0.2:2379" is plain HTTP`)
+      expect(plain.message).toContain("insecure: true")
+      // Loopback gets no exception: the same config would be copied to a LAN.
+      const env = yield* Effect.flip(load({ env: { HOME: home, TANK_ETCD_ENDPOINTS: "http://127.0.0.1:2379" } }))
+      assert.strictEqual(env.field, "TANK_ETCD_ENDPOINTS")
+      expect(env.message).toContain(`"http://127.0.0.1:2379" is plain HTTP`)
+      expect(env.message).toContain("TANK_ETCD_INSECURE=1")
+      // https alone needs nothing.
+      const tls = yield* load({ env: { HOME: home, TANK_ETCD_ENDPOINTS: "https://10.0.0.1:2379" } })
+      assert.deepStrictEqual(tls.etcd?.endpoints, ["https://10.0.0.1:2379"])
+      // The opt-ins: in the file, or by env (with env endpoints, or over the file's).
+      write(file, "store:\n  etcd:\n    endpoints: [http://10.0.0.2:2379]\n    insecure: true\n")
+      assert.isTrue((yield* load({ env: { HOME: home, TANK_CONFIG: file } })).etcd?.insecure)
+      const byEnv = yield* load({
+        env: { HOME: home, TANK_ETCD_ENDPOINTS: "http://127.0.0.1:2379", TANK_ETCD_INSECURE: "1" }
+      })
+      assert.deepStrictEqual(byEnv.etcd?.endpoints, ["http://127.0.0.1:2379"])
+      write(file, "store:\n  etcd:\n    endpoints: [http://10.0.0.2:2379]\n")
+      assert.isTrue((yield* load({ env: { HOME: home, TANK_CONFIG: file, TANK_ETCD_INSECURE: "yes" } })).etcd?.insecure)
+      // The environment can also take the file's opt-in back.
+      write(file, "store:\n  etcd:\n    endpoints: [http://10.0.0.2:2379]\n    insecure: true\n")
+      const revoked = yield* Effect.flip(load({ env: { HOME: home, TANK_CONFIG: file, TANK_ETCD_INSECURE: "0" } }))
+      assert.strictEqual(revoked.field, "TANK_ETCD_INSECURE")
+      // Without any etcd, TANK_ETCD_INSECURE changes nothing.
+      assert.isUndefined((yield* load({ env: { HOME: home, TANK_ETCD_INSECURE: "1" } })).etcd)
+    }))
+
   it.scoped("<dataDir>/config.yaml is read when present (TANK_DATA_DIR and the default data dir)", () =>
     Effect.gen(function*() {
       const home = yield* tmpDir()
@@ -191,7 +246,7 @@ describe("Config.load", () => {
       assert.strictEqual((yield* load({ env: { HOME: home, TANK_DATA_DIR: dir } })).dataDir, dir)
 
       const dflt = write(path.join(home, ".cache/tank/config.yaml"), "stopPodsOnExit: true\n")
-      const d = yield* load({ env: { HOME: home } })
+      const d = yield* load({ env: { HOME: home }, euid: 1000 })
       assert.strictEqual(d.configFile, dflt)
       assert.isTrue(d.stopPodsOnExit)
     }))

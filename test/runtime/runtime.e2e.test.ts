@@ -10,6 +10,7 @@ import { Runtime } from "../../src/runtime/Runtime.js"
 import { decodePod } from "../../src/spec/decode.js"
 import { assertNoLeaks, leakSnapshot } from "../support/leaks.js"
 import { runtimeLayer, type TankEnv, tankEnv } from "../support/tankEnv.js"
+import { tmpDir } from "../support/tmp.js"
 
 const readLog = (env: TankEnv, pod: string, container = "app") => {
   const f = path.join(env.dataDir, "logs", pod, `${container}.log`)
@@ -164,7 +165,8 @@ describe("Runtime (live, root)", () => {
       Effect.gen(function*() {
         const env = yield* tankEnv()
         const ctx = yield* Layer.build(runtimeLayer(env))
-        const hostDir = fs.mkdtempSync(path.join(env.dataDir, "hostvol-"))
+        // Outside the data dir: host volumes inside it are refused (test/security/hostPaths.test.ts).
+        const hostDir = yield* tmpDir("tank-hostvol-")
         fs.writeFileSync(path.join(hostDir, "shipped"), "hello-ro\n")
         const name = uniq("rt-vol")
         const layersDir = path.join(env.dataDir, "images")

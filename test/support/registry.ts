@@ -33,6 +33,12 @@ export interface RegistryOptions {
   readonly anonymousPull?: boolean
   /** Token auth: token lifetime in seconds (default 300). */
   readonly tokenExpiresIn?: number
+  /** Token auth: where the token server listens (default 127.0.0.1). */
+  readonly tokenHost?: string
+  /** Token auth: the host name in the realm the registry announces (default: tokenHost). */
+  readonly tokenRealmHost?: string
+  /** Token auth: the token server speaks HTTPS with the registry's certificate (implies the test CA). */
+  readonly tokenTls?: boolean
 }
 
 export interface Registry {
@@ -119,6 +125,13 @@ export const startRegistry = (opts: RegistryOptions = {}): Effect.Effect<Registr
       "  delete: {enabled: true}"
     ]
     let tokenServer: TokenServer | undefined
+    let caPem: string | undefined
+    let caFile: string | undefined
+    if (opts.tls || opts.tokenTls) {
+      yield* makeRegistryCerts(dir)
+      caFile = path.join(dir, "ca.crt")
+      caPem = fs.readFileSync(caFile, "utf8")
+    }
     if (opts.auth === "htpasswd") {
       yield* Effect.tryPromise(() => run("htpasswd", ["-Bbc", path.join(dir, "htpasswd"), USER, PASSWORD]))
       lines.push("auth:", `  htpasswd: {realm: tank-test, path: ${path.join(dir, "htpasswd")}}`)
@@ -127,7 +140,10 @@ export const startRegistry = (opts: RegistryOptions = {}): Effect.Effect<Registr
         dir,
         users: { [USER]: PASSWORD },
         ...(opts.anonymousPull ? { anonymousPull: true } : {}),
-        ...(opts.tokenExpiresIn !== undefined ? { expiresIn: opts.tokenExpiresIn } : {})
+        ...(opts.tokenExpiresIn !== undefined ? { expiresIn: opts.tokenExpiresIn } : {}),
+        ...(opts.tokenHost !== undefined ? { host: opts.tokenHost } : {}),
+        ...(opts.tokenRealmHost !== undefined ? { realmHost: opts.tokenRealmHost } : {}),
+        ...(opts.tokenTls ? { tls: { key: path.join(dir, "domain.key"), cert: path.join(dir, "domain.crt") } } : {})
       })
       lines.push(
         "auth:",
@@ -137,13 +153,6 @@ export const startRegistry = (opts: RegistryOptions = {}): Effect.Effect<Registr
         `    issuer: ${tokenServer.issuer}`,
         `    rootcertbundle: ${tokenServer.certPath}`
       )
-    }
-    let caPem: string | undefined
-    let caFile: string | undefined
-    if (opts.tls) {
-      yield* makeRegistryCerts(dir)
-      caFile = path.join(dir, "ca.crt")
-      caPem = fs.readFileSync(caFile, "utf8")
     }
     // The port is free when we look; a clash with another process in between is retried.
     for (let attempt = 0;; attempt++) {

@@ -8,6 +8,7 @@ import { Effect, type Scope } from "effect"
 import { createPrivateKey, randomBytes, sign, X509Certificate } from "node:crypto"
 import * as fs from "node:fs"
 import * as http from "node:http"
+import * as https from "node:https"
 import * as path from "node:path"
 import { selfSigned } from "./certs.js"
 
@@ -21,6 +22,12 @@ export interface TokenServerOptions {
   readonly anonymousPull?: boolean
   /** Token lifetime in seconds (default 300). */
   readonly expiresIn?: number
+  /** Address to listen on (default 127.0.0.1). */
+  readonly host?: string
+  /** Host name the realm URL uses (default: `host`), e.g. "localhost" to differ from a 127.0.0.1 registry. */
+  readonly realmHost?: string
+  /** Serve HTTPS with this PEM key and certificate (files). */
+  readonly tls?: { readonly key: string; readonly cert: string }
 }
 
 export interface TokenServer {
@@ -96,8 +103,10 @@ export const startTokenServer = (opts: TokenServerOptions): Effect.Effect<TokenS
 
     const server = yield* Effect.acquireRelease(
       Effect.async<http.Server>((resume) => {
-        const s = http.createServer(handler)
-        s.listen(0, "127.0.0.1", () => resume(Effect.succeed(s)))
+        const s = opts.tls
+          ? https.createServer({ key: fs.readFileSync(opts.tls.key), cert: fs.readFileSync(opts.tls.cert) }, handler)
+          : http.createServer(handler)
+        s.listen(0, opts.host ?? "127.0.0.1", () => resume(Effect.succeed(s)))
       }),
       (s) =>
         Effect.async<void>((resume) => {
@@ -107,7 +116,7 @@ export const startTokenServer = (opts: TokenServerOptions): Effect.Effect<TokenS
     )
     const port = (server.address() as { port: number }).port
     return {
-      realm: `http://127.0.0.1:${port}/token`,
+      realm: `${opts.tls ? "https" : "http"}://${opts.realmHost ?? opts.host ?? "127.0.0.1"}:${port}/token`,
       service: SERVICE,
       issuer: ISSUER,
       certPath,

@@ -12,7 +12,7 @@ export const RAW = Symbol.for("tank/image/pax-raw")
 
 export type PaxRecords = ReadonlyMap<string, Buffer>
 
-/** Parses `"<len> <key>=<value>\n"` records; throws on malformed input. */
+/** Parses `"<len> <key>=<value>\n"` records (values copied out of `buf`); throws on malformed input. */
 export const decodePaxRecords = (buf: Buffer): Map<string, Buffer> => {
   const out = new Map<string, Buffer>()
   let pos = 0
@@ -29,7 +29,9 @@ export const decodePaxRecords = (buf: Buffer): Map<string, Buffer> => {
     }
     const eq = buf.indexOf(0x3d, space + 1)
     if (eq < 0 || eq >= end) throw new Error("malformed PAX record: no '='")
-    out.set(buf.toString("utf8", space + 1, eq), buf.subarray(eq + 1, end - 1))
+    // A copy, not a view: a view would pin tar-stream's whole header buffer (up to 4 MiB) for as
+    // long as the value lives, and directories keep their xattrs until the layer is finished.
+    out.set(buf.toString("utf8", space + 1, eq), Buffer.from(buf.subarray(eq + 1, end - 1)))
     pos = end
   }
   return out

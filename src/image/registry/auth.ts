@@ -2,6 +2,7 @@
  * `WWW-Authenticate` parsing and the token endpoint's response (distribution's token auth spec). Pure.
  */
 import { Schema } from "effect"
+import { allowsPlainHttp } from "./config.js"
 
 export interface Challenge {
   readonly scheme: "basic" | "bearer"
@@ -41,6 +42,30 @@ export const parseChallenge = (header: string | undefined): Challenge | undefine
     while (pos < header.length && /[\s,]/.test(header[pos]!)) pos++
   }
   return undefined
+}
+
+/**
+ * Where a Bearer challenge may send the registry's credentials (pure): its realm as a URL, or why not.
+ * https always (verified with the TLS trust of the realm's own host); plain http only to a loopback
+ * host or to one whose own registries entry says `insecure: true`. The registry's settings never
+ * stand in for another host's: a registry marked insecure cannot make its token service plain HTTP.
+ */
+export const checkRealm = (
+  realm: string,
+  entryOf: (host: string) => { readonly insecure?: boolean | undefined }
+): URL | string => {
+  let url: URL
+  try {
+    url = new URL(realm)
+  } catch {
+    return "the realm is not a URL"
+  }
+  if (url.protocol === "https:") return url
+  if (url.protocol !== "http:") return `the realm is not an http(s) URL (${url.protocol})`
+  if (allowsPlainHttp(entryOf(url.host), url.host)) return url
+  return `it is plain HTTP to ${url.host}, which is not loopback: the registry's credentials and the token ` +
+    `would cross the network in the clear (the token service must use https, or mark "${url.host}" ` +
+    `insecure in registries)`
 }
 
 /** The pull scope for a repository, as the token service expects it. */

@@ -19,10 +19,19 @@ import {
   isTransient,
   type RegistryError,
   type Step,
-  Unauthorized
+  Unauthorized,
+  UntrustedTokenRealm
 } from "../errors.js"
 import { formatReference, type Reference } from "../reference.js"
-import { basicHeader, type Challenge, parseChallenge, pullScope, tokenLifetimeMs, TokenResponse } from "./auth.js"
+import {
+  basicHeader,
+  type Challenge,
+  checkRealm,
+  parseChallenge,
+  pullScope,
+  tokenLifetimeMs,
+  TokenResponse
+} from "./auth.js"
 import { credentialsOf, entryFor, type RegistryConfig } from "./config.js"
 import {
   classify,
@@ -157,14 +166,21 @@ export const makeClient = (options: ClientOptions = {}): Effect.Effect<RegistryC
         const denied = (status: number, reason: string) =>
           new Unauthorized({ registry: ep.registry, repository, status, reason })
         if (!realm) return yield* denied(401, "Bearer challenge without a realm")
-        const url = new URL(realm)
+        const checked = checkRealm(realm, (host) => entryFor(options.registries, host))
+        if (typeof checked === "string") {
+          return yield* new UntrustedTokenRealm({ registry: ep.registry, realm, reason: checked })
+        }
+        const url = checked
         if (challenge.params["service"]) url.searchParams.set("service", challenge.params["service"])
         url.searchParams.append("scope", scope)
         const creds = credentialsOf(ep.entry)
         const headers: Record<string, string> = creds
           ? { authorization: basicHeader(creds.username, creds.password) }
           : {}
-        const res = yield* send(ep, url.toString(), { headers, step: "token", timeoutMs })
+        // The realm's own connection pool, with the TLS trust configured for the realm's host: the
+        // registry's CA or `insecure` never vouch for another host.
+        const realmEp = url.host === ep.registry ? ep : (yield* endpoint(url.host)).ep
+        const res = yield* send(realmEp, url.toString(), { headers, step: "token", timeoutMs })
         if (res.statusCode === 401 || res.statusCode === 403) {
           yield* dump(res)
           return yield* (
@@ -174,7 +190,7 @@ export const makeClient = (options: ClientOptions = {}): Effect.Effect<RegistryC
             )
           )
         }
-        if (res.statusCode !== 200) return yield* failHttp(ep, res, url.toString(), "token")
+        if (res.statusCode !== 200) return yield* failHttp(ep, res, url.toString(), "token", timeoutMs)
         const body = yield* readLimited(ep, res, url.toString(), "token", 1024 * 1024, "token response", timeoutMs)
         const decoded = yield* decodeJsonBytes(TokenResponse, body, "token response")
         const token = decoded.token ?? decoded.access_token
@@ -251,7 +267,7 @@ export const makeClient = (options: ClientOptions = {}): Effect.Effect<RegistryC
           yield* dump(res)
           return yield* new ImageNotFound({ ref: formatReference(ref) })
         }
-        if (res.statusCode !== 200) return yield* failHttp(ep, res, url, "manifest")
+        if (res.statusCode !== 200) return yield* failHttp(ep, res, url, "manifest", timeoutMs)
         const bytes = yield* readLimited(
           ep,
           res,
@@ -291,7 +307,7 @@ export const makeClient = (options: ClientOptions = {}): Effect.Effect<RegistryC
             start = 0
             continue
           }
-          if (r.res.statusCode !== 200) return yield* failHttp(r.ep, r.res, r.url, step)
+          if (r.res.statusCode !== 200) return yield* failHttp(r.ep, r.res, r.url, step, timeoutMs)
           return { ...r, offset: 0 }
         }
       })

@@ -161,22 +161,72 @@ export const header = (res: Response, name: string): string | undefined => {
   return Array.isArray(v) ? v[0] : v
 }
 
-/** Fails with a RegistryHttpError for an unexpected status (reading a little of the body for the message). */
+/** Most of an error body read for its message; a registry (or anything posing as one) may send more. */
+export const ERROR_BODY_LIMIT = 64 * 1024
+const DETAIL_CHARS = 512
+
+/**
+ * The start of an error body: at most ERROR_BODY_LIMIT bytes and at most `timeoutMs` of reading (a
+ * trickling or endless body is cut, and its connection closed), so memory and time stay bounded.
+ */
+export const readErrorBody = (
+  res: Response,
+  timeoutMs: number
+): Effect.Effect<{ readonly text: string; readonly cut: "size" | "time" | undefined }> =>
+  Effect.promise(async () => {
+    const chunks: Array<Buffer> = []
+    let n = 0
+    let cut: "size" | "time" | undefined
+    const timer = setTimeout(() => {
+      cut = "time"
+      res.body.destroy()
+    }, timeoutMs)
+    try {
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        const room = ERROR_BODY_LIMIT - n
+        if (chunk.length >= room) {
+          chunks.push(chunk.subarray(0, room))
+          n += room
+          cut = "size"
+          break
+        }
+        chunks.push(chunk)
+        n += chunk.length
+      }
+    } catch {
+      // A body that breaks off still has its start.
+    } finally {
+      clearTimeout(timer)
+      if (cut) res.body.destroy()
+    }
+    return { text: Buffer.concat(chunks).toString("utf8"), cut }
+  })
+
+/** Fails with a RegistryHttpError for an unexpected status (reading a bounded start of the body for the message). */
 export const failHttp = (
   ep: Endpoint,
   res: Response,
   url: string,
-  step: Step
+  step: Step,
+  timeoutMs = 30_000
 ): Effect.Effect<never, RegistryHttpError> =>
   Effect.gen(function*() {
-    const text = yield* Effect.promise(() => res.body.text().catch(() => ""))
+    const { cut, text } = yield* readErrorBody(res, timeoutMs)
     const retryAfterMs = parseRetryAfter(header(res, "retry-after"), Date.now())
+    const shown = text.slice(0, DETAIL_CHARS).trim()
+    const more = cut === "size"
+      ? ` … (error body cut at ${ERROR_BODY_LIMIT / 1024} KiB)`
+      : cut === "time"
+      ? ` … (error body cut after ${timeoutMs} ms)`
+      : text.length > DETAIL_CHARS
+      ? " …"
+      : ""
     return yield* new RegistryHttpError({
       registry: ep.registry,
       url,
       step,
       status: res.statusCode,
-      detail: text.slice(0, 512).trim(),
+      detail: shown + more,
       ...(retryAfterMs !== undefined ? { retryAfterMs } : {})
     })
   })
