@@ -7,6 +7,7 @@
  */
 import { Effect, Option, Schema } from "effect"
 import { TankConfig } from "../config/Config.js"
+import { hostDeviceIssues } from "../config/hostDevices.js"
 import { hostPathIssues, hostPathPolicy } from "../config/hostPaths.js"
 import { decodePod, InvalidSpec, SpecIssue } from "../spec/decode.js"
 import type { Pod } from "../spec/Pod.js"
@@ -34,16 +35,20 @@ const unconditional = <A, E, R>(eff: Effect.Effect<A, E | RevisionConflict, R>):
   >
 
 /**
- * The pod as validated, plus the host-path policy when a config is in context (Tank.*, the CLI):
- * host volumes over Tank's own files are refused here, before anything is stored. Without a config
- * (a bare Store layer) only the agent's bring-up check applies.
+ * The pod as validated, plus the host checks when a config is in context (Tank.*, the CLI): host
+ * volumes over Tank's own files are refused here, before anything is stored, and (single machine,
+ * where this host is the agent's) `devices:` that this host does not have. Without a config (a bare
+ * Store layer) only the agent's bring-up checks apply.
  */
 const validate = (spec: unknown, source: string | undefined) =>
   Effect.gen(function*() {
     const pod = yield* decodePod(spec, source)
     const config = yield* Effect.serviceOption(TankConfig)
     if (Option.isNone(config)) return pod
-    const issues = hostPathIssues(pod, hostPathPolicy(config.value))
+    const issues = [
+      ...hostPathIssues(pod, hostPathPolicy(config.value)),
+      ...(config.value.etcd === undefined ? hostDeviceIssues(pod) : [])
+    ]
     if (issues.length === 0) return pod
     return yield* new InvalidSpec({
       ...(source !== undefined ? { source } : {}),

@@ -38,11 +38,27 @@ export const apply = Command.make(
   },
   ({ dataDir, files }) =>
     Effect.gen(function*() {
-      const [{ decodePodEither, InvalidSpec, SpecIssue }, { parseSpecFile }, { hostPathIssues, hostPathPolicy }] =
-        yield* Effect.promise(() =>
-          Promise.all([import("../spec/decode.js"), import("./specFile.js"), import("../config/hostPaths.js")])
-        )
-      const policy = hostPathPolicy(yield* loadConfig(dataDir))
+      const [
+        { decodePodEither, InvalidSpec, SpecIssue },
+        { parseSpecFile },
+        { hostPathIssues, hostPathPolicy },
+        { hostDeviceIssues }
+      ] = yield* Effect.promise(() =>
+        Promise.all([
+          import("../spec/decode.js"),
+          import("./specFile.js"),
+          import("../config/hostPaths.js"),
+          import("../config/hostDevices.js")
+        ])
+      )
+      const config = yield* loadConfig(dataDir)
+      const policy = hostPathPolicy(config)
+      // Single machine: this host is the agent's, so devices it lacks are refused now (cluster mode:
+      // the node the pod lands on checks at bring-up).
+      const hostIssues = (pod: Parameters<typeof hostDeviceIssues>[0]) => [
+        ...hostPathIssues(pod, policy),
+        ...(config.etcd === undefined ? hostDeviceIssues(pod) : [])
+      ]
       const specs: Array<unknown> = []
       const problems: Array<string> = []
       for (const file of files) {
@@ -57,7 +73,7 @@ export const apply = Command.make(
           const decoded = decodePodEither(entry.spec, `${name}: ${entry.where}`)
           if (Either.isLeft(decoded)) problems.push(renderInvalid(name, entry, decoded.left))
           else {
-            const refused = hostPathIssues(decoded.right, policy)
+            const refused = hostIssues(decoded.right)
             if (refused.length) {
               const e = new InvalidSpec({ pod: decoded.right.name, issues: refused.map((i) => new SpecIssue(i)) })
               problems.push(renderInvalid(name, entry, e))

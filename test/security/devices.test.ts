@@ -6,10 +6,17 @@
  * test/support/probes/devopen.c (mknod, then open: the kernel's verdict at each step).
  * (cgroup v2: the same policy as a BPF program, tested under qemu in test/cgroups/v2.qemu.test.ts.)
  */
-import { assert, layer } from "@effect/vitest"
-import { Effect, Exit } from "effect"
+import { assert, describe, it, layer } from "@effect/vitest"
+import { Context, Effect, Exit, Layer } from "effect"
 import * as fs from "node:fs"
+import * as path from "node:path"
+import * as Api from "../../src/api/Api.js"
+import * as Config from "../../src/config/Config.js"
 import { majorOf, minorOf } from "../../src/runtime/security/devices.js"
+import type { InvalidSpec } from "../../src/spec/decode.js"
+import { layerMemory } from "../../src/store/memory.js"
+import { Store } from "../../src/store/Store.js"
+import { tmpDir } from "../support/tmp.js"
 import { execJson, MachineLive, probeRootfs, runJson, startSleeper } from "./support.js"
 
 const rootDisk = () => {
@@ -84,5 +91,31 @@ layer(MachineLive, { timeout: 180_000, excludeTestServices: true })("devices (li
       assert.match(JSON.stringify(missing), /containers\[0\]\.devices\[0\]\.path: \/dev\/tank-nope does not exist/)
       const notDev = yield* Effect.exit(startSleeper(rootfs, "dv-dir", { devices: [{ path: "/dev/pts" }] }))
       assert.match(JSON.stringify(notDev), /\/dev\/pts is not a device \(a directory\)/)
+    }))
+})
+
+describe("apply time (single machine): devices this host lacks are refused before anything is stored", () => {
+  it.scoped("a missing device and a directory are refused naming the field; /dev/null is accepted", () =>
+    Effect.gen(function*() {
+      const dataDir = path.join(yield* tmpDir("tank-dv-"), "data")
+      const config = yield* Config.load({ dataDir, env: {} })
+      const store = Context.get(yield* Layer.build(layerMemory), Store)
+      const run = <A, E>(eff: Effect.Effect<A, E, Store>) =>
+        eff.pipe(Effect.provideService(Store, store), Effect.provideService(Config.TankConfig, config))
+      const spec = (devices: ReadonlyArray<string>) => ({
+        name: "dv",
+        initContainers: [{ name: "init", image: "busybox", devices: [{ path: "/dev/null" }] }],
+        containers: [{ name: "app", image: "busybox", devices: devices.map((p) => ({ path: p })) }]
+      })
+      const e = (yield* Effect.flip(run(Api.apply(spec(["/dev/zero", "/dev/tank-nope", "/dev/pts"]))))) as InvalidSpec
+      assert.strictEqual(e._tag, "InvalidSpec")
+      assert.deepStrictEqual(e.issues.map((i) => i.path), [
+        "containers[0].devices[1].path",
+        "containers[0].devices[2].path"
+      ])
+      assert.match(e.issues[0]!.message, /\/dev\/tank-nope does not exist on this host \(ENOENT\)/)
+      assert.match(e.issues[1]!.message, /\/dev\/pts is not a device \(a directory\)/)
+      assert.strictEqual((yield* store.list).length, 0)
+      assert.strictEqual((yield* run(Api.apply(spec(["/dev/zero"])))).name, "dv")
     }))
 })

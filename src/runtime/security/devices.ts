@@ -3,9 +3,9 @@
  * be a character or block device on the agent's host. It becomes a node in the container's /dev
  * (same path, numbers, mode and owner as the host's) and one allow rule in its device cgroup.
  */
-import { Effect, Schema } from "effect"
-import * as fs from "node:fs"
+import { Effect, Either, Schema } from "effect"
 import { DEFAULT_DEVICE_RULES, type DeviceRule } from "../../cgroups/Cgroups.js"
+import { statDevice } from "../../config/hostDevices.js"
 import type { Device } from "../../spec/security.js"
 import type { DeviceNode } from "../helper/schema.js"
 
@@ -31,34 +31,22 @@ export const passDevices = (
   field: string
 ): Effect.Effect<ReadonlyArray<PassedDevice>, DeviceProblem> =>
   Effect.forEach(devices, (d, i) =>
-    Effect.suspend(() => {
-      const at = `${field}[${i}].path`
-      let st: fs.Stats
-      try {
-        st = fs.statSync(d.path)
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code
-        return Effect.fail(new DeviceProblem({ field: at, message: `${d.path} does not exist on this host (${code})` }))
-      }
-      if (!st.isCharacterDevice() && !st.isBlockDevice()) {
-        return Effect.fail(new DeviceProblem({ field: at, message: `${d.path} is not a device (a ${kind(st)})` }))
-      }
-      return Effect.succeed({
-        node: {
-          path: d.path,
-          type: st.isBlockDevice() ? "b" as const : "c" as const,
-          major: majorOf(st.rdev),
-          minor: minorOf(st.rdev),
-          fileMode: st.mode & 0o7777,
-          uid: st.uid,
-          gid: st.gid
-        },
-        permissions: d.permissions
-      })
+    Either.match(statDevice(d.path), {
+      onLeft: (message) => Effect.fail(new DeviceProblem({ field: `${field}[${i}].path`, message })),
+      onRight: (st) =>
+        Effect.succeed({
+          node: {
+            path: d.path,
+            type: st.isBlockDevice() ? "b" as const : "c" as const,
+            major: majorOf(st.rdev),
+            minor: minorOf(st.rdev),
+            fileMode: st.mode & 0o7777,
+            uid: st.uid,
+            gid: st.gid
+          },
+          permissions: d.permissions
+        })
     }))
-
-const kind = (st: fs.Stats) =>
-  st.isDirectory() ? "directory" : st.isFile() ? "regular file" : st.isSymbolicLink() ? "symlink" : "special file"
 
 /** A cgroup's device policy: the default allow-list (runc's) plus exactly these devices. */
 export const deviceRules = (passed: ReadonlyArray<PassedDevice>): ReadonlyArray<DeviceRule> => [
