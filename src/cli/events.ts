@@ -5,7 +5,7 @@
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import { Effect, Option, Stream } from "effect"
-import { dataDirOption, describe, jsonOption, withStore } from "./common.js"
+import { dataDirOption, describe, err, jsonOption, withStore } from "./common.js"
 
 export const events = Command.make(
   "events",
@@ -38,7 +38,9 @@ export const events = Command.make(
           follow,
           ...(Option.isSome(since) ? { since: since.value } : {}),
           ...(Option.isSome(pod) ? { pod: pod.value } : {}),
-          ...(Option.isSome(limit) ? { limit: limit.value } : {})
+          ...(Option.isSome(limit) ? { limit: limit.value } : {}),
+          // Skipped and named on stderr; the listing goes on (exit 0).
+          onInvalid: (r) => err(`tank: warning: ${r.message} (skipped; see tank doctor)`)
         }).pipe(
           Stream.runForEach((e) =>
             Effect.sync(() =>

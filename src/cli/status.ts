@@ -58,8 +58,12 @@ export const status = Command.make(
   ({ dataDir, json, pod }) =>
     withStore(dataDir, () =>
       Effect.gen(function*() {
-        const Api = yield* Effect.promise(() => import("../api/Api.js"))
-        const list = Option.isSome(pod) ? [yield* Api.status(pod.value)] : yield* Api.statusAll
+        const [Api, { warnInvalid }] = yield* Effect.promise(() =>
+          Promise.all([import("../api/Api.js"), import("./ps.js")])
+        )
+        const report = Option.isSome(pod) ? undefined : yield* Api.statusReport
+        if (report) yield* warnInvalid(report.invalid)
+        const list = report ? report.statuses : [yield* Api.status(Option.getOrThrow(pod))]
         if (json) return yield* printJson(Option.isSome(pod) ? list[0] : list)
         const now = Date.now()
         return yield* out(list.length ? list.map((s) => statusText(s, now)).join("\n") : "no pods\n")

@@ -40,6 +40,8 @@ const summary = (c: Change) =>
     ? `put ${c.pod.name}`
     : c._tag === "PodDeleted"
     ? `deleted ${c.name}`
+    : c._tag === "PodInvalid"
+    ? `invalid ${c.record.key}`
     : `resync ${c.pods.map((p) => p.name).join(",")}`
 
 describe("viewChange (pure)", () => {
@@ -76,7 +78,8 @@ describe("viewChange (pure)", () => {
     const r = NodeView.viewChange("n1", new Set(["old"]), {
       _tag: "Resync",
       revision: 9,
-      pods: [stored("a", "n1"), stored("b", "n2"), stored("c", null)]
+      pods: [stored("a", "n1"), stored("b", "n2"), stored("c", null)],
+      invalid: []
     })
     assert.deepStrictEqual(r.out?._tag === "Resync" && r.out.pods.map((p) => p.name), ["a"])
     assert.deepStrictEqual([...r.visible], ["a"])
@@ -93,12 +96,12 @@ describe("NodeView over the memory store", () => {
       yield* store.bind("a", "n1")
       yield* store.bind("b", "n2")
       const view = yield* NodeView.make("n1", store)
-      assert.deepStrictEqual((yield* view.list).map((p) => p.name), ["a"])
+      assert.deepStrictEqual((yield* view.list).pods.map((p) => p.name), ["a"])
       assert.isTrue(Option.isSome(yield* view.get("a")))
       assert.isTrue(Option.isNone(yield* view.get("b")))
       assert.isTrue(Option.isNone(yield* view.get("c")))
       // Writes pass through to the whole store.
-      assert.strictEqual((yield* store.list).length, 3)
+      assert.strictEqual((yield* store.list).pods.length, 3)
 
       const from = yield* store.revision
       const feed = yield* view.watch(from).pipe(Stream.take(4), Stream.runCollect, Effect.fork)
@@ -110,7 +113,7 @@ describe("NodeView over the memory store", () => {
       yield* store.delete("c") // c deleted
       const seen = Chunk.toReadonlyArray(yield* Fiber.join(feed)).map(summary)
       assert.deepStrictEqual(seen, ["put c", "deleted a", "put c", "deleted c"])
-      assert.deepStrictEqual(yield* view.list, [])
+      assert.deepStrictEqual(yield* view.list, { pods: [], invalid: [] })
     }))
 
   it.scoped("statuses: stamped with this node, read back only if ours, another node's never overwritten or deleted", () =>
@@ -122,8 +125,8 @@ describe("NodeView over the memory store", () => {
       const n2 = yield* NodeView.make("n2", store)
       yield* n1.putStatus(status("a", { hostPid: 11 }))
       assert.strictEqual(Option.getOrThrow(yield* store.getStatus("a")).node, "n1")
-      assert.deepStrictEqual((yield* n1.listStatus).map((s) => s.name), ["a"])
-      assert.deepStrictEqual(yield* n2.listStatus, [])
+      assert.deepStrictEqual((yield* n1.listStatus).statuses.map((s) => s.name), ["a"])
+      assert.deepStrictEqual(yield* Effect.map(n2.listStatus, (l) => l.statuses), [])
       assert.isTrue(Option.isNone(yield* n2.getStatus("a")))
 
       // a moves to n2; n2 reports it; n1, still stopping its copy, must not clobber or remove that.

@@ -37,7 +37,7 @@ describe("Store (etcd): failures and races", () => {
         assert.isBelow(before, total, "the leader died while the writer was still writing")
         assert.strictEqual(acked.length, total)
         const reader = yield* storeOn(cluster.members.filter((m) => m.running()).map((m) => m.clientUrl), prefix)
-        const stored = new Set((yield* reader.list).map((p) => p.name))
+        const stored = new Set((yield* reader.list).pods.map((p) => p.name))
         assert.deepStrictEqual(acked.filter((n) => !stored.has(n)), [])
         assert.strictEqual(stored.size, total)
       }),
@@ -55,7 +55,7 @@ describe("Store (etcd): failures and races", () => {
       yield* etcd.members[0]!.start
       const created = yield* Fiber.join(writing).pipe(Effect.timeout("20 seconds"))
       assert.strictEqual(created.name, "during")
-      assert.deepStrictEqual((yield* store.list).map((p) => [p.name, p.revision]), [
+      assert.deepStrictEqual((yield* store.list).pods.map((p) => [p.name, p.revision]), [
         ["before", created.revision - 1],
         ["during", created.revision]
       ])
@@ -167,7 +167,7 @@ describe("Store (etcd): failures and races", () => {
         )
         const wins = outputs.map((o) => Number(/won (\d+)/.exec(o.stdout)?.[1]))
         assert.strictEqual(wins.reduce((a, b) => a + b, 0), perWriter)
-        const pods = yield* store.list
+        const { pods } = yield* store.list
         assert.strictEqual(pods.length, writers * perWriter + perWriter)
         const changes = Chunk.toReadonlyArray(yield* Fiber.join(feed).pipe(Effect.timeout("10 seconds")))
         const revs = changes.map((c) => c.revision)
@@ -212,7 +212,7 @@ describe("Store (etcd): failures and races", () => {
       assert.isTrue(Option.isSome(yield* store.get("good")))
       // A corrupted pod can still be deleted, after which everything reads cleanly again.
       assert.isTrue(yield* store.delete("bad"))
-      assert.deepStrictEqual((yield* store.list).map((p) => p.name), ["good"])
+      assert.deepStrictEqual((yield* store.list).pods.map((p) => p.name), ["good"])
     }), { timeout: 30_000 })
 })
 
@@ -241,7 +241,7 @@ describe("Store (etcd): TLS and authentication", () => {
         assert.deepStrictEqual(Chunk.toReadonlyArray(yield* Fiber.join(fiber).pipe(Effect.timeout("10 seconds"))), [
           { _tag: "PodPut", revision: stored.revision, pod: stored }
         ])
-        assert.deepStrictEqual((yield* store.list).map((p) => p.name), ["web"])
+        assert.deepStrictEqual((yield* store.list).pods.map((p) => p.name), ["web"])
 
         const wrong = yield* storeOn(etcd.endpoints, prefix, { retryFor: "1 second" }, auth("nope"))
         const denied = yield* Effect.flip(wrong.list)
