@@ -15,6 +15,7 @@ import { Either, ParseResult, Schema } from "effect"
 import type { IKeyValue } from "etcd3"
 import { Pod } from "../spec/Pod.js"
 import { printable, quoted } from "../spec/printable.js"
+import { decodeStoredSpec, parseJsonText } from "./rows.js"
 import { PodEvent, type PodStatus, PodStatus as PodStatusSchema } from "./status.js"
 import { InvalidRecord, MAX_RECORD_BYTES, reasonOf, type RecordKind, type StoredPod, tooLarge } from "./Store.js"
 
@@ -40,8 +41,22 @@ export const PodValue = Schema.Struct({
 export type PodValue = typeof PodValue.Type
 
 const PodValueJson = Schema.parseJson(PodValue)
-const decodePodValue = Schema.decodeUnknownEither(PodValueJson, { onExcessProperty: "error" })
 export const encodePodValue = Schema.encodeSync(PodValueJson)
+
+/** The value's own fields, the spec still undecoded (it is validated as at apply, for a readable reason). */
+const PodValueShell = Schema.Struct({ ...PodValue.fields, spec: Schema.Unknown })
+const decodeShell = Schema.decodeUnknownEither(PodValueShell, { onExcessProperty: "error" })
+
+const decodePodValue = (text: string): Either.Either<PodValue, string> =>
+  parseJsonText(text).pipe(
+    Either.flatMap((json) => Either.mapLeft(decodeShell(json), formatted)),
+    Either.flatMap((shell) =>
+      Either.map(
+        Either.mapLeft(decodeStoredSpec(shell.spec), (r) => `spec: ${r}`),
+        (spec) => ({ ...shell, spec })
+      )
+    )
+  )
 
 const EventBodyJson = Schema.parseJson(Schema.Struct(PodEvent.fields).pipe(Schema.omit("id")))
 const decodeEventBody = Schema.decodeUnknownEither(EventBodyJson)
@@ -110,7 +125,7 @@ export const storedPodFrom = (
   }
   return textOf(kv).pipe(
     Either.mapLeft(unreadable),
-    Either.flatMap((text) => decodePodValue(text).pipe(Either.mapLeft((cause) => unreadable(formatted(cause))))),
+    Either.flatMap((text) => decodePodValue(text).pipe(Either.mapLeft(unreadable))),
     Either.flatMap((v) =>
       v.spec.name === name ? Either.right(v) : Either.left(
         unreadable(`the spec's name ${quoted(v.spec.name)} is not its key ${quoted(name)}`)

@@ -8,7 +8,8 @@
  * is reported "too large" without ever being loaded or parsed.
  */
 import { Either, ParseResult, Schema } from "effect"
-import { Pod } from "../spec/Pod.js"
+import { decodePodEither } from "../spec/decode.js"
+import { type Pod, Pod as PodSchema } from "../spec/Pod.js"
 import { quoted } from "../spec/printable.js"
 import { PodEvent, PodStatus } from "./status.js"
 import { InvalidRecord, MAX_RECORD_BYTES, reasonOf, type StoredPod, tooLarge } from "./Store.js"
@@ -35,8 +36,23 @@ export const PodRow = Schema.Struct({
 export type PodRow = typeof PodRow.Type
 
 const decodeRow = Schema.decodeUnknownEither(PodRow)
-const decodeSpec = Schema.decodeUnknownEither(Schema.parseJson(Pod), { onExcessProperty: "error" })
-export const encodeSpec = Schema.encodeSync(Schema.parseJson(Pod))
+export const encodeSpec = Schema.encodeSync(Schema.parseJson(PodSchema))
+
+/** JSON text as a value, or why not. */
+export const parseJsonText = (text: string): Either.Either<unknown, string> => {
+  try {
+    return Either.right(JSON.parse(text))
+  } catch (e) {
+    return Either.left(`not JSON: ${reasonOf(e)}`)
+  }
+}
+
+/** A stored spec validated as at apply; the reason names each bad field (`containers: ...`). */
+export const decodeStoredSpec = (value: unknown): Either.Either<Pod, string> =>
+  Either.mapLeft(
+    decodePodEither(value),
+    (e) => reasonOf(e.issues.map((i) => `${i.path || "(root)"}: ${i.message}`).join("; "))
+  )
 
 const formatted = (cause: unknown): string =>
   ParseResult.isParseError(cause) ? reasonOf(ParseResult.TreeFormatter.formatErrorSync(cause)) : reasonOf(cause)
@@ -73,8 +89,9 @@ export const podFromRow = (row: Raw, where?: string): Either.Either<StoredPod, I
   return decodeRow(row).pipe(
     Either.mapLeft((e) => invalid(`bad columns: ${formatted(e)}`)),
     Either.flatMap((r) =>
-      decodeSpec(r.spec).pipe(
-        Either.mapLeft((e) => invalid(`spec: ${formatted(e)}`)),
+      parseJsonText(r.spec).pipe(
+        Either.flatMap(decodeStoredSpec),
+        Either.mapLeft(invalid),
         Either.flatMap((spec) =>
           spec.name === r.name
             ? Either.right<StoredPod>({
