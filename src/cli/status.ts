@@ -4,6 +4,7 @@
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import { Effect, Option } from "effect"
+import { printable } from "../spec/printable.js"
 import type { ContainerStatus, PodStatus } from "../store/status.js"
 import { dataDirOption, describe, jsonOption, out, podArg, withStore } from "./common.js"
 import { printJson } from "./output.js"
@@ -27,7 +28,10 @@ export const statusText = (s: PodStatus, now: number): string => {
     ["Agent PID", s.agentPid !== undefined ? String(s.agentPid) : undefined],
     ["Updated", s.updatedAt]
   ]
-  const shown = lines.filter((l): l is [string, string] => l[1] !== undefined)
+  const shown = lines.filter((l): l is [string, string] => l[1] !== undefined).map(([k, v]): [string, string] => [
+    k,
+    printable(v, 4000)
+  ])
   const width = Math.max(...shown.map(([k]) => k.length)) + 1
   const text = shown.map(([k, v]) => `${`${k}:`.padEnd(width)} ${v}`).join("\n") + "\n"
   return s.containers?.length ? text + "Containers:\n" + containersTable(s.containers, now) : text

@@ -8,7 +8,7 @@ import { decodePodEither } from "../../src/spec/decode.js"
 import type { Pod } from "../../src/spec/Pod.js"
 import { make as memoryStore } from "../../src/store/memory.js"
 import type { PodStatus } from "../../src/store/status.js"
-import type { Change, StoredPod } from "../../src/store/Store.js"
+import { type Change, InvalidRecord, type StoredPod } from "../../src/store/Store.js"
 
 const pod = (name: string, extra: object = {}): Pod => {
   const r = decodePodEither({ name, containers: [{ name: "app", image: "busybox" }], ...extra })
@@ -83,6 +83,35 @@ describe("viewChange (pure)", () => {
     })
     assert.deepStrictEqual(r.out?._tag === "Resync" && r.out.pods.map((p) => p.name), ["a"])
     assert.deepStrictEqual([...r.visible], ["a"])
+  })
+  it("an unreadable pod record is shown unless its bookkeeping binds it elsewhere", () => {
+    const bad = (key: string, node?: string | null) =>
+      new InvalidRecord({
+        kind: "pod",
+        key,
+        where: `etcd key pods/${key}`,
+        reason: "not JSON",
+        revision: 3,
+        ...(node !== undefined ? { node } : {})
+      })
+    const change = (node?: string | null): Change => ({ _tag: "PodInvalid", revision: 3, record: bad("a", node) })
+    // Unknown node, unbound, or ours: visible (a node that runs it keeps it; others never start it).
+    for (const node of [undefined, null, "n1"]) {
+      const r = NodeView.viewChange("n1", new Set(), change(node))
+      assert.strictEqual(r.out?._tag, "PodInvalid")
+      assert.deepStrictEqual([...r.visible], ["a"])
+    }
+    // Bound elsewhere: hidden, and a pod that was visible here reads as deleted (it moved away).
+    assert.isUndefined(NodeView.viewChange("n1", new Set(), change("n2")).out)
+    assert.strictEqual(NodeView.viewChange("n1", new Set(["a"]), change("n2")).out?._tag, "PodDeleted")
+    const r = NodeView.viewChange("n1", new Set(), {
+      _tag: "Resync",
+      revision: 9,
+      pods: [],
+      invalid: [bad("x"), bad("y", "n2"), bad("z", "n1")]
+    })
+    assert.deepStrictEqual(r.out?._tag === "Resync" && r.out.invalid.map((i) => i.key), ["x", "z"])
+    assert.deepStrictEqual([...r.visible].sort(), ["x", "z"])
   })
 })
 
