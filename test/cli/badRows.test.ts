@@ -99,6 +99,15 @@ describe("listing with unreadable rows", () => {
   })
 })
 
+describe("what depends on every pod's spec", () => {
+  it("prune --all refuses while a pod's record is unreadable (its images may be in use)", async () => {
+    const r = await tank(["prune", "--all"])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain(`pods row "bad" (revision 4) is invalid: not JSON`)
+    expect(r.stderr).toContain("cannot tell which images it uses")
+  })
+})
+
 describe("tank doctor", () => {
   it("lists, fixes the derived rows, removes a named pod's row, and exits 0 only once none remain", async () => {
     const list = await tank(["doctor"])
