@@ -150,6 +150,13 @@ export const decodePodEither = (input: unknown, source?: string): Either.Either<
       issues
     }))
 
+/**
+ * A pod read back from storage, whose size the reader has already bounded: the schema only (no size
+ * walk, no re-encoding: this runs for every pod on every read of an etcd store).
+ */
+export const decodeStoredPod = (input: unknown): Either.Either<Pod, ReadonlyArray<SpecIssue>> =>
+  Either.mapLeft(decodeEither(input), issuesOf)
+
 const encodeSync = Schema.encodeSync(Pod)
 
 /** The canonical plain-data form of a validated pod (every default spelled out). */

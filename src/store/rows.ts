@@ -8,7 +8,7 @@
  * is reported "too large" without ever being loaded or parsed.
  */
 import { Either, ParseResult, Schema } from "effect"
-import { decodePodEither } from "../spec/decode.js"
+import { decodeStoredPod } from "../spec/decode.js"
 import { type Pod, Pod as PodSchema } from "../spec/Pod.js"
 import { quoted } from "../spec/printable.js"
 import { PodEvent, PodStatus } from "./status.js"
@@ -47,11 +47,14 @@ export const parseJsonText = (text: string): Either.Either<unknown, string> => {
   }
 }
 
-/** A stored spec validated as at apply; the reason names each bad field (`containers: ...`). */
+/**
+ * A stored spec validated by the schema it was applied with (its size is bounded by the reader); the
+ * reason names each bad field (`containers: ...`).
+ */
 export const decodeStoredSpec = (value: unknown): Either.Either<Pod, string> =>
   Either.mapLeft(
-    decodePodEither(value),
-    (e) => reasonOf(e.issues.map((i) => `${i.path || "(root)"}: ${i.message}`).join("; "))
+    decodeStoredPod(value),
+    (issues) => reasonOf(issues.map((i) => `${i.path || "(root)"}: ${i.message}`).join("; "))
   )
 
 const formatted = (cause: unknown): string =>
