@@ -21,7 +21,7 @@ const count = Number(process.argv[2] ?? 100)
 const waitRunning = (store: Store["Type"], names: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     for (;;) {
-      const st = yield* store.listStatus
+      const st = (yield* store.listStatus).statuses
       const up = new Set(st.filter((s) => s.phase === "running").map((s) => s.name))
       if (names.every((n) => up.has(n))) return
       yield* Effect.sleep("5 millis")
@@ -54,7 +54,7 @@ const program = Effect.gen(function*() {
     one.push(performance.now() - t0)
     yield* remove(`one-${i}`)
     // Stops come before starts in a pass: let this pod go before timing the next apply.
-    while ((yield* store.listStatus).length > 0) yield* Effect.sleep("10 millis")
+    while ((yield* store.listStatus).statuses.length > 0) yield* Effect.sleep("10 millis")
   }
   yield* Effect.sleep("1 second")
   const rss0 = rssMb()
@@ -72,7 +72,7 @@ const program = Effect.gen(function*() {
   for (const n of names) yield* remove(n)
   const tStop = performance.now()
   for (;;) {
-    if ((yield* store.listStatus).length === 0) break
+    if ((yield* store.listStatus).statuses.length === 0) break
     yield* Effect.sleep("20 millis")
   }
   const stopAll = performance.now() - tStop

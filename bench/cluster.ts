@@ -44,7 +44,7 @@ const applyToRunning = (config: Config.TankConfigShape, image: string, tag: stri
     const api = <A, E>(eff: Effect.Effect<A, E, Store>) => Effect.provideService(eff, Store, store)
     const running = (name: string) =>
       waitFor(store.getStatus(name), (s) => s._tag === "Some" && s.value.phase === "running")
-    const gone = waitFor(store.listStatus, (l) => l.length === 0)
+    const gone = waitFor(Effect.map(store.listStatus, (l) => l.statuses), (l) => l.length === 0)
     yield* api(Api.apply(spec(image, `warm-${tag}`)))
     yield* running(`warm-${tag}`)
     yield* api(Api.remove(`warm-${tag}`))
@@ -98,7 +98,10 @@ const program = Effect.gen(function*() {
     }
     const names = Array.from({ length: placeCount }, (_, i) => `place-${i}`)
     const apply = Effect.provideService(Api.applyAll(names.map((n) => spec(env.refs.busybox, n))), Store, store)
-    const allBound = waitFor(store.list, (pods) => pods.filter((p) => p.node !== null).length === placeCount)
+    const allBound = waitFor(
+      Effect.map(store.list, (l) => l.pods),
+      (pods) => pods.filter((p) => p.node !== null).length === placeCount
+    )
     const scheduler = Effect.forkScoped(
       runScheduler({ lostAfterSeconds: 30, self: "b1" }).pipe(
         Effect.provideService(Store, store),
@@ -114,7 +117,7 @@ const program = Effect.gen(function*() {
     yield* allBound
     const bound = performance.now() - t1
     const perNode = new Map<string, number>()
-    for (const p of yield* store.list) perNode.set(p.node!, (perNode.get(p.node!) ?? 0) + 1)
+    for (const p of (yield* store.list).pods) perNode.set(p.node!, (perNode.get(p.node!) ?? 0) + 1)
     yield* Fiber.interrupt(fiber)
     for (const n of names) yield* store.delete(n)
     // End to end: the scheduler running while the pods are applied in one go.

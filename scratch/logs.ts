@@ -40,7 +40,7 @@ const program = Effect.gen(function*() {
   console.log(`followed 3 new lines: ${Chunk.toReadonlyArray(followed).map((e) => e.text).join(", ")}`)
 
   const store = yield* Store
-  const events = (yield* store.recentEvents(100)).filter((e) => e.pod === "ticker")
+  const events = (yield* store.recentEvents(100)).events.filter((e) => e.pod === "ticker")
   console.log(`events: ${events.map((e) => e.type).join(" → ")}`)
 })
 

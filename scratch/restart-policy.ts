@@ -27,7 +27,7 @@ const program = Effect.gen(function*() {
 
   // Events are persisted: any process can read (or follow) them.
   const store = yield* Store
-  const events = yield* store.recentEvents(200)
+  const { events } = yield* store.recentEvents(200)
   for (const e of events.filter((e) => e.pod === "flaky").slice(-6)) {
     console.log(`  event flaky ${e.type}${e.message ? `: ${e.message}` : ""}`)
   }

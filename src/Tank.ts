@@ -75,6 +75,11 @@ export function status(name?: string) {
 }
 /** Restart a pod and reset its backoff. */
 export const restart = (name: string) => withDefaults(Api.restart(name))
+/**
+ * Stored records that cannot be read (pods, statuses, events), and their removal: `fix` removes
+ * invalid statuses and events, `remove` the named pods' invalid records (see `tank doctor`).
+ */
+export const doctor = (options: Api.DoctorOptions = {}) => withDefaults(Api.doctor(options))
 
 // -- interactive and observability: each loads its module on first use, so `Tank.apply` in a
 // script does not pay for node-pty, koffi or netlink.

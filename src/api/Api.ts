@@ -4,6 +4,10 @@
  *
  * The store is the API: these work with or without a running agent; the agent converges when it
  * sees the change.
+ *
+ * Unreadable stored records (InvalidRecord: another writer's bug, a downgrade, disk damage) never
+ * stop a whole listing: a pod whose record is unreadable reads phase "invalid" with the reason, a
+ * single read of it fails with the record, and `doctor` lists and removes such records.
  */
 import { Effect, Option, Schema } from "effect"
 import { TankConfig } from "../config/Config.js"
@@ -11,8 +15,16 @@ import { hostDeviceIssues } from "../config/hostDevices.js"
 import { hostPathIssues, hostPathPolicy } from "../config/hostPaths.js"
 import { decodePod, InvalidSpec, SpecIssue } from "../spec/decode.js"
 import type { Pod } from "../spec/Pod.js"
+import { quoted } from "../spec/printable.js"
 import type { PodStatus } from "../store/status.js"
-import { AlreadyExists, RevisionConflict, Store, type StoredPod, type StoreError } from "../store/Store.js"
+import {
+  AlreadyExists,
+  type InvalidRecord,
+  RevisionConflict,
+  Store,
+  type StoredPod,
+  type StoreError
+} from "../store/Store.js"
 
 export class PodNotFound extends Schema.TaggedError<PodNotFound>()("PodNotFound", { pod: Schema.String }) {
   override get message() {
@@ -105,7 +117,7 @@ export const applyAll = (
       ))
   })
 
-export const get = (name: string): Effect.Effect<Pod, PodNotFound | StoreError, Store> =>
+export const get = (name: string): Effect.Effect<Pod, PodNotFound | InvalidRecord | StoreError, Store> =>
   Effect.flatMap(Store, (s) => s.get(name)).pipe(
     Effect.flatMap(Option.match({
       onNone: () => Effect.fail(new PodNotFound({ pod: name })),
@@ -113,8 +125,12 @@ export const get = (name: string): Effect.Effect<Pod, PodNotFound | StoreError, 
     }))
   )
 
+/** Every readable desired pod, sorted by name; unreadable ones are logged (see `doctor`). */
 export const list: Effect.Effect<ReadonlyArray<Pod>, StoreError, Store> = Effect.flatMap(Store, (s) => s.list).pipe(
-  Effect.map((pods) => pods.map((p) => p.spec))
+  Effect.tap(({ invalid }) =>
+    Effect.forEach(invalid, (r) => Effect.logWarning(`${r.message} (skipped; see tank doctor)`), { discard: true })
+  ),
+  Effect.map(({ pods }) => pods.map((p) => p.spec))
 )
 
 /** Remove desired state; the agent tears the pod down. A missing pod is not an error (false). */
@@ -136,29 +152,80 @@ const pending = (p: StoredPod): PodStatus => ({
 })
 
 /**
- * Observed status of every declared pod (sorted by name), plus pods still being torn down.
- * A declared pod the agent has not acted on yet reads "pending".
+ * A pod some stored record of which cannot be read: phase "invalid", the reason naming the record.
+ * What is known of its run (host pid, restarts) is kept: an agent keeps running a pod whose record
+ * went bad (its last valid spec) until the record is repaired, re-applied or removed.
  */
-export const statusAll: Effect.Effect<ReadonlyArray<PodStatus>, StoreError, Store> = Effect.gen(function*() {
-  const store = yield* Store
-  const [pods, observed] = yield* Effect.all([store.list, store.listStatus])
-  const byName = new Map(observed.map((s) => [s.name, s]))
-  const rows = pods.map((p) => byName.get(p.name) ?? pending(p))
-  const declared = new Set(pods.map((p) => p.name))
-  rows.push(...observed.filter((s) => !declared.has(s.name)))
-  return rows.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+const invalidStatus = (record: InvalidRecord, observed: PodStatus | undefined): PodStatus => ({
+  ...(observed ?? {
+    name: record.key,
+    restarts: 0,
+    specRevision: record.revision ?? 0,
+    updatedAt: new Date().toISOString()
+  }),
+  phase: "invalid",
+  reason: `${record.message} (tank doctor lists and removes invalid records; a re-apply replaces it)`
 })
+
+export interface StatusReport {
+  /** One per declared pod (unreadable ones included, phase "invalid") and per pod being torn down. */
+  readonly statuses: ReadonlyArray<PodStatus>
+  /** The unreadable records behind the "invalid" rows. */
+  readonly invalid: ReadonlyArray<InvalidRecord>
+}
+
+/** `statusAll` with the unreadable records it met (for a CLI that reports them apart). */
+export const statusReport: Effect.Effect<StatusReport, StoreError, Store> = Effect.gen(function*() {
+  const store = yield* Store
+  const [{ invalid: badPods, pods }, { invalid: badStatus, statuses: observed }] = yield* Effect.all([
+    store.list,
+    store.listStatus
+  ])
+  const byName = new Map(observed.map((s) => [s.name, s]))
+  const badStatusOf = new Map(badStatus.map((r) => [r.key, r]))
+  const rows = pods.map((p) => {
+    const bad = badStatusOf.get(p.name)
+    return bad ? invalidStatus(bad, undefined) : byName.get(p.name) ?? pending(p)
+  })
+  rows.push(...badPods.map((r) => invalidStatus(r, byName.get(r.key))))
+  const declared = new Set([...pods.map((p) => p.name), ...badPods.map((r) => r.key)])
+  rows.push(...observed.filter((s) => !declared.has(s.name)))
+  rows.push(...badStatus.filter((r) => !declared.has(r.key)).map((r) => invalidStatus(r, undefined)))
+  return {
+    statuses: rows.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
+    invalid: [...badPods, ...badStatus]
+  }
+})
+
+/**
+ * Observed status of every declared pod (sorted by name), plus pods still being torn down.
+ * A declared pod the agent has not acted on yet reads "pending"; one with an unreadable stored
+ * record reads "invalid" with the reason.
+ */
+export const statusAll: Effect.Effect<ReadonlyArray<PodStatus>, StoreError, Store> = Effect.map(
+  statusReport,
+  (r) => r.statuses
+)
 
 export const status = (name: string): Effect.Effect<PodStatus, PodNotFound | StoreError, Store> =>
   Effect.gen(function*() {
     const store = yield* Store
-    const pod = yield* store.get(name)
-    if (Option.isNone(pod)) return yield* new PodNotFound({ pod: name })
-    return Option.getOrElse(yield* store.getStatus(name), () => pending(pod.value))
+    const observed = yield* store.getStatus(name).pipe(
+      Effect.map((s) => ({ status: Option.getOrUndefined(s), bad: undefined })),
+      Effect.catchTag("InvalidRecord", (bad) => Effect.succeed({ status: undefined, bad }))
+    )
+    const pod = yield* store.get(name).pipe(
+      Effect.map((p) => ({ pod: p, bad: undefined })),
+      Effect.catchTag("InvalidRecord", (bad) => Effect.succeed({ pod: Option.none<StoredPod>(), bad }))
+    )
+    if (pod.bad) return invalidStatus(pod.bad, observed.status)
+    if (observed.bad) return invalidStatus(observed.bad, undefined)
+    if (Option.isNone(pod.pod)) return yield* new PodNotFound({ pod: name })
+    return observed.status ?? pending(pod.pod.value)
   })
 
 /** Restart a pod now and reset its backoff (the agent acts on it, from any process). */
-export const restart = (name: string): Effect.Effect<StoredPod, PodNotFound | StoreError, Store> =>
+export const restart = (name: string): Effect.Effect<StoredPod, PodNotFound | InvalidRecord | StoreError, Store> =>
   Effect.flatMap(Store, (s) => s.requestRestart(name)).pipe(
     Effect.flatMap(Option.match({
       onNone: () => Effect.fail(new PodNotFound({ pod: name })),
@@ -190,4 +257,59 @@ export const seed = (specs: ReadonlyArray<unknown>): Effect.Effect<ReadonlyArray
       if (created) written.push(pod.value.name)
     }
     return written
+  })
+
+/** `doctor({ remove })` named a pod whose record is readable (or absent): nothing was removed. */
+export class NotInvalid extends Schema.TaggedError<NotInvalid>()("NotInvalid", { pod: Schema.String }) {
+  override get message() {
+    return `pod ${quoted(this.pod)} has no invalid record to remove (a readable pod is deleted with tank delete)`
+  }
+}
+
+export interface DoctorOptions {
+  /** Remove the invalid statuses and events: derived data, which the agent writes again. */
+  readonly fix?: boolean
+  /**
+   * Remove these pods' invalid records. A pods record is desired state: only on explicit request
+   * (the agent then stops what it still ran for the pod, as for any delete).
+   */
+  readonly remove?: ReadonlyArray<string>
+}
+
+export interface DoctorReport {
+  /** Every invalid record found. */
+  readonly found: ReadonlyArray<InvalidRecord>
+  /** Those removed now. */
+  readonly removed: ReadonlyArray<InvalidRecord>
+  /** Those left in place (pods not named in `remove`, or ones repaired meanwhile). */
+  readonly remaining: ReadonlyArray<InvalidRecord>
+}
+
+/**
+ * List the store's invalid records and, if asked, remove them (`tank doctor`). Each removal checks
+ * that the record is still invalid, so one repaired meanwhile (a re-apply) is kept.
+ */
+export const doctor = (options: DoctorOptions = {}): Effect.Effect<DoctorReport, NotInvalid | StoreError, Store> =>
+  Effect.gen(function*() {
+    const store = yield* Store
+    const found = yield* store.invalidRecords
+    const named = new Set(options.remove ?? [])
+    for (const pod of named) {
+      if (!found.some((r) => r.kind === "pod" && r.key === pod)) return yield* new NotInvalid({ pod })
+    }
+    const wanted = (r: InvalidRecord) => r.kind === "pod" ? named.has(r.key) : options.fix === true
+    const removed: Array<InvalidRecord> = []
+    for (const r of found.filter(wanted)) {
+      if (!(yield* store.removeInvalid(r.kind, r.key))) continue
+      removed.push(r)
+      if (r.kind === "pod") {
+        yield* store.appendEvent({
+          at: now(),
+          pod: r.key,
+          type: "deleted",
+          message: `invalid record removed: ${r.reason}`
+        })
+      }
+    }
+    return { found, removed, remaining: found.filter((r) => !removed.includes(r)) }
   })

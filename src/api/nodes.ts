@@ -43,7 +43,7 @@ export const nodeRows = (nodes: ReadonlyArray<NodeState>, pods: ReadonlyArray<St
 export const nodes: Effect.Effect<Array<NodeRow>, ClusterError | StoreError, Nodes | Store> = Effect.all(
   [Effect.flatMap(Nodes, (n) => n.list), Effect.flatMap(Store, (s) => s.list)],
   { concurrency: 2 }
-).pipe(Effect.map(([states, pods]) => nodeRows(states, pods)))
+).pipe(Effect.map(([states, { pods }]) => nodeRows(states, pods)))
 
 /**
  * Forget a decommissioned node (its record and marks): refused while it is ready. Its pods are then

@@ -5,7 +5,7 @@
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import { Chunk, Effect, Option, Stream } from "effect"
-import { dataDirOption, describe, jsonOption, withStore } from "./common.js"
+import { dataDirOption, describe, err, jsonOption, withStore } from "./common.js"
 import { write } from "./stdio.js"
 
 export const events = Command.make(
@@ -39,7 +39,10 @@ export const events = Command.make(
           follow,
           ...(Option.isSome(since) ? { since: since.value } : {}),
           ...(Option.isSome(pod) ? { pod: pod.value } : {}),
-          ...(Option.isSome(limit) ? { limit: limit.value } : {})
+          ...(Option.isSome(limit) ? { limit: limit.value } : {}),
+          // Skipped and named on stderr; the listing goes on (exit 0).
+          // A warning that cannot be written (stderr gone) must not end the listing.
+          onInvalid: (r) => Effect.ignore(err(`tank: warning: ${r.message} (skipped; see tank doctor)`))
         }).pipe(
           // One write per chunk, waiting for a slow reader (stdio.ts).
           Stream.runForEachChunk((chunk) =>

@@ -1,6 +1,7 @@
 /**
  * `tank get [POD] [-o yaml|json]`: the desired spec(s) in canonical form (every default spelled out),
- * ready to edit and `tank apply -f -` again.
+ * ready to edit and `tank apply -f -` again. A pod whose stored record is unreadable has no spec to
+ * print: `tank get POD` fails naming the record; `tank get` prints the others and names it on stderr.
  */
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
@@ -26,16 +27,23 @@ export const get = Command.make(
   ({ dataDir, json, output, pod }) =>
     withStore(dataDir, () =>
       Effect.gen(function*() {
-        const [Api, { encodePod }] = yield* Effect.promise(() =>
-          Promise.all([import("../api/Api.js"), import("../spec/decode.js")])
+        const [Api, { encodePod }, { Store }, { warnInvalid }] = yield* Effect.promise(() =>
+          Promise.all([
+            import("../api/Api.js"),
+            import("../spec/decode.js"),
+            import("../store/Store.js"),
+            import("./ps.js")
+          ])
         )
         const asJson = json || output === "json"
         if (Option.isSome(pod)) {
           const spec = encodePod(yield* Api.get(pod.value))
           return yield* asJson ? printJson(spec) : printYaml(spec)
         }
-        const specs = (yield* Api.list).map(encodePod)
-        return yield* asJson ? printJson(specs) : printYamlDocs(specs)
+        const { invalid, pods } = yield* Effect.flatMap(Store, (s) => s.list)
+        const specs = pods.map((p) => encodePod(p.spec))
+        yield* asJson ? printJson(specs) : printYamlDocs(specs)
+        yield* warnInvalid(invalid)
       }), { readOnly: true })
 ).pipe(
   Command.withDescription(describe("get", "Print desired pod specs as stored (canonical form, defaults filled in).", [

@@ -5,7 +5,7 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import { Effect, Either } from "effect"
 import type { ImageRecord } from "../image/Images.js"
-import { dataDirOption, describe, jsonOption, loadConfig, out, withStore } from "./common.js"
+import { CliExit, dataDirOption, describe, jsonOption, loadConfig, out, withStore } from "./common.js"
 import { imagesLayer } from "./imagesLayer.js"
 import { printJson } from "./output.js"
 import { shortDigest } from "./pullView.js"
@@ -58,10 +58,24 @@ export const prune = Command.make(
     Effect.gen(function*() {
       const config = yield* loadConfig(dataDir)
       const { Images, layer } = yield* imagesLayer(config)
-      const [Api, { formatReference, parseReference }] = yield* Effect.promise(() =>
-        Promise.all([import("../api/Api.js"), import("../image/reference.js")])
+      const [{ Store }, { formatReference, parseReference }] = yield* Effect.promise(() =>
+        Promise.all([import("../store/Store.js"), import("../image/reference.js")])
       )
-      const pods = yield* withStore(dataDir, () => Api.list, { readOnly: true })
+      const { invalid, pods } = yield* withStore(
+        dataDir,
+        () => Effect.flatMap(Store, (s) => s.list),
+        { readOnly: true }
+      ).pipe(Effect.map((l) => ({ invalid: l.invalid, pods: l.pods.map((p) => p.spec) })))
+      // An unreadable pod record may be a pod still running on its images: with --all, which images
+      // are in use cannot be told, so nothing is removed.
+      if (all && invalid.length > 0) {
+        return yield* new CliExit({
+          code: 1,
+          message: `${
+            invalid[0]!.message
+          }: cannot tell which images it uses; repair it (tank doctor) or prune without --all`
+        })
+      }
       // Desired pods name refs; the cache keys content by digest: map each ref to its cached digests.
       const refs = new Set<string>()
       for (const pod of pods) {

@@ -12,11 +12,13 @@ import * as ValidationError from "@effect/cli/ValidationError"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Console, Effect, Exit, Logger, Option } from "effect"
+import { printableText } from "../spec/printable.js"
 import { apply } from "./apply.js"
 import { attach } from "./attach.js"
 import { CliExit, describe, ExitCode, helpExtras, out, tankRoot } from "./common.js"
 import { daemon } from "./daemon.js"
 import { del } from "./delete.js"
+import { doctor } from "./doctor.js"
 import { events } from "./events.js"
 import { exec } from "./exec.js"
 import { get } from "./get.js"
@@ -77,6 +79,7 @@ const root = tankRoot.pipe(
     logs,
     stats,
     events,
+    doctor,
     nodes,
     pull,
     images,
@@ -107,6 +110,8 @@ helpExtras.set(
     "  0 success, 1 error, 2 usage error; exec passes the command's status through",
     "  (125 could not enter the pod, 126 not executable, 127 not found);",
     "  141 when the reader of the output went away (| head), like a program killed by SIGPIPE.",
+    "  ps, status, get and events list what they can read and name each unreadable stored",
+    "  record on stderr (still 0); tank doctor exits 1 while any remains.",
     ""
   ].join("\n")
 )
@@ -136,7 +141,9 @@ const stderrLogger = Logger.make(({ annotations, cause, date, logLevel, message 
   const text = (Array.isArray(message) ? message : [message]).map((m) => typeof m === "string" ? m : JSON.stringify(m))
   const extra = [...annotations].map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
   const why = Cause.isEmpty(cause) ? "" : `\n${Cause.pretty(cause)}`
-  process.stderr.write(`${date.toISOString()} ${logLevel.label} ${[...text, ...extra].join(" ")}${why}\n`)
+  process.stderr.write(
+    printableText(`${date.toISOString()} ${logLevel.label} ${[...text, ...extra].join(" ")}${why}\n`)
+  )
 })
 
 /** @effect/cli colours its help unconditionally: plain text on pipes and with NO_COLOR. */
@@ -163,7 +170,10 @@ const failure = (e: unknown): Effect.Effect<number> => {
   // The reader left (`| head`): quiet, 141 like a program killed by SIGPIPE.
   if (isOutputClosed(e)) return Effect.succeed(EXIT_CLOSED_PIPE)
   const say = (message: string | undefined, code: number) =>
-    message ? Effect.as(Effect.ignore(write("stderr", `tank: ${message}\n`)), code) : Effect.succeed(code)
+    // Messages may quote names and values from the input or the store: never raw to the terminal.
+    message
+      ? Effect.as(Effect.ignore(write("stderr", printableText(`tank: ${message}\n`))), code)
+      : Effect.succeed(code)
   if (e instanceof CliExit) return say(e.message, e.code)
   if (ValidationError.isValidationError(e)) return Effect.succeed(ExitCode.usage)
   return say(messageOf(e), ExitCode.error)
@@ -203,7 +213,7 @@ NodeRuntime.runMain(program, {
     }
     const failure = Cause.failureOption(exit.cause)
     if (Option.isSome(failure) && failure.value instanceof CliExit) return onExit(failure.value.code)
-    process.stderr.write(`tank: internal error\n${Cause.pretty(exit.cause)}\n`)
+    process.stderr.write(printableText(`tank: internal error\n${Cause.pretty(exit.cause)}\n`))
     onExit(ExitCode.error)
   }
 })

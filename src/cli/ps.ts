@@ -29,6 +29,8 @@ export interface PsRow {
   readonly declaredAt: string | undefined
   /** Cluster mode: the node the pod is bound to, else the node that last reported it. */
   readonly node?: string | undefined
+  /** Declared, readable or not (a pod being torn down is not). */
+  readonly declared?: boolean
 }
 
 /** The table `tank ps` prints (pure: `now` is passed in); `cluster` adds the NODE column. */
@@ -40,7 +42,9 @@ export const psTable = (
   const header = ["NAME", "PHASE", "RESTARTS", "AGE", "IMAGE", "ADDRESSES", "HOST PID", "LAST EXIT"]
   const body = rows.map(({ declaredAt, spec, status: s }) => [
     s.name,
-    spec === undefined && s.phase !== "stopping" ? `${s.phase} (deleted)` : `${s.phase}${ready(s)}`,
+    spec === undefined && s.phase !== "stopping" && s.phase !== "invalid"
+      ? `${s.phase} (deleted)`
+      : `${s.phase}${ready(s)}`,
     String(s.restarts),
     ageSince(s.startedAt ?? declaredAt, now),
     imageOf(spec) + ((spec?.containers.length ?? 0) > 1 ? ` (+${spec!.containers.length - 1})` : ""),
@@ -56,23 +60,34 @@ export const psTable = (
   )
 }
 
-export const loadRows = Effect.gen(function*() {
-  const [{ statusAll }, { Store }] = yield* Effect.promise(() =>
+/** The rows, and the unreadable records behind rows in phase "invalid" (reported on stderr). */
+export const loadReport = Effect.gen(function*() {
+  const [{ statusReport }, { Store }] = yield* Effect.promise(() =>
     Promise.all([import("../api/Api.js"), import("../store/Store.js")])
   )
   const store = yield* Store
-  const [statuses, pods] = yield* Effect.all([statusAll, store.list])
+  const [{ invalid, statuses }, { invalid: badPods, pods }] = yield* Effect.all([statusReport, store.list])
   const byName = new Map(pods.map((p) => [p.name, p]))
-  return statuses.map((status): PsRow => {
+  const badNode = new Map(badPods.map((r) => [r.key, r.node ?? undefined]))
+  const rows = statuses.map((status): PsRow => {
     const stored = byName.get(status.name)
     return {
       status,
       spec: stored?.spec,
       declaredAt: stored ? new Date(stored.updatedAt).toISOString() : undefined,
-      node: stored?.node ?? status.node
+      node: stored?.node ?? badNode.get(status.name) ?? status.node,
+      declared: stored !== undefined || badNode.has(status.name)
     }
   })
+  return { rows, invalid }
 })
+
+/**
+ * Unreadable records are reported, never fatal: each on stderr with its key and reason; the listing
+ * goes on and the command exits 0 (`tank doctor` exits 1 while any remain, for scripts to check).
+ */
+export const warnInvalid = (records: ReadonlyArray<{ readonly message: string }>) =>
+  Effect.forEach(records, (r) => err(`tank: warning: ${r.message} (see tank doctor)`), { discard: true })
 
 /** The pid in `<dataDir>/agent.lock` if that process still lives (a cheap probe: no flock here). */
 const liveAgentPid = (dir: string): number | undefined => {
@@ -85,10 +100,13 @@ const liveAgentPid = (dir: string): number | undefined => {
 }
 
 const run = ({ dataDir, json }: { dataDir: Option.Option<string>; json: boolean }) =>
-  withStore(dataDir, (config) => Effect.map(loadRows, (rows) => ({ rows, dir: config.dataDir, config })), {
-    readOnly: true
-  })
+  withStore(
+    dataDir,
+    (config) => Effect.map(loadReport, ({ invalid, rows }) => ({ rows, invalid, dir: config.dataDir, config })),
+    { readOnly: true }
+  )
     .pipe(
+      Effect.tap(({ invalid }) => warnInvalid(invalid)),
       Effect.tap(({ config, dir, rows }) =>
         // Statuses are only as fresh as the agent that writes them: say so when none is running.
         // (In cluster mode the agents are elsewhere: `tank nodes` shows which are ready.)
@@ -102,7 +120,7 @@ const run = ({ dataDir, json }: { dataDir: Option.Option<string>; json: boolean 
             ...r.status,
             ...(config.etcd && r.node !== undefined ? { node: r.node } : {}),
             image: imageOf(r.spec),
-            declared: r.spec !== undefined
+            declared: r.declared ?? r.spec !== undefined
           })))
           : out(psTable(rows, Date.now(), { cluster: config.etcd !== undefined }))
       )

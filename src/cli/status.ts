@@ -4,6 +4,7 @@
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import { Effect, Option } from "effect"
+import { printable } from "../spec/printable.js"
 import type { ContainerStatus, PodStatus } from "../store/status.js"
 import { dataDirOption, describe, jsonOption, out, podArg, withStore } from "./common.js"
 import { printJson } from "./output.js"
@@ -27,7 +28,10 @@ export const statusText = (s: PodStatus, now: number): string => {
     ["Agent PID", s.agentPid !== undefined ? String(s.agentPid) : undefined],
     ["Updated", s.updatedAt]
   ]
-  const shown = lines.filter((l): l is [string, string] => l[1] !== undefined)
+  const shown = lines.filter((l): l is [string, string] => l[1] !== undefined).map(([k, v]): [string, string] => [
+    k,
+    printable(v, 4000)
+  ])
   const width = Math.max(...shown.map(([k]) => k.length)) + 1
   const text = shown.map(([k, v]) => `${`${k}:`.padEnd(width)} ${v}`).join("\n") + "\n"
   return s.containers?.length ? text + "Containers:\n" + containersTable(s.containers, now) : text
@@ -58,8 +62,12 @@ export const status = Command.make(
   ({ dataDir, json, pod }) =>
     withStore(dataDir, () =>
       Effect.gen(function*() {
-        const Api = yield* Effect.promise(() => import("../api/Api.js"))
-        const list = Option.isSome(pod) ? [yield* Api.status(pod.value)] : yield* Api.statusAll
+        const [Api, { warnInvalid }] = yield* Effect.promise(() =>
+          Promise.all([import("../api/Api.js"), import("./ps.js")])
+        )
+        const report = Option.isSome(pod) ? undefined : yield* Api.statusReport
+        if (report) yield* warnInvalid(report.invalid)
+        const list = report ? report.statuses : [yield* Api.status(Option.getOrThrow(pod))]
         if (json) return yield* printJson(Option.isSome(pod) ? list[0] : list)
         const now = Date.now()
         return yield* out(list.length ? list.map((s) => statusText(s, now)).join("\n") : "no pods\n")

@@ -1,10 +1,14 @@
 /**
  * Pure text formatting for the CLI: aligned tables (podman/kubectl style) and human ages.
  */
+import { printable } from "../spec/printable.js"
 
-/** Columns separated by three spaces, each as wide as its widest cell; no trailing blanks. */
+/**
+ * Columns separated by three spaces, each as wide as its widest cell; no trailing blanks. Cells are
+ * escaped (a name from the store may hold terminal controls).
+ */
 export const renderTable = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
-  const all = [header, ...rows]
+  const all = [header, ...rows.map((r) => r.map((cell) => printable(cell, 1000)))]
   const widths = header.map((_, c) => Math.max(...all.map((r) => (r[c] ?? "").length)))
   return all
     .map((r) => r.map((cell, c) => c === r.length - 1 ? cell : cell.padEnd(widths[c] ?? 0)).join("   ").trimEnd())

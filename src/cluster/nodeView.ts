@@ -14,10 +14,15 @@
  *   on a pod it could not place yet) is overwritten by the node the pod lands on.
  *
  * The visible set is shared by every stream of one view: an agent runs one change feed at a time.
+ *
+ * An unreadable pod record (InvalidRecord) is visible unless its readable bookkeeping binds it to
+ * another node: the reconciler never starts an invalid pod, it only keeps running one it already ran,
+ * so seeing one that is not ours costs nothing. Unreadable statuses are this node's to repair when
+ * they are about a pod it sees.
  */
 import { Effect, Layer, Option, Stream } from "effect"
 import type { PodStatus } from "../store/status.js"
-import { type Change, Store, type StoredPod, type StoreService } from "../store/Store.js"
+import { type Change, type InvalidRecord, Store, type StoredPod, type StoreService } from "../store/Store.js"
 import { PodOnOtherNode } from "./Cluster.js"
 
 /**
@@ -26,6 +31,10 @@ import { PodOnOtherNode } from "./Cluster.js"
  */
 export const boundTo = (self: string) => (pod: StoredPod): boolean =>
   pod.node === self || (pod.node === null && pod.spec.node === self)
+
+/** Could this unreadable pod record be `self`'s (not known to be bound elsewhere)? */
+export const mayBeBoundTo = (self: string) => (record: InvalidRecord): boolean =>
+  record.node === undefined || record.node === null || record.node === self
 
 /** Is this status this node's to read and to delete? */
 export const ownStatus = (self: string) => (status: PodStatus): boolean => status.node === self
@@ -53,9 +62,22 @@ export const viewChange = (
       next.delete(change.name)
       return { out: change, visible: next }
     }
+    case "PodInvalid": {
+      if (mayBeBoundTo(self)(change.record)) {
+        return { out: change, visible: new Set(visible).add(change.record.key) }
+      }
+      if (!visible.has(change.record.key)) return { out: undefined, visible }
+      const next = new Set(visible)
+      next.delete(change.record.key)
+      return { out: { _tag: "PodDeleted", revision: change.revision, name: change.record.key }, visible: next }
+    }
     case "Resync": {
       const pods = change.pods.filter(boundTo(self))
-      return { out: { ...change, pods }, visible: new Set(pods.map((p) => p.name)) }
+      const invalid = change.invalid.filter(mayBeBoundTo(self))
+      return {
+        out: { ...change, pods, invalid },
+        visible: new Set([...pods.map((p) => p.name), ...invalid.map((r) => r.key)])
+      }
     }
   }
 }
@@ -64,16 +86,27 @@ export const viewChange = (
 export const make = (self: string, store: StoreService): Effect.Effect<StoreService, never> =>
   Effect.gen(function*() {
     const mine = boundTo(self)
+    const maybeMine = mayBeBoundTo(self)
     const own = ownStatus(self)
     // Seeded from the store as it is now; a failure here only means the first feed may miss a
     // "moved away" (the reconciler's periodic resync lists again and catches it).
-    let visible: ReadonlySet<string> = new Set(
-      (yield* store.list.pipe(Effect.orElseSucceed(() => []))).filter(mine).map((p) => p.name)
-    )
+    const seed = yield* store.list.pipe(Effect.orElseSucceed(() => ({ pods: [], invalid: [] })))
+    let visible: ReadonlySet<string> = new Set([
+      ...seed.pods.filter(mine).map((p) => p.name),
+      ...seed.invalid.filter(maybeMine).map((r) => r.key)
+    ])
+    /** The pod's record if it is this node's; an unreadable one fails unless bound elsewhere. */
+    const getMine = (name: string) =>
+      Effect.map(store.get(name), Option.filter(mine)).pipe(
+        Effect.catchTag("InvalidRecord", (r) => maybeMine(r) ? Effect.fail(r) : Effect.succeedNone)
+      )
     const view: StoreService = {
       ...store,
-      get: (name) => Effect.map(store.get(name), Option.filter(mine)),
-      list: Effect.map(store.list, (pods) => pods.filter(mine)),
+      get: getMine,
+      list: Effect.map(store.list, ({ invalid, pods }) => ({
+        pods: pods.filter(mine),
+        invalid: invalid.filter(maybeMine)
+      })),
       watch: (fromRevision) =>
         store.watch(fromRevision).pipe(
           Stream.filterMap((change) => {
@@ -84,23 +117,34 @@ export const make = (self: string, store: StoreService): Effect.Effect<StoreServ
         ),
       // A pod that moved away is still being stopped here while its new node may already report
       // it: the old node's last words ("stopping") must not overwrite the new node's status.
+      // An unreadable prior status is overwritten (this write repairs it); an unreadable pod record
+      // counts as ours unless bound elsewhere (we only write statuses of pods we run).
       putStatus: (status) =>
         Effect.gen(function*() {
-          const prior = yield* store.getStatus(status.name)
+          const prior = yield* store.getStatus(status.name).pipe(
+            Effect.catchTag("InvalidRecord", () => Effect.succeedNone)
+          )
           if (Option.isSome(prior) && !own(prior.value) && prior.value.node !== undefined) {
-            const pod = yield* store.get(status.name)
-            if (Option.isNone(pod) || !mine(pod.value)) return
+            const pod = yield* store.get(status.name).pipe(
+              Effect.map(Option.map(mine)),
+              Effect.catchTag("InvalidRecord", (r) => Effect.succeed(Option.some(maybeMine(r))))
+            )
+            if (Option.isNone(pod) || !pod.value) return
           }
           yield* store.putStatus({ ...status, node: self })
         }),
       getStatus: (name) => Effect.map(store.getStatus(name), Option.filter(own)),
-      listStatus: Effect.map(store.listStatus, (all) => all.filter(own)),
+      listStatus: Effect.map(store.listStatus, ({ invalid, statuses }) => ({
+        statuses: statuses.filter(own),
+        invalid: invalid.filter((r) => visible.has(r.key))
+      })),
       // Read-then-delete is not atomic: a new node writing in between can lose its first status
-      // write, which its recorder repeats on the pod's next change or restart.
+      // write, which its recorder repeats on the pod's next change or restart. An unreadable status
+      // is deleted: whoever owns the pod writes it again.
       deleteStatus: (name) =>
-        Effect.flatMap(
-          store.getStatus(name),
-          (s) => Option.isSome(s) && !own(s.value) ? Effect.void : store.deleteStatus(name)
+        store.getStatus(name).pipe(
+          Effect.catchTag("InvalidRecord", () => Effect.succeedNone),
+          Effect.flatMap((s) => Option.isSome(s) && !own(s.value) ? Effect.void : store.deleteStatus(name))
         )
     }
     return view
@@ -120,7 +164,11 @@ export const ensureLocal = (
   self: string,
   pod: string
 ) =>
-  Effect.flatMap(store.get(pod), (p) => {
-    const node = Option.isSome(p) ? p.value.node ?? p.value.spec.node : undefined
-    return node !== undefined && node !== self ? Effect.fail(new PodOnOtherNode({ pod, node, self })) : Effect.void
-  })
+  store.get(pod).pipe(
+    Effect.map((p) => Option.isSome(p) ? p.value.node ?? p.value.spec.node : undefined),
+    // An unreadable record: only its bookkeeping, if readable, can say where the pod runs.
+    Effect.catchTag("InvalidRecord", (r) => Effect.succeed(r.node ?? undefined)),
+    Effect.flatMap((node) =>
+      node !== undefined && node !== self ? Effect.fail(new PodOnOtherNode({ pod, node, self })) : Effect.void
+    )
+  )

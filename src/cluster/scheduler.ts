@@ -12,7 +12,9 @@
  * - Nodes seen not ready without a mark get `markNotReady(now)`, so the grace period survives a change
  *   of leader; the loop also wakes when the next node crosses it.
  * - Statuses of deleted pods that no agent will remove (written by the scheduler, or by a node that is
- *   not ready) are deleted.
+ *   not ready) are deleted, and so are unreadable statuses of pods no longer declared.
+ * - Pods whose stored record cannot be read (InvalidRecord) are neither placed nor moved: they stay
+ *   where they are until the record is repaired or removed.
  *
  * Errors of one pass (etcd unreachable, ...) are logged and the pass retried with backoff; the loop
  * itself never fails, so a leader does not resign over a hiccup.
@@ -63,13 +65,20 @@ export const runScheduler = (options: SchedulerOptions): Effect.Effect<never, ne
 
     const pass = Effect.gen(function*() {
       // Statuses after pods: a status for a pod missing from `pods` is then about a deleted pod.
-      const [pods, states] = yield* Effect.all([store.list, nodes.list], { concurrency: 2 })
-      const statuses = new Map((yield* store.listStatus).map((s) => [s.name, s]))
+      const [{ invalid, pods }, states] = yield* Effect.all([store.list, nodes.list], { concurrency: 2 })
+      const observed = yield* store.listStatus
+      const statuses = new Map(observed.statuses.map((s) => [s.name, s]))
       const now = yield* Clock.currentTimeMillis
       yield* markDown(states, now)
       const { decisions, wakeAt } = place({ pods, nodes: states, now, lostAfterMs: options.lostAfterSeconds * 1000 })
       yield* carryOut(decisions, statuses, new Map(pods.map((p) => [p.name, p.revision])), now)
-      yield* sweep(statuses, new Set(pods.map((p) => p.name)), states)
+      const declared = new Set([...pods.map((p) => p.name), ...invalid.map((r) => r.key)])
+      yield* sweep(statuses, declared, states)
+      yield* Effect.forEach(
+        observed.invalid.filter((r) => !declared.has(r.key)),
+        (r) => store.deleteStatus(r.key),
+        { discard: true }
+      )
       return wakeAt
     })
 
@@ -117,7 +126,8 @@ export const runScheduler = (options: SchedulerOptions): Effect.Effect<never, ne
     const bind = (pod: string, node: string | null, revision: number) =>
       store.bind(pod, node, { expectRevision: revision }).pipe(
         Effect.map(Option.isSome),
-        Effect.catchTag("RevisionConflict", () => Effect.succeed(false))
+        // Changed (or became unreadable) since it was read: the next pass decides again.
+        Effect.catchTags({ RevisionConflict: () => Effect.succeed(false), InvalidRecord: () => Effect.succeed(false) })
       )
 
     const act = (d: Decision, status: PodStatus | undefined, specRevision: number, now: number) => {

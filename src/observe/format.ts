@@ -2,6 +2,7 @@
  * Text and JSON forms of log entries, stats and events for the CLI (pure).
  */
 import * as os from "node:os"
+import { printable } from "../spec/printable.js"
 import type { PodEvent } from "../store/status.js"
 import type { LogEntry } from "./record.js"
 import type { PodStats } from "./statsModel.js"
@@ -94,15 +95,18 @@ const exitText = (e: NonNullable<PodEvent["lastExit"]>) =>
     ? `signal ${e.signal}${e.oomKilled ? " (OOM killed)" : ""}`
     : `exit code ${e.code ?? "?"}`
 
-/** `2026-11-23T12:00:00.000Z web running pid=1234 restarts=1 ...` */
+/**
+ * `2026-11-23T12:00:00.000Z web running pid=1234 restarts=1 ...`, one line: what an event carries
+ * from elsewhere (names, messages) is escaped.
+ */
 export const formatEvent = (e: PodEvent): string => {
-  const parts = [e.at, e.pod, e.type]
+  const parts = [printable(e.at, 40), printable(e.pod), e.type]
   if (e.hostPid !== undefined) parts.push(`pid=${e.hostPid}`)
   if (e.restarts !== undefined) parts.push(`restarts=${e.restarts}`)
   if (e.lastExit) parts.push(`(${exitText(e.lastExit)})`)
   if (e.delayMs !== undefined) parts.push(`retry in ${(e.delayMs / 1000).toFixed(1)}s`)
   if (e.message) parts.push(`— ${e.message}`)
-  return parts.join(" ")
+  return parts.map((p, i) => i < 2 ? p : printable(p, 4000)).join(" ")
 }
 
 /** JSON form of an event: the stored event as it is. */

@@ -6,6 +6,15 @@
  * and their statuses removed, and other leftovers swept. After that, passes run on every change-feed entry
  * (debounced) and every resync interval. Shutdown leaves the pods running for the next agent, or
  * with `stopPodsOnExit` stops them all, concurrently.
+ *
+ * Unreadable stored records (InvalidRecord) never stop convergence of the other pods:
+ * - an invalid pod is held (plan.ts): never started, and a run of it is neither stopped nor replaced
+ *   (a worker keeps its last valid spec; a run adopted from nothing — the record was already bad at
+ *   boot — is left to its monitors, unsupervised). Each is reported once per revision: an "invalid"
+ *   event and a warning. Re-applying it replaces the run as any spec change does (a run left to its
+ *   monitors is adopted first); deleting it stops and purges the run.
+ * - an unreadable status is the agent's own data: rewritten by the pod's worker, else deleted; at
+ *   boot it counts as no status (the pod's run is restarted fresh, as when a status is missing).
  */
 import {
   Cause,
@@ -25,7 +34,7 @@ import {
 } from "effect"
 import { Runtime } from "../runtime/Runtime.js"
 import type { PodStatus } from "../store/status.js"
-import { Store, type StoredPod } from "../store/Store.js"
+import { type InvalidRecord, Store, type StoredPod, StoreError } from "../store/Store.js"
 import { makePermits } from "./permits.js"
 import { plan, podKey } from "./plan.js"
 import {
@@ -86,21 +95,60 @@ export const make = (input: ReconcilerConfigInput = {}) =>
       makeWorker(env, pod, specKey, prior === undefined ? { _tag: "Fresh" } : { _tag: "Adopt", prior }, workersScope)
         .pipe(Effect.tap((w) => Effect.sync(() => workers.set(pod.name, w))))
 
+    // Invalid pods without a worker: what a previous agent left running of them is not ours to stop
+    // until the record says so (a re-apply adopts it, a delete purges it).
+    const unsupervised = new Set<string>()
+    // The revision each invalid pod was last reported at, so each bad write is reported once.
+    const reported = new Map<string, number | undefined>()
+    const report = (records: ReadonlyArray<InvalidRecord>) =>
+      Effect.gen(function*() {
+        const names = new Set(records.map((r) => r.key))
+        for (const name of reported.keys()) if (!names.has(name)) reported.delete(name)
+        for (const r of records) {
+          if (reported.has(r.key) && reported.get(r.key) === r.revision) continue
+          reported.set(r.key, r.revision)
+          const what = workers.has(r.key)
+            ? "its run is kept as it is until the record is repaired, re-applied or removed"
+            : "it is not started"
+          yield* Effect.logWarning(`${r.message}; ${what} (tank doctor lists and removes invalid records)`)
+          yield* store.appendEvent({ at: new Date().toISOString(), pod: r.key, type: "invalid", message: r.message })
+            .pipe(Effect.catchAll((e) => Effect.logWarning(`event invalid of pod ${r.key} not written: ${e.message}`)))
+        }
+      })
+
+    /** An unreadable status: the pod's worker writes it again; without a worker nothing is known. */
+    const repairStatuses = (records: ReadonlyArray<InvalidRecord>) =>
+      Effect.forEach(records, (r) => {
+        const w = workers.get(r.key)
+        return w !== undefined && w.recorder.written() !== undefined
+          ? w.recorder.rewrite.pipe(Effect.zipRight(Effect.logInfo(`rewrote the unreadable status of pod ${r.key}`)))
+          : store.deleteStatus(r.key).pipe(
+            Effect.zipRight(Effect.logInfo(`deleted the unreadable status of pod ${r.key}`)),
+            Effect.catchAll((e) => Effect.logWarning(`unreadable status of pod ${r.key} not deleted: ${e.message}`))
+          )
+      }, { discard: true })
+
     // --- boot: live restore -------------------------------------------------------------------
     const fromRevision = yield* store.revision
-    const desired = yield* store.list
-    const statuses = new Map((yield* store.listStatus).map((s) => [s.name, s]))
+    const { invalid: invalidAtBoot, pods: desired } = yield* store.list
+    const observedAtBoot = yield* store.listStatus
+    const statuses = new Map(observedAtBoot.statuses.map((s) => [s.name, s]))
     yield* Effect.forEach(
       desired,
       (pod) => spawn(pod, specKeyOf(pod), Option.fromNullable(statuses.get(pod.name))),
       { discard: true }
     )
     yield* Effect.forEach(workers.values(), (w) => Deferred.await(w.ready), { discard: true })
+    for (const r of invalidAtBoot) unsupervised.add(r.key)
+    yield* report(invalidAtBoot)
     // Pods deleted while no agent ran: those with a stored status were ours, so they are purged
     // (volumes, logs) like any delete; other leftovers are only swept.
-    const names = new Set(desired.map((p) => p.name))
-    const deleted = [...statuses.keys()].filter((n) => !names.has(n))
-    const strays = (yield* runtime.leftovers).filter((n) => !names.has(n) && !statuses.has(n))
+    const names = new Set([...desired.map((p) => p.name), ...invalidAtBoot.map((r) => r.key)])
+    const hadStatus = new Set([...statuses.keys(), ...observedAtBoot.invalid.map((r) => r.key)])
+    const deleted = [...hadStatus].filter((n) => !names.has(n))
+    const strays = (yield* runtime.leftovers).filter((n) => !names.has(n) && !hadStatus.has(n))
+    // Workers write their own statuses as they adopt; an unreadable one left is an invalid pod's.
+    yield* repairStatuses(observedAtBoot.invalid.filter((r) => names.has(r.key) && !workers.has(r.key)))
     yield* Effect.forEach(deleted, (n) =>
       runtime.purge(n).pipe(
         Effect.zipRight(store.deleteStatus(n)),
@@ -113,6 +161,8 @@ export const make = (input: ReconcilerConfigInput = {}) =>
     })
 
     // --- passes ---------------------------------------------------------------------------------
+    // Statuses are checked for unreadable ones at most once per resync interval (a full read).
+    let lastRepairAt = yield* Clock.currentTimeMillis
     const pass = passLock.withPermits(1)(Effect.gen(function*() {
       // A worker that died (a bug) is forgotten, so the pass starts the pod afresh.
       for (const [name, w] of workers) {
@@ -120,8 +170,11 @@ export const make = (input: ReconcilerConfigInput = {}) =>
           workers.delete(name)
         }
       }
-      const pods = yield* store.list
+      const { invalid, pods } = yield* store.list
       const byName = new Map(pods.map((p) => [p.name, p]))
+      const held = new Set(invalid.map((r) =>
+        r.key
+      ))
       for (const name of specKeys.keys()) {
         if (!byName.has(name)) {
           specKeys.delete(name)
@@ -129,19 +182,17 @@ export const make = (input: ReconcilerConfigInput = {}) =>
       }
       const p = plan(
         pods.map((pod) => ({ name: pod.name, revision: pod.revision, specKey: specKeyOf(pod) })),
-        new Map([...workers].map(([name, w]) => [name, { specKey: w.specKey() }]))
+        new Map([...workers].map(([name, w]) => [name, { specKey: w.specKey() }])),
+        held
       )
+      yield* report(invalid)
       // Stops (deletes and the stop half of replaces) first, all at once; starts after the gate opens.
       const gate = yield* Deferred.make<void>()
       const stops = [
         ...p.stop.map((name) => {
           const w = workers.get(name)!
           // Forgotten only once its worker has ended (a pass that stops waiting leaves it to a later pass).
-          return w.remove.pipe(Effect.tap(() =>
-            Effect.sync(() =>
-              workers.get(name) === w && workers.delete(name)
-            )
-          ))
+          return w.remove.pipe(Effect.tap(() => Effect.sync(() => workers.get(name) === w && workers.delete(name))))
         }),
         ...p.replace.map((d) => workers.get(d.name)!.update(byName.get(d.name)!, d.specKey, { gate }))
       ]
@@ -155,11 +206,34 @@ export const make = (input: ReconcilerConfigInput = {}) =>
         Effect.flatten,
         Effect.ensuring(Deferred.succeed(gate, undefined))
       )
-      yield* Effect.forEach(p.start, (d) => spawn(byName.get(d.name)!, d.specKey), { discard: true })
+      yield* Effect.forEach(p.start, (d) => {
+        if (!unsupervised.delete(d.name)) return spawn(byName.get(d.name)!, d.specKey)
+        // Valid again after a boot with its record unreadable: adopt what survives of its run, as at
+        // boot (the supervisor restarts it if the stored status is not about this spec).
+        return store.getStatus(d.name).pipe(
+          Effect.catchTag("InvalidRecord", () => Effect.succeedNone),
+          Effect.flatMap((prior) => spawn(byName.get(d.name)!, d.specKey, prior))
+        )
+      }, { discard: true })
       yield* Effect.forEach(p.keep, (d) => {
         const w = workers.get(d.name)!
         return w.revision() === d.revision ? Effect.void : w.notify(byName.get(d.name)!, d.specKey)
       }, { discard: true })
+      // Invalid pods whose worker is gone (it died) are now unsupervised too; unsupervised pods that
+      // were deleted are purged like any pod deleted while no agent ran.
+      for (const name of held) if (!workers.has(name)) unsupervised.add(name)
+      const gone = [...unsupervised].filter((n) => !held.has(n) && !byName.has(n))
+      yield* Effect.forEach(gone, (n) =>
+        runtime.purge(n).pipe(
+          Effect.zipRight(store.deleteStatus(n)),
+          Effect.zipRight(Effect.sync(() => unsupervised.delete(n))),
+          Effect.zipRight(Effect.logInfo(`purged pod ${n}, deleted while its record was invalid`))
+        ), { discard: true })
+      const now = yield* Clock.currentTimeMillis
+      if (now - lastRepairAt >= config.resyncIntervalMs) {
+        lastRepairAt = now
+        yield* repairStatuses((yield* store.listStatus).invalid)
+      }
     }))
 
     const trigger = yield* Queue.sliding<void>(1)
@@ -208,7 +282,9 @@ export const make = (input: ReconcilerConfigInput = {}) =>
       sync: pass,
       restart: (name) =>
         Effect.gen(function*() {
-          const pod = yield* store.get(name)
+          const pod = yield* store.get(name).pipe(
+            Effect.catchTag("InvalidRecord", (r) => Effect.fail(new StoreError({ op: "restart", message: r.message })))
+          )
           if (Option.isNone(pod)) return yield* new NotFound({ pod: name })
           const w = workers.get(name)
           if (w === undefined || Option.isSome(yield* Fiber.poll(w.fiber))) return yield* pass

@@ -4,6 +4,11 @@
  * a new revision with an identical spec is kept. The actuator performs every stop (including the
  * stop half of a replace) before any start, so a pod that gives up a name or an address is gone
  * before the one that takes it comes up.
+ *
+ * A pod whose stored record cannot be read is `held`: its desired state is unknown, so the plan
+ * neither starts it nor stops or replaces what runs of it (the run keeps its last valid spec until
+ * the record is repaired, re-applied or deleted). Losing a running service because its row was
+ * damaged would be worse than running the last spec it was given.
  */
 
 import { canonicalJson } from "../spec/decode.js"
@@ -29,16 +34,19 @@ export interface Plan {
   readonly replace: ReadonlyArray<DesiredPod>
   /** Tracked with the same spec (the revision may have moved on). */
   readonly keep: ReadonlyArray<DesiredPod>
+  /** Tracked, with an unreadable record: left exactly as they are (names). */
+  readonly hold: ReadonlyArray<string>
 }
 
 export const plan = (
   desired: ReadonlyArray<DesiredPod>,
-  observed: ReadonlyMap<string, ObservedPod>
+  observed: ReadonlyMap<string, ObservedPod>,
+  held: ReadonlySet<string> = new Set()
 ): Plan => {
   const start: Array<DesiredPod> = []
   const replace: Array<DesiredPod> = []
   const keep: Array<DesiredPod> = []
-  const wanted = new Set<string>()
+  const wanted = new Set<string>(held)
   for (const d of [...desired].sort(byName)) {
     if (wanted.has(d.name)) continue
     wanted.add(d.name)
@@ -48,7 +56,8 @@ export const plan = (
     else keep.push(d)
   }
   const stop = [...observed.keys()].filter((name) => !wanted.has(name)).sort()
-  return { start, stop, replace, keep }
+  const hold = [...observed.keys()].filter((name) => held.has(name)).sort()
+  return { start, stop, replace, keep, hold }
 }
 
 export type Step =

@@ -33,6 +33,8 @@ export interface Recorder {
   readonly event: (type: PodEventType, details?: EventDetails) => Effect.Effect<void>
   /** Delete the status (the pod is gone). */
   readonly remove: Effect.Effect<void>
+  /** Write the current status again, changed or not (the stored one was found unreadable). */
+  readonly rewrite: Effect.Effect<void>
 }
 
 export const isoAt = (millis: number): string => new Date(millis).toISOString()
@@ -72,12 +74,12 @@ export const makeRecorder = (
     let lastWritten: string | undefined
     let written: PodStatus | undefined
 
-    const update = (f: (prev: StatusBody) => StatusBody) =>
+    const write = (f: (prev: StatusBody) => StatusBody, force: boolean) =>
       lock.withPermits(1)(Effect.gen(function*() {
         const next = f(current ?? seed)
         current = next
         const key = JSON.stringify(next)
-        if (key === lastWritten) return
+        if (key === lastWritten && !force) return
         const status: PodStatus = { ...next, name, agentPid, updatedAt: isoAt(yield* now) }
         yield* store.putStatus(status).pipe(
           Effect.tap(() =>
@@ -89,6 +91,7 @@ export const makeRecorder = (
           Effect.catchAll((e) => Effect.logWarning(`status of pod ${name} not written: ${e.message}`))
         )
       }))
+    const update = (f: (prev: StatusBody) => StatusBody) => write(f, false)
 
     const event = (type: PodEventType, details: EventDetails = {}) =>
       Effect.gen(function*() {
@@ -114,5 +117,13 @@ export const makeRecorder = (
       )
     }))
 
-    return { name, current: () => current, written: () => written, update, event, remove }
+    return {
+      name,
+      current: () => current,
+      written: () => written,
+      update,
+      event,
+      remove,
+      rewrite: write((s) => s, true)
+    }
   })

@@ -5,7 +5,8 @@
  * Decoding fills the seeds' defaults (network "none", restart "always", volumes [], parent "auto", ...)
  * and rejects unknown fields; encoding gives the canonical form back with every default spelled out.
  */
-import { Option, Schema } from "effect"
+import { Either, Option, Schema } from "effect"
+import { parseReference } from "../image/reference.js"
 import {
   AbsPath,
   ContainerName,
@@ -23,6 +24,8 @@ import {
   UserSpec,
   VolumeName
 } from "./fields.js"
+import { containerBudgetIssue, MAX_ARG_STRLEN, utf8Bytes } from "./limits.js"
+import { quoted } from "./printable.js"
 import { securityFields } from "./security.js"
 
 const optionalArray = <S extends Schema.Schema.Any>(s: S) => Schema.optionalWith(Schema.Array(s), { default: () => [] })
@@ -47,14 +50,24 @@ export type Volume = typeof Volume.Type
 
 export const Mount = Schema.Struct({
   volume: VolumeName,
-  path: AbsPath("mount path"),
+  // A volume over "/" would hide the image from the workload but not from `exec` (which enters the
+  // container's root before mounts apply to it): refused rather than half-working.
+  path: AbsPath("mount path").pipe(
+    Schema.filter((p) => p !== "/" ? true : `a volume cannot be mounted at "/" (it would replace the image's root)`)
+  ),
   readOnly: Schema.optionalWith(Schema.Boolean, { default: () => false })
 }).annotations({ identifier: "Mount" })
 export type Mount = typeof Mount.Type
 
 export const Cpu = Schema.Struct({
-  /** CFS quota in microseconds per period. */
-  quota: PositiveInt("cpu.quota", 1_000_000_000),
+  /** CFS quota in microseconds per period: the kernel refuses less than 1 ms. */
+  quota: Schema.Number.pipe(
+    Schema.filter((n) =>
+      Number.isInteger(n) && n >= 1000 && n <= 1_000_000_000
+        ? true
+        : `cpu.quota must be 1000..1000000000 µs (the kernel's minimum is 1000; got ${n})`
+    )
+  ),
   /** CFS period in microseconds: the kernel accepts 1 ms .. 1 s. */
   period: Schema.optionalWith(
     Schema.Number.pipe(
@@ -84,15 +97,25 @@ export const Limits = Schema.Struct({
 }).annotations({ identifier: "Limits" })
 export type Limits = typeof Limits.Type
 
-export const ImageRootfs = Schema.Struct({ rootfs: AbsPath("rootfs path") })
-/** An OCI reference string ("busybox", "ghcr.io/o/a:tag", "host:5000/a@sha256:...") or a local rootfs. */
+/** A local rootfs is an overlayfs lower directory, whose option syntax has no room for ':' or ','. */
+export const ImageRootfs = Schema.Struct({
+  rootfs: AbsPath("rootfs path").pipe(
+    Schema.filter((p) => /[:,]/.test(p) ? `rootfs path ${quoted(p)} must not contain ':' or ','` : true)
+  )
+})
+/**
+ * An OCI reference string ("busybox", "ghcr.io/o/a:tag", "host:5000/a@sha256:...") or a local rootfs.
+ * Parsed as the puller will (repository at most 255 characters, tag and digest syntax).
+ */
 export const ImageSource = Schema.Union(
   Schema.String.pipe(
-    Schema.filter((s) =>
-      s.trim() === s && s.length > 0 && s.length <= 1024 && !/[\s\0]/.test(s)
-        ? true
-        : `image reference "${s}" must be non-empty, at most 1024 characters, without whitespace`
-    )
+    Schema.filter((s) => {
+      if (!(s.trim() === s && s.length > 0 && s.length <= 1024 && !/[\s\0]/.test(s))) {
+        return `image reference ${quoted(s)} must be non-empty, at most 1024 characters, without whitespace`
+      }
+      const ref = parseReference(s)
+      return Either.isRight(ref) ? true : `image reference ${quoted(s)}: ${ref.left.reason}`
+    })
   ),
   ImageRootfs
 ).annotations({ identifier: "Image" })
@@ -110,8 +133,13 @@ export const Env = Schema.Record({
   value: CString
 }).pipe(
   Schema.filter((env) => {
-    const issues = Object.keys(env).flatMap((k) => {
-      const problem = envNameProblem(k)
+    const issues = Object.entries(env).flatMap(([k, v]) => {
+      const problem = envNameProblem(k) ??
+        (utf8Bytes(k) + 1 + utf8Bytes(v) >= MAX_ARG_STRLEN
+          ? `"NAME=value" is ${utf8Bytes(k) + 1 + utf8Bytes(v)} bytes; the kernel takes at most ${
+            MAX_ARG_STRLEN - 1
+          } per environment string`
+          : undefined)
       return problem === undefined ? [] : [{ path: [k], message: problem }]
     })
     return issues.length === 0 ? true : issues
@@ -286,6 +314,8 @@ export const crossFieldIssues = (pod: typeof PodFields.Type): Array<Issue> => {
     ], "NIC address"))
   }
   all.forEach(({ at, c }) => {
+    const budget = containerBudgetIssue(c)
+    if (budget !== undefined) issues.push({ path: at, message: budget })
     issues.push(...duplicates(c.mounts, (m) => m.path, (mi) => [...at, "mounts", mi, "path"], "mount path"))
     issues.push(...duplicates(c.devices ?? [], (d) => d.path, (di) => [...at, "devices", di, "path"], "device path"))
     c.mounts.forEach((m, mi) => {

@@ -1,8 +1,12 @@
 /**
  * Decoding pod specs from plain data into validated `Pod`s, with readable, path-naming errors.
+ * Everything echoed from the input in an error is escaped and bounded (printable.ts), and a spec
+ * larger than MAX_SPEC_BYTES is refused before it is decoded (limits.ts).
  */
 import { Effect, Either, ParseResult, Schema } from "effect"
+import { jsonBytesWithin, MAX_SPEC_BYTES, utf8Bytes } from "./limits.js"
 import { Pod, type PodInput } from "./Pod.js"
+import { printable } from "./printable.js"
 
 /** One problem with a spec: where (`containers[0].mounts[1].volume`) and what. */
 export class SpecIssue extends Schema.Class<SpecIssue>("SpecIssue")({
@@ -66,11 +70,11 @@ const issuesOf = (error: ParseResult.ParseError): Array<SpecIssue> => {
       : "unknown field (not part of the spec)"
     // optionalWith reports its "or undefined" branch too; that never helps the user.
     if (message.startsWith("Expected undefined, actual")) continue
-    const path = formatPath(i.path)
+    const path = printable(formatPath(i.path), 300)
     const key = `${path}\0${message}`
     if (seen.has(key)) continue
     seen.add(key)
-    out.push(new SpecIssue({ path, message }))
+    out.push(new SpecIssue({ path, message: printable(message, 1000) }))
   }
   // A union failure reports each branch ("Expected A, actual v" once per member). When a deeper issue
   // exists under that path, the input chose a branch and only the deeper issue helps; otherwise fold
@@ -109,31 +113,49 @@ const decodeEither = Schema.decodeUnknownEither(Pod, { errors: "all", onExcessPr
 
 const nameOf = (input: unknown): string | undefined =>
   typeof input === "object" && input !== null && typeof (input as { name?: unknown }).name === "string"
-    ? (input as { name: string }).name
+    ? printable((input as { name: string }).name, 100)
     : undefined
+
+const tooLarge = (bytes: string) =>
+  new SpecIssue({
+    path: "",
+    message: `the spec is ${bytes} bytes as JSON (YAML aliases expanded); the limit is ${MAX_SPEC_BYTES} (1 MiB)`
+  })
+
+/** Size first (bounded work whatever the input), then the schema, then the size of what would be stored. */
+const validate = (input: unknown): Either.Either<Pod, ReadonlyArray<SpecIssue>> => {
+  if (jsonBytesWithin(input, MAX_SPEC_BYTES) === undefined) {
+    return Either.left([tooLarge(`more than ${MAX_SPEC_BYTES}`)])
+  }
+  return decodeEither(input).pipe(
+    Either.mapLeft(issuesOf),
+    Either.flatMap((pod) => {
+      // Defaults spelled out and escapes make the stored form a little larger than the input.
+      const stored = utf8Bytes(JSON.stringify(encodeSync(pod)))
+      return stored <= MAX_SPEC_BYTES ? Either.right(pod) : Either.left([tooLarge(String(stored))])
+    })
+  )
+}
 
 /** Validate plain data as a pod. Fails with `InvalidSpec` naming every bad field. */
 export const decodePod = (input: unknown, source?: string): Effect.Effect<Pod, InvalidSpec> =>
-  Either.match(decodeEither(input), {
-    onLeft: (error) =>
-      Effect.fail(
-        new InvalidSpec({
-          ...(source !== undefined ? { source } : {}),
-          ...(nameOf(input) !== undefined ? { pod: nameOf(input)! } : {}),
-          issues: issuesOf(error)
-        })
-      ),
-    onRight: Effect.succeed
-  })
+  Either.match(decodePodEither(input, source), { onLeft: Effect.fail, onRight: Effect.succeed })
 
 /** The same, synchronously, for pure callers. */
 export const decodePodEither = (input: unknown, source?: string): Either.Either<Pod, InvalidSpec> =>
-  Either.mapLeft(decodeEither(input), (error) =>
+  Either.mapLeft(validate(input), (issues) =>
     new InvalidSpec({
-      ...(source !== undefined ? { source } : {}),
+      ...(source !== undefined ? { source: printable(source, 300) } : {}),
       ...(nameOf(input) !== undefined ? { pod: nameOf(input)! } : {}),
-      issues: issuesOf(error)
+      issues
     }))
+
+/**
+ * A pod read back from storage, whose size the reader has already bounded: the schema only (no size
+ * walk, no re-encoding: this runs for every pod on every read of an etcd store).
+ */
+export const decodeStoredPod = (input: unknown): Either.Either<Pod, ReadonlyArray<SpecIssue>> =>
+  Either.mapLeft(decodeEither(input), issuesOf)
 
 const encodeSync = Schema.encodeSync(Pod)
 

@@ -3,8 +3,12 @@
  *
  * Names become file paths, cgroup names, hostnames and link names, so they are held to
  * DNS-label rules (RFC 1123): lowercase alphanumerics and '-', starting and ending alphanumeric.
+ * Values that end up in a fixed-size kernel buffer are held to its size here, at apply, rather than
+ * failing every start (limits.ts has the numbers). Values echoed in messages go through `quoted`.
  */
 import { Schema } from "effect"
+import { MAX_ARG_STRLEN, MAX_ID, NAME_MAX, PATH_MAX, utf8Bytes } from "./limits.js"
+import { quoted } from "./printable.js"
 
 const LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
 
@@ -15,7 +19,9 @@ export const label = (what: string, max: number) =>
       if (s.length === 0) return `${what} must not be empty`
       if (s.length > max) return `${what} must be at most ${max} characters (got ${s.length})`
       if (!LABEL.test(s)) {
-        return `${what} "${s}" must be a DNS label: lowercase letters, digits and '-', starting and ending with a letter or digit`
+        return `${what} ${
+          quoted(s)
+        } must be a DNS label: lowercase letters, digits and '-', starting and ending with a letter or digit`
       }
       return true
     }),
@@ -36,28 +42,43 @@ export const LinkName = Schema.String.pipe(
   Schema.filter((s) =>
     /^[A-Za-z0-9_][A-Za-z0-9_.:@-]{0,14}$/.test(s) && s !== "." && s !== ".."
       ? true
-      : `"${s}" is not a valid interface name (1-15 characters of letters, digits, '_', '.', '-', ':', '@')`
+      : `${quoted(s)} is not a valid interface name (1-15 characters of letters, digits, '_', '.', '-', ':', '@')`
   ),
   Schema.annotations({ identifier: "LinkName" })
 )
 
-const noNul = (what: string) => (s: string) => s.includes("\0") ? `${what} must not contain a NUL byte` : true
-
-/** A plain string that can cross to execve: no NUL bytes. */
-export const CString = Schema.String.pipe(Schema.filter(noNul("string")))
+/**
+ * A plain string that can cross to execve: no NUL bytes, and within the kernel's limit for one
+ * argument or environment string (MAX_ARG_STRLEN; execve fails with E2BIG beyond it).
+ */
+export const CString = Schema.String.pipe(Schema.filter((s) => {
+  if (s.includes("\0")) return "string must not contain a NUL byte"
+  const bytes = utf8Bytes(s)
+  return bytes < MAX_ARG_STRLEN
+    ? true
+    : `the string is ${bytes} bytes; the kernel takes at most ${MAX_ARG_STRLEN - 1} per argument or environment string`
+}))
 
 /**
  * An absolute, normalised path: starts with '/', no '.' or '..' segments, no empty segments, no NUL.
- * Normalised paths make "two mounts at the same path" a string comparison.
+ * Normalised paths make "two mounts at the same path" a string comparison. Within the kernel's
+ * PATH_MAX and NAME_MAX (per component), in bytes, so no mkdir or mount of it fails ENAMETOOLONG.
  */
 export const AbsPath = (what: string) =>
   Schema.String.pipe(
     Schema.filter((s) => {
-      if (!s.startsWith("/")) return `${what} "${s}" must be an absolute path`
+      if (!s.startsWith("/")) return `${what} ${quoted(s)} must be an absolute path`
       if (s.includes("\0")) return `${what} must not contain a NUL byte`
-      if (s.length > 4096) return `${what} is longer than PATH_MAX (4096)`
+      const bytes = utf8Bytes(s)
+      if (bytes >= PATH_MAX) return `${what} is ${bytes} bytes, longer than PATH_MAX allows (${PATH_MAX - 1})`
       if (s !== "/" && (s.endsWith("/") || s.split("/").slice(1).some((p) => p === "" || p === "." || p === ".."))) {
-        return `${what} "${s}" must be normalised (no '.', '..', '//' or trailing '/')`
+        return `${what} ${quoted(s)} must be normalised (no '.', '..', '//' or trailing '/')`
+      }
+      const long = s.split("/").find((p) => utf8Bytes(p) > NAME_MAX)
+      if (long !== undefined) {
+        return `${what}: the component ${quoted(long, 40)} is ${
+          utf8Bytes(long)
+        } bytes; a file name holds at most ${NAME_MAX}`
       }
       return true
     }),
@@ -79,7 +100,7 @@ export const parseIpv4 = (s: string): ReadonlyArray<number> | undefined => {
 }
 
 export const Ipv4 = Schema.String.pipe(
-  Schema.filter((s) => parseIpv4(s) ? true : `"${s}" is not an IPv4 address (expected a.b.c.d, each 0-255)`),
+  Schema.filter((s) => parseIpv4(s) ? true : `${quoted(s)} is not an IPv4 address (expected a.b.c.d, each 0-255)`),
   Schema.annotations({ identifier: "Ipv4" })
 )
 
@@ -87,8 +108,8 @@ export const Ipv4 = Schema.String.pipe(
 export const Ipv4Cidr = Schema.String.pipe(
   Schema.filter((s) => {
     const m = /^([^/]+)\/(0|[1-9][0-9]?)$/.exec(s)
-    if (!m) return `"${s}" is not an address with a prefix (expected a.b.c.d/p)`
-    if (!parseIpv4(m[1]!)) return `"${m[1]}" is not an IPv4 address (expected a.b.c.d, each 0-255)`
+    if (!m) return `${quoted(s)} is not an address with a prefix (expected a.b.c.d/p)`
+    if (!parseIpv4(m[1]!)) return `${quoted(m[1]!)} is not an IPv4 address (expected a.b.c.d, each 0-255)`
     if (Number(m[2]) > 32) return `prefix /${m[2]} is out of range (0..32)`
     return true
   }),
@@ -110,17 +131,22 @@ export const PositiveInt = (what: string, max = Number.MAX_SAFE_INTEGER) =>
 export const envNameProblem = (s: string): string | undefined =>
   s.length > 0 && !s.includes("=") && !s.includes("\0")
     ? undefined
-    : `env name ${JSON.stringify(s)} must be non-empty without '=' or NUL`
+    : `env name ${quoted(s)} must be non-empty without '=' or NUL`
 
 export const EnvName = Schema.String.pipe(Schema.filter((s) => envNameProblem(s) ?? true))
 
-/** `user:` as the OCI image config spells it: name or uid, optionally `:group` or `:gid`. */
+/**
+ * `user:` as the OCI image config spells it: name or uid, optionally `:group` or `:gid`. A numeric
+ * id must fit the kernel's uid_t/gid_t without being -1 (at most 4294967294).
+ */
 export const UserSpec = Schema.String.pipe(
-  Schema.filter((s) =>
-    /^[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?$/.test(s) && s.length <= 256
-      ? true
-      : `user "${s}" must be "name", "uid", "name:group" or "uid:gid"`
-  ),
+  Schema.filter((s) => {
+    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?$/.test(s) || s.length > 256) {
+      return `user ${quoted(s)} must be "name", "uid", "name:group" or "uid:gid"`
+    }
+    const big = s.split(":").find((part) => /^[0-9]+$/.test(part) && Number(part) > MAX_ID)
+    return big === undefined ? true : `user ${quoted(s)}: id ${big} is larger than ${MAX_ID}`
+  }),
   Schema.annotations({ identifier: "UserSpec" })
 )
 
@@ -139,11 +165,11 @@ export const labelKeyProblem = (k: string): string | undefined => {
   const prefix = slash < 0 ? undefined : k.slice(0, slash)
   const name = slash < 0 ? k : k.slice(slash + 1)
   if (prefix !== undefined && (prefix.length === 0 || prefix.length > 253 || !DNS_SUBDOMAIN.test(prefix))) {
-    return `label key ${JSON.stringify(k)}: the prefix before '/' must be a DNS subdomain of at most 253 characters`
+    return `label key ${quoted(k)}: the prefix before '/' must be a DNS subdomain of at most 253 characters`
   }
   if (name.length === 0 || name.length > 63 || !LABEL_NAME.test(name)) {
     return `label key ${
-      JSON.stringify(k)
+      quoted(k)
     } must be [prefix/]name, the name 1-63 letters, digits, '-', '_', '.', starting and ending with a letter or digit`
   }
   return undefined
@@ -154,5 +180,5 @@ export const labelValueProblem = (v: string): string | undefined =>
   v === "" || (v.length <= 63 && LABEL_NAME.test(v))
     ? undefined
     : `label value ${
-      JSON.stringify(v)
+      quoted(v)
     } must be empty or 1-63 letters, digits, '-', '_', '.', starting and ending with a letter or digit`

@@ -9,6 +9,7 @@
 import type { Effect, Option, Stream } from "effect"
 import { Context, Schema } from "effect"
 import type { Pod } from "../spec/Pod.js"
+import { printable } from "../spec/printable.js"
 import type { NewPodEvent, PodEvent, PodStatus } from "./status.js"
 
 export interface StoredPod {
@@ -29,15 +30,89 @@ export interface StoredPod {
   readonly node: string | null
 }
 
+/** The kinds of stored records: desired pods, observed statuses, pod events. */
+export const RecordKind = Schema.Literal("pod", "status", "event")
+export type RecordKind = typeof RecordKind.Type
+
+/**
+ * A stored record that cannot be read back as what it should be: not JSON, failing validation, too
+ * large to parse, or a pod whose spec names another pod than its key. Written behind the Store's
+ * back (another writer's bug, a downgrade, disk damage), never by the Store itself.
+ *
+ * Readers isolate such a record instead of failing: lists carry it next to the good ones (`invalid`),
+ * single reads fail with it, the change feed reports it (`PodInvalid`). `removeInvalid` deletes it.
+ */
+export class InvalidRecord extends Schema.TaggedError<InvalidRecord>()("InvalidRecord", {
+  kind: RecordKind,
+  /** What identifies it in its table: the pod name (pods, status), the event's own key (events). */
+  key: Schema.String,
+  /** Where it is, for people: `pods row "web"`, `etcd key /tank/pods/web`. Already printable. */
+  where: Schema.String,
+  /** Why it cannot be read. Already printable. */
+  reason: Schema.String,
+  /** Pods: the store revision of the write that stored it; events: the event id. When readable. */
+  revision: Schema.optional(Schema.Number),
+  /** Pods: the node it is bound to (null: unbound), when that part of the record is readable. */
+  node: Schema.optional(Schema.NullOr(Schema.String))
+}) {
+  override get message() {
+    return `${this.where}${
+      this.revision !== undefined ? ` (revision ${this.revision})` : ""
+    } is invalid: ${this.reason}`
+  }
+}
+
+export const isInvalidRecord = (u: unknown): u is InvalidRecord => u instanceof InvalidRecord
+
+/** Largest stored spec, status or event body a reader parses (a spec is limited to this at apply). */
+export const MAX_RECORD_BYTES = 1 << 20
+
+/** The reason for a record over `MAX_RECORD_BYTES`, without reading it. */
+export const tooLarge = (bytes: number): string =>
+  `too large: ${bytes} bytes (the limit is ${MAX_RECORD_BYTES}); not parsed`
+
+/** A reason from whatever a decoder failed with, bounded and printable (it may quote the garbage). */
+export const reasonOf = (cause: unknown): string =>
+  printable(
+    cause instanceof Error || (typeof cause === "object" && cause !== null && "message" in cause)
+      ? String((cause as { message: unknown }).message)
+      : String(cause),
+    600
+  )
+
+export interface PodList {
+  /** The readable pods, sorted by name. */
+  readonly pods: ReadonlyArray<StoredPod>
+  /** Pods rows that cannot be read, sorted by name. */
+  readonly invalid: ReadonlyArray<InvalidRecord>
+}
+
+export interface StatusList {
+  readonly statuses: ReadonlyArray<PodStatus>
+  readonly invalid: ReadonlyArray<InvalidRecord>
+}
+
+export interface EventList {
+  readonly events: ReadonlyArray<PodEvent>
+  readonly invalid: ReadonlyArray<InvalidRecord>
+}
+
 /** One entry of the change feed, in revision order. */
 export type Change =
   | { readonly _tag: "PodPut"; readonly revision: number; readonly pod: StoredPod }
   | { readonly _tag: "PodDeleted"; readonly revision: number; readonly name: string }
+  /** A pod was written with a value that cannot be read (see InvalidRecord). */
+  | { readonly _tag: "PodInvalid"; readonly revision: number; readonly record: InvalidRecord }
   /**
    * The feed could not replay from the requested revision (history trimmed): here is the whole
    * desired state at `revision`. Consumers treat it as "forget what you knew".
    */
-  | { readonly _tag: "Resync"; readonly revision: number; readonly pods: ReadonlyArray<StoredPod> }
+  | {
+    readonly _tag: "Resync"
+    readonly revision: number
+    readonly pods: ReadonlyArray<StoredPod>
+    readonly invalid: ReadonlyArray<InvalidRecord>
+  }
 
 export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
   op: Schema.String,
@@ -77,13 +152,20 @@ export interface StoreService {
   readonly put: (pod: Pod, options?: WriteOptions) => Effect.Effect<StoredPod, StoreError | RevisionConflict>
   /** Create only if no pod of that name exists. */
   readonly create: (pod: Pod) => Effect.Effect<StoredPod, StoreError | AlreadyExists>
-  readonly get: (name: string) => Effect.Effect<Option.Option<StoredPod>, StoreError>
-  /** All pods, sorted by name, from an in-memory projection kept fresh. */
-  readonly list: Effect.Effect<ReadonlyArray<StoredPod>, StoreError>
-  /** Delete; a missing pod is not an error (returns false). */
+  /** One pod; fails with InvalidRecord if its stored record cannot be read. */
+  readonly get: (name: string) => Effect.Effect<Option.Option<StoredPod>, StoreError | InvalidRecord>
+  /** All pods, sorted by name, from an in-memory projection kept fresh; unreadable ones apart. */
+  readonly list: Effect.Effect<PodList, StoreError>
+  /**
+   * Delete; a missing pod is not an error (returns false). An unreadable record is deleted too (only
+   * its revision matters).
+   */
   readonly delete: (name: string, options?: WriteOptions) => Effect.Effect<boolean, StoreError | RevisionConflict>
-  /** Ask the agent (in any process) to restart a pod and reset its backoff. None if no such pod. */
-  readonly requestRestart: (name: string) => Effect.Effect<Option.Option<StoredPod>, StoreError>
+  /**
+   * Ask the agent (in any process) to restart a pod and reset its backoff. None if no such pod;
+   * InvalidRecord (nothing written) if its record cannot be read.
+   */
+  readonly requestRestart: (name: string) => Effect.Effect<Option.Option<StoredPod>, StoreError | InvalidRecord>
   /**
    * Bind the pod to a node (null: unbind), keeping its spec; a new revision on the change feed.
    * None if no such pod. With `expectRevision`, only if the pod is still at that revision.
@@ -92,7 +174,7 @@ export interface StoreService {
     name: string,
     node: string | null,
     options?: WriteOptions
-  ) => Effect.Effect<Option.Option<StoredPod>, StoreError | RevisionConflict>
+  ) => Effect.Effect<Option.Option<StoredPod>, StoreError | RevisionConflict | InvalidRecord>
   /** The store-wide revision now. */
   readonly revision: Effect.Effect<number, StoreError>
   /**
@@ -102,15 +184,26 @@ export interface StoreService {
   readonly watch: (fromRevision?: number) => Stream.Stream<Change, StoreError>
   /** Observed status, written by the agent. */
   readonly putStatus: (status: PodStatus) => Effect.Effect<void, StoreError>
-  readonly getStatus: (name: string) => Effect.Effect<Option.Option<PodStatus>, StoreError>
-  readonly listStatus: Effect.Effect<ReadonlyArray<PodStatus>, StoreError>
+  readonly getStatus: (name: string) => Effect.Effect<Option.Option<PodStatus>, StoreError | InvalidRecord>
+  readonly listStatus: Effect.Effect<StatusList, StoreError>
+  /** Delete a status, readable or not. */
   readonly deleteStatus: (name: string) => Effect.Effect<void, StoreError>
   /** Append a pod event (the store keeps a bounded history). */
   readonly appendEvent: (event: NewPodEvent) => Effect.Effect<PodEvent, StoreError>
-  /** Events after `afterId` (default: from now), live, from any process. */
-  readonly events: (afterId?: number) => Stream.Stream<PodEvent, StoreError>
-  /** The most recent events, oldest first. */
-  readonly recentEvents: (limit: number) => Effect.Effect<ReadonlyArray<PodEvent>, StoreError>
+  /**
+   * Events after `afterId` (default: from now), live, from any process. An unreadable event is
+   * passed on as an InvalidRecord in its place, so the feed goes on past it.
+   */
+  readonly events: (afterId?: number) => Stream.Stream<PodEvent | InvalidRecord, StoreError>
+  /** The most recent `limit` events, oldest first; unreadable ones among them apart. */
+  readonly recentEvents: (limit: number) => Effect.Effect<EventList, StoreError>
+  /** Every unreadable record (pods, statuses, events), for repair (`tank doctor`). */
+  readonly invalidRecords: Effect.Effect<ReadonlyArray<InvalidRecord>, StoreError>
+  /**
+   * Remove one record if it is still unreadable (a record rewritten meanwhile is kept): true if
+   * removed. A pod removed this way is deleted like any other (the agent stops what it ran).
+   */
+  readonly removeInvalid: (kind: RecordKind, key: string) => Effect.Effect<boolean, StoreError>
 }
 
 export class Store extends Context.Tag("tank/Store")<Store, StoreService>() {}

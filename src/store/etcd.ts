@@ -8,16 +8,17 @@
  *   disconnect (etcdWatch.ts); a start revision that has been compacted yields a `Resync` with the
  *   full state.
  * - Requests are retried while etcd is briefly unavailable, errors name endpoints and keys
- *   (etcdCall.ts); every value read back is decoded with Schema (etcdRecords.ts).
+ *   (etcdCall.ts); every value read back is decoded with Schema (etcdRecords.ts), and one that cannot
+ *   be is an InvalidRecord, isolated from the others.
  */
-import { type Duration, Effect, Either, Layer, type Stream } from "effect"
+import { type Duration, Effect, Either, Layer, Option, type Stream } from "effect"
 import { Etcd } from "../etcd/client.js"
 import { type EtcdEnv, makeCaller } from "./etcdCall.js"
 import { makeObserved } from "./etcdObserved.js"
 import { makePods } from "./etcdPods.js"
 import { podName, PODS, publicPod, storedPodFrom } from "./etcdRecords.js"
 import { follow } from "./etcdWatch.js"
-import { type Change, Store, type StoreError } from "./Store.js"
+import { type Change, type RecordKind, Store, type StoreError } from "./Store.js"
 
 export const EVENT_HISTORY = 10_000
 
@@ -79,20 +80,41 @@ export const make = (options: EtcdStoreOptions = {}) =>
               revision: Number(ev.kv.mod_revision),
               name: podName(ev.kv.key.toString())
             }])
-            : Either.map(
-              storedPodFrom("watch", prefix, ev.kv.key.toString(), ev.kv),
-              (p) => [{ _tag: "PodPut", revision: p.revision, pod: publicPod(p) }]
-            ),
+            : Either.right([
+              Either.match(storedPodFrom(prefix, ev.kv.key.toString(), ev.kv), {
+                onRight: (p): Change => ({ _tag: "PodPut", revision: p.revision, pod: publicPod(p) }),
+                onLeft: (u): Change => ({ _tag: "PodInvalid", revision: u.revision, record: u.record })
+              })
+            ]),
         reset: () =>
-          Effect.map(pods.readAll("watch"), ({ pods, revision }) => ({
+          Effect.map(pods.readAll("watch"), ({ invalid, pods, revision }) => ({
             revision,
-            items: [{ _tag: "Resync", revision, pods }]
+            items: [{ _tag: "Resync", revision, pods, invalid }]
           }))
       })
 
+    const invalidRecords = Effect.gen(function*() {
+      const all = yield* pods.readAll("doctor")
+      const statuses = yield* observed.listStatus
+      const events = yield* observed.invalidEvents
+      return [...all.invalid, ...statuses.invalid, ...events]
+    })
+
+    /** Delete the key only if it still holds the unreadable value read (same mod revision). */
+    const removeInvalid = (kind: RecordKind, key: string): Effect.Effect<boolean, StoreError> => {
+      if (kind !== "pod") return observed.removeInvalid(kind, key)
+      return Effect.gen(function*() {
+        const cur = yield* pods.readRaw("doctor", key)
+        if (Option.isNone(cur) || Either.isRight(cur.value)) return false
+        return yield* pods.delete(key, { expectRevision: cur.value.left.revision }).pipe(
+          Effect.catchTag("RevisionConflict", () => Effect.succeed(false))
+        )
+      })
+    }
+
     return Store.of({
       get: pods.get,
-      list: Effect.map(pods.readAll("list"), ({ pods }) => pods),
+      list: Effect.map(pods.readAll("list"), ({ invalid, pods }) => ({ pods, invalid })),
       put: pods.put,
       create: pods.create,
       delete: pods.delete,
@@ -100,7 +122,15 @@ export const make = (options: EtcdStoreOptions = {}) =>
       bind: pods.bind,
       revision: currentRevision("revision"),
       watch,
-      ...observed
+      putStatus: observed.putStatus,
+      getStatus: observed.getStatus,
+      listStatus: observed.listStatus,
+      deleteStatus: observed.deleteStatus,
+      appendEvent: observed.appendEvent,
+      events: observed.events,
+      recentEvents: observed.recentEvents,
+      invalidRecords,
+      removeInvalid
     })
   })
 

@@ -17,7 +17,10 @@ import {
 } from "./etcdRecords.js"
 import { follow } from "./etcdWatch.js"
 import type { NewPodEvent, PodEvent, PodStatus } from "./status.js"
-import type { StoreError } from "./Store.js"
+import type { InvalidRecord, StatusList, StoreError } from "./Store.js"
+
+/** An event's id, readable or not (an unreadable one's is its key's create revision too). */
+const idOf = (e: PodEvent | InvalidRecord): number => "id" in e ? e.id : e.revision ?? 0
 
 /** etcd's default --max-txn-ops. */
 const MAX_TXN_OPS = 128
@@ -42,9 +45,7 @@ export const makeObserved = (env: EtcdEnv, options: ObservedOptions) => {
     call("getStatus", statusKey(name), (deadline) => kv.get(statusKey(name)).options({ deadline }).exec()).pipe(
       Effect.flatMap((res) => {
         const found = res.kvs[0]
-        return found
-          ? Effect.map(statusFrom("getStatus", prefix, statusKey(name), found), Option.some)
-          : Effect.succeedNone
+        return found ? Effect.map(statusFrom(prefix, statusKey(name), found), Option.some) : Effect.succeedNone
       })
     )
 
@@ -53,7 +54,17 @@ export const makeObserved = (env: EtcdEnv, options: ObservedOptions) => {
     STATUS,
     (deadline) => kv.getAll().prefix(STATUS).sort("Key", "Ascend").options({ deadline }).exec()
   ).pipe(
-    Effect.flatMap((res) => Effect.forEach(res.kvs, (x) => statusFrom("listStatus", prefix, x.key.toString(), x)))
+    Effect.map((res): StatusList => {
+      const statuses: Array<PodStatus> = []
+      const invalid: Array<InvalidRecord> = []
+      for (const x of res.kvs) {
+        Either.match(statusFrom(prefix, x.key.toString(), x), {
+          onLeft: (r) => invalid.push(r),
+          onRight: (s) => statuses.push(s)
+        })
+      }
+      return { statuses, invalid }
+    })
   )
 
   const deleteStatus = (name: string) =>
@@ -65,12 +76,17 @@ export const makeObserved = (env: EtcdEnv, options: ObservedOptions) => {
       const range = kv.getAll().prefix(EVENTS).sort("Create", order).options({ deadline })
       return (limit === undefined ? range : range.limit(limit)).exec()
     }).pipe(
-      Effect.flatMap((res) =>
-        Effect.map(
-          Effect.forEach(res.kvs, (x) => eventFrom(op, prefix, x)),
-          (events) => ({ revision: Number(res.header.revision), events })
-        )
-      )
+      Effect.map((res) => {
+        const events: Array<PodEvent> = []
+        const invalid: Array<InvalidRecord> = []
+        for (const x of res.kvs) {
+          Either.match(eventFrom(prefix, x.key.toString(), x), {
+            onLeft: (r) => invalid.push(r),
+            onRight: (e) => events.push(e)
+          })
+        }
+        return { revision: Number(res.header.revision), events, invalid }
+      })
     )
 
   /** Drop the oldest events beyond the bound. */
@@ -119,26 +135,68 @@ export const makeObserved = (env: EtcdEnv, options: ObservedOptions) => {
       return stored
     })
 
-  const events = (afterId?: number): Stream.Stream<PodEvent, StoreError> =>
-    follow<PodEvent>({
+  const events = (afterId?: number): Stream.Stream<PodEvent | InvalidRecord, StoreError> =>
+    follow<PodEvent | InvalidRecord>({
       kv,
       prefix: EVENTS,
       after: afterId === undefined ? options.currentRevision("events") : Effect.succeed(afterId),
       where,
       compacted: options.compacted("events"),
       // Deletes are history trims; an event key is written once.
-      decode: (ev) => ev.type === "Put" ? Either.map(eventFrom("events", prefix, ev.kv), (e) => [e]) : Either.right([]),
+      decode: (ev) =>
+        ev.type === "Put"
+          ? Either.right([Either.merge(eventFrom(prefix, ev.kv.key.toString(), ev.kv))])
+          : Either.right([]),
       reset: (since) =>
-        Effect.map(readEvents("events", "Ascend"), ({ events, revision }) => ({
+        Effect.map(readEvents("events", "Ascend"), ({ events, invalid, revision }) => ({
           revision,
-          items: events.filter((e) => e.id > since)
+          items: [...events, ...invalid].filter((e) => idOf(e) > since)
+            .sort((a, b) => idOf(a) - idOf(b))
         }))
     })
 
   const recentEvents = (limit: number) =>
     limit <= 0
-      ? Effect.succeed([])
-      : Effect.map(readEvents("events", "Descend", limit), ({ events }) => [...events].reverse())
+      ? Effect.succeed({ events: [], invalid: [] })
+      : Effect.map(readEvents("events", "Descend", limit), ({ events, invalid }) => ({
+        events: [...events].reverse(),
+        invalid: [...invalid].reverse()
+      }))
 
-  return { putStatus, getStatus, listStatus, deleteStatus, appendEvent, events, recentEvents }
+  /** Every unreadable event (a full read of the history: for repair, not for the hot path). */
+  const invalidEvents = Effect.map(readEvents("doctor", "Ascend"), ({ invalid }) => invalid)
+
+  /** Delete an unreadable status or event if it is still the value read (same mod revision). */
+  const removeInvalid = (kind: "status" | "event", name: string): Effect.Effect<boolean, StoreError> => {
+    const key = kind === "status" ? statusKey(name) : name
+    if (kind === "event" && !key.startsWith(EVENTS)) return Effect.succeed(false)
+    return Effect.gen(function*() {
+      const res = yield* call("doctor", key, (deadline) => kv.get(key).options({ deadline }).exec())
+      const found = res.kvs[0]
+      if (found === undefined) return false
+      const bad = kind === "status"
+        ? Either.isLeft(statusFrom(prefix, key, found))
+        : Either.isLeft(eventFrom(prefix, key, found))
+      if (!bad) return false
+      const done = yield* call(
+        "doctor",
+        key,
+        (deadline) =>
+          kv.if(key, "Mod", "==", Number(found.mod_revision)).options({ deadline }).then(kv.delete().key(key)).commit()
+      )
+      return done.succeeded
+    })
+  }
+
+  return {
+    putStatus,
+    getStatus,
+    listStatus,
+    deleteStatus,
+    appendEvent,
+    events,
+    recentEvents,
+    invalidEvents,
+    removeInvalid
+  }
 }

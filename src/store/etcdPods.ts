@@ -6,14 +6,35 @@
  * again). Each write carries a fresh writeId in the value: when a transaction's outcome was unknown
  * (the connection dropped after commit; the etcd3 client or our retry sent it again) and the compare
  * then fails, finding our own writeId proves it committed, so the write is reported once, correctly.
+ *
+ * A value that cannot be read (an InvalidRecord) can still be replaced by a put (a re-apply repairs
+ * it, keeping what of its bookkeeping is readable) and deleted; reads of it fail with the record.
  */
-import { Effect, Option } from "effect"
+import { Effect, Either, Option } from "effect"
 import type { Pod } from "../spec/Pod.js"
 import type { EtcdEnv } from "./etcdCall.js"
-import { encodePodValue, newWriteId, podKey, PODS, publicPod, storedPodFrom } from "./etcdRecords.js"
-import { AlreadyExists, RevisionConflict, type StoredPod, type StoreError, type WriteOptions } from "./Store.js"
+import {
+  encodePodValue,
+  newWriteId,
+  podKey,
+  PODS,
+  publicPod,
+  storedPodFrom,
+  type UnreadablePod
+} from "./etcdRecords.js"
+import {
+  AlreadyExists,
+  type InvalidRecord,
+  type PodList,
+  RevisionConflict,
+  type StoredPod,
+  type StoreError,
+  type WriteOptions
+} from "./Store.js"
 
-type Current = StoredPod & { readonly writeId: string }
+type Valid = StoredPod & { readonly writeId: string }
+/** The pod as it is in etcd: readable (Right) or not (Left). */
+type Current = Either.Either<Valid, UnreadablePod>
 type Bookkeeping = { readonly restartGeneration: number; readonly node: string | null }
 
 /** What a compare-and-swap step decided, given the pod as it is now. */
@@ -22,7 +43,7 @@ type Decision<A> =
   | { readonly _tag: "Done"; readonly result: A }
 
 const revisionOf = (cur: Option.Option<Current>): number | null =>
-  Option.match(cur, { onNone: () => null, onSome: (c) => c.revision })
+  Option.match(cur, { onNone: () => null, onSome: (c) => Either.isRight(c) ? c.right.revision : c.left.revision })
 
 const expect = (name: string, expected: number | undefined, cur: Option.Option<Current>) => {
   const actual = revisionOf(cur)
@@ -40,22 +61,26 @@ const repeatUntilSome = <A, E>(step: Effect.Effect<Option.Option<A>, E>): Effect
   })
 
 export const makePods = ({ call, kv, prefix }: EtcdEnv) => {
-  const readPod = (op: string, name: string) =>
+  const readPod = (op: string, name: string): Effect.Effect<Option.Option<Current>, StoreError> =>
     call(op, podKey(name), (deadline) => kv.get(podKey(name)).options({ deadline }).exec()).pipe(
-      Effect.flatMap((res) => {
+      Effect.map((res) => {
         const found = res.kvs[0]
-        return found ? Effect.map(storedPodFrom(op, prefix, podKey(name), found), Option.some) : Effect.succeedNone
+        return found ? Option.some(storedPodFrom(prefix, podKey(name), found)) : Option.none()
       })
     )
 
-  const readAll = (op: string) =>
+  const readAll = (op: string): Effect.Effect<PodList & { readonly revision: number }, StoreError> =>
     call(op, PODS, (deadline) => kv.getAll().prefix(PODS).sort("Key", "Ascend").options({ deadline }).exec()).pipe(
-      Effect.flatMap((res) =>
-        Effect.map(
-          Effect.forEach(res.kvs, (x) => storedPodFrom(op, prefix, x.key.toString(), x)),
-          (pods) => ({ revision: Number(res.header.revision), pods: pods.map(publicPod) })
-        )
-      )
+      Effect.map((res) => {
+        const pods: Array<StoredPod> = []
+        const invalid: Array<InvalidRecord> = []
+        for (const x of res.kvs) {
+          const p = storedPodFrom(prefix, x.key.toString(), x)
+          if (Either.isRight(p)) pods.push(publicPod(p.right))
+          else invalid.push(p.left.record)
+        }
+        return { revision: Number(res.header.revision), pods, invalid }
+      })
     )
 
   /**
@@ -73,7 +98,9 @@ export const makePods = ({ call, kv, prefix }: EtcdEnv) => {
     let known: Option.Option<Option.Option<Current>> = optimistic ? Option.some(Option.none()) : Option.none()
     return repeatUntilSome(Effect.gen(function*() {
       const cur = Option.isSome(known) ? known.value : yield* readPod(op, name)
-      if (Option.isSome(cur) && cur.value.writeId === writeId) return Option.some<A | StoredPod>(publicPod(cur.value))
+      if (Option.isSome(cur) && Either.isRight(cur.value) && cur.value.right.writeId === writeId) {
+        return Option.some<A | StoredPod>(publicPod(cur.value.right))
+      }
       const decision = yield* decide(cur)
       if (decision._tag === "Done") return Option.some<A | StoredPod>(decision.result)
       const updatedAt = Date.now()
@@ -86,7 +113,7 @@ export const makePods = ({ call, kv, prefix }: EtcdEnv) => {
       if (!res.succeeded) {
         // Transaction responses keep the namespace prefix on keys: name the key ourselves.
         const now = res.responses[0]?.response_range?.kvs[0]
-        known = Option.some(now ? Option.some(yield* storedPodFrom(op, prefix, key, now)) : Option.none())
+        known = Option.some(now ? Option.some(storedPodFrom(prefix, key, now)) : Option.none())
         return Option.none()
       }
       const revision = Number(res.header.revision)
@@ -94,7 +121,10 @@ export const makePods = ({ call, kv, prefix }: EtcdEnv) => {
         name,
         spec: decision.spec,
         revision,
-        createdRevision: Option.match(cur, { onNone: () => revision, onSome: (c) => c.createdRevision }),
+        createdRevision: Option.match(cur, {
+          onNone: () => revision,
+          onSome: (c) => Either.isRight(c) ? c.right.createdRevision : c.left.createdRevision
+        }),
         updatedAt,
         ...decision.keep
       })
@@ -104,7 +134,10 @@ export const makePods = ({ call, kv, prefix }: EtcdEnv) => {
   const kept = (cur: Option.Option<Current>): Bookkeeping =>
     Option.match(cur, {
       onNone: () => ({ restartGeneration: 0, node: null }),
-      onSome: (c) => ({ restartGeneration: c.restartGeneration, node: c.node })
+      onSome: (c) => {
+        const b = Either.isRight(c) ? c.right : c.left
+        return { restartGeneration: b.restartGeneration, node: b.node }
+      }
     })
 
   const put = (pod: Pod, opts?: WriteOptions): Effect.Effect<StoredPod, StoreError | RevisionConflict> =>
@@ -123,7 +156,7 @@ export const makePods = ({ call, kv, prefix }: EtcdEnv) => {
   const create = (pod: Pod): Effect.Effect<StoredPod, StoreError | AlreadyExists> =>
     cas<never, AlreadyExists>("create", pod.name, true, (cur) =>
       Option.isSome(cur)
-        ? Effect.fail(new AlreadyExists({ name: pod.name, revision: cur.value.revision }))
+        ? Effect.fail(new AlreadyExists({ name: pod.name, revision: revisionOf(cur) ?? 0 }))
         : Effect.succeed({ _tag: "Write", spec: pod, keep: kept(cur) }))
 
   /**
@@ -153,18 +186,25 @@ export const makePods = ({ call, kv, prefix }: EtcdEnv) => {
     }))
   }
 
-  /** Rewrite an existing pod's bookkeeping, keeping its spec; None if absent. */
-  const touch = (op: string, name: string, update: (cur: Current) => Bookkeeping, expected?: number) =>
-    cas<Option.Option<StoredPod>, RevisionConflict>(op, name, false, (cur) =>
-      Effect.as(
+  /** Rewrite an existing pod's bookkeeping, keeping its spec; None if absent, its record if unreadable. */
+  const touch = (op: string, name: string, update: (cur: Valid) => Bookkeeping, expected?: number) =>
+    cas<Option.Option<StoredPod>, RevisionConflict | InvalidRecord>(op, name, false, (cur) =>
+      Effect.zipRight(
         expect(name, expected, cur),
         Option.match(cur, {
-          onNone: (): Decision<Option.Option<StoredPod>> => ({ _tag: "Done", result: Option.none() }),
-          onSome: (c): Decision<Option.Option<StoredPod>> => ({ _tag: "Write", spec: c.spec, keep: update(c) })
+          onNone: () => Effect.succeed<Decision<Option.Option<StoredPod>>>({ _tag: "Done", result: Option.none() }),
+          onSome: (c) =>
+            Either.isRight(c)
+              ? Effect.succeed<Decision<Option.Option<StoredPod>>>({
+                _tag: "Write",
+                spec: c.right.spec,
+                keep: update(c.right)
+              })
+              : Effect.fail(c.left.record)
         })
       )).pipe(Effect.map((r) => Option.isOption(r) ? r : Option.some(r)))
 
-  const requestRestart = (name: string): Effect.Effect<Option.Option<StoredPod>, StoreError> =>
+  const requestRestart = (name: string): Effect.Effect<Option.Option<StoredPod>, StoreError | InvalidRecord> =>
     touch("restart", name, (c) => ({ restartGeneration: c.restartGeneration + 1, node: c.node })).pipe(
       // No expected revision: a conflict cannot happen.
       Effect.catchTag("RevisionConflict", Effect.die)
@@ -174,7 +214,14 @@ export const makePods = ({ call, kv, prefix }: EtcdEnv) => {
     touch("bind", name, (c) => ({ restartGeneration: c.restartGeneration, node }), opts?.expectRevision)
 
   return {
-    get: (name: string) => Effect.map(readPod("get", name), Option.map(publicPod)),
+    get: (name: string): Effect.Effect<Option.Option<StoredPod>, StoreError | InvalidRecord> =>
+      Effect.flatMap(readPod("get", name), (cur) =>
+        Option.match(cur, {
+          onNone: () => Effect.succeedNone,
+          onSome: (c) =>
+            Either.isRight(c) ? Effect.succeed(Option.some(publicPod(c.right))) : Effect.fail(c.left.record)
+        })),
+    readRaw: readPod,
     readAll,
     put,
     create,

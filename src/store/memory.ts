@@ -1,6 +1,7 @@
 /**
  * In-memory Store: the same semantics as the SQL layer (revisions, conditional writes, replayable
- * change feed, status, events) for tests and embedding. Nothing survives the process.
+ * change feed, status, events) for tests and embedding. Nothing survives the process, and it holds
+ * only what went through the Store, so it never has an invalid record.
  */
 import { Effect, Layer, Option, PubSub, Ref, Stream } from "effect"
 import type { Pod } from "../spec/Pod.js"
@@ -83,7 +84,7 @@ export const make = Effect.gen(function*() {
       if (s.revision <= after) return { last: after, out: [] }
       const oldest = s.changes[0]?.revision
       if (oldest === undefined || oldest > after + 1) {
-        return { last: s.revision, out: [{ _tag: "Resync", revision: s.revision, pods: sorted(s.pods) }] }
+        return { last: s.revision, out: [{ _tag: "Resync", revision: s.revision, pods: sorted(s.pods), invalid: [] }] }
       }
       return { last: s.revision, out: s.changes.filter((c) => c.revision > after) }
     }))
@@ -102,7 +103,7 @@ export const make = Effect.gen(function*() {
         (cur) => cur ? Effect.fail(new AlreadyExists({ name: pod.name, revision: cur.revision })) : Effect.void
       ),
     get: (name) => Ref.get(state).pipe(Effect.map((s) => Option.fromNullable(s.pods.get(name)))),
-    list: Ref.get(state).pipe(Effect.map((s) => sorted(s.pods))),
+    list: Ref.get(state).pipe(Effect.map((s) => ({ pods: sorted(s.pods), invalid: [] }))),
     delete: (name, opts) =>
       Effect.gen(function*() {
         const s = yield* Ref.get(state)
@@ -133,7 +134,10 @@ export const make = Effect.gen(function*() {
     putStatus: (status) => Ref.update(state, (s) => ({ ...s, status: new Map(s.status).set(status.name, status) })),
     getStatus: (name) => Ref.get(state).pipe(Effect.map((s) => Option.fromNullable(s.status.get(name)))),
     listStatus: Ref.get(state).pipe(
-      Effect.map((s) => [...s.status.values()].sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+      Effect.map((s) => ({
+        statuses: [...s.status.values()].sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
+        invalid: []
+      }))
     ),
     deleteStatus: (name) =>
       Ref.update(state, (s) => {
@@ -156,7 +160,10 @@ export const make = Effect.gen(function*() {
           return evs
         }))
       })),
-    recentEvents: (limit) => Ref.get(state).pipe(Effect.map((s) => s.events.slice(-limit)))
+    recentEvents: (limit) =>
+      Ref.get(state).pipe(Effect.map((s) => ({ events: limit > 0 ? s.events.slice(-limit) : [], invalid: [] }))),
+    invalidRecords: Effect.succeed([]),
+    removeInvalid: () => Effect.succeed(false)
   })
 })
 

@@ -1,11 +1,28 @@
 /**
- * Store rows: the on-disk shapes, validated with Schema when read back (a hand-edited or corrupted
- * row is an error naming the pod, never a silently wrong spec).
+ * Store rows: the on-disk shapes, validated with Schema when read back. A hand-edited or corrupted
+ * row becomes an InvalidRecord naming its table and key (never a silently wrong spec, and never an
+ * error that stops every other row from being read). Pure: no I/O.
+ *
+ * Readers select bodies through the `*_COLUMNS` lists below: SQLite knows a value's size without
+ * reading it (`octet_length`), so a body over MAX_RECORD_BYTES comes back as NULL with its size and
+ * is reported "too large" without ever being loaded or parsed.
  */
-import { Effect, Schema } from "effect"
-import { Pod } from "../spec/Pod.js"
-import { PodEvent } from "./status.js"
-import { type StoredPod, StoreError } from "./Store.js"
+import { Either, ParseResult, Schema } from "effect"
+import { decodeStoredPod } from "../spec/decode.js"
+import { type Pod, Pod as PodSchema } from "../spec/Pod.js"
+import { quoted } from "../spec/printable.js"
+import { PodEvent, PodStatus } from "./status.js"
+import { InvalidRecord, MAX_RECORD_BYTES, reasonOf, type StoredPod, tooLarge } from "./Store.js"
+
+const guarded = (column: string, as: string) =>
+  `octet_length(${column}) AS ${as}_bytes, CASE WHEN octet_length(${column}) > ${MAX_RECORD_BYTES} THEN NULL ELSE ${column} END AS ${as}`
+
+/** Columns of `pods` (and of `changes`, whose deletes have a NULL spec). */
+export const POD_COLUMNS = `name, revision, created_revision, updated_at, restart_generation, node, ${
+  guarded("spec", "spec")
+}`
+export const STATUS_COLUMNS = `name, ${guarded("body", "body")}`
+export const EVENT_COLUMNS = `id, ${guarded("body", "body")}`
 
 export const PodRow = Schema.Struct({
   name: Schema.String,
@@ -18,38 +35,137 @@ export const PodRow = Schema.Struct({
 })
 export type PodRow = typeof PodRow.Type
 
-const decodeSpec = Schema.decodeUnknown(Schema.parseJson(Pod), { onExcessProperty: "error" })
-export const encodeSpec = Schema.encodeSync(Schema.parseJson(Pod))
+const decodeRow = Schema.decodeUnknownEither(PodRow)
+export const encodeSpec = Schema.encodeSync(Schema.parseJson(PodSchema))
 
-export const podFromRow = (row: unknown): Effect.Effect<StoredPod, StoreError> =>
-  Effect.gen(function*() {
-    const r = yield* Schema.decodeUnknown(PodRow)(row)
-    const spec = yield* decodeSpec(r.spec)
-    return {
-      name: r.name,
-      spec,
-      revision: r.revision,
-      createdRevision: r.created_revision,
-      updatedAt: r.updated_at,
-      restartGeneration: r.restart_generation,
-      node: r.node
-    }
-  }).pipe(
-    Effect.mapError((cause) =>
-      new StoreError({ op: "read", message: `stored pod row is invalid: ${String(cause)}`, cause })
-    )
+/** JSON text as a value, or why not. */
+export const parseJsonText = (text: string): Either.Either<unknown, string> => {
+  try {
+    return Either.right(JSON.parse(text))
+  } catch (e) {
+    return Either.left(`not JSON: ${reasonOf(e)}`)
+  }
+}
+
+/**
+ * A stored spec validated by the schema it was applied with (its size is bounded by the reader); the
+ * reason names each bad field (`containers: ...`).
+ */
+export const decodeStoredSpec = (value: unknown): Either.Either<Pod, string> =>
+  Either.mapLeft(
+    decodeStoredPod(value),
+    (issues) => reasonOf(issues.map((i) => `${i.path || "(root)"}: ${i.message}`).join("; "))
   )
 
-export const EventRow = Schema.Struct({ id: Schema.Number, body: Schema.String })
-const decodeEventBody = Schema.decodeUnknown(Schema.parseJson(Schema.Struct(PodEvent.fields).pipe(Schema.omit("id"))))
+const formatted = (cause: unknown): string =>
+  ParseResult.isParseError(cause) ? reasonOf(ParseResult.TreeFormatter.formatErrorSync(cause)) : reasonOf(cause)
 
-export const eventFromRow = (row: unknown): Effect.Effect<PodEvent, StoreError> =>
-  Effect.gen(function*() {
-    const r = yield* Schema.decodeUnknown(EventRow)(row)
-    const body = yield* decodeEventBody(r.body)
-    return { ...body, id: r.id }
-  }).pipe(
-    Effect.mapError((cause) =>
-      new StoreError({ op: "events", message: `stored event is invalid: ${String(cause)}`, cause })
+type Raw = Record<string, unknown>
+
+const keyOf = (v: unknown): string => typeof v === "string" ? v : String(v)
+const numberOr = (v: unknown): number | undefined => typeof v === "number" ? v : undefined
+
+/** The byte size a guarded select reported, if the body was withheld for being too large. */
+const withheld = (row: Raw, as: string): number | undefined => {
+  const bytes = row[`${as}_bytes`]
+  return typeof bytes === "number" && bytes > MAX_RECORD_BYTES ? bytes : undefined
+}
+
+/**
+ * A `pods` row (or a `changes` row that records a put) as the Store's record. `where` names it in
+ * messages (`pods row "web"`); defaults to the pods table.
+ */
+export const podFromRow = (row: Raw, where?: string): Either.Either<StoredPod, InvalidRecord> => {
+  const key = keyOf(row.name)
+  const node = row.node === null || typeof row.node === "string" ? row.node : undefined
+  const invalid = (reason: string) =>
+    new InvalidRecord({
+      kind: "pod",
+      key,
+      where: where ?? `pods row ${quoted(key)}`,
+      reason,
+      ...(numberOr(row.revision) !== undefined ? { revision: numberOr(row.revision)! } : {}),
+      ...(node !== undefined ? { node } : {})
+    })
+  const big = withheld(row, "spec")
+  if (big !== undefined) return Either.left(invalid(tooLarge(big)))
+  return decodeRow(row).pipe(
+    Either.mapLeft((e) => invalid(`bad columns: ${formatted(e)}`)),
+    Either.flatMap((r) =>
+      parseJsonText(r.spec).pipe(
+        Either.flatMap(decodeStoredSpec),
+        Either.mapLeft(invalid),
+        Either.flatMap((spec) =>
+          spec.name === r.name
+            ? Either.right<StoredPod>({
+              name: r.name,
+              spec,
+              revision: r.revision,
+              createdRevision: r.created_revision,
+              updatedAt: r.updated_at,
+              restartGeneration: r.restart_generation,
+              node: r.node
+            })
+            : Either.left(invalid(`the spec's name ${quoted(spec.name)} is not its key ${quoted(r.name)}`))
+        )
+      )
     )
   )
+}
+
+const StatusJson = Schema.parseJson(PodStatus)
+const decodeStatusBody = Schema.decodeUnknownEither(StatusJson)
+
+/** A `status` row; its body's name must be its key. */
+export const statusFromRow = (row: Raw): Either.Either<PodStatus, InvalidRecord> => {
+  const key = keyOf(row.name)
+  const invalid = (reason: string) =>
+    new InvalidRecord({ kind: "status", key, where: `status row ${quoted(key)}`, reason })
+  const big = withheld(row, "body")
+  if (big !== undefined) return Either.left(invalid(tooLarge(big)))
+  if (typeof row.body !== "string") return Either.left(invalid(`the body is not text (${typeof row.body})`))
+  return decodeStatusBody(row.body).pipe(
+    Either.mapLeft((e) => invalid(formatted(e))),
+    Either.flatMap((s) =>
+      s.name === key ? Either.right(s) : Either.left(invalid(`the status is about ${quoted(s.name)}, not its key`))
+    )
+  )
+}
+
+export const EventBodyJson = Schema.parseJson(Schema.Struct(PodEvent.fields).pipe(Schema.omit("id")))
+const decodeEventBody = Schema.decodeUnknownEither(EventBodyJson)
+
+/** An `events` row; its id is the event's id (and its key for `removeInvalid`). */
+export const eventFromRow = (row: Raw): Either.Either<PodEvent, InvalidRecord> => {
+  const id = numberOr(row.id)
+  const key = keyOf(row.id)
+  const invalid = (reason: string) =>
+    new InvalidRecord({
+      kind: "event",
+      key,
+      where: `events row ${key}`,
+      reason,
+      ...(id !== undefined ? { revision: id } : {})
+    })
+  const big = withheld(row, "body")
+  if (big !== undefined) return Either.left(invalid(tooLarge(big)))
+  if (id === undefined) return Either.left(invalid("the id is not a number"))
+  if (typeof row.body !== "string") return Either.left(invalid(`the body is not text (${typeof row.body})`))
+  return decodeEventBody(row.body).pipe(
+    Either.mapLeft((e) => invalid(formatted(e))),
+    Either.map((body) => ({ ...body, id }))
+  )
+}
+
+/** Split decoded rows into the good ones and the invalid ones. */
+export const partition = <A>(
+  results: ReadonlyArray<Either.Either<A, InvalidRecord>>
+): { readonly good: ReadonlyArray<A>; readonly invalid: ReadonlyArray<InvalidRecord> } => {
+  const good: Array<A> = []
+  const invalid: Array<InvalidRecord> = []
+  for (const r of results) {
+    if (Either.isRight(r)) good.push(r.right)
+    else invalid.push(r.left)
+  }
+  return { good, invalid }
+}

@@ -10,12 +10,32 @@
 import { SqlClient } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import type { SqlError } from "@effect/sql/SqlError"
-import { Duration, Effect, Layer, Option, PubSub, Ref, Schedule, Stream } from "effect"
+import { Duration, Effect, Either, Layer, Option, PubSub, Ref, Schedule, Stream } from "effect"
 import { ensurePrivateSqlite } from "../config/privateDir.js"
 import type { Pod } from "../spec/Pod.js"
-import { encodeSpec, eventFromRow, podFromRow } from "./rows.js"
-import { decodeStatusJson, encodeStatusJson, type PodStatus } from "./status.js"
-import { AlreadyExists, type Change, RevisionConflict, Store, type StoredPod, StoreError } from "./Store.js"
+import { quoted } from "../spec/printable.js"
+import {
+  encodeSpec,
+  EVENT_COLUMNS,
+  eventFromRow,
+  partition,
+  POD_COLUMNS,
+  podFromRow,
+  STATUS_COLUMNS,
+  statusFromRow
+} from "./rows.js"
+import { encodeStatusJson, type PodEvent, type PodStatus } from "./status.js"
+import {
+  AlreadyExists,
+  type Change,
+  type InvalidRecord,
+  type PodList,
+  type RecordKind,
+  RevisionConflict,
+  Store,
+  type StoredPod,
+  StoreError
+} from "./Store.js"
 
 /** How many change-log entries are kept for the feed to replay; older requests get a Resync. */
 const CHANGE_HISTORY = 1000
@@ -92,16 +112,24 @@ export const make = (options: SqlStoreOptions = {}) =>
     const pollInterval = Duration.decode(options.pollInterval ?? "100 millis")
     // Wakes watchers after writes made through this connection (data_version only sees others').
     const local = yield* PubSub.sliding<void>(1)
-    const projection = yield* Ref.make<{ revision: number; pods: ReadonlyArray<StoredPod> }>({ revision: -1, pods: [] })
+    const projection = yield* Ref.make<{ revision: number; list: PodList }>({
+      revision: -1,
+      list: { pods: [], invalid: [] }
+    })
 
     const currentRevision = sql<{ value: number }>`SELECT value FROM meta WHERE key = 'revision'`.pipe(
       Effect.map((rows) => rows[0]?.value ?? 0)
     )
 
-    const readAll = sql`SELECT * FROM pods ORDER BY name`.pipe(
+    const podColumns = sql.literal(POD_COLUMNS)
+    const readAll = sql`SELECT ${podColumns} FROM pods ORDER BY name`.pipe(
       wrap("list"),
-      Effect.flatMap(Effect.forEach(podFromRow))
+      Effect.map((rows): PodList => {
+        const { good, invalid } = partition(rows.map((r) => podFromRow(r)))
+        return { pods: good, invalid }
+      })
     )
+    const readPod = (name: string) => sql`SELECT ${podColumns} FROM pods WHERE name = ${name}`
 
     const write = <A, E>(op: string, name: string, body: (rev: number) => Effect.Effect<A, E | SqlError>) =>
       Effect.gen(function*() {
@@ -126,10 +154,25 @@ export const make = (options: SqlStoreOptions = {}) =>
         Effect.tap(() => PubSub.publish(local, undefined))
       )
 
+    /**
+     * The bookkeeping of the pod's row, not its spec: a write over an unreadable row (a re-apply that
+     * repairs it) keeps what of it is sound.
+     */
     const existing = (name: string) =>
-      sql<{ revision: number; created_revision: number; restart_generation: number; node: string | null }>`
+      sql<{ revision: unknown; created_revision: unknown; restart_generation: unknown; node: unknown }>`
         SELECT revision, created_revision, restart_generation, node FROM pods WHERE name = ${name}`
-        .pipe(Effect.map((rows) => rows[0]))
+        .pipe(Effect.map((rows) => {
+          const r = rows[0]
+          if (r === undefined) return undefined
+          const num = (v: unknown) => typeof v === "number" && Number.isFinite(v) ? v : undefined
+          const revision = num(r.revision) ?? -1
+          return {
+            revision,
+            created_revision: num(r.created_revision) ?? Math.max(revision, 0),
+            restart_generation: num(r.restart_generation) ?? 0,
+            node: typeof r.node === "string" ? r.node : null
+          }
+        }))
 
     const upsert = (
       pod: Pod,
@@ -198,30 +241,40 @@ export const make = (options: SqlStoreOptions = {}) =>
         )
 
     /** Log the pod row as it now is (after an in-place UPDATE) as the change at `rev`. */
-    const logRow = (rev: number, name: string, row: unknown) => {
-      const r = row as {
-        spec: string
-        created_revision: number
-        updated_at: number
-        restart_generation: number
-        node: string | null
-      }
-      return sql`INSERT INTO changes (revision, name, spec, created_revision, updated_at, restart_generation, node)
-                 VALUES (${rev}, ${name}, ${r.spec}, ${r.created_revision}, ${r.updated_at}, ${r.restart_generation},
-                         ${r.node})`
-    }
+    const logRow = (rev: number, name: string, row: {
+      readonly spec: unknown
+      readonly createdRevision: number
+      readonly updated_at: number
+      readonly restartGeneration: number
+      readonly node: string | null
+    }) =>
+      sql`INSERT INTO changes (revision, name, spec, created_revision, updated_at, restart_generation, node)
+          VALUES (${rev}, ${name}, ${row.spec as string}, ${row.createdRevision}, ${row.updated_at},
+                  ${row.restartGeneration}, ${row.node})`
+
+    /**
+     * Rewrite a readable pod's bookkeeping as the change at `rev`; "absent" if there is no such pod,
+     * its InvalidRecord (nothing written) if its row cannot be read.
+     */
+    const touch = (rev: number, name: string, update: (pod: StoredPod) => StoredPod) =>
+      Effect.gen(function*() {
+        const [row] = yield* readPod(name)
+        if (!row) return yield* Effect.fail("absent" as const)
+        const cur = podFromRow(row)
+        if (Either.isLeft(cur)) return yield* Effect.fail(cur.left)
+        const next = { ...update(cur.right), revision: rev, updatedAt: Date.now() }
+        yield* sql`UPDATE pods SET revision = ${rev}, updated_at = ${next.updatedAt},
+                     restart_generation = ${next.restartGeneration}, node = ${next.node}
+                   WHERE name = ${name}`
+        // The stored text as it is (not re-encoded): the change log must replay exactly this row.
+        yield* logRow(rev, name, { ...next, spec: row.spec, updated_at: next.updatedAt })
+        return next
+      })
 
     const requestRestart = (name: string) =>
-      write("restart", name, (rev) =>
-        Effect.gen(function*() {
-          const [row] = yield* sql`UPDATE pods SET revision = ${rev}, updated_at = ${Date.now()},
-                                     restart_generation = restart_generation + 1
-                                   WHERE name = ${name} RETURNING *`
-          if (!row) return yield* Effect.fail("absent" as const)
-          yield* logRow(rev, name, row)
-          return row
-        })).pipe(
-          Effect.flatMap((row) => Effect.map(podFromRow(row), Option.some)),
+      write("restart", name, (rev) => touch(rev, name, (p) => ({ ...p, restartGeneration: p.restartGeneration + 1 })))
+        .pipe(
+          Effect.map(Option.some),
           Effect.catchIf((e): e is "absent" => e === "absent", () => Effect.succeedNone)
         )
 
@@ -232,23 +285,19 @@ export const make = (options: SqlStoreOptions = {}) =>
           if (opts?.expectRevision !== undefined && (cur?.revision ?? 0) !== opts.expectRevision) {
             return yield* new RevisionConflict({ name, expected: opts.expectRevision, actual: cur?.revision ?? null })
           }
-          if (!cur) return yield* Effect.fail("absent" as const)
-          const [row] = yield* sql`UPDATE pods SET revision = ${rev}, updated_at = ${Date.now()}, node = ${node}
-                                   WHERE name = ${name} RETURNING *`
-          yield* logRow(rev, name, row)
-          return row
+          return yield* touch(rev, name, (p) => ({ ...p, node }))
         })).pipe(
-          Effect.flatMap((row) => Effect.map(podFromRow(row), Option.some)),
+          Effect.map(Option.some),
           Effect.catchIf((e): e is "absent" => e === "absent", () => Effect.succeedNone)
         )
 
     const list = Effect.gen(function*() {
       const rev = yield* currentRevision.pipe(wrap("list"))
       const cached = yield* Ref.get(projection)
-      if (cached.revision === rev) return cached.pods
-      const pods = yield* readAll
-      yield* Ref.set(projection, { revision: rev, pods })
-      return pods
+      if (cached.revision === rev) return cached.list
+      const all = yield* readAll
+      yield* Ref.set(projection, { revision: rev, list: all })
+      return all
     })
 
     /** Emits whenever something may have changed: own writes at once, other processes' within pollInterval. */
@@ -267,27 +316,27 @@ export const make = (options: SqlStoreOptions = {}) =>
         if (rev <= after) return { last: after, out: [] as Array<Change> }
         // Everything between `after` and the oldest retained change is gone: hand over the full state.
         if (oldest?.r == null || oldest.r > after + 1) {
-          const pods = yield* readAll
-          return { last: rev, out: [{ _tag: "Resync", revision: rev, pods }] as Array<Change> }
+          const all = yield* readAll
+          return { last: rev, out: [{ _tag: "Resync", revision: rev, ...all }] as Array<Change> }
         }
         const rows = yield* sql<
-          {
-            revision: number
-            name: string
-            spec: string | null
-            created_revision: number | null
-            updated_at: number | null
-            restart_generation: number | null
-            node: string | null
-          }
-        >`SELECT * FROM changes WHERE revision > ${after} ORDER BY revision`.pipe(wrap("watch"))
+          { revision: number; name: string; spec: unknown; spec_bytes: number | null; created_revision: unknown }
+        >`SELECT ${podColumns} FROM changes WHERE revision > ${after} ORDER BY revision`.pipe(wrap("watch"))
         const out: Array<Change> = []
         for (const r of rows) {
-          if (r.spec === null) out.push({ _tag: "PodDeleted", revision: r.revision, name: r.name })
-          else {
-            const pod = yield* podFromRow({ ...r, created_revision: r.created_revision ?? r.revision })
-            out.push({ _tag: "PodPut", revision: r.revision, pod })
+          if (r.spec === null && r.spec_bytes === null) {
+            out.push({ _tag: "PodDeleted", revision: r.revision, name: String(r.name) })
+            continue
           }
+          const pod = podFromRow(
+            { ...r, created_revision: r.created_revision ?? r.revision },
+            `changes row ${r.revision} (pod ${quoted(String(r.name))})`
+          )
+          out.push(
+            Either.isRight(pod)
+              ? { _tag: "PodPut", revision: r.revision, pod: pod.right }
+              : { _tag: "PodInvalid", revision: r.revision, record: pod.left }
+          )
         }
         return { last: rows.length ? rows[rows.length - 1]!.revision : after, out }
       })
@@ -320,12 +369,55 @@ export const make = (options: SqlStoreOptions = {}) =>
         Effect.asVoid
       )
 
-    const statusFrom = (body: string) =>
-      decodeStatusJson(body).pipe(
-        Effect.mapError((cause) =>
-          new StoreError({ op: "status", message: `stored status is invalid: ${cause.message}` })
-        )
-      )
+    const statusColumns = sql.literal(STATUS_COLUMNS)
+    const eventColumns = sql.literal(EVENT_COLUMNS)
+
+    const listStatus = sql`SELECT ${statusColumns} FROM status ORDER BY name`.pipe(
+      wrap("listStatus"),
+      Effect.map((rows) => {
+        const { good, invalid } = partition(rows.map(statusFromRow))
+        return { statuses: good, invalid }
+      })
+    )
+
+    const invalidRecords = Effect.gen(function*() {
+      const pods = yield* readAll
+      const statuses = yield* listStatus
+      const events = yield* sql`SELECT ${eventColumns} FROM events ORDER BY id`.pipe(wrap("doctor"))
+      return [...pods.invalid, ...statuses.invalid, ...partition(events.map(eventFromRow)).invalid]
+    })
+
+    /** Delete one record if it is (still) unreadable: checked and deleted in one transaction. */
+    const removeInvalid = (kind: RecordKind, key: string): Effect.Effect<boolean, StoreError> => {
+      switch (kind) {
+        case "pod":
+          return write("doctor", key, (rev) =>
+            Effect.gen(function*() {
+              const [row] = yield* readPod(key)
+              if (!row || Either.isRight(podFromRow(row))) return yield* Effect.fail("kept" as const)
+              yield* sql`DELETE FROM pods WHERE name = ${key}`
+              yield* sql`INSERT INTO changes (revision, name, spec) VALUES (${rev}, ${key}, NULL)`
+              return true
+            })).pipe(Effect.catchIf((e): e is "kept" => e === "kept", () => Effect.succeed(false)))
+        case "status":
+          return sql.withTransaction(Effect.gen(function*() {
+            const [row] = yield* sql`SELECT ${statusColumns} FROM status WHERE name = ${key}`
+            if (!row || Either.isRight(statusFromRow(row))) return false
+            yield* sql`DELETE FROM status WHERE name = ${key}`
+            return true
+          })).pipe(wrap("doctor"))
+        case "event": {
+          const id = Number(key)
+          if (!Number.isSafeInteger(id)) return Effect.succeed(false)
+          return sql.withTransaction(Effect.gen(function*() {
+            const [row] = yield* sql`SELECT ${eventColumns} FROM events WHERE id = ${id}`
+            if (!row || Either.isRight(eventFromRow(row))) return false
+            yield* sql`DELETE FROM events WHERE id = ${id}`
+            return true
+          })).pipe(wrap("doctor"))
+        }
+      }
+    }
 
     const appendEvent: Store["Type"]["appendEvent"] = (event) =>
       Effect.gen(function*() {
@@ -337,9 +429,11 @@ export const make = (options: SqlStoreOptions = {}) =>
       }).pipe(wrap("appendEvent"), Effect.tap(() => PubSub.publish(local, undefined)))
 
     const eventsAfter = (after: number) =>
-      sql`SELECT id, body FROM events WHERE id > ${after} ORDER BY id`.pipe(
+      sql`SELECT ${eventColumns} FROM events WHERE id > ${after} ORDER BY id`.pipe(
         wrap("events"),
-        Effect.flatMap(Effect.forEach(eventFromRow))
+        Effect.map((rows) =>
+          rows.map((r) => ({ id: r.id as number, item: Either.merge(eventFromRow(r)) as PodEvent | InvalidRecord }))
+        )
       )
 
     const events = (afterId?: number) =>
@@ -349,7 +443,7 @@ export const make = (options: SqlStoreOptions = {}) =>
         const pull = Effect.gen(function*() {
           const evs = yield* eventsAfter(yield* Ref.get(cursor))
           if (evs.length) yield* Ref.set(cursor, evs[evs.length - 1]!.id)
-          return evs
+          return evs.map((e) => e.item)
         })
         return Stream.concat(Stream.make(undefined), wakeups).pipe(
           Stream.mapEffect(() => pull),
@@ -361,7 +455,7 @@ export const make = (options: SqlStoreOptions = {}) =>
       put,
       create,
       get: (name) =>
-        sql`SELECT * FROM pods WHERE name = ${name}`.pipe(
+        readPod(name).pipe(
           wrap("get"),
           Effect.flatMap((rows) => rows[0] ? Effect.map(podFromRow(rows[0]), Option.some) : Effect.succeedNone)
         ),
@@ -373,22 +467,24 @@ export const make = (options: SqlStoreOptions = {}) =>
       watch,
       putStatus,
       getStatus: (name) =>
-        sql<{ body: string }>`SELECT body FROM status WHERE name = ${name}`.pipe(
+        sql`SELECT ${statusColumns} FROM status WHERE name = ${name}`.pipe(
           wrap("getStatus"),
-          Effect.flatMap((rows) => rows[0] ? Effect.map(statusFrom(rows[0].body), Option.some) : Effect.succeedNone)
+          Effect.flatMap((rows) => rows[0] ? Effect.map(statusFromRow(rows[0]), Option.some) : Effect.succeedNone)
         ),
-      listStatus: sql<{ body: string }>`SELECT body FROM status ORDER BY name`.pipe(
-        wrap("listStatus"),
-        Effect.flatMap(Effect.forEach((r) => statusFrom(r.body)))
-      ),
+      listStatus,
       deleteStatus: (name) => sql`DELETE FROM status WHERE name = ${name}`.pipe(wrap("deleteStatus"), Effect.asVoid),
       appendEvent,
       events,
       recentEvents: (limit) =>
-        sql`SELECT id, body FROM (SELECT id, body FROM events ORDER BY id DESC LIMIT ${limit}) ORDER BY id`.pipe(
+        sql`SELECT ${eventColumns} FROM (SELECT id, body FROM events ORDER BY id DESC LIMIT ${limit}) ORDER BY id`.pipe(
           wrap("events"),
-          Effect.flatMap(Effect.forEach(eventFromRow))
-        )
+          Effect.map((rows) => {
+            const { good, invalid } = partition(rows.map(eventFromRow))
+            return { events: good, invalid }
+          })
+        ),
+      invalidRecords,
+      removeInvalid
     })
   })
 

@@ -12,7 +12,10 @@ export const Phase = Schema.Literal(
   "backing-off", // ended; waiting to restart
   "terminal", // ended; the restart policy says no more restarts until the spec changes
   "failed", // could not start (reason says why); retried with backoff per policy
-  "lost" // cluster: its node stopped reporting and the pod may not be rescheduled
+  "lost", // cluster: its node stopped reporting and the pod may not be rescheduled
+  // A stored record of the pod cannot be read (the reason names it). Never written by the agent:
+  // readers report it from the store (Api.statusAll), next to what is known of the run.
+  "invalid"
 )
 export type Phase = typeof Phase.Type
 
@@ -86,7 +89,8 @@ export const PodEventType = Schema.Literal(
   "restarting",
   "adopted",
   "scheduled", // cluster: bound to a node
-  "lost" // cluster: its node stopped reporting
+  "lost", // cluster: its node stopped reporting
+  "invalid" // the pod's stored record cannot be read (the message says why); it is neither started nor stopped
 )
 export type PodEventType = typeof PodEventType.Type
 

@@ -85,7 +85,9 @@ describe("Agent (live, root)", () => {
         const onf = yield* until("on_failure terminal", status(store, "onf"), (s) => s?.phase === "terminal")
         assert.strictEqual(onf!.lastExit?.code, 0)
         yield* until("always restarted 3 times", status(store, "alw"), (s) => (s?.restarts ?? 0) >= 3)
-        const delays = (yield* store.recentEvents(500)).filter((e) => e.pod === "alw" && e.type === "backing-off").map((
+        const delays = (yield* store.recentEvents(500)).events.filter((e) =>
+          e.pod === "alw" && e.type === "backing-off"
+        ).map((
           e
         ) => e.delayMs)
         assert.deepStrictEqual(delays.slice(0, 3), [300, 600, 1200])
@@ -95,7 +97,7 @@ describe("Agent (live, root)", () => {
         yield* withStore(store, Api.apply(once("nev", "never", 4)))
         yield* until("new spec runs again", status(store, "nev"), (s) => s?.lastExit?.code === 4)
         for (const n of ["nev", "onf", "alw"]) yield* withStore(store, Api.remove(n))
-        yield* until("all gone", store.listStatus, (l) => l.length === 0)
+        yield* until("all gone", Effect.map(store.listStatus, (l) => l.statuses), (l) => l.length === 0)
       }),
     { timeout: 90_000 }
   )
@@ -121,16 +123,17 @@ describe("Agent (live, root)", () => {
         const names = Array.from({ length: 20 }, (_, i) => `many-${i}`)
         const t1 = Date.now()
         yield* withStore(store, Api.applyAll(names.map((n) => sleeper(env, n))))
-        yield* until("20 running", store.listStatus, (l) =>
-          names.every((n) =>
-            running(l.find((s) => s.name === n))
-          ), 60_000)
+        yield* until(
+          "20 running",
+          Effect.map(store.listStatus, (l) => l.statuses),
+          (l) => names.every((n) => running(l.find((s) => s.name === n))),
+          60_000
+        )
         yield* Effect.logInfo(`20 pods running after ${Date.now() - t1} ms`)
         for (const n of [...names, "ext"]) {
           yield* withStore(store, Api.remove(n))
         }
-        yield* until("all gone", store.listStatus, (l) =>
-          l.length === 0, 60_000)
+        yield* until("all gone", Effect.map(store.listStatus, (l) => l.statuses), (l) => l.length === 0, 60_000)
       }),
     { timeout: 120_000 }
   )
@@ -186,7 +189,12 @@ describe("Agent process (live restore, root)", () => {
         const a1 = startAgent(env.dataDir)
         yield* Effect.addFinalizer(() => Effect.sync(() => a1.kill("SIGKILL")))
         yield* withStore(client, Api.applyAll([sleeper(env, "keep1"), sleeper(env, "keep2")]))
-        const s1 = yield* until("both running", client.listStatus, (l) => l.filter(running).length === 2, 30_000)
+        const s1 = yield* until(
+          "both running",
+          Effect.map(client.listStatus, (l) => l.statuses),
+          (l) => l.filter(running).length === 2,
+          30_000
+        )
         const pids = Object.fromEntries(s1.map((s) => [s.name, s.hostPid]))
         a1.kill("SIGKILL")
         yield* Effect.promise(() => exited(a1))
@@ -201,7 +209,7 @@ describe("Agent process (live restore, root)", () => {
         yield* Effect.addFinalizer(() => Effect.sync(() => a2.kill("SIGKILL")))
         const s2 = yield* until(
           "re-adopted",
-          client.listStatus,
+          Effect.map(client.listStatus, (l) => l.statuses),
           (l) =>
             running(l.find((s) => s.name === "keep1")) && running(l.find((s) => s.name === "keep2")) &&
             l.find((s) => s.name === "keep2")!.hostPid !== pids.keep2,

@@ -80,7 +80,7 @@ describe("Agent restart with a monitor's slots full (root)", () => {
         // Whatever the old agent's leaving freed is taken too: the new agent finds no general slot.
         const more = yield* fillSlots(record.socketPath)
         assert.strictEqual(held.count + more.count, GENERAL_SLOTS)
-        const lastId = Math.max(0, ...(yield* store.recentEvents(200)).map((e) => e.id))
+        const lastId = Math.max(0, ...(yield* store.recentEvents(200)).events.map((e) => e.id))
         const a2 = startAgent(env.dataDir)
         yield* Effect.addFinalizer(() =>
           Effect.promise(async () => {
@@ -91,7 +91,7 @@ describe("Agent restart with a monitor's slots full (root)", () => {
         )
         const adopted = yield* until(
           "adopted event",
-          store.recentEvents(200),
+          Effect.map(store.recentEvents(200), (r) => r.events),
           (es) => es.some((e) => e.pod === "held" && e.type === "adopted" && e.id > lastId),
           30_000
         )

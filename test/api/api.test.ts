@@ -26,7 +26,7 @@ const layers = [["memory", layerMemory], ["sqlite", sqliteFile]] as const
 
 const names = Effect.map(Api.list, (pods) => pods.map((p) => p.name))
 const eventTypes = Effect.flatMap(Store, (s) => s.recentEvents(100)).pipe(
-  Effect.map((evs) => evs.map((e) => `${e.type} ${e.pod}`))
+  Effect.map(({ events }) => events.map((e) => `${e.type} ${e.pod}`))
 )
 
 /** Run `eff` with a logger that records warnings, and return them alongside the result. */

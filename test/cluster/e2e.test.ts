@@ -151,7 +151,10 @@ describe("cluster mode (live, root): 3 etcd members, 3 agents", () => {
         const store = Context.get(ctx, Store)
         const nodes = Context.get(ctx, Nodes)
         const api = <A, E>(eff: Effect.Effect<A, E, Store>) => Effect.provideService(eff, Store, store)
-        const snapshot = Effect.all({ pods: store.list, statuses: store.listStatus })
+        const snapshot = Effect.all({
+          pods: Effect.map(store.list, (l) => l.pods),
+          statuses: Effect.map(store.listStatus, (l) => l.statuses)
+        })
         type Snap = { readonly pods: ReadonlyArray<StoredPod>; readonly statuses: ReadonlyArray<PodStatus> }
         const statusOf = (s: Snap, name: string) => s.statuses.find((x) => x.name === name)
         const bindingOf = (s: Snap, name: string) => s.pods.find((p) => p.name === name)?.node ?? null
@@ -261,9 +264,14 @@ describe("cluster mode (live, root): 3 etcd members, 3 agents", () => {
         for (const n of moving) assert.isTrue(runsOnItsNode(yield* snapshot, n), `${n} still runs on its new node`)
 
         // --- delete everything: nothing remains on any node ---------------------------------------
-        const lastPids = (yield* store.listStatus).map((s) => s.hostPid)
+        const lastPids = (yield* store.listStatus).statuses.map((s) => s.hostPid)
         yield* Effect.forEach(all, (n) => api(Api.remove(n)), { discard: true })
-        yield* until("all statuses gone", store.listStatus, (l) => l.length === 0, 30_000)
+        yield* until(
+          "all statuses gone",
+          Effect.map(store.listStatus, (l) => l.statuses),
+          (l) => l.length === 0,
+          30_000
+        )
         yield* until("all workloads gone", Effect.sync(() => lastPids.filter(alive)), (l) => l.length === 0)
         for (const dir of dataDirs) {
           const run = path.join(dir, "run")

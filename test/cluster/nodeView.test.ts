@@ -8,7 +8,7 @@ import { decodePodEither } from "../../src/spec/decode.js"
 import type { Pod } from "../../src/spec/Pod.js"
 import { make as memoryStore } from "../../src/store/memory.js"
 import type { PodStatus } from "../../src/store/status.js"
-import type { Change, StoredPod } from "../../src/store/Store.js"
+import { type Change, InvalidRecord, type StoredPod } from "../../src/store/Store.js"
 
 const pod = (name: string, extra: object = {}): Pod => {
   const r = decodePodEither({ name, containers: [{ name: "app", image: "busybox" }], ...extra })
@@ -40,6 +40,8 @@ const summary = (c: Change) =>
     ? `put ${c.pod.name}`
     : c._tag === "PodDeleted"
     ? `deleted ${c.name}`
+    : c._tag === "PodInvalid"
+    ? `invalid ${c.record.key}`
     : `resync ${c.pods.map((p) => p.name).join(",")}`
 
 describe("viewChange (pure)", () => {
@@ -76,10 +78,40 @@ describe("viewChange (pure)", () => {
     const r = NodeView.viewChange("n1", new Set(["old"]), {
       _tag: "Resync",
       revision: 9,
-      pods: [stored("a", "n1"), stored("b", "n2"), stored("c", null)]
+      pods: [stored("a", "n1"), stored("b", "n2"), stored("c", null)],
+      invalid: []
     })
     assert.deepStrictEqual(r.out?._tag === "Resync" && r.out.pods.map((p) => p.name), ["a"])
     assert.deepStrictEqual([...r.visible], ["a"])
+  })
+  it("an unreadable pod record is shown unless its bookkeeping binds it elsewhere", () => {
+    const bad = (key: string, node?: string | null) =>
+      new InvalidRecord({
+        kind: "pod",
+        key,
+        where: `etcd key pods/${key}`,
+        reason: "not JSON",
+        revision: 3,
+        ...(node !== undefined ? { node } : {})
+      })
+    const change = (node?: string | null): Change => ({ _tag: "PodInvalid", revision: 3, record: bad("a", node) })
+    // Unknown node, unbound, or ours: visible (a node that runs it keeps it; others never start it).
+    for (const node of [undefined, null, "n1"]) {
+      const r = NodeView.viewChange("n1", new Set(), change(node))
+      assert.strictEqual(r.out?._tag, "PodInvalid")
+      assert.deepStrictEqual([...r.visible], ["a"])
+    }
+    // Bound elsewhere: hidden, and a pod that was visible here reads as deleted (it moved away).
+    assert.isUndefined(NodeView.viewChange("n1", new Set(), change("n2")).out)
+    assert.strictEqual(NodeView.viewChange("n1", new Set(["a"]), change("n2")).out?._tag, "PodDeleted")
+    const r = NodeView.viewChange("n1", new Set(), {
+      _tag: "Resync",
+      revision: 9,
+      pods: [],
+      invalid: [bad("x"), bad("y", "n2"), bad("z", "n1")]
+    })
+    assert.deepStrictEqual(r.out?._tag === "Resync" && r.out.invalid.map((i) => i.key), ["x", "z"])
+    assert.deepStrictEqual([...r.visible].sort(), ["x", "z"])
   })
 })
 
@@ -93,12 +125,12 @@ describe("NodeView over the memory store", () => {
       yield* store.bind("a", "n1")
       yield* store.bind("b", "n2")
       const view = yield* NodeView.make("n1", store)
-      assert.deepStrictEqual((yield* view.list).map((p) => p.name), ["a"])
+      assert.deepStrictEqual((yield* view.list).pods.map((p) => p.name), ["a"])
       assert.isTrue(Option.isSome(yield* view.get("a")))
       assert.isTrue(Option.isNone(yield* view.get("b")))
       assert.isTrue(Option.isNone(yield* view.get("c")))
       // Writes pass through to the whole store.
-      assert.strictEqual((yield* store.list).length, 3)
+      assert.strictEqual((yield* store.list).pods.length, 3)
 
       const from = yield* store.revision
       const feed = yield* view.watch(from).pipe(Stream.take(4), Stream.runCollect, Effect.fork)
@@ -110,7 +142,7 @@ describe("NodeView over the memory store", () => {
       yield* store.delete("c") // c deleted
       const seen = Chunk.toReadonlyArray(yield* Fiber.join(feed)).map(summary)
       assert.deepStrictEqual(seen, ["put c", "deleted a", "put c", "deleted c"])
-      assert.deepStrictEqual(yield* view.list, [])
+      assert.deepStrictEqual(yield* view.list, { pods: [], invalid: [] })
     }))
 
   it.scoped("statuses: stamped with this node, read back only if ours, another node's never overwritten or deleted", () =>
@@ -122,8 +154,8 @@ describe("NodeView over the memory store", () => {
       const n2 = yield* NodeView.make("n2", store)
       yield* n1.putStatus(status("a", { hostPid: 11 }))
       assert.strictEqual(Option.getOrThrow(yield* store.getStatus("a")).node, "n1")
-      assert.deepStrictEqual((yield* n1.listStatus).map((s) => s.name), ["a"])
-      assert.deepStrictEqual(yield* n2.listStatus, [])
+      assert.deepStrictEqual((yield* n1.listStatus).statuses.map((s) => s.name), ["a"])
+      assert.deepStrictEqual(yield* Effect.map(n2.listStatus, (l) => l.statuses), [])
       assert.isTrue(Option.isNone(yield* n2.getStatus("a")))
 
       // a moves to n2; n2 reports it; n1, still stopping its copy, must not clobber or remove that.

@@ -84,7 +84,7 @@ describe("podRequest", () => {
       podRequest(spec("a", {}, { limits: { cpu: { quota: 50_000, period: 100_000 }, memory: 256 * MiB } })),
       { cpu: 500, memory: 256 * MiB, pods: 1 }
     )
-    assert.strictEqual(podRequest(spec("a", {}, { limits: { cpu: { quota: 1, period: 3000 } } })).cpu, 1)
+    assert.strictEqual(podRequest(spec("a", {}, { limits: { cpu: { quota: 1500, period: 1_000_000 } } })).cpu, 2)
     assert.strictEqual(podRequest(spec("a", {}, { limits: { cpu: { quota: 250_000 } } })).cpu, 2500)
   })
 

@@ -52,10 +52,10 @@ const cluster = Effect.gen(function*() {
       return scope
     })
   const down = (scope: Scope.CloseableScope) => Scope.close(scope, Exit.void)
-  const bindings = store.list.pipe(Effect.map((ps) => Object.fromEntries(ps.map((p) => [p.name, p.node]))))
+  const bindings = store.list.pipe(Effect.map(({ pods }) => Object.fromEntries(pods.map((p) => [p.name, p.node]))))
   const events = (type: string) =>
     store.recentEvents(1000).pipe(
-      Effect.map((es) => es.filter((e) => e.type === type).map((e) => `${e.pod}: ${e.message}`))
+      Effect.map(({ events }) => events.filter((e) => e.type === type).map((e) => `${e.pod}: ${e.message}`))
     )
   return { store, nodes, up, down, bindings, events }
 })
@@ -240,7 +240,7 @@ describe("runScheduler", () => {
       assert.isTrue(raced)
       // The first decision (a, the emptiest for a selector-less pod) hit the conflict; the spec now wants zone y.
       assert.strictEqual(Option.getOrThrow(yield* inner.get("p")).node, "b")
-      const scheduled = (yield* inner.recentEvents(100)).filter((e) => e.type === "scheduled")
+      const scheduled = (yield* inner.recentEvents(100)).events.filter((e) => e.type === "scheduled")
       assert.deepStrictEqual(scheduled.map((e) => e.message), ["bound to node b (placed)"])
     }))
 

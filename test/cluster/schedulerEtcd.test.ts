@@ -60,7 +60,7 @@ describe("scheduler on etcd, run by the elected agent", () => {
         const store = yield* Effect.provide(Store, agents[2]!.ctx)
         for (let i = 0; i < 6; i++) yield* store.put(spec(`r${i}`, { reschedule: true }))
         for (let i = 0; i < 3; i++) yield* store.put(spec(`s${i}`))
-        const bindings = store.list.pipe(Effect.map((ps) => new Map(ps.map((p) => [p.name, p.node]))))
+        const bindings = store.list.pipe(Effect.map(({ pods }) => new Map(pods.map((p) => [p.name, p.node]))))
         yield* eventually("all bound", Effect.map(bindings, (b) => [...b.values()].every((n) => n !== null)))
         const before = yield* bindings
         assert.deepStrictEqual(new Set(before.values()), new Set(["n1", "n2", "n3"]))

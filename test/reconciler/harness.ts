@@ -54,7 +54,7 @@ export const phaseIs = (store: StoreService, name: string, phase: PodStatus["pha
   statusOf(store, name).pipe(Effect.map((s) => s?.phase === phase))
 
 export const eventsOf = (store: StoreService, name: string) =>
-  store.recentEvents(10_000).pipe(Effect.map((es) => es.filter((e) => e.pod === name)), Effect.orDie)
+  store.recentEvents(10_000).pipe(Effect.map(({ events }) => events.filter((e) => e.pod === name)), Effect.orDie)
 
 export const typesOf = (store: StoreService, name: string): Effect.Effect<ReadonlyArray<PodEventType>> =>
   eventsOf(store, name).pipe(Effect.map((es) => es.map((e) => e.type)))

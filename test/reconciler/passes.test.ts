@@ -17,7 +17,10 @@ describe("Reconciler: triggers and scale", () => {
       const before = passes
       for (let i = 0; i < 20; i++) yield* store.put(podSpec(`pod-${String(i).padStart(2, "0")}`))
       const names = Array.from({ length: 20 }, (_, i) => `pod-${String(i).padStart(2, "0")}`)
-      const allRunning = Effect.map(store.listStatus, (ss) => ss.filter((s) => s.phase === "running").length === 20)
+      const allRunning = Effect.map(
+        Effect.map(store.listStatus, (l) => l.statuses),
+        (ss) => ss.filter((s) => s.phase === "running").length === 20
+      )
       // A change after a quiet spell is acted on at once; the rest of the burst waits out the window.
       yield* settle
       assert.isAbove(fake.stats.inFlight, 0)
@@ -72,7 +75,10 @@ describe("Reconciler: stops before starts", () => {
       yield* rec.sync
       yield* eventually(
         "running",
-        Effect.map(store.listStatus, (ss) => ss.filter((s) => s.phase === "running").length === 2)
+        Effect.map(
+          Effect.map(store.listStatus, (l) => l.statuses),
+          (ss) => ss.filter((s) => s.phase === "running").length === 2
+        )
       )
       yield* store.delete("gone")
       yield* store.put(podSpec("changed", { restart: "on_failure" }))

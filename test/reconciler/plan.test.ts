@@ -18,7 +18,7 @@ const names = (ds: ReadonlyArray<DesiredPod>) => ds.map((d) => d.name)
 describe("plan (tank-original plan_test)", () => {
   it("nothing desired, nothing tracked: all empty", () => {
     const p = plan([], new Map())
-    assert.deepStrictEqual(p, { start: [], stop: [], replace: [], keep: [] })
+    assert.deepStrictEqual(p, { start: [], stop: [], replace: [], keep: [], hold: [] })
     assert.isTrue(isEmpty(p))
   })
 

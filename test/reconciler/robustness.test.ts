@@ -96,7 +96,7 @@ describe("Reconciler: robustness", () => {
       const pid = fake.pidOf("web")!
       yield* fake.end("web", { _tag: "Signaled", signal: 9, oomKilled: true })
       yield* eventually("backing off", phaseIs(store, "web", "backing-off"))
-      const events = yield* store.recentEvents(100)
+      const { events } = yield* store.recentEvents(100)
       const exited = events.find((e) => e.type === "exited")!
       assert.deepStrictEqual([exited.hostPid, exited.restarts, exited.lastExit?.signal, exited.lastExit?.oomKilled], [
         pid,

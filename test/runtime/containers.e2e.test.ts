@@ -104,7 +104,7 @@ describe("per-container restarts (live, root)", () => {
         const webLog = yield* Stream.runCollect(logsIn(env.dataDir, "duo", { container: "web" }))
         assert.isFalse(Chunk.toArray(webLog).some((e) => e.text === "side up"))
         // Events name the container.
-        const events = (yield* store.recentEvents(1000)).filter((e) => e.pod === "duo" && e.container === "side")
+        const events = (yield* store.recentEvents(1000)).events.filter((e) => e.pod === "duo" && e.container === "side")
         assert.deepStrictEqual(events.map((e) => e.type), ["exited", "backing-off", "running"])
 
         // Its own backoff: a second kill right away waits twice as long (600 ms vs 300 ms).

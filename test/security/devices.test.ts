@@ -115,7 +115,7 @@ describe("apply time (single machine): devices this host lacks are refused befor
       ])
       assert.match(e.issues[0]!.message, /\/dev\/tank-nope does not exist on this host \(ENOENT\)/)
       assert.match(e.issues[1]!.message, /\/dev\/pts is not a device \(a directory\)/)
-      assert.strictEqual((yield* store.list).length, 0)
+      assert.strictEqual((yield* store.list).pods.length, 0)
       assert.strictEqual((yield* run(Api.apply(spec(["/dev/zero"])))).name, "dv")
     }))
 })

@@ -143,7 +143,9 @@ const limitRules: ReadonlyArray<Rejection> = [
   ["fractional pids", withLimits({ pids: 1.5 }), "containers[0].limits.pids", /positive integer/],
   ["cpu as a bare number", withLimits({ cpu: 50000 }), "containers[0].limits.cpu", /expected an object/i],
   ["cpu as a tuple", withLimits({ cpu: [50000, 100000] }), "containers[0].limits.cpu", /expected an object/i],
-  ["cpu quota 0", withLimits({ cpu: { quota: 0 } }), "containers[0].limits.cpu.quota", /positive integer/],
+  ["cpu quota 0", withLimits({ cpu: { quota: 0 } }), "containers[0].limits.cpu.quota", /1000\.\.1000000000/],
+  // The kernel refuses a CFS quota under 1 ms: such a pod could never start.
+  ["cpu quota 999", withLimits({ cpu: { quota: 999 } }), "containers[0].limits.cpu.quota", /kernel's minimum is 1000/],
   ["cpu without a quota", withLimits({ cpu: { period: 100000 } }), "containers[0].limits.cpu.quota", MISSING],
   [
     "cpu period 999",
@@ -157,7 +159,7 @@ const limitRules: ReadonlyArray<Rejection> = [
     "containers[0].limits.cpu.period",
     /1000\.\.1000000/
   ],
-  ["an unknown cpu field", withLimits({ cpu: { quota: 1, shares: 2 } }), "containers[0].limits.cpu.shares", UNKNOWN]
+  ["an unknown cpu field", withLimits({ cpu: { quota: 1000, shares: 2 } }), "containers[0].limits.cpu.shares", UNKNOWN]
 ]
 
 const mountRules: ReadonlyArray<Rejection> = [
@@ -456,7 +458,6 @@ describe("accepted specs", () => {
       ["a digest reference", withC({ image: "127.0.0.1:5000/a/b@sha256:" + "0".repeat(64) })],
       ["tty true", withC({ tty: true })],
       ["user uid:gid", withC({ user: "1000:1000" })],
-      ["a readOnly mount at /", withC({ mounts: [{ volume: "data", path: "/", readOnly: true }] })],
       ["prefix /0 and /32", withNic({ address: "0.0.0.0/0" }, [{ name: "eth1", address: "255.255.255.255/32" }])],
       ["a 15-character NIC name and a 15-character parent", withNic({ name: "n".repeat(15), parent: "enp0s31f6.100" })],
       ["63-character pod, container and volume names", {
@@ -464,11 +465,11 @@ describe("accepted specs", () => {
         volumes: [{ name: "v".repeat(63) }],
         containers: [ctr({ name: "c".repeat(63) })]
       }],
-      ["memory of exactly 1 MiB, pids 1, cpu period 1000 and 1000000", {
+      ["memory of exactly 1 MiB, pids 1, cpu quota 1000, cpu period 1000 and 1000000", {
         name: "web",
         containers: [
-          ctr({ name: "a", limits: { memory: 1048576, pids: 1, cpu: { quota: 1, period: 1000 } } }),
-          ctr({ name: "b", limits: { cpu: { quota: 1, period: 1_000_000 } } })
+          ctr({ name: "a", limits: { memory: 1048576, pids: 1, cpu: { quota: 1000, period: 1000 } } }),
+          ctr({ name: "b", limits: { cpu: { quota: 1000, period: 1_000_000 } } })
         ]
       }],
       ["env names with lowercase, digits and dots", withC({ env: { path: "x", A1: "", "java.opts": "-X" } })],

@@ -97,7 +97,7 @@ describe("Store (sqlite, several processes)", () => {
           )
         )
         const store = yield* storeIn(layerSqlite(file))
-        const names = (yield* store.list).map((p) => p.name)
+        const names = (yield* store.list).pods.map((p) => p.name)
         assert.strictEqual(names.length, writers * perWriter)
         assert.strictEqual(yield* store.revision, writers * perWriter)
         const changes = Chunk.toReadonlyArray(yield* Fiber.join(watcher))

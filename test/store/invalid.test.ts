@@ -1,0 +1,94 @@
+// Unreadable SQLite rows (written with the project's own SQLite client) are isolated, not fatal.
+import { assert, describe, it } from "@effect/vitest"
+import { Context, Effect, Layer } from "effect"
+import { execFile } from "node:child_process"
+import * as path from "node:path"
+import { promisify } from "node:util"
+import { layerSqlite } from "../../src/store/sqlite.js"
+import { Store } from "../../src/store/Store.js"
+import { tmpDir } from "../support/tmp.js"
+import { invalidSuite } from "./invalidSuite.js"
+import { sqliteCorrupt } from "./sqliteCorrupt.js"
+import { pod } from "./suite.js"
+
+const sqliteEnv = Effect.gen(function*() {
+  const dir = yield* tmpDir("tank-store-bad-")
+  const file = path.join(dir, "tank.db")
+  const store = Context.get(
+    yield* Layer.build(layerSqlite(file, { pollInterval: "20 millis" })).pipe(Effect.orDie),
+    Store
+  )
+  return { store, corrupt: yield* sqliteCorrupt(file), file }
+})
+
+invalidSuite("sqlite", sqliteEnv)
+
+describe("Store (sqlite): rows behind the Store's back", () => {
+  it.scopedLive(
+    "an in-place edit with unreadable columns is invalid to the next reader; a re-apply repairs it",
+    () =>
+      Effect.gen(function*() {
+        const { corrupt, file, store } = yield* sqliteEnv
+        yield* store.put(pod("web"))
+        yield* store.put(pod("db"))
+        yield* corrupt.sql`UPDATE pods SET revision = 'x', restart_generation = 'y' WHERE name = 'web'`.pipe(
+          Effect.orDie
+        )
+        // Disk damage moves no revision: a new reader (an agent starting, the CLI) reads the rows afresh.
+        const fresh = Context.get(yield* Layer.build(layerSqlite(file)).pipe(Effect.orDie), Store)
+        const before = yield* fresh.list
+        assert.deepStrictEqual(before.pods.map((p) => p.name), ["db"])
+        assert.deepStrictEqual(before.invalid.map((r) => [r.key, r.reason.startsWith("bad columns")]), [["web", true]])
+        yield* store.put(pod("web", "never"))
+        const after = yield* fresh.list
+        assert.deepStrictEqual(after.invalid, [])
+        assert.deepStrictEqual(after.pods.map((p) => [p.name, p.spec.restart, p.restartGeneration]), [
+          ["db", "always", 0],
+          ["web", "never", 0]
+        ])
+      }),
+    { timeout: 30_000 }
+  )
+
+  it.scopedLive(
+    "a 200 MB row is reported too large without being read: a reader process stays small and fast",
+    () =>
+      Effect.gen(function*() {
+        const { corrupt, file, store } = yield* sqliteEnv
+        yield* store.put(pod("good"))
+        type Read = { ms: number; maxRssMb: number; pods: Array<string>; invalid: Array<string> }
+        const readList = Effect.promise(() =>
+          promisify(execFile)(process.execPath, [
+            "--import",
+            "tsx",
+            path.join(import.meta.dirname, "readList.ts"),
+            file
+          ], {
+            cwd: path.join(import.meta.dirname, "../.."),
+            maxBuffer: 1 << 20
+          })
+        ).pipe(Effect.map((out) => JSON.parse(out.stdout) as Read))
+        // The same reader without the row: its own footprint (tsx, Effect, SQLite) is the baseline.
+        const baseline = yield* readList
+        // SQLite builds the 200 MB text itself: this test process never holds it.
+        yield* corrupt.sql`INSERT INTO pods (name, spec, revision, created_revision, updated_at, restart_generation)
+                           VALUES ('huge', printf('%.*c', 209715200, 'x'), 99, 99, 0, 0)`.pipe(Effect.orDie)
+        yield* corrupt.sql`UPDATE meta SET value = 99 WHERE key = 'revision'`.pipe(Effect.orDie)
+        const r = yield* readList
+        // Reading the row would cost 200 MB of text (twice that as a JS string) and a parse: +420 MB.
+        assert.isBelow(
+          r.maxRssMb - baseline.maxRssMb,
+          64,
+          `reader max RSS ${r.maxRssMb} MB, ${baseline.maxRssMb} without`
+        )
+        assert.isBelow(r.ms, 1000, `list took ${r.ms} ms`)
+        assert.deepStrictEqual(r.pods, ["good"])
+        assert.strictEqual(r.invalid.length, 1)
+        assert.match(
+          r.invalid[0]!,
+          /pods row "huge" \(revision 99\) is invalid: too large: 209715200 bytes \(the limit is 1048576\)/
+        )
+      }),
+    { timeout: 60_000 }
+  )
+})
