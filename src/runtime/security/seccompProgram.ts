@@ -55,7 +55,11 @@ export const readProfile = (file: string, field: string): Effect.Effect<SeccompP
 
 const Compiled = Schema.Struct({ ok: Schema.Literal(true), instructions: Schema.Number })
 
-/** Compile `oci` into the cache (if not there yet) and return the program's path. */
+/**
+ * Compile `oci` into the cache (if not there yet) and return the program's path. Starts may race
+ * (several pods at once, several agents' CLIs): each compiles from a profile file of its own and the
+ * helper renames its result into place, so a reader never sees a half-written profile or program.
+ */
 export const compiledProgram = (dataDir: string, oci: OciSeccomp, field: string) =>
   Effect.gen(function*() {
     const text = JSON.stringify(oci)
@@ -63,7 +67,7 @@ export const compiledProgram = (dataDir: string, oci: OciSeccomp, field: string)
     const dir = path.join(dataDir, "seccomp")
     const out = path.join(dir, `${hash}.bpf`)
     if (fs.existsSync(out)) return out
-    const src = path.join(dir, `${hash}.json`)
+    const src = path.join(dir, `${hash}.${process.pid}.${Math.random().toString(36).slice(2)}.json`)
     yield* Effect.try({
       try: () => {
         fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
@@ -71,12 +75,25 @@ export const compiledProgram = (dataDir: string, oci: OciSeccomp, field: string)
       },
       catch: (e) => new SeccompFailed({ field, message: `write ${src}: ${(e as Error).message}` })
     })
-    const helper = yield* helperPath.pipe(Effect.mapError((e) => new SeccompFailed({ field, message: e.message })))
-    const line = yield* runForLine(helper, ["seccomp-compile", "--profile", src, "--out", out]).pipe(
-      Effect.mapError((e) => new SeccompFailed({ field, message: e.message }))
-    )
-    yield* decodeLine(Compiled, "a compiled seccomp program", line).pipe(
-      Effect.mapError((e) => new SeccompFailed({ field, message: "message" in e ? e.message : String(e) }))
+    const compile = Effect.gen(function*() {
+      const helper = yield* helperPath.pipe(Effect.mapError((e) => new SeccompFailed({ field, message: e.message })))
+      const line = yield* runForLine(helper, ["seccomp-compile", "--profile", src, "--out", out]).pipe(
+        Effect.mapError((e) => new SeccompFailed({ field, message: e.message }))
+      )
+      yield* decodeLine(Compiled, "a compiled seccomp program", line).pipe(
+        Effect.mapError((e) => new SeccompFailed({ field, message: "message" in e ? e.message : String(e) }))
+      )
+    })
+    // The resolved profile stays beside its program (what the filter was built from), renamed into
+    // place once the program exists.
+    yield* compile.pipe(
+      Effect.ensuring(Effect.sync(() => {
+        try {
+          fs.renameSync(src, path.join(dir, `${hash}.json`))
+        } catch {
+          fs.rmSync(src, { force: true })
+        }
+      }))
     )
     return out
   })
