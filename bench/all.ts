@@ -12,6 +12,7 @@ import { fmt, ratio, type Row } from "./report.js"
 
 const benches = [
   ["runtime.ts", ["20"]],
+  ["isolation.ts", ["60"]],
   ["exec.ts", ["30"]],
   ["apply.ts", ["100"]],
   ["network.ts", ["30"]],

@@ -322,9 +322,16 @@ export const make = (options: RuntimeOptions = {}) =>
               cgroups.remove(podGroup, { force: true }).pipe(Effect.ignore)
           )).pipe(Effect.mapError(step(pod.name, "cgroup")))
           const groups = yield* Scope.fork(runScope, ExecutionStrategy.parallel)
+          // A container group inherits its pod group's policy (v1 copies the parent's list, v2 runs
+          // the ancestors' programs): it needs its own only when it passes fewer devices than the
+          // union — in the common case (no `devices:`) nothing more is written per container.
+          const all = passed.flat()
           return yield* Scope.extend(
             Effect.forEach(specs, (c, i) =>
-              cgroups.create({ ...podGroup, container: c.name }, { ...c.limits, devices: deviceRules(passed[i]!) })),
+              cgroups.create(
+                { ...podGroup, container: c.name },
+                passed[i]!.length === all.length ? c.limits : { ...c.limits, devices: deviceRules(passed[i]!) }
+              )),
             groups
           ).pipe(Effect.mapError(step(pod.name, "cgroup")))
         })
@@ -391,8 +398,7 @@ export const make = (options: RuntimeOptions = {}) =>
         }
         yield* writeRecord(layout.record, record)
         // sync 3: every container's setup runs and execs now.
-        yield* Effect.forEach(started, (s) =>
-          proceedOne(pod.name, s), { discard: true })
+        yield* Effect.forEach(started, (s) => proceedOne(pod.name, s), { discard: true })
         return yield* handleOf(pod, layout, monitors, record, started, keep)
       }).pipe(Effect.withSpan("Runtime.start", { attributes: { pod: pod.name } }))
 
@@ -441,8 +447,7 @@ export const make = (options: RuntimeOptions = {}) =>
       return fs.existsSync(runDir) ? fs.readdirSync(runDir).sort() : []
     })
 
-    const sweep = (name: string) =>
-      teardown(podLayout(dataDir, name), name)
+    const sweep = (name: string) => teardown(podLayout(dataDir, name), name)
 
     const purge = (name: string) =>
       Effect.gen(function*() {
