@@ -1,11 +1,13 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/capability.h>
 #include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -133,6 +135,35 @@ load_devices (const jval_t *a, monitor_config_t *cfg, tank_err_t *err)
   return 0;
 }
 
+/* `userNamespace`: {path, hostUid, hostGid, size}. */
+static int
+load_userns (const jval_t *u, monitor_config_t *cfg, tank_err_t *err)
+{
+  int64_t hu = -1, hg = -1, size = -1;
+  cfg->userns = (userns_spec_t) { NULL, 0, 0, 0 };
+  cfg->userns_fd = -1;
+  if (u == NULL || u->type == J_NULL)
+    return 0;
+  const char *path = json_str (u, "path");
+  if (path == NULL || path[0] != '/' || json_int (u, "hostUid", &hu, NULL) < 0 || json_int (u, "hostGid", &hg, NULL) < 0
+      || json_int (u, "size", &size, NULL) < 0 || hu < 1 || hg < 1 || size < 1 || hu + size > 4294967295LL
+      || hg + size > 4294967295LL)
+    return tank_error (err, EINVAL, "config",
+                       "`userNamespace` needs an absolute `path` and positive `hostUid`, `hostGid`, `size`");
+  cfg->userns = (userns_spec_t) { path, (uid_t) hu, (gid_t) hg, (unsigned) size };
+  /* Opened now (errors before ready): the child joins it last (creds.c), and the idmapped mounts of
+   * the layers and host volumes are made with it (rootfs.c). */
+  cfg->userns_fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (cfg->userns_fd < 0)
+    return tank_error (err, errno, "open_ns_user", "open `%s`", path);
+  if (cfg->uid >= cfg->userns.size || cfg->gid >= cfg->userns.size)
+    return tank_error (err, EINVAL, "config", "`uid`/`gid` must be below the user namespace's size (%u)", cfg->userns.size);
+  for (size_t k = 0; k < cfg->ngroups; k++)
+    if (cfg->groups[k] >= cfg->userns.size)
+      return tank_error (err, EINVAL, "config", "`groups[%zu]` must be below the user namespace's size", k);
+  return 0;
+}
+
 /* A NULL-terminated vector of borrowed strings; required non-empty when `nonempty`. */
 static int
 str_list (const jval_t *obj, const char *key, const char ***out, bool nonempty, tank_err_t *err)
@@ -208,10 +239,11 @@ binds_parse (const jval_t *obj, const char *key, bind_spec_t **out, size_t *n, t
   for (size_t k = 0; k < a->len; k++)
     {
       const char *s = json_str (a->items[k], "source"), *t = json_str (a->items[k], "target");
-      bool ro = false;
-      if (s == NULL || t == NULL || s[0] != '/' || t[0] != '/' || json_bool (a->items[k], "readOnly", &ro) < 0)
+      bool ro = false, idmap = false;
+      if (s == NULL || t == NULL || s[0] != '/' || t[0] != '/' || json_bool (a->items[k], "readOnly", &ro) < 0
+          || json_bool (a->items[k], "idmap", &idmap) < 0)
         return tank_error (err, EINVAL, "config", "`%s[%zu]` needs absolute `source` and `target`", key, k);
-      (*out)[k] = (bind_spec_t) { s, t, ro };
+      (*out)[k] = (bind_spec_t) { s, t, ro, idmap };
     }
   *n = a->len;
   return 0;
@@ -343,7 +375,8 @@ config_load (const char *path, monitor_config_t *cfg, tank_err_t *err)
       || str_list (r, "cgroupProcs", &cfg->cgroup_procs, false, err) < 0
       || str_list (r, "monitorCgroupProcs", &cfg->monitor_cgroup_procs, false, err) < 0
       || load_caps (json_get (r, "capabilities"), &cfg->caps, err) < 0 || load_misc (r, cfg, err) < 0
-      || load_rlimits (json_get (r, "rlimits"), cfg, err) < 0 || load_devices (json_get (r, "devices"), cfg, err) < 0)
+      || load_rlimits (json_get (r, "rlimits"), cfg, err) < 0 || load_devices (json_get (r, "devices"), cfg, err) < 0
+      || load_userns (json_get (r, "userNamespace"), cfg, err) < 0)
     return -1;
   /* The compiled filter is read now, from the host: a missing or bad file fails the start before
    * `ready`, and the workload never needs the host path after pivot_root. */
@@ -386,6 +419,8 @@ config_free (monitor_config_t *cfg)
   free (cfg->rlimits);
   free (cfg->devices);
   free (cfg->seccomp.filter);
+  if (cfg->userns.path != NULL && cfg->userns_fd >= 0)
+    close (cfg->userns_fd);
   json_free (cfg->root);
   memset (cfg, 0, sizeof *cfg);
 }

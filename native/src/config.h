@@ -18,7 +18,17 @@ typedef struct {
 typedef struct {
   const char *source, *target;
   bool read_only;
+  bool idmap; /* mount through the pod's user namespace mapping (host-path volumes) */
 } bind_spec_t;
+
+/* The pod's user namespace (hostUsers: false): joined last, just before the identity change;
+ * container ids 0..size-1 are host ids host_uid.. / host_gid... */
+typedef struct {
+  const char *path; /* NULL: none (the host's) */
+  uid_t host_uid;
+  gid_t host_gid;
+  unsigned size;
+} userns_spec_t;
 
 typedef struct {
   int resource; /* RLIMIT_* */
@@ -54,6 +64,8 @@ typedef struct {
   bool tty, open_stdin;
   unsigned short rows, cols;
   ns_spec_t net, uts, ipc;
+  userns_spec_t userns;
+  int userns_fd; /* opened before the clone (monitor) or through /proc/<pid> (enter); -1: none */
   const char *hostname;
   const char **lowerdirs; /* NULL-terminated */
   const char *upperdir, *workdir, *merged;

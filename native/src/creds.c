@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -61,9 +62,11 @@ apply_rlimits (const monitor_config_t *cfg, tank_err_t *err)
 }
 
 /* The identity change, shared by the workload and `enter`, in the order that keeps each step
- * possible and the last one tight: rlimits (raising a hard limit needs CAP_SYS_RESOURCE), the
- * bounding set (needs CAP_SETPCAP), groups/gid/uid, the capability sets, then no_new_privs and the
- * seccomp filter last, so the filter is in force for everything from execve on. Without
+ * possible and the last one tight: rlimits (raising a hard limit needs CAP_SYS_RESOURCE in the
+ * host's user namespace), the pod's user namespace (from here on our capabilities are its, none of
+ * the host's; the filter may forbid setns, so this comes before it), the bounding set (needs
+ * CAP_SETPCAP), groups/gid/uid (container ids, mapped), the capability sets, then no_new_privs and
+ * the seccomp filter last, so the filter is in force for everything from execve on. Without
  * no_new_privs the kernel lets only a CAP_SYS_ADMIN holder load a filter, so it is loaded first,
  * while we still are full root (runc does the same); the default profile allows every call below. */
 int
@@ -71,6 +74,8 @@ creds_apply (const monitor_config_t *cfg, tank_err_t *err)
 {
   if (apply_rlimits (cfg, err) < 0)
     return -1;
+  if (cfg->userns_fd >= 0 && setns (cfg->userns_fd, CLONE_NEWUSER) < 0)
+    return tank_error (err, errno, "userns", "join the pod's user namespace");
   if (!cfg->no_new_privs && seccomp_apply (&cfg->seccomp, err) < 0)
     return -1;
   /* Bounding first, while we still hold CAP_SETPCAP; KEEPCAPS so setuid() to a non-root uid keeps

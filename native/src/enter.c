@@ -25,8 +25,10 @@
 
 #define MAX_LIST 256
 
-/* setns order: user first (only when different: it grants the caps for the rest), pid last (it
- * only applies to children, hence the fork). */
+/* setns order: pid last among these (it only applies to children, hence the fork). The user
+ * namespace (a `hostUsers: false` pod's) is opened here but joined by the child just before the
+ * identity change (creds.c), as the workload does: its mount, pid and cgroup namespaces belong to
+ * the host's user namespace, which we could no longer enter once inside the pod's. */
 static const struct { const char *name; int flag; } order[] = {
   { "user", CLONE_NEWUSER }, { "mnt", CLONE_NEWNS }, { "uts", CLONE_NEWUTS }, { "ipc", CLONE_NEWIPC },
   { "net", CLONE_NEWNET }, { "cgroup", CLONE_NEWCGROUP }, { "pid", CLONE_NEWPID },
@@ -45,7 +47,32 @@ typedef struct {
   gid_t groups[MAX_LIST];
   char **argv;
   bool tty; /* a terminal from the container's devpts, relayed to our stdio */
+  unsigned pty_owner; /* host uid owning the exec's pty slave: --uid, mapped by the pod's uid_map */
 } enter_opts_t;
+
+/* The host id that `id` inside maps to, from a uid_map/gid_map of the target (openat through its
+ * /proc dir fd); `id` itself when not mapped there (then the kernel refuses the identity later). */
+static unsigned
+host_id (int procfd, const char *file, unsigned id)
+{
+  char buf[1024];
+  cleanup_close int fd = openat (procfd, file, O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd >= 0 ? read (fd, buf, sizeof buf - 1) : -1;
+  if (n <= 0)
+    return id;
+  buf[n] = '\0';
+  unsigned long in, out, count;
+  for (char *line = buf; sscanf (line, "%lu %lu %lu", &in, &out, &count) == 3;)
+    {
+      if (id >= in && id - in < count)
+        return (unsigned) (out + (id - in));
+      char *nl = strchr (line, '\n');
+      if (nl == NULL)
+        break;
+      line = nl + 1;
+    }
+  return id;
+}
 
 static int
 parse_u32 (const char *s, unsigned *out)
@@ -116,6 +143,7 @@ parse_args (int argc, char **argv, enter_opts_t *o, tank_err_t *err)
   bool caps = false;
   o->creds.cwd = "/";
   o->creds.groups = o->groups;
+  o->creds.userns_fd = -1;
   o->creds.rlimits = o->rlimits;
   for (int k = 1; k < argc; k++)
     {
@@ -174,6 +202,7 @@ parse_args (int argc, char **argv, enter_opts_t *o, tank_err_t *err)
    * in the bounding set; inheritable stays empty (CVE-2022-24769). */
   uint64_t held = o->creds.uid == 0 ? all : 0;
   o->creds.caps = (caps_spec_t) { all, held, held, 0, 0 };
+  o->pty_owner = o->creds.uid; /* join_all maps it through a pod user namespace */
   o->creds.env = o->env;
   o->creds.argv = (const char **) o->argv;
   return 0;
@@ -197,7 +226,7 @@ start_time_at (int procfd)
 /* Two phases (the enter bug, tank-original.md §4.3): every ns file is opened through ONE dirfd of
  * /proc/<pid> before the first setns, because after setns(mnt) "/proc" is the container's. */
 static int
-join_all (const enter_opts_t *o, tank_err_t *err)
+join_all (enter_opts_t *o, tank_err_t *err)
 {
   char path[64];
   int fds[NTYPES];
@@ -230,7 +259,13 @@ join_all (const enter_opts_t *o, tank_err_t *err)
           close (fd);
           continue;
         }
-      fds[k] = fd;
+      if (order[k].flag == CLONE_NEWUSER)
+        {
+          o->creds.userns_fd = fd; /* kept open for the child (CLOEXEC: gone at execve) */
+          o->pty_owner = host_id (procfd, "uid_map", o->creds.uid);
+        }
+      else
+        fds[k] = fd;
     }
   for (size_t k = 0; k < NTYPES; k++)
     if (fds[k] >= 0 && setns (fds[k], order[k].flag) < 0)
@@ -346,7 +381,7 @@ enter_main (int argc, char **argv)
   /* --tty: the pair comes from the container's devpts (we are in its mount namespace now). Else
    * three pipes. Either way the command never gets a descriptor of the caller's terminal. */
   int master = -1, slave = -1, in[2] = { -1, -1 }, out[2] = { -1, -1 }, errp[2] = { -1, -1 };
-  if (o.tty && (master = pty_open (o.creds.uid, &slave, &err)) < 0)
+  if (o.tty && (master = pty_open (o.pty_owner, &slave, &err)) < 0)
     {
       tank_error_print (2, &err);
       return 125;

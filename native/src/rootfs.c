@@ -87,6 +87,48 @@ mount_at (int rootfd, const char *path, int create, const char *src, const char 
   return 0;
 }
 
+/* A detached copy of the mount tree at `src` seen through the pod's user namespace mapping (an
+ * idmapped mount: files owned by id N on disk appear owned by the id N maps to, and files created
+ * through it are stored as the inverse), plus `attrs`. Only detached mounts can be idmapped. */
+static int
+idmapped_clone (const char *src, int userns_fd, unsigned long attrs, bool recursive, const char *step,
+                tank_err_t *err)
+{
+  int fd = (int) syscall (SYS_open_tree, AT_FDCWD, src,
+                          OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0));
+  if (fd < 0)
+    return tank_error (err, errno, step, "clone the mount at `%s`", src);
+  struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP | attrs, .userns_fd = (uint64_t) userns_fd };
+  if (mount_setattr (fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr, sizeof attr) < 0)
+    {
+      int e = errno;
+      close (fd);
+      return tank_error (err, e, step, "idmap `%s`%s", src,
+                         e == EINVAL ? " (its filesystem does not support idmapped mounts)" : "");
+    }
+  return fd;
+}
+
+/* hostUsers: false — each layer dir is shadowed, in our private mount namespace only, by an
+ * idmapped mount of itself: the image's root-owned files read as owned by the pod's root, and the
+ * shared layer cache on disk is never chowned or copied. */
+static int
+idmap_lowers (const monitor_config_t *cfg, tank_err_t *err)
+{
+  for (size_t k = 0; cfg->lowerdirs[k]; k++)
+    {
+      int fd = idmapped_clone (cfg->lowerdirs[k], cfg->userns_fd, MOUNT_ATTR_RDONLY, false, "mount_rootfs", err);
+      if (fd < 0)
+        return -1;
+      int r = move_mount (fd, "", AT_FDCWD, cfg->lowerdirs[k], MOVE_MOUNT_F_EMPTY_PATH);
+      int e = errno;
+      close (fd);
+      if (r < 0)
+        return tank_error (err, e, "mount_rootfs", "attach the idmapped layer over `%s`", cfg->lowerdirs[k]);
+    }
+  return 0;
+}
+
 /* Many or long layer paths overflow mount(2)'s one-page option string; the new mount API takes
  * the lower layers one at a time ("lowerdir+", Linux 6.8+). */
 static int
@@ -124,8 +166,15 @@ mount_overlay (const monitor_config_t *cfg, tank_err_t *err)
 }
 
 static int
-setup_dev (int rootfd, tank_err_t *err)
+setup_dev (int rootfd, const monitor_config_t *cfg, tank_err_t *err)
 {
+  /* In a user namespace, /dev, its ptys and /dev/shm belong to the pod's root (and tty group), not
+   * to a host id the pod cannot map. */
+  char devopts[96], ptsopts[96], shmopts[96];
+  unsigned u = cfg->userns.path ? cfg->userns.host_uid : 0, g = cfg->userns.path ? cfg->userns.host_gid : 0;
+  snprintf (devopts, sizeof devopts, "mode=755,size=65536k,uid=%u,gid=%u", u, g);
+  snprintf (ptsopts, sizeof ptsopts, "newinstance,ptmxmode=0666,mode=0620,gid=%u", g + 5);
+  snprintf (shmopts, sizeof shmopts, "mode=1777,size=65536k,uid=%u,gid=%u", u, g);
   static const struct { const char *name; unsigned maj, min; } nodes[] = {
     { "null", 1, 3 }, { "zero", 1, 5 }, { "full", 1, 7 }, { "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 },
   };
@@ -133,8 +182,7 @@ setup_dev (int rootfd, tank_err_t *err)
     { "pts/ptmx", "ptmx" }, { "/proc/self/fd", "fd" }, { "/proc/self/fd/0", "stdin" },
     { "/proc/self/fd/1", "stdout" }, { "/proc/self/fd/2", "stderr" },
   };
-  if (mount_at (rootfd, "/dev", 'd', "tmpfs", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k", "mount_dev",
-                err) < 0)
+  if (mount_at (rootfd, "/dev", 'd', "tmpfs", "tmpfs", MS_NOSUID | MS_STRICTATIME, devopts, "mount_dev", err) < 0)
     return -1;
   cleanup_close int dev = openat2_in_root (rootfd, "/dev", O_DIRECTORY);
   if (dev < 0)
@@ -144,10 +192,9 @@ setup_dev (int rootfd, tank_err_t *err)
       return tank_error (err, errno, "mknod_dev", "mknod /dev/%s", nodes[k].name);
   if (mkdirat (dev, "pts", 0755) < 0 || mkdirat (dev, "shm", 01777) < 0)
     return tank_error (err, errno, "mount_dev", "mkdir /dev/pts, /dev/shm");
-  if (mount_at (rootfd, "/dev/pts", 0, "devpts", "devpts", MS_NOSUID | MS_NOEXEC,
-                "newinstance,ptmxmode=0666,mode=0620,gid=5", "mount_devpts", err) < 0
-      || mount_at (rootfd, "/dev/shm", 0, "shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k",
-                   "mount_shm", err) < 0)
+  if (mount_at (rootfd, "/dev/pts", 0, "devpts", "devpts", MS_NOSUID | MS_NOEXEC, ptsopts, "mount_devpts", err) < 0
+      || mount_at (rootfd, "/dev/shm", 0, "shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, shmopts, "mount_shm", err)
+             < 0)
     return -1;
   for (size_t k = 0; k < sizeof links / sizeof links[0]; k++)
     if (symlinkat (links[k].target, dev, links[k].name) < 0)
@@ -180,12 +227,29 @@ setup_sys (int rootfd, tank_err_t *err)
  * so a submount under a read-only volume (a tmpfs mounted inside the host directory) is read-only
  * too, which a plain MS_REMOUNT of the top mount would leave writable. */
 static int
-bind_into (int rootfd, const char *src, const char *path, bool read_only, const char *step, tank_err_t *err)
+bind_into (int rootfd, const char *src, const char *path, bool read_only, int idmap_userns, const char *step,
+           tank_err_t *err)
 {
   char fdp[64];
   struct stat st;
   if (stat (src, &st) < 0)
     return tank_error (err, errno, step, "stat source `%s`", src);
+  if (idmap_userns >= 0)
+    {
+      /* An idmapped, sealed clone of the source tree, attached in one step. */
+      int clone = idmapped_clone (src, idmap_userns,
+                                  MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (read_only ? MOUNT_ATTR_RDONLY : 0), true, step,
+                                  err);
+      if (clone < 0)
+        return -1;
+      cleanup_close int fd = open_in_root (rootfd, path, S_ISDIR (st.st_mode) ? 'd' : 'f');
+      int r = fd < 0 ? -1 : move_mount (clone, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+      int e = errno;
+      close (clone);
+      if (r < 0)
+        return tank_error (err, e, step, "attach idmapped `%s` on `%s`", src, path);
+      return 0;
+    }
   if (mount_at (rootfd, path, S_ISDIR (st.st_mode) ? 'd' : 'f', src, NULL, MS_BIND | MS_REC, NULL, step, err) < 0)
     return -1;
   /* Re-open: the old fd points at the covered inode, not at the new mount. */
@@ -297,21 +361,23 @@ rootfs_setup (const monitor_config_t *cfg, tank_err_t *err)
 {
   if (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
     return tank_error (err, errno, "mount_private", "make / rec-private");
+  if (cfg->userns.path && idmap_lowers (cfg, err) < 0)
+    return -1;
   if (mount_overlay (cfg, err) < 0)
     return -1;
   cleanup_close int rootfd = open (cfg->merged, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (rootfd < 0)
     return tank_error (err, errno, "mount_rootfs", "open `%s`", cfg->merged);
   if (mount_at (rootfd, "/proc", 'd', "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, "mount_proc", err) < 0
-      || setup_dev (rootfd, err) < 0 || make_devices (rootfd, cfg, err) < 0 || setup_sys (rootfd, err) < 0)
+      || setup_dev (rootfd, cfg, err) < 0 || make_devices (rootfd, cfg, err) < 0 || setup_sys (rootfd, err) < 0)
     return -1;
   for (size_t k = 0; k < cfg->nvolumes; k++)
-    if (bind_into (rootfd, cfg->volumes[k].source, cfg->volumes[k].target, cfg->volumes[k].read_only, "bind_volume",
-                   err)
+    if (bind_into (rootfd, cfg->volumes[k].source, cfg->volumes[k].target, cfg->volumes[k].read_only,
+                   cfg->volumes[k].idmap && cfg->userns.path ? cfg->userns_fd : -1, "bind_volume", err)
         < 0)
       return -1;
   for (size_t k = 0; k < cfg->netc; k++)
-    if (bind_into (rootfd, cfg->etc[k].source, cfg->etc[k].target, cfg->etc[k].read_only, "bind_etc", err) < 0)
+    if (bind_into (rootfd, cfg->etc[k].source, cfg->etc[k].target, cfg->etc[k].read_only, -1, "bind_etc", err) < 0)
       return -1;
   if (mask_paths (rootfd, cfg, err) < 0)
     return -1;

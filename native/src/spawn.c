@@ -126,7 +126,9 @@ child_setup (const monitor_config_t *cfg, const child_fds_t *f, tank_err_t *err)
     return tank_error (err, errno, "sethostname", "sethostname `%s`", cfg->hostname);
   if (cfg->tty)
     {
-      if (pty_setup_child (f->sync, cfg->rows, cfg->cols, cfg->uid, err) < 0)
+      /* The slave belongs to the workload's host id (mapped, in a user namespace). */
+      unsigned owner = cfg->userns.path ? cfg->userns.host_uid + cfg->uid : cfg->uid;
+      if (pty_setup_child (f->sync, cfg->rows, cfg->cols, owner, err) < 0)
         return -1;
     }
   else if (dup2 (f->in_r >= 0 ? f->in_r : devnull, 0) < 0 || dup2 (f->out_w, 1) < 0 || dup2 (f->err_w, 2) < 0)

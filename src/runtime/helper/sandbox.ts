@@ -14,6 +14,11 @@ export interface SandboxOptions {
   readonly uts?: boolean
   readonly ipc?: boolean
   readonly hostname?: string
+  /**
+   * A user namespace first (hostUsers: false), owning the others: container ids 0..size-1 are host
+   * ids hostUid.. / hostGid.. . Pinned as `dir/user`.
+   */
+  readonly userns?: { readonly hostUid: number; readonly hostGid: number; readonly size: number }
 }
 
 export const sandboxArgs = (o: SandboxOptions): ReadonlyArray<string> => [
@@ -23,7 +28,10 @@ export const sandboxArgs = (o: SandboxOptions): ReadonlyArray<string> => [
   ...(o.net ? ["--net"] : []),
   ...(o.uts ? ["--uts"] : []),
   ...(o.ipc ? ["--ipc"] : []),
-  ...(o.hostname !== undefined ? ["--hostname", o.hostname] : [])
+  ...(o.hostname !== undefined ? ["--hostname", o.hostname] : []),
+  ...(o.userns
+    ? ["--uid-map", `0:${o.userns.hostUid}:${o.userns.size}`, "--gid-map", `0:${o.userns.hostGid}:${o.userns.size}`]
+    : [])
 ]
 
 export const sandbox = (

@@ -35,7 +35,13 @@ export type DeviceNode = typeof DeviceNode.Type
 export const NamespaceMode = Schema.Union(Schema.Literal("new", "host"), Schema.Struct({ join: AbsPath }))
 export type NamespaceMode = typeof NamespaceMode.Type
 
-export const BindMount = Schema.Struct({ source: AbsPath, target: AbsPath, readOnly: opt(Schema.Boolean) })
+export const BindMount = Schema.Struct({
+  source: AbsPath,
+  target: AbsPath,
+  readOnly: opt(Schema.Boolean),
+  /** Through the pod's user namespace mapping (`userNamespace`): host-path volumes. */
+  idmap: opt(Schema.Boolean)
+})
 export type BindMount = typeof BindMount.Type
 
 export const CapabilitySets = Schema.Struct({
@@ -66,6 +72,8 @@ export const MonitorConfig = Schema.Struct({
   openStdin: opt(Schema.Boolean),
   windowSize: opt(Schema.Struct({ rows: NonNegInt, cols: NonNegInt })),
   namespaces: Schema.Struct({ net: NamespaceMode, uts: NamespaceMode, ipc: NamespaceMode }),
+  /** hostUsers: false — the pod's pinned user namespace, joined last; its ids 0..size-1 are host ids hostUid.. */
+  userNamespace: opt(Schema.Struct({ path: AbsPath, hostUid: NonNegInt, hostGid: NonNegInt, size: NonNegInt })),
   hostname: opt(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(64))),
   rootfs: Schema.Struct({
     /** Top-most first (overlayfs order). No ':' or ','. */
@@ -171,6 +179,7 @@ export type Reply = typeof Reply.Type
 export const SandboxResult = Schema.Struct({
   ok: Schema.Literal(true),
   dir: Schema.String,
+  user: opt(Schema.String),
   net: opt(Schema.String),
   uts: opt(Schema.String),
   ipc: opt(Schema.String)
