@@ -22,6 +22,14 @@ export const statusText = (s: PodStatus, now: number): string => {
     ["Started", s.startedAt ? `${s.startedAt} (${ageSince(s.startedAt, now)} ago)` : undefined],
     ["Host PID", s.hostPid !== undefined ? String(s.hostPid) : undefined],
     ["Addresses", s.addresses?.length ? s.addresses.join(", ") : undefined],
+    [
+      "User namespace",
+      s.userNamespace
+        ? `container ids 0-${s.userNamespace.size - 1} are host uids ${s.userNamespace.hostUid}-${
+          s.userNamespace.hostUid + s.userNamespace.size - 1
+        }, gids ${s.userNamespace.hostGid}-${s.userNamespace.hostGid + s.userNamespace.size - 1}`
+        : undefined
+    ],
     ["Last exit", s.lastExit ? `${describeExit(s.lastExit)} at ${s.lastExit.at}` : undefined],
     ["Next restart", s.nextRestartAt],
     ["Spec revision", String(s.specRevision)],

@@ -88,6 +88,16 @@ export const NodeConfig = Schema.Struct({
   lostAfterSeconds: Schema.optional(Schema.Number.pipe(Schema.int(), Schema.between(0, 86_400)))
 })
 
+/** A range of host ids for pod user namespaces: whole blocks of 65536, above the host's own ids. */
+export const IdRange = Schema.Struct({
+  start: Schema.Number.pipe(Schema.filter((n) =>
+    Number.isInteger(n) && n >= 65536 && n % 65536 === 0 ? true : `must be a multiple of 65536, at least 65536 (got ${n})`
+  )),
+  size: Schema.Number.pipe(Schema.filter((n) =>
+    Number.isInteger(n) && n >= 65536 && n % 65536 === 0 ? true : `must be a positive multiple of 65536 (got ${n})`
+  ))
+}).pipe(Schema.filter((r) => r.start + r.size <= 2 ** 32 - 1 ? true : "must end below 4294967295"))
+
 export const ConfigFile = Schema.Struct({
   dataDir: Schema.optional(AbsPath("dataDir")),
   /** SQLite file for the store (default `<dataDir>/tank.db`), or etcd for several machines. */
@@ -127,7 +137,17 @@ export const ConfigFile = Schema.Struct({
    * Host paths pods may mount although they expose Tank's own files (`/`, the data dir, anything in
    * it or above it, the store file): each entry allows exactly that directory, not its subdirectories.
    */
-  allowedHostPaths: Schema.optional(Schema.Array(AbsPath("allowedHostPaths entry")))
+  allowedHostPaths: Schema.optional(Schema.Array(AbsPath("allowedHostPaths entry"))),
+  /** Pods in user namespaces (`hostUsers: false`). */
+  userNamespaces: Schema.optional(Schema.Struct({
+    /** hostUsers for pods applied without the field (default true); false puts new pods in their own. */
+    hostUsers: Schema.optional(Schema.Boolean),
+    /**
+     * The host ids handed out, 65536 per pod; default: the `tank` entries of /etc/subuid and
+     * /etc/subgid (the setup adds them).
+     */
+    range: Schema.optional(IdRange)
+  }))
 })
 export type ConfigFile = typeof ConfigFile.Type
 
@@ -160,6 +180,12 @@ export interface TankConfigShape {
   readonly dockerConfig: string | undefined
   /** Exact host paths volumes may use although they expose Tank's files (src/config/hostPaths.ts). */
   readonly allowedHostPaths: ReadonlyArray<string>
+  readonly userNamespaces: {
+    /** The hostUsers of pods applied without the field. */
+    readonly hostUsers: boolean
+    /** Configured range; undefined: /etc/subuid and /etc/subgid's `tank` entries. */
+    readonly range: { readonly start: number; readonly size: number } | undefined
+  }
 }
 
 export class ConfigError extends Schema.TaggedError<ConfigError>()("ConfigError", {
@@ -323,7 +349,11 @@ export const load = (
       },
       registries: file.registries ?? {},
       dockerConfig: file.dockerConfig,
-      allowedHostPaths: file.allowedHostPaths ?? []
+      allowedHostPaths: file.allowedHostPaths ?? [],
+      userNamespaces: {
+        hostUsers: file.userNamespaces?.hostUsers ?? true,
+        range: file.userNamespaces?.range
+      }
     }
   })
 

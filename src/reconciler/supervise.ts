@@ -32,7 +32,7 @@ export type Begin =
   /** Agent start: re-adopt what a previous agent left running; `prior` is the stored status. */
   | { readonly _tag: "Adopt"; readonly prior: Option.Option<PodStatus> }
 
-const notRunning = (s: StatusBody) => without(s, "hostPid", "addresses", "nextRestartAt", "reason")
+const notRunning = (s: StatusBody) => without(s, "hostPid", "addresses", "nextRestartAt", "reason", "userNamespace")
 
 export const bodyOf = (s: PodStatus): StatusBody => {
   const { agentPid: _a, name: _n, updatedAt: _u, ...body } = s
@@ -65,12 +65,13 @@ export const supervise = (
       Effect.gen(function*() {
         lastStartAt = h.startedAt.getTime()
         yield* rec.update((s) => ({
-          ...without(s, "nextRestartAt", "reason", "containers"),
+          ...without(s, "nextRestartAt", "reason", "containers", "userNamespace"),
           phase: "running",
           restarts,
           hostPid: h.hostPid,
           startedAt: h.startedAt.toISOString(),
-          addresses: [...h.addresses]
+          addresses: [...h.addresses],
+          ...(h.userNamespace ? { userNamespace: h.userNamespace } : {})
         }))
         yield* rec.event(adopted ? "adopted" : "running")
       })

@@ -37,6 +37,8 @@ export interface RunHandle {
   readonly startedAt: Date
   /** Addresses configured on the pod's NICs ("10.0.0.5/24"). */
   readonly addresses: ReadonlyArray<string>
+  /** hostUsers: false — the host ids its container ids 0..size-1 are. */
+  readonly userNamespace?: { readonly hostUid: number; readonly hostGid: number; readonly size: number }
   /**
    * Completes when the workload ends: for a one-container pod, its container; for several, the first
    * container to end (a supervisor of several containers uses `containers`/`restartContainer`).

@@ -45,6 +45,7 @@ import { type ContainerRecord, monitorAlive, type PodRecord, readRecord, writeRe
 import { type RunHandle, Runtime, type RuntimeService, SetupFailed, type StartOptions } from "./Runtime.js"
 import { deviceRules, passDevices } from "./security/devices.js"
 import { parseHardLimits } from "./security/rlimits.js"
+import { type IdRange, UserNamespaces } from "./userns/UserNamespaces.js"
 import { unpinSandbox } from "./unpin.js"
 
 export interface RuntimeOptions {
@@ -54,9 +55,14 @@ export interface RuntimeOptions {
   readonly macSeed?: string
 }
 
-/** A container's overlay dirs: writable layer, overlay work dir, mount point. */
-const makeLayerDirs = (L: ContainerLayout) => {
+/**
+ * A container's overlay dirs: writable layer, overlay work dir, mount point. In a user namespace the
+ * writable layer belongs to the pod's root: the merged root dir is the upper dir's, and what the
+ * pod writes is stored under its host ids.
+ */
+const makeLayerDirs = (L: ContainerLayout, ids?: IdRange) => {
   for (const d of [L.upper, L.work, L.merged]) fs.mkdirSync(d, { recursive: true, mode: 0o755 })
+  if (ids) for (const d of [L.upper, L.work]) fs.chownSync(d, ids.hostUid, ids.hostGid)
 }
 
 /** Off the event loop (a run dir of many containers takes a while), its entries removed in parallel. */
@@ -75,6 +81,16 @@ export const make = (options: RuntimeOptions = {}) =>
     const stopContainer = stopMonitor(graceMs)
     const hostPaths = hostPathPolicy(config)
     fs.mkdirSync(socketDir(dataDir), { recursive: true, mode: 0o700 })
+    const userNamespaces = yield* Effect.serviceOption(UserNamespaces)
+    const rangeFor = (pod: string): Effect.Effect<IdRange, SetupFailed> =>
+      Option.match(userNamespaces, {
+        onNone: () =>
+          Effect.fail(
+            new SetupFailed({ pod, step: "userns", message: "hostUsers: false, but this runtime has no host id range for pods" })
+          ),
+        onSome: (u) =>
+          u.rangeFor(pod).pipe(Effect.mapError((e) => new SetupFailed({ pod, step: "userns", message: e.message })))
+      })
     // Read once: workloads get explicit rlimits, capped by the hard limits the agent runs under.
     const security = { dataDir, hostHard: parseHardLimits(fs.readFileSync("/proc/self/limits", "utf8")) }
 
@@ -167,14 +183,14 @@ export const make = (options: RuntimeOptions = {}) =>
               try: () => {
                 // A new container gets a fresh writable layer, as in Kubernetes; volumes persist.
                 for (const d of [L.upper, L.work]) fs.rmSync(d, { recursive: true, force: true })
-                makeLayerDirs(L)
+                makeLayerDirs(L, record.userns)
                 fs.rmSync(L.exit, { force: true })
               },
               catch: step(pod, `restart ${name}`)
             })
             const oomBefore = yield* oomKills(pod, name)
-            const volumes = yield* volumeSources(spec, layout, hostPaths)
-            const prepared = yield* prepareContainer(images, spec, c, volumes, security)
+            const volumes = yield* volumeSources(spec, layout, hostPaths, record.userns)
+            const prepared = yield* prepareContainer(images, spec, c, volumes, security, record.userns)
             const s = yield* launch(settings, spec, layout, prepared, old.cgroupProcs, runScope)
             const next: PodRecord = {
               ...record,
@@ -193,6 +209,7 @@ export const make = (options: RuntimeOptions = {}) =>
           hostPid: initial.containers[0]!.pid,
           startedAt: new Date(initial.startedAt),
           addresses: initial.addresses,
+          ...(initial.userns ? { userNamespace: initial.userns } : {}),
           wait: Effect.raceAll(containers.map((c) => c.wait)),
           containers,
           restartContainer,
@@ -275,22 +292,31 @@ export const make = (options: RuntimeOptions = {}) =>
 
         yield* progress("pulling")
         fs.mkdirSync(layout.run, { recursive: true, mode: 0o700 })
-        const volumes = yield* volumeSources(pod, layout, hostPaths)
+        // hostUsers: false — the pod's host id range first: everything below is made for it.
+        const ids = pod.hostUsers === false ? yield* rangeFor(pod.name) : undefined
+        const volumes = yield* volumeSources(pod, layout, hostPaths, ids)
         // Three independent chains run at once (each step's undo is in the run scope, so a failure
         // in one interrupts the others and undoes all): the images and run parameters; the pod
         // sandbox (network unless "host", hostname, IPC, shared by its containers) and its NICs; the
         // cgroups (pod + one per container, limits from the spec).
         const runParams = Effect.all([
-          Effect.forEach(pod.containers, (c) => prepareContainer(images, pod, c, volumes, security), {
+          Effect.forEach(pod.containers, (c) => prepareContainer(images, pod, c, volumes, security, ids), {
             concurrency: "unbounded"
           }),
-          Effect.forEach(pod.initContainers, (c) => prepareContainer(images, pod, c, volumes, security), {
+          Effect.forEach(pod.initContainers, (c) => prepareContainer(images, pod, c, volumes, security, ids), {
             concurrency: "unbounded"
           })
         ]).pipe(Effect.tap(() => progress("starting")))
         const sandboxed = Effect.gen(function*() {
           const sb = yield* inRun(Effect.acquireRelease(
-            sandbox({ dir: layout.ns, net: pod.network !== "host", uts: true, ipc: true, hostname: pod.name }),
+            sandbox({
+              dir: layout.ns,
+              net: pod.network !== "host",
+              uts: true,
+              ipc: true,
+              hostname: pod.name,
+              ...(ids ? { userns: ids } : {})
+            }),
             () => unpinSandbox(layout.ns).pipe(Effect.ignore)
           )).pipe(Effect.mapError(step(pod.name, "sandbox")))
           const net = pod.network === "host" ? undefined : yield* inRun(network.setup({
@@ -353,8 +379,10 @@ export const make = (options: RuntimeOptions = {}) =>
               path.join(layout.etc, "resolv.conf"),
               resolvConf(pod.network, { servers: hostDns, resolvConf: hostResolv })
             )
+            // The pod's root may rewrite its /etc files, as root does elsewhere.
+            if (ids) for (const f of ["hosts", "hostname", "resolv.conf"]) fs.chownSync(path.join(layout.etc, f), ids.hostUid, ids.hostGid)
             for (const c of all) {
-              makeLayerDirs(layout.container(c.spec.name))
+              makeLayerDirs(layout.container(c.spec.name), ids)
             }
           },
           catch: step(pod.name, "etc")
@@ -394,6 +422,7 @@ export const make = (options: RuntimeOptions = {}) =>
           ...(sb.net ? { netns: sb.net } : {}),
           addresses,
           cgroup: cgroupName(dataDir, pod.name),
+          ...(ids ? { userns: ids } : {}),
           containers: started.map(containerRecord)
         }
         yield* writeRecord(layout.record, record)
@@ -453,6 +482,13 @@ export const make = (options: RuntimeOptions = {}) =>
       Effect.gen(function*() {
         const layout = podLayout(dataDir, name)
         yield* teardown(layout, name)
+        // Its host id range goes back to the pool only now: a stopped run's files (volumes) still
+        // belong to it until they are removed below.
+        if (Option.isSome(userNamespaces)) {
+          yield* userNamespaces.value.release(name).pipe(
+            Effect.catchAll((e) => Effect.logWarning(`pod ${name}: its host id range was not released: ${e.message}`))
+          )
+        }
         yield* rm(layout.volumes)
         if (!config.logs.keepOnDelete) {
           yield* rm(layout.logs)

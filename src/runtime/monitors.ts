@@ -181,7 +181,14 @@ export const monitorConfig = (
       target: `/etc/${f}`,
       readOnly: false
     })),
-    volumes: c.volumes.map((v) => ({ source: v.source, target: v.target, readOnly: v.readOnly })),
+    // Host directories are seen through the pod's id mapping; managed volumes belong to its range.
+    volumes: c.volumes.map((v) => ({
+      source: v.source,
+      target: v.target,
+      readOnly: v.readOnly,
+      ...(c.ids && v.hostPath ? { idmap: true } : {})
+    })),
+    ...(c.ids ? { userNamespace: { path: path.join(sandboxDir!, "user"), ...c.ids } } : {}),
     readonlyPaths: DEFAULT_READONLY_PATHS,
     maskedPaths: [...DEFAULT_MASKED_PATHS, ...maskedHostPaths()],
     capabilities: capabilitiesFor(c.uid, c.security.capabilities),

@@ -14,6 +14,7 @@ import type { Container, Pod } from "../spec/Pod.js"
 import type { PodLayout } from "./layout.js"
 import { SetupFailed } from "./Runtime.js"
 import { type ResolvedSecurity, resolveSecurity, type SecurityContext } from "./security/policy.js"
+import type { IdRange } from "./userns/UserNamespaces.js"
 
 export interface PreparedContainer {
   readonly spec: Container
@@ -25,8 +26,10 @@ export interface PreparedContainer {
   readonly uid: number
   readonly gid: number
   readonly groups: ReadonlyArray<number>
-  /** Volume binds: host source → container path. */
-  readonly volumes: ReadonlyArray<{ source: string; target: string; readOnly: boolean }>
+  /** Volume binds: host source → container path; `hostPath`: a host directory (not a managed volume). */
+  readonly volumes: ReadonlyArray<{ source: string; target: string; readOnly: boolean; hostPath: boolean }>
+  /** The pod's host id range when it runs in a user namespace (hostUsers: false). */
+  readonly ids: IdRange | undefined
   readonly imageDigest: string | undefined
   readonly security: ResolvedSecurity
 }
@@ -66,7 +69,8 @@ const pullImage = (images: Images["Type"], pod: Pod, c: Container) =>
 export const volumeSources = (
   pod: Pod,
   layout: PodLayout,
-  policy: HostPathPolicy
+  policy: HostPathPolicy,
+  ids?: IdRange
 ): Effect.Effect<ReadonlyMap<string, string>, SetupFailed> =>
   Effect.try({
     try: () => {
@@ -77,6 +81,9 @@ export const volumeSources = (
         if (v.source === "managed") {
           const dir = path.join(layout.volumes, v.name)
           fs.mkdirSync(dir, { recursive: true, mode: 0o755 })
+          // In a user namespace the volume's root belongs to the pod's root (its files are the
+          // pod's own writes); a dir made before the pod had a range is handed over once.
+          if (ids && fs.statSync(dir).uid === 0) fs.chownSync(dir, ids.hostUid, ids.hostGid)
           out.set(v.name, dir)
         } else {
           const st = fs.statSync(v.source.host, { throwIfNoEntry: false })
@@ -94,7 +101,8 @@ export const prepareContainer = (
   pod: Pod,
   c: Container,
   volumes: ReadonlyMap<string, string>,
-  security: SecurityContext
+  security: SecurityContext,
+  ids?: IdRange
 ): Effect.Effect<PreparedContainer, SetupFailed> =>
   Effect.gen(function*() {
     const img = yield* pullImage(images, pod, c)
@@ -103,6 +111,15 @@ export const prepareContainer = (
       onRight: Effect.succeed
     })
     const user = yield* resolveUser(img.layers, params.user).pipe(Effect.mapError(fail(pod.name, "user")))
+    if (ids && [user.uid, user.gid, ...user.groups].some((id) => id >= ids.size)) {
+      return yield* new SetupFailed({
+        pod: pod.name,
+        step: "user",
+        message: `${containerField(pod, c)}: user ${user.uid}:${user.gid} (groups ${
+          user.groups.join(",") || "none"
+        }) is outside the pod's user namespace (ids 0..${ids.size - 1}, hostUsers: false)`
+      })
+    }
     const env = params.env.some((e) => e.startsWith("PATH="))
       ? params.env
       : ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", ...params.env]
@@ -122,7 +139,13 @@ export const prepareContainer = (
       uid: user.uid,
       gid: user.gid,
       groups: user.groups,
-      volumes: c.mounts.map((m) => ({ source: volumes.get(m.volume)!, target: m.path, readOnly: m.readOnly })),
+      volumes: c.mounts.map((m) => ({
+        source: volumes.get(m.volume)!,
+        target: m.path,
+        readOnly: m.readOnly,
+        hostPath: pod.volumes.find((v) => v.name === m.volume)?.source !== "managed"
+      })),
+      ids,
       imageDigest: img.digest,
       security: yield* resolveSecurity(security, c, containerField(pod, c)).pipe(
         Effect.mapError((e) =>

@@ -46,6 +46,8 @@ export const PodRecord = Schema.Struct({
   addresses: Schema.Array(Schema.String),
   /** The pod's cgroup name under tank/ (layout.ts cgroupName). */
   cgroup: Schema.String,
+  /** hostUsers: false — the pod's host id range (its pinned user namespace is `sandbox`/user). */
+  userns: Schema.optional(Schema.Struct({ hostUid: Schema.Number, hostGid: Schema.Number, size: Schema.Number })),
   containers: Schema.Array(ContainerRecord)
 })
 export type PodRecord = typeof PodRecord.Type

@@ -238,6 +238,11 @@ const PodFields = Schema.Struct({
    */
   reschedule: optionalUnlessEmpty(Schema.Boolean, Schema.Boolean, (b) => !b),
   restart: Schema.optionalWith(RestartPolicy, { default: () => "always" as const }),
+  /**
+   * Kubernetes' name and meaning: false runs the pod's containers in a user namespace of their own
+   * (container root is an unprivileged host id of a range the agent allocates). Absent = true.
+   */
+  hostUsers: optionalUnlessEmpty(Schema.Boolean, Schema.Boolean, (b) => b),
   network: Schema.optionalWith(Network, { default: () => "none" as const }),
   volumes: optionalArray(Volume),
   /** Run to completion, in order, before `containers` start (Kubernetes initContainers). */

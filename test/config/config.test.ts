@@ -53,6 +53,7 @@ registries:
     ca: /etc/ssl/ghcr.pem
 dockerConfig: /root/.docker/config.json
 allowedHostPaths: [/srv/tank/shared]
+userNamespaces: { hostUsers: false, range: { start: 1073741824, size: 131072 } }
 `
 
 describe("Config.load", () => {
@@ -85,7 +86,8 @@ describe("Config.load", () => {
         logs: { maxFileBytes: 10 * 1024 * 1024, maxFiles: 5, keepOnDelete: false },
         registries: {},
         dockerConfig: undefined,
-        allowedHostPaths: []
+        allowedHostPaths: [],
+        userNamespaces: { hostUsers: true, range: undefined }
       })
     }))
 
@@ -154,7 +156,8 @@ describe("Config.load", () => {
           "ghcr.io": { username: "me", password: "secret", ca: "/etc/ssl/ghcr.pem" }
         },
         dockerConfig: "/root/.docker/config.json",
-        allowedHostPaths: ["/srv/tank/shared"]
+        allowedHostPaths: ["/srv/tank/shared"],
+        userNamespaces: { hostUsers: false, range: { start: 1073741824, size: 131072 } }
       })
     }))
 
