@@ -45,8 +45,8 @@ import { type ContainerRecord, monitorAlive, type PodRecord, readRecord, writeRe
 import { type RunHandle, Runtime, type RuntimeService, SetupFailed, type StartOptions } from "./Runtime.js"
 import { deviceRules, passDevices } from "./security/devices.js"
 import { parseHardLimits } from "./security/rlimits.js"
-import { type IdRange, UserNamespaces } from "./userns/UserNamespaces.js"
 import { unpinSandbox } from "./unpin.js"
+import { type IdRange, UserNamespaces } from "./userns/UserNamespaces.js"
 
 export interface RuntimeOptions {
   /** Namespace holding the macvlan parents (default: the agent's own). Tests use a hub netns. */
@@ -62,7 +62,7 @@ export interface RuntimeOptions {
  */
 const makeLayerDirs = (L: ContainerLayout, ids?: IdRange) => {
   for (const d of [L.upper, L.work, L.merged]) fs.mkdirSync(d, { recursive: true, mode: 0o755 })
-  if (ids) for (const d of [L.upper, L.work]) fs.chownSync(d, ids.hostUid, ids.hostGid)
+  if (ids) { for (const d of [L.upper, L.work]) fs.chownSync(d, ids.hostUid, ids.hostGid) }
 }
 
 /** Off the event loop (a run dir of many containers takes a while), its entries removed in parallel. */
@@ -86,7 +86,11 @@ export const make = (options: RuntimeOptions = {}) =>
       Option.match(userNamespaces, {
         onNone: () =>
           Effect.fail(
-            new SetupFailed({ pod, step: "userns", message: "hostUsers: false, but this runtime has no host id range for pods" })
+            new SetupFailed({
+              pod,
+              step: "userns",
+              message: "hostUsers: false, but this runtime has no host id range for pods"
+            })
           ),
         onSome: (u) =>
           u.rangeFor(pod).pipe(Effect.mapError((e) => new SetupFailed({ pod, step: "userns", message: e.message })))
@@ -380,7 +384,11 @@ export const make = (options: RuntimeOptions = {}) =>
               resolvConf(pod.network, { servers: hostDns, resolvConf: hostResolv })
             )
             // The pod's root may rewrite its /etc files, as root does elsewhere.
-            if (ids) for (const f of ["hosts", "hostname", "resolv.conf"]) fs.chownSync(path.join(layout.etc, f), ids.hostUid, ids.hostGid)
+            if (ids) {
+              for (const f of ["hosts", "hostname", "resolv.conf"]) {
+                fs.chownSync(path.join(layout.etc, f), ids.hostUid, ids.hostGid)
+              }
+            }
             for (const c of all) {
               makeLayerDirs(layout.container(c.spec.name), ids)
             }

@@ -61,7 +61,9 @@ export const PodStatus = Schema.Struct({
   reason: Schema.optional(Schema.String),
   addresses: Schema.optional(Schema.Array(Schema.String)),
   /** hostUsers: false — the host ids the pod's ids 0..size-1 are. */
-  userNamespace: Schema.optional(Schema.Struct({ hostUid: Schema.Number, hostGid: Schema.Number, size: Schema.Number })),
+  userNamespace: Schema.optional(
+    Schema.Struct({ hostUid: Schema.Number, hostGid: Schema.Number, size: Schema.Number })
+  ),
   /** Pods with several containers: each container's state (a pod's `restarts` is their sum). */
   containers: Schema.optional(Schema.Array(ContainerStatus)),
   /** Cluster mode: the node running (or that last ran) the pod. */

@@ -16,7 +16,7 @@ import { tmpDir } from "../support/tmp.js"
 
 export { Machine, MachineLive, onMachine, podName, RUN_TAG, startPod } from "../exec/support.js"
 
-export const PROBES = ["syscalls", "capstatus", "tiocsti", "devopen"] as const
+export const PROBES = ["syscalls", "capstatus", "tiocsti", "devopen", "fdpass"] as const
 
 /**
  * A busybox rootfs with every probe under /probe, plus /probe/capstatus-suid: the capstatus probe

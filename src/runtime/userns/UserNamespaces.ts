@@ -55,7 +55,9 @@ const exhausted = (pod: string, pool: IdPool) =>
     pod,
     message: `no free range of ${BLOCK} host ids for pod "${pod}": all ${
       Math.floor(pool.size / BLOCK)
-    } blocks of ${pool.start}..${pool.start + pool.size - 1} are held (userNamespaces.range in the config, or the tank entry of /etc/subuid)`
+    } blocks of ${pool.start}..${
+      pool.start + pool.size - 1
+    } are held (userNamespaces.range in the config, or the tank entry of /etc/subuid)`
   })
 
 /** In memory, for one process (tests, embedding without a store). */
@@ -71,7 +73,9 @@ export const layerMemory = (pool: IdPool): Layer.Layer<UserNamespaces> =>
             const i = firstFreeBlock(pool, new Set(m.values()))
             return i === undefined ? [undefined, m] : [i, new Map(m).set(pod, i)]
           }).pipe(
-            Effect.flatMap((i) => i === undefined ? Effect.fail(exhausted(pod, pool)) : Effect.succeed(blockRange(pool, i)))
+            Effect.flatMap((i) =>
+              i === undefined ? Effect.fail(exhausted(pod, pool)) : Effect.succeed(blockRange(pool, i))
+            )
           ),
         release: (pod) =>
           Ref.update(held, (m) => {
@@ -81,8 +85,7 @@ export const layerMemory = (pool: IdPool): Layer.Layer<UserNamespaces> =>
           }),
         list: Effect.map(Ref.get(held), (m) =>
           [...m].sort((a, b) => a[1] - b[1]).map(([pod, i]) => ({ pod, range: blockRange(pool, i) })))
-      })
-    )
+      }))
   )
 
 export { exhausted as poolExhausted }

@@ -31,10 +31,14 @@ export const idPool = (
     )
   }
   if (u.start !== g.start || u.size !== g.size) {
-    return Either.left(`the tank entries of /etc/subuid (${u.start}:${u.size}) and /etc/subgid (${g.start}:${g.size}) differ`)
+    return Either.left(
+      `the tank entries of /etc/subuid (${u.start}:${u.size}) and /etc/subgid (${g.start}:${g.size}) differ`
+    )
   }
   // Whole, aligned blocks only: a pod's range never straddles an entry's edge.
   const start = Math.ceil(u.start / BLOCK) * BLOCK
   const size = Math.floor((u.start + u.size - start) / BLOCK) * BLOCK
-  return size >= BLOCK ? Either.right({ start, size }) : Either.left(`the tank entry of /etc/subuid holds less than ${BLOCK} aligned ids`)
+  return size >= BLOCK
+    ? Either.right({ start, size })
+    : Either.left(`the tank entry of /etc/subuid holds less than ${BLOCK} aligned ids`)
 }
