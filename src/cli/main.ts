@@ -27,6 +27,7 @@ import { pull } from "./pull.js"
 import { restart } from "./restart.js"
 import { stats } from "./stats.js"
 import { status } from "./status.js"
+import { web } from "./web.js"
 
 export const VERSION = "0.1.0"
 
@@ -79,6 +80,7 @@ const root = tankRoot.pipe(
     pull,
     images,
     prune,
+    web,
     completion,
     version
   ])

@@ -11,6 +11,7 @@ import * as path from "node:path"
 import * as YAML from "yaml"
 import { formatPath } from "../spec/decode.js"
 import { AbsPath, Ipv4, labelKeyProblem, labelValueProblem, LinkName } from "../spec/fields.js"
+import { isWebProblem, resolveWeb, type WebConfig, WebConfigFile } from "../web/config.js"
 
 const Millis = Schema.Number.pipe(
   Schema.filter((n) => Number.isInteger(n) && n >= 0 ? true : `must be a whole number of milliseconds (got ${n})`)
@@ -120,7 +121,9 @@ export const ConfigFile = Schema.Struct({
   /** Per-registry settings keyed by host[:port]. */
   registries: Schema.optional(Schema.Record({ key: Schema.String, value: RegistryConfig })),
   /** A docker config.json whose `auths` supply registry credentials. */
-  dockerConfig: Schema.optional(AbsPath("dockerConfig"))
+  dockerConfig: Schema.optional(AbsPath("dockerConfig")),
+  /** The web dashboard served by the agent (docs/web.md). */
+  web: Schema.optional(WebConfigFile)
 })
 export type ConfigFile = typeof ConfigFile.Type
 
@@ -151,6 +154,8 @@ export interface TankConfigShape {
   readonly logs: { readonly maxFileBytes: number; readonly maxFiles: number; readonly keepOnDelete: boolean }
   readonly registries: Readonly<Record<string, typeof RegistryConfig.Type>>
   readonly dockerConfig: string | undefined
+  /** Set: the agent serves the web dashboard (config `web:` or `tank daemon --web`). */
+  readonly web?: WebConfig
 }
 
 export class ConfigError extends Schema.TaggedError<ConfigError>()("ConfigError", {
@@ -227,10 +232,15 @@ const envBool = (name: string, v: string | undefined): Effect.Effect<boolean | u
  * Resolve the configuration: defaults ← config file ← environment.
  * Env: TANK_DATA_DIR, TANK_CONFIG, TANK_UPLINK, TANK_DNS (comma-separated), TANK_STOP_PODS_ON_EXIT,
  * TANK_ETCD_ENDPOINTS (comma-separated: use etcd with the file's other etcd settings or defaults),
- * TANK_NODE_NAME.
+ * TANK_NODE_NAME, TANK_WEB (serve the dashboard at host:port, over the file's web.listen).
  */
 export const load = (
-  overrides: { readonly dataDir?: string; readonly env?: NodeJS.ProcessEnv } = {}
+  overrides: {
+    readonly dataDir?: string
+    readonly env?: NodeJS.ProcessEnv
+    /** `tank daemon --web ADDR`: serve the dashboard there (over the file's `web.listen`). */
+    readonly webListen?: string
+  } = {}
 ): Effect.Effect<TankConfigShape, ConfigError> =>
   Effect.gen(function*() {
     const env = overrides.env ?? process.env
@@ -261,6 +271,22 @@ export const load = (
       return yield* new ConfigError({
         field: env.TANK_NODE_NAME ? "TANK_NODE_NAME" : "node.name",
         reason: `"${nodeName}" is not a valid node name (DNS label, 1-63 of a-z 0-9 -)`
+      })
+    }
+    const webEnv = env.TANK_WEB || undefined
+    const web = resolveWeb(
+      file.web,
+      overrides.webListen !== undefined
+        ? { listen: overrides.webListen, field: "--web" }
+        : webEnv !== undefined
+        ? { listen: webEnv, field: "TANK_WEB" }
+        : undefined
+    )
+    if (isWebProblem(web)) {
+      return yield* new ConfigError({
+        ...(configFile && web.field.startsWith("web.") ? { file: configFile } : {}),
+        field: web.field,
+        reason: web.reason
       })
     }
     const cap = file.node?.capacity ?? {}
@@ -298,7 +324,8 @@ export const load = (
         keepOnDelete: file.logs?.keepOnDelete ?? false
       },
       registries: file.registries ?? {},
-      dockerConfig: file.dockerConfig
+      dockerConfig: file.dockerConfig,
+      ...(web ? { web } : {})
     }
   })
 
