@@ -20,14 +20,14 @@ import { chartPoint, type PodDetail, type PodRow, podRow, podRows, statsSummary 
 const changedNames = (c: Change): ReadonlyArray<string> =>
   c._tag === "PodPut" ? [c.pod.name] : c._tag === "PodDeleted" ? [c.name] : c.pods.map((p) => p.name)
 
-/** Pod names to re-read, from the three sources, with bursts coalesced (one re-read per name per 50 ms). */
+/** Pod names to re-read, from the three sources, with bursts coalesced (one re-read per name per 15 ms). */
 const touched = (store: Store["Type"], statusNames: Stream.Stream<string>, fromRevision: number, afterEvent?: number) =>
   Stream.mergeAll([
     store.watch(fromRevision).pipe(Stream.mapConcat(changedNames)),
     store.events(afterEvent).pipe(Stream.map((e) => e.pod)),
     statusNames
   ], { concurrency: "unbounded" }).pipe(
-    Stream.groupedWithin(1024, "50 millis"),
+    Stream.groupedWithin(1024, "15 millis"),
     Stream.map((chunk) => [...new Set(Chunk.toReadonlyArray(chunk))])
   )
 

@@ -23,6 +23,8 @@ interface Spec {
   readonly title: string
   readonly series: ReadonlyArray<{ readonly label: string; readonly key: keyof Point; readonly stroke: string }>
   readonly format: (v: number) => string
+  /** Tick labels (finer than `format` where values are small). */
+  readonly axis: (v: number) => string
 }
 
 const SPECS: ReadonlyArray<Spec> = [
@@ -30,13 +32,15 @@ const SPECS: ReadonlyArray<Spec> = [
     id: "cpu",
     title: "CPU",
     series: [{ label: "CPU %", key: "cpuPercent", stroke: "#2f7de1" }],
-    format: (v) => `${v.toFixed(1)}%`
+    format: (v) => `${v.toFixed(1)}%`,
+    axis: (v) => `${v < 1 ? +v.toFixed(2) : +v.toFixed(1)}%`
   },
   {
     id: "memory",
     title: "Memory",
     series: [{ label: "memory", key: "memoryBytes", stroke: "#8e44ad" }],
-    format: bytes
+    format: bytes,
+    axis: bytes
   },
   {
     id: "network",
@@ -45,13 +49,15 @@ const SPECS: ReadonlyArray<Spec> = [
       { label: "rx/s", key: "rxBytesPerSec", stroke: "#16a085" },
       { label: "tx/s", key: "txBytesPerSec", stroke: "#e67e22" }
     ],
-    format: (v) => `${bytes(v)}/s`
+    format: (v) => `${bytes(v)}/s`,
+    axis: (v) => `${bytes(v)}/s`
   },
   {
     id: "pids",
     title: "Processes",
     series: [{ label: "pids", key: "pids", stroke: "#c0392b" }],
-    format: (v) => String(v)
+    format: (v) => String(v),
+    axis: (v) => Number.isInteger(v) ? String(v) : ""
   }
 ]
 
@@ -83,10 +89,11 @@ export const makeCharts = (): Charts => {
           {
             width,
             height: 160,
-            legend: { show: true },
+            // The caption shows the figure; a legend only where colours tell series apart.
+            legend: { show: p.spec.series.length > 1, live: false },
             cursor: { drag: { x: false, y: false } },
-            scales: { x: { time: true } },
-            axes: [{}, { size: 70, values: (_u, ticks) => ticks.map((v) => p.spec.format(v)) }],
+            scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.15 : 1] } },
+            axes: [{}, { size: 70, values: (_u, ticks) => ticks.map((v) => p.spec.axis(v)) }],
             series: [{}, ...p.spec.series.map((s) => ({ label: s.label, stroke: s.stroke, width: 2 }))]
           },
           data,

@@ -95,3 +95,11 @@ export const connection = (text: string, state: "live" | "down" | "" = "") => {
   el.textContent = text
   el.dataset.state = state
 }
+
+/** Keep every `[data-since]` element's age current (local clock only: no request involved). */
+export const tickAges = () =>
+  setInterval(() => {
+    for (const el of document.querySelectorAll<HTMLElement>("[data-since]")) {
+      el.textContent = `${age(el.dataset.since)}${el.dataset.suffix ?? ""}`
+    }
+  }, 1000)

@@ -31,7 +31,7 @@ export const makeLogs = (pod: string, containers: () => ReadonlyArray<string>) =
   const search = h("input", { type: "search", id: "logs-search", placeholder: "Search", "aria-label": "Search logs" })
   const download = h("a", { class: "button secondary", id: "logs-download", download: `${pod}.log` }, "Download")
   const out = h("pre", { class: "logs", id: "logs-out", tabindex: "0", role: "log", "aria-label": "Log lines" })
-  const status = h("p", { class: "muted", role: "status" })
+  const status = h("p", { class: "muted", id: "logs-status", role: "status" })
   const element = h(
     "section",
     { class: "logs-panel" },

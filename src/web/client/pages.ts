@@ -64,11 +64,15 @@ export const imagesPage = () => {
     if (!ref.value.trim()) return
     pullButton.disabled = true
     const bars = new Map<string, HTMLProgressElement>()
-    replace(progress, `Pulling ${ref.value.trim()}…`)
+    const status = h("p", { id: "pull-status" }, `Pulling ${ref.value.trim()}…`)
+    replace(progress, status)
     try {
       await postEvents("/api/images/pull", { ref: ref.value.trim() }, (event, d) => {
-        if (event === "problem") return replace(progress, h("span", { class: "error" }, d.message))
-        if (event === "done") return replace(progress, `Pulled ${d.ref} (${String(d.digest).slice(0, 19)})`)
+        if (event === "problem") return replace(status, h("span", { class: "error" }, d.message))
+        if (event === "done") {
+          for (const bar of bars.values()) bar.value = bar.max
+          return replace(status, `Pulled ${d.ref} (${String(d.digest).slice(0, 19)})`)
+        }
         if (d._tag === "Resolved") {
           for (const l of d.layers as ReadonlyArray<{ digest: string; size: number }>) {
             const bar = h("progress", { max: l.size, value: 0, "aria-label": `layer ${l.digest.slice(7, 19)}` })

@@ -5,7 +5,7 @@
  */
 import { follow } from "./api.js"
 import { makeCharts, type Point } from "./charts.js"
-import { age, badge, connection, exitText, h, type LastExitView, main, replace, time } from "./dom.js"
+import { age, badge, connection, exitText, h, type LastExitView, main, replace, tickAges, time } from "./dom.js"
 import { makeEditor } from "./editor.js"
 import { makeLogs } from "./logs.js"
 import { deletePod, report, restartPod, type Row } from "./pods.js"
@@ -194,7 +194,18 @@ export const podPage = (pod: string) => {
       fact("Ready", `${r.ready.running}/${r.ready.total}`),
       fact("Restarts", String(r.restarts)),
       fact("Host PID", s?.hostPid !== undefined ? String(s.hostPid) : "–"),
-      fact("Started", s?.startedAt ? `${time(s.startedAt)} (${age(s.startedAt)} ago)` : "–"),
+      fact(
+        "Started",
+        s?.startedAt
+          ? h(
+            "span",
+            {},
+            `${time(s.startedAt)} (`,
+            h("span", { "data-since": s.startedAt, "data-suffix": " ago" }, `${age(s.startedAt)} ago`),
+            ")"
+          )
+          : "–"
+      ),
       fact("Addresses", r.addresses.length ? r.addresses.join(", ") : "–"),
       ...(r.node ? [fact("Node", r.node)] : []),
       fact("Last exit", exitText(s?.lastExit)),
@@ -239,7 +250,13 @@ export const podPage = (pod: string) => {
             ),
             h("td", { "data-label": "Restarts" }, String(c.restarts)),
             h("td", { "data-label": "PID" }, c.hostPid !== undefined ? String(c.hostPid) : "–"),
-            h("td", { "data-label": "Started" }, c.startedAt ? `${age(c.startedAt)} ago` : "–"),
+            h(
+              "td",
+              { "data-label": "Started" },
+              c.startedAt
+                ? h("span", { "data-since": c.startedAt, "data-suffix": " ago" }, `${age(c.startedAt)} ago`)
+                : "–"
+            ),
             h("td", { "data-label": "Last exit" }, exitText(c.lastExit))
           )
         )
@@ -279,6 +296,7 @@ export const podPage = (pod: string) => {
     )
   }
 
+  tickAges()
   follow(`/api/pods/${encodeURIComponent(pod)}/stream`, {
     pod: showDetail,
     removed: () => {

@@ -4,7 +4,7 @@
  */
 import { ApiError, follow, send } from "./api.js"
 import { confirmAction } from "./dialogs.js"
-import { age, badge, bytes, connection, h, main, percent, replace } from "./dom.js"
+import { age, badge, bytes, connection, h, main, percent, replace, tickAges } from "./dom.js"
 import { makeEditor } from "./editor.js"
 
 export interface Row {
@@ -174,7 +174,7 @@ export const podsPage = () => {
     const order = [...PHASES, ...[...by.keys()].filter((p) => !PHASES.includes(p))]
     replace(
       counts,
-      h("li", { class: "total" }, h("strong", {}, String(rows.size)), " pods"),
+      h("li", { class: "total" }, h("strong", {}, String(rows.size)), rows.size === 1 ? " pod" : " pods"),
       order.filter((p) => by.has(p)).map((p) =>
         h("li", { "data-phase": p }, badge(p), " ", h("strong", {}, String(by.get(p))))
       )
@@ -234,8 +234,5 @@ export const podsPage = () => {
     },
     problem: (d: { message: string }) => connection(`error: ${d.message}`, "down")
   })
-  // Ages are relative to now: re-rendered from local data, no request involved.
-  setInterval(() => {
-    for (const el of tbody.querySelectorAll<HTMLElement>("[data-since]")) el.textContent = age(el.dataset.since)
-  }, 1000)
+  tickAges()
 }
