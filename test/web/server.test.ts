@@ -5,7 +5,7 @@
  * the endpoint record, and TLS with a Secure cookie.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Exit, Fiber, Layer, Option, Scope } from "effect"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -210,6 +210,26 @@ describe("web server (no agent)", () => {
         assert.strictEqual(system.agent.pid, process.pid)
         const nodes = JSON.parse((yield* req(`${w.base}/api/nodes`, { headers: w.bearer })).body)
         assert.isFalse(nodes.cluster)
+      }),
+    { timeout: 60_000 }
+  )
+
+  it.scopedLive(
+    "stopping the server ends open feeds at once (an open tab never holds the agent's shutdown)",
+    () =>
+      Effect.gen(function*() {
+        const { assetsDir } = yield* buildClient
+        const scope = yield* Scope.make()
+        const w = yield* startWeb(assetsDir).pipe(Scope.extend(scope))
+        const feed = yield* sse(`${w.base}/api/pods/stream`, w.bearer)
+        yield* feed.next((e) => e.event === "snapshot")
+        const t0 = Date.now()
+        // Closing a scope cannot be interrupted: wait for it from the side, with a deadline.
+        const closing = yield* Effect.forkDaemon(Scope.close(scope, Exit.void))
+        const closed = yield* Fiber.await(closing).pipe(Effect.timeout("5 seconds"), Effect.option)
+        assert.isTrue(Option.isSome(closed), "the server stopped while a feed was open")
+        assert.isBelow(Date.now() - t0, 2000)
+        assert.isUndefined(readEndpoint(w.dataDir), "the endpoint record is removed")
       }),
     { timeout: 60_000 }
   )
