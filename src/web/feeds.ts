@@ -4,11 +4,14 @@
  * the status feed (this agent's status writes) names it; stats arrive with each sample batch.
  *
  * Each feed subscribes first and reads its snapshot second, so nothing between the two is lost;
- * rows are sent only when they differ from what this client last got. A store error ends the feed
+ * rows are sent only when they differ from what this client last got. Like the reconciler, a feed
+ * is level-triggered as well: every resync interval it compares everything again, which covers
+ * what no notification names (another node's status writes in cluster mode). A store error ends the feed
  * with an `error` event; the browser's EventSource reconnects and starts from a fresh snapshot.
  */
-import { Chunk, Effect, Option, Stream } from "effect"
+import { Chunk, Duration, Effect, Option, Stream } from "effect"
 import * as YAML from "yaml"
+import { TankConfig } from "../config/Config.js"
 import { Stats } from "../observe/stats.js"
 import { encodePod } from "../spec/decode.js"
 import type { PodEvent, PodStatus } from "../store/status.js"
@@ -44,8 +47,9 @@ const readPod = (store: Store["Type"], stats: Stats["Type"], name: string) =>
  * The pods table: `snapshot` ({ pods: PodRow[] }), then `pod` (a row that changed), `removed`
  * ({ name }) and `stats` ({ [pod]: { cpuPercent, memoryBytes } }, every sample).
  */
-export const podsFeed: Stream.Stream<SseEvent, never, Store | StatusFeed | Stats> = Stream.unwrapScoped(
+export const podsFeed: Stream.Stream<SseEvent, never, Store | StatusFeed | Stats | TankConfig> = Stream.unwrapScoped(
   Effect.gen(function*() {
+    const resync = Duration.millis((yield* TankConfig).reconciler.resyncIntervalMs)
     const store = yield* Store
     const stats = yield* Stats
     const statusNames = yield* Effect.flatMap(StatusFeed, (f) => f.subscribe)
@@ -54,22 +58,31 @@ export const podsFeed: Stream.Stream<SseEvent, never, Store | StatusFeed | Stats
     const [pods, statuses, current] = yield* Effect.all([store.list, store.listStatus, stats.all])
     const rows = podRows(pods, statuses, current)
     const sent = new Map(rows.map((r) => [r.name, JSON.stringify(r)]))
-    const updates = touched(store, statusNames, revision, lastEvent).pipe(
+    const rowEvents = (name: string, row: PodRow | undefined): ReadonlyArray<SseEvent> => {
+      if (row === undefined) {
+        if (!sent.delete(name)) return []
+        return [{ event: "removed", data: { name } }]
+      }
+      const json = JSON.stringify(row)
+      if (sent.get(name) === json) return []
+      sent.set(name, json)
+      return [{ event: "pod", data: row }]
+    }
+    const named = touched(store, statusNames, revision, lastEvent).pipe(
       Stream.mapEffect((names) =>
-        Effect.forEach(names, (name) =>
-          Effect.map(readPod(store, stats, name), ({ row }): ReadonlyArray<SseEvent> => {
-            if (row === undefined) {
-              if (!sent.delete(name)) return []
-              return [{ event: "removed", data: { name } }]
-            }
-            const json = JSON.stringify(row)
-            if (sent.get(name) === json) return []
-            sent.set(name, json)
-            return [{ event: "pod", data: row }]
-          }))
+        Effect.forEach(names, (name) => Effect.map(readPod(store, stats, name), ({ row }) => rowEvents(name, row)))
       ),
       Stream.mapConcat((batches) => batches.flat())
     )
+    const everything = Stream.tick(resync).pipe(
+      Stream.drop(1),
+      Stream.mapEffect(() => Effect.all([store.list, store.listStatus, stats.all])),
+      Stream.mapConcat(([p, st, c]) => {
+        const now = new Map(podRows(p, st, c).map((r) => [r.name, r]))
+        return [...new Set([...sent.keys(), ...now.keys()])].flatMap((n) => rowEvents(n, now.get(n)))
+      })
+    )
+    const updates = Stream.merge(named, everything)
     const live = Stream.merge(
       updates,
       stats.changes.pipe(Stream.map((batch): SseEvent => ({ event: "stats", data: statsSummary(batch) })))
@@ -108,9 +121,10 @@ const EVENT_HISTORY = 200
  * (its events: the recent ones first, then live), `history` ({ points: ChartPoint[] }, the kept
  * stats) and `stats` (a ChartPoint per sample, plus per-container figures).
  */
-export const podFeed = (name: string): Stream.Stream<SseEvent, never, Store | StatusFeed | Stats> =>
+export const podFeed = (name: string): Stream.Stream<SseEvent, never, Store | StatusFeed | Stats | TankConfig> =>
   Stream.unwrapScoped(
     Effect.gen(function*() {
+      const resync = Duration.millis((yield* TankConfig).reconciler.resyncIntervalMs)
       const store = yield* Store
       const stats = yield* Stats
       const statusNames = yield* Effect.flatMap(StatusFeed, (f) => f.subscribe)
@@ -131,8 +145,9 @@ export const podFeed = (name: string): Stream.Stream<SseEvent, never, Store | St
       const detailUpdates = Stream.mergeAll([
         store.watch(revision).pipe(Stream.mapConcat(changedNames)),
         store.events(lastEvent).pipe(Stream.map((e) => e.pod)),
-        statusNames
-      ], { concurrency: 3 }).pipe(
+        statusNames,
+        Stream.tick(resync).pipe(Stream.drop(1), Stream.as(name))
+      ], { concurrency: 4 }).pipe(
         Stream.filter((n) => n === name),
         Stream.debounce("30 millis"),
         Stream.mapEffect(() => readPod(store, stats, name)),

@@ -14,6 +14,8 @@ import type { BrowserContext, Page } from "playwright-core"
 import { afterAll, beforeAll } from "vitest"
 import * as Agent from "../../src/agent/Agent.js"
 import * as Api from "../../src/api/Api.js"
+import { TankConfig } from "../../src/config/Config.js"
+import { execCapture } from "../../src/exec/Exec.js"
 import type { PodStatus } from "../../src/store/status.js"
 import { Store } from "../../src/store/Store.js"
 import { resolveWeb, type WebConfig } from "../../src/web/config.js"
@@ -203,7 +205,13 @@ describe("web dashboard in Chromium (root, e2e)", () => {
         assert.notStrictEqual(after, before)
         assert.isBelow(Number(after.split(" ")[1]), Number(before.split(" ")[1]), "fewer columns in a narrower page")
         yield* p(() => page.setViewportSize({ width: 1280, height: 800 }))
+        const shells = execCapture("web", ["ps", "-o", "args"]).pipe(
+          Effect.map((r) => r.stdout.split("\n").filter((l) => l.trim() === "sh").length),
+          Effect.provideService(TankConfig, w.env.config)
+        )
+        assert.strictEqual(yield* shells, 1, "the terminal's shell runs in the pod")
         yield* p(() => page.click("#term-connect")) // disconnect: the exec is hung up
+        yield* until("the shell hung up", shells, (n) => n === 0, 10_000)
       }),
     60_000
   )

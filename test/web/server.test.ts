@@ -5,7 +5,7 @@
  * the endpoint record, and TLS with a Secure cookie.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Exit, Fiber, Layer, Option, Scope } from "effect"
+import { Context, Effect, Either, Exit, Fiber, Layer, Option, Scope } from "effect"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -13,6 +13,7 @@ import { Cgroups } from "../../src/cgroups/Cgroups.js"
 import * as Config from "../../src/config/Config.js"
 import * as Images from "../../src/image/Images.js"
 import { NetworkLive } from "../../src/net/NetworkLive.js"
+import { decodePodEither } from "../../src/spec/decode.js"
 import { layerMemory } from "../../src/store/memory.js"
 import { Store } from "../../src/store/Store.js"
 import { resolveWeb, type WebConfig } from "../../src/web/config.js"
@@ -24,10 +25,13 @@ import { buildClient, req, sse, tryWebSocket } from "./support.js"
 const startWeb = (assetsDir: string, web: Partial<{ tls: { cert: string; key: string } }> = {}) =>
   Effect.gen(function*() {
     const dataDir = yield* tmpDir("tank-web-")
-    const config: Config.TankConfigShape = { ...(yield* Config.load({ dataDir, env: {} })) }
+    const loaded = yield* Config.load({ dataDir, env: {} })
+    const config: Config.TankConfigShape = { ...loaded, reconciler: { ...loaded.reconciler, resyncIntervalMs: 300 } }
     const settings = resolveWeb({ listen: "127.0.0.1:0", ...web }) as WebConfig
     let withToken = ""
-    const store = Web.StatusFeed.decorate(layerMemory)
+    // The store as another process or node sees it: its writes do not pass the status feed.
+    const inner = Context.get(yield* Layer.build(layerMemory), Store)
+    const store = Web.StatusFeed.decorate(Layer.succeed(Store, inner))
     const ctx = yield* Layer.build(
       Web.layer({
         config: settings,
@@ -50,6 +54,7 @@ const startWeb = (assetsDir: string, web: Partial<{ tls: { cert: string; key: st
     return {
       dataDir,
       store: Context.get(ctx, Store),
+      inner,
       base,
       token,
       withToken,
@@ -210,6 +215,35 @@ describe("web server (no agent)", () => {
         assert.strictEqual(system.agent.pid, process.pid)
         const nodes = JSON.parse((yield* req(`${w.base}/api/nodes`, { headers: w.bearer })).body)
         assert.isFalse(nodes.cluster)
+      }),
+    { timeout: 60_000 }
+  )
+
+  it.scopedLive(
+    "level-triggered: a status no notification names (another node's) shows within the resync interval",
+    () =>
+      Effect.gen(function*() {
+        const { assetsDir } = yield* buildClient
+        const w = yield* startWeb(assetsDir)
+        yield* w.store.put(Either.getOrThrow(decodePodEither({ name: "far", containers: [{ name: "c", image: "x" }] })))
+        const feed = yield* sse(`${w.base}/api/pods/stream`, w.bearer)
+        const snap = yield* feed.next((e) => e.event === "snapshot")
+        assert.strictEqual(snap.data.pods[0].phase, "pending")
+        const detail = yield* sse(`${w.base}/api/pods/far/stream`, w.bearer)
+        yield* detail.next((e) => e.event === "pod")
+        yield* w.inner.putStatus({
+          name: "far",
+          phase: "running",
+          restarts: 0,
+          specRevision: 1,
+          updatedAt: new Date().toISOString()
+        })
+        const t0 = Date.now()
+        const row = yield* feed.next((e) => e.event === "pod", 3000)
+        assert.strictEqual(row.data.phase, "running")
+        assert.isBelow(Date.now() - t0, 2000)
+        const d = yield* detail.next((e) => e.event === "pod", 3000)
+        assert.strictEqual(d.data.row.phase, "running")
       }),
     { timeout: 60_000 }
   )
