@@ -4,7 +4,8 @@
  *    a page already open (the store's change feed → the agent → status → SSE → DOM), next to the
  *    same apply → running as the store sees it (what the page adds on top);
  *  - page load of the pods list with N running pods: navigation start → every row rendered
- *    (first load and reloads).
+ *    (first load and reloads);
+ *  - the agent's CPU with those N pods while the dashboard samples their stats and a page is open.
  * Run as root: `npx tsx bench/web.ts [pods=100]`.
  */
 import { Context, Effect, Layer } from "effect"
@@ -108,7 +109,7 @@ const program = Effect.gen(function*() {
   const names = Array.from({ length: count }, (_, i) => `pod-${String(i).padStart(3, "0")}`)
   yield* run(Api.applyAll(names.map(spec)))
   yield* waitRunning(store, names)
-  yield* Effect.sleep("3 seconds") // every row has stats
+  yield* Effect.sleep("11 seconds") // every row has stats (two samples)
   const loads: Array<number> = []
   for (let i = 0; i < 6; i++) {
     yield* Effect.promise(() => page.goto(`${new URL(withToken).origin}/`))
@@ -119,6 +120,11 @@ const program = Effect.gen(function*() {
       yield* Effect.promise(() => page.evaluate(() => (window as unknown as { loadedAt: number }).loadedAt))
     )
   }
+  // What the dashboard costs the agent: every pod's stats sampled (default: every 5 s), a page open on the feed.
+  const cpu0 = process.cpuUsage()
+  yield* Effect.sleep("10 seconds")
+  const cpu = process.cpuUsage(cpu0)
+  const agentCpu = (cpu.user + cpu.system) / 1000 / 10_000 * 100
   for (const n of names) yield* run(Api.remove(n))
   yield* waitGone(store)
 
@@ -128,11 +134,13 @@ const program = Effect.gen(function*() {
       `the store sees running after ${fmt(median(inStore))}, the CLI process included)`
   )
   console.log(`pods list with ${count} pods: first load ${fmt(first!)}, reloads ${fmt(median(warm))} (median)`)
+  console.log(`agent CPU with ${count} pods, the dashboard sampling them and a page open: ${agentCpu.toFixed(2)} %`)
   report([
     { bench: "web", case: "tank apply → row running in an open page", tank: median(inPage) },
     { bench: "web", case: "tank apply → running in the store (same runs)", tank: median(inStore) },
     { bench: "web", case: `pods page load, ${count} pods (first)`, tank: first! },
-    { bench: "web", case: `pods page load, ${count} pods (reload)`, tank: median(warm) }
+    { bench: "web", case: `pods page load, ${count} pods (reload)`, tank: median(warm) },
+    { bench: "web", case: `agent CPU, ${count} pods, dashboard open`, tank: agentCpu, unit: "%" }
   ])
 })
 

@@ -80,7 +80,7 @@ describe("web config in Config.load", () => {
       fs.writeFileSync(path.join(dir, "config.yaml"), "web: {}\n")
       const c = yield* load({ dataDir: dir, env: home(dir) })
       assert.strictEqual(c.web?.listen, "127.0.0.1:4400")
-      assert.strictEqual(c.web?.statsIntervalMs, 2000)
+      assert.strictEqual(c.web?.statsIntervalMs, 5000)
       const e = yield* load({ dataDir: dir, env: { ...home(dir), TANK_WEB: "[::1]:0" } })
       assert.deepStrictEqual([e.web?.host, e.web?.port], ["::1", 0])
       const none = yield* load({ dataDir: yield* tmpDir(), env: home(dir) })
