@@ -14,12 +14,12 @@ import { logs, type LogsOptions, type LogStream } from "../observe/logs.js"
 import { Stats } from "../observe/stats.js"
 import { InvalidSpec } from "../spec/decode.js"
 import { Store } from "../store/Store.js"
-import { podDetail, podFeed, podsFeed } from "./feeds.js"
+import { podDetail, podFeed, podsFeed, readPod } from "./feeds.js"
 import { BadRequest, handle, intParam, json, NotFound, podParam, problem, query } from "./http.js"
 import { parseEditorText } from "./specText.js"
 import { sseResponse } from "./sse.js"
 import { terminalRequest, terminalSession } from "./terminal.js"
-import { chartPoint, podRow, podRows } from "./views.js"
+import { chartPoint, podRows } from "./views.js"
 
 /** Bodies larger than this are refused before parsing (a pod spec is a few KB). */
 const MAX_SPEC_BYTES = 1024 * 1024
@@ -57,14 +57,9 @@ const list = Effect.gen(function*() {
 
 const detail = Effect.gen(function*() {
   const name = yield* podParam
-  const store = yield* Store
-  const stats = yield* Stats
-  const [stored, status, current] = yield* Effect.all([store.get(name), store.getStatus(name), stats.current(name)])
-  const s = status._tag === "Some" ? status.value : undefined
-  const p = stored._tag === "Some" ? stored.value : undefined
-  const row = podRow(p, s, current._tag === "Some" ? current.value : undefined)
+  const { row, status, stored } = yield* readPod(yield* Store, yield* Stats, name)
   if (!row) return yield* new NotFound({ message: `no such pod: ${name}` })
-  return json(podDetail(name, p, s, row))
+  return json(podDetail(name, stored, status, row))
 })
 
 const STREAMS: ReadonlyArray<LogStream> = ["stdout", "stderr", "tty"]

@@ -36,7 +36,7 @@ const touched = (store: Store["Type"], statusNames: Stream.Stream<string>, fromR
 
 const errorEvent = (e: { readonly message: string }): SseEvent => ({ event: "problem", data: { message: e.message } })
 
-const readPod = (store: Store["Type"], stats: Stats["Type"], name: string) =>
+export const readPod = (store: Store["Type"], stats: Stats["Type"], name: string) =>
   Effect.all([
     store.get(name).pipe(Effect.map(Option.getOrUndefined)),
     store.getStatus(name).pipe(Effect.map(Option.getOrUndefined)),
@@ -142,9 +142,15 @@ export const podFeed = (name: string): Stream.Stream<SseEvent, never, Store | St
         { event: "history", data: { points: history.map(chartPoint) } },
         ...mine.map((e): SseEvent => ({ event: "event", data: e }))
       ]
+      // One subscription to the event log, for the events tab and as a reason to re-read the pod.
+      const [podEvents, eventTriggers] = yield* Stream.broadcast(
+        store.events(lastEvent).pipe(Stream.filter((e: PodEvent) => e.pod === name)),
+        2,
+        256
+      )
       const detailUpdates = Stream.mergeAll([
         store.watch(revision).pipe(Stream.mapConcat(changedNames)),
-        store.events(lastEvent).pipe(Stream.map((e) => e.pod)),
+        eventTriggers.pipe(Stream.map((e) => e.pod)),
         statusNames,
         Stream.tick(resync).pipe(Stream.drop(1), Stream.as(name))
       ], { concurrency: 4 }).pipe(
@@ -164,10 +170,7 @@ export const podFeed = (name: string): Stream.Stream<SseEvent, never, Store | St
           return [{ event: "pod", data: detail }]
         })
       )
-      const events = store.events(lastEvent).pipe(
-        Stream.filter((e: PodEvent) => e.pod === name),
-        Stream.map((e): SseEvent => ({ event: "event", data: e }))
-      )
+      const events = podEvents.pipe(Stream.map((e): SseEvent => ({ event: "event", data: e })))
       const samples = stats.changes.pipe(
         Stream.mapConcat((batch) => batch.filter((s) => s.pod === name)),
         Stream.map((s): SseEvent => ({

@@ -137,6 +137,7 @@ export const layer = (options: WebOptions): Layer.Layer<never, unknown, WebDeps>
       )
     }
     const tls = config.tls
+    // An https.Server emits the same request/upgrade events; NodeHttpServer is typed for http only.
     const nodeServer: http.Server = tls
       ? https.createServer({ cert: fs.readFileSync(tls.cert), key: fs.readFileSync(tls.key) }) as unknown as http.Server
       : http.createServer()
