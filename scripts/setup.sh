@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian 12 machine for Tank (idempotent; run as root):
-# Debian packages the runtime and the tests use, npm dependencies (builds native/ and node addons
+# Debian packages the runtime and the tests use (chromium: the dashboard's browser tests), npm dependencies (builds native/ and node addons
 # offline against Node's own headers), and the bundled `tank` CLI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 # node-gyp must build addons against the installed Node headers (no header download here).
 export npm_config_nodedir=/usr npm_config_build_from_source=true npm_config_update_notifier=false
-pkgs=(docker-registry busybox-static libseccomp-dev libc6-dev etcd-server etcd-client apache2-utils skopeo umoci jq openssl iproute2 tmux gcc make g++ python3 procps qemu-system-x86)
+pkgs=(docker-registry busybox-static libseccomp-dev libc6-dev etcd-server etcd-client apache2-utils skopeo umoci jq openssl iproute2 tmux gcc make g++ python3 procps qemu-system-x86 chromium)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then

@@ -36,7 +36,26 @@ export interface AgentOptions {
   readonly runtime?: RuntimeLive.RuntimeOptions
   /** Already-resolved config (embedding, tests); else loaded from file and env. */
   readonly config?: Config.TankConfigShape
+  /** The web dashboard (docs/web.md): `listen` overrides the config's `web.listen` (`tank daemon --web`). */
+  readonly web?: {
+    readonly listen?: string
+    /** Where the client bundle is (tests); default: beside the CLI bundle or in dist/web. */
+    readonly assetsDir?: string
+    /** Gets the dashboard URL with its token once listening (print it; never log it). */
+    readonly onListening?: (urls: { readonly base: string; readonly withToken: string }) => Effect.Effect<void>
+  }
 }
+
+/** The dashboard's settings: the config's, with `options.web.listen` over its address. */
+const webSettings = (config: Config.TankConfigShape, options: AgentOptions) =>
+  Effect.gen(function*() {
+    const listen = options.web?.listen
+    if (listen === undefined) return config.web
+    const { isWebProblem, resolveWeb } = yield* Effect.promise(() => import("../web/config.js"))
+    const web = resolveWeb(config.web ?? {}, { listen, field: "--web" })
+    if (isWebProblem(web)) return yield* new Config.ConfigError({ field: web.field, reason: web.reason })
+    return web
+  })
 
 /** Everything the agent runs, as one layer; building it takes the data dir's agent lock. */
 export const layer = (
@@ -45,6 +64,7 @@ export const layer = (
   Layer.unwrapScoped(
     Effect.gen(function*() {
       const config = options.config ?? (yield* Config.load(options.dataDir ? { dataDir: options.dataDir } : {}))
+      const web = yield* webSettings(config, options)
       // Private to the agent's user: extracted layers hold image-chosen setuid binaries and device nodes.
       yield* ensureDataDir(config)
       yield* Lock.acquire(config.dataDir)
@@ -54,7 +74,11 @@ export const layer = (
       const cluster = config.etcd
         ? (yield* Effect.promise(() => import("./cluster.js"))).layers(config)
         : undefined
-      const store: Layer.Layer<Store, unknown> = cluster?.store ?? layerSqlite(config.storeFile)
+      const baseStore: Layer.Layer<Store, unknown> = cluster?.store ?? layerSqlite(config.storeFile)
+      // With the dashboard, status writes are also published to it (web/statusFeed.ts).
+      const Web = web ? yield* Effect.promise(() => import("../web/index.js")) : undefined
+      const withFeed = Web?.StatusFeed.decorate(baseStore)
+      const store = withFeed ?? baseStore
       const seeded = Layer.effectDiscard(
         Effect.gen(function*() {
           const written = yield* seed(config.seed)
@@ -81,7 +105,15 @@ export const layer = (
       const converging = cluster
         ? Layer.merge(reconciler.pipe(Layer.provide(Layer.merge(cluster.view, runtime))), cluster.background)
         : reconciler
-      return converging.pipe(
+      const dashboard = Web && web && withFeed
+        ? Web.layer({
+          config: web,
+          dataDir: config.dataDir,
+          ...(options.web?.assetsDir ? { assetsDir: options.web.assetsDir } : {}),
+          ...(options.web?.onListening ? { onListening: options.web.onListening } : {})
+        }).pipe(Layer.provide(Layer.mergeAll(withFeed, configLayer, machine, cluster?.nodes ?? Layer.empty)))
+        : Layer.empty
+      return Layer.merge(converging, dashboard).pipe(
         Layer.provideMerge(Layer.mergeAll(storeAndSeed, runtime, configLayer, images))
       )
     })

@@ -44,6 +44,8 @@ export interface ClusterLayers {
   readonly view: Layer.Layer<Store, unknown>
   /** Node registration and the scheduler campaign, for as long as the agent runs. */
   readonly background: Layer.Layer<never, unknown>
+  /** The node registry (the dashboard's nodes page). */
+  readonly nodes: Layer.Layer<Nodes, unknown>
 }
 
 export const layers = (config: TankConfigShape): ClusterLayers => {
@@ -103,6 +105,7 @@ export const layers = (config: TankConfigShape): ClusterLayers => {
   )
   return {
     store,
+    nodes,
     view: NodeView.layer(self).pipe(Layer.provide(store)),
     background: Layer.mergeAll(registered, scheduler).pipe(Layer.provide(Layer.mergeAll(nodes, election, store)))
   }

@@ -31,6 +31,7 @@ import { restart } from "./restart.js"
 import { stats } from "./stats.js"
 import { status } from "./status.js"
 import { EXIT_CLOSED_PIPE, flush, guard, isOutputClosed, write } from "./stdio.js"
+import { web } from "./web.js"
 
 export const VERSION = "0.1.0"
 
@@ -84,6 +85,7 @@ const root = tankRoot.pipe(
     pull,
     images,
     prune,
+    web,
     completion,
     version
   ])

@@ -11,6 +11,7 @@ import * as path from "node:path"
 import * as YAML from "yaml"
 import { formatPath } from "../spec/decode.js"
 import { AbsPath, Ipv4, labelKeyProblem, labelValueProblem, LinkName } from "../spec/fields.js"
+import { isWebProblem, resolveWeb, type WebConfig, WebConfigFile } from "../web/config.js"
 
 const Millis = Schema.Number.pipe(
   Schema.filter((n) => Number.isInteger(n) && n >= 0 ? true : `must be a whole number of milliseconds (got ${n})`)
@@ -127,7 +128,9 @@ export const ConfigFile = Schema.Struct({
    * Host paths pods may mount although they expose Tank's own files (`/`, the data dir, anything in
    * it or above it, the store file): each entry allows exactly that directory, not its subdirectories.
    */
-  allowedHostPaths: Schema.optional(Schema.Array(AbsPath("allowedHostPaths entry")))
+  allowedHostPaths: Schema.optional(Schema.Array(AbsPath("allowedHostPaths entry"))),
+  /** The web dashboard served by the agent (docs/web.md). */
+  web: Schema.optional(WebConfigFile)
 })
 export type ConfigFile = typeof ConfigFile.Type
 
@@ -160,6 +163,8 @@ export interface TankConfigShape {
   readonly dockerConfig: string | undefined
   /** Exact host paths volumes may use although they expose Tank's files (src/config/hostPaths.ts). */
   readonly allowedHostPaths: ReadonlyArray<string>
+  /** Set: the agent serves the web dashboard (config `web:` or `tank daemon --web`). */
+  readonly web?: WebConfig
 }
 
 export class ConfigError extends Schema.TaggedError<ConfigError>()("ConfigError", {
@@ -240,7 +245,8 @@ const envBool = (name: string, v: string | undefined): Effect.Effect<boolean | u
  * Resolve the configuration: defaults ← config file ← environment.
  * Env: TANK_DATA_DIR, TANK_CONFIG, TANK_UPLINK, TANK_DNS (comma-separated), TANK_STOP_PODS_ON_EXIT,
  * TANK_ETCD_ENDPOINTS (comma-separated: use etcd with the file's other etcd settings or defaults),
- * TANK_ETCD_INSECURE (store.etcd.insecure), TANK_NODE_NAME.
+ * TANK_ETCD_INSECURE (store.etcd.insecure), TANK_NODE_NAME, TANK_WEB (serve the dashboard at host:port, over the
+ * file's web.listen).
  */
 export const load = (
   overrides: {
@@ -248,6 +254,8 @@ export const load = (
     readonly env?: NodeJS.ProcessEnv
     /** Whose default data dir (default: this process's effective uid). */
     readonly euid?: number
+    /** `tank daemon --web ADDR`: serve the dashboard there (over the file's `web.listen`). */
+    readonly webListen?: string
   } = {}
 ): Effect.Effect<TankConfigShape, ConfigError> =>
   Effect.gen(function*() {
@@ -287,6 +295,22 @@ export const load = (
         reason: `"${nodeName}" is not a valid node name (DNS label, 1-63 of a-z 0-9 -)`
       })
     }
+    const webEnv = env.TANK_WEB || undefined
+    const web = resolveWeb(
+      file.web,
+      overrides.webListen !== undefined
+        ? { listen: overrides.webListen, field: "--web" }
+        : webEnv !== undefined
+        ? { listen: webEnv, field: "TANK_WEB" }
+        : undefined
+    )
+    if (isWebProblem(web)) {
+      return yield* new ConfigError({
+        ...(configFile && web.field.startsWith("web.") ? { file: configFile } : {}),
+        field: web.field,
+        reason: web.reason
+      })
+    }
     const cap = file.node?.capacity ?? {}
     const r = file.reconciler ?? {}
     return {
@@ -323,7 +347,8 @@ export const load = (
       },
       registries: file.registries ?? {},
       dockerConfig: file.dockerConfig,
-      allowedHostPaths: file.allowedHostPaths ?? []
+      allowedHostPaths: file.allowedHostPaths ?? [],
+      ...(web ? { web } : {})
     }
   })
 
