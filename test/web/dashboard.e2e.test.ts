@@ -420,7 +420,7 @@ describe("web dashboard in Chromium (root, e2e)", () => {
         assert.isUndefined(yield* status("web"), "its status is gone when the row is")
         for (const n of ["busy", "tty"]) yield* run(Api.remove(n))
         yield* p(() => page.waitForSelector("table.pods tbody tr", { state: "detached" }))
-        yield* until("all gone", w.store.listStatus, (l) => l.length === 0)
+        yield* until("all gone", w.store.listStatus, (l) => l.statuses.length === 0)
         yield* assertNoLeaks(w.before, { pathPrefixes: [w.env.dataDir], processMarkers: [w.env.dataDir] })
       }),
     60_000
