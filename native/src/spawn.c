@@ -146,6 +146,10 @@ child_main (const monitor_config_t *cfg, const child_fds_t *f)
   sync_msg_t m;
   int passfd;
   char exe[4096];
+  /* Only stdio crosses execve: the monitor closed what it inherited, and whatever it holds now (its
+   * socket, log, signalfd) goes at exec, also if someone opened it without CLOEXEC. Done first,
+   * before a seccomp filter could refuse close_range. */
+  close_range (3, ~0U, CLOSE_RANGE_CLOEXEC);
   if (child_prepare (cfg, f, &err) < 0)
     goto fail;
   /* sync 2: parked. Block until the monitor forwards the agent's proceed; EOF = abort. */
@@ -161,7 +165,8 @@ child_main (const monitor_config_t *cfg, const child_fds_t *f)
       tank_error (&err, errno, "exec", "find `%s` in PATH", cfg->argv[0]);
       goto fail;
     }
-  /* Everything else we hold is CLOEXEC; sync 4 (EOF on the monitor's end) happens on success. */
+  /* Everything else we hold is CLOEXEC (see child_main); sync 4 (EOF on the monitor's end) happens
+   * on success. */
   if (prctl (PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0)
     {
       tank_error (&err, errno, "pdeathsig", "clear PR_SET_PDEATHSIG");

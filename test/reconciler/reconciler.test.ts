@@ -256,7 +256,7 @@ describe("Reconciler: spec changes, deletes, restart()", () => {
       assert.isTrue(stopAt >= 0 && fake.log.indexOf("purge web") > stopAt, fake.log.join("\n"))
       assert.notInclude(fake.log, "purge db")
       assert.isUndefined(yield* statusOf(store, "web"))
-      assert.deepStrictEqual((yield* typesOf(store, "web")).slice(-2), ["stopping", "stopped"])
+      assert.deepStrictEqual((yield* typesOf(store, "web")).slice(-2), ["terminating", "stopped"])
       assert.isDefined(fake.pidOf("db"))
       // Re-applying the name starts a fresh pod.
       yield* store.put(podSpec("web"))
