@@ -263,7 +263,7 @@ const choose = (
   for (const n of nodes) {
     const name = n.info.name
     if (name === exclude) {
-      count("the pod's failed node")
+      count("is the node it leaves")
       continue
     }
     if (!n.ready) {

@@ -323,7 +323,7 @@ describe("place: nodes that stop being ready", () => {
       u[0]!.reason,
       `node dead not ready since ${
         ago(60_000)
-      }; 0/2 nodes fit: 1 not matching nodeSelector zone=x; 1 the pod's failed node`
+      }; 0/2 nodes fit: 1 is the node it leaves; 1 not matching nodeSelector zone=x`
     )
   })
 

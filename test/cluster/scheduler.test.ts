@@ -246,7 +246,7 @@ describe("runScheduler", () => {
       )
       const st = Option.getOrThrow(yield* c.store.getStatus("picky"))
       const why = "node b not ready since 2026-11-23T16:00:00.000Z; 0/2 nodes fit: " +
-        "1 not matching nodeSelector zone=b; 1 the pod's failed node"
+        "1 is the node it leaves; 1 not matching nodeSelector zone=b"
       assert.strictEqual(st.reason, why)
       // Still bound to b (where it may still run), with b's name on the status as for a lost pod.
       assert.strictEqual((yield* c.bindings).picky, "b")
