@@ -231,15 +231,20 @@ export const statusReport: Effect.Effect<StatusReport, StoreError, Store> = Effe
 })
 
 /**
- * Observed status of every declared pod (sorted by name), plus pods still being torn down.
- * A declared pod the agent has not acted on yet reads "pending"; one with an unreadable stored
- * record reads "invalid" with the reason.
+ * Observed status of every declared pod (sorted by name), plus pods still being torn down
+ * ("terminating"). A declared pod the agent has not acted on yet reads "pending"; one with an
+ * unreadable stored record reads "invalid" with the reason; in cluster mode (a `Nodes` in context)
+ * one whose node is not ready reads "unknown" (observed.ts).
  */
 export const statusAll: Effect.Effect<ReadonlyArray<PodStatus>, StoreError, Store> = Effect.map(
   statusReport,
   (r) => r.statuses
 )
 
+/**
+ * Observed status of one pod: as `statusAll` shows it (a deleted pod being torn down reads
+ * "terminating" until its status is gone; PodNotFound after that).
+ */
 export const status = (name: string): Effect.Effect<PodStatus, PodNotFound | StoreError, Store> =>
   Effect.gen(function*() {
     const store = yield* Store

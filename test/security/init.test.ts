@@ -74,8 +74,13 @@ layer(MachineLive, { timeout: 180_000, excludeTestServices: true })("init: true 
       // Seen from the host: the descriptors of PID 1 (sleep, or tank-init) and of its children.
       for (const init of [false, true]) {
         const { h } = yield* startSleeper(rootfs, "in-fd", { command: ["sleep", "600"] }, { init })
-        const children = fs.readFileSync(`/proc/${h.hostPid}/task/${h.hostPid}/children`, "utf8").trim()
-        const pids = [h.hostPid, ...children.split(/\s+/).filter(Boolean).map(Number)]
+        const children = () =>
+          fs.readFileSync(`/proc/${h.hostPid}/task/${h.hostPid}/children`, "utf8").trim().split(/\s+/).filter(
+            Boolean
+          ).map(Number)
+        // tank-init forks the workload just after it runs: give it a moment under load.
+        for (let i = 0; i < 100 && init && children().length === 0; i++) yield* Effect.sleep("20 millis")
+        const pids = [h.hostPid, ...children()]
         assert.strictEqual(pids.length, init ? 2 : 1)
         for (const pid of pids) {
           const fds = fs.readdirSync(`/proc/${pid}/fd`).map(Number).sort((a, b) => a - b)
