@@ -99,7 +99,8 @@ export const layer = (
         resyncIntervalMs: r.resyncIntervalMs,
         backoff: { baseMs: r.backoffBaseMs, capMs: r.backoffCapMs, stableWindowMs: r.stableWindowMs },
         stopPodsOnExit: options.stopPodsOnExit ?? config.stopPodsOnExit,
-        agentPid: process.pid
+        agentPid: process.pid,
+        stopGracePeriodMs: r.stopGracePeriodMs
       })
       const storeAndSeed = Layer.provideMerge(seeded, store)
       const converging = cluster

@@ -114,6 +114,8 @@ export const ConfigFile = Schema.Struct({
   })),
   /** Stop every pod when the agent exits (default: leave them running for the next agent). */
   stopPodsOnExit: Schema.optional(Schema.Boolean),
+  /** Pods without `init` get tank-init as PID 1 of their containers (default false). */
+  init: Schema.optional(Schema.Boolean),
   logs: Schema.optional(Schema.Struct({
     maxFileBytes: Schema.optional(Schema.Number.pipe(Schema.int(), Schema.greaterThanOrEqualTo(4096))),
     maxFiles: Schema.optional(Schema.Number.pipe(Schema.int(), Schema.between(1, 100))),
@@ -158,6 +160,8 @@ export interface TankConfigShape {
     readonly stopGracePeriodMs: number
   }
   readonly stopPodsOnExit: boolean
+  /** The default of pods' `init` (tank-init as PID 1); absent = false. */
+  readonly init?: boolean
   readonly logs: { readonly maxFileBytes: number; readonly maxFiles: number; readonly keepOnDelete: boolean }
   readonly registries: Readonly<Record<string, typeof RegistryConfig.Type>>
   readonly dockerConfig: string | undefined
@@ -340,6 +344,7 @@ export const load = (
         stopGracePeriodMs: r.stopGracePeriodMs ?? 10_000
       },
       stopPodsOnExit: stopEnv ?? file.stopPodsOnExit ?? false,
+      ...(file.init !== undefined ? { init: file.init } : {}),
       logs: {
         maxFileBytes: file.logs?.maxFileBytes ?? 10 * 1024 * 1024,
         maxFiles: file.logs?.maxFiles ?? 5,

@@ -23,6 +23,7 @@ import { resolvConf } from "../net/resolvConf.js"
 import { canonicalJson } from "../spec/decode.js"
 import type { Pod } from "../spec/Pod.js"
 import { hostnameFile, hostsFile } from "./etcFiles.js"
+import { initPathCandidate } from "./helper/binary.js"
 import type { MonitorClient } from "./helper/client.js"
 import { readExitFile } from "./helper/monitor.js"
 import { sandbox } from "./helper/sandbox.js"
@@ -71,7 +72,12 @@ export const make = (options: RuntimeOptions = {}) =>
     const host = yield* Host
     const dataDir = config.dataDir
     const graceMs = config.reconciler.stopGracePeriodMs
-    const settings = { graceMs, logs: config.logs, agentPidFile: agentLockFile(dataDir) }
+    const settings = {
+      graceMs,
+      logs: config.logs,
+      agentPidFile: agentLockFile(dataDir),
+      init: { path: initPathCandidate(), byDefault: config.init ?? false }
+    }
     const stopContainer = stopMonitor(graceMs)
     const hostPaths = hostPathPolicy(config)
     fs.mkdirSync(socketDir(dataDir), { recursive: true, mode: 0o700 })
@@ -85,10 +91,19 @@ export const make = (options: RuntimeOptions = {}) =>
         Effect.orElseSucceed(() => 0)
       )
 
-    /** `oomBefore`: the container cgroup's OOM kills before this incarnation (it outlives restarts). */
+    /**
+     * `oomBefore`: the container cgroup's OOM kills before this incarnation (it outlives restarts).
+     * Under tank-init (`init: true`) a workload killed by SIGKILL ends as exit code 137 (128 + 9, PID 1
+     * cannot die of the same signal): with an OOM kill counted meanwhile, it was the OOM killer.
+     */
     const exitOf = (pod: string, container: string, r: ExitRecord, oomBefore = 0) =>
       r.reason === "signaled" && r.signal === 9
         ? Effect.map(oomKills(pod, container), (n) => toRunExit(r, n > oomBefore))
+        : r.reason === "exited" && r.exitCode === 128 + 9
+        ? Effect.map(
+          oomKills(pod, container),
+          (n) => n > oomBefore ? { _tag: "Signaled" as const, signal: 9, oomKilled: true } : toRunExit(r, false)
+        )
         : Effect.succeed(toRunExit(r, false))
 
     /** Remove everything of a pod's run, whatever state it is in. Idempotent. */

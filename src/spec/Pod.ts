@@ -238,6 +238,21 @@ const PodFields = Schema.Struct({
    */
   reschedule: optionalUnlessEmpty(Schema.Boolean, Schema.Boolean, (b) => !b),
   restart: Schema.optionalWith(RestartPolicy, { default: () => "always" as const }),
+  /**
+   * A tiny init as PID 1 of each container (docker's `--init`): it forwards signals to the workload
+   * and reaps orphans, so programs without signal handlers (`sleep`, shell scripts) stop at once.
+   * Absent: the agent's config `init` (default false); `false` opts out of a config default.
+   */
+  init: Schema.optionalWith(Schema.Boolean, { exact: true }),
+  /** Seconds between the stop signal and SIGKILL (default: the agent's `stopGracePeriodMs`). */
+  terminationGracePeriodSeconds: Schema.optionalWith(
+    Schema.Number.pipe(
+      Schema.filter((n) =>
+        Number.isInteger(n) && n >= 0 && n <= 3600 ? true : `must be a whole number of seconds from 0 to 3600`
+      )
+    ),
+    { exact: true }
+  ),
   network: Schema.optionalWith(Network, { default: () => "none" as const }),
   volumes: optionalArray(Volume),
   /** Run to completion, in order, before `containers` start (Kubernetes initContainers). */
