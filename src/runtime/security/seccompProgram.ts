@@ -6,7 +6,7 @@
  * The directory is root-only: a program there is trusted by everything that loads it.
  */
 import { Effect, ParseResult, Schema } from "effect"
-import { createHash, randomBytes } from "node:crypto"
+import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -71,11 +71,7 @@ export const compiledProgram = (dataDir: string, oci: OciSeccomp, field: string)
     yield* Effect.try({
       try: () => {
         fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
-        // Written beside and renamed: pods starting together compile the same profile at once, and
-        // a helper reading it while another start truncates it read "malformed JSON near byte 0".
-        const tmp = `${src}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`
-        fs.writeFileSync(tmp, text, { mode: 0o600 })
-        fs.renameSync(tmp, src)
+        fs.writeFileSync(src, text, { mode: 0o600 })
       },
       catch: (e) => new SeccompFailed({ field, message: `write ${src}: ${(e as Error).message}` })
     })
