@@ -8,6 +8,9 @@
  *                             127.0.0.53 stub). The original wrote an empty file here, which broke DNS.
  * - `"none"`                → the Host's DNS servers too: there is no route to them, so lookups fail fast
  *                             either way, but a file that names them is what a user expects to read.
+ *
+ * With the agent's network services, `chain` is what they decided for the pod (its own dns, else
+ * its pool's, else Tank's DNS service): used when not empty.
  */
 import type { Network } from "../spec/Pod.js"
 
@@ -20,8 +23,9 @@ export interface HostDns {
 
 const nameservers = (servers: ReadonlyArray<string>): string => servers.map((s) => `nameserver ${s}\n`).join("")
 
-export const resolvConf = (network: Network, host: HostDns): string => {
+export const resolvConf = (network: Network, host: HostDns, chain: ReadonlyArray<string> = []): string => {
   if (network === "host") return host.resolvConf
+  if (chain.length > 0) return nameservers(chain)
   if (network !== "none" && network.dns.length > 0) return nameservers(network.dns)
   return nameservers(host.servers)
 }

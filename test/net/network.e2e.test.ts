@@ -10,14 +10,13 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { NoUplink } from "../../src/net/errors.js"
 import { macFor } from "../../src/net/mac.js"
-import { Network, type SetupOptions } from "../../src/net/Network.js"
+import { Network, type ResolvedNic, type SetupNetwork, type SetupOptions } from "../../src/net/Network.js"
 import { NetworkLive } from "../../src/net/NetworkLive.js"
-import type { Network as PodNetwork, Nic } from "../../src/spec/Pod.js"
 import { type Lan, makeLan, type Netns } from "../support/lan.js"
 
 const HUB_LINKS = ["lo", "tkp0", "tkp1", "tkq0", "tkq1"]
 
-const nic = (name: string, address: string, extra: Partial<Nic> = {}): Nic => ({
+const nic = (name: string, address: string, extra: Partial<ResolvedNic> = {}): ResolvedNic => ({
   name,
   mode: "macvlan",
   parent: "tkp0",
@@ -32,7 +31,7 @@ const setup = (
   lan: Lan,
   ns: Netns,
   pod: string,
-  network: PodNetwork,
+  network: SetupNetwork,
   extra: Partial<SetupOptions> = {}
 ) =>
   Effect.flatMap(
