@@ -115,11 +115,11 @@ describe("DNS service (loopback)", () => {
       assert.strictEqual(web.id, 4242)
       assert.strictEqual(web.rcode, "NOERROR")
       assert.isTrue(web.flag_aa)
-      assert.deepStrictEqual(web.answers!.map((a) => a.data), ["10.0.0.5"])
+      assert.deepStrictEqual(web.answers!.map((a) => (a as { data?: unknown }).data), ["10.0.0.5"])
       const api = decoded(yield* tcpAsk(p, query("api.tank.internal")))
-      assert.deepStrictEqual(api.answers!.map((a) => a.data), ["10.88.0.2"])
+      assert.deepStrictEqual(api.answers!.map((a) => (a as { data?: unknown }).data), ["10.88.0.2"])
       const ptr = decoded(yield* udpAsk(p, query("2.0.88.10.in-addr.arpa", "PTR")))
-      assert.deepStrictEqual(ptr.answers!.map((a) => a.data), ["api.tank.internal"])
+      assert.deepStrictEqual(ptr.answers!.map((a) => (a as { data?: unknown }).data), ["api.tank.internal"])
       const none = decoded(yield* udpAsk(p, query("nope.tank.internal")))
       assert.strictEqual(none.rcode, "NXDOMAIN")
     }))
@@ -131,10 +131,10 @@ describe("DNS service (loopback)", () => {
       const { p } = yield* server(up)
       const a = decoded(yield* udpAsk(p, query("example.com", "A", 7)))
       assert.strictEqual(a.id, 7)
-      assert.deepStrictEqual(a.answers!.map((x) => x.data), ["1.2.3.4"])
+      assert.deepStrictEqual(a.answers!.map((x) => (x as { data?: unknown }).data), ["1.2.3.4"])
       const b = decoded(yield* udpAsk(p, query("Example.COM", "A", 8)))
       assert.strictEqual(b.id, 8, "a cached answer carries the new query's id")
-      assert.deepStrictEqual(b.answers!.map((x) => x.data), ["1.2.3.4"])
+      assert.deepStrictEqual(b.answers!.map((x) => (x as { data?: unknown }).data), ["1.2.3.4"])
       assert.strictEqual(upstream.count(), 1, "the second answer came from the cache")
       const { p: p2 } = yield* server(port())
       const fail = decoded(yield* udpAsk(p2, query("example.org")))
@@ -160,7 +160,7 @@ describe("DNS service (loopback)", () => {
       assert.strictEqual(formerr.id, 0x1234)
       assert.strictEqual(formerr.rcode, "FORMERR")
       const still = decoded(yield* udpAsk(p, query("web.tank.internal")))
-      assert.deepStrictEqual(still.answers!.map((a) => a.data), ["10.0.0.5"])
+      assert.deepStrictEqual(still.answers!.map((a) => (a as { data?: unknown }).data), ["10.0.0.5"])
       // TCP garbage too: a length prefix promising more than it sends, then a close.
       yield* Effect.async<void>((resume) => {
         const c = net.connect(p, "127.0.0.1", () => {
@@ -170,7 +170,7 @@ describe("DNS service (loopback)", () => {
         c.on("error", () => resume(Effect.void))
       })
       const tcp = decoded(yield* tcpAsk(p, query("web.tank.internal")))
-      assert.deepStrictEqual(tcp.answers!.map((a) => a.data), ["10.0.0.5"])
+      assert.deepStrictEqual(tcp.answers!.map((a) => (a as { data?: unknown }).data), ["10.0.0.5"])
     }))
 
   it.scopedLive("a source over its rate is dropped, and served again once its bucket refills", () =>
