@@ -144,6 +144,7 @@ const vethLink = (
     yield* attempt(() => {
       const index = D.decodeLink(s.host.get("get veth", C.getLink({ name: hostLink }))).index
       s.host.ack("join bridge", C.setMaster(index, bridgeIndex))
+      s.host.ack("hairpin", C.setHairpin(index))
       s.host.ack("set up", C.setLinkUp(index, true))
     }).pipe(Effect.mapError(nicFailed(nic.name, "bridge")))
     return { bridge, hostLink }

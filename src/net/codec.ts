@@ -241,6 +241,23 @@ export const newVeth = (o: NewVeth): Buffer => {
   ])
 }
 
+export const IFLA_INFO_SLAVE_KIND = 4
+export const IFLA_INFO_SLAVE_DATA = 5
+export const IFLA_BRPORT_MODE = 4
+
+/**
+ * `ip link set <index> type bridge_slave hairpin on`: a frame may leave by the port it came in on.
+ * With br_netfilter, a pod's connection to its own published port is DNATed while still bridged and
+ * must go back out of its own port.
+ */
+export const setHairpin = (index: number): Buffer =>
+  message(RTM_NEWLINK, REQ_ACK, ifinfomsg(index), [
+    attrNested(IFLA_LINKINFO, [
+      attr(IFLA_INFO_SLAVE_KIND, Buffer.from("bridge")),
+      attrNested(IFLA_INFO_SLAVE_DATA, [attr(IFLA_BRPORT_MODE, Buffer.from([1]))])
+    ])
+  ])
+
 /** `ip link set <index> master <bridgeIndex>`. */
 export const setMaster = (index: number, masterIndex: number): Buffer =>
   message(RTM_NEWLINK, REQ_ACK, ifinfomsg(index), [attrU32(IFLA_MASTER, masterIndex)])
