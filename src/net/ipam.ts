@@ -73,10 +73,18 @@ export const planNics = (
   Effect.gen(function*() {
     const allocations = yield* Allocations
     if (typeof pod.network !== "object") return []
-    const planned: Array<PlannedNic> = []
+    const withPools: Array<{ readonly nic: Nic; readonly pool: Pool | undefined }> = []
     for (const nic of pod.network.nics) {
       const pool = poolOf(nic, pools)
       if (typeof pool === "string") return yield* Effect.fail(new PoolError(pool))
+      withPools.push({ nic, pool })
+    }
+    // First let go of what the spec no longer asks for (a NIC renamed or moved to another pool), so
+    // its address is free for the NICs decided below.
+    const keep = new Set(withPools.flatMap((x) => x.pool !== undefined ? [`${x.pool.name}/${x.nic.name}`] : []))
+    yield* allocations.release(pod.name, (a) => !isPortPool(a.pool) && !keep.has(`${a.pool}/${a.nic}`))
+    const planned: Array<PlannedNic> = []
+    for (const { nic, pool } of withPools) {
       const base = { name: nic.name, mode: nic.mode, parent: nic.parent }
       const gateway = nic.gateway ?? pool?.gateway
       const withGateway = gateway !== undefined ? { gateway } : {}
@@ -112,9 +120,6 @@ export const planNics = (
         allocated: true
       })
     }
-    // A NIC renamed or moved to another pool leaves its old address behind: not the pod's any more.
-    const keep = new Set(planned.flatMap((p) => p.pool !== undefined ? [`${p.pool.name}/${p.nic.name}`] : []))
-    yield* allocations.release(pod.name, (a) => !isPortPool(a.pool) && !keep.has(`${a.pool}/${a.nic}`))
     return planned
   })
 

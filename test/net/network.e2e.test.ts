@@ -104,6 +104,7 @@ describe("Network (real namespaces, root)", () => {
           expect(eth0.addresses).toContain("10.250.0.21/24")
           expect(sa.nics).toEqual([{
             name: "eth0",
+            mode: "macvlan",
             parent: "tkp0",
             mac: macFor("pod-a", "eth0"),
             address: "10.250.0.21/24",
