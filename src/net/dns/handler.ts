@@ -48,26 +48,34 @@ const minTtl = (reply: Buffer): number | undefined => {
   }
 }
 
-export const handle = (env: HandlerEnv, query: Buffer): Effect.Effect<Buffer | undefined> =>
-  Effect.suspend(() => {
-    if (query.length < 12) return Effect.succeed(undefined)
-    let packet: dnsPacket.DecodedPacket
+/** What to do with a query, decided synchronously (the hot path: Tank's names and cache hits). */
+export type Decision =
+  | { readonly _tag: "Reply"; readonly reply: Buffer }
+  | { readonly _tag: "Drop" }
+  /** Not Tank's and not cached: ask upstream, cache under `key`. */
+  | { readonly _tag: "Forward"; readonly key: string }
+
+export const decide = (env: HandlerEnv, query: Buffer): Decision => {
+  if (query.length < 12) return { _tag: "Drop" }
+  let packet: dnsPacket.DecodedPacket
+  try {
+    packet = dnsPacket.decode(query)
+  } catch {
+    return { _tag: "Reply", reply: errorReply(query, RCODE.FORMERR) }
+  }
+  if (packet.type === "response") return { _tag: "Drop" }
+  if ((packet as { readonly opcode?: string }).opcode !== "QUERY") {
+    return { _tag: "Reply", reply: errorReply(query, RCODE.NOTIMP) }
+  }
+  const questions = packet.questions ?? []
+  if (questions.length !== 1) return { _tag: "Reply", reply: errorReply(query, RCODE.FORMERR) }
+  const q = questions[0]!
+  const found = lookup(env.zone(), q.name, q.type)
+  if (found._tag === "Local") {
     try {
-      packet = dnsPacket.decode(query)
-    } catch {
-      return Effect.succeed(errorReply(query, RCODE.FORMERR))
-    }
-    if (packet.type === "response") return Effect.succeed(undefined)
-    if ((packet as { readonly opcode?: string }).opcode !== "QUERY") {
-      return Effect.succeed(errorReply(query, RCODE.NOTIMP))
-    }
-    const questions = packet.questions ?? []
-    if (questions.length !== 1) return Effect.succeed(errorReply(query, RCODE.FORMERR))
-    const q = questions[0]!
-    const found = lookup(env.zone(), q.name, q.type)
-    if (found._tag === "Local") {
-      return Effect.sync(() =>
-        dnsPacket.encode({
+      return {
+        _tag: "Reply",
+        reply: dnsPacket.encode({
           id: packet.id ?? 0,
           type: "response",
           flags: dnsPacket.AUTHORITATIVE_ANSWER | ((packet.flags ?? 0) & dnsPacket.RECURSION_DESIRED) |
@@ -79,21 +87,38 @@ export const handle = (env: HandlerEnv, query: Buffer): Effect.Effect<Buffer | u
               : { type: "PTR" as const, name: q.name, ttl: env.ttl, class: "IN" as const, data: a.data }
           )
         })
-      ).pipe(Effect.orElseSucceed(() => errorReply(query, RCODE.SERVFAIL)))
+      }
+    } catch {
+      return { _tag: "Reply", reply: errorReply(query, RCODE.SERVFAIL) }
     }
-    const key = cacheKey(q)
-    const hit = env.cache.get(key, env.now())
-    if (hit !== undefined) {
-      const copy = Buffer.from(hit)
-      query.copy(copy, 0, 0, 2)
-      return Effect.succeed(copy)
-    }
-    return env.forward(query).pipe(
-      Effect.map((reply) => {
-        if (reply === undefined || reply.length < 12) return errorReply(query, RCODE.SERVFAIL)
-        const ttl = minTtl(reply)
-        if (ttl !== undefined) env.cache.set(key, reply, ttl, env.now())
-        return reply
-      })
-    )
+  }
+  const key = cacheKey(q)
+  const hit = env.cache.get(key, env.now())
+  if (hit !== undefined) {
+    const copy = Buffer.from(hit)
+    query.copy(copy, 0, 0, 2)
+    return { _tag: "Reply", reply: copy }
+  }
+  return { _tag: "Forward", key }
+}
+
+/** Forwards a query `decide` could not answer; SERVFAIL when no upstream answered. */
+export const forwardQuery = (env: HandlerEnv, query: Buffer, key: string): Effect.Effect<Buffer> =>
+  env.forward(query).pipe(
+    Effect.map((reply) => {
+      if (reply === undefined || reply.length < 12) return errorReply(query, RCODE.SERVFAIL)
+      const ttl = minTtl(reply)
+      if (ttl !== undefined) env.cache.set(key, reply, ttl, env.now())
+      return reply
+    })
+  )
+
+export const handle = (env: HandlerEnv, query: Buffer): Effect.Effect<Buffer | undefined> =>
+  Effect.suspend(() => {
+    const d = decide(env, query)
+    return d._tag === "Reply"
+      ? Effect.succeed(d.reply)
+      : d._tag === "Drop"
+      ? Effect.succeed(undefined)
+      : forwardQuery(env, query, d.key)
   })

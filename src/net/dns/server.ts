@@ -8,18 +8,17 @@
  * `net.Server.listen({ fd })`. Upstream queries leave by one UDP socket made there too, multiplexed by
  * query id (bounded in flight, each with a timeout).
  *
- * Bounds: a queue of waiting UDP queries (dropped when full), a per-source rate, a number of queries
- * handled at once, TCP connections and their idle time, the answer cache. A malformed packet gets a
- * FORMERR or nothing, and never an exception.
+ * Bounds: a per-source rate, the queries being forwarded at once, TCP connections and their idle
+ * time, the answer cache. A malformed packet gets a FORMERR or nothing, and never an exception.
  */
-import { Deferred, Duration, Effect, Queue, Runtime, Scope, Stream } from "effect"
+import { Deferred, Duration, Effect, Runtime, Scope } from "effect"
 import * as dgram from "node:dgram"
 import * as net from "node:net"
 import { inNamespace } from "../bridge.js"
 import { NetlinkError } from "../errors.js"
 import { check, libc, sys } from "../netlink.js"
 import { AnswerCache, RateLimiter } from "./cache.js"
-import { handle, type HandlerEnv } from "./handler.js"
+import { decide, type Decision, forwardQuery, handle, type HandlerEnv } from "./handler.js"
 import type { Zone } from "./zone.js"
 
 export interface DnsOptions {
@@ -165,33 +164,45 @@ export const makeDnsServer = (o: DnsOptions): Effect.Effect<DnsServer, NetlinkEr
     const listening = new Map<string, true>()
     let tcpOpen = 0
 
+    let forwarding = 0
+    /**
+     * UDP: Tank's names and cached answers are answered in the socket's callback (decide is pure and
+     * synchronous: tens of µs); only forwarding runs as a fiber, at most `maxInFlight` at once.
+     */
     const serveUdp = (socket: dgram.Socket) =>
-      Effect.gen(function*() {
-        // Waiting queries are bounded: past 1024, new ones are dropped (the client retries).
-        const queue = yield* Queue.dropping<{ readonly msg: Buffer; readonly address: string; readonly port: number }>(
-          1024
-        )
+      Effect.sync(() => {
+        socket.on("error", () => {})
         socket.on("message", (msg, rinfo) => {
           if (!limiter.allow(rinfo.address, Date.now())) {
             counters.dropped++
             return
           }
-          if (!Queue.unsafeOffer(queue, { msg, address: rinfo.address, port: rinfo.port })) counters.dropped++
+          const reply = (buf: Buffer) => {
+            counters.served++
+            // Forwarded replies fit: the client's own query (its EDNS size) went upstream.
+            socket.send(buf, rinfo.port, rinfo.address, () => {})
+          }
+          let d: Decision
+          try {
+            d = decide(env, msg)
+          } catch {
+            return
+          }
+          if (d._tag === "Reply") return reply(d.reply)
+          if (d._tag === "Drop") return
+          if (forwarding >= maxInFlight) {
+            counters.dropped++
+            return
+          }
+          forwarding++
+          run(
+            forwardQuery(env, msg, d.key).pipe(
+              Effect.tap((buf) => Effect.sync(() => reply(buf))),
+              Effect.catchAllDefect(() => Effect.void),
+              Effect.ensuring(Effect.sync(() => forwarding--))
+            )
+          )
         })
-        socket.on("error", () => {})
-        yield* Stream.fromQueue(queue).pipe(
-          Stream.mapEffect((q) =>
-            answer(q.msg).pipe(Effect.tap((reply) =>
-              Effect.sync(() => {
-                if (reply === undefined) return
-                counters.served++
-                // Forwarded replies fit: the client's own query (its EDNS size) went upstream.
-                socket.send(reply, q.port, q.address, () => {})
-              })
-            )), { concurrency: 64, unordered: true }),
-          Stream.runDrain,
-          Effect.forkIn(scope)
-        )
       })
 
     const serveTcpConnection = (c: net.Socket) => {
