@@ -249,6 +249,12 @@ export const make = (options: PodNetworksOptions = {}) =>
           return { state, dns: [] } satisfies PodNetwork
         }
         const spec = pod.network
+        // What the pod held before: a pod that leaves a bridge or drops its ports needs the rules rebuilt too.
+        const held = (yield* allocations.list.pipe(Effect.mapError((e) => new PodNetworkError(e.message))))
+          .filter((a) => a.holder === pod.name)
+        const hadRules = held.some((a) =>
+          isPortPool(a.pool) || pools.some((p) => p.name === a.pool && p.kind === "bridge")
+        )
         for (let attempt = 0;; attempt++) {
           const planned = yield* planNics(pod, pools, avoid).pipe(
             Effect.provideService(Allocations, allocations),
@@ -289,10 +295,10 @@ export const make = (options: PodNetworksOptions = {}) =>
             continue
           }
           const state: NetworkState = up.right
-          if (planned.some((p) => p.pool?.kind === "bridge") || (spec.ports?.length ?? 0) > 0) {
+          if (hadRules || planned.some((p) => p.pool?.kind === "bridge") || (spec.ports?.length ?? 0) > 0) {
             yield* rebuildRules.pipe(Effect.mapError((e) => new PodNetworkError(`packet rules: ${e.message}`)))
           }
-          if (planned.some((p) => p.allocated)) yield* refresh
+          if (planned.some((p) => p.allocated) || held.length > 0) yield* refresh
           return { state, dns: dnsChain(pod, planned) } satisfies PodNetwork
         }
       })
