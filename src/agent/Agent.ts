@@ -24,7 +24,7 @@ import * as ReconcilerLive from "../reconciler/ReconcilerLive.js"
 import * as RuntimeLive from "../runtime/RuntimeLive.js"
 import type { Allocations } from "../store/Allocations.js"
 import * as AllocationsSql from "../store/allocationsSql.js"
-import { layerSqlite } from "../store/sqlite.js"
+import { layerSql, sqliteClientLayer } from "../store/sqlite.js"
 import { Store } from "../store/Store.js"
 import * as Lock from "./lock.js"
 
@@ -59,7 +59,9 @@ export const layer = (
       const cluster = config.etcd
         ? (yield* Effect.promise(() => import("./cluster.js"))).layers(config)
         : undefined
-      const store: Layer.Layer<Store, unknown> = cluster?.store ?? layerSqlite(config.storeFile)
+      // One SQLite connection for the store and the allocations (see sqliteClientLayer).
+      const sqlite = sqliteClientLayer(config.storeFile)
+      const store: Layer.Layer<Store, unknown> = cluster?.store ?? layerSql().pipe(Layer.provide(sqlite))
       const seeded = Layer.effectDiscard(
         Effect.gen(function*() {
           const written = yield* seed(config.seed)
@@ -71,7 +73,7 @@ export const layer = (
       const machine = Layer.mergeAll(configLayer, host, images, Cgroups.layer, NetworkLive)
       // Pools, bridges, ports, DNS and shims; allocations live beside the pods (SQLite file or etcd).
       const allocations: Layer.Layer<Allocations, unknown> = cluster?.allocations ??
-        AllocationsSql.layerSqlite(config.storeFile)
+        AllocationsSql.layerSql.pipe(Layer.provide(sqlite))
       const podNetworks = PodNetworksLive.layer({
         ...(options.runtime?.parentNetns !== undefined ? { parentNetns: options.runtime.parentNetns } : {}),
         ...(options.runtime?.macSeed !== undefined ? { macSeed: options.runtime.macSeed } : {}),

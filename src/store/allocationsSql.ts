@@ -8,7 +8,6 @@ import { SqlClient } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Layer, Schedule } from "effect"
-import { ensurePrivateSqlite } from "../config/privateDir.js"
 import {
   AddressTaken,
   type Allocation,
@@ -144,21 +143,21 @@ export const makeSql = Effect.gen(function*() {
 /** Allocations over a SqlClient the caller provides (the same database as the Store, typically). */
 export const layerSql: Layer.Layer<Allocations, StoreError, SqlClient.SqlClient> = Layer.effect(Allocations, makeSql)
 
-/** Allocations in a SQLite file (the store's `<dataDir>/tank.db`): its own connection, WAL. */
+/**
+ * Allocations in a SQLite file of their own connection (the CLI, tests). No raw open of the file
+ * here (unlike the Store's `ensurePrivateSqlite`): in a process that already has a SQLite connection
+ * on it, closing such an fd would drop that connection's POSIX locks. The agent shares the Store's
+ * client instead (`layerSql` over `sqliteClientLayer`).
+ */
 export const layerSqlite = (filename: string): Layer.Layer<Allocations, StoreError> =>
   layerSql.pipe(
-    Layer.provide(
-      Layer.unwrapEffect(
-        (filename === ":memory:" ? Effect.void : ensurePrivateSqlite(filename)).pipe(
-          Effect.mapError((e) => new StoreError({ op: "open", message: `cannot open ${filename}: ${e.message}` })),
-          Effect.as(SqliteClient.layer({ filename }))
-        )
-      ).pipe(
-        Layer.mapError((cause) =>
-          cause instanceof StoreError
-            ? cause
-            : new StoreError({ op: "open", message: `cannot open ${filename}: ${cause.message}` })
-        )
-      )
+    Layer.provide(SqliteClient.layer({ filename })),
+    Layer.mapError((cause) =>
+      cause instanceof StoreError
+        ? cause
+        : new StoreError({
+          op: "open",
+          message: `cannot open ${filename}: ${String((cause as { message?: unknown }).message ?? cause)}`
+        })
     )
   )

@@ -6,6 +6,9 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { execFile } from "node:child_process"
+import * as path from "node:path"
+import { promisify } from "node:util"
 import * as Api from "../../src/api/Api.js"
 import { Allocations } from "../../src/store/Allocations.js"
 import { layerSqlite as allocationsSqlite } from "../../src/store/allocationsSql.js"
@@ -111,5 +114,69 @@ describe("address pools, pod DNS, host shim (live, root)", () => {
         yield* run("ip", ["-n", lan.hub.name, "link", "del", "tank0"])
       }),
     { timeout: 180_000 }
+  )
+
+  it.scopedLive(
+    "50 pods applied at once from 3 processes get 50 distinct pool addresses",
+    () =>
+      Effect.gen(function*() {
+        const lan = yield* makeLan
+        const env = yield* tankEnv()
+        const config = netConfig(env, lan, {
+          pools: [{ name: "lan", subnet: "10.250.0.0/24", gateway: "10.250.0.1", range: "10.250.0.100-10.250.0.200" }],
+          dns: { enabled: false },
+          probeMs: 0
+        })
+        const agent = yield* startAgent(config, lan, [])
+        const spec = (i: number) => ({
+          name: `p${i}`,
+          network: { nics: [{ name: "eth0", address: { pool: "lan" } }] },
+          containers: [{ name: "app", image: env.refs.busybox, command: ["sleep", "3600"] }]
+        })
+        const exec = promisify(execFile)
+        const script = path.join(import.meta.dirname, "fixtures/applyMany.ts")
+        yield* Effect.promise(() =>
+          Promise.all([0, 1, 2].map((w) =>
+            exec(process.execPath, [
+              "--import",
+              "tsx",
+              script,
+              JSON.stringify(Array.from({ length: w === 2 ? 16 : 17 }, (_, i) => spec(w * 17 + i)))
+            ], { cwd: path.join(import.meta.dirname, "../.."), env: { ...process.env, TANK_DATA_DIR: env.dataDir } })
+          ))
+        )
+        const statuses = yield* until(
+          "50 running",
+          Api.statusAll.pipe(Effect.provideService(storeTag, agent.store)),
+          (all) => all.filter((s) => s.phase === "running").length === 50,
+          120_000,
+          250
+        )
+        const ips = statuses.map(ipOf)
+        assert.strictEqual(new Set(ips).size, 50, ips.join(" "))
+        assert.isTrue(ips.every((ip) => /^10\.250\.0\.(1\d\d|200)$/.test(ip ?? "")), ips.join(" "))
+        const held = yield* Effect.provide(
+          Effect.flatMap(Allocations, (x) => x.list),
+          allocationsSqlite(config.storeFile)
+        )
+        assert.strictEqual(new Set(held.map((a) => a.address)).size, 50)
+        yield* Effect.forEach(statuses, (s) => Api.remove(s.name).pipe(Effect.provideService(storeTag, agent.store)), {
+          discard: true
+        })
+        yield* until(
+          "all gone",
+          Api.statusAll.pipe(Effect.provideService(storeTag, agent.store)),
+          (all) => all.length === 0,
+          120_000,
+          250
+        )
+        const after = yield* Effect.provide(
+          Effect.flatMap(Allocations, (x) => x.list),
+          allocationsSqlite(config.storeFile)
+        )
+        assert.deepStrictEqual(after, [])
+        yield* agent.stop
+      }),
+    { timeout: 300_000 }
   )
 })
