@@ -6,7 +6,7 @@
  * The agent provides the live layer (PodNetworksLive.ts). Without one, the runtime uses `staticOnly`:
  * static macvlan NICs exactly as before, and a clear error for pools, bridges and ports.
  */
-import { Context, Effect, type Scope } from "effect"
+import { Context, Effect, Schema, type Scope } from "effect"
 import type { Pod } from "../spec/Pod.js"
 import type { NetworkError, NoUplink } from "./errors.js"
 import { type Network, type NetworkState, staticNetwork } from "./Network.js"
@@ -27,8 +27,14 @@ export interface PodNetwork {
 }
 
 /** A pod's network could not be decided (unknown pool, a pool full, an address or port held by another). */
-export class PodNetworkError extends Error {
-  readonly _tag = "PodNetworkError"
+export class PodNetworkError extends Schema.TaggedError<PodNetworkError>()("PodNetworkError", {
+  pod: Schema.String,
+  /** What is wrong, naming the NIC, pool, address or the pod that holds it. */
+  reason: Schema.String
+}) {
+  override get message() {
+    return this.reason
+  }
 }
 
 export interface PodNetworksService {
@@ -47,9 +53,11 @@ export const staticOnly = (network: Context.Tag.Service<typeof Network>): PodNet
       const net = staticNetwork(o.pod.network)
       if (net === undefined) {
         return yield* Effect.fail(
-          new PodNetworkError(
-            `pod ${o.pod.name} uses address pools, bridge NICs or ports, which need the agent's network services`
-          )
+          new PodNetworkError({
+            pod: o.pod.name,
+            reason:
+              `pod ${o.pod.name} uses address pools, bridge NICs or ports, which need the agent's network services`
+          })
         )
       }
       const state = yield* network.setup({

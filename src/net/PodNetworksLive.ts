@@ -250,24 +250,29 @@ export const make = (options: PodNetworksOptions = {}) =>
         }
         const spec = pod.network
         // What the pod held before: a pod that leaves a bridge or drops its ports needs the rules rebuilt too.
-        const held = (yield* allocations.list.pipe(Effect.mapError((e) => new PodNetworkError(e.message))))
-          .filter((a) => a.holder === pod.name)
+        const held = (yield* allocations.list.pipe(Effect.mapError((e) =>
+          new PodNetworkError({ pod: pod.name, reason: e.message })
+        )))
+          .filter((a) =>
+            a.holder === pod.name
+          )
         const hadRules = held.some((a) =>
           isPortPool(a.pool) || pools.some((p) => p.name === a.pool && p.kind === "bridge")
         )
         for (let attempt = 0;; attempt++) {
           const planned = yield* planNics(pod, pools, avoid).pipe(
             Effect.provideService(Allocations, allocations),
-            Effect.mapError((e) => new PodNetworkError(message(e)))
+            Effect.mapError((e) => new PodNetworkError({ pod: pod.name, reason: message(e) }))
           )
           yield* claimPorts(pod, node).pipe(
             Effect.provideService(Allocations, allocations),
             Effect.mapError((e) =>
-              new PodNetworkError(
-                e._tag === "AddressTaken"
+              new PodNetworkError({
+                pod: pod.name,
+                reason: e._tag === "AddressTaken"
                   ? `host port ${e.address} is already published by pod "${e.holder}"`
                   : message(e)
-              )
+              })
             )
           )
           for (const p of planned) if (p.pool?.kind === "bridge") yield* ensureBridgeOf(p.pool)
@@ -289,14 +294,16 @@ export const make = (options: PodNetworksOptions = {}) =>
             conflicts.set(`${culprit.pool!.name}/${ip}`, (yield* Clock.currentTimeMillis) + holdMs)
             yield* allocations.release(pod.name, (a) => a.pool === culprit.pool!.name && a.nic === culprit.nic.name)
               .pipe(
-                Effect.mapError((err) => new PodNetworkError(message(err)))
+                Effect.mapError((err) => new PodNetworkError({ pod: pod.name, reason: message(err) }))
               )
             yield* Effect.logWarning(`pod ${pod.name}: ${e.message}; not using ${ip} of pool ${culprit.pool!.name}`)
             continue
           }
           const state: NetworkState = up.right
           if (hadRules || planned.some((p) => p.pool?.kind === "bridge") || (spec.ports?.length ?? 0) > 0) {
-            yield* rebuildRules.pipe(Effect.mapError((e) => new PodNetworkError(`packet rules: ${e.message}`)))
+            yield* rebuildRules.pipe(
+              Effect.mapError((e) => new PodNetworkError({ pod: pod.name, reason: `packet rules: ${e.message}` }))
+            )
           }
           if (planned.some((p) => p.allocated) || held.length > 0) yield* refresh
           return { state, dns: dnsChain(pod, planned) } satisfies PodNetwork

@@ -3,7 +3,7 @@
  * an allocation from its pool, and the pod's host ports. Pure planning here; the store calls go
  * through the Allocations port. Holders are pod names; a host shim is "host:<node>".
  */
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
 import type { Pool } from "../config/network.js"
 import type { Nic, Pod } from "../spec/Pod.js"
 import type { AddressTaken, PoolExhausted } from "../store/Allocations.js"
@@ -52,8 +52,14 @@ export const excluded = (pool: Pool, extra: ReadonlyArray<number> = []): Readonl
   ...extra
 ]
 
-export class PoolError extends Error {
-  readonly _tag = "PoolError"
+/** A NIC's pool cannot be decided: unknown, of the other kind, or its address fits none. */
+export class PoolError extends Schema.TaggedError<PoolError>()("PoolError", {
+  nic: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return this.reason
+  }
 }
 
 /** The port-claim pool of a node ("hostports", or "hostports@<node>" in a cluster). */
@@ -76,7 +82,7 @@ export const planNics = (
     const withPools: Array<{ readonly nic: Nic; readonly pool: Pool | undefined }> = []
     for (const nic of pod.network.nics) {
       const pool = poolOf(nic, pools)
-      if (typeof pool === "string") return yield* Effect.fail(new PoolError(pool))
+      if (typeof pool === "string") return yield* new PoolError({ nic: nic.name, reason: pool })
       withPools.push({ nic, pool })
     }
     // First let go of what the spec no longer asks for (a NIC renamed or moved to another pool), so
