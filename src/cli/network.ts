@@ -131,21 +131,29 @@ const cleanup = Command.make("cleanup", { dataDir: dataDirOption }, ({ dataDir }
     if (pid !== undefined) {
       return yield* new CliExit({ code: 1, message: `the agent (pid ${pid}) is running: stop it first` })
     }
-    const [{ deleteTable }, { removeLink }, { Allocations }] = yield* Effect.promise(() =>
+    const [{ deleteTable }, { linkIn, removeLink }, { Allocations }] = yield* Effect.promise(() =>
       Promise.all([import("../net/nft.js"), import("../net/bridge.js"), import("../store/Allocations.js")])
     )
     const done: Array<string> = []
-    if (yield* deleteTable(undefined)) done.push("nftables table ip tank")
+    if (yield* deleteTable(undefined)) done.push("removed nftables table ip tank")
+    // Only links of the kind Tank makes under those names: a link the host made is left alone.
     for (const p of config.network.pools) {
-      for (const link of [p.bridge, p.shim?.name]) {
-        if (link !== undefined && (yield* removeLink(undefined, link))) done.push(`link ${link}`)
+      for (const [link, kind] of [[p.bridge, "bridge"], [p.shim?.name, "macvlan"]] as const) {
+        if (link === undefined) continue
+        const found = yield* linkIn(undefined, link)
+        if (found === undefined) continue
+        if (found.kind !== kind) {
+          done.push(`nothing for ${link}: it is a ${found.kind ?? "plain"} link, not a ${kind} Tank made (left alone)`)
+          continue
+        }
+        if (yield* removeLink(undefined, link)) done.push(`removed link ${link}`)
       }
     }
     const released = yield* Effect.flatMap(Allocations, (a) => a.release(`host:${config.node.name}`)).pipe(
       Effect.provide(allocationsLayer(config))
     )
-    for (const a of released) done.push(`shim address ${a.address} (pool ${a.pool})`)
-    yield* out(done.length ? done.map((d) => `removed ${d}`).join("\n") : "nothing to remove")
+    for (const a of released) done.push(`released shim address ${a.address} (pool ${a.pool})`)
+    yield* out(done.length ? done.join("\n") : "nothing to remove")
   })).pipe(Command.withDescription(describe(
     "network cleanup",
     "Remove what Tank made on this host for networking: its nftables table (ip tank), its bridges and host " +

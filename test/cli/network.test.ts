@@ -3,6 +3,7 @@
  * temp data dir, no agent). Allocations are written the way the agent writes them (the SQLite store).
  */
 import { Effect } from "effect"
+import { execSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -75,5 +76,52 @@ describe("tank networks / port / ps PORTS", () => {
     const ps = await tank(["ps"])
     expect(ps.stdout).toMatch(/PORTS/)
     expect(ps.stdout).toContain("18080->8080/tcp,127.0.0.1:5353->53/udp")
+  })
+})
+
+describe("tank network cleanup (root, inside a namespace the test creates)", () => {
+  it("removes Tank's table, bridge and shim; leaves other tables and a foreign link of a shim's name; refused while the agent runs", async () => {
+    const ns = `tank-t-${process.pid}-${Math.random().toString(16).slice(2, 10).padEnd(8, "0")}-clean`
+    const sh = (cmd: string) => execSync(cmd, { stdio: "pipe" }).toString()
+    sh(`ip netns add ${ns}`)
+    try {
+      const inNs = `ip netns exec ${ns}`
+      sh(`${inNs} nft add table ip tank`)
+      sh(`${inNs} nft add table ip other`)
+      sh(`ip -n ${ns} link add tankbr0 type bridge`)
+      sh(`ip -n ${ns} link add tank0 type veth peer name tank0p`) // a shim's name, but not a macvlan
+      const run = (args: ReadonlyArray<string>) =>
+        new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+          const child = spawn(
+            "ip",
+            ["netns", "exec", ns, process.execPath, cli.entry, "--data-dir", data.dir, ...args],
+            {
+              env: { ...process.env, NO_COLOR: "1" }
+            }
+          )
+          let stdout = "", stderr = ""
+          child.stdout.on("data", (d) => (stdout += d))
+          child.stderr.on("data", (d) => (stderr += d))
+          child.on("close", (code) => resolve({ code, stdout, stderr }))
+        })
+      fs.writeFileSync(path.join(data.dir, "agent.lock"), String(process.pid))
+      const refused = await run(["network", "cleanup"])
+      expect(refused.code).toBe(1)
+      expect(refused.stderr).toContain(`the agent (pid ${process.pid}) is running`)
+      fs.rmSync(path.join(data.dir, "agent.lock"))
+      const r = await run(["network", "cleanup"])
+      expect(r.stderr).toBe("")
+      expect(r.code).toBe(0)
+      expect(r.stdout).toContain("removed nftables table ip tank")
+      expect(r.stdout).toContain("removed link tankbr0")
+      expect(r.stdout).toContain("nothing for tank0: it is a veth link")
+      expect(sh(`${inNs} nft list tables`).trim()).toBe("table ip other")
+      const links = sh(`ip -n ${ns} -o link show`)
+      expect(links).not.toContain("tankbr0")
+      expect(links).toContain("tank0")
+      expect((await run(["network", "cleanup"])).stdout).toContain("nothing for tank0")
+    } finally {
+      sh(`ip netns del ${ns}`)
+    }
   })
 })
