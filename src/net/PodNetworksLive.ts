@@ -21,10 +21,11 @@ import { makeDnsServer } from "./dns/server.js"
 import { emptyZone, type Zone, zoneFrom } from "./dns/zone.js"
 import type { NetworkError } from "./errors.js"
 import { claimPorts, excluded, isPortPool, type PlannedNic, planNics, portPool } from "./ipam.js"
-import { contains, toInt } from "./ipv4.js"
+import { toInt } from "./ipv4.js"
 import { Network, type NetworkState } from "./Network.js"
 import { applyRules, tableExists } from "./nft.js"
 import { type PodNetwork, PodNetworkError, PodNetworks, type PodNetworksService } from "./PodNetworks.js"
+import { dnsChain } from "./resolvConf.js"
 import { rulesFrom } from "./rulesFrom.js"
 import { ensureShim } from "./shim.js"
 
@@ -213,25 +214,8 @@ export const make = (options: PodNetworksOptions = {}) =>
     )
 
     // --- per pod --------------------------------------------------------------------------------------
-    /** resolv.conf: the pod's own dns, else its pool's, else Tank's DNS where the pod reaches it. */
-    const dnsChain = (pod: Pod, planned: ReadonlyArray<PlannedNic>): ReadonlyArray<string> => {
-      if (typeof pod.network !== "object") return []
-      if (pod.network.dns.length > 0) return pod.network.dns
-      const poolDns = planned.find((p) => (p.pool?.dns.length ?? 0) > 0)?.pool?.dns
-      if (poolDns !== undefined) return poolDns
-      if (dns === undefined) return []
-      const listening = new Set(dns.addresses())
-      const tank = planned.flatMap((p) => {
-        if (p.pool?.kind === "bridge") return listening.has(p.pool.gateway!) ? [p.pool.gateway!] : []
-        const ip = toInt(p.nic.address.split("/")[0]!)
-        const shimOf = pools.find((x) =>
-          x.kind === "macvlan" && shims.has(x.name) && contains({ network: x.network, prefix: x.prefix }, ip)
-        )
-        const addr = shimOf !== undefined ? shims.get(shimOf.name) : undefined
-        return addr !== undefined && listening.has(addr) ? [addr] : []
-      })
-      return [...new Set(tank)]
-    }
+    const chainOf = (pod: Pod, planned: ReadonlyArray<PlannedNic>) =>
+      dnsChain(pod, planned, { pools, shims, listening: new Set(dns?.addresses() ?? []) })
 
     const setup: PodNetworksService["setup"] = (o) =>
       Effect.gen(function*() {
@@ -306,7 +290,7 @@ export const make = (options: PodNetworksOptions = {}) =>
             )
           }
           if (planned.some((p) => p.allocated) || held.length > 0) yield* refresh
-          return { state, dns: dnsChain(pod, planned) } satisfies PodNetwork
+          return { state, dns: chainOf(pod, planned) } satisfies PodNetwork
         }
       })
 

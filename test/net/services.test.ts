@@ -9,8 +9,10 @@ import { lookup, zoneFrom } from "../../src/net/dns/zone.js"
 import { claimPorts, planNics } from "../../src/net/ipam.js"
 import { coveringCidrs, formatCidr, fromReverseName, parseCidr, reverseName, toInt } from "../../src/net/ipv4.js"
 import { ruleset } from "../../src/net/nft.js"
+import { dnsChain } from "../../src/net/resolvConf.js"
 import { rulesFrom } from "../../src/net/rulesFrom.js"
 import { decodePod } from "../../src/spec/decode.js"
+import type { Pod } from "../../src/spec/Pod.js"
 import { Allocations } from "../../src/store/Allocations.js"
 import { layerMemory } from "../../src/store/allocationsMemory.js"
 
@@ -179,5 +181,35 @@ describe("dns zone", () => {
       assert.deepStrictEqual(lookup(zone, "x.web.tank.internal", "A"), { _tag: "Local", exists: false, answers: [] })
       assert.deepStrictEqual(lookup(zone, "example.com", "A"), { _tag: "Forward" })
       assert.deepStrictEqual(lookup(zone, "1.1.1.1.in-addr.arpa", "PTR"), { _tag: "Forward" })
+    }))
+})
+
+describe("resolv.conf chain", () => {
+  it.effect("the pod's dns, else its pool's, else Tank's DNS where the pod reaches it, else none", () =>
+    Effect.gen(function*() {
+      const all = resolveNetwork({
+        pools: [
+          { name: "lan", subnet: "10.0.0.0/24", gateway: "10.0.0.1", shim: { name: "tank0", address: "10.0.0.99" } },
+          { name: "dnsy", subnet: "10.1.0.0/24", dns: ["10.1.0.53"] }
+        ]
+      }).pools
+      const tank = {
+        pools: all,
+        shims: new Map([["lan", "10.0.0.99"]]),
+        listening: new Set(["10.0.0.99", "10.88.0.1"])
+      }
+      const plan = (pod: Pod) => Effect.provide(planNics(pod, all, () => []), layerMemory)
+      const own = yield* podOf("own", { nics: [{ name: "eth0", address: { pool: "dnsy" } }], dns: ["9.9.9.9"] })
+      assert.deepStrictEqual(dnsChain(own, yield* plan(own), tank), ["9.9.9.9"])
+      const pooled = yield* podOf("pooled", { nics: [{ name: "eth0", address: { pool: "dnsy" } }] })
+      assert.deepStrictEqual(dnsChain(pooled, yield* plan(pooled), tank), ["10.1.0.53"])
+      const shimmed = yield* podOf("shimmed", { nics: [{ name: "eth0", address: "10.0.0.7/24" }] })
+      assert.deepStrictEqual(dnsChain(shimmed, yield* plan(shimmed), tank), ["10.0.0.99"])
+      const bridged = yield* podOf("bridged", { nics: [{ name: "eth0", mode: "bridge" }] })
+      assert.deepStrictEqual(dnsChain(bridged, yield* plan(bridged), tank), ["10.88.0.1"])
+      // Tank's DNS not listening there (disabled, or the port taken): the host's servers.
+      assert.deepStrictEqual(dnsChain(bridged, yield* plan(bridged), { ...tank, listening: new Set() }), [])
+      const elsewhere = yield* podOf("elsewhere", { nics: [{ name: "eth0", address: "192.168.9.9/24" }] })
+      assert.deepStrictEqual(dnsChain(elsewhere, yield* plan(elsewhere), tank), [])
     }))
 })
