@@ -9,11 +9,11 @@ const count = Number(countText), window = Number(windowText)
 const socket = dgram.createSocket("udp4")
 const sentAt = new Map<number, number>()
 const latencies: Array<number> = []
-let sent = 0, done = 0, lost = 0
+let sent = 0, done = 0, lost = 0, finished = false
 const t0 = performance.now()
 
 const send = () => {
-  if (sent >= count) return
+  if (finished || sent >= count) return
   const id = sent % 65536
   sent++
   sentAt.set(id, performance.now())
@@ -29,6 +29,9 @@ const send = () => {
   )
 }
 const finish = () => {
+  if (finished) return
+  finished = true
+  clearInterval(sweep)
   const s = latencies.sort((a, b) => a - b)
   const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN
   process.stdout.write(
@@ -56,10 +59,7 @@ const sweep = setInterval(() => {
       send()
     }
   }
-  if (done + lost >= count) {
-    clearInterval(sweep)
-    finish()
-  }
+  if (done + lost >= count) finish()
 }, 100)
 sweep.unref()
 socket.bind(0, () => {

@@ -23,7 +23,7 @@ import type { NetworkError } from "./errors.js"
 import { claimPorts, excluded, isPortPool, type PlannedNic, planNics, portPool } from "./ipam.js"
 import { toInt } from "./ipv4.js"
 import { Network, type NetworkState } from "./Network.js"
-import { applyRules, tableExists } from "./nft.js"
+import { applyRules, ruleset, tableExists } from "./nft.js"
 import { type PodNetwork, PodNetworkError, PodNetworks, type PodNetworksService } from "./PodNetworks.js"
 import { dnsChain } from "./resolvConf.js"
 import { rulesFrom } from "./rulesFrom.js"
@@ -101,14 +101,20 @@ export const make = (options: PodNetworksOptions = {}) =>
 
     const rulesLock = yield* Effect.makeSemaphore(1)
     let tableKnown = yield* tableExists(hostNetns)
+    /** What this agent last wrote (undefined at start: the first rebuild always writes). */
+    let lastApplied: string | undefined
     /** Rebuilds Tank's table from the store (only once there is anything to write, or it exists). */
     const rebuildRules = rulesLock.withPermits(1)(Effect.gen(function*() {
       const all = yield* allocations.list
       const { pods } = yield* store.list
       const state = rulesFrom(pools, all, pods.map((p) => p.spec), ports, here(pods))
       if (!tableKnown && state.bridges.length === 0 && state.ports.length === 0) return
+      // The same state as last written (a bridge pod without ports joining a bridge in use): nothing to do.
+      const text = ruleset(state)
+      if (text === lastApplied) return
       yield* applyRules(state, hostNetns)
       tableKnown = true
+      lastApplied = text
     }))
 
     // --- DNS ------------------------------------------------------------------------------------------
