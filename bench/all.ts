@@ -50,7 +50,7 @@ for (const r of rows) {
     fmt(r.tank, unit),
     r.peer ?? "",
     r.peer === undefined ? "" : r.peerValue === undefined ? "not installed" : fmt(r.peerValue, unit),
-    r.peerValue === undefined ? "" : ratio(r.tank, r.peerValue)
+    r.peerValue === undefined ? "" : ratio(r.tank, r.peerValue, r.higherIsBetter)
   ])
 }
 const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)))

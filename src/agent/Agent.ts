@@ -18,10 +18,13 @@ import { Host } from "../host/Host.js"
 import { imagesOptions } from "../image/fromConfig.js"
 import * as Images from "../image/Images.js"
 import { NetworkLive } from "../net/NetworkLive.js"
+import * as PodNetworksLive from "../net/PodNetworksLive.js"
 import type { Reconciler } from "../reconciler/Reconciler.js"
 import * as ReconcilerLive from "../reconciler/ReconcilerLive.js"
 import * as RuntimeLive from "../runtime/RuntimeLive.js"
-import { layerSqlite } from "../store/sqlite.js"
+import type { Allocations } from "../store/Allocations.js"
+import * as AllocationsSql from "../store/allocationsSql.js"
+import { layerSql, sqliteClientLayer } from "../store/sqlite.js"
 import { Store } from "../store/Store.js"
 import * as Lock from "./lock.js"
 
@@ -34,6 +37,8 @@ export interface AgentOptions {
   readonly stopPodsOnExit?: boolean
   /** Runtime knobs (tests put macvlan parents in a hub namespace). */
   readonly runtime?: RuntimeLive.RuntimeOptions
+  /** Network services knobs (tests give a namespace that plays the host: bridges, nftables, DNS, shims). */
+  readonly network?: PodNetworksLive.PodNetworksOptions
   /** Already-resolved config (embedding, tests); else loaded from file and env. */
   readonly config?: Config.TankConfigShape
   /** The web dashboard (docs/web.md): `listen` overrides the config's `web.listen` (`tank daemon --web`). */
@@ -74,7 +79,9 @@ export const layer = (
       const cluster = config.etcd
         ? (yield* Effect.promise(() => import("./cluster.js"))).layers(config)
         : undefined
-      const baseStore: Layer.Layer<Store, unknown> = cluster?.store ?? layerSqlite(config.storeFile)
+      // One SQLite connection for the store and the allocations (see sqliteClientLayer).
+      const sqlite = sqliteClientLayer(config.storeFile)
+      const baseStore: Layer.Layer<Store, unknown> = cluster?.store ?? layerSql().pipe(Layer.provide(sqlite))
       // With the dashboard, status writes are also published to it (web/statusFeed.ts).
       const Web = web ? yield* Effect.promise(() => import("../web/index.js")) : undefined
       const withFeed = Web?.StatusFeed.decorate(baseStore)
@@ -86,14 +93,17 @@ export const layer = (
         })
       )
       const images = Images.layer(imagesOptions(config))
-      const machine = Layer.mergeAll(
-        configLayer,
-        options.host ?? Host.FromConfig.pipe(Layer.provide(configLayer)),
-        images,
-        Cgroups.layer,
-        NetworkLive
-      )
-      const runtime = RuntimeLive.layer(options.runtime).pipe(Layer.provide(machine))
+      const host = options.host ?? Host.FromConfig.pipe(Layer.provide(configLayer))
+      const machine = Layer.mergeAll(configLayer, host, images, Cgroups.layer, NetworkLive)
+      // Pools, bridges, ports, DNS and shims; allocations live beside the pods (SQLite file or etcd).
+      const allocations: Layer.Layer<Allocations, unknown> = cluster?.allocations ??
+        AllocationsSql.layerSql.pipe(Layer.provide(sqlite))
+      const podNetworks = PodNetworksLive.layer({
+        ...(options.runtime?.parentNetns !== undefined ? { parentNetns: options.runtime.parentNetns } : {}),
+        ...(options.runtime?.macSeed !== undefined ? { macSeed: options.runtime.macSeed } : {}),
+        ...options.network
+      }).pipe(Layer.provide(Layer.mergeAll(configLayer, host, NetworkLive, allocations, store)))
+      const runtime = RuntimeLive.layer(options.runtime).pipe(Layer.provide(Layer.merge(machine, podNetworks)))
       const r = config.reconciler
       const reconciler = ReconcilerLive.layer({
         resyncIntervalMs: r.resyncIntervalMs,

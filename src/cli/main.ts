@@ -24,6 +24,7 @@ import { exec } from "./exec.js"
 import { get } from "./get.js"
 import { images, prune } from "./images.js"
 import { logs } from "./logs.js"
+import { network, networks, port } from "./network.js"
 import { nodes } from "./nodes.js"
 import { list, ps } from "./ps.js"
 import { pull } from "./pull.js"
@@ -82,6 +83,9 @@ const root = tankRoot.pipe(
     events,
     doctor,
     nodes,
+    networks,
+    network,
+    port,
     pull,
     images,
     prune,

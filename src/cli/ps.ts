@@ -52,6 +52,19 @@ export const psTable = (
     s.hostPid !== undefined ? String(s.hostPid) : "-",
     shortExit(s.lastExit)
   ])
+  // Published ports only when some pod has them (`18080->8080/tcp`), so other listings stay as they were.
+  const ports = rows.map(({ spec }) =>
+    typeof spec?.network === "object"
+      ? (spec.network.ports ?? []).map((p) =>
+        `${p.hostIP ? `${p.hostIP}:` : ""}${p.hostPort}->${p.containerPort}/${p.protocol}`
+      )
+        .join(",")
+      : ""
+  )
+  if (ports.some((p) => p !== "")) {
+    header.splice(6, 0, "PORTS")
+    body.forEach((r, i) => r.splice(6, 0, ports[i] || "-"))
+  }
   if (!options.cluster) return renderTable(header, body)
   // NODE after PHASE: where a pod runs matters more than its image in a cluster.
   return renderTable(

@@ -12,6 +12,7 @@ import * as YAML from "yaml"
 import { formatPath } from "../spec/decode.js"
 import { AbsPath, Ipv4, labelKeyProblem, labelValueProblem, LinkName } from "../spec/fields.js"
 import { isWebProblem, resolveWeb, type WebConfig, WebConfigFile } from "../web/config.js"
+import { type NetworkConfig, NetworkConfigFile, poolIssues, resolveNetwork } from "./network.js"
 
 const Millis = Schema.Number.pipe(
   Schema.filter((n) => Number.isInteger(n) && n >= 0 ? true : `must be a whole number of milliseconds (got ${n})`)
@@ -103,6 +104,8 @@ export const ConfigFile = Schema.Struct({
     /** DNS servers for pods whose network names none. */
     dns: Schema.optional(Schema.Array(Ipv4))
   })),
+  /** Address pools, pod DNS, the host shim, the bridge (src/config/network.ts). */
+  network: Schema.optional(NetworkConfigFile),
   /** Pods written create-if-absent when the agent starts (never clobbering later changes). */
   seed: Schema.optional(Schema.Array(Schema.Unknown)),
   reconciler: Schema.optional(Schema.Struct({
@@ -151,6 +154,8 @@ export interface TankConfigShape {
   }
   readonly configFile: string | undefined
   readonly host: { readonly uplink: string | undefined; readonly dns: ReadonlyArray<string> }
+  /** Pools (with a default bridge pool), DNS, probing. */
+  readonly network: NetworkConfig
   readonly seed: ReadonlyArray<unknown>
   readonly reconciler: {
     readonly resyncIntervalMs: number
@@ -315,6 +320,14 @@ export const load = (
         reason: web.reason
       })
     }
+    const poolProblem = poolIssues(file.network?.pools ?? [])[0]
+    if (poolProblem !== undefined) {
+      return yield* new ConfigError({
+        ...(configFile ? { file: configFile } : {}),
+        field: poolProblem[0],
+        reason: poolProblem[1]
+      })
+    }
     const cap = file.node?.capacity ?? {}
     const r = file.reconciler ?? {}
     return {
@@ -335,6 +348,7 @@ export const load = (
       },
       configFile,
       host: { uplink: uplinkEnv ?? file.host?.uplink, dns: dnsEnv ?? file.host?.dns ?? [] },
+      network: resolveNetwork(file.network),
       seed: file.seed ?? [],
       reconciler: {
         resyncIntervalMs: r.resyncIntervalMs ?? 5_000,

@@ -19,6 +19,7 @@ import { hostPathPolicy } from "../config/hostPaths.js"
 import { Host } from "../host/Host.js"
 import { Images } from "../image/Images.js"
 import { Network } from "../net/Network.js"
+import { PodNetworks, staticOnly } from "../net/PodNetworks.js"
 import { resolvConf } from "../net/resolvConf.js"
 import { canonicalJson } from "../spec/decode.js"
 import type { Pod } from "../spec/Pod.js"
@@ -70,6 +71,8 @@ export const make = (options: RuntimeOptions = {}) =>
     const cgroups = yield* Cgroups
     const network = yield* Network
     const host = yield* Host
+    // The agent's network services (pools, bridges, ports, DNS) when it provides them; else static NICs only.
+    const podNetworks = Option.getOrElse(yield* Effect.serviceOption(PodNetworks), () => staticOnly(network))
     const dataDir = config.dataDir
     const graceMs = config.reconciler.stopGracePeriodMs
     const settings = {
@@ -308,15 +311,14 @@ export const make = (options: RuntimeOptions = {}) =>
             sandbox({ dir: layout.ns, net: pod.network !== "host", uts: true, ipc: true, hostname: pod.name }),
             () => unpinSandbox(layout.ns).pipe(Effect.ignore)
           )).pipe(Effect.mapError(step(pod.name, "sandbox")))
-          const net = pod.network === "host" ? undefined : yield* inRun(network.setup({
-            pod: pod.name,
+          const net = pod.network === "host" ? undefined : yield* inRun(podNetworks.setup({
+            pod,
             netnsPath: sb.net!,
-            network: pod.network,
             uplink: () => host.uplink,
             ...(options.parentNetns ? { parentNetns: options.parentNetns } : {}),
             ...(options.macSeed ? { macSeed: options.macSeed } : {})
           })).pipe(Effect.mapError(step(pod.name, "network")))
-          return { sb, addresses: net?.nics.map((n) => n.address) ?? [] }
+          return { sb, addresses: net?.state.nics.map((n) => n.address) ?? [], dns: net?.dns ?? [] }
         })
         // Init containers first: `groups` is indexed like `all` below. Device policy: the pod group
         // allows the union of its containers' devices (a child can never exceed its parent), each
@@ -350,7 +352,7 @@ export const make = (options: RuntimeOptions = {}) =>
             groups
           ).pipe(Effect.mapError(step(pod.name, "cgroup")))
         })
-        const [[prepared, inits], { addresses, sb }, groups] = yield* Effect.all([runParams, sandboxed, grouped], {
+        const [[prepared, inits], { addresses, dns, sb }, groups] = yield* Effect.all([runParams, sandboxed, grouped], {
           concurrency: 1
         })
         const all = [...inits, ...prepared]
@@ -366,7 +368,7 @@ export const make = (options: RuntimeOptions = {}) =>
             const hostResolv = fs.existsSync("/etc/resolv.conf") ? fs.readFileSync("/etc/resolv.conf", "utf8") : ""
             fs.writeFileSync(
               path.join(layout.etc, "resolv.conf"),
-              resolvConf(pod.network, { servers: hostDns, resolvConf: hostResolv })
+              resolvConf(pod.network, { servers: hostDns, resolvConf: hostResolv }, dns)
             )
             for (const c of all) {
               makeLayerDirs(layout.container(c.spec.name))
@@ -468,6 +470,7 @@ export const make = (options: RuntimeOptions = {}) =>
       Effect.gen(function*() {
         const layout = podLayout(dataDir, name)
         yield* teardown(layout, name)
+        yield* podNetworks.release(name)
         yield* rm(layout.volumes)
         if (!config.logs.keepOnDelete) {
           yield* rm(layout.logs)
