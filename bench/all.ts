@@ -2,7 +2,8 @@
  * `npm run bench`: runs every bench in this folder (root; installs missing peers with apt) and
  * prints one summary table of Tank against the peers measured in the same run. A peer that is not
  * installed is shown as such. Benches: runtime, exec, apply, network, pull, logs, store (SQLite vs etcd),
- * cluster (apply → running through etcd, placement of 300 pods on 3 nodes).
+ * cluster (apply → running through etcd, placement of 300 pods on 3 nodes), web (dashboard: apply in a shell →
+ * running row in an open page, pods page load with 100 pods).
  */
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -19,7 +20,8 @@ const benches = [
   ["pull.ts", []],
   ["logs.ts", []],
   ["store.ts", []],
-  ["cluster.ts", ["300"]]
+  ["cluster.ts", ["300"]],
+  ["web.ts", ["100"]]
 ] as const
 
 const dir = import.meta.dirname
@@ -48,7 +50,7 @@ for (const r of rows) {
     fmt(r.tank, unit),
     r.peer ?? "",
     r.peer === undefined ? "" : r.peerValue === undefined ? "not installed" : fmt(r.peerValue, unit),
-    r.peerValue === undefined ? "" : ratio(r.tank, r.peerValue)
+    r.peerValue === undefined ? "" : ratio(r.tank, r.peerValue, r.higherIsBetter)
   ])
 }
 const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)))

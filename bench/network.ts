@@ -5,6 +5,8 @@
  *
  * Everything happens on the test LAN (test/support/lan.ts): parents in a private hub namespace, nothing
  * on the host's interfaces. Run as root: `npx tsx bench/network.ts [runs]` (default 30).
+ * Then the networking services (bench/networkServices.ts): DNS vs dnsmasq, bridge vs macvlan apply,
+ * throughput through a published port.
  */
 import { Effect, Exit, Scope } from "effect"
 import { performance } from "node:perf_hooks"
@@ -13,6 +15,7 @@ import { Network } from "../src/net/Network.js"
 import { NetworkLive } from "../src/net/NetworkLive.js"
 import { makeLan, run, runOk } from "../test/support/lan.js"
 
+import { servicesBench } from "./networkServices.js"
 import { report } from "./report.js"
 
 const runs = Number(process.argv[2] ?? 30)
@@ -104,7 +107,9 @@ const program = Effect.gen(function*() {
   }])
 })
 
-Effect.runPromise(Effect.scoped(program).pipe(Effect.provide(NetworkLive))).catch((e) => {
+Effect.runPromise(
+  Effect.scoped(program).pipe(Effect.provide(NetworkLive), Effect.zipRight(servicesBench))
+).catch((e) => {
   console.error(e)
   process.exitCode = 1
 })

@@ -12,6 +12,8 @@ export interface Row {
   readonly peer?: string
   readonly peerValue?: number
   readonly unit?: string
+  /** Rates (q/s, MB/s): a higher figure is the better one. */
+  readonly higherIsBetter?: boolean
 }
 
 export const median = (xs: ReadonlyArray<number>): number => {
@@ -21,15 +23,19 @@ export const median = (xs: ReadonlyArray<number>): number => {
 
 export const fmt = (x: number, unit = "ms") => `${x < 10 ? x.toFixed(2) : x.toFixed(1)} ${unit}`
 
-/** "2.3x faster" / "1.4x slower" from Tank's and a peer's time (lower is better). */
-export const ratio = (tank: number, peer: number) =>
-  tank <= peer ? `${(peer / tank).toFixed(1)}x faster` : `${(tank / peer).toFixed(1)}x slower`
+/** "2.3x faster" / "1.4x slower" from Tank's and a peer's time (lower is better), or rate (higher is). */
+export const ratio = (tank: number, peer: number, higherIsBetter = false) =>
+  higherIsBetter
+    ? tank >= peer ? `${(tank / peer).toFixed(1)}x faster` : `${(peer / tank).toFixed(1)}x slower`
+    : tank <= peer
+    ? `${(peer / tank).toFixed(1)}x faster`
+    : `${(tank / peer).toFixed(1)}x slower`
 
 export const report = (rows: ReadonlyArray<Row>) => {
   for (const r of rows) {
     const unit = r.unit ?? "ms"
     const vs = r.peer !== undefined && r.peerValue !== undefined
-      ? `  vs ${r.peer} ${fmt(r.peerValue, unit)}  (${ratio(r.tank, r.peerValue)})`
+      ? `  vs ${r.peer} ${fmt(r.peerValue, unit)}  (${ratio(r.tank, r.peerValue, r.higherIsBetter)})`
       : r.peer !== undefined
       ? `  vs ${r.peer}: not installed`
       : ""

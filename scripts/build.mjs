@@ -5,7 +5,10 @@
 //   dist/tank.mjs   a tiny loader that compiles tank.cjs with V8's code cache (dist/tank.cjs.cache)
 // Why not plain ESM: Node 20 has no compile cache for modules; with the code cache `tank ps` needs
 // ~40% less CPU at startup (measured: 0.14 s vs 0.23 s user on this VM).
-// `--outdir DIR` builds elsewhere (tests; it must sit inside the repo so node_modules resolves).
+//   dist/web/       the web dashboard's client (app.js + app.css: src/web/client with xterm.js and uPlot),
+//                   served by the agent; no CDN
+// `--outdir DIR` builds elsewhere (tests; it must sit inside the repo so node_modules resolves);
+// `--web-only` builds just the dashboard client.
 import { build } from "esbuild"
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -17,6 +20,23 @@ if (!fs.existsSync(entry)) process.exit(0)
 const at = process.argv.indexOf("--outdir")
 const outdir = at > 0 && process.argv[at + 1] ? path.resolve(process.argv[at + 1]) : path.join(root, "dist")
 fs.mkdirSync(outdir, { recursive: true })
+
+// The dashboard client: one ES module and one stylesheet (the libraries' CSS included).
+const webDir = path.join(outdir, "web")
+fs.rmSync(webDir, { recursive: true, force: true })
+await build({
+  entryPoints: { app: path.join(root, "src/web/client/main.ts") },
+  outdir: webDir,
+  bundle: true,
+  platform: "browser",
+  format: "esm",
+  target: ["chrome110", "firefox115", "safari16"],
+  minify: true,
+  legalComments: "linked",
+  logLevel: "warning"
+})
+if (process.argv.includes("--web-only")) process.exit(0)
+
 for (const stale of ["chunks", "tank.cjs.cache", "tank.mjs.map"]) {
   fs.rmSync(path.join(outdir, stale), { recursive: true, force: true })
 }

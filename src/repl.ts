@@ -19,8 +19,13 @@ import * as Tank from "./Tank.js"
 
 const config = await Effect.runPromise(Config.load())
 const holder = Agent.runningAgent(config.dataDir)
+let dashboard: string | undefined
 const layer = holder === null
-  ? Agent.layer({ config })
+  ? Agent.layer({
+    config,
+    // `web:` in the config (or TANK_WEB=127.0.0.1:4400): the dashboard runs in this process too.
+    web: { onListening: ({ withToken }) => Effect.sync(() => void (dashboard = withToken)) }
+  })
   : Layer.merge(Tank.StoreLive, Layer.succeed(Config.TankConfig, config))
 const runtime = ManagedRuntime.make(layer as Layer.Layer<Layer.Layer.Success<typeof layer>, unknown>)
 await runtime.runPromise(Effect.void).catch((e) => {
@@ -41,6 +46,7 @@ console.log(
     holder === null
       ? "agent: running in this process (pods keep running when you leave, unless stopPodsOnExit)"
       : `agent: pid ${holder} owns this data dir; this REPL is a client of its store`,
+    ...(dashboard ? [`web dashboard: ${dashboard}`] : []),
     `try: await run(Tank.apply({ name: "hi", containers: [{ name: "c", image: "busybox" }] }))`,
     `     await run(Tank.status())   ·   await exec("hi", ["sh"])   ·   .exit or Ctrl-D to leave`
   ].join("\n")

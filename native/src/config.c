@@ -398,6 +398,9 @@ config_load (const char *path, monitor_config_t *cfg, tank_err_t *err)
   cfg->agent_pid_file = json_str (r, "agentPidFile");
   if (json_get (r, "agentPidFile") != NULL && (cfg->agent_pid_file == NULL || cfg->agent_pid_file[0] != '/'))
     return tank_error (err, EINVAL, "config", "`agentPidFile` must be an absolute path");
+  cfg->init_path = json_str (r, "init");
+  if (json_get (r, "init") != NULL && (cfg->init_path == NULL || cfg->init_path[0] != '/'))
+    return tank_error (err, EINVAL, "config", "`init` must be the absolute path of tank-init");
   if (strlen (cfg->socket_path) >= 108)
     return tank_error (err, ENAMETOOLONG, "config", "`socketPath` longer than 107 bytes");
   return 0;

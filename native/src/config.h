@@ -84,6 +84,7 @@ typedef struct {
   const char **cgroup_procs; /* NULL-terminated */
   const char **monitor_cgroup_procs; /* NULL-terminated: where the monitor puts itself */
   const char *agent_pid_file; /* optional: names the agent, whose connections may use reserved slots */
+  const char *init_path; /* optional: a static init (tank-init) exec'd as PID 1, forking the workload */
   int oom_score_adj;
   int64_t park_timeout_ms, linger_ms;
 } monitor_config_t;

@@ -490,6 +490,9 @@ monitor_main (int argc, char **argv)
       tank_error_print (1, &err);
       return 2;
     }
+  /* Nothing the starting process held (an agent launched with stray descriptors, a test runner's
+   * pipes) may reach the monitor's workload: only stdio is kept; everything below is opened here. */
+  close_range (3, ~0U, 0);
   memset (&m, 0, sizeof m);
   m.cfg = &cfg;
   m.pty_fd = m.listen_fd = m.sig_fd = -1;

@@ -23,6 +23,7 @@
 
 typedef struct {
   int net, uts, ipc; /* fds of namespaces to join, -1 when not joining */
+  int init; /* the init binary (opened on the host, CLOEXEC), -1 without `init` */
   int sync; /* child's end */
   int out_w, err_w, in_r; /* child's stdio ends */
 } child_fds_t;
@@ -147,6 +148,10 @@ child_main (const monitor_config_t *cfg, const child_fds_t *f)
   sync_msg_t m;
   int passfd;
   char exe[4096];
+  /* Only stdio crosses execve: the monitor closed what it inherited, and whatever it holds now (its
+   * socket, log, signalfd) goes at exec, also if someone opened it without CLOEXEC. Done first,
+   * before a seccomp filter could refuse close_range. */
+  close_range (3, ~0U, CLOSE_RANGE_CLOEXEC);
   if (child_prepare (cfg, f, &err) < 0)
     goto fail;
   /* sync 2: parked. Block until the monitor forwards the agent's proceed; EOF = abort. */
@@ -162,10 +167,35 @@ child_main (const monitor_config_t *cfg, const child_fds_t *f)
       tank_error (&err, errno, "exec", "find `%s` in PATH", cfg->argv[0]);
       goto fail;
     }
-  /* Everything else we hold is CLOEXEC; sync 4 (EOF on the monitor's end) happens on success. */
+  /* Everything else we hold is CLOEXEC (see child_main); sync 4 (EOF on the monitor's end) happens
+   * on success. */
   if (prctl (PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0)
     {
       tank_error (&err, errno, "pdeathsig", "clear PR_SET_PDEATHSIG");
+      goto fail;
+    }
+  if (f->init >= 0)
+    {
+      /* PID 1 becomes tank-init (static, from the host through its descriptor: nothing of it is
+       * needed in the image), under every restriction applied above; it forks `exe` with the same
+       * argv and environment. Its descriptor is CLOEXEC: neither it nor the workload keeps it. */
+      /* What execve would refuse, refused here, so it is a setup error as without init (tank-init
+       * could only exit 126/127). */
+      if (access (exe, X_OK) < 0)
+        {
+          tank_error (&err, errno, "exec", "execve `%s`", exe);
+          goto fail;
+        }
+      size_t n = 0;
+      while (cfg->argv[n])
+        n++;
+      const char *iargv[n + 3];
+      iargv[0] = "tank-init";
+      iargv[1] = exe;
+      for (size_t k = 0; k <= n; k++)
+        iargv[k + 2] = cfg->argv[k];
+      syscall (SYS_execveat, f->init, "", (char *const *) iargv, (char *const *) cfg->env, AT_EMPTY_PATH);
+      tank_error (&err, errno, "exec", "execveat tank-init (for `%s`)", exe);
       goto fail;
     }
   execve (exe, (char *const *) cfg->argv, (char *const *) cfg->env);
@@ -198,13 +228,20 @@ close_fds (int *fds, size_t n)
 int
 spawn_workload (const monitor_config_t *cfg, spawn_t *out, tank_err_t *err)
 {
-  child_fds_t f = { -1, -1, -1, -1, -1, -1, -1 };
+  child_fds_t f = { -1, -1, -1, -1, -1, -1, -1, -1 };
   int sp[2] = { -1, -1 }, po[2] = { -1, -1 }, pe[2] = { -1, -1 }, pi[2] = { -1, -1 };
   int ret = -1;
   *out = (spawn_t) { -1, -1, -1, -1, -1 };
   if (open_ns (&cfg->net, "open_ns_net", &f.net, err) < 0 || open_ns (&cfg->uts, "open_ns_uts", &f.uts, err) < 0
       || open_ns (&cfg->ipc, "open_ns_ipc", &f.ipc, err) < 0)
     goto done;
+  /* Opened now, on the host and before ready (a missing init fails the start, step `init`); the
+   * child execs it last, long after pivot_root has hidden the host. */
+  if (cfg->init_path != NULL && (f.init = open (cfg->init_path, O_RDONLY | O_CLOEXEC)) < 0)
+    {
+      tank_error (err, errno, "init", "open `%s`", cfg->init_path);
+      goto done;
+    }
   if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0
       || (!cfg->tty && (pipe2 (po, O_CLOEXEC) < 0 || pipe2 (pe, O_CLOEXEC) < 0))
       || (!cfg->tty && cfg->open_stdin && pipe2 (pi, O_CLOEXEC) < 0))
@@ -233,6 +270,6 @@ spawn_workload (const monitor_config_t *cfg, spawn_t *out, tank_err_t *err)
   sp[0] = po[0] = pe[0] = pi[1] = -1;
   ret = 0;
 done:
-  close_fds ((int[]) { f.net, f.uts, f.ipc, sp[0], sp[1], po[0], po[1], pe[0], pe[1], pi[0], pi[1] }, 11);
+  close_fds ((int[]) { f.net, f.uts, f.ipc, f.init, sp[0], sp[1], po[0], po[1], pe[0], pe[1], pi[0], pi[1] }, 12);
   return ret;
 }

@@ -18,10 +18,13 @@ import { Host } from "../host/Host.js"
 import { imagesOptions } from "../image/fromConfig.js"
 import * as Images from "../image/Images.js"
 import { NetworkLive } from "../net/NetworkLive.js"
+import * as PodNetworksLive from "../net/PodNetworksLive.js"
 import type { Reconciler } from "../reconciler/Reconciler.js"
 import * as ReconcilerLive from "../reconciler/ReconcilerLive.js"
 import * as RuntimeLive from "../runtime/RuntimeLive.js"
-import { layerSqlite } from "../store/sqlite.js"
+import type { Allocations } from "../store/Allocations.js"
+import * as AllocationsSql from "../store/allocationsSql.js"
+import { layerSql, sqliteClientLayer } from "../store/sqlite.js"
 import { Store } from "../store/Store.js"
 import * as Lock from "./lock.js"
 
@@ -34,9 +37,30 @@ export interface AgentOptions {
   readonly stopPodsOnExit?: boolean
   /** Runtime knobs (tests put macvlan parents in a hub namespace). */
   readonly runtime?: RuntimeLive.RuntimeOptions
+  /** Network services knobs (tests give a namespace that plays the host: bridges, nftables, DNS, shims). */
+  readonly network?: PodNetworksLive.PodNetworksOptions
   /** Already-resolved config (embedding, tests); else loaded from file and env. */
   readonly config?: Config.TankConfigShape
+  /** The web dashboard (docs/web.md): `listen` overrides the config's `web.listen` (`tank daemon --web`). */
+  readonly web?: {
+    readonly listen?: string
+    /** Where the client bundle is (tests); default: beside the CLI bundle or in dist/web. */
+    readonly assetsDir?: string
+    /** Gets the dashboard URL with its token once listening (print it; never log it). */
+    readonly onListening?: (urls: { readonly base: string; readonly withToken: string }) => Effect.Effect<void>
+  }
 }
+
+/** The dashboard's settings: the config's, with `options.web.listen` over its address. */
+const webSettings = (config: Config.TankConfigShape, options: AgentOptions) =>
+  Effect.gen(function*() {
+    const listen = options.web?.listen
+    if (listen === undefined) return config.web
+    const { isWebProblem, resolveWeb } = yield* Effect.promise(() => import("../web/config.js"))
+    const web = resolveWeb(config.web ?? {}, { listen, field: "--web" })
+    if (isWebProblem(web)) return yield* new Config.ConfigError({ field: web.field, reason: web.reason })
+    return web
+  })
 
 /** Everything the agent runs, as one layer; building it takes the data dir's agent lock. */
 export const layer = (
@@ -45,6 +69,7 @@ export const layer = (
   Layer.unwrapScoped(
     Effect.gen(function*() {
       const config = options.config ?? (yield* Config.load(options.dataDir ? { dataDir: options.dataDir } : {}))
+      const web = yield* webSettings(config, options)
       // Private to the agent's user: extracted layers hold image-chosen setuid binaries and device nodes.
       yield* ensureDataDir(config)
       yield* Lock.acquire(config.dataDir)
@@ -54,7 +79,13 @@ export const layer = (
       const cluster = config.etcd
         ? (yield* Effect.promise(() => import("./cluster.js"))).layers(config)
         : undefined
-      const store: Layer.Layer<Store, unknown> = cluster?.store ?? layerSqlite(config.storeFile)
+      // One SQLite connection for the store and the allocations (see sqliteClientLayer).
+      const sqlite = sqliteClientLayer(config.storeFile)
+      const baseStore: Layer.Layer<Store, unknown> = cluster?.store ?? layerSql().pipe(Layer.provide(sqlite))
+      // With the dashboard, status writes are also published to it (web/statusFeed.ts).
+      const Web = web ? yield* Effect.promise(() => import("../web/index.js")) : undefined
+      const withFeed = Web?.StatusFeed.decorate(baseStore)
+      const store = withFeed ?? baseStore
       const seeded = Layer.effectDiscard(
         Effect.gen(function*() {
           const written = yield* seed(config.seed)
@@ -62,26 +93,38 @@ export const layer = (
         })
       )
       const images = Images.layer(imagesOptions(config))
-      const machine = Layer.mergeAll(
-        configLayer,
-        options.host ?? Host.FromConfig.pipe(Layer.provide(configLayer)),
-        images,
-        Cgroups.layer,
-        NetworkLive
-      )
-      const runtime = RuntimeLive.layer(options.runtime).pipe(Layer.provide(machine))
+      const host = options.host ?? Host.FromConfig.pipe(Layer.provide(configLayer))
+      const machine = Layer.mergeAll(configLayer, host, images, Cgroups.layer, NetworkLive)
+      // Pools, bridges, ports, DNS and shims; allocations live beside the pods (SQLite file or etcd).
+      const allocations: Layer.Layer<Allocations, unknown> = cluster?.allocations ??
+        AllocationsSql.layerSql.pipe(Layer.provide(sqlite))
+      const podNetworks = PodNetworksLive.layer({
+        ...(options.runtime?.parentNetns !== undefined ? { parentNetns: options.runtime.parentNetns } : {}),
+        ...(options.runtime?.macSeed !== undefined ? { macSeed: options.runtime.macSeed } : {}),
+        ...options.network
+      }).pipe(Layer.provide(Layer.mergeAll(configLayer, host, NetworkLive, allocations, store)))
+      const runtime = RuntimeLive.layer(options.runtime).pipe(Layer.provide(Layer.merge(machine, podNetworks)))
       const r = config.reconciler
       const reconciler = ReconcilerLive.layer({
         resyncIntervalMs: r.resyncIntervalMs,
         backoff: { baseMs: r.backoffBaseMs, capMs: r.backoffCapMs, stableWindowMs: r.stableWindowMs },
         stopPodsOnExit: options.stopPodsOnExit ?? config.stopPodsOnExit,
-        agentPid: process.pid
+        agentPid: process.pid,
+        stopGracePeriodMs: r.stopGracePeriodMs
       })
       const storeAndSeed = Layer.provideMerge(seeded, store)
       const converging = cluster
         ? Layer.merge(reconciler.pipe(Layer.provide(Layer.merge(cluster.view, runtime))), cluster.background)
         : reconciler
-      return converging.pipe(
+      const dashboard = Web && web && withFeed
+        ? Web.layer({
+          config: web,
+          dataDir: config.dataDir,
+          ...(options.web?.assetsDir ? { assetsDir: options.web.assetsDir } : {}),
+          ...(options.web?.onListening ? { onListening: options.web.onListening } : {})
+        }).pipe(Layer.provide(Layer.mergeAll(withFeed, configLayer, machine, cluster?.nodes ?? Layer.empty)))
+        : Layer.empty
+      return Layer.merge(converging, dashboard).pipe(
         Layer.provideMerge(Layer.mergeAll(storeAndSeed, runtime, configLayer, images))
       )
     })

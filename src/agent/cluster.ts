@@ -13,6 +13,8 @@ import * as NodeView from "../cluster/nodeView.js"
 import { runScheduler } from "../cluster/scheduler.js"
 import type { TankConfigShape } from "../config/Config.js"
 import * as EtcdClient from "../etcd/client.js"
+import type { Allocations } from "../store/Allocations.js"
+import * as AllocationsEtcd from "../store/allocationsEtcd.js"
 import * as EtcdStore from "../store/etcd.js"
 import type { Store } from "../store/Store.js"
 
@@ -40,10 +42,14 @@ export const nodeInfo = (config: TankConfigShape, now = new Date()): NodeInfo =>
 export interface ClusterLayers {
   /** The whole store (clients, seed, the scheduler). */
   readonly store: Layer.Layer<Store, unknown>
+  /** Address allocations, shared by every node (src/store/allocationsEtcd.ts). */
+  readonly allocations: Layer.Layer<Allocations, unknown>
   /** This node's view of it, for the reconciler. */
   readonly view: Layer.Layer<Store, unknown>
   /** Node registration and the scheduler campaign, for as long as the agent runs. */
   readonly background: Layer.Layer<never, unknown>
+  /** The node registry (the dashboard's nodes page). */
+  readonly nodes: Layer.Layer<Nodes, unknown>
 }
 
 export const layers = (config: TankConfigShape): ClusterLayers => {
@@ -103,6 +109,8 @@ export const layers = (config: TankConfigShape): ClusterLayers => {
   )
   return {
     store,
+    nodes,
+    allocations: AllocationsEtcd.layerEtcd.pipe(Layer.provide(etcd)),
     view: NodeView.layer(self).pipe(Layer.provide(store)),
     background: Layer.mergeAll(registered, scheduler).pipe(Layer.provide(Layer.mergeAll(nodes, election, store)))
   }

@@ -9,11 +9,12 @@
  * stop a whole listing: a pod whose record is unreadable reads phase "invalid" with the reason, a
  * single read of it fails with the record, and `doctor` lists and removes such records.
  */
-import { Effect, Option, Schema } from "effect"
+import { Clock, Effect, Option, Schema } from "effect"
+import { Nodes } from "../cluster/Cluster.js"
 import { TankConfig } from "../config/Config.js"
 import { hostDeviceIssues } from "../config/hostDevices.js"
 import { hostPathIssues, hostPathPolicy } from "../config/hostPaths.js"
-import { decodePod, InvalidSpec, SpecIssue } from "../spec/decode.js"
+import { canonicalJson, decodePod, InvalidSpec, SpecIssue } from "../spec/decode.js"
 import type { Pod } from "../spec/Pod.js"
 import { quoted } from "../spec/printable.js"
 import type { PodStatus } from "../store/status.js"
@@ -23,8 +24,9 @@ import {
   RevisionConflict,
   Store,
   type StoredPod,
-  type StoreError
+  StoreError
 } from "../store/Store.js"
+import { derive } from "./observed.js"
 
 export class PodNotFound extends Schema.TaggedError<PodNotFound>()("PodNotFound", { pod: Schema.String }) {
   override get message() {
@@ -69,15 +71,37 @@ const validate = (spec: unknown, source: string | undefined) =>
     })
   })
 
-/** Validate and store a pod (create or replace). Invalid specs store nothing. */
-export const apply = (spec: unknown, source?: string): Effect.Effect<StoredPod, InvalidSpec | StoreError, Store> =>
+/** What an apply did to one pod, as kubectl says it. */
+export type ApplyOutcome = "created" | "configured" | "unchanged"
+
+/** A pod as stored by an apply, and what the apply did. */
+export type AppliedPod = StoredPod & { readonly outcome: ApplyOutcome }
+
+/**
+ * Store one validated pod unless the store already holds the same spec (canonical JSON): then
+ * nothing is written (no new revision, no event, nothing for the agent to do) and it is "unchanged".
+ * An unreadable stored record counts as a different spec: the apply replaces (repairs) it.
+ */
+const store1 = (pod: Pod) =>
   Effect.gen(function*() {
-    const pod = yield* validate(spec, source)
     const store = yield* Store
+    const before = yield* store.get(pod.name).pipe(
+      Effect.catchTag("InvalidRecord", () => Effect.succeed(Option.none<StoredPod>()))
+    )
+    if (Option.isSome(before) && canonicalJson(before.value.spec) === canonicalJson(pod)) {
+      return { ...before.value, outcome: "unchanged" as const }
+    }
     const stored = yield* unconditional(store.put(pod))
     yield* store.appendEvent({ at: now(), pod: pod.name, type: "applied", message: `revision ${stored.revision}` })
-    return stored
+    return { ...stored, outcome: Option.isSome(before) ? "configured" as const : "created" as const }
   })
+
+/**
+ * Validate and store a pod (create or replace). Invalid specs store nothing; the same spec again
+ * writes nothing (`outcome` says which).
+ */
+export const apply = (spec: unknown, source?: string): Effect.Effect<AppliedPod, InvalidSpec | StoreError, Store> =>
+  Effect.flatMap(validate(spec, source), store1)
 
 /**
  * Apply several pods (a multi-document file): all are validated first, and if any is invalid none is
@@ -86,7 +110,7 @@ export const apply = (spec: unknown, source?: string): Effect.Effect<StoredPod, 
 export const applyAll = (
   specs: ReadonlyArray<unknown>,
   source?: string
-): Effect.Effect<ReadonlyArray<StoredPod>, InvalidSpec | StoreError, Store> =>
+): Effect.Effect<ReadonlyArray<AppliedPod>, InvalidSpec | StoreError, Store> =>
   Effect.gen(function*() {
     const where = (i: number) => source ? `${source}#${i + 1}` : `document ${i + 1}`
     const pods = yield* Effect.forEach(specs, (s, i) => validate(s, where(i)))
@@ -108,13 +132,7 @@ export const applyAll = (
       }
       seen.set(p.name, i)
     }
-    const store = yield* Store
-    return yield* Effect.forEach(pods, (pod) =>
-      unconditional(store.put(pod)).pipe(
-        Effect.tap((s) =>
-          store.appendEvent({ at: now(), pod: pod.name, type: "applied", message: `revision ${s.revision}` })
-        )
-      ))
+    return yield* Effect.forEach(pods, store1)
   })
 
 export const get = (name: string): Effect.Effect<Pod, PodNotFound | InvalidRecord | StoreError, Store> =>
@@ -174,13 +192,25 @@ export interface StatusReport {
   readonly invalid: ReadonlyArray<InvalidRecord>
 }
 
+/**
+ * Cluster mode (a `Nodes` service in context): the node list, to tell statuses of nodes that are not
+ * ready (observed.ts). Undefined on a single machine.
+ */
+const nodeList = Effect.flatMap(Effect.serviceOption(Nodes), (nodes) =>
+  Option.isNone(nodes)
+    ? Effect.succeed(undefined)
+    : nodes.value.list.pipe(
+      Effect.mapError((e) => new StoreError({ op: "list nodes", message: e.message, cause: e }))
+    ))
+
 /** `statusAll` with the unreadable records it met (for a CLI that reports them apart). */
 export const statusReport: Effect.Effect<StatusReport, StoreError, Store> = Effect.gen(function*() {
   const store = yield* Store
-  const [{ invalid: badPods, pods }, { invalid: badStatus, statuses: observed }] = yield* Effect.all([
+  const [{ invalid: badPods, pods }, { invalid: badStatus, statuses: observed }, nodes] = yield* Effect.all([
     store.list,
-    store.listStatus
-  ])
+    store.listStatus,
+    nodeList
+  ], { concurrency: 3 })
   const byName = new Map(observed.map((s) => [s.name, s]))
   const badStatusOf = new Map(badStatus.map((r) => [r.key, r]))
   const rows = pods.map((p) => {
@@ -191,22 +221,30 @@ export const statusReport: Effect.Effect<StatusReport, StoreError, Store> = Effe
   const declared = new Set([...pods.map((p) => p.name), ...badPods.map((r) => r.key)])
   rows.push(...observed.filter((s) => !declared.has(s.name)))
   rows.push(...badStatus.filter((r) => !declared.has(r.key)).map((r) => invalidStatus(r, undefined)))
+  const now = yield* Clock.currentTimeMillis
   return {
-    statuses: rows.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
+    statuses: rows.map((s) => derive(s, { declared, nodes }, now)).sort((a, b) =>
+      a.name < b.name ? -1 : a.name > b.name ? 1 : 0
+    ),
     invalid: [...badPods, ...badStatus]
   }
 })
 
 /**
- * Observed status of every declared pod (sorted by name), plus pods still being torn down.
- * A declared pod the agent has not acted on yet reads "pending"; one with an unreadable stored
- * record reads "invalid" with the reason.
+ * Observed status of every declared pod (sorted by name), plus pods still being torn down
+ * ("terminating"). A declared pod the agent has not acted on yet reads "pending"; one with an
+ * unreadable stored record reads "invalid" with the reason; in cluster mode (a `Nodes` in context)
+ * one whose node is not ready reads "unknown" (observed.ts).
  */
 export const statusAll: Effect.Effect<ReadonlyArray<PodStatus>, StoreError, Store> = Effect.map(
   statusReport,
   (r) => r.statuses
 )
 
+/**
+ * Observed status of one pod: as `statusAll` shows it (a deleted pod being torn down reads
+ * "terminating" until its status is gone; PodNotFound after that).
+ */
 export const status = (name: string): Effect.Effect<PodStatus, PodNotFound | StoreError, Store> =>
   Effect.gen(function*() {
     const store = yield* Store
@@ -220,8 +258,14 @@ export const status = (name: string): Effect.Effect<PodStatus, PodNotFound | Sto
     )
     if (pod.bad) return invalidStatus(pod.bad, observed.status)
     if (observed.bad) return invalidStatus(observed.bad, undefined)
-    if (Option.isNone(pod.pod)) return yield* new PodNotFound({ pod: name })
-    return observed.status ?? pending(pod.pod.value)
+    if (Option.isNone(pod.pod)) {
+      // Deleted and still being torn down: its status says so until it is gone.
+      if (observed.status === undefined) return yield* new PodNotFound({ pod: name })
+      return derive(observed.status, { declared: new Set(), nodes: undefined }, yield* Clock.currentTimeMillis)
+    }
+    if (observed.status === undefined) return pending(pod.pod.value)
+    const nodes = yield* nodeList
+    return derive(observed.status, { declared: new Set([name]), nodes }, yield* Clock.currentTimeMillis)
   })
 
 /** Restart a pod now and reset its backoff (the agent acts on it, from any process). */

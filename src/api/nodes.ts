@@ -45,10 +45,31 @@ export const nodes: Effect.Effect<Array<NodeRow>, ClusterError | StoreError, Nod
   { concurrency: 2 }
 ).pipe(Effect.map(([states, { pods }]) => nodeRows(states, pods)))
 
+/** What `removeNode` did. */
+export interface NodeRemoval {
+  /** False: no such node was registered (nothing changed). */
+  readonly removed: boolean
+  /** Pods bound to it that the scheduler now places on other nodes. */
+  readonly moving: ReadonlyArray<string>
+  /** Pods pinned to it (`node:`): unschedulable until a node of that name registers again. */
+  readonly pinned: ReadonlyArray<string>
+}
+
+/** Which of `pods` a removal of `name` affects, and how (pure). */
+export const removalOf = (name: string, removed: boolean, pods: ReadonlyArray<StoredPod>): NodeRemoval => {
+  const pinned = pods.filter((p) => p.spec.node === name).map((p) => p.name)
+  const moving = pods.filter((p) => p.node === name && p.spec.node !== name).map((p) => p.name)
+  return removed ? { removed, moving, pinned } : { removed, moving: [], pinned: [] }
+}
+
 /**
  * Forget a decommissioned node (its record and marks): refused while it is ready. Its pods are then
- * bound elsewhere by the scheduler, `reschedule` or not (a node that is gone cannot get them back).
- * False when no such node was registered.
+ * bound elsewhere by the scheduler, `reschedule` or not (a node that is gone cannot get them back);
+ * pods pinned to it become unschedulable. Says which pods are affected (read just before removing).
  */
-export const removeNode = (name: string): Effect.Effect<boolean, ClusterError, Nodes> =>
-  Effect.flatMap(Nodes, (n) => n.remove(name))
+export const removeNode = (name: string): Effect.Effect<NodeRemoval, ClusterError | StoreError, Nodes | Store> =>
+  Effect.gen(function*() {
+    const { pods } = yield* Effect.flatMap(Store, (s) => s.list)
+    const removed = yield* Effect.flatMap(Nodes, (n) => n.remove(name))
+    return removalOf(name, removed, pods)
+  })

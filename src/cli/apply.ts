@@ -109,7 +109,7 @@ export const apply = Command.make(
       const stored = yield* withStore(dataDir, () =>
         Effect.flatMap(Effect.promise(() => import("../api/Api.js")), (Api) => Api.applyAll(specs, files.join(","))))
       for (const p of stored) {
-        yield* out(`pod/${p.name} configured`)
+        yield* out(`pod/${p.name} ${p.outcome}`)
       }
     })
 ).pipe(
@@ -123,7 +123,8 @@ export const apply = Command.make(
         ["tank get web -o json | tank apply -f -", "read from stdin"],
         ["tank apply -f a.yaml -f b.yaml", "several files; if any pod is invalid, nothing is applied"]
       ],
-      "Every pod is validated before any is stored; errors name the file, the document and the field."
+      "Every pod is validated before any is stored; errors name the file, the document and the field.\n" +
+        "Each pod is reported created, configured (its spec changed) or unchanged (same spec: nothing is written)."
     )
   )
 )

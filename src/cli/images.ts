@@ -3,7 +3,7 @@
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { Effect, Either } from "effect"
+import { Effect } from "effect"
 import type { ImageRecord } from "../image/Images.js"
 import { CliExit, dataDirOption, describe, jsonOption, loadConfig, out, withStore } from "./common.js"
 import { imagesLayer } from "./imagesLayer.js"
@@ -58,8 +58,8 @@ export const prune = Command.make(
     Effect.gen(function*() {
       const config = yield* loadConfig(dataDir)
       const { Images, layer } = yield* imagesLayer(config)
-      const [{ Store }, { formatReference, parseReference }] = yield* Effect.promise(() =>
-        Promise.all([import("../store/Store.js"), import("../image/reference.js")])
+      const [{ Store }, { inUseDigests }] = yield* Effect.promise(() =>
+        Promise.all([import("../store/Store.js"), import("../image/inUse.js")])
       )
       const { invalid, pods } = yield* withStore(
         dataDir,
@@ -76,25 +76,9 @@ export const prune = Command.make(
           }: cannot tell which images it uses; repair it (tank doctor) or prune without --all`
         })
       }
-      // Desired pods name refs; the cache keys content by digest: map each ref to its cached digests.
-      const refs = new Set<string>()
-      for (const pod of pods) {
-        for (const c of pod.containers) {
-          if (typeof c.image !== "string") continue
-          const ref = parseReference(c.image)
-          if (Either.isRight(ref)) refs.add(formatReference(ref.right))
-        }
-      }
       const report = yield* Effect.gen(function*() {
         const svc = yield* Images.Images
-        const inUse = new Set<string>()
-        for (const r of yield* svc.list()) {
-          if (refs.has(r.ref)) {
-            inUse.add(r.digest)
-            inUse.add(r.manifest)
-          }
-        }
-        return yield* svc.prune(inUse, { all })
+        return yield* svc.prune(inUseDigests(pods, yield* svc.list()), { all })
       }).pipe(Effect.provide(layer))
       if (json) return yield* printJson(report)
       for (const r of report.removedRefs) yield* out(`untagged ${r}`)

@@ -24,6 +24,7 @@ import { exec } from "./exec.js"
 import { get } from "./get.js"
 import { images, prune } from "./images.js"
 import { logs } from "./logs.js"
+import { network, networks, port } from "./network.js"
 import { nodes } from "./nodes.js"
 import { list, ps } from "./ps.js"
 import { pull } from "./pull.js"
@@ -31,6 +32,7 @@ import { restart } from "./restart.js"
 import { stats } from "./stats.js"
 import { status } from "./status.js"
 import { EXIT_CLOSED_PIPE, flush, guard, isOutputClosed, write } from "./stdio.js"
+import { web } from "./web.js"
 
 export const VERSION = "0.1.0"
 
@@ -81,9 +83,13 @@ const root = tankRoot.pipe(
     events,
     doctor,
     nodes,
+    networks,
+    network,
+    port,
     pull,
     images,
     prune,
+    web,
     completion,
     version
   ])

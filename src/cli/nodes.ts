@@ -5,7 +5,7 @@
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import { Effect, Layer, type Option } from "effect"
-import type { NodeRow } from "../api/nodes.js"
+import type { NodeRemoval, NodeRow } from "../api/nodes.js"
 import { CliExit, dataDirOption, describe, jsonOption, loadConfig, out } from "./common.js"
 import { printJson } from "./output.js"
 import { ageSince, formatBytes, renderTable } from "./table.js"
@@ -31,6 +31,24 @@ export const nodesTable = (rows: ReadonlyArray<NodeRow>, now: number): string =>
     ])
   )
 
+const podList = (names: ReadonlyArray<string>) =>
+  `${names.length} pod${names.length === 1 ? "" : "s"} (${names.slice(0, 10).join(", ")}${
+    names.length > 10 ? ", …" : ""
+  })`
+
+/** What `tank nodes rm` did, in words (pure). */
+export const removalText = (name: string, r: NodeRemoval): string =>
+  [
+    `node ${name} removed`,
+    r.moving.length === 0 && r.pinned.length === 0 ? "no pods were bound to it" : undefined,
+    r.moving.length > 0 ? `${podList(r.moving)} will be placed on other nodes by the scheduler` : undefined,
+    r.pinned.length > 0
+      ? `${podList(r.pinned)} pinned to it ${
+        r.pinned.length === 1 ? "stays" : "stay"
+      } unschedulable until a node named ${name} registers`
+      : undefined
+  ].filter((l) => l !== undefined).join("; ") + "\n"
+
 /** The cluster config, or a CLI error saying cluster mode is needed. */
 const clusterConfig = (dataDir: Option.Option<string>, what: string) =>
   Effect.gen(function*() {
@@ -52,15 +70,22 @@ const rm = Command.make(
   ({ dataDir, name }) =>
     Effect.gen(function*() {
       const config = yield* clusterConfig(dataDir, "tank nodes rm")
-      const [Api, NodesEtcd, EtcdClient] = yield* Effect.promise(() =>
-        Promise.all([import("../api/nodes.js"), import("../cluster/nodesEtcd.js"), import("../etcd/client.js")])
+      const [Api, NodesEtcd, EtcdClient, EtcdStore] = yield* Effect.promise(() =>
+        Promise.all([
+          import("../api/nodes.js"),
+          import("../cluster/nodesEtcd.js"),
+          import("../etcd/client.js"),
+          import("../store/etcd.js")
+        ])
       )
-      const removed = yield* Api.removeNode(name).pipe(
-        Effect.provide(NodesEtcd.layerEtcd.pipe(Layer.provide(EtcdClient.layer(config.etcd)))),
+      const r = yield* Api.removeNode(name).pipe(
+        Effect.provide(
+          Layer.merge(NodesEtcd.layerEtcd, EtcdStore.layerEtcd()).pipe(Layer.provide(EtcdClient.layer(config.etcd)))
+        ),
         Effect.catchTag("ClusterError", (e) => new CliExit({ code: 1, message: e.message }))
       )
-      if (!removed) return yield* new CliExit({ code: 1, message: `no node "${name}"` })
-      yield* out(`node ${name} removed; its pods are placed on other nodes\n`)
+      if (!r.removed) return yield* new CliExit({ code: 1, message: `no node "${name}"` })
+      yield* out(removalText(name, r))
     })
 ).pipe(Command.withDescription(describe(
   "nodes rm",

@@ -42,7 +42,7 @@ export const psTable = (
   const header = ["NAME", "PHASE", "RESTARTS", "AGE", "IMAGE", "ADDRESSES", "HOST PID", "LAST EXIT"]
   const body = rows.map(({ declaredAt, spec, status: s }) => [
     s.name,
-    spec === undefined && s.phase !== "stopping" && s.phase !== "invalid"
+    spec === undefined && s.phase !== "stopping" && s.phase !== "invalid" && s.phase !== "terminating"
       ? `${s.phase} (deleted)`
       : `${s.phase}${ready(s)}`,
     String(s.restarts),
@@ -52,6 +52,19 @@ export const psTable = (
     s.hostPid !== undefined ? String(s.hostPid) : "-",
     shortExit(s.lastExit)
   ])
+  // Published ports only when some pod has them (`18080->8080/tcp`), so other listings stay as they were.
+  const ports = rows.map(({ spec }) =>
+    typeof spec?.network === "object"
+      ? (spec.network.ports ?? []).map((p) =>
+        `${p.hostIP ? `${p.hostIP}:` : ""}${p.hostPort}->${p.containerPort}/${p.protocol}`
+      )
+        .join(",")
+      : ""
+  )
+  if (ports.some((p) => p !== "")) {
+    header.splice(6, 0, "PORTS")
+    body.forEach((r, i) => r.splice(6, 0, ports[i] || "-"))
+  }
   if (!options.cluster) return renderTable(header, body)
   // NODE after PHASE: where a pod runs matters more than its image in a cluster.
   return renderTable(
@@ -75,7 +88,9 @@ export const loadReport = Effect.gen(function*() {
       status,
       spec: stored?.spec,
       declaredAt: stored ? new Date(stored.updatedAt).toISOString() : undefined,
-      node: stored?.node ?? badNode.get(status.name) ?? status.node,
+      // An unschedulable pod is where it is bound (a reschedulable one stranded on its dead node) or
+      // nowhere: never the node it names but cannot have.
+      node: stored?.node ?? badNode.get(status.name) ?? (status.phase === "unschedulable" ? undefined : status.node),
       declared: stored !== undefined || badNode.has(status.name)
     }
   })
@@ -135,8 +150,10 @@ const help = describe(
     ["tank --data-dir /srv/tank ps", "pods of another data dir"],
     ["TANK_ETCD_ENDPOINTS=https://10.0.0.5:2379 tank ps", "pods of a cluster, with the node each is bound to"]
   ],
-  "A pod the agent has not acted on yet shows as \"pending\" (is `tank daemon` running?).\n" +
-    "In cluster mode a pod not placed yet shows NODE \"-\"; `tank nodes` lists the nodes."
+  "A pod the agent has not acted on yet shows as \"pending\" (is `tank daemon` running?); a deleted one\n" +
+    "\"terminating\" until it is gone. In cluster mode a pod not placed yet shows NODE \"-\" (\"unschedulable\"\n" +
+    "when no ready node fits it: `tank status POD` says why), the pods of a node that is not ready\n" +
+    "\"unknown\"; `tank nodes` lists the nodes."
 )
 
 export const ps = Command.make("ps", { dataDir: dataDirOption, json: jsonOption }, run).pipe(

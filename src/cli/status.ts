@@ -10,6 +10,12 @@ import { dataDirOption, describe, jsonOption, out, podArg, withStore } from "./c
 import { printJson } from "./output.js"
 import { ageSince, describeExit, renderTable, shortExit } from "./table.js"
 
+/** "in 7s", or "passed" once the time is behind us. */
+const untilText = (iso: string, now: number) => {
+  const ms = Date.parse(iso) - now
+  return Number.isNaN(ms) ? "?" : ms <= 0 ? "passed" : `in ${Math.ceil(ms / 1000)}s`
+}
+
 /** A status as `key: value` lines (pure). */
 export const statusText = (s: PodStatus, now: number): string => {
   const lines: Array<[string, string | undefined]> = [
@@ -18,6 +24,10 @@ export const statusText = (s: PodStatus, now: number): string => {
     // Cluster mode: the node that wrote this status (runs, or last ran, the pod).
     ["Node", s.node],
     ["Reason", s.reason],
+    // terminating: when the workload is killed if it has not stopped by then.
+    ["Grace deadline", s.graceDeadline ? `${s.graceDeadline} (${untilText(s.graceDeadline, now)})` : undefined],
+    // unknown: when the pod's node was last heard from.
+    ["Last heartbeat", s.lastHeartbeat ? `${s.lastHeartbeat} (${ageSince(s.lastHeartbeat, now)} ago)` : undefined],
     ["Restarts", String(s.restarts)],
     ["Started", s.startedAt ? `${s.startedAt} (${ageSince(s.startedAt, now)} ago)` : undefined],
     ["Host PID", s.hostPid !== undefined ? String(s.hostPid) : undefined],

@@ -6,7 +6,8 @@
  * Keys (under the etcd prefix): `nodes/<name>` the node record (kept after its lease ends, so a dead
  * node shows as not ready); `alive/<name>` attached to the node's lease (present = ready);
  * `notready/<name>` when the scheduler leader first saw the node not ready (written only while the
- * alive key is absent, deleted when the node registers again); `election/scheduler/<lease hex>` one
+ * alive key is absent, deleted when the node registers again); `heartbeat/<name>` the time of the
+ * agent's last heartbeat (no lease: it outlives the node); `election/scheduler/<lease hex>` one
  * key per candidate of the election for the agent that runs the scheduler (lowest create revision
  * leads).
  *
@@ -43,6 +44,8 @@ export interface NodeState {
   readonly ready: boolean
   /** When the node was last seen not ready (ISO; absent while ready). Set by the scheduler leader. */
   readonly notReadySince?: string
+  /** When its agent last said it is alive (ISO), when known: registration, then every TTL/3. */
+  readonly lastHeartbeat?: string
 }
 
 export class ClusterError extends Schema.TaggedError<ClusterError>()("ClusterError", {

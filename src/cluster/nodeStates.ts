@@ -1,7 +1,7 @@
 /**
- * The node list readers see, from the three things stored per node: its record, whether its lease
- * key is alive, and when the scheduler leader saw it go not ready. Pure; shared by the etcd and the
- * in-memory Nodes layers so both answer the same.
+ * The node list readers see, from the four things stored per node: its record, whether its lease
+ * key is alive, when the scheduler leader saw it go not ready, and its agent's last heartbeat. Pure;
+ * shared by the etcd and the in-memory Nodes layers so both answer the same.
  */
 import { Effect } from "effect"
 import { ClusterError, type NodeInfo, type NodeState } from "./Cluster.js"
@@ -9,20 +9,32 @@ import { ClusterError, type NodeInfo, type NodeState } from "./Cluster.js"
 export const nodeStates = (
   records: ReadonlyMap<string, NodeInfo>,
   alive: ReadonlySet<string>,
-  notReadySince: ReadonlyMap<string, string>
+  notReadySince: ReadonlyMap<string, string>,
+  heartbeats: ReadonlyMap<string, string> = new Map()
 ): ReadonlyArray<NodeState> =>
   [...records.values()]
     .sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
     .map((info): NodeState => {
       const ready = alive.has(info.name)
       const since = notReadySince.get(info.name)
-      // A mark left from an earlier outage means nothing once the node is back.
-      return !ready && since !== undefined ? { info, ready, notReadySince: since } : { info, ready }
+      const beat = heartbeats.get(info.name)
+      return {
+        info,
+        ready,
+        // A mark left from an earlier outage means nothing once the node is back.
+        ...(!ready && since !== undefined ? { notReadySince: since } : {}),
+        ...(beat !== undefined ? { lastHeartbeat: beat } : {})
+      }
     })
 
-/** Two lists that read the same (watchers emit only real changes). */
+/**
+ * Two lists that read the same (watchers emit only real changes). Heartbeats do not count: they
+ * change every few seconds and decide nothing.
+ */
 export const sameNodes = (a: ReadonlyArray<NodeState>, b: ReadonlyArray<NodeState>): boolean =>
-  JSON.stringify(a) === JSON.stringify(b)
+  JSON.stringify(a.map(withoutBeat)) === JSON.stringify(b.map(withoutBeat))
+
+const withoutBeat = ({ lastHeartbeat: _, ...rest }: NodeState) => rest
 
 /** `remove` of a node whose agent still holds it. */
 export const stillReady = (name: string) =>

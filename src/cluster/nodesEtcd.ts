@@ -2,14 +2,28 @@
  * The node registry on etcd (keys in Cluster.ts): `nodes/<name>` the record (no lease, so a dead
  * node stays listed), `alive/<name>` on the agent's lease (present = ready), and `notready/<name>`
  * the time the scheduler leader first saw the node not ready (written by the leader only, so agents
- * never race it).
+ * never race it), and `heartbeat/<name>` the time of the agent's last heartbeat (no lease, so readers
+ * can say how long a dead node has been silent; written at registration and every TTL/3).
  *
  * Registering grants a lease and keeps it alive for as long as the scope lives. The lease can still
  * be lost (revoked from outside, or etcd unreachable for longer than the TTL so the client gives up);
  * then a new lease is granted and the keys written again, retrying until etcd answers. Closing the
  * scope revokes the lease, so a cleanly stopped agent reads as not ready at once.
  */
-import { Deferred, Duration, Effect, Exit, Layer, Option, Queue, Schedule, Schema, type Scope, Stream } from "effect"
+import {
+  Clock,
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  Layer,
+  Option,
+  Queue,
+  Schedule,
+  Schema,
+  type Scope,
+  Stream
+} from "effect"
 import type { IKeyValue, Lease, Namespace, Watcher } from "etcd3"
 import { randomUUID } from "node:crypto"
 import { Etcd } from "../etcd/client.js"
@@ -19,6 +33,7 @@ import { nodeStates, sameNodes, stillReady } from "./nodeStates.js"
 export const NODES = "nodes/"
 export const ALIVE = "alive/"
 export const NOT_READY = "notready/"
+export const HEARTBEAT = "heartbeat/"
 
 /** One etcd round trip may not take longer than this (a dead endpoint must not hang a caller). */
 const CALL_TIMEOUT = Duration.seconds(5)
@@ -44,10 +59,11 @@ const readAll = (kv: Namespace) =>
   Effect.gen(function*() {
     const nodes = yield* call("list nodes", () => kv.getAll().prefix(NODES).exec())
     const revision = nodes.header.revision
-    const [alive, marks] = yield* Effect.all([
+    const [alive, marks, beats] = yield* Effect.all([
       call("list alive", () => kv.getAll().prefix(ALIVE).revision(revision).exec()),
-      call("list notready", () => kv.getAll().prefix(NOT_READY).revision(revision).exec())
-    ], { concurrency: 2 })
+      call("list notready", () => kv.getAll().prefix(NOT_READY).revision(revision).exec()),
+      call("list heartbeats", () => kv.getAll().prefix(HEARTBEAT).revision(revision).exec())
+    ], { concurrency: 3 })
     const records = new Map<string, NodeInfo>()
     for (const item of nodes.kvs) {
       // A record this version cannot read is skipped rather than failing every reader.
@@ -56,7 +72,8 @@ const readAll = (kv: Namespace) =>
     const states = nodeStates(
       records,
       new Set(alive.kvs.map((k) => nameOf(k, ALIVE))),
-      new Map(marks.kvs.map((k) => [nameOf(k, NOT_READY), k.value.toString()]))
+      new Map(marks.kvs.map((k) => [nameOf(k, NOT_READY), k.value.toString()])),
+      new Map(beats.kvs.map((k) => [nameOf(k, HEARTBEAT), k.value.toString()]))
     )
     return { states, revision: Number(revision) }
   })
@@ -78,6 +95,13 @@ const drop = (held: Set<Lease>, lease: Lease) =>
 const make = Effect.gen(function*() {
   const { kv } = yield* Etcd
 
+  /** Record that the agent is alive now (not watched: readers see it on their next list). */
+  const heartbeat = (name: string) =>
+    Effect.flatMap(
+      Clock.currentTimeMillis,
+      (now) => call(`put ${HEARTBEAT}${name}`, () => kv.put(HEARTBEAT + name).value(new Date(now).toISOString()).exec())
+    )
+
   /**
    * Grant a lease and write the node's keys under it. The lease joins `held` at once (a granted lease
    * keeps itself alive until revoked, even if we stopped waiting for the grant); it is revoked and
@@ -95,6 +119,7 @@ const make = Effect.gen(function*() {
         yield* call(`put ${NODES}${info.name}`, () => kv.put(NODES + info.name).value(encodeInfo(info)).exec())
         // Ready again: a not-ready mark from before would make the next outage count from then.
         yield* call(`delete ${NOT_READY}${info.name}`, () => kv.delete().key(NOT_READY + info.name).exec())
+        yield* heartbeat(info.name)
       }).pipe(Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : drop(held, lease)))
       return { lease, lost }
     })
@@ -149,6 +174,15 @@ const make = Effect.gen(function*() {
           return yield* keep(next.lease, next.lost)
         }).pipe(Effect.orDie)
       yield* Effect.forkScoped(keep(first.lease, first.lost))
+      // Heartbeats as often as the lease's keep-alives; a failed one is retried by the next (a node
+      // that cannot reach etcd loses its lease anyway, which is what readers go by).
+      yield* Effect.forkScoped(
+        heartbeat(info.name).pipe(
+          Effect.catchAll((e) => Effect.logDebug(`node ${info.name}: heartbeat not written: ${e.message}`)),
+          Effect.repeat(Schedule.spaced(Duration.millis(Math.max(1000, (ttlSeconds * 1000) / 3)))),
+          Effect.delay(Duration.millis(Math.max(1000, (ttlSeconds * 1000) / 3)))
+        )
+      )
     })
 
   const list = readAll(kv).pipe(Effect.map((r) => r.states))
@@ -201,7 +235,7 @@ const make = Effect.gen(function*() {
         `remove node ${name}`,
         () =>
           kv.if(ALIVE + name, "Version", "==", 0)
-            .then(kv.delete().key(NODES + name), kv.delete().key(NOT_READY + name))
+            .then(kv.delete().key(NODES + name), kv.delete().key(NOT_READY + name), kv.delete().key(HEARTBEAT + name))
             .else(kv.get(ALIVE + name))
             .commit()
       )

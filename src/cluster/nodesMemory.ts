@@ -3,7 +3,7 @@
  * single-machine tooling that wants to run the scheduler over an in-memory store). A registration
  * is alive exactly as long as its scope: there is no lease to lose, so the TTL only matters on etcd.
  */
-import { Effect, Layer, Option, type Scope, Stream, SubscriptionRef } from "effect"
+import { Clock, Effect, Layer, Option, type Scope, Stream, SubscriptionRef } from "effect"
 import { ClusterError, type NodeInfo, Nodes, type NodeState } from "./Cluster.js"
 import { nodeStates, sameNodes, stillReady } from "./nodeStates.js"
 
@@ -12,9 +12,12 @@ interface State {
   /** name → the registration holding it (a later registration of the same name replaces it). */
   readonly alive: ReadonlyMap<string, symbol>
   readonly marks: ReadonlyMap<string, string>
+  /** No lease to keep alive here: a registration beats when it starts and when it ends. */
+  readonly beats: ReadonlyMap<string, string>
 }
 
-const statesOf = (s: State): ReadonlyArray<NodeState> => nodeStates(s.records, new Set(s.alive.keys()), s.marks)
+const statesOf = (s: State): ReadonlyArray<NodeState> =>
+  nodeStates(s.records, new Set(s.alive.keys()), s.marks, s.beats)
 
 const without = <K, V>(m: ReadonlyMap<K, V>, k: K): ReadonlyMap<K, V> => {
   const next = new Map(m)
@@ -23,11 +26,18 @@ const without = <K, V>(m: ReadonlyMap<K, V>, k: K): ReadonlyMap<K, V> => {
 }
 
 export const make = Effect.gen(function*() {
-  const state = yield* SubscriptionRef.make<State>({ records: new Map(), alive: new Map(), marks: new Map() })
+  const state = yield* SubscriptionRef.make<State>({
+    records: new Map(),
+    alive: new Map(),
+    marks: new Map(),
+    beats: new Map()
+  })
+  const nowIso = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms).toISOString())
 
   const register = (info: NodeInfo, _ttlSeconds: number): Effect.Effect<void, ClusterError, Scope.Scope> =>
     Effect.gen(function*() {
       const token = Symbol(info.name)
+      const at = yield* nowIso
       yield* SubscriptionRef.modifyEffect(state, (s) => {
         const other = s.alive.has(info.name) ? Option.fromNullable(s.records.get(info.name)) : Option.none()
         // The same rule as on etcd: a live holder at other addresses keeps the name.
@@ -45,15 +55,20 @@ export const make = Effect.gen(function*() {
           [undefined, {
             records: new Map(s.records).set(info.name, info),
             alive: new Map(s.alive).set(info.name, token),
-            marks: without(s.marks, info.name)
+            marks: without(s.marks, info.name),
+            beats: new Map(s.beats).set(info.name, at)
           }] as const
         )
       })
       yield* Effect.addFinalizer(() =>
-        SubscriptionRef.update(
-          state,
-          (s) => s.alive.get(info.name) === token ? { ...s, alive: without(s.alive, info.name) } : s
-        )
+        Effect.flatMap(nowIso, (end) =>
+          SubscriptionRef.update(
+            state,
+            (s) =>
+              s.alive.get(info.name) === token
+                ? { ...s, alive: without(s.alive, info.name), beats: new Map(s.beats).set(info.name, end) }
+                : s
+          ))
       )
     })
 
@@ -77,7 +92,12 @@ export const make = Effect.gen(function*() {
       s.alive.has(name)
         ? stillReady(name)
         : Effect.succeed(
-          [s.records.has(name), { ...s, records: without(s.records, name), marks: without(s.marks, name) }] as const
+          [s.records.has(name), {
+            ...s,
+            records: without(s.records, name),
+            marks: without(s.marks, name),
+            beats: without(s.beats, name)
+          }] as const
         ))
 
   return Nodes.of({ register, list, watch, markNotReady, remove })

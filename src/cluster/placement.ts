@@ -3,8 +3,10 @@
  * scheduler.ts reads the store and the registry, calls `place`, and carries out its decisions.
  *
  * Rules, per pod:
- * - `node` (pinned): bound to that node, whether or not it is ready or even registered (it waits
- *   there). Past the grace period on a not-ready node it is reported lost (a pinned pod cannot move).
+ * - `node` (pinned): bound to that node whether or not it is ready (it waits there); past the grace
+ *   period on a not-ready node it is reported lost (a pinned pod cannot move). Pinned to a node that
+ *   is not registered (a typo, a node removed with `Nodes.remove`): unschedulable, unbound, naming
+ *   the node (its agent, once it registers, starts it: pinned pods need no binding to start).
  * - Bound to a node that no longer suits its spec (pin or selector changed, node not registered: never,
  *   or removed with `Nodes.remove`):
  *   placed again as if new. This also holds when the node's labels change (an agent restarted with
@@ -134,6 +136,17 @@ export const place = (input: PlacementInput): Placement => {
     const spec = pod.spec
     const request = podRequest(spec)
     if (spec.node !== undefined) {
+      if (!nodes.has(spec.node)) {
+        decisions.push({
+          _tag: "Unschedulable",
+          pod: pod.name,
+          revision: pod.revision,
+          from: pod.node,
+          stays: null,
+          reason: `pinned to node ${spec.node}, which is not registered (${registered(input.nodes)})`
+        })
+        continue
+      }
       // Pinned: bound there whatever its state; its room is taken there either way.
       take(spec.node, request)
       if (pod.node !== spec.node) {
@@ -215,6 +228,13 @@ export const place = (input: PlacementInput): Placement => {
   return { decisions, wakeAt }
 }
 
+/** "registered: n1, n2, n3" (a typo in `node` is then plain to see), at most five names. */
+const registered = (nodes: ReadonlyArray<NodeState>) => {
+  if (nodes.length === 0) return "no node is registered"
+  const names = nodes.map((n) => n.info.name)
+  return `registered: ${names.slice(0, 5).join(", ")}${names.length > 5 ? `, … (${names.length})` : ""}`
+}
+
 const earliest = (a: number | undefined, b: number) => a === undefined ? b : Math.min(a, b)
 
 const sinceOf = (n: NodeState, now: number) => n.notReadySince ?? new Date(now).toISOString()
@@ -243,7 +263,7 @@ const choose = (
   for (const n of nodes) {
     const name = n.info.name
     if (name === exclude) {
-      count("the pod's failed node")
+      count("is the node it leaves")
       continue
     }
     if (!n.ready) {

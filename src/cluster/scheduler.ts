@@ -7,10 +7,14 @@
  *   RevisionConflict (the pod changed since it was read) is skipped: the change wakes the loop again
  *   and the next pass decides on the new spec.
  * - Lost: status phase "lost" with the node and a reason, and a "lost" event, once per outage.
- * - Unschedulable: status phase "pending" with the reason (when it changed), unbinding the pod if its
- *   node no longer suits its spec.
+ * - Unschedulable: status phase "unschedulable" with the reason and an "unschedulable" event (when
+ *   the reason changed), unbinding the pod if its node no longer suits its spec. A reschedulable pod
+ *   stranded on its dead node (no other node fits) keeps that binding and gets the status with that
+ *   node, as a lost one does (its node, back, adopts what still runs).
  * - Nodes seen not ready without a mark get `markNotReady(now)`, so the grace period survives a change
- *   of leader; the loop also wakes when the next node crosses it.
+ *   of leader, and an "unknown" event per pod bound there (readers show such pods "unknown" from the
+ *   moment the node's lease ends: Api.statusReport); the loop also wakes when the next node crosses
+ *   the grace period.
  * - Statuses of deleted pods that no agent will remove (written by the scheduler, or by a node that is
  *   not ready) are deleted, and so are unreadable statuses of pods no longer declared.
  * - Pods whose stored record cannot be read (InvalidRecord) are neither placed nor moved: they stay
@@ -21,7 +25,7 @@
  */
 import { Clock, Duration, Effect, Option, Queue, Schedule, Stream } from "effect"
 import type { PodStatus } from "../store/status.js"
-import { Store } from "../store/Store.js"
+import { Store, type StoredPod } from "../store/Store.js"
 import { Nodes, type NodeState } from "./Cluster.js"
 import { type Decision, place } from "./placement.js"
 
@@ -69,7 +73,7 @@ export const runScheduler = (options: SchedulerOptions): Effect.Effect<never, ne
       const observed = yield* store.listStatus
       const statuses = new Map(observed.statuses.map((s) => [s.name, s]))
       const now = yield* Clock.currentTimeMillis
-      yield* markDown(states, now)
+      yield* markDown(states, pods, now)
       const { decisions, wakeAt } = place({ pods, nodes: states, now, lostAfterMs: options.lostAfterSeconds * 1000 })
       yield* carryOut(decisions, statuses, new Map(pods.map((p) => [p.name, p.revision])), now)
       const declared = new Set([...pods.map((p) => p.name), ...invalid.map((r) => r.key)])
@@ -84,7 +88,7 @@ export const runScheduler = (options: SchedulerOptions): Effect.Effect<never, ne
 
     /**
      * Statuses of deleted pods that no agent will clean up: those the scheduler wrote (no node:
-     * "pending", unschedulable) and those of a node that is not ready ("lost", or whatever its agent
+     * "unschedulable") and those of a node that is not ready ("lost", or whatever its agent
      * last wrote). A ready node's agent removes its own once it has stopped the pod.
      */
     const sweep = (
@@ -102,13 +106,24 @@ export const runScheduler = (options: SchedulerOptions): Effect.Effect<never, ne
       })
     }
 
-    const markDown = (states: ReadonlyArray<NodeState>, now: number) =>
+    const markDown = (states: ReadonlyArray<NodeState>, pods: ReadonlyArray<StoredPod>, now: number) =>
       Effect.forEach(
         states.filter((s) => !s.ready && s.notReadySince === undefined),
-        (s) =>
-          nodes.markNotReady(s.info.name, iso(now)).pipe(
-            Effect.zipRight(Effect.logInfo(`scheduler: node ${s.info.name} is not ready`))
-          ),
+        (s) => {
+          const name = s.info.name
+          const message = `node ${name} is not ready${
+            s.lastHeartbeat ? ` (last heartbeat ${s.lastHeartbeat})` : ""
+          }: what runs there is unknown`
+          const there = pods.filter((p) => (p.node ?? p.spec.node) === name)
+          return nodes.markNotReady(name, iso(now)).pipe(
+            Effect.zipRight(Effect.logInfo(`scheduler: ${message}`)),
+            Effect.zipRight(Effect.forEach(
+              there,
+              (p) => store.appendEvent({ at: iso(now), pod: p.name, type: "unknown", message }),
+              { concurrency: BIND_CONCURRENCY, discard: true }
+            ))
+          )
+        },
         { discard: true }
       )
 
@@ -165,19 +180,25 @@ export const runScheduler = (options: SchedulerOptions): Effect.Effect<never, ne
             )
         case "Unschedulable": {
           const unbind = d.from !== d.stays ? bind(d.pod, d.stays, d.revision) : Effect.succeed(true)
-          const reason = `unschedulable: ${d.reason}`
-          // Only about pods nobody runs: a pod still bound to its dead node keeps that node's status.
-          const write = d.stays === null && !(status?.phase === "pending" && status.reason === reason)
+          // Once per reason: the same verdict again writes nothing.
+          const write = !(status?.phase === "unschedulable" && status.reason === d.reason)
           return unbind.pipe(Effect.flatMap((ok) =>
             ok && write
               ? store.putStatus({
                 name: d.pod,
-                phase: "pending",
+                phase: "unschedulable",
                 restarts: status?.restarts ?? 0,
                 specRevision,
-                reason,
+                // Stranded on its dead node: that node's, as for a lost pod (back, it adopts the run).
+                ...(d.stays !== null ? { node: d.stays } : {}),
+                reason: d.reason,
                 updatedAt: iso(now)
-              })
+              }).pipe(
+                Effect.zipRight(
+                  store.appendEvent({ at: iso(now), pod: d.pod, type: "unschedulable", message: d.reason })
+                ),
+                Effect.zipRight(Effect.logInfo(`scheduler: pod ${d.pod} unschedulable (${d.reason})`))
+              )
               : Effect.void
           ))
         }

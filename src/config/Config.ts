@@ -11,6 +11,8 @@ import * as path from "node:path"
 import * as YAML from "yaml"
 import { formatPath } from "../spec/decode.js"
 import { AbsPath, Ipv4, labelKeyProblem, labelValueProblem, LinkName } from "../spec/fields.js"
+import { isWebProblem, resolveWeb, type WebConfig, WebConfigFile } from "../web/config.js"
+import { type NetworkConfig, NetworkConfigFile, poolIssues, resolveNetwork } from "./network.js"
 
 const Millis = Schema.Number.pipe(
   Schema.filter((n) => Number.isInteger(n) && n >= 0 ? true : `must be a whole number of milliseconds (got ${n})`)
@@ -112,6 +114,8 @@ export const ConfigFile = Schema.Struct({
     /** DNS servers for pods whose network names none. */
     dns: Schema.optional(Schema.Array(Ipv4))
   })),
+  /** Address pools, pod DNS, the host shim, the bridge (src/config/network.ts). */
+  network: Schema.optional(NetworkConfigFile),
   /** Pods written create-if-absent when the agent starts (never clobbering later changes). */
   seed: Schema.optional(Schema.Array(Schema.Unknown)),
   reconciler: Schema.optional(Schema.Struct({
@@ -123,6 +127,8 @@ export const ConfigFile = Schema.Struct({
   })),
   /** Stop every pod when the agent exits (default: leave them running for the next agent). */
   stopPodsOnExit: Schema.optional(Schema.Boolean),
+  /** Pods without `init` get tank-init as PID 1 of their containers (default false). */
+  init: Schema.optional(Schema.Boolean),
   logs: Schema.optional(Schema.Struct({
     maxFileBytes: Schema.optional(Schema.Number.pipe(Schema.int(), Schema.greaterThanOrEqualTo(4096))),
     maxFiles: Schema.optional(Schema.Number.pipe(Schema.int(), Schema.between(1, 100))),
@@ -147,7 +153,9 @@ export const ConfigFile = Schema.Struct({
      * /etc/subgid (the setup adds them).
      */
     range: Schema.optional(IdRange)
-  }))
+  })),
+  /** The web dashboard served by the agent (docs/web.md). */
+  web: Schema.optional(WebConfigFile)
 })
 export type ConfigFile = typeof ConfigFile.Type
 
@@ -166,6 +174,8 @@ export interface TankConfigShape {
   }
   readonly configFile: string | undefined
   readonly host: { readonly uplink: string | undefined; readonly dns: ReadonlyArray<string> }
+  /** Pools (with a default bridge pool), DNS, probing. */
+  readonly network: NetworkConfig
   readonly seed: ReadonlyArray<unknown>
   readonly reconciler: {
     readonly resyncIntervalMs: number
@@ -175,6 +185,8 @@ export interface TankConfigShape {
     readonly stopGracePeriodMs: number
   }
   readonly stopPodsOnExit: boolean
+  /** The default of pods' `init` (tank-init as PID 1); absent = false. */
+  readonly init?: boolean
   readonly logs: { readonly maxFileBytes: number; readonly maxFiles: number; readonly keepOnDelete: boolean }
   readonly registries: Readonly<Record<string, typeof RegistryConfig.Type>>
   readonly dockerConfig: string | undefined
@@ -186,6 +198,8 @@ export interface TankConfigShape {
     /** Configured range; undefined: /etc/subuid and /etc/subgid's `tank` entries. */
     readonly range: { readonly start: number; readonly size: number } | undefined
   }
+  /** Set: the agent serves the web dashboard (config `web:` or `tank daemon --web`). */
+  readonly web?: WebConfig
 }
 
 export class ConfigError extends Schema.TaggedError<ConfigError>()("ConfigError", {
@@ -266,7 +280,8 @@ const envBool = (name: string, v: string | undefined): Effect.Effect<boolean | u
  * Resolve the configuration: defaults ← config file ← environment.
  * Env: TANK_DATA_DIR, TANK_CONFIG, TANK_UPLINK, TANK_DNS (comma-separated), TANK_STOP_PODS_ON_EXIT,
  * TANK_ETCD_ENDPOINTS (comma-separated: use etcd with the file's other etcd settings or defaults),
- * TANK_ETCD_INSECURE (store.etcd.insecure), TANK_NODE_NAME.
+ * TANK_ETCD_INSECURE (store.etcd.insecure), TANK_NODE_NAME, TANK_WEB (serve the dashboard at host:port, over the
+ * file's web.listen).
  */
 export const load = (
   overrides: {
@@ -274,6 +289,8 @@ export const load = (
     readonly env?: NodeJS.ProcessEnv
     /** Whose default data dir (default: this process's effective uid). */
     readonly euid?: number
+    /** `tank daemon --web ADDR`: serve the dashboard there (over the file's `web.listen`). */
+    readonly webListen?: string
   } = {}
 ): Effect.Effect<TankConfigShape, ConfigError> =>
   Effect.gen(function*() {
@@ -313,6 +330,30 @@ export const load = (
         reason: `"${nodeName}" is not a valid node name (DNS label, 1-63 of a-z 0-9 -)`
       })
     }
+    const webEnv = env.TANK_WEB || undefined
+    const web = resolveWeb(
+      file.web,
+      overrides.webListen !== undefined
+        ? { listen: overrides.webListen, field: "--web" }
+        : webEnv !== undefined
+        ? { listen: webEnv, field: "TANK_WEB" }
+        : undefined
+    )
+    if (isWebProblem(web)) {
+      return yield* new ConfigError({
+        ...(configFile && web.field.startsWith("web.") ? { file: configFile } : {}),
+        field: web.field,
+        reason: web.reason
+      })
+    }
+    const poolProblem = poolIssues(file.network?.pools ?? [])[0]
+    if (poolProblem !== undefined) {
+      return yield* new ConfigError({
+        ...(configFile ? { file: configFile } : {}),
+        field: poolProblem[0],
+        reason: poolProblem[1]
+      })
+    }
     const cap = file.node?.capacity ?? {}
     const r = file.reconciler ?? {}
     return {
@@ -333,6 +374,7 @@ export const load = (
       },
       configFile,
       host: { uplink: uplinkEnv ?? file.host?.uplink, dns: dnsEnv ?? file.host?.dns ?? [] },
+      network: resolveNetwork(file.network),
       seed: file.seed ?? [],
       reconciler: {
         resyncIntervalMs: r.resyncIntervalMs ?? 5_000,
@@ -342,6 +384,7 @@ export const load = (
         stopGracePeriodMs: r.stopGracePeriodMs ?? 10_000
       },
       stopPodsOnExit: stopEnv ?? file.stopPodsOnExit ?? false,
+      ...(file.init !== undefined ? { init: file.init } : {}),
       logs: {
         maxFileBytes: file.logs?.maxFileBytes ?? 10 * 1024 * 1024,
         maxFiles: file.logs?.maxFiles ?? 5,
@@ -353,7 +396,8 @@ export const load = (
       userNamespaces: {
         hostUsers: file.userNamespaces?.hostUsers ?? true,
         range: file.userNamespaces?.range
-      }
+      },
+      ...(web ? { web } : {})
     }
   })
 

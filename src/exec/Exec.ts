@@ -190,16 +190,19 @@ const hangUpSession = (leader: number, cgroupProcs: ReadonlyArray<string>) => {
       // the cgroup is gone with the pod
     }
   }
-  for (const pid of pids) {
+  // Every member first, then the signals: once its shell is signalled it dies and is reaped, and a
+  // background job of that session could no longer be told apart (its session leader gone).
+  const members = [...pids].filter((pid) => {
     // The command's terminal is the container's: the helper's child leads its session.
     const sid = pid === leader ? undefined : sessionOf(pid)
-    if (sid !== undefined && parentOf(sid) === leader) {
-      for (const sig of ["SIGHUP", "SIGCONT"] as const) {
-        try {
-          process.kill(pid, sig)
-        } catch {
-          // gone meanwhile
-        }
+    return sid !== undefined && parentOf(sid) === leader
+  })
+  for (const pid of members) {
+    for (const sig of ["SIGHUP", "SIGCONT"] as const) {
+      try {
+        process.kill(pid, sig)
+      } catch {
+        // gone meanwhile
       }
     }
   }

@@ -10,6 +10,7 @@
  * - no command at all → `NoCommand`.
  */
 import { Either, Schema } from "effect"
+import { constants } from "node:os"
 import * as posix from "node:path/posix"
 import type { Container } from "../spec/Pod.js"
 import type { ImageRunConfig } from "./registry/oci.js"
@@ -77,4 +78,30 @@ export const runParams = (spec: RunSpec, image: ImageRunSection): Either.Either<
     user: nonEmpty(spec.user) ?? nonEmpty(image?.User),
     stopSignal: nonEmpty(image?.StopSignal)
   })
+}
+
+/** SIGRTMIN as glibc (and so docker and runc) counts it: the kernel's 32 and 33 are libc's own. */
+const RTMIN = 34
+const RTMAX = 64
+
+/**
+ * The number of a signal as an image's StopSignal spells it: `SIGTERM`, `TERM`, `sigterm`, `15`,
+ * `SIGRTMIN+3`, `RTMAX-1` (docker's forms). Absent: SIGTERM. Left: why it is not a signal.
+ */
+export const stopSignalNumber = (s: string | undefined): Either.Either<number, string> => {
+  if (s === undefined) return Either.right(constants.signals.SIGTERM)
+  const t = s.trim().toUpperCase()
+  if (/^\d+$/.test(t)) {
+    const n = Number(t)
+    return n >= 1 && n <= RTMAX ? Either.right(n) : Either.left(`StopSignal "${s}": no signal ${n} (1-${RTMAX})`)
+  }
+  const name = t.startsWith("SIG") ? t : `SIG${t}`
+  const rt = /^SIGRT(MIN|MAX)(?:([+-])(\d+))?$/.exec(name)
+  if (rt) {
+    const offset = rt[3] === undefined ? 0 : Number(rt[3]) * (rt[2] === "-" ? -1 : 1)
+    const n = (rt[1] === "MIN" ? RTMIN : RTMAX) + offset
+    return n >= RTMIN && n <= RTMAX ? Either.right(n) : Either.left(`StopSignal "${s}": outside SIGRTMIN..SIGRTMAX`)
+  }
+  const n = (constants.signals as Record<string, number | undefined>)[name]
+  return n !== undefined ? Either.right(n) : Either.left(`StopSignal "${s}" is not a signal name or number`)
 }

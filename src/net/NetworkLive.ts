@@ -10,16 +10,22 @@
  */
 import { Effect, Layer, type Scope } from "effect"
 import { statSync } from "node:fs"
-import type { Nic } from "../spec/Pod.js"
 import { probe } from "./arp.js"
 import * as C from "./codec.js"
 import * as D from "./decode.js"
 import { AddressInUse, LinkCreateFailed, NetlinkError, NoUplink, ParentNotFound } from "./errors.js"
 import type { NetworkError, NicStep } from "./errors.js"
-import { macBytes } from "./mac.js"
+import { macBytes, vethName } from "./mac.js"
 import type { RtnlSocket, SysError } from "./netlink.js"
 import { attempt, netnsFd, rtnlSocket, rtnlSocketInFd } from "./Netns.js"
-import { type InterfaceInfo, Network, type NetworkState, type NicState, type SetupOptions } from "./Network.js"
+import {
+  type InterfaceInfo,
+  Network,
+  type NetworkState,
+  type NicState,
+  type ResolvedNic,
+  type SetupOptions
+} from "./Network.js"
 
 const ENOENT = 2
 const ENODEV = 19
@@ -73,19 +79,19 @@ const loUp = (pod: RtnlSocket) =>
     pod.ack("set lo up", C.setLinkUp(lo.index, true))
   }).pipe(Effect.mapError(netlinkError("bring lo up")))
 
-const resolveParent = (o: SetupOptions, nic: Nic) =>
+const resolveParent = (o: SetupOptions, nic: ResolvedNic) =>
   nic.parent === "auto"
     ? o.uplink().pipe(Effect.mapError((e) => new NoUplink({ nic: nic.name, reason: e.reason })))
     : Effect.succeed(nic.parent)
 
-/** Brings up one NIC. `created` gets the link as soon as it exists, so a later failure can remove it. */
-const nicUp = (
+/** A macvlan on its parent, created straight into the pod's namespace; its index there. */
+const macvlanLink = (
   o: SetupOptions,
   s: Session & { readonly parents: RtnlSocket },
-  nic: Nic,
-  metric: number,
+  nic: ResolvedNic,
+  mac: Uint8Array,
   created: Array<{ readonly name: string }>
-): Effect.Effect<NicState, NetworkError> =>
+): Effect.Effect<string, NetworkError> =>
   Effect.gen(function*() {
     const parent = yield* resolveParent(o, nic)
     const parentIndex = yield* attempt(() =>
@@ -96,7 +102,6 @@ const nicUp = (
           e.errno === ENODEV ? new ParentNotFound({ nic: nic.name, parent }) : nicFailed(nic.name, "parent")(e)
         )
       )
-    const mac = macBytes(o.pod, nic.name, o.macSeed)
     yield* attempt(() =>
       s.parents.ack("create macvlan", C.newMacvlan({ name: nic.name, parentIndex, mac, netnsFd: s.podFd }))
     ).pipe(Effect.mapError(nicFailed(nic.name, "create", (e) =>
@@ -106,13 +111,65 @@ const nicUp = (
         ? `MAC ${C.formatMac(mac)} is already used on ${parent} (is this pod running twice?)`
         : undefined)))
     created.push({ name: nic.name })
+    return parent
+  })
+
+/**
+ * A veth whose pod end is created straight into the pod's namespace under the NIC's name and whose
+ * host end (named from the pod and NIC) joins the bridge, up. Deleting either end deletes both.
+ */
+const vethLink = (
+  o: SetupOptions,
+  s: Session & { readonly host: RtnlSocket },
+  nic: ResolvedNic,
+  mac: Uint8Array,
+  created: Array<{ readonly name: string }>
+): Effect.Effect<{ readonly bridge: string; readonly hostLink: string }, NetworkError> =>
+  Effect.gen(function*() {
+    const bridge = nic.bridge ?? ""
+    const bridgeIndex = yield* attempt(() => D.decodeLink(s.host.get("get bridge", C.getLink({ name: bridge }))).index)
+      .pipe(Effect.mapError(nicFailed(nic.name, "bridge", (e) =>
+        e.errno === ENODEV ? `bridge "${bridge}" does not exist in the host namespace` : undefined)))
+    const hostLink = vethName(o.pod, nic.name, o.macSeed)
+    yield* attempt(() =>
+      s.host.ack(
+        "create veth",
+        C.newVeth({ name: hostLink, peer: nic.name, peerMac: mac, peerNetnsFd: s.podFd })
+      )
+    ).pipe(Effect.mapError(nicFailed(nic.name, "create", (e) =>
+      e.errno === EEXIST
+        ? `a link named ${hostLink} (host) or ${nic.name} (pod) already exists (is this pod running twice?)`
+        : undefined)))
+    created.push({ name: nic.name })
+    yield* attempt(() => {
+      const index = D.decodeLink(s.host.get("get veth", C.getLink({ name: hostLink }))).index
+      s.host.ack("join bridge", C.setMaster(index, bridgeIndex))
+      s.host.ack("hairpin", C.setHairpin(index))
+      s.host.ack("set up", C.setLinkUp(index, true))
+    }).pipe(Effect.mapError(nicFailed(nic.name, "bridge")))
+    return { bridge, hostLink }
+  })
+
+/** Brings up one NIC. `created` gets the link as soon as it exists, so a later failure can remove it. */
+const nicUp = (
+  o: SetupOptions,
+  s: Session & { readonly parents: RtnlSocket; readonly host: RtnlSocket },
+  nic: ResolvedNic,
+  metric: number,
+  created: Array<{ readonly name: string }>
+): Effect.Effect<NicState, NetworkError> =>
+  Effect.gen(function*() {
+    const mac = macBytes(o.pod, nic.name, o.macSeed)
+    const link = nic.mode === "bridge"
+      ? yield* vethLink(o, s, nic, mac, created)
+      : { parent: yield* macvlanLink(o, s, nic, mac, created) }
     const index = yield* attempt(() => D.decodeLink(s.pod.get("get link", C.getLink({ name: nic.name }))).index).pipe(
       Effect.mapError(nicFailed(nic.name, "lookup"))
     )
     const [ip, prefix] = nic.address.split("/") as [string, string]
     // Up before the address, so a probe can go out first (the original's order too: rename, up, address, route).
     yield* attempt(() => s.pod.ack("set up", C.setLinkUp(index, true))).pipe(Effect.mapError(nicFailed(nic.name, "up")))
-    if (o.probe !== undefined) {
+    if (o.probe !== undefined && nic.probe !== false) {
       const holder = yield* probe(s.podFd, index, mac, ip, o.probe).pipe(Effect.mapError(nicFailed(nic.name, "probe")))
       if (holder !== undefined) {
         return yield* new AddressInUse({ nic: nic.name, address: nic.address, detail: `${ip} is held by ${holder}` })
@@ -133,7 +190,9 @@ const nicUp = (
     }
     return {
       name: nic.name,
-      parent,
+      mode: nic.mode,
+      parent: "bridge" in link ? link.bridge : link.parent,
+      ...("hostLink" in link ? { hostLink: link.hostLink, bridge: link.bridge } : {}),
       mac: C.formatMac(mac),
       address: nic.address,
       index,
@@ -142,7 +201,7 @@ const nicUp = (
   })
 
 /** Two NICs of one pod with the same IP would make the second shadow the first: refuse before touching anything. */
-const duplicateAddress = (nics: ReadonlyArray<Nic>): AddressInUse | undefined => {
+const duplicateAddress = (nics: ReadonlyArray<ResolvedNic>): AddressInUse | undefined => {
   const seen = new Map<string, string>()
   for (const n of nics) {
     const ip = n.address.split("/")[0]!
@@ -180,29 +239,57 @@ const bringUp = (o: SetupOptions): Effect.Effect<NetworkState, NetworkError> =>
     const parents = yield* rtnlSocket(o.parentNetns).pipe(
       Effect.mapError(netlinkError(`socket in ${o.parentNetns ?? "the agent's netns"}`))
     )
+    const host = o.hostNetns === o.parentNetns ? parents : yield* rtnlSocket(o.hostNetns).pipe(
+      Effect.mapError(netlinkError(`socket in ${o.hostNetns ?? "the agent's netns"}`))
+    )
     // Several gateways: the first NIC's default route wins (metric 0), the others back it up (1, 2, ...).
     const metrics = spec.nics.map((_, i) => spec.nics.slice(0, i).filter((n) => n.gateway !== undefined).length)
     const created: Array<{ readonly name: string }> = []
-    const nics = yield* Effect.forEach(spec.nics, (nic, i) => nicUp(o, { ...s, parents }, nic, metrics[i]!, created))
+    const nics = yield* Effect.forEach(spec.nics, (nic, i) =>
+      nicUp(o, { ...s, parents, host }, nic, metrics[i]!, created))
       .pipe(
         // While the sockets are still open: leave nothing behind in the pod's namespace.
-        Effect.onError(() => deleteLinks(s.pod, created))
+        Effect.onError(() =>
+          deleteLinks(s.pod, created)
+        )
       )
-    return { pod: o.pod, mode: "nics", netnsPath: o.netnsPath, nics } satisfies NetworkState
+    return {
+      pod: o.pod,
+      mode: "nics",
+      netnsPath: o.netnsPath,
+      ...(o.hostNetns !== undefined ? { hostNetns: o.hostNetns } : {}),
+      nics
+    } satisfies NetworkState
   }))
 
-/** Deletes the NICs; a namespace that is already gone took its links with it. */
+/**
+ * Deletes the NICs; a namespace that is already gone took its links with it. A bridge NIC's host end
+ * is deleted from the host namespace, so no veth outlives its pod even while its namespace lingers.
+ */
 const tearDown = (state: NetworkState) =>
   state.nics.length === 0 || state.netnsPath === undefined
     ? Effect.void
-    : Effect.scoped(
-      rtnlSocket(state.netnsPath).pipe(
-        Effect.flatMap((pod) => deleteLinks(pod, state.nics)),
-        Effect.catchAll((e) =>
-          e.errno === ENOENT ? Effect.void : Effect.logWarning(`network: teardown of ${state.pod}: ${e.message}`)
+    : Effect.gen(function*() {
+      const hostEnds = state.nics.flatMap((n) => n.hostLink !== undefined ? [{ name: n.hostLink }] : [])
+      if (hostEnds.length > 0) {
+        yield* Effect.scoped(
+          rtnlSocket(state.hostNetns).pipe(
+            Effect.flatMap((host) => deleteLinks(host, hostEnds)),
+            Effect.catchAll((e) => Effect.logWarning(`network: teardown of ${state.pod}'s veths: ${e.message}`))
+          )
+        )
+      }
+      const podLinks = state.nics.filter((n) => n.hostLink === undefined)
+      if (podLinks.length === 0) return
+      yield* Effect.scoped(
+        rtnlSocket(state.netnsPath).pipe(
+          Effect.flatMap((pod) => deleteLinks(pod, podLinks)),
+          Effect.catchAll((e) =>
+            e.errno === ENOENT ? Effect.void : Effect.logWarning(`network: teardown of ${state.pod}: ${e.message}`)
+          )
         )
       )
-    )
+    })
 
 const setup = (o: SetupOptions): Effect.Effect<NetworkState, NetworkError, Scope.Scope> =>
   o.network === "host"

@@ -42,6 +42,7 @@ export const IFLA_ADDRESS = 1
 export const IFLA_IFNAME = 3
 export const IFLA_MTU = 4
 export const IFLA_LINK = 5
+export const IFLA_MASTER = 10
 export const IFLA_LINKINFO = 18
 export const IFLA_STATS64 = 23
 export const IFLA_NET_NS_FD = 28
@@ -49,6 +50,9 @@ export const IFLA_INFO_KIND = 1
 export const IFLA_INFO_DATA = 2
 export const IFLA_MACVLAN_MODE = 1
 export const MACVLAN_MODE_BRIDGE = 4
+export const VETH_INFO_PEER = 1
+export const RT_SCOPE_LINK = 253
+export const RTPROT_STATIC = 4
 
 export const IFA_ADDRESS = 1
 export const IFA_LOCAL = 2
@@ -196,6 +200,82 @@ export const newMacvlan = (o: NewMacvlan): Buffer =>
       attrNested(IFLA_INFO_DATA, [attrU32(IFLA_MACVLAN_MODE, MACVLAN_MODE_BRIDGE)])
     ])
   ])
+
+/**
+ * `ip link add <name> address <mac> type bridge` (in the socket's namespace). A fixed MAC: a bridge
+ * otherwise takes its lowest port's, which changes as pods come and go and leaves stale ARP entries.
+ */
+export const newBridge = (name: string, mac: Uint8Array): Buffer =>
+  message(RTM_NEWLINK, REQ_ACK | NLM_F_CREATE | NLM_F_EXCL, ifinfomsg(0), [
+    attr(IFLA_ADDRESS, mac),
+    attrString(IFLA_IFNAME, name),
+    attrNested(IFLA_LINKINFO, [attr(IFLA_INFO_KIND, Buffer.from("bridge"))])
+  ])
+
+export interface NewVeth {
+  /** The end that stays in the socket's namespace. */
+  readonly name: string
+  /** The other end: its name, MAC and namespace. */
+  readonly peer: string
+  readonly peerMac: Uint8Array
+  readonly peerNetnsFd: number
+}
+
+/** `ip link add <name> type veth peer name <peer> address <mac> netns <fd>`. */
+export const newVeth = (o: NewVeth): Buffer => {
+  // VETH_INFO_PEER holds a whole ifinfomsg followed by the peer's attributes.
+  const peer = Buffer.concat([
+    ifinfomsg(0),
+    encodeAttrs([
+      attrString(IFLA_IFNAME, o.peer),
+      attr(IFLA_ADDRESS, o.peerMac),
+      attrU32(IFLA_NET_NS_FD, o.peerNetnsFd)
+    ])
+  ])
+  return message(RTM_NEWLINK, REQ_ACK | NLM_F_CREATE | NLM_F_EXCL, ifinfomsg(0), [
+    attrString(IFLA_IFNAME, o.name),
+    attrNested(IFLA_LINKINFO, [
+      attr(IFLA_INFO_KIND, Buffer.from("veth")),
+      attrNested(IFLA_INFO_DATA, [attr(VETH_INFO_PEER, peer)])
+    ])
+  ])
+}
+
+export const IFLA_INFO_SLAVE_KIND = 4
+export const IFLA_INFO_SLAVE_DATA = 5
+export const IFLA_BRPORT_MODE = 4
+
+/**
+ * `ip link set <index> type bridge_slave hairpin on`: a frame may leave by the port it came in on.
+ * With br_netfilter, a pod's connection to its own published port is DNATed while still bridged and
+ * must go back out of its own port.
+ */
+export const setHairpin = (index: number): Buffer =>
+  message(RTM_NEWLINK, REQ_ACK, ifinfomsg(index), [
+    attrNested(IFLA_LINKINFO, [
+      attr(IFLA_INFO_SLAVE_KIND, Buffer.from("bridge")),
+      attrNested(IFLA_INFO_SLAVE_DATA, [attr(IFLA_BRPORT_MODE, Buffer.from([1]))])
+    ])
+  ])
+
+/** `ip link set <index> master <bridgeIndex>`. */
+export const setMaster = (index: number, masterIndex: number): Buffer =>
+  message(RTM_NEWLINK, REQ_ACK, ifinfomsg(index), [attrU32(IFLA_MASTER, masterIndex)])
+
+/** `ip route add <dst>/<prefix> dev <index> scope link proto static` in the main table. */
+export const newLinkRoute4 = (index: number, dst: Uint8Array, prefix: number): Buffer => {
+  const fixed = Buffer.alloc(RTMSG_LEN)
+  fixed.writeUInt8(AF_INET, 0)
+  fixed.writeUInt8(prefix, 1)
+  fixed.writeUInt8(RT_TABLE_MAIN, 4)
+  fixed.writeUInt8(RTPROT_STATIC, 5)
+  fixed.writeUInt8(RT_SCOPE_LINK, 6)
+  fixed.writeUInt8(RTN_UNICAST, 7)
+  return message(RTM_NEWROUTE, REQ_ACK | NLM_F_CREATE | NLM_F_EXCL, fixed, [
+    attr(RTA_DST, dst),
+    attrU32(RTA_OIF, index)
+  ])
+}
 
 /** `ip link set <index> up|down`. */
 export const setLinkUp = (index: number, up: boolean): Buffer =>

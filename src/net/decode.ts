@@ -14,6 +14,7 @@ import {
   IFLA_INFO_KIND,
   IFLA_LINK,
   IFLA_LINKINFO,
+  IFLA_MASTER,
   IFLA_MTU,
   IFLA_STATS64,
   NLM_F_ACK_TLVS,
@@ -87,6 +88,8 @@ export interface Link {
   readonly mtu?: number
   /** IFLA_LINK: the parent's index (in the link's own netns or the link-netns); absent for top-level links. */
   readonly parentIndex?: number
+  /** IFLA_MASTER: the bridge a port belongs to. */
+  readonly masterIndex?: number
   /** IFLA_INFO_KIND: "macvlan", "veth", ...; absent for plain devices such as lo. */
   readonly kind?: string
   readonly stats?: LinkStats
@@ -99,6 +102,7 @@ export const decodeLink = (m: NlMsg): Link => {
   const mac = attrs.get(IFLA_ADDRESS)
   const mtu = attrs.get(IFLA_MTU)
   const parent = attrs.get(IFLA_LINK)
+  const master = attrs.get(IFLA_MASTER)
   const info = attrs.get(IFLA_LINKINFO)
   const kind = info === undefined ? undefined : cString(decodeAttrs(info).get(IFLA_INFO_KIND))
   const s = attrs.get(IFLA_STATS64)
@@ -109,6 +113,7 @@ export const decodeLink = (m: NlMsg): Link => {
     ...(mac === undefined ? {} : { mac: formatMac(mac) }),
     ...(mtu === undefined ? {} : { mtu: mtu.readUInt32LE(0) }),
     ...(parent === undefined ? {} : { parentIndex: parent.readInt32LE(0) }),
+    ...(master === undefined ? {} : { masterIndex: master.readInt32LE(0) }),
     ...(kind === undefined ? {} : { kind }),
     // struct rtnl_link_stats64 starts rx_packets, tx_packets, rx_bytes, tx_bytes (u64 each).
     ...(s === undefined || s.length < 32 ? {} : {

@@ -53,4 +53,4 @@ export class NetlinkError extends Schema.TaggedError<NetlinkError>()("NetlinkErr
 export type NetworkError = ParentNotFound | NoUplink | AddressInUse | LinkCreateFailed | NetlinkError
 
 /** The bring-up steps of one NIC, in order; used as `LinkCreateFailed.step`. */
-export type NicStep = "parent" | "create" | "lookup" | "up" | "probe" | "address" | "route"
+export type NicStep = "parent" | "bridge" | "create" | "lookup" | "up" | "probe" | "address" | "route"

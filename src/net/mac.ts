@@ -18,3 +18,13 @@ export const macBytes = (pod: string, nic: string, seed = ""): Uint8Array => {
 
 /** "02:xx:xx:xx:xx:xx"-style lower-case text. */
 export const macFor = (pod: string, nic: string, seed = ""): string => formatMac(macBytes(pod, nic, seed))
+
+/**
+ * The host end of a bridge NIC's veth: "tk" + 10 hex digits of a hash of the pod and NIC, so it is
+ * the same across restarts (an agent finds it again) and within IFNAMSIZ.
+ */
+export const vethName = (pod: string, nic: string, seed = ""): string =>
+  "tk" + createHash("sha256").update(`tank-veth\0${seed}\0${pod}\0${nic}`).digest("hex").slice(0, 10)
+
+/** A bridge's fixed MAC, from its name. */
+export const bridgeMac = (bridge: string, seed = ""): Uint8Array => macBytes("bridge", bridge, seed)

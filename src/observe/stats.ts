@@ -8,7 +8,7 @@
  * - `Stats`: a service that samples every interval in the background and keeps a short history per
  *   pod in a ring buffer (nothing persists; a new process starts empty).
  */
-import { Context, Duration, Effect, Layer, Option, Ref, Schedule, Schema, Stream } from "effect"
+import { Context, Duration, Effect, Layer, Option, PubSub, Ref, Schedule, Schema, Stream } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { performance } from "node:perf_hooks"
@@ -150,6 +150,8 @@ export interface StatsService {
   readonly history: (pod: string) => Effect.Effect<ReadonlyArray<PodStats>>
   /** The newest stats of every running pod. */
   readonly all: Effect.Effect<ReadonlyArray<PodStats>>
+  /** Each batch of samples (every running pod) as it is taken, from subscription on (for live views). */
+  readonly changes: Stream.Stream<ReadonlyArray<PodStats>>
 }
 
 export interface StatsOptions {
@@ -168,6 +170,8 @@ export class Stats extends Context.Tag("tank/Stats")<Stats, StatsService>() {
         const size = options.historySize ?? 300
         const rings = new Map<string, Ring<PodStats>>()
         const latest = yield* Ref.make<ReadonlyArray<PodStats>>([])
+        // Sliding: a slow subscriber skips old batches instead of holding the sampler up.
+        const hub = yield* PubSub.sliding<ReadonlyArray<PodStats>>(2)
         yield* statsStream(undefined, options.intervalMs ?? 2000).pipe(
           Stream.runForEach((batch) =>
             Effect.sync(() => {
@@ -180,14 +184,15 @@ export class Stats extends Context.Tag("tank/Stats")<Stats, StatsService>() {
                 if (!ring) rings.set(s.pod, ring = new Ring(size))
                 ring.push(s)
               }
-            }).pipe(Effect.zipRight(Ref.set(latest, batch)))
+            }).pipe(Effect.zipRight(Ref.set(latest, batch)), Effect.zipRight(PubSub.publish(hub, batch)))
           ),
           Effect.forkScoped
         )
         return {
           current: (pod) => Effect.sync(() => Option.fromNullable(rings.get(pod)?.last)),
           history: (pod) => Effect.sync(() => rings.get(pod)?.toArray() ?? []),
-          all: Ref.get(latest)
+          all: Ref.get(latest),
+          changes: Stream.fromPubSub(hub)
         }
       })
     )

@@ -9,6 +9,7 @@
  */
 import type { Effect } from "effect"
 import { Context, Schema } from "effect"
+import type { Pod } from "../spec/Pod.js"
 import type { PodStatus } from "../store/status.js"
 import type { StoreError } from "../store/Store.js"
 import { type BackoffConfig, defaultBackoff } from "./restarts.js"
@@ -33,6 +34,11 @@ export interface ReconcilerConfig {
   readonly stopPodsOnExit: boolean
   /** Written into every status, so readers can tell whose status it is. */
   readonly agentPid: number
+  /**
+   * SIGTERM → SIGKILL for pods without `terminationGracePeriodSeconds` (the runtime enforces it;
+   * the reconciler reports the deadline).
+   */
+  readonly stopGracePeriodMs: number
 }
 
 export const defaultConfig: ReconcilerConfig = {
@@ -43,7 +49,8 @@ export const defaultConfig: ReconcilerConfig = {
   backoff: defaultBackoff,
   startConcurrency: 8,
   stopPodsOnExit: false,
-  agentPid: process.pid
+  agentPid: process.pid,
+  stopGracePeriodMs: 10_000
 }
 
 export interface ReconcilerConfigInput extends Partial<Omit<ReconcilerConfig, "backoff">> {
@@ -55,6 +62,10 @@ export const resolveConfig = (input: ReconcilerConfigInput = {}): ReconcilerConf
   ...input,
   backoff: { ...defaultConfig.backoff, ...input.backoff }
 })
+
+/** A pod's stop grace period: its own `terminationGracePeriodSeconds`, else the agent's default. */
+export const stopGraceMs = (pod: Pod, defaultMs: number): number =>
+  pod.terminationGracePeriodSeconds !== undefined ? pod.terminationGracePeriodSeconds * 1000 : defaultMs
 
 export interface ReconcilerService {
   /** Run a pass now and wait until its stops are done and its starts dispatched. */

@@ -161,6 +161,20 @@ export const make = (input: ReconcilerConfigInput = {}) =>
     })
 
     // --- passes ---------------------------------------------------------------------------------
+    const trigger = yield* Queue.sliding<void>(1)
+    const poke = Queue.offer(trigger, undefined).pipe(Effect.asVoid)
+
+    /**
+     * Deletions under way, by pod name. A pass starts them and goes on (the next pass need not wait
+     * for this one's grace periods: deletes that arrive meanwhile start at once); a name whose
+     * deletion is under way is left out of passes until it is done (its worker still owns the run),
+     * and its end triggers a pass (a re-apply meanwhile then starts it afresh). Starts still wait for
+     * every deletion under way: a pod giving up an address is gone before the one taking it starts.
+     */
+    const removing = new Map<string, Fiber.RuntimeFiber<void>>()
+    const removalsDone = (fibers: ReadonlyArray<Fiber.RuntimeFiber<void>>) =>
+      Effect.forEach(fibers, Fiber.await, { concurrency: "unbounded", discard: true })
+
     // Statuses are checked for unreadable ones at most once per resync interval (a full read).
     let lastRepairAt = yield* Clock.currentTimeMillis
     const pass = passLock.withPermits(1)(Effect.gen(function*() {
@@ -180,21 +194,37 @@ export const make = (input: ReconcilerConfigInput = {}) =>
           specKeys.delete(name)
         }
       }
+      const busy = new Set(removing.keys())
       const p = plan(
-        pods.map((pod) => ({ name: pod.name, revision: pod.revision, specKey: specKeyOf(pod) })),
-        new Map([...workers].map(([name, w]) => [name, { specKey: w.specKey() }])),
+        pods.filter((pod) => !busy.has(pod.name)).map((pod) => ({
+          name: pod.name,
+          revision: pod.revision,
+          specKey: specKeyOf(pod)
+        })),
+        new Map([...workers].filter(([name]) => !busy.has(name)).map(([name, w]) => [name, { specKey: w.specKey() }])),
         held
       )
       yield* report(invalid)
-      // Stops (deletes and the stop half of replaces) first, all at once; starts after the gate opens.
+      // Deletions start and run on their own (see `removing`); the worker is forgotten once it ended.
+      for (const name of p.stop) {
+        const w = workers.get(name)!
+        const fiber = yield* w.remove.pipe(
+          Effect.ensuring(Effect.sync(() => {
+            if (workers.get(name) === w) workers.delete(name)
+            removing.delete(name)
+          })),
+          Effect.zipRight(poke),
+          Effect.forkIn(workersScope)
+        )
+        removing.set(name, fiber)
+      }
+      // The stop halves of replaces, and (when anything starts) every deletion under way, before
+      // the gate opens for the starts.
       const gate = yield* Deferred.make<void>()
+      const starting = p.start.length > 0 || p.replace.length > 0
       const stops = [
-        ...p.stop.map((name) => {
-          const w = workers.get(name)!
-          // Forgotten only once its worker has ended (a pass that stops waiting leaves it to a later pass).
-          return w.remove.pipe(Effect.tap(() => Effect.sync(() => workers.get(name) === w && workers.delete(name))))
-        }),
-        ...p.replace.map((d) => workers.get(d.name)!.update(byName.get(d.name)!, d.specKey, { gate }))
+        ...p.replace.map((d) => workers.get(d.name)!.update(byName.get(d.name)!, d.specKey, { gate })),
+        ...(starting ? [removalsDone([...removing.values()])] : [])
       ]
       // The replaced workers wait on the gate before starting; open it even if the pass is interrupted.
       yield* Effect.all(stops, { concurrency: "unbounded", discard: true }).pipe(
@@ -236,9 +266,6 @@ export const make = (input: ReconcilerConfigInput = {}) =>
       }
     }))
 
-    const trigger = yield* Queue.sliding<void>(1)
-    const poke = Queue.offer(trigger, undefined).pipe(Effect.asVoid)
-
     // Leading edge: a change after a quiet spell is acted on at once (apply → running latency);
     // changes arriving within `debounceMs` of the last pass wait out the rest of that window, so a
     // burst of writes converges in few passes.
@@ -279,7 +306,19 @@ export const make = (input: ReconcilerConfigInput = {}) =>
     yield* Effect.forkScoped(resyncLoop)
 
     const service: ReconcilerService = {
-      sync: pass,
+      // A pass, and the deletions it started (or found under way) done, bounded like a pass's stops.
+      sync: pass.pipe(
+        Effect.zipRight(
+          Effect.suspend(() => removalsDone([...removing.values()])).pipe(
+            Effect.timeoutTo({
+              duration: STOP_WAIT,
+              onSuccess: () => Effect.void,
+              onTimeout: () => Effect.logWarning(`deletions still running after ${Duration.format(STOP_WAIT)}`)
+            }),
+            Effect.flatten
+          )
+        )
+      ),
       restart: (name) =>
         Effect.gen(function*() {
           const pod = yield* store.get(name).pipe(

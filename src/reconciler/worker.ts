@@ -9,7 +9,8 @@ import { Deferred, Effect, Fiber, Option, Queue, Ref } from "effect"
 import type { PodStatus } from "../store/status.js"
 import type { StoredPod } from "../store/Store.js"
 import { podKey } from "./plan.js"
-import { makeRecorder, type Recorder, without } from "./record.js"
+import { stopGraceMs } from "./Reconciler.js"
+import { isoAt, makeRecorder, now, type Recorder, without } from "./record.js"
 import { type Begin, bodyOf, type Env, supervise } from "./supervise.js"
 
 interface Intent {
@@ -74,14 +75,24 @@ export const makeWorker = (
         Effect.zipRight(Queue.offer(wake, undefined))
       )
 
-    /** Stop the current run (if any is live), recording stopping/stopped. */
+    /**
+     * Stop the current run (if any is live), recording stopping/stopped — or, for a delete,
+     * terminating with the deadline after which the workload is killed.
+     */
     const stopCurrent = (why: string) =>
       Effect.gen(function*() {
         const fiber = current.fiber
         if (fiber === undefined || Option.isSome(yield* Fiber.poll(fiber))) return
         const phase = rec.current()?.phase
         const live = phase !== undefined && LIVE_PHASES.has(phase)
-        if (live) {
+        if (live && why === "deleted") {
+          const graceMs = stopGraceMs(current.pod.spec, env.config.stopGracePeriodMs)
+          const deadline = isoAt((yield* now) + graceMs)
+          yield* rec.update((s) => ({ ...s, phase: "terminating", graceDeadline: deadline }))
+          yield* rec.event("terminating", {
+            message: `deleted: stopping (grace period ${graceMs / 1000} s, killed at ${deadline} if still running)`
+          })
+        } else if (live) {
           yield* rec.update((s) => ({ ...s, phase: "stopping" }))
           yield* rec.event("stopping", { message: why })
         }

@@ -19,10 +19,12 @@ import { hostPathPolicy } from "../config/hostPaths.js"
 import { Host } from "../host/Host.js"
 import { Images } from "../image/Images.js"
 import { Network } from "../net/Network.js"
+import { PodNetworks, staticOnly } from "../net/PodNetworks.js"
 import { resolvConf } from "../net/resolvConf.js"
 import { canonicalJson } from "../spec/decode.js"
 import type { Pod } from "../spec/Pod.js"
 import { hostnameFile, hostsFile } from "./etcFiles.js"
+import { initPathCandidate } from "./helper/binary.js"
 import type { MonitorClient } from "./helper/client.js"
 import { readExitFile } from "./helper/monitor.js"
 import { sandbox } from "./helper/sandbox.js"
@@ -75,9 +77,16 @@ export const make = (options: RuntimeOptions = {}) =>
     const cgroups = yield* Cgroups
     const network = yield* Network
     const host = yield* Host
+    // The agent's network services (pools, bridges, ports, DNS) when it provides them; else static NICs only.
+    const podNetworks = Option.getOrElse(yield* Effect.serviceOption(PodNetworks), () => staticOnly(network))
     const dataDir = config.dataDir
     const graceMs = config.reconciler.stopGracePeriodMs
-    const settings = { graceMs, logs: config.logs, agentPidFile: agentLockFile(dataDir) }
+    const settings = {
+      graceMs,
+      logs: config.logs,
+      agentPidFile: agentLockFile(dataDir),
+      init: { path: initPathCandidate(), byDefault: config.init ?? false }
+    }
     const stopContainer = stopMonitor(graceMs)
     const hostPaths = hostPathPolicy(config)
     fs.mkdirSync(socketDir(dataDir), { recursive: true, mode: 0o700 })
@@ -105,10 +114,19 @@ export const make = (options: RuntimeOptions = {}) =>
         Effect.orElseSucceed(() => 0)
       )
 
-    /** `oomBefore`: the container cgroup's OOM kills before this incarnation (it outlives restarts). */
+    /**
+     * `oomBefore`: the container cgroup's OOM kills before this incarnation (it outlives restarts).
+     * Under tank-init (`init: true`) a workload killed by SIGKILL ends as exit code 137 (128 + 9, PID 1
+     * cannot die of the same signal): with an OOM kill counted meanwhile, it was the OOM killer.
+     */
     const exitOf = (pod: string, container: string, r: ExitRecord, oomBefore = 0) =>
       r.reason === "signaled" && r.signal === 9
         ? Effect.map(oomKills(pod, container), (n) => toRunExit(r, n > oomBefore))
+        : r.reason === "exited" && r.exitCode === 128 + 9
+        ? Effect.map(
+          oomKills(pod, container),
+          (n) => n > oomBefore ? { _tag: "Signaled" as const, signal: 9, oomKilled: true } : toRunExit(r, false)
+        )
         : Effect.succeed(toRunExit(r, false))
 
     /** Remove everything of a pod's run, whatever state it is in. Idempotent. */
@@ -323,15 +341,14 @@ export const make = (options: RuntimeOptions = {}) =>
             }),
             () => unpinSandbox(layout.ns).pipe(Effect.ignore)
           )).pipe(Effect.mapError(step(pod.name, "sandbox")))
-          const net = pod.network === "host" ? undefined : yield* inRun(network.setup({
-            pod: pod.name,
+          const net = pod.network === "host" ? undefined : yield* inRun(podNetworks.setup({
+            pod,
             netnsPath: sb.net!,
-            network: pod.network,
             uplink: () => host.uplink,
             ...(options.parentNetns ? { parentNetns: options.parentNetns } : {}),
             ...(options.macSeed ? { macSeed: options.macSeed } : {})
           })).pipe(Effect.mapError(step(pod.name, "network")))
-          return { sb, addresses: net?.nics.map((n) => n.address) ?? [] }
+          return { sb, addresses: net?.state.nics.map((n) => n.address) ?? [], dns: net?.dns ?? [] }
         })
         // Init containers first: `groups` is indexed like `all` below. Device policy: the pod group
         // allows the union of its containers' devices (a child can never exceed its parent), each
@@ -365,7 +382,7 @@ export const make = (options: RuntimeOptions = {}) =>
             groups
           ).pipe(Effect.mapError(step(pod.name, "cgroup")))
         })
-        const [[prepared, inits], { addresses, sb }, groups] = yield* Effect.all([runParams, sandboxed, grouped], {
+        const [[prepared, inits], { addresses, dns, sb }, groups] = yield* Effect.all([runParams, sandboxed, grouped], {
           concurrency: 1
         })
         const all = [...inits, ...prepared]
@@ -381,7 +398,7 @@ export const make = (options: RuntimeOptions = {}) =>
             const hostResolv = fs.existsSync("/etc/resolv.conf") ? fs.readFileSync("/etc/resolv.conf", "utf8") : ""
             fs.writeFileSync(
               path.join(layout.etc, "resolv.conf"),
-              resolvConf(pod.network, { servers: hostDns, resolvConf: hostResolv })
+              resolvConf(pod.network, { servers: hostDns, resolvConf: hostResolv }, dns)
             )
             // The pod's root may rewrite its /etc files, as root does elsewhere.
             if (ids) {
@@ -490,6 +507,7 @@ export const make = (options: RuntimeOptions = {}) =>
       Effect.gen(function*() {
         const layout = podLayout(dataDir, name)
         yield* teardown(layout, name)
+        yield* podNetworks.release(name)
         // Its host id range goes back to the pool only now: a stopped run's files (volumes) still
         // belong to it until they are removed below.
         if (Option.isSome(userNamespaces)) {

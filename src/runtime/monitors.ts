@@ -38,8 +38,16 @@ export const toRunExit = (r: ExitRecord, oomKilled: boolean): RunExit =>
 /** What names one container incarnation's monitor and workload (a pod record entry has it all). */
 export type MonitorRef = Pick<
   ContainerRecord,
-  "name" | "socketPath" | "exitPath" | "pid" | "startTime" | "monitorPid" | "monitorStartTime"
+  "name" | "socketPath" | "exitPath" | "pid" | "startTime" | "monitorPid" | "monitorStartTime" | "stop"
 >
+
+/** How to stop a container: its recorded signal and grace, else SIGTERM and `defaultGraceMs`. */
+const stopOf = (ref: MonitorRef, defaultGraceMs: number) => ({
+  signal: ref.stop?.signal ?? SIGTERM,
+  graceMs: ref.stop?.graceMs ?? defaultGraceMs
+})
+
+const SIGTERM = 15
 
 const unknownKill = (): ExitRecord => ({
   version: 1,
@@ -76,7 +84,7 @@ const awaitExit = (ref: MonitorRef): Effect.Effect<ExitRecord> =>
 export const exitRecordOf = (client: MonitorClient | undefined, ref: MonitorRef): Effect.Effect<ExitRecord> =>
   client ? Effect.catchAll(client.wait, () => awaitExit(ref)) : awaitExit(ref)
 
-const signal = (pid: number, sig: NodeJS.Signals) =>
+const signal = (pid: number, sig: NodeJS.Signals | number) =>
   Effect.sync(() => {
     try {
       process.kill(pid, sig)
@@ -105,14 +113,15 @@ const monitorGone = (ref: MonitorRef) =>
  * namespace, so SIGTERM without a handler does nothing and SIGKILL follows), then release the
  * lingering monitor with SIGTERM (PROTOCOL.md §3). Never leaves a workload without its monitor.
  */
-const stopUnreachable = (graceMs: number, ref: MonitorRef, why: string) =>
+const stopUnreachable = (defaultGraceMs: number, ref: MonitorRef, why: string) =>
   Effect.gen(function*() {
+    const stop = stopOf(ref, defaultGraceMs)
     yield* Effect.logWarning(
       `monitor ${ref.monitorPid} of container ${ref.name} is alive but cannot be reached (${why}); ` +
         `stopping its workload ${ref.pid} by signal`
     )
-    if (stillOurs(ref)) yield* signal(ref.pid, "SIGTERM")
-    if (!(yield* within(graceMs, () => !stillOurs(ref)))) yield* signal(ref.pid, "SIGKILL")
+    if (stillOurs(ref)) yield* signal(ref.pid, stop.signal)
+    if (!(yield* within(stop.graceMs, () => !stillOurs(ref)))) yield* signal(ref.pid, "SIGKILL")
     // The monitor reaps the workload and writes the exit file; a SIGTERM then lets it go.
     yield* within(5_000, () => fs.existsSync(ref.exitPath) || !monitorAlive(ref))
     yield* signal(ref.monitorPid, "SIGTERM").pipe(Effect.when(() => monitorAlive(ref)))
@@ -124,17 +133,18 @@ const stopUnreachable = (graceMs: number, ref: MonitorRef, why: string) =>
  * monitor is retried; one alive but unreachable is stopped by signals; with the monitor dead, only
  * our workload (pid + start time, never a reused pid) is killed.
  */
-export const stopMonitor = (graceMs: number) => (ref: MonitorRef): Effect.Effect<void> =>
+export const stopMonitor = (defaultGraceMs: number) => (ref: MonitorRef): Effect.Effect<void> =>
   Effect.scoped(
     Effect.gen(function*() {
       const client = yield* connectAgent(ref)
-      yield* client.stop(graceMs)
+      const stop = stopOf(ref, defaultGraceMs)
+      yield* client.stop(stop.graceMs, stop.signal)
       yield* client.release.pipe(Effect.ignore)
     })
   ).pipe(
     Effect.zipRight(monitorGone(ref)),
     Effect.catchAll((e) =>
-      monitorAlive(ref) ? stopUnreachable(graceMs, ref, e.message) : Effect.sync(() => {
+      monitorAlive(ref) ? stopUnreachable(defaultGraceMs, ref, e.message) : Effect.sync(() => {
         if (stillOurs(ref)) process.kill(ref.pid, "SIGKILL")
       })
     ),
@@ -143,7 +153,7 @@ export const stopMonitor = (graceMs: number) => (ref: MonitorRef): Effect.Effect
 
 /** The monitor config of one container of a pod (pure). */
 export const monitorConfig = (
-  settings: Pick<LaunchSettings, "logs" | "agentPidFile">,
+  settings: Pick<LaunchSettings, "logs" | "agentPidFile" | "init">,
   pod: Pod,
   layout: PodLayout,
   c: PreparedContainer,
@@ -197,7 +207,8 @@ export const monitorConfig = (
     rlimits: c.security.rlimits,
     ...(c.security.devices.length > 0 ? { devices: c.security.devices.map((d) => d.node) } : {}),
     cgroupProcs: procs,
-    ...(settings.agentPidFile ? { agentPidFile: settings.agentPidFile } : {})
+    ...(settings.agentPidFile ? { agentPidFile: settings.agentPidFile } : {}),
+    ...((pod.init ?? settings.init.byDefault) ? { init: settings.init.path } : {})
   }
 }
 
@@ -205,18 +216,27 @@ export const monitorConfig = (
  * One container's monitor: started (parked) with its undo in a child scope of the run (closed
  * when the container is replaced or the run ends), a connection open.
  */
-const refOf = (name: string, exitPath: string, h: MonitorHandle): MonitorRef => ({
+const refOf = (
+  name: string,
+  exitPath: string,
+  h: MonitorHandle,
+  stop: { readonly signal: number; readonly graceMs: number }
+): MonitorRef => ({
   name,
   socketPath: h.socketPath,
   exitPath,
   pid: h.pid,
   startTime: h.startTime,
   monitorPid: h.monitorPid,
-  monitorStartTime: h.monitorStartTime
+  monitorStartTime: h.monitorStartTime,
+  stop
 })
 
 export interface LaunchSettings {
+  /** The agent's grace period, for pods without `terminationGracePeriodSeconds`. */
   readonly graceMs: number
+  /** tank-init: where it is, and whether pods without `init` get it (the config's `init`). */
+  readonly init: { readonly path: string; readonly byDefault: boolean }
   readonly logs: { readonly maxFileBytes: number; readonly maxFiles: number }
   /** The agent lock file (the agent's pid): the monitor reserves connection slots for it. */
   readonly agentPidFile?: string
@@ -232,6 +252,12 @@ export const launch = (
 ) =>
   Effect.gen(function*() {
     const L = layout.container(c.spec.name)
+    const stop = {
+      signal: c.stopSignal,
+      graceMs: pod.terminationGracePeriodSeconds !== undefined
+        ? pod.terminationGracePeriodSeconds * 1000
+        : settings.graceMs
+    }
     const scope = yield* Scope.fork(runScope, ExecutionStrategy.sequential)
     // Started and its undo registered in one uninterruptible step: an interrupted bring-up
     // must never leave a monitor (and its parked workload) behind. The undo stops the
@@ -246,9 +272,9 @@ export const launch = (
           Scope.addFinalizer(
             scope,
             Effect.flatMap(Ref.get(conn), (client) => {
-              const ours = refOf(c.spec.name, L.exit, h)
+              const ours = refOf(c.spec.name, L.exit, h, stop)
               return client
-                ? client.stop(settings.graceMs).pipe(
+                ? client.stop(stop.graceMs, stop.signal).pipe(
                   Effect.zipRight(client.release),
                   Effect.zipRight(monitorGone(ours)),
                   Effect.catchAll(() => stopMonitor(settings.graceMs)(ours))
@@ -259,7 +285,7 @@ export const launch = (
         )
       )
     )
-    const ref = refOf(c.spec.name, L.exit, h)
+    const ref = refOf(c.spec.name, L.exit, h, stop)
     const client = yield* Scope.extend(connectAgent(ref), connScope)
     yield* Ref.set(conn, client)
     return {
@@ -272,6 +298,7 @@ export const launch = (
       procs,
       log: L.log,
       scope,
+      stop,
       startedAt: new Date()
     }
   }).pipe(Effect.mapError(step(pod.name, `monitor ${c.spec.name}`)))
@@ -295,6 +322,7 @@ export const containerRecord = (s: Launched): ContainerRecord => ({
   tty: s.c.spec.tty,
   cgroupProcs: s.procs,
   logPath: s.log,
+  stop: s.stop,
   security: {
     capabilities: s.c.security.capabilities,
     noNewPrivileges: s.c.security.noNewPrivileges,

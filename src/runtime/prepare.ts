@@ -8,7 +8,7 @@ import * as path from "node:path"
 import { type HostPathPolicy, resolveHostPath } from "../config/hostPaths.js"
 import type { Images } from "../image/Images.js"
 import type { ImageConfig } from "../image/registry/oci.js"
-import { runParams } from "../image/runParams.js"
+import { runParams, stopSignalNumber } from "../image/runParams.js"
 import { resolveUser } from "../image/user.js"
 import type { Container, Pod } from "../spec/Pod.js"
 import type { PodLayout } from "./layout.js"
@@ -32,6 +32,8 @@ export interface PreparedContainer {
   readonly ids: IdRange | undefined
   readonly imageDigest: string | undefined
   readonly security: ResolvedSecurity
+  /** What stops it: the image's StopSignal, else SIGTERM (then SIGKILL after the grace period). */
+  readonly stopSignal: number
 }
 
 /** Where a container sits in its pod's spec, for messages: "containers[1]", "initContainers[0]". */
@@ -110,6 +112,10 @@ export const prepareContainer = (
       onLeft: (e) => Effect.fail(fail(pod.name, "command")(e)),
       onRight: Effect.succeed
     })
+    const stopSignal = yield* Either.match(stopSignalNumber(params.stopSignal), {
+      onLeft: (why) => Effect.fail(new SetupFailed({ pod: pod.name, step: "stop signal", message: why })),
+      onRight: Effect.succeed
+    })
     const user = yield* resolveUser(img.layers, params.user).pipe(Effect.mapError(fail(pod.name, "user")))
     if (ids && [user.uid, user.gid, ...user.groups].some((id) => id >= ids.size)) {
       return yield* new SetupFailed({
@@ -147,6 +153,7 @@ export const prepareContainer = (
       })),
       ids,
       imageDigest: img.digest,
+      stopSignal,
       security: yield* resolveSecurity(security, c, containerField(pod, c)).pipe(
         Effect.mapError((e) =>
           new SetupFailed({ pod: pod.name, step: "security", message: `${e.field}: ${e.message}` })

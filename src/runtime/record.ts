@@ -30,7 +30,13 @@ export const ContainerRecord = Schema.Struct({
   logPath: Schema.String,
   /** Capabilities, no_new_privs, seccomp program, rlimits: exec runs under the same. Absent in
    * records of agents before the isolation work (their exec keeps the old defaults). */
-  security: Schema.optional(ContainerSecurity)
+  security: Schema.optional(ContainerSecurity),
+  /**
+   * How this container is stopped (its image's StopSignal, its pod's grace period), so a later agent
+   * stops it the same way, also once the pod's spec is gone. Absent in older records: SIGTERM and
+   * the agent's default grace.
+   */
+  stop: Schema.optional(Schema.Struct({ signal: Schema.Number, graceMs: Schema.Number }))
 })
 export type ContainerRecord = typeof ContainerRecord.Type
 

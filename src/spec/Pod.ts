@@ -20,6 +20,7 @@ import {
   NicName,
   NodeName,
   PodName,
+  PoolName,
   PositiveInt,
   UserSpec,
   VolumeName
@@ -164,21 +165,41 @@ export const Container = Schema.Struct({
 }).annotations({ identifier: "Container" })
 export type Container = typeof Container.Type
 
+/** `{ pool: "lan" }`: an address allocated from a pool of the agent's config (sticky per pod and NIC). */
+export const PoolRef = Schema.Struct({ pool: PoolName }).annotations({ identifier: "PoolRef" })
+export type PoolRef = typeof PoolRef.Type
+
 export const Nic = Schema.Struct({
   name: NicName,
   mode: Schema.optionalWith(
-    Schema.Literal("macvlan").annotations({ message: () => `mode must be "macvlan" (the only mode Tank actuates)` }),
+    Schema.Literal("macvlan", "bridge").annotations({ message: () => `mode must be "macvlan" or "bridge"` }),
     { default: () => "macvlan" as const }
   ),
-  /** "auto" resolves to the Host service's uplink at bring-up. */
+  /** macvlan: "auto" resolves to the Host service's uplink at bring-up. Bridge NICs use their pool's bridge. */
   parent: Schema.optionalWith(Schema.Union(Schema.Literal("auto"), LinkName), { default: () => "auto" as const }),
-  address: Ipv4Cidr,
+  /** "a.b.c.d/p", or `{ pool }`. A bridge NIC without one gets an address from the default bridge pool. */
+  address: Schema.optionalWith(Schema.Union(Ipv4Cidr, PoolRef), { exact: true }),
   gateway: Schema.optionalWith(Ipv4, { exact: true })
 }).annotations({ identifier: "Nic" })
 export type Nic = typeof Nic.Type
 
+/** A port of a bridge pod published on the host (DNAT), like `docker run -p hostIP:hostPort:containerPort`. */
+export const PortMapping = Schema.Struct({
+  containerPort: PositiveInt("containerPort", 65535),
+  hostPort: PositiveInt("hostPort", 65535),
+  protocol: Schema.optionalWith(
+    Schema.Literal("tcp", "udp").annotations({ message: () => `protocol must be "tcp" or "udp"` }),
+    { default: () => "tcp" as const }
+  ),
+  /** Only connections to this host address (default: every address of the host, loopback included). */
+  hostIP: Schema.optionalWith(Ipv4, { exact: true })
+}).annotations({ identifier: "PortMapping" })
+export type PortMapping = typeof PortMapping.Type
+
 export const NetworkSpec = Schema.Struct({
   nics: optionalArray(Nic),
+  /** Absent unless given, so pods without ports keep their canonical form. */
+  ports: Schema.optionalWith(Schema.Array(PortMapping), { exact: true }),
   dns: optionalArray(Ipv4)
 }).annotations({ identifier: "NetworkSpec" })
 export type NetworkSpec = typeof NetworkSpec.Type
@@ -243,6 +264,21 @@ const PodFields = Schema.Struct({
    * (container root is an unprivileged host id of a range the agent allocates). Absent = true.
    */
   hostUsers: optionalUnlessEmpty(Schema.Boolean, Schema.Boolean, (b) => b),
+  /**
+   * A tiny init as PID 1 of each container (docker's `--init`): it forwards signals to the workload
+   * and reaps orphans, so programs without signal handlers (`sleep`, shell scripts) stop at once.
+   * Absent: the agent's config `init` (default false); `false` opts out of a config default.
+   */
+  init: Schema.optionalWith(Schema.Boolean, { exact: true }),
+  /** Seconds between the stop signal and SIGKILL (default: the agent's `stopGracePeriodMs`). */
+  terminationGracePeriodSeconds: Schema.optionalWith(
+    Schema.Number.pipe(
+      Schema.filter((n) =>
+        Number.isInteger(n) && n >= 0 && n <= 3600 ? true : `must be a whole number of seconds from 0 to 3600`
+      )
+    ),
+    { exact: true }
+  ),
   network: Schema.optionalWith(Network, { default: () => "none" as const }),
   volumes: optionalArray(Volume),
   /** Run to completion, in order, before `containers` start (Kubernetes initContainers). */
@@ -296,6 +332,36 @@ const placementIssues = (pod: typeof PodFields.Type): Array<Issue> => [
     : [])
 ]
 
+/** A NIC's static address without its prefix, or undefined for a pool address. */
+export const staticIp = (nic: Nic): string | undefined =>
+  typeof nic.address === "string" ? nic.address.split("/")[0]! : undefined
+
+/** NIC names and static addresses unique; macvlan NICs need an address; ports need a bridge NIC, once each. */
+const networkIssues = (net: NetworkSpec): Array<Issue> => {
+  const at = (i: number, field: string) => ["network", "nics", i, field]
+  const statics = net.nics.flatMap((n, i) => typeof n.address === "string" ? [{ ip: staticIp(n)!, i }] : [])
+  const issues = [
+    ...duplicates(net.nics, (n) => n.name, (i) => at(i, "name"), "NIC name"),
+    ...duplicates(statics, (x) => x.ip, (j) => at(statics[j]!.i, "address"), "NIC address")
+  ]
+  net.nics.forEach((n, i) => {
+    if (n.mode === "macvlan" && n.address === undefined) {
+      issues.push({ path: at(i, "address"), message: `a macvlan NIC needs an address ("a.b.c.d/p" or { pool })` })
+    }
+    if (n.mode === "bridge" && n.parent !== "auto") {
+      issues.push({ path: at(i, "parent"), message: `a bridge NIC has no parent (it attaches to its pool's bridge)` })
+    }
+  })
+  const ports = net.ports ?? []
+  if (ports.length > 0 && !net.nics.some((n) => n.mode === "bridge")) {
+    issues.push({ path: ["network", "ports"], message: `ports are published through a bridge NIC; this pod has none` })
+  }
+  issues.push(
+    ...duplicates(ports, (p) => `${p.protocol}/${p.hostPort}`, (i) => ["network", "ports", i, "hostPort"], "host port")
+  )
+  return issues
+}
+
 /** Rules that span fields: uniqueness of names and paths, mounts naming declared volumes. */
 export const crossFieldIssues = (pod: typeof PodFields.Type): Array<Issue> => {
   const declared = new Set(pod.volumes.map((v) => v.name))
@@ -309,15 +375,7 @@ export const crossFieldIssues = (pod: typeof PodFields.Type): Array<Issue> => {
     ...duplicates(all, (x) => x.c.name, (i) => [...all[i]!.at, "name"], "container name"),
     ...duplicates(pod.volumes, (v) => v.name, (i) => ["volumes", i, "name"], "volume name")
   ]
-  if (typeof pod.network === "object") {
-    issues.push(...duplicates(pod.network.nics, (n) => n.name, (i) => ["network", "nics", i, "name"], "NIC name"))
-    issues.push(...duplicates(pod.network.nics, (n) => n.address.split("/")[0]!, (i) => [
-      "network",
-      "nics",
-      i,
-      "address"
-    ], "NIC address"))
-  }
+  if (typeof pod.network === "object") issues.push(...networkIssues(pod.network))
   all.forEach(({ at, c }) => {
     const budget = containerBudgetIssue(c)
     if (budget !== undefined) issues.push({ path: at, message: budget })

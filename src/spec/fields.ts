@@ -37,6 +37,9 @@ export const VolumeName = label("volume name", 63)
 /** NIC names are Linux interface names: IFNAMSIZ leaves 15 usable bytes. */
 export const NicName = label("NIC name", 15)
 
+/** Address pool names (agent config `network.pools`). */
+export const PoolName = label("pool name", 63)
+
 /** Link names for a NIC's parent: what the kernel accepts as an interface name. */
 export const LinkName = Schema.String.pipe(
   Schema.filter((s) =>

@@ -493,23 +493,25 @@ export const layerSql = (options?: SqlStoreOptions): Layer.Layer<Store, StoreErr
   Layer.effect(Store, make(options))
 
 /**
- * Store in its own SQLite file (WAL), e.g. `<dataDir>/tank.db`. The file and its -wal/-shm are made
- * 0600 before SQLite opens them (they hold every spec, env values included).
+ * A SqlClient on a SQLite file (WAL), the file and its -wal/-shm made 0600 before SQLite opens them
+ * (they hold every spec, env values included). One per process and file: share it (the agent gives
+ * the same one to the Store and the allocations), because opening the file any other way in a
+ * process that has a SQLite connection on it drops that connection's POSIX locks when it closes.
  */
-export const layerSqlite = (filename: string, options?: SqlStoreOptions): Layer.Layer<Store, StoreError> =>
-  layerSql(options).pipe(
-    Layer.provide(
-      Layer.unwrapEffect(
-        (filename === ":memory:" || filename === "" ? Effect.void : ensurePrivateSqlite(filename)).pipe(
-          Effect.mapError((e) => new StoreError({ op: "open", message: `cannot open ${filename}: ${e.message}` })),
-          Effect.as(SqliteClient.layer({ filename }))
-        )
-      ).pipe(
-        Layer.mapError((cause) =>
-          cause instanceof StoreError
-            ? cause
-            : new StoreError({ op: "open", message: `cannot open ${filename}: ${cause.message}` })
-        )
-      )
+export const sqliteClientLayer = (filename: string): Layer.Layer<SqlClient.SqlClient, StoreError> =>
+  Layer.unwrapEffect(
+    (filename === ":memory:" || filename === "" ? Effect.void : ensurePrivateSqlite(filename)).pipe(
+      Effect.mapError((e) => new StoreError({ op: "open", message: `cannot open ${filename}: ${e.message}` })),
+      Effect.as(SqliteClient.layer({ filename }))
+    )
+  ).pipe(
+    Layer.mapError((cause) =>
+      cause instanceof StoreError
+        ? cause
+        : new StoreError({ op: "open", message: `cannot open ${filename}: ${cause.message}` })
     )
   )
+
+/** Store in its own SQLite file (WAL), e.g. `<dataDir>/tank.db` (see `sqliteClientLayer`). */
+export const layerSqlite = (filename: string, options?: SqlStoreOptions): Layer.Layer<Store, StoreError> =>
+  layerSql(options).pipe(Layer.provide(sqliteClientLayer(filename)))

@@ -15,7 +15,15 @@ export const Phase = Schema.Literal(
   "lost", // cluster: its node stopped reporting and the pod may not be rescheduled
   // A stored record of the pod cannot be read (the reason names it). Never written by the agent:
   // readers report it from the store (Api.statusAll), next to what is known of the run.
-  "invalid"
+  "invalid",
+  // Cluster: the node that runs the pod is not ready, so nobody knows what runs. Never written:
+  // readers derive it from node liveness (Api.statusReport), over what the node last wrote.
+  "unknown",
+  // Deleted, being stopped (`graceDeadline`: when it is killed if still running). Readers show it
+  // from the moment the delete is stored; the agent writes it with the deadline once it stops the pod.
+  "terminating",
+  // Cluster: fits no ready node (the reason says which rule failed); written by the scheduler.
+  "unschedulable"
 )
 export type Phase = typeof Phase.Type
 
@@ -68,6 +76,10 @@ export const PodStatus = Schema.Struct({
   containers: Schema.optional(Schema.Array(ContainerStatus)),
   /** Cluster mode: the node running (or that last ran) the pod. */
   node: Schema.optional(Schema.String),
+  /** Phase "terminating": when the workload gets SIGKILL if it has not stopped by then (ISO). */
+  graceDeadline: Schema.optional(Schema.String),
+  /** Phase "unknown": the last heartbeat of the pod's node (ISO), when known. */
+  lastHeartbeat: Schema.optional(Schema.String),
   /** Who wrote it: the agent's pid (so a reader can tell a stale status from a live one). */
   agentPid: Schema.optional(Schema.Number),
   updatedAt: Schema.String
@@ -94,6 +106,9 @@ export const PodEventType = Schema.Literal(
   "adopted",
   "scheduled", // cluster: bound to a node
   "lost", // cluster: its node stopped reporting
+  "unknown", // cluster: its node is not ready (message: since when, last heartbeat)
+  "unschedulable", // cluster: it fits no ready node (message: which rule failed)
+  "terminating", // deleted: being stopped (message: the grace period and its deadline)
   "invalid" // the pod's stored record cannot be read (the message says why); it is neither started nor stopped
 )
 export type PodEventType = typeof PodEventType.Type

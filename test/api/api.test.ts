@@ -77,6 +77,23 @@ for (const [label, layer] of layers) {
         assert.strictEqual(notFound._tag, "PodNotFound")
       }).pipe(Effect.provide(layer)))
 
+    it.scoped("apply says created, configured or unchanged; the same spec again writes nothing", () =>
+      Effect.gen(function*() {
+        const store = yield* Store
+        const a = yield* Api.apply(spec("web"))
+        assert.strictEqual(a.outcome, "created")
+        const rev = yield* store.revision
+        const same = yield* Api.applyAll([spec("web"), spec("db")])
+        assert.deepStrictEqual(same.map((p) => [p.name, p.outcome]), [["web", "unchanged"], ["db", "created"]])
+        assert.strictEqual(same[0]!.revision, a.revision, "unchanged: no new revision")
+        assert.isAbove(yield* store.revision, rev)
+        const changed = yield* Api.apply(spec("web", { restart: "never" }))
+        assert.strictEqual(changed.outcome, "configured")
+        // Defaults spelled out are the same spec.
+        assert.strictEqual((yield* Api.apply({ ...spec("db"), restart: "always" })).outcome, "unchanged")
+        assert.deepStrictEqual(yield* eventTypes, ["applied web", "applied db", "applied web"])
+      }).pipe(Effect.provide(layer)))
+
     it.scoped("applying the same name twice replaces the spec", () =>
       Effect.gen(function*() {
         const a = yield* Api.apply(spec("web", { restart: "always" }))
@@ -117,7 +134,7 @@ for (const [label, layer] of layers) {
         assert.strictEqual((yield* Effect.flip(Api.status("nope")))._tag, "PodNotFound")
       }).pipe(Effect.provide(layer)))
 
-    it.scoped("statusAll: observed status wins, unacted pods are pending, pods being torn down are listed", () =>
+    it.scoped("statusAll: observed status wins, unacted pods are pending, deleted pods read terminating", () =>
       Effect.gen(function*() {
         const store = yield* Store
         const web = yield* Api.apply(spec("web"))
@@ -131,15 +148,21 @@ for (const [label, layer] of layers) {
           hostPid: 4242,
           updatedAt: at
         })
-        // "gone" was deleted from desired state; the agent is still stopping it.
-        yield* store.putStatus({ name: "gone", phase: "stopping", restarts: 0, specRevision: 1, updatedAt: at })
+        // "gone" was deleted from desired state; no agent has acted on it yet (its status still
+        // says running): it reads terminating from the moment of the delete.
+        yield* store.putStatus({ name: "gone", phase: "running", restarts: 0, specRevision: 1, updatedAt: at })
         const rows = yield* Api.statusAll
-        assert.deepStrictEqual(rows.map((r) => [r.name, r.phase]), [["db", "pending"], ["gone", "stopping"], [
+        assert.deepStrictEqual(rows.map((r) => [r.name, r.phase]), [["db", "pending"], ["gone", "terminating"], [
           "web",
           "running"
         ]])
+        assert.strictEqual(rows.find((r) => r.name === "gone")!.reason, "deleted; was running")
         assert.strictEqual(rows.find((r) => r.name === "web")!.hostPid, 4242)
         assert.strictEqual((yield* Api.status("web")).phase, "running")
+        // One pod by name: the same, until its status is gone too.
+        assert.strictEqual((yield* Api.status("gone")).phase, "terminating")
+        yield* store.deleteStatus("gone")
+        assert.strictEqual((yield* Effect.flip(Api.status("gone")))._tag, "PodNotFound")
       }).pipe(Effect.provide(layer)))
 
     it.scoped("restart bumps restartGeneration, keeps the spec, and logs 'restarting'", () =>

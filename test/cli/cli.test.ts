@@ -45,7 +45,13 @@ describe("tank apply / get / ps / status / delete / restart", () => {
     const r = await tank(["apply", "-f", file])
     expect(r.stderr).toBe("")
     expect(r.code).toBe(0)
-    expect(r.stdout).toBe("pod/web configured\npod/worker configured\n")
+    expect(r.stdout).toBe("pod/web created\npod/worker created\n")
+    // The same file again writes nothing; an edited pod is configured.
+    const again = await tank(["apply", "-f", file])
+    expect(again.stdout).toBe("pod/web unchanged\npod/worker unchanged\n")
+    fs.writeFileSync(file, twoPods.replace("MODE: batch", "MODE: stream"))
+    const edited = await tank(["apply", "-f", file])
+    expect(edited.stdout).toBe("pod/web unchanged\npod/worker configured\n")
   })
 
   it("applies a JSON array from stdin", async () => {
@@ -55,7 +61,7 @@ describe("tank apply / get / ps / status / delete / restart", () => {
     ]
     const r = await tank(["apply", "-f", "-"], JSON.stringify(pods))
     expect(r.code).toBe(0)
-    expect(r.stdout).toBe("pod/json-a configured\npod/json-b configured\n")
+    expect(r.stdout).toBe("pod/json-a created\npod/json-b created\n")
   })
 
   it("accepts a { pods: [...] } list", async () => {
@@ -64,7 +70,7 @@ describe("tank apply / get / ps / status / delete / restart", () => {
       "pods:\n  - name: listed\n    containers: [{ name: m, image: busybox }]\n"
     )
     expect(r.code).toBe(0)
-    expect(r.stdout).toBe("pod/listed configured\n")
+    expect(r.stdout).toBe("pod/listed created\n")
   })
 
   it("rejects a file with one invalid document: exit 1, names file, document and field, stores nothing", async () => {

@@ -89,9 +89,20 @@ describe("tank CLI in cluster mode (real etcd)", () => {
         const gone = yield* Scope.make()
         yield* nodes.register(info("n3"), 30).pipe(Scope.extend(gone))
         yield* Scope.close(gone, Exit.void)
-        for (const name of ["here", "there", "unplaced"]) yield* store.put(pod(name))
+        for (const name of ["here", "there", "unplaced", "stranded"]) yield* store.put(pod(name))
         yield* store.bind("here", "n1")
         yield* store.bind("there", "n2")
+        // n3's agent reported this one running before n3 went down.
+        yield* store.bind("stranded", "n3")
+        yield* store.putStatus({
+          name: "stranded",
+          phase: "running",
+          restarts: 0,
+          specRevision: 1,
+          hostPid: 4343,
+          node: "n3",
+          updatedAt: new Date().toISOString()
+        })
         yield* store.putStatus({
           name: "here",
           phase: "running",
@@ -120,14 +131,19 @@ describe("tank CLI in cluster mode (real etcd)", () => {
         assert.deepStrictEqual(rows[0]!.slice(0, 3), ["NAME", "PHASE", "NODE"])
         assert.deepStrictEqual(rows.slice(1).map((r) => [r[0], r[1], r[2]]), [
           ["here", "running", "n1"],
+          ["stranded", "unknown", "n3"],
           ["there", "pending", "n2"],
           ["unplaced", "pending", "-"]
         ])
         const psJson = JSON.parse((yield* tank("ps", "--json")).stdout) as Array<{ name: string; node?: string }>
-        assert.deepStrictEqual(psJson.map((p) => [p.name, p.node]), [["here", "n1"], ["there", "n2"], [
-          "unplaced",
-          undefined
-        ]])
+        assert.deepStrictEqual(psJson.map((p) => [p.name, p.node]), [["here", "n1"], ["stranded", "n3"], [
+          "there",
+          "n2"
+        ], ["unplaced", undefined]])
+        const stranded = yield* tank("status", "stranded")
+        assert.match(stranded.stdout, /^Phase:\s+unknown$/m)
+        assert.match(stranded.stdout, /^Reason:\s+node n3 is not ready, last heartbeat .*; it last reported running$/m)
+        assert.match(stranded.stdout, /^Last heartbeat:\s+\S+ \(\d+s ago\)$/m)
 
         const ns = yield* tank("nodes")
         assert.strictEqual(ns.code, 0, ns.stderr)
@@ -136,7 +152,7 @@ describe("tank CLI in cluster mode (real etcd)", () => {
         assert.deepStrictEqual(nrows.slice(1).map((r) => [r[0], r[1], r[6], r[7]]), [
           ["n1", "Ready", "1/10", "zone=a"],
           ["n2", "Ready", "1/10", "zone=b"],
-          ["n3", "NotReady", "0/10", "zone=b"]
+          ["n3", "NotReady", "1/10", "zone=b"]
         ])
         const nsJson = JSON.parse((yield* tank("nodes", "--json")).stdout) as Array<{ name: string; ready: boolean }>
         assert.deepStrictEqual(nsJson.map((n) => [n.name, n.ready]), [["n1", true], ["n2", true], ["n3", false]])
@@ -147,7 +163,10 @@ describe("tank CLI in cluster mode (real etcd)", () => {
         assert.include(rmReady.stderr, `node "n1" is ready (its agent is running)`)
         const rmGone = yield* tank("nodes", "rm", "n3")
         assert.strictEqual(rmGone.code, 0, rmGone.stderr)
-        assert.include(rmGone.stdout, "node n3 removed")
+        assert.strictEqual(
+          rmGone.stdout,
+          "node n3 removed; 1 pod (stranded) will be placed on other nodes by the scheduler\n"
+        )
         const after = JSON.parse((yield* tank("nodes", "--json")).stdout) as Array<{ name: string }>
         assert.deepStrictEqual(after.map((n) => n.name), ["n1", "n2"])
         const rmUnknown = yield* tank("nodes", "rm", "n9")

@@ -2,8 +2,8 @@
  * Cluster-mode tables (pure): `tank ps` with its NODE column and `tank nodes`.
  */
 import { describe, expect, it } from "vitest"
-import { nodeRows } from "../../src/api/nodes.js"
-import { nodesTable } from "../../src/cli/nodes.js"
+import { nodeRows, removalOf } from "../../src/api/nodes.js"
+import { nodesTable, removalText } from "../../src/cli/nodes.js"
 import { psTable } from "../../src/cli/ps.js"
 import type { NodeState } from "../../src/cluster/Cluster.js"
 import type { StoredPod } from "../../src/store/Store.js"
@@ -69,5 +69,23 @@ describe("cluster tables", () => {
       ["n3", "NotReady (40s)", "3h", "10.0.0.11,fd00::11", "2.5", "4.10GB", "1/110", "-"],
       [""]
     ])
+  })
+})
+
+describe("nodes rm: what happened, in words", () => {
+  const pod = (name: string, node: string | null, pin?: string) =>
+    ({ name, node, spec: pin === undefined ? {} : { node: pin } }) as unknown as StoredPod
+
+  it("no pods, pods that move, pods pinned to it; nothing for an unknown node", () => {
+    expect(removalText("n3", removalOf("n3", true, [pod("a", "n1")]))).toBe(
+      "node n3 removed; no pods were bound to it\n"
+    )
+    const r = removalOf("n3", true, [pod("a", "n3"), pod("b", "n3"), pod("db", "n3", "n3"), pod("c", "n1")])
+    expect(r).toEqual({ removed: true, moving: ["a", "b"], pinned: ["db"] })
+    expect(removalText("n3", r)).toBe(
+      "node n3 removed; 2 pods (a, b) will be placed on other nodes by the scheduler; " +
+        "1 pod (db) pinned to it stays unschedulable until a node named n3 registers\n"
+    )
+    expect(removalOf("n9", false, [pod("a", "n9")])).toEqual({ removed: false, moving: [], pinned: [] })
   })
 })

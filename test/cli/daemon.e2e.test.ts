@@ -136,7 +136,7 @@ describe("tank daemon (root, e2e)", () => {
         }
         const applied = yield* tank(dataDir, ["apply", "-f", "-"], JSON.stringify(spec))
         assert.strictEqual(applied.code, 0, applied.stderr)
-        assert.strictEqual(applied.stdout, "pod/cli-e2e configured\n")
+        assert.strictEqual(applied.stdout, "pod/cli-e2e created\n")
 
         const rows = yield* waitFor(
           dataDir,

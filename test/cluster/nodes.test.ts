@@ -8,7 +8,8 @@ import { Chunk, Effect, Exit, Fiber, Layer, Scope, Stream } from "effect"
 import { spawn } from "node:child_process"
 import * as path from "node:path"
 import { Nodes, type NodeState } from "../../src/cluster/Cluster.js"
-import { ALIVE, layerEtcd } from "../../src/cluster/nodesEtcd.js"
+import { ALIVE, HEARTBEAT, layerEtcd } from "../../src/cluster/nodesEtcd.js"
+import { Etcd } from "../../src/etcd/client.js"
 import { startEtcd } from "../support/etcd.js"
 import { clientLayer, eventually, info, leaseOf, revokeLease } from "./clusterEtcd.js"
 
@@ -220,6 +221,31 @@ describe("Nodes on etcd", () => {
       yield* mark("n1", null)
       states = yield* Effect.provide(listNodes, ctx)
       assert.isUndefined(states[0]!.notReadySince)
+    }))
+
+  it.scopedLive("heartbeats: at registration, then every TTL/3; the last one outlives the node; remove drops it", () =>
+    Effect.gen(function*() {
+      const etcd = yield* startEtcd()
+      const ctx = yield* agent(etcd.endpoints, freshPrefix())
+      const nodes = yield* Effect.provide(Nodes, ctx)
+      const beat = Effect.map(nodes.list, (l) => l.find((s) => s.info.name === "n1")?.lastHeartbeat)
+      const scope = yield* Scope.make()
+      const t0 = Date.now()
+      yield* nodes.register(info("n1"), 3).pipe(Scope.extend(scope))
+      const first = yield* beat
+      assert.isDefined(first)
+      assert.isAtLeast(Date.parse(first!), t0 - 1000)
+      // TTL 3 s: a heartbeat every second.
+      yield* eventually("a later heartbeat", Effect.map(beat, (b) => b !== first), 5_000)
+      yield* Scope.close(scope, Exit.void)
+      const last = yield* beat
+      yield* Effect.sleep("1500 millis")
+      const after = (yield* nodes.list).find((s) => s.info.name === "n1")!
+      assert.isFalse(after.ready)
+      assert.strictEqual(after.lastHeartbeat, last, "no heartbeat once the registration ended; the last one stays")
+      assert.isTrue(yield* nodes.remove("n1"))
+      const { kv } = yield* Effect.provide(Etcd, ctx)
+      assert.isNull(yield* Effect.promise(() => kv.get(`${HEARTBEAT}n1`).string()))
     }))
 
   it.scopedLive("remove: refused while the node is ready; afterwards its record and mark are gone", () =>

@@ -213,13 +213,43 @@ describe("place: nodeSelector", () => {
 })
 
 describe("place: pinned pods", () => {
-  it("are bound to their node even when it is not ready or not registered, and nothing is done once there", () => {
-    const r = run([pod("p", { spec: { node: "b" } }), pod("q", { spec: { node: "ghost" } })], [
-      node("a"),
-      node("b", { ready: false, since: ago(1000) })
-    ])
-    assert.deepStrictEqual(binds(r.decisions), { p: "b", q: "ghost" })
+  it("are bound to their node even when it is not ready, and nothing is done once there", () => {
+    const r = run([pod("p", { spec: { node: "b" } })], [node("a"), node("b", { ready: false, since: ago(1000) })])
+    assert.deepStrictEqual(binds(r.decisions), { p: "b" })
     assert.deepStrictEqual(run([pod("p", { node: "b", spec: { node: "b" } })], [node("a"), node("b")]).decisions, [])
+  })
+
+  it("pinned to a node that is not registered: unschedulable naming it, unbound, taking no room", () => {
+    const pods = [
+      pod("q", { spec: { node: "n9" } }),
+      // Bound to it before the node was removed: unbound now.
+      pod("was", { node: "gone", spec: { node: "gone" } }),
+      pod("other", { limits: { memory: 8 * GiB } })
+    ]
+    const r = run(pods, [node("a", { memory: 8 * GiB })])
+    assert.deepStrictEqual(only(r.decisions, "Unschedulable"), [
+      {
+        _tag: "Unschedulable",
+        pod: "q",
+        revision: pods[0]!.revision,
+        from: null,
+        stays: null,
+        reason: "pinned to node n9, which is not registered (registered: a)"
+      },
+      {
+        _tag: "Unschedulable",
+        pod: "was",
+        revision: pods[1]!.revision,
+        from: "gone",
+        stays: null,
+        reason: "pinned to node gone, which is not registered (registered: a)"
+      }
+    ])
+    assert.deepStrictEqual(binds(r.decisions), { other: "a" })
+    assert.match(
+      (only(run([pod("z", { spec: { node: "x" } })], []).decisions, "Unschedulable")[0]!).reason,
+      /which is not registered \(no node is registered\)$/
+    )
   })
 
   it("move when the pin changes, and take room on their node even past its capacity", () => {
@@ -293,7 +323,7 @@ describe("place: nodes that stop being ready", () => {
       u[0]!.reason,
       `node dead not ready since ${
         ago(60_000)
-      }; 0/2 nodes fit: 1 not matching nodeSelector zone=x; 1 the pod's failed node`
+      }; 0/2 nodes fit: 1 is the node it leaves; 1 not matching nodeSelector zone=x`
     )
   })
 

@@ -80,9 +80,10 @@ describe("runScheduler", () => {
       yield* c.store.put(spec("early"))
       yield* settle("early reported unschedulable", Effect.map(c.store.getStatus("early"), Option.isSome))
       const early = Option.getOrThrow(yield* c.store.getStatus("early"))
-      assert.strictEqual(early.phase, "pending")
-      assert.strictEqual(early.reason, "unschedulable: no nodes registered")
-      // A pending pod deleted: its status goes with it (nobody else wrote it, nobody else removes it).
+      assert.strictEqual(early.phase, "unschedulable")
+      assert.strictEqual(early.reason, "no nodes registered")
+      assert.deepStrictEqual(yield* c.events("unschedulable"), ["early: no nodes registered"])
+      // An unschedulable pod deleted: its status goes with it (nobody else wrote it, nobody else removes it).
       yield* c.store.put(spec("fleeting"))
       yield* settle("fleeting pending", Effect.map(c.store.getStatus("fleeting"), Option.isSome))
       yield* c.store.delete("fleeting")
@@ -205,8 +206,77 @@ describe("runScheduler", () => {
       yield* c.store.put(spec("p", { nodeSelector: { zone: "nowhere" } }))
       yield* settle("p unbound", Effect.map(c.bindings, (b) => b.p === null))
       const s = Option.getOrThrow(yield* c.store.getStatus("p"))
-      assert.strictEqual(s.phase, "pending")
-      assert.match(s.reason!, /unschedulable: node a does not match nodeSelector zone=nowhere; 0\/2 nodes fit/)
+      assert.strictEqual(s.phase, "unschedulable")
+      assert.match(s.reason!, /^node a does not match nodeSelector zone=nowhere; 0\/2 nodes fit/)
+      assert.isUndefined(s.node)
+    }))
+
+  it.scoped("a node goes down: 'unknown' events for its pods; a reschedulable pod that fits nowhere else turns unschedulable there", () =>
+    Effect.gen(function*() {
+      const c = yield* cluster
+      yield* c.up(info("a", { labels: { zone: "a" } }))
+      const b = yield* c.up(info("b", { labels: { zone: "b" } }))
+      // Only b has zone=b: when b is lost, "picky" fits nowhere else. "easy" moves to a.
+      yield* c.store.put(spec("picky", { reschedule: true, nodeSelector: { zone: "b" } }))
+      yield* c.store.put(spec("easy", { reschedule: true }))
+      yield* settle("picky on b", Effect.map(c.bindings, (x) => x.picky === "b" && x.easy !== null))
+      yield* c.store.bind("easy", "b")
+      yield* settle("easy on b", Effect.map(c.bindings, (x) => x.easy === "b"))
+      // b's agent had reported picky running.
+      yield* c.store.putStatus({
+        name: "picky",
+        phase: "running",
+        restarts: 0,
+        specRevision: 1,
+        node: "b",
+        hostPid: 4242,
+        updatedAt: "2026-11-23T16:00:00.000Z"
+      })
+      yield* c.down(b)
+      yield* settle("unknown events", Effect.map(c.events("unknown"), (e) => e.length === 2))
+      assert.deepStrictEqual([...yield* c.events("unknown")].sort(), [
+        "easy: node b is not ready (last heartbeat 2026-11-23T16:00:00.000Z): what runs there is unknown",
+        "picky: node b is not ready (last heartbeat 2026-11-23T16:00:00.000Z): what runs there is unknown"
+      ])
+      yield* TestClock.adjust(`${LOST_AFTER} seconds`)
+      yield* settle("easy moved to a", Effect.map(c.bindings, (x) => x.easy === "a"))
+      yield* settle(
+        "picky unschedulable",
+        Effect.map(c.store.getStatus("picky"), (st) => Option.isSome(st) && st.value.phase === "unschedulable")
+      )
+      const st = Option.getOrThrow(yield* c.store.getStatus("picky"))
+      const why = "node b not ready since 2026-11-23T16:00:00.000Z; 0/2 nodes fit: " +
+        "1 is the node it leaves; 1 not matching nodeSelector zone=b"
+      assert.strictEqual(st.reason, why)
+      // Still bound to b (where it may still run), with b's name on the status as for a lost pod.
+      assert.strictEqual((yield* c.bindings).picky, "b")
+      assert.strictEqual(st.node, "b")
+      assert.isUndefined(st.hostPid)
+      assert.deepStrictEqual(yield* c.events("unschedulable"), [`picky: ${why}`])
+      // Once: later passes write nothing more.
+      yield* TestClock.adjust("1 minute")
+      yield* idle
+      assert.strictEqual((yield* c.events("unschedulable")).length, 1)
+      // A node with zone=b appears: picky moves there.
+      yield* c.up(info("b2", { labels: { zone: "b" } }))
+      yield* settle("picky on b2", Effect.map(c.bindings, (x) => x.picky === "b2"))
+    }))
+
+  it.scoped("a pod pinned to a node that is not registered is unschedulable naming it, then runs when it registers", () =>
+    Effect.gen(function*() {
+      const c = yield* cluster
+      yield* c.up(info("n1"))
+      yield* c.store.put(spec("pinned", { node: "n9" }))
+      yield* settle(
+        "pinned unschedulable",
+        Effect.map(c.store.getStatus("pinned"), (s) => Option.isSome(s) && s.value.phase === "unschedulable")
+      )
+      const s = Option.getOrThrow(yield* c.store.getStatus("pinned"))
+      assert.strictEqual(s.reason, "pinned to node n9, which is not registered (registered: n1)")
+      assert.isUndefined(s.node)
+      assert.strictEqual((yield* c.bindings).pinned, null)
+      yield* c.up(info("n9"))
+      yield* settle("pinned bound to n9", Effect.map(c.bindings, (x) => x.pinned === "n9"))
     }))
 
   it.scoped("a pod changed between the read and the bind is not bound on stale grounds: the next pass decides again", () =>

@@ -8,6 +8,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { ConfigError, defaultDataDir, layer, load, TankConfig } from "../../src/config/Config.js"
+import { resolveNetwork } from "../../src/config/network.js"
 import { tmpDir } from "../support/tmp.js"
 
 const write = (file: string, text: string) => {
@@ -74,6 +75,7 @@ describe("Config.load", () => {
         },
         configFile: undefined,
         host: { uplink: undefined, dns: [] },
+        network: resolveNetwork(undefined),
         seed: [],
         reconciler: {
           resyncIntervalMs: 5_000,
@@ -141,6 +143,7 @@ describe("Config.load", () => {
         },
         configFile: file,
         host: { uplink: "enp1s0", dns: ["10.0.0.1", "10.0.0.2"] },
+        network: resolveNetwork(undefined),
         seed: [{ name: "web", containers: [{ name: "app", image: "busybox" }] }],
         reconciler: {
           resyncIntervalMs: 1000,

@@ -251,6 +251,19 @@ describe("scratch examples", () => {
     ])
   }, 90_000)
 
+  it("web: the dashboard's API with the token: 401 without, issues with lines, live feed, logs, delete", async () => {
+    await check("web", ["hello"], [
+      /dashboard at http:\/\/127\.0\.0\.1:\d+\//,
+      /without the token: 401/,
+      /rejected \(422\): line 4: containers\[0\]\.image: /,
+      /applied: hello/,
+      /feed: hello running/,
+      /logs: hello from hello/,
+      /DELETE \/api\/pods\/hello: deleted=true/,
+      /hello deleted/
+    ])
+  }, 90_000)
+
   it("macvlan-network: without an uplink it explains and exits 0", async () => {
     const r = await check("macvlan-network", ["web"], [/Set TANK_EXAMPLE_UPLINK=/])
     expect(r.out).not.toMatch(/applying pod/)

@@ -1,7 +1,7 @@
 /** The OCI run-parameter merge (seeds' oci_test cases, plus Docker's null fields). */
 import { describe, expect, it } from "@effect/vitest"
 import { Either } from "effect"
-import { argvOf, mergeEnv, NoCommand, runParams, type RunSpec } from "../../src/image/runParams.js"
+import { argvOf, mergeEnv, NoCommand, runParams, type RunSpec, stopSignalNumber } from "../../src/image/runParams.js"
 
 const spec = (over: Partial<RunSpec> = {}): RunSpec => ({ name: "app", command: [], args: [], env: {}, ...over })
 const image = { Entrypoint: ["/bin/app"], Cmd: ["--serve"] }
@@ -69,5 +69,21 @@ describe("runParams", () => {
     expect(ok(runParams(spec(), img))).toMatchObject({ user: "tank", stopSignal: "SIGQUIT" })
     expect(ok(runParams(spec({ user: "1000:1000" }), img)).user).toBe("1000:1000")
     expect(ok(runParams(spec(), { ...image, User: "" })).user).toBeUndefined()
+  })
+})
+
+describe("stopSignalNumber", () => {
+  it("reads docker's spellings: names with or without SIG, any case, numbers, real-time offsets", () => {
+    const n = (s: string | undefined) => Either.getOrThrow(stopSignalNumber(s))
+    expect(n(undefined)).toBe(15)
+    expect([n("SIGQUIT"), n("quit"), n("3"), n(" SIGUSR1 ")]).toEqual([3, 3, 3, 10])
+    expect([n("SIGRTMIN"), n("SIGRTMIN+3"), n("RTMAX-1"), n("SIGKILL")]).toEqual([34, 37, 63, 9])
+  })
+
+  it("refuses what is no signal, saying so", () => {
+    for (const s of ["SIGNOPE", "0", "65", "SIGRTMAX+1", "RTMIN-1", ""]) {
+      expect(Either.isLeft(stopSignalNumber(s)), s).toBe(true)
+    }
+    expect(stopSignalNumber("SIGNOPE")).toEqual(Either.left(`StopSignal "SIGNOPE" is not a signal name or number`))
   })
 })

@@ -9,15 +9,14 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { NoUplink } from "../../src/net/errors.js"
-import { macFor } from "../../src/net/mac.js"
-import { Network, type SetupOptions } from "../../src/net/Network.js"
+import { macFor, vethName } from "../../src/net/mac.js"
+import { Network, type ResolvedNic, type SetupNetwork, type SetupOptions } from "../../src/net/Network.js"
 import { NetworkLive } from "../../src/net/NetworkLive.js"
-import type { Network as PodNetwork, Nic } from "../../src/spec/Pod.js"
-import { type Lan, makeLan, type Netns } from "../support/lan.js"
+import { type Lan, makeLan, type Netns, runOk } from "../support/lan.js"
 
 const HUB_LINKS = ["lo", "tkp0", "tkp1", "tkq0", "tkq1"]
 
-const nic = (name: string, address: string, extra: Partial<Nic> = {}): Nic => ({
+const nic = (name: string, address: string, extra: Partial<ResolvedNic> = {}): ResolvedNic => ({
   name,
   mode: "macvlan",
   parent: "tkp0",
@@ -32,7 +31,7 @@ const setup = (
   lan: Lan,
   ns: Netns,
   pod: string,
-  network: PodNetwork,
+  network: SetupNetwork,
   extra: Partial<SetupOptions> = {}
 ) =>
   Effect.flatMap(
@@ -105,6 +104,7 @@ describe("Network (real namespaces, root)", () => {
           expect(eth0.addresses).toContain("10.250.0.21/24")
           expect(sa.nics).toEqual([{
             name: "eth0",
+            mode: "macvlan",
             parent: "tkp0",
             mac: macFor("pod-a", "eth0"),
             address: "10.250.0.21/24",
@@ -345,4 +345,43 @@ describe("Network (real namespaces, root)", () => {
       expect(yield* net.deleteLink("tkq1", lan.hub.path)).toBe(false)
       expect(yield* lan.linkNames(lan.hub)).toEqual(["lo", "tkp0", "tkp1"])
     }))
+
+  lanTest(
+    "bridge NICs: a veth into the pod, its host end on the bridge (hairpin on); gone with the setup; " +
+      "a missing bridge fails at the bridge step leaving nothing",
+    (lan) =>
+      Effect.gen(function*() {
+        // The hub plays the host: a bridge made with ip (an oracle independent of the code under test).
+        const hub = (...args: Array<string>) => runOk("ip", ["-n", lan.hub.name, ...args])
+        yield* hub("link", "add", "tb0", "type", "bridge")
+        yield* hub("addr", "add", "10.89.0.1/24", "dev", "tb0")
+        yield* hub("link", "set", "tb0", "up")
+        const a = yield* lan.podNetns("ba")
+        const bridged = (name: string, address: string) =>
+          nic(name, address, { mode: "bridge", bridge: "tb0", gateway: "10.89.0.1" })
+        yield* Effect.scoped(Effect.gen(function*() {
+          const state = yield* setup(lan, a, "pod-ba", { nics: [bridged("eth0", "10.89.0.2/24")] }, {
+            hostNetns: lan.hub.path
+          })
+          const hostEnd = vethName("pod-ba", "eth0")
+          expect(state.nics[0]).toMatchObject({ mode: "bridge", bridge: "tb0", hostLink: hostEnd, parent: "tb0" })
+          const detail = yield* runOk("ip", ["-n", lan.hub.name, "-d", "link", "show", hostEnd])
+          expect(detail).toContain("master tb0")
+          expect(detail).toContain("hairpin on")
+          const eth0 = (yield* ifaces(a)).find((i) => i.name === "eth0")!
+          expect(eth0).toMatchObject({ up: true, kind: "veth", mac: macFor("pod-ba", "eth0") })
+          expect((yield* ping(lan, a, "10.89.0.1")).code).toBe(0)
+        }))
+        expect(yield* lan.linkNames(a)).toEqual(["lo"])
+        expect((yield* lan.linkNames(lan.hub)).filter((l) => l.startsWith("tk") && l.length === 12)).toEqual([])
+        const err = yield* Effect.scoped(
+          setup(lan, a, "pod-ba", { nics: [{ ...bridged("eth0", "10.89.0.3/24"), bridge: "nosuch" }] }, {
+            hostNetns: lan.hub.path
+          })
+        ).pipe(Effect.flip)
+        expect(err).toMatchObject({ _tag: "LinkCreateFailed", nic: "eth0", step: "bridge" })
+        expect(err.message).toContain(`bridge "nosuch" does not exist`)
+        expect(yield* lan.linkNames(a)).toEqual(["lo"])
+      })
+  )
 })

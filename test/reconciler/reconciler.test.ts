@@ -256,13 +256,51 @@ describe("Reconciler: spec changes, deletes, restart()", () => {
       assert.isTrue(stopAt >= 0 && fake.log.indexOf("purge web") > stopAt, fake.log.join("\n"))
       assert.notInclude(fake.log, "purge db")
       assert.isUndefined(yield* statusOf(store, "web"))
-      assert.deepStrictEqual((yield* typesOf(store, "web")).slice(-2), ["stopping", "stopped"])
+      assert.deepStrictEqual((yield* typesOf(store, "web")).slice(-2), ["terminating", "stopped"])
       assert.isDefined(fake.pidOf("db"))
       // Re-applying the name starts a fresh pod.
       yield* store.put(podSpec("web"))
       yield* rec.sync
       yield* eventually("running again", phaseIs(store, "web", "running"))
       assert.notStrictEqual(fake.pidOf("web"), pid)
+    }))
+
+  it.scoped("deletes that arrive while others wait out their grace period start at once, not after", () =>
+    Effect.gen(function*() {
+      const { fake, rec, store } = yield* setup({ stopDelayMs: 10_000 })
+      const names = ["a", "b", "c", "d", "e", "f"]
+      for (const n of names) yield* store.put(podSpec(n))
+      yield* rec.sync
+      yield* eventually(
+        "all running",
+        Effect.map(Effect.forEach(names, (n) => phaseIs(store, n, "running")), (l) => l.every(Boolean))
+      )
+      // The first three, then (while their stops take their 10 s) the other three, each by its pass.
+      for (const n of names.slice(0, 3)) yield* store.delete(n)
+      yield* Effect.fork(rec.sync)
+      yield* eventually("first round terminating", phaseIs(store, "c", "terminating"))
+      yield* TestClock.adjust("3 seconds")
+      for (const n of names.slice(3)) yield* store.delete(n)
+      yield* Effect.fork(rec.sync)
+      yield* eventually("second round terminating too", phaseIs(store, "f", "terminating"))
+      // 10 s after the second round began, all six are gone (one grace period each, overlapping).
+      yield* TestClock.adjust("10 seconds")
+      yield* eventually("all six gone", Effect.map(store.listStatus, (l) => l.statuses.length === 0))
+      for (const n of names) assert.include(fake.log, `purge ${n}`)
+      // A pass that starts something still waits for every deletion under way.
+      yield* store.put(podSpec("g"))
+      yield* rec.sync
+      yield* eventually("g running", phaseIs(store, "g", "running"))
+      yield* store.delete("g")
+      yield* Effect.fork(rec.sync)
+      yield* eventually("g terminating", phaseIs(store, "g", "terminating"))
+      yield* store.put(podSpec("h"))
+      yield* Effect.fork(rec.sync)
+      yield* settle
+      assert.notInclude(fake.log.join(","), "start h", "h waits for g's stop")
+      yield* TestClock.adjust("10 seconds")
+      yield* eventually("h started after g is gone", Effect.sync(() => fake.log.some((l) => l.startsWith("start h"))))
+      assert.isTrue(fake.log.indexOf("purge g") < fake.log.findIndex((l) => l.startsWith("start h")))
     }))
 
   it.scoped("delete of a backing-off pod cancels the restart", () =>

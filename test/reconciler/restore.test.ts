@@ -110,7 +110,9 @@ describe("Reconciler: live restore", () => {
       yield* eventually("running", allRunning(store, ["gone", "stays"]))
       yield* store.delete("gone")
       yield* Effect.fork(a.rec.sync) // a pass now (it waits for the stop)
-      yield* eventually("stopping", phaseIs(store, "gone", "stopping"))
+      yield* eventually("terminating", phaseIs(store, "gone", "terminating"))
+      // With the deadline of its grace period (the reconciler's default 10 s, from the TestClock's 0).
+      assert.strictEqual((yield* statusOf(store, "gone"))?.graceDeadline, new Date(10_000).toISOString())
       // The agent leaves (live restore) while the stop takes its grace period.
       const closing = yield* Effect.fork(a.close)
       yield* settle

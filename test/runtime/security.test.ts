@@ -4,16 +4,12 @@
  * kernel, rlimit defaults capped by the agent's own hard limits, CPU lists for the thermal masks.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
-import * as fs from "node:fs"
 import { DEFAULT_CAPABILITIES, maskedHostPaths, parseCpuList } from "../../src/runtime/helper/defaults.js"
 import { containerCapabilities } from "../../src/runtime/security/capabilities.js"
 import { majorOf, minorOf } from "../../src/runtime/security/devices.js"
 import { containerRlimits, parseHardLimits } from "../../src/runtime/security/rlimits.js"
 import { DEFAULT_PROFILE } from "../../src/runtime/security/seccompProfile.js"
-import { compiledProgram } from "../../src/runtime/security/seccompProgram.js"
 import { resolveProfile } from "../../src/runtime/security/seccompResolve.js"
-import { tmpDir } from "../support/tmp.js"
 
 const X64 = { arch: "x64", kernel: "6.18.44" }
 const allowed = (p: ReturnType<typeof resolveProfile>) =>
@@ -160,25 +156,4 @@ describe("host facts", () => {
     assert.strictEqual(majorOf(0x0703), 7)
     assert.strictEqual(minorOf(0x0703), 3)
   })
-})
-
-describe("compiled programs", () => {
-  it.scoped("concurrent starts compiling the same profile all get one whole program (no torn files)", () =>
-    Effect.gen(function*() {
-      const dataDir = yield* tmpDir("tank-seccomp-")
-      const oci = resolveProfile(DEFAULT_PROFILE, DEFAULT_CAPABILITIES, X64)
-      const paths = yield* Effect.all(
-        Array.from({ length: 12 }, () => compiledProgram(dataDir, oci, "containers[0].seccomp")),
-        { concurrency: "unbounded" }
-      )
-      assert.strictEqual(new Set(paths).size, 1)
-      const size = fs.statSync(paths[0]!).size
-      assert.isAbove(size, 0)
-      assert.strictEqual(size % 8, 0)
-      // what is left: the program and the profile it was built from, nothing temporary
-      assert.deepStrictEqual(fs.readdirSync(`${dataDir}/seccomp`).map((f) => f.replace(/^[0-9a-f]{64}/, "H")).sort(), [
-        "H.bpf",
-        "H.json"
-      ])
-    }))
 })

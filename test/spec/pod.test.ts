@@ -256,7 +256,12 @@ const networkRules: ReadonlyArray<Rejection> = [
 
 const nicRules: ReadonlyArray<Rejection> = [
   ["the seeds' ip field", withNic({ ip: ["10.0.0.5", 24] }), "network.nics[0].ip", UNKNOWN],
-  ["a NIC without an address", withNet({ nics: [{ name: "eth0" }] }), "network.nics[0].address", MISSING],
+  [
+    "a macvlan NIC without an address",
+    withNet({ nics: [{ name: "eth0" }] }),
+    "network.nics[0].address",
+    /a macvlan NIC needs an address/
+  ],
   ["a NIC without a name", withNet({ nics: [{ address: "10.0.0.5/24" }] }), "network.nics[0].name", MISSING],
   [
     "a NIC name of 16 characters",
@@ -266,9 +271,14 @@ const nicRules: ReadonlyArray<Rejection> = [
   ],
   ["an uppercase NIC name", withNic({ name: "Eth0" }), "network.nics[0].name", DNS_LABEL],
   ["a NIC name with '/'", withNic({ name: "e/0" }), "network.nics[0].name", DNS_LABEL],
-  ["mode 'vlan'", withNic({ mode: "vlan" }), "network.nics[0].mode", /mode must be "macvlan"/],
-  ["mode 'bridge'", withNic({ mode: "bridge" }), "network.nics[0].mode", /mode must be "macvlan"/],
-  ["mode 'ipvlan'", withNic({ mode: "ipvlan" }), "network.nics[0].mode", /mode must be "macvlan"/],
+  ["mode 'vlan'", withNic({ mode: "vlan" }), "network.nics[0].mode", /"macvlan" \| "bridge"/],
+  ["mode 'ipvlan'", withNic({ mode: "ipvlan" }), "network.nics[0].mode", /"macvlan" \| "bridge"/],
+  [
+    "a bridge NIC with a parent",
+    withNic({ mode: "bridge", parent: "eth0" }),
+    "network.nics[0].parent",
+    /a bridge NIC has no parent/
+  ],
   ["an empty parent", withNic({ parent: "" }), "network.nics[0].parent", /"" is not a valid interface name/],
   ["a numeric parent", withNic({ parent: 1 }), "network.nics[0].parent", /got 1/],
   ["a parent of 16 characters", withNic({ parent: "p".repeat(16) }), "network.nics[0].parent", /not a valid interface/],

@@ -1,6 +1,7 @@
 /**
  * Where the native helper lives: `native/tank-helper` under the package root (the directory of
- * the package.json named "tank" above this file), unless TANK_HELPER points elsewhere.
+ * the package.json named "tank" above this file), unless TANK_HELPER points elsewhere; `tank-init`
+ * beside it.
  */
 import { Effect } from "effect"
 import * as fs from "node:fs"
@@ -40,3 +41,10 @@ export const helperPath: Effect.Effect<string, HelperNotBuilt> = Effect.suspend(
     return Effect.fail(new HelperNotBuilt({ path: p, reason: (e as NodeJS.ErrnoException).code ?? String(e) }))
   }
 })
+
+/**
+ * `tank-init`, PID 1 of `init: true` containers: beside the helper (built with it), unless
+ * TANK_INIT points elsewhere. Not checked here: the monitor opens it and fails with step `init`.
+ */
+export const initPathCandidate = (): string =>
+  process.env["TANK_INIT"] || path.join(path.dirname(helperPathCandidate()), "tank-init")

@@ -101,7 +101,9 @@ export const MonitorConfig = Schema.Struct({
   parkTimeoutMs: opt(NonNegInt),
   lingerMs: opt(NonNegInt),
   /** A file holding the agent's pid (the agent lock): its connections may use the reserved slots. */
-  agentPidFile: opt(AbsPath)
+  agentPidFile: opt(AbsPath),
+  /** tank-init (static): PID 1 of the container, forwarding signals to the workload it forks. */
+  init: opt(AbsPath)
 })
 export type MonitorConfig = typeof MonitorConfig.Type
 
