@@ -26,6 +26,11 @@ if [ ! -d node_modules ] || [ package.json -nt node_modules/.package-lock.json ]
   npm install --no-audit --no-fund --loglevel=error 2>&1 | grep -v 'Unknown \(user\|env\) config' || true
   [ -d node_modules/effect ] || { echo "setup: npm install failed" >&2; exit 1; }
 fi
+# Host ids for pods in user namespaces (hostUsers: false): 16384 ranges of 65536, far above the
+# host's own users (as podman's setup adds its users' entries). Kept if an entry already exists.
+for f in /etc/subuid /etc/subgid; do
+  grep -q '^tank:' "$f" 2>/dev/null || echo "tank:1073741824:1073741824" >> "$f"
+done
 # A stock Debian kernel for the cgroup-v2 driver test under qemu (this host is a v1/v2 hybrid).
 test/cgroups/qemu/run-v2.sh check 2>/dev/null || test/cgroups/qemu/run-v2.sh fetch
 make -s -C native

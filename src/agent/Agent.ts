@@ -10,6 +10,7 @@
  *   Agent.run({ host: Host.Static({ uplink: "eth0" }) })          // or any Layer<Host>
  */
 import { Effect, Layer } from "effect"
+import * as fs from "node:fs"
 import { seed } from "../api/Api.js"
 import { Cgroups } from "../cgroups/Cgroups.js"
 import * as Config from "../config/Config.js"
@@ -22,6 +23,8 @@ import * as PodNetworksLive from "../net/PodNetworksLive.js"
 import type { Reconciler } from "../reconciler/Reconciler.js"
 import * as ReconcilerLive from "../reconciler/ReconcilerLive.js"
 import * as RuntimeLive from "../runtime/RuntimeLive.js"
+import { idPool } from "../runtime/userns/subid.js"
+import * as UserNs from "../runtime/userns/UserNamespaces.js"
 import type { Allocations } from "../store/Allocations.js"
 import * as AllocationsSql from "../store/allocationsSql.js"
 import { layerSql, sqliteClientLayer } from "../store/sqlite.js"
@@ -103,7 +106,13 @@ export const layer = (
         ...(options.runtime?.macSeed !== undefined ? { macSeed: options.runtime.macSeed } : {}),
         ...options.network
       }).pipe(Layer.provide(Layer.mergeAll(configLayer, host, NetworkLive, allocations, store)))
-      const runtime = RuntimeLive.layer(options.runtime).pipe(Layer.provide(Layer.merge(machine, podNetworks)))
+      // Host id ranges of hostUsers: false pods, claimed in the same allocations as addresses.
+      const userNamespaces = UserNs.layerAllocations(idPool(config.userNamespaces.range, subidFiles())).pipe(
+        Layer.provide(allocations)
+      )
+      const runtime = RuntimeLive.layer(options.runtime).pipe(
+        Layer.provide(Layer.mergeAll(machine, podNetworks, userNamespaces))
+      )
       const r = config.reconciler
       const reconciler = ReconcilerLive.layer({
         resyncIntervalMs: r.resyncIntervalMs,
@@ -129,6 +138,18 @@ export const layer = (
       )
     })
   )
+
+/** /etc/subuid and /etc/subgid as text (undefined when missing): where Tank's `tank` range is. */
+const subidFiles = () => {
+  const read = (f: string) => {
+    try {
+      return fs.readFileSync(f, "utf8")
+    } catch {
+      return undefined
+    }
+  }
+  return { subuid: read("/etc/subuid"), subgid: read("/etc/subgid") }
+}
 
 /** Run the agent until interrupted (SIGINT/SIGTERM under NodeRuntime.runMain). */
 export const run = (options: AgentOptions = {}) => Layer.launch(layer(options))

@@ -54,6 +54,17 @@ const unconditional = <A, E, R>(eff: Effect.Effect<A, E | RevisionConflict, R>):
  * where this host is the agent's) `devices:` that this host does not have. Without a config (a bare
  * Store layer) only the agent's bring-up checks apply.
  */
+/**
+ * Defaults the config sets for pods applied from now on (not for pods already stored: their
+ * identity, and for a user namespace their volumes' ownership, must not change under them):
+ * `userNamespaces.hostUsers: false` gives a spec that does not say otherwise its own user namespace.
+ */
+const withConfigDefaults = (pod: Pod, spec: unknown, config: TankConfig["Type"]): Pod =>
+  config.userNamespaces.hostUsers === false && pod.hostUsers === undefined &&
+    !(typeof spec === "object" && spec !== null && "hostUsers" in spec)
+    ? { ...pod, hostUsers: false }
+    : pod
+
 const validate = (spec: unknown, source: string | undefined) =>
   Effect.gen(function*() {
     const pod = yield* decodePod(spec, source)
@@ -63,7 +74,7 @@ const validate = (spec: unknown, source: string | undefined) =>
       ...hostPathIssues(pod, hostPathPolicy(config.value)),
       ...(config.value.etcd === undefined ? hostDeviceIssues(pod) : [])
     ]
-    if (issues.length === 0) return pod
+    if (issues.length === 0) return withConfigDefaults(pod, spec, config.value)
     return yield* new InvalidSpec({
       ...(source !== undefined ? { source } : {}),
       pod: pod.name,

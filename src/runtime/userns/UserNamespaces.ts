@@ -4,7 +4,8 @@
  * never another pod's, released when the pod is deleted. The Runtime asks this port; the agent
  * provides it over the store (so two agents, or two nodes on one host, never hand out one range).
  */
-import { Context, Effect, Layer, Ref, Schema } from "effect"
+import { Context, Effect, Either, Layer, Ref, Schema } from "effect"
+import { Allocations } from "../../store/Allocations.js"
 
 /** Container ids 0..size-1 are host uids hostUid.. and gids hostGid... */
 export interface IdRange {
@@ -88,4 +89,67 @@ export const layerMemory = (pool: IdPool): Layer.Layer<UserNamespaces> =>
       }))
   )
 
-export { exhausted as poolExhausted }
+/**
+ * Over the store's allocations (SQLite or etcd, transactional): block i of the pool is the
+ * allocation `(pool "userns", address "i")` held by the pod. Claiming a block is the same
+ * compare-and-set as claiming an address, so two agents (or two nodes of one host) never hand out
+ * the same ids; the pod's claim survives agent restarts. A deleted pod's claim is released by the
+ * runtime's purge (and by the network service's sweep of pods no longer in the store).
+ */
+export const USERNS_POOL = "userns"
+
+export const layerAllocations = (
+  pool: Either.Either<IdPool, string>
+): Layer.Layer<UserNamespaces, never, Allocations> =>
+  Layer.effect(
+    UserNamespaces,
+    Effect.map(Allocations, (allocations) => {
+      const fail = (pod: string) => (e: { readonly message: string }) =>
+        new UserNamespaceError({ pod, message: e.message })
+      const held = Effect.map(allocations.list, (all) => all.filter((a) => a.pool === USERNS_POOL))
+      const rangeFor = (pod: string): Effect.Effect<IdRange, UserNamespaceError> =>
+        Either.match(pool, {
+          onLeft: (message) => Effect.fail(new UserNamespaceError({ pod, message })),
+          onRight: (p) =>
+            Effect.gen(function*() {
+              for (let attempt = 0; attempt < 16; attempt++) {
+                const all = yield* held.pipe(Effect.mapError(fail(pod)))
+                const own = all.find((a) => a.holder === pod)
+                if (own) return blockRange(p, Number(own.address))
+                const i = firstFreeBlock(p, new Set(all.map((a) => Number(a.address))))
+                if (i === undefined) return yield* exhausted(pod, p)
+                const claimed = yield* allocations.claim({
+                  pool: USERNS_POOL,
+                  address: String(i),
+                  holder: pod,
+                  nic: "ids"
+                })
+                  .pipe(
+                    Effect.map(() => true),
+                    // Another pod took that block between our read and our claim: read again.
+                    Effect.catchTag("AddressTaken", () => Effect.succeed(false)),
+                    Effect.mapError(fail(pod))
+                  )
+                if (claimed) return blockRange(p, i)
+              }
+              return yield* new UserNamespaceError({ pod, message: "gave up claiming a host id range (16 races lost)" })
+            })
+        })
+      return UserNamespaces.of({
+        rangeFor,
+        release: (pod) =>
+          allocations.release(pod, (a) => a.pool === USERNS_POOL).pipe(Effect.asVoid, Effect.mapError(fail(pod))),
+        list: Either.match(pool, {
+          onLeft: () => Effect.succeed([]),
+          onRight: (p) =>
+            held.pipe(
+              Effect.map((all) =>
+                all.map((a) => ({ pod: a.holder, range: blockRange(p, Number(a.address)) }))
+                  .sort((a, b) => a.range.hostUid - b.range.hostUid)
+              ),
+              Effect.mapError(fail("*"))
+            )
+        })
+      })
+    })
+  )
