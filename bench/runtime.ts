@@ -7,7 +7,8 @@
  * exec + exit + teardown. The peers are timed inside one shell loop (no Node spawn overhead).
  * What isolation costs: the same start with Tank's defaults (seccomp filter, no_new_privs, device
  * policy, rlimits, cgroup namespace) and with `seccomp: unconfined, noNewPrivileges: false`,
- * interleaved run by run so machine drift hits both alike.
+ * interleaved run by run so machine drift hits both alike; and with `hostUsers: false` (a user
+ * namespace in the sandbox, idmapped layers, the writable layer chowned) against the default start.
  */
 import { Context, Effect, Exit, Layer, Scope } from "effect"
 import * as fs from "node:fs"
@@ -15,6 +16,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { performance } from "node:perf_hooks"
 import { Runtime } from "../src/runtime/Runtime.js"
+import * as UserNs from "../src/runtime/userns/UserNamespaces.js"
 import { decodePod } from "../src/spec/decode.js"
 import { runtimeLayer, tankEnv } from "../test/support/tankEnv.js"
 import {
@@ -35,22 +37,29 @@ const runs = Number(process.argv[2] ?? 20)
 const program = Effect.gen(function*() {
   const peers = ensurePeers()
   const env = yield* tankEnv()
-  const runtime = Context.get(yield* Layer.build(runtimeLayer(env)), Runtime)
-  const pod = (i: number, loose: boolean) =>
+  // A pool of host ids for the hostUsers: false runs, far above real users.
+  const pool = { start: 50_000 * 65536, size: 4 * 65536 }
+  const runtime = Context.get(
+    yield* Layer.build(runtimeLayer(env).pipe(Layer.provide(UserNs.layerMemory(pool)))),
+    Runtime
+  )
+  type Variant = "default" | "loose" | "userns"
+  const pod = (i: number, variant: Variant) =>
     decodePod({
-      name: `bench-true-${loose ? "l" : "d"}${i}`,
+      name: `bench-true-${variant[0]}${i}`,
       restart: "never",
+      ...(variant === "userns" ? { hostUsers: false } : {}),
       containers: [{
         name: "app",
         image: env.refs.busybox,
         command: ["/bin/true"],
         limits: { memory: 64 * 1024 * 1024, pids: 64, cpu: { quota: 100000, period: 100000 } },
-        ...(loose ? { seccomp: "unconfined", noNewPrivileges: false } : {})
+        ...(variant === "loose" ? { seccomp: "unconfined", noNewPrivileges: false } : {})
       }]
     })
-  const once = (i: number, loose = false) =>
+  const once = (i: number, variant: Variant = "default") =>
     Effect.gen(function*() {
-      const p = yield* pod(i, loose)
+      const p = yield* pod(i, variant)
       const t0 = performance.now()
       const scope = yield* Scope.make()
       const h = yield* Scope.extend(runtime.start(p), scope)
@@ -59,14 +68,18 @@ const program = Effect.gen(function*() {
       return performance.now() - t0
     })
   yield* once(-1) // pulls the image into the cache, compiles the default filter
+  yield* once(-1, "userns")
   const tank: Array<number> = []
   const loose: Array<number> = []
+  const userns: Array<number> = []
   for (let i = 0; i < runs; i++) {
     tank.push(yield* once(i))
-    loose.push(yield* once(i, true))
+    loose.push(yield* once(i, "loose"))
+    userns.push(yield* once(i, "userns"))
   }
   const t = median(tank)
   const l = median(loose)
+  const u = median(userns)
 
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "tank-bench-rt-"))
   const rows: Array<Row> = []
@@ -97,6 +110,8 @@ const program = Effect.gen(function*() {
   console.log(`start-to-exit of /bin/true, median of ${runs}: Tank ${fmt(t)} (min ${fmt(Math.min(...tank))})`)
   console.log(`  without the filter and no_new_privs: ${fmt(l)} → isolation costs ${fmt(t - l)} (${ratio(t, l)})`)
   rows.push({ bench: "runtime", case: "start-to-exit /bin/true", tank: t, peer: "Tank unconfined", peerValue: l })
+  console.log(`  with hostUsers: false (user namespace, idmapped layer): ${fmt(u)} → ${fmt(u - t)} more (${ratio(u, t)})`)
+  rows.push({ bench: "runtime", case: "start-to-exit /bin/true, hostUsers: false", tank: u, peer: "hostUsers: true", peerValue: t })
   for (const peer of ["crun run", "runc run", "podman run --rm"]) {
     const v = peerTimes[peer]
     rows.push({

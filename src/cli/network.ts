@@ -9,6 +9,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import type { TankConfigShape } from "../config/Config.js"
 import type { Pool } from "../config/network.js"
+import { USERNS_POOL } from "../runtime/userns/UserNamespaces.js"
 import type { Pod } from "../spec/Pod.js"
 import type { Allocation, Allocations } from "../store/Allocations.js"
 import { CliExit, dataDirOption, describe, jsonOption, loadConfig, out, podArg, withStore } from "./common.js"
@@ -75,7 +76,8 @@ export const networks = Command.make(
   ({ dataDir, json }) =>
     Effect.gen(function*() {
       const config = yield* loadConfig(dataDir)
-      const allocations = yield* listAllocations(config)
+      // Host id ranges of user-namespaced pods share the allocations table; they are not addresses.
+      const allocations = (yield* listAllocations(config)).filter((a) => a.pool !== USERNS_POOL)
       const pools = config.network.pools
       if (json) return yield* printJson({ domain: config.network.domain, pools, allocations })
       yield* out(networksTables(pools, allocations, config.network.domain).trimEnd())
