@@ -1,7 +1,7 @@
 /**
  * The `tank` command line: kubectl/podman-like verbs over the store, the image cache and the agent.
  *
- * Exit codes: 0 ok, 1 error, 2 usage, 141 the output's reader went away (stdio.ts); `exec` passes the
+ * Exit codes: 0 ok (also when the output's reader went away early: stdio.ts), 1 error, 2 usage; `exec` passes the
  * command's own status through.
  * This file stays light: each command imports what it needs when it runs, so `tank ps` starts fast.
  */
@@ -115,7 +115,7 @@ helpExtras.set(
     "",
     "  0 success, 1 error, 2 usage error; exec passes the command's status through",
     "  (125 could not enter the pod, 126 not executable, 127 not found);",
-    "  141 when the reader of the output went away (| head), like a program killed by SIGPIPE.",
+    "  A reader that stops early (| head) ends any command quietly with status 0.",
     "  ps, status, get and events list what they can read and name each unreadable stored",
     "  record on stderr (still 0); tank doctor exits 1 while any remains.",
     ""
@@ -173,7 +173,7 @@ const messageOf = (e: unknown): string =>
 
 /** The exit code of a failed command, its message (if any) written to stderr. */
 const failure = (e: unknown): Effect.Effect<number> => {
-  // The reader left (`| head`): quiet, 141 like a program killed by SIGPIPE.
+  // The reader left (`| head`): quiet, and a success (stdio.ts).
   if (isOutputClosed(e)) return Effect.succeed(EXIT_CLOSED_PIPE)
   const say = (message: string | undefined, code: number) =>
     // Messages may quote names and values from the input or the store: never raw to the terminal.
