@@ -55,6 +55,11 @@ const withDefaults = <A, E>(eff: Effect.Effect<A, E, Store>) => Effect.provide(e
 export const apply = (spec: PodInput) => withDefaults(Api.apply(spec))
 /** Apply several pods at once; if any is invalid, none is stored. */
 export const applyAll = (specs: ReadonlyArray<PodInput>) => withDefaults(Api.applyAll(specs))
+/**
+ * A dry run of `applyAll`: validates every pod and says whether each would be created, configured
+ * or unchanged (with the stored pod it would replace); nothing is stored.
+ */
+export const plan = (specs: ReadonlyArray<PodInput>) => withDefaults(Api.plan(specs))
 /** The desired spec of one pod (fails with PodNotFound). */
 export const get = (name: string) => withDefaults(Api.get(name))
 /** All desired pods, sorted by name. */

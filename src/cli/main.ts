@@ -18,6 +18,7 @@ import { attach } from "./attach.js"
 import { CliExit, describe, ExitCode, helpExtras, out, tankRoot } from "./common.js"
 import { daemon } from "./daemon.js"
 import { del } from "./delete.js"
+import { diff } from "./diff.js"
 import { doctor } from "./doctor.js"
 import { events } from "./events.js"
 import { exec } from "./exec.js"
@@ -70,6 +71,7 @@ const root = tankRoot.pipe(
   Command.withSubcommands([
     daemon,
     apply,
+    diff,
     get,
     ps,
     list,
