@@ -125,6 +125,9 @@ export const makeWorker = (
             // What outlives runs (managed volumes, logs) goes with the pod.
             yield* env.runtime.purge(pod.name)
             yield* rec.remove
+            // The status is gone, which no status write announces: say so for watchers in other
+            // processes (`tank wait --for deleted`).
+            yield* rec.event("removed")
           }))
           yield* release
           return

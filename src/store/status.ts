@@ -109,6 +109,7 @@ export const PodEventType = Schema.Literal(
   "unknown", // cluster: its node is not ready (message: since when, last heartbeat)
   "unschedulable", // cluster: it fits no ready node (message: which rule failed)
   "terminating", // deleted: being stopped (message: the grace period and its deadline)
+  "removed", // deleted and gone: stopped, its volumes and logs purged, its status removed (watchers learn of it here)
   "invalid" // the pod's stored record cannot be read (the message says why); it is neither started nor stopped
 )
 export type PodEventType = typeof PodEventType.Type
