@@ -110,8 +110,16 @@ const program = Effect.gen(function*() {
   console.log(`start-to-exit of /bin/true, median of ${runs}: Tank ${fmt(t)} (min ${fmt(Math.min(...tank))})`)
   console.log(`  without the filter and no_new_privs: ${fmt(l)} → isolation costs ${fmt(t - l)} (${ratio(t, l)})`)
   rows.push({ bench: "runtime", case: "start-to-exit /bin/true", tank: t, peer: "Tank unconfined", peerValue: l })
-  console.log(`  with hostUsers: false (user namespace, idmapped layer): ${fmt(u)} → ${fmt(u - t)} more (${ratio(u, t)})`)
-  rows.push({ bench: "runtime", case: "start-to-exit /bin/true, hostUsers: false", tank: u, peer: "hostUsers: true", peerValue: t })
+  console.log(
+    `  with hostUsers: false (user namespace, idmapped layer): ${fmt(u)} → ${fmt(u - t)} more (${ratio(u, t)})`
+  )
+  rows.push({
+    bench: "runtime",
+    case: "start-to-exit /bin/true, hostUsers: false",
+    tank: u,
+    peer: "hostUsers: true",
+    peerValue: t
+  })
   for (const peer of ["crun run", "runc run", "podman run --rm"]) {
     const v = peerTimes[peer]
     rows.push({
