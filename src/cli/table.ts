@@ -1,7 +1,7 @@
 /**
  * Pure text formatting for the CLI: aligned tables (podman/kubectl style) and human ages.
  */
-import { describeExit, signalName } from "../api/statusText.js"
+import { type describeExit, signalName } from "../api/statusText.js"
 import { printable } from "../spec/printable.js"
 
 /**
