@@ -10,6 +10,8 @@
  */
 import { Effect, Layer, Stream } from "effect"
 import * as Api from "./api/Api.js"
+import type { WaitCondition } from "./api/conditions.js"
+import * as Watch from "./api/watch.js"
 import * as Config from "./config/Config.js"
 import { ensureDataDir } from "./config/privateDir.js"
 import type { EtcdError } from "./etcd/client.js"
@@ -80,6 +82,14 @@ export function status(name?: string) {
 }
 /** Restart a pod and reset its backoff. */
 export const restart = (name: string) => withDefaults(Api.restart(name))
+/**
+ * Wait until a pod is `running`, `ready`, `exited` or `deleted` (src/api/conditions.ts), from the
+ * store's event feed; fails with WaitTimeout / ConditionUnreachable naming its last state.
+ */
+export const waitFor = (name: string, condition: WaitCondition, options: Watch.WaitOptions = {}) =>
+  withDefaults(Watch.waitFor(name, condition, options))
+/** Status changes of every pod (or one): the current state first, then each change, once, in order. */
+export const watch = (name?: string) => Watch.watch(name).pipe(Stream.provideLayer(StoreLive))
 /**
  * Stored records that cannot be read (pods, statuses, events), and their removal: `fix` removes
  * invalid statuses and events, `remove` the named pods' invalid records (see `tank doctor`).

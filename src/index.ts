@@ -7,6 +7,8 @@
  */
 export * as Agent from "./agent/Agent.js"
 export * as Api from "./api/Api.js"
+export { WAIT_CONDITIONS, type WaitCondition } from "./api/conditions.js"
+export { ConditionUnreachable, type PodChange, waitFor, type WaitOptions, WaitTimeout, watch } from "./api/watch.js"
 export * as Config from "./config/Config.js"
 export { Host, NoUplink } from "./host/Host.js"
 export { decodePod, encodePod, InvalidSpec } from "./spec/decode.js"

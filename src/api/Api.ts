@@ -30,7 +30,7 @@ import { derive } from "./observed.js"
 
 export class PodNotFound extends Schema.TaggedError<PodNotFound>()("PodNotFound", { pod: Schema.String }) {
   override get message() {
-    return `pod "${this.pod}" is not declared`
+    return `pod "${this.pod}" not found`
   }
 }
 

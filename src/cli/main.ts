@@ -33,6 +33,7 @@ import { restart } from "./restart.js"
 import { stats } from "./stats.js"
 import { status } from "./status.js"
 import { EXIT_CLOSED_PIPE, flush, guard, isOutputClosed, write } from "./stdio.js"
+import { wait } from "./wait.js"
 import { web } from "./web.js"
 
 export const VERSION = "0.1.0"
@@ -78,6 +79,7 @@ const root = tankRoot.pipe(
     status,
     del,
     restart,
+    wait,
     exec,
     attach,
     logs,

@@ -2,7 +2,8 @@
  * `tank ps` / `tank list`: one row per pod, like `podman ps`.
  */
 import * as Command from "@effect/cli/Command"
-import { Effect, type Option } from "effect"
+import * as Options from "@effect/cli/Options"
+import { Effect, Option, Stream } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import type { Pod } from "../spec/Pod.js"
@@ -114,7 +115,49 @@ const liveAgentPid = (dir: string): number | undefined => {
   }
 }
 
-const run = ({ dataDir, json }: { dataDir: Option.Option<string>; json: boolean }) =>
+/**
+ * `ps -w`: after the table, one line per change as the store's event feed reports it (a row as in
+ * the table, without the header; `NAME removed` when a pod is gone); with --json one object a line.
+ * Changes already shown by the table are not printed again.
+ */
+const follow = (shownRows: ReadonlyArray<PsRow>, json: boolean, cluster: boolean) =>
+  Effect.gen(function*() {
+    const [{ keyOf, watch }, { Store }] = yield* Effect.promise(() =>
+      Promise.all([import("../api/watch.js"), import("../store/Store.js")])
+    )
+    const store = yield* Store
+    const last = new Map(shownRows.map((r) => [r.status.name, keyOf(r.status)]))
+    yield* watch().pipe(
+      Stream.filter((c) => {
+        const key = keyOf(c._tag === "Updated" ? c.status : undefined)
+        if ((last.get(c.name) ?? "") === key) return false
+        last.set(c.name, key)
+        return true
+      }),
+      Stream.runForEach((c) =>
+        Effect.gen(function*() {
+          if (c._tag === "Removed") {
+            return yield* out(json ? JSON.stringify({ name: c.name, removed: true }) : `${c.name}   removed`)
+          }
+          const stored = yield* store.get(c.name).pipe(Effect.option, Effect.map(Option.flatten))
+          const spec = Option.getOrUndefined(stored)
+          if (json) return yield* out(JSON.stringify({ ...c.status, image: imageOf(spec?.spec) }))
+          const row: PsRow = {
+            status: c.status,
+            spec: spec?.spec,
+            declaredAt: spec ? new Date(spec.updatedAt).toISOString() : undefined,
+            node: spec?.node ?? c.status.node
+          }
+          // The row without its header line.
+          yield* out(psTable([row], Date.now(), { cluster }).split("\n").slice(1).join("\n"))
+        })
+      )
+    )
+  })
+
+const run = (
+  { dataDir, json, watch }: { dataDir: Option.Option<string>; json: boolean; watch: boolean }
+) =>
   withStore(
     dataDir,
     (config) => Effect.map(loadReport, ({ invalid, rows }) => ({ rows, invalid, dir: config.dataDir, config })),
@@ -129,7 +172,7 @@ const run = ({ dataDir, json }: { dataDir: Option.Option<string>; json: boolean 
           ? err(`tank: warning: no agent is running for ${dir}; statuses may be stale (start one: tank daemon)`)
           : Effect.void
       ),
-      Effect.flatMap(({ config, rows }) =>
+      Effect.tap(({ config, rows }) =>
         json
           ? printJson(rows.map((r) => ({
             ...r.status,
@@ -138,6 +181,11 @@ const run = ({ dataDir, json }: { dataDir: Option.Option<string>; json: boolean 
             declared: r.declared ?? r.spec !== undefined
           })))
           : out(psTable(rows, Date.now(), { cluster: config.etcd !== undefined }))
+      ),
+      Effect.flatMap(({ config, rows }) =>
+        watch
+          ? withStore(dataDir, () => follow(rows, json, config.etcd !== undefined))
+          : Effect.void
       )
     )
 
@@ -147,7 +195,7 @@ const help = describe(
   [
     ["tank ps", "every declared pod (and pods still being torn down)"],
     ["tank ps --json | jq '.[] | select(.phase==\"running\") | .name'", "names of the running pods"],
-    ["tank --data-dir /srv/tank ps", "pods of another data dir"],
+    ["tank ps -w", "the table, then each change as it happens"],
     ["TANK_ETCD_ENDPOINTS=https://10.0.0.5:2379 tank ps", "pods of a cluster, with the node each is bound to"]
   ],
   "A pod the agent has not acted on yet shows as \"pending\" (is `tank daemon` running?); a deleted one\n" +
@@ -156,9 +204,14 @@ const help = describe(
     "\"unknown\"; `tank nodes` lists the nodes."
 )
 
-export const ps = Command.make("ps", { dataDir: dataDirOption, json: jsonOption }, run).pipe(
-  Command.withDescription(help)
-)
-export const list = Command.make("list", { dataDir: dataDirOption, json: jsonOption }, run).pipe(
-  Command.withDescription(help)
-)
+const options = {
+  dataDir: dataDirOption,
+  json: jsonOption,
+  watch: Options.boolean("watch").pipe(
+    Options.withAlias("w"),
+    Options.withDescription("After the table, print each change as it happens (Ctrl-C stops).")
+  )
+}
+
+export const ps = Command.make("ps", options, run).pipe(Command.withDescription(help))
+export const list = Command.make("list", options, run).pipe(Command.withDescription(help))

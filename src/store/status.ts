@@ -127,7 +127,12 @@ export const PodEvent = Schema.Struct({
   restarts: Schema.optional(Schema.Number),
   lastExit: Schema.optional(LastExit),
   /** For backing-off: the delay before the next start. */
-  delayMs: Schema.optional(Schema.Number)
+  delayMs: Schema.optional(Schema.Number),
+  /**
+   * The agent's events: the pod's status as written just before, so a watcher sees each state in
+   * order however late it reads (`Tank.watch`); a status read later may already be a newer one.
+   */
+  status: Schema.optional(PodStatus)
 })
 export type PodEvent = typeof PodEvent.Type
 export type NewPodEvent = Omit<PodEvent, "id">
