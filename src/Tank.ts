@@ -66,6 +66,8 @@ export const plan = (specs: ReadonlyArray<PodInput>) => withDefaults(Api.plan(sp
 export const get = (name: string) => withDefaults(Api.get(name))
 /** All desired pods, sorted by name. */
 export const list = () => withDefaults(Api.list)
+/** Desired pods whose labels match a selector (`app=web,tier!=db`, `env in (a,b)`, `!legacy`). */
+export const select = (selector: string) => withDefaults(Api.select(selector))
 /** Remove a pod's desired state; the agent tears it down. */
 export const remove = (nameOrPod: string | { readonly name: string }) => withDefaults(Api.remove(nameOrPod))
 export { remove as delete }

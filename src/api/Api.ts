@@ -17,6 +17,7 @@ import { hostPathIssues, hostPathPolicy } from "../config/hostPaths.js"
 import { canonicalJson, decodePod, InvalidSpec, SpecIssue } from "../spec/decode.js"
 import type { Pod } from "../spec/Pod.js"
 import { quoted } from "../spec/printable.js"
+import { type InvalidSelector, matches, parseSelector } from "../spec/selector.js"
 import type { PodStatus } from "../store/status.js"
 import {
   AlreadyExists,
@@ -210,6 +211,18 @@ export const list: Effect.Effect<ReadonlyArray<Pod>, StoreError, Store> = Effect
   ),
   Effect.map(({ pods }) => pods.map((p) => p.spec))
 )
+
+/**
+ * The readable desired pods whose labels match a kubectl-style selector (`app=web,tier!=db`,
+ * `env in (a,b)`, `gpu`, `!legacy`; src/spec/selector.ts), sorted by name.
+ */
+export const select = (
+  selector: string
+): Effect.Effect<ReadonlyArray<Pod>, InvalidSelector | StoreError, Store> =>
+  Effect.gen(function*() {
+    const sel = yield* parseSelector(selector)
+    return (yield* list).filter((p) => matches(sel, p.labels))
+  })
 
 /** Remove desired state; the agent tears the pod down. A missing pod is not an error (false). */
 export const remove = (nameOrPod: string | { readonly name: string }): Effect.Effect<boolean, StoreError, Store> =>

@@ -4,28 +4,29 @@
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 import { filesOption } from "./apply.js"
-import { CliExit, dataDirOption, describe, err, out, podArg, withStore } from "./common.js"
+import { CliExit, dataDirOption, describe, err, out, podArg, selectNames, selectorOption, withStore } from "./common.js"
 
 export const del = Command.make(
   "delete",
   {
     dataDir: dataDirOption,
     files: filesOption.pipe(Options.repeated),
+    selector: selectorOption,
     pods: podArg.pipe(Args.withDescription("Pod names."), Args.repeated)
   },
-  ({ dataDir, files, pods }) =>
+  ({ dataDir, files, pods, selector }) =>
     Effect.gen(function*() {
-      if (pods.length === 0 && files.length === 0) {
-        return yield* new CliExit({ code: 2, message: "name the pods to delete, or give -f FILE" })
+      if (pods.length === 0 && files.length === 0 && Option.isNone(selector)) {
+        return yield* new CliExit({ code: 2, message: "name the pods to delete, or give -f FILE or -l SELECTOR" })
       }
       const { readNames } = yield* Effect.promise(() => import("./specInput.js"))
       const fromFiles = files.length ? yield* readNames(files, "nothing was deleted") : []
-      const names = [...new Set([...pods, ...fromFiles])]
       yield* withStore(dataDir, () =>
         Effect.gen(function*() {
           const Api = yield* Effect.promise(() => import("../api/Api.js"))
+          const names = yield* selectNames([...new Set([...pods, ...fromFiles])], selector)
           let missing = 0
           for (const name of names) {
             if (yield* Api.remove(name)) yield* out(`pod/${name} deleted`)
@@ -45,7 +46,8 @@ export const del = Command.make(
       [
         ["tank delete web", "delete one pod"],
         ["tank delete web db cache", "several at once (exit 1 if any was not found; the others are still deleted)"],
-        ["tank delete -f pods/", "the pods a file or directory declares (only their names are read)"]
+        ["tank delete -f pods/", "the pods a file or directory declares (only their names are read)"],
+        ["tank delete -l app=web", "every pod labelled app=web"]
       ],
       "`tank wait --for deleted POD` returns once the agent has stopped and removed the pod."
     )

@@ -7,7 +7,7 @@ import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import { Effect, Option } from "effect"
-import { dataDirOption, describe, podArg, withStore } from "./common.js"
+import { dataDirOption, describe, podArg, selectorOption, withStore } from "./common.js"
 import { printJson, printYaml, printYamlDocs } from "./output.js"
 
 const outputOption = Options.choice("output", ["yaml", "json"]).pipe(
@@ -22,9 +22,10 @@ export const get = Command.make(
     dataDir: dataDirOption,
     output: outputOption,
     json: Options.boolean("json").pipe(Options.withDescription("Same as -o json.")),
+    selector: selectorOption,
     pod: podArg.pipe(Args.withDescription("A pod name (default: every pod)."), Args.optional)
   },
-  ({ dataDir, json, output, pod }) =>
+  ({ dataDir, json, output, pod, selector }) =>
     withStore(dataDir, () =>
       Effect.gen(function*() {
         const [Api, { encodePod }, { Store }, { warnInvalid }] = yield* Effect.promise(() =>
@@ -41,14 +42,16 @@ export const get = Command.make(
           return yield* asJson ? printJson(spec) : printYaml(spec)
         }
         const { invalid, pods } = yield* Effect.flatMap(Store, (s) => s.list)
-        const specs = pods.map((p) => encodePod(p.spec))
+        const { matches, parseSelector } = yield* Effect.promise(() => import("../spec/selector.js"))
+        const sel = Option.isSome(selector) ? yield* parseSelector(selector.value) : []
+        const specs = pods.filter((p) => matches(sel, p.spec.labels)).map((p) => encodePod(p.spec))
         yield* asJson ? printJson(specs) : printYamlDocs(specs)
         yield* warnInvalid(invalid)
       }), { readOnly: true })
 ).pipe(
   Command.withDescription(describe("get", "Print desired pod specs as stored (canonical form, defaults filled in).", [
     ["tank get web", "the spec of pod \"web\" as YAML"],
-    ["tank get -o json", "every pod as a JSON array"],
+    ["tank get -o json -l app=web", "the pods labelled app=web as a JSON array"],
     ["tank get web > web.yaml && $EDITOR web.yaml && tank apply -f web.yaml", "edit a pod in place"]
   ]))
 )

@@ -8,7 +8,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import type { Pod } from "../spec/Pod.js"
 import type { PodStatus } from "../store/status.js"
-import { dataDirOption, describe, err, jsonOption, out, withStore } from "./common.js"
+import { dataDirOption, describe, err, jsonOption, out, selectorOption, withStore } from "./common.js"
 import { printJson } from "./output.js"
 import { ageSince, renderTable, shortExit } from "./table.js"
 
@@ -120,13 +120,19 @@ const liveAgentPid = (dir: string): number | undefined => {
  * the table, without the header; `NAME removed` when a pod is gone); with --json one object a line.
  * Changes already shown by the table are not printed again.
  */
-const follow = (shownRows: ReadonlyArray<PsRow>, json: boolean, cluster: boolean) =>
+const follow = (
+  shownRows: ReadonlyArray<PsRow>,
+  json: boolean,
+  cluster: boolean,
+  keep: (spec: Pod | undefined) => boolean
+) =>
   Effect.gen(function*() {
     const [{ keyOf, watch }, { Store }] = yield* Effect.promise(() =>
       Promise.all([import("../api/watch.js"), import("../store/Store.js")])
     )
     const store = yield* Store
     const last = new Map(shownRows.map((r) => [r.status.name, keyOf(r.status)]))
+    const shown = new Set(shownRows.map((r) => r.status.name))
     yield* watch().pipe(
       Stream.filter((c) => {
         const key = keyOf(c._tag === "Updated" ? c.status : undefined)
@@ -137,10 +143,14 @@ const follow = (shownRows: ReadonlyArray<PsRow>, json: boolean, cluster: boolean
       Stream.runForEach((c) =>
         Effect.gen(function*() {
           if (c._tag === "Removed") {
+            // Only pods this listing showed (a selector cannot be checked on a pod that is gone).
+            if (!shown.has(c.name)) return
             return yield* out(json ? JSON.stringify({ name: c.name, removed: true }) : `${c.name}   removed`)
           }
           const stored = yield* store.get(c.name).pipe(Effect.option, Effect.map(Option.flatten))
           const spec = Option.getOrUndefined(stored)
+          if (!keep(spec?.spec) && !shown.has(c.name)) return
+          shown.add(c.name)
           if (json) return yield* out(JSON.stringify({ ...c.status, image: imageOf(spec?.spec) }))
           const row: PsRow = {
             status: c.status,
@@ -155,12 +165,31 @@ const follow = (shownRows: ReadonlyArray<PsRow>, json: boolean, cluster: boolean
     )
   })
 
+/** Rows whose pod's labels match `-l` (a pod being torn down has no spec, so no labels). */
+const bySelector = (selector: Option.Option<string>) =>
+  Effect.gen(function*() {
+    if (Option.isNone(selector)) return () => true
+    const { matches, parseSelector } = yield* Effect.promise(() => import("../spec/selector.js"))
+    const sel = yield* parseSelector(selector.value)
+    return (spec: Pod | undefined) => spec !== undefined && matches(sel, spec.labels)
+  })
+
 const run = (
-  { dataDir, json, watch }: { dataDir: Option.Option<string>; json: boolean; watch: boolean }
+  { dataDir, json, selector, watch }: {
+    dataDir: Option.Option<string>
+    json: boolean
+    selector: Option.Option<string>
+    watch: boolean
+  }
 ) =>
   withStore(
     dataDir,
-    (config) => Effect.map(loadReport, ({ invalid, rows }) => ({ rows, invalid, dir: config.dataDir, config })),
+    (config) =>
+      Effect.gen(function*() {
+        const keep = yield* bySelector(selector)
+        const { invalid, rows } = yield* loadReport
+        return { rows: rows.filter((r) => keep(r.spec)), invalid, dir: config.dataDir, config, keep }
+      }),
     { readOnly: true }
   )
     .pipe(
@@ -182,9 +211,9 @@ const run = (
           })))
           : out(psTable(rows, Date.now(), { cluster: config.etcd !== undefined }))
       ),
-      Effect.flatMap(({ config, rows }) =>
+      Effect.flatMap(({ config, keep, rows }) =>
         watch
-          ? withStore(dataDir, () => follow(rows, json, config.etcd !== undefined))
+          ? withStore(dataDir, () => follow(rows, json, config.etcd !== undefined, keep))
           : Effect.void
       )
     )
@@ -207,6 +236,7 @@ const help = describe(
 const options = {
   dataDir: dataDirOption,
   json: jsonOption,
+  selector: selectorOption,
   watch: Options.boolean("watch").pipe(
     Options.withAlias("w"),
     Options.withDescription("After the table, print each change as it happens (Ctrl-C stops).")

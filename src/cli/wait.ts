@@ -8,10 +8,20 @@ import * as Command from "@effect/cli/Command"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
-import { Duration, Effect, Either } from "effect"
+import { Duration, Effect, Either, Option } from "effect"
 import { WAIT_CONDITIONS } from "../api/conditions.js"
 import { parseDurationMs } from "../observe/time.js"
-import { CliExit, dataDirOption, describe, err, ExitCode, out, withStore } from "./common.js"
+import {
+  CliExit,
+  dataDirOption,
+  describe,
+  err,
+  ExitCode,
+  out,
+  selectNames,
+  selectorOption,
+  withStore
+} from "./common.js"
 
 const timeoutOption = Options.text("timeout").pipe(
   Options.withPseudoName("DURATION"),
@@ -40,12 +50,22 @@ export const wait = Command.make(
       Args.mapEffect((name) =>
         name.startsWith("-") ? Effect.fail(HelpDoc.p(`unknown option ${name}`)) : Effect.succeed(name)
       ),
-      Args.atLeast(1)
-    )
+      Args.repeated
+    ),
+    selector: selectorOption
   },
-  ({ condition, dataDir, pods, timeout }) =>
+  ({ condition, dataDir, pods: named, selector, timeout }) =>
     withStore(dataDir, () =>
       Effect.gen(function*() {
+        const pods = yield* selectNames(named, selector)
+        if (pods.length === 0) {
+          return yield* new CliExit({
+            code: Option.isNone(selector) ? ExitCode.usage : ExitCode.error,
+            message: Option.isNone(selector)
+              ? "name the pods to wait for, or give -l SELECTOR"
+              : "no pod matches the selector"
+          })
+        }
         const [{ waitFor }, { describeExit }] = yield* Effect.promise(() =>
           Promise.all([import("../api/watch.js"), import("../api/statusText.js")])
         )
