@@ -29,7 +29,7 @@ export const dataDirOption = Options.text("data-dir").pipe(
   Options.optional
 )
 
-export const jsonOption = Options.boolean("json").pipe(Options.withDescription("Print JSON instead of a table."))
+export const jsonOption = Options.boolean("json").pipe(Options.withDescription("Same as -o json."))
 
 /** A pod name argument. Unknown flags would otherwise land here (`tank get --bogus`): usage error. */
 export const podArg = Args.text({ name: "POD" }).pipe(

@@ -7,14 +7,10 @@ import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import { Effect, Option } from "effect"
+import type { Pod } from "../spec/Pod.js"
 import { dataDirOption, describe, podArg, selectorOption, withStore } from "./common.js"
-import { printJson, printYaml, printYamlDocs } from "./output.js"
-
-const outputOption = Options.choice("output", ["yaml", "json"]).pipe(
-  Options.withAlias("o"),
-  Options.withDescription("Output format."),
-  Options.withDefault("yaml" as const)
-)
+import { formatOf, outputOption, printListing, printYaml, printYamlDocs } from "./output.js"
+import { renderTable } from "./table.js"
 
 export const get = Command.make(
   "get",
@@ -36,16 +32,31 @@ export const get = Command.make(
             import("./ps.js")
           ])
         )
-        const asJson = json || output === "json"
+        // Specs read best as YAML: the default here; table/wide are a NAME, IMAGES, LABELS summary.
+        const format = formatOf({ json, output }, "yaml")
+        const summary = (pods: ReadonlyArray<Pod>) => () =>
+          renderTable(
+            ["NAME", "IMAGES", "LABELS"],
+            pods.map((p) => [
+              p.name,
+              p.containers.map((c) => typeof c.image === "string" ? c.image : `rootfs:${c.image.rootfs}`).join(","),
+              Object.entries(p.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(",") || "-"
+            ])
+          )
         if (Option.isSome(pod)) {
-          const spec = encodePod(yield* Api.get(pod.value))
-          return yield* asJson ? printJson(spec) : printYaml(spec)
+          const one = yield* Api.get(pod.value)
+          const spec = encodePod(one)
+          if (format === "yaml") return yield* printYaml(spec)
+          return yield* printListing(format, { value: spec, names: [`pod/${one.name}`], table: summary([one]) })
         }
         const { invalid, pods } = yield* Effect.flatMap(Store, (s) => s.list)
         const { matches, parseSelector } = yield* Effect.promise(() => import("../spec/selector.js"))
         const sel = Option.isSome(selector) ? yield* parseSelector(selector.value) : []
-        const specs = pods.filter((p) => matches(sel, p.spec.labels)).map((p) => encodePod(p.spec))
-        yield* asJson ? printJson(specs) : printYamlDocs(specs)
+        const picked = pods.filter((p) => matches(sel, p.spec.labels)).map((p) => p.spec)
+        const specs = picked.map(encodePod)
+        yield* format === "yaml"
+          ? printYamlDocs(specs)
+          : printListing(format, { value: specs, names: picked.map((p) => `pod/${p.name}`), table: summary(picked) })
         yield* warnInvalid(invalid)
       }), { readOnly: true })
 ).pipe(

@@ -23,6 +23,7 @@ import { doctor } from "./doctor.js"
 import { events } from "./events.js"
 import { exec } from "./exec.js"
 import { get } from "./get.js"
+import { cleanHelp } from "./help.js"
 import { images, prune } from "./images.js"
 import { logs } from "./logs.js"
 import { network, networks, port } from "./network.js"
@@ -156,11 +157,13 @@ const stderrLogger = Logger.make(({ annotations, cause, date, logLevel, message 
   )
 })
 
-/** @effect/cli colours its help unconditionally: plain text on pipes and with NO_COLOR. */
+/** @effect/cli colours its help unconditionally: plain text on pipes and with NO_COLOR; never its filler (help.ts). */
 const plainOnPipes = <A, E, R>(eff: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
-  if (process.stdout.isTTY === true && !process.env.NO_COLOR) return eff
-  // eslint-disable-next-line no-control-regex
-  const strip = (a: unknown) => (typeof a === "string" ? a.replace(/\x1b\[[0-9;]*m/g, "") : a)
+  const colour = process.stdout.isTTY === true && !process.env.NO_COLOR
+  // Only @effect/cli writes through Console (results go through stdio.ts): its help, less its filler.
+  const strip = (a: unknown) =>
+    // eslint-disable-next-line no-control-regex
+    typeof a === "string" ? (colour ? cleanHelp(a) : cleanHelp(a).replace(/\x1b\[[0-9;]*m/g, "")) : a
   return Console.consoleWith((c) =>
     Effect.withConsole(eff, {
       ...c,

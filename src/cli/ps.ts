@@ -9,7 +9,7 @@ import * as path from "node:path"
 import type { Pod } from "../spec/Pod.js"
 import type { PodStatus } from "../store/status.js"
 import { dataDirOption, describe, err, jsonOption, out, selectorOption, withStore } from "./common.js"
-import { printJson } from "./output.js"
+import { type Format, formatOf, outputOption, printListing } from "./output.js"
 import { ageSince, renderTable, shortExit } from "./table.js"
 
 const imageOf = (pod: Pod | undefined): string => {
@@ -38,7 +38,7 @@ export interface PsRow {
 export const psTable = (
   rows: ReadonlyArray<PsRow>,
   now: number,
-  options: { readonly cluster?: boolean } = {}
+  options: { readonly cluster?: boolean; readonly wide?: boolean } = {}
 ): string => {
   const header = ["NAME", "PHASE", "RESTARTS", "AGE", "IMAGE", "ADDRESSES", "HOST PID", "LAST EXIT"]
   const body = rows.map(({ declaredAt, spec, status: s }) => [
@@ -65,6 +65,17 @@ export const psTable = (
   if (ports.some((p) => p !== "")) {
     header.splice(6, 0, "PORTS")
     body.forEach((r, i) => r.splice(6, 0, ports[i] || "-"))
+  }
+  if (options.wide) {
+    // -o wide: what the pod is labelled, and why it is in its phase.
+    header.push("LABELS", "REASON")
+    body.forEach((r, i) => {
+      const { spec, status } = rows[i]!
+      r.push(
+        Object.entries(spec?.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(",") || "-",
+        status.reason ?? "-"
+      )
+    })
   }
   if (!options.cluster) return renderTable(header, body)
   // NODE after PHASE: where a pod runs matters more than its image in a cluster.
@@ -175,48 +186,60 @@ const bySelector = (selector: Option.Option<string>) =>
   })
 
 const run = (
-  { dataDir, json, selector, watch }: {
+  { dataDir, json: jsonFlag, output, quiet, selector, watch }: {
     dataDir: Option.Option<string>
     json: boolean
+    output: Option.Option<Format>
+    quiet: boolean
     selector: Option.Option<string>
     watch: boolean
   }
-) =>
-  withStore(
-    dataDir,
-    (config) =>
-      Effect.gen(function*() {
-        const keep = yield* bySelector(selector)
-        const { invalid, rows } = yield* loadReport
-        return { rows: rows.filter((r) => keep(r.spec)), invalid, dir: config.dataDir, config, keep }
-      }),
-    { readOnly: true }
-  )
-    .pipe(
-      Effect.tap(({ invalid }) => warnInvalid(invalid)),
-      Effect.tap(({ config, dir, rows }) =>
-        // Statuses are only as fresh as the agent that writes them: say so when none is running.
-        // (In cluster mode the agents are elsewhere: `tank nodes` shows which are ready.)
-        rows.length > 0 && config.etcd === undefined && liveAgentPid(dir) === undefined
-          ? err(`tank: warning: no agent is running for ${dir}; statuses may be stale (start one: tank daemon)`)
-          : Effect.void
-      ),
-      Effect.tap(({ config, rows }) =>
-        json
-          ? printJson(rows.map((r) => ({
-            ...r.status,
-            ...(config.etcd && r.node !== undefined ? { node: r.node } : {}),
-            image: imageOf(r.spec),
-            declared: r.declared ?? r.spec !== undefined
-          })))
-          : out(psTable(rows, Date.now(), { cluster: config.etcd !== undefined }))
-      ),
-      Effect.flatMap(({ config, keep, rows }) =>
-        watch
-          ? withStore(dataDir, () => follow(rows, json, config.etcd !== undefined, keep))
-          : Effect.void
-      )
+) => {
+  const format = quiet ? "name" : formatOf({ json: jsonFlag, output })
+  const json = format === "json" || format === "yaml"
+  return (
+    withStore(
+      dataDir,
+      (config) =>
+        Effect.gen(function*() {
+          const keep = yield* bySelector(selector)
+          const { invalid, rows } = yield* loadReport
+          return { rows: rows.filter((r) => keep(r.spec)), invalid, dir: config.dataDir, config, keep }
+        }),
+      { readOnly: true }
     )
+      .pipe(
+        Effect.tap(({ invalid }) => warnInvalid(invalid)),
+        Effect.tap(({ config, dir, rows }) =>
+          // Statuses are only as fresh as the agent that writes them: say so when none is running.
+          // (In cluster mode the agents are elsewhere: `tank nodes` shows which are ready.)
+          rows.length > 0 && config.etcd === undefined && liveAgentPid(dir) === undefined
+            ? err(`tank: warning: no agent is running for ${dir}; statuses may be stale (start one: tank daemon)`)
+            : Effect.void
+        ),
+        Effect.tap(({ config, rows }) =>
+          printListing(format, {
+            value: rows.map((r) => ({
+              ...r.status,
+              ...(config.etcd && r.node !== undefined ? { node: r.node } : {}),
+              image: imageOf(r.spec),
+              ...(r.spec?.labels ? { labels: r.spec.labels } : {}),
+              declared: r.declared ?? r.spec !== undefined
+            })),
+            // -q: bare names, for `xargs`; -o name: kubectl's kind/name.
+            names: rows.map((r) => quiet ? r.status.name : `pod/${r.status.name}`),
+            table: () => psTable(rows, Date.now(), { cluster: config.etcd !== undefined }),
+            wide: () => psTable(rows, Date.now(), { cluster: config.etcd !== undefined, wide: true })
+          })
+        ),
+        Effect.flatMap(({ config, keep, rows }) =>
+          watch
+            ? withStore(dataDir, () => follow(rows, json, config.etcd !== undefined, keep))
+            : Effect.void
+        )
+      )
+  )
+}
 
 const help = describe(
   "ps",
@@ -224,6 +247,7 @@ const help = describe(
   [
     ["tank ps", "every declared pod (and pods still being torn down)"],
     ["tank ps --json | jq '.[] | select(.phase==\"running\") | .name'", "names of the running pods"],
+    ["tank ps -q -l app=web | xargs tank restart", "restart the pods labelled app=web"],
     ["tank ps -w", "the table, then each change as it happens"],
     ["TANK_ETCD_ENDPOINTS=https://10.0.0.5:2379 tank ps", "pods of a cluster, with the node each is bound to"]
   ],
@@ -236,6 +260,8 @@ const help = describe(
 const options = {
   dataDir: dataDirOption,
   json: jsonOption,
+  output: outputOption,
+  quiet: Options.boolean("quiet").pipe(Options.withAlias("q"), Options.withDescription("Only pod names, one a line.")),
   selector: selectorOption,
   watch: Options.boolean("watch").pipe(
     Options.withAlias("w"),
