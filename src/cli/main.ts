@@ -34,6 +34,7 @@ import { restart } from "./restart.js"
 import { stats } from "./stats.js"
 import { status } from "./status.js"
 import { EXIT_CLOSED_PIPE, flush, guard, isOutputClosed, write } from "./stdio.js"
+import { top } from "./top.js"
 import { wait } from "./wait.js"
 import { web } from "./web.js"
 
@@ -85,6 +86,7 @@ const root = tankRoot.pipe(
     attach,
     logs,
     stats,
+    top,
     events,
     doctor,
     nodes,

@@ -3,7 +3,8 @@
  * daemon`), real busybox pods from the local test registry, the bundled CLI in subprocesses.
  * - wait --for running returns within a second of the pod running; --for deleted once it is gone;
  * - a crash-looping pod: wait --for ready fails (exit 1) naming its state and last exit;
- * - ps -w --json delivers the pod's changes as they happen, each once and in order.
+ * - ps -w --json delivers the pod's changes as they happen, each once and in order;
+ * - top lists the pod's processes (from its cgroup) with user, CPU and memory.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
@@ -94,6 +95,23 @@ describe("tank wait and ps -w (root, e2e)", () => {
         assert.strictEqual(web.phase, "running")
         const lag = returnedAt - Date.parse(web.startedAt!)
         assert.isBelow(lag, 1000, `wait returned ${lag} ms after the pod started`)
+        // top: the pod's processes from its cgroup, with user, CPU and memory.
+        const top = yield* tank(dataDir, ["top", "web", "-o", "json"])
+        assert.strictEqual(top.code, 0, top.stderr)
+        const procs = JSON.parse(top.stdout) as ReadonlyArray<
+          { pid: number; uid: number; command: string; rssBytes: number; cpuPercent: number }
+        >
+        const main = procs.find((p) => p.command.startsWith("sh -c trap"))
+        assert.isDefined(main, top.stdout)
+        assert.strictEqual(main!.uid, 0)
+        assert.isAbove(main!.rssBytes, 0)
+        const table = yield* tank(dataDir, ["top", "web"])
+        assert.match(table.stdout, /^PID\s+PPID\s+UID\s+%CPU\s+RSS\s+TIME\s+COMMAND\n/)
+        assert.match(table.stdout, /\ssh -c trap 'exit 0' TERM; while true; do sleep 1; done$/m)
+        const notRunning = yield* tank(dataDir, ["top", "ghost"])
+        assert.strictEqual(notRunning.code, 1)
+        assert.strictEqual(notRunning.stderr, "tank: pod ghost is not running\n")
+
         // Already running: met at once; ready too (the run is of the current spec).
         const ready = yield* tank(dataDir, ["wait", "web", "--for", "ready"])
         assert.strictEqual(ready.code, 0, ready.stderr)
