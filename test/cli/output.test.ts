@@ -64,6 +64,28 @@ describe("-o on listing commands", () => {
     expect(await ok(`$TANK events -o name`)).toMatch(/^event\/\d+\nevent\/\d+\n$/)
   }, 60_000)
 
+  it("get -w: the listing, then each stored spec of the selected pods and their deletion, as they happen", async () => {
+    const pod = JSON.stringify({
+      name: "late",
+      labels: { app: "new" },
+      containers: [{ name: "app", image: "127.0.0.1:5000/tank/busybox:latest" }]
+    })
+    const other = pod.replace(/late/, "other").replace(/"new"/, "\"old\"")
+    const r = await sh(
+      `$TANK get -w -o json -l app=new > ${data.dir}/watch.out & W=$!; sleep 1.5; ` +
+        `echo '${pod}' | $TANK apply -f - >/dev/null; echo '${other}' | $TANK apply -f - >/dev/null; ` +
+        `$TANK delete late other >/dev/null; sleep 1; kill $W; cat ${data.dir}/watch.out`
+    )
+    const [listing, ...changes] = r.stdout.split("\n").filter(Boolean).join("\n").replace(/^\[\]\n/, "[]\n").split("\n")
+    expect(listing).toBe("[]")
+    expect(
+      changes.map((l) => JSON.parse(l) as { name: string; deleted?: boolean }).map((c) =>
+        `${c.name}${c.deleted ? " deleted" : ""}`
+      )
+    )
+      .toEqual(["late", "late deleted"])
+  }, 60_000)
+
   it("a reader that stops early ends a formatted listing quietly (exit 0)", async () => {
     const r = await sh(`$TANK ps -o yaml | head -c 1; echo " status=\${PIPESTATUS[0]}"`)
     expect(r.stdout).toMatch(/ status=0\n$/)
