@@ -31,6 +31,7 @@ import { nodes } from "./nodes.js"
 import { list, ps } from "./ps.js"
 import { pull } from "./pull.js"
 import { restart } from "./restart.js"
+import { schema } from "./schema.js"
 import { stats } from "./stats.js"
 import { status } from "./status.js"
 import { EXIT_CLOSED_PIPE, flush, guard, isOutputClosed, write } from "./stdio.js"
@@ -97,6 +98,7 @@ const root = tankRoot.pipe(
     images,
     prune,
     web,
+    schema,
     completion,
     version
   ])
