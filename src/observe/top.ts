@@ -7,10 +7,7 @@
 import { Effect } from "effect"
 import * as fsp from "node:fs/promises"
 import { Cgroups } from "../cgroups/Cgroups.js"
-import { TankConfig } from "../config/Config.js"
-import { podLayout } from "../runtime/layout.js"
-import { readRecord } from "../runtime/record.js"
-import { PodNotRunning } from "./stats.js"
+import { PodNotRunning, recordOf } from "./stats.js"
 
 export interface TopProcess {
   readonly container: string
@@ -65,15 +62,13 @@ const probe = (pid: number) =>
 
 export const top = (pod: string, options: { readonly intervalMs?: number } = {}) =>
   Effect.gen(function*() {
-    const { dataDir } = yield* TankConfig
     const cgroups = yield* Cgroups
-    const record = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(pod)
-      ? yield* readRecord(podLayout(dataDir, pod).record)
-      : undefined
-    if (record === undefined || record._tag === "None") return yield* new PodNotRunning({ pod })
-    const members = yield* Effect.forEach(record.value.containers, (c) =>
+    const record = yield* recordOf(pod)
+    const group = record.cgroup
+    if (group === undefined) return yield* new PodNotRunning({ pod, reason: "its run has no cgroup yet" })
+    const members = yield* Effect.forEach(record.containers, (c) =>
       Effect.gen(function*() {
-        const h = yield* cgroups.handle({ pod: record.value.cgroup, container: c.name }).pipe(
+        const h = yield* cgroups.handle({ pod: group, container: c.name }).pipe(
           Effect.mapError((e) => new PodNotRunning({ pod, reason: e.message }))
         )
         const text = yield* read(h.procsFiles[0]!)
