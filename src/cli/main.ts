@@ -14,6 +14,7 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Console, Effect, Exit, Logger, Option } from "effect"
 import { printableText } from "../spec/printable.js"
 import { apply } from "./apply.js"
+import { load, save } from "./archive.js"
 import { attach } from "./attach.js"
 import { CliExit, describe, ExitCode, helpExtras, out, tankRoot } from "./common.js"
 import { daemon } from "./daemon.js"
@@ -97,6 +98,8 @@ const root = tankRoot.pipe(
     pull,
     images,
     prune,
+    save,
+    load,
     web,
     schema,
     completion,

@@ -3,16 +3,12 @@
  * pods inherit. `Host.Static` takes them from config; users compose their own layer (say, one that
  * asks NetworkManager, or picks the interface holding the default route).
  */
-import { Context, Effect, Layer, Schema } from "effect"
+import { Context, Effect, Layer } from "effect"
 import { TankConfig } from "../config/Config.js"
+import { NoUplink } from "../net/errors.js"
 
-export class NoUplink extends Schema.TaggedError<NoUplink>()("NoUplink", {
-  reason: Schema.String
-}) {
-  override get message() {
-    return `no uplink for parent "auto": ${this.reason}`
-  }
-}
+// One error for "no uplink" wherever it is found (the network names the NIC): one tag to catch.
+export { NoUplink }
 
 export interface HostService {
   /** The interface macvlan NICs with `parent: "auto"` attach to. */

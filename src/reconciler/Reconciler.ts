@@ -8,19 +8,15 @@
  * writer of the pod's observed status and events. The live layer is in `ReconcilerLive.ts`.
  */
 import type { Effect } from "effect"
-import { Context, Schema } from "effect"
+import { Context } from "effect"
+import { PodNotFound as NotFound } from "../api/Api.js"
 import type { Pod } from "../spec/Pod.js"
 import type { PodStatus } from "../store/status.js"
 import type { StoreError } from "../store/Store.js"
 import { type BackoffConfig, defaultBackoff } from "./restarts.js"
 
-export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", {
-  pod: Schema.String
-}) {
-  override get message() {
-    return `pod "${this.pod}" not found`
-  }
-}
+// The API's error, so a caller catches one tag for "no such pod" whichever layer noticed.
+export { NotFound }
 
 export interface ReconcilerConfig {
   /** Periodic full pass, whatever the change feed says. */

@@ -334,7 +334,7 @@ export const containerRecord = (s: Launched): ContainerRecord => ({
 /** sync 3 for one container: its setup runs and it execs. */
 export const proceedOne = (pod: string, s: { readonly name: string; readonly client: MonitorClient }) =>
   s.client.proceed.pipe(Effect.mapError((e) =>
-    e._tag === "SetupFailed"
+    e._tag === "MonitorSetupFailed"
       ? new SetupFailed({ pod, step: `${s.name}: ${e.step}`, message: e.message, errno: e.errno })
       : step(pod, `proceed ${s.name}`)(e)
   ))

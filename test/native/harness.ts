@@ -13,7 +13,7 @@ import type {
   HelperProtocolError,
   MonitorBusy,
   MonitorGone,
-  SetupFailed
+  MonitorSetupFailed
 } from "../../src/runtime/helper/errors.js"
 import { type MonitorHandle, startMonitor } from "../../src/runtime/helper/monitor.js"
 import type { ExitRecord, MonitorConfig } from "../../src/runtime/helper/schema.js"
@@ -97,7 +97,11 @@ export const startRun = (
   lower: string,
   over: Overrides = {},
   dir?: string
-): Effect.Effect<Run, HelperNotBuilt | HelperProtocolError | SetupFailed | MonitorGone | MonitorBusy, Scope.Scope> =>
+): Effect.Effect<
+  Run,
+  HelperNotBuilt | HelperProtocolError | MonitorSetupFailed | MonitorGone | MonitorBusy,
+  Scope.Scope
+> =>
   Effect.gen(function*() {
     const d = dir ?? (yield* runDir)
     for (const sub of ["upper", "work", "merged"]) fs.mkdirSync(path.join(d, sub), { recursive: true })

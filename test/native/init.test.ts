@@ -88,7 +88,7 @@ describe("tank-init (live, root)", () => {
       // A missing command is a setup failure, as without init (not an exit code of tank-init).
       const run = yield* startRun(lower, { argv: ["/nope"], init })
       const err = yield* Effect.flip(run.client.proceed)
-      expect(err).toMatchObject({ _tag: "SetupFailed", step: "exec", errno: 2 })
+      expect(err).toMatchObject({ _tag: "MonitorSetupFailed", step: "exec", errno: 2 })
       expect(yield* run.client.wait).toMatchObject({ reason: "setup_failed", setupError: { step: "exec" } })
     }))
 
@@ -107,6 +107,6 @@ describe("tank-init (live, root)", () => {
     Effect.gen(function*() {
       const lower = yield* busyboxRootfs
       const err = yield* Effect.flip(startRun(lower, { argv: ["true"], init: "/nonexistent/tank-init" }))
-      expect(err).toMatchObject({ _tag: "SetupFailed", step: "init", errno: 2 })
+      expect(err).toMatchObject({ _tag: "MonitorSetupFailed", step: "init", errno: 2 })
     }))
 })

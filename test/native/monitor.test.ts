@@ -41,7 +41,7 @@ describe("Monitor exit reporting", () => {
       const before = yield* leakSnapshot({ pathPrefixes: ["/tmp/tank-native-"], processMarkers: ["tank-native-"] })
       const run = yield* startRun(lower, { argv: ["true"], cwd: "/does/not/exist" })
       const err = yield* Effect.flip(run.client.proceed)
-      expect(err).toMatchObject({ _tag: "SetupFailed", step: "chdir", errno: 2 })
+      expect(err).toMatchObject({ _tag: "MonitorSetupFailed", step: "chdir", errno: 2 })
       const exit = yield* run.client.wait
       expect(exit).toMatchObject({ reason: "setup_failed", setupError: { step: "chdir", errno: 2 } })
       yield* run.client.release
@@ -55,9 +55,9 @@ describe("Monitor exit reporting", () => {
   it.scopedLive("Monitor_setupFailure_badLowerdir_mountRootfs", () =>
     Effect.gen(function*() {
       const r = yield* runToExit("/nonexistent/lower", { argv: ["true"] }).pipe(
-        Effect.catchTag("SetupFailed", (e) => Effect.succeed(e))
+        Effect.catchTag("MonitorSetupFailed", (e) => Effect.succeed(e))
       )
-      expect(r).toMatchObject({ _tag: "SetupFailed", step: "mount_rootfs", errno: 2 })
+      expect(r).toMatchObject({ _tag: "MonitorSetupFailed", step: "mount_rootfs", errno: 2 })
     }))
 
   it.scopedLive("Monitor_setupFailure_missingExecutable_exec", () =>
@@ -65,7 +65,7 @@ describe("Monitor exit reporting", () => {
       const lower = yield* busyboxRootfs
       const run = yield* startRun(lower, { argv: ["no-such-binary"] })
       const err = yield* Effect.flip(run.client.proceed)
-      expect(err).toMatchObject({ _tag: "SetupFailed", step: "exec", errno: 2 })
+      expect(err).toMatchObject({ _tag: "MonitorSetupFailed", step: "exec", errno: 2 })
     }))
 
   it.scopedLive("Monitor_setupFailure_beforeReady_missingNetns_nothingRuns", () =>
@@ -75,11 +75,11 @@ describe("Monitor exit reporting", () => {
       const err = yield* Effect.flip(
         startRun(lower, { namespaces: { net: { join: "/nonexistent/net" }, uts: "new", ipc: "new" } })
       )
-      expect(err).toMatchObject({ _tag: "SetupFailed", step: "open_ns_net", errno: 2 })
+      expect(err).toMatchObject({ _tag: "MonitorSetupFailed", step: "open_ns_net", errno: 2 })
       const err2 = yield* Effect.flip(
         startRun(lower, { cgroupProcs: ["/sys/fs/cgroup/pids/no-such-tank-group/cgroup.procs"] })
       )
-      expect(err2).toMatchObject({ _tag: "SetupFailed", step: "cgroup_join", errno: 2 })
+      expect(err2).toMatchObject({ _tag: "MonitorSetupFailed", step: "cgroup_join", errno: 2 })
       yield* assertNoLeaks(before, { processMarkers: ["tank-native-"] })
     }))
 
@@ -262,7 +262,7 @@ describe("Monitor config validation", () => {
       const lower = yield* busyboxRootfs
       const run = yield* startRun(lower, { argv: ["sleep", "1000"] })
       const r = yield* Effect.flip(startRun(lower, { argv: ["true"], socketPath: run.config.socketPath }))
-      expect(r).toMatchObject({ _tag: "SetupFailed", step: "socket", errno: 98 })
+      expect(r).toMatchObject({ _tag: "MonitorSetupFailed", step: "socket", errno: 98 })
       expect((yield* run.client.state).status).toBe("parked")
     }))
 })

@@ -62,7 +62,7 @@ describe("Sandbox", () => {
   it.scopedLive("Sandbox_badArgs_failsWithStep", () =>
     Effect.gen(function*() {
       const err = yield* Effect.flip(sandbox({ dir: "relative/dir", net: true }))
-      expect(err).toMatchObject({ _tag: "SetupFailed", step: "usage" })
+      expect(err).toMatchObject({ _tag: "MonitorSetupFailed", step: "usage" })
     }))
 })
 

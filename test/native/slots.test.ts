@@ -168,7 +168,7 @@ describe("Monitor socket ownership", () => {
       const run = yield* startRun(lower, { argv: ["sleep", "1000"] })
       yield* hold(run.config.socketPath, GENERAL - 1)
       const second = yield* Effect.flip(startRun(lower, { argv: ["true"], socketPath: run.config.socketPath }))
-      expect(second).toMatchObject({ _tag: "SetupFailed", step: "socket", errno: 98 })
+      expect(second).toMatchObject({ _tag: "MonitorSetupFailed", step: "socket", errno: 98 })
       expect(yield* run.client.state).toMatchObject({ status: "parked" })
     }))
 })

@@ -6,7 +6,13 @@ import { Effect, Either, Schema } from "effect"
 import type { Scope } from "effect"
 import type * as net from "node:net"
 import { type Attachment, openAttachment } from "./attach.js"
-import { HelperProtocolError, type MonitorBusy, MonitorGone, MonitorRequestFailed, SetupFailed } from "./errors.js"
+import {
+  HelperProtocolError,
+  type MonitorBusy,
+  MonitorGone,
+  MonitorRequestFailed,
+  MonitorSetupFailed
+} from "./errors.js"
 import { greeting } from "./greeting.js"
 import { type ExitRecord, type Hello, type MonitorState, Reply } from "./schema.js"
 import { openSocket } from "./socket.js"
@@ -20,8 +26,8 @@ export interface MonitorClient {
   /** What the monitor said on connect. */
   readonly hello: typeof Hello.Type["hello"]
   readonly state: Effect.Effect<MonitorState, MonitorError>
-  /** Release the parked workload (sync 3); succeeds once it has exec'd, fails with SetupFailed. */
-  readonly proceed: Effect.Effect<void, MonitorError | SetupFailed>
+  /** Release the parked workload (sync 3); succeeds once it has exec'd, fails with MonitorSetupFailed. */
+  readonly proceed: Effect.Effect<void, MonitorError | MonitorSetupFailed>
   /** Kill the parked workload; its exit record says setup_failed / "aborted". */
   readonly abort: Effect.Effect<void, MonitorError>
   readonly signal: (signal: number) => Effect.Effect<void, MonitorError>
@@ -101,7 +107,7 @@ class Connection {
     this.pending.delete(r.id)
     if (r.ok) return p.resume(Either.right(r))
     if (r.error.code === "setup_failed" && r.error.setupError) {
-      // Carried through as a request failure; `proceed` turns it into SetupFailed.
+      // Carried through as a request failure; `proceed` turns it into MonitorSetupFailed.
       return p.resume(Either.left(
         new MonitorRequestFailed({ op: p.op, code: "setup_failed", message: JSON.stringify(r.error.setupError) })
       ))
@@ -160,7 +166,7 @@ export const connect = (
       Effect.asVoid,
       Effect.catchIf(
         (e): e is MonitorRequestFailed => e._tag === "MonitorRequestFailed" && e.code === "setup_failed",
-        (e) => Effect.fail(new SetupFailed(JSON.parse(e.message)))
+        (e) => Effect.fail(new MonitorSetupFailed(JSON.parse(e.message)))
       )
     )
     const client: MonitorClient = {

@@ -1,6 +1,6 @@
 /**
  * Typed failures of the native helper client. Every one names what was expected or which step
- * failed, so the Runtime can turn them into its own SetupFailed / exit causes without guessing.
+ * failed, so the Runtime can turn them into its own MonitorSetupFailed / exit causes without guessing.
  */
 import { Schema } from "effect"
 
@@ -25,7 +25,7 @@ export class HelperProtocolError extends Schema.TaggedError<HelperProtocolError>
 }
 
 /** A setup step failed (before or after the checkpoint); `step` is the helper's step name. */
-export class SetupFailed extends Schema.TaggedError<SetupFailed>()("SetupFailed", {
+export class MonitorSetupFailed extends Schema.TaggedError<MonitorSetupFailed>()("MonitorSetupFailed", {
   step: Schema.String,
   errno: Schema.Number,
   message: Schema.String
@@ -69,7 +69,7 @@ export class MonitorRequestFailed extends Schema.TaggedError<MonitorRequestFaile
 export type HelperError =
   | HelperNotBuilt
   | HelperProtocolError
-  | SetupFailed
+  | MonitorSetupFailed
   | MonitorGone
   | MonitorBusy
   | MonitorRequestFailed

@@ -4,7 +4,7 @@
  */
 import { Effect, Either, Schema } from "effect"
 import { spawn } from "node:child_process"
-import { HelperProtocolError, SetupFailed } from "./errors.js"
+import { HelperProtocolError, MonitorSetupFailed } from "./errors.js"
 import { HelperFailure } from "./schema.js"
 
 export interface LineResult {
@@ -30,12 +30,12 @@ export const runForLine = (
       resume(Effect.succeed({ line: out.split("\n")[0] ?? "", code, stderr: err })))
   })
 
-/** Decode the line as `ok` or as the helper's `{"error": ...}`, which becomes SetupFailed. */
+/** Decode the line as `ok` or as the helper's `{"error": ...}`, which becomes MonitorSetupFailed. */
 export const decodeLine = <A, I>(
   schema: Schema.Schema<A, I>,
   expected: string,
   r: LineResult
-): Effect.Effect<A, HelperProtocolError | SetupFailed> => {
+): Effect.Effect<A, HelperProtocolError | MonitorSetupFailed> => {
   let json: unknown
   try {
     json = JSON.parse(r.line)
@@ -43,7 +43,7 @@ export const decodeLine = <A, I>(
     return Effect.fail(new HelperProtocolError({ expected, received: r.line || `exit ${r.code} ${r.stderr}` }))
   }
   const failure = Schema.decodeUnknownEither(HelperFailure)(json)
-  if (Either.isRight(failure)) return Effect.fail(new SetupFailed(failure.right.error))
+  if (Either.isRight(failure)) return Effect.fail(new MonitorSetupFailed(failure.right.error))
   return Schema.decodeUnknown(schema)(json).pipe(
     Effect.mapError(() => new HelperProtocolError({ expected, received: r.line }))
   )

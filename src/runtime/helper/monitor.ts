@@ -6,7 +6,7 @@
 import { Effect, Option, Schema } from "effect"
 import * as fs from "node:fs"
 import { helperPath } from "./binary.js"
-import type { HelperNotBuilt, HelperProtocolError, SetupFailed } from "./errors.js"
+import type { HelperNotBuilt, HelperProtocolError, MonitorSetupFailed } from "./errors.js"
 import { decodeLine, runForLine } from "./exec.js"
 import { ExitRecord, MonitorConfig, MonitorReady } from "./schema.js"
 
@@ -25,13 +25,13 @@ export interface MonitorHandle {
 
 /**
  * Validate and write the config (mode 0600) to `configPath`, start the monitor, wait for ready.
- * Fails with SetupFailed (step + errno) when the config, socket, namespaces, clone or cgroup
+ * Fails with MonitorSetupFailed (step + errno) when the config, socket, namespaces, clone or cgroup
  * placement fail; nothing is left running then (the config file is the caller's).
  */
 export const startMonitor = (
   config: MonitorConfig,
   configPath: string
-): Effect.Effect<MonitorHandle, HelperNotBuilt | HelperProtocolError | SetupFailed> =>
+): Effect.Effect<MonitorHandle, HelperNotBuilt | HelperProtocolError | MonitorSetupFailed> =>
   Effect.gen(function*() {
     const helper = yield* helperPath
     const encoded = yield* Schema.encode(MonitorConfig)(config).pipe(

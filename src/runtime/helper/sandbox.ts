@@ -4,7 +4,7 @@
  */
 import { Effect, Schema } from "effect"
 import { helperPath } from "./binary.js"
-import type { HelperNotBuilt, HelperProtocolError, SetupFailed } from "./errors.js"
+import type { HelperNotBuilt, HelperProtocolError, MonitorSetupFailed } from "./errors.js"
 import { decodeLine, runForLine } from "./exec.js"
 import { SandboxResult } from "./schema.js"
 
@@ -36,7 +36,7 @@ export const sandboxArgs = (o: SandboxOptions): ReadonlyArray<string> => [
 
 export const sandbox = (
   o: SandboxOptions
-): Effect.Effect<SandboxResult, HelperNotBuilt | HelperProtocolError | SetupFailed> =>
+): Effect.Effect<SandboxResult, HelperNotBuilt | HelperProtocolError | MonitorSetupFailed> =>
   Effect.flatMap(
     helperPath,
     (helper) =>
@@ -44,7 +44,9 @@ export const sandbox = (
   )
 
 /** Unmount the pins and remove `dir`; idempotent (a missing sandbox is fine). */
-export const removeSandbox = (dir: string): Effect.Effect<void, HelperNotBuilt | HelperProtocolError | SetupFailed> =>
+export const removeSandbox = (
+  dir: string
+): Effect.Effect<void, HelperNotBuilt | HelperProtocolError | MonitorSetupFailed> =>
   Effect.flatMap(helperPath, (helper) =>
     runForLine(helper, ["sandbox-remove", "--dir", dir]).pipe(
       Effect.flatMap((r) => decodeLine(Schema.Struct({ ok: Schema.Literal(true) }), "sandbox-remove result", r)),
