@@ -24,6 +24,7 @@ import { resolvConf } from "../net/resolvConf.js"
 import { canonicalJson } from "../spec/decode.js"
 import type { Pod } from "../spec/Pod.js"
 import { hostnameFile, hostsFile } from "./etcFiles.js"
+import { withFieldEnv } from "./fieldEnv.js"
 import { initPathCandidate } from "./helper/binary.js"
 import type { MonitorClient } from "./helper/client.js"
 import { readExitFile } from "./helper/monitor.js"
@@ -42,6 +43,7 @@ import {
   stopMonitor,
   toRunExit
 } from "./monitors.js"
+import { unmountTmpfs } from "./podVolumes.js"
 import { containerField, prepareContainer, volumeSources } from "./prepare.js"
 import { type ContainerRecord, monitorAlive, type PodRecord, readRecord, writeRecord } from "./record.js"
 import { type RunHandle, Runtime, type RuntimeService, SetupFailed, type StartOptions } from "./Runtime.js"
@@ -149,6 +151,7 @@ export const make = (options: RuntimeOptions = {}) =>
         }
         yield* unpinSandbox(layout.ns).pipe(Effect.ignore)
         yield* cgroups.remove({ pod: cgroupName(dataDir, pod) }, { force: true }).pipe(Effect.ignore)
+        yield* unmountTmpfs(layout.run)
         yield* rm(layout.run)
       })
 
@@ -212,7 +215,10 @@ export const make = (options: RuntimeOptions = {}) =>
             })
             const oomBefore = yield* oomKills(pod, name)
             const volumes = yield* volumeSources(spec, layout, hostPaths, record.userns)
-            const prepared = yield* prepareContainer(images, spec, c, volumes, security, record.userns)
+            const prepared = withFieldEnv(
+              yield* prepareContainer(images, spec, c, volumes, security, record.userns),
+              { addresses: record.addresses, nodeName: config.node.name }
+            )
             const s = yield* launch(settings, spec, layout, prepared, old.cgroupProcs, runScope)
             const next: PodRecord = {
               ...record,
@@ -245,7 +251,7 @@ export const make = (options: RuntimeOptions = {}) =>
         const keep = yield* Ref.make(false)
         const runScope = yield* Scope.make()
         // A fresh run's scope holds an undo for every step it took; an adopted run's holds none.
-        const after = adopted ? teardown(layout, pod) : rm(layout.run)
+        const after = adopted ? teardown(layout, pod) : Effect.zipRight(unmountTmpfs(layout.run), rm(layout.run))
         yield* Effect.addFinalizer((exit) =>
           Ref.get(keep).pipe(
             Effect.flatMap((k) => k ? Effect.void : Scope.close(runScope, exit).pipe(Effect.zipRight(after)))
@@ -336,7 +342,7 @@ export const make = (options: RuntimeOptions = {}) =>
               net: pod.network !== "host",
               uts: true,
               ipc: true,
-              hostname: pod.name,
+              hostname: pod.hostname ?? pod.name,
               ...(ids ? { userns: ids } : {})
             }),
             () => unpinSandbox(layout.ns).pipe(Effect.ignore)
@@ -385,7 +391,10 @@ export const make = (options: RuntimeOptions = {}) =>
         const [[prepared, inits], { addresses, dns, sb }, groups] = yield* Effect.all([runParams, sandboxed, grouped], {
           concurrency: 1
         })
-        const all = [...inits, ...prepared]
+        const facts = { addresses, nodeName: config.node.name }
+        const all = [...inits, ...prepared].map((c) =>
+          withFieldEnv(c, facts)
+        )
         const monitors = yield* containersScope(runScope)
 
         const hostDns = yield* host.dns
@@ -393,8 +402,8 @@ export const make = (options: RuntimeOptions = {}) =>
           try: () => {
             fs.mkdirSync(layout.etc, { recursive: true })
             fs.mkdirSync(layout.logs, { recursive: true, mode: 0o700 })
-            fs.writeFileSync(path.join(layout.etc, "hosts"), hostsFile(pod.name, addresses))
-            fs.writeFileSync(path.join(layout.etc, "hostname"), hostnameFile(pod.name))
+            fs.writeFileSync(path.join(layout.etc, "hosts"), hostsFile(pod.hostname ?? pod.name, addresses))
+            fs.writeFileSync(path.join(layout.etc, "hostname"), hostnameFile(pod.hostname ?? pod.name))
             const hostResolv = fs.existsSync("/etc/resolv.conf") ? fs.readFileSync("/etc/resolv.conf", "utf8") : ""
             fs.writeFileSync(
               path.join(layout.etc, "resolv.conf"),
@@ -414,7 +423,7 @@ export const make = (options: RuntimeOptions = {}) =>
         })
 
         // Init containers run to completion, in order, before the others start.
-        for (const [i, c] of inits.entries()) {
+        for (const [i, c] of all.slice(0, inits.length).entries()) {
           const s = yield* launch(settings, pod, layout, c, groups[i]!.procsFiles, monitors)
           yield* proceedOne(pod.name, s)
           const r = yield* s.client.wait.pipe(Effect.mapError(step(pod.name, `init ${c.spec.name}`)))
@@ -433,9 +442,8 @@ export const make = (options: RuntimeOptions = {}) =>
         }
 
         const started = yield* Effect.forEach(
-          prepared,
-          (c, i) =>
-            launch(settings, pod, layout, c, groups[inits.length + i]!.procsFiles, monitors)
+          all.slice(inits.length),
+          (c, i) => launch(settings, pod, layout, c, groups[inits.length + i]!.procsFiles, monitors)
         )
 
         const record: PodRecord = {

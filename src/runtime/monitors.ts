@@ -184,7 +184,8 @@ export const monitorConfig = (
       lowerdirs: [...c.layers].reverse() as [string, ...Array<string>],
       upperdir: L.upper,
       workdir: L.work,
-      merged: L.merged
+      merged: L.merged,
+      ...(c.spec.readOnlyRootFilesystem ? { readOnly: true } : {})
     },
     etcFiles: ["hosts", "hostname", "resolv.conf"].map((f) => ({
       source: path.join(layout.etc, f),
