@@ -7,7 +7,7 @@ import * as Options from "@effect/cli/Options"
 import { Effect, Either } from "effect"
 import * as fs from "node:fs"
 import type { InvalidSpec } from "../spec/decode.js"
-import { CliExit, dataDirOption, describe, loadConfig, out, withStore } from "./common.js"
+import { CliExit, dataDirOption, describe, err, loadConfig, out, withStore } from "./common.js"
 import type { SpecEntry } from "./specFile.js"
 
 /**
@@ -55,14 +55,16 @@ export const apply = Command.make(
   ({ dataDir, files }) =>
     Effect.gen(function*() {
       const [
-        { decodePodEither, InvalidSpec, SpecIssue },
+        { InvalidSpec, SpecIssue },
         { decodeSpecText, MAX_SPEC_FILE_BYTES, parseSpecFile },
+        { decodeDocument, toTankDocuments, warningLines },
         { hostPathIssues, hostPathPolicy },
         { hostDeviceIssues }
       ] = yield* Effect.promise(() =>
         Promise.all([
           import("../spec/decode.js"),
           import("./specFile.js"),
+          import("../kube/documents.js"),
           import("../config/hostPaths.js"),
           import("../config/hostDevices.js")
         ])
@@ -90,13 +92,18 @@ export const apply = Command.make(
           continue
         }
         if (parsed.right.length === 0) problems.push(`${name}: no pods in file`)
-        for (const entry of parsed.right) {
-          const decoded = decodePodEither(entry.spec, `${name}: ${entry.where}`)
+        // Kubernetes Pod manifests (and kind List) become Tank specs here; Tank's own pass through.
+        for (const entry of toTankDocuments(parsed.right)) {
+          for (const w of warningLines(entry)) yield* err(`${name}: ${entry.where}: warning: ${w}`)
+          const decoded = decodeDocument(entry, `${name}: ${entry.where}`)
           if (Either.isLeft(decoded)) problems.push(renderInvalid(name, entry, decoded.left))
           else {
             const refused = hostIssues(decoded.right)
             if (refused.length) {
-              const e = new InvalidSpec({ pod: decoded.right.name, issues: refused.map((i) => new SpecIssue(i)) })
+              const e = new InvalidSpec({
+                pod: decoded.right.name,
+                issues: refused.map((i) => new SpecIssue({ path: entry.sourcePath(i.path), message: i.message }))
+              })
               problems.push(renderInvalid(name, entry, e))
             }
           }
@@ -121,7 +128,8 @@ export const apply = Command.make(
         ["tank apply -f web.yaml", "one or more pods (YAML documents separated by ---)"],
         ["tank apply -f pods.json", "a JSON pod, a JSON array of pods, or { \"pods\": [...] }"],
         ["tank get web -o json | tank apply -f -", "read from stdin"],
-        ["tank apply -f a.yaml -f b.yaml", "several files; if any pod is invalid, nothing is applied"]
+        ["tank apply -f a.yaml -f b.yaml", "several files; if any pod is invalid, nothing is applied"],
+        ["tank apply -f k8s-pod.yaml", "a Kubernetes Pod manifest (apiVersion: v1, kind: Pod or List)"]
       ],
       "Every pod is validated before any is stored; errors name the file, the document and the field.\n" +
         "Each pod is reported created, configured (its spec changed) or unchanged (same spec: nothing is written)."
