@@ -38,8 +38,12 @@ export type TankDocument<D extends Document> = D & {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
 
-/** Tank has no pod labels nor probes yet (src/spec/Pod.ts): what fromKube says about them until it does. */
-const OPTIONS = { supportsLabels: false, supportsProbes: false }
+/**
+ * Tank has no pod labels yet and runs only liveness probes (src/spec/Pod.ts): fromKube names the
+ * others (readiness ignored with a warning, startup refused). Tank's schema refuses what it does not
+ * run of a liveness probe (httpGet, tcpSocket), named by the manifest's path.
+ */
+const OPTIONS = { supportsLabels: false, probes: ["livenessProbe"] } as const
 
 const kubeList = (doc: unknown): doc is { apiVersion: unknown; kind: "List"; items: unknown } =>
   isObject(doc) && doc.kind === "List"

@@ -452,13 +452,11 @@ const mapContainer = (
   for (const k of ["livenessProbe", "readinessProbe", "startupProbe"] as const) {
     const probe = c[k]
     if (!probe) continue
-    if (!options.supportsProbes) {
-      // A liveness or startup probe ignored would leave a hung container running; readiness only reports.
-      if (k === "readinessProbe") ctx.warn([...at, k], "this Tank does not run probes yet: ignored (no ready state)")
-      else {ctx.error(
-          [...at, k],
-          "this Tank does not run probes yet: the container would not be restarted when it fails"
-        )}
+    if (!options.probes.includes(k)) {
+      // Readiness only reports, so ignoring it changes what the pod does in nothing; an ignored
+      // liveness or startup probe would leave a hung container running.
+      if (k === "readinessProbe") ctx.warn([...at, k], "this Tank does not run readiness probes yet: ignored")
+      else ctx.error([...at, k], `this Tank does not run ${k}s yet (livenessProbe with exec it does)`)
       continue
     }
     out[k] = mapProbe(ctx, probe, c, [...at, k])
@@ -540,8 +538,8 @@ const readExtra = (ctx: Ctx, pod: KubePod): Record<string, unknown> => {
  */
 export interface FromKubeOptions {
   readonly supportsLabels: boolean
-  /** Until the agent runs probes (src/spec/probes.ts), a manifest's probes are refused or ignored. */
-  readonly supportsProbes: boolean
+  /** The probes the agent runs (src/spec/probes.ts); a manifest's others are refused or ignored. */
+  readonly probes: ReadonlyArray<"livenessProbe" | "readinessProbe" | "startupProbe">
 }
 
 export const fromKube = (doc: Record<string, unknown>, options: FromKubeOptions): Converted => {

@@ -126,6 +126,11 @@ const container = (c: Json): { kube: Json; extra: Json } => {
     sc.seccompProfile = { type: "Localhost", localhostProfile: seccomp.profile }
   } else if (seccomp !== undefined && seccomp !== "default") extra.seccomp = seccomp
   kube.securityContext = sc
+  // Tank's probes are Kubernetes' (same names and fields).
+  for (const k of ["livenessProbe", "readinessProbe", "startupProbe"]) {
+    const probe = take(rest, k)
+    if (probe !== undefined) kube[k] = probe
+  }
   if (take(rest, "tty") === true) {
     kube.tty = true
     kube.stdin = true

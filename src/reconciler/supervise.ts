@@ -7,9 +7,11 @@
 import type { Deferred, Ref } from "effect"
 import { Cause, Deferred as D, Duration, Effect, Option } from "effect"
 import type { Scope } from "effect"
+import type { ProberService } from "../probes/Prober.js"
 import type { RunHandle, RuntimeService, SetupFailed } from "../runtime/Runtime.js"
 import type { PodStatus } from "../store/status.js"
 import type { StoredPod, StoreService } from "../store/Store.js"
+import { watchLiveness } from "./liveness.js"
 import type { Permits } from "./permits.js"
 import { podKey } from "./plan.js"
 import type { ReconcilerConfig } from "./Reconciler.js"
@@ -24,6 +26,8 @@ export interface Env {
   readonly startPermits: Permits
   /** Set when the agent leaves with live restore: runs keep their workloads when their scope closes. */
   readonly leaving: Ref.Ref<boolean>
+  /** Runs liveness probes (absent: a reconciler without exec, e.g. over a fake runtime; probes are not run). */
+  readonly prober?: ProberService | undefined
 }
 
 export type Begin =
@@ -91,6 +95,8 @@ export const supervise = (
           env.leaving.get.pipe(Effect.flatMap((keep) => keep ? h.keepOnClose : Effect.void))
         )
         yield* running(h, adopted)
+        // In the run's scope: the probes stop with the run.
+        if (env.prober !== undefined) yield* Effect.forkScoped(watchLiveness(env.prober, rec, pod.spec, h))
         if (h.containers.length > 1) {
           return yield* superviseContainers(env, rec, pod.spec.restart, h, {
             podRestarts: restarts,

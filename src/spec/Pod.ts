@@ -27,6 +27,7 @@ import {
 } from "./fields.js"
 import { containerBudgetIssue, MAX_ARG_STRLEN, utf8Bytes } from "./limits.js"
 import { quoted } from "./printable.js"
+import { probeFields, probeIssues } from "./probes.js"
 import { containerRunFields, keyedSource, podRunFields } from "./runFields.js"
 import { securityFields } from "./security.js"
 
@@ -166,7 +167,8 @@ export const Container = Schema.Struct({
   limits: Schema.optionalWith(Limits, { default: () => ({}) }),
   tty: Schema.optionalWith(Schema.Boolean, { default: () => false }),
   ...securityFields,
-  ...containerRunFields
+  ...containerRunFields,
+  ...probeFields
 }).annotations({ identifier: "Container" })
 export type Container = typeof Container.Type
 
@@ -389,6 +391,10 @@ export const crossFieldIssues = (pod: typeof PodFields.Type): Array<Issue> => {
     issues.push(...duplicates(c.devices ?? [], (d) => d.path, (di) => [...at, "devices", di, "path"], "device path"))
     for (const k of Object.keys(c.fieldEnv ?? {})) {
       if (k in c.env) issues.push({ path: [...at, "fieldEnv", k], message: `"${k}" is also set in env` })
+    }
+    issues.push(...probeIssues(c, at))
+    if (at[0] === "initContainers" && c.livenessProbe !== undefined) {
+      issues.push({ path: [...at, "livenessProbe"], message: "init containers run to completion: they take no probes" })
     }
     c.mounts.forEach((m, mi) => {
       if (!declared.has(m.volume)) {

@@ -109,7 +109,8 @@ export const PodEventType = Schema.Literal(
   "unknown", // cluster: its node is not ready (message: since when, last heartbeat)
   "unschedulable", // cluster: it fits no ready node (message: which rule failed)
   "terminating", // deleted: being stopped (message: the grace period and its deadline)
-  "invalid" // the pod's stored record cannot be read (the message says why); it is neither started nor stopped
+  "invalid", // the pod's stored record cannot be read (the message says why); it is neither started nor stopped
+  "unhealthy" // a container's liveness probe failed (the message names the probe and its output); it is killed
 )
 export type PodEventType = typeof PodEventType.Type
 

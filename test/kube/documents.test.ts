@@ -134,10 +134,36 @@ describe("Kubernetes documentation pod examples", () => {
     ])
   })
 
-  it("exec-liveness: a liveness probe is refused by its path while probes are not run", () => {
-    expect(refused(fixture("exec-liveness.yaml"))).toEqual([
-      expect.stringMatching(/^spec\.containers\[0\]\.livenessProbe: this Tank does not run probes yet/)
+  it("exec-liveness: the exec liveness probe maps with Kubernetes' names and defaults", () => {
+    const { pod: p, warnings } = pod(fixture("exec-liveness.yaml"))
+    expect(p.containers[0]!.livenessProbe).toEqual({
+      exec: { command: ["cat", "/tmp/healthy"] },
+      initialDelaySeconds: 5,
+      periodSeconds: 5,
+      timeoutSeconds: 1,
+      successThreshold: 1,
+      failureThreshold: 3
+    })
+    expect(p.containers[0]!.args).toEqual([
+      "/bin/sh",
+      "-c",
+      "touch /tmp/healthy; sleep 30; rm -f /tmp/healthy; sleep 600"
     ])
+    expect(warnings).toEqual([expect.stringMatching(/^metadata\.labels: /)])
+  })
+
+  it("probes not run yet are named: readiness ignored (warning), startup and httpGet liveness refused", () => {
+    const text = fixture("exec-liveness.yaml")
+    const readiness = pod(text.replace("livenessProbe:", "readinessProbe:"))
+    expect(readiness.pod.containers[0]!.readinessProbe).toBeUndefined()
+    expect(readiness.warnings).toContainEqual(
+      expect.stringMatching(/^spec\.containers\[0\]\.readinessProbe: .*ignored/)
+    )
+    expect(refused(text.replace("livenessProbe:", "startupProbe:"))).toEqual([
+      expect.stringMatching(/^spec\.containers\[0\]\.startupProbe: this Tank does not run startupProbes yet/)
+    ])
+    expect(refused(text.replace(/exec:\n\s+command:\n\s+- cat\n\s+- \/tmp\/healthy/, "httpGet: { path: /, port: 80 }")))
+      .toEqual([expect.stringMatching(/^spec\.containers\[0\]\.livenessProbe\.httpGet: not run by this Tank yet/)])
   })
 })
 

@@ -79,7 +79,8 @@ const pods: ReadonlyArray<readonly [string, unknown]> = [
       noNewPrivileges: false,
       readOnlyRootFilesystem: true,
       runAsNonRoot: true,
-      tty: true
+      tty: true,
+      livenessProbe: { exec: { command: ["cat", "/tmp/healthy"] }, periodSeconds: 5, failureThreshold: 2 }
     }]
   }],
   ["Tank-only fields travel in tank/extra", {

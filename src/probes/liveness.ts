@@ -1,0 +1,46 @@
+/**
+ * The timing of one liveness probe over one start of a container, as the kubelet runs it: wait
+ * `initialDelaySeconds`, then probe every `periodSeconds`; a probe that takes longer than
+ * `timeoutSeconds` has failed (and is interrupted, which stops its exec); `failureThreshold`
+ * failures in a row make the container unhealthy, any success resets the count. No process or timer
+ * of its own: a fiber that sleeps on the agent's clock (TestClock in tests).
+ */
+import { Duration, Effect } from "effect"
+import type { Probe } from "../spec/probes.js"
+
+export interface ProbeOutcome {
+  readonly ok: boolean
+  /** What the probe saw, for the event: `exit 1: cat: can't open '/tmp/healthy'`. */
+  readonly detail: string
+}
+
+export interface Unhealthy extends ProbeOutcome {
+  /** Failures in a row (= the probe's failureThreshold). */
+  readonly failures: number
+}
+
+/** One probe run, bounded by the probe's timeout. */
+export const probeOnce = (probe: Probe, check: Effect.Effect<ProbeOutcome>): Effect.Effect<ProbeOutcome> =>
+  check.pipe(
+    Effect.timeoutTo({
+      duration: Duration.seconds(probe.timeoutSeconds),
+      onTimeout: (): ProbeOutcome => ({
+        ok: false,
+        detail: `no answer within ${probe.timeoutSeconds}s (timeoutSeconds)`
+      }),
+      onSuccess: (r) => r
+    })
+  )
+
+/** Resolves with the last failure once the container is unhealthy; runs forever while it is healthy. */
+export const untilUnhealthy = (probe: Probe, check: Effect.Effect<ProbeOutcome>): Effect.Effect<Unhealthy> =>
+  Effect.gen(function*() {
+    yield* Effect.sleep(Duration.seconds(probe.initialDelaySeconds))
+    let failures = 0
+    while (true) {
+      const r = yield* probeOnce(probe, check)
+      failures = r.ok ? 0 : failures + 1
+      if (failures >= probe.failureThreshold) return { ...r, failures }
+      yield* Effect.sleep(Duration.seconds(probe.periodSeconds))
+    }
+  })
