@@ -3,7 +3,7 @@
  * prints one summary table of Tank against the peers measured in the same run. A peer that is not
  * installed is shown as such. Benches: runtime, exec, apply, network, pull, logs, store (SQLite vs etcd),
  * cluster (apply → running through etcd, placement of 300 pods on 3 nodes), web (dashboard: apply in a shell →
- * running row in an open page, pods page load with 100 pods).
+ * running row in an open page, pods page load with 100 pods), probes (agent CPU with 100 pods probed every second vs none).
  */
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -21,7 +21,8 @@ const benches = [
   ["logs.ts", []],
   ["store.ts", []],
   ["cluster.ts", ["300"]],
-  ["web.ts", ["100"]]
+  ["web.ts", ["100"]],
+  ["probes.ts", ["100", "20"]]
 ] as const
 
 const dir = import.meta.dirname
