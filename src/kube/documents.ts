@@ -39,11 +39,11 @@ export type TankDocument<D extends Document> = D & {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
 
 /**
- * Tank has no pod labels yet and runs only liveness probes (src/spec/Pod.ts): fromKube names the
- * others (readiness ignored with a warning, startup refused). Tank's schema refuses what it does not
- * run of a liveness probe (httpGet, tcpSocket), named by the manifest's path.
+ * Tank has no pod labels yet and runs liveness and readiness probes (src/spec/Pod.ts): fromKube
+ * refuses startup probes by path. Tank's schema refuses what it does not run of a probe (httpGet,
+ * tcpSocket), named by the manifest's path.
  */
-const OPTIONS = { supportsLabels: false, probes: ["livenessProbe"] } as const
+const OPTIONS = { supportsLabels: false, probes: ["livenessProbe", "readinessProbe"] } as const
 
 const kubeList = (doc: unknown): doc is { apiVersion: unknown; kind: "List"; items: unknown } =>
   isObject(doc) && doc.kind === "List"

@@ -7,7 +7,7 @@ import { Context, Effect, Layer } from "effect"
 import { TankConfig } from "../config/Config.js"
 import { execCapture } from "../exec/Exec.js"
 import { printable } from "../spec/printable.js"
-import type { ProbeOutcome } from "./liveness.js"
+import type { ProbeOutcome } from "./timing.js"
 
 export interface ProberService {
   readonly exec: (pod: string, container: string, command: ReadonlyArray<string>) => Effect.Effect<ProbeOutcome>

@@ -393,8 +393,10 @@ export const crossFieldIssues = (pod: typeof PodFields.Type): Array<Issue> => {
       if (k in c.env) issues.push({ path: [...at, "fieldEnv", k], message: `"${k}" is also set in env` })
     }
     issues.push(...probeIssues(c, at))
-    if (at[0] === "initContainers" && c.livenessProbe !== undefined) {
-      issues.push({ path: [...at, "livenessProbe"], message: "init containers run to completion: they take no probes" })
+    for (const k of ["livenessProbe", "readinessProbe"] as const) {
+      if (at[0] === "initContainers" && c[k] !== undefined) {
+        issues.push({ path: [...at, k], message: "init containers run to completion: they take no probes" })
+      }
     }
     c.mounts.forEach((m, mi) => {
       if (!declared.has(m.volume)) {

@@ -120,8 +120,8 @@ type Issue = { readonly path: ReadonlyArray<PropertyKey>; readonly message: stri
 
 /**
  * Liveness and startup probes pass on the first success (Kubernetes refuses any other value). What
- * the agent does not run yet is refused rather than silently ignored: readiness and startup probes,
- * and httpGet/tcpSocket handlers (src/probes/README.md).
+ * the agent does not run yet is refused rather than silently ignored: startup probes and
+ * httpGet/tcpSocket handlers (src/probes/README.md).
  */
 export const probeIssues = (
   c: {
@@ -131,17 +131,15 @@ export const probeIssues = (
   },
   at: ReadonlyArray<PropertyKey>
 ): Array<Issue> => [
-  ...(["readinessProbe", "startupProbe"] as const).flatMap((k) =>
-    c[k] !== undefined ? [{ path: [...at, k], message: "not run by this Tank yet (livenessProbe with exec is)" }] : []
-  ),
-  ...(c.livenessProbe === undefined ? [] : [
-    ...(c.livenessProbe.successThreshold !== 1
-      ? [{ path: [...at, "livenessProbe", "successThreshold"], message: "must be 1 for a liveness probe" }]
-      : []),
-    ...(["httpGet", "tcpSocket"] as const).flatMap((k) =>
-      c.livenessProbe?.[k] !== undefined
-        ? [{ path: [...at, "livenessProbe", k], message: "not run by this Tank yet (exec probes are)" }]
-        : []
+  ...(c.startupProbe !== undefined
+    ? [{ path: [...at, "startupProbe"], message: "not run by this Tank yet (liveness and readiness probes are)" }]
+    : []),
+  ...(c.livenessProbe !== undefined && c.livenessProbe.successThreshold !== 1
+    ? [{ path: [...at, "livenessProbe", "successThreshold"], message: "must be 1 for a liveness probe" }]
+    : []),
+  ...(["livenessProbe", "readinessProbe"] as const).flatMap((p) =>
+    (["httpGet", "tcpSocket"] as const).flatMap((k) =>
+      c[p]?.[k] !== undefined ? [{ path: [...at, p, k], message: "not run by this Tank yet (exec probes are)" }] : []
     )
-  ])
+  )
 ]

@@ -49,7 +49,9 @@ export const ContainerStatus = Schema.Struct({
   startedAt: Schema.optional(Schema.String),
   nextRestartAt: Schema.optional(Schema.String),
   lastExit: Schema.optional(LastExit),
-  reason: Schema.optional(Schema.String)
+  reason: Schema.optional(Schema.String),
+  /** Containers with a readinessProbe: whether it passes (absent or false: not ready). */
+  ready: Schema.optional(Schema.Boolean)
 })
 export type ContainerStatus = typeof ContainerStatus.Type
 
@@ -74,6 +76,8 @@ export const PodStatus = Schema.Struct({
   ),
   /** Pods with several containers: each container's state (a pod's `restarts` is their sum). */
   containers: Schema.optional(Schema.Array(ContainerStatus)),
+  /** A pod of one container with a readinessProbe: whether it passes (several: per container). */
+  ready: Schema.optional(Schema.Boolean),
   /** Cluster mode: the node running (or that last ran) the pod. */
   node: Schema.optional(Schema.String),
   /** Phase "terminating": when the workload gets SIGKILL if it has not stopped by then (ISO). */
@@ -110,7 +114,9 @@ export const PodEventType = Schema.Literal(
   "unschedulable", // cluster: it fits no ready node (message: which rule failed)
   "terminating", // deleted: being stopped (message: the grace period and its deadline)
   "invalid", // the pod's stored record cannot be read (the message says why); it is neither started nor stopped
-  "unhealthy" // a container's liveness probe failed (the message names the probe and its output); it is killed
+  "unhealthy", // a container's liveness probe failed (the message names the probe and its output); it is killed
+  "ready", // a container's readiness probe passes (again)
+  "unready" // a container's readiness probe failed failureThreshold times (the message names it and its output)
 )
 export type PodEventType = typeof PodEventType.Type
 

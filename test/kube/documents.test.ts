@@ -152,13 +152,10 @@ describe("Kubernetes documentation pod examples", () => {
     expect(warnings).toEqual([expect.stringMatching(/^metadata\.labels: /)])
   })
 
-  it("probes not run yet are named: readiness ignored (warning), startup and httpGet liveness refused", () => {
+  it("a readiness probe maps too; startup probes and httpGet handlers (not run yet) are refused by path", () => {
     const text = fixture("exec-liveness.yaml")
     const readiness = pod(text.replace("livenessProbe:", "readinessProbe:"))
-    expect(readiness.pod.containers[0]!.readinessProbe).toBeUndefined()
-    expect(readiness.warnings).toContainEqual(
-      expect.stringMatching(/^spec\.containers\[0\]\.readinessProbe: .*ignored/)
-    )
+    expect(readiness.pod.containers[0]!.readinessProbe?.exec?.command).toEqual(["cat", "/tmp/healthy"])
     expect(refused(text.replace("livenessProbe:", "startupProbe:"))).toEqual([
       expect.stringMatching(/^spec\.containers\[0\]\.startupProbe: this Tank does not run startupProbes yet/)
     ])

@@ -44,3 +44,33 @@ export const untilUnhealthy = (probe: Probe, check: Effect.Effect<ProbeOutcome>)
       yield* Effect.sleep(Duration.seconds(probe.periodSeconds))
     }
   })
+
+/**
+ * A readiness probe over one container start: not ready until `successThreshold` successes in a
+ * row, then ready until `failureThreshold` failures in a row (the kubelet's rules). `onChange` is
+ * called at each flip with the outcome that caused it. Runs until interrupted.
+ */
+export const readinessLoop = (
+  probe: Probe,
+  check: Effect.Effect<ProbeOutcome>,
+  onChange: (ready: boolean, outcome: ProbeOutcome, inARow: number) => Effect.Effect<void>
+): Effect.Effect<never> =>
+  Effect.gen(function*() {
+    yield* Effect.sleep(Duration.seconds(probe.initialDelaySeconds))
+    let ready = false
+    let successes = 0
+    let failures = 0
+    while (true) {
+      const r = yield* probeOnce(probe, check)
+      successes = r.ok ? successes + 1 : 0
+      failures = r.ok ? 0 : failures + 1
+      if (!ready && successes >= probe.successThreshold) {
+        ready = true
+        yield* onChange(true, r, successes)
+      } else if (ready && failures >= probe.failureThreshold) {
+        ready = false
+        yield* onChange(false, r, failures)
+      }
+      yield* Effect.sleep(Duration.seconds(probe.periodSeconds))
+    }
+  })

@@ -5,7 +5,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Option, Ref, TestClock } from "effect"
 import { Schema } from "effect"
-import { type ProbeOutcome, untilUnhealthy } from "../../src/probes/liveness.js"
+import { type ProbeOutcome, readinessLoop, untilUnhealthy } from "../../src/probes/timing.js"
 import { Probe } from "../../src/spec/probes.js"
 
 const probe = (over: Record<string, unknown> = {}) =>
@@ -57,5 +57,30 @@ describe("liveness probe timing", () => {
       yield* TestClock.adjust("2 seconds")
       const bad = yield* Fiber.join(fiber)
       assert.deepStrictEqual(bad, { ok: false, detail: "no answer within 2s (timeoutSeconds)", failures: 1 })
+    }))
+
+  it.effect("readiness: ready after successThreshold successes in a row, unready after failureThreshold failures", () =>
+    Effect.gen(function*() {
+      const { check } = yield* scripted([false, true, true, true, false, true, false, false, true, true])
+      const flips = yield* Ref.make<Array<string>>([])
+      const fiber = yield* Effect.fork(
+        readinessLoop(
+          probe({ periodSeconds: 1, successThreshold: 2, failureThreshold: 2 }),
+          check,
+          (ready, r, n) =>
+            Effect.flatMap(
+              TestClock.currentTimeMillis,
+              (at) =>
+                Ref.update(flips, (f) => [...f, `${at / 1000}s ${ready ? "ready" : "unready"} (${r.detail}, ${n})`])
+            )
+        )
+      )
+      yield* TestClock.adjust("10 seconds")
+      yield* Fiber.interrupt(fiber)
+      assert.deepStrictEqual(yield* Ref.get(flips), [
+        "2s ready (call 3, 2)", // calls 2 and 3 succeed
+        "7s unready (call 8, 2)", // call 5 fails alone, then 7 and 8 in a row
+        "9s ready (call 10, 2)"
+      ])
     }))
 })

@@ -2,7 +2,7 @@
  * Liveness probes run by the real agent (root): the Kubernetes docs' exec-liveness example (its
  * manifest, image rewritten to the test registry's busybox, timings shortened 5×: the file lives
  * 6 s, probed every second after 1 s) restarts its container and records why; in a pod with two
- * containers only the probed one restarts.
+ * containers only the probed one restarts. A readiness probe against the httpd fixture flips `ready`.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Either, Layer, Option } from "effect"
@@ -11,6 +11,9 @@ import * as path from "node:path"
 import * as YAML from "yaml"
 import * as Agent from "../../src/agent/Agent.js"
 import * as Api from "../../src/api/Api.js"
+import { readyColumn } from "../../src/cli/ps.js"
+import { TankConfig } from "../../src/config/Config.js"
+import { execCapture } from "../../src/exec/Exec.js"
 import { decodeDocument, toTankDocuments } from "../../src/kube/documents.js"
 import type { PodStatus } from "../../src/store/status.js"
 import { Store } from "../../src/store/Store.js"
@@ -20,7 +23,7 @@ import { tankEnv } from "../support/tankEnv.js"
 
 const container = (s: PodStatus | undefined, name: string) => s?.containers?.find((c) => c.name === name)
 
-describe("liveness probes (live, root)", () => {
+describe("probes (live, root)", () => {
   it.scopedLive(
     "exec-liveness from the docs: healthy, then the probe fails 3 times, the container is killed and restarted, the event says why",
     () =>
@@ -104,7 +107,13 @@ describe("liveness probes (live, root)", () => {
               image: env.refs.busybox,
               // Healthy for 2 s after each start.
               command: ["sh", "-c", "touch /tmp/ok; sleep 2; rm /tmp/ok; exec sleep 3600"],
-              livenessProbe: { exec: { command: ["test", "-e", "/tmp/ok"] }, periodSeconds: 1, failureThreshold: 2 }
+              livenessProbe: {
+                exec: { command: ["test", "-e", "/tmp/ok"] },
+                periodSeconds: 1,
+                failureThreshold: 2,
+                // A slow exec on a loaded machine is not what this test is about.
+                timeoutSeconds: 5
+              }
             }
           ]
         }).pipe(Effect.provideService(Store, store))
@@ -124,6 +133,64 @@ describe("liveness probes (live, root)", () => {
           e.container === "side"
         ))
         yield* Api.remove("probed").pipe(Effect.provideService(Store, store))
+        yield* until("gone", status, (s) => s === undefined)
+        yield* assertNoLeaks(before, { pathPrefixes: [env.dataDir] })
+      }),
+    { timeout: 90_000 }
+  )
+
+  it.scopedLive(
+    "readiness against the httpd fixture: ready once the page is served, unready when it disappears, ready again when it is back",
+    () =>
+      Effect.gen(function*() {
+        const env = yield* tankEnv()
+        const before = yield* leakSnapshot({ pathPrefixes: [env.dataDir] })
+        const store = Context.get(yield* Layer.build(Agent.layer({ config: env.config })), Store)
+        const spec = {
+          name: "web",
+          containers: [{
+            name: "httpd",
+            image: env.refs.busyboxHttpd,
+            // The fixture's httpd, serving a copy of its page where the image's user may move it.
+            command: [
+              "sh",
+              "-c",
+              "mkdir -p /tmp/www && cp /var/www/index.html /tmp/www/ && exec httpd -f -p 8080 -h /tmp/www"
+            ],
+            readinessProbe: {
+              exec: { command: ["wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/index.html"] },
+              periodSeconds: 1,
+              failureThreshold: 2,
+              // A slow exec on a loaded machine is not what this test is about.
+              timeoutSeconds: 5
+            }
+          }]
+        }
+        yield* Api.apply(spec).pipe(Effect.provideService(Store, store))
+        const pod = yield* Api.get("web").pipe(Effect.provideService(Store, store))
+        const status = store.getStatus("web").pipe(Effect.map(Option.getOrUndefined))
+        const ready = Effect.map(status, (s) => s === undefined ? "-" : readyColumn(s, pod))
+        const s1 = yield* until("ready", status, (s) => s?.phase === "running" && s.ready === true)
+        assert.strictEqual(readyColumn(s1!, pod), "1/1")
+        const sh = (cmd: string) =>
+          execCapture("web", ["sh", "-c", cmd]).pipe(Effect.provide(Layer.succeed(TankConfig, env.config)))
+        yield* sh("mv /tmp/www/index.html /tmp/www/gone.html")
+        yield* until("unready", ready, (r) => r === "0/1", 10_000)
+        yield* sh("mv /tmp/www/gone.html /tmp/www/index.html")
+        yield* until("ready again", ready, (r) => r === "1/1", 10_000)
+        const s2 = yield* status
+        assert.strictEqual(s2!.restarts, 0, "readiness never restarts anything")
+        const events = (yield* store.recentEvents(1000)).events.filter((e) => e.pod === "web")
+        assert.deepStrictEqual(events.filter((e) => e.type === "ready" || e.type === "unready").map((e) => e.type), [
+          "ready",
+          "unready",
+          "ready"
+        ])
+        assert.match(
+          events.find((e) => e.type === "unready")!.message!,
+          /^container httpd: readiness probe exec \[wget .*\] failed 2 times in a row \(exit 1: .*404/
+        )
+        yield* Api.remove("web").pipe(Effect.provideService(Store, store))
         yield* until("gone", status, (s) => s === undefined)
         yield* assertNoLeaks(before, { pathPrefixes: [env.dataDir] })
       }),
