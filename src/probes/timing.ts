@@ -74,3 +74,24 @@ export const readinessLoop = (
       yield* Effect.sleep(Duration.seconds(probe.periodSeconds))
     }
   })
+
+/**
+ * A startup probe over one container start: resolves `started` at its first success, or unhealthy
+ * after `failureThreshold` failures in a row (then the container is treated as liveness treats it).
+ * The container's other probes wait for it.
+ */
+export const untilStarted = (
+  probe: Probe,
+  check: Effect.Effect<ProbeOutcome>
+): Effect.Effect<{ readonly started: true } | (Unhealthy & { readonly started: false })> =>
+  Effect.gen(function*() {
+    yield* Effect.sleep(Duration.seconds(probe.initialDelaySeconds))
+    let failures = 0
+    while (true) {
+      const r = yield* probeOnce(probe, check)
+      if (r.ok) return { started: true } as const
+      failures++
+      if (failures >= probe.failureThreshold) return { ...r, failures, started: false } as const
+      yield* Effect.sleep(Duration.seconds(probe.periodSeconds))
+    }
+  })

@@ -9,11 +9,14 @@
  * - readiness: `ready` in the status (the container's, or the pod's when it has one container),
  *   false from each start until the probe passes, with a `ready`/`unready` event at each flip.
  *
- * Both start over with each new start of their container.
+ * - startup: holds the other two until it passes; failing it `failureThreshold` times in a row is
+ *   treated as liveness failing.
+ *
+ * All start over with each new start of their container.
  */
 import { Duration, Effect } from "effect"
 import type { ProberService } from "../probes/Prober.js"
-import { type ProbeOutcome, readinessLoop, untilUnhealthy } from "../probes/timing.js"
+import { readinessLoop, untilStarted, untilUnhealthy } from "../probes/timing.js"
 import type { RunHandle } from "../runtime/Runtime.js"
 import type { Pod } from "../spec/Pod.js"
 import type { Probe } from "../spec/probes.js"
@@ -43,26 +46,26 @@ export const watchProbes = (prober: ProberService, rec: Recorder, pod: Pod, h: R
     )
   const check = (name: string, probe: Probe) => prober.exec(pod.name, name, probe.exec?.command ?? [])
 
-  const liveness = (name: string, probe: Probe) =>
+  /** The event and SIGKILL of an unhealthy container (liveness, or a startup probe that never passed). */
+  const kill = (
+    name: string,
+    kind: string,
+    probe: Probe,
+    bad: { readonly failures: number; readonly detail: string }
+  ) =>
     Effect.gen(function*() {
-      while (true) {
-        const before = current(name).startedAt
-        const bad = yield* untilUnhealthy(probe, check(name, probe))
-        const { hostPid } = current(name)
-        yield* rec.event("unhealthy", {
-          container: name,
-          ...(hostPid !== undefined ? { hostPid } : {}),
-          message: `container ${name}: ${describe("liveness", probe)} failed ${bad.failures} times in a row ` +
-            `(${bad.detail}); killed, to restart under the restart policy`
-        })
-        if (hostPid !== undefined) {
-          yield* Effect.try(() => process.kill(hostPid, "SIGKILL")).pipe(
-            // Already gone: its ending is being handled anyway.
-            Effect.catchAll((e) => Effect.logDebug(`liveness kill of ${hostPid}: ${String(e)}`))
-          )
-        }
-        // A pod with one container ends its run here (which interrupts this fiber).
-        yield* restarted(name, before)
+      const { hostPid } = current(name)
+      yield* rec.event("unhealthy", {
+        container: name,
+        ...(hostPid !== undefined ? { hostPid } : {}),
+        message: `container ${name}: ${describe(kind, probe)} failed ${bad.failures} times in a row ` +
+          `(${bad.detail}); killed, to restart under the restart policy`
+      })
+      if (hostPid !== undefined) {
+        yield* Effect.try(() => process.kill(hostPid, "SIGKILL")).pipe(
+          // Already gone: its ending is being handled anyway.
+          Effect.catchAll((e) => Effect.logDebug(`probe kill of ${hostPid}: ${String(e)}`))
+        )
       }
     })
 
@@ -74,27 +77,49 @@ export const watchProbes = (prober: ProberService, rec: Recorder, pod: Pod, h: R
     )
 
   const readiness = (name: string, probe: Probe) =>
+    readinessLoop(probe, check(name, probe), (ready, r, inARow) =>
+      setReady(name, ready).pipe(
+        Effect.zipRight(rec.event(ready ? "ready" : "unready", {
+          container: name,
+          message: ready
+            ? `container ${name}: ${describe("readiness", probe)} passed`
+            : `container ${name}: ${describe("readiness", probe)} failed ${inARow} times in a row (${r.detail})`
+        }))
+      ))
+
+  const liveness = (name: string, probe: Probe) =>
+    Effect.flatMap(untilUnhealthy(probe, check(name, probe)), (bad) => kill(name, "liveness", probe, bad))
+
+  /** One start of a container: the startup probe first, then liveness and readiness side by side. */
+  const oneStart = (c: Pod["containers"][number]) =>
+    Effect.gen(function*() {
+      if (c.readinessProbe?.exec !== undefined) yield* setReady(c.name, false)
+      if (c.startupProbe?.exec !== undefined) {
+        const r = yield* untilStarted(c.startupProbe, check(c.name, c.startupProbe))
+        if (!r.started) {
+          yield* kill(c.name, "startup", c.startupProbe, r)
+          return yield* Effect.never
+        }
+      }
+      yield* Effect.all([
+        c.livenessProbe?.exec !== undefined ? liveness(c.name, c.livenessProbe) : Effect.void,
+        c.readinessProbe?.exec !== undefined ? readiness(c.name, c.readinessProbe) : Effect.void
+      ], { concurrency: "unbounded", discard: true })
+      // Killed, or nothing left to probe: wait for the next start (or the run's end).
+      return yield* Effect.never
+    })
+
+  /** Every start of a container (one container: the run ends with it, and this fiber with the run). */
+  const container = (c: Pod["containers"][number]) =>
     Effect.gen(function*() {
       while (true) {
-        const before = current(name).startedAt
-        yield* setReady(name, false)
-        const flip = (ready: boolean, r: ProbeOutcome, inARow: number) =>
-          setReady(name, ready).pipe(
-            Effect.zipRight(rec.event(ready ? "ready" : "unready", {
-              container: name,
-              message: ready
-                ? `container ${name}: ${describe("readiness", probe)} passed`
-                : `container ${name}: ${describe("readiness", probe)} failed ${inARow} times in a row (${r.detail})`
-            }))
-          )
-        // Until the container starts again (several containers; one: the run ends, and this with it).
-        yield* Effect.raceFirst(readinessLoop(probe, check(name, probe), flip), restarted(name, before))
+        const before = current(c.name).startedAt
+        yield* Effect.raceFirst(oneStart(c), restarted(c.name, before))
       }
     })
 
-  const fibers = pod.containers.flatMap((c) => [
-    ...(c.livenessProbe?.exec !== undefined ? [liveness(c.name, c.livenessProbe)] : []),
-    ...(c.readinessProbe?.exec !== undefined ? [readiness(c.name, c.readinessProbe)] : [])
-  ])
-  return Effect.all(fibers, { concurrency: "unbounded", discard: true })
+  const probed = pod.containers.filter((c) =>
+    [c.livenessProbe, c.readinessProbe, c.startupProbe].some((p) => p?.exec !== undefined)
+  )
+  return Effect.forEach(probed, container, { concurrency: "unbounded", discard: true })
 }

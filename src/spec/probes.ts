@@ -120,8 +120,8 @@ type Issue = { readonly path: ReadonlyArray<PropertyKey>; readonly message: stri
 
 /**
  * Liveness and startup probes pass on the first success (Kubernetes refuses any other value). What
- * the agent does not run yet is refused rather than silently ignored: startup probes and
- * httpGet/tcpSocket handlers (src/probes/README.md).
+ * the agent does not run yet is refused rather than silently ignored: httpGet/tcpSocket handlers
+ * (src/probes/README.md).
  */
 export const probeIssues = (
   c: {
@@ -131,13 +131,12 @@ export const probeIssues = (
   },
   at: ReadonlyArray<PropertyKey>
 ): Array<Issue> => [
-  ...(c.startupProbe !== undefined
-    ? [{ path: [...at, "startupProbe"], message: "not run by this Tank yet (liveness and readiness probes are)" }]
-    : []),
-  ...(c.livenessProbe !== undefined && c.livenessProbe.successThreshold !== 1
-    ? [{ path: [...at, "livenessProbe", "successThreshold"], message: "must be 1 for a liveness probe" }]
-    : []),
-  ...(["livenessProbe", "readinessProbe"] as const).flatMap((p) =>
+  ...(["livenessProbe", "startupProbe"] as const).flatMap((p) =>
+    c[p] !== undefined && c[p].successThreshold !== 1
+      ? [{ path: [...at, p, "successThreshold"], message: `must be 1 for a ${p.replace("Probe", "")} probe` }]
+      : []
+  ),
+  ...(["livenessProbe", "readinessProbe", "startupProbe"] as const).flatMap((p) =>
     (["httpGet", "tcpSocket"] as const).flatMap((k) =>
       c[p]?.[k] !== undefined ? [{ path: [...at, p, k], message: "not run by this Tank yet (exec probes are)" }] : []
     )

@@ -196,4 +196,61 @@ describe("probes (live, root)", () => {
       }),
     { timeout: 90_000 }
   )
+
+  it.scopedLive(
+    "startup: a slow starter's liveness probe waits for it; a startup probe that never passes kills and restarts its container",
+    () =>
+      Effect.gen(function*() {
+        const env = yield* tankEnv()
+        const before = yield* leakSnapshot({ pathPrefixes: [env.dataDir] })
+        const store = Context.get(
+          yield* Layer.build(Agent.layer({
+            config: {
+              ...env.config,
+              reconciler: { ...env.config.reconciler, backoffBaseMs: 200, backoffCapMs: 1_000, resyncIntervalMs: 1_000 }
+            }
+          })),
+          Store
+        )
+        const started = { exec: { command: ["test", "-e", "/tmp/started"] }, periodSeconds: 1, timeoutSeconds: 5 }
+        const apply = (spec: unknown) => Api.apply(spec).pipe(Effect.provideService(Store, store))
+        yield* apply({
+          name: "slow",
+          containers: [{
+            name: "app",
+            image: env.refs.busybox,
+            command: ["sh", "-c", "sleep 4; touch /tmp/started; exec sleep 3600"],
+            // Without the startup probe this would kill the container in its first second.
+            livenessProbe: { ...started, failureThreshold: 1 },
+            startupProbe: { ...started, failureThreshold: 30 }
+          }]
+        })
+        yield* apply({
+          name: "stuck",
+          containers: [{
+            name: "app",
+            image: env.refs.busybox,
+            command: ["sleep", "3600"],
+            startupProbe: { ...started, failureThreshold: 2 }
+          }]
+        })
+        const status = (p: string) => store.getStatus(p).pipe(Effect.map(Option.getOrUndefined))
+        yield* until("stuck restarted", status("stuck"), (s) => (s?.restarts ?? 0) >= 1, 30_000)
+        const slow = yield* until("slow running", status("slow"), (s) => s?.phase === "running")
+        yield* Effect.sleep("7 seconds")
+        const after = yield* status("slow")
+        assert.strictEqual(after!.restarts, 0)
+        assert.strictEqual(after!.hostPid, slow!.hostPid)
+        const events = (yield* store.recentEvents(1000)).events.filter((e) => e.type === "unhealthy")
+        assert.isFalse(events.some((e) => e.pod === "slow"))
+        assert.match(
+          events.find((e) => e.pod === "stuck")!.message!,
+          /^container app: startup probe exec \[test -e \/tmp\/started\] failed 2 times in a row \(exit 1\)/
+        )
+        for (const p of ["slow", "stuck"]) yield* Api.remove(p).pipe(Effect.provideService(Store, store))
+        yield* until("gone", Effect.all([status("slow"), status("stuck")]), (ss) => ss.every((s) => s === undefined))
+        yield* assertNoLeaks(before, { pathPrefixes: [env.dataDir] })
+      }),
+    { timeout: 90_000 }
+  )
 })

@@ -5,7 +5,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Option, Ref, TestClock } from "effect"
 import { Schema } from "effect"
-import { type ProbeOutcome, readinessLoop, untilUnhealthy } from "../../src/probes/timing.js"
+import { type ProbeOutcome, readinessLoop, untilStarted, untilUnhealthy } from "../../src/probes/timing.js"
 import { Probe } from "../../src/spec/probes.js"
 
 const probe = (over: Record<string, unknown> = {}) =>
@@ -82,5 +82,18 @@ describe("liveness probe timing", () => {
         "7s unready (call 8, 2)", // call 5 fails alone, then 7 and 8 in a row
         "9s ready (call 10, 2)"
       ])
+    }))
+
+  it.effect("startup: resolves at the first success, or unhealthy after failureThreshold failures in a row", () =>
+    Effect.gen(function*() {
+      const slow = yield* scripted([false, false, false, true])
+      const started = yield* Effect.fork(untilStarted(probe({ periodSeconds: 2, failureThreshold: 5 }), slow.check))
+      yield* TestClock.adjust("6 seconds")
+      assert.deepStrictEqual(yield* Fiber.join(started), { started: true })
+      assert.deepStrictEqual(yield* Ref.get(slow.calls), [0, 2000, 4000, 6000])
+      const never = yield* scripted([])
+      const failed = yield* Effect.fork(untilStarted(probe({ periodSeconds: 2, failureThreshold: 3 }), never.check))
+      yield* TestClock.adjust("4 seconds")
+      assert.deepStrictEqual(yield* Fiber.join(failed), { ok: false, detail: "call 3", failures: 3, started: false })
     }))
 })
