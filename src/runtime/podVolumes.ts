@@ -61,9 +61,10 @@ export const hostGid = (gid: number, ids: { readonly hostGid: number } | undefin
 
 /**
  * Detach every tmpfs of a run (idempotent; nothing mounted is fine). Must precede removing the run
- * dir: a recursive removal would empty a mounted volume and then fail on its mount point.
+ * dir: a recursive removal would empty a mounted volume and then fail on its mount point, so a
+ * failure here fails (the run's undo keeps the run dir and says why).
  */
-export const unmountTmpfs = (runDir: string): Effect.Effect<void> =>
+export const unmountTmpfs = (runDir: string): Effect.Effect<void, Error> =>
   Effect.suspend(() => {
     const root = tmpfsRoot(runDir)
     if (!fs.existsSync(root)) return Effect.void
@@ -74,7 +75,7 @@ export const unmountTmpfs = (runDir: string): Effect.Effect<void> =>
     }
     return failures.length === 0
       ? Effect.void
-      : Effect.logError(`tmpfs volumes not unmounted (the run dir is left in place): ${failures.join("; ")}`)
+      : Effect.fail(new Error(`tmpfs volumes not unmounted: ${failures.join("; ")}`))
   })
 
 /**
