@@ -39,10 +39,10 @@ export type TankDocument<D extends Document> = D & {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
 
 /**
- * Tank has no pod labels yet (a warning). It runs liveness, readiness and startup probes; its schema
+ * Pod labels map to Tank's. Tank runs liveness, readiness and startup probes; its schema
  * refuses what it does not run of a probe (httpGet, tcpSocket), named by the manifest's path.
  */
-const OPTIONS = { supportsLabels: false, probes: ["livenessProbe", "readinessProbe", "startupProbe"] } as const
+const OPTIONS = { supportsLabels: true, probes: ["livenessProbe", "readinessProbe", "startupProbe"] } as const
 
 const kubeList = (doc: unknown): doc is { apiVersion: unknown; kind: "List"; items: unknown } =>
   isObject(doc) && doc.kind === "List"

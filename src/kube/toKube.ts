@@ -150,6 +150,7 @@ export const toKube = (pod: Pod): Json => {
   const rest: Json = { ...(encodePod(pod) as unknown as Json) }
   const extra: Json = {}
   const name = take(rest, "name")
+  const labels = take(rest, "labels") as Record<string, string> | undefined
   const spec: Json = {}
   const restart = take(rest, "restart") as string
   spec.restartPolicy = RESTART[restart]
@@ -241,6 +242,7 @@ export const toKube = (pod: Pod): Json => {
     kind: "Pod",
     metadata: {
       name,
+      ...(labels && Object.keys(labels).length > 0 ? { labels } : {}),
       ...(Object.keys(extra).length > 0 ? { annotations: { [EXTRA_ANNOTATION]: JSON.stringify(extra) } } : {})
     },
     spec

@@ -119,13 +119,14 @@ describe("Kubernetes documentation pod examples", () => {
     expect(p.containers[0]!.capabilities).toEqual({ add: ["NET_ADMIN", "SYS_TIME"], drop: [] })
   })
 
-  it("envars: env values; labels are named as ignored (this Tank has no pod labels)", () => {
+  it("envars: env values and the pod's labels", () => {
     const { pod: p, warnings } = pod(fixture("envars.yaml"))
     expect(p.containers[0]!.env).toEqual({
       DEMO_GREETING: "Hello from the environment",
       DEMO_FAREWELL: "Such a sweet sorrow"
     })
-    expect(warnings).toEqual([expect.stringMatching(/^metadata\.labels: /)])
+    expect(p.labels).toEqual({ purpose: "demonstrate-envars" })
+    expect(warnings).toEqual([])
   })
 
   it("pod-configmap-volume: a configMap volume is refused by its path", () => {
@@ -149,7 +150,8 @@ describe("Kubernetes documentation pod examples", () => {
       "-c",
       "touch /tmp/healthy; sleep 30; rm -f /tmp/healthy; sleep 600"
     ])
-    expect(warnings).toEqual([expect.stringMatching(/^metadata\.labels: /)])
+    expect(p.labels).toEqual({ test: "liveness" })
+    expect(warnings).toEqual([])
   })
 
   it("readiness and startup probes map too; httpGet handlers (not run yet) are refused by path", () => {

@@ -34,6 +34,7 @@ const pods: ReadonlyArray<readonly [string, unknown]> = [
   ["minimal (network none, Tank's default)", { name: "a", containers: [{ name: "m", image: "busybox" }] }],
   ["what a Kubernetes pod has: a bridge NIC, ports, dns, resources, security, volumes", {
     name: "web",
+    labels: { app: "web", "example.com/tier": "front" },
     restart: "on_failure",
     hostname: "www",
     terminationGracePeriodSeconds: 5,
