@@ -3,12 +3,14 @@
  * prints one summary table of Tank against the peers measured in the same run. A peer that is not
  * installed is shown as such. Benches: runtime, exec, apply, network, pull, logs, store (SQLite vs etcd),
  * cluster (apply → running through etcd, placement of 300 pods on 3 nodes), web (dashboard: apply in a shell →
- * running row in an open page, pods page load with 100 pods).
+ * running row in an open page, pods page load with 100 pods), cli (`tank ps` vs `node -e 0`, `podman ps`).
+ * It ends with the headline table of issue #21 (markdown, as in the README's speed section).
  */
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { headline } from "./headline.js"
 import { fmt, ratio, type Row } from "./report.js"
 
 const benches = [
@@ -20,6 +22,7 @@ const benches = [
   ["pull.ts", []],
   ["logs.ts", []],
   ["store.ts", []],
+  ["cli.ts", ["15"]],
   ["cluster.ts", ["300"]],
   ["web.ts", ["100"]]
 ] as const
@@ -56,6 +59,8 @@ for (const r of rows) {
 const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)))
 console.log("\n=== summary (this run, this machine) ===")
 for (const row of table) console.log(row.map((c, i) => c.padEnd(widths[i]!)).join("  "))
+console.log("\n=== headline (this run, this machine) ===")
+console.log(headline(rows))
 if (failed.length) {
   console.log(`\nbenches that failed: ${failed.join(", ")}`)
   process.exit(1)
