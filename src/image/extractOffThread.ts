@@ -4,16 +4,15 @@
  * megabytes no longer stalls the agent's reconciler, API and monitors for seconds. Small layers stay
  * on this thread: they extract in less time than a worker takes to start (~50 ms with the bundle).
  *
- * The worker is `extractWorker.ts`: beside the bundle as `extractWorker.cjs` (scripts/build.mjs),
- * or the TypeScript source loaded through tsx when Tank itself runs from source. Interrupting the
- * pull asks the worker to stop; it closes its descriptors and exits (terminated after a deadline).
+ * The worker is `extractWorker.ts`, bundled beside Tank's bundle as `extractWorker.cjs`
+ * (scripts/build.mjs). Interrupting the pull asks the worker to stop; it closes its descriptors and
+ * exits (terminated after a deadline).
  */
 import { Effect, Schema } from "effect"
 import * as fs from "node:fs"
-import { createRequire } from "node:module"
 import * as path from "node:path"
-import { fileURLToPath, pathToFileURL } from "node:url"
-import { Worker, type WorkerOptions } from "node:worker_threads"
+import { fileURLToPath } from "node:url"
+import { Worker } from "node:worker_threads"
 import { ExtractError, extractLayer, type ExtractOptions, logSkipped } from "./extract.js"
 import { type Job, Reply, STOP } from "./extract/workerProtocol.js"
 
@@ -23,23 +22,15 @@ export const OFF_THREAD_BYTES = 2 * 1024 * 1024
 /** How long a stopped worker gets to close its descriptors before it is terminated. */
 const STOP_DEADLINE_MS = 10_000
 
-type WorkerSource = { readonly file: string | URL; readonly options: WorkerOptions }
-
-/** Where the worker's code is: the bundle's sibling, or the source through tsx; undefined if neither. */
-const workerSource = (): WorkerSource | undefined => {
+/**
+ * The worker's code: `extractWorker.cjs` beside the bundle (`tank daemon`). Running from source
+ * (tsx: the REPL, scripts) there is none and layers extract on this thread, as a worker loading the
+ * sources through tsx's hooks starts in seconds, longer than most layers take.
+ */
+const bundledWorker = (): string | undefined => {
   const here = fileURLToPath(import.meta.url)
-  if (here.endsWith(".ts")) {
-    // tsx's ESM API registers its hooks for this thread (its loader entry does not, in a worker).
-    const pkg = path.dirname(createRequire(import.meta.url).resolve("tsx/package.json"))
-    const tsx = pathToFileURL(path.join(pkg, "dist/esm/api/index.mjs")).href
-    const source = pathToFileURL(path.join(path.dirname(here), "extractWorker.ts")).href
-    return {
-      file: `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(source)}) })`,
-      options: { eval: true }
-    }
-  }
   const bundled = path.join(path.dirname(here), "extractWorker.cjs")
-  return fs.existsSync(bundled) ? { file: bundled, options: {} } : undefined
+  return !here.endsWith(".ts") && fs.existsSync(bundled) ? bundled : undefined
 }
 
 const sizeOf = (file: string) => {
@@ -54,9 +45,9 @@ const workerFailed = (blob: string, detail: string) =>
   new ExtractError({ reason: "Io", blob, detail: `the extraction worker failed: ${detail}` })
 
 /** Runs one job in a new worker thread; its one reply, decoded. */
-export const inWorker = (source: WorkerSource, job: Job): Effect.Effect<Reply, ExtractError> =>
+export const inWorker = (file: string, job: Job): Effect.Effect<Reply, ExtractError> =>
   Effect.async<Reply, ExtractError>((resume) => {
-    const worker = new Worker(source.file, { ...source.options, workerData: job })
+    const worker = new Worker(file, { workerData: job })
     let settled = false
     const settle = (e: Effect.Effect<Reply, ExtractError>) => {
       if (settled) return
@@ -82,13 +73,19 @@ export const inWorker = (source: WorkerSource, job: Job): Effect.Effect<Reply, E
     })
   })
 
-/** `extractLayer`, on a worker thread for layers of `OFF_THREAD_BYTES` and more. */
-export const extractLayerOffThread = (opts: ExtractOptions): Effect.Effect<void, ExtractError> =>
+/**
+ * `extractLayer`, on a worker thread for layers of `OFF_THREAD_BYTES` and more when a worker bundle
+ * exists (`workerFile`, default: the one beside Tank's bundle).
+ */
+export const extractLayerOffThread = (
+  opts: ExtractOptions,
+  options: { readonly workerFile?: string } = {}
+): Effect.Effect<void, ExtractError> =>
   Effect.gen(function*() {
-    const source = sizeOf(opts.blobPath) >= OFF_THREAD_BYTES ? workerSource() : undefined
-    if (source === undefined) return yield* extractLayer(opts)
+    const file = sizeOf(opts.blobPath) >= OFF_THREAD_BYTES ? options.workerFile ?? bundledWorker() : undefined
+    if (file === undefined) return yield* extractLayer(opts)
     const job: Job = { blobPath: opts.blobPath, mediaType: opts.mediaType, dest: opts.dest }
-    const reply = yield* inWorker(source, opts.limits === undefined ? job : { ...job, limits: opts.limits })
+    const reply = yield* inWorker(file, opts.limits === undefined ? job : { ...job, limits: opts.limits })
     switch (reply._tag) {
       case "Done":
         return yield* logSkipped(opts.blobPath, reply.skipped)

@@ -1,17 +1,43 @@
 /**
- * Large layers are extracted on a worker thread (src/image/extractOffThread.ts): the same tree and
+ * Large layers are extracted on a worker thread (src/image/extractOffThread.ts), here the worker
+ * bundle built as scripts/build.mjs builds it for `tank daemon`: the same tree and
  * the same typed errors as on this thread, progress while this thread is blocked, and an interrupted
  * extraction that leaves no descriptor open. The extractor's safety checks themselves are covered
  * by the other extract-*.test.ts files (the worker runs that very code).
  */
-import { describe, expect, it } from "@effect/vitest"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Exit, Fiber } from "effect"
+import { build } from "esbuild"
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { extractLayer } from "../../src/image/extract.js"
 import { extractLayerOffThread, OFF_THREAD_BYTES } from "../../src/image/extractOffThread.js"
 import { dir, file, GZIP_LAYER, listTree, tempDir, writeLayer } from "../support/tarFixtures.js"
+
+const repo = path.join(import.meta.dirname, "../..")
+let workerDir = ""
+let workerFile = ""
+beforeAll(async () => {
+  // Inside the repo, so that the bundle's external koffi resolves from node_modules (as in dist/).
+  fs.mkdirSync(path.join(repo, "dist"), { recursive: true })
+  workerDir = fs.mkdtempSync(path.join(repo, "dist", ".test-worker-"))
+  workerFile = path.join(workerDir, "extractWorker.cjs")
+  await build({
+    entryPoints: [path.join(repo, "src/image/extractWorker.ts")],
+    outfile: workerFile,
+    bundle: true,
+    platform: "node",
+    format: "cjs",
+    target: "node20",
+    external: ["koffi"],
+    logLevel: "warning"
+  })
+}, 60_000)
+afterAll(() => fs.rmSync(workerDir, { recursive: true, force: true }))
+
+const offThread = (blobPath: string, dest: string) =>
+  extractLayerOffThread({ blobPath, mediaType: GZIP_LAYER, dest }, { workerFile })
 
 /** Incompressible, so that the gzip blob is over the off-thread threshold. */
 const bulk = (mb: number) => randomBytes(mb * 1024 * 1024)
@@ -46,7 +72,7 @@ describe("extractLayerOffThread", () => {
       const here = emptyDir(work, "here")
       const there = emptyDir(work, "there")
       yield* extractLayer({ blobPath: blob, mediaType: GZIP_LAYER, dest: here })
-      yield* extractLayerOffThread({ blobPath: blob, mediaType: GZIP_LAYER, dest: there })
+      yield* offThread(blob, there)
       expect(listTree(there)).toEqual(listTree(here))
       expect(fs.readFileSync(path.join(there, "data/small"), "utf8")).toBe("hello")
     }), { timeout: 60_000 })
@@ -58,7 +84,7 @@ describe("extractLayerOffThread", () => {
         const work = yield* tempDir()
         const blob = yield* writeLayer(work, "big.tar.gz", [file("bulk", bulk(3)), file("zz-last", "done")])
         const dest = emptyDir(work, "dest")
-        const fiber = yield* Effect.fork(extractLayerOffThread({ blobPath: blob, mediaType: GZIP_LAYER, dest }))
+        const fiber = yield* Effect.fork(offThread(blob, dest))
         yield* Effect.sleep("20 millis") // the fiber has started the worker
         // On this thread the extraction could not advance at all while we hold the thread.
         expect(blockUntilExists(path.join(dest, "zz-last"), 30_000)).toBe(true)
@@ -83,7 +109,7 @@ describe("extractLayerOffThread", () => {
           extractLayer({ blobPath: blob, mediaType: GZIP_LAYER, dest: emptyDir(work, "a") })
         )
         const b = yield* Effect.either(
-          extractLayerOffThread({ blobPath: blob, mediaType: GZIP_LAYER, dest: emptyDir(work, "b") })
+          offThread(blob, emptyDir(work, "b"))
         )
         expect(Either.isLeft(a) && Either.isLeft(b)).toBe(true)
         if (Either.isLeft(a) && Either.isLeft(b)) {
@@ -109,7 +135,7 @@ describe("extractLayerOffThread", () => {
         )
         const dest = emptyDir(work, "dest")
         const before = openFds()
-        const fiber = yield* Effect.fork(extractLayerOffThread({ blobPath: blob, mediaType: GZIP_LAYER, dest }))
+        const fiber = yield* Effect.fork(offThread(blob, dest))
         while (!fs.existsSync(path.join(dest, "f000"))) yield* Effect.sleep("5 millis")
         const exit = yield* Fiber.interrupt(fiber)
         expect(Exit.isInterrupted(exit)).toBe(true)
