@@ -16,7 +16,7 @@ import { Chunk, Context, Effect, Exit, Layer, Option, Scope, Stream } from "effe
 import * as fs from "node:fs"
 import { logsIn } from "../src/observe/logs.js"
 import { podLayout } from "../src/runtime/layout.js"
-import { readRecord } from "../src/runtime/record.js"
+import { readRecord, viewOf } from "../src/runtime/record.js"
 import { Runtime } from "../src/runtime/Runtime.js"
 import { decodePod } from "../src/spec/decode.js"
 import { runtimeLayer, tankEnv } from "../test/support/tankEnv.js"
@@ -65,7 +65,7 @@ const program = Effect.gen(function*() {
       const h = yield* Scope.extend(runtime.start(pod), scope)
       // From the workload running to its exit: what the agent spends while the container logs.
       const cpu0 = process.cpuUsage()
-      const record = Option.getOrThrow(yield* readRecord(podLayout(env.dataDir, name).record))
+      const record = viewOf(Option.getOrThrow(yield* readRecord(name, podLayout(env.dataDir, name).record)))
       const monitorPid = record.containers[0]!.monitorPid
       const exit = yield* h.wait
       if (process.env.BENCH_VERBOSE) console.log(kind, JSON.stringify(exit))

@@ -1,23 +1,21 @@
 /**
- * Finding a running container from any process, without the agent: the pod record
- * (<dataDir>/run/<pod>/pod.json) names each container's workload pid, start time, monitor socket
- * and exec context. "Running" means: a record, a live workload that is still the same process
+ * Finding a running container from any process, without the agent: the runtime's query port
+ * (runtime/lookup.ts) names each container's workload pid, start time, monitor socket and exec
+ * context. "Running" means: a record, a live workload that is still the same process
  * (pid + start time), and — unless the caller will ask the monitor itself — a monitor that answers
  * and says `running` (a parked workload has no rootfs yet: entering it would land on the host's).
  */
-import { Effect, Option, Schema } from "effect"
-import { TankConfig } from "../config/Config.js"
+import { Effect, Option } from "effect"
+import type { TankConfig } from "../config/Config.js"
 import { clientBusySchedule, retryBusy } from "../runtime/helper/busy.js"
 import { connect } from "../runtime/helper/client.js"
 import { busyReason, type MonitorBusy as Busy } from "../runtime/helper/errors.js"
-import { podLayout } from "../runtime/layout.js"
-import { type ContainerRecord, type PodRecord, readRecord, stillOurs } from "../runtime/record.js"
-import { PodName } from "../spec/fields.js"
+import { type ContainerRecord, lookup, type RunView, stillOurs } from "../runtime/lookup.js"
 import { ContainerNotFound, NotRunning, PodMonitorBusy } from "./errors.js"
 
 export interface Target {
   readonly pod: string
-  readonly record: PodRecord
+  readonly record: RunView
   readonly container: ContainerRecord
 }
 
@@ -73,12 +71,11 @@ export const findTarget = (
   options: FindOptions = {}
 ): Effect.Effect<Target, NotRunning | ContainerNotFound | PodMonitorBusy, TankConfig> =>
   Effect.gen(function*() {
-    // The name becomes a path: refuse anything that is not a pod name before touching the disk.
-    if (!Schema.is(PodName)(pod)) return yield* new NotRunning({ pod, reason: "no such pod (invalid pod name)" })
-    const { dataDir } = yield* TankConfig
-    const file = podLayout(dataDir, pod).record
-    const record = yield* readRecord(file)
-    if (Option.isNone(record)) return yield* new NotRunning({ pod, reason: `no run record (${file})` })
+    const record = yield* lookup(pod).pipe(
+      Effect.catchTag("RecordUnreadable", (e) => Effect.fail(new NotRunning({ pod, reason: e.message })))
+    )
+    if (Option.isNone(record)) return yield* new NotRunning({ pod, reason: "it has no run on this machine" })
+    if (record.value.phase === "starting") return yield* new NotRunning({ pod, reason: "it is starting" })
     const containers = record.value.containers
     const c = options.container === undefined ? containers[0] : containers.find((x) => x.name === options.container)
     if (!c) {

@@ -1,6 +1,6 @@
 /**
  * Pod statistics from any process: the pod's cgroups (Cgroups service, v1 or v2) and its pinned
- * network namespace (Network service), found through the pod record `<dataDir>/run/<pod>/pod.json`.
+ * network namespace (Network service), found through the runtime's query port (runtime/lookup.ts).
  *
  * - `sample(pod)`: counters now. `stats(pod)`: two samples `intervalMs` apart, so CPU percent and
  *   network rates are filled in. `statsStream(pods?, intervalMs)`: a sample of every (or the given)
@@ -9,15 +9,11 @@
  *   pod in a ring buffer (nothing persists; a new process starts empty).
  */
 import { Context, Duration, Effect, Layer, Option, PubSub, Ref, Schedule, Schema, Stream } from "effect"
-import * as fs from "node:fs"
-import * as path from "node:path"
 import { performance } from "node:perf_hooks"
 import { Cgroups } from "../cgroups/Cgroups.js"
-import { TankConfig } from "../config/Config.js"
+import type { TankConfig } from "../config/Config.js"
 import { Network } from "../net/Network.js"
-import { podLayout } from "../runtime/layout.js"
-import type { PodRecord } from "../runtime/record.js"
-import { readRecord } from "../runtime/record.js"
+import { lookup, runs, type RunView } from "../runtime/lookup.js"
 import type { PodStats, RawSample } from "./statsModel.js"
 import { Ring, toStats } from "./statsModel.js"
 
@@ -33,39 +29,32 @@ export class PodNotRunning extends Schema.TaggedError<PodNotRunning>()("PodNotRu
 
 export type StatsDeps = TankConfig | Cgroups | Network
 
-/** The records of the pods that have a run on this machine now. */
-export const runningPods: Effect.Effect<ReadonlyArray<PodRecord>, never, TankConfig> = Effect.gen(function*() {
-  const { dataDir } = yield* TankConfig
-  let names: Array<string>
-  try {
-    names = fs.readdirSync(path.join(dataDir, "run"))
-  } catch {
-    return []
-  }
-  const records = yield* Effect.forEach(names.sort(), (n) => readRecord(podLayout(dataDir, n).record))
-  return records.flatMap(Option.toArray)
-})
+/** The runs of the pods that run on this machine now (a run whose record cannot be read is left out). */
+export const runningPods: Effect.Effect<ReadonlyArray<RunView>, never, TankConfig> = Effect.map(runs, (r) => r.running)
 
 const recordOf = (pod: string) =>
-  Effect.gen(function*() {
-    const { dataDir } = yield* TankConfig
-    const r = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(pod)
-      ? yield* readRecord(podLayout(dataDir, pod).record)
-      : Option.none()
-    return yield* Option.match(r, { onNone: () => Effect.fail(new PodNotRunning({ pod })), onSome: Effect.succeed })
-  })
+  lookup(pod).pipe(
+    Effect.catchTag("RecordUnreadable", (e) => Effect.fail(new PodNotRunning({ pod, reason: e.message }))),
+    Effect.flatMap(Option.match({
+      onNone: () => Effect.fail(new PodNotRunning({ pod })),
+      onSome: (r) =>
+        r.phase === "starting" ? Effect.fail(new PodNotRunning({ pod, reason: "starting" })) : Effect.succeed(r)
+    }))
+  )
 
 /** Counters of a running pod now. A pod that stops meanwhile fails with PodNotRunning. */
-export const sampleRecord = (record: PodRecord): Effect.Effect<RawSample, PodNotRunning, Cgroups | Network> =>
+export const sampleRecord = (record: RunView): Effect.Effect<RawSample, PodNotRunning, Cgroups | Network> =>
   Effect.gen(function*() {
     const cgroups = yield* Cgroups
     const network = yield* Network
     const pod = record.pod
+    const group = record.cgroup
+    if (group === undefined) return yield* new PodNotRunning({ pod, reason: "its run has no cgroup yet" })
     const gone = (e: { readonly message: string }) => new PodNotRunning({ pod, reason: e.message })
     const [cgroup, containers, interfaces] = yield* Effect.all([
-      cgroups.stats({ pod: record.cgroup }).pipe(Effect.mapError(gone)),
+      cgroups.stats({ pod: group }).pipe(Effect.mapError(gone)),
       Effect.forEach(record.containers, (c) =>
-        cgroups.stats({ pod: record.cgroup, container: c.name }).pipe(
+        cgroups.stats({ pod: group, container: c.name }).pipe(
           Effect.map((s) => ({ name: c.name, cgroup: s })),
           Effect.mapError(gone)
         )),

@@ -32,7 +32,7 @@ import {
   Scope,
   Stream
 } from "effect"
-import { Runtime } from "../runtime/Runtime.js"
+import { Runtime, type TeardownFailed } from "../runtime/Runtime.js"
 import type { PodStatus } from "../store/status.js"
 import { type InvalidRecord, Store, type StoredPod, StoreError } from "../store/Store.js"
 import { makePermits } from "./permits.js"
@@ -128,6 +128,12 @@ export const make = (input: ReconcilerConfigInput = {}) =>
           )
       }, { discard: true })
 
+    /** A teardown of a gone pod left something behind: logged by the runtime, kept in the pod's events. */
+    const teardownFailed = (name: string) => (e: TeardownFailed) =>
+      store.appendEvent({ at: new Date().toISOString(), pod: name, type: "teardown-failed", message: e.message }).pipe(
+        Effect.catchAll((w) => Effect.logWarning(`event teardown-failed of pod ${name} not written: ${w.message}`))
+      )
+
     // --- boot: live restore -------------------------------------------------------------------
     const fromRevision = yield* store.revision
     const { invalid: invalidAtBoot, pods: desired } = yield* store.list
@@ -151,11 +157,15 @@ export const make = (input: ReconcilerConfigInput = {}) =>
     yield* repairStatuses(observedAtBoot.invalid.filter((r) => names.has(r.key) && !workers.has(r.key)))
     yield* Effect.forEach(deleted, (n) =>
       runtime.purge(n).pipe(
+        Effect.catchAll(teardownFailed(n)),
         Effect.zipRight(store.deleteStatus(n)),
         Effect.zipRight(Effect.logInfo(`purged pod ${n}, deleted while no agent ran`))
       ), { concurrency: 4, discard: true })
     yield* Effect.forEach(strays, (n) =>
-      runtime.sweep(n).pipe(Effect.zipRight(Effect.logInfo(`swept leftovers of pod ${n}`))), {
+      runtime.sweep(n).pipe(
+        Effect.zipRight(Effect.logInfo(`swept leftovers of pod ${n}`)),
+        Effect.catchAll(teardownFailed(n))
+      ), {
       concurrency: 4,
       discard: true
     })
@@ -186,9 +196,7 @@ export const make = (input: ReconcilerConfigInput = {}) =>
       }
       const { invalid, pods } = yield* store.list
       const byName = new Map(pods.map((p) => [p.name, p]))
-      const held = new Set(invalid.map((r) =>
-        r.key
-      ))
+      const held = new Set(invalid.map((r) => r.key))
       for (const name of specKeys.keys()) {
         if (!byName.has(name)) {
           specKeys.delete(name)
@@ -255,6 +263,7 @@ export const make = (input: ReconcilerConfigInput = {}) =>
       const gone = [...unsupervised].filter((n) => !held.has(n) && !byName.has(n))
       yield* Effect.forEach(gone, (n) =>
         runtime.purge(n).pipe(
+          Effect.catchAll(teardownFailed(n)),
           Effect.zipRight(store.deleteStatus(n)),
           Effect.zipRight(Effect.sync(() => unsupervised.delete(n))),
           Effect.zipRight(Effect.logInfo(`purged pod ${n}, deleted while its record was invalid`))

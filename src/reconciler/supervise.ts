@@ -7,7 +7,7 @@
 import type { Deferred, Ref } from "effect"
 import { Cause, Deferred as D, Duration, Effect, Option } from "effect"
 import type { Scope } from "effect"
-import type { RunHandle, RuntimeService, SetupFailed } from "../runtime/Runtime.js"
+import type { RecordUnreadable, RunHandle, RuntimeNotice, RuntimeService, SetupFailed } from "../runtime/Runtime.js"
 import type { PodStatus } from "../store/status.js"
 import type { StoredPod, StoreService } from "../store/Store.js"
 import type { Permits } from "./permits.js"
@@ -39,6 +39,9 @@ export const bodyOf = (s: PodStatus): StatusBody => {
   return body
 }
 
+/** The run record cannot be read: its processes are left alone; adoption is tried again after this long. */
+const UNREADABLE_RECHECK = Duration.seconds(10)
+
 export const supervise = (
   env: Env,
   rec: Recorder,
@@ -61,6 +64,41 @@ export const supervise = (
     let delayMs = 0
     let lastStartAt = yield* now
 
+    const onNotice = (n: RuntimeNotice) =>
+      Effect.zipRight(Effect.logError(`pod ${pod.name}: ${n.message}`), rec.event(n.type, { message: n.message }))
+
+    /**
+     * The run's record exists but cannot be read: nothing of the run is touched (its workload may
+     * well be running). The status says `unknown` with what to do; the event names the file and the
+     * reason, once per reason.
+     */
+    const unreadable = (e: RecordUnreadable) =>
+      Effect.gen(function*() {
+        const s = rec.current()
+        if (s?.phase === "unknown" && s.reason === e.advice) return
+        yield* Effect.logWarning(e.advice)
+        yield* rec.update((s) => ({
+          ...without(s, "nextRestartAt", "graceDeadline"),
+          phase: "unknown",
+          reason: e.advice
+        }))
+        yield* rec.event("unknown", { message: e.message })
+      })
+
+    /** Adopt, waiting (and saying why) for as long as the run's record cannot be read. */
+    const whenReadable = <A, E, R>(
+      adopt: Effect.Effect<A, E | RecordUnreadable, R>
+    ): Effect.Effect<A, Exclude<E, RecordUnreadable>, R> =>
+      adopt.pipe(Effect.catchIf(
+        (e): e is RecordUnreadable => (e as { _tag?: unknown })._tag === "RecordUnreadable",
+        (e) =>
+          unreadable(e).pipe(
+            Effect.zipRight(D.succeed(ready, undefined)),
+            Effect.zipRight(Effect.sleep(UNREADABLE_RECHECK)),
+            Effect.zipRight(Effect.suspend(() => whenReadable(adopt)))
+          )
+      )) as Effect.Effect<A, Exclude<E, RecordUnreadable>, R>
+
     const running = (h: RunHandle, adopted: boolean) =>
       Effect.gen(function*() {
         lastStartAt = h.startedAt.getTime()
@@ -78,11 +116,11 @@ export const supervise = (
 
     /** One run in its own scope; `undefined` when there was nothing to adopt. */
     const attempt = (
-      acquire: Effect.Effect<RunHandle | undefined, SetupFailed, Scope.Scope>,
+      acquire: Effect.Effect<RunHandle | undefined, SetupFailed | RecordUnreadable, Scope.Scope>,
       adopted: boolean
     ): Effect.Effect<Ending | undefined> =>
       Effect.scoped(Effect.gen(function*() {
-        const h = yield* acquire
+        const h = yield* whenReadable(acquire)
         // The agent's boot waits for every adoption to be settled (not for the runs to end).
         yield* D.succeed(ready, undefined)
         if (h === undefined) return undefined
@@ -111,6 +149,7 @@ export const supervise = (
       yield* rec.update((s) => ({ ...notRunning(s), phase: "starting", restarts }))
       yield* rec.event("starting")
       return yield* env.runtime.start(pod.spec, {
+        onNotice,
         onProgress: (p) =>
           rec.current()?.phase === p ? Effect.void : rec.update((s) => ({ ...s, phase: p })).pipe(
             Effect.zipRight(rec.event(p))
@@ -134,13 +173,13 @@ export const supervise = (
     } else if (Option.isNone(prior)) {
       // No status for this revision: the spec may have changed while no agent ran. Stop whatever
       // survives of an older run (closing the scope stops it), then start fresh.
-      const stale = yield* Effect.scoped(
-        env.runtime.adopt(pod.spec).pipe(
+      const stale = yield* whenReadable(Effect.scoped(
+        env.runtime.adopt(pod.spec, { onNotice }).pipe(
           Effect.tap((h) =>
             Option.isSome(h) ? rec.event("stopping", { message: "spec changed while no agent ran" }) : Effect.void
           )
         )
-      )
+      ))
       yield* pending
       if (Option.isSome(stale)) {
         yield* rec.event("stopped")
@@ -158,7 +197,7 @@ export const supervise = (
       let ending: Ending | undefined
       if (mode === "adopt") {
         mode = "start"
-        ending = yield* attempt(Effect.map(env.runtime.adopt(pod.spec), Option.getOrUndefined), true)
+        ending = yield* attempt(Effect.map(env.runtime.adopt(pod.spec, { onNotice }), Option.getOrUndefined), true)
         yield* D.succeed(ready, undefined)
         if (ending === undefined) {
           // Nothing survived: continue from the stored state.

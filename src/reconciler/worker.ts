@@ -46,7 +46,8 @@ export interface Worker {
   readonly recorder: Recorder
 }
 
-const LIVE_PHASES: ReadonlySet<PodStatus["phase"]> = new Set(["pulling", "starting", "running"])
+// "unknown": a run whose record cannot be read may well be running; a delete stops it.
+const LIVE_PHASES: ReadonlySet<PodStatus["phase"]> = new Set(["pulling", "starting", "running", "unknown"])
 
 export const makeWorker = (
   env: Env,
@@ -122,8 +123,11 @@ export const makeWorker = (
           // shutdown waits for it): else the pod's logs, volumes and status would outlive it.
           yield* Effect.uninterruptible(Effect.gen(function*() {
             yield* stopCurrent("deleted")
-            // What outlives runs (managed volumes, logs) goes with the pod.
-            yield* env.runtime.purge(pod.name)
+            // What outlives runs (managed volumes, logs) goes with the pod. What it could not remove
+            // was logged by the runtime; the pod's events keep it after the status is gone.
+            yield* env.runtime.purge(pod.name).pipe(
+              Effect.catchAll((e) => rec.event("teardown-failed", { message: e.message }))
+            )
             yield* rec.remove
           }))
           yield* release

@@ -3,22 +3,18 @@
  * this Tag only; the live layer drives the native helper, images, cgroups and network.
  */
 import type { Effect, Option, Scope } from "effect"
-import { Context, Schema } from "effect"
+import { Context } from "effect"
 import type { Pod } from "../spec/Pod.js"
+import type { SetupFailed, TeardownFailed } from "./errors.js"
+import type { RecordUnreadable } from "./record.js"
 
 /** How a workload ended on its own (or after a stop). */
 export type RunExit =
   | { readonly _tag: "Exited"; readonly code: number }
   | { readonly _tag: "Signaled"; readonly signal: number; readonly oomKilled?: boolean }
 
-/** Bring-up failed at a named step; nothing of the attempt is left behind. */
-export class SetupFailed extends Schema.TaggedError<SetupFailed>()("SetupFailed", {
-  pod: Schema.String,
-  /** e.g. "pull", "rootfs", "network", "cgroup", "mount_proc", "execve" */
-  step: Schema.String,
-  message: Schema.String,
-  errno: Schema.optional(Schema.Number)
-}) {}
+export { SetupFailed, TeardownFailed } from "./errors.js"
+export { RecordUnreadable } from "./record.js"
 
 export type Progress = "pulling" | "starting"
 
@@ -61,9 +57,17 @@ export interface RunHandle {
   readonly keepOnClose: Effect.Effect<void>
 }
 
+/** Something the pod's events should say that is not a phase change (a teardown that left something behind). */
+export interface RuntimeNotice {
+  readonly type: "teardown-failed"
+  readonly message: string
+}
+
 export interface StartOptions {
   /** Called as bring-up moves through its phases (for observed status). */
   readonly onProgress?: (p: Progress) => Effect.Effect<void>
+  /** Called when the run's teardown (at the end of its scope) could not undo everything. */
+  readonly onNotice?: (n: RuntimeNotice) => Effect.Effect<void>
 }
 
 export interface RuntimeService {
@@ -71,15 +75,25 @@ export interface RuntimeService {
   readonly start: (pod: Pod, options?: StartOptions) => Effect.Effect<RunHandle, SetupFailed, Scope.Scope>
   /**
    * Re-adopt a pod whose monitor outlived the previous agent. `None` when nothing of it survives
-   * (its leftovers are removed). A workload that exited meanwhile is adopted too: `wait` returns at once.
+   * (its leftovers are removed), or its bring-up was cut short (undone). A run whose workloads were
+   * being told to run is finished. A workload that exited meanwhile is adopted too: `wait` returns
+   * at once. A record that exists but cannot be read fails with RecordUnreadable and nothing of the
+   * run is touched: its processes keep running.
    */
-  readonly adopt: (pod: Pod) => Effect.Effect<Option.Option<RunHandle>, never, Scope.Scope>
+  readonly adopt: (
+    pod: Pod,
+    options?: Pick<StartOptions, "onNotice">
+  ) => Effect.Effect<Option.Option<RunHandle>, RecordUnreadable, Scope.Scope>
   /** Names of pods with something left on the machine (run dirs, monitors, cgroups). */
   readonly leftovers: Effect.Effect<ReadonlyArray<string>>
-  /** Remove everything of a pod's run (stopping whatever still runs): for leftovers. */
-  readonly sweep: (name: string) => Effect.Effect<void>
+  /**
+   * Remove everything of a pod's run (stopping whatever still runs): for pods that are gone. With its
+   * record unreadable, everything is found by name. Every step is undone even when one fails; the
+   * failures come together in TeardownFailed.
+   */
+  readonly sweep: (name: string) => Effect.Effect<void, TeardownFailed>
   /** A pod was deleted: sweep, and also remove what outlives runs (managed volumes, logs unless kept). */
-  readonly purge: (name: string) => Effect.Effect<void>
+  readonly purge: (name: string) => Effect.Effect<void, TeardownFailed>
 }
 
 export class Runtime extends Context.Tag("tank/Runtime")<Runtime, RuntimeService>() {}

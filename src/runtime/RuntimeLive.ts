@@ -1,16 +1,17 @@
 /**
  * The live Runtime: brings a pod up through the native helper and supervises it.
  *
- * Bring-up, in order (each step's undo registered in the run's scope, so any failure or stop undoes
- * exactly what was done, in reverse):
- *   pull images → resolve run params/users → run dir + volumes → pod sandbox (net/uts/ipc pinned)
- *   → network (macvlan NICs, routes) → cgroups (pod + one per container, limits) → /etc files
- *   → one monitor per container (workload cloned into its cgroups, parked) → pod record → proceed.
+ * Bring-up is the ordered list of steps in `steps/` (list the folder: userns, volumes, images,
+ * sandbox, network, cgroups, files, init, monitors, proceed), run by `steps/runner.ts`, which
+ * journals each step in the run record (`<run>/pod.json`) as it begins and completes. Any failure or
+ * stop undoes exactly the steps begun, in reverse, every one even when another fails.
  *
  * All of it lives in a detachable scope: when the agent leaves with live restore (`keepOnClose`),
- * the scope is not closed and the pod keeps running under its monitors; a later agent `adopt`s it.
+ * the scope is not closed and the pod keeps running under its monitors; a later agent `adopt`s it
+ * from its record — finishing a bring-up whose workloads were being released, undoing one cut
+ * short. A record that exists but cannot be read is never taken for "gone": the run is left alone.
  */
-import { Effect, ExecutionStrategy, Exit, Layer, Option, Ref, Scope } from "effect"
+import { Effect, Either, ExecutionStrategy, Exit, Layer, Option, Ref, Scope } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Cgroups } from "../cgroups/Cgroups.js"
@@ -20,17 +21,14 @@ import { Host } from "../host/Host.js"
 import { Images } from "../image/Images.js"
 import { Network } from "../net/Network.js"
 import { PodNetworks, staticOnly } from "../net/PodNetworks.js"
-import { resolvConf } from "../net/resolvConf.js"
 import { canonicalJson } from "../spec/decode.js"
 import type { Pod } from "../spec/Pod.js"
-import { hostnameFile, hostsFile } from "./etcFiles.js"
+import { TeardownFailed } from "./errors.js"
 import { initPathCandidate } from "./helper/binary.js"
 import type { MonitorClient } from "./helper/client.js"
 import { readExitFile } from "./helper/monitor.js"
-import { sandbox } from "./helper/sandbox.js"
 import type { ExitRecord } from "./helper/schema.js"
-import { isListening } from "./helper/socket.js"
-import { agentLockFile, cgroupName, type ContainerLayout, type PodLayout, podLayout, socketDir } from "./layout.js"
+import { agentLockFile, cgroupName, type PodLayout, podLayout, socketDir } from "./layout.js"
 import {
   connectAgent,
   containerRecord,
@@ -42,29 +40,32 @@ import {
   stopMonitor,
   toRunExit
 } from "./monitors.js"
-import { containerField, prepareContainer, volumeSources } from "./prepare.js"
-import { type ContainerRecord, monitorAlive, type PodRecord, readRecord, writeRecord } from "./record.js"
-import { type RunHandle, Runtime, type RuntimeService, SetupFailed, type StartOptions } from "./Runtime.js"
-import { deviceRules, passDevices } from "./security/devices.js"
+import { prepareContainer, volumeSources } from "./prepare.js"
+import { type ContainerRecord, monitorAlive, readRecord, RecordUnreadable, type RunRecord, viewOf } from "./record.js"
+import {
+  type RunHandle,
+  Runtime,
+  type RuntimeNotice,
+  type RuntimeService,
+  SetupFailed,
+  type StartOptions
+} from "./Runtime.js"
 import { parseHardLimits } from "./security/rlimits.js"
-import { unpinSandbox } from "./unpin.js"
-import { type IdRange, UserNamespaces } from "./userns/UserNamespaces.js"
+import { makeLayerDirs } from "./steps/07-files.js"
+import type { StepHooks } from "./steps/hooks.js"
+import { bringUp } from "./steps/index.js"
+import { anyMonitorAlive } from "./steps/monitorsByName.js"
+import { type Journal, journalOf, openJournal, runSteps, undoRun } from "./steps/runner.js"
+import type { LiveOutputs, StepDeps } from "./steps/Step.js"
+import { UserNamespaces } from "./userns/UserNamespaces.js"
 
 export interface RuntimeOptions {
   /** Namespace holding the macvlan parents (default: the agent's own). Tests use a hub netns. */
   readonly parentNetns?: string
   /** Mixed into NIC MACs so same-named pods on two machines differ. */
   readonly macSeed?: string
-}
-
-/**
- * A container's overlay dirs: writable layer, overlay work dir, mount point. In a user namespace the
- * writable layer belongs to the pod's root: the merged root dir is the upper dir's, and what the
- * pod writes is stored under its host ids.
- */
-const makeLayerDirs = (L: ContainerLayout, ids?: IdRange) => {
-  for (const d of [L.upper, L.work, L.merged]) fs.mkdirSync(d, { recursive: true, mode: 0o755 })
-  if (ids) { for (const d of [L.upper, L.work]) fs.chownSync(d, ids.hostUid, ids.hostGid) }
+  /** Test-only hook points between bring-up steps (steps/hooks.ts). */
+  readonly hooks?: StepHooks
 }
 
 /** Off the event loop (a run dir of many containers takes a while), its entries removed in parallel. */
@@ -91,21 +92,24 @@ export const make = (options: RuntimeOptions = {}) =>
     const hostPaths = hostPathPolicy(config)
     fs.mkdirSync(socketDir(dataDir), { recursive: true, mode: 0o700 })
     const userNamespaces = yield* Effect.serviceOption(UserNamespaces)
-    const rangeFor = (pod: string): Effect.Effect<IdRange, SetupFailed> =>
-      Option.match(userNamespaces, {
-        onNone: () =>
-          Effect.fail(
-            new SetupFailed({
-              pod,
-              step: "userns",
-              message: "hostUsers: false, but this runtime has no host id range for pods"
-            })
-          ),
-        onSome: (u) =>
-          u.rangeFor(pod).pipe(Effect.mapError((e) => new SetupFailed({ pod, step: "userns", message: e.message })))
-      })
     // Read once: workloads get explicit rlimits, capped by the hard limits the agent runs under.
     const security = { dataDir, hostHard: parseHardLimits(fs.readFileSync("/proc/self/limits", "utf8")) }
+    const deps: StepDeps = {
+      dataDir,
+      images,
+      cgroups,
+      network,
+      host,
+      podNetworks,
+      userNamespaces,
+      settings,
+      security,
+      hostPaths,
+      stopGraceMs: graceMs,
+      ...(options.hooks ? { hooks: options.hooks } : {}),
+      ...(options.parentNetns ? { parentNetns: options.parentNetns } : {}),
+      ...(options.macSeed ? { macSeed: options.macSeed } : {})
+    }
 
     /** How the workload of one container ended, with OOM kills told apart from other SIGKILLs. */
     const oomKills = (pod: string, container: string) =>
@@ -129,27 +133,40 @@ export const make = (options: RuntimeOptions = {}) =>
         )
         : Effect.succeed(toRunExit(r, false))
 
-    /** Remove everything of a pod's run, whatever state it is in. Idempotent. */
-    const teardown = (layout: PodLayout, pod: string) =>
+    const undoOf = (pod: string) => ({ deps, pod, layout: podLayout(dataDir, pod) })
+
+    /**
+     * Undo a run: from its journal (in-process scopes first), or everything by name without one.
+     * Every failure is logged and comes back in TeardownFailed.
+     */
+    const teardown = (
+      pod: string,
+      journal: Option.Option<Journal>,
+      scopes?: ReadonlyMap<string, Scope.CloseableScope>
+    ) =>
+      undoRun(bringUp, undoOf(pod), journal, scopes as never).pipe(
+        Effect.mapError((failures) => new TeardownFailed({ pod, failures })),
+        Effect.tapError((e) => Effect.logError(e.message))
+      )
+
+    /** Report a teardown that left something behind (it was logged already). */
+    const notify = (onNotice: StartOptions["onNotice"]) => (e: TeardownFailed) =>
+      onNotice ? onNotice({ type: "teardown-failed", message: e.message } satisfies RuntimeNotice) : Effect.void
+
+    /**
+     * Tear down a pod that is gone (deleted, or a leftover nobody wants): from its journal when it
+     * can be read, else everything by name — the store, not the record, says it is gone.
+     */
+    const teardownGone = (pod: string) =>
       Effect.gen(function*() {
-        const record = yield* readRecord(layout.record)
-        if (Option.isSome(record)) {
-          yield* Effect.forEach(record.value.containers, stopContainer, { concurrency: "unbounded", discard: true })
-          // A dead monitor's socket file is stale; a live one's is never removed here (the monitor
-          // removes its own when it exits), or a second monitor could be started beside it.
-          yield* Effect.forEach(
-            record.value.containers,
-            (c) =>
-              Effect.flatMap(
-                isListening(c.socketPath),
-                (listening) => listening || monitorAlive(c) ? Effect.void : rm(c.socketPath)
-              ),
-            { discard: true }
-          )
+        const layout = podLayout(dataDir, pod)
+        const record = yield* Effect.either(readRecord(pod, layout.record))
+        if (Either.isLeft(record)) {
+          yield* Effect.logWarning(`${record.left.message}; the pod is gone: its run is found and removed by name`)
+          return yield* teardown(pod, Option.none())
         }
-        yield* unpinSandbox(layout.ns).pipe(Effect.ignore)
-        yield* cgroups.remove({ pod: cgroupName(dataDir, pod) }, { force: true }).pipe(Effect.ignore)
-        yield* rm(layout.run)
+        if (Option.isNone(record.right) && !fs.existsSync(layout.run)) return
+        return yield* teardown(pod, Option.map(record.right, (r) => journalOf(layout, r)))
       })
 
     /** A container incarnation's undo and connection: closed when it is replaced or the run ends. */
@@ -174,14 +191,14 @@ export const make = (options: RuntimeOptions = {}) =>
       spec: Pod,
       layout: PodLayout,
       /** Where restarted containers' monitors live (closed in parallel, see `containersScope`). */
-      runScope: Scope.Scope,
-      initial: PodRecord,
+      monitorsScope: Scope.Scope,
+      journal: Journal,
       lives: ReadonlyArray<Live>,
       keep: Ref.Ref<boolean>
     ): Effect.Effect<RunHandle> =>
       Effect.gen(function*() {
         const pod = spec.name
-        const recordRef = yield* Ref.make(initial)
+        const initial = viewOf(journal.current())
         const current = new Map(initial.containers.map((c, i) => [c.name, lives[i]!]))
         // One restart of a given pod's containers at a time: each rewrites the pod record.
         const lock = yield* Effect.makeSemaphore(1)
@@ -189,7 +206,7 @@ export const make = (options: RuntimeOptions = {}) =>
 
         const restartContainer = (name: string) =>
           lock.withPermits(1)(Effect.gen(function*() {
-            const record = yield* Ref.get(recordRef)
+            const record = viewOf(journal.current())
             const idx = record.containers.findIndex((c) => c.name === name)
             const c = spec.containers.find((c) => c.name === name)
             if (idx < 0 || !c) {
@@ -213,13 +230,14 @@ export const make = (options: RuntimeOptions = {}) =>
             const oomBefore = yield* oomKills(pod, name)
             const volumes = yield* volumeSources(spec, layout, hostPaths, record.userns)
             const prepared = yield* prepareContainer(images, spec, c, volumes, security, record.userns)
-            const s = yield* launch(settings, spec, layout, prepared, old.cgroupProcs, runScope)
-            const next: PodRecord = {
-              ...record,
-              containers: record.containers.map((x, i) => i === idx ? containerRecord(s) : x)
-            }
-            yield* writeRecord(layout.record, next)
-            yield* Ref.set(recordRef, next)
+            const s = yield* launch(settings, spec, layout, prepared, old.cgroupProcs, monitorsScope)
+            yield* journal.update((r) => ({
+              ...r,
+              results: {
+                ...r.results,
+                monitors: (r.results.monitors ?? []).map((x, i) => i === idx ? containerRecord(s) : x)
+              }
+            }))
             const live: Live = { client: s.client, ref: s.ref, startedAt: s.startedAt, scope: s.scope }
             current.set(name, live)
             yield* proceedOne(pod, s)
@@ -239,26 +257,31 @@ export const make = (options: RuntimeOptions = {}) =>
         }
       })
 
-    /** Close the run's scope unless the agent leaves it for live restore. */
-    const detachable = (pod: string, layout: PodLayout, adopted: boolean) =>
+    /**
+     * The run's scope, closed (and the run undone from its journal) with the caller's scope unless
+     * the agent leaves it for live restore.
+     */
+    const detachable = (
+      pod: string,
+      journal: Journal,
+      scopes: Map<string, Scope.CloseableScope>,
+      onNotice: StartOptions["onNotice"]
+    ) =>
       Effect.gen(function*() {
         const keep = yield* Ref.make(false)
         const runScope = yield* Scope.make()
-        // A fresh run's scope holds an undo for every step it took; an adopted run's holds none.
-        const after = adopted ? teardown(layout, pod) : rm(layout.run)
         yield* Effect.addFinalizer((exit) =>
           Ref.get(keep).pipe(
-            Effect.flatMap((k) => k ? Effect.void : Scope.close(runScope, exit).pipe(Effect.zipRight(after)))
+            Effect.flatMap((k) =>
+              k ? Effect.void : teardown(pod, Option.some(journal), scopes).pipe(
+                Effect.catchAll(notify(onNotice)),
+                Effect.zipRight(Scope.close(runScope, exit))
+              )
+            )
           )
         )
         return { keep, runScope }
       })
-
-    /**
-     * The scope every container monitor of a run lives in: closed before the rest of the run (it is
-     * forked last) and in parallel, so a pod's containers stop at once under one grace period.
-     */
-    const containersScope = (runScope: Scope.Scope) => Scope.fork(runScope, ExecutionStrategy.parallel)
 
     /**
      * A connection to a monitor a previous agent left: busy is retried (it is alive), and a
@@ -289,189 +312,108 @@ export const make = (options: RuntimeOptions = {}) =>
         )
       )
 
+    /**
+     * What an earlier run of this name left (nobody adopted it) goes before a new run starts: never
+     * two monitors for one container. A record that cannot be read stops the start instead.
+     */
+    const clearEarlier = (pod: string, layout: PodLayout) =>
+      Effect.gen(function*() {
+        if (!fs.existsSync(layout.run)) return
+        const earlier = yield* readRecord(pod, layout.record).pipe(
+          Effect.mapError((e) => new SetupFailed({ pod, step: "record", message: e.advice }))
+        )
+        if (Option.isNone(earlier) && (yield* anyMonitorAlive({ layout }))) {
+          return yield* new SetupFailed({
+            pod,
+            step: "leftover",
+            message: `${layout.run} has no record but a monitor of an earlier run is alive; not starting a second one`
+          })
+        }
+        yield* teardown(pod, Option.map(earlier, (r) => journalOf(layout, r))).pipe(
+          Effect.mapError((e) => new SetupFailed({ pod, step: "leftover", message: e.message }))
+        )
+      })
+
     const start = (pod: Pod, opts: StartOptions = {}): Effect.Effect<RunHandle, SetupFailed, Scope.Scope> =>
       Effect.gen(function*() {
         const progress = opts.onProgress ?? (() => Effect.void)
         const layout = podLayout(dataDir, pod.name)
-        // Anything of an earlier run of this name that nobody adopted is a leftover now. Its monitors
-        // must be gone before new ones start: never two monitors for one container.
-        if (fs.existsSync(layout.run)) {
-          const earlier = yield* readRecord(layout.record)
-          yield* teardown(layout, pod.name)
-          const alive = Option.match(earlier, { onNone: () => [], onSome: (r) => r.containers.filter(monitorAlive) })
-          if (alive.length > 0) {
-            return yield* new SetupFailed({
-              pod: pod.name,
-              step: "leftover",
-              message: `the monitor of container ${alive[0]!.name} of an earlier run (pid ${
-                alive[0]!.monitorPid
-              }) is still alive; not starting a second one`
-            })
-          }
-        }
-        const { keep, runScope } = yield* detachable(pod.name, layout, false)
-        const inRun = <A, E>(eff: Effect.Effect<A, E, Scope.Scope>) => Scope.extend(eff, runScope)
-
-        yield* progress("pulling")
-        fs.mkdirSync(layout.run, { recursive: true, mode: 0o700 })
-        // hostUsers: false — the pod's host id range first: everything below is made for it.
-        const ids = pod.hostUsers === false ? yield* rangeFor(pod.name) : undefined
-        const volumes = yield* volumeSources(pod, layout, hostPaths, ids)
-        // Three independent chains run at once (each step's undo is in the run scope, so a failure
-        // in one interrupts the others and undoes all): the images and run parameters; the pod
-        // sandbox (network unless "host", hostname, IPC, shared by its containers) and its NICs; the
-        // cgroups (pod + one per container, limits from the spec).
-        const runParams = Effect.all([
-          Effect.forEach(pod.containers, (c) => prepareContainer(images, pod, c, volumes, security, ids), {
-            concurrency: "unbounded"
-          }),
-          Effect.forEach(pod.initContainers, (c) => prepareContainer(images, pod, c, volumes, security, ids), {
-            concurrency: "unbounded"
-          })
-        ]).pipe(Effect.tap(() => progress("starting")))
-        const sandboxed = Effect.gen(function*() {
-          const sb = yield* inRun(Effect.acquireRelease(
-            sandbox({
-              dir: layout.ns,
-              net: pod.network !== "host",
-              uts: true,
-              ipc: true,
-              hostname: pod.name,
-              ...(ids ? { userns: ids } : {})
-            }),
-            () => unpinSandbox(layout.ns).pipe(Effect.ignore)
-          )).pipe(Effect.mapError(step(pod.name, "sandbox")))
-          const net = pod.network === "host" ? undefined : yield* inRun(podNetworks.setup({
-            pod,
-            netnsPath: sb.net!,
-            uplink: () => host.uplink,
-            ...(options.parentNetns ? { parentNetns: options.parentNetns } : {}),
-            ...(options.macSeed ? { macSeed: options.macSeed } : {})
-          })).pipe(Effect.mapError(step(pod.name, "network")))
-          return { sb, addresses: net?.state.nics.map((n) => n.address) ?? [], dns: net?.dns ?? [] }
-        })
-        // Init containers first: `groups` is indexed like `all` below. Device policy: the pod group
-        // allows the union of its containers' devices (a child can never exceed its parent), each
-        // container group the default list plus its own `devices:`. Container groups live in a child
-        // scope closed in parallel (a pod's groups are removed at once), after which the pod group goes.
-        const grouped = Effect.gen(function*() {
-          const specs = [...pod.initContainers, ...pod.containers]
-          const passed = yield* Effect.forEach(specs, (c) =>
-            passDevices(c.devices ?? [], `${containerField(pod, c)}.devices`).pipe(
-              Effect.mapError((e) =>
-                new SetupFailed({ pod: pod.name, step: "security", message: `${e.field}: ${e.message}` })
-              )
-            ))
-          const podGroup = { pod: cgroupName(dataDir, pod.name) }
-          yield* inRun(Effect.acquireRelease(
-            cgroups.ensure(podGroup, { devices: deviceRules(passed.flat()) }),
-            () =>
-              cgroups.remove(podGroup, { force: true }).pipe(Effect.ignore)
-          )).pipe(Effect.mapError(step(pod.name, "cgroup")))
-          const groups = yield* Scope.fork(runScope, ExecutionStrategy.parallel)
-          // A container group inherits its pod group's policy (v1 copies the parent's list, v2 runs
-          // the ancestors' programs): it needs its own only when it passes fewer devices than the
-          // union — in the common case (no `devices:`) nothing more is written per container.
-          const all = passed.flat()
-          return yield* Scope.extend(
-            Effect.forEach(specs, (c, i) =>
-              cgroups.create(
-                { ...podGroup, container: c.name },
-                passed[i]!.length === all.length ? c.limits : { ...c.limits, devices: deviceRules(passed[i]!) }
-              )),
-            groups
-          ).pipe(Effect.mapError(step(pod.name, "cgroup")))
-        })
-        const [[prepared, inits], { addresses, dns, sb }, groups] = yield* Effect.all([runParams, sandboxed, grouped], {
-          concurrency: 1
-        })
-        const all = [...inits, ...prepared]
-        const monitors = yield* containersScope(runScope)
-
-        const hostDns = yield* host.dns
-        yield* Effect.try({
-          try: () => {
-            fs.mkdirSync(layout.etc, { recursive: true })
-            fs.mkdirSync(layout.logs, { recursive: true, mode: 0o700 })
-            fs.writeFileSync(path.join(layout.etc, "hosts"), hostsFile(pod.name, addresses))
-            fs.writeFileSync(path.join(layout.etc, "hostname"), hostnameFile(pod.name))
-            const hostResolv = fs.existsSync("/etc/resolv.conf") ? fs.readFileSync("/etc/resolv.conf", "utf8") : ""
-            fs.writeFileSync(
-              path.join(layout.etc, "resolv.conf"),
-              resolvConf(pod.network, { servers: hostDns, resolvConf: hostResolv }, dns)
-            )
-            // The pod's root may rewrite its /etc files, as root does elsewhere.
-            if (ids) {
-              for (const f of ["hosts", "hostname", "resolv.conf"]) {
-                fs.chownSync(path.join(layout.etc, f), ids.hostUid, ids.hostGid)
-              }
-            }
-            for (const c of all) {
-              makeLayerDirs(layout.container(c.spec.name), ids)
-            }
-          },
-          catch: step(pod.name, "etc")
-        })
-
-        // Init containers run to completion, in order, before the others start.
-        for (const [i, c] of inits.entries()) {
-          const s = yield* launch(settings, pod, layout, c, groups[i]!.procsFiles, monitors)
-          yield* proceedOne(pod.name, s)
-          const r = yield* s.client.wait.pipe(Effect.mapError(step(pod.name, `init ${c.spec.name}`)))
-          if (r.reason !== "exited" || r.exitCode !== 0) {
-            return yield* new SetupFailed({
-              pod: pod.name,
-              step: `init ${c.spec.name}`,
-              message: r.reason === "exited"
-                ? `init container exited with code ${r.exitCode}`
-                : r.reason === "signaled"
-                ? `init container killed by signal ${r.signal}`
-                : `init container setup failed: ${r.setupError.step}: ${r.setupError.message}`
-            })
-          }
-          yield* Scope.close(s.scope, Exit.void)
-        }
-
-        const started = yield* Effect.forEach(
-          prepared,
-          (c, i) =>
-            launch(settings, pod, layout, c, groups[inits.length + i]!.procsFiles, monitors)
-        )
-
-        const record: PodRecord = {
-          version: 1,
-          pod: pod.name,
-          specKey: canonicalJson(pod),
-          startedAt: new Date().toISOString(),
-          sandbox: layout.ns,
-          ...(sb.net ? { netns: sb.net } : {}),
-          addresses,
-          cgroup: cgroupName(dataDir, pod.name),
-          ...(ids ? { userns: ids } : {}),
-          containers: started.map(containerRecord)
-        }
-        yield* writeRecord(layout.record, record)
-        // sync 3: every container's setup runs and execs now.
-        yield* Effect.forEach(started, (s) => proceedOne(pod.name, s), { discard: true })
-        return yield* handleOf(pod, layout, monitors, record, started, keep)
+        yield* clearEarlier(pod.name, layout)
+        const scopes = new Map<string, Scope.CloseableScope>()
+        // The run dir and the finalizer that undoes it come together: an interrupt between them
+        // would leave a run dir nobody removes.
+        const { journal, keep, runScope } = yield* Effect.uninterruptible(Effect.gen(function*() {
+          const journal = yield* openJournal(layout, pod.name, canonicalJson(pod))
+          return { journal, ...(yield* detachable(pod.name, journal, scopes, opts.onNotice)) }
+        }))
+        const live: LiveOutputs = {}
+        yield* runSteps(bringUp, { deps, pod, layout, journal, runScope, progress }, scopes as never, live)
+        const lives = (live.launched ?? []).map((s): Live => ({
+          client: s.client,
+          ref: s.ref,
+          startedAt: s.startedAt,
+          scope: s.scope
+        }))
+        return yield* handleOf(pod, layout, live.monitorsScope!, journal, lives, keep)
       }).pipe(Effect.withSpan("Runtime.start", { attributes: { pod: pod.name } }))
 
-    const adopt = (pod: Pod): Effect.Effect<Option.Option<RunHandle>, never, Scope.Scope> =>
+    /** A run whose workloads were being told to run when its agent went: tell the parked ones. */
+    const finishProceed = (pod: string, journal: Journal, lives: ReadonlyArray<Live>) =>
+      Effect.gen(function*() {
+        yield* Effect.forEach(lives, (l) =>
+          l.client === undefined ? Effect.void : l.client.state.pipe(
+            Effect.flatMap((s) =>
+              s.status === "parked" ? proceedOne(pod, { name: l.ref.name, client: l.client! }) : Effect.void
+            ),
+            // Its exit (setup_failed) tells the supervisor.
+            Effect.catchAll((e) => Effect.logWarning(`pod ${pod}: finishing container ${l.ref.name}: ${e.message}`))
+          ), { discard: true })
+        yield* journal.update((r) => ({ ...r, phase: "running" })).pipe(
+          Effect.catchAll((e) => Effect.logWarning(`pod ${pod}: ${e.message}`))
+        )
+        yield* Effect.logInfo(`pod ${pod}: finished a bring-up its previous agent left proceeding`)
+      })
+
+    const adopt = (
+      pod: Pod,
+      opts: Pick<StartOptions, "onNotice"> = {}
+    ): Effect.Effect<Option.Option<RunHandle>, RecordUnreadable, Scope.Scope> =>
       Effect.gen(function*() {
         const layout = podLayout(dataDir, pod.name)
-        const record = yield* readRecord(layout.record)
-        if (Option.isNone(record)) {
-          yield* teardown(layout, pod.name)
+        const found = yield* readRecord(pod.name, layout.record)
+        if (Option.isNone(found)) {
+          if (!fs.existsSync(layout.run)) return Option.none()
+          if (yield* anyMonitorAlive({ layout })) {
+            return yield* new RecordUnreadable({
+              pod: pod.name,
+              file: layout.record,
+              problem: "missing",
+              reason: "there is no record, but a monitor of the pod's run is alive"
+            })
+          }
+          yield* teardown(pod.name, Option.none()).pipe(Effect.catchAll(notify(opts.onNotice)))
           return Option.none()
         }
-        const { keep, runScope } = yield* detachable(pod.name, layout, true)
+        const record: RunRecord = found.value
+        const journal = journalOf(layout, record)
+        if (record.phase === "starting") {
+          // Cut short before any workload was told to run: undo exactly what was done.
+          yield* Effect.logInfo(
+            `pod ${pod.name}: undoing a bring-up its previous agent left at ${record.steps.at(-1)?.name ?? "its start"}`
+          )
+          yield* teardown(pod.name, Option.some(journal)).pipe(Effect.catchAll(notify(opts.onNotice)))
+          return Option.none()
+        }
+        const scopes = new Map<string, Scope.CloseableScope>()
+        const { keep, runScope } = yield* detachable(pod.name, journal, scopes, opts.onNotice)
+        const view = viewOf(record)
         const lives = yield* Effect.forEach(
-          record.value.containers,
+          view.containers,
           (c) =>
             Effect.map(adoptConnection(pod.name, c, runScope), (client): Live => ({
               client,
               ref: c,
-              startedAt: new Date(c.startedAt ?? record.value.startedAt),
+              startedAt: new Date(c.startedAt ?? view.startedAt),
               scope: undefined
             })),
           { concurrency: "unbounded" }
@@ -486,13 +428,15 @@ export const make = (options: RuntimeOptions = {}) =>
               : Effect.map(readExitFile(l.ref.exitPath), Option.isSome)
         )
         if (!anything.some(Boolean)) {
-          yield* Scope.close(runScope, Exit.void)
-          yield* teardown(layout, pod.name)
           yield* Ref.set(keep, true)
+          yield* Scope.close(runScope, Exit.void)
+          yield* teardown(pod.name, Option.some(journal)).pipe(Effect.catchAll(notify(opts.onNotice)))
           return Option.none()
         }
-        const monitors = yield* containersScope(runScope)
-        return Option.some(yield* handleOf(pod, layout, monitors, record.value, lives, keep))
+        if (record.phase === "proceeding") yield* finishProceed(pod.name, journal, lives)
+        const monitorsScope = yield* Scope.fork(runScope, ExecutionStrategy.parallel)
+        scopes.set("monitors", monitorsScope)
+        return Option.some(yield* handleOf(pod, layout, monitorsScope, journal, lives, keep))
       })
 
     // Only this data dir's runs: the cgroup tree under tank/ is shared by every agent on the host.
@@ -501,12 +445,13 @@ export const make = (options: RuntimeOptions = {}) =>
       return fs.existsSync(runDir) ? fs.readdirSync(runDir).sort() : []
     })
 
-    const sweep = (name: string) => teardown(podLayout(dataDir, name), name)
+    const sweep = (name: string) => teardownGone(name)
 
     const purge = (name: string) =>
       Effect.gen(function*() {
         const layout = podLayout(dataDir, name)
-        yield* teardown(layout, name)
+        // Everything else goes too, also when the teardown left something behind (reported at the end).
+        const torn = yield* Effect.either(teardownGone(name))
         yield* podNetworks.release(name)
         // Its host id range goes back to the pool only now: a stopped run's files (volumes) still
         // belong to it until they are removed below.
@@ -519,6 +464,7 @@ export const make = (options: RuntimeOptions = {}) =>
         if (!config.logs.keepOnDelete) {
           yield* rm(layout.logs)
         }
+        if (Either.isLeft(torn)) return yield* torn.left
       })
 
     return Runtime.of({ start, adopt, leftovers, sweep, purge } satisfies RuntimeService)

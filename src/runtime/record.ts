@@ -1,8 +1,17 @@
 /**
- * The pod record: what a run left on disk so that a later agent can re-adopt it (monitors' sockets,
- * workload pids and start times against pid reuse) or sweep it. Written atomically (tmp + rename).
+ * The run record `<dataDir>/run/<pod>/pod.json`: the journal of one run's bring-up, written as each
+ * step begins and completes (steps/runner.ts), so that a later agent can finish or undo exactly
+ * what was done, re-adopt the run (monitors' sockets, workload pids and start times against pid
+ * reuse) or sweep it. Written atomically (tmp + rename); never half-written.
+ *
+ * Reading is honest: a missing file is "no record"; a file that exists but cannot be read (EACCES,
+ * EIO), is not a record (torn after a crash or a full disk) or has a version this agent does not
+ * know (a downgrade) is a `RecordUnreadable` — never taken for "the pod is gone".
+ *
+ * Version 1 (agents before the step journal) described a complete run; it is read as a version 2
+ * record whose steps are all done.
  */
-import { Effect, Option, Schema } from "effect"
+import { Effect, Either, Option, ParseResult, Schema } from "effect"
 import * as fs from "node:fs"
 import { ContainerSecurity } from "./security/policy.js"
 
@@ -40,41 +49,255 @@ export const ContainerRecord = Schema.Struct({
 })
 export type ContainerRecord = typeof ContainerRecord.Type
 
-export const PodRecord = Schema.Struct({
-  version: Schema.Literal(1),
+const IdRange = Schema.Struct({ hostUid: Schema.Number, hostGid: Schema.Number, size: Schema.Number })
+
+/** The bring-up steps, in order (steps/index.ts runs them; the folder lists them in this order). */
+export const StepName = Schema.Literal(
+  "userns",
+  "volumes",
+  "images",
+  "sandbox",
+  "network",
+  "cgroups",
+  "files",
+  "init",
+  "monitors",
+  "proceed"
+)
+export type StepName = typeof StepName.Type
+
+/** What each step leaves on disk: everything its undo needs, also after the agent that ran it is gone. */
+export const StepResults = Schema.Struct({
+  /** hostUsers: false — the pod's host id range (released with the pod, not with the run). */
+  userns: Schema.optional(IdRange),
+  /** Volume name → host directory (managed volumes outlive runs). */
+  volumes: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String })),
+  /** Container → image digest (the layers are the cache's; nothing to undo). */
+  images: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String })),
+  /** The pinned namespaces (net absent for "host" network pods). */
+  sandbox: Schema.optional(Schema.Struct({ dir: Schema.String, net: Schema.optional(Schema.String) })),
+  network: Schema.optional(Schema.Struct({
+    addresses: Schema.Array(Schema.String),
+    dns: Schema.Array(Schema.String),
+    /** Links in a host namespace (a bridge NIC's veth end): deleted at undo, the pod's own go with its netns. */
+    hostLinks: Schema.Array(Schema.Struct({ name: Schema.String, netns: Schema.optional(Schema.String) }))
+  })),
+  /** The pod's cgroup name under tank/ (layout.ts cgroupName); container groups live under it. */
+  cgroups: Schema.optional(Schema.Struct({ name: Schema.String })),
+  files: Schema.optional(Schema.Struct({})),
+  /** Init containers that ran to completion. */
+  init: Schema.optional(Schema.Array(Schema.String)),
+  /** One entry per container monitor, written as each starts (so a partial list is possible). */
+  monitors: Schema.optional(Schema.Array(ContainerRecord)),
+  proceed: Schema.optional(Schema.Struct({}))
+})
+export type StepResults = typeof StepResults.Type
+
+export const StepEntry = Schema.Struct({
+  name: StepName,
+  /** false: begun, its result not (fully) written — the agent may have died inside it. */
+  done: Schema.Boolean
+})
+export type StepEntry = typeof StepEntry.Type
+
+/**
+ * starting: bring-up under way (a new agent undoes it); proceeding: every monitor is up and the
+ * workloads are being told to run (a new agent finishes that); running: brought up.
+ */
+export const RunPhase = Schema.Literal("starting", "proceeding", "running")
+export type RunPhase = typeof RunPhase.Type
+
+export const RunRecord = Schema.Struct({
+  version: Schema.Literal(2),
   pod: Schema.String,
   /** canonicalJson of the spec this run was started from. */
   specKey: Schema.String,
   startedAt: Schema.String,
-  /** The pinned namespaces dir (net absent for "host" network pods). */
+  phase: RunPhase,
+  /** The steps begun, in order. */
+  steps: Schema.Array(StepEntry),
+  results: StepResults
+})
+export type RunRecord = typeof RunRecord.Type
+
+/** The record of agents before the step journal: a complete run. */
+const RecordV1 = Schema.Struct({
+  version: Schema.Literal(1),
+  pod: Schema.String,
+  specKey: Schema.String,
+  startedAt: Schema.String,
   sandbox: Schema.optional(Schema.String),
   netns: Schema.optional(Schema.String),
   addresses: Schema.Array(Schema.String),
-  /** The pod's cgroup name under tank/ (layout.ts cgroupName). */
   cgroup: Schema.String,
-  /** hostUsers: false — the pod's host id range (its pinned user namespace is `sandbox`/user). */
-  userns: Schema.optional(Schema.Struct({ hostUid: Schema.Number, hostGid: Schema.Number, size: Schema.Number })),
+  userns: Schema.optional(IdRange),
   containers: Schema.Array(ContainerRecord)
 })
-export type PodRecord = typeof PodRecord.Type
 
-const decode = Schema.decodeUnknownOption(Schema.parseJson(PodRecord))
+export const CURRENT_VERSION = 2
 
-export const readRecord = (file: string): Effect.Effect<Option.Option<PodRecord>> =>
-  Effect.sync(() => {
+const fromV1 = (r: typeof RecordV1.Type): RunRecord => ({
+  version: 2,
+  pod: r.pod,
+  specKey: r.specKey,
+  startedAt: r.startedAt,
+  phase: "running",
+  steps: (["userns", "sandbox", "network", "cgroups", "files", "monitors", "proceed"] as const)
+    .filter((s) => s !== "userns" || r.userns !== undefined)
+    .map((name) => ({ name, done: true })),
+  results: {
+    ...(r.userns ? { userns: r.userns } : {}),
+    ...(r.sandbox ? { sandbox: { dir: r.sandbox, ...(r.netns ? { net: r.netns } : {}) } } : {}),
+    network: { addresses: r.addresses, dns: [], hostLinks: [] },
+    cgroups: { name: r.cgroup },
+    files: {},
+    monitors: r.containers,
+    proceed: {}
+  }
+})
+
+/**
+ * The run record of `pod` at `file` exists but cannot be used. `problem`: `io` (the file cannot be
+ * read: EACCES, EIO, EISDIR), `malformed` (not JSON or not a record: torn by a crash or a full
+ * disk, or written by hand), `version` (written by another version of Tank), `missing` (the run
+ * dir is there and something of the run is alive, but its record is gone).
+ */
+export class RecordUnreadable extends Schema.TaggedError<RecordUnreadable>()("RecordUnreadable", {
+  pod: Schema.String,
+  file: Schema.String,
+  problem: Schema.Literal("io", "malformed", "version", "missing"),
+  reason: Schema.String
+}) {
+  override get message() {
+    return `the run record ${this.file} of pod ${this.pod} cannot be used: ${this.reason}`
+  }
+
+  /** The message and what to do about it (`tank status` shows it as the reason). */
+  get advice() {
+    return `${this.message}; its processes are left running as they are. Repair or remove the file and the ` +
+      `agent adopts the run, or stops and restarts it; \`tank delete ${this.pod}\` stops and removes it cleanly.`
+  }
+}
+
+/** Writing the run record failed (ENOSPC, EIO ...): nothing half-written is left (tmp removed). */
+export class RecordWriteFailed extends Schema.TaggedError<RecordWriteFailed>()("RecordWriteFailed", {
+  file: Schema.String,
+  reason: Schema.String,
+  code: Schema.optional(Schema.String)
+}) {
+  override get message() {
+    return `cannot write the run record ${this.file}: ${this.reason}`
+  }
+}
+
+const decodeV1 = Schema.decodeUnknownEither(RecordV1)
+const decodeV2 = Schema.decodeUnknownEither(RunRecord)
+
+const errnoMessage = (e: unknown) => e instanceof Error ? e.message : String(e)
+
+/** Decode a record's text (pure): the record, or why it is not one. */
+export const parseRecord = (
+  pod: string,
+  file: string,
+  text: string
+): Either.Either<RunRecord, RecordUnreadable> => {
+  const bad = (problem: RecordUnreadable["problem"], reason: string) =>
+    Either.left(new RecordUnreadable({ pod, file, problem, reason }))
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (e) {
+    return bad(
+      "malformed",
+      text.length === 0 ? "the file is empty (torn by a crash or a full disk?)" : `not JSON (${errnoMessage(e)})`
+    )
+  }
+  const version = typeof json === "object" && json !== null ? (json as { version?: unknown }).version : undefined
+  const formatted = (e: ParseResult.ParseError) => `not a run record: ${ParseResult.TreeFormatter.formatErrorSync(e)}`
+  if (version === 1) {
+    return Either.match(decodeV1(json), {
+      onLeft: (e) => bad("malformed", formatted(e)),
+      onRight: (r) => Either.right(fromV1(r))
+    })
+  }
+  if (version === 2) {
+    return Either.mapLeft(
+      decodeV2(json),
+      (e) => new RecordUnreadable({ pod, file, problem: "malformed", reason: formatted(e) })
+    )
+  }
+  return typeof version === "number"
+    ? bad(
+      "version",
+      `record version ${version}, this agent reads versions 1 and ${CURRENT_VERSION} (written by another version of Tank?)`
+    )
+    : bad("malformed", "not a run record: no version")
+}
+
+/** The run record: None when there is no file; RecordUnreadable when there is one that cannot be used. */
+export const readRecord = (pod: string, file: string): Effect.Effect<Option.Option<RunRecord>, RecordUnreadable> =>
+  Effect.suspend(() => {
+    let text: string
     try {
-      return decode(fs.readFileSync(file, "utf8"))
-    } catch {
-      return Option.none()
+      text = fs.readFileSync(file, "utf8")
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code
+      if (code === "ENOENT" || code === "ENOTDIR") return Effect.succeedNone
+      return Effect.fail(new RecordUnreadable({ pod, file, problem: "io", reason: errnoMessage(e) }))
     }
+    return Either.match(parseRecord(pod, file, text), {
+      onLeft: (e) => Effect.fail(e),
+      onRight: (r) => Effect.succeed(Option.some(r))
+    })
   })
 
-export const writeRecord = (file: string, record: PodRecord): Effect.Effect<void> =>
-  Effect.sync(() => {
-    const tmp = `${file}.tmp`
-    fs.writeFileSync(tmp, JSON.stringify(record), { mode: 0o600 })
-    fs.renameSync(tmp, file)
+/** Atomically (tmp + rename). Not fsync'd: it must survive the agent, not the machine (a torn record is unreadable, never "gone"). */
+export const writeRecord = (file: string, record: RunRecord): Effect.Effect<void, RecordWriteFailed> =>
+  Effect.try({
+    try: () => {
+      const tmp = `${file}.tmp`
+      try {
+        fs.writeFileSync(tmp, JSON.stringify(record), { mode: 0o600 })
+        fs.renameSync(tmp, file)
+      } catch (e) {
+        fs.rmSync(tmp, { force: true })
+        throw e
+      }
+    },
+    catch: (e) =>
+      new RecordWriteFailed({
+        file,
+        reason: errnoMessage(e),
+        ...(typeof (e as NodeJS.ErrnoException).code === "string" ? { code: (e as NodeJS.ErrnoException).code! } : {})
+      })
   })
+
+/** What other modules may know of a run (lookup.ts): the record's results, flattened. */
+export interface RunView {
+  readonly pod: string
+  readonly specKey: string
+  readonly startedAt: string
+  readonly phase: RunPhase
+  readonly sandbox?: string
+  readonly netns?: string
+  readonly addresses: ReadonlyArray<string>
+  readonly cgroup?: string
+  readonly userns?: typeof IdRange.Type
+  readonly containers: ReadonlyArray<ContainerRecord>
+}
+
+export const viewOf = (r: RunRecord): RunView => ({
+  pod: r.pod,
+  specKey: r.specKey,
+  startedAt: r.startedAt,
+  phase: r.phase,
+  ...(r.results.sandbox ? { sandbox: r.results.sandbox.dir } : {}),
+  ...(r.results.sandbox?.net ? { netns: r.results.sandbox.net } : {}),
+  addresses: r.results.network?.addresses ?? [],
+  ...(r.results.cgroups ? { cgroup: r.results.cgroups.name } : {}),
+  ...(r.results.userns ? { userns: r.results.userns } : {}),
+  containers: r.results.monitors ?? []
+})
 
 /** /proc/<pid>/stat field 22 (start time in clock ticks), or undefined when the pid is gone. */
 export const procStartTime = (pid: number): number | undefined => {

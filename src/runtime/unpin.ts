@@ -27,7 +27,9 @@ export const unpinSandbox = (dir: string): Effect.Effect<void, UnpinError> =>
   Effect.try({
     try: () => {
       if (!fs.existsSync(dir)) return
-      for (const ns of ["net", "uts", "ipc"]) {
+      // "user" last: the others were made inside it (hostUsers: false). Before the teardown reported
+      // its failures, a forgotten user pin went unnoticed (and stayed mounted).
+      for (const ns of ["net", "uts", "ipc", "user"]) {
         const p = path.join(dir, ns)
         if (umount2(p, MNT_DETACH) < 0) {
           const errno = koffi.errno()

@@ -16,8 +16,10 @@ export const Phase = Schema.Literal(
   // A stored record of the pod cannot be read (the reason names it). Never written by the agent:
   // readers report it from the store (Api.statusAll), next to what is known of the run.
   "invalid",
-  // Cluster: the node that runs the pod is not ready, so nobody knows what runs. Never written:
-  // readers derive it from node liveness (Api.statusReport), over what the node last wrote.
+  // Nobody knows what runs. Cluster: the node that runs the pod is not ready (readers derive it from
+  // node liveness, Api.statusReport, over what the node last wrote). On the pod's own machine: its
+  // run record cannot be read (the agent writes it, the reason names the file and what to do); its
+  // processes are left as they are.
   "unknown",
   // Deleted, being stopped (`graceDeadline`: when it is killed if still running). Readers show it
   // from the moment the delete is stored; the agent writes it with the deadline once it stops the pod.
@@ -106,10 +108,11 @@ export const PodEventType = Schema.Literal(
   "adopted",
   "scheduled", // cluster: bound to a node
   "lost", // cluster: its node stopped reporting
-  "unknown", // cluster: its node is not ready (message: since when, last heartbeat)
+  "unknown", // cluster: its node is not ready (message: since when, last heartbeat); or its run record cannot be read (message: the file and why)
   "unschedulable", // cluster: it fits no ready node (message: which rule failed)
   "terminating", // deleted: being stopped (message: the grace period and its deadline)
-  "invalid" // the pod's stored record cannot be read (the message says why); it is neither started nor stopped
+  "invalid", // the pod's stored record cannot be read (the message says why); it is neither started nor stopped
+  "teardown-failed" // stopping or removing a run left something behind (the message names each step and why)
 )
 export type PodEventType = typeof PodEventType.Type
 

@@ -14,7 +14,7 @@ import * as Api from "../../src/api/Api.js"
 import * as Config from "../../src/config/Config.js"
 import { execCapture } from "../../src/exec/Exec.js"
 import { podLayout } from "../../src/runtime/layout.js"
-import { readRecord } from "../../src/runtime/record.js"
+import { readRecord, viewOf } from "../../src/runtime/record.js"
 import { layerSqlite } from "../../src/store/sqlite.js"
 import type { PodStatus } from "../../src/store/status.js"
 import { Store } from "../../src/store/Store.js"
@@ -65,7 +65,7 @@ describe("Agent restart with a monitor's slots full (root)", () => {
           30_000
         )
         const layout = podLayout(env.dataDir, "held")
-        const record = Option.getOrThrow(yield* readRecord(layout.record)).containers[0]!
+        const record = viewOf(Option.getOrThrow(yield* readRecord("held", layout.record))).containers[0]!
         const configFile = layout.container("app").config
         assert.deepStrictEqual(monitorsOf(configFile), [record.monitorPid])
 

@@ -9,7 +9,7 @@ import * as fs from "node:fs"
 import { PassThrough } from "node:stream"
 import { type CaptureOptions, execCapture, execInteractive, execStream } from "../../src/exec/Exec.js"
 import { podLayout } from "../../src/runtime/layout.js"
-import { readRecord } from "../../src/runtime/record.js"
+import { readRecord, viewOf } from "../../src/runtime/record.js"
 import { assertNoLeaks, leakSnapshot } from "../support/leaks.js"
 import { clientInPty, resultOf, sttyAround } from "./pty.js"
 import { Machine, MachineLive, onMachine, podName, RUN_TAG, startPod } from "./support.js"
@@ -58,7 +58,10 @@ const gone = (pid: number) =>
   )
 
 const recordOf = (dataDir: string, pod: string) =>
-  Effect.map(readRecord(podLayout(dataDir, pod).record), (o) => o._tag === "Some" ? o.value : assert.fail("no record"))
+  Effect.map(
+    readRecord(pod, podLayout(dataDir, pod).record),
+    (o) => o._tag === "Some" ? viewOf(o.value) : assert.fail("no record")
+  )
 
 layer(MachineLive, { timeout: 180_000, excludeTestServices: true })("exec (live, root)", (it) => {
   it.scoped("runs inside the pod: its rootfs, hostname, pid/net/uts/ipc/mnt namespaces, cgroups, env, cwd", () =>

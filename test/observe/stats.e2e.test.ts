@@ -6,10 +6,8 @@ import { Chunk, Context, Effect, Layer, Option, Stream } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import { performance } from "node:perf_hooks"
-import { TankConfig } from "../../src/config/Config.js"
 import { sample, Stats, stats, statsStream } from "../../src/observe/stats.js"
-import { podLayout } from "../../src/runtime/layout.js"
-import { readRecord } from "../../src/runtime/record.js"
+import { lookup } from "../../src/runtime/lookup.js"
 import { Machine, MachineLive, onMachine, podName, startPod } from "./machine.js"
 
 const pod = (name: string, image: string, script: string, extra: object = {}, podExtra: object = {}) => ({
@@ -26,8 +24,7 @@ const procCpuSeconds = (pid: number) => {
   return (Number(rest[11]) + Number(rest[12])) / 100
 }
 
-const podRecord = (name: string) =>
-  Effect.flatMap(TankConfig, (c) => readRecord(podLayout(c.dataDir, name).record)).pipe(Effect.map(Option.getOrThrow))
+const podRecord = (name: string) => lookup(name).pipe(Effect.map(Option.getOrThrow))
 
 /** Poll until `ok` holds for a fresh value (or give up after ~`ms`), returning the last value. */
 const until = <A, E, R>(eff: Effect.Effect<A, E, R>, ok: (a: A) => boolean, ms = 10_000) =>

@@ -9,7 +9,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Option, Scope } from "effect"
 import * as fs from "node:fs"
 import { podLayout } from "../../src/runtime/layout.js"
-import { readRecord } from "../../src/runtime/record.js"
+import { readRecord, viewOf } from "../../src/runtime/record.js"
 import { decodePod } from "../../src/spec/decode.js"
 import { assertNoLeaks, leakSnapshot } from "../support/leaks.js"
 import { fillSlots, monitorsOf } from "../support/monitorSlots.js"
@@ -34,7 +34,7 @@ describe("Runtime with a busy monitor (live, root)", () => {
         yield* h1.keepOnClose
         yield* Scope.close(first, Exit.void)
         const layout = podLayout(env.dataDir, "crowded")
-        const record = Option.getOrThrow(yield* readRecord(layout.record)).containers[0]!
+        const record = viewOf(Option.getOrThrow(yield* readRecord("crowded", layout.record))).containers[0]!
         const held = yield* fillSlots(record.socketPath)
         assert.isAtLeast(held.count, 31)
 

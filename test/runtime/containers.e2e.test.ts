@@ -12,7 +12,7 @@ import * as Api from "../../src/api/Api.js"
 import { TankConfig } from "../../src/config/Config.js"
 import { execCapture } from "../../src/exec/Exec.js"
 import { logsIn } from "../../src/observe/logs.js"
-import { readRecord } from "../../src/runtime/record.js"
+import { readRecord, viewOf } from "../../src/runtime/record.js"
 import { decodePod } from "../../src/spec/decode.js"
 import type { PodStatus } from "../../src/store/status.js"
 import { Store } from "../../src/store/Store.js"
@@ -96,7 +96,9 @@ describe("per-container restarts (live, root)", () => {
         )
         assert.strictEqual((yield* inPod("cat /www/index.html", "side")).stdout.trim(), "written-by-side")
         assert.strictEqual((yield* inPod("hostname", "side")).stdout.trim(), "duo")
-        const record = Option.getOrThrow(yield* readRecord(path.join(env.dataDir, "run", "duo", "pod.json")))
+        const record = viewOf(
+          Option.getOrThrow(yield* readRecord("duo", path.join(env.dataDir, "run", "duo", "pod.json")))
+        )
         assert.strictEqual(record.containers.find((c) => c.name === "side")!.pid, container(s2, "side")!.hostPid)
         // Per-container logs: the sidecar's log has both incarnations' lines, the web's has none of them.
         const sideLog = yield* Stream.runCollect(logsIn(env.dataDir, "duo", { container: "side" }))

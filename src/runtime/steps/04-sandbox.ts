@@ -1,0 +1,28 @@
+/**
+ * Step 4, sandbox: the pod's net (unless "host"), uts and ipc namespaces — inside its own user
+ * namespace with `hostUsers: false` — pinned under `<run>/ns` (native helper `sandbox`). Undo:
+ * unpin them (the namespaces die with their last process).
+ */
+import { Effect } from "effect"
+import { sandbox as makeSandbox } from "../helper/sandbox.js"
+import { step } from "../monitors.js"
+import { unpinSandbox } from "../unpin.js"
+import { releaseFailed, type Step } from "./Step.js"
+
+export const sandbox: Step<"sandbox"> = {
+  name: "sandbox",
+  acquire: (run) =>
+    makeSandbox({
+      dir: run.layout.ns,
+      net: run.pod.network !== "host",
+      uts: true,
+      ipc: true,
+      hostname: run.pod.name,
+      ...(run.live.ids ? { userns: run.live.ids } : {})
+    }).pipe(
+      Effect.map((sb) => ({ dir: sb.dir, ...(sb.net ? { net: sb.net } : {}) })),
+      Effect.mapError(step(run.pod.name, "sandbox"))
+    ),
+  release: (undo, _done, result) =>
+    unpinSandbox(result?.dir ?? undo.layout.ns).pipe(Effect.mapError(releaseFailed("sandbox")))
+}

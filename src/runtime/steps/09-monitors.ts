@@ -1,0 +1,57 @@
+/**
+ * Step 9, monitors: one native monitor per container (tank-helper monitor, PROTOCOL.md §3), each
+ * with its workload cloned into its namespaces and cgroups and parked at the checkpoint. Each is
+ * written to the record as soon as it is up. Undo: every recorded monitor is stopped (grace, then
+ * SIGKILL; abort while parked) and let go; then any other monitor found under the run dir (started,
+ * not yet recorded) likewise. Stale socket files of dead monitors are removed; a live monitor's
+ * never are (it removes its own), or a second monitor could start beside it.
+ */
+import { Effect } from "effect"
+import * as fs from "node:fs"
+import { isListening } from "../helper/socket.js"
+import { containerRecord, launch, stopMonitor } from "../monitors.js"
+import { monitorAlive } from "../record.js"
+import { stopMonitorsByName } from "./monitorsByName.js"
+import type { Step } from "./Step.js"
+
+export const monitors: Step<"monitors"> = {
+  name: "monitors",
+  acquire: (run) =>
+    Effect.gen(function*() {
+      const { deps, layout, pod } = run
+      run.live.monitorsScope = run.scope
+      const launched = []
+      for (const c of run.live.prepared ?? []) {
+        launched.push(
+          yield* launch(deps.settings, pod, layout, c, run.live.procs?.get(c.spec.name) ?? [], run.scope)
+        )
+        run.live.launched = [...launched]
+        yield* run.save("monitors", launched.map(containerRecord))
+      }
+      return launched.map(containerRecord)
+    }),
+  release: (undo, _done, result) =>
+    Effect.gen(function*() {
+      const recorded = result ?? []
+      yield* Effect.forEach(recorded, stopMonitor(undo.deps.stopGraceMs), {
+        concurrency: "unbounded",
+        discard: true
+      })
+      yield* Effect.forEach(recorded, (c) =>
+        Effect.flatMap(
+          isListening(c.socketPath),
+          (listening) =>
+            listening || monitorAlive(c)
+              ? Effect.void
+              : Effect.promise(() => fs.promises.rm(c.socketPath, { force: true }))
+        ), { discard: true })
+      yield* stopMonitorsByName(undo)
+      const alive = recorded.filter(monitorAlive)
+      if (alive.length > 0) {
+        return yield* Effect.fail({
+          step: "monitors",
+          message: `still alive: ${alive.map((c) => `monitor ${c.monitorPid} of container ${c.name}`).join(", ")}`
+        })
+      }
+    })
+}

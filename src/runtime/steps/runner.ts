@@ -1,0 +1,209 @@
+/**
+ * The one small runner of bring-up steps (Step.ts), and their undo.
+ *
+ * Bring-up: the run record is created with the run dir; then for each step in order its journal
+ * entry is written (begun), it runs, its result is written (done). Any failure undoes every step
+ * begun, in reverse, and fails with the original cause plus whatever the undo could not do.
+ *
+ * Undo (a stop, a failed bring-up, a leftover of another agent): every begun step's release runs,
+ * in reverse, even when one fails; all failures are reported together. Only when all succeeded is
+ * the run dir (and the record in it) removed; otherwise the record keeps the steps still to undo,
+ * so a later teardown retries exactly those.
+ */
+import { Clock, Effect, Either, ExecutionStrategy, Exit, Option, Scope } from "effect"
+import * as fs from "node:fs"
+import { describeFailures, SetupFailed } from "../errors.js"
+import type { PodLayout } from "../layout.js"
+import { type RunRecord, type StepName, type StepResults, writeRecord } from "../record.js"
+import type { AnyStep, LiveOutputs, ReleaseFailed, Run, StepDeps, Undo } from "./Step.js"
+
+/** The run record as the run knows it, written through on every change. */
+export interface Journal {
+  readonly file: string
+  /** Set once an undo removed the run: nothing is left to undo. */
+  retired: boolean
+  readonly current: () => RunRecord
+  readonly update: (f: (r: RunRecord) => RunRecord) => Effect.Effect<void, SetupFailed>
+}
+
+const recordFailed = (pod: string) => (e: { readonly message: string }) =>
+  new SetupFailed({ pod, step: "record", message: e.message })
+
+/** A journal over an existing record (adoption, teardown of a leftover). */
+export const journalOf = (layout: PodLayout, record: RunRecord): Journal => {
+  let current = record
+  return {
+    file: layout.record,
+    retired: false,
+    current: () => current,
+    update: (f) =>
+      Effect.suspend(() => {
+        const next = f(current)
+        return writeRecord(layout.record, next).pipe(
+          Effect.tap(() => Effect.sync(() => (current = next))),
+          Effect.mapError(recordFailed(record.pod))
+        )
+      })
+  }
+}
+
+/** Create the run dir and its record (phase starting, no steps yet). */
+export const openJournal = (layout: PodLayout, pod: string, specKey: string): Effect.Effect<Journal, SetupFailed> =>
+  Effect.gen(function*() {
+    yield* Effect.try({
+      try: () => fs.mkdirSync(layout.run, { recursive: true, mode: 0o700 }),
+      catch: (e) => new SetupFailed({ pod, step: "record", message: `cannot create ${layout.run}: ${String(e)}` })
+    })
+    const record: RunRecord = {
+      version: 2,
+      pod,
+      specKey,
+      startedAt: new Date(yield* Clock.currentTimeMillis).toISOString(),
+      phase: "starting",
+      steps: [],
+      results: {}
+    }
+    yield* writeRecord(layout.record, record).pipe(
+      Effect.mapError(recordFailed(pod)),
+      // Nothing else of the run exists yet: leave no empty run dir behind.
+      Effect.tapError(() => Effect.sync(() => fs.rmSync(layout.run, { recursive: true, force: true })))
+    )
+    return journalOf(layout, record)
+  })
+
+const withResult = <K extends StepName>(r: RunRecord, name: K, result: StepResults[K] | undefined): RunRecord => {
+  const results: Record<string, unknown> = { ...r.results }
+  if (result === undefined) delete results[name]
+  else results[name] = result
+  return { ...r, results: results as StepResults }
+}
+
+export interface Bringup {
+  readonly deps: StepDeps
+  readonly pod: Run["pod"]
+  readonly layout: PodLayout
+  readonly journal: Journal
+  /** The run's scope: each step's own scope is forked from it. */
+  readonly runScope: Scope.Scope
+  readonly progress: Run["progress"]
+}
+
+/** Steps whose own scope closes its resources in parallel (a pod's containers stop under one grace period). */
+const PARALLEL: ReadonlySet<StepName> = new Set(["monitors"])
+
+/**
+ * Run `steps` in order. On failure the begun steps are undone (their scopes closed, their releases
+ * run) and the failure carries what the undo could not do. The step scopes stay in `scopes` for a
+ * later undo (a stop) of a run that came up.
+ */
+export const runSteps = (
+  steps: ReadonlyArray<AnyStep>,
+  b: Bringup,
+  scopes: Map<StepName, Scope.CloseableScope>,
+  live: LiveOutputs
+): Effect.Effect<void, SetupFailed> =>
+  Effect.gen(function*() {
+    const pod = b.pod.name
+    const hooks = b.deps.hooks
+    const hook = (point: string) => hooks ? hooks.at(pod, point) : Effect.void
+    for (const step of steps) {
+      yield* b.journal.update((r) => ({ ...r, steps: [...r.steps, { name: step.name, done: false }] }))
+      yield* hook(`${step.name}:begun`)
+      const scope = yield* Scope.fork(
+        b.runScope,
+        PARALLEL.has(step.name) ? ExecutionStrategy.parallel : ExecutionStrategy.sequential
+      )
+      scopes.set(step.name, scope)
+      const run: Run = {
+        deps: b.deps,
+        pod: b.pod,
+        layout: b.layout,
+        scope,
+        results: () => b.journal.current().results,
+        save: (name, partial) => b.journal.update((r) => withResult(r, name, partial)),
+        setPhase: (phase) => b.journal.update((r) => ({ ...r, phase })),
+        live,
+        hook,
+        progress: b.progress
+      }
+      const result = yield* Scope.extend((step.acquire as (run: Run) => ReturnType<typeof step.acquire>)(run), scope)
+      yield* b.journal.update((r) => ({
+        ...withResult(r, step.name, result),
+        steps: r.steps.map((s) => s.name === step.name ? { ...s, done: true } : s)
+      }))
+      yield* hook(`${step.name}:done`)
+    }
+    const now = new Date(yield* Clock.currentTimeMillis).toISOString()
+    yield* b.journal.update((r) => ({ ...r, phase: "running", startedAt: now }))
+  }).pipe(
+    Effect.catchAll((cause) =>
+      undoRun(steps, { deps: b.deps, pod: b.pod.name, layout: b.layout }, Option.some(b.journal), scopes).pipe(
+        Effect.matchEffect({
+          onSuccess: () => Effect.fail(cause),
+          onFailure: (failures) => Effect.fail(withCleanup(cause, failures))
+        })
+      )
+    )
+  )
+
+/** The original failure, with what its undo could not do beside it. */
+export const withCleanup = (cause: SetupFailed, failures: ReadonlyArray<ReleaseFailed>): SetupFailed =>
+  new SetupFailed({
+    ...cause,
+    message: `${cause.message}; undoing the bring-up also failed: ${describeFailures(failures)}`,
+    cleanup: [...(cause.cleanup ?? []), ...failures]
+  })
+
+/**
+ * Undo a run: with its journal, each begun step in reverse (its in-process scope closed first, then
+ * its release with the persisted result); without one (the record is unreadable and the pod was
+ * deleted, or there never was one), every step's release by names. Fails with every release that
+ * failed; the run dir goes only when none did.
+ */
+export const undoRun = (
+  steps: ReadonlyArray<AnyStep>,
+  u: Undo,
+  journal: Option.Option<Journal>,
+  scopes: ReadonlyMap<StepName, Scope.CloseableScope> = new Map()
+): Effect.Effect<void, ReadonlyArray<ReleaseFailed>> =>
+  Effect.gen(function*() {
+    if (Option.isSome(journal) && journal.value.retired) return
+    const byName = new Map(steps.map((s) => [s.name, s]))
+    const record = Option.map(journal, (j) => j.current())
+    const begun = Option.match(record, {
+      onNone: () => steps.map((s) => ({ name: s.name, done: false })),
+      onSome: (r) => r.steps
+    })
+    const failures: Array<ReleaseFailed> = []
+    const failed: Array<StepName> = []
+    for (const entry of [...begun].reverse()) {
+      const step = byName.get(entry.name)
+      const scope = scopes.get(entry.name)
+      if (scope) yield* Scope.close(scope, Exit.void)
+      if (!step) continue
+      const result = Option.getOrUndefined(record)?.results[entry.name]
+      const outcome = yield* Effect.either(
+        (step.release as (u: Undo, done: boolean, r: unknown) => Effect.Effect<void, ReleaseFailed>)(
+          u,
+          entry.done,
+          result
+        ).pipe(Effect.catchAllDefect((d) => Effect.fail({ step: entry.name, message: `defect: ${String(d)}` })))
+      )
+      if (Either.isLeft(outcome)) {
+        failures.push(outcome.left)
+        failed.push(entry.name)
+      }
+    }
+    if (failures.length === 0) {
+      yield* Effect.promise(() => fs.promises.rm(u.layout.run, { recursive: true, force: true }))
+      if (Option.isSome(journal)) journal.value.retired = true
+      return
+    }
+    // Keep only what is still to undo, for the next teardown.
+    if (Option.isSome(journal)) {
+      yield* journal.value.update((r) => ({ ...r, steps: r.steps.filter((s) => failed.includes(s.name)) })).pipe(
+        Effect.catchAll((e) => Effect.sync(() => failures.push({ step: "record", message: e.message })))
+      )
+    }
+    return yield* Effect.fail(failures)
+  }).pipe(Effect.uninterruptible)
