@@ -92,12 +92,18 @@ export const NodeConfig = Schema.Struct({
 
 /** A range of host ids for pod user namespaces: whole blocks of 65536, above the host's own ids. */
 export const IdRange = Schema.Struct({
-  start: Schema.Number.pipe(Schema.filter((n) =>
-    Number.isInteger(n) && n >= 65536 && n % 65536 === 0 ? true : `must be a multiple of 65536, at least 65536 (got ${n})`
-  )),
-  size: Schema.Number.pipe(Schema.filter((n) =>
-    Number.isInteger(n) && n >= 65536 && n % 65536 === 0 ? true : `must be a positive multiple of 65536 (got ${n})`
-  ))
+  start: Schema.Number.pipe(
+    Schema.filter((n) =>
+      Number.isInteger(n) && n >= 65536 && n % 65536 === 0
+        ? true
+        : `must be a multiple of 65536, at least 65536 (got ${n})`
+    )
+  ),
+  size: Schema.Number.pipe(
+    Schema.filter((n) =>
+      Number.isInteger(n) && n >= 65536 && n % 65536 === 0 ? true : `must be a positive multiple of 65536 (got ${n})`
+    )
+  )
 }).pipe(Schema.filter((r) => r.start + r.size <= 2 ** 32 - 1 ? true : "must end below 4294967295"))
 
 export const ConfigFile = Schema.Struct({

@@ -86,6 +86,16 @@ export const markedProcesses = (markers: ReadonlyArray<string>, pids: ReadonlyAr
 }
 
 /**
+ * Tank's own native processes (monitors, enter, init): those whose program is tank-helper or
+ * tank-init — not every command line that mentions the name (a `make` building it, an editor).
+ */
+export const helperProcesses = (pids: ReadonlyArray<number> = []): Array<string> =>
+  markedProcesses(["tank-helper", "tank-init"], pids).filter((line) => {
+    const argv0 = line.split(" ")[1] ?? ""
+    return /(^|\/)tank-(helper|init)$/.test(argv0) || pids.includes(Number(line.split(" ")[0]))
+  })
+
+/**
  * `<mount>/<base>` for every cgroup v1 hierarchy (memory, pids, cpu, cpuacct, devices, ...) and
  * the cgroup2 mount: everywhere Tank may create groups, whichever driver runs.
  */
@@ -110,7 +120,9 @@ const subdirs = (dir: string, depth = 3): Array<string> => {
 export const leakSnapshot = (o: LeakOptions = {}): Effect.Effect<LeakSnapshot> =>
   Effect.sync(() => ({
     mounts: hostMounts(o.pathPrefixes),
-    processes: markedProcesses(o.processMarkers ?? ["tank-helper"], o.pids),
+    processes: o.processMarkers
+      ? markedProcesses(o.processMarkers, o.pids)
+      : helperProcesses(o.pids),
     netns: o.netnsPrefix && fs.existsSync("/run/netns")
       ? fs.readdirSync("/run/netns").filter((n) => n.startsWith(o.netnsPrefix!))
       : [],
