@@ -11,7 +11,7 @@ import { Effect } from "effect"
 import { PassThrough } from "node:stream"
 import { attach } from "../src/exec/index.js"
 import { Tank } from "../src/index.js"
-import { exampleImage, runExample, shortBackoff, waitFor, waitForPhase, withPods } from "./shared.js"
+import { exampleImage, runExample, shortBackoff, waitRunning, waitUntil, withPods } from "./shared.js"
 
 /** A scripted keyboard: each step is typed after a pause, so the shell reads them one by one. */
 const typed = (steps: ReadonlyArray<string>) => {
@@ -43,7 +43,7 @@ const program = Effect.gen(function*() {
     restart: "always",
     containers: [{ name: "sh", image: exampleImage(), command: ["sh"], tty: true }]
   })
-  const first = yield* waitForPhase("console", "running")
+  const first = yield* waitRunning("console")
 
   if (process.stdin.isTTY) {
     console.log("attached to console's shell: press Ctrl-P Ctrl-Q to detach")
@@ -73,7 +73,7 @@ const program = Effect.gen(function*() {
   // Ending the main process ends the pod's run; restart: "always" brings a fresh shell back.
   const r3 = yield* attach("console", { input: typed(["exit 0\n"]), output: screen().out })
   console.log(`typed exit: ${JSON.stringify(r3)}`)
-  const back = yield* waitFor("console", "running again", (s) => s.phase === "running" && s.hostPid !== first.hostPid)
+  const back = yield* waitUntil("console", "running again", (s) => s.phase === "running" && s.hostPid !== first.hostPid)
   console.log(`restarted by the policy: restarts=${back.restarts}, new pid ${back.hostPid !== first.hostPid}`)
 })
 

@@ -10,7 +10,7 @@
  */
 import { Effect } from "effect"
 import { InvalidSpec, Tank } from "../src/index.js"
-import { exampleImage, KEEPALIVE, runExample, waitForPhase, withPods } from "./shared.js"
+import { exampleImage, KEEPALIVE, runExample, waitRunning, withPods } from "./shared.js"
 
 const program = Effect.gen(function*() {
   const image = exampleImage()
@@ -22,7 +22,7 @@ const program = Effect.gen(function*() {
   console.log(`declared pods: ${(yield* Tank.list()).map((p) => p.name).join(", ")}`)
   const spec = yield* Tank.get("hello")
   console.log(`defaults filled in: restart=${spec.restart} network=${JSON.stringify(spec.network)}`)
-  const running = yield* waitForPhase("hello", "running")
+  const running = yield* waitRunning("hello")
   console.log(`hello is running (host pid ${running.hostPid})`)
 
   // A spec with mistakes stores nothing and names every field at fault.

@@ -13,7 +13,7 @@ import { Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import { execCapture } from "../src/exec/index.js"
 import { Host, NoUplink, Tank } from "../src/index.js"
-import { exampleImage, KEEPALIVE, runExample, waitForPhase, withPods } from "./shared.js"
+import { exampleImage, KEEPALIVE, runExample, waitRunning, withPods } from "./shared.js"
 
 /** The interface of the default route, read when a NIC asks for it (not at boot). */
 const defaultRouteInterface = Effect.try({
@@ -42,7 +42,7 @@ const program = Effect.gen(function*() {
     name: "resolver",
     containers: [{ name: "main", image: exampleImage(), command: ["sh", "-c", KEEPALIVE] }]
   })
-  yield* waitForPhase("resolver", "running")
+  yield* waitRunning("resolver")
   const resolv = yield* execCapture("resolver", ["cat", "/etc/resolv.conf"])
   console.log(`resolver's /etc/resolv.conf:\n${resolv.stdout.trim()}`)
 }).pipe(Effect.provide(MyHost))

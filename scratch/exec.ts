@@ -10,7 +10,7 @@
 import { Effect } from "effect"
 import { exec, execCapture } from "../src/exec/index.js"
 import { Tank } from "../src/index.js"
-import { exampleImage, KEEPALIVE, runExample, waitForPhase, withPods } from "./shared.js"
+import { exampleImage, KEEPALIVE, runExample, waitRunning, withPods } from "./shared.js"
 
 const program = Effect.gen(function*() {
   yield* Tank.apply({
@@ -23,7 +23,7 @@ const program = Effect.gen(function*() {
       command: ["sh", "-c", KEEPALIVE]
     }]
   })
-  yield* waitForPhase("shell", "running")
+  yield* waitRunning("shell")
 
   const ps = yield* execCapture("shell", ["ps", "-o", "pid,comm"])
   console.log(`processes in the pod (its own pid namespace):\n${ps.stdout.trimEnd()}`)

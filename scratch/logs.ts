@@ -10,7 +10,7 @@
 import { Chunk, Effect, Stream } from "effect"
 import { Store, Tank } from "../src/index.js"
 import { logs } from "../src/observe/logs.js"
-import { exampleImage, runExample, waitForPhase, withPods } from "./shared.js"
+import { exampleImage, runExample, waitRunning, withPods } from "./shared.js"
 
 const program = Effect.gen(function*() {
   yield* Tank.apply({
@@ -25,7 +25,7 @@ const program = Effect.gen(function*() {
       ]
     }]
   })
-  yield* waitForPhase("ticker", "running")
+  yield* waitRunning("ticker")
   yield* Effect.sleep("1 second")
 
   const history = yield* Stream.runCollect(logs("ticker", { tail: 3 }))

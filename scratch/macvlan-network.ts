@@ -15,7 +15,7 @@
 import { Effect } from "effect"
 import { execCapture } from "../src/exec/index.js"
 import { type Spec, Tank } from "../src/index.js"
-import { exampleImage, KEEPALIVE, runExample, waitForPhase, withPods } from "./shared.js"
+import { exampleImage, KEEPALIVE, runExample, waitRunning, withPods } from "./shared.js"
 
 const env = process.env
 const uplink = env.TANK_EXAMPLE_UPLINK
@@ -41,7 +41,7 @@ const program = Effect.gen(function*() {
     network: { nics, dns: ["10.0.0.53"] },
     containers: [{ name: "main", image: exampleImage(), command: ["sh", "-c", KEEPALIVE] }]
   })
-  const s = yield* waitForPhase("web", "running")
+  const s = yield* waitRunning("web")
   console.log(`web addresses: ${(s.addresses ?? []).join(", ")}`)
   const ip = yield* execCapture("web", ["ip", "-o", "-4", "addr", "show"])
   for (const line of ip.stdout.split("\n").filter(Boolean)) console.log(`  ${line.replace(/\s+/g, " ").trim()}`)

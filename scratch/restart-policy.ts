@@ -10,7 +10,7 @@
  */
 import { Effect } from "effect"
 import { Store, Tank } from "../src/index.js"
-import { exampleImage, runExample, shortBackoff, waitFor, withPods } from "./shared.js"
+import { exampleImage, runExample, shortBackoff, waitUntil, withPods } from "./shared.js"
 
 const program = Effect.gen(function*() {
   const image = exampleImage()
@@ -20,9 +20,9 @@ const program = Effect.gen(function*() {
   ])
   console.log(`applied "flaky" (on_failure, exits 1) and "oneshot" (never, exits 3)`)
 
-  const flaky = yield* waitFor("flaky", "restarted twice", (s) => s.restarts >= 2)
+  const flaky = yield* waitUntil("flaky", "restarted twice", (s) => s.restarts >= 2)
   console.log(`flaky: restarts=${flaky.restarts}, last exit code ${flaky.lastExit?.code}`)
-  const oneshot = yield* waitFor("oneshot", "terminal", (s) => s.phase === "terminal")
+  const oneshot = yield* waitUntil("oneshot", "terminal", (s) => s.phase === "terminal")
   console.log(`oneshot: terminal, last exit code ${oneshot.lastExit?.code}, restarts=${oneshot.restarts}`)
 
   // Events are persisted: any process can read (or follow) them.
@@ -34,7 +34,7 @@ const program = Effect.gen(function*() {
 
   // Tank.restart starts a pod again now and resets its restart count and backoff.
   yield* Tank.restart("flaky")
-  const reset = yield* waitFor("flaky", "reset", (s) => s.restarts < flaky.restarts, "20 seconds")
+  const reset = yield* waitUntil("flaky", "reset", (s) => s.restarts < flaky.restarts, "20 seconds")
   console.log(`flaky after Tank.restart: restarts=${reset.restarts} (backoff reset)`)
 })
 

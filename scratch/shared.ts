@@ -1,11 +1,11 @@
 /**
  * What the examples share (not an example itself): the image they run, an in-process agent, and
- * waiting on the observed status the agent writes.
+ * waiting for pods (`waitFor` / `watch` from the API, over the agent's store).
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Duration, Effect, type Layer, Schedule } from "effect"
+import { Duration, Effect, type Layer, Stream } from "effect"
 import * as Agent from "../src/agent/Agent.js"
-import { Config, type Status, Tank } from "../src/index.js"
+import { Config, type Status, Tank, waitFor, watch } from "../src/index.js"
 
 /** $TANK_EXAMPLE_IMAGE, else the local registry's busybox (`npx tsx scripts/local-registry.ts`). */
 export const exampleImage = (): string => process.env.TANK_EXAMPLE_IMAGE || "127.0.0.1:5000/tank/busybox:latest"
@@ -16,42 +16,41 @@ export const exampleImage = (): string => process.env.TANK_EXAMPLE_IMAGE || "127
  */
 export const KEEPALIVE = `trap "exit 0" TERM; while :; do sleep 1 & wait; done`
 
-/** Poll the pod's observed status until `done` says so; print each new phase on the way. */
-export const waitFor = (
+/**
+ * Follow the pod's changes (the store's event feed: `watch`) until `done` says so; print each new
+ * phase on the way. For the usual conditions (running, ready, exited, deleted) `waitFor` from the
+ * API says it in one call; this is for the others (restarted twice, a new host pid, ...).
+ */
+export const waitUntil = (
   name: string,
   what: string,
   done: (s: Status.PodStatus) => boolean,
   timeout: Duration.DurationInput = "90 seconds"
-) => {
-  let last = ""
-  return Tank.status(name).pipe(
-    Effect.tap((s) =>
-      Effect.sync(() => {
-        if (s.phase !== last) console.log(`  ${name}: ${s.phase}${s.reason ? ` (${s.reason})` : ""}`)
-        last = s.phase
-      })
+) =>
+  watch(name).pipe(
+    Stream.map((c) => c._tag === "Updated" ? c.status : undefined),
+    Stream.tap((s) =>
+      Effect.sync(() => console.log(`  ${name}: ${s ? `${s.phase}${s.reason ? ` (${s.reason})` : ""}` : "gone"}`))
     ),
-    Effect.filterOrFail(done, () => new Error(`${name}: still not ${what}`)),
-    Effect.retry({ schedule: Schedule.spaced("200 millis"), while: (e) => e instanceof Error }),
+    Stream.filter((s): s is Status.PodStatus => s !== undefined && done(s)),
+    Stream.runHead,
+    Effect.flatten,
     Effect.timeoutFail({
       duration: timeout,
       onTimeout: () => new Error(`${name}: not ${what} after ${Duration.format(timeout)}`)
     })
   )
-}
 
-/** Wait until the pod reaches `phase`; fails early if it ends up failed instead. */
-export const waitForPhase = (name: string, phase: string, timeout?: Duration.DurationInput) =>
-  waitFor(name, phase, (s) => s.phase === phase, timeout)
+/** Wait until the pod runs (fails at once, naming its state, if it cannot: `waitFor`). */
+export const waitRunning = (name: string, timeout: Duration.DurationInput = "90 seconds") =>
+  Effect.flatMap(
+    waitFor(name, "running", { timeout }),
+    (s) => s ? Effect.succeed(s) : Effect.die(new Error(`${name}: no status`))
+  )
 
 /** Wait until the agent has torn the pod down (no status left, declared or not). */
 export const waitGone = (name: string, timeout: Duration.DurationInput = "60 seconds") =>
-  Tank.status().pipe(
-    Effect.filterOrFail((all) => !all.some((s) => s.name === name), () => new Error(`${name}: still there`)),
-    Effect.retry(Schedule.spaced("200 millis")),
-    Effect.timeoutFail({ duration: timeout, onTimeout: () => new Error(`${name}: not torn down`) }),
-    Effect.asVoid
-  )
+  Effect.asVoid(waitFor(name, "deleted", { timeout }))
 
 /**
  * Run `body` and then delete the pods it names and wait until the agent has torn them down — also

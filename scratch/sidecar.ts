@@ -11,7 +11,7 @@
  */
 import { Chunk, Effect, Stream } from "effect"
 import { type Status, Tank } from "../src/index.js"
-import { exampleImage, KEEPALIVE, runExample, shortBackoff, waitFor, withPods } from "./shared.js"
+import { exampleImage, KEEPALIVE, runExample, shortBackoff, waitUntil, withPods } from "./shared.js"
 
 const program = Effect.gen(function*() {
   const image = exampleImage()
@@ -36,7 +36,7 @@ const program = Effect.gen(function*() {
   })
   const ready = (s: Status.PodStatus) =>
     (s.containers ?? []).length === 2 && s.containers!.every((c) => c.state === "running")
-  const up = yield* waitFor("site", "all containers running", ready)
+  const up = yield* waitUntil("site", "all containers running", ready)
   for (const c of up.containers ?? []) console.log(`  container ${c.name}: ${c.state}, pid ${c.hostPid}`)
 
   // The sidecar shares the pod's network namespace: the web container is on its localhost.
@@ -47,7 +47,7 @@ const program = Effect.gen(function*() {
   const web = up.containers!.find((c) => c.name === "web")!
   const probe = up.containers!.find((c) => c.name === "probe")!
   process.kill(probe.hostPid!, "SIGKILL")
-  const after = yield* waitFor(
+  const after = yield* waitUntil(
     "site",
     "probe restarted",
     (s) => ready(s) && s.containers!.some((c) => c.name === "probe" && c.restarts === 1)

@@ -12,7 +12,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { execCapture } from "../src/exec/index.js"
 import { Tank } from "../src/index.js"
-import { exampleImage, KEEPALIVE, runExample, waitForPhase, withPods } from "./shared.js"
+import { exampleImage, KEEPALIVE, runExample, waitRunning, withPods } from "./shared.js"
 
 const program = Effect.gen(function*() {
   // The host side of the `config` volume: an existing directory (the escape hatch).
@@ -35,7 +35,7 @@ const program = Effect.gen(function*() {
       limits: { memory: 64 * 1024 * 1024, pids: 20, cpu: { quota: 50_000, period: 100_000 } }
     }]
   })
-  yield* waitForPhase("db", "running")
+  yield* waitRunning("db")
 
   const sh = (script: string) => execCapture("db", ["sh", "-c", script])
   console.log(`managed volume: ${(yield* sh("cat /var/lib/db/boot.log")).stdout.trim()}`)

@@ -10,6 +10,8 @@
  */
 import { Effect, Layer, Stream } from "effect"
 import * as Api from "./api/Api.js"
+import type { WaitCondition } from "./api/conditions.js"
+import * as Watch from "./api/watch.js"
 import * as Config from "./config/Config.js"
 import type { EtcdError } from "./etcd/client.js"
 import type { AttachOptions } from "./exec/Attach.js"
@@ -46,10 +48,17 @@ const withDefaults = <A, E>(eff: Effect.Effect<A, E, Store>) => Effect.provide(e
 export const apply = (spec: PodInput) => withDefaults(Api.apply(spec))
 /** Apply several pods at once; if any is invalid, none is stored. */
 export const applyAll = (specs: ReadonlyArray<PodInput>) => withDefaults(Api.applyAll(specs))
+/**
+ * A dry run of `applyAll`: validates every pod and says whether each would be created, configured
+ * or unchanged (with the stored pod it would replace); nothing is stored.
+ */
+export const plan = (specs: ReadonlyArray<PodInput>) => withDefaults(Api.plan(specs))
 /** The desired spec of one pod (fails with PodNotFound). */
 export const get = (name: string) => withDefaults(Api.get(name))
 /** All desired pods, sorted by name. */
 export const list = () => withDefaults(Api.list)
+/** Desired pods whose labels match a selector (`app=web,tier!=db`, `env in (a,b)`, `!legacy`). */
+export const select = (selector: string) => withDefaults(Api.select(selector))
 /** Remove a pod's desired state; the agent tears it down. */
 export const remove = (nameOrPod: string | { readonly name: string }) => withDefaults(Api.remove(nameOrPod))
 export { remove as delete }
@@ -66,6 +75,14 @@ export function status(name?: string) {
 }
 /** Restart a pod and reset its backoff. */
 export const restart = (name: string) => withDefaults(Api.restart(name))
+/**
+ * Wait until a pod is `running`, `ready`, `exited` or `deleted` (src/api/conditions.ts), from the
+ * store's event feed; fails with WaitTimeout / ConditionUnreachable naming its last state.
+ */
+export const waitFor = (name: string, condition: WaitCondition, options: Watch.WaitOptions = {}) =>
+  withDefaults(Watch.waitFor(name, condition, options))
+/** Status changes of every pod (or one): the current state first, then each change, once, in order. */
+export const watch = (name?: string) => Watch.watch(name).pipe(Stream.provideLayer(StoreLive))
 /**
  * Stored records that cannot be read (pods, statuses, events), and their removal: `fix` removes
  * invalid statuses and events, `remove` the named pods' invalid records (see `tank doctor`).

@@ -7,10 +7,13 @@
  */
 export * as Agent from "./agent/Agent.js"
 export * as Api from "./api/Api.js"
+export { WAIT_CONDITIONS, type WaitCondition } from "./api/conditions.js"
+export { ConditionUnreachable, type PodChange, waitFor, type WaitOptions, WaitTimeout, watch } from "./api/watch.js"
 export * as Config from "./config/Config.js"
 export { Host, NoUplink } from "./host/Host.js"
 export { decodePod, encodePod, InvalidSpec } from "./spec/decode.js"
 export * as Spec from "./spec/Pod.js"
+export { InvalidSelector, matches, parseSelector, type Selector } from "./spec/selector.js"
 export { layerMemory as StoreMemory } from "./store/memory.js"
 export { layerSql as StoreSql, layerSqlite as StoreSqlite } from "./store/sqlite.js"
 export * as Status from "./store/status.js"

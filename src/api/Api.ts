@@ -17,6 +17,7 @@ import { hostPathIssues, hostPathPolicy } from "../config/hostPaths.js"
 import { canonicalJson, decodePod, InvalidSpec, SpecIssue } from "../spec/decode.js"
 import type { Pod } from "../spec/Pod.js"
 import { quoted } from "../spec/printable.js"
+import { type InvalidSelector, matches, parseSelector } from "../spec/selector.js"
 import type { PodStatus } from "../store/status.js"
 import {
   AlreadyExists,
@@ -30,7 +31,7 @@ import { derive } from "./observed.js"
 
 export class PodNotFound extends Schema.TaggedError<PodNotFound>()("PodNotFound", { pod: Schema.String }) {
   override get message() {
-    return `pod "${this.pod}" is not declared`
+    return `pod "${this.pod}" not found`
   }
 }
 
@@ -89,6 +90,23 @@ export type ApplyOutcome = "created" | "configured" | "unchanged"
 export type AppliedPod = StoredPod & { readonly outcome: ApplyOutcome }
 
 /**
+ * What applying `pod` over `before` (the stored record, if any) would do. An unreadable stored record
+ * counts as absent: the apply writes over (repairs) it.
+ */
+const outcomeOf = (before: Option.Option<StoredPod>, pod: Pod): ApplyOutcome =>
+  Option.isNone(before)
+    ? "created"
+    : canonicalJson(before.value.spec) === canonicalJson(pod)
+    ? "unchanged"
+    : "configured"
+
+const storedOrNone = (name: string) =>
+  Effect.flatMap(
+    Store,
+    (store) => store.get(name).pipe(Effect.catchTag("InvalidRecord", () => Effect.succeed(Option.none<StoredPod>())))
+  )
+
+/**
  * Store one validated pod unless the store already holds the same spec (canonical JSON): then
  * nothing is written (no new revision, no event, nothing for the agent to do) and it is "unchanged".
  * An unreadable stored record counts as a different spec: the apply replaces (repairs) it.
@@ -96,15 +114,12 @@ export type AppliedPod = StoredPod & { readonly outcome: ApplyOutcome }
 const store1 = (pod: Pod) =>
   Effect.gen(function*() {
     const store = yield* Store
-    const before = yield* store.get(pod.name).pipe(
-      Effect.catchTag("InvalidRecord", () => Effect.succeed(Option.none<StoredPod>()))
-    )
-    if (Option.isSome(before) && canonicalJson(before.value.spec) === canonicalJson(pod)) {
-      return { ...before.value, outcome: "unchanged" as const }
-    }
+    const before = yield* storedOrNone(pod.name)
+    const outcome = outcomeOf(before, pod)
+    if (outcome === "unchanged") return { ...Option.getOrThrow(before), outcome }
     const stored = yield* unconditional(store.put(pod))
     yield* store.appendEvent({ at: now(), pod: pod.name, type: "applied", message: `revision ${stored.revision}` })
-    return { ...stored, outcome: Option.isSome(before) ? "configured" as const : "created" as const }
+    return { ...stored, outcome }
   })
 
 /**
@@ -114,14 +129,8 @@ const store1 = (pod: Pod) =>
 export const apply = (spec: unknown, source?: string): Effect.Effect<AppliedPod, InvalidSpec | StoreError, Store> =>
   Effect.flatMap(validate(spec, source), store1)
 
-/**
- * Apply several pods (a multi-document file): all are validated first, and if any is invalid none is
- * stored. Duplicate names within the batch are rejected too.
- */
-export const applyAll = (
-  specs: ReadonlyArray<unknown>,
-  source?: string
-): Effect.Effect<ReadonlyArray<AppliedPod>, InvalidSpec | StoreError, Store> =>
+/** Validate a batch: every spec, then names unique within it. */
+const validateAll = (specs: ReadonlyArray<unknown>, source: string | undefined) =>
   Effect.gen(function*() {
     const where = (i: number) => source ? `${source}#${i + 1}` : `document ${i + 1}`
     const pods = yield* Effect.forEach(specs, (s, i) => validate(s, where(i)))
@@ -143,8 +152,49 @@ export const applyAll = (
       }
       seen.set(p.name, i)
     }
-    return yield* Effect.forEach(pods, store1)
+    return pods
   })
+
+/**
+ * Apply several pods (a multi-document file): all are validated first, and if any is invalid none is
+ * stored. Duplicate names within the batch are rejected too.
+ */
+export const applyAll = (
+  specs: ReadonlyArray<unknown>,
+  source?: string
+): Effect.Effect<ReadonlyArray<AppliedPod>, InvalidSpec | StoreError, Store> =>
+  Effect.flatMap(validateAll(specs, source), (pods) => Effect.forEach(pods, store1))
+
+/** What an apply of one pod would do (`plan`): nothing of it is stored. */
+export interface PlannedPod {
+  readonly name: string
+  /** The pod as the apply would store it (validated, defaults filled in, the config's defaults applied). */
+  readonly spec: Pod
+  readonly outcome: ApplyOutcome
+  /** The readable stored pod it would replace, if any. */
+  readonly stored: Option.Option<StoredPod>
+}
+
+/**
+ * A dry run of `applyAll` (`tank apply --dry-run`, `tank diff`): the same validation (all or
+ * nothing, names unique), and for each pod whether it would be created, configured or unchanged.
+ * Nothing is written.
+ */
+export const plan = (
+  specs: ReadonlyArray<unknown>,
+  source?: string
+): Effect.Effect<ReadonlyArray<PlannedPod>, InvalidSpec | StoreError, Store> =>
+  Effect.flatMap(
+    validateAll(specs, source),
+    (pods) =>
+      Effect.forEach(pods, (pod) =>
+        Effect.map(storedOrNone(pod.name), (stored) => ({
+          name: pod.name,
+          spec: pod,
+          outcome: outcomeOf(stored, pod),
+          stored
+        })))
+  )
 
 export const get = (name: string): Effect.Effect<Pod, PodNotFound | InvalidRecord | StoreError, Store> =>
   Effect.flatMap(Store, (s) => s.get(name)).pipe(
@@ -161,6 +211,18 @@ export const list: Effect.Effect<ReadonlyArray<Pod>, StoreError, Store> = Effect
   ),
   Effect.map(({ pods }) => pods.map((p) => p.spec))
 )
+
+/**
+ * The readable desired pods whose labels match a kubectl-style selector (`app=web,tier!=db`,
+ * `env in (a,b)`, `gpu`, `!legacy`; src/spec/selector.ts), sorted by name.
+ */
+export const select = (
+  selector: string
+): Effect.Effect<ReadonlyArray<Pod>, InvalidSelector | StoreError, Store> =>
+  Effect.gen(function*() {
+    const sel = yield* parseSelector(selector)
+    return (yield* list).filter((p) => matches(sel, p.labels))
+  })
 
 /** Remove desired state; the agent tears the pod down. A missing pod is not an error (false). */
 export const remove = (nameOrPod: string | { readonly name: string }): Effect.Effect<boolean, StoreError, Store> =>

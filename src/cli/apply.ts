@@ -1,115 +1,48 @@
 /**
- * `tank apply -f FILE|-`: validate every pod in the file(s) first, then store them all at once
- * (Api.applyAll): one invalid document stores nothing. Errors name the file, the document and the field.
+ * `tank apply -f FILE|DIR|- [--dry-run]`: validate every pod of every source first, then store them
+ * all at once (Api.applyAll): one invalid document stores nothing. Errors name the file, the
+ * document and the field. `--dry-run` runs the same checks and says what each pod would become.
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { Effect, Either } from "effect"
-import * as fs from "node:fs"
-import type { InvalidSpec } from "../spec/decode.js"
-import { CliExit, dataDirOption, describe, loadConfig, out, withStore } from "./common.js"
-import type { SpecEntry } from "./specFile.js"
+import { Effect } from "effect"
+import type { Store } from "../store/Store.js"
+import { dataDirOption, describe, loadConfig, out, withStore } from "./common.js"
 
-/**
- * The bytes of a file or stdin, at most `cap` + 1 of them: a larger input is refused by the parser
- * without being read whole (a 50 MB spec once cost the CLI 2 GB and 15 s).
- */
-const readCapped = (file: string, cap: number) =>
-  Effect.tryPromise({
-    try: async () => {
-      const stream = file === "-" ? process.stdin : fs.createReadStream(file)
-      const chunks: Array<Buffer> = []
-      let total = 0
-      for await (const chunk of stream) {
-        const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string)
-        chunks.push(b)
-        total += b.length
-        if (total > cap) break
-      }
-      if (file !== "-") stream.destroy()
-      return Buffer.concat(chunks)
-    },
-    catch: (e) => new CliExit({ code: 1, message: `cannot read ${file}: ${(e as Error).message}` })
-  })
-
-/** `pods.yaml, document 2 (line 7), pod "web": invalid pod spec` + one line per field. */
-const renderInvalid = (file: string, entry: SpecEntry, e: InvalidSpec) =>
-  [
-    `${file}: ${entry.where}${entry.line !== undefined ? ` (line ${entry.line})` : ""}${
-      e.pod ? `, pod "${e.pod}"` : ""
-    }: invalid pod spec`,
-    ...e.issues.map((i) => `  ${i.path || "(root)"}: ${i.message}`)
-  ].join("\n")
+/** `-f`: files, directories or `-`, repeatable (apply, diff, delete). */
+export const filesOption = Options.text("filename").pipe(
+  Options.withAlias("f"),
+  Options.withPseudoName("FILE"),
+  Options.withDescription(
+    "A YAML or JSON file of pods, a directory (its .yaml/.yml/.json files, sorted), or - for stdin. Repeatable."
+  )
+)
 
 export const apply = Command.make(
   "apply",
   {
     dataDir: dataDirOption,
-    files: Options.text("filename").pipe(
-      Options.withAlias("f"),
-      Options.withPseudoName("FILE"),
-      Options.withDescription("A YAML or JSON file of pods, or - for stdin. Repeatable."),
-      Options.atLeast(1)
+    files: filesOption.pipe(Options.atLeast(1)),
+    dryRun: Options.boolean("dry-run").pipe(
+      Options.withDescription(
+        "Validate and print what each pod would become (created/configured/unchanged); store nothing."
+      )
     )
   },
-  ({ dataDir, files }) =>
+  ({ dataDir, dryRun, files }) =>
     Effect.gen(function*() {
-      const [
-        { decodePodEither, InvalidSpec, SpecIssue },
-        { decodeSpecText, MAX_SPEC_FILE_BYTES, parseSpecFile },
-        { hostPathIssues, hostPathPolicy },
-        { hostDeviceIssues }
-      ] = yield* Effect.promise(() =>
-        Promise.all([
-          import("../spec/decode.js"),
-          import("./specFile.js"),
-          import("../config/hostPaths.js"),
-          import("../config/hostDevices.js")
-        ])
-      )
+      const { readValidSpecs } = yield* Effect.promise(() => import("./specInput.js"))
       const config = yield* loadConfig(dataDir)
-      const policy = hostPathPolicy(config)
-      // Single machine: this host is the agent's, so devices it lacks are refused now (cluster mode:
-      // the node the pod lands on checks at bring-up).
-      const hostIssues = (pod: Parameters<typeof hostDeviceIssues>[0]) => [
-        ...hostPathIssues(pod, policy),
-        ...(config.etcd === undefined ? hostDeviceIssues(pod) : [])
-      ]
-      const specs: Array<unknown> = []
-      const problems: Array<string> = []
-      for (const file of files) {
-        const name = file === "-" ? "stdin" : file
-        const text = decodeSpecText(yield* readCapped(file, MAX_SPEC_FILE_BYTES), name)
-        if (Either.isLeft(text)) {
-          problems.push(text.left.message)
-          continue
-        }
-        const parsed = parseSpecFile(text.right, name)
-        if (Either.isLeft(parsed)) {
-          problems.push(parsed.left.message)
-          continue
-        }
-        if (parsed.right.length === 0) problems.push(`${name}: no pods in file`)
-        for (const entry of parsed.right) {
-          const decoded = decodePodEither(entry.spec, `${name}: ${entry.where}`)
-          if (Either.isLeft(decoded)) problems.push(renderInvalid(name, entry, decoded.left))
-          else {
-            const refused = hostIssues(decoded.right)
-            if (refused.length) {
-              const e = new InvalidSpec({ pod: decoded.right.name, issues: refused.map((i) => new SpecIssue(i)) })
-              problems.push(renderInvalid(name, entry, e))
-            }
-          }
-          specs.push(entry.spec)
-        }
-      }
-      if (problems.length) {
-        return yield* new CliExit({ code: 1, message: `${problems.join("\n")}\nnothing was applied` })
-      }
-      const stored = yield* withStore(dataDir, () =>
-        Effect.flatMap(Effect.promise(() => import("../api/Api.js")), (Api) => Api.applyAll(specs, files.join(","))))
-      for (const p of stored) {
-        yield* out(`pod/${p.name} ${p.outcome}`)
+      const specs = yield* readValidSpecs(files, config, "nothing was applied")
+      const raw = specs.map((s) => s.spec)
+      const results = yield* withStore(dataDir, () =>
+        Effect.flatMap(
+          Effect.promise(() => import("../api/Api.js")),
+          (Api): Effect.Effect<ReadonlyArray<{ readonly name: string; readonly outcome: string }>, unknown, Store> =>
+            dryRun ? Api.plan(raw, files.join(",")) : Api.applyAll(raw, files.join(","))
+        ), { readOnly: dryRun })
+      for (const p of results) {
+        yield* out(`pod/${p.name} ${p.outcome}${dryRun ? " (dry run)" : ""}`)
       }
     })
 ).pipe(
@@ -119,12 +52,14 @@ export const apply = Command.make(
       "Declare pods from YAML or JSON: create them or replace their spec. The running agent converges.",
       [
         ["tank apply -f web.yaml", "one or more pods (YAML documents separated by ---)"],
-        ["tank apply -f pods.json", "a JSON pod, a JSON array of pods, or { \"pods\": [...] }"],
+        ["tank apply -f pods/", "every .yaml, .yml and .json file of a directory, in name order"],
         ["tank get web -o json | tank apply -f -", "read from stdin"],
-        ["tank apply -f a.yaml -f b.yaml", "several files; if any pod is invalid, nothing is applied"]
+        ["tank apply -f a.yaml -f b.yaml", "several files; if any pod is invalid, nothing is applied"],
+        ["tank apply --dry-run -f pods/", "check everything and say what would change; store nothing"]
       ],
       "Every pod is validated before any is stored; errors name the file, the document and the field.\n" +
-        "Each pod is reported created, configured (its spec changed) or unchanged (same spec: nothing is written)."
+        "Each pod is reported created, configured (its spec changed) or unchanged (same spec: nothing is written).\n" +
+        "tank diff -f shows the changes themselves."
     )
   )
 )

@@ -28,7 +28,7 @@ export const dataDirOption = Options.text("data-dir").pipe(
   Options.optional
 )
 
-export const jsonOption = Options.boolean("json").pipe(Options.withDescription("Print JSON instead of a table."))
+export const jsonOption = Options.boolean("json").pipe(Options.withDescription("Same as -o json."))
 
 /** A pod name argument. Unknown flags would otherwise land here (`tank get --bogus`): usage error. */
 export const podArg = Args.text({ name: "POD" }).pipe(
@@ -120,3 +120,22 @@ export const describe = (
 /** Print a line to stdout: waits for a slow reader; fails once stdout has failed (stdio.ts). */
 export const out = (text: string) => write("stdout", text.endsWith("\n") ? text : text + "\n")
 export const err = (text: string) => write("stderr", text.endsWith("\n") ? text : text + "\n")
+
+/** `-l key=value,key!=value,key in (a,b)`: pods by their labels (src/spec/selector.ts). */
+export const selectorOption = Options.text("selector").pipe(
+  Options.withAlias("l"),
+  Options.withPseudoName("SELECTOR"),
+  Options.withDescription("Only pods whose labels match: app=web,tier!=db,env in (a,b),gpu,!legacy."),
+  Options.optional
+)
+
+/**
+ * The pods a command acts on: those named, plus those the selector picks (none picked is not an
+ * error: nothing to do). Needs the store.
+ */
+export const selectNames = (named: ReadonlyArray<string>, selector: Option.Option<string>) =>
+  Option.isNone(selector) ? Effect.succeed(named) : Effect.gen(function*() {
+    const Api = yield* Effect.promise(() => import("../api/Api.js"))
+    const picked = yield* Api.select(selector.value)
+    return [...new Set([...named, ...picked.map((p) => p.name)])]
+  })

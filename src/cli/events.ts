@@ -6,6 +6,7 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import { Chunk, Effect, Option, Stream } from "effect"
 import { dataDirOption, describe, err, jsonOption, withStore } from "./common.js"
+import { formatOf, loadYaml, outputOption } from "./output.js"
 import { write } from "./stdio.js"
 
 export const events = Command.make(
@@ -13,6 +14,7 @@ export const events = Command.make(
   {
     dataDir: dataDirOption,
     json: jsonOption.pipe(Options.withDescription("One JSON object per line.")),
+    output: outputOption,
     since: Options.text("since").pipe(
       Options.withPseudoName("TIME"),
       Options.withDescription("Events at or after TIME: RFC 3339, unix seconds, or a duration ago (10m)."),
@@ -29,9 +31,12 @@ export const events = Command.make(
       Options.optional
     )
   },
-  ({ dataDir, follow, json, limit, pod, since }) =>
+  ({ dataDir, follow, json, limit, output, pod, since }) =>
     withStore(dataDir, () =>
       Effect.gen(function*() {
+        // A stream, so one record per line (json) or per document (yaml), as they come.
+        const format = formatOf({ json, output })
+        const YAML = format === "yaml" ? yield* loadYaml : undefined
         const [Events, Format] = yield* Effect.promise(() =>
           Promise.all([import("../observe/events.js"), import("../observe/format.js")])
         )
@@ -49,7 +54,13 @@ export const events = Command.make(
             write(
               "stdout",
               Chunk.toReadonlyArray(chunk).map((e) =>
-                (json ? JSON.stringify(Format.eventJson(e)) : Format.formatEvent(e)) + "\n"
+                format === "json"
+                  ? JSON.stringify(Format.eventJson(e)) + "\n"
+                  : format === "yaml"
+                  ? "---\n" + YAML!.stringify(Format.eventJson(e))
+                  : format === "name"
+                  ? `event/${e.id}\n`
+                  : Format.formatEvent(e) + "\n"
               ).join("")
             )
           )

@@ -7,7 +7,7 @@ import { Effect } from "effect"
 import type { ImageRecord } from "../image/Images.js"
 import { CliExit, dataDirOption, describe, jsonOption, loadConfig, out, withStore } from "./common.js"
 import { imagesLayer } from "./imagesLayer.js"
-import { printJson } from "./output.js"
+import { formatOf, outputOption, printJson, printListing } from "./output.js"
 import { shortDigest } from "./pullView.js"
 import { ageSince, formatBytes, renderTable } from "./table.js"
 
@@ -26,14 +26,17 @@ export const imagesTable = (records: ReadonlyArray<ImageRecord>, now: number) =>
 
 export const images = Command.make(
   "images",
-  { dataDir: dataDirOption, json: jsonOption },
-  ({ dataDir, json }) =>
+  { dataDir: dataDirOption, json: jsonOption, output: outputOption },
+  ({ dataDir, json, output }) =>
     Effect.gen(function*() {
       const config = yield* loadConfig(dataDir)
       const { Images, layer } = yield* imagesLayer(config)
       const records = yield* Effect.flatMap(Images.Images, (i) => i.list()).pipe(Effect.provide(layer))
-      if (json) return yield* printJson(records)
-      return yield* out(imagesTable(records, Date.now()))
+      return yield* printListing(formatOf({ json, output }), {
+        value: records,
+        names: records.map((r) => `image/${r.ref}`),
+        table: () => imagesTable(records, Date.now())
+      })
     })
 ).pipe(
   Command.withDescription(

@@ -1,7 +1,7 @@
 /**
  * The `tank` command line: kubectl/podman-like verbs over the store, the image cache and the agent.
  *
- * Exit codes: 0 ok, 1 error, 2 usage, 141 the output's reader went away (stdio.ts); `exec` passes the
+ * Exit codes: 0 ok (also when the output's reader went away early: stdio.ts), 1 error, 2 usage; `exec` passes the
  * command's own status through.
  * This file stays light: each command imports what it needs when it runs, so `tank ps` starts fast.
  */
@@ -18,10 +18,12 @@ import { attach } from "./attach.js"
 import { CliExit, describe, ExitCode, helpExtras, out, tankRoot } from "./common.js"
 import { daemon } from "./daemon.js"
 import { del } from "./delete.js"
+import { diff } from "./diff.js"
 import { doctor } from "./doctor.js"
 import { events } from "./events.js"
 import { exec } from "./exec.js"
 import { get } from "./get.js"
+import { cleanHelp } from "./help.js"
 import { images, prune } from "./images.js"
 import { logs } from "./logs.js"
 import { network, networks, port } from "./network.js"
@@ -29,9 +31,12 @@ import { nodes } from "./nodes.js"
 import { list, ps } from "./ps.js"
 import { pull } from "./pull.js"
 import { restart } from "./restart.js"
+import { schema } from "./schema.js"
 import { stats } from "./stats.js"
 import { status } from "./status.js"
 import { EXIT_CLOSED_PIPE, flush, guard, isOutputClosed, write } from "./stdio.js"
+import { top } from "./top.js"
+import { wait } from "./wait.js"
 import { web } from "./web.js"
 
 export const VERSION = "0.1.0"
@@ -70,16 +75,19 @@ const root = tankRoot.pipe(
   Command.withSubcommands([
     daemon,
     apply,
+    diff,
     get,
     ps,
     list,
     status,
     del,
     restart,
+    wait,
     exec,
     attach,
     logs,
     stats,
+    top,
     events,
     doctor,
     nodes,
@@ -90,6 +98,7 @@ const root = tankRoot.pipe(
     images,
     prune,
     web,
+    schema,
     completion,
     version
   ])
@@ -115,7 +124,7 @@ helpExtras.set(
     "",
     "  0 success, 1 error, 2 usage error; exec passes the command's status through",
     "  (125 could not enter the pod, 126 not executable, 127 not found);",
-    "  141 when the reader of the output went away (| head), like a program killed by SIGPIPE.",
+    "  A reader that stops early (| head) ends any command quietly with status 0.",
     "  ps, status, get and events list what they can read and name each unreadable stored",
     "  record on stderr (still 0); tank doctor exits 1 while any remains.",
     ""
@@ -152,11 +161,13 @@ const stderrLogger = Logger.make(({ annotations, cause, date, logLevel, message 
   )
 })
 
-/** @effect/cli colours its help unconditionally: plain text on pipes and with NO_COLOR. */
+/** @effect/cli colours its help unconditionally: plain text on pipes and with NO_COLOR; never its filler (help.ts). */
 const plainOnPipes = <A, E, R>(eff: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
-  if (process.stdout.isTTY === true && !process.env.NO_COLOR) return eff
-  // eslint-disable-next-line no-control-regex
-  const strip = (a: unknown) => (typeof a === "string" ? a.replace(/\x1b\[[0-9;]*m/g, "") : a)
+  const colour = process.stdout.isTTY === true && !process.env.NO_COLOR
+  // Only @effect/cli writes through Console (results go through stdio.ts): its help, less its filler.
+  const strip = (a: unknown) =>
+    // eslint-disable-next-line no-control-regex
+    typeof a === "string" ? (colour ? cleanHelp(a) : cleanHelp(a).replace(/\x1b\[[0-9;]*m/g, "")) : a
   return Console.consoleWith((c) =>
     Effect.withConsole(eff, {
       ...c,
@@ -173,7 +184,7 @@ const messageOf = (e: unknown): string =>
 
 /** The exit code of a failed command, its message (if any) written to stderr. */
 const failure = (e: unknown): Effect.Effect<number> => {
-  // The reader left (`| head`): quiet, 141 like a program killed by SIGPIPE.
+  // The reader left (`| head`): quiet, and a success (stdio.ts).
   if (isOutputClosed(e)) return Effect.succeed(EXIT_CLOSED_PIPE)
   const say = (message: string | undefined, code: number) =>
     // Messages may quote names and values from the input or the store: never raw to the terminal.

@@ -7,7 +7,7 @@ import * as Command from "@effect/cli/Command"
 import { Effect, Layer, type Option } from "effect"
 import type { NodeRemoval, NodeRow } from "../api/nodes.js"
 import { CliExit, dataDirOption, describe, jsonOption, loadConfig, out } from "./common.js"
-import { printJson } from "./output.js"
+import { type Format, formatOf, outputOption, printListing } from "./output.js"
 import { ageSince, formatBytes, renderTable } from "./table.js"
 
 /** `1.5` cores from millicores; whole numbers without a point. */
@@ -96,8 +96,8 @@ const rm = Command.make(
 
 export const nodes = Command.make(
   "nodes",
-  { dataDir: dataDirOption, json: jsonOption },
-  ({ dataDir, json }: { dataDir: Option.Option<string>; json: boolean }) =>
+  { dataDir: dataDirOption, json: jsonOption, output: outputOption },
+  ({ dataDir, json, output }: { dataDir: Option.Option<string>; json: boolean; output: Option.Option<Format> }) =>
     Effect.gen(function*() {
       const config = yield* clusterConfig(dataDir, "tank nodes")
       const [Api, NodesEtcd, EtcdClient, EtcdStore] = yield* Effect.promise(() =>
@@ -114,7 +114,11 @@ export const nodes = Command.make(
           Layer.merge(NodesEtcd.layerEtcd, EtcdStore.layerEtcd()).pipe(Layer.provide(EtcdClient.layer(config.etcd)))
         )
       )
-      yield* json ? printJson(rows) : out(nodesTable(rows, Date.now()))
+      yield* printListing(formatOf({ json, output }), {
+        value: rows,
+        names: rows.map((r) => `node/${r.name}`),
+        table: () => nodesTable(rows, Date.now())
+      })
     })
 ).pipe(
   Command.withDescription(describe(

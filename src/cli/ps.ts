@@ -2,13 +2,14 @@
  * `tank ps` / `tank list`: one row per pod, like `podman ps`.
  */
 import * as Command from "@effect/cli/Command"
-import { Effect, type Option } from "effect"
+import * as Options from "@effect/cli/Options"
+import { Effect, Option, Stream } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import type { Pod } from "../spec/Pod.js"
 import type { PodStatus } from "../store/status.js"
-import { dataDirOption, describe, err, jsonOption, out, withStore } from "./common.js"
-import { printJson } from "./output.js"
+import { dataDirOption, describe, err, jsonOption, out, selectorOption, withStore } from "./common.js"
+import { type Format, formatOf, outputOption, printListing } from "./output.js"
 import { ageSince, renderTable, shortExit } from "./table.js"
 
 const imageOf = (pod: Pod | undefined): string => {
@@ -37,7 +38,7 @@ export interface PsRow {
 export const psTable = (
   rows: ReadonlyArray<PsRow>,
   now: number,
-  options: { readonly cluster?: boolean } = {}
+  options: { readonly cluster?: boolean; readonly wide?: boolean } = {}
 ): string => {
   const header = ["NAME", "PHASE", "RESTARTS", "AGE", "IMAGE", "ADDRESSES", "HOST PID", "LAST EXIT"]
   const body = rows.map(({ declaredAt, spec, status: s }) => [
@@ -64,6 +65,17 @@ export const psTable = (
   if (ports.some((p) => p !== "")) {
     header.splice(6, 0, "PORTS")
     body.forEach((r, i) => r.splice(6, 0, ports[i] || "-"))
+  }
+  if (options.wide) {
+    // -o wide: what the pod is labelled, and why it is in its phase.
+    header.push("LABELS", "REASON")
+    body.forEach((r, i) => {
+      const { spec, status } = rows[i]!
+      r.push(
+        Object.entries(spec?.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(",") || "-",
+        status.reason ?? "-"
+      )
+    })
   }
   if (!options.cluster) return renderTable(header, body)
   // NODE after PHASE: where a pod runs matters more than its image in a cluster.
@@ -114,32 +126,120 @@ const liveAgentPid = (dir: string): number | undefined => {
   }
 }
 
-const run = ({ dataDir, json }: { dataDir: Option.Option<string>; json: boolean }) =>
-  withStore(
-    dataDir,
-    (config) => Effect.map(loadReport, ({ invalid, rows }) => ({ rows, invalid, dir: config.dataDir, config })),
-    { readOnly: true }
-  )
-    .pipe(
-      Effect.tap(({ invalid }) => warnInvalid(invalid)),
-      Effect.tap(({ config, dir, rows }) =>
-        // Statuses are only as fresh as the agent that writes them: say so when none is running.
-        // (In cluster mode the agents are elsewhere: `tank nodes` shows which are ready.)
-        rows.length > 0 && config.etcd === undefined && liveAgentPid(dir) === undefined
-          ? err(`tank: warning: no agent is running for ${dir}; statuses may be stale (start one: tank daemon)`)
-          : Effect.void
-      ),
-      Effect.flatMap(({ config, rows }) =>
-        json
-          ? printJson(rows.map((r) => ({
-            ...r.status,
-            ...(config.etcd && r.node !== undefined ? { node: r.node } : {}),
-            image: imageOf(r.spec),
-            declared: r.declared ?? r.spec !== undefined
-          })))
-          : out(psTable(rows, Date.now(), { cluster: config.etcd !== undefined }))
+/**
+ * `ps -w`: after the table, one line per change as the store's event feed reports it (a row as in
+ * the table, without the header; `NAME removed` when a pod is gone); with --json one object a line.
+ * Changes already shown by the table are not printed again.
+ */
+const follow = (
+  shownRows: ReadonlyArray<PsRow>,
+  json: boolean,
+  cluster: boolean,
+  keep: (spec: Pod | undefined) => boolean
+) =>
+  Effect.gen(function*() {
+    const [{ keyOf, watch }, { Store }] = yield* Effect.promise(() =>
+      Promise.all([import("../api/watch.js"), import("../store/Store.js")])
+    )
+    const store = yield* Store
+    const last = new Map(shownRows.map((r) => [r.status.name, keyOf(r.status)]))
+    const shown = new Set(shownRows.map((r) => r.status.name))
+    yield* watch().pipe(
+      Stream.filter((c) => {
+        const key = keyOf(c._tag === "Updated" ? c.status : undefined)
+        if ((last.get(c.name) ?? "") === key) return false
+        last.set(c.name, key)
+        return true
+      }),
+      Stream.runForEach((c) =>
+        Effect.gen(function*() {
+          if (c._tag === "Removed") {
+            // Only pods this listing showed (a selector cannot be checked on a pod that is gone).
+            if (!shown.has(c.name)) return
+            return yield* out(json ? JSON.stringify({ name: c.name, removed: true }) : `${c.name}   removed`)
+          }
+          const stored = yield* store.get(c.name).pipe(Effect.option, Effect.map(Option.flatten))
+          const spec = Option.getOrUndefined(stored)
+          if (!keep(spec?.spec) && !shown.has(c.name)) return
+          shown.add(c.name)
+          if (json) return yield* out(JSON.stringify({ ...c.status, image: imageOf(spec?.spec) }))
+          const row: PsRow = {
+            status: c.status,
+            spec: spec?.spec,
+            declaredAt: spec ? new Date(spec.updatedAt).toISOString() : undefined,
+            node: spec?.node ?? c.status.node
+          }
+          // The row without its header line.
+          yield* out(psTable([row], Date.now(), { cluster }).split("\n").slice(1).join("\n"))
+        })
       )
     )
+  })
+
+/** Rows whose pod's labels match `-l` (a pod being torn down has no spec, so no labels). */
+const bySelector = (selector: Option.Option<string>) =>
+  Effect.gen(function*() {
+    if (Option.isNone(selector)) return () => true
+    const { matches, parseSelector } = yield* Effect.promise(() => import("../spec/selector.js"))
+    const sel = yield* parseSelector(selector.value)
+    return (spec: Pod | undefined) => spec !== undefined && matches(sel, spec.labels)
+  })
+
+const run = (
+  { dataDir, json: jsonFlag, output, quiet, selector, watch }: {
+    dataDir: Option.Option<string>
+    json: boolean
+    output: Option.Option<Format>
+    quiet: boolean
+    selector: Option.Option<string>
+    watch: boolean
+  }
+) => {
+  const format = quiet ? "name" : formatOf({ json: jsonFlag, output })
+  const json = format === "json" || format === "yaml"
+  return (
+    withStore(
+      dataDir,
+      (config) =>
+        Effect.gen(function*() {
+          const keep = yield* bySelector(selector)
+          const { invalid, rows } = yield* loadReport
+          return { rows: rows.filter((r) => keep(r.spec)), invalid, dir: config.dataDir, config, keep }
+        }),
+      { readOnly: true }
+    )
+      .pipe(
+        Effect.tap(({ invalid }) => warnInvalid(invalid)),
+        Effect.tap(({ config, dir, rows }) =>
+          // Statuses are only as fresh as the agent that writes them: say so when none is running.
+          // (In cluster mode the agents are elsewhere: `tank nodes` shows which are ready.)
+          rows.length > 0 && config.etcd === undefined && liveAgentPid(dir) === undefined
+            ? err(`tank: warning: no agent is running for ${dir}; statuses may be stale (start one: tank daemon)`)
+            : Effect.void
+        ),
+        Effect.tap(({ config, rows }) =>
+          printListing(format, {
+            value: rows.map((r) => ({
+              ...r.status,
+              ...(config.etcd && r.node !== undefined ? { node: r.node } : {}),
+              image: imageOf(r.spec),
+              ...(r.spec?.labels ? { labels: r.spec.labels } : {}),
+              declared: r.declared ?? r.spec !== undefined
+            })),
+            // -q: bare names, for `xargs`; -o name: kubectl's kind/name.
+            names: rows.map((r) => quiet ? r.status.name : `pod/${r.status.name}`),
+            table: () => psTable(rows, Date.now(), { cluster: config.etcd !== undefined }),
+            wide: () => psTable(rows, Date.now(), { cluster: config.etcd !== undefined, wide: true })
+          })
+        ),
+        Effect.flatMap(({ config, keep, rows }) =>
+          watch
+            ? withStore(dataDir, () => follow(rows, json, config.etcd !== undefined, keep))
+            : Effect.void
+        )
+      )
+  )
+}
 
 const help = describe(
   "ps",
@@ -147,7 +247,8 @@ const help = describe(
   [
     ["tank ps", "every declared pod (and pods still being torn down)"],
     ["tank ps --json | jq '.[] | select(.phase==\"running\") | .name'", "names of the running pods"],
-    ["tank --data-dir /srv/tank ps", "pods of another data dir"],
+    ["tank ps -q -l app=web | xargs tank restart", "restart the pods labelled app=web"],
+    ["tank ps -w", "the table, then each change as it happens"],
     ["TANK_ETCD_ENDPOINTS=https://10.0.0.5:2379 tank ps", "pods of a cluster, with the node each is bound to"]
   ],
   "A pod the agent has not acted on yet shows as \"pending\" (is `tank daemon` running?); a deleted one\n" +
@@ -156,9 +257,17 @@ const help = describe(
     "\"unknown\"; `tank nodes` lists the nodes."
 )
 
-export const ps = Command.make("ps", { dataDir: dataDirOption, json: jsonOption }, run).pipe(
-  Command.withDescription(help)
-)
-export const list = Command.make("list", { dataDir: dataDirOption, json: jsonOption }, run).pipe(
-  Command.withDescription(help)
-)
+const options = {
+  dataDir: dataDirOption,
+  json: jsonOption,
+  output: outputOption,
+  quiet: Options.boolean("quiet").pipe(Options.withAlias("q"), Options.withDescription("Only pod names, one a line.")),
+  selector: selectorOption,
+  watch: Options.boolean("watch").pipe(
+    Options.withAlias("w"),
+    Options.withDescription("After the table, print each change as it happens (Ctrl-C stops).")
+  )
+}
+
+export const ps = Command.make("ps", options, run).pipe(Command.withDescription(help))
+export const list = Command.make("list", options, run).pipe(Command.withDescription(help))

@@ -6,8 +6,8 @@ import * as Command from "@effect/cli/Command"
 import { Effect, Option } from "effect"
 import { printable } from "../spec/printable.js"
 import type { ContainerStatus, PodStatus } from "../store/status.js"
-import { dataDirOption, describe, jsonOption, out, podArg, withStore } from "./common.js"
-import { printJson } from "./output.js"
+import { dataDirOption, describe, jsonOption, podArg, withStore } from "./common.js"
+import { formatOf, outputOption, printListing } from "./output.js"
 import { ageSince, describeExit, renderTable, shortExit } from "./table.js"
 
 /** "in 7s", or "passed" once the time is behind us. */
@@ -75,9 +75,10 @@ export const status = Command.make(
   {
     dataDir: dataDirOption,
     json: jsonOption,
+    output: outputOption,
     pod: podArg.pipe(Args.withDescription("A pod name (default: every pod)."), Args.optional)
   },
-  ({ dataDir, json, pod }) =>
+  ({ dataDir, json, output, pod }) =>
     withStore(dataDir, () =>
       Effect.gen(function*() {
         const [Api, { warnInvalid }] = yield* Effect.promise(() =>
@@ -86,9 +87,12 @@ export const status = Command.make(
         const report = Option.isSome(pod) ? undefined : yield* Api.statusReport
         if (report) yield* warnInvalid(report.invalid)
         const list = report ? report.statuses : [yield* Api.status(Option.getOrThrow(pod))]
-        if (json) return yield* printJson(Option.isSome(pod) ? list[0] : list)
         const now = Date.now()
-        return yield* out(list.length ? list.map((s) => statusText(s, now)).join("\n") : "no pods\n")
+        return yield* printListing(formatOf({ json, output }), {
+          value: Option.isSome(pod) ? list[0] : list,
+          names: list.map((s) => `pod/${s.name}`),
+          table: () => list.length ? list.map((s) => statusText(s, now)).join("\n") : "no pods\n"
+        })
       }), { readOnly: true })
 ).pipe(
   Command.withDescription(

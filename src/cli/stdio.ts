@@ -7,8 +7,9 @@
  * - `flush` waits until everything written so far — by `write` or anyone else — has reached the
  *   kernel. main.ts flushes before the process exits, so nothing is dropped at exit.
  * - A reader that went away (EPIPE, e.g. `| head -c 1`) is OutputClosed: the command ends quietly
- *   with status 141, as a program killed by SIGPIPE does. Any other write error is OutputFailed:
- *   a message on stderr and status 1.
+ *   with status 0 (the reader stopped early on purpose, as `head` does; under `set -o pipefail` a
+ *   non-zero status would fail the pipeline for it). Any other write error is OutputFailed: a
+ *   message on stderr and status 1.
  */
 import { Data, Effect } from "effect"
 
@@ -34,8 +35,8 @@ export class OutputFailed extends Data.TaggedError("OutputFailed")<{
 
 export type OutputError = OutputClosed | OutputFailed
 
-/** Status of a command whose reader closed the pipe: 128 + SIGPIPE, what shells report for `cat`. */
-export const EXIT_CLOSED_PIPE = 141
+/** Status of a command whose reader closed the pipe: success, the reader had what it wanted. */
+export const EXIT_CLOSED_PIPE = 0
 
 const streamOf = (s: StdStream): NodeJS.WriteStream => s === "stdout" ? process.stdout : process.stderr
 

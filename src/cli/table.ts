@@ -1,6 +1,7 @@
 /**
  * Pure text formatting for the CLI: aligned tables (podman/kubectl style) and human ages.
  */
+import { type describeExit, signalName } from "../api/statusText.js"
 import { printable } from "../spec/printable.js"
 
 /**
@@ -45,30 +46,7 @@ export const formatBytes = (n: number): string => {
   return u === 0 ? `${v}B` : `${v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : v.toFixed(0)}${units[u]}`
 }
 
-/** Signal numbers → names for the ones a user meets (exit reasons). */
-const SIGNALS: Record<number, string> = {
-  1: "SIGHUP",
-  2: "SIGINT",
-  3: "SIGQUIT",
-  6: "SIGABRT",
-  9: "SIGKILL",
-  11: "SIGSEGV",
-  13: "SIGPIPE",
-  15: "SIGTERM"
-}
-export const signalName = (n: number): string => SIGNALS[n] ?? `signal ${n}`
-
-/** A last exit in a few words: `0`, `137 (OOM)`, `SIGKILL`, `setup: image: not found`. */
-export const describeExit = (e: {
-  readonly code?: number | undefined
-  readonly signal?: number | undefined
-  readonly oomKilled?: boolean | undefined
-  readonly setupError?: { readonly step: string; readonly message: string } | undefined
-}): string => {
-  if (e.setupError) return `setup failed at ${e.setupError.step}: ${e.setupError.message}`
-  const base = e.signal !== undefined ? signalName(e.signal) : e.code !== undefined ? `code ${e.code}` : "?"
-  return e.oomKilled ? `${base} (OOM killed)` : base
-}
+export { describeExit, signalName } from "../api/statusText.js"
 
 /** A short form for table cells (setup errors shrink to their step). */
 export const shortExit = (e: Parameters<typeof describeExit>[0] | undefined): string =>

@@ -109,5 +109,5 @@ export const formatEvent = (e: PodEvent): string => {
   return parts.map((p, i) => i < 2 ? p : printable(p, 4000)).join(" ")
 }
 
-/** JSON form of an event: the stored event as it is. */
-export const eventJson = (e: PodEvent) => e
+/** JSON form of an event: the stored event as it is, without the status snapshot watchers use. */
+export const eventJson = ({ status: _status, ...e }: PodEvent) => e

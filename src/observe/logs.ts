@@ -14,6 +14,7 @@
  */
 import { Effect, Option, Schedule, Schema, Stream } from "effect"
 import * as fs from "node:fs"
+import { PodNotFound } from "../api/Api.js"
 import { TankConfig } from "../config/Config.js"
 import { podLayout } from "../runtime/layout.js"
 import { Store } from "../store/Store.js"
@@ -25,11 +26,8 @@ import { isTimeError, parseTime } from "./time.js"
 
 export type { LogEntry, LogStream } from "./record.js"
 
-export class PodNotFound extends Schema.TaggedError<PodNotFound>()("PodNotFound", { pod: Schema.String }) {
-  override get message() {
-    return `no such pod: ${this.pod}`
-  }
-}
+// One class per tag: `catchTag("PodNotFound")` means the same error (and wording) everywhere.
+export { PodNotFound }
 
 export class LogsError extends Schema.TaggedError<LogsError>()("LogsError", {
   pod: Schema.String,

@@ -32,7 +32,8 @@ export type StatsDeps = TankConfig | Cgroups | Network
 /** The runs of the pods that run on this machine now (a run whose record cannot be read is left out). */
 export const runningPods: Effect.Effect<ReadonlyArray<RunView>, never, TankConfig> = Effect.map(runs, (r) => r.running)
 
-const recordOf = (pod: string) =>
+/** The run of a running pod (PodNotRunning otherwise), for stats and top. */
+export const recordOf = (pod: string) =>
   lookup(pod).pipe(
     Effect.catchTag("RecordUnreadable", (e) => Effect.fail(new PodNotRunning({ pod, reason: e.message }))),
     Effect.flatMap(Option.match({

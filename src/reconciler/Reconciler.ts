@@ -18,7 +18,7 @@ export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", {
   pod: Schema.String
 }) {
   override get message() {
-    return `pod "${this.pod}" is not declared`
+    return `pod "${this.pod}" not found`
   }
 }
 

@@ -116,6 +116,12 @@ export const make = (input: ReconcilerConfigInput = {}) =>
         }
       })
 
+    /** A deleted pod is gone (its status removed): watchers in other processes learn it from this event. */
+    const removedEvent = (name: string) =>
+      store.appendEvent({ at: new Date().toISOString(), pod: name, type: "removed" }).pipe(
+        Effect.catchAll((e) => Effect.logWarning(`event removed of pod ${name} not written: ${e.message}`))
+      )
+
     /** An unreadable status: the pod's worker writes it again; without a worker nothing is known. */
     const repairStatuses = (records: ReadonlyArray<InvalidRecord>) =>
       Effect.forEach(records, (r) => {
@@ -159,6 +165,7 @@ export const make = (input: ReconcilerConfigInput = {}) =>
       runtime.purge(n).pipe(
         Effect.catchAll(teardownFailed(n)),
         Effect.zipRight(store.deleteStatus(n)),
+        Effect.zipRight(removedEvent(n)),
         Effect.zipRight(Effect.logInfo(`purged pod ${n}, deleted while no agent ran`))
       ), { concurrency: 4, discard: true })
     yield* Effect.forEach(strays, (n) =>
@@ -265,6 +272,7 @@ export const make = (input: ReconcilerConfigInput = {}) =>
         runtime.purge(n).pipe(
           Effect.catchAll(teardownFailed(n)),
           Effect.zipRight(store.deleteStatus(n)),
+          Effect.zipRight(removedEvent(n)),
           Effect.zipRight(Effect.sync(() => unsupervised.delete(n))),
           Effect.zipRight(Effect.logInfo(`purged pod ${n}, deleted while its record was invalid`))
         ), { discard: true })

@@ -103,7 +103,9 @@ export const makeRecorder = (
           type,
           ...(s.hostPid !== undefined && { hostPid: s.hostPid }),
           restarts: s.restarts,
-          ...details
+          ...details,
+          // What watchers deliver for this event (src/api/watch.ts); none once the status is removed.
+          ...(written !== undefined && { status: written })
         }).pipe(Effect.catchAll((e) => Effect.logWarning(`event ${type} of pod ${name} not written: ${e.message}`)))
       })
 

@@ -99,6 +99,7 @@ export const supervise = (
           )
       )) as Effect.Effect<A, Exclude<E, RecordUnreadable>, R>
 
+    /** The run in the status; its event too unless `superviseContainers` writes it (after the containers). */
     const running = (h: RunHandle, adopted: boolean) =>
       Effect.gen(function*() {
         lastStartAt = h.startedAt.getTime()
@@ -111,7 +112,7 @@ export const supervise = (
           addresses: [...h.addresses],
           ...(h.userNamespace ? { userNamespace: h.userNamespace } : {})
         }))
-        yield* rec.event(adopted ? "adopted" : "running")
+        if (h.containers.length <= 1) yield* rec.event(adopted ? "adopted" : "running")
       })
 
     /** One run in its own scope; `undefined` when there was nothing to adopt. */
@@ -132,7 +133,8 @@ export const supervise = (
         if (h.containers.length > 1) {
           return yield* superviseContainers(env, rec, pod.spec.restart, h, {
             podRestarts: restarts,
-            prior: adopted ? Option.getOrUndefined(prior)?.containers ?? [] : []
+            prior: adopted ? Option.getOrUndefined(prior)?.containers ?? [] : [],
+            announce: rec.event(adopted ? "adopted" : "running")
           })
         }
         return (yield* h.wait) as Ending

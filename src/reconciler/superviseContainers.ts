@@ -32,6 +32,11 @@ export const superviseContainers = (
     readonly podRestarts: number
     /** Container states from before an agent restart (adoption), to carry their restart counts on. */
     readonly prior: ReadonlyArray<ContainerStatus>
+    /**
+     * The pod's "running"/"adopted" event, written once the containers' states are in the status:
+     * a watcher (src/api/watch.ts) takes the status from the event, so it must be the whole one.
+     */
+    readonly announce: Effect.Effect<void>
   }
 ): Effect.Effect<Ending> =>
   Effect.gen(function*() {
@@ -60,6 +65,7 @@ export const superviseContainers = (
         restarts: options.podRestarts + containers.reduce((n, c) => n + c.restarts, 0)
       }
     })
+    yield* options.announce
 
     const one = (first: ContainerRun): Effect.Effect<Ending> =>
       Effect.gen(function*() {

@@ -129,6 +129,9 @@ export const makeWorker = (
               Effect.catchAll((e) => rec.event("teardown-failed", { message: e.message }))
             )
             yield* rec.remove
+            // The status is gone, which no status write announces: say so for watchers in other
+            // processes (`tank wait --for deleted`).
+            yield* rec.event("removed")
           }))
           yield* release
           return

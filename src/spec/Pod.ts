@@ -211,7 +211,7 @@ export type Network = typeof Network.Type
  * Node labels a pod requires (cluster mode): every pair must be among the node's labels. Keys are
  * checked by a filter for the same reason as env names (see `Env`).
  */
-export const NodeSelector = Schema.Record({
+const LabelMap = Schema.Record({
   key: Schema.String.pipe(Schema.filter((k) => k !== "__proto__")),
   value: Schema.String.pipe(Schema.filter((v) => labelValueProblem(v) ?? true))
 }).pipe(
@@ -221,9 +221,11 @@ export const NodeSelector = Schema.Record({
       return problem === undefined ? [] : [{ path: [k], message: problem }]
     })
     return issues.length === 0 ? true : issues
-  }),
-  Schema.annotations({ identifier: "NodeSelector" })
+  })
 )
+export const NodeSelector = LabelMap.annotations({ identifier: "NodeSelector" })
+/** A pod's own labels (the same rules), picked by `-l` selectors (src/spec/selector.ts). */
+export const Labels = LabelMap.annotations({ identifier: "Labels" })
 
 /**
  * An optional field whose "nothing" value (`false`, `{}`) decodes to absent, so the canonical form
@@ -242,6 +244,11 @@ const optionalUnlessEmpty = <A, I>(
 
 const PodFields = Schema.Struct({
   name: PodName,
+  labels: optionalUnlessEmpty(
+    Labels,
+    Schema.Record({ key: Schema.String, value: Schema.String }),
+    (l) => Object.keys(l).length === 0
+  ),
   /**
    * Placement (cluster mode; single-machine Tank ignores these). `node`: pinned to that node, which the
    * scheduler binds it to even while the node is not ready (it waits there).

@@ -111,6 +111,7 @@ export const PodEventType = Schema.Literal(
   "unknown", // cluster: its node is not ready (message: since when, last heartbeat); or its run record cannot be read (message: the file and why)
   "unschedulable", // cluster: it fits no ready node (message: which rule failed)
   "terminating", // deleted: being stopped (message: the grace period and its deadline)
+  "removed", // deleted and gone: stopped, its volumes and logs purged, its status removed (watchers learn of it here)
   "invalid", // the pod's stored record cannot be read (the message says why); it is neither started nor stopped
   "teardown-failed" // stopping or removing a run left something behind (the message names each step and why)
 )
@@ -129,7 +130,12 @@ export const PodEvent = Schema.Struct({
   restarts: Schema.optional(Schema.Number),
   lastExit: Schema.optional(LastExit),
   /** For backing-off: the delay before the next start. */
-  delayMs: Schema.optional(Schema.Number)
+  delayMs: Schema.optional(Schema.Number),
+  /**
+   * The agent's events: the pod's status as written just before, so a watcher sees each state in
+   * order however late it reads (`Tank.watch`); a status read later may already be a newer one.
+   */
+  status: Schema.optional(PodStatus)
 })
 export type PodEvent = typeof PodEvent.Type
 export type NewPodEvent = Omit<PodEvent, "id">

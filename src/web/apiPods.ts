@@ -58,7 +58,7 @@ const list = Effect.gen(function*() {
 const detail = Effect.gen(function*() {
   const name = yield* podParam
   const { row, status, stored } = yield* readPod(yield* Store, yield* Stats, name)
-  if (!row) return yield* new NotFound({ message: `no such pod: ${name}` })
+  if (!row) return yield* new NotFound({ message: `pod "${name}" not found` })
   return json(podDetail(name, stored, status, row))
 })
 

@@ -64,7 +64,7 @@ export const podParam: Effect.Effect<string, NotFound, HttpRouter.RouteContext> 
   HttpRouter.params,
   (p) => {
     const name = p["name"] ?? ""
-    return isPodName(name) ? Effect.succeed(name) : Effect.fail(new NotFound({ message: `no such pod: ${name}` }))
+    return isPodName(name) ? Effect.succeed(name) : Effect.fail(new NotFound({ message: `pod "${name}" not found` }))
   }
 )
 

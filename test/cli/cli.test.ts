@@ -87,7 +87,7 @@ describe("tank apply / get / ps / status / delete / restart", () => {
     expect(r.stderr).toContain("nothing was applied")
     const got = await tank(["get", "fine"])
     expect(got.code).toBe(1)
-    expect(got.stderr).toContain(`pod "fine" is not declared`)
+    expect(got.stderr).toContain(`pod "fine" not found`)
   })
 
   it("reports YAML syntax errors with a line", async () => {
@@ -157,13 +157,13 @@ describe("tank apply / get / ps / status / delete / restart", () => {
     expect(JSON.parse(j.stdout)).toMatchObject({ name: "web", phase: "pending", restarts: 0 })
     const missing = await tank(["status", "ghost"])
     expect(missing.code).toBe(1)
-    expect(missing.stderr).toBe(`tank: pod "ghost" is not declared\n`)
+    expect(missing.stderr).toBe(`tank: pod "ghost" not found\n`)
   })
 
   it("restart of an unknown pod exits 1 with a clear message; a known one is requested", async () => {
     const r = await tank(["restart", "ghost"])
     expect(r.code).toBe(1)
-    expect(r.stderr).toBe(`tank: pod "ghost" is not declared\n`)
+    expect(r.stderr).toBe(`tank: pod "ghost" not found\n`)
     const ok = await tank(["restart", "web"])
     expect(ok.code).toBe(0)
     expect(ok.stdout).toBe("pod/web restart requested\n")

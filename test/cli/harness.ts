@@ -64,3 +64,27 @@ export const tempDataDir = () => {
 /** @effect/cli colours its help even on pipes; tests read plain text. */
 // eslint-disable-next-line no-control-regex
 export const stripAnsi = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, "")
+
+/**
+ * `bash -c CMD` to completion, with $TANK standing for the bundled CLI on `dataDir`: for pipelines
+ * as a user types them (delayed writers, readers that leave early).
+ */
+export const shell = (entry: string, dataDir: string, cmd: string, timeoutMs = 60_000) =>
+  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn("bash", ["-c", cmd], {
+      env: { ...process.env, NO_COLOR: "1", TANK: `${process.execPath} ${entry} --data-dir ${dataDir}` },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d))
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d))
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs)
+    child.on("close", (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr })
+    })
+  })
+
+/** stderr without the "no agent is running" warning that read commands print without an agent. */
+export const withoutAgentWarning = (stderr: string) => stderr.replace(/^tank: warning: no agent is running.*\n/gm, "")

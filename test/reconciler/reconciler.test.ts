@@ -256,7 +256,8 @@ describe("Reconciler: spec changes, deletes, restart()", () => {
       assert.isTrue(stopAt >= 0 && fake.log.indexOf("purge web") > stopAt, fake.log.join("\n"))
       assert.notInclude(fake.log, "purge db")
       assert.isUndefined(yield* statusOf(store, "web"))
-      assert.deepStrictEqual((yield* typesOf(store, "web")).slice(-2), ["terminating", "stopped"])
+      // "removed" once the status is gone: what watchers in other processes learn it from.
+      assert.deepStrictEqual((yield* typesOf(store, "web")).slice(-3), ["terminating", "stopped", "removed"])
       assert.isDefined(fake.pidOf("db"))
       // Re-applying the name starts a fresh pod.
       yield* store.put(podSpec("web"))
