@@ -204,11 +204,41 @@ describe("tank usage, help and completion", () => {
     const r = await runCli(cli.entry, ["--help"])
     expect(r.code).toBe(0)
     const text = stripAnsi(r.stdout)
-    for (const c of ["daemon", "apply", "get", "ps", "status", "delete", "restart", "pull", "images", "prune", "save", "load"]) {
+    for (
+      const c of [
+        "daemon",
+        "apply",
+        "get",
+        "ps",
+        "status",
+        "delete",
+        "restart",
+        "pull",
+        "images",
+        "prune",
+        "save",
+        "load"
+      ]
+    ) {
       expect(text).toMatch(new RegExp(`- ${c} .*\\S`))
     }
     expect(text).toContain("QUICK START")
-    for (const c of ["apply", "get", "ps", "status", "delete", "restart", "daemon", "pull", "images", "prune", "save", "load"]) {
+    for (
+      const c of [
+        "apply",
+        "get",
+        "ps",
+        "status",
+        "delete",
+        "restart",
+        "daemon",
+        "pull",
+        "images",
+        "prune",
+        "save",
+        "load"
+      ]
+    ) {
       const h = stripAnsi((await runCli(cli.entry, [c, "--help"])).stdout)
       expect(h, c).toContain("EXAMPLES")
       expect(h, c).toContain(`tank ${c}`)
