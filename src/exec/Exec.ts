@@ -23,7 +23,7 @@ import * as os from "node:os"
 import type { TankConfig } from "../config/Config.js"
 import { enterCommand } from "../runtime/helper/enter.js"
 import type { HelperNotBuilt } from "../runtime/helper/errors.js"
-import { enterOptionsFor, helperFailure, Tail } from "./command.js"
+import { enterOptionsFor, type ExecUser, helperFailure, Tail } from "./command.js"
 import type { EnvInput } from "./env.js"
 import { type ContainerNotFound, EnterFailed, NotRunning, type PodMonitorBusy, SpawnFailed } from "./errors.js"
 import { findTarget, type Target } from "./target.js"
@@ -46,6 +46,8 @@ export interface ExecOptions {
   readonly cwd?: string
   /** Merged last over the container's env (per key). */
   readonly env?: EnvInput
+  /** Run as these ids (as the container sees them) instead of the workload's. */
+  readonly user?: ExecUser
   /** A terminal for the command. Default: when stdin is a TTY. */
   readonly tty?: boolean
   /** Default: process.stdin / process.stdout / process.stderr. */
@@ -63,7 +65,7 @@ const prepare = (pod: string, argv: ReadonlyArray<string>, options: ExecOptions,
   Effect.gen(function*() {
     const target = yield* findTarget(pod, { container: options.container })
     const cmd = yield* enterCommand(
-      enterOptionsFor(target.container, argv, { cwd: options.cwd, env: options.env, tty })
+      enterOptionsFor(target.container, argv, { cwd: options.cwd, env: options.env, tty, user: options.user })
     )
     return { target, cmd }
   })
@@ -288,6 +290,7 @@ export const exec = (
 
 export interface CaptureOptions {
   readonly container?: string
+  readonly user?: ExecUser
   readonly cwd?: string
   readonly env?: EnvInput
   /** Fed to the command's stdin, then EOF (default: EOF at once). */
