@@ -68,7 +68,9 @@ const makeTree = (root: string) => {
 }
 
 /** A tar built here, as a hostile container's `tar` would send it. */
-const craft = (entries: ReadonlyArray<tar.Header extends infer H ? Partial<H> & { name: string; body?: string } : never>) =>
+const craft = (
+  entries: ReadonlyArray<tar.Header extends infer H ? Partial<H> & { name: string; body?: string } : never>
+) =>
   Effect.promise(async () => {
     const pack = tar.pack()
     for (const { body, ...h } of entries) pack.entry({ mode: 0o644, ...h }, body ?? "")
@@ -92,7 +94,10 @@ layer(MachineLive, { timeout: 180_000, excludeTestServices: true })("cp (live, r
         // Missing destination: created, the tree's contents in it.
         const up = yield* onMachine(copyToPod(src, { pod: name, path: "/tmp/site" }))
         assert.strictEqual(up.entries, 8)
-        const listed = yield* inPod(name, "cd /tmp/site && find . | sort | while read f; do stat -c '%n %A %u' \"$f\"; done")
+        const listed = yield* inPod(
+          name,
+          "cd /tmp/site && find . | sort | while read f; do stat -c '%n %A %u' \"$f\"; done"
+        )
         assert.include(listed, "./conf drwxr-x--- 0")
         assert.include(listed, "./conf/app.yaml -rw-r----- 0")
         assert.include(listed, "./bin/run -rwxr-xr-x 0")
@@ -185,7 +190,7 @@ layer(MachineLive, { timeout: 180_000, excludeTestServices: true })("cp (live, r
         ], /^$/],
         ["dot-dot", [
           { name: "x", type: "directory" },
-          { name: "x/../../victim/pwned", body: "pwned\n" }
+          { name: "x/../victim/pwned", body: "pwned\n" }
         ], /'\.\.' segment/],
         ["absolute", [
           { name: "x", type: "directory" },

@@ -45,12 +45,16 @@ describe("cp: host-side extraction", () => {
   it("extracts a tree with modes, links and mtimes; set-id bits dropped", () =>
     withTmp(async (tmp) => {
       const mtime = new Date("2020-01-02T03:04:05Z")
-      const r = await extractTo([
-        { name: "x/", type: "directory", mode: 0o750, mtime },
-        { name: "x/a", body: "A", mode: 0o4755 },
-        { name: "x/l", type: "symlink", linkname: "/etc/passwd" },
-        { name: "x/h", type: "link", linkname: "x/a" }
-      ], "/srv/x", path.join(tmp, "out"))
+      const r = await extractTo(
+        [
+          { name: "x/", type: "directory", mode: 0o750, mtime },
+          { name: "x/a", body: "A", mode: 0o4755 },
+          { name: "x/l", type: "symlink", linkname: "/etc/passwd" },
+          { name: "x/h", type: "link", linkname: "x/a" }
+        ],
+        "/srv/x",
+        path.join(tmp, "out")
+      )
       assert.deepStrictEqual(r, { entries: 4, skipped: [] })
       const out = path.join(tmp, "out")
       assert.strictEqual(fs.statSync(out).mode & 0o7777, 0o750)
@@ -64,11 +68,15 @@ describe("cp: host-side extraction", () => {
     withTmp(async (tmp) => {
       const victim = path.join(tmp, "victim")
       fs.mkdirSync(victim)
-      const p = extractTo([
-        { name: "x/", type: "directory" },
-        { name: "x/l", type: "symlink", linkname: victim },
-        { name: "x/l/pwned", body: "pwned" }
-      ], "/srv/x", path.join(tmp, "out"))
+      const p = extractTo(
+        [
+          { name: "x/", type: "directory" },
+          { name: "x/l", type: "symlink", linkname: victim },
+          { name: "x/l/pwned", body: "pwned" }
+        ],
+        "/srv/x",
+        path.join(tmp, "out")
+      )
       await p.then(() => assert.fail("extracted"), (e) => assert.match(String(e.message), /out\/l is a symlink/))
       assert.deepStrictEqual(fs.readdirSync(victim), [])
     }))
@@ -77,43 +85,58 @@ describe("cp: host-side extraction", () => {
     withTmp(async (tmp) => {
       const victim = path.join(tmp, "victim")
       fs.writeFileSync(victim, "host")
-      await extractTo([
-        { name: "x/", type: "directory" },
-        { name: "x/s", type: "symlink", linkname: victim },
-        { name: "x/s", body: "pod" }
-      ], "/srv/x", path.join(tmp, "out"))
+      await extractTo(
+        [
+          { name: "x/", type: "directory" },
+          { name: "x/s", type: "symlink", linkname: victim },
+          { name: "x/s", body: "pod" }
+        ],
+        "/srv/x",
+        path.join(tmp, "out")
+      )
       assert.strictEqual(fs.readFileSync(victim, "utf8"), "host")
       assert.strictEqual(fs.readFileSync(path.join(tmp, "out/s"), "utf8"), "pod")
     }))
 
   it("refuses .., absolute names, names outside the copied path, hard links out", () =>
     withTmp(async (tmp) => {
+      // The destination two levels down: an escape lands in `tmp` (ours), never higher.
+      const sub = path.join(tmp, "sub")
+      fs.mkdirSync(sub)
       fs.writeFileSync(path.join(tmp, "secret"), "s")
       const cases: ReadonlyArray<[ReadonlyArray<Spec>, RegExp]> = [
         [[{ name: "x/", type: "directory" }, { name: "x/../../pwned", body: "p" }], /'\.\.' segment/],
         [[{ name: "x/", type: "directory" }, { name: `${tmp}/pwned`, body: "p" }], /absolute path/],
         [[{ name: "x/", type: "directory" }, { name: "y/pwned", body: "p" }], /outside the copied path/],
-        [[{ name: "x/", type: "directory" }, { name: "x/h", type: "link", linkname: "../secret" }], /'\.\.' segment/],
-        [[{ name: "pwned", body: "p" }], /outside the copied path/],
+        [
+          [{ name: "x/", type: "directory" }, { name: "x/h", type: "link", linkname: "x/../../secret" }],
+          /'\.\.' segment/
+        ],
+        [[{ name: "pwned", body: "p" }], /outside the copied path/]
       ]
       for (const [entries, why] of cases) {
-        await extractTo(entries, "/srv/x", path.join(tmp, "out")).then(
+        await extractTo(entries, "/srv/x", path.join(sub, "out")).then(
           () => assert.fail(`extracted ${entries.map((e) => e.name).join(", ")}`),
           (e) => assert.match(String(e.message), why)
         )
-        assert.deepStrictEqual(fs.readdirSync(tmp).sort(), ["out", "secret"].filter((f) => fs.existsSync(path.join(tmp, f))))
-        assert.isFalse(fs.existsSync(path.join(tmp, "pwned")))
-        fs.rmSync(path.join(tmp, "out"), { recursive: true, force: true })
+        assert.deepStrictEqual(fs.readdirSync(tmp).sort(), ["secret", "sub"])
+        assert.isFalse(fs.existsSync(path.join(sub, "pwned")))
+        assert.isFalse(fs.existsSync(path.join(sub, "h")))
+        fs.rmSync(path.join(sub, "out"), { recursive: true, force: true })
       }
     }))
 
   it("skips devices and fifos", () =>
     withTmp(async (tmp) => {
-      const r = await extractTo([
-        { name: "x/", type: "directory" },
-        { name: "x/sda", type: "block-device", devmajor: 8, devminor: 0 },
-        { name: "x/f", type: "fifo" }
-      ], "/srv/x", path.join(tmp, "out"))
+      const r = await extractTo(
+        [
+          { name: "x/", type: "directory" },
+          { name: "x/sda", type: "block-device", devmajor: 8, devminor: 0 },
+          { name: "x/f", type: "fifo" }
+        ],
+        "/srv/x",
+        path.join(tmp, "out")
+      )
       assert.deepStrictEqual(r.skipped, ["x/sda", "x/f"])
       assert.deepStrictEqual(fs.readdirSync(path.join(tmp, "out")), [])
     }))
@@ -122,7 +145,10 @@ describe("cp: host-side extraction", () => {
 describe("cp: paths (docker cp's rules)", () => {
   it("parses POD:/path, POD:CONTAINER:/path and local paths", () => {
     assert.deepStrictEqual(parseSide("web:/etc"), { _tag: "pod", at: { pod: "web", path: "/etc" } })
-    assert.deepStrictEqual(parseSide("web:app:/etc"), { _tag: "pod", at: { pod: "web", container: "app", path: "/etc" } })
+    assert.deepStrictEqual(parseSide("web:app:/etc"), {
+      _tag: "pod",
+      at: { pod: "web", container: "app", path: "/etc" }
+    })
     assert.deepStrictEqual(parseSide("./a:b"), { _tag: "local", path: "./a:b" })
     assert.deepStrictEqual(parseSide("out"), { _tag: "local", path: "out" })
     assert.strictEqual(parseSide("web:etc")._tag, "invalid")

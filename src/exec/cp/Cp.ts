@@ -12,7 +12,7 @@ import { PassThrough, Readable, Writable } from "node:stream"
 import * as tar from "tar-stream"
 import type { TankConfig } from "../../config/Config.js"
 import type { ExecUser } from "../command.js"
-import { type ExecError, execCapture, execStream } from "../Exec.js"
+import { execCapture, type ExecError, execStream } from "../Exec.js"
 import { CpInvalid, CpLocalFailed, CpPodFailed, CpRefused } from "./errors.js"
 import { packLocal } from "./pack.js"
 import { type Kind, placement, type PodPath, splitSource } from "./paths.js"
@@ -87,8 +87,11 @@ export const copyFromPod = (at: PodPath, local: string): Effect.Effect<CpResult,
     )
     const extract = Effect.tryPromise({
       try: () =>
-        untarSafely(out, split.name, (kind) =>
-          placement({ kind, split, shown: at.path }, { kind: destKind, path: local })),
+        untarSafely(
+          out,
+          split.name,
+          (kind) => placement({ kind, split, shown: at.path }, { kind: destKind, path: local })
+        ),
       catch: (e) =>
         e instanceof CpRefused || e instanceof CpInvalid
           ? e

@@ -7,7 +7,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { pipeline } from "node:stream/promises"
-import * as tar from "tar-stream"
+import type * as tar from "tar-stream"
 
 export interface PackResult {
   readonly entries: number

@@ -67,7 +67,9 @@ export const untarSafely = async (
         throw new CpRefused({
           entry: name,
           reason: st.isSymbolicLink()
-            ? `its parent ${path.relative(base!, at) || "."} is a symlink (a write through it could leave the destination)`
+            ? `its parent ${
+              path.relative(base!, at) || "."
+            } is a symlink (a write through it could leave the destination)`
             : `its parent ${path.relative(base!, at)} is not a directory`
         })
       }
