@@ -16,6 +16,7 @@ import { printableText } from "../spec/printable.js"
 import { apply } from "./apply.js"
 import { attach } from "./attach.js"
 import { CliExit, describe, ExitCode, helpExtras, out, tankRoot } from "./common.js"
+import { cp } from "./cp.js"
 import { daemon } from "./daemon.js"
 import { del } from "./delete.js"
 import { diff } from "./diff.js"
@@ -84,6 +85,7 @@ const root = tankRoot.pipe(
     restart,
     wait,
     exec,
+    cp,
     attach,
     logs,
     stats,

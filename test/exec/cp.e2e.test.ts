@@ -5,6 +5,7 @@
  * - docker cp's directory rules (existing vs missing destination, trailing `/.`);
  * - a symlink in the container pointing at /etc reads and writes the CONTAINER's /etc, never the
  *   host's;
+ * - `tank cp` (the bundled CLI in a subprocess) both ways, and its usage errors;
  * - a hostile container (its tar replaced by a script sending a crafted archive) cannot make the
  *   host side write outside the destination: a planted symlink, `..` names, absolute names and a
  *   hard link out are all refused and nothing lands outside.
@@ -17,6 +18,8 @@ import * as path from "node:path"
 import * as tar from "tar-stream"
 import { copyFromPod, copyToPod } from "../../src/exec/cp/Cp.js"
 import { execCapture } from "../../src/exec/Exec.js"
+import * as Tank from "../../src/Tank.js"
+import { buildCli, runCli } from "../cli/harness.js"
 import { assertNoLeaks, leakSnapshot } from "../support/leaks.js"
 import { tmpDir } from "../support/tmp.js"
 import { Machine, MachineLive, onMachine, podName, RUN_TAG, startPod } from "./support.js"
@@ -233,5 +236,55 @@ layer(MachineLive, { timeout: 180_000, excludeTestServices: true })("cp (live, r
         assert.strictEqual(fs.readFileSync(path.join(victim, "secret"), "utf8"), "host secret\n", what)
         assert.isFalse(fs.existsSync(path.join(os.tmpdir(), "victim")), what)
       }
+    }))
+
+  it.scoped("tank cp: both directions from the command line; usage errors exit 2", () =>
+    Effect.gen(function*() {
+      const { env } = yield* Machine
+      const cli = yield* Effect.acquireRelease(Effect.sync(buildCli), (c) => Effect.sync(() => c.cleanup()))
+      const tank = (...args: ReadonlyArray<string>) =>
+        Effect.promise(() => runCli(cli.entry, ["--data-dir", env.dataDir, ...args]))
+      const name = podName("cp-cli")
+      yield* startPod(sleeper(name, env.refs.busybox))
+      const tmp = yield* tmpDir("tank-cp-")
+      const src = path.join(tmp, "src")
+      makeTree(src)
+      const up = yield* tank("cp", src, `${name}:app:/srv`)
+      assert.strictEqual(up.code, 0, up.stderr)
+      assert.strictEqual(yield* inPod(name, "cat /srv/conf/app.yaml"), "port: 80\n")
+      const back = path.join(tmp, "back")
+      const down = yield* tank("cp", `${name}:/srv`, back)
+      assert.strictEqual(down.code, 0, down.stderr)
+      assert.deepStrictEqual(describeTree(back), describeTree(src))
+      const both = yield* tank("cp", back, path.join(tmp, "x"))
+      assert.strictEqual(both.code, 2)
+      assert.match(both.stderr, /exactly one of SRC and DEST must be in a pod/)
+      const relative = yield* tank("cp", `${name}:srv`, back)
+      assert.strictEqual(relative.code, 2)
+      assert.match(relative.stderr, /must be absolute/)
+      const ghost = yield* tank("cp", "ghost:/etc/hostname", path.join(tmp, "h"))
+      assert.strictEqual(ghost.code, 125)
+      assert.match(ghost.stderr, /pod ghost is not running/)
+      const onto = yield* tank("cp", src, `${name}:/srv/README`)
+      assert.strictEqual(onto.code, 1)
+      assert.match(onto.stderr, /cannot copy directory .* onto file \/srv\/README/)
+      // The scripts API: the same, with the data dir from the environment as scripts have it.
+      yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          const was = process.env.TANK_DATA_DIR
+          process.env.TANK_DATA_DIR = env.dataDir
+          return was
+        }),
+        (was) =>
+          Effect.sync(() => {
+            if (was === undefined) delete process.env.TANK_DATA_DIR
+            else process.env.TANK_DATA_DIR = was
+          })
+      )
+      const viaApi = path.join(tmp, "api")
+      yield* Tank.cp(`${name}:/srv/conf/.`, viaApi)
+      assert.deepStrictEqual(describeTree(viaApi), describeTree(path.join(src, "conf")))
+      const bad = yield* Effect.either(Tank.cp(viaApi, path.join(tmp, "y")))
+      assert.isTrue(Either.isLeft(bad) && bad.left._tag === "CpInvalid", String(bad))
     }))
 })

@@ -15,11 +15,12 @@ import type { ExecUser } from "../command.js"
 import { execCapture, type ExecError, execStream } from "../Exec.js"
 import { CpInvalid, CpLocalFailed, CpPodFailed, CpRefused } from "./errors.js"
 import { packLocal } from "./pack.js"
-import { type Kind, placement, type PodPath, splitSource } from "./paths.js"
+import { type Kind, parseSide, placement, type PodPath, splitSource } from "./paths.js"
+export { parseSide }
 import { untarSafely } from "./untar.js"
 
 export * from "./errors.js"
-export { type CpSide, parseSide, type PodPath } from "./paths.js"
+export { type CpSide, type PodPath } from "./paths.js"
 
 export interface CpResult {
   readonly entries: number
@@ -157,3 +158,20 @@ export const copyToPod = (local: string, at: PodPath): Effect.Effect<CpResult, C
     const [, result] = yield* Effect.all([inPod, packing], { concurrency: 2 })
     return result
   })
+
+/** The pod a `cp` between `src` and `dest` involves and the copy itself; CpInvalid unless exactly one is in a pod. */
+export const cpJob = (src: string, dest: string) => {
+  const from = parseSide(src)
+  const to = parseSide(dest)
+  if (from._tag === "invalid") return new CpInvalid({ reason: from.reason })
+  if (to._tag === "invalid") return new CpInvalid({ reason: to.reason })
+  if (from._tag === "pod" && to._tag === "local") return { pod: from.at.pod, copy: copyFromPod(from.at, to.path) }
+  if (from._tag === "local" && to._tag === "pod") return { pod: to.at.pod, copy: copyToPod(from.path, to.at) }
+  return new CpInvalid({ reason: "exactly one of SRC and DEST must be in a pod (POD:/path)" })
+}
+
+/** `cp SRC DEST` with docker cp's argument forms: `POD[:CONTAINER]:/path` on exactly one side. */
+export const cp = (src: string, dest: string): Effect.Effect<CpResult, CpError, TankConfig> => {
+  const job = cpJob(src, dest)
+  return job instanceof CpInvalid ? Effect.fail(job) : job.copy
+}
