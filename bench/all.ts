@@ -3,12 +3,16 @@
  * prints one summary table of Tank against the peers measured in the same run. A peer that is not
  * installed is shown as such. Benches: runtime, exec, apply, network, pull, logs, store (SQLite vs etcd),
  * cluster (apply → running through etcd, placement of 300 pods on 3 nodes), web (dashboard: apply in a shell →
- * running row in an open page, pods page load with 100 pods).
+ * running row in an open page, pods page load with 100 pods), cli (`tank ps` vs `node -e 0`, `podman ps`),
+ * probes (agent CPU with 100 pods probed every second vs none).
+ * `BENCH_ONLY=runtime,exec,apply,pull,store,cli` runs only the benches the headline table needs.
+ * It ends with the headline table of issue #21 (markdown, as in the README's speed section).
  */
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { headline } from "./headline.js"
 import { fmt, ratio, type Row } from "./report.js"
 
 const benches = [
@@ -20,15 +24,19 @@ const benches = [
   ["pull.ts", []],
   ["logs.ts", []],
   ["store.ts", []],
+  ["cli.ts", ["15"]],
   ["cluster.ts", ["300"]],
-  ["web.ts", ["100"]]
+  ["web.ts", ["100"]],
+  ["probes.ts", ["100", "20"]]
 ] as const
 
 const dir = import.meta.dirname
 const reportFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "tank-bench-")), "rows.jsonl")
 const failed: Array<string> = []
+// BENCH_ONLY=runtime,apply,...: just those benches (names without .ts), e.g. the headline's.
+const only = process.env.BENCH_ONLY?.split(",").map((s) => `${s.trim()}.ts`)
 for (const [file, args] of benches) {
-  if (!fs.existsSync(path.join(dir, file))) continue
+  if (!fs.existsSync(path.join(dir, file)) || (only !== undefined && !only.includes(file))) continue
   console.log(`\n=== ${file} ===`)
   const r = spawnSync(process.execPath, ["--import", "tsx", path.join(dir, file), ...args], {
     stdio: "inherit",
@@ -56,6 +64,8 @@ for (const r of rows) {
 const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)))
 console.log("\n=== summary (this run, this machine) ===")
 for (const row of table) console.log(row.map((c, i) => c.padEnd(widths[i]!)).join("  "))
+console.log("\n=== headline (this run, this machine) ===")
+console.log(headline(rows))
 if (failed.length) {
   console.log(`\nbenches that failed: ${failed.join(", ")}`)
   process.exit(1)

@@ -109,6 +109,7 @@ const program = Effect.gen(function*() {
       ...(podman !== undefined ? { peerValue: podman } : {})
     },
     { bench: "apply", case: `apply → running, ${count} pods`, tank: many },
+    { bench: "apply", case: `delete → all gone, ${count} pods`, tank: stopAll },
     { bench: "apply", case: `agent memory per pod (${count} pods)`, tank: (rss1 - rss0) * 1024 / count, unit: "KB" },
     { bench: "apply", case: `agent idle CPU with ${count} pods`, tank: idleCpuPct, unit: "%" }
   ]

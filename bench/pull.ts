@@ -11,6 +11,8 @@
  * Tank runs in-process (as it does inside the agent); podman/skopeo/umoci are processes, so their
  * figures include process start-up (~10-30 ms for podman). Run as root:
  * `npx tsx bench/pull.ts [busyboxRuns=7] [largeRuns=3]`. Installs podman with apt when missing.
+ * The large layer is also extracted by GNU `tar -xzf` and by Tank's extractor alone (no registry), the
+ * floor the cold pull is measured against.
  * `BENCH_VERBOSE=1` prints the timeline of one cold Tank pull per image (download vs extraction).
  */
 import { Context, Effect, Exit, Layer, Scope } from "effect"
@@ -23,6 +25,7 @@ import { performance } from "node:perf_hooks"
 import { pipeline } from "node:stream/promises"
 import * as zlib from "node:zlib"
 import * as tar from "tar-stream"
+import { extractLayer } from "../src/image/extract.js"
 import { Images, layer } from "../src/image/Images.js"
 import { makeImage, pushBlob, pushFixtures, pushImage } from "../test/support/fixtureImages.js"
 import { startRegistry } from "../test/support/registry.js"
@@ -162,6 +165,20 @@ const program = Effect.gen(function*() {
     })
   })
   const largeRef = `${registry.host}/tank/large:latest`
+  // The floor: GNU tar extracting the very same layer file, and Tank's extractor alone on it.
+  const floor = { tar: [] as Array<number>, tank: [] as Array<number> }
+  for (let i = 0; i < largeRuns; i++) {
+    const out = path.join(work, "floor")
+    fs.mkdirSync(out)
+    floor.tar.push(timeIt(() => sh("tar", ["-xzf", largeFile, "-C", out])))
+    fs.rmSync(out, { recursive: true, force: true })
+    fs.mkdirSync(out)
+    const t0 = performance.now()
+    yield* extractLayer({ blobPath: largeFile, mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", dest: out })
+    floor.tank.push(performance.now() - t0)
+    fs.rmSync(out, { recursive: true, force: true })
+  }
+  console.log(`large layer, extraction alone: Tank ${ms(median(floor.tank))}, tar -xzf ${ms(median(floor.tar))}`)
   console.log(
     `large image: ${large.files} entries, ${(large.total / 1e6).toFixed(0)} MB raw, ` +
       `${(large.size / 1e6).toFixed(0)} MB gzip layer`
@@ -284,15 +301,30 @@ const program = Effect.gen(function*() {
     )
   }
   console.log("(ratio < 1: Tank is faster)")
-  report(
-    rows.filter((r) => r.tool !== "tank").flatMap((r) => {
+  const largeTank = rows.find((x) => x.image === "large" && x.tool === "tank")!
+  report([
+    {
+      bench: "pull",
+      case: "large layer: extraction alone",
+      tank: median(floor.tank),
+      peer: "tar -xzf",
+      peerValue: median(floor.tar)
+    },
+    {
+      bench: "pull",
+      case: "large cold pull+extract",
+      tank: largeTank.cold,
+      peer: "tar -xzf",
+      peerValue: median(floor.tar)
+    },
+    ...rows.filter((r) => r.tool !== "tank").flatMap((r) => {
       const tank = rows.find((x) => x.image === r.image && x.tool === "tank")!
       return [
         { bench: "pull", case: `${r.image} cold pull+extract`, tank: tank.cold, peer: r.tool, peerValue: r.cold },
         { bench: "pull", case: `${r.image} warm pull`, tank: tank.warm, peer: r.tool, peerValue: r.warm }
       ]
     })
-  )
+  ])
   console.log("\ndownload only (cold; Tank with extraction left out vs skopeo copy to an OCI layout)")
   for (const d of downloads) {
     console.log(

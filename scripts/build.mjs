@@ -5,6 +5,7 @@
 //   dist/tank.mjs   a tiny loader that compiles tank.cjs with V8's code cache (dist/tank.cjs.cache)
 // Why not plain ESM: Node 20 has no compile cache for modules; with the code cache `tank ps` needs
 // ~40% less CPU at startup (measured: 0.14 s vs 0.23 s user on this VM).
+//   dist/extractWorker.cjs  the layer extraction worker thread (src/image/extractOffThread.ts)
 //   dist/web/       the web dashboard's client (app.js + app.css: src/web/client with xterm.js and uPlot),
 //                   served by the agent; no CDN
 // `--outdir DIR` builds elsewhere (tests; it must sit inside the repo so node_modules resolves);
@@ -60,6 +61,19 @@ await build({
   // import.meta.url locates the package root (native/tank-helper) from the bundle's own path.
   define: { "import.meta.url": "__tankImportMetaUrl" },
   banner: { js: "const __tankImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  logLevel: "warning"
+})
+
+// The layer extraction worker (src/image/extractOffThread.ts): its own small bundle beside tank.cjs.
+await build({
+  entryPoints: [path.join(root, "src/image/extractWorker.ts")],
+  outfile: path.join(outdir, "extractWorker.cjs"),
+  bundle: true,
+  platform: "node",
+  format: "cjs",
+  target: "node20",
+  minify: true,
+  external: ["koffi"],
   logLevel: "warning"
 })
 

@@ -296,6 +296,8 @@ load_rootfs (const jval_t *rf, monitor_config_t *cfg, tank_err_t *err)
   if (str_list (rf, "lowerdirs", &cfg->lowerdirs, true, err) < 0 || req_path (rf, "upperdir", &cfg->upperdir, err) < 0
       || req_path (rf, "workdir", &cfg->workdir, err) < 0 || req_path (rf, "merged", &cfg->merged, err) < 0)
     return -1;
+  if (json_bool (rf, "readOnly", &cfg->rootfs_read_only) < 0)
+    return tank_error (err, EINVAL, "config", "`rootfs.readOnly` must be a boolean");
   for (size_t k = 0; cfg->lowerdirs[k]; k++)
     if (cfg->lowerdirs[k][0] != '/' || strpbrk (cfg->lowerdirs[k], ":,") != NULL)
       return tank_error (err, EINVAL, "config", "`rootfs.lowerdirs[%zu]` must be absolute, without ':' or ','", k);

@@ -69,6 +69,7 @@ typedef struct {
   const char *hostname;
   const char **lowerdirs; /* NULL-terminated */
   const char *upperdir, *workdir, *merged;
+  bool rootfs_read_only; /* rootfs.readOnly: the root mount is made read-only after pivot_root */
   bind_spec_t *etc;
   size_t netc;
   bind_spec_t *volumes;

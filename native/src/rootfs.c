@@ -356,6 +356,18 @@ pivot (int rootfd, tank_err_t *err)
   return 0;
 }
 
+/* Kubernetes' readOnlyRootFilesystem: only the root mount itself (no AT_RECURSIVE), once every
+ * mount point inside it exists, so volumes, /dev, /dev/shm, /proc and the /etc binds keep their own
+ * flags. The writable layer stays mounted underneath and unused. */
+static int
+seal_root (tank_err_t *err)
+{
+  struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
+  if (mount_setattr (AT_FDCWD, "/", 0, &attr, sizeof attr) < 0)
+    return tank_error (err, errno, "readonly_rootfs", "make / read-only");
+  return 0;
+}
+
 int
 rootfs_setup (const monitor_config_t *cfg, tank_err_t *err)
 {
@@ -381,5 +393,7 @@ rootfs_setup (const monitor_config_t *cfg, tank_err_t *err)
       return -1;
   if (mask_paths (rootfd, cfg, err) < 0)
     return -1;
-  return pivot (rootfd, err);
+  if (pivot (rootfd, err) < 0)
+    return -1;
+  return cfg->rootfs_read_only ? seal_root (err) : 0;
 }

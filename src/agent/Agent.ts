@@ -20,6 +20,7 @@ import { imagesOptions } from "../image/fromConfig.js"
 import * as Images from "../image/Images.js"
 import { NetworkLive } from "../net/NetworkLive.js"
 import * as PodNetworksLive from "../net/PodNetworksLive.js"
+import * as Probers from "../probes/Prober.js"
 import type { Reconciler } from "../reconciler/Reconciler.js"
 import * as ReconcilerLive from "../reconciler/ReconcilerLive.js"
 import * as RuntimeLive from "../runtime/RuntimeLive.js"
@@ -120,7 +121,7 @@ export const layer = (
         stopPodsOnExit: options.stopPodsOnExit ?? config.stopPodsOnExit,
         agentPid: process.pid,
         stopGracePeriodMs: r.stopGracePeriodMs
-      })
+      }).pipe(Layer.provide(Probers.layer.pipe(Layer.provide(configLayer))))
       const storeAndSeed = Layer.provideMerge(seeded, store)
       const converging = cluster
         ? Layer.merge(reconciler.pipe(Layer.provide(Layer.merge(cluster.view, runtime))), cluster.background)

@@ -14,6 +14,7 @@ import { Nodes } from "../cluster/Cluster.js"
 import { TankConfig } from "../config/Config.js"
 import { hostDeviceIssues } from "../config/hostDevices.js"
 import { hostPathIssues, hostPathPolicy } from "../config/hostPaths.js"
+import { decodeDocument, type Document, type TankDocument, toTankDocuments, warningLines } from "../kube/documents.js"
 import { canonicalJson, decodePod, InvalidSpec, SpecIssue } from "../spec/decode.js"
 import type { Pod } from "../spec/Pod.js"
 import { quoted } from "../spec/printable.js"
@@ -66,9 +67,12 @@ const withConfigDefaults = (pod: Pod, spec: unknown, config: TankConfig["Type"])
     ? { ...pod, hostUsers: false }
     : pod
 
-const validate = (spec: unknown, source: string | undefined) =>
+/** A Kubernetes manifest's ignored fields are logged (the CLI prints them itself before it applies). */
+const validate = (doc: TankDocument<Document>, source: string | undefined) =>
   Effect.gen(function*() {
-    const pod = yield* decodePod(spec, source)
+    for (const w of warningLines(doc)) yield* Effect.logWarning(`${source ?? doc.where}: ${w}`)
+    const spec = doc.spec
+    const pod = yield* decodeDocument(doc, source)
     const config = yield* Effect.serviceOption(TankConfig)
     if (Option.isNone(config)) return pod
     const issues = [
@@ -79,7 +83,7 @@ const validate = (spec: unknown, source: string | undefined) =>
     return yield* new InvalidSpec({
       ...(source !== undefined ? { source } : {}),
       pod: pod.name,
-      issues: issues.map((i) => new SpecIssue(i))
+      issues: issues.map((i) => new SpecIssue({ path: doc.sourcePath(i.path), message: i.message }))
     })
   })
 
@@ -123,29 +127,40 @@ const store1 = (pod: Pod) =>
   })
 
 /**
- * Validate and store a pod (create or replace). Invalid specs store nothing; the same spec again
- * writes nothing (`outcome` says which).
+ * Validate and store a pod (create or replace): a Tank spec or a Kubernetes Pod manifest. Invalid
+ * specs store nothing; the same spec again writes nothing (`outcome` says which).
  */
 export const apply = (spec: unknown, source?: string): Effect.Effect<AppliedPod, InvalidSpec | StoreError, Store> =>
-  Effect.flatMap(validate(spec, source), store1)
+  Effect.suspend(() => {
+    const docs = toTankDocuments([{ spec, where: source ?? "spec" }])
+    if (docs.length !== 1) {
+      return new InvalidSpec({
+        ...(source !== undefined ? { source } : {}),
+        issues: [new SpecIssue({ path: "items", message: `a List of ${docs.length} pods: use applyAll` })]
+      })
+    }
+    return Effect.flatMap(validate(docs[0]!, source), store1)
+  })
 
 /** Validate a batch: every spec, then names unique within it. */
 const validateAll = (specs: ReadonlyArray<unknown>, source: string | undefined) =>
   Effect.gen(function*() {
     const where = (i: number) => source ? `${source}#${i + 1}` : `document ${i + 1}`
-    const pods = yield* Effect.forEach(specs, (s, i) => validate(s, where(i)))
+    // A Kubernetes `kind: List` stands for its items.
+    const docs = toTankDocuments(specs.map((spec, i) => ({ spec, where: where(i) })))
+    const pods = yield* Effect.forEach(docs, (d) => validate(d, d.where))
     const seen = new Map<string, number>()
     for (const [i, p] of pods.entries()) {
       const first = seen.get(p.name)
       if (first !== undefined) {
         // SpecIssue instances, not plain objects: InvalidSpec's constructor validates its fields.
         return yield* new InvalidSpec({
-          source: where(i),
+          source: docs[i]!.where,
           pod: p.name,
           issues: [
             new SpecIssue({
               path: "name",
-              message: `pod "${p.name}" appears twice in one apply (also ${where(first)})`
+              message: `pod "${p.name}" appears twice in one apply (also ${docs[first]!.where})`
             })
           ]
         })

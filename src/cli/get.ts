@@ -1,6 +1,6 @@
 /**
- * `tank get [POD] [-o yaml|json]`: the desired spec(s) in canonical form (every default spelled out),
- * ready to edit and `tank apply -f -` again. A pod whose stored record is unreadable has no spec to
+ * `tank get [POD] [-o yaml|json|kube]`: the desired spec(s) in canonical form (every default spelled
+ * out), ready to edit and `tank apply -f -` again; `-o kube` as Kubernetes Pod manifests (src/kube). A pod whose stored record is unreadable has no spec to
  * print: `tank get POD` fails naming the record; `tank get` prints the others and names it on stderr.
  */
 import * as Args from "@effect/cli/Args"
@@ -9,14 +9,24 @@ import * as Options from "@effect/cli/Options"
 import { Effect, Option, Stream } from "effect"
 import type { Pod } from "../spec/Pod.js"
 import { dataDirOption, describe, err, out, podArg, selectorOption, withStore } from "./common.js"
-import { formatOf, loadYaml, outputOption, printListing, printYaml, printYamlDocs } from "./output.js"
+import { type Format, formatOf, FORMATS, loadYaml, printListing, printYaml, printYamlDocs } from "./output.js"
 import { renderTable } from "./table.js"
+
+/** The listing formats, and `kube`: Kubernetes `v1 Pod` manifests (YAML) that `tank apply -f` reads back. */
+const getOutput = Options.choice("output", [...FORMATS, "kube"] as const).pipe(
+  Options.withAlias("o"),
+  Options.withPseudoName("FORMAT"),
+  Options.withDescription(
+    "table, wide, json, yaml, name, or kube (a Kubernetes v1 Pod manifest; Tank-only fields in its tank/extra annotation)."
+  ),
+  Options.optional
+)
 
 export const get = Command.make(
   "get",
   {
     dataDir: dataDirOption,
-    output: outputOption,
+    output: getOutput,
     json: Options.boolean("json").pipe(Options.withDescription("Same as -o json.")),
     selector: selectorOption,
     watch: Options.boolean("watch").pipe(
@@ -28,16 +38,20 @@ export const get = Command.make(
   ({ dataDir, json, output, pod, selector, watch }) =>
     withStore(dataDir, () =>
       Effect.gen(function*() {
-        const [Api, { encodePod }, { Store }, { warnInvalid }] = yield* Effect.promise(() =>
+        const [Api, { encodePod: encodeTank }, { Store }, { warnInvalid }, { toKube }] = yield* Effect.promise(() =>
           Promise.all([
             import("../api/Api.js"),
             import("../spec/decode.js"),
             import("../store/Store.js"),
-            import("./ps.js")
+            import("./ps.js"),
+            import("../kube/toKube.js")
           ])
         )
+        // -o kube is YAML of the manifests instead of the specs.
+        const kube = !json && Option.contains(output, "kube")
+        const encodePod = (p: Pod): unknown => kube ? toKube(p) : encodeTank(p)
         // Specs read best as YAML: the default here; table/wide are a NAME, IMAGES, LABELS summary.
-        const format = formatOf({ json, output }, "yaml")
+        const format = formatOf({ json, output: Option.filter(output, (o): o is Format => o !== "kube") }, "yaml")
         const summary = (pods: ReadonlyArray<Pod>) => () =>
           renderTable(
             ["NAME", "IMAGES", "LABELS"],
@@ -110,6 +124,7 @@ export const get = Command.make(
     ["tank get web", "the spec of pod \"web\" as YAML"],
     ["tank get -o json -l app=web", "the pods labelled app=web as a JSON array"],
     ["tank get web -w -o json", "the spec, then every new spec of it as one JSON line"],
+    ["tank get web -o kube", "as a Kubernetes Pod manifest (tank apply -f reads it back)"],
     ["tank get web > web.yaml && $EDITOR web.yaml && tank apply -f web.yaml", "edit a pod in place"]
   ]))
 )

@@ -24,6 +24,21 @@ const ready = (s: PodStatus): string =>
     ? ` ${s.containers.filter((c) => c.state === "running").length}/${s.containers.length}`
     : ""
 
+/**
+ * A container is ready when it runs and its readiness probe (if any) passes: "1/2". A container
+ * without the `ready` the agent writes is not ready yet (its probe has not passed since it started).
+ */
+export const readyColumn = (s: PodStatus, spec: Pod | undefined): string => {
+  if (spec === undefined || s.phase !== "running") return "-"
+  const several = s.containers !== undefined && s.containers.length > 1
+  const isReady = (c: Pod["containers"][number]) => {
+    const st = several ? s.containers!.find((x) => x.name === c.name) : undefined
+    if (several && st?.state !== "running") return false
+    return c.readinessProbe === undefined || (several ? st?.ready : s.ready) === true
+  }
+  return `${spec.containers.filter(isReady).length}/${spec.containers.length}`
+}
+
 export interface PsRow {
   readonly status: PodStatus
   readonly spec: Pod | undefined
@@ -65,6 +80,11 @@ export const psTable = (
   if (ports.some((p) => p !== "")) {
     header.splice(6, 0, "PORTS")
     body.forEach((r, i) => r.splice(6, 0, ports[i] || "-"))
+  }
+  // READY (kubectl's: ready containers / containers) only when some pod has a readiness probe.
+  if (rows.some(({ spec }) => spec?.containers.some((c) => c.readinessProbe !== undefined))) {
+    header.splice(2, 0, "READY")
+    body.forEach((r, i) => r.splice(2, 0, readyColumn(rows[i]!.status, rows[i]!.spec)))
   }
   if (options.wide) {
     // -o wide: what the pod is labelled, and why it is in its phase.

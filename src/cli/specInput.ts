@@ -9,10 +9,11 @@ import { Effect, Either, Schema } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import type { TankConfigShape } from "../config/Config.js"
+import type { TankDocument } from "../kube/documents.js"
 import type { InvalidSpec } from "../spec/decode.js"
 import { PodName } from "../spec/fields.js"
 import { printable } from "../spec/printable.js"
-import { CliExit } from "./common.js"
+import { CliExit, err } from "./common.js"
 import type { SpecEntry } from "./specFile.js"
 
 /** The extensions a directory's spec files have. */
@@ -26,11 +27,14 @@ export interface SpecSource {
   readonly name: string
 }
 
-/** A pod's data and where it came from. */
+/**
+ * A pod's data and where it came from. A Kubernetes manifest's `spec` is already Tank's (its
+ * conversion's errors, warnings and paths are in `entry`, src/kube/documents.ts).
+ */
 export interface SpecAt {
   readonly spec: unknown
   readonly source: string
-  readonly entry: SpecEntry
+  readonly entry: TankDocument<SpecEntry>
 }
 
 /** `-f` arguments → sources: a directory becomes its spec files, sorted by name (byte order). */
@@ -99,9 +103,8 @@ export const renderInvalid = (source: string, entry: SpecEntry, e: InvalidSpec) 
  */
 export const readSpecs = (args: ReadonlyArray<string>, nothing: string) =>
   Effect.gen(function*() {
-    const [{ decodeSpecText, MAX_SPEC_FILE_BYTES, parseSpecFile }] = yield* Effect.promise(() =>
-      Promise.all([import("./specFile.js")])
-    )
+    const [{ decodeSpecText, MAX_SPEC_FILE_BYTES, parseSpecFile }, { toTankDocuments, warningLines }] = yield* Effect
+      .promise(() => Promise.all([import("./specFile.js"), import("../kube/documents.js")]))
     const sources = yield* expandSources(args)
     const specs: Array<SpecAt> = []
     const problems: Array<string> = []
@@ -117,7 +120,11 @@ export const readSpecs = (args: ReadonlyArray<string>, nothing: string) =>
         continue
       }
       if (parsed.right.length === 0) problems.push(`${source.name}: no pods in file`)
-      for (const entry of parsed.right) specs.push({ spec: entry.spec, source: source.name, entry })
+      // Kubernetes Pod manifests (and kind List) become Tank specs here; Tank's own pass through.
+      for (const entry of toTankDocuments(parsed.right)) {
+        for (const w of warningLines(entry)) yield* err(`${source.name}: ${entry.where}: warning: ${w}`)
+        specs.push({ spec: entry.spec, source: source.name, entry })
+      }
     }
     if (problems.length) return yield* new CliExit({ code: 1, message: `${problems.join("\n")}\n${nothing}` })
     return specs
@@ -131,14 +138,16 @@ export const readValidSpecs = (args: ReadonlyArray<string>, config: TankConfigSh
   Effect.gen(function*() {
     const specs = yield* readSpecs(args, nothing)
     const [
-      { decodePodEither, InvalidSpec, SpecIssue },
+      { InvalidSpec, SpecIssue },
       { hostPathIssues, hostPathPolicy },
-      { hostDeviceIssues }
+      { hostDeviceIssues },
+      { decodeDocument }
     ] = yield* Effect.promise(() =>
       Promise.all([
         import("../spec/decode.js"),
         import("../config/hostPaths.js"),
-        import("../config/hostDevices.js")
+        import("../config/hostDevices.js"),
+        import("../kube/documents.js")
       ])
     )
     const policy = hostPathPolicy(config)
@@ -151,14 +160,17 @@ export const readValidSpecs = (args: ReadonlyArray<string>, config: TankConfigSh
     const problems: Array<string> = []
     const first = new Map<string, SpecAt>()
     for (const s of specs) {
-      const decoded = decodePodEither(s.spec, `${s.source}: ${s.entry.where}`)
+      const decoded = decodeDocument(s.entry, `${s.source}: ${s.entry.where}`)
       if (Either.isLeft(decoded)) {
         problems.push(renderInvalid(s.source, s.entry, decoded.left))
         continue
       }
       const refused = hostIssues(decoded.right)
       if (refused.length) {
-        const e = new InvalidSpec({ pod: decoded.right.name, issues: refused.map((i) => new SpecIssue(i)) })
+        const e = new InvalidSpec({
+          pod: decoded.right.name,
+          issues: refused.map((i) => new SpecIssue({ path: s.entry.sourcePath(i.path), message: i.message }))
+        })
         problems.push(renderInvalid(s.source, s.entry, e))
       }
       const name = decoded.right.name

@@ -27,8 +27,8 @@ import type { StoredPod } from "../store/Store.js"
 import type { NodeCapacity, NodeState } from "./Cluster.js"
 
 /**
- * What a container without limits counts for. Tank has no requests, only limits, so the limits are
- * the requests; a container without them counts as kube-scheduler's non-zero defaults
+ * What a container without requests or limits counts for. Without `requests`, the limits are the
+ * requests (as in Kubernetes); a container without them counts as kube-scheduler's non-zero defaults
  * (pkg/scheduler/util/pod_resources.go: 100 millicores, 200 MiB), so a node does not fill up with
  * unlimited pods "for free".
  */
@@ -37,9 +37,11 @@ export const DEFAULT_MEMORY_BYTES = 200 * 1024 * 1024
 
 export type Request = NodeCapacity
 
+/** `requests` (from a Kubernetes manifest's `resources.requests`) when given, else the limits. */
 const containerRequest = (c: Pod["containers"][number]): { cpu: number; memory: number } => ({
-  cpu: c.limits.cpu ? Math.ceil((c.limits.cpu.quota * 1000) / c.limits.cpu.period) : DEFAULT_CPU_MILLIS,
-  memory: c.limits.memory ?? DEFAULT_MEMORY_BYTES
+  cpu: c.requests?.cpu ??
+    (c.limits.cpu ? Math.ceil((c.limits.cpu.quota * 1000) / c.limits.cpu.period) : DEFAULT_CPU_MILLIS),
+  memory: c.requests?.memory ?? c.limits.memory ?? DEFAULT_MEMORY_BYTES
 })
 
 /**

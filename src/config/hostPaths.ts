@@ -71,7 +71,7 @@ export const hostPathIssues = (
   policy: HostPathPolicy
 ): ReadonlyArray<{ readonly path: string; readonly message: string }> =>
   pod.volumes.flatMap((v, i) => {
-    if (v.source === "managed") return []
+    if (v.source === "managed" || !("host" in v.source)) return []
     const p = path.resolve(v.source.host)
     if (policy.allowed.includes(p)) return []
     const problem = hostPathProblem(p, [policy.dataDir], policy.storeFile ? [policy.storeFile] : [])

@@ -13,7 +13,7 @@ import { cacheLayout, initCache, listRefs, type RefRecord, removeFile } from "./
 import { makeSingleFlight } from "./cacheCoalesce.js"
 import { prune, type PruneOptions, type PruneReport } from "./cachePrune.js"
 import { type CacheError, ImageNotFound, InvalidReference, type PullError } from "./errors.js"
-import { extractLayer } from "./extract.js"
+import { extractLayerOffThread } from "./extractOffThread.js"
 import { PullEvent } from "./progress.js"
 import { formatReference, parseReference } from "./reference.js"
 import { type ClientOptions, makeClient } from "./registry/client.js"
@@ -67,7 +67,7 @@ export interface ImagesOptions extends Omit<ClientOptions, "registries"> {
   readonly platform?: string | PlatformSpec | undefined
   /** Layers downloaded / extracted at once per pull (default 3). */
   readonly concurrency?: number | undefined
-  /** Replaces the layer extractor (default: `extractLayer` of ./extract.ts). */
+  /** Replaces the layer extractor (default: `extractLayerOffThread`: large layers on a worker thread). */
   readonly extract?: Extractor | undefined
 }
 
@@ -98,7 +98,7 @@ export const make = (options: ImagesOptions): Effect.Effect<Images["Type"], Cach
       layout,
       client,
       flight,
-      extract: options.extract ?? extractLayer,
+      extract: options.extract ?? extractLayerOffThread,
       concurrency: options.concurrency ?? 3
     }
 

@@ -134,7 +134,17 @@ const openRoot = (dest: string, blob: string) =>
     catch: (e) => toExtractError(e, blob, undefined)
   })
 
+/** Extracts one layer on this thread; logs what was skipped (see `extractLayerCollect`). */
 export const extractLayer = (opts: ExtractOptions): Effect.Effect<void, ExtractError> =>
+  extractLayerCollect(opts).pipe(Effect.flatMap((skipped) => logSkipped(opts.blobPath, skipped)))
+
+export const logSkipped = (blobPath: string, skipped: ReadonlyArray<string>): Effect.Effect<void> =>
+  skipped.length === 0 ? Effect.void : Effect.logWarning(`layer ${blobPath}: skipped ${skipped.length} item(s)`).pipe(
+    Effect.annotateLogs({ skipped: skipped.slice(0, 20).join("; ") })
+  )
+
+/** Extracts one layer on this thread and returns the items it skipped (ownership, devices without root). */
+export const extractLayerCollect = (opts: ExtractOptions): Effect.Effect<ReadonlyArray<string>, ExtractError> =>
   Effect.gen(function*() {
     const declared = LAYER_MEDIA_TYPES[opts.mediaType]
     if (declared === undefined) {
@@ -152,16 +162,11 @@ export const extractLayer = (opts: ExtractOptions): Effect.Effect<void, ExtractE
         detail: "zstd-compressed layers are not supported (this Node has no zstd decoder)"
       })
     }
-    const skipped = yield* Effect.acquireUseRelease(
+    return yield* Effect.acquireUseRelease(
       openRoot(opts.dest, opts.blobPath),
       (rootFd) => run(opts.blobPath, compression, rootFd, { ...DEFAULT_LIMITS, ...opts.limits }, opts.dest),
       (rootFd) => Effect.sync(() => sys.close(rootFd))
     )
-    if (skipped.length > 0) {
-      yield* Effect.logWarning(`layer ${opts.blobPath}: skipped ${skipped.length} item(s)`).pipe(
-        Effect.annotateLogs({ skipped: skipped.slice(0, 20).join("; ") })
-      )
-    }
   })
 
 const EMPTY_PAX: PaxRecords = new Map()

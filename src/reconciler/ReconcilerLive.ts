@@ -32,6 +32,7 @@ import {
   Scope,
   Stream
 } from "effect"
+import { Prober } from "../probes/Prober.js"
 import { Runtime, type TeardownFailed } from "../runtime/Runtime.js"
 import type { PodStatus } from "../store/status.js"
 import { type InvalidRecord, Store, type StoredPod, StoreError } from "../store/Store.js"
@@ -66,7 +67,8 @@ export const make = (input: ReconcilerConfigInput = {}) =>
       runtime,
       config,
       startPermits: yield* makePermits(config.startConcurrency),
-      leaving: yield* Ref.make(false)
+      leaving: yield* Ref.make(false),
+      prober: Option.getOrUndefined(yield* Effect.serviceOption(Prober))
     }
     const workers = new Map<string, Worker>()
     const workersScope = yield* Scope.make()

@@ -7,11 +7,13 @@
 import type { Deferred, Ref } from "effect"
 import { Cause, Deferred as D, Duration, Effect, Option } from "effect"
 import type { Scope } from "effect"
+import type { ProberService } from "../probes/Prober.js"
 import type { RecordUnreadable, RunHandle, RuntimeNotice, RuntimeService, SetupFailed } from "../runtime/Runtime.js"
 import type { PodStatus } from "../store/status.js"
 import type { StoredPod, StoreService } from "../store/Store.js"
 import type { Permits } from "./permits.js"
 import { podKey } from "./plan.js"
+import { watchProbes } from "./probes.js"
 import type { ReconcilerConfig } from "./Reconciler.js"
 import { isoAt, now, type Recorder, type StatusBody, toLastExit, without } from "./record.js"
 import { decide, describeEnding, type Ending } from "./restarts.js"
@@ -24,6 +26,8 @@ export interface Env {
   readonly startPermits: Permits
   /** Set when the agent leaves with live restore: runs keep their workloads when their scope closes. */
   readonly leaving: Ref.Ref<boolean>
+  /** Runs liveness probes (absent: a reconciler without exec, e.g. over a fake runtime; probes are not run). */
+  readonly prober?: ProberService | undefined
 }
 
 export type Begin =
@@ -32,7 +36,8 @@ export type Begin =
   /** Agent start: re-adopt what a previous agent left running; `prior` is the stored status. */
   | { readonly _tag: "Adopt"; readonly prior: Option.Option<PodStatus> }
 
-const notRunning = (s: StatusBody) => without(s, "hostPid", "addresses", "nextRestartAt", "reason", "userNamespace")
+const notRunning = (s: StatusBody) =>
+  without(s, "hostPid", "addresses", "nextRestartAt", "reason", "userNamespace", "ready")
 
 export const bodyOf = (s: PodStatus): StatusBody => {
   const { agentPid: _a, name: _n, updatedAt: _u, ...body } = s
@@ -104,7 +109,7 @@ export const supervise = (
       Effect.gen(function*() {
         lastStartAt = h.startedAt.getTime()
         yield* rec.update((s) => ({
-          ...without(s, "nextRestartAt", "reason", "containers", "userNamespace"),
+          ...without(s, "nextRestartAt", "reason", "containers", "userNamespace", "ready"),
           phase: "running",
           restarts,
           hostPid: h.hostPid,
@@ -130,6 +135,8 @@ export const supervise = (
           env.leaving.get.pipe(Effect.flatMap((keep) => keep ? h.keepOnClose : Effect.void))
         )
         yield* running(h, adopted)
+        // In the run's scope: the probes stop with the run.
+        if (env.prober !== undefined) yield* Effect.forkScoped(watchProbes(env.prober, rec, pod.spec, h))
         if (h.containers.length > 1) {
           return yield* superviseContainers(env, rec, pod.spec.restart, h, {
             podRestarts: restarts,

@@ -24,6 +24,7 @@ import { PodNetworks, staticOnly } from "../net/PodNetworks.js"
 import { canonicalJson } from "../spec/decode.js"
 import type { Pod } from "../spec/Pod.js"
 import { TeardownFailed } from "./errors.js"
+import { withFieldEnv } from "./fieldEnv.js"
 import { initPathCandidate } from "./helper/binary.js"
 import type { MonitorClient } from "./helper/client.js"
 import { readExitFile } from "./helper/monitor.js"
@@ -106,6 +107,7 @@ export const make = (options: RuntimeOptions = {}) =>
       security,
       hostPaths,
       stopGraceMs: graceMs,
+      nodeName: config.node.name,
       ...(options.hooks ? { hooks: options.hooks } : {}),
       ...(options.parentNetns ? { parentNetns: options.parentNetns } : {}),
       ...(options.macSeed ? { macSeed: options.macSeed } : {})
@@ -229,7 +231,10 @@ export const make = (options: RuntimeOptions = {}) =>
             })
             const oomBefore = yield* oomKills(pod, name)
             const volumes = yield* volumeSources(spec, layout, hostPaths, record.userns)
-            const prepared = yield* prepareContainer(images, spec, c, volumes, security, record.userns)
+            const prepared = withFieldEnv(
+              yield* prepareContainer(images, spec, c, volumes, security, record.userns),
+              { addresses: record.addresses, nodeName: config.node.name }
+            )
             const s = yield* launch(settings, spec, layout, prepared, old.cgroupProcs, monitorsScope)
             yield* journal.update((r) => ({
               ...r,

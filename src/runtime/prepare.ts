@@ -12,6 +12,7 @@ import { runParams, stopSignalNumber } from "../image/runParams.js"
 import { resolveUser } from "../image/user.js"
 import type { Container, Pod } from "../spec/Pod.js"
 import type { PodLayout } from "./layout.js"
+import { applyFsGroup, hostGid, mountTmpfs, tmpfsMounted } from "./podVolumes.js"
 import { SetupFailed } from "./Runtime.js"
 import { type ResolvedSecurity, resolveSecurity, type SecurityContext } from "./security/policy.js"
 import type { IdRange } from "./userns/UserNamespaces.js"
@@ -35,6 +36,9 @@ export interface PreparedContainer {
   /** What stops it: the image's StopSignal, else SIGTERM (then SIGKILL after the grace period). */
   readonly stopSignal: number
 }
+
+const isHostVolume = (source: Pod["volumes"][number]["source"] | undefined): boolean =>
+  typeof source === "object" && "host" in source
 
 /** Where a container sits in its pod's spec, for messages: "containers[1]", "initContainers[0]". */
 export const containerField = (pod: Pod, c: Container): string => {
@@ -86,6 +90,16 @@ export const volumeSources = (
           // In a user namespace the volume's root belongs to the pod's root (its files are the
           // pod's own writes); a dir made before the pod had a range is handed over once.
           if (ids && fs.statSync(dir).uid === 0) fs.chownSync(dir, ids.hostUid, ids.hostGid)
+          if (pod.fsGroup !== undefined) applyFsGroup(dir, hostGid(pod.fsGroup, ids))
+          out.set(v.name, dir)
+        } else if ("tmpfs" in v.source) {
+          // Mounted once per run (a restarted container finds it); unmounted with the run dir.
+          const dir = tmpfsMounted(layout.run, v.name) ?? mountTmpfs(layout.run, v.name, {
+            size: v.source.tmpfs.size,
+            uid: ids?.hostUid ?? 0,
+            gid: ids?.hostGid ?? 0
+          })
+          if (pod.fsGroup !== undefined) applyFsGroup(dir, hostGid(pod.fsGroup, ids))
           out.set(v.name, dir)
         } else {
           const st = fs.statSync(v.source.host, { throwIfNoEntry: false })
@@ -116,7 +130,20 @@ export const prepareContainer = (
       onLeft: (why) => Effect.fail(new SetupFailed({ pod: pod.name, step: "stop signal", message: why })),
       onRight: Effect.succeed
     })
-    const user = yield* resolveUser(img.layers, params.user).pipe(Effect.mapError(fail(pod.name, "user")))
+    const resolved = yield* resolveUser(img.layers, params.user).pipe(Effect.mapError(fail(pod.name, "user")))
+    // fsGroup and supplementalGroups: every container of the pod is in them too (as in Kubernetes).
+    const extraGroups = [...(pod.fsGroup !== undefined ? [pod.fsGroup] : []), ...(pod.supplementalGroups ?? [])]
+      .filter((g, i, all) => !resolved.groups.includes(g) && all.indexOf(g) === i)
+    const user = extraGroups.length === 0 ? resolved : { ...resolved, groups: [...resolved.groups, ...extraGroups] }
+    if (c.runAsNonRoot === true && user.uid === 0) {
+      return yield* new SetupFailed({
+        pod: pod.name,
+        step: "user",
+        message: `${containerField(pod, c)}.runAsNonRoot: the container would run as root (uid 0${
+          params.user === undefined ? ", the image names no user" : `, user "${params.user}"`
+        }); give it a non-root user`
+      })
+    }
     if (ids && [user.uid, user.gid, ...user.groups].some((id) => id >= ids.size)) {
       return yield* new SetupFailed({
         pod: pod.name,
@@ -136,7 +163,7 @@ export const prepareContainer = (
       argv: params.argv,
       env: [
         ...withTerm,
-        `HOSTNAME=${pod.name}`,
+        `HOSTNAME=${pod.hostname ?? pod.name}`,
         ...(env.some((e) => e.startsWith("HOME="))
           ? []
           : [`HOME=${user.home ?? "/"}`])
@@ -149,7 +176,7 @@ export const prepareContainer = (
         source: volumes.get(m.volume)!,
         target: m.path,
         readOnly: m.readOnly,
-        hostPath: pod.volumes.find((v) => v.name === m.volume)?.source !== "managed"
+        hostPath: isHostVolume(pod.volumes.find((v) => v.name === m.volume)?.source)
       })),
       ids,
       imageDigest: img.digest,

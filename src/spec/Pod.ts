@@ -27,6 +27,8 @@ import {
 } from "./fields.js"
 import { containerBudgetIssue, MAX_ARG_STRLEN, utf8Bytes } from "./limits.js"
 import { quoted } from "./printable.js"
+import { probeFields, probeIssues } from "./probes.js"
+import { containerRunFields, keyedSource, podRunFields } from "./runFields.js"
 import { securityFields } from "./security.js"
 
 const optionalArray = <S extends Schema.Schema.Any>(s: S) => Schema.optionalWith(Schema.Array(s), { default: () => [] })
@@ -41,9 +43,12 @@ export const HostSource = Schema.Struct({ host: AbsPath("host path") })
 
 export const Volume = Schema.Struct({
   name: VolumeName,
-  /** "managed": a directory under the data dir that Tank creates; `{ host }`: an existing host directory. */
+  /**
+   * "managed": a directory under the data dir that Tank creates; `{ host }`: an existing host
+   * directory; `{ tmpfs }`: in memory, emptied with each run of the pod.
+   */
   source: Schema.optionalWith(
-    Schema.Union(Schema.Literal("managed"), HostSource),
+    Schema.Union(Schema.Literal("managed"), keyedSource(AbsPath("host path"))),
     { default: () => "managed" as const }
   )
 }).annotations({ identifier: "Volume" })
@@ -161,7 +166,9 @@ export const Container = Schema.Struct({
   mounts: optionalArray(Mount),
   limits: Schema.optionalWith(Limits, { default: () => ({}) }),
   tty: Schema.optionalWith(Schema.Boolean, { default: () => false }),
-  ...securityFields
+  ...securityFields,
+  ...containerRunFields,
+  ...probeFields
 }).annotations({ identifier: "Container" })
 export type Container = typeof Container.Type
 
@@ -286,6 +293,7 @@ const PodFields = Schema.Struct({
     ),
     { exact: true }
   ),
+  ...podRunFields,
   network: Schema.optionalWith(Network, { default: () => "none" as const }),
   volumes: optionalArray(Volume),
   /** Run to completion, in order, before `containers` start (Kubernetes initContainers). */
@@ -388,6 +396,15 @@ export const crossFieldIssues = (pod: typeof PodFields.Type): Array<Issue> => {
     if (budget !== undefined) issues.push({ path: at, message: budget })
     issues.push(...duplicates(c.mounts, (m) => m.path, (mi) => [...at, "mounts", mi, "path"], "mount path"))
     issues.push(...duplicates(c.devices ?? [], (d) => d.path, (di) => [...at, "devices", di, "path"], "device path"))
+    for (const k of Object.keys(c.fieldEnv ?? {})) {
+      if (k in c.env) issues.push({ path: [...at, "fieldEnv", k], message: `"${k}" is also set in env` })
+    }
+    issues.push(...probeIssues(c, at))
+    for (const k of ["livenessProbe", "readinessProbe", "startupProbe"] as const) {
+      if (at[0] === "initContainers" && c[k] !== undefined) {
+        issues.push({ path: [...at, k], message: "init containers run to completion: they take no probes" })
+      }
+    }
     c.mounts.forEach((m, mi) => {
       if (!declared.has(m.volume)) {
         issues.push({

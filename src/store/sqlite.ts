@@ -24,6 +24,7 @@ import {
   STATUS_COLUMNS,
   statusFromRow
 } from "./rows.js"
+import { writeNudges } from "./sqliteNotify.js"
 import { encodeStatusJson, type PodEvent, type PodStatus } from "./status.js"
 import {
   AlreadyExists,
@@ -42,8 +43,13 @@ const CHANGE_HISTORY = 1000
 const EVENT_HISTORY = 10_000
 
 export interface SqlStoreOptions {
-  /** How often the change feed checks for writes by other processes. */
+  /**
+   * How often the change feed checks for writes by other processes anyway: a fallback, since a
+   * file's writes are noticed at once (sqliteNotify.ts). Default 1 s with notification, 100 ms without.
+   */
   readonly pollInterval?: Duration.DurationInput
+  /** Notice writes by other processes through a watch on the file (default true; false: poll only). */
+  readonly notify?: boolean
 }
 
 const MIGRATIONS: ReadonlyArray<string> = [
@@ -109,7 +115,12 @@ export const make = (options: SqlStoreOptions = {}) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     yield* migrate(sql)
-    const pollInterval = Duration.decode(options.pollInterval ?? "100 millis")
+    // The file behind the connection, whoever opened it ("" for an in-memory or temporary database).
+    const dbFile = yield* sql<{ name: string; file: string }>`PRAGMA database_list`.pipe(
+      wrap("open"),
+      Effect.map((rows) => rows.find((r) => r.name === "main")?.file ?? "")
+    )
+    const notify = options.notify !== false && dbFile !== ""
     // Wakes watchers after writes made through this connection (data_version only sees others').
     const local = yield* PubSub.sliding<void>(1)
     const projection = yield* Ref.make<{ revision: number; list: PodList }>({
@@ -300,14 +311,29 @@ export const make = (options: SqlStoreOptions = {}) =>
       return all
     })
 
-    /** Emits whenever something may have changed: own writes at once, other processes' within pollInterval. */
-    const wakeups = Stream.merge(
-      Stream.fromPubSub(local),
-      Stream.repeatEffectWithSchedule(
-        sql<{ data_version: number }>`PRAGMA data_version`.pipe(wrap("watch"), Effect.map((r) => r[0]?.data_version)),
-        Schedule.spaced(pollInterval)
-      ).pipe(Stream.changes, Stream.drop(1), Stream.as(undefined))
+    const dataVersion = sql<{ data_version: number }>`PRAGMA data_version`.pipe(
+      wrap("watch"),
+      Effect.map((r) => r[0]?.data_version)
     )
+
+    /**
+     * Emits whenever something may have changed: own writes at once, other processes' at once when
+     * the file can be watched (else within the poll). Set up before the caller reads its starting
+     * point, so that nothing written after that is missed.
+     */
+    const wakeups = Effect.gen(function*() {
+      const own = yield* PubSub.subscribe(local)
+      const { nudges, watching } = notify ? yield* writeNudges(dbFile) : { nudges: Stream.empty, watching: false }
+      const poll = Duration.decode(options.pollInterval ?? (watching ? "1 second" : "100 millis"))
+      // data_version changes only for other connections' commits: own writes' nudges cost one query.
+      const seen = yield* Ref.make(yield* dataVersion)
+      const external = Stream.merge(nudges, Stream.fromSchedule(Schedule.spaced(poll))).pipe(
+        Stream.filterEffect(() =>
+          Effect.flatMap(dataVersion, (v) => Ref.modify(seen, (old) => [v !== old, v] as const))
+        )
+      )
+      return Stream.merge(Stream.fromQueue(own), external).pipe(Stream.as(undefined))
+    })
 
     const changesAfter = (after: number) =>
       Effect.gen(function*() {
@@ -342,8 +368,9 @@ export const make = (options: SqlStoreOptions = {}) =>
       })
 
     const watch = (fromRevision?: number): Stream.Stream<Change, StoreError> =>
-      Stream.unwrap(
+      Stream.unwrapScoped(
         Effect.gen(function*() {
+          const wake = yield* wakeups
           const start = fromRevision ?? (yield* currentRevision.pipe(wrap("watch")))
           const cursor = yield* Ref.make(start)
           const pull = Effect.gen(function*() {
@@ -351,7 +378,7 @@ export const make = (options: SqlStoreOptions = {}) =>
             yield* Ref.set(cursor, last)
             return out
           })
-          return Stream.concat(Stream.make(undefined), wakeups).pipe(
+          return Stream.concat(Stream.make(undefined), wake).pipe(
             Stream.mapEffect(() => pull),
             Stream.flattenIterables
           )
@@ -437,7 +464,8 @@ export const make = (options: SqlStoreOptions = {}) =>
       )
 
     const events = (afterId?: number) =>
-      Stream.unwrap(Effect.gen(function*() {
+      Stream.unwrapScoped(Effect.gen(function*() {
+        const wake = yield* wakeups
         const [max] = yield* sql<{ id: number | null }>`SELECT MAX(id) AS id FROM events`.pipe(wrap("events"))
         const cursor = yield* Ref.make(afterId ?? max?.id ?? 0)
         const pull = Effect.gen(function*() {
@@ -445,7 +473,7 @@ export const make = (options: SqlStoreOptions = {}) =>
           if (evs.length) yield* Ref.set(cursor, evs[evs.length - 1]!.id)
           return evs.map((e) => e.item)
         })
-        return Stream.concat(Stream.make(undefined), wakeups).pipe(
+        return Stream.concat(Stream.make(undefined), wake).pipe(
           Stream.mapEffect(() => pull),
           Stream.flattenIterables
         )

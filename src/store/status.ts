@@ -51,7 +51,9 @@ export const ContainerStatus = Schema.Struct({
   startedAt: Schema.optional(Schema.String),
   nextRestartAt: Schema.optional(Schema.String),
   lastExit: Schema.optional(LastExit),
-  reason: Schema.optional(Schema.String)
+  reason: Schema.optional(Schema.String),
+  /** Containers with a readinessProbe: whether it passes (absent or false: not ready). */
+  ready: Schema.optional(Schema.Boolean)
 })
 export type ContainerStatus = typeof ContainerStatus.Type
 
@@ -76,6 +78,8 @@ export const PodStatus = Schema.Struct({
   ),
   /** Pods with several containers: each container's state (a pod's `restarts` is their sum). */
   containers: Schema.optional(Schema.Array(ContainerStatus)),
+  /** A pod of one container with a readinessProbe: whether it passes (several: per container). */
+  ready: Schema.optional(Schema.Boolean),
   /** Cluster mode: the node running (or that last ran) the pod. */
   node: Schema.optional(Schema.String),
   /** Phase "terminating": when the workload gets SIGKILL if it has not stopped by then (ISO). */
@@ -113,7 +117,10 @@ export const PodEventType = Schema.Literal(
   "terminating", // deleted: being stopped (message: the grace period and its deadline)
   "removed", // deleted and gone: stopped, its volumes and logs purged, its status removed (watchers learn of it here)
   "invalid", // the pod's stored record cannot be read (the message says why); it is neither started nor stopped
-  "teardown-failed" // stopping or removing a run left something behind (the message names each step and why)
+  "teardown-failed", // stopping or removing a run left something behind (the message names each step and why)
+  "unhealthy", // a container's liveness or startup probe failed (the message names the probe and its output); it is killed
+  "ready", // a container's readiness probe passes (again)
+  "unready" // a container's readiness probe failed failureThreshold times (the message names it and its output)
 )
 export type PodEventType = typeof PodEventType.Type
 

@@ -108,4 +108,53 @@ describe("Store (sqlite, several processes)", () => {
       }),
     { timeout: 60_000 }
   )
+
+  // The poll is an hour here: only the watch on the file can deliver these within the test.
+  it.scopedLive(
+    "a write by another process reaches a watcher and an events reader without polling",
+    () =>
+      Effect.gen(function*() {
+        const dir = yield* tmpDir("tank-store-notify-")
+        const file = path.join(dir, "tank.db")
+        const watching = yield* storeIn(layerSqlite(file, { pollInterval: "1 hour" }))
+        const changes = yield* watching.watch().pipe(Stream.take(3), Stream.runCollect, Effect.fork)
+        const events = yield* watching.events().pipe(Stream.take(1), Stream.runCollect, Effect.fork)
+        yield* Effect.sleep("50 millis") // both feeds subscribed
+        const run = promisify(execFile)
+        const cwd = path.join(import.meta.dirname, "../..")
+        // Three separate processes: three separate commits, each must wake the feed by itself.
+        for (let i = 0; i < 3; i++) {
+          yield* Effect.promise(() =>
+            run(
+              process.execPath,
+              ["--import", "tsx", path.join(import.meta.dirname, "writer.ts"), file, `n${i}`, "1"],
+              {
+                cwd
+              }
+            )
+          )
+        }
+        yield* Effect.promise(() =>
+          run(process.execPath, [
+            "--import",
+            "tsx",
+            path.join(import.meta.dirname, "../observe/eventWriter.ts"),
+            file,
+            "n0",
+            "running"
+          ], {
+            cwd
+          })
+        )
+        // Generous bound: without the watch this would take an hour.
+        const seen = yield* Fiber.join(changes).pipe(Effect.timeout("20 seconds"))
+        assert.deepStrictEqual(
+          Chunk.toReadonlyArray(seen).map((c) => c._tag === "PodPut" ? c.pod.name : c._tag),
+          ["n0-0", "n1-0", "n2-0"]
+        )
+        const evs = yield* Fiber.join(events).pipe(Effect.timeout("20 seconds"))
+        assert.strictEqual(Chunk.size(evs), 1)
+      }),
+    { timeout: 60_000 }
+  )
 })

@@ -80,7 +80,9 @@ export const MonitorConfig = Schema.Struct({
     lowerdirs: Schema.NonEmptyArray(AbsPath.pipe(Schema.pattern(/^[^:,]+$/))),
     upperdir: AbsPath,
     workdir: AbsPath,
-    merged: AbsPath
+    merged: AbsPath,
+    /** readOnlyRootFilesystem: the root mount is made read-only after pivot_root (its submounts keep theirs). */
+    readOnly: opt(Schema.Boolean)
   }),
   etcFiles: Schema.Array(BindMount),
   volumes: Schema.Array(BindMount),

@@ -1,11 +1,13 @@
 /**
- * Step 2, volumes: managed volumes created (owned by the pod's range in a user namespace), host
- * directories checked against the host-path policy. Volumes outlive runs (removed with the pod by
- * RuntimeLive `purge`): nothing to undo.
+ * Step 2, volumes: managed volumes created (owned by the pod's range in a user namespace, and by
+ * its fsGroup), host directories checked against the host-path policy, tmpfs volumes mounted under
+ * the run dir. Managed volumes outlive runs (removed with the pod by RuntimeLive `purge`); undo
+ * unmounts the tmpfs ones (before the run dir is removed: a removal would empty a mounted one).
  */
 import { Effect } from "effect"
+import { unmountTmpfs } from "../podVolumes.js"
 import { volumeSources } from "../prepare.js"
-import type { Step } from "./Step.js"
+import { releaseFailed, type Step } from "./Step.js"
 
 export const volumes: Step<"volumes"> = {
   name: "volumes",
@@ -14,5 +16,5 @@ export const volumes: Step<"volumes"> = {
       Effect.tap((v) => Effect.sync(() => (run.live.volumes = v))),
       Effect.map((v) => Object.fromEntries(v))
     ),
-  release: () => Effect.void
+  release: (undo) => unmountTmpfs(undo.layout.run).pipe(Effect.mapError(releaseFailed("volumes")))
 }

@@ -34,8 +34,9 @@ export const files: Step<"files"> = {
         try: () => {
           fs.mkdirSync(layout.etc, { recursive: true })
           fs.mkdirSync(layout.logs, { recursive: true, mode: 0o700 })
-          fs.writeFileSync(path.join(layout.etc, "hosts"), hostsFile(pod.name, run.live.addresses ?? []))
-          fs.writeFileSync(path.join(layout.etc, "hostname"), hostnameFile(pod.name))
+          const hostname = pod.hostname ?? pod.name
+          fs.writeFileSync(path.join(layout.etc, "hosts"), hostsFile(hostname, run.live.addresses ?? []))
+          fs.writeFileSync(path.join(layout.etc, "hostname"), hostnameFile(hostname))
           const hostResolv = fs.existsSync("/etc/resolv.conf") ? fs.readFileSync("/etc/resolv.conf", "utf8") : ""
           fs.writeFileSync(
             path.join(layout.etc, "resolv.conf"),

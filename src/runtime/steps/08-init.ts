@@ -5,6 +5,7 @@
  */
 import { Effect, Exit, Scope } from "effect"
 import { SetupFailed } from "../errors.js"
+import { withFieldEnv } from "../fieldEnv.js"
 import { launch, proceedOne, step } from "../monitors.js"
 import { stopMonitorsByName } from "./monitorsByName.js"
 import type { Step } from "./Step.js"
@@ -16,7 +17,15 @@ export const init: Step<"init"> = {
       const { deps, layout, pod } = run
       const ran: Array<string> = []
       for (const c of run.live.inits ?? []) {
-        const s = yield* launch(deps.settings, pod, layout, c, run.live.procs?.get(c.spec.name) ?? [], run.scope)
+        const facts = { addresses: run.live.addresses ?? [], nodeName: deps.nodeName }
+        const s = yield* launch(
+          deps.settings,
+          pod,
+          layout,
+          withFieldEnv(c, facts),
+          run.live.procs?.get(c.spec.name) ?? [],
+          run.scope
+        )
         yield* proceedOne(pod.name, s)
         const r = yield* s.client.wait.pipe(Effect.mapError(step(pod.name, `init ${c.spec.name}`)))
         if (r.reason !== "exited" || r.exitCode !== 0) {

@@ -8,6 +8,7 @@
  */
 import { Effect } from "effect"
 import * as fs from "node:fs"
+import { withFieldEnv } from "../fieldEnv.js"
 import { isListening } from "../helper/socket.js"
 import { containerRecord, launch, stopMonitor } from "../monitors.js"
 import { monitorAlive } from "../record.js"
@@ -21,9 +22,17 @@ export const monitors: Step<"monitors"> = {
       const { deps, layout, pod } = run
       run.live.monitorsScope = run.scope
       const launched = []
+      const facts = { addresses: run.live.addresses ?? [], nodeName: deps.nodeName }
       for (const c of run.live.prepared ?? []) {
         launched.push(
-          yield* launch(deps.settings, pod, layout, c, run.live.procs?.get(c.spec.name) ?? [], run.scope)
+          yield* launch(
+            deps.settings,
+            pod,
+            layout,
+            withFieldEnv(c, facts),
+            run.live.procs?.get(c.spec.name) ?? [],
+            run.scope
+          )
         )
         run.live.launched = [...launched]
         yield* run.save("monitors", launched.map(containerRecord))

@@ -41,6 +41,8 @@ export interface StepDeps {
   readonly security: SecurityContext
   readonly hostPaths: HostPathPolicy
   readonly stopGraceMs: number
+  /** The node running the pod (fieldEnv `spec.nodeName`). */
+  readonly nodeName: string
   readonly hooks?: StepHooks
   readonly parentNetns?: string
   readonly macSeed?: string

@@ -1,0 +1,66 @@
+/**
+ * Bench: CLI start-up. `tank ps` (the bundle as `npm run build` makes it, over a store holding
+ * `pods` pods) against Node's own floor (`node -e 0`) and `podman ps` (empty storage), each timed
+ * inside one shell loop. Run: `npx tsx bench/cli.ts [runs=15] [pods=20]`. `tank exec` against
+ * `podman exec` is in exec.ts (it needs a running container).
+ */
+import { Context, Effect, Layer } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { decodePod } from "../src/spec/decode.js"
+import { layerSqlite } from "../src/store/sqlite.js"
+import { Store } from "../src/store/Store.js"
+import { buildCli } from "../test/cli/harness.js"
+import { has, podmanEnv, timeInShell, unmountUnder } from "./peers.js"
+import { fmt, median, report, type Row } from "./report.js"
+
+const runs = Number(process.argv[2] ?? 15)
+const pods = Number(process.argv[3] ?? 20)
+
+const program = Effect.gen(function*() {
+  const work = yield* Effect.acquireRelease(
+    Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "tank-bench-cli-"))),
+    (d) =>
+      Effect.sync(() => {
+        unmountUnder(d)
+        fs.rmSync(d, { recursive: true, force: true })
+      })
+  )
+  const cli = yield* Effect.acquireRelease(Effect.sync(buildCli), (c) => Effect.sync(c.cleanup))
+  const dataDir = path.join(work, "data")
+  fs.mkdirSync(dataDir, { mode: 0o700 })
+  yield* Effect.scoped(Effect.gen(function*() {
+    const store = Context.get(yield* Layer.build(layerSqlite(path.join(dataDir, "tank.db"))), Store)
+    for (let i = 0; i < pods; i++) {
+      yield* store.put(yield* decodePod({ name: `p${i}`, containers: [{ name: "app", image: "busybox" }] }))
+    }
+  }))
+  const node = median(timeInShell("", `${process.execPath} -e 0`, runs))
+  const ps = median(timeInShell("", `${process.execPath} ${cli.entry} ps --data-dir ${dataDir}`, runs))
+  let podman: number | undefined
+  if (has("podman")) {
+    const penv = podmanEnv(path.join(work, "podman"), "127.0.0.1:1")
+    podman = median(timeInShell("", "podman ps", runs, penv))
+  } else console.log("podman is not installed: its row is skipped")
+  console.log(
+    `tank ps (${pods} pods): ${fmt(ps)}   node -e 0: ${fmt(node)}` +
+      (podman === undefined ? "" : `   podman ps: ${fmt(podman)}`)
+  )
+  const rows: Array<Row> = [
+    { bench: "cli", case: `tank ps (${pods} pods)`, tank: ps, peer: "node -e 0", peerValue: node },
+    {
+      bench: "cli",
+      case: `tank ps (${pods} pods)`,
+      tank: ps,
+      peer: "podman ps",
+      ...(podman ? { peerValue: podman } : {})
+    }
+  ]
+  report(rows)
+})
+
+Effect.runPromise(Effect.scoped(program)).catch((e) => {
+  console.error(e)
+  process.exit(1)
+})

@@ -1,0 +1,125 @@
+/**
+ * Probes of a running pod (the agent's side): one fiber per probe, forked into the run's scope, so
+ * they end with the run. Nothing runs between probes but a sleeping fiber.
+ *
+ * - liveness: when a container turns unhealthy the event says which probe failed and what it
+ *   printed, and the container's workload is killed (SIGKILL, as the kubelet does after its grace
+ *   period): its ending then goes through the usual supervision, so it restarts under the pod's
+ *   restart policy and backoff. In a pod with several containers only that container restarts.
+ * - readiness: `ready` in the status (the container's, or the pod's when it has one container),
+ *   false from each start until the probe passes, with a `ready`/`unready` event at each flip.
+ *
+ * - startup: holds the other two until it passes; failing it `failureThreshold` times in a row is
+ *   treated as liveness failing.
+ *
+ * All start over with each new start of their container.
+ */
+import { Duration, Effect } from "effect"
+import type { ProberService } from "../probes/Prober.js"
+import { readinessLoop, untilStarted, untilUnhealthy } from "../probes/timing.js"
+import type { RunHandle } from "../runtime/Runtime.js"
+import type { Pod } from "../spec/Pod.js"
+import type { Probe } from "../spec/probes.js"
+import type { Recorder } from "./record.js"
+
+/** How often a probe looks for its container's next start. */
+const RESTART_POLL = Duration.millis(250)
+
+const describe = (kind: string, probe: Probe) => `${kind} probe exec [${(probe.exec?.command ?? []).join(" ")}]`
+
+export const watchProbes = (prober: ProberService, rec: Recorder, pod: Pod, h: RunHandle): Effect.Effect<void> => {
+  const several = h.containers.length > 1
+  /** The container's current start and host pid, as supervision last recorded them. */
+  const current = (name: string) => {
+    const s = rec.current()
+    const c = several ? s?.containers?.find((x) => x.name === name) : undefined
+    return {
+      startedAt: several ? c?.startedAt : s?.startedAt,
+      hostPid: (several ? c?.hostPid : s?.hostPid) ?? h.containers.find((x) => x.name === name)?.hostPid,
+      running: several ? c?.state === "running" : true
+    }
+  }
+  /** Resolves once the container has started again since `before` (several containers only). */
+  const restarted = (name: string, before: string | undefined) =>
+    Effect.sleep(RESTART_POLL).pipe(
+      Effect.repeat({ until: () => current(name).running && current(name).startedAt !== before })
+    )
+  const check = (name: string, probe: Probe) => prober.exec(pod.name, name, probe.exec?.command ?? [])
+
+  /** The event and SIGKILL of an unhealthy container (liveness, or a startup probe that never passed). */
+  const kill = (
+    name: string,
+    kind: string,
+    probe: Probe,
+    bad: { readonly failures: number; readonly detail: string }
+  ) =>
+    Effect.gen(function*() {
+      const { hostPid } = current(name)
+      yield* rec.event("unhealthy", {
+        container: name,
+        ...(hostPid !== undefined ? { hostPid } : {}),
+        message: `container ${name}: ${describe(kind, probe)} failed ${bad.failures} times in a row ` +
+          `(${bad.detail}); killed, to restart under the restart policy`
+      })
+      if (hostPid !== undefined) {
+        yield* Effect.try(() => process.kill(hostPid, "SIGKILL")).pipe(
+          // Already gone: its ending is being handled anyway.
+          Effect.catchAll((e) => Effect.logDebug(`probe kill of ${hostPid}: ${String(e)}`))
+        )
+      }
+    })
+
+  const setReady = (name: string, ready: boolean) =>
+    rec.update((s) =>
+      several
+        ? { ...s, containers: (s.containers ?? []).map((c) => c.name === name ? { ...c, ready } : c) }
+        : { ...s, ready }
+    )
+
+  const readiness = (name: string, probe: Probe) =>
+    readinessLoop(probe, check(name, probe), (ready, r, inARow) =>
+      setReady(name, ready).pipe(
+        Effect.zipRight(rec.event(ready ? "ready" : "unready", {
+          container: name,
+          message: ready
+            ? `container ${name}: ${describe("readiness", probe)} passed`
+            : `container ${name}: ${describe("readiness", probe)} failed ${inARow} times in a row (${r.detail})`
+        }))
+      ))
+
+  const liveness = (name: string, probe: Probe) =>
+    Effect.flatMap(untilUnhealthy(probe, check(name, probe)), (bad) => kill(name, "liveness", probe, bad))
+
+  /** One start of a container: the startup probe first, then liveness and readiness side by side. */
+  const oneStart = (c: Pod["containers"][number]) =>
+    Effect.gen(function*() {
+      if (c.readinessProbe?.exec !== undefined) yield* setReady(c.name, false)
+      if (c.startupProbe?.exec !== undefined) {
+        const r = yield* untilStarted(c.startupProbe, check(c.name, c.startupProbe))
+        if (!r.started) {
+          yield* kill(c.name, "startup", c.startupProbe, r)
+          return yield* Effect.never
+        }
+      }
+      yield* Effect.all([
+        c.livenessProbe?.exec !== undefined ? liveness(c.name, c.livenessProbe) : Effect.void,
+        c.readinessProbe?.exec !== undefined ? readiness(c.name, c.readinessProbe) : Effect.void
+      ], { concurrency: "unbounded", discard: true })
+      // Killed, or nothing left to probe: wait for the next start (or the run's end).
+      return yield* Effect.never
+    })
+
+  /** Every start of a container (one container: the run ends with it, and this fiber with the run). */
+  const container = (c: Pod["containers"][number]) =>
+    Effect.gen(function*() {
+      while (true) {
+        const before = current(c.name).startedAt
+        yield* Effect.raceFirst(oneStart(c), restarted(c.name, before))
+      }
+    })
+
+  const probed = pod.containers.filter((c) =>
+    [c.livenessProbe, c.readinessProbe, c.startupProbe].some((p) => p?.exec !== undefined)
+  )
+  return Effect.forEach(probed, container, { concurrency: "unbounded", discard: true })
+}

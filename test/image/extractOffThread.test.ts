@@ -1,0 +1,147 @@
+/**
+ * Large layers are extracted on a worker thread (src/image/extractOffThread.ts), here the worker
+ * bundle built as scripts/build.mjs builds it for `tank daemon`: the same tree and
+ * the same typed errors as on this thread, progress while this thread is blocked, and an interrupted
+ * extraction that leaves no descriptor open. The extractor's safety checks themselves are covered
+ * by the other extract-*.test.ts files (the worker runs that very code).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { Effect, Either, Exit, Fiber } from "effect"
+import { build } from "esbuild"
+import { randomBytes } from "node:crypto"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { extractLayer } from "../../src/image/extract.js"
+import { extractLayerOffThread, OFF_THREAD_BYTES } from "../../src/image/extractOffThread.js"
+import { dir, file, GZIP_LAYER, listTree, tempDir, writeLayer } from "../support/tarFixtures.js"
+
+const repo = path.join(import.meta.dirname, "../..")
+let workerDir = ""
+let workerFile = ""
+beforeAll(async () => {
+  // Inside the repo, so that the bundle's external koffi resolves from node_modules (as in dist/).
+  fs.mkdirSync(path.join(repo, "dist"), { recursive: true })
+  workerDir = fs.mkdtempSync(path.join(repo, "dist", ".test-worker-"))
+  workerFile = path.join(workerDir, "extractWorker.cjs")
+  await build({
+    entryPoints: [path.join(repo, "src/image/extractWorker.ts")],
+    outfile: workerFile,
+    bundle: true,
+    platform: "node",
+    format: "cjs",
+    target: "node20",
+    external: ["koffi"],
+    logLevel: "warning"
+  })
+}, 60_000)
+afterAll(() => fs.rmSync(workerDir, { recursive: true, force: true }))
+
+const offThread = (blobPath: string, dest: string) =>
+  extractLayerOffThread({ blobPath, mediaType: GZIP_LAYER, dest }, { workerFile })
+
+/** Incompressible, so that the gzip blob is over the off-thread threshold. */
+const bulk = (mb: number) => randomBytes(mb * 1024 * 1024)
+
+const emptyDir = (parent: string, name: string) => {
+  const d = path.join(parent, name)
+  fs.mkdirSync(d)
+  return d
+}
+
+const openFds = () => fs.readdirSync("/proc/self/fd").length
+
+/** Blocks this thread (no event loop turn) until `p` exists or `ms` pass. */
+const blockUntilExists = (p: string, ms: number) => {
+  const cell = new Int32Array(new SharedArrayBuffer(4))
+  const end = Date.now() + ms
+  while (!fs.existsSync(p) && Date.now() < end) Atomics.wait(cell, 0, 0, 20)
+  return fs.existsSync(p)
+}
+
+describe("extractLayerOffThread", () => {
+  it.scopedLive("extracts a large layer to the same tree as the in-thread extractor", () =>
+    Effect.gen(function*() {
+      const work = yield* tempDir()
+      const blob = yield* writeLayer(work, "big.tar.gz", [
+        dir("data", { mode: 0o750 }),
+        file("data/bulk", bulk(3), { mode: 0o640 }),
+        file("data/small", "hello", { uid: 1000, gid: 1000 }),
+        { name: "data/link", type: "symlink", linkname: "small" }
+      ])
+      expect(fs.statSync(blob).size).toBeGreaterThanOrEqual(OFF_THREAD_BYTES)
+      const here = emptyDir(work, "here")
+      const there = emptyDir(work, "there")
+      yield* extractLayer({ blobPath: blob, mediaType: GZIP_LAYER, dest: here })
+      yield* offThread(blob, there)
+      expect(listTree(there)).toEqual(listTree(here))
+      expect(fs.readFileSync(path.join(there, "data/small"), "utf8")).toBe("hello")
+    }), { timeout: 60_000 })
+
+  it.scopedLive(
+    "makes progress while this thread is blocked (the work is on another thread)",
+    () =>
+      Effect.gen(function*() {
+        const work = yield* tempDir()
+        const blob = yield* writeLayer(work, "big.tar.gz", [file("bulk", bulk(3)), file("zz-last", "done")])
+        const dest = emptyDir(work, "dest")
+        const fiber = yield* Effect.fork(offThread(blob, dest))
+        yield* Effect.sleep("20 millis") // the fiber has started the worker
+        // On this thread the extraction could not advance at all while we hold the thread.
+        expect(blockUntilExists(path.join(dest, "zz-last"), 30_000)).toBe(true)
+        yield* Fiber.join(fiber)
+        expect(fs.readFileSync(path.join(dest, "zz-last"), "utf8")).toBe("done")
+      }),
+    { timeout: 60_000 }
+  )
+
+  it.scopedLive(
+    "a hostile large layer fails with the same typed error and writes nothing outside",
+    () =>
+      Effect.gen(function*() {
+        const work = yield* tempDir()
+        const outside = emptyDir(work, "outside")
+        const blob = yield* writeLayer(work, "evil.tar.gz", [
+          file("bulk", bulk(3)),
+          dir("sub"),
+          file("sub/../../outside/pwned", "gotcha")
+        ])
+        const a = yield* Effect.either(
+          extractLayer({ blobPath: blob, mediaType: GZIP_LAYER, dest: emptyDir(work, "a") })
+        )
+        const b = yield* Effect.either(
+          offThread(blob, emptyDir(work, "b"))
+        )
+        expect(Either.isLeft(a) && Either.isLeft(b)).toBe(true)
+        if (Either.isLeft(a) && Either.isLeft(b)) {
+          expect(b.left._tag).toBe("ExtractError")
+          expect(b.left.reason).toBe("Hostile")
+          expect({ ...b.left, blob: "" }).toEqual({ ...a.left, blob: "" })
+          expect(b.left.message).toBe(a.left.message)
+        }
+        expect(fs.readdirSync(outside)).toEqual([])
+      }),
+    { timeout: 60_000 }
+  )
+
+  it.scopedLive(
+    "an interrupted extraction stops the worker and leaves no descriptor open",
+    () =>
+      Effect.gen(function*() {
+        const work = yield* tempDir()
+        const blob = yield* writeLayer(
+          work,
+          "huge.tar.gz",
+          Array.from({ length: 40 }, (_, i) => file(`f${String(i).padStart(3, "0")}`, bulk(1)))
+        )
+        const dest = emptyDir(work, "dest")
+        const before = openFds()
+        const fiber = yield* Effect.fork(offThread(blob, dest))
+        while (!fs.existsSync(path.join(dest, "f000"))) yield* Effect.sleep("5 millis")
+        const exit = yield* Fiber.interrupt(fiber)
+        expect(Exit.isInterrupted(exit)).toBe(true)
+        expect(fs.existsSync(path.join(dest, "f039"))).toBe(false) // it did stop midway
+        expect(openFds()).toBe(before)
+      }),
+    { timeout: 60_000 }
+  )
+})
