@@ -137,6 +137,20 @@ export const execCapture = (
     Effect.provide(configOnly)
   )
 
+/**
+ * Copy between a running pod and this machine, as `docker cp`: `Tank.cp("web:/etc/nginx", "./nginx")`,
+ * `Tank.cp("./site/.", "web:/var/www")` (`POD:CONTAINER:/path` for another container). Paths in the
+ * pod resolve in its root; see docs/guide.md.
+ */
+export const cp = (src: string, dest: string) =>
+  Effect.promise(() => import("./exec/cp/Cp.js")).pipe(
+    Effect.flatMap((m) => {
+      const job = m.cpJob(src, dest)
+      return job instanceof m.CpInvalid ? Effect.fail(job) : onThisNode(job.pod).pipe(Effect.zipRight(job.copy))
+    }),
+    Effect.provide(configOnly)
+  )
+
 /** Take over a `tty: true` pod's main process (docker attach); Ctrl-P Ctrl-Q detaches. */
 export const attach = (pod: string, options: AttachOptions = {}) =>
   onThisNode(pod).pipe(

@@ -11,6 +11,7 @@ export { ClusterError, PodOnOtherNode } from "./cluster/Cluster.js"
 export { ConfigError } from "./config/Config.js"
 export { PrivatePathError } from "./config/privateDir.js"
 export { EtcdError } from "./etcd/client.js"
+export { CpInvalid, CpLocalFailed, CpPodFailed, CpRefused } from "./exec/cp/errors.js"
 export {
   AlreadyAttached,
   ContainerNotFound,

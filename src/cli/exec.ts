@@ -58,6 +58,14 @@ export const exec = Command.make(
       Options.withDescription("Set environment variables (KEY=VALUE, repeatable)."),
       Options.optional
     ),
+    user: Options.text("user").pipe(
+      Options.withAlias("u"),
+      Options.withPseudoName("USER[:GROUP]"),
+      Options.withDescription(
+        "Run as this user (names from the container's /etc/passwd and /etc/group, or numeric ids)."
+      ),
+      Options.optional
+    ),
     workdir: Options.text("workdir").pipe(
       Options.withAlias("w"),
       Options.withDescription("Working directory inside the container."),
@@ -69,7 +77,7 @@ export const exec = Command.make(
       Args.atLeast(1)
     )
   },
-  ({ command, container, dataDir, env, interactive, pod, tty, workdir }) =>
+  ({ command, container, dataDir, env, interactive, pod, tty, user, workdir }) =>
     Effect.gen(function*() {
       if (tty && !process.stdin.isTTY) {
         return yield* new CliExit({ code: 1, message: "-t needs a terminal on stdin (drop -t to pipe)" })
@@ -84,6 +92,7 @@ export const exec = Command.make(
         ...(Option.isSome(container) ? { container: container.value } : {}),
         ...(Option.isSome(env) ? { env: Object.fromEntries(env.value) } : {}),
         ...(Option.isSome(workdir) ? { cwd: workdir.value } : {}),
+        ...(Option.isSome(user) ? { user: user.value } : {}),
         // Without -i the command reads EOF at once (docker's default), not our stdin.
         ...(interactive || tty ? {} : { stdin: Readable.from([]) })
       }).pipe(Effect.provide(configLayer), Effect.mapError(enterFailure))
@@ -97,6 +106,7 @@ export const exec = Command.make(
     ["tank exec web -- cat /etc/hostname", "run a command (output streams back)"],
     ["tank exec -it web -- sh", "an interactive shell (exit or Ctrl-D leaves; the pod keeps running)"],
     ["tank exec -c sidecar -e DEBUG=1 web -- env", "another container, extra environment"],
+    ["tank exec -u nobody:nogroup web -- id", "as another user (names from the container, or UID:GID)"],
     ["echo hi | tank exec -i web -- wc -c", "pass stdin through"]
   ],
   "Exit status: the command's own; 125 if the pod could not be entered (not running, no such container,\n" +

@@ -1,13 +1,25 @@
 /**
- * `tank logs [-f] [--tail N] [--since T] [--until T] [-t] [-c C] POD`: a pod's output from its log files
- * (written by the monitors, so it works without the agent and after the pod ended).
+ * `tank logs [-f] [--tail N] [--since T] [--until T] [-t] [-c C] POD | -l SELECTOR`: a pod's output from
+ * its log files (written by the monitors, so it works without the agent and after the pod ended).
+ * With -l, every pod the selector picks, each line prefixed `[pod/NAME] ` (kubectl's --prefix): one
+ * pod after the other, or with -f all followed at once, merged as lines arrive.
  */
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import { Chunk, Effect, Layer, Option, Stream } from "effect"
 import type * as Logs from "../observe/logs.js"
-import { dataDirOption, describe, jsonOption, podArg, withStore } from "./common.js"
+import {
+  CliExit,
+  dataDirOption,
+  describe,
+  ExitCode,
+  jsonOption,
+  podArg,
+  selectNames,
+  selectorOption,
+  withStore
+} from "./common.js"
 import { type StdStream, write } from "./stdio.js"
 
 export const logs = Command.make(
@@ -43,7 +55,8 @@ export const logs = Command.make(
       Options.withDescription("One container (default: all, merged by time)."),
       Options.optional
     ),
-    pod: podArg.pipe(Args.withDescription("The pod."))
+    selector: selectorOption,
+    pod: podArg.pipe(Args.withDescription("The pod (or -l SELECTOR)."), Args.optional)
   },
   (o) =>
     withStore(o.dataDir, (config) =>
@@ -57,21 +70,40 @@ export const logs = Command.make(
             import("../store/Store.js")
           ])
         )
+        const named = Option.toArray(o.pod)
+        const pods = [...(yield* selectNames(named, o.selector))].sort()
+        if (pods.length === 0) {
+          return yield* new CliExit({
+            code: Option.isNone(o.selector) ? ExitCode.usage : ExitCode.error,
+            message: Option.isNone(o.selector) ? "name a pod, or give -l SELECTOR" : "no pod matches the selector"
+          })
+        }
         // Log files live on the node that runs the pod (cluster mode): refuse elsewhere, naming it.
-        if (config.etcd) yield* Effect.flatMap(Store, (s) => NodeView.ensureLocal(s, config.node.name, o.pod))
+        if (config.etcd) {
+          for (const pod of pods) yield* Effect.flatMap(Store, (s) => NodeView.ensureLocal(s, config.node.name, pod))
+        }
         const prefix = Option.isNone(o.container)
-        const entries = LogsModule.logs(o.pod, {
+        // The pod's name on each line once a selector may pick several (kubectl logs -l --prefix).
+        const podPrefix = Option.isSome(o.selector)
+        const options = {
           follow: o.follow,
           ...(Option.isSome(o.tail) ? { tail: o.tail.value } : {}),
           ...(Option.isSome(o.since) ? { since: o.since.value } : {}),
           ...(Option.isSome(o.until) ? { until: o.until.value } : {}),
           ...(Option.isSome(o.container) ? { container: o.container.value } : {})
-        })
-        let containers = new Set<string>()
-        const text = (e: Logs.LogEntry) => {
-          if (o.json) return JSON.stringify(Format.logEntryJson(e)) + "\n"
-          containers = containers.add(e.container)
-          return Format.formatLogEntry(e, { timestamps: o.timestamps, container: prefix && containers.size > 1 }) +
+        }
+        const perPod = pods.map((pod) => LogsModule.logs(pod, options).pipe(Stream.map((e) => ({ pod, e }))))
+        // Followed: all at once (each may never end); else one pod's history after the other.
+        const entries = o.follow
+          ? Stream.mergeAll(perPod, { concurrency: "unbounded" })
+          : Stream.concatAll(Chunk.fromIterable(perPod))
+        const containers = new Map<string, Set<string>>()
+        const text = ({ e, pod }: { pod: string; e: Logs.LogEntry }) => {
+          if (o.json) return JSON.stringify({ ...(podPrefix ? { pod } : {}), ...Format.logEntryJson(e) }) + "\n"
+          const seen = containers.get(pod) ?? new Set<string>()
+          containers.set(pod, seen.add(e.container))
+          return (podPrefix ? `[pod/${pod}] ` : "") +
+            Format.formatLogEntry(e, { timestamps: o.timestamps, container: prefix && seen.size > 1 }) +
             (e.partial ? "" : "\n")
         }
         // One write per chunk of entries and stream, each waiting for the reader (backpressure).
@@ -80,7 +112,7 @@ export const logs = Command.make(
           Stream.runForEachChunk((chunk) =>
             Effect.forEach(
               Chunk.toReadonlyArray(chunk).reduce<Array<{ stream: StdStream; text: string }>>((runs, e) => {
-                const stream: StdStream = !o.json && e.stream === "stderr" ? "stderr" : "stdout"
+                const stream: StdStream = !o.json && e.e.stream === "stderr" ? "stderr" : "stdout"
                 const last = runs[runs.length - 1]
                 if (last?.stream === stream) last.text += text(e)
                 else runs.push({ stream, text: text(e) })
@@ -100,7 +132,8 @@ export const logs = Command.make(
     ["tank logs web", "everything kept for pod \"web\""],
     ["tank logs -f --tail 20 web", "the last 20 lines, then follow"],
     ["tank logs --since 10m -t web", "the last ten minutes, with timestamps"],
-    ["tank logs -c sidecar --json web | jq -r .text", "one container, as JSON lines"]
+    ["tank logs -c sidecar --json web | jq -r .text", "one container, as JSON lines"],
+    ["tank logs -f -l app=web", "every pod labelled app=web, followed, each line prefixed [pod/NAME]"]
   ],
   "Logs outlive the pod's processes (and, with logs.keepOnDelete, the pod itself)."
 )))

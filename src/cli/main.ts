@@ -17,6 +17,7 @@ import { apply } from "./apply.js"
 import { load, save } from "./archive.js"
 import { attach } from "./attach.js"
 import { CliExit, describe, ExitCode, helpExtras, out, tankRoot } from "./common.js"
+import { cp } from "./cp.js"
 import { daemon } from "./daemon.js"
 import { del } from "./delete.js"
 import { diff } from "./diff.js"
@@ -85,6 +86,7 @@ const root = tankRoot.pipe(
     restart,
     wait,
     exec,
+    cp,
     attach,
     logs,
     stats,

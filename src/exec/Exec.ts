@@ -23,7 +23,7 @@ import * as os from "node:os"
 import type { TankConfig } from "../config/Config.js"
 import { enterCommand } from "../runtime/helper/enter.js"
 import type { HelperNotBuilt } from "../runtime/helper/errors.js"
-import { enterOptionsFor, helperFailure, Tail } from "./command.js"
+import { enterOptionsFor, type ExecUser, helperFailure, Tail } from "./command.js"
 import type { EnvInput } from "./env.js"
 import { type ContainerNotFound, EnterFailed, NotRunning, type PodMonitorBusy, SpawnFailed } from "./errors.js"
 import { findTarget, type Target } from "./target.js"
@@ -36,6 +36,7 @@ import {
   windowSize,
   writeWithBackpressure
 } from "./terminal.js"
+import { type ExecUserLookupFailed, resolveExecUser, type UnknownGroup, type UnknownUser } from "./user.js"
 
 export type ExecResult = { readonly exited: number } | { readonly signaled: number }
 
@@ -46,6 +47,11 @@ export interface ExecOptions {
   readonly cwd?: string
   /** Merged last over the container's env (per key). */
   readonly env?: EnvInput
+  /**
+   * Run as another user than the workload's: `USER[:GROUP]` (names looked up in the container's
+   * /etc/passwd and /etc/group, numeric ids as they are) or resolved ids (as the container sees them).
+   */
+  readonly user?: ExecUser | string
   /** A terminal for the command. Default: when stdin is a TTY. */
   readonly tty?: boolean
   /** Default: process.stdin / process.stdout / process.stderr. */
@@ -57,13 +63,30 @@ export interface ExecOptions {
   readonly onResize?: TerminalIO["onResize"]
 }
 
-export type ExecError = NotRunning | ContainerNotFound | PodMonitorBusy | EnterFailed | SpawnFailed | HelperNotBuilt
+/** The last three only for a `user` given by name (`USER[:GROUP]`). */
+export type ExecError =
+  | NotRunning
+  | ContainerNotFound
+  | PodMonitorBusy
+  | EnterFailed
+  | SpawnFailed
+  | HelperNotBuilt
+  | UnknownUser
+  | UnknownGroup
+  | ExecUserLookupFailed
 
 const prepare = (pod: string, argv: ReadonlyArray<string>, options: ExecOptions, tty: boolean) =>
   Effect.gen(function*() {
     const target = yield* findTarget(pod, { container: options.container })
+    const user = typeof options.user === "string"
+      ? yield* resolveExecUser(pod, options.user, (a) =>
+        execCapture(pod, a, {
+          ...(options.container !== undefined ? { container: options.container } : {}),
+          user: { uid: 0, gid: 0, groups: [] }
+        }))
+      : options.user
     const cmd = yield* enterCommand(
-      enterOptionsFor(target.container, argv, { cwd: options.cwd, env: options.env, tty })
+      enterOptionsFor(target.container, argv, { cwd: options.cwd, env: options.env, tty, user })
     )
     return { target, cmd }
   })
@@ -288,6 +311,7 @@ export const exec = (
 
 export interface CaptureOptions {
   readonly container?: string
+  readonly user?: ExecUser | string
   readonly cwd?: string
   readonly env?: EnvInput
   /** Fed to the command's stdin, then EOF (default: EOF at once). */

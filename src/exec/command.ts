@@ -15,6 +15,14 @@ export interface ExecContext {
   readonly cwd?: string | undefined
   readonly env?: EnvInput | undefined
   readonly tty: boolean
+  /** Another identity than the workload's (`exec -u`, `cp` as root): ids as the container sees them. */
+  readonly user?: ExecUser | undefined
+}
+
+export interface ExecUser {
+  readonly uid: number
+  readonly gid: number
+  readonly groups: ReadonlyArray<number>
 }
 
 /**
@@ -30,9 +38,9 @@ export const enterOptionsFor = (c: ContainerRecord, argv: ReadonlyArray<string>,
   argv,
   env: execEnv(c.env, { tty: ctx.tty, env: ctx.env }),
   cwd: ctx.cwd ?? c.cwd,
-  uid: c.uid,
-  gid: c.gid,
-  groups: c.groups,
+  uid: ctx.user?.uid ?? c.uid,
+  gid: ctx.user?.gid ?? c.gid,
+  groups: ctx.user?.groups ?? c.groups,
   capabilities: c.security?.capabilities ?? DEFAULT_CAPABILITIES,
   noNewPrivileges: c.security?.noNewPrivileges ?? false,
   ...(c.security?.seccomp !== undefined ? { seccomp: c.security.seccomp } : {}),
