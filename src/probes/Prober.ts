@@ -14,9 +14,20 @@ import type { ProbeOutcome } from "./timing.js"
 
 export interface ProberService {
   readonly exec: (pod: string, container: string, command: ReadonlyArray<string>) => Effect.Effect<ProbeOutcome>
-  /** From inside the pod's network namespace (src/probes/netProbe.ts). */
-  readonly httpGet: (pod: string, action: typeof HttpGetAction.Type) => Effect.Effect<ProbeOutcome>
-  readonly tcpSocket: (pod: string, action: typeof TcpSocketAction.Type) => Effect.Effect<ProbeOutcome>
+  /**
+   * From inside the pod's network namespace (src/probes/netProbe.ts); from the agent's own only when
+   * `hostNetwork` (the spec's `network: host`).
+   */
+  readonly httpGet: (
+    pod: string,
+    action: typeof HttpGetAction.Type,
+    hostNetwork: boolean
+  ) => Effect.Effect<ProbeOutcome>
+  readonly tcpSocket: (
+    pod: string,
+    action: typeof TcpSocketAction.Type,
+    hostNetwork: boolean
+  ) => Effect.Effect<ProbeOutcome>
 }
 
 export class Prober extends Context.Tag("tank/Prober")<Prober, ProberService>() {}
@@ -31,18 +42,32 @@ export const layer = Layer.effect(
   Prober,
   Effect.map(TankConfig, (config) => {
     /** The pod's run as its record says now (a restart of the pod may have a new namespace). */
-    const withRun = (pod: string, f: (run: RunView) => Effect.Effect<ProbeOutcome>) =>
+    const withRun = (
+      pod: string,
+      hostNetwork: boolean,
+      f: (netns: string | undefined, run: RunView) => Effect.Effect<ProbeOutcome>
+    ) =>
       lookup(pod).pipe(
         Effect.provideService(TankConfig, config),
         Effect.flatMap(Option.match({
           onNone: () => Effect.succeed<ProbeOutcome>({ ok: false, detail: "could not run: the pod has no run" }),
-          onSome: f
+          // A pod of its own network without its namespace in the record must not be probed from
+          // the host's: the probe would reach the host's loopback in its name.
+          onSome: (run) =>
+            run.netns === undefined && !hostNetwork
+              ? Effect.succeed<ProbeOutcome>({
+                ok: false,
+                detail: "could not run: the pod's network namespace is not recorded"
+              })
+              : f(hostNetwork ? undefined : run.netns, run)
         })),
         Effect.catchAll((e) => Effect.succeed<ProbeOutcome>({ ok: false, detail: `could not run: ${e.message}` }))
       )
     return {
-      httpGet: (pod, action) => withRun(pod, (run) => httpProbe(run.netns, defaultHost(run), action)),
-      tcpSocket: (pod, action) => withRun(pod, (run) => tcpProbe(run.netns, defaultHost(run), action)),
+      httpGet: (pod, action, hostNetwork) =>
+        withRun(pod, hostNetwork, (netns, run) => httpProbe(netns, defaultHost(run), action)),
+      tcpSocket: (pod, action, hostNetwork) =>
+        withRun(pod, hostNetwork, (netns, run) => tcpProbe(netns, defaultHost(run), action)),
       exec: (pod, container, command) =>
         execCapture(pod, command, { container }).pipe(
           Effect.provideService(TankConfig, config),

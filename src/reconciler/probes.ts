@@ -52,9 +52,9 @@ export const watchProbes = (prober: ProberService, rec: Recorder, pod: Pod, h: R
     )
   const check = (name: string, probe: Probe) =>
     probe.httpGet !== undefined
-      ? prober.httpGet(pod.name, probe.httpGet)
+      ? prober.httpGet(pod.name, probe.httpGet, pod.network === "host")
       : probe.tcpSocket !== undefined
-      ? prober.tcpSocket(pod.name, probe.tcpSocket)
+      ? prober.tcpSocket(pod.name, probe.tcpSocket, pod.network === "host")
       : prober.exec(pod.name, name, probe.exec?.command ?? [])
 
   /** The event and SIGKILL of an unhealthy container (liveness, or a startup probe that never passed). */
