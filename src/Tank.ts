@@ -13,17 +13,15 @@ import * as Api from "./api/Api.js"
 import type { WaitCondition } from "./api/conditions.js"
 import * as Watch from "./api/watch.js"
 import * as Config from "./config/Config.js"
-import { ensureDataDir } from "./config/privateDir.js"
 import type { EtcdError } from "./etcd/client.js"
 import type { AttachOptions } from "./exec/Attach.js"
 import type { CaptureOptions, ExecOptions } from "./exec/Exec.js"
 import type { EventsOptions } from "./observe/events.js"
 import type { LogsOptions } from "./observe/logs.js"
 import type { PodInput } from "./spec/Pod.js"
-import { layerSqlite } from "./store/sqlite.js"
 import type { PodStatus } from "./store/status.js"
 import type { Store } from "./store/Store.js"
-import { StoreError } from "./store/Store.js"
+import type { StoreError } from "./store/Store.js"
 
 /**
  * The default store: the SQLite file the config names (created on first use), or etcd when the
@@ -35,15 +33,8 @@ export const StoreLive: Layer.Layer<
 > = Layer.unwrapEffect(
   Effect.gen(function*() {
     const config = yield* Config.load()
-    const configLayer = Layer.succeed(Config.TankConfig, config)
-    if (config.etcd) {
-      const { storeLayer } = yield* Effect.promise(() => import("./store/fromConfig.js"))
-      return Layer.merge(storeLayer(config), configLayer)
-    }
-    yield* ensureDataDir(config).pipe(
-      Effect.mapError((e) => new StoreError({ op: "open", message: `data dir ${e.message}` }))
-    )
-    return Layer.merge(layerSqlite(config.storeFile), configLayer)
+    const { storeFromConfig } = yield* Effect.promise(() => import("./store/fromConfig.js"))
+    return Layer.merge(storeFromConfig(config), Layer.succeed(Config.TankConfig, config))
   })
 )
 

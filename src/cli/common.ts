@@ -9,7 +9,6 @@ import * as Command from "@effect/cli/Command"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
 import { Data, Effect, Option } from "effect"
-import * as fs from "node:fs"
 import * as path from "node:path"
 import type { TankConfigShape } from "../config/Config.js"
 import type { Store } from "../store/Store.js"
@@ -75,19 +74,8 @@ export const withStore = <A, E>(
     // The config in context too: Api.apply checks host volumes against it (allowedHostPaths).
     const { TankConfig } = yield* Effect.promise(() => import("../config/Config.js"))
     const run = Effect.provideService(eff(config), TankConfig, config)
-    if (config.etcd) {
-      const { storeLayer } = yield* Effect.promise(() => import("../store/fromConfig.js"))
-      return yield* Effect.provide(run, storeLayer(config))
-    }
-    if (options.readOnly && !fs.existsSync(config.storeFile)) {
-      const { layerMemory } = yield* Effect.promise(() => import("../store/memory.js"))
-      return yield* Effect.provide(run, layerMemory)
-    }
-    const [sqlite, { ensureDataDir }] = yield* Effect.promise(() =>
-      Promise.all([import("../store/sqlite.js"), import("../config/privateDir.js")])
-    )
-    yield* ensureDataDir(config)
-    return yield* Effect.provide(run, sqlite.layerSqlite(config.storeFile))
+    const { storeFromConfig } = yield* Effect.promise(() => import("../store/fromConfig.js"))
+    return yield* Effect.provide(run, storeFromConfig(config, options))
   })
 
 /**

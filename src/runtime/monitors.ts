@@ -49,6 +49,12 @@ const stopOf = (ref: MonitorRef, defaultGraceMs: number) => ({
 
 const SIGTERM = 15
 
+/**
+ * No exit was recorded and the monitor is gone (killed with its workload, e.g. by the OOM killer or
+ * a forced cgroup removal): the exit is not known. It is reported as a SIGKILL — what such an end
+ * almost always is — and said so in the log, never silently. (One exit type that can say "unknown"
+ * is left to do: issue 19.)
+ */
 const unknownKill = (): ExitRecord => ({
   version: 1,
   pid: 0,
@@ -58,7 +64,18 @@ const unknownKill = (): ExitRecord => ({
   signal: 9
 })
 
-const fromExitFile = (exitPath: string) => readExitFile(exitPath).pipe(Effect.map(Option.getOrElse(unknownKill)))
+const fromExitFile = (ref: MonitorRef) =>
+  readExitFile(ref.exitPath).pipe(Effect.flatMap(Option.match({
+    onSome: Effect.succeed,
+    onNone: () =>
+      Effect.as(
+        Effect.logWarning(
+          `container ${ref.name}: its monitor (pid ${ref.monitorPid}) is gone and recorded no exit ` +
+            `(${ref.exitPath}); reported as killed by SIGKILL`
+        ),
+        unknownKill()
+      )
+  })))
 
 const busyNote = (ref: MonitorRef) => (e: MonitorBusy) =>
   Effect.logWarning(
@@ -77,7 +94,7 @@ export const connectAgent = (ref: MonitorRef) =>
 const awaitExit = (ref: MonitorRef): Effect.Effect<ExitRecord> =>
   Effect.scoped(Effect.flatMap(connect(ref.socketPath), (c) => c.wait)).pipe(
     Effect.retry({ schedule: Schedule.spaced("1 second"), while: () => Effect.sync(() => monitorAlive(ref)) }),
-    Effect.catchAll(() => fromExitFile(ref.exitPath))
+    Effect.catchAll(() => fromExitFile(ref))
   )
 
 /** A container's exit: from its monitor (over `client`, else reconnecting while it lives), else the exit file. */

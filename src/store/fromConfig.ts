@@ -6,13 +6,16 @@
  * readers can tell statuses of nodes that are not ready (`Api.statusReport` looks for it with
  * `Effect.serviceOption`; the type names only the Store).
  */
-import { Layer } from "effect"
+import { Effect, Layer } from "effect"
+import * as fs from "node:fs"
 import * as NodesEtcd from "../cluster/nodesEtcd.js"
 import type { TankConfigShape } from "../config/Config.js"
+import { ensureDataDir } from "../config/privateDir.js"
 import { type EtcdError, layer as etcdLayer } from "../etcd/client.js"
 import { type EtcdStoreOptions, layerEtcd } from "./etcd.js"
+import { layerMemory } from "./memory.js"
 import { layerSqlite, type SqlStoreOptions } from "./sqlite.js"
-import type { Store, StoreError } from "./Store.js"
+import { type Store, StoreError } from "./Store.js"
 
 export interface StoreLayerOptions {
   readonly sqlite?: SqlStoreOptions
@@ -26,3 +29,24 @@ export const storeLayer = (
   config.etcd
     ? Layer.merge(layerEtcd(options.etcd), NodesEtcd.layerEtcd).pipe(Layer.provide(etcdLayer(config.etcd)))
     : layerSqlite(config.storeFile, options.sqlite)
+
+/**
+ * The store a client (Tank.*, the CLI, the REPL) uses: `storeLayer`'s backend, with the data dir
+ * made (private, marked) first for SQLite. `readOnly`: a command that only reads gets an empty
+ * in-memory store instead of creating a data dir and database that do not exist yet. (The agent
+ * builds its own: its SQLite connection is shared with the allocations, Agent.ts.)
+ */
+export const storeFromConfig = (
+  config: TankConfigShape,
+  options: StoreLayerOptions & { readonly readOnly?: boolean } = {}
+): Layer.Layer<Store, StoreError | EtcdError> =>
+  config.etcd
+    ? storeLayer(config, options)
+    : options.readOnly && !fs.existsSync(config.storeFile)
+    ? layerMemory
+    : Layer.unwrapEffect(
+      ensureDataDir(config).pipe(
+        Effect.mapError((e) => new StoreError({ op: "open", message: `data dir ${e.message}` })),
+        Effect.as(storeLayer(config, options))
+      )
+    )

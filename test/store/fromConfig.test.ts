@@ -4,7 +4,7 @@ import { Context, Effect, Layer, Option } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import type { TankConfigShape } from "../../src/config/Config.js"
-import { storeLayer } from "../../src/store/fromConfig.js"
+import { storeFromConfig, storeLayer } from "../../src/store/fromConfig.js"
 import { Store } from "../../src/store/Store.js"
 import { startEtcd } from "../support/etcd.js"
 import { tmpDir } from "../support/tmp.js"
@@ -38,4 +38,21 @@ describe("storeLayer", () => {
       const keys = yield* etcdctl(etcd.endpoints, "get", "--prefix", "--keys-only", prefix)
       assert.deepStrictEqual(keys.split("\n").filter(Boolean), [`${prefix}pods/web`])
     }), { timeout: 20_000 })
+})
+
+describe("storeFromConfig (clients: Tank.*, the CLI)", () => {
+  it.scopedLive("SQLite: the data dir is made private first; a read-only command on no store gets an empty one, creating nothing", () =>
+    Effect.gen(function*() {
+      const dataDir = path.join(yield* tmpDir("tank-fromconfig-"), "data")
+      const c = { dataDir, storeFile: path.join(dataDir, "tank.db"), etcd: undefined } as TankConfigShape
+      const empty = yield* storeOf(storeFromConfig(c, { readOnly: true }))
+      assert.deepStrictEqual((yield* empty.list).pods, [])
+      assert.isFalse(fs.existsSync(dataDir), "a read-only command creates nothing")
+      const store = yield* storeOf(storeFromConfig(c))
+      yield* store.put(pod("web"))
+      assert.strictEqual(fs.statSync(dataDir).mode & 0o777, 0o700)
+      assert.isTrue(fs.existsSync(c.storeFile))
+      const reader = yield* storeOf(storeFromConfig(c, { readOnly: true }))
+      assert.isTrue(Option.isSome(yield* reader.get("web")), "read-only on an existing store reads it")
+    }))
 })

@@ -11,17 +11,21 @@ import { releaseFailed, type Step } from "./Step.js"
 
 export const sandbox: Step<"sandbox"> = {
   name: "sandbox",
+  // Uninterruptible: an interrupted wait would leave the helper pinning namespaces after the undo
+  // has run (it takes milliseconds; the undo then unpins what it made).
   acquire: (run) =>
-    makeSandbox({
-      dir: run.layout.ns,
-      net: run.pod.network !== "host",
-      uts: true,
-      ipc: true,
-      hostname: run.pod.hostname ?? run.pod.name,
-      ...(run.live.ids ? { userns: run.live.ids } : {})
-    }).pipe(
-      Effect.map((sb) => ({ dir: sb.dir, ...(sb.net ? { net: sb.net } : {}) })),
-      Effect.mapError(step(run.pod.name, "sandbox"))
+    Effect.uninterruptible(
+      makeSandbox({
+        dir: run.layout.ns,
+        net: run.pod.network !== "host",
+        uts: true,
+        ipc: true,
+        hostname: run.pod.hostname ?? run.pod.name,
+        ...(run.live.ids ? { userns: run.live.ids } : {})
+      }).pipe(
+        Effect.map((sb) => ({ dir: sb.dir, ...(sb.net ? { net: sb.net } : {}) })),
+        Effect.mapError(step(run.pod.name, "sandbox"))
+      )
     ),
   release: (undo, _done, result) =>
     unpinSandbox(result?.dir ?? undo.layout.ns).pipe(Effect.mapError(releaseFailed("sandbox")))
