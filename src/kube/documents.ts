@@ -40,7 +40,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 
 /**
  * Pod labels map to Tank's. Tank runs liveness, readiness and startup probes; its schema
- * refuses what it does not run of a probe (httpGet, tcpSocket), named by the manifest's path.
+ * refuses what it does not run of a probe (an HTTPS httpGet), named by the manifest's path.
  */
 const OPTIONS = { supportsLabels: true, probes: ["livenessProbe", "readinessProbe", "startupProbe"] } as const
 

@@ -25,7 +25,13 @@ import type { Recorder } from "./record.js"
 /** How often a probe looks for its container's next start. */
 const RESTART_POLL = Duration.millis(250)
 
-const describe = (kind: string, probe: Probe) => `${kind} probe exec [${(probe.exec?.command ?? []).join(" ")}]`
+/** The probe as events name it ("liveness probe tcpSocket :8080"). */
+const describe = (kind: string, probe: Probe) =>
+  probe.httpGet !== undefined
+    ? `${kind} probe httpGet ${probe.httpGet.host ?? ""}:${probe.httpGet.port}${probe.httpGet.path}`
+    : probe.tcpSocket !== undefined
+    ? `${kind} probe tcpSocket ${probe.tcpSocket.host ?? ""}:${probe.tcpSocket.port}`
+    : `${kind} probe exec [${(probe.exec?.command ?? []).join(" ")}]`
 
 export const watchProbes = (prober: ProberService, rec: Recorder, pod: Pod, h: RunHandle): Effect.Effect<void> => {
   const several = h.containers.length > 1
@@ -44,7 +50,12 @@ export const watchProbes = (prober: ProberService, rec: Recorder, pod: Pod, h: R
     Effect.sleep(RESTART_POLL).pipe(
       Effect.repeat({ until: () => current(name).running && current(name).startedAt !== before })
     )
-  const check = (name: string, probe: Probe) => prober.exec(pod.name, name, probe.exec?.command ?? [])
+  const check = (name: string, probe: Probe) =>
+    probe.httpGet !== undefined
+      ? prober.httpGet(pod.name, probe.httpGet, pod.network === "host")
+      : probe.tcpSocket !== undefined
+      ? prober.tcpSocket(pod.name, probe.tcpSocket, pod.network === "host")
+      : prober.exec(pod.name, name, probe.exec?.command ?? [])
 
   /** The event and SIGKILL of an unhealthy container (liveness, or a startup probe that never passed). */
   const kill = (
@@ -93,8 +104,8 @@ export const watchProbes = (prober: ProberService, rec: Recorder, pod: Pod, h: R
   /** One start of a container: the startup probe first, then liveness and readiness side by side. */
   const oneStart = (c: Pod["containers"][number]) =>
     Effect.gen(function*() {
-      if (c.readinessProbe?.exec !== undefined) yield* setReady(c.name, false)
-      if (c.startupProbe?.exec !== undefined) {
+      if (c.readinessProbe !== undefined) yield* setReady(c.name, false)
+      if (c.startupProbe !== undefined) {
         const r = yield* untilStarted(c.startupProbe, check(c.name, c.startupProbe))
         if (!r.started) {
           yield* kill(c.name, "startup", c.startupProbe, r)
@@ -102,8 +113,8 @@ export const watchProbes = (prober: ProberService, rec: Recorder, pod: Pod, h: R
         }
       }
       yield* Effect.all([
-        c.livenessProbe?.exec !== undefined ? liveness(c.name, c.livenessProbe) : Effect.void,
-        c.readinessProbe?.exec !== undefined ? readiness(c.name, c.readinessProbe) : Effect.void
+        c.livenessProbe !== undefined ? liveness(c.name, c.livenessProbe) : Effect.void,
+        c.readinessProbe !== undefined ? readiness(c.name, c.readinessProbe) : Effect.void
       ], { concurrency: "unbounded", discard: true })
       // Killed, or nothing left to probe: wait for the next start (or the run's end).
       return yield* Effect.never
@@ -119,7 +130,7 @@ export const watchProbes = (prober: ProberService, rec: Recorder, pod: Pod, h: R
     })
 
   const probed = pod.containers.filter((c) =>
-    [c.livenessProbe, c.readinessProbe, c.startupProbe].some((p) => p?.exec !== undefined)
+    [c.livenessProbe, c.readinessProbe, c.startupProbe].some((p) => p !== undefined)
   )
   return Effect.forEach(probed, container, { concurrency: "unbounded", discard: true })
 }

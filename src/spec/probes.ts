@@ -1,7 +1,7 @@
 /**
  * Health probes of a container, as Schemas (pure): Kubernetes' names and fields, so a manifest's
  * probe reads the same in Tank's spec. What they do at run time lives in src/probes/; what is not
- * run yet is refused by probeIssues.
+ * run (HTTPS) is refused by probeIssues.
  *
  *   livenessProbe:  fails `failureThreshold` times in a row → the container is stopped and restarted
  *                   under the pod's restart policy and backoff
@@ -120,8 +120,7 @@ type Issue = { readonly path: ReadonlyArray<PropertyKey>; readonly message: stri
 
 /**
  * Liveness and startup probes pass on the first success (Kubernetes refuses any other value). What
- * the agent does not run yet is refused rather than silently ignored: httpGet/tcpSocket handlers
- * (src/probes/README.md).
+ * the agent does not run is refused rather than silently ignored: an HTTPS httpGet.
  */
 export const probeIssues = (
   c: {
@@ -137,8 +136,8 @@ export const probeIssues = (
       : []
   ),
   ...(["livenessProbe", "readinessProbe", "startupProbe"] as const).flatMap((p) =>
-    (["httpGet", "tcpSocket"] as const).flatMap((k) =>
-      c[p]?.[k] !== undefined ? [{ path: [...at, p, k], message: "not run by this Tank yet (exec probes are)" }] : []
-    )
+    c[p]?.httpGet?.scheme === "HTTPS"
+      ? [{ path: [...at, p, "httpGet", "scheme"], message: "HTTPS probes are not run by this Tank (HTTP is)" }]
+      : []
   )
 ]

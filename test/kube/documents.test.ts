@@ -154,14 +154,17 @@ describe("Kubernetes documentation pod examples", () => {
     expect(warnings).toEqual([])
   })
 
-  it("readiness and startup probes map too; httpGet handlers (not run yet) are refused by path", () => {
+  it("readiness and startup probes map too; httpGet maps, an HTTPS one is refused by path", () => {
     const text = fixture("exec-liveness.yaml")
     const readiness = pod(text.replace("livenessProbe:", "readinessProbe:"))
     expect(readiness.pod.containers[0]!.readinessProbe?.exec?.command).toEqual(["cat", "/tmp/healthy"])
     const startup = pod(text.replace("livenessProbe:", "startupProbe:"))
     expect(startup.pod.containers[0]!.startupProbe?.periodSeconds).toBe(5)
-    expect(refused(text.replace(/exec:\n\s+command:\n\s+- cat\n\s+- \/tmp\/healthy/, "httpGet: { path: /, port: 80 }")))
-      .toEqual([expect.stringMatching(/^spec\.containers\[0\]\.livenessProbe\.httpGet: not run by this Tank yet/)])
+    const handler = /exec:\n\s+command:\n\s+- cat\n\s+- \/tmp\/healthy/
+    expect(pod(text.replace(handler, "httpGet: { path: /x, port: 80 }")).pod.containers[0]!.livenessProbe?.httpGet)
+      .toEqual({ path: "/x", port: 80, scheme: "HTTP" })
+    expect(refused(text.replace(handler, "httpGet: { path: /, port: 443, scheme: HTTPS }")))
+      .toEqual([expect.stringMatching(/^spec\.containers\[0\]\.livenessProbe\.httpGet\.scheme: HTTPS probes/)])
   })
 })
 
