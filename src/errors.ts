@@ -21,6 +21,7 @@ export {
   PodMonitorBusy,
   SpawnFailed
 } from "./exec/errors.js"
+export { ExecUserLookupFailed } from "./exec/user.js"
 export {
   BlobNotFound,
   BlobTruncated,
