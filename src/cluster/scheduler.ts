@@ -3,9 +3,9 @@
  * desired pods or the nodes change, and at least every `resyncIntervalMs`, read both, decide with
  * `place` (placement.ts) and carry the decisions out:
  *
- * - Bind: `Store.bind(pod, node, { expectRevision })`, then a "scheduled" event naming the node. A
- *   RevisionConflict (the pod changed since it was read) is skipped: the change wakes the loop again
- *   and the next pass decides on the new spec.
+ * - Bind: `Store.bind(pod, node, { expectRevision, event })`: the binding and a "scheduled" event naming
+ *   the node, in one transaction. A RevisionConflict (the pod changed since it was read) is skipped: the
+ *   change wakes the loop again and the next pass decides on the new spec.
  * - Lost: status phase "lost" with the node and a reason, and a "lost" event, once per outage.
  * - Unschedulable: status phase "unschedulable" with the reason and an "unschedulable" event (when
  *   the reason changed), unbinding the pod if its node no longer suits its spec. A reschedulable pod
@@ -24,7 +24,7 @@
  * itself never fails, so a leader does not resign over a hiccup.
  */
 import { Clock, Duration, Effect, Option, Queue, Schedule, Stream } from "effect"
-import type { PodStatus } from "../store/status.js"
+import type { NewPodEvent, PodStatus } from "../store/status.js"
 import { Store, type StoredPod } from "../store/Store.js"
 import { Nodes, type NodeState } from "./Cluster.js"
 import { type Decision, place } from "./placement.js"
@@ -138,8 +138,8 @@ export const runScheduler = (options: SchedulerOptions): Effect.Effect<never, ne
         discard: true
       })
 
-    const bind = (pod: string, node: string | null, revision: number) =>
-      store.bind(pod, node, { expectRevision: revision }).pipe(
+    const bind = (pod: string, node: string | null, revision: number, event?: Omit<NewPodEvent, "pod">) =>
+      store.bind(pod, node, { expectRevision: revision, ...(event ? { event } : {}) }).pipe(
         Effect.map(Option.isSome),
         // Changed (or became unreadable) since it was read: the next pass decides again.
         Effect.catchTags({ RevisionConflict: () => Effect.succeed(false), InvalidRecord: () => Effect.succeed(false) })
@@ -148,20 +148,19 @@ export const runScheduler = (options: SchedulerOptions): Effect.Effect<never, ne
     const act = (d: Decision, status: PodStatus | undefined, specRevision: number, now: number) => {
       switch (d._tag) {
         case "Bind":
-          return bind(d.pod, d.node, d.revision).pipe(Effect.flatMap((bound) =>
-            bound
-              ? store.appendEvent({
-                at: iso(now),
-                pod: d.pod,
-                type: "scheduled",
-                message: d.from === null
-                  ? `bound to node ${d.node} (${d.reason})`
-                  : `moved from node ${d.from} to node ${d.node} (${d.reason})`
-              }).pipe(
-                Effect.zipRight(Effect.logInfo(`scheduler: pod ${d.pod} → node ${d.node} (${d.reason})`))
-              )
-              : Effect.void
-          ))
+          // The "scheduled" event goes in the binding's transaction: the bound node's agent sees the
+          // binding only after it, so its "starting" never precedes it in `tank events`.
+          return bind(d.pod, d.node, d.revision, {
+            at: iso(now),
+            type: "scheduled",
+            message: d.from === null
+              ? `bound to node ${d.node} (${d.reason})`
+              : `moved from node ${d.from} to node ${d.node} (${d.reason})`
+          }).pipe(
+            Effect.flatMap((bound) =>
+              bound ? Effect.logInfo(`scheduler: pod ${d.pod} → node ${d.node} (${d.reason})`) : Effect.void
+            )
+          )
         case "Lost":
           // Once per outage: a status already saying lost on that node is left alone.
           return status?.phase === "lost" && status.node === d.node

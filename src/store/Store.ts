@@ -147,6 +147,15 @@ export interface WriteOptions {
   readonly expectRevision?: number
 }
 
+/**
+ * A binding, with the event that tells of it written in the same transaction: the event's id is
+ * then below anything another process writes after seeing the binding (the bound node's agent
+ * starting the pod), so `tank events` never shows a pod starting before it was scheduled.
+ */
+export interface BindOptions extends WriteOptions {
+  readonly event?: Omit<NewPodEvent, "pod">
+}
+
 export interface StoreService {
   /** Create or replace. */
   readonly put: (pod: Pod, options?: WriteOptions) => Effect.Effect<StoredPod, StoreError | RevisionConflict>
@@ -168,12 +177,13 @@ export interface StoreService {
   readonly requestRestart: (name: string) => Effect.Effect<Option.Option<StoredPod>, StoreError | InvalidRecord>
   /**
    * Bind the pod to a node (null: unbind), keeping its spec; a new revision on the change feed.
-   * None if no such pod. With `expectRevision`, only if the pod is still at that revision.
+   * None if no such pod. With `expectRevision`, only if the pod is still at that revision. With
+   * `event`, that event is appended atomically with the binding (and not at all without it).
    */
   readonly bind: (
     name: string,
     node: string | null,
-    options?: WriteOptions
+    options?: BindOptions
   ) => Effect.Effect<Option.Option<StoredPod>, StoreError | RevisionConflict | InvalidRecord>
   /** The store-wide revision now. */
   readonly revision: Effect.Effect<number, StoreError>

@@ -14,7 +14,9 @@ import { Effect, Either, Option } from "effect"
 import type { Pod } from "../spec/Pod.js"
 import type { EtcdEnv } from "./etcdCall.js"
 import {
+  encodeEventBody,
   encodePodValue,
+  newEventKey,
   newWriteId,
   podKey,
   PODS,
@@ -24,6 +26,7 @@ import {
 } from "./etcdRecords.js"
 import {
   AlreadyExists,
+  type BindOptions,
   type InvalidRecord,
   type PodList,
   RevisionConflict,
@@ -39,7 +42,13 @@ type Bookkeeping = { readonly restartGeneration: number; readonly node: string |
 
 /** What a compare-and-swap step decided, given the pod as it is now. */
 type Decision<A> =
-  | { readonly _tag: "Write"; readonly spec: Pod; readonly keep: Bookkeeping }
+  | {
+    readonly _tag: "Write"
+    readonly spec: Pod
+    readonly keep: Bookkeeping
+    /** Other keys put in the same transaction (fixed across retries: written once or not at all). */
+    readonly also?: ReadonlyArray<readonly [key: string, value: string]>
+  }
   | { readonly _tag: "Done"; readonly result: A }
 
 const revisionOf = (cur: Option.Option<Current>): number | null =>
@@ -107,7 +116,7 @@ export const makePods = ({ call, kv, prefix }: EtcdEnv) => {
       const value = encodePodValue({ spec: decision.spec, ...decision.keep, updatedAt, writeId })
       const res = yield* call(op, key, (deadline) =>
         kv.if(key, "Mod", "==", revisionOf(cur) ?? 0).options({ deadline })
-          .then(kv.put(key).value(value))
+          .then(kv.put(key).value(value), ...(decision.also ?? []).map(([k, v]) => kv.put(k).value(v)))
           .else(kv.get(key))
           .commit())
       if (!res.succeeded) {
@@ -187,7 +196,13 @@ export const makePods = ({ call, kv, prefix }: EtcdEnv) => {
   }
 
   /** Rewrite an existing pod's bookkeeping, keeping its spec; None if absent, its record if unreadable. */
-  const touch = (op: string, name: string, update: (cur: Valid) => Bookkeeping, expected?: number) =>
+  const touch = (
+    op: string,
+    name: string,
+    update: (cur: Valid) => Bookkeeping,
+    expected?: number,
+    also?: ReadonlyArray<readonly [string, string]>
+  ) =>
     cas<Option.Option<StoredPod>, RevisionConflict | InvalidRecord>(op, name, false, (cur) =>
       Effect.zipRight(
         expect(name, expected, cur),
@@ -198,7 +213,8 @@ export const makePods = ({ call, kv, prefix }: EtcdEnv) => {
               ? Effect.succeed<Decision<Option.Option<StoredPod>>>({
                 _tag: "Write",
                 spec: c.right.spec,
-                keep: update(c.right)
+                keep: update(c.right),
+                ...(also ? { also } : {})
               })
               : Effect.fail(c.left.record)
         })
@@ -210,8 +226,15 @@ export const makePods = ({ call, kv, prefix }: EtcdEnv) => {
       Effect.catchTag("RevisionConflict", Effect.die)
     )
 
-  const bind = (name: string, node: string | null, opts?: WriteOptions) =>
-    touch("bind", name, (c) => ({ restartGeneration: c.restartGeneration, node }), opts?.expectRevision)
+  const bind = (name: string, node: string | null, opts?: BindOptions) =>
+    touch(
+      "bind",
+      name,
+      (c) => ({ restartGeneration: c.restartGeneration, node }),
+      opts?.expectRevision,
+      // The event key is drawn once: a retried transaction writes the same key, never a second event.
+      opts?.event ? [[newEventKey(), encodeEventBody({ ...opts.event, pod: name })]] : undefined
+    )
 
   return {
     get: (name: string): Effect.Effect<Option.Option<StoredPod>, StoreError | InvalidRecord> =>

@@ -5,7 +5,7 @@
  */
 import { Effect, Layer, Option, PubSub, Ref, Stream } from "effect"
 import type { Pod } from "../spec/Pod.js"
-import type { PodEvent, PodStatus } from "./status.js"
+import type { NewPodEvent, PodEvent, PodStatus } from "./status.js"
 import { AlreadyExists, type Change, RevisionConflict, Store, type StoredPod } from "./Store.js"
 
 const CHANGE_HISTORY = 1000
@@ -66,7 +66,19 @@ export const make = Effect.gen(function*() {
       : Effect.void
 
   /** Rewrite an existing pod's bookkeeping (not its spec) as a new revision; None if absent. */
-  const touch = (name: string, update: (cur: StoredPod) => Partial<StoredPod>, expected?: number) =>
+  const withEvent = (s: State, event: NewPodEvent | undefined): State =>
+    event === undefined ? s : {
+      ...s,
+      nextEventId: s.nextEventId + 1,
+      events: [...s.events, { ...event, id: s.nextEventId }].slice(-EVENT_HISTORY)
+    }
+
+  const touch = (
+    name: string,
+    update: (cur: StoredPod) => Partial<StoredPod>,
+    expected?: number,
+    event?: Omit<NewPodEvent, "pod">
+  ) =>
     Effect.gen(function*() {
       const s = yield* Ref.get(state)
       const cur = s.pods.get(name)
@@ -74,7 +86,8 @@ export const make = Effect.gen(function*() {
       if (!cur) return Option.none<StoredPod>()
       const revision = s.revision + 1
       const stored: StoredPod = { ...cur, ...update(cur), revision, updatedAt: Date.now() }
-      yield* Ref.set(state, commit(s, { _tag: "PodPut", revision, pod: stored }, new Map(s.pods).set(name, stored)))
+      const next = commit(s, { _tag: "PodPut", revision, pod: stored }, new Map(s.pods).set(name, stored))
+      yield* Ref.set(state, withEvent(next, event && { ...event, pod: name }))
       yield* notify
       return Option.some(stored)
     })
@@ -120,7 +133,7 @@ export const make = Effect.gen(function*() {
       touch(name, (cur) => ({ restartGeneration: cur.restartGeneration + 1 })).pipe(
         Effect.catchTag("RevisionConflict", Effect.die)
       ),
-    bind: (name, node, opts) => touch(name, () => ({ node }), opts?.expectRevision),
+    bind: (name, node, opts) => touch(name, () => ({ node }), opts?.expectRevision, opts?.event),
     revision: Ref.get(state).pipe(Effect.map((s) => s.revision)),
     watch: (fromRevision) =>
       Stream.unwrap(Effect.gen(function*() {
@@ -148,7 +161,7 @@ export const make = Effect.gen(function*() {
     appendEvent: (event) =>
       Ref.modify(state, (s) => {
         const stored: PodEvent = { ...event, id: s.nextEventId }
-        return [stored, { ...s, nextEventId: s.nextEventId + 1, events: [...s.events, stored].slice(-EVENT_HISTORY) }]
+        return [stored, withEvent(s, event)]
       }).pipe(Effect.tap(() => notify)),
     events: (afterId) =>
       Stream.unwrap(Effect.gen(function*() {

@@ -25,9 +25,10 @@ import {
   statusFromRow
 } from "./rows.js"
 import { writeNudges } from "./sqliteNotify.js"
-import { encodeStatusJson, type PodEvent, type PodStatus } from "./status.js"
+import { encodeStatusJson, type NewPodEvent, type PodEvent, type PodStatus } from "./status.js"
 import {
   AlreadyExists,
+  type BindOptions,
   type Change,
   type InvalidRecord,
   type PodList,
@@ -289,14 +290,26 @@ export const make = (options: SqlStoreOptions = {}) =>
           Effect.catchIf((e): e is "absent" => e === "absent", () => Effect.succeedNone)
         )
 
-    const bind = (name: string, node: string | null, opts?: { readonly expectRevision?: number }) =>
+    const insertEvent = (event: NewPodEvent) =>
+      Effect.gen(function*() {
+        const [row] = yield* sql<{ id: number }>`INSERT INTO events (body) VALUES (${
+          JSON.stringify(event)
+        }) RETURNING id`
+        if (row!.id % 500 === 0) yield* sql`DELETE FROM events WHERE id <= ${row!.id - EVENT_HISTORY}`
+        return { ...event, id: row!.id }
+      })
+
+    const bind = (name: string, node: string | null, opts?: BindOptions) =>
       write("bind", name, (rev) =>
         Effect.gen(function*() {
           const cur = yield* existing(name)
           if (opts?.expectRevision !== undefined && (cur?.revision ?? 0) !== opts.expectRevision) {
             return yield* new RevisionConflict({ name, expected: opts.expectRevision, actual: cur?.revision ?? null })
           }
-          return yield* touch(rev, name, (p) => ({ ...p, node }))
+          const bound = yield* touch(rev, name, (p) => ({ ...p, node }))
+          // In the binding's transaction: both or neither.
+          if (opts?.event) yield* insertEvent({ ...opts.event, pod: name })
+          return bound
         })).pipe(
           Effect.map(Option.some),
           Effect.catchIf((e): e is "absent" => e === "absent", () => Effect.succeedNone)
@@ -447,13 +460,7 @@ export const make = (options: SqlStoreOptions = {}) =>
     }
 
     const appendEvent: Store["Type"]["appendEvent"] = (event) =>
-      Effect.gen(function*() {
-        const [row] = yield* sql<{ id: number }>`INSERT INTO events (body) VALUES (${
-          JSON.stringify(event)
-        }) RETURNING id`
-        if (row!.id % 500 === 0) yield* sql`DELETE FROM events WHERE id <= ${row!.id - EVENT_HISTORY}`
-        return { ...event, id: row!.id }
-      }).pipe(wrap("appendEvent"), Effect.tap(() => PubSub.publish(local, undefined)))
+      insertEvent(event).pipe(wrap("appendEvent"), Effect.tap(() => PubSub.publish(local, undefined)))
 
     const eventsAfter = (after: number) =>
       sql`SELECT ${eventColumns} FROM events WHERE id > ${after} ORDER BY id`.pipe(

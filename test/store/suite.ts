@@ -151,6 +151,23 @@ export const storeSuite = (label: string, layer: Layer.Layer<Store>, options: Su
         }).pipe(Effect.provide(layer))
     )
 
+    scoped(
+      "bind with an event: written with the binding, ordered before later events; not at all on a conflict",
+      () =>
+        Effect.gen(function*() {
+          const store = yield* Store
+          const a = yield* store.put(pod("web"))
+          const event = { at: "2026-01-01T00:00:00.000Z", type: "scheduled", message: "bound to node n1" } as const
+          yield* store.bind("web", "n1", { expectRevision: a.revision, event })
+          yield* store.appendEvent({ at: "2026-01-01T00:00:01.000Z", pod: "web", type: "starting", message: "" })
+          const err = yield* Effect.flip(store.bind("web", "n2", { expectRevision: a.revision, event }))
+          assert.strictEqual(err._tag, "RevisionConflict")
+          const evs = (yield* store.recentEvents(10)).events
+          assert.deepStrictEqual(evs.map((e) => [e.pod, e.type]), [["web", "scheduled"], ["web", "starting"]])
+          assert.isTrue(evs[0]!.id < evs[1]!.id)
+        }).pipe(Effect.provide(layer))
+    )
+
     live("bind appears on the change feed as a PodPut at its new revision", () =>
       Effect.gen(function*() {
         const store = yield* Store
