@@ -16,7 +16,7 @@
  */
 import { Duration, Effect } from "effect"
 import type { ProberService } from "../probes/Prober.js"
-import { readinessLoop, untilStarted, untilUnhealthy } from "../probes/timing.js"
+import { type ProbeOutcome, readinessLoop, untilStarted, untilUnhealthy } from "../probes/timing.js"
 import type { RunHandle } from "../runtime/Runtime.js"
 import type { Pod } from "../spec/Pod.js"
 import type { Probe } from "../spec/probes.js"
@@ -80,23 +80,38 @@ export const watchProbes = (prober: ProberService, rec: Recorder, pod: Pod, h: R
       }
     })
 
-  const setReady = (name: string, ready: boolean) =>
-    rec.update((s) =>
-      several
-        ? { ...s, containers: (s.containers ?? []).map((c) => c.name === name ? { ...c, ready } : c) }
-        : { ...s, ready }
-    )
+  /** The probes' verdict on a container (readers add whether it runs: src/api/readiness.ts). */
+  const setReady = (name: string, ready: boolean, reason?: string) =>
+    rec.update((s) => {
+      const mark = <T extends { readonly ready?: boolean | undefined; readonly readyReason?: string | undefined }>(
+        x: T
+      ): T => {
+        const { readyReason: _, ...rest } = x
+        return (ready || reason === undefined ? { ...rest, ready } : { ...rest, ready, readyReason: reason }) as T
+      }
+      return several
+        ? { ...s, containers: (s.containers ?? []).map((c) => c.name === name ? mark(c) : c) }
+        : mark(s)
+    })
+
+  /** Without a count, so a probe failing the same way again writes nothing new. */
+  const failedReason = (kind: string, probe: Probe, r: ProbeOutcome) => `${describe(kind, probe)} failed (${r.detail})`
 
   const readiness = (name: string, probe: Probe) =>
-    readinessLoop(probe, check(name, probe), (ready, r, inARow) =>
-      setReady(name, ready).pipe(
-        Effect.zipRight(rec.event(ready ? "ready" : "unready", {
-          container: name,
-          message: ready
-            ? `container ${name}: ${describe("readiness", probe)} passed`
-            : `container ${name}: ${describe("readiness", probe)} failed ${inARow} times in a row (${r.detail})`
-        }))
-      ))
+    readinessLoop(
+      probe,
+      check(name, probe),
+      (ready, r, inARow) =>
+        setReady(name, ready, ready ? undefined : failedReason("readiness", probe, r)).pipe(
+          Effect.zipRight(rec.event(ready ? "ready" : "unready", {
+            container: name,
+            message: ready
+              ? `container ${name}: ${describe("readiness", probe)} passed`
+              : `container ${name}: ${describe("readiness", probe)} failed ${inARow} times in a row (${r.detail})`
+          }))
+        ),
+      (r) => setReady(name, false, failedReason("readiness", probe, r))
+    )
 
   const liveness = (name: string, probe: Probe) =>
     Effect.flatMap(untilUnhealthy(probe, check(name, probe)), (bad) => kill(name, "liveness", probe, bad))
@@ -104,13 +119,24 @@ export const watchProbes = (prober: ProberService, rec: Recorder, pod: Pod, h: R
   /** One start of a container: the startup probe first, then liveness and readiness side by side. */
   const oneStart = (c: Pod["containers"][number]) =>
     Effect.gen(function*() {
-      if (c.readinessProbe !== undefined) yield* setReady(c.name, false)
-      if (c.startupProbe !== undefined) {
-        const r = yield* untilStarted(c.startupProbe, check(c.name, c.startupProbe))
+      const startup = c.startupProbe
+      const waiting = (kind: string, probe: Probe) => `${describe(kind, probe)} has not passed yet`
+      if (startup !== undefined) yield* setReady(c.name, false, waiting("startup", startup))
+      else if (c.readinessProbe !== undefined) yield* setReady(c.name, false, waiting("readiness", c.readinessProbe))
+      if (startup !== undefined) {
+        const r = yield* untilStarted(
+          startup,
+          check(c.name, startup),
+          (bad) => setReady(c.name, false, failedReason("startup", startup, bad))
+        )
         if (!r.started) {
-          yield* kill(c.name, "startup", c.startupProbe, r)
+          yield* kill(c.name, "startup", startup, r)
           return yield* Effect.never
         }
+        // Started: ready now unless a readiness probe is still to pass.
+        yield* c.readinessProbe !== undefined
+          ? setReady(c.name, false, waiting("readiness", c.readinessProbe))
+          : setReady(c.name, true)
       }
       yield* Effect.all([
         c.livenessProbe !== undefined ? liveness(c.name, c.livenessProbe) : Effect.void,
