@@ -121,7 +121,7 @@ export const layer = (
         stopPodsOnExit: options.stopPodsOnExit ?? config.stopPodsOnExit,
         agentPid: process.pid,
         stopGracePeriodMs: r.stopGracePeriodMs
-      }).pipe(Layer.provide(Probers.layer.pipe(Layer.provide(configLayer))))
+      }).pipe(Layer.provide(Probers.layer.pipe(Layer.provide(Layer.merge(configLayer, images)))))
       const storeAndSeed = Layer.provideMerge(seeded, store)
       const converging = cluster
         ? Layer.merge(reconciler.pipe(Layer.provide(Layer.merge(cluster.view, runtime))), cluster.background)

@@ -4,7 +4,8 @@
  * The agent writes only what the probes said (`ready`, `readyReason`, src/reconciler/probes.ts);
  * a container without such probes has nothing written, and whether it runs is in the status. So the
  * verdict needs the spec, and `Api.status`/`statusReport` apply this to what they read, as they do
- * observed.ts. Idempotent: a derived status derives to itself.
+ * observed.ts. Idempotent: a derived status derives to itself. The image healthcheck's `health` is
+ * dropped where the container does not run (what the agent last wrote is about an ended start).
  */
 import type { Pod } from "../spec/Pod.js"
 import type { ContainerStatus, PodStatus } from "../store/status.js"
@@ -30,9 +31,15 @@ const setReason = <T extends { readonly readyReason?: string | undefined }>(x: T
   return (reason === undefined ? rest : { ...rest, readyReason: reason }) as T
 }
 
+/** The image healthcheck's verdict is about a running container only (as docker shows it). */
+const noHealth = <T extends { readonly health?: unknown }>(x: T): T => {
+  const { health: _, ...rest } = x
+  return rest as T
+}
+
 /** The status with `ready` (and `readyReason` when not) for the pod and each container of several. */
 export const withReadiness = (s: PodStatus, spec: Pod): PodStatus => {
-  if (s.phase !== "running") return setReason({ ...s, ready: false }, undefined)
+  if (s.phase !== "running") return setReason(noHealth({ ...s, ready: false }), undefined)
   const several = s.containers !== undefined && s.containers.length > 1
   if (!several) {
     const c = spec.containers[0]
@@ -42,7 +49,8 @@ export const withReadiness = (s: PodStatus, spec: Pod): PodStatus => {
   const containers = s.containers!.map((cs): ContainerStatus => {
     const c = spec.containers.find((x) => x.name === cs.name)
     const v = c === undefined ? { ready: cs.state === "running" } : verdict(c, cs.state, cs)
-    return setReason({ ...cs, ready: v.ready }, v.reason)
+    const shown = cs.state === "running" ? cs : noHealth(cs)
+    return setReason({ ...shown, ready: v.ready }, v.reason)
   })
   const bad = containers.filter((c) => c.ready !== true)
   return setReason(

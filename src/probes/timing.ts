@@ -20,7 +20,10 @@ export interface Unhealthy extends ProbeOutcome {
 }
 
 /** One probe run, bounded by the probe's timeout. */
-export const probeOnce = (probe: Probe, check: Effect.Effect<ProbeOutcome>): Effect.Effect<ProbeOutcome> =>
+export const probeOnce = (
+  probe: Pick<Probe, "timeoutSeconds">,
+  check: Effect.Effect<ProbeOutcome>
+): Effect.Effect<ProbeOutcome> =>
   check.pipe(
     Effect.timeoutTo({
       duration: Duration.seconds(probe.timeoutSeconds),

@@ -15,11 +15,13 @@
  * All start over with each new start of their container.
  */
 import { Duration, Effect } from "effect"
+import { type Healthcheck, healthLoop } from "../probes/healthcheck.js"
 import type { ProberService } from "../probes/Prober.js"
 import { type ProbeOutcome, readinessLoop, untilStarted, untilUnhealthy } from "../probes/timing.js"
 import type { RunHandle } from "../runtime/Runtime.js"
 import type { Pod } from "../spec/Pod.js"
 import type { Probe } from "../spec/probes.js"
+import type { Health } from "../store/status.js"
 import type { Recorder } from "./record.js"
 
 /** How often a probe looks for its container's next start. */
@@ -57,11 +59,13 @@ export const watchProbes = (prober: ProberService, rec: Recorder, pod: Pod, h: R
       ? prober.tcpSocket(pod.name, probe.tcpSocket, pod.network === "host")
       : prober.exec(pod.name, name, probe.exec?.command ?? [])
 
-  /** The event and SIGKILL of an unhealthy container (liveness, or a startup probe that never passed). */
+  /**
+   * The event and SIGKILL of an unhealthy container (liveness, a startup probe that never passed, or
+   * the image's healthcheck with `healthcheck: restart`); `what` names the check.
+   */
   const kill = (
     name: string,
-    kind: string,
-    probe: Probe,
+    what: string,
     bad: { readonly failures: number; readonly detail: string }
   ) =>
     Effect.gen(function*() {
@@ -69,7 +73,7 @@ export const watchProbes = (prober: ProberService, rec: Recorder, pod: Pod, h: R
       yield* rec.event("unhealthy", {
         container: name,
         ...(hostPid !== undefined ? { hostPid } : {}),
-        message: `container ${name}: ${describe(kind, probe)} failed ${bad.failures} times in a row ` +
+        message: `container ${name}: ${what} failed ${bad.failures} times in a row ` +
           `(${bad.detail}); killed, to restart under the restart policy`
       })
       if (hostPid !== undefined) {
@@ -114,7 +118,7 @@ export const watchProbes = (prober: ProberService, rec: Recorder, pod: Pod, h: R
     )
 
   const liveness = (name: string, probe: Probe) =>
-    Effect.flatMap(untilUnhealthy(probe, check(name, probe)), (bad) => kill(name, "liveness", probe, bad))
+    Effect.flatMap(untilUnhealthy(probe, check(name, probe)), (bad) => kill(name, describe("liveness", probe), bad))
 
   /** One start of a container: the startup probe first, then liveness and readiness side by side. */
   const oneStart = (c: Pod["containers"][number]) =>
@@ -130,7 +134,7 @@ export const watchProbes = (prober: ProberService, rec: Recorder, pod: Pod, h: R
           (bad) => setReady(c.name, false, failedReason("startup", startup, bad))
         )
         if (!r.started) {
-          yield* kill(c.name, "startup", startup, r)
+          yield* kill(c.name, describe("startup", startup), r)
           return yield* Effect.never
         }
         // Started: ready now unless a readiness probe is still to pass.
@@ -138,12 +142,49 @@ export const watchProbes = (prober: ProberService, rec: Recorder, pod: Pod, h: R
           ? setReady(c.name, false, waiting("readiness", c.readinessProbe))
           : setReady(c.name, true)
       }
+      const hc = healthchecks.get(c.name)
       yield* Effect.all([
         c.livenessProbe !== undefined ? liveness(c.name, c.livenessProbe) : Effect.void,
-        c.readinessProbe !== undefined ? readiness(c.name, c.readinessProbe) : Effect.void
+        c.readinessProbe !== undefined ? readiness(c.name, c.readinessProbe) : Effect.void,
+        hc !== undefined ? health(c.name, hc, c.healthcheck === "restart") : Effect.void
       ], { concurrency: "unbounded", discard: true })
       // Killed, or nothing left to probe: wait for the next start (or the run's end).
       return yield* Effect.never
+    })
+
+  const setHealth = (name: string, health: Health) =>
+    rec.update((s) =>
+      several
+        ? { ...s, containers: (s.containers ?? []).map((c) => c.name === name ? { ...c, health } : c) }
+        : { ...s, health }
+    )
+
+  /**
+   * The image's HEALTHCHECK over one start: `health` in the status (written when the verdict, the
+   * streak or the output changes, not at every check), a `health` event at each change of verdict;
+   * with `restart`, an unhealthy container is killed as a failed liveness probe's is.
+   */
+  const health = (name: string, hc: Healthcheck, restart: boolean) =>
+    Effect.gen(function*() {
+      let shown: Health = { status: "starting", failingStreak: 0 }
+      yield* setHealth(name, shown)
+      yield* healthLoop(hc, prober.exec(pod.name, name, hc.command), (next, changed, r) =>
+        Effect.gen(function*() {
+          if (!changed && next.failingStreak === shown.failingStreak && next.output === shown.output) return
+          shown = next
+          yield* setHealth(name, next)
+          if (!changed) return
+          yield* rec.event("health", {
+            container: name,
+            message: `container ${name}: ${hc.name}: ${next.status}` +
+              (next.status === "unhealthy" ? ` after ${next.failingStreak} failures in a row` : "") + ` (${r.detail})`
+          })
+          if (restart && next.status === "unhealthy") {
+            yield* kill(name, hc.name, { failures: next.failingStreak, detail: r.detail })
+            // Killed: no more checks of this start (the next start begins again).
+            return yield* Effect.never
+          }
+        }))
     })
 
   /** Every start of a container (one container: the run ends with it, and this fiber with the run). */
@@ -155,8 +196,33 @@ export const watchProbes = (prober: ProberService, rec: Recorder, pod: Pod, h: R
       }
     })
 
-  const probed = pod.containers.filter((c) =>
+  const hasProbe = (c: Pod["containers"][number]) =>
     [c.livenessProbe, c.readinessProbe, c.startupProbe].some((p) => p !== undefined)
+  /** Containers without a probe of their own run their image's HEALTHCHECK, unless `healthcheck: off`. */
+  const healthchecks = new Map<string, Healthcheck>()
+  const lookUp = Effect.forEach(
+    pod.containers.filter((c) => !hasProbe(c) && c.healthcheck !== "off" && typeof c.image === "string"),
+    (c) =>
+      prober.imageHealthcheck(c.image as string).pipe(
+        Effect.flatMap(({ healthcheck, warnings }) =>
+          Effect.gen(function*() {
+            for (const w of warnings) yield* Effect.logWarning(`pod ${pod.name}, container ${c.name}: ${w}`)
+            if (healthcheck !== undefined) healthchecks.set(c.name, healthcheck)
+          })
+        )
+      ),
+    { discard: true }
   )
-  return Effect.forEach(probed, container, { concurrency: "unbounded", discard: true })
+  return lookUp.pipe(
+    Effect.zipRight(Effect.suspend(() =>
+      Effect.forEach(
+        pod.containers.filter((c) => hasProbe(c) || healthchecks.has(c.name)),
+        container,
+        {
+          concurrency: "unbounded",
+          discard: true
+        }
+      )
+    ))
+  )
 }
