@@ -187,14 +187,19 @@ export const watchProbes = (prober: ProberService, rec: Recorder, pod: Pod, h: R
         }))
     })
 
-  /** Every start of a container (one container: the run ends with it, and this fiber with the run). */
+  /**
+   * Every start of a container. One container: the run ends with it, and this fiber with the run,
+   * so there is no next start to look for (and no poll timer per probed pod: probes cost little).
+   */
   const container = (c: Pod["containers"][number]) =>
-    Effect.gen(function*() {
-      while (true) {
-        const before = current(c.name).startedAt
-        yield* Effect.raceFirst(oneStart(c), restarted(c.name, before))
-      }
-    })
+    several
+      ? Effect.gen(function*() {
+        while (true) {
+          const before = current(c.name).startedAt
+          yield* Effect.raceFirst(oneStart(c), restarted(c.name, before))
+        }
+      })
+      : oneStart(c)
 
   const hasProbe = (c: Pod["containers"][number]) =>
     [c.livenessProbe, c.readinessProbe, c.startupProbe].some((p) => p !== undefined)
