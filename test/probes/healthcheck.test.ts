@@ -6,10 +6,13 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Ref, TestClock } from "effect"
-import { Schema } from "effect"
+import { Either, Schema } from "effect"
 import { ImageRunConfig } from "../../src/image/registry/oci.js"
+import { decodeDocument, toTankDocuments } from "../../src/kube/documents.js"
+import { toKube } from "../../src/kube/toKube.js"
 import { decodeHealthcheck, DEFAULTS, healthLoop } from "../../src/probes/healthcheck.js"
 import type { ProbeOutcome } from "../../src/probes/timing.js"
+import { decodePodEither } from "../../src/spec/decode.js"
 
 const S = 1_000_000_000
 
@@ -145,4 +148,31 @@ describe("healthLoop", () => {
       yield* Fiber.interrupt(fiber)
       assert.deepStrictEqual(yield* Ref.get(seen), ["unhealthy no answer within 0.5s (timeoutSeconds)"])
     }))
+})
+
+describe("the spec's healthcheck field", () => {
+  const pod = (c: Record<string, unknown>, init = false) => ({
+    name: "p",
+    containers: [{ name: "app", image: "busybox", ...(init ? {} : c) }],
+    ...(init ? { initContainers: [{ name: "init", image: "busybox", ...c }] } : {})
+  })
+  it("show | restart | off; anything else is refused naming the field; not on init containers", () => {
+    for (const mode of ["show", "restart", "off"]) {
+      assert.strictEqual(
+        Either.getOrThrow(decodePodEither(pod({ healthcheck: mode }))).containers[0]!.healthcheck,
+        mode
+      )
+    }
+    const bad = decodePodEither(pod({ healthcheck: true }))
+    assert.isTrue(Either.isLeft(bad))
+    assert.match(Either.isLeft(bad) ? bad.left.message : "", /containers\.0\.healthcheck|containers\[0\]\.healthcheck/)
+    const init = decodePodEither(pod({ healthcheck: "restart" }, true))
+    assert.match(Either.isLeft(init) ? init.left.message : "", /init containers run to completion/)
+  })
+
+  it("survives -o kube and back (Kubernetes has no such field: it rides in tank/extra)", () => {
+    const p = Either.getOrThrow(decodePodEither(pod({ healthcheck: "restart" })))
+    const [doc] = toTankDocuments([{ spec: toKube(p), where: "-" }])
+    assert.strictEqual(Either.getOrThrow(decodeDocument(doc!)).containers[0]!.healthcheck, "restart")
+  })
 })
