@@ -203,31 +203,30 @@ export const watchProbes = (prober: ProberService, rec: Recorder, pod: Pod, h: R
 
   const hasProbe = (c: Pod["containers"][number]) =>
     [c.livenessProbe, c.readinessProbe, c.startupProbe].some((p) => p !== undefined)
-  /** Containers without a probe of their own run their image's HEALTHCHECK, unless `healthcheck: off`. */
+  /**
+   * Containers without a probe of their own run their image's HEALTHCHECK, unless `healthcheck: off`;
+   * each looks it up in its own fiber, so a lookup never holds up another container's probes.
+   */
   const healthchecks = new Map<string, Healthcheck>()
-  const lookUp = Effect.forEach(
-    pod.containers.filter((c) => !hasProbe(c) && c.healthcheck !== "off" && typeof c.image === "string"),
-    (c) =>
-      prober.imageHealthcheck(c.image as string).pipe(
-        Effect.flatMap(({ healthcheck, warnings }) =>
-          Effect.gen(function*() {
-            for (const w of warnings) yield* Effect.logWarning(`pod ${pod.name}, container ${c.name}: ${w}`)
-            if (healthcheck !== undefined) healthchecks.set(c.name, healthcheck)
-          })
-        )
-      ),
-    { discard: true }
-  )
-  return lookUp.pipe(
-    Effect.zipRight(Effect.suspend(() =>
-      Effect.forEach(
-        pod.containers.filter((c) => hasProbe(c) || healthchecks.has(c.name)),
-        container,
-        {
-          concurrency: "unbounded",
-          discard: true
-        }
+  const withHealthcheck = (c: Pod["containers"][number]) =>
+    prober.imageHealthcheck(c.image as string).pipe(
+      Effect.flatMap(({ healthcheck, warnings }) =>
+        Effect.gen(function*() {
+          for (const w of warnings) yield* Effect.logWarning(`pod ${pod.name}, container ${c.name}: ${w}`)
+          if (healthcheck === undefined) return
+          healthchecks.set(c.name, healthcheck)
+          yield* container(c)
+        })
       )
-    ))
+    )
+  return Effect.forEach(
+    pod.containers,
+    (c) =>
+      hasProbe(c)
+        ? container(c)
+        : c.healthcheck !== "off" && typeof c.image === "string"
+        ? withHealthcheck(c)
+        : Effect.void,
+    { concurrency: "unbounded", discard: true }
   )
 }
