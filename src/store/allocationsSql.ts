@@ -5,9 +5,8 @@
  * queue on the busy handler instead of both picking the same free address.
  */
 import { SqlClient } from "@effect/sql"
-import { SqliteClient } from "@effect/sql-sqlite-node"
 import type { SqlError } from "@effect/sql/SqlError"
-import { Effect, Layer, Schedule } from "effect"
+import { Effect, Layer } from "effect"
 import {
   AddressTaken,
   type Allocation,
@@ -19,6 +18,7 @@ import {
   PoolExhausted,
   poolSize
 } from "./Allocations.js"
+import { busyRetry, sqliteConnection, sqlMessage } from "./sqlite.js"
 import { StoreError } from "./Store.js"
 
 const SCHEMA = [
@@ -32,12 +32,6 @@ const isBusy = (e: unknown): boolean => {
   const code = (e as { cause?: { code?: unknown } }).cause?.code
   return typeof code === "string" && (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED"))
 }
-
-const busyRetry = Schedule.exponential("5 millis", 1.5).pipe(
-  Schedule.union(Schedule.spaced("200 millis")),
-  Schedule.jittered,
-  Schedule.upTo("30 seconds")
-)
 
 interface Row {
   readonly pool: string
@@ -62,7 +56,7 @@ export const makeSql = Effect.gen(function*() {
       Effect.retry({ schedule: busyRetry, while: (e) => (e as { _tag?: string })._tag === "SqlError" && isBusy(e) }),
       Effect.mapError((e) =>
         (e as { _tag?: string })._tag === "SqlError"
-          ? new StoreError({ op, message: `allocations: ${(e as SqlError).message}`, cause: e })
+          ? new StoreError({ op, message: `allocations: ${sqlMessage(e as SqlError)}`, cause: e })
           : e as Exclude<E, SqlError>
       )
     )
@@ -151,7 +145,7 @@ export const layerSql: Layer.Layer<Allocations, StoreError, SqlClient.SqlClient>
  */
 export const layerSqlite = (filename: string): Layer.Layer<Allocations, StoreError> =>
   layerSql.pipe(
-    Layer.provide(SqliteClient.layer({ filename })),
+    Layer.provide(sqliteConnection(filename)),
     Layer.mapError((cause) =>
       cause instanceof StoreError
         ? cause
