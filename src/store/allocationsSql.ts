@@ -19,6 +19,7 @@ import {
   poolSize
 } from "./Allocations.js"
 import { busyRetry, sqliteConnection, sqlMessage } from "./sqlite.js"
+import { transaction } from "./sqliteTx.js"
 import { StoreError } from "./Store.js"
 
 const SCHEMA = [
@@ -72,7 +73,7 @@ export const makeSql = Effect.gen(function*() {
     Effect.zipRight(
       sql`INSERT INTO allocations_lock (id, n) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET n = n + 1`,
       body
-    ).pipe(sql.withTransaction, wrap(op))
+    ).pipe(transaction(sql), wrap(op))
 
   const mine = (pool: string, holder: string, nic: string) =>
     sql<Row>`SELECT pool, address, holder, nic, at FROM allocations

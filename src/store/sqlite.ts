@@ -29,6 +29,7 @@ import {
   statusFromRow
 } from "./rows.js"
 import { writeNudges } from "./sqliteNotify.js"
+import { transaction } from "./sqliteTx.js"
 import { encodeStatusJson, type NewPodEvent, type PodEvent, type PodStatus } from "./status.js"
 import {
   AlreadyExists,
@@ -88,11 +89,20 @@ export const busyRetry = Schedule.exponential("5 millis", 1.5).pipe(
   Schedule.upTo(BUSY_GIVE_UP)
 )
 
-/** A failure's message; for a lock never released, one that says so and how long it was waited for. */
-export const sqlMessage = (e: SqlError): string =>
-  isBusy(e)
-    ? `the store stayed locked by another process for ${Duration.format(BUSY_GIVE_UP)}: ${e.message}`
+/**
+ * A failure's message, with SQLite's own reason and code (the SqlError's is a generic "Failed to
+ * execute statement"); a full disk and a lock never released say so in words.
+ */
+export const sqlMessage = (e: SqlError): string => {
+  const cause = e.cause as { code?: unknown; message?: unknown } | undefined
+  const code = typeof cause?.code === "string" ? cause.code : undefined
+  const detail = typeof cause?.message === "string"
+    ? `${cause.message}${code ? ` (${code})` : ""}`
     : e.message
+  if (isBusy(e)) return `the store stayed locked by another process for ${Duration.format(BUSY_GIVE_UP)}: ${detail}`
+  if (code?.startsWith("SQLITE_FULL")) return `no space left for the store, nothing was written: ${detail}`
+  return detail
+}
 
 const wrap = (op: string) => <A, R>(eff: Effect.Effect<A, SqlError, R>): Effect.Effect<A, StoreError, R> =>
   eff.pipe(
@@ -168,7 +178,7 @@ export const make = (options: SqlStoreOptions = {}) =>
         if (rev % 100 === 0) yield* sql`DELETE FROM changes WHERE revision <= ${rev - CHANGE_HISTORY}`
         return result
       }).pipe(
-        sql.withTransaction,
+        transaction(sql),
         Effect.retry({
           schedule: busyRetry,
           while: (e) => (e as { _tag?: string })._tag === "SqlError" && isBusy(e as SqlError)
@@ -455,7 +465,7 @@ export const make = (options: SqlStoreOptions = {}) =>
               return true
             })).pipe(Effect.catchIf((e): e is "kept" => e === "kept", () => Effect.succeed(false)))
         case "status":
-          return sql.withTransaction(Effect.gen(function*() {
+          return transaction(sql)(Effect.gen(function*() {
             const [row] = yield* sql`SELECT ${statusColumns} FROM status WHERE name = ${key}`
             if (!row || Either.isRight(statusFromRow(row))) return false
             yield* sql`DELETE FROM status WHERE name = ${key}`
@@ -464,7 +474,7 @@ export const make = (options: SqlStoreOptions = {}) =>
         case "event": {
           const id = Number(key)
           if (!Number.isSafeInteger(id)) return Effect.succeed(false)
-          return sql.withTransaction(Effect.gen(function*() {
+          return transaction(sql)(Effect.gen(function*() {
             const [row] = yield* sql`SELECT ${eventColumns} FROM events WHERE id = ${id}`
             if (!row || Either.isRight(eventFromRow(row))) return false
             yield* sql`DELETE FROM events WHERE id = ${id}`
