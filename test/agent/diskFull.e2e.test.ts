@@ -5,7 +5,7 @@
  * keeps its process, the store stays readable with nothing half-written, the run records stay whole
  * (no torn record, no leftover temp file), the agent keeps running; once space is freed, the same
  * applies succeed and converge. The tmpfs is mounted on the test's own temp dir and unmounted (after
- * sweeping what the pods left) even on failure.
+ * sweeping what the pods left) even on failure; the image cache is a symlink out of it.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer, Option } from "effect"
@@ -81,6 +81,12 @@ describe("the data dir's filesystem is full (root)", () => {
             Effect.ensuring(Effect.sync(() => execFileSync("umount", ["-l", env.dataDir])))
           )
         )
+        // The image cache stays on the real disk (a symlink out of the tmpfs): extraction keeps a
+        // 512 MiB reserve free, which the small tmpfs never has.
+        const images = `${env.dataDir}-images`
+        fs.mkdirSync(images, { mode: 0o700 })
+        yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(images, { recursive: true, force: true })))
+        fs.symlinkSync(images, path.join(env.dataDir, "images"))
         const cli = buildCli()
         yield* Effect.addFinalizer(() => Effect.sync(cli.cleanup))
         fs.writeFileSync(
