@@ -8,13 +8,12 @@
  */
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import koffi from "koffi"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { libc } from "../../src/host/libc.js"
 import { tmpDir } from "../support/tmp.js"
 import { MachineLive, probeRootfs, runJson, startSleeper } from "./support.js"
 
-const fcntl = koffi.load("libc.so.6").func("int fcntl(int fd, int cmd, ...)")
 const F_SETFD = 2
 
 /** The status lines that say what a process may do. */
@@ -70,7 +69,7 @@ layer(MachineLive, { timeout: 180_000, excludeTestServices: true })("init: true 
         Effect.sync(() => fs.openSync(secret, "r")),
         (fd) => Effect.sync(() => fs.closeSync(fd))
       )
-      assert.strictEqual(fcntl(fd, F_SETFD, "int", 0), 0)
+      assert.strictEqual(libc.fcntl(fd, F_SETFD, "int", 0), 0)
       // Seen from the host: the descriptors of PID 1 (sleep, or tank-init) and of its children.
       for (const init of [false, true]) {
         const { h } = yield* startSleeper(rootfs, "in-fd", { command: ["sleep", "600"] }, { init })
