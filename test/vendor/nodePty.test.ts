@@ -40,6 +40,8 @@ describe("node-pty adapter", () => {
       expect(writeBacklog(term)).toBeGreaterThan(SIZE / 2)
       // The count, not the exit: node-pty may report the exit before the last output.
       await seen(new RegExp(`ready[\\s\\S]*\\b${SIZE}\\b`))
+      // The last write's completion (a thread-pool callback) may come after the output it caused.
+      for (let i = 0; i < 200 && writeBacklog(term) > 0; i++) await new Promise((r) => setTimeout(r, 5))
       expect(writeBacklog(term)).toBe(0)
     } finally {
       term.kill()
