@@ -164,6 +164,8 @@ const cleanup = Command.make("cleanup", { dataDir: dataDirOption }, ({ dataDir }
   )))
 
 export const network = Command.make("network").pipe(
-  Command.withDescription("Networking services: `tank network cleanup`."),
+  Command.withDescription(describe("network", "Networking services: `tank network cleanup`.", [
+    ["sudo tank network cleanup", "remove Tank's nftables table, bridges and host shims (agent stopped)"]
+  ], "`tank networks` lists the address pools and allocations; `tank port POD` a pod's published ports.")),
   Command.withSubcommands([cleanup])
 )
