@@ -55,7 +55,13 @@ const fakeUpstream = (upPort: number) =>
     (u) => Effect.sync(() => u.socket.close())
   )
 
+/** One question over UDP, asked up to 3 times as a resolver does (a datagram may be lost under load). */
 const udpAsk = (p: number, packet: Buffer, timeoutMs = 1500) =>
+  udpAskOnce(p, packet, timeoutMs).pipe(
+    Effect.repeat({ until: (b) => b !== undefined, times: 2 })
+  )
+
+const udpAskOnce = (p: number, packet: Buffer, timeoutMs: number) =>
   Effect.async<Buffer | undefined>((resume) => {
     const s = dgram.createSocket("udp4")
     const t = setTimeout(() => {
