@@ -32,8 +32,11 @@ export type Route =
   /** `tank pss`, `tank web ur`, `tank help pss`: a usage error naming the word and the closest commands. */
   | { readonly _tag: "Unknown"; readonly command: string; readonly suggestions: ReadonlyArray<string> }
 
-/** Root options that take a value in the next word (`--data-dir DIR`); `--opt=value` is one word. */
-const VALUED = new Set(["--data-dir", "--log-level"])
+/**
+ * Root options that take a value in the next word (`--data-dir DIR`); `--opt=value` is one word.
+ * `--completions SHELL` is @effect/cli's (hidden from the help: `tank completion` is Tank's).
+ */
+const VALUED = new Set(["--data-dir", "--log-level", "--completions"])
 const isHelp = (a: string) => a === "-h" || a === "--help"
 
 /** Edit distance (insertions, deletions, substitutions, adjacent swaps): how far a typo is from a name. */

@@ -42,6 +42,8 @@ describe("route", () => {
       const args of [
         [],
         ["--version"],
+        ["--completions", "bash"],
+        ["--log-level", "debug", "ps"],
         ["ps"],
         ["--data-dir", "ps", "ps"],
         ["exec", "web", "--", "sh", "--help"],

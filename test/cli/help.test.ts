@@ -121,5 +121,9 @@ describe("asking for help", () => {
       expect({ args, code: r.code, stdout: r.stdout }).toEqual({ args, code: 2, stdout: "" })
       expect(r.stderr).toContain(`tank: ${said}`)
     }
+    // A root option's value is not a command: @effect/cli's own `--completions SHELL` still works.
+    const completions = await tank("--completions", "bash")
+    expect(completions.code).toBe(0)
+    expect(completions.stdout).toContain("complete -F")
   }, 60_000)
 })
