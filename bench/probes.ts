@@ -2,11 +2,13 @@
  * Bench: what liveness probes cost the agent. N pods (busybox `sleep`, network none) run under an
  * in-process agent, first without probes, then each with an exec liveness probe every second
  * (`true`); over a window of W seconds the agent's own CPU (this process) and its children's (the
- * `tank-helper enter` of each exec, reaped) are measured. Run as root: `npx tsx bench/probes.ts [N=100] [W=20]`.
- * Prints; asserts nothing.
+ * `tank-helper enter` of each exec, reaped) are measured, and the ratio and the cost of one probe
+ * printed. Run as root: `npx tsx bench/probes.ts [N=100] [W=20]` (the issue's figure: N=100).
+ * Prints; asserts nothing. A profile of the agent: `node --cpu-prof --import tsx bench/probes.ts`.
  */
 import { Context, Effect, Layer, Option } from "effect"
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as Agent from "../src/agent/Agent.js"
 import * as Api from "../src/api/Api.js"
 import { Store } from "../src/store/Store.js"
@@ -24,6 +26,9 @@ const cpu = () => {
 }
 
 const program = Effect.gen(function*() {
+  console.log(
+    `(load average at the start: ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}; ${os.cpus().length} cores)`
+  )
   const env = yield* tankEnv()
   const store = Context.get(yield* Layer.build(Agent.layer({ config: env.config })), Store)
   const rows: Array<Row> = []
@@ -61,6 +66,23 @@ const program = Effect.gen(function*() {
     }
   }
   report(rows)
+  // The issue's figure: agent CPU with probes vs without, and what one probe costs.
+  const agent = (probed: boolean) =>
+    rows.find((r) =>
+      r.case.startsWith(`${n} pods, ${probed ? "exec" : "no"}`) &&
+      r.case.endsWith("agent CPU")
+    )!.tank
+  const helpers = rows.find((r) => r.case.endsWith("exec helpers CPU") && r.case.includes("exec liveness"))!.tank
+  const [without, withProbes] = [agent(false), agent(true)]
+  console.log(
+    `probes · agent CPU, ${n} pods: ${withProbes.toFixed(1)} % core with an exec liveness probe each every 1 s, ` +
+      `${without.toFixed(1)} % without (${(withProbes / Math.max(without, 0.01)).toFixed(1)}x); ` +
+      `per probe: agent ${((withProbes - without) * 10 / n).toFixed(2)} ms CPU, ` +
+      `its exec (tank-helper enter + command) ${(helpers * 10 / n).toFixed(2)} ms CPU`
+  )
+  console.log(
+    `(load average at the end: ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}; ${os.cpus().length} cores)`
+  )
 })
 
 Effect.runPromise(Effect.scoped(program)).catch((e) => {

@@ -22,6 +22,7 @@ export {
   SpawnFailed
 } from "./exec/errors.js"
 export { ExecUserLookupFailed } from "./exec/user.js"
+export { LibcError } from "./host/libc.js"
 export {
   BlobNotFound,
   BlobTruncated,

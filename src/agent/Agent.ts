@@ -28,7 +28,8 @@ import { idPool } from "../runtime/userns/subid.js"
 import * as UserNs from "../runtime/userns/UserNamespaces.js"
 import type { Allocations } from "../store/Allocations.js"
 import * as AllocationsSql from "../store/allocationsSql.js"
-import { layerSql, sqliteClientLayer } from "../store/sqlite.js"
+import { storeFromConfig } from "../store/fromConfig.js"
+import { sqliteClientLayer } from "../store/sqlite.js"
 import { Store } from "../store/Store.js"
 import * as Lock from "./lock.js"
 
@@ -83,9 +84,12 @@ export const layer = (
       const cluster = config.etcd
         ? (yield* Effect.promise(() => import("./cluster.js"))).layers(config)
         : undefined
-      // One SQLite connection for the store and the allocations (see sqliteClientLayer).
+      // One SQLite connection for the store and the allocations (see sqliteClientLayer); in cluster
+      // mode one etcd client for the store, the registration and the election.
       const sqlite = sqliteClientLayer(config.storeFile)
-      const baseStore: Layer.Layer<Store, unknown> = cluster?.store ?? layerSql().pipe(Layer.provide(sqlite))
+      const baseStore: Layer.Layer<Store, unknown> = storeFromConfig(config, {
+        connection: cluster ? { etcd: cluster.etcd } : { sqlite }
+      })
       // With the dashboard, status writes are also published to it (web/statusFeed.ts).
       const Web = web ? yield* Effect.promise(() => import("../web/index.js")) : undefined
       const withFeed = Web?.StatusFeed.decorate(baseStore)
@@ -121,10 +125,13 @@ export const layer = (
         stopPodsOnExit: options.stopPodsOnExit ?? config.stopPodsOnExit,
         agentPid: process.pid,
         stopGracePeriodMs: r.stopGracePeriodMs
-      }).pipe(Layer.provide(Probers.layer.pipe(Layer.provide(configLayer))))
+      }).pipe(Layer.provide(Probers.layer.pipe(Layer.provide(Layer.merge(configLayer, images)))))
       const storeAndSeed = Layer.provideMerge(seeded, store)
       const converging = cluster
-        ? Layer.merge(reconciler.pipe(Layer.provide(Layer.merge(cluster.view, runtime))), cluster.background)
+        ? Layer.merge(
+          reconciler.pipe(Layer.provide(Layer.merge(cluster.view(baseStore), runtime))),
+          cluster.background(baseStore)
+        )
         : reconciler
       const dashboard = Web && web && withFeed
         ? Web.layer({

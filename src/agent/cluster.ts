@@ -15,7 +15,6 @@ import type { TankConfigShape } from "../config/Config.js"
 import * as EtcdClient from "../etcd/client.js"
 import type { Allocations } from "../store/Allocations.js"
 import * as AllocationsEtcd from "../store/allocationsEtcd.js"
-import * as EtcdStore from "../store/etcd.js"
 import type { Store } from "../store/Store.js"
 
 /** The machine's addresses worth showing: every non-loopback address, IPv4 first. */
@@ -40,14 +39,14 @@ export const nodeInfo = (config: TankConfigShape, now = new Date()): NodeInfo =>
 })
 
 export interface ClusterLayers {
-  /** The whole store (clients, seed, the scheduler). */
-  readonly store: Layer.Layer<Store, unknown>
+  /** The one etcd client: give it to `storeFromConfig` (connection.etcd) for the whole store. */
+  readonly etcd: Layer.Layer<EtcdClient.Etcd, EtcdClient.EtcdError>
   /** Address allocations, shared by every node (src/store/allocationsEtcd.ts). */
   readonly allocations: Layer.Layer<Allocations, unknown>
-  /** This node's view of it, for the reconciler. */
-  readonly view: Layer.Layer<Store, unknown>
-  /** Node registration and the scheduler campaign, for as long as the agent runs. */
-  readonly background: Layer.Layer<never, unknown>
+  /** This node's view of the whole store, for the reconciler. */
+  readonly view: (store: Layer.Layer<Store, unknown>) => Layer.Layer<Store, unknown>
+  /** Node registration and the scheduler campaign (over the whole store), for as long as the agent runs. */
+  readonly background: (store: Layer.Layer<Store, unknown>) => Layer.Layer<never, unknown>
   /** The node registry (the dashboard's nodes page). */
   readonly nodes: Layer.Layer<Nodes, unknown>
 }
@@ -57,7 +56,6 @@ export const layers = (config: TankConfigShape): ClusterLayers => {
   const self = config.node.name
   // One etcd client for the store, the registration and the election.
   const etcd = EtcdClient.layer(etcdConfig)
-  const store = EtcdStore.layerEtcd().pipe(Layer.provide(etcd))
   const nodes = NodesEtcd.layerEtcd.pipe(Layer.provide(etcd))
   // The campaign's lease has the node's TTL: a dead leader is replaced as soon as its node reads not ready.
   const election = ElectionEtcd.layerEtcdWith({ ttlSeconds: config.node.leaseTtlSeconds, candidate: self }).pipe(
@@ -108,10 +106,11 @@ export const layers = (config: TankConfigShape): ClusterLayers => {
     })
   )
   return {
-    store,
+    etcd,
     nodes,
     allocations: AllocationsEtcd.layerEtcd.pipe(Layer.provide(etcd)),
-    view: NodeView.layer(self).pipe(Layer.provide(store)),
-    background: Layer.mergeAll(registered, scheduler).pipe(Layer.provide(Layer.mergeAll(nodes, election, store)))
+    view: (store) => NodeView.layer(self).pipe(Layer.provide(store)),
+    background: (store) =>
+      Layer.mergeAll(registered, scheduler).pipe(Layer.provide(Layer.mergeAll(nodes, election, store)))
   }
 }

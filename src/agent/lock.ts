@@ -4,14 +4,10 @@
  * the holder's pid so the refusal can name it.
  */
 import { Effect, Schema } from "effect"
-import koffi from "koffi"
 import * as fs from "node:fs"
+import { errno as lastErrno, errnoName, libc, LOCK_EX, LOCK_NB } from "../host/libc.js"
 import { agentLockFile } from "../runtime/layout.js"
 
-const libc = koffi.load("libc.so.6")
-const flock = libc.func("int flock(int fd, int operation)")
-const LOCK_EX = 2
-const LOCK_NB = 4
 const EWOULDBLOCK = 11
 
 export class AgentAlreadyRunning extends Schema.TaggedError<AgentAlreadyRunning>()("AgentAlreadyRunning", {
@@ -38,7 +34,7 @@ export const holder = (dataDir: string): number | null => {
     return null
   }
   try {
-    if (flock(fd, LOCK_EX | LOCK_NB) === 0) return null // nobody holds it (our probe lock closes with fd)
+    if (libc.flock(fd, LOCK_EX | LOCK_NB) === 0) return null // nobody holds it (our probe lock closes with fd)
     const pid = Number(fs.readFileSync(file, "utf8").trim())
     return Number.isInteger(pid) && pid > 0 ? pid : null
   } finally {
@@ -58,14 +54,14 @@ export const acquire = (dataDir: string) =>
         },
         catch: (e) => new LockError({ path: file, message: String(e) })
       })
-      if (flock(fd, LOCK_EX | LOCK_NB) !== 0) {
-        const errno = koffi.errno()
+      if (libc.flock(fd, LOCK_EX | LOCK_NB) !== 0) {
+        const errno = lastErrno()
         const pid = Number(fs.readFileSync(file, "utf8").trim())
         fs.closeSync(fd)
         if (errno === EWOULDBLOCK) {
           return yield* new AgentAlreadyRunning({ dataDir, pid: Number.isInteger(pid) && pid > 0 ? pid : null })
         }
-        return yield* new LockError({ path: file, message: `flock failed with errno ${errno}` })
+        return yield* new LockError({ path: file, message: `flock failed: ${errnoName(errno)}` })
       }
       fs.ftruncateSync(fd, 0)
       fs.writeSync(fd, `${process.pid}\n`, 0)

@@ -29,6 +29,7 @@ import {
   StoreError
 } from "../store/Store.js"
 import { derive } from "./observed.js"
+import { withReadiness } from "./readiness.js"
 
 export class PodNotFound extends Schema.TaggedError<PodNotFound>()("PodNotFound", { pod: Schema.String }) {
   override get message() {
@@ -318,10 +319,14 @@ export const statusReport: Effect.Effect<StatusReport, StoreError, Store> = Effe
   rows.push(...observed.filter((s) => !declared.has(s.name)))
   rows.push(...badStatus.filter((r) => !declared.has(r.key)).map((r) => invalidStatus(r, undefined)))
   const now = yield* Clock.currentTimeMillis
+  const specOf = new Map(pods.map((p) => [p.name, p.spec]))
+  const shown = (s: PodStatus) => {
+    const d = derive(s, { declared, nodes }, now)
+    const spec = specOf.get(s.name)
+    return spec === undefined || d.phase === "invalid" ? d : withReadiness(d, spec)
+  }
   return {
-    statuses: rows.map((s) => derive(s, { declared, nodes }, now)).sort((a, b) =>
-      a.name < b.name ? -1 : a.name > b.name ? 1 : 0
-    ),
+    statuses: rows.map(shown).sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
     invalid: [...badPods, ...badStatus]
   }
 })
@@ -359,9 +364,12 @@ export const status = (name: string): Effect.Effect<PodStatus, PodNotFound | Sto
       if (observed.status === undefined) return yield* new PodNotFound({ pod: name })
       return derive(observed.status, { declared: new Set(), nodes: undefined }, yield* Clock.currentTimeMillis)
     }
-    if (observed.status === undefined) return pending(pod.pod.value)
+    if (observed.status === undefined) return withReadiness(pending(pod.pod.value), pod.pod.value.spec)
     const nodes = yield* nodeList
-    return derive(observed.status, { declared: new Set([name]), nodes }, yield* Clock.currentTimeMillis)
+    return withReadiness(
+      derive(observed.status, { declared: new Set([name]), nodes }, yield* Clock.currentTimeMillis),
+      pod.pod.value.spec
+    )
   })
 
 /** Restart a pod now and reset its backoff (the agent acts on it, from any process). */

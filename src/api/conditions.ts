@@ -2,8 +2,9 @@
  * What `tank wait --for` and `Tank.waitFor` wait for, decided from one state of a pod. Pure.
  *
  * - `running`: the workload runs (phase "running").
- * - `ready`: running the spec stored when the wait began (or a newer one), every container running:
- *   after an apply or a restart this waits for the new run, not the old one still up.
+ * - `ready`: running the spec stored when the wait began (or a newer one), every container running
+ *   and ready (readiness and startup probes passed): after an apply or a restart this waits for the
+ *   new run, not the old one still up.
  * - `exited`: ended for good: phase "terminal" (the restart policy starts it no more), for the spec
  *   stored when the wait began or a newer one.
  * - `deleted`: its status is gone (the agent stopped it and purged what it owned).
@@ -51,7 +52,9 @@ export const verdict = (
       if (state.phase !== "running") return waiting
       if (condition === "running") return met
       const containersUp = (state.containers ?? []).every((c) => c.state === "running")
-      return containersUp && current ? met : waiting
+      // Readers fill `ready` from the readiness/startup probes (src/api/readiness.ts): a pod whose
+      // probe has not passed yet is running but not ready.
+      return containersUp && state.ready !== false && current ? met : waiting
     }
     case "exited":
       if (state.phase === "terminating") return unreachable(stateText(state))

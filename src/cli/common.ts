@@ -40,13 +40,12 @@ export const podArg = Args.text({ name: "POD" }).pipe(
 /** The root command before its subcommands are attached: subcommands read its `--data-dir`. */
 export const tankRoot = Command.make("tank", { dataDir: dataDirOption })
 
-/** The data dir from the subcommand's own `--data-dir`, else the root's; also exported as TANK_DATA_DIR. */
+/**
+ * The data dir from the subcommand's own `--data-dir`, else the root's. Passed on explicitly (to
+ * `Config.load`, the agent's options): the process's environment is an input, never written.
+ */
 export const resolveDataDir = (own: Option.Option<string>) =>
-  Effect.map(tankRoot, (root) => {
-    const dir = Option.orElse(own, () => root.dataDir)
-    if (Option.isSome(dir)) process.env.TANK_DATA_DIR = path.resolve(dir.value)
-    return Option.map(dir, (d) => path.resolve(d))
-  })
+  Effect.map(tankRoot, (root) => Option.map(Option.orElse(own, () => root.dataDir), (d) => path.resolve(d)))
 
 /** The resolved config (file + env + `--data-dir`). */
 export const loadConfig = (

@@ -6,6 +6,7 @@ import * as Options from "@effect/cli/Options"
 import { Effect, Option, Stream } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { withReadiness } from "../api/readiness.js"
 import type { Pod } from "../spec/Pod.js"
 import type { PodStatus } from "../store/status.js"
 import { dataDirOption, describe, err, jsonOption, out, selectorOption, withStore } from "./common.js"
@@ -27,16 +28,18 @@ const ready = (s: PodStatus): string =>
 /**
  * A container is ready when it runs and its readiness probe (if any) passes: "1/2". A container
  * without the `ready` the agent writes is not ready yet (its probe has not passed since it started).
+ * The same verdict as `tank status` (src/api/readiness.ts).
  */
 export const readyColumn = (s: PodStatus, spec: Pod | undefined): string => {
   if (spec === undefined || s.phase !== "running") return "-"
-  const several = s.containers !== undefined && s.containers.length > 1
-  const isReady = (c: Pod["containers"][number]) => {
-    const st = several ? s.containers!.find((x) => x.name === c.name) : undefined
-    if (several && st?.state !== "running") return false
-    return c.readinessProbe === undefined || (several ? st?.ready : s.ready) === true
-  }
-  return `${spec.containers.filter(isReady).length}/${spec.containers.length}`
+  const r = withReadiness(s, spec)
+  const several = r.containers !== undefined && r.containers.length > 1
+  const ready = several
+    ? spec.containers.filter((c) => r.containers!.find((x) => x.name === c.name)?.ready === true).length
+    : r.ready === true
+    ? spec.containers.length
+    : 0
+  return `${ready}/${spec.containers.length}`
 }
 
 export interface PsRow {

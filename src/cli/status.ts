@@ -5,7 +5,7 @@ import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import { Effect, Option } from "effect"
 import { printable } from "../spec/printable.js"
-import type { ContainerStatus, PodStatus } from "../store/status.js"
+import type { ContainerStatus, Health, PodStatus } from "../store/status.js"
 import { dataDirOption, describe, jsonOption, podArg, withStore } from "./common.js"
 import { formatOf, outputOption, printListing } from "./output.js"
 import { ageSince, describeExit, renderTable, shortExit } from "./table.js"
@@ -14,6 +14,17 @@ import { ageSince, describeExit, renderTable, shortExit } from "./table.js"
 const untilText = (iso: string, now: number) => {
   const ms = Date.parse(iso) - now
   return Number.isNaN(ms) ? "?" : ms <= 0 ? "passed" : `in ${Math.ceil(ms / 1000)}s`
+}
+
+/** "yes", "no (why)", or nothing when the reader did not derive it. */
+const readyText = (s: { readonly ready?: boolean | undefined; readonly readyReason?: string | undefined }) =>
+  s.ready === undefined ? undefined : s.ready ? "yes" : s.readyReason ? `no (${s.readyReason})` : "no"
+
+/** The image HEALTHCHECK's verdict as docker words it: "unhealthy (3 failures in a row: exit 1: ...)". */
+export const healthText = (h: Health): string => {
+  const streak = h.failingStreak > 0 ? `${h.failingStreak} failure${h.failingStreak > 1 ? "s" : ""} in a row` : ""
+  const why = [streak, h.output].filter((x) => x !== undefined && x !== "").join(": ")
+  return why ? `${h.status} (${why})` : h.status
 }
 
 /** A status as `key: value` lines (pure). */
@@ -28,6 +39,9 @@ export const statusText = (s: PodStatus, now: number): string => {
     ["Grace deadline", s.graceDeadline ? `${s.graceDeadline} (${untilText(s.graceDeadline, now)})` : undefined],
     // unknown: when the pod's node was last heard from.
     ["Last heartbeat", s.lastHeartbeat ? `${s.lastHeartbeat} (${ageSince(s.lastHeartbeat, now)} ago)` : undefined],
+    // Derived by readers (src/api/readiness.ts); only a running pod says why it is not ready.
+    ["Ready", readyText(s)],
+    ["Health", s.health ? healthText(s.health) : undefined],
     ["Restarts", String(s.restarts)],
     ["Started", s.startedAt ? `${s.startedAt} (${ageSince(s.startedAt, now)} ago)` : undefined],
     ["Host PID", s.hostPid !== undefined ? String(s.hostPid) : undefined],
@@ -52,16 +66,26 @@ export const statusText = (s: PodStatus, now: number): string => {
   ])
   const width = Math.max(...shown.map(([k]) => k.length)) + 1
   const text = shown.map(([k, v]) => `${`${k}:`.padEnd(width)} ${v}`).join("\n") + "\n"
-  return s.containers?.length ? text + "Containers:\n" + containersTable(s.containers, now) : text
+  if (!s.containers?.length) return text
+  // Why each running container is not ready, or how its image healthcheck reads, under the table.
+  const notes = s.containers.flatMap((c) => [
+    ...(c.state === "running" && c.ready === false
+      ? [`  ${c.name} not ready: ${printable(c.readyReason ?? "?", 2000)}`]
+      : []),
+    ...(c.health ? [`  ${c.name} health: ${printable(healthText(c.health), 2000)}`] : [])
+  ])
+  return text + "Containers:\n" + containersTable(s.containers, now) + notes.map((l) => `${l}\n`).join("")
 }
 
 /** One row per container of a pod with several: its own state, restarts, pid, last exit. */
 const containersTable = (cs: ReadonlyArray<ContainerStatus>, now: number): string =>
   renderTable(
-    ["NAME", "STATE", "RESTARTS", "AGE", "HOST PID", "LAST EXIT", "NEXT RESTART"],
+    ["NAME", "STATE", "READY", "HEALTH", "RESTARTS", "AGE", "HOST PID", "LAST EXIT", "NEXT RESTART"],
     cs.map((c) => [
       c.name,
       c.state,
+      c.ready === undefined ? "-" : c.ready ? "yes" : "no",
+      c.health?.status ?? "-",
       String(c.restarts),
       c.state === "running" ? ageSince(c.startedAt, now) : "-",
       c.state === "running" && c.hostPid !== undefined ? String(c.hostPid) : "-",
@@ -98,7 +122,7 @@ export const status = Command.make(
   Command.withDescription(
     describe(
       "status",
-      "Show the observed status of pods in detail: phase, reason, restarts, last exit, next restart, host pid, addresses, and each container's state for pods with several.",
+      "Show the observed status of pods in detail: phase, reason, ready (and why not: the probe that failed last with its output), image healthcheck, restarts, last exit, next restart, host pid, addresses, and each container's state for pods with several.",
       [
         ["tank status web", "one pod"],
         ["tank status --json", "every pod, as the agent wrote it"]

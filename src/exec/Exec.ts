@@ -23,6 +23,7 @@ import * as os from "node:os"
 import type { TankConfig } from "../config/Config.js"
 import { enterCommand } from "../runtime/helper/enter.js"
 import type { HelperNotBuilt } from "../runtime/helper/errors.js"
+import { writeBacklog } from "../vendor/nodePty.js"
 import { enterOptionsFor, type ExecUser, helperFailure, Tail } from "./command.js"
 import type { EnvInput } from "./env.js"
 import { type ContainerNotFound, EnterFailed, NotRunning, type PodMonitorBusy, SpawnFailed } from "./errors.js"
@@ -153,6 +154,9 @@ export const execInteractive = (
         }),
         (t) => Effect.sync(() => hangUp(t))
       )
+      // node-pty's write queue checked before any input (a defect naming node-pty if it changed),
+      // not first in the input pump's event handler, where a throw would take the process down.
+      yield* Effect.sync(() => writeBacklog(term))
       // Subscribed at once: the command may end before the pumps below are running.
       const exit = yield* Deferred.make<{ code: number; signal: number }>()
       // The caller leaves while the command runs: hang up the whole session, not just its first
@@ -185,18 +189,12 @@ export const execInteractive = (
       yield* Effect.forkScoped(pumpInput(io.input, (chunk) => {
         term.write(Buffer.from(chunk))
         return "continue"
-      }, () => ptyBacklog(term) > PTY_HIGH_WATER))
+      }, () => writeBacklog(term) > PTY_HIGH_WATER))
       const { code, signal } = yield* Deferred.await(exit)
       return yield* resultOf(target, code, signal, tail.text)
     }))
   })
 
-/** Queued writes node-pty has not handed to the kernel yet (its private write queue). */
-const ptyBacklog = (t: pty.IPty): number => {
-  const q = (t as unknown as { _writeStream?: { _writeQueue?: ReadonlyArray<{ buffer: Buffer; offset: number }> } })
-    ._writeStream?._writeQueue
-  return q ? q.reduce((n, x) => n + x.buffer.length - x.offset, 0) : 0
-}
 const PTY_HIGH_WATER = 64 * 1024
 
 /**

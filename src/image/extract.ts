@@ -19,6 +19,7 @@ import * as fs from "node:fs"
 import type { Duplex } from "node:stream"
 import * as zlib from "node:zlib"
 import * as tar from "tar-stream"
+import { onLongHeader } from "../vendor/tarStream.js"
 import { ExtractError, Refusal, toExtractError } from "./extract/errors.js"
 import { MAX_ENTRY_BYTES, MAX_NAME_BYTES, normalise } from "./extract/paths.js"
 import {
@@ -185,29 +186,20 @@ interface TarHeader {
   readonly pax: { readonly [RAW]?: PaxRecords } | null
 }
 
-/** tar-stream internals we replace on our own instance (see `pax.ts`); pinned tar-stream 3.2.2. */
-interface ExtractInternals {
-  _header: { type: string }
-  _pax: unknown
-  _paxGlobal: unknown
-  _decodeLongHeader: (buf: Buffer) => void
-}
-
 /**
  * `charge` is told the size of every PAX and GNU long header before it is decoded: those bytes cost
  * memory and time like file data does, so they count toward the layer's budget (a layer of nothing
  * but 4 MiB PAX headers is a bomb too). It throws to refuse.
  */
 const rawPaxDecoding = (ex: tar.Extract, charge: (bytes: number) => void): { readonly global: () => PaxRecords } => {
-  const inner = ex as unknown as ExtractInternals
-  const original = inner._decodeLongHeader.bind(inner)
   let global: PaxRecords = EMPTY_PAX
-  inner._decodeLongHeader = (buf: Buffer) => {
+  // tar-stream internals, behind their adapter (src/vendor/tarStream.ts).
+  onLongHeader(ex, (buf, header) => {
     charge(buf.length)
-    if (inner._header.type === "pax-header") inner._pax = paxForTarStream(decodePaxRecords(buf))
-    else if (inner._header.type === "pax-global-header") global = decodePaxRecords(buf)
-    else original(buf)
-  }
+    if (header.type === "pax-header") header.setPax(paxForTarStream(decodePaxRecords(buf)))
+    else if (header.type === "pax-global-header") global = decodePaxRecords(buf)
+    else header.decodeAsUsual(buf)
+  })
   return { global: () => global }
 }
 

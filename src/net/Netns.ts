@@ -7,7 +7,8 @@
  * other socket creation) runs on the main thread while it sits in the foreign namespace.
  */
 import { Effect, type Scope } from "effect"
-import { check, RtnlSocket, sys, SysError } from "./netlink.js"
+import { libc as sys } from "../host/libc.js"
+import { check, RtnlSocket, SysError } from "./netlink.js"
 
 const O_RDONLY = 0
 const O_CLOEXEC = 0x80000

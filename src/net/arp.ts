@@ -8,9 +8,9 @@
  * made inside the pod's namespace; it is non-blocking and polled, so the event loop never waits on it.
  */
 import { Duration, Effect } from "effect"
-import koffi from "koffi"
+import { errno as lastErrno, libc } from "../host/libc.js"
 import { formatMac } from "./codec.js"
-import { check, libc, sys, SysError } from "./netlink.js"
+import { check, SysError } from "./netlink.js"
 import { attempt, inNetns } from "./Netns.js"
 
 const AF_PACKET = 17
@@ -20,9 +20,6 @@ const SOCK_CLOEXEC = 0x80000
 const ETH_P_ARP = 0x0806
 const EAGAIN = 11
 const ARP_LEN = 28
-
-const bind = libc.func("int bind(int fd, const void *addr, uint32_t len)")
-const sendto = libc.func("long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t alen)")
 
 /** An ARP probe: request, sender MAC ours, sender IP 0.0.0.0, target MAC zero, target IP the candidate. */
 export const encodeProbe = (mac: Uint8Array, ip: Uint8Array): Buffer => {
@@ -90,7 +87,11 @@ export const probe = (
         check(
           "socket(AF_PACKET)",
           // The protocol is in network byte order: htons(ETH_P_ARP).
-          sys.socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, ((ETH_P_ARP & 0xff) << 8) | (ETH_P_ARP >> 8))
+          libc.socket(
+            AF_PACKET,
+            SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+            ((ETH_P_ARP & 0xff) << 8) | (ETH_P_ARP >> 8)
+          )
         ))
     ),
     (fd) =>
@@ -99,15 +100,17 @@ export const probe = (
         const packet = encodeProbe(mac, Uint8Array.from(ip.split(".").map(Number)))
         const dest = sockaddrLl(index, BROADCAST)
         const bound = sockaddrLl(index)
-        yield* attempt(() => check("bind(AF_PACKET)", bind(fd, bound, bound.length)))
-        const send = attempt(() => check("sendto(ARP probe)", sendto(fd, packet, packet.length, 0, dest, dest.length)))
+        yield* attempt(() => check("bind(AF_PACKET)", libc.bind(fd, bound, bound.length)))
+        const send = attempt(() =>
+          check("sendto(ARP probe)", libc.sendto(fd, packet, packet.length, 0, dest, dest.length))
+        )
         const buf = Buffer.alloc(1500)
         /** Drains what has arrived; the conflicting MAC if any packet says so. */
         const drain = attempt(() => {
           for (;;) {
-            const n = Number(sys.recv(fd, buf, buf.length, 0))
+            const n = Number(libc.recv(fd, buf, buf.length, 0))
             if (n < 0) {
-              const errno = koffi.errno()
+              const errno = lastErrno()
               if (errno === EAGAIN) return undefined
               throw new SysError("recv(ARP)", errno)
             }
@@ -131,5 +134,5 @@ export const probe = (
           yield* Effect.sleep(Duration.millis(Math.min(10, total - elapsed)))
         }
       }),
-    (fd) => Effect.sync(() => sys.close(fd))
+    (fd) => Effect.sync(() => libc.close(fd))
   )

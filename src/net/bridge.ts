@@ -10,11 +10,12 @@
 import { Effect } from "effect"
 import * as fs from "node:fs"
 import type { Pool } from "../config/network.js"
+import { libc as sys } from "../host/libc.js"
 import * as C from "./codec.js"
 import * as D from "./decode.js"
 import { NetlinkError } from "./errors.js"
 import { bridgeMac } from "./mac.js"
-import { type RtnlSocket, sys, SysError } from "./netlink.js"
+import { type RtnlSocket, SysError } from "./netlink.js"
 import { attempt, inNetns, openNetnsFd, rtnlSocket } from "./Netns.js"
 
 const ENODEV = 19

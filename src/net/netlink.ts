@@ -1,27 +1,13 @@
 /**
- * The syscall side of rtnetlink: koffi bindings to libc and a small synchronous NETLINK_ROUTE socket.
+ * The syscall side of rtnetlink: a small synchronous NETLINK_ROUTE socket on libc (src/host/libc.ts).
  *
  * Requests are tiny and answered at once by the kernel, so the socket is blocking with a receive timeout
  * (SO_RCVTIMEO) and every call returns synchronously: no event-loop integration needed. Failures throw
  * `SysError`; the Effect layer (NetworkLive) turns them into typed errors.
  */
-import koffi from "koffi"
-import { constants } from "node:os"
+import { describeErrno, errno, libc as sys } from "../host/libc.js"
 import { NLMSG_DONE, NLMSG_ERROR, withSeq } from "./codec.js"
 import { decodeError, decodeMessages, type NlMsg } from "./decode.js"
-
-export const libc = koffi.load("libc.so.6")
-
-export const sys = {
-  socket: libc.func("int socket(int domain, int type, int protocol)"),
-  setsockopt: libc.func("int setsockopt(int fd, int level, int name, const void *value, uint32_t len)"),
-  send: libc.func("long send(int fd, const void *buf, size_t len, int flags)"),
-  recv: libc.func("long recv(int fd, _Out_ void *buf, size_t len, int flags)"),
-  open: libc.func("int open(const char *path, int flags)"),
-  close: libc.func("int close(int fd)"),
-  setns: libc.func("int setns(int fd, int nstype)"),
-  strerror: libc.func("const char *strerror(int errnum)")
-}
 
 const AF_NETLINK = 16
 const SOCK_RAW = 3
@@ -34,12 +20,6 @@ const NETLINK_CAP_ACK = 10
 const NETLINK_EXT_ACK = 11
 const EINTR = 4
 
-const errnoNames = new Map(Object.entries(constants.errno).map(([k, v]) => [v, k]))
-
-/** "ENODEV (No such device)". */
-export const describeErrno = (errno: number): string =>
-  `${errnoNames.get(errno) ?? `errno ${errno}`} (${String(sys.strerror(errno))})`
-
 /** A failed syscall or a negative netlink ack. `errno` is positive. */
 export class SysError extends Error {
   constructor(readonly call: string, readonly errno: number, readonly detail?: string) {
@@ -49,7 +29,7 @@ export class SysError extends Error {
 
 export const check = (call: string, r: number | bigint): number => {
   const n = Number(r)
-  if (n < 0) throw new SysError(call, koffi.errno())
+  if (n < 0) throw new SysError(call, errno())
   return n
 }
 
@@ -101,8 +81,8 @@ export class RtnlSocket {
     for (;;) {
       const n = Number(sys.send(this.fd, msg, msg.length, 0))
       if (n >= 0) return seq
-      const errno = koffi.errno()
-      if (errno !== EINTR) throw new SysError(`${what}: send`, errno)
+      const e = errno()
+      if (e !== EINTR) throw new SysError(`${what}: send`, e)
     }
   }
 
@@ -111,8 +91,8 @@ export class RtnlSocket {
       const n = Number(sys.recv(this.fd, this.buf, this.buf.length, 0))
       // Copy: the decoded messages are views, and the next recv reuses the buffer.
       if (n >= 0) return decodeMessages(Buffer.from(this.buf.subarray(0, n)))
-      const errno = koffi.errno()
-      if (errno !== EINTR) throw new SysError(`${what}: recv`, errno)
+      const e = errno()
+      if (e !== EINTR) throw new SysError(`${what}: recv`, e)
     }
   }
 

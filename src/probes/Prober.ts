@@ -6,9 +6,11 @@
 import { Context, Effect, Layer, Option } from "effect"
 import { TankConfig } from "../config/Config.js"
 import { execCapture } from "../exec/Exec.js"
+import { Images } from "../image/Images.js"
 import { lookup, type RunView } from "../runtime/lookup.js"
 import { printable } from "../spec/printable.js"
 import type { HttpGetAction, TcpSocketAction } from "../spec/probes.js"
+import { type Decoded, decodeHealthcheck } from "./healthcheck.js"
 import { httpProbe, tcpProbe } from "./netProbe.js"
 import type { ProbeOutcome } from "./timing.js"
 
@@ -28,7 +30,15 @@ export interface ProberService {
     action: typeof TcpSocketAction.Type,
     hostNetwork: boolean
   ) => Effect.Effect<ProbeOutcome>
+  /**
+   * The HEALTHCHECK of a cached image (src/probes/healthcheck.ts), never pulling: a running
+   * container's image is in the cache. Not found: no check, with a warning saying why.
+   */
+  readonly imageHealthcheck: ImageHealthcheckLookup
 }
+
+/** The image HEALTHCHECK a container would run (its image's config, from the cache). */
+export type ImageHealthcheckLookup = (image: string) => Effect.Effect<Decoded>
 
 export class Prober extends Context.Tag("tank/Prober")<Prober, ProberService>() {}
 
@@ -40,7 +50,7 @@ export const defaultHost = (run: RunView): string => run.addresses[0]?.split("/"
 
 export const layer = Layer.effect(
   Prober,
-  Effect.map(TankConfig, (config) => {
+  Effect.map(Effect.all([TankConfig, Images]), ([config, images]) => {
     /** The pod's run as its record says now (a restart of the pod may have a new namespace). */
     const withRun = (
       pod: string,
@@ -64,6 +74,13 @@ export const layer = Layer.effect(
         Effect.catchAll((e) => Effect.succeed<ProbeOutcome>({ ok: false, detail: `could not run: ${e.message}` }))
       )
     return {
+      imageHealthcheck: (image) =>
+        images.pull(image, { offline: true }).pipe(
+          Effect.map((img) => decodeHealthcheck(img.config.config?.Healthcheck)),
+          Effect.catchAll((e) =>
+            Effect.succeed<Decoded>({ warnings: [`image ${image}: its config could not be read (${e.message})`] })
+          )
+        ),
       httpGet: (pod, action, hostNetwork) =>
         withRun(pod, hostNetwork, (netns, run) => httpProbe(netns, defaultHost(run), action)),
       tcpSocket: (pod, action, hostNetwork) =>

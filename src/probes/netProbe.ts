@@ -7,7 +7,8 @@
  */
 import { Effect } from "effect"
 import * as net from "node:net"
-import { check, sys, SysError } from "../net/netlink.js"
+import { libc as sys } from "../host/libc.js"
+import { check, SysError } from "../net/netlink.js"
 import { inNetns, openNetnsFd } from "../net/Netns.js"
 import { printable } from "../spec/printable.js"
 import type { HttpGetAction, TcpSocketAction } from "../spec/probes.js"

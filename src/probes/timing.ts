@@ -20,7 +20,10 @@ export interface Unhealthy extends ProbeOutcome {
 }
 
 /** One probe run, bounded by the probe's timeout. */
-export const probeOnce = (probe: Probe, check: Effect.Effect<ProbeOutcome>): Effect.Effect<ProbeOutcome> =>
+export const probeOnce = (
+  probe: Pick<Probe, "timeoutSeconds">,
+  check: Effect.Effect<ProbeOutcome>
+): Effect.Effect<ProbeOutcome> =>
   check.pipe(
     Effect.timeoutTo({
       duration: Duration.seconds(probe.timeoutSeconds),
@@ -53,7 +56,9 @@ export const untilUnhealthy = (probe: Probe, check: Effect.Effect<ProbeOutcome>)
 export const readinessLoop = (
   probe: Probe,
   check: Effect.Effect<ProbeOutcome>,
-  onChange: (ready: boolean, outcome: ProbeOutcome, inARow: number) => Effect.Effect<void>
+  onChange: (ready: boolean, outcome: ProbeOutcome, inARow: number) => Effect.Effect<void>,
+  /** Each failure while not ready (after the flip's `onChange`): the status says why, with the latest output. */
+  onFailure: (outcome: ProbeOutcome) => Effect.Effect<void> = () => Effect.void
 ): Effect.Effect<never> =>
   Effect.gen(function*() {
     yield* Effect.sleep(Duration.seconds(probe.initialDelaySeconds))
@@ -71,6 +76,7 @@ export const readinessLoop = (
         ready = false
         yield* onChange(false, r, failures)
       }
+      if (!ready && !r.ok) yield* onFailure(r)
       yield* Effect.sleep(Duration.seconds(probe.periodSeconds))
     }
   })
@@ -82,7 +88,9 @@ export const readinessLoop = (
  */
 export const untilStarted = (
   probe: Probe,
-  check: Effect.Effect<ProbeOutcome>
+  check: Effect.Effect<ProbeOutcome>,
+  /** Each failure before it passes (the status says why the container is not ready yet). */
+  onFailure: (outcome: ProbeOutcome) => Effect.Effect<void> = () => Effect.void
 ): Effect.Effect<{ readonly started: true } | (Unhealthy & { readonly started: false })> =>
   Effect.gen(function*() {
     yield* Effect.sleep(Duration.seconds(probe.initialDelaySeconds))
@@ -92,6 +100,7 @@ export const untilStarted = (
       if (r.ok) return { started: true } as const
       failures++
       if (failures >= probe.failureThreshold) return { ...r, failures, started: false } as const
+      yield* onFailure(r)
       yield* Effect.sleep(Duration.seconds(probe.periodSeconds))
     }
   })

@@ -15,11 +15,13 @@
  * All start over with each new start of their container.
  */
 import { Duration, Effect } from "effect"
+import { type Healthcheck, healthLoop } from "../probes/healthcheck.js"
 import type { ProberService } from "../probes/Prober.js"
-import { readinessLoop, untilStarted, untilUnhealthy } from "../probes/timing.js"
+import { type ProbeOutcome, readinessLoop, untilStarted, untilUnhealthy } from "../probes/timing.js"
 import type { RunHandle } from "../runtime/Runtime.js"
 import type { Pod } from "../spec/Pod.js"
 import type { Probe } from "../spec/probes.js"
+import type { Health } from "../store/status.js"
 import type { Recorder } from "./record.js"
 
 /** How often a probe looks for its container's next start. */
@@ -57,11 +59,13 @@ export const watchProbes = (prober: ProberService, rec: Recorder, pod: Pod, h: R
       ? prober.tcpSocket(pod.name, probe.tcpSocket, pod.network === "host")
       : prober.exec(pod.name, name, probe.exec?.command ?? [])
 
-  /** The event and SIGKILL of an unhealthy container (liveness, or a startup probe that never passed). */
+  /**
+   * The event and SIGKILL of an unhealthy container (liveness, a startup probe that never passed, or
+   * the image's healthcheck with `healthcheck: restart`); `what` names the check.
+   */
   const kill = (
     name: string,
-    kind: string,
-    probe: Probe,
+    what: string,
     bad: { readonly failures: number; readonly detail: string }
   ) =>
     Effect.gen(function*() {
@@ -69,7 +73,7 @@ export const watchProbes = (prober: ProberService, rec: Recorder, pod: Pod, h: R
       yield* rec.event("unhealthy", {
         container: name,
         ...(hostPid !== undefined ? { hostPid } : {}),
-        message: `container ${name}: ${describe(kind, probe)} failed ${bad.failures} times in a row ` +
+        message: `container ${name}: ${what} failed ${bad.failures} times in a row ` +
           `(${bad.detail}); killed, to restart under the restart policy`
       })
       if (hostPid !== undefined) {
@@ -80,57 +84,149 @@ export const watchProbes = (prober: ProberService, rec: Recorder, pod: Pod, h: R
       }
     })
 
-  const setReady = (name: string, ready: boolean) =>
-    rec.update((s) =>
-      several
-        ? { ...s, containers: (s.containers ?? []).map((c) => c.name === name ? { ...c, ready } : c) }
-        : { ...s, ready }
-    )
+  /** The probes' verdict on a container (readers add whether it runs: src/api/readiness.ts). */
+  const setReady = (name: string, ready: boolean, reason?: string) =>
+    rec.update((s) => {
+      const mark = <T extends { readonly ready?: boolean | undefined; readonly readyReason?: string | undefined }>(
+        x: T
+      ): T => {
+        const { readyReason: _, ...rest } = x
+        return (ready || reason === undefined ? { ...rest, ready } : { ...rest, ready, readyReason: reason }) as T
+      }
+      return several
+        ? { ...s, containers: (s.containers ?? []).map((c) => c.name === name ? mark(c) : c) }
+        : mark(s)
+    })
+
+  /** Without a count, so a probe failing the same way again writes nothing new. */
+  const failedReason = (kind: string, probe: Probe, r: ProbeOutcome) => `${describe(kind, probe)} failed (${r.detail})`
 
   const readiness = (name: string, probe: Probe) =>
-    readinessLoop(probe, check(name, probe), (ready, r, inARow) =>
-      setReady(name, ready).pipe(
-        Effect.zipRight(rec.event(ready ? "ready" : "unready", {
-          container: name,
-          message: ready
-            ? `container ${name}: ${describe("readiness", probe)} passed`
-            : `container ${name}: ${describe("readiness", probe)} failed ${inARow} times in a row (${r.detail})`
-        }))
-      ))
+    readinessLoop(
+      probe,
+      check(name, probe),
+      (ready, r, inARow) =>
+        setReady(name, ready, ready ? undefined : failedReason("readiness", probe, r)).pipe(
+          Effect.zipRight(rec.event(ready ? "ready" : "unready", {
+            container: name,
+            message: ready
+              ? `container ${name}: ${describe("readiness", probe)} passed`
+              : `container ${name}: ${describe("readiness", probe)} failed ${inARow} times in a row (${r.detail})`
+          }))
+        ),
+      (r) => setReady(name, false, failedReason("readiness", probe, r))
+    )
 
   const liveness = (name: string, probe: Probe) =>
-    Effect.flatMap(untilUnhealthy(probe, check(name, probe)), (bad) => kill(name, "liveness", probe, bad))
+    Effect.flatMap(untilUnhealthy(probe, check(name, probe)), (bad) => kill(name, describe("liveness", probe), bad))
 
   /** One start of a container: the startup probe first, then liveness and readiness side by side. */
   const oneStart = (c: Pod["containers"][number]) =>
     Effect.gen(function*() {
-      if (c.readinessProbe !== undefined) yield* setReady(c.name, false)
-      if (c.startupProbe !== undefined) {
-        const r = yield* untilStarted(c.startupProbe, check(c.name, c.startupProbe))
+      const startup = c.startupProbe
+      const waiting = (kind: string, probe: Probe) => `${describe(kind, probe)} has not passed yet`
+      if (startup !== undefined) yield* setReady(c.name, false, waiting("startup", startup))
+      else if (c.readinessProbe !== undefined) yield* setReady(c.name, false, waiting("readiness", c.readinessProbe))
+      if (startup !== undefined) {
+        const r = yield* untilStarted(
+          startup,
+          check(c.name, startup),
+          (bad) => setReady(c.name, false, failedReason("startup", startup, bad))
+        )
         if (!r.started) {
-          yield* kill(c.name, "startup", c.startupProbe, r)
+          yield* kill(c.name, describe("startup", startup), r)
           return yield* Effect.never
         }
+        // Started: ready now unless a readiness probe is still to pass.
+        yield* c.readinessProbe !== undefined
+          ? setReady(c.name, false, waiting("readiness", c.readinessProbe))
+          : setReady(c.name, true)
       }
+      const hc = healthchecks.get(c.name)
       yield* Effect.all([
         c.livenessProbe !== undefined ? liveness(c.name, c.livenessProbe) : Effect.void,
-        c.readinessProbe !== undefined ? readiness(c.name, c.readinessProbe) : Effect.void
+        c.readinessProbe !== undefined ? readiness(c.name, c.readinessProbe) : Effect.void,
+        hc !== undefined ? health(c.name, hc, c.healthcheck === "restart") : Effect.void
       ], { concurrency: "unbounded", discard: true })
       // Killed, or nothing left to probe: wait for the next start (or the run's end).
       return yield* Effect.never
     })
 
-  /** Every start of a container (one container: the run ends with it, and this fiber with the run). */
-  const container = (c: Pod["containers"][number]) =>
+  const setHealth = (name: string, health: Health) =>
+    rec.update((s) =>
+      several
+        ? { ...s, containers: (s.containers ?? []).map((c) => c.name === name ? { ...c, health } : c) }
+        : { ...s, health }
+    )
+
+  /**
+   * The image's HEALTHCHECK over one start: `health` in the status (written when the verdict, the
+   * streak or the output changes, not at every check), a `health` event at each change of verdict;
+   * with `restart`, an unhealthy container is killed as a failed liveness probe's is.
+   */
+  const health = (name: string, hc: Healthcheck, restart: boolean) =>
     Effect.gen(function*() {
-      while (true) {
-        const before = current(c.name).startedAt
-        yield* Effect.raceFirst(oneStart(c), restarted(c.name, before))
-      }
+      let shown: Health = { status: "starting", failingStreak: 0 }
+      yield* setHealth(name, shown)
+      yield* healthLoop(hc, prober.exec(pod.name, name, hc.command), (next, changed, r) =>
+        Effect.gen(function*() {
+          if (!changed && next.failingStreak === shown.failingStreak && next.output === shown.output) return
+          shown = next
+          yield* setHealth(name, next)
+          if (!changed) return
+          yield* rec.event("health", {
+            container: name,
+            message: `container ${name}: ${hc.name}: ${next.status}` +
+              (next.status === "unhealthy" ? ` after ${next.failingStreak} failures in a row` : "") + ` (${r.detail})`
+          })
+          if (restart && next.status === "unhealthy") {
+            yield* kill(name, hc.name, { failures: next.failingStreak, detail: r.detail })
+            // Killed: no more checks of this start (the next start begins again).
+            return yield* Effect.never
+          }
+        }))
     })
 
-  const probed = pod.containers.filter((c) =>
+  /**
+   * Every start of a container. One container: the run ends with it, and this fiber with the run,
+   * so there is no next start to look for (and no poll timer per probed pod: probes cost little).
+   */
+  const container = (c: Pod["containers"][number]) =>
+    several
+      ? Effect.gen(function*() {
+        while (true) {
+          const before = current(c.name).startedAt
+          yield* Effect.raceFirst(oneStart(c), restarted(c.name, before))
+        }
+      })
+      : oneStart(c)
+
+  const hasProbe = (c: Pod["containers"][number]) =>
     [c.livenessProbe, c.readinessProbe, c.startupProbe].some((p) => p !== undefined)
+  /**
+   * Containers without a probe of their own run their image's HEALTHCHECK, unless `healthcheck: off`;
+   * each looks it up in its own fiber, so a lookup never holds up another container's probes.
+   */
+  const healthchecks = new Map<string, Healthcheck>()
+  const withHealthcheck = (c: Pod["containers"][number]) =>
+    prober.imageHealthcheck(c.image as string).pipe(
+      Effect.flatMap(({ healthcheck, warnings }) =>
+        Effect.gen(function*() {
+          for (const w of warnings) yield* Effect.logWarning(`pod ${pod.name}, container ${c.name}: ${w}`)
+          if (healthcheck === undefined) return
+          healthchecks.set(c.name, healthcheck)
+          yield* container(c)
+        })
+      )
+    )
+  return Effect.forEach(
+    pod.containers,
+    (c) =>
+      hasProbe(c)
+        ? container(c)
+        : c.healthcheck !== "off" && typeof c.image === "string"
+        ? withHealthcheck(c)
+        : Effect.void,
+    { concurrency: "unbounded", discard: true }
   )
-  return Effect.forEach(probed, container, { concurrency: "unbounded", discard: true })
 }

@@ -6,6 +6,7 @@
  * restarts, reset to 0 when the run that just ended lasted at least the stable window — the
  * kubelet's CrashLoopBackOff and the original Tank reconciler's rule (tank-original.md §1.4).
  */
+import type { Ending } from "../runtime/ending.js"
 import type { RestartPolicy } from "../spec/Pod.js"
 
 /**
@@ -34,11 +35,8 @@ export const defaultBackoff: BackoffConfig = {
   stableWindowMs: STABLE_WINDOW_MS
 }
 
-/** How a run ended: the workload exited or was signaled, or its bring-up failed at a step. */
-export type Ending =
-  | { readonly _tag: "Exited"; readonly code: number }
-  | { readonly _tag: "Signaled"; readonly signal: number; readonly oomKilled?: boolean }
-  | { readonly _tag: "SetupFailed"; readonly step: string; readonly message: string }
+/** How a run ended (the one exit type, src/runtime/ending.ts). */
+export type { Ending } from "../runtime/ending.js"
 
 export interface History {
   /** Consecutive restarts so far (the backoff exponent before this decision). */

@@ -144,7 +144,7 @@ export const supervise = (
             announce: rec.event(adopted ? "adopted" : "running")
           })
         }
-        return (yield* h.wait) as Ending
+        return yield* h.wait
       })).pipe(
         Effect.catchTag("SetupFailed", (e): Effect.Effect<Ending> =>
           Effect.succeed({ _tag: "SetupFailed", step: e.step, message: e.message })),

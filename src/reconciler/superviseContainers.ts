@@ -73,7 +73,7 @@ export const superviseContainers = (
         let restarts = priorOf(name)?.restarts ?? 0
         let run: ContainerRun = first
         let lastStartAt = first.startedAt.getTime()
-        let ending: Ending = (yield* run.wait) as Ending
+        let ending: Ending = yield* run.wait
         while (true) {
           const at = yield* now
           const d = decide(policy, ending, { restarts, lastStartAt }, at, env.config.backoff)
@@ -129,7 +129,7 @@ export const superviseContainers = (
             restarts,
             message: `container ${name} restarted`
           })
-          ending = (yield* run.wait) as Ending
+          ending = yield* run.wait
         }
       })
 

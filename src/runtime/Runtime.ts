@@ -5,13 +5,12 @@
 import type { Effect, Option, Scope } from "effect"
 import { Context } from "effect"
 import type { Pod } from "../spec/Pod.js"
+import type { RunExit } from "./ending.js"
 import type { SetupFailed, TeardownFailed } from "./errors.js"
 import type { RecordUnreadable } from "./record.js"
 
-/** How a workload ended on its own (or after a stop). */
-export type RunExit =
-  | { readonly _tag: "Exited"; readonly code: number }
-  | { readonly _tag: "Signaled"; readonly signal: number; readonly oomKilled?: boolean }
+/** How a workload ended on its own (or after a stop): the one exit type, less setup failures. */
+export type { Ending, RunExit } from "./ending.js"
 
 export { SetupFailed, TeardownFailed } from "./errors.js"
 export { RecordUnreadable } from "./record.js"

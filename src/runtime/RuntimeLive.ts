@@ -23,6 +23,7 @@ import { Network } from "../net/Network.js"
 import { PodNetworks, staticOnly } from "../net/PodNetworks.js"
 import { canonicalJson } from "../spec/decode.js"
 import type { Pod } from "../spec/Pod.js"
+import { fromExitRecord, oomKill } from "./ending.js"
 import { TeardownFailed } from "./errors.js"
 import { withFieldEnv } from "./fieldEnv.js"
 import { initPathCandidate } from "./helper/binary.js"
@@ -38,8 +39,7 @@ import {
   type MonitorRef,
   proceedOne,
   step,
-  stopMonitor,
-  toRunExit
+  stopMonitor
 } from "./monitors.js"
 import { prepareContainer, volumeSources } from "./prepare.js"
 import { type ContainerRecord, monitorAlive, readRecord, RecordUnreadable, type RunRecord, viewOf } from "./record.js"
@@ -127,13 +127,13 @@ export const make = (options: RuntimeOptions = {}) =>
      */
     const exitOf = (pod: string, container: string, r: ExitRecord, oomBefore = 0) =>
       r.reason === "signaled" && r.signal === 9
-        ? Effect.map(oomKills(pod, container), (n) => toRunExit(r, n > oomBefore))
+        ? Effect.map(oomKills(pod, container), (n) => fromExitRecord(r, n > oomBefore))
         : r.reason === "exited" && r.exitCode === 128 + 9
         ? Effect.map(
           oomKills(pod, container),
-          (n) => n > oomBefore ? { _tag: "Signaled" as const, signal: 9, oomKilled: true } : toRunExit(r, false)
+          (n) => n > oomBefore ? oomKill : fromExitRecord(r, false)
         )
-        : Effect.succeed(toRunExit(r, false))
+        : Effect.succeed(fromExitRecord(r, false))
 
     const undoOf = (pod: string) => ({ deps, pod, layout: podLayout(dataDir, pod) })
 

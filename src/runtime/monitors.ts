@@ -16,7 +16,7 @@ import type { ExitRecord, MonitorConfig } from "./helper/schema.js"
 import type { PodLayout } from "./layout.js"
 import type { PreparedContainer } from "./prepare.js"
 import { type ContainerRecord, monitorAlive, stillOurs } from "./record.js"
-import { type RunExit, SetupFailed } from "./Runtime.js"
+import { SetupFailed } from "./Runtime.js"
 
 export const step = (pod: string, name: string) => (e: unknown) =>
   e instanceof SetupFailed ? e : new SetupFailed({
@@ -25,15 +25,6 @@ export const step = (pod: string, name: string) => (e: unknown) =>
     message: e instanceof Error ? e.message : String(e),
     ...(typeof (e as { errno?: unknown }).errno === "number" ? { errno: (e as { errno: number }).errno } : {})
   })
-
-export const toRunExit = (r: ExitRecord, oomKilled: boolean): RunExit =>
-  r.reason === "exited"
-    ? { _tag: "Exited", code: r.exitCode }
-    : r.reason === "signaled"
-    ? { _tag: "Signaled", signal: r.signal, ...(oomKilled ? { oomKilled } : {}) }
-    // A setup failure after proceed was already reported by start; if it is all we know (adopted),
-    // report it like the shell does for an exec failure.
-    : { _tag: "Exited", code: 127 }
 
 /** What names one container incarnation's monitor and workload (a pod record entry has it all). */
 export type MonitorRef = Pick<
@@ -52,8 +43,8 @@ const SIGTERM = 15
 /**
  * No exit was recorded and the monitor is gone (killed with its workload, e.g. by the OOM killer or
  * a forced cgroup removal): the exit is not known. It is reported as a SIGKILL — what such an end
- * almost always is — and said so in the log, never silently. (One exit type that can say "unknown"
- * is left to do: issue 19.)
+ * almost always is — and said so in the log, never silently. (`Ending`, runtime/ending.ts, has no
+ * "unknown" case yet: adding one reaches the stored status, the CLI and the web view.)
  */
 const unknownKill = (): ExitRecord => ({
   version: 1,

@@ -8,18 +8,9 @@
  * before the run dir is removed, also by a sweep of a run a dead agent left.
  */
 import { Effect } from "effect"
-import koffi from "koffi"
 import * as fs from "node:fs"
 import * as path from "node:path"
-
-const libc = koffi.load("libc.so.6")
-const mount = libc.func(
-  "int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)"
-)
-const umount2 = libc.func("int umount2(const char *target, int flags)")
-const MS_NOSUID = 2
-const MS_NODEV = 4
-const MNT_DETACH = 2
+import { errno, errnoName, libc, MNT_DETACH, MS_NODEV, MS_NOSUID } from "../host/libc.js"
 
 /** Where a pod run's tmpfs volumes are mounted. */
 export const tmpfsRoot = (runDir: string) => path.join(runDir, "tmpfs")
@@ -43,8 +34,8 @@ export const mountTmpfs = (
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
   const data = [`mode=0755`, `uid=${options.uid}`, `gid=${options.gid}`]
   if (options.size !== undefined) data.push(`size=${options.size}`)
-  if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, data.join(",")) < 0) {
-    throw new Error(`mount a tmpfs on ${dir}: errno ${koffi.errno()}`)
+  if (libc.mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, data.join(",")) < 0) {
+    throw new Error(`mount a tmpfs on ${dir}: ${errnoName(errno())}`)
   }
   return dir
 }
@@ -71,7 +62,7 @@ export const unmountTmpfs = (runDir: string): Effect.Effect<void, Error> =>
     const failures: Array<string> = []
     // Deepest first: nothing of Tank's is mounted inside a volume, but a stack is undone top down.
     for (const p of mountsUnder(root).sort().reverse()) {
-      if (umount2(p, MNT_DETACH) < 0) failures.push(`${p}: errno ${koffi.errno()}`)
+      if (libc.umount2(p, MNT_DETACH) < 0) failures.push(`${p}: ${errnoName(errno())}`)
     }
     return failures.length === 0
       ? Effect.void

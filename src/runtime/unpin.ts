@@ -1,18 +1,12 @@
 /**
- * Removing a pod sandbox's namespace pins from Node (koffi umount2), the same steps as
- * `tank-helper sandbox-remove` without spawning a process: detach each pin, unlink it, detach the
- * directory's self-bind, remove it. Idempotent; missing parts are fine.
+ * Removing a pod sandbox's namespace pins from Node (umount2 through the `Libc` service), the same
+ * steps as `tank-helper sandbox-remove` without spawning a process: detach each pin, unlink it,
+ * detach the directory's self-bind, remove it. Idempotent; missing parts are fine.
  */
 import { Data, Effect } from "effect"
-import koffi from "koffi"
 import * as fs from "node:fs"
 import * as path from "node:path"
-
-const libc = koffi.load("libc.so.6")
-const umount2 = libc.func("int umount2(const char *target, int flags)")
-const MNT_DETACH = 2
-const EINVAL = 22
-const ENOENT = 2
+import { Libc, type LibcError, MNT_DETACH } from "../host/libc.js"
 
 const mountPoints = (): Set<string> =>
   new Set(
@@ -23,28 +17,31 @@ const mountPoints = (): Set<string> =>
 
 export class UnpinError extends Data.TaggedError("UnpinError")<{ readonly path: string; readonly message: string }> {}
 
-export const unpinSandbox = (dir: string): Effect.Effect<void, UnpinError> =>
-  Effect.try({
-    try: () => {
-      if (!fs.existsSync(dir)) return
-      // "user" last: the others were made inside it (hostUsers: false). Before the teardown reported
-      // its failures, a forgotten user pin went unnoticed (and stayed mounted).
-      for (const ns of ["net", "uts", "ipc", "user"]) {
-        const p = path.join(dir, ns)
-        if (umount2(p, MNT_DETACH) < 0) {
-          const errno = koffi.errno()
-          if (errno !== EINVAL && errno !== ENOENT) {
-            throw new UnpinError({ path: p, message: `unmount: errno ${errno}` })
-          }
-        }
-        fs.rmSync(p, { force: true })
-      }
-      for (let i = 0; i < 8 && mountPoints().has(dir); i++) {
-        if (umount2(dir, MNT_DETACH) < 0) {
-          throw new UnpinError({ path: dir, message: `unmount: errno ${koffi.errno()}` })
-        }
-      }
-      fs.rmdirSync(dir)
-    },
-    catch: (e) => e instanceof UnpinError ? e : new UnpinError({ path: dir, message: String(e) })
+const io = <A>(p: string, f: () => A): Effect.Effect<A, UnpinError> =>
+  Effect.try({ try: f, catch: (e) => new UnpinError({ path: p, message: String(e) }) })
+
+const unmountFailed = (p: string) => (e: LibcError) => new UnpinError({ path: p, message: `unmount: ${e.code}` })
+
+/** The removal on whatever libc the context provides (tests script its failures). */
+export const unpin = (dir: string): Effect.Effect<void, UnpinError, Libc> =>
+  Effect.gen(function*() {
+    const libc = yield* Libc
+    if (!(yield* io(dir, () => fs.existsSync(dir)))) return
+    // "user" last: the others were made inside it (hostUsers: false). Before the teardown reported
+    // its failures, a forgotten user pin went unnoticed (and stayed mounted).
+    for (const ns of ["net", "uts", "ipc", "user"]) {
+      const p = path.join(dir, ns)
+      // EINVAL: not a mount point (never pinned, or detached already); ENOENT: not there at all.
+      yield* libc.umount2(p, MNT_DETACH).pipe(
+        Effect.catchIf((e) => e.code === "EINVAL" || e.code === "ENOENT", () => Effect.void),
+        Effect.mapError(unmountFailed(p))
+      )
+      yield* io(p, () => fs.rmSync(p, { force: true }))
+    }
+    for (let i = 0; i < 8 && (yield* io(dir, mountPoints)).has(dir); i++) {
+      yield* libc.umount2(dir, MNT_DETACH).pipe(Effect.mapError(unmountFailed(dir)))
+    }
+    yield* io(dir, () => fs.rmdirSync(dir))
   })
+
+export const unpinSandbox = (dir: string): Effect.Effect<void, UnpinError> => unpin(dir).pipe(Effect.provide(Libc.Live))

@@ -400,7 +400,7 @@ export const crossFieldIssues = (pod: typeof PodFields.Type): Array<Issue> => {
       if (k in c.env) issues.push({ path: [...at, "fieldEnv", k], message: `"${k}" is also set in env` })
     }
     issues.push(...probeIssues(c, at))
-    for (const k of ["livenessProbe", "readinessProbe", "startupProbe"] as const) {
+    for (const k of ["livenessProbe", "readinessProbe", "startupProbe", "healthcheck"] as const) {
       if (at[0] === "initContainers" && c[k] !== undefined) {
         issues.push({ path: [...at, k], message: "init containers run to completion: they take no probes" })
       }

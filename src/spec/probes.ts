@@ -109,11 +109,24 @@ export type ProbeInput = typeof Probe.Encoded
 
 export type ProbeKind = "liveness" | "readiness" | "startup"
 
+/**
+ * What the agent does with the image's HEALTHCHECK (docker image config) when the container has no
+ * probe of its own: `show` (the default) runs it and shows its verdict as `health`, as docker does;
+ * `restart` also kills an unhealthy container, to restart under the restart policy (what a failed
+ * liveness probe does); `off` does not run it. A container with a probe never runs it.
+ */
+export const HealthcheckMode = Schema.Literal("show", "restart", "off").annotations({
+  identifier: "HealthcheckMode",
+  message: () => `healthcheck must be "show", "restart" or "off"`
+})
+export type HealthcheckMode = typeof HealthcheckMode.Type
+
 /** The probe fields of a container, spread into `Container` (absent unless given). */
 export const probeFields = {
   livenessProbe: Schema.optionalWith(Probe, { exact: true }),
   readinessProbe: Schema.optionalWith(Probe, { exact: true }),
-  startupProbe: Schema.optionalWith(Probe, { exact: true })
+  startupProbe: Schema.optionalWith(Probe, { exact: true }),
+  healthcheck: Schema.optionalWith(HealthcheckMode, { exact: true })
 }
 
 type Issue = { readonly path: ReadonlyArray<PropertyKey>; readonly message: string }

@@ -5,9 +5,8 @@
  * queue on the busy handler instead of both picking the same free address.
  */
 import { SqlClient } from "@effect/sql"
-import { SqliteClient } from "@effect/sql-sqlite-node"
 import type { SqlError } from "@effect/sql/SqlError"
-import { Effect, Layer, Schedule } from "effect"
+import { Effect, Layer } from "effect"
 import {
   AddressTaken,
   type Allocation,
@@ -19,6 +18,8 @@ import {
   PoolExhausted,
   poolSize
 } from "./Allocations.js"
+import { busyRetry, sqliteConnection, sqlMessage } from "./sqlite.js"
+import { transaction } from "./sqliteTx.js"
 import { StoreError } from "./Store.js"
 
 const SCHEMA = [
@@ -32,12 +33,6 @@ const isBusy = (e: unknown): boolean => {
   const code = (e as { cause?: { code?: unknown } }).cause?.code
   return typeof code === "string" && (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED"))
 }
-
-const busyRetry = Schedule.exponential("5 millis", 1.5).pipe(
-  Schedule.union(Schedule.spaced("200 millis")),
-  Schedule.jittered,
-  Schedule.upTo("30 seconds")
-)
 
 interface Row {
   readonly pool: string
@@ -62,7 +57,7 @@ export const makeSql = Effect.gen(function*() {
       Effect.retry({ schedule: busyRetry, while: (e) => (e as { _tag?: string })._tag === "SqlError" && isBusy(e) }),
       Effect.mapError((e) =>
         (e as { _tag?: string })._tag === "SqlError"
-          ? new StoreError({ op, message: `allocations: ${(e as SqlError).message}`, cause: e })
+          ? new StoreError({ op, message: `allocations: ${sqlMessage(e as SqlError)}`, cause: e })
           : e as Exclude<E, SqlError>
       )
     )
@@ -78,7 +73,7 @@ export const makeSql = Effect.gen(function*() {
     Effect.zipRight(
       sql`INSERT INTO allocations_lock (id, n) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET n = n + 1`,
       body
-    ).pipe(sql.withTransaction, wrap(op))
+    ).pipe(transaction(sql), wrap(op))
 
   const mine = (pool: string, holder: string, nic: string) =>
     sql<Row>`SELECT pool, address, holder, nic, at FROM allocations
@@ -151,7 +146,7 @@ export const layerSql: Layer.Layer<Allocations, StoreError, SqlClient.SqlClient>
  */
 export const layerSqlite = (filename: string): Layer.Layer<Allocations, StoreError> =>
   layerSql.pipe(
-    Layer.provide(SqliteClient.layer({ filename })),
+    Layer.provide(sqliteConnection(filename)),
     Layer.mapError((cause) =>
       cause instanceof StoreError
         ? cause

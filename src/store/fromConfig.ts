@@ -7,19 +7,29 @@
  * readers can tell statuses of nodes that are not ready (`Api.statusReport` looks for it with
  * `Effect.serviceOption`; the type names only the Store).
  */
+import type { SqlClient } from "@effect/sql"
 import { Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import type { TankConfigShape } from "../config/Config.js"
 import { ensureDataDir } from "../config/privateDir.js"
-import type { EtcdError } from "../etcd/client.js"
+import type { Etcd, EtcdError } from "../etcd/client.js"
 import type { EtcdStoreOptions } from "./etcd.js"
 import { layerMemory } from "./memory.js"
-import { layerSqlite, type SqlStoreOptions } from "./sqlite.js"
+import { layerSql, sqliteClientLayer, type SqlStoreOptions } from "./sqlite.js"
 import { type Store, StoreError } from "./Store.js"
 
 export interface StoreLayerOptions {
   readonly sqlite?: SqlStoreOptions
   readonly etcd?: EtcdStoreOptions
+  /**
+   * The connection to build the store on, when the caller shares it (the agent: its one SQLite
+   * connection also serves the allocations, its etcd client the registration and the election).
+   * Default: a new one from the config. Only the one the config's backend uses is taken.
+   */
+  readonly connection?: {
+    readonly sqlite?: Layer.Layer<SqlClient.SqlClient, StoreError>
+    readonly etcd?: Layer.Layer<Etcd, EtcdError>
+  }
 }
 
 export const storeLayer = (
@@ -32,16 +42,16 @@ export const storeLayer = (
         Promise.all([import("../cluster/nodesEtcd.js"), import("../etcd/client.js"), import("./etcd.js")])
       )
       return Layer.merge(EtcdStore.layerEtcd(options.etcd), NodesEtcd.layerEtcd).pipe(
-        Layer.provide(EtcdClient.layer(config.etcd!))
+        Layer.provide(options.connection?.etcd ?? EtcdClient.layer(config.etcd!))
       )
     }))
-    : layerSqlite(config.storeFile, options.sqlite)
+    : layerSql(options.sqlite).pipe(Layer.provide(options.connection?.sqlite ?? sqliteClientLayer(config.storeFile)))
 
 /**
- * The store a client (Tank.*, the CLI, the REPL) uses: `storeLayer`'s backend, with the data dir
- * made (private, marked) first for SQLite. `readOnly`: a command that only reads gets an empty
- * in-memory store instead of creating a data dir and database that do not exist yet. (The agent
- * builds its own: its SQLite connection is shared with the allocations, Agent.ts.)
+ * The store every process uses (Tank.*, the CLI, the REPL, the agent): `storeLayer`'s backend, with
+ * the data dir made (private, marked) first for SQLite. `readOnly`: a command that only reads gets an
+ * empty in-memory store instead of creating a data dir and database that do not exist yet. The agent
+ * passes its shared connections (`connection`).
  */
 export const storeFromConfig = (
   config: TankConfigShape,

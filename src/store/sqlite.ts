@@ -3,14 +3,18 @@
  * observed status and pod events.
  *
  * Concurrency across processes: every write transaction's FIRST statement is a write (the revision
- * bump), so SQLite takes the write lock before reading and its busy handler (better-sqlite3's 5 s
- * busy_timeout) waits for other writers instead of failing with SQLITE_BUSY_SNAPSHOT. Any residual
- * SQLITE_BUSY is retried here with a bounded, jittered backoff, so users never see it.
+ * bump), so SQLite takes the write lock before reading and never fails with SQLITE_BUSY_SNAPSHOT.
+ * Waiting for another writer is done here, not in SQLite: better-sqlite3 is synchronous, so its busy
+ * handler would freeze the whole process (monitors, probes, the dashboard) for as long as the lock is
+ * held. The connection's busy_timeout is short (`BUSY_TIMEOUT_MS`); SQLITE_BUSY is then retried with
+ * a jittered backoff for up to `BUSY_GIVE_UP` (a lock held by another process for 10 s, or 20, is
+ * waited out and the write lands), after which the write fails with a StoreError saying the store
+ * stayed locked. The CLI waits the same way.
  */
 import { SqlClient } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import type { SqlError } from "@effect/sql/SqlError"
-import { Duration, Effect, Either, Layer, Option, PubSub, Ref, Schedule, Stream } from "effect"
+import { Context, Duration, Effect, Either, Layer, Option, PubSub, Ref, Schedule, Stream } from "effect"
 import { ensurePrivateSqlite } from "../config/privateDir.js"
 import type { Pod } from "../spec/Pod.js"
 import { quoted } from "../spec/printable.js"
@@ -25,6 +29,7 @@ import {
   statusFromRow
 } from "./rows.js"
 import { writeNudges } from "./sqliteNotify.js"
+import { transaction } from "./sqliteTx.js"
 import { encodeStatusJson, type NewPodEvent, type PodEvent, type PodStatus } from "./status.js"
 import {
   AlreadyExists,
@@ -73,16 +78,36 @@ const isBusy = (e: SqlError): boolean => {
   return typeof code === "string" && (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED"))
 }
 
-const busyRetry = Schedule.exponential("5 millis", 1.5).pipe(
+/** How long one statement may block the process on SQLite's own busy handler. */
+export const BUSY_TIMEOUT_MS = 50
+/** How long a write waits for another process's lock before it fails. */
+export const BUSY_GIVE_UP = Duration.seconds(30)
+
+export const busyRetry = Schedule.exponential("5 millis", 1.5).pipe(
   Schedule.union(Schedule.spaced("200 millis")),
   Schedule.jittered,
-  Schedule.upTo("30 seconds")
+  Schedule.upTo(BUSY_GIVE_UP)
 )
+
+/**
+ * A failure's message, with SQLite's own reason and code (the SqlError's is a generic "Failed to
+ * execute statement"); a full disk and a lock never released say so in words.
+ */
+export const sqlMessage = (e: SqlError): string => {
+  const cause = e.cause as { code?: unknown; message?: unknown } | undefined
+  const code = typeof cause?.code === "string" ? cause.code : undefined
+  const detail = typeof cause?.message === "string"
+    ? `${cause.message}${code ? ` (${code})` : ""}`
+    : e.message
+  if (isBusy(e)) return `the store stayed locked by another process for ${Duration.format(BUSY_GIVE_UP)}: ${detail}`
+  if (code?.startsWith("SQLITE_FULL")) return `no space left for the store, nothing was written: ${detail}`
+  return detail
+}
 
 const wrap = (op: string) => <A, R>(eff: Effect.Effect<A, SqlError, R>): Effect.Effect<A, StoreError, R> =>
   eff.pipe(
     Effect.retry({ schedule: busyRetry, while: isBusy }),
-    Effect.mapError((cause) => new StoreError({ op, message: cause.message, cause }))
+    Effect.mapError((cause) => new StoreError({ op, message: sqlMessage(cause), cause }))
   )
 
 const userVersion = (sql: SqlClient.SqlClient) =>
@@ -153,14 +178,14 @@ export const make = (options: SqlStoreOptions = {}) =>
         if (rev % 100 === 0) yield* sql`DELETE FROM changes WHERE revision <= ${rev - CHANGE_HISTORY}`
         return result
       }).pipe(
-        sql.withTransaction,
+        transaction(sql),
         Effect.retry({
           schedule: busyRetry,
           while: (e) => (e as { _tag?: string })._tag === "SqlError" && isBusy(e as SqlError)
         }),
         Effect.mapError((e) =>
           (e as { _tag?: string })._tag === "SqlError"
-            ? new StoreError({ op, message: `${name}: ${(e as SqlError).message}`, cause: e })
+            ? new StoreError({ op, message: `${name}: ${sqlMessage(e as SqlError)}`, cause: e })
             : e as Exclude<E, SqlError>
         ),
         Effect.tap(() => PubSub.publish(local, undefined))
@@ -440,7 +465,7 @@ export const make = (options: SqlStoreOptions = {}) =>
               return true
             })).pipe(Effect.catchIf((e): e is "kept" => e === "kept", () => Effect.succeed(false)))
         case "status":
-          return sql.withTransaction(Effect.gen(function*() {
+          return transaction(sql)(Effect.gen(function*() {
             const [row] = yield* sql`SELECT ${statusColumns} FROM status WHERE name = ${key}`
             if (!row || Either.isRight(statusFromRow(row))) return false
             yield* sql`DELETE FROM status WHERE name = ${key}`
@@ -449,7 +474,7 @@ export const make = (options: SqlStoreOptions = {}) =>
         case "event": {
           const id = Number(key)
           if (!Number.isSafeInteger(id)) return Effect.succeed(false)
-          return sql.withTransaction(Effect.gen(function*() {
+          return transaction(sql)(Effect.gen(function*() {
             const [row] = yield* sql`SELECT ${eventColumns} FROM events WHERE id = ${id}`
             if (!row || Either.isRight(eventFromRow(row))) return false
             yield* sql`DELETE FROM events WHERE id = ${id}`
@@ -528,6 +553,16 @@ export const layerSql = (options?: SqlStoreOptions): Layer.Layer<Store, StoreErr
   Layer.effect(Store, make(options))
 
 /**
+ * A bare connection on a SQLite file (no permission checks: `sqliteClientLayer` is the one to use),
+ * its busy_timeout short: waiting for other writers is ours (busyRetry), not a blocking busy
+ * handler's (see the top).
+ */
+export const sqliteConnection = (filename: string) =>
+  SqliteClient.layer({ filename }).pipe(
+    Layer.tap((ctx) => Context.get(ctx, SqlClient.SqlClient).unsafe(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`))
+  )
+
+/**
  * A SqlClient on a SQLite file (WAL), the file and its -wal/-shm made 0600 before SQLite opens them
  * (they hold every spec, env values included). One per process and file: share it (the agent gives
  * the same one to the Store and the allocations), because opening the file any other way in a
@@ -537,7 +572,7 @@ export const sqliteClientLayer = (filename: string): Layer.Layer<SqlClient.SqlCl
   Layer.unwrapEffect(
     (filename === ":memory:" || filename === "" ? Effect.void : ensurePrivateSqlite(filename)).pipe(
       Effect.mapError((e) => new StoreError({ op: "open", message: `cannot open ${filename}: ${e.message}` })),
-      Effect.as(SqliteClient.layer({ filename }))
+      Effect.as(sqliteConnection(filename))
     )
   ).pipe(
     Layer.mapError((cause) =>

@@ -41,6 +41,22 @@ export const LastExit = Schema.Struct({
 })
 export type LastExit = typeof LastExit.Type
 
+/**
+ * The image HEALTHCHECK's verdict, as docker shows it: `starting` (no verdict yet, or still in its
+ * start period), `healthy`, `unhealthy` (Retries failures in a row). Shown, never acted on unless
+ * the container's spec says `healthcheck: restart`.
+ */
+export const Health = Schema.Struct({
+  status: Schema.Literal("starting", "healthy", "unhealthy"),
+  /** Failures in a row (0 after a success). */
+  failingStreak: Schema.Number,
+  /** What the last check printed (its exit and the tail of its output). */
+  output: Schema.optional(Schema.String),
+  /** When the last check ended (ISO). */
+  at: Schema.optional(Schema.String)
+})
+export type Health = typeof Health.Type
+
 /** One container of a pod with several (their restarts are per container, as in Kubernetes). */
 export const ContainerStatus = Schema.Struct({
   name: Schema.String,
@@ -52,8 +68,15 @@ export const ContainerStatus = Schema.Struct({
   nextRestartAt: Schema.optional(Schema.String),
   lastExit: Schema.optional(LastExit),
   reason: Schema.optional(Schema.String),
-  /** Containers with a readinessProbe: whether it passes (absent or false: not ready). */
-  ready: Schema.optional(Schema.Boolean)
+  /**
+   * Containers with a readinessProbe (or startupProbe): whether it passes (absent or false: not
+   * ready). Readers (Api.status, src/api/readiness.ts) fill it in for every container.
+   */
+  ready: Schema.optional(Schema.Boolean),
+  /** Not ready: why (which probe failed last and what it printed, or the container's state). */
+  readyReason: Schema.optional(Schema.String),
+  /** The image's HEALTHCHECK, when the spec has no probe for the container (src/probes/healthcheck.ts). */
+  health: Schema.optional(Health)
 })
 export type ContainerStatus = typeof ContainerStatus.Type
 
@@ -78,8 +101,15 @@ export const PodStatus = Schema.Struct({
   ),
   /** Pods with several containers: each container's state (a pod's `restarts` is their sum). */
   containers: Schema.optional(Schema.Array(ContainerStatus)),
-  /** A pod of one container with a readinessProbe: whether it passes (several: per container). */
+  /**
+   * The agent writes it for a pod of one container with a readinessProbe (several: per container);
+   * readers (Api.status) derive it for every pod: running and every container ready.
+   */
   ready: Schema.optional(Schema.Boolean),
+  /** Not ready: why (the phase, or the containers and the probe that failed last with its output). */
+  readyReason: Schema.optional(Schema.String),
+  /** A pod of one container: its image HEALTHCHECK's verdict (several: per container). */
+  health: Schema.optional(Health),
   /** Cluster mode: the node running (or that last ran) the pod. */
   node: Schema.optional(Schema.String),
   /** Phase "terminating": when the workload gets SIGKILL if it has not stopped by then (ISO). */
@@ -120,7 +150,8 @@ export const PodEventType = Schema.Literal(
   "teardown-failed", // stopping or removing a run left something behind (the message names each step and why)
   "unhealthy", // a container's liveness or startup probe failed (the message names the probe and its output); it is killed
   "ready", // a container's readiness probe passes (again)
-  "unready" // a container's readiness probe failed failureThreshold times (the message names it and its output)
+  "unready", // a container's readiness probe failed failureThreshold times (the message names it and its output)
+  "health" // a container's image HEALTHCHECK changed verdict: starting, healthy, unhealthy (the message says which and the output)
 )
 export type PodEventType = typeof PodEventType.Type
 

@@ -183,6 +183,12 @@ describe("verdict (pure)", () => {
       )._tag,
       "Waiting"
     )
+    // Running, but its readiness probe has not passed (readers fill `ready` from the probes).
+    assert.strictEqual(
+      verdict("ready", st("running", { ready: false, readyReason: "probe failed" }), 5)._tag,
+      "Waiting"
+    )
+    assert.strictEqual(verdict("ready", st("running", { ready: true }), 5)._tag, "Met")
   })
   it("a terminal status of an older spec is not the new run's", () => {
     assert.strictEqual(verdict("exited", st("terminal"), 6)._tag, "Waiting")

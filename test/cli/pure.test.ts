@@ -185,9 +185,9 @@ describe("tables and ages", () => {
     const at = lines.indexOf("Containers:")
     expect(at).toBeGreaterThan(0)
     expect(lines.slice(at + 1, at + 4).map((l) => l.trim().split(/\s+/))).toEqual([
-      ["NAME", "STATE", "RESTARTS", "AGE", "HOST", "PID", "LAST", "EXIT", "NEXT", "RESTART"],
-      ["web", "running", "0", "5s", "100", "-", "-"],
-      ["side", "backing-off", "2", "-", "-", "1", "2026-11-23T12:00:23Z"]
+      ["NAME", "STATE", "READY", "HEALTH", "RESTARTS", "AGE", "HOST", "PID", "LAST", "EXIT", "NEXT", "RESTART"],
+      ["web", "running", "-", "-", "0", "5s", "100", "-", "-"],
+      ["side", "backing-off", "-", "-", "2", "-", "-", "1", "2026-11-23T12:00:23Z"]
     ])
   })
 })

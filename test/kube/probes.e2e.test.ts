@@ -176,10 +176,16 @@ describe("probes (live, root)", () => {
           execCapture("web", ["sh", "-c", cmd]).pipe(Effect.provide(Layer.succeed(TankConfig, env.config)))
         yield* sh("mv /tmp/www/index.html /tmp/www/gone.html")
         yield* until("unready", ready, (r) => r === "0/1", 10_000)
+        // tank status / Tank.status: not ready, and why (the probe and what it printed).
+        const shown = yield* Api.status("web").pipe(Effect.provideService(Store, store))
+        assert.strictEqual(shown.ready, false)
+        assert.match(shown.readyReason ?? "", /^readiness probe exec \[wget .*\] failed \(exit 1: .*404/)
         yield* sh("mv /tmp/www/gone.html /tmp/www/index.html")
         yield* until("ready again", ready, (r) => r === "1/1", 10_000)
         const s2 = yield* status
         assert.strictEqual(s2!.restarts, 0, "readiness never restarts anything")
+        const back = yield* Api.status("web").pipe(Effect.provideService(Store, store))
+        assert.deepStrictEqual([back.ready, back.readyReason], [true, undefined])
         const events = (yield* store.recentEvents(1000)).events.filter((e) => e.pod === "web")
         assert.deepStrictEqual(events.filter((e) => e.type === "ready" || e.type === "unready").map((e) => e.type), [
           "ready",

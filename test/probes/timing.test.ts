@@ -96,4 +96,30 @@ describe("liveness probe timing", () => {
       yield* TestClock.adjust("4 seconds")
       assert.deepStrictEqual(yield* Fiber.join(failed), { ok: false, detail: "call 3", failures: 3, started: false })
     }))
+
+  it.effect("readiness and startup report each failure while not ready (the status says why, with the latest output)", () =>
+    Effect.gen(function*() {
+      const seen = yield* Ref.make<Array<string>>([])
+      const note = (tag: string) => (r: ProbeOutcome) => Ref.update(seen, (xs) => [...xs, `${tag} ${r.detail}`])
+      // fail, pass (ready), fail, fail (unready at 2 in a row), fail, pass...
+      const r = yield* scripted([false, true, false, false, false, true])
+      const fiber = yield* Effect.fork(
+        readinessLoop(probe({ periodSeconds: 1, failureThreshold: 2 }), r.check, () => Effect.void, note("readiness"))
+      )
+      yield* TestClock.adjust("5 seconds")
+      yield* Fiber.interrupt(fiber)
+      const s = yield* scripted([false, false, true])
+      yield* untilStarted(probe({ periodSeconds: 1, failureThreshold: 5 }), s.check, note("startup")).pipe(
+        Effect.fork,
+        Effect.zipLeft(TestClock.adjust("2 seconds")),
+        Effect.flatMap(Fiber.join)
+      )
+      assert.deepStrictEqual(yield* Ref.get(seen), [
+        "readiness call 1", // not ready yet
+        "readiness call 4", // the flip to unready: failures go on being reported from here
+        "readiness call 5",
+        "startup call 1",
+        "startup call 2"
+      ])
+    }))
 })

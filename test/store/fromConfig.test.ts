@@ -5,6 +5,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import type { TankConfigShape } from "../../src/config/Config.js"
 import { storeFromConfig, storeLayer } from "../../src/store/fromConfig.js"
+import { sqliteClientLayer } from "../../src/store/sqlite.js"
 import { Store } from "../../src/store/Store.js"
 import { startEtcd } from "../support/etcd.js"
 import { tmpDir } from "../support/tmp.js"
@@ -54,5 +55,17 @@ describe("storeFromConfig (clients: Tank.*, the CLI)", () => {
       assert.isTrue(fs.existsSync(c.storeFile))
       const reader = yield* storeOf(storeFromConfig(c, { readOnly: true }))
       assert.isTrue(Option.isSome(yield* reader.get("web")), "read-only on an existing store reads it")
+    }))
+
+  it.scopedLive("connection: the store is built on the caller's shared SQLite connection (the agent's)", () =>
+    Effect.gen(function*() {
+      const dir = yield* tmpDir("tank-fromconfig-")
+      const c = { dataDir: dir, storeFile: path.join(dir, "tank.db"), etcd: undefined } as TankConfigShape
+      const shared = path.join(dir, "shared.db")
+      const store = yield* storeOf(storeFromConfig(c, { connection: { sqlite: sqliteClientLayer(shared) } }))
+      yield* store.put(pod("web"))
+      assert.isFalse(fs.existsSync(c.storeFile), "no second connection opened on the config's file")
+      const other = yield* storeOf(storeLayer({ ...c, storeFile: shared }))
+      assert.isTrue(Option.isSome(yield* other.get("web")), "the write went through the given connection")
     }))
 })

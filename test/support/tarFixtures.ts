@@ -6,7 +6,6 @@
  * same entries always give the same bytes (and the same digest).
  */
 import { Effect } from "effect"
-import koffi from "koffi"
 import { execFileSync } from "node:child_process"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
@@ -14,6 +13,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import * as zlib from "node:zlib"
 import * as tar from "tar-stream"
+import { errno, errnoName, libc } from "../../src/host/libc.js"
 
 export const FIXED_MTIME = 1_700_000_000
 
@@ -190,20 +190,16 @@ export const listTree = (root: string): Array<string> => {
   return out
 }
 
-const libc = koffi.load("libc.so.6")
-const lgetxattrFn = libc.func("long lgetxattr(const char *, const char *, void *, size_t)")
-const lsetxattrFn = libc.func("int lsetxattr(const char *, const char *, const void *, size_t, int)")
-
 /** An xattr of `p` itself (not following symlinks), or undefined when it has none by that name. */
 export const getXattr = (p: string, key: string): Buffer | undefined => {
   const buf = Buffer.alloc(65536)
-  const n = Number(lgetxattrFn(p, key, buf, buf.length))
+  const n = Number(libc.lgetxattr(p, key, buf, buf.length))
   return n < 0 ? undefined : Buffer.from(buf.subarray(0, n))
 }
 
 export const setXattr = (p: string, key: string, value: Buffer): void => {
-  if (lsetxattrFn(p, key, value, value.length, 0) !== 0) {
-    throw new Error(`lsetxattr ${p} ${key}: errno ${koffi.errno()}`)
+  if (libc.lsetxattr(p, key, value, value.length, 0) !== 0) {
+    throw new Error(`lsetxattr ${p} ${key}: ${errnoName(errno())}`)
   }
 }
 

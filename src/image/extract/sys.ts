@@ -1,5 +1,5 @@
 /**
- * The syscalls layer extraction needs, bound from libc with koffi.
+ * The syscalls layer extraction needs, on the libc binding of src/host/libc.ts.
  *
  * Node's `fs` resolves every path from the process root and follows symlinks in every component,
  * so it cannot confine writes to a directory tree that the (untrusted) layer itself is building.
@@ -13,9 +13,8 @@
  * them into typed `ExtractError`s. Paths are "byte strings" (one char per byte, latin1), so file
  * names that are not valid UTF-8 survive unchanged.
  */
-import koffi from "koffi"
 import { constants as fsConstants } from "node:fs"
-import { constants } from "node:os"
+import { errno, errnoName, libc as fns } from "../../host/libc.js"
 
 export class SysError extends Error {
   constructor(
@@ -27,9 +26,6 @@ export class SysError extends Error {
     super(`${syscall}(${path}): ${code}`)
   }
 }
-
-const errnoNames = new Map<number, string>(Object.entries(constants.errno).map(([k, v]) => [v, k]))
-export const errnoName = (n: number): string => errnoNames.get(n) ?? `errno ${n}`
 
 // Open flags differ between architectures (arm64 has O_DIRECTORY 0o40000, O_NOFOLLOW 0o100000):
 // take them from Node, which has the platform's values. O_PATH and O_CLOEXEC are the same on
@@ -59,26 +55,6 @@ export const S_IFCHR = 0o020000
 export const S_IFBLK = 0o060000
 export const S_IFIFO = 0o010000
 
-const lib = koffi.load("libc.so.6")
-const fns = {
-  syscall: lib.func("long syscall(long nr, ...)"),
-  mkdirat: lib.func("int mkdirat(int, const void *, uint32_t)"),
-  mknodat: lib.func("int mknodat(int, const void *, uint32_t, uint64_t)"),
-  symlinkat: lib.func("int symlinkat(const void *, int, const void *)"),
-  linkat: lib.func("int linkat(int, const void *, int, const void *, int)"),
-  unlinkat: lib.func("int unlinkat(int, const void *, int)"),
-  fchownat: lib.func("int fchownat(int, const void *, uint32_t, uint32_t, int)"),
-  fchmodat: lib.func("int fchmodat(int, const void *, uint32_t, int)"),
-  fchown: lib.func("int fchown(int, uint32_t, uint32_t)"),
-  fchmod: lib.func("int fchmod(int, uint32_t)"),
-  utimensat: lib.func("int utimensat(int, const void *, const void *, int)"),
-  futimens: lib.func("int futimens(int, const void *)"),
-  fsetxattr: lib.func("int fsetxattr(int, const char *, const void *, size_t, int)"),
-  lsetxattr: lib.func("int lsetxattr(const void *, const char *, const void *, size_t, int)"),
-  lgetxattr: lib.func("long lgetxattr(const char *, const char *, void *, size_t)"),
-  close: lib.func("int close(int)")
-}
-
 /** NUL-terminated bytes of a byte string, for a `const char *` argument. */
 export const cstr = (bytes: string): Buffer => Buffer.from(bytes + "\0", "latin1")
 /** Printable form of a byte string (for messages). */
@@ -87,7 +63,7 @@ export const show = (bytes: string): string => Buffer.from(bytes, "latin1").toSt
 const check = (rc: number | bigint, syscall: string, path: string): number => {
   const n = Number(rc)
   if (n < 0) {
-    const e = koffi.errno()
+    const e = errno()
     throw new SysError(syscall, e, errnoName(e), show(path))
   }
   return n
@@ -184,9 +160,10 @@ export const lgetxattr = (path: string, key: string): Buffer | undefined => {
   const buf = Buffer.alloc(256)
   const n = Number(fns.lgetxattr(path, key, buf, buf.length))
   if (n >= 0) return buf.subarray(0, n)
-  const code = errnoName(koffi.errno())
+  const e = errno()
+  const code = errnoName(e)
   if (code === "ENODATA" || code === "EOPNOTSUPP" || code === "ENOTSUP") return undefined
-  throw new SysError("lgetxattr", koffi.errno(), code, path)
+  throw new SysError("lgetxattr", e, code, path)
 }
 
 export const close = (fd: number): void => {

@@ -98,7 +98,9 @@ export const ImageRunConfig = Schema.Struct({
   Volumes: nullable(EmptyObjectMap),
   WorkingDir: nullable(Schema.String),
   Labels: nullable(Schema.Record({ key: Schema.String, value: Schema.String })),
-  StopSignal: nullable(Schema.String)
+  StopSignal: nullable(Schema.String),
+  /** docker's HEALTHCHECK: kept as found, decoded field by field by src/probes/healthcheck.ts. */
+  Healthcheck: nullable(Schema.Unknown)
 })
 export type ImageRunConfig = typeof ImageRunConfig.Type
 

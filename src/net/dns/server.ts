@@ -14,9 +14,10 @@
 import { Deferred, Duration, Effect, Runtime, Scope } from "effect"
 import * as dgram from "node:dgram"
 import * as net from "node:net"
+import { libc } from "../../host/libc.js"
 import { inNamespace } from "../bridge.js"
 import { NetlinkError } from "../errors.js"
-import { check, libc, sys } from "../netlink.js"
+import { check } from "../netlink.js"
 import { AnswerCache, RateLimiter } from "./cache.js"
 import { decide, type Decision, forwardQuery, handle, type HandlerEnv } from "./handler.js"
 import type { Zone } from "./zone.js"
@@ -45,8 +46,6 @@ export interface DnsServer {
   readonly stats: () => { readonly cached: number; readonly dropped: number; readonly served: number }
 }
 
-const bind = libc.func("int bind(int fd, const void *addr, uint32_t len)")
-const listenFn = libc.func("int listen(int fd, int backlog)")
 const AF_INET = 2
 const SOCK_STREAM = 1
 const SOCK_NONBLOCK = 0x800
@@ -65,17 +64,17 @@ const sockaddrIn = (ip: string, port: number) => {
 /** A listening TCP socket on ip:port, made in the namespace at `netns`. */
 const tcpListenFd = (netns: string | undefined, ip: string, port: number): number =>
   inNamespace(netns, () => {
-    const fd = check("socket(tcp)", sys.socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0))
+    const fd = check("socket(tcp)", libc.socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0))
     try {
       const one = Buffer.alloc(4)
       one.writeInt32LE(1)
-      check("setsockopt(SO_REUSEADDR)", sys.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, one, 4))
+      check("setsockopt(SO_REUSEADDR)", libc.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, one, 4))
       const addr = sockaddrIn(ip, port)
-      check(`bind(${ip}:${port})`, bind(fd, addr, addr.length))
-      check("listen", listenFn(fd, 64))
+      check(`bind(${ip}:${port})`, libc.bind(fd, addr, addr.length))
+      check("listen", libc.listen(fd, 64))
       return fd
     } catch (e) {
-      sys.close(fd)
+      libc.close(fd)
       throw e
     }
   })

@@ -6,7 +6,7 @@
 import { Effect, Option, Schema } from "effect"
 import * as fs from "node:fs"
 import { helperPath } from "./binary.js"
-import type { HelperNotBuilt, HelperProtocolError, MonitorSetupFailed } from "./errors.js"
+import { type HelperNotBuilt, type HelperProtocolError, MonitorSetupFailed } from "./errors.js"
 import { decodeLine, runForLine } from "./exec.js"
 import { ExitRecord, MonitorConfig, MonitorReady } from "./schema.js"
 
@@ -37,7 +37,18 @@ export const startMonitor = (
     const encoded = yield* Schema.encode(MonitorConfig)(config).pipe(
       Effect.orDieWith((e) => new Error(`invalid MonitorConfig: ${e.message}`))
     )
-    yield* Effect.sync(() => fs.writeFileSync(configPath, JSON.stringify(encoded), { mode: 0o600 }))
+    // A full disk (ENOSPC) or a missing run dir is the bring-up's typed failure, not a defect.
+    yield* Effect.try({
+      try: () => fs.writeFileSync(configPath, JSON.stringify(encoded), { mode: 0o600 }),
+      catch: (e) => {
+        const err = e as NodeJS.ErrnoException
+        return new MonitorSetupFailed({
+          step: "config",
+          errno: Math.abs(err.errno ?? 0),
+          message: `cannot write the monitor config ${configPath}: ${err.code ?? err.message}`
+        })
+      }
+    })
     const line = yield* runForLine(helper, ["monitor", "--config", configPath])
     const ready = yield* decodeLine(MonitorReady, "monitor ready line", line)
     return {
