@@ -108,7 +108,16 @@ script.runInThisContext()(module.exports, createRequire(file), module, file, dir
 `
 )
 
-// Warm the code cache with a read command on an empty data dir (creates nothing there).
+// Warm the code cache with `tank ps` over a store holding a pod (in a temp data dir), so the cache
+// holds the store's read path too, not only the CLI's: the first run writes the cache, so the pod
+// is stored first (that run's cache is dropped) and `ps` runs last.
 const warm = fs.mkdtempSync(path.join(outdir, ".warm-"))
-spawnSync(process.execPath, [path.join(outdir, "tank.mjs"), "ps", "--data-dir", warm], { stdio: "ignore" })
+const tank = (args, input) =>
+  spawnSync(process.execPath, [path.join(outdir, "tank.mjs"), ...args, "--data-dir", warm], {
+    input: input ?? "",
+    stdio: ["pipe", "ignore", "ignore"]
+  })
+tank(["apply", "-f", "-"], JSON.stringify({ name: "warm", containers: [{ name: "app", image: "busybox" }] }))
+fs.rmSync(path.join(outdir, "tank.cjs.cache"), { force: true })
+tank(["ps"])
 fs.rmSync(warm, { recursive: true, force: true })

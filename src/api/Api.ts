@@ -14,7 +14,7 @@ import { Nodes } from "../cluster/Cluster.js"
 import { TankConfig } from "../config/Config.js"
 import { hostDeviceIssues } from "../config/hostDevices.js"
 import { hostPathIssues, hostPathPolicy } from "../config/hostPaths.js"
-import { decodeDocument, type Document, type TankDocument, toTankDocuments, warningLines } from "../kube/documents.js"
+import type { Document, TankDocument } from "../kube/documents.js"
 import { canonicalJson, decodePod, InvalidSpec, SpecIssue } from "../spec/decode.js"
 import type { Pod } from "../spec/Pod.js"
 import { quoted } from "../spec/printable.js"
@@ -68,9 +68,16 @@ const withConfigDefaults = (pod: Pod, spec: unknown, config: TankConfig["Type"])
     ? { ...pod, hostUsers: false }
     : pod
 
+/**
+ * The Kubernetes manifest reader, loaded by the writers only: its schemas cost every `tank ps`
+ * start-up time when imported with this module.
+ */
+const kube = Effect.promise(() => import("../kube/documents.js"))
+
 /** A Kubernetes manifest's ignored fields are logged (the CLI prints them itself before it applies). */
 const validate = (doc: TankDocument<Document>, source: string | undefined) =>
   Effect.gen(function*() {
+    const { decodeDocument, warningLines } = yield* kube
     for (const w of warningLines(doc)) yield* Effect.logWarning(`${source ?? doc.where}: ${w}`)
     const spec = doc.spec
     const pod = yield* decodeDocument(doc, source)
@@ -132,7 +139,7 @@ const store1 = (pod: Pod) =>
  * specs store nothing; the same spec again writes nothing (`outcome` says which).
  */
 export const apply = (spec: unknown, source?: string): Effect.Effect<AppliedPod, InvalidSpec | StoreError, Store> =>
-  Effect.suspend(() => {
+  Effect.flatMap(kube, ({ toTankDocuments }) => {
     const docs = toTankDocuments([{ spec, where: source ?? "spec" }])
     if (docs.length !== 1) {
       return new InvalidSpec({
@@ -148,6 +155,7 @@ const validateAll = (specs: ReadonlyArray<unknown>, source: string | undefined) 
   Effect.gen(function*() {
     const where = (i: number) => source ? `${source}#${i + 1}` : `document ${i + 1}`
     // A Kubernetes `kind: List` stands for its items.
+    const { toTankDocuments } = yield* kube
     const docs = toTankDocuments(specs.map((spec, i) => ({ spec, where: where(i) })))
     const pods = yield* Effect.forEach(docs, (d) => validate(d, d.where))
     const seen = new Map<string, number>()

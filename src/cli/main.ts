@@ -15,6 +15,7 @@ import { Cause, Console, Effect, Exit, Logger, Option } from "effect"
 import { printableText } from "../spec/printable.js"
 import { apply } from "./apply.js"
 import { load, save } from "./archive.js"
+import { route, treeOf } from "./argv.js"
 import { attach } from "./attach.js"
 import { CliExit, describe, ExitCode, helpExtras, out, tankRoot } from "./common.js"
 import { cp } from "./cp.js"
@@ -44,7 +45,9 @@ import { web } from "./web.js"
 export const VERSION = "0.1.0"
 
 const version = Command.make("version", {}, () => out(`tank ${VERSION}`)).pipe(
-  Command.withDescription("Print Tank's version.")
+  Command.withDescription(describe("version", "Print Tank's version.", [
+    ["tank version", "prints `tank 0.1.0` (`tank --version` prints the number alone)"]
+  ]))
 )
 
 // `completion` needs the finished command tree; it is filled in below (the tree contains `completion`).
@@ -69,44 +72,46 @@ const completion = Command.make(
   ["tank completion fish > ~/.config/fish/completions/tank.fish", "install for fish"]
 ])))
 
+const commands = [
+  daemon,
+  apply,
+  diff,
+  get,
+  ps,
+  list,
+  status,
+  del,
+  restart,
+  wait,
+  exec,
+  cp,
+  attach,
+  logs,
+  stats,
+  top,
+  events,
+  doctor,
+  nodes,
+  networks,
+  network,
+  port,
+  pull,
+  images,
+  prune,
+  save,
+  load,
+  web,
+  schema,
+  completion,
+  version
+] as const
+
 const root = tankRoot.pipe(
   Command.withDescription(HelpDoc.p(
     "Tank: declarative pods on one machine. Declare pods with `tank apply`, run the agent with `tank daemon`, " +
       "watch them with `tank ps`. Every command takes --data-dir (or $TANK_DATA_DIR)."
   )),
-  Command.withSubcommands([
-    daemon,
-    apply,
-    diff,
-    get,
-    ps,
-    list,
-    status,
-    del,
-    restart,
-    wait,
-    exec,
-    cp,
-    attach,
-    logs,
-    stats,
-    top,
-    events,
-    doctor,
-    nodes,
-    networks,
-    network,
-    port,
-    pull,
-    images,
-    prune,
-    save,
-    load,
-    web,
-    schema,
-    completion,
-    version
-  ])
+  Command.withSubcommands(commands)
 )
 tree.current = root as unknown as Command.Command<"tank", never, unknown, unknown>
 
@@ -136,25 +141,29 @@ helpExtras.set(
   ].join("\n")
 )
 
-/** With -h/--help, the command it is about ("" for the root), else undefined. */
-const helpTarget = (argv: ReadonlyArray<string>): string | undefined => {
-  const args = argv.slice(2)
-  const end = args.indexOf("--")
-  const before = end < 0 ? args : args.slice(0, end)
-  if (!before.includes("-h") && !before.includes("--help")) return undefined
-  for (let i = 0; i < before.length; i++) {
-    const a = before[i]!
-    if (a === "--data-dir") i++
-    else if (!a.startsWith("-")) return a === "list" ? "ps" : a
-  }
-  return ""
-}
+/** What argv asks for (argv.ts): the args @effect/cli gets, or a mistyped command. */
+const routed = Effect.sync(() =>
+  route(
+    process.argv.slice(2),
+    treeOf(commands as unknown as ReadonlyArray<Command.Command<string, never, unknown, unknown>>)
+  )
+)
 
-const printHelpExtras = Effect.suspend(() => {
-  const target = helpTarget(process.argv)
-  const text = target === undefined ? undefined : helpExtras.get(target)
+const quoted = (names: ReadonlyArray<string>) => names.map((n) => `"${n}"`).join(" or ")
+
+/** `tank pss`: a usage error suggesting `ps`, instead of @effect/cli's list of every command. */
+const unknownCommand = (command: string, suggestions: ReadonlyArray<string>) =>
+  new CliExit({
+    code: ExitCode.usage,
+    message: `unknown command "${command}"` + (suggestions.length ? `; did you mean ${quoted(suggestions)}?` : "") +
+      " (tank --help lists the commands)"
+  })
+
+/** The examples and notes after @effect/cli's help of `path` ("" for the root; `list` is `ps`). */
+const printHelpExtras = (path: string) => {
+  const text = helpExtras.get(path === "list" ? "ps" : path)
   return text ? out(text) : Effect.void
-})
+}
 
 /** `2026-11-23T13:26:42.682Z INFO message key=value`, one line per entry, on stderr. */
 const stderrLogger = Logger.make(({ annotations, cause, date, logLevel, message }) => {
@@ -166,13 +175,20 @@ const stderrLogger = Logger.make(({ annotations, cause, date, logLevel, message 
   )
 })
 
-/** @effect/cli colours its help unconditionally: plain text on pipes and with NO_COLOR; never its filler (help.ts). */
-const plainOnPipes = <A, E, R>(eff: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+/**
+ * @effect/cli colours its help unconditionally: plain text on pipes and with NO_COLOR; never its filler
+ * (help.ts). `onHelp` hears when the text was a help page (asked, or `tank web` without its subcommand).
+ */
+const plainOnPipes = (path: string, onHelp: () => void) => <A, E, R>(eff: Effect.Effect<A, E, R>) => {
   const colour = process.stdout.isTTY === true && !process.env.NO_COLOR
   // Only @effect/cli writes through Console (results go through stdio.ts): its help, less its filler.
-  const strip = (a: unknown) =>
+  const strip = (a: unknown) => {
+    if (typeof a !== "string") return a
     // eslint-disable-next-line no-control-regex
-    typeof a === "string" ? (colour ? cleanHelp(a) : cleanHelp(a).replace(/\x1b\[[0-9;]*m/g, "")) : a
+    const plain = cleanHelp(a, path).replace(/\x1b\[[0-9;]*m/g, "")
+    if (/^USAGE$/m.test(plain)) onHelp()
+    return colour ? cleanHelp(a, path) : plain
+  }
   return Console.consoleWith((c) =>
     Effect.withConsole(eff, {
       ...c,
@@ -206,18 +222,23 @@ const failure = (e: unknown): Effect.Effect<number> => {
  * Whatever the outcome, stdout and stderr are flushed before the process may exit: a command has
  * succeeded only once all of its output reached the reader.
  */
-const program = Effect.suspend(() => cli(process.argv)).pipe(
-  Effect.zipRight(printHelpExtras),
-  Effect.zipRight(flush("stdout")),
-  Effect.as(ExitCode.ok),
-  Effect.catchAll(failure),
-  Effect.tap(() => Effect.all([Effect.ignore(flush("stdout")), Effect.ignore(flush("stderr"))])),
-  Effect.flatMap((code) => code === ExitCode.ok ? Effect.void : Effect.fail(new CliExit({ code }))),
-  // Log lines go to stderr (stdout is for results); runMain's own pretty logger is disabled below.
-  Effect.provide(Logger.replace(Logger.defaultLogger, stderrLogger)),
-  plainOnPipes,
-  Effect.provide(NodeContext.layer)
-)
+const program = Effect.flatMap(routed, (r) => {
+  const help = { shown: false }
+  return (r._tag === "Unknown"
+    ? Effect.fail(unknownCommand(r.command, r.suggestions))
+    : cli([...process.argv.slice(0, 2), ...r.args]).pipe(
+      Effect.zipRight(Effect.suspend(() => help.shown ? printHelpExtras(r.path) : Effect.void))
+    )).pipe(
+      Effect.zipRight(flush("stdout")),
+      Effect.as(ExitCode.ok),
+      Effect.catchAll(failure),
+      Effect.tap(() => Effect.all([Effect.ignore(flush("stdout")), Effect.ignore(flush("stderr"))])),
+      Effect.flatMap((code) => code === ExitCode.ok ? Effect.void : Effect.fail(new CliExit({ code }))),
+      // Log lines go to stderr (stdout is for results); runMain's own pretty logger is disabled below.
+      Effect.provide(Logger.replace(Logger.defaultLogger, stderrLogger)),
+      plainOnPipes(r._tag === "Run" ? r.path : "", () => (help.shown = true))
+    )
+}).pipe(Effect.provide(NodeContext.layer))
 
 // Write errors (EPIPE from `| head`) are recorded and reported by stdio.ts, never thrown by Node.
 guard("stdout")

@@ -9,7 +9,6 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import type { TankConfigShape } from "../config/Config.js"
 import type { Pool } from "../config/network.js"
-import { USERNS_POOL } from "../runtime/userns/UserNamespaces.js"
 import type { Pod } from "../spec/Pod.js"
 import type { Allocation, Allocations } from "../store/Allocations.js"
 import { CliExit, dataDirOption, describe, jsonOption, loadConfig, out, podArg, withStore } from "./common.js"
@@ -77,6 +76,8 @@ export const networks = Command.make(
     Effect.gen(function*() {
       const config = yield* loadConfig(dataDir)
       // Host id ranges of user-namespaced pods share the allocations table; they are not addresses.
+      // (Imported here: the module and its store schemas would load with every `tank` command.)
+      const { USERNS_POOL } = yield* Effect.promise(() => import("../runtime/userns/UserNamespaces.js"))
       const allocations = (yield* listAllocations(config)).filter((a) => a.pool !== USERNS_POOL)
       const pools = config.network.pools
       if (json) return yield* printJson({ domain: config.network.domain, pools, allocations })
@@ -164,6 +165,8 @@ const cleanup = Command.make("cleanup", { dataDir: dataDirOption }, ({ dataDir }
   )))
 
 export const network = Command.make("network").pipe(
-  Command.withDescription("Networking services: `tank network cleanup`."),
+  Command.withDescription(describe("network", "Networking services: `tank network cleanup`.", [
+    ["sudo tank network cleanup", "remove Tank's nftables table, bridges and host shims (agent stopped)"]
+  ], "`tank networks` lists the address pools and allocations; `tank port POD` a pod's published ports.")),
   Command.withSubcommands([cleanup])
 )

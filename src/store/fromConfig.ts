@@ -1,6 +1,7 @@
 /**
  * The Store the configuration asks for: etcd when `store.etcd` is set (cluster mode), otherwise the
- * SQLite file. The SQLite path never loads the etcd client (src/etcd/client.ts imports it lazily).
+ * SQLite file. The SQLite path never loads the etcd modules (imported only in cluster mode: every
+ * `tank` command that reads the store starts faster without them).
  *
  * In cluster mode the layer also carries the node registry (`Nodes`, over the same etcd client), so
  * readers can tell statuses of nodes that are not ready (`Api.statusReport` looks for it with
@@ -9,11 +10,10 @@
 import type { SqlClient } from "@effect/sql"
 import { Effect, Layer } from "effect"
 import * as fs from "node:fs"
-import * as NodesEtcd from "../cluster/nodesEtcd.js"
 import type { TankConfigShape } from "../config/Config.js"
 import { ensureDataDir } from "../config/privateDir.js"
-import { type Etcd, type EtcdError, layer as etcdLayer } from "../etcd/client.js"
-import { type EtcdStoreOptions, layerEtcd } from "./etcd.js"
+import type { Etcd, EtcdError } from "../etcd/client.js"
+import type { EtcdStoreOptions } from "./etcd.js"
 import { layerMemory } from "./memory.js"
 import { layerSql, sqliteClientLayer, type SqlStoreOptions } from "./sqlite.js"
 import { type Store, StoreError } from "./Store.js"
@@ -37,9 +37,14 @@ export const storeLayer = (
   options: StoreLayerOptions = {}
 ): Layer.Layer<Store, StoreError | EtcdError> =>
   config.etcd
-    ? Layer.merge(layerEtcd(options.etcd), NodesEtcd.layerEtcd).pipe(
-      Layer.provide(options.connection?.etcd ?? etcdLayer(config.etcd))
-    )
+    ? Layer.unwrapEffect(Effect.gen(function*() {
+      const [NodesEtcd, EtcdClient, EtcdStore] = yield* Effect.promise(() =>
+        Promise.all([import("../cluster/nodesEtcd.js"), import("../etcd/client.js"), import("./etcd.js")])
+      )
+      return Layer.merge(EtcdStore.layerEtcd(options.etcd), NodesEtcd.layerEtcd).pipe(
+        Layer.provide(options.connection?.etcd ?? EtcdClient.layer(config.etcd!))
+      )
+    }))
     : layerSql(options.sqlite).pipe(Layer.provide(options.connection?.sqlite ?? sqliteClientLayer(config.storeFile)))
 
 /**
