@@ -7,7 +7,6 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer, Option } from "effect"
-import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Api from "../../src/api/Api.js"
@@ -22,18 +21,9 @@ import { buildCli, runCli } from "../cli/harness.js"
 import { fillSlots, monitorsOf } from "../support/monitorSlots.js"
 import { alive, until } from "../support/poll.js"
 import { tankEnv } from "../support/tankEnv.js"
+import { exited, startAgent } from "./fixtures/agentProcess.js"
 
-const root = path.join(import.meta.dirname, "../..")
 const GENERAL_SLOTS = 32
-
-const startAgent = (dataDir: string): ChildProcess =>
-  spawn(process.execPath, ["--import", "tsx", path.join(import.meta.dirname, "fixtures/agent.ts")], {
-    cwd: root,
-    env: { ...process.env, TANK_DATA_DIR: dataDir },
-    stdio: ["ignore", "ignore", "inherit"]
-  })
-const exited = (p: ChildProcess) =>
-  new Promise<number | null>((r) => p.exitCode !== null ? r(p.exitCode) : p.on("exit", r))
 
 const running = (s: PodStatus | undefined) => s?.phase === "running" && alive(s.hostPid)
 

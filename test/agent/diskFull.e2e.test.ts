@@ -9,7 +9,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer, Option } from "effect"
-import { type ChildProcess, execFileSync, spawn } from "node:child_process"
+import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { podLayout } from "../../src/runtime/layout.js"
@@ -22,17 +22,7 @@ import { buildCli, runCli } from "../cli/harness.js"
 import { assertNoLeaks, leakSnapshot } from "../support/leaks.js"
 import { alive, until } from "../support/poll.js"
 import { runtimeLayer, tankEnv } from "../support/tankEnv.js"
-
-const root = path.join(import.meta.dirname, "../..")
-
-const startAgent = (dataDir: string): ChildProcess =>
-  spawn(process.execPath, ["--import", "tsx", path.join(import.meta.dirname, "fixtures/agent.ts")], {
-    cwd: root,
-    env: { ...process.env, TANK_DATA_DIR: dataDir },
-    stdio: ["ignore", "ignore", "inherit"]
-  })
-const exited = (p: ChildProcess) =>
-  new Promise<number | null>((r) => p.exitCode !== null ? r(p.exitCode) : p.on("exit", r))
+import { exited, startAgent } from "./fixtures/agentProcess.js"
 
 const running = (s: PodStatus | undefined) => s?.phase === "running" && alive(s.hostPid)
 

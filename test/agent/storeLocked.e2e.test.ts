@@ -7,7 +7,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer, Option } from "effect"
-import { type ChildProcess, spawn } from "node:child_process"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { layerSqlite } from "../../src/store/sqlite.js"
@@ -17,12 +17,10 @@ import { buildCli, runCli } from "../cli/harness.js"
 import { assertNoLeaks, leakSnapshot } from "../support/leaks.js"
 import { alive, until } from "../support/poll.js"
 import { tankEnv } from "../support/tankEnv.js"
+import { exited } from "./fixtures/agentProcess.js"
 
 const root = path.join(import.meta.dirname, "../..")
 const LOCK_MS = 10_000
-
-const exited = (p: ChildProcess) =>
-  new Promise<number | null>((r) => p.exitCode !== null || p.signalCode !== null ? r(p.exitCode) : p.on("exit", r))
 
 const running = (s: PodStatus | undefined) => s?.phase === "running" && alive(s.hostPid)
 
