@@ -19,6 +19,7 @@ import type { PodStatus } from "../../src/store/status.js"
 import { Store } from "../../src/store/Store.js"
 import { assertNoLeaks, leakSnapshot } from "../support/leaks.js"
 import { alive, until } from "../support/poll.js"
+import { quickAgentStore } from "../support/quickAgent.js"
 import { tankEnv } from "../support/tankEnv.js"
 
 const container = (s: PodStatus | undefined, name: string) => s?.containers?.find((c) => c.name === name)
@@ -30,15 +31,7 @@ describe("probes (live, root)", () => {
       Effect.gen(function*() {
         const env = yield* tankEnv()
         const before = yield* leakSnapshot({ pathPrefixes: [env.dataDir] })
-        const store = Context.get(
-          yield* Layer.build(Agent.layer({
-            config: {
-              ...env.config,
-              reconciler: { ...env.config.reconciler, backoffBaseMs: 200, backoffCapMs: 1_000, resyncIntervalMs: 1_000 }
-            }
-          })),
-          Store
-        )
+        const store = yield* quickAgentStore(env)
         const m = YAML.parse(fs.readFileSync(path.join(import.meta.dirname, "fixtures", "exec-liveness.yaml"), "utf8"))
         const c = m.spec.containers[0]
         c.image = env.refs.busybox
@@ -89,15 +82,7 @@ describe("probes (live, root)", () => {
       Effect.gen(function*() {
         const env = yield* tankEnv()
         const before = yield* leakSnapshot({ pathPrefixes: [env.dataDir] })
-        const store = Context.get(
-          yield* Layer.build(Agent.layer({
-            config: {
-              ...env.config,
-              reconciler: { ...env.config.reconciler, backoffBaseMs: 200, backoffCapMs: 1_000, resyncIntervalMs: 1_000 }
-            }
-          })),
-          Store
-        )
+        const store = yield* quickAgentStore(env)
         yield* Api.apply({
           name: "probed",
           containers: [
@@ -209,15 +194,7 @@ describe("probes (live, root)", () => {
       Effect.gen(function*() {
         const env = yield* tankEnv()
         const before = yield* leakSnapshot({ pathPrefixes: [env.dataDir] })
-        const store = Context.get(
-          yield* Layer.build(Agent.layer({
-            config: {
-              ...env.config,
-              reconciler: { ...env.config.reconciler, backoffBaseMs: 200, backoffCapMs: 1_000, resyncIntervalMs: 1_000 }
-            }
-          })),
-          Store
-        )
+        const store = yield* quickAgentStore(env)
         const started = { exec: { command: ["test", "-e", "/tmp/started"] }, periodSeconds: 1, timeoutSeconds: 5 }
         const apply = (spec: unknown) => Api.apply(spec).pipe(Effect.provideService(Store, store))
         yield* apply({

@@ -6,8 +6,7 @@
  * restarted (as docker); with `healthcheck: restart` the same failure restarts it.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Layer, Option } from "effect"
-import * as Agent from "../../src/agent/Agent.js"
+import { Effect, Layer, Option } from "effect"
 import * as Api from "../../src/api/Api.js"
 import { TankConfig } from "../../src/config/Config.js"
 import { execCapture } from "../../src/exec/Exec.js"
@@ -15,6 +14,7 @@ import { Store } from "../../src/store/Store.js"
 import { buildFixtures, makeImage, pushImage } from "../support/fixtureImages.js"
 import { assertNoLeaks, leakSnapshot } from "../support/leaks.js"
 import { alive, until } from "../support/poll.js"
+import { quickAgentStore } from "../support/quickAgent.js"
 import { tankEnv } from "../support/tankEnv.js"
 
 const S = 1_000_000_000
@@ -44,15 +44,7 @@ describe("image HEALTHCHECK (live, root)", () => {
         const env = yield* tankEnv()
         const before = yield* leakSnapshot({ pathPrefixes: [env.dataDir] })
         const ref = yield* pushHealthImage(env.refs.busybox)
-        const store = Context.get(
-          yield* Layer.build(Agent.layer({
-            config: {
-              ...env.config,
-              reconciler: { ...env.config.reconciler, backoffBaseMs: 200, backoffCapMs: 1_000, resyncIntervalMs: 1_000 }
-            }
-          })),
-          Store
-        )
+        const store = yield* quickAgentStore(env)
         const withStore = <A, E>(e: Effect.Effect<A, E, Store>) => Effect.provideService(e, Store, store)
         yield* withStore(Api.apply({ name: "hc", containers: [{ name: "app", image: ref }] }))
         yield* withStore(Api.apply({

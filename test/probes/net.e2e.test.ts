@@ -5,9 +5,8 @@
  * pod reaches the pod's own loopback server, never a server on the host's loopback at the same port.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Layer, Option } from "effect"
+import { Effect, Layer, Option } from "effect"
 import * as http from "node:http"
-import * as Agent from "../../src/agent/Agent.js"
 import * as Api from "../../src/api/Api.js"
 import { readyColumn } from "../../src/cli/ps.js"
 import { TankConfig } from "../../src/config/Config.js"
@@ -15,6 +14,7 @@ import { execCapture } from "../../src/exec/Exec.js"
 import { Store } from "../../src/store/Store.js"
 import { assertNoLeaks, leakSnapshot } from "../support/leaks.js"
 import { alive, until } from "../support/poll.js"
+import { quickAgentStore } from "../support/quickAgent.js"
 import { tankEnv } from "../support/tankEnv.js"
 
 const agent = Effect.gen(function*() {
@@ -22,15 +22,7 @@ const agent = Effect.gen(function*() {
   // Other suites may run Tank on this machine at the same time: only this data dir's processes count.
   const leakOpts = { pathPrefixes: [env.dataDir], processMarkers: [env.dataDir] }
   const before = yield* leakSnapshot(leakOpts)
-  const store = Context.get(
-    yield* Layer.build(Agent.layer({
-      config: {
-        ...env.config,
-        reconciler: { ...env.config.reconciler, backoffBaseMs: 200, backoffCapMs: 1_000, resyncIntervalMs: 1_000 }
-      }
-    })),
-    Store
-  )
+  const store = yield* quickAgentStore(env)
   const status = (p: string) => store.getStatus(p).pipe(Effect.map(Option.getOrUndefined))
   const apply = (spec: unknown) => Api.apply(spec).pipe(Effect.provideService(Store, store))
   const events = (p: string) => Effect.map(store.recentEvents(1000), (r) => r.events.filter((e) => e.pod === p))
