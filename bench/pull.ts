@@ -13,7 +13,7 @@
  * `npx tsx bench/pull.ts [busyboxRuns=7] [largeRuns=3]`. Installs podman with apt when missing.
  * The large layer is also extracted by GNU `tar -xzf` and by Tank's extractor alone (no registry), the
  * floor the cold pull is measured against.
- * `BENCH_VERBOSE=1` prints the timeline of one cold Tank pull per image (download vs extraction).
+ * `BENCH_VERBOSE=1` prints the timeline of each timed cold Tank pull (download vs extraction).
  *
  * Every timed run writes into a directory of its own and nothing is removed until the end, under
  * /var/tmp (`BENCH_PULL_DIR` to change): this machine's root is ext4 without a journal, whose inode
@@ -144,7 +144,7 @@ const program = Effect.gen(function*() {
         const scope = yield* Scope.make()
         const images = Context.get(yield* Layer.build(layer({ cacheDir })).pipe(Scope.extend(scope)), Images)
         const t0 = performance.now()
-        const verbose = process.env["BENCH_VERBOSE"] && i === 1
+        const verbose = process.env["BENCH_VERBOSE"] && i > 0
         yield* images.pull(ref, {
           onProgress: (e) => {
             if (verbose && e._tag !== "LayerBytes") {

@@ -1,6 +1,6 @@
 /**
  * Where extraction of the bench's large layer goes: gunzip alone, gunzip + tar parsing, and the whole
- * extractor (wall and CPU of this process). `npx tsx scratch/pull/components.ts` after profileExtract.ts.
+ * extractor (wall and CPU of this process). `npx tsx bench/pullParts/components.ts` after profileExtract.ts.
  */
 import { Effect } from "effect"
 import * as fs from "node:fs"

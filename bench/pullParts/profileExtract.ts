@@ -1,14 +1,14 @@
 /**
  * Profiling aid for the pull bench: builds the large layer once (kept in /tmp/tank-pull-prof) and
- * times `extractLayer` on it against `tar -xzf`, interleaved. `npx tsx scratch/pull/profileExtract.ts [runs=3]`.
+ * times `extractLayer` on it against `tar -xzf`, interleaved. `npx tsx bench/pullParts/profileExtract.ts [runs=3]`.
  */
 import { Effect } from "effect"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { performance } from "node:perf_hooks"
-import { buildLargeLayer } from "../../bench/largeLayer.js"
 import { extractLayer } from "../../src/image/extract.js"
+import { buildLargeLayer } from "../largeLayer.js"
 
 const dir = process.env["PROF_DIR"] ?? "/tmp/tank-pull-prof"
 const layer = "/tmp/tank-pull-prof/large.tar.gz"
