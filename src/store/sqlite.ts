@@ -52,7 +52,8 @@ const EVENT_HISTORY = 10_000
 export interface SqlStoreOptions {
   /**
    * How often the change feed checks for writes by other processes anyway: a fallback, since a
-   * file's writes are noticed at once (sqliteNotify.ts). Default 1 s with notification, 100 ms without.
+   * file's writes are noticed at once (sqliteNotify.ts). Default 5 s with notification (each check
+   * wakes every watcher: it was most of an idle agent's CPU at 1 s), 100 ms without.
    */
   readonly pollInterval?: Duration.DurationInput
   /** Notice writes by other processes through a watch on the file (default true; false: poll only). */
@@ -371,7 +372,7 @@ export const make = (options: SqlStoreOptions = {}) =>
       Effect.gen(function*() {
         const own = yield* PubSub.subscribe(writes)
         const { nudges, watching } = notify ? yield* writeNudges(dbFile) : { nudges: Stream.empty, watching: false }
-        const poll = Duration.decode(options.pollInterval ?? (watching ? "1 second" : "100 millis"))
+        const poll = Duration.decode(options.pollInterval ?? (watching ? "5 seconds" : "100 millis"))
         // data_version changes only for other connections' commits: own writes' nudges cost one query.
         const seen = yield* Ref.make(yield* dataVersion)
         const external = Stream.merge(nudges, Stream.fromSchedule(Schedule.spaced(poll))).pipe(
