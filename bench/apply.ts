@@ -2,6 +2,9 @@
  * Bench: apply → running through the whole agent (store change feed, reconciler, runtime), cached
  * image: one pod, then N pods applied at once (time until all run), the agent's RSS and idle CPU
  * with N pods running, and their growth per pod. Peer: `podman run -d` latency for one container.
+ * "Running" and "gone" are told by the store's event feed, as `tank wait` tells them (not by polling
+ * statuses, a cost the agent's process would pay). Delete → all gone includes issuing the deletes,
+ * and a grace period: `sleep` as PID 1 has no SIGTERM handler, so it is killed when that ends.
  * Run as root: `npx tsx bench/apply.ts [pods=100]`.
  */
 import { Context, Deferred, Effect, Exit, Fiber, Layer, Stream } from "effect"
@@ -70,7 +73,10 @@ const watchGone = (store: Store["Type"], names: ReadonlyArray<string>) =>
 
 const rssMb = () => process.memoryUsage().rss / (1 << 20)
 
+const load = () => `${os.loadavg().map((x) => x.toFixed(2)).join(" ")}; ${os.cpus().length} cores`
+
 const program = Effect.gen(function*() {
+  const loadAtStart = load()
   const env = yield* tankEnv()
   const config = { ...env.config, reconciler: { ...env.config.reconciler, resyncIntervalMs: 5000 } }
   const store = Context.get(yield* Layer.build(Agent.layer({ config })), Store)
@@ -132,6 +138,7 @@ const program = Effect.gen(function*() {
       console.error(`(could not remove ${work}: ${e})`)
     }
   }
+  console.log(`(load average at the start: ${loadAtStart}; at the end: ${load()})`)
   console.log(`apply → running, one pod: ${fmt(median(one))} (median of ${one.length})`)
   console.log(`apply → all running, ${count} pods: ${fmt(many)}; delete → all gone: ${fmt(stopAll)}`)
   console.log(
