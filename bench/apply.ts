@@ -130,8 +130,10 @@ const program = Effect.gen(function*() {
     podman = median(timeInShell("", `podman run -d --network=none ${env.refs.busybox} sleep 3600`, 5, penv))
     sh("podman", ["rm", "-f", "-a", "-t", "0"], penv)
     sh("podman", ["rmi", "-a", "-f"], penv)
-    unmountUnder(work)
-    unmountUnder(work) // containers/storage stacks a bind of its home under its own mounts
+    // containers/storage stacks binds of its home under its own mounts (sometimes several deep).
+    const mountedUnder = () =>
+      fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n").some((l) => (l.split(" ")[4] ?? "").startsWith(work))
+    for (let i = 0; i < 5 && mountedUnder(); i++) unmountUnder(work)
     try {
       fs.rmSync(work, { recursive: true, force: true })
     } catch (e) {
