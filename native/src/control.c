@@ -241,12 +241,8 @@ op_stop (monitor_t *m, client_t *c, int64_t id, const jval_t *req)
   add_pending (c, P_STOP, id);
   if (m->state == ST_PARKED)
     return workload_abort (m, "aborted", ECANCELED, "stopped while parked at the checkpoint");
-  /* PID 1 of a pid namespace ignores signals it has no handler for (SIGTERM included), hence the
-   * deadline; it is enforced by the monitor even if this client goes away. */
-  workload_kill (m, (int) sig);
-  int64_t deadline = monotonic_ms () + grace;
-  if (m->stop_deadline == 0 || deadline < m->stop_deadline)
-    m->stop_deadline = deadline;
+  /* The deadline is enforced by the monitor even if this client goes away. */
+  workload_stop (m, (int) sig, grace);
 }
 
 static void

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -73,6 +74,101 @@ workload_kill (monitor_t *m, int sig)
 {
   if (!m->reaped && m->sp.pid > 0)
     kill (m->sp.pid, sig);
+}
+
+/* Bit `sig` of a signal mask line of /proc/<pid>/status ("\nSigCgt:" ...); -1 if it is not there. */
+static int
+status_mask_bit (const char *status, const char *field, int sig)
+{
+  const char *line = strstr (status, field);
+  unsigned long long mask = 0;
+  if (line == NULL || sscanf (line + strlen (field), "%llx", &mask) != 1)
+    return -1;
+  return (int) ((mask >> (sig - 1)) & 1ULL);
+}
+
+/* Whether the workload waits in sigwaitinfo/sigtimedwait (tank-init, tini, dumb-init): the kernel
+ * unblocks the awaited signals while it waits, so SigBlk reads 0 though the signal is taken. */
+static bool
+in_sigwait (monitor_t *m)
+{
+  char path[64], *text = NULL;
+  size_t len = 0;
+  tank_err_t err;
+  snprintf (path, sizeof path, "/proc/%d/syscall", (int) m->sp.pid);
+  if (read_file (path, 4096, &text, &len, &err) < 0)
+    return true; /* unknown: the safe side */
+  long nr = -1;
+  bool waiting = sscanf (text, "%ld", &nr) == 1 && nr == SYS_rt_sigtimedwait;
+  free (text);
+  return waiting;
+}
+
+/* What became of `sig`, sent to the workload: whether it has a handler for it (SigCgt), blocks it
+ * (SigBlk, or waits for it in sigwaitinfo: tank-init, tini) or has it pending (ShdPnd, SigPnd:
+ * queued, not dropped). On any doubt (an unreadable or
+ * odd file) the answer is "caught", which keeps the grace period: the safe side. */
+static void
+workload_signal_fate (monitor_t *m, int sig, bool *caught, bool *queued)
+{
+  char path[64], *text = NULL;
+  size_t len = 0;
+  tank_err_t err;
+  *caught = true;
+  *queued = false;
+  snprintf (path, sizeof path, "/proc/%d/status", (int) m->sp.pid);
+  if (read_file (path, 1 << 16, &text, &len, &err) < 0)
+    return;
+  int cgt = status_mask_bit (text, "\nSigCgt:", sig), blk = status_mask_bit (text, "\nSigBlk:", sig),
+      shd = status_mask_bit (text, "\nShdPnd:", sig), own = status_mask_bit (text, "\nSigPnd:", sig);
+  free (text);
+  if (cgt < 0 || blk < 0 || shd < 0 || own < 0)
+    return;
+  *caught = cgt == 1 || in_sigwait (m);
+  *queued = blk == 1 || shd == 1 || own == 1;
+}
+
+/* The workload is PID 1 of its own pid namespace, and the kernel drops a signal such an init has no
+ * handler for (pid_namespaces(7)): a plain `sleep` never sees SIGTERM, and waiting out its grace
+ * period would only delay the SIGKILL that ends it anyway. Dropped = no handler, not blocked, not
+ * pending. A blocked or pending signal is looked at again (20 ms, doubling to 500 ms): it may be
+ * taken by sigwaitinfo (tank-init), by a handler installed meanwhile (the grace period stays), or
+ * dropped when the set-up unblocks it (SIGKILL then). The status is read after the kill, so a
+ * handler installed in between reads as caught: the safe side. */
+static void
+check_stop_signal (monitor_t *m, int64_t now)
+{
+  bool caught, queued;
+  workload_signal_fate (m, m->stop_sig, &caught, &queued);
+  if (caught)
+    m->stop_recheck = 0;
+  else if (queued)
+    {
+      m->stop_recheck_ms = m->stop_recheck_ms == 0 ? 20 : m->stop_recheck_ms * 2;
+      if (m->stop_recheck_ms > 500)
+        m->stop_recheck_ms = 500;
+      m->stop_recheck = now + m->stop_recheck_ms;
+    }
+  else
+    {
+      m->stop_recheck = 0;
+      m->stop_deadline = now;
+    }
+}
+
+void
+workload_stop (monitor_t *m, int sig, int64_t grace_ms)
+{
+  workload_kill (m, sig);
+  int64_t now = monotonic_ms (), deadline = now + grace_ms;
+  if (m->stop_deadline == 0 || deadline < m->stop_deadline)
+    m->stop_deadline = deadline;
+  if (sig != SIGKILL && !m->reaped && m->sp.pid > 0)
+    {
+      m->stop_sig = sig;
+      m->stop_recheck_ms = 0;
+      check_stop_signal (m, now);
+    }
 }
 
 void
@@ -167,8 +263,7 @@ reap (monitor_t *m)
           workload_abort (m, "aborted", ECANCELED, "monitor terminated while parked");
         else if (!m->reaped && m->stop_deadline == 0)
           {
-            workload_kill (m, SIGTERM);
-            m->stop_deadline = monotonic_ms () + 10000;
+            workload_stop (m, SIGTERM, 10000);
           }
         else if (m->finalized)
           m->released = true;
@@ -243,6 +338,7 @@ finalize (monitor_t *m)
   m->state = ST_EXITED;
   m->finalized = true;
   m->stop_deadline = 0;
+  m->stop_recheck = 0;
   m->linger_deadline = monotonic_ms () + m->cfg->linger_ms;
   clients_on_exit (m);
 }
@@ -253,9 +349,9 @@ poll_timeout (monitor_t *m)
   int64_t now = monotonic_ms (), next = -1;
   /* The park deadline only matters while parked: a workload that left that state otherwise (abort,
    * early exit) would leave an expired deadline behind and turn poll into a busy loop. */
-  int64_t ds[3] = { m->state == ST_PARKED ? m->park_deadline : 0, m->stop_deadline,
-                    m->finalized ? m->linger_deadline : 0 };
-  for (int k = 0; k < 3; k++)
+  int64_t ds[4] = { m->state == ST_PARKED ? m->park_deadline : 0, m->stop_deadline,
+                    m->finalized ? m->linger_deadline : 0, m->stop_deadline > 0 ? m->stop_recheck : 0 };
+  for (int k = 0; k < 4; k++)
     if (ds[k] > 0 && (next < 0 || ds[k] < next))
       next = ds[k];
   if (next < 0)
@@ -272,9 +368,12 @@ check_deadlines (monitor_t *m)
       m->park_deadline = 0;
       workload_abort (m, "checkpoint_timeout", ETIMEDOUT, "no proceed from the agent before parkTimeoutMs");
     }
+  if (m->stop_deadline > 0 && m->stop_recheck > 0 && now >= m->stop_recheck && !m->reaped)
+    check_stop_signal (m, now);
   if (m->stop_deadline > 0 && now >= m->stop_deadline)
     {
       m->stop_deadline = 0;
+      m->stop_recheck = 0;
       workload_kill (m, SIGKILL);
     }
 }

@@ -59,6 +59,9 @@ typedef struct {
   bool has_setup_err;
   tank_err_t setup_err;
   int64_t park_deadline, stop_deadline, linger_deadline; /* monotonic ms, 0 = none */
+  int stop_sig;         /* the signal of the last stop, looked at again while it is pending */
+  int64_t stop_recheck; /* monotonic ms of that next look, 0 = none */
+  int64_t stop_recheck_ms; /* the interval of those looks, doubling */
   log_t log;
   log_stream_t ls_out, ls_err, ls_tty;
   client_t clients[MAX_CLIENTS];
@@ -89,5 +92,8 @@ void frame_append (tbuf_t *b, int type, const void *p, size_t n);
 
 /* monitor.c (used by control.c) */
 void workload_kill (monitor_t *m, int sig);
+/* Send `sig`, then SIGKILL after `grace_ms` — at once when the workload has no handler for `sig`
+ * (PID 1 of a pid namespace: the kernel dropped it). */
+void workload_stop (monitor_t *m, int sig, int64_t grace_ms);
 void workload_proceed (monitor_t *m);
 void workload_abort (monitor_t *m, const char *step, int errnum, const char *why);

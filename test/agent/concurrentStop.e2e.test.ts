@@ -1,7 +1,7 @@
 /**
  * e2e (root), issue 24 item 4: deleting a pod stops all of its containers at once, under one grace
- * period — not one after another. 64 containers whose PID 1 is busybox `sleep` (it has no SIGTERM
- * handler, so each needs the grace period and then SIGKILL) are gone in about one grace period.
+ * period — not one after another. 64 containers whose PID 1 is a shell that catches SIGTERM and
+ * carries on (so each needs the grace period and then SIGKILL) are gone in about one grace period.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer, Option } from "effect"
@@ -11,7 +11,7 @@ import * as Agent from "../../src/agent/Agent.js"
 import * as Api from "../../src/api/Api.js"
 import { Store } from "../../src/store/Store.js"
 import { assertNoLeaks, leakSnapshot } from "../support/leaks.js"
-import { alive, until } from "../support/poll.js"
+import { alive, until, untilCatches } from "../support/poll.js"
 import { tankEnv } from "../support/tankEnv.js"
 
 const GRACE_MS = 3_000
@@ -37,7 +37,8 @@ describe("Pod deletion (live, root)", () => {
           containers: Array.from({ length: CONTAINERS }, (_, i) => ({
             name: `c${i}`,
             image: env.refs.busybox,
-            command: ["sleep", "3600"]
+            // Catches SIGTERM and carries on (a plain sleep as PID 1 would be SIGKILLed at once).
+            command: ["sh", "-c", "trap : TERM; while true; do sleep 0.05; done"]
           }))
         }))
         const running = yield* until(
@@ -48,6 +49,7 @@ describe("Pod deletion (live, root)", () => {
           250
         )
         const pids = running!.containers!.map((c) => c.hostPid!)
+        for (const pid of pids) yield* untilCatches(pid)
         const t0 = Date.now()
         yield* withStore(Api.remove("many"))
         yield* until(

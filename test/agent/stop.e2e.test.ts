@@ -1,8 +1,10 @@
 /**
  * Stopping pods, end to end (root): the real agent and runtime. A deleted pod reads "terminating"
  * from the moment of the delete until it is gone, with the deadline of its grace period; with
- * `init: true` a `sleep` (no SIGTERM handler, PID 1 without init) stops at once; a pod's own
- * `terminationGracePeriodSeconds` and its image's StopSignal are what stop it.
+ * `init: true` a `sleep` (no SIGTERM handler, PID 1 without init) stops at once, and without init it
+ * is SIGKILLed at once (the kernel drops a signal PID 1 has no handler for: waiting would change
+ * nothing); a workload that catches SIGTERM and carries on gets its pod's own
+ * `terminationGracePeriodSeconds`; its image's StopSignal is what stops it.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
@@ -11,7 +13,7 @@ import * as Api from "../../src/api/Api.js"
 import type { PodStatus } from "../../src/store/status.js"
 import { Store } from "../../src/store/Store.js"
 import { buildFixtures, makeImage, pushImage } from "../support/fixtureImages.js"
-import { alive, until } from "../support/poll.js"
+import { alive, until, untilCatches } from "../support/poll.js"
 import { type TankEnv, tankEnv } from "../support/tankEnv.js"
 
 const fast = { backoffBaseMs: 300, backoffCapMs: 2_000, stableWindowMs: 60_000, resyncIntervalMs: 1_000 }
@@ -51,7 +53,7 @@ const pushStopSignalImage = (env: TankEnv) =>
 
 describe("stopping pods (live, root)", () => {
   it.scopedLive(
-    "terminating until gone; init: true stops sleep at once; a pod's grace period; the image's StopSignal",
+    "terminating until gone; sleep stops at once with or without init; a pod's grace period; the image's StopSignal",
     () =>
       Effect.gen(function*() {
         const env = yield* tankEnv()
@@ -62,23 +64,31 @@ describe("stopping pods (live, root)", () => {
         const stopsig = yield* pushStopSignalImage(env)
         yield* api(Api.applyAll([
           sleeper(env, "quick", { init: true }),
-          sleeper(env, "slow", { terminationGracePeriodSeconds: 2 }),
+          // Catches SIGTERM and carries on: only the SIGKILL at the end of the grace period stops it.
+          sleeper(env, "slow", { terminationGracePeriodSeconds: 2 }, [
+            "sh",
+            "-c",
+            "trap : TERM; while true; do sleep 0.05; done"
+          ]),
+          sleeper(env, "bare", { terminationGracePeriodSeconds: 30 }),
           { name: "usr1", containers: [{ name: "app", image: stopsig }], terminationGracePeriodSeconds: 30 }
         ]))
         const pids = new Map<string, number>()
-        for (const n of ["quick", "slow", "usr1"]) {
+        const all = ["quick", "slow", "bare", "usr1"]
+        for (const n of all) {
           const s = yield* until(`${n} running`, statusOf(n), running, 30_000)
           pids.set(n, s!.hostPid!)
         }
+        yield* untilCatches(pids.get("slow")!)
 
-        // Delete all three at once: each reads terminating at once (before any agent acted).
+        // Delete all at once: each reads terminating at once (before any agent acted).
         const t0 = Date.now()
-        yield* Effect.forEach(["quick", "slow", "usr1"], (n) => api(Api.remove(n)), { discard: true })
+        yield* Effect.forEach(all, (n) => api(Api.remove(n)), { discard: true })
         const seen = yield* api(Api.statusAll)
-        for (const n of ["quick", "slow", "usr1"]) {
+        for (const n of all) {
           const s = seen.find((x) => x.name === n)
-          // Gone already is fine for the init pod only (it stops in milliseconds).
-          if (s === undefined && n === "quick") continue
+          // Gone already is fine for the sleeps only (they stop in milliseconds).
+          if (s === undefined && (n === "quick" || n === "bare")) continue
           assert.strictEqual(s?.phase, "terminating", `${n}: ${JSON.stringify(s)}`)
         }
 
@@ -88,7 +98,13 @@ describe("stopping pods (live, root)", () => {
         assert.isBelow(quickMs, 1_000, `init pod took ${quickMs} ms to go`)
         assert.isFalse(alive(pids.get("quick")))
 
-        // The pod without init: terminating with its own 2 s deadline (not the agent's 10 s) until
+        // Without init, sleep as PID 1 never sees SIGTERM: SIGKILLed at once, not after its 30 s.
+        yield* until("bare gone", statusOf("bare"), (s) => s === undefined, 15_000)
+        const bareMs = Date.now() - t0
+        assert.isBelow(bareMs, 15_000, `sleep without init took ${bareMs} ms to go`)
+        assert.isFalse(alive(pids.get("bare")))
+
+        // The pod that catches SIGTERM: terminating with its own 2 s deadline (not the agent's 10 s) until
         // SIGKILL ends it; `tank status` shows the deadline.
         const slow = yield* until("slow has its deadline", statusOf("slow"), (s) => s?.graceDeadline !== undefined)
         assert.strictEqual(slow!.phase, "terminating")
@@ -100,7 +116,9 @@ describe("stopping pods (live, root)", () => {
         const slowMs = Date.now() - t0
         assert.isAtLeast(slowMs, 1_900, "stopped only by the SIGKILL after its grace period")
         assert.isBelow(slowMs, 6_000)
-        yield* Effect.logInfo(`deleted → gone: init pod ${quickMs} ms, pod without init (grace 2 s) ${slowMs} ms`)
+        yield* Effect.logInfo(
+          `deleted → gone: init pod ${quickMs} ms, sleep without init ${bareMs} ms, SIGTERM caught (grace 2 s) ${slowMs} ms`
+        )
         const events = (yield* store.recentEvents(200)).events.filter((e) => e.pod === "slow")
         assert.match(
           events.find((e) => e.type === "terminating")?.message ?? "",

@@ -11,6 +11,7 @@ import * as path from "node:path"
 import { helperPathCandidate } from "../../src/runtime/helper/binary.js"
 import { connect } from "../../src/runtime/helper/client.js"
 import { MonitorConfig } from "../../src/runtime/helper/schema.js"
+import { untilCatches } from "../support/poll.js"
 import { baseConfig, killAll, readLog, runDir, startRun } from "./harness.js"
 import { busyboxRootfs } from "./rootfs.js"
 
@@ -95,17 +96,33 @@ describe("Attach", () => {
 })
 
 describe("Stop", () => {
-  it.scopedLive("Stop_pid1IgnoringTerm_killedAfterGrace", () =>
+  it.scopedLive("Stop_handlerIgnoringTerm_killedAfterGrace", () =>
     Effect.gen(function*() {
       const lower = yield* busyboxRootfs
-      const run = yield* startRun(lower, { argv: ["sleep", "1000"] })
+      // A handler that does nothing: SIGTERM is delivered and changes nothing, so only the SIGKILL
+      // at the end of the grace period stops it.
+      const run = yield* startRun(lower, { argv: ["sh", "-c", "trap : TERM; while true; do sleep 0.05; done"] })
       yield* run.client.proceed
+      yield* untilCatches(run.handle.pid)
       const t0 = Date.now()
       const exit = yield* run.client.stop(400)
       const took = Date.now() - t0
       expect(exit).toMatchObject({ reason: "signaled", signal: 9 })
       expect(took).toBeGreaterThanOrEqual(380)
       expect(took).toBeLessThan(5000)
+    }))
+
+  it.scopedLive("Stop_pid1WithoutHandler_killedWithoutWaitingTheGrace", () =>
+    Effect.gen(function*() {
+      const lower = yield* busyboxRootfs
+      // sleep as PID 1 has no SIGTERM handler: the kernel drops the signal, so the monitor sends
+      // the SIGKILL at once instead of after 60 s of a stop that cannot happen otherwise.
+      const run = yield* startRun(lower, { argv: ["sleep", "1000"] })
+      yield* run.client.proceed
+      const t0 = Date.now()
+      const exit = yield* run.client.stop(60_000)
+      expect(exit).toMatchObject({ reason: "signaled", signal: 9 })
+      expect(Date.now() - t0).toBeLessThan(30_000)
     }))
 
   it.scopedLive("Stop_handledTerm_exitsCleanlyBeforeGrace", () =>
@@ -121,8 +138,9 @@ describe("Stop", () => {
   it.scopedLive("Stop_enforcedAfterClientDisconnects", () =>
     Effect.gen(function*() {
       const lower = yield* busyboxRootfs
-      const run = yield* startRun(lower, { argv: ["sleep", "1000"] })
+      const run = yield* startRun(lower, { argv: ["sh", "-c", "trap : TERM; while true; do sleep 0.05; done"] })
       yield* run.client.proceed
+      yield* untilCatches(run.handle.pid) // the trap: only the deadline's SIGKILL stops it
       // Ask for a stop on a connection that goes away immediately.
       yield* Effect.scoped(Effect.gen(function*() {
         const c = yield* connect(run.config.socketPath)

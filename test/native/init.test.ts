@@ -42,14 +42,16 @@ const stopTook = (over: Record<string, unknown>, graceMs: number) =>
   })
 
 describe("tank-init (live, root)", () => {
-  it.scopedLive("sleep as the workload stops at SIGTERM under init; without it only at SIGKILL", () =>
+  it.scopedLive("sleep as the workload stops at SIGTERM under init; without it only by SIGKILL", () =>
     Effect.gen(function*() {
       const withInit = yield* stopTook({ init }, 10_000)
       expect(withInit.ms).toBeLessThan(1_000)
       // sleep died of SIGTERM; PID 1 reports it as 128 + 15.
       expect(withInit.exit).toMatchObject({ reason: "exited", exitCode: 128 + 15 })
-      const without = yield* stopTook({}, 1_500)
-      expect(without.ms).toBeGreaterThanOrEqual(1_400)
+      // Without init, sleep is PID 1 without a handler: SIGTERM is dropped by the kernel, and the
+      // monitor, seeing no handler, sends the SIGKILL without waiting out the grace period.
+      const without = yield* stopTook({}, 60_000)
+      expect(without.ms).toBeLessThan(30_000)
       expect(without.exit).toMatchObject({ reason: "signaled", signal: 9 })
     }))
 

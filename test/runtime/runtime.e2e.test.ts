@@ -9,6 +9,7 @@ import * as path from "node:path"
 import { Runtime } from "../../src/runtime/Runtime.js"
 import { decodePod } from "../../src/spec/decode.js"
 import { assertNoLeaks, leakSnapshot } from "../support/leaks.js"
+import { untilCatches } from "../support/poll.js"
 import { runtimeLayer, type TankEnv, tankEnv } from "../support/tankEnv.js"
 import { tmpDir } from "../support/tmp.js"
 
@@ -248,11 +249,17 @@ describe("Runtime (live, root)", () => {
         const before = yield* leakSnapshot({ pathPrefixes: [env.dataDir] })
         const pod = yield* decodePod({
           name: uniq("rt-stop"),
-          containers: [{ name: "app", image: env.refs.busybox, command: ["sleep", "300"] }]
+          // A SIGTERM handler that does nothing: only the SIGKILL after the grace period stops it.
+          containers: [{
+            name: "app",
+            image: env.refs.busybox,
+            command: ["sh", "-c", "trap : TERM; while true; do sleep 0.05; done"]
+          }]
         })
         const scope = yield* Scope.make()
         const h = yield* Scope.extend(runtime.start(pod), scope)
         assert.isTrue(fs.existsSync(`/proc/${h.hostPid}`))
+        yield* untilCatches(h.hostPid)
         const t0 = Date.now()
         yield* Scope.close(scope, Exit.void)
         assert.isAtLeast(Date.now() - t0, 400)

@@ -32,3 +32,20 @@ export const alive = (pid: number | undefined): boolean => {
     return false
   }
 }
+
+/**
+ * The process has a handler for `signal` (SigCgt in /proc/<pid>/status). Tests whose workload must
+ * catch SIGTERM (a `trap`) wait for it: the monitor SIGKILLs at once a PID 1 with no handler for the
+ * stop signal, so a stop sent before the trap is set would not test the grace period.
+ */
+export const catches = (pid: number, signal = 15): boolean => {
+  try {
+    const m = /\nSigCgt:\s*([0-9a-f]+)/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))
+    return m !== null && ((BigInt(`0x${m[1]}`) >> BigInt(signal - 1)) & 1n) === 1n
+  } catch {
+    return false
+  }
+}
+
+export const untilCatches = (pid: number, signal = 15) =>
+  until(`pid ${pid} to catch signal ${signal}`, Effect.sync(() => catches(pid, signal)), (c) => c, 20_000, 20)
