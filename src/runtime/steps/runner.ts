@@ -10,7 +10,7 @@
  * the run dir (and the record in it) removed; otherwise the record keeps the steps still to undo,
  * so a later teardown retries exactly those.
  */
-import { Clock, Effect, Either, ExecutionStrategy, Exit, Option, Scope } from "effect"
+import { Clock, Duration, Effect, Either, ExecutionStrategy, Exit, Option, Scope } from "effect"
 import * as fs from "node:fs"
 import { describeFailures, SetupFailed } from "../errors.js"
 import type { PodLayout } from "../layout.js"
@@ -88,6 +88,15 @@ export interface Bringup {
   readonly progress: Run["progress"]
 }
 
+/**
+ * Each step's duration at debug level (`bench/runtime.ts --steps` sums them): where a start's time
+ * goes, without a profiler.
+ */
+const logStep = (pod: string, phase: "acquire" | "release", step: string, took: Duration.Duration) =>
+  Effect.logDebug("step timing").pipe(
+    Effect.annotateLogs({ pod, phase, step, ms: Duration.toMillis(took) })
+  )
+
 /** Steps whose own scope closes its resources in parallel (a pod's containers stop under one grace period). */
 const PARALLEL: ReadonlySet<StepName> = new Set(["monitors"])
 
@@ -126,7 +135,10 @@ export const runSteps = (
         hook,
         progress: b.progress
       }
-      const result = yield* Scope.extend((step.acquire as (run: Run) => ReturnType<typeof step.acquire>)(run), scope)
+      const [took, result] = yield* Effect.timed(
+        Scope.extend((step.acquire as (run: Run) => ReturnType<typeof step.acquire>)(run), scope)
+      )
+      yield* logStep(pod, "acquire", step.name, took)
       yield* b.journal.update((r) => ({
         ...withResult(r, step.name, result),
         steps: r.steps.map((s) => s.name === step.name ? { ...s, done: true } : s)
@@ -179,6 +191,7 @@ export const undoRun = (
     for (const entry of [...begun].reverse()) {
       const step = byName.get(entry.name)
       const scope = scopes.get(entry.name)
+      const start = yield* Clock.currentTimeNanos
       if (scope) yield* Scope.close(scope, Exit.void)
       if (!step) continue
       const result = Option.getOrUndefined(record)?.results[entry.name]
@@ -189,6 +202,7 @@ export const undoRun = (
           result
         ).pipe(Effect.catchAllDefect((d) => Effect.fail({ step: entry.name, message: `defect: ${String(d)}` })))
       )
+      yield* logStep(u.pod, "release", entry.name, Duration.nanos((yield* Clock.currentTimeNanos) - start))
       if (Either.isLeft(outcome)) {
         failures.push(outcome.left)
         failed.push(entry.name)
