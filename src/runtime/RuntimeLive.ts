@@ -54,7 +54,7 @@ import {
 import { parseHardLimits } from "./security/rlimits.js"
 import { makeLayerDirs } from "./steps/07-files.js"
 import type { StepHooks } from "./steps/hooks.js"
-import { bringUp } from "./steps/index.js"
+import { bringUp, stages } from "./steps/index.js"
 import { anyMonitorAlive } from "./steps/monitorsByName.js"
 import { type Journal, journalOf, openJournal, runSteps, undoRun } from "./steps/runner.js"
 import type { LiveOutputs, StepDeps } from "./steps/Step.js"
@@ -352,7 +352,7 @@ export const make = (options: RuntimeOptions = {}) =>
           return { journal, ...(yield* detachable(pod.name, journal, scopes, opts.onNotice)) }
         }))
         const live: LiveOutputs = {}
-        yield* runSteps(bringUp, { deps, pod, layout, journal, runScope, progress }, scopes as never, live)
+        yield* runSteps(stages, { deps, pod, layout, journal, runScope, progress }, scopes as never, live)
         const lives = (live.launched ?? []).map((s): Live => ({
           client: s.client,
           ref: s.ref,
