@@ -208,3 +208,36 @@ describe("step runner: stages (issue 21)", () => {
       assert.isFalse(fs.existsSync(s.layout.run))
     }))
 })
+
+describe("step runner: undo of a stage (issue 21)", () => {
+  it.scopedLive("releases the begun steps of one stage side by side, the stages in reverse", () =>
+    Effect.gen(function*() {
+      const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "tank-runner-"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dataDir, { recursive: true, force: true })))
+      const layout = podLayout(dataDir, "p")
+      fs.mkdirSync(layout.run, { recursive: true })
+      const released: Array<string> = []
+      // sandbox and cgroups each wait for the other's release to have begun: one after the other, never.
+      const begun = { sandbox: yield* Deferred.make<void>(), cgroups: yield* Deferred.make<void>() }
+      const step = (name: StepName, other?: "sandbox" | "cgroups") =>
+        ({
+          name,
+          acquire: () => Effect.void,
+          release: () =>
+            (other
+              ? Deferred.succeed(begun[name as "sandbox" | "cgroups"], undefined).pipe(
+                Effect.zipRight(Deferred.await(begun[other]))
+              )
+              : Effect.void).pipe(Effect.zipRight(Effect.sync(() => void released.push(name))))
+        }) as unknown as AnyStep
+      const stages = [[step("userns")], [step("sandbox", "cgroups"), step("cgroups", "sandbox")], [step("files")]]
+      // The undo is uninterruptible: disconnected, so a timeout can fail the test instead of hanging it.
+      yield* undoRun(stages, { deps: { dataDir } as StepDeps, pod: "p", layout }, Option.none()).pipe(
+        Effect.disconnect,
+        Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => "released one at a time" })
+      )
+      assert.strictEqual(released[0], "files")
+      assert.sameMembers(released.slice(1, 3), ["sandbox", "cgroups"])
+      assert.strictEqual(released[3], "userns")
+    }))
+})

@@ -188,7 +188,7 @@ export const runSteps = (
   }).pipe(
     Effect.catchAll((cause) =>
       undoRun(
-        stages.flat(),
+        stages,
         { deps: b.deps, pod: b.pod.name, layout: b.layout },
         Option.some(b.journal),
         scopes
@@ -211,45 +211,66 @@ export const withCleanup = (cause: SetupFailed, failures: ReadonlyArray<ReleaseF
 
 /**
  * Undo a run: with its journal, each begun step in reverse (its in-process scope closed first, then
- * its release with the persisted result); without one (the record is unreadable and the pod was
+ * its release with the persisted result; the steps of one stage side by side, as they came up);
+ * without one (the record is unreadable and the pod was
  * deleted, or there never was one), every step's release by names. Fails with every release that
  * failed; the run dir goes only when none did.
  */
 export const undoRun = (
-  steps: ReadonlyArray<AnyStep>,
+  /** The bring-up: steps, or stages of steps (the begun steps of one stage are released side by side). */
+  stages: ReadonlyArray<AnyStep | ReadonlyArray<AnyStep>>,
   u: Undo,
   journal: Option.Option<Journal>,
   scopes: ReadonlyMap<StepName, Scope.CloseableScope> = new Map()
 ): Effect.Effect<void, ReadonlyArray<ReleaseFailed>> =>
   Effect.gen(function*() {
     if (Option.isSome(journal) && journal.value.retired) return
+    const grouped = stages.map((s) => Array.isArray(s) ? s as ReadonlyArray<AnyStep> : [s as AnyStep])
+    const steps = grouped.flat()
     const byName = new Map(steps.map((s) => [s.name, s]))
+    const stageOf = new Map(grouped.flatMap((g, i) => g.map((s) => [s.name, i] as const)))
     const record = Option.map(journal, (j) => j.current())
     const begun = Option.match(record, {
       onNone: () => steps.map((s) => ({ name: s.name, done: false })),
       onSome: (r) => r.steps
     })
+    const releaseOne = (entry: RunRecord["steps"][number]) =>
+      Effect.gen(function*() {
+        const step = byName.get(entry.name)
+        const scope = scopes.get(entry.name)
+        const start = yield* Clock.currentTimeNanos
+        if (scope) yield* Scope.close(scope, Exit.void)
+        if (!step) return Either.right(undefined)
+        const result = Option.getOrUndefined(record)?.results[entry.name]
+        const outcome = yield* Effect.either(
+          (step.release as (u: Undo, done: boolean, r: unknown) => Effect.Effect<void, ReleaseFailed>)(
+            u,
+            entry.done,
+            result
+          ).pipe(Effect.catchAllDefect((d) => Effect.fail({ step: entry.name, message: `defect: ${String(d)}` })))
+        )
+        yield* logStep(u.pod, "release", entry.name, Duration.nanos((yield* Clock.currentTimeNanos) - start))
+        return outcome
+      })
+    // Consecutive entries of one stage (in reverse) go together; every other step waits for the
+    // ones begun after it.
+    const groups: Array<Array<RunRecord["steps"][number]>> = []
+    for (const entry of [...begun].reverse()) {
+      const last = groups.at(-1)
+      const stage = stageOf.get(entry.name)
+      if (last && stage !== undefined && stageOf.get(last[0]!.name) === stage) last.push(entry)
+      else groups.push([entry])
+    }
     const failures: Array<ReleaseFailed> = []
     const failed: Array<StepName> = []
-    for (const entry of [...begun].reverse()) {
-      const step = byName.get(entry.name)
-      const scope = scopes.get(entry.name)
-      const start = yield* Clock.currentTimeNanos
-      if (scope) yield* Scope.close(scope, Exit.void)
-      if (!step) continue
-      const result = Option.getOrUndefined(record)?.results[entry.name]
-      const outcome = yield* Effect.either(
-        (step.release as (u: Undo, done: boolean, r: unknown) => Effect.Effect<void, ReleaseFailed>)(
-          u,
-          entry.done,
-          result
-        ).pipe(Effect.catchAllDefect((d) => Effect.fail({ step: entry.name, message: `defect: ${String(d)}` })))
-      )
-      yield* logStep(u.pod, "release", entry.name, Duration.nanos((yield* Clock.currentTimeNanos) - start))
-      if (Either.isLeft(outcome)) {
-        failures.push(outcome.left)
-        failed.push(entry.name)
-      }
+    for (const group of groups) {
+      const outcomes = yield* Effect.all(group.map(releaseOne), { concurrency: "unbounded" })
+      outcomes.forEach((outcome, i) => {
+        if (Either.isLeft(outcome)) {
+          failures.push(outcome.left)
+          failed.push(group[i]!.name)
+        }
+      })
     }
     if (failures.length === 0) {
       yield* Effect.promise(() => fs.promises.rm(u.layout.run, { recursive: true, force: true }))
