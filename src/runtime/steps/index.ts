@@ -4,8 +4,8 @@
  * two of them leaves a record a new agent can finish or undo exactly.
  *
  * The steps of one stage need nothing of each other and run side by side (a stage takes as long
- * as its slowest step, not their sum): the sandbox helper runs while the cgroups are made, the
- * images are read while the sandbox's network is set up. What each step reads of the others:
+ * as its slowest step, not their sum): the images are read and the cgroups made while the
+ * sandbox helper runs. What each step reads of the others:
  * volumes, images and sandbox the userns range; images the volumes; network the sandbox; files
  * the network's addresses and DNS; init and monitors everything before them.
  */
@@ -23,8 +23,9 @@ import type { AnyStep } from "./Step.js"
 
 export const stages: ReadonlyArray<ReadonlyArray<AnyStep>> = [
   [userns],
-  [volumes, sandbox, cgroups],
-  [images, network],
+  [volumes],
+  [images, sandbox, cgroups],
+  [network],
   [files],
   [init],
   [monitors],
