@@ -63,7 +63,7 @@ const LINES: ReadonlyArray<Line> = [
     peers: [
       { label: "podman", bench: "pull", case: "large cold pull+extract", peer: "podman pull" },
       { label: "skopeo+umoci", bench: "pull", case: "large cold pull+extract", peer: "skopeo+umoci" },
-      { label: "GNU `tar -xzf` of the same layer", bench: "pull", case: "large layer: extraction alone" },
+      { label: "GNU `tar -xzf` of the same layer", bench: "pull", case: "large cold pull+extract", peer: "tar -xzf" },
       { label: "Tank's extraction alone", bench: "pull", case: "large layer: extraction alone", peer: "tank" }
     ],
     target: "≤ 1.5× `tar -xzf` of the same layer"

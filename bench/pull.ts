@@ -13,7 +13,14 @@
  * `npx tsx bench/pull.ts [busyboxRuns=7] [largeRuns=3]`. Installs podman with apt when missing.
  * The large layer is also extracted by GNU `tar -xzf` and by Tank's extractor alone (no registry), the
  * floor the cold pull is measured against.
- * `BENCH_VERBOSE=1` prints the timeline of one cold Tank pull per image (download vs extraction).
+ * `BENCH_VERBOSE=1` prints the timeline of each timed cold Tank pull (download vs extraction).
+ *
+ * Every timed run writes into a directory of its own and nothing is removed until the end, under
+ * /var/tmp (`BENCH_PULL_DIR` to change): this machine's root is ext4 without a journal, whose inode
+ * allocator skips inodes deleted in the last seconds to minutes by scanning past them, so creating
+ * the layer's 5,471 files right after removing the previous run's tree (or in /tmp, where every test
+ * on the machine creates and removes files) cost 4-8 s of kernel time instead of ~0.3 s, for tar and
+ * Tank alike, and the figures measured the churn rather than the extraction.
  */
 import { Context, Effect, Exit, Layer, Scope } from "effect"
 import { execFileSync } from "node:child_process"
@@ -22,19 +29,18 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { performance } from "node:perf_hooks"
-import { pipeline } from "node:stream/promises"
-import * as zlib from "node:zlib"
-import * as tar from "tar-stream"
 import { extractLayer } from "../src/image/extract.js"
 import { Images, layer } from "../src/image/Images.js"
 import { makeImage, pushBlob, pushFixtures, pushImage } from "../test/support/fixtureImages.js"
 import { startRegistry } from "../test/support/registry.js"
+import { buildLargeLayer, CANDIDATES } from "./largeLayer.js"
 import { has, podmanEnv, sh, unmountUnder } from "./peers.js"
 import { median, report } from "./report.js"
 
 const busyboxRuns = Number(process.argv[2] ?? 7)
 const largeRuns = Number(process.argv[3] ?? 3)
-const LARGE_BUDGET = 100 * 1024 * 1024
+
+const benchDir = () => process.env["BENCH_PULL_DIR"] ?? (fs.existsSync("/var/tmp") ? "/var/tmp" : os.tmpdir())
 
 const ms = (x: number) => `${x.toFixed(1)} ms`
 
@@ -42,73 +48,6 @@ const timeIt = (f: () => void) => {
   const t0 = performance.now()
   f()
   return performance.now() - t0
-}
-
-// -- the large image: ~100 MB of /usr as one gzip layer, streamed to a file -----------------------
-
-const CANDIDATES = ["/usr/lib/python3.11", "/usr/lib/python3", "/usr/share/perl", "/usr/share/vim", "/usr/lib/gcc"]
-
-const collect = (roots: ReadonlyArray<string>) => {
-  const out: Array<{ abs: string; name: string; stat: fs.Stats }> = []
-  let total = 0
-  const walk = (abs: string) => {
-    if (total > LARGE_BUDGET) return
-    const stat = fs.lstatSync(abs)
-    if (!stat.isFile() && !stat.isDirectory() && !stat.isSymbolicLink()) return
-    out.push({ abs, name: abs.slice(1), stat })
-    if (stat.isFile()) total += stat.size
-    if (stat.isDirectory()) { for (const n of fs.readdirSync(abs).sort()) walk(path.join(abs, n)) }
-  }
-  for (const r of roots) if (fs.existsSync(r)) walk(r)
-  return { entries: out, total }
-}
-
-const buildLargeLayer = async (file: string) => {
-  const { entries, total } = collect(CANDIDATES)
-  const pack = tar.pack()
-  const gz = zlib.createGzip({ level: 6 })
-  const raw = createHash("sha256")
-  const comp = createHash("sha256")
-  let size = 0
-  pack.on("data", (c) => void raw.update(c as Buffer))
-  gz.on("data", (c: Buffer) => {
-    comp.update(c)
-    size += c.length
-  })
-  const written = pipeline(pack, gz, fs.createWriteStream(file))
-  const parents = new Set<string>()
-  for (const e of entries) {
-    // parent dirs of the roots (usr, usr/lib, ...) first
-    const parts = e.name.split("/")
-    for (let i = 1; i < parts.length; i++) {
-      const p = parts.slice(0, i).join("/")
-      if (!parents.has(p)) {
-        parents.add(p)
-        pack.entry({ name: p, type: "directory", mode: 0o755, mtime: new Date(0) })
-      }
-    }
-    const base = { name: e.name, mode: e.stat.mode & 0o7777, uid: e.stat.uid, gid: e.stat.gid, mtime: e.stat.mtime }
-    if (e.stat.isDirectory()) {
-      parents.add(e.name)
-      pack.entry({ ...base, type: "directory" })
-    } else if (e.stat.isSymbolicLink()) {
-      pack.entry({ ...base, type: "symlink", linkname: fs.readlinkSync(e.abs) })
-    } else {
-      const data = fs.readFileSync(e.abs)
-      await new Promise<void>((resolve, reject) =>
-        pack.entry({ ...base, type: "file", size: data.length }, data, (err) => (err ? reject(err) : resolve()))
-      )
-    }
-  }
-  pack.finalize()
-  await written
-  return {
-    digest: `sha256:${comp.digest("hex")}`,
-    diffId: `sha256:${raw.digest("hex")}`,
-    size,
-    files: entries.length,
-    total
-  }
 }
 
 // -- peers ----------------------------------------------------------------------------------------
@@ -122,7 +61,7 @@ interface Row {
 
 const program = Effect.gen(function*() {
   const work = yield* Effect.acquireRelease(
-    Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "tank-bench-pull-"))),
+    Effect.sync(() => fs.mkdtempSync(path.join(benchDir(), "tank-bench-pull-"))),
     (d) =>
       Effect.sync(() => {
         unmountUnder(d)
@@ -167,16 +106,30 @@ const program = Effect.gen(function*() {
   const largeRef = `${registry.host}/tank/large:latest`
   // The floor: GNU tar extracting the very same layer file, and Tank's extractor alone on it.
   const floor = { tar: [] as Array<number>, tank: [] as Array<number> }
-  for (let i = 0; i < largeRuns; i++) {
-    const out = path.join(work, "floor")
+  const fresh = (name: string) => {
+    const out = path.join(work, name)
     fs.mkdirSync(out)
+    return out
+  }
+  const tarRun = () => {
+    const out = fresh(`floor-tar-${floor.tar.length}`)
     floor.tar.push(timeIt(() => sh("tar", ["-xzf", largeFile, "-C", out])))
-    fs.rmSync(out, { recursive: true, force: true })
-    fs.mkdirSync(out)
+  }
+  const tankRun = Effect.gen(function*() {
+    const out = fresh(`floor-tank-${floor.tank.length}`)
     const t0 = performance.now()
     yield* extractLayer({ blobPath: largeFile, mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", dest: out })
     floor.tank.push(performance.now() - t0)
-    fs.rmSync(out, { recursive: true, force: true })
+  })
+  // A, B, B, A...: whatever the file system is catching up on favours neither.
+  for (let i = 0; i < largeRuns; i++) {
+    if (i % 2 === 0) {
+      tarRun()
+      yield* tankRun
+    } else {
+      yield* tankRun
+      tarRun()
+    }
   }
   console.log(`large layer, extraction alone: Tank ${ms(median(floor.tank))}, tar -xzf ${ms(median(floor.tar))}`)
   console.log(
@@ -188,11 +141,14 @@ const program = Effect.gen(function*() {
     console.log("installing podman (apt) ...")
     execFileSync("apt-get", ["install", "-y", "--no-install-recommends", "podman"], { stdio: "inherit" })
   }
-  const podEnv = podmanEnv(path.join(work, "podman"), registry.host)
+  const podEnvs: Array<NodeJS.ProcessEnv> = []
   const rows: Array<Row> = []
   const downloads: Array<{ image: string; tank: number; skopeo: number }> = []
 
-  const benchImage = (name: string, ref: string, runs: number) =>
+  // tar -xzf of the layer interleaved with Tank's cold pulls (A, B, B, A...), the peer of the cold
+  // pull row: measured under the same file system conditions, which drift over a run (see above).
+  const besideTar: Array<number> = []
+  const benchImage = (name: string, ref: string, runs: number, beside?: () => number) =>
     Effect.gen(function*() {
       // Tank: a fresh cache per cold run; warm runs pull into the last one.
       const tankCold: Array<number> = []
@@ -202,8 +158,9 @@ const program = Effect.gen(function*() {
         cacheDir = path.join(work, `tank-${name}-${i}`)
         const scope = yield* Scope.make()
         const images = Context.get(yield* Layer.build(layer({ cacheDir })).pipe(Scope.extend(scope)), Images)
+        const verbose = process.env["BENCH_VERBOSE"] && i > 0
+        if (beside !== undefined && i > 0 && i % 2 === 1) besideTar.push(beside())
         const t0 = performance.now()
-        const verbose = process.env["BENCH_VERBOSE"] && i === 1
         yield* images.pull(ref, {
           onProgress: (e) => {
             if (verbose && e._tag !== "LayerBytes") {
@@ -213,7 +170,7 @@ const program = Effect.gen(function*() {
         })
         if (i > 0) tankCold.push(performance.now() - t0) // run 0 warms the JIT
         yield* Scope.close(scope, Exit.void)
-        if (i < runs) fs.rmSync(cacheDir, { recursive: true, force: true })
+        if (beside !== undefined && i > 0 && i % 2 === 0) besideTar.push(beside())
       }
       for (let i = 0; i < runs; i++) {
         const scope = yield* Scope.make()
@@ -240,24 +197,23 @@ const program = Effect.gen(function*() {
         yield* images.pull(ref)
         dlCold.push(performance.now() - t0)
         yield* Scope.close(scope, Exit.void)
-        fs.rmSync(dir, { recursive: true, force: true })
       }
       const skoDl: Array<number> = []
       for (let i = 0; i < runs; i++) {
-        const layout = path.join(work, `oci-dl-${name}`)
-        fs.rmSync(layout, { recursive: true, force: true })
+        const layout = path.join(work, `oci-dl-${name}-${i}`)
         skoDl.push(
           timeIt(() => sh("skopeo", ["copy", "-q", "--src-tls-verify=false", `docker://${ref}`, `oci:${layout}:img`]))
         )
-        fs.rmSync(layout, { recursive: true, force: true })
       }
       downloads.push({ image: name, tank: median(dlCold), skopeo: median(skoDl) })
 
-      // podman pull (extracts into its overlay storage)
+      // podman pull (extracts into its overlay storage; a fresh storage per cold run)
       const podCold: Array<number> = []
       const podWarm: Array<number> = []
+      let podEnv: NodeJS.ProcessEnv = {}
       for (let i = 0; i < runs; i++) {
-        sh("podman", ["rmi", "-a", "-f"], podEnv)
+        podEnv = podmanEnv(path.join(work, `podman-${name}-${i}`), registry.host)
+        podEnvs.push(podEnv)
         podCold.push(timeIt(() => sh("podman", ["pull", "-q", ref], podEnv)))
       }
       for (let i = 0; i < runs; i++) podWarm.push(timeIt(() => sh("podman", ["pull", "-q", ref], podEnv)))
@@ -266,29 +222,27 @@ const program = Effect.gen(function*() {
       // skopeo copy to an OCI layout + umoci unpack to a bundle
       const skoCold: Array<number> = []
       const skoWarm: Array<number> = []
-      const layout = path.join(work, `oci-${name}`)
-      const bundle = path.join(work, `bundle-${name}`)
-      const copyUnpack = () => {
+      let layout = ""
+      const copyUnpack = (bundle: string) => {
         sh("skopeo", ["copy", "-q", "--src-tls-verify=false", `docker://${ref}`, `oci:${layout}:img`])
         sh("umoci", ["unpack", "--image", `${layout}:img`, bundle])
       }
       for (let i = 0; i < runs; i++) {
-        fs.rmSync(layout, { recursive: true, force: true })
-        fs.rmSync(bundle, { recursive: true, force: true })
-        skoCold.push(timeIt(copyUnpack))
+        layout = path.join(work, `oci-${name}-${i}`)
+        skoCold.push(timeIt(() => copyUnpack(path.join(work, `bundle-${name}-${i}`))))
       }
-      for (let i = 0; i < runs; i++) {
-        fs.rmSync(bundle, { recursive: true, force: true })
-        skoWarm.push(timeIt(copyUnpack))
-      }
+      for (let i = 0; i < runs; i++) skoWarm.push(timeIt(() => copyUnpack(path.join(work, `bundle-${name}-warm-${i}`))))
       rows.push({ image: name, tool: "skopeo+umoci", cold: median(skoCold), warm: median(skoWarm) })
-      fs.rmSync(bundle, { recursive: true, force: true })
     })
 
   yield* benchImage("busybox", refs.busybox, busyboxRuns)
-  yield* benchImage("large", largeRef, largeRuns)
-  sh("podman", ["rmi", "-a", "-f"], podEnv)
+  yield* benchImage("large", largeRef, largeRuns, () => {
+    const out = fresh(`beside-tar-${besideTar.length}`)
+    return timeIt(() => sh("tar", ["-xzf", largeFile, "-C", out]))
+  })
+  for (const env of podEnvs) sh("podman", ["rmi", "-a", "-f"], env)
 
+  const largeTank0 = () => rows.find((x) => x.image === "large" && x.tool === "tank")!.cold
   console.log(`\nmedians (busybox ${busyboxRuns} runs, large ${largeRuns} runs)`)
   console.log("image     tool            cold          warm        tank/tool cold  tank/tool warm")
   for (const r of rows) {
@@ -301,6 +255,10 @@ const program = Effect.gen(function*() {
     )
   }
   console.log("(ratio < 1: Tank is faster)")
+  console.log(
+    `large cold pull ${ms(largeTank0())} vs tar -xzf interleaved with it ${ms(median(besideTar))} ` +
+      `(${besideTar.map((t) => t.toFixed(0)).join(", ")} ms)`
+  )
   const largeTank = rows.find((x) => x.image === "large" && x.tool === "tank")!
   report([
     {
@@ -315,7 +273,7 @@ const program = Effect.gen(function*() {
       case: "large cold pull+extract",
       tank: largeTank.cold,
       peer: "tar -xzf",
-      peerValue: median(floor.tar)
+      peerValue: median(besideTar)
     },
     ...rows.filter((r) => r.tool !== "tank").flatMap((r) => {
       const tank = rows.find((x) => x.image === r.image && x.tool === "tank")!

@@ -99,7 +99,9 @@ export const make = (options: ImagesOptions): Effect.Effect<Images["Type"], Cach
       client,
       flight,
       extract: options.extract ?? extractLayerOffThread,
-      concurrency: options.concurrency ?? 3
+      concurrency: options.concurrency ?? 3,
+      // a replacement extractor may not honour `follow`: it gets finished blobs only
+      follows: options.extract === undefined
     }
 
     const pull = (input: string, opts: PullOptions = {}) =>

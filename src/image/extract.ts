@@ -21,6 +21,7 @@ import * as zlib from "node:zlib"
 import * as tar from "tar-stream"
 import { onLongHeader } from "../vendor/tarStream.js"
 import { ExtractError, Refusal, toExtractError } from "./extract/errors.js"
+import { followFile, type FollowTarget, waitForBytes } from "./extract/follow.js"
 import { MAX_ENTRY_BYTES, MAX_NAME_BYTES, normalise } from "./extract/paths.js"
 import {
   decodePaxRecords,
@@ -45,6 +46,8 @@ export interface ExtractOptions {
   readonly dest: string
   /** Caps against decompression bombs (defaults: `DEFAULT_LIMITS`, and the free space of `dest`). */
   readonly limits?: Partial<LayerLimits>
+  /** The blob is still being downloaded: read it behind the download (see `extract/follow.ts`). */
+  readonly follow?: FollowTarget | undefined
 }
 
 export interface LayerLimits {
@@ -155,6 +158,11 @@ export const extractLayerCollect = (opts: ExtractOptions): Effect.Effect<Readonl
         detail: `layer media type "${opts.mediaType}" is not a tar layer`
       })
     }
+    if (opts.follow !== undefined) {
+      const cell = opts.follow.cell
+      // fewer than 4 bytes ever: the follow reader below reports that the blob is not the one expected
+      yield* Effect.promise(() => waitForBytes(cell, 4))
+    }
     const compression = sniff(yield* readHead(opts.blobPath))
     if (compression === "zstd" && zstdDecompress === undefined) {
       return yield* new ExtractError({
@@ -165,7 +173,8 @@ export const extractLayerCollect = (opts: ExtractOptions): Effect.Effect<Readonl
     }
     return yield* Effect.acquireUseRelease(
       openRoot(opts.dest, opts.blobPath),
-      (rootFd) => run(opts.blobPath, compression, rootFd, { ...DEFAULT_LIMITS, ...opts.limits }, opts.dest),
+      (rootFd) =>
+        run(opts.blobPath, compression, rootFd, { ...DEFAULT_LIMITS, ...opts.limits }, opts.dest, opts.follow),
       (rootFd) => Effect.sync(() => sys.close(rootFd))
     )
   })
@@ -217,7 +226,14 @@ const path = (name: string, what: string): string => {
   return n.rel
 }
 
-const run = (blob: string, compression: Compression, rootFd: number, limits: LayerLimits, dest: string) =>
+const run = (
+  blob: string,
+  compression: Compression,
+  rootFd: number,
+  limits: LayerLimits,
+  dest: string,
+  follow: FollowTarget | undefined
+) =>
   Effect.async<ReadonlyArray<string>, ExtractError>((resume) => {
     const skipped: Array<string> = []
     // Refused on the headers' declared sizes, before any of the data is written.
@@ -234,7 +250,9 @@ const run = (blob: string, compression: Compression, rootFd: number, limits: Lay
       privileged: process.geteuid?.() === 0,
       onSkip: (what) => skipped.push(what)
     })
-    const source = fs.createReadStream(blob, { highWaterMark: 1 << 20 })
+    const source = follow === undefined
+      ? fs.createReadStream(blob, { highWaterMark: 1 << 20 })
+      : followFile(blob, follow)
     const inflate = decoder(compression)
     const ex = tar.extract({ filenameEncoding: "latin1" } as Parameters<typeof tar.extract>[0])
     let current: string | undefined

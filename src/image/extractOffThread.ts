@@ -82,10 +82,18 @@ export const extractLayerOffThread = (
   options: { readonly workerFile?: string } = {}
 ): Effect.Effect<void, ExtractError> =>
   Effect.gen(function*() {
-    const file = sizeOf(opts.blobPath) >= OFF_THREAD_BYTES ? options.workerFile ?? bundledWorker() : undefined
+    // a followed blob is still being written: its final size is the manifest's
+    const size = opts.follow?.size ?? sizeOf(opts.blobPath)
+    const file = size >= OFF_THREAD_BYTES ? options.workerFile ?? bundledWorker() : undefined
     if (file === undefined) return yield* extractLayer(opts)
-    const job: Job = { blobPath: opts.blobPath, mediaType: opts.mediaType, dest: opts.dest }
-    const reply = yield* inWorker(file, opts.limits === undefined ? job : { ...job, limits: opts.limits })
+    const job: Job = {
+      blobPath: opts.blobPath,
+      mediaType: opts.mediaType,
+      dest: opts.dest,
+      ...(opts.limits === undefined ? {} : { limits: opts.limits }),
+      ...(opts.follow === undefined ? {} : { follow: opts.follow })
+    }
+    const reply = yield* inWorker(file, job)
     switch (reply._tag) {
       case "Done":
         return yield* logSkipped(opts.blobPath, reply.skipped)

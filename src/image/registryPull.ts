@@ -3,7 +3,7 @@
  * Online pulls always ask the registry what a tag points at (tags move) unless the ref is a digest
  * already cached; blobs and layers are fetched only when missing. Offline pulls use the cache only.
  */
-import { Effect, Option } from "effect"
+import { Effect, Either, Fiber, Option } from "effect"
 import * as fsp from "node:fs/promises"
 import {
   blobPath,
@@ -30,6 +30,7 @@ import {
   type PullError,
   UnsupportedManifest
 } from "./errors.js"
+import { finished, type FollowTarget, makeFollowCell, published } from "./extract/follow.js"
 import { type ProgressSink, PullEvent, throttledBytes } from "./progress.js"
 import { formatReference, manifestReference, type Reference } from "./reference.js"
 import { type RegistryClient, sha256 } from "./registry/client.js"
@@ -37,8 +38,11 @@ import { decodeJsonBytes, type ParsedManifest, parseManifest } from "./registry/
 import { type Descriptor, ImageConfig, type ImageManifest, isConfigType, LAYER_TYPES } from "./registry/oci.js"
 import { formatPlatform, listPlatforms, type PlatformSpec, selectPlatform } from "./registry/platform.js"
 
-/** The extraction module's entry point (src/image/extract.ts): fills an existing, empty `dest`. */
-export type Extractor = (opts: { blobPath: string; mediaType: string; dest: string }) => Effect.Effect<void, unknown>
+/** The extraction module's entry point (src/image/extract.ts): fills an existing, empty `dest`. With
+ * `follow`, `blobPath` is still being downloaded: the extractor reads behind the download. */
+export type Extractor = (
+  opts: { blobPath: string; mediaType: string; dest: string; follow?: FollowTarget }
+) => Effect.Effect<void, unknown>
 
 export interface PulledImage {
   /** Canonical reference, e.g. `127.0.0.1:5000/tank/busybox:latest`. */
@@ -74,6 +78,8 @@ export interface PullContext {
   readonly flight: SingleFlight
   readonly extract: Extractor
   readonly concurrency: number
+  /** `extract` honours `follow`: a missing layer is extracted while its blob downloads. */
+  readonly follows?: boolean | undefined
 }
 
 interface Resolved {
@@ -211,41 +217,96 @@ const ensureLayer = (ctx: PullContext, ref: Reference, desc: Descriptor, opts: P
       sink(PullEvent.LayerCached({ digest: desc.digest, size: desc.size }))
       return dir
     }
-    yield* ensureBlob(ctx, ref, desc, opts, sink)
-    if (present) return dir
-    yield* ctx.flight(
-      `layer:${desc.digest}`,
-      Effect.gen(function*() {
-        if (yield* hasLayer(ctx.layout, desc.digest)) return
-        yield* Effect.scoped(Effect.gen(function*() {
-          const tmp = yield* tmpPath(ctx.layout, "layer")
-          yield* Effect.tryPromise({
-            try: () => fsp.mkdir(tmp, { mode: 0o755 }),
-            catch: (e) =>
-              new CacheError({
-                op: "mkdir",
-                path: tmp,
-                code: (e as NodeJS.ErrnoException).code ?? "",
-                reason: String(e)
-              })
-          })
-          yield* ctx.extract({ blobPath: blobPath(ctx.layout, desc.digest), mediaType: desc.mediaType, dest: tmp })
-            .pipe(
-              Effect.mapError((cause) =>
-                new LayerExtractFailed({
-                  digest: desc.digest,
-                  reason: (cause as { message?: string })?.message ?? String(cause),
-                  cause
-                })
-              )
-            )
-          yield* commitLayer(ctx.layout, tmp, desc.digest)
-        }))
-      })
-    )
+    if (!present && ctx.follows && !opts.offline && !(yield* blobUsable(ctx, desc, opts))) {
+      yield* ctx.flight(`layer:${desc.digest}`, downloadAndExtract(ctx, ref, desc, sink))
+    } else {
+      yield* ensureBlob(ctx, ref, desc, opts, sink)
+      if (present) return dir
+      yield* ctx.flight(
+        `layer:${desc.digest}`,
+        Effect.gen(function*() {
+          if (yield* hasLayer(ctx.layout, desc.digest)) return
+          yield* extractBlob(ctx, desc)
+        })
+      )
+    }
     sink(PullEvent.LayerExtracted({ digest: desc.digest, path: dir }))
     return dir
   })
+
+const layerTmp = (ctx: PullContext) =>
+  Effect.gen(function*() {
+    const tmp = yield* tmpPath(ctx.layout, "layer")
+    yield* Effect.tryPromise({
+      try: () => fsp.mkdir(tmp, { mode: 0o755 }),
+      catch: (e) =>
+        new CacheError({ op: "mkdir", path: tmp, code: (e as NodeJS.ErrnoException).code ?? "", reason: String(e) })
+    })
+    return tmp
+  })
+
+const extractFailed = (desc: Descriptor) => (cause: unknown) =>
+  new LayerExtractFailed({
+    digest: desc.digest,
+    reason: (cause as { message?: string })?.message ?? String(cause),
+    cause
+  })
+
+/** Extracts the layer from its verified blob in `blobs/` into `tmp/`, then renames it into place. */
+const extractBlob = (ctx: PullContext, desc: Descriptor) =>
+  Effect.scoped(Effect.gen(function*() {
+    const tmp = yield* layerTmp(ctx)
+    yield* ctx.extract({ blobPath: blobPath(ctx.layout, desc.digest), mediaType: desc.mediaType, dest: tmp })
+      .pipe(Effect.mapError(extractFailed(desc)))
+    yield* commitLayer(ctx.layout, tmp, desc.digest)
+  }))
+
+const blobUsable = (ctx: PullContext, desc: Descriptor, opts: PullOptions) =>
+  Effect.gen(function*() {
+    if (opts.refresh || !(yield* hasBlob(ctx.layout, desc.digest))) return false
+    return yield* verifyBlobFile(ctx.layout, desc.digest)
+  })
+
+/**
+ * A missing layer whose blob is missing too: the blob is extracted while it downloads, into `tmp/`.
+ * The extraction succeeds only if what it read is the whole blob with the manifest's digest
+ * (extract/follow.ts), and both are renamed into place only once the download verified as well;
+ * a failed download leaves nothing (the scope removes both temp paths, after stopping the
+ * extractor). If only the early extraction failed (the download restarted from zero, say), the
+ * layer is extracted again from the verified blob, as without streaming, so any error it reports
+ * is about verified content.
+ */
+const downloadAndExtract = (ctx: PullContext, ref: Reference, desc: Descriptor, sink: ProgressSink) =>
+  Effect.scoped(Effect.gen(function*() {
+    if (yield* hasLayer(ctx.layout, desc.digest)) return
+    sink(PullEvent.LayerStarted({ digest: desc.digest, size: desc.size }))
+    const blobTmp = yield* tmpPath(ctx.layout, "blob")
+    const dest = yield* layerTmp(ctx)
+    const cell = makeFollowCell()
+    const follow = { cell, digest: desc.digest, size: desc.size }
+    const extraction = yield* ctx.extract({ blobPath: blobTmp, mediaType: desc.mediaType, dest, follow }).pipe(
+      Effect.either,
+      Effect.forkScoped
+    )
+    yield* ctx.client.download(
+      ref,
+      desc,
+      blobTmp,
+      throttledBytes(sink, desc.digest, desc.size),
+      (n) => published(cell, n)
+    ).pipe(
+      Effect.onExit((exit) => Effect.sync(() => finished(cell, exit._tag === "Success")))
+    )
+    sink(PullEvent.LayerDownloaded({ digest: desc.digest }))
+    const streamed = yield* Fiber.join(extraction)
+    // The blob goes into place after the extractor is done with its temp path.
+    yield* commitBlob(ctx.layout, blobTmp, desc.digest)
+    if (Either.isRight(streamed)) return yield* commitLayer(ctx.layout, dest, desc.digest)
+    yield* Effect.logDebug(`layer ${desc.digest}: extraction during the download failed; extracting the blob`).pipe(
+      Effect.annotateLogs({ cause: String((streamed.left as { message?: string })?.message ?? streamed.left) })
+    )
+    yield* extractBlob(ctx, desc)
+  }))
 
 /** The whole pull (coalescing of identical concurrent pulls is done by the caller). */
 export const pullImage = (

@@ -40,8 +40,10 @@ export interface ReconcilerConfig {
 export const defaultConfig: ReconcilerConfig = {
   // The original Tank's `:interval` default (tank-original.md §1.4).
   resyncIntervalMs: 5_000,
-  // The original's hard-coded nudge debounce.
-  debounceMs: 100,
+  // Long enough to coalesce a script's burst of writes (a pass is cheap: the pod list is decoded
+  // once per revision), short enough that an apply right after a pass is not held back: the
+  // original's 100 ms cost every such apply up to 100 ms (an apply just after a delete finished).
+  debounceMs: 10,
   backoff: defaultBackoff,
   startConcurrency: 8,
   stopPodsOnExit: false,

@@ -169,3 +169,34 @@ export const partition = <A>(
   }
   return { good, invalid }
 }
+
+const sameRow = (a: Raw, b: Raw): boolean => {
+  const keys = Object.keys(a)
+  if (keys.length !== Object.keys(b).length) return false
+  for (const k of keys) if (a[k] !== b[k]) return false
+  return true
+}
+
+/**
+ * A decoder of whole-table reads that remembers its last result per key (`name`): a row whose
+ * columns are all what they were at the last read is not decoded again. Decoding is the cost of a
+ * full read (a pod spec ~0.1 ms through Schema), and the agent reads every row on each pass and
+ * each status check, nearly all unchanged. Comparing every column, not a revision, keeps a row
+ * changed behind the store's back (same revision, new text) from being served stale. Holds only
+ * the rows of the last read.
+ */
+export const memoRows = <A>(decode: (row: Raw) => A): (rows: ReadonlyArray<Raw>) => Array<A> => {
+  let last = new Map<string, { readonly row: Raw; readonly value: A }>()
+  return (rows) => {
+    const next = new Map<string, { readonly row: Raw; readonly value: A }>()
+    const out = rows.map((row) => {
+      const key = keyOf(row.name)
+      const hit = last.get(key)
+      const value = hit !== undefined && sameRow(hit.row, row) ? hit.value : decode(row)
+      next.set(key, { row, value })
+      return value
+    })
+    last = next
+    return out
+  }
+}

@@ -22,6 +22,7 @@ import {
   encodeSpec,
   EVENT_COLUMNS,
   eventFromRow,
+  memoRows,
   partition,
   POD_COLUMNS,
   podFromRow,
@@ -51,7 +52,8 @@ const EVENT_HISTORY = 10_000
 export interface SqlStoreOptions {
   /**
    * How often the change feed checks for writes by other processes anyway: a fallback, since a
-   * file's writes are noticed at once (sqliteNotify.ts). Default 1 s with notification, 100 ms without.
+   * file's writes are noticed at once (sqliteNotify.ts). Default 5 s with notification (each check
+   * wakes every watcher: it was most of an idle agent's CPU at 1 s), 100 ms without.
    */
   readonly pollInterval?: Duration.DurationInput
   /** Notice writes by other processes through a watch on the file (default true; false: poll only). */
@@ -149,6 +151,9 @@ export const make = (options: SqlStoreOptions = {}) =>
     const notify = options.notify !== false && dbFile !== ""
     // Wakes watchers after writes made through this connection (data_version only sees others').
     const local = yield* PubSub.sliding<void>(1)
+    // Event appends wake only event readers: the change feed (the reconciler's pass trigger) has
+    // nothing to read after one, and the agent appends several events per pod start.
+    const localEvents = yield* PubSub.sliding<void>(1)
     const projection = yield* Ref.make<{ revision: number; list: PodList }>({
       revision: -1,
       list: { pods: [], invalid: [] }
@@ -159,10 +164,11 @@ export const make = (options: SqlStoreOptions = {}) =>
     )
 
     const podColumns = sql.literal(POD_COLUMNS)
+    const decodePods = memoRows((r) => podFromRow(r))
     const readAll = sql`SELECT ${podColumns} FROM pods ORDER BY name`.pipe(
       wrap("list"),
       Effect.map((rows): PodList => {
-        const { good, invalid } = partition(rows.map((r) => podFromRow(r)))
+        const { good, invalid } = partition(decodePods(rows))
         return { pods: good, invalid }
       })
     )
@@ -188,7 +194,9 @@ export const make = (options: SqlStoreOptions = {}) =>
             ? new StoreError({ op, message: `${name}: ${sqlMessage(e as SqlError)}`, cause: e })
             : e as Exclude<E, SqlError>
         ),
-        Effect.tap(() => PubSub.publish(local, undefined))
+        Effect.tap(() => PubSub.publish(local, undefined)),
+        // A write may carry an event (bind's).
+        Effect.tap(() => PubSub.publish(localEvents, undefined))
       )
 
     /**
@@ -355,23 +363,25 @@ export const make = (options: SqlStoreOptions = {}) =>
     )
 
     /**
-     * Emits whenever something may have changed: own writes at once, other processes' at once when
+     * Emits whenever something may have changed: own `writes` at once (pod writes for the change
+     * feed; those and event appends for event readers), other processes' at once when
      * the file can be watched (else within the poll). Set up before the caller reads its starting
      * point, so that nothing written after that is missed.
      */
-    const wakeups = Effect.gen(function*() {
-      const own = yield* PubSub.subscribe(local)
-      const { nudges, watching } = notify ? yield* writeNudges(dbFile) : { nudges: Stream.empty, watching: false }
-      const poll = Duration.decode(options.pollInterval ?? (watching ? "1 second" : "100 millis"))
-      // data_version changes only for other connections' commits: own writes' nudges cost one query.
-      const seen = yield* Ref.make(yield* dataVersion)
-      const external = Stream.merge(nudges, Stream.fromSchedule(Schedule.spaced(poll))).pipe(
-        Stream.filterEffect(() =>
-          Effect.flatMap(dataVersion, (v) => Ref.modify(seen, (old) => [v !== old, v] as const))
+    const wakeups = (writes: PubSub.PubSub<void>) =>
+      Effect.gen(function*() {
+        const own = yield* PubSub.subscribe(writes)
+        const { nudges, watching } = notify ? yield* writeNudges(dbFile) : { nudges: Stream.empty, watching: false }
+        const poll = Duration.decode(options.pollInterval ?? (watching ? "5 seconds" : "100 millis"))
+        // data_version changes only for other connections' commits: own writes' nudges cost one query.
+        const seen = yield* Ref.make(yield* dataVersion)
+        const external = Stream.merge(nudges, Stream.fromSchedule(Schedule.spaced(poll))).pipe(
+          Stream.filterEffect(() =>
+            Effect.flatMap(dataVersion, (v) => Ref.modify(seen, (old) => [v !== old, v] as const))
+          )
         )
-      )
-      return Stream.merge(Stream.fromQueue(own), external).pipe(Stream.as(undefined))
-    })
+        return Stream.merge(Stream.fromQueue(own), external).pipe(Stream.as(undefined))
+      })
 
     const changesAfter = (after: number) =>
       Effect.gen(function*() {
@@ -408,7 +418,7 @@ export const make = (options: SqlStoreOptions = {}) =>
     const watch = (fromRevision?: number): Stream.Stream<Change, StoreError> =>
       Stream.unwrapScoped(
         Effect.gen(function*() {
-          const wake = yield* wakeups
+          const wake = yield* wakeups(local)
           const start = fromRevision ?? (yield* currentRevision.pipe(wrap("watch")))
           const cursor = yield* Ref.make(start)
           const pull = Effect.gen(function*() {
@@ -437,10 +447,11 @@ export const make = (options: SqlStoreOptions = {}) =>
     const statusColumns = sql.literal(STATUS_COLUMNS)
     const eventColumns = sql.literal(EVENT_COLUMNS)
 
+    const decodeStatuses = memoRows(statusFromRow)
     const listStatus = sql`SELECT ${statusColumns} FROM status ORDER BY name`.pipe(
       wrap("listStatus"),
       Effect.map((rows) => {
-        const { good, invalid } = partition(rows.map(statusFromRow))
+        const { good, invalid } = partition(decodeStatuses(rows))
         return { statuses: good, invalid }
       })
     )
@@ -485,7 +496,7 @@ export const make = (options: SqlStoreOptions = {}) =>
     }
 
     const appendEvent: Store["Type"]["appendEvent"] = (event) =>
-      insertEvent(event).pipe(wrap("appendEvent"), Effect.tap(() => PubSub.publish(local, undefined)))
+      insertEvent(event).pipe(wrap("appendEvent"), Effect.tap(() => PubSub.publish(localEvents, undefined)))
 
     const eventsAfter = (after: number) =>
       sql`SELECT ${eventColumns} FROM events WHERE id > ${after} ORDER BY id`.pipe(
@@ -497,7 +508,7 @@ export const make = (options: SqlStoreOptions = {}) =>
 
     const events = (afterId?: number) =>
       Stream.unwrapScoped(Effect.gen(function*() {
-        const wake = yield* wakeups
+        const wake = yield* wakeups(localEvents)
         const [max] = yield* sql<{ id: number | null }>`SELECT MAX(id) AS id FROM events`.pipe(wrap("events"))
         const cursor = yield* Ref.make(afterId ?? max?.id ?? 0)
         const pull = Effect.gen(function*() {

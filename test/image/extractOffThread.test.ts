@@ -8,10 +8,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Exit, Fiber } from "effect"
 import { build } from "esbuild"
-import { randomBytes } from "node:crypto"
+import { createHash, randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { extractLayer } from "../../src/image/extract.js"
+import { finished, makeFollowCell, published } from "../../src/image/extract/follow.js"
 import { extractLayerOffThread, OFF_THREAD_BYTES } from "../../src/image/extractOffThread.js"
 import { dir, file, GZIP_LAYER, listTree, tempDir, writeLayer } from "../support/tarFixtures.js"
 
@@ -76,6 +77,62 @@ describe("extractLayerOffThread", () => {
       expect(listTree(there)).toEqual(listTree(here))
       expect(fs.readFileSync(path.join(there, "data/small"), "utf8")).toBe("hello")
     }), { timeout: 60_000 })
+
+  it.scopedLive(
+    "follows a blob while it is written: the same tree; bytes that are not the blob's digest fail",
+    () =>
+      Effect.gen(function*() {
+        const work = yield* tempDir()
+        const blob = yield* writeLayer(work, "big.tar.gz", [
+          file("first", "early"),
+          file("bulk", bulk(3)),
+          file("zz-last", "done")
+        ])
+        const bytes = fs.readFileSync(blob)
+        const digest = `sha256:${createHash("sha256").update(bytes).digest("hex")}`
+        const here = emptyDir(work, "here")
+        yield* extractLayer({ blobPath: blob, mediaType: GZIP_LAYER, dest: here })
+        // Writes `content` into `growing` in steps, publishing each; the worker reads behind it.
+        const follow = (content: Buffer, name: string) =>
+          Effect.gen(function*() {
+            const growing = path.join(work, `${name}.part`)
+            const dest = emptyDir(work, name)
+            const cell = makeFollowCell()
+            const fd = fs.openSync(growing, "w")
+            const fiber = yield* Effect.fork(
+              extractLayerOffThread({
+                blobPath: growing,
+                mediaType: GZIP_LAYER,
+                dest,
+                follow: { cell, digest, size: content.length }
+              }, { workerFile }).pipe(Effect.either)
+            )
+            const step = 256 * 1024
+            for (let at = 0; at < content.length; at += step) {
+              fs.writeSync(fd, content, at, Math.min(step, content.length - at), at)
+              published(cell, Math.min(at + step, content.length))
+              if (at === 0) {
+                // the worker extracts what it has before the rest is written
+                for (let i = 0; i < 1000 && !fs.existsSync(path.join(dest, "first")); i++) {
+                  yield* Effect.sleep("10 millis")
+                }
+                expect(fs.existsSync(path.join(dest, "first"))).toBe(true)
+              }
+            }
+            fs.closeSync(fd)
+            finished(cell, true)
+            return { result: yield* Fiber.join(fiber), dest }
+          })
+        const good = yield* follow(bytes, "good")
+        expect(Either.isRight(good.result)).toBe(true)
+        expect(listTree(good.dest)).toEqual(listTree(here))
+        // Zeros after the gzip member, which gunzip ignores: every entry extracts, only the digest tells.
+        const bad = yield* follow(Buffer.concat([bytes, Buffer.alloc(8)]), "bad")
+        expect(Either.isLeft(bad.result) && bad.result.left.reason).toBe("Corrupt")
+        expect(Either.isLeft(bad.result) && bad.result.left.detail).toContain("is not " + digest)
+      }),
+    { timeout: 60_000 }
+  )
 
   it.scopedLive(
     "makes progress while this thread is blocked (the work is on another thread)",

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Option, Stream, TestClock } from "effect"
+import { defaultConfig } from "../../src/reconciler/Reconciler.js"
 import * as Memory from "../../src/store/memory.js"
 import { makeFakeRuntime } from "../support/fakeRuntime.js"
 import { eventually, phaseIs, podSpec, settle, setup, startReconciler, statusOf } from "./harness.js"
@@ -35,6 +36,24 @@ describe("Reconciler: triggers and scale", () => {
       assert.strictEqual(fake.stats.maxInFlight, 8)
       assert.strictEqual(fake.stats.starts, 20)
       assert.deepStrictEqual([...fake.workloads.keys()].sort(), names)
+    }))
+
+  it.scoped("by default, a change right after a pass is acted on within 10 ms", () =>
+    Effect.gen(function*() {
+      const store = yield* Memory.make
+      const fake = yield* makeFakeRuntime()
+      // The default debounce (the harness sets its own).
+      yield* startReconciler(store, fake, { debounceMs: defaultConfig.debounceMs })
+      yield* TestClock.adjust("1 second") // the boot pass, long past
+      yield* settle
+      yield* store.put(podSpec("first"))
+      yield* eventually("first running", phaseIs(store, "first", "running"))
+      // Just after that pass (e.g. an apply just after a delete finished): held back at most 10 ms.
+      yield* TestClock.adjust("1 millis")
+      yield* store.put(podSpec("second"))
+      yield* settle
+      yield* TestClock.adjust("10 millis")
+      yield* eventually("second running", phaseIs(store, "second", "running"))
     }))
 
   it.scoped("a periodic resync converges even without the change feed", () =>

@@ -4,6 +4,7 @@ import { Context, Effect, Layer } from "effect"
 import { execFile } from "node:child_process"
 import * as path from "node:path"
 import { promisify } from "node:util"
+import { memoRows } from "../../src/store/rows.js"
 import { layerSqlite } from "../../src/store/sqlite.js"
 import { Store } from "../../src/store/Store.js"
 import { tmpDir } from "../support/tmp.js"
@@ -24,6 +25,46 @@ const sqliteEnv = Effect.gen(function*() {
 invalidSuite("sqlite", sqliteEnv)
 
 describe("Store (sqlite): rows behind the Store's back", () => {
+  it("whole-table reads decode only rows that changed since the last read (memoRows)", () => {
+    const decoded: Array<string> = []
+    const decode = memoRows((r) => (decoded.push(String(r.name)), `${String(r.name)}@${String(r.body)}`))
+    const a = { name: "a", body: "1" }
+    const b = { name: "b", body: "1" }
+    assert.deepStrictEqual(decode([a, b]), ["a@1", "b@1"])
+    // Equal rows (new objects, as every query returns) are not decoded again; a changed one is.
+    assert.deepStrictEqual(decode([{ ...a }, { ...b, body: "2" }]), ["a@1", "b@2"])
+    assert.deepStrictEqual(decoded, ["a", "b", "b"])
+    // A row gone from a read is forgotten: back with the same text, it is decoded again.
+    decode([{ ...a }])
+    decode([{ ...a }, { ...b, body: "2" }])
+    assert.deepStrictEqual(decoded, ["a", "b", "b", "b"])
+  })
+
+  it.scopedLive("a status edited in place (nothing else moved) is read as it now is by the same reader", () =>
+    Effect.gen(function*() {
+      const { corrupt, store } = yield* sqliteEnv
+      const status = {
+        name: "web",
+        phase: "running" as const,
+        restarts: 0,
+        specRevision: 1,
+        updatedAt: "2026-01-01T00:00:00.000Z"
+      }
+      yield* store.putStatus(status)
+      yield* store.putStatus({ ...status, name: "db" })
+      assert.deepStrictEqual((yield* store.listStatus).statuses.map((s) => s.name), ["db", "web"])
+      yield* corrupt.sql`UPDATE status SET body = '{"name":"web","phase":' WHERE name = 'web'`.pipe(Effect.orDie)
+      const after = yield* store.listStatus
+      assert.deepStrictEqual(after.statuses.map((s) => s.name), ["db"])
+      assert.deepStrictEqual(after.invalid.map((r) => r.key), ["web"])
+      yield* corrupt.sql`UPDATE status SET body = ${JSON.stringify({ ...status, restarts: 3 })} WHERE name = 'web'`
+        .pipe(Effect.orDie)
+      assert.deepStrictEqual((yield* store.listStatus).statuses.map((s) => [s.name, s.restarts]), [["db", 0], [
+        "web",
+        3
+      ]])
+    }))
+
   it.scopedLive(
     "an in-place edit with unreadable columns is invalid to the next reader; a re-apply repairs it",
     () =>

@@ -60,7 +60,8 @@ export const load = (file: string, options: ArchiveOptions): Effect.Effect<Reado
       client: archiveClient(source, LIMITS),
       flight: makeSingleFlight(yield* Effect.scope),
       extract: options.extract ?? extractLayer,
-      concurrency: 3
+      concurrency: 3,
+      follows: options.extract === undefined
     }
     const platform = platformOf(options.platform)
     return yield* Effect.forEach(

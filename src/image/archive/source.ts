@@ -180,7 +180,7 @@ export const archiveClient = (source: Source, options: RegistryClient["options"]
     }),
   blobBytes: (ref, desc) =>
     readVerified(source, desc.digest, `config of ${formatReference(ref)}`, options.maxConfigBytes),
-  download: (ref, desc, dest, onBytes) =>
+  download: (ref, desc, dest, onBytes, onWritten) =>
     Effect.gen(function*() {
       const p = source.files.get(desc.digest)
       if (p === undefined) return yield* new ImageNotFound({ ref: `${formatReference(ref)} layer ${desc.digest}` })
@@ -194,6 +194,7 @@ export const archiveClient = (source: Source, options: RegistryClient["options"]
             n += (chunk as Buffer).length
             await out.write(chunk as Buffer)
             onBytes(n)
+            onWritten?.(n)
           }
         } finally {
           await out.close()

@@ -16,6 +16,15 @@ export const Job = Schema.Struct({
       reserveBytes: Schema.optionalWith(Schema.Number, { exact: true })
     }),
     { exact: true }
+  ),
+  /** Extract behind the download (extract/follow.ts); the cell is shared memory, not a copy. */
+  follow: Schema.optionalWith(
+    Schema.Struct({
+      cell: Schema.instanceOf(SharedArrayBuffer),
+      digest: Schema.String,
+      size: Schema.Number
+    }),
+    { exact: true }
   )
 })
 export type Job = typeof Job.Type

@@ -7,7 +7,7 @@ import { Clock, Duration, Effect, Schedule, type Scope } from "effect"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as fsp from "node:fs/promises"
-import { Transform } from "node:stream"
+import { Transform, Writable } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import {
   BlobNotFound,
@@ -86,12 +86,14 @@ export interface RegistryClient {
   readonly manifest: (ref: Reference, reference: string) => Effect.Effect<FetchedManifest, RegistryError>
   /** A small verified blob (config), read into memory. */
   readonly blobBytes: (ref: Reference, desc: Descriptor, step: Step) => Effect.Effect<Buffer, RegistryError>
-  /** Streams a blob into `dest` (created or truncated), verifying size and sha256; `dest` is removed on failure. */
+  /** Streams a blob into `dest` (created or truncated), verifying size and sha256; `dest` is removed on failure.
+   * `onWritten` is told the length of `dest` each time more of it is on disk (a reader may follow it). */
   readonly download: (
     ref: Reference,
     desc: Descriptor,
     dest: string,
-    onBytes: (received: number) => void
+    onBytes: (received: number) => void,
+    onWritten?: (length: number) => void
   ) => Effect.Effect<void, RegistryError>
   readonly options: {
     readonly maxManifestBytes: number
@@ -124,6 +126,30 @@ export const retrySchedule = (policy: RetryPolicy) =>
       return after === undefined ? d : Duration.max(d, Duration.millis(Math.min(after, policy.maxRetryAfterMs)))
     })
   )
+
+/** `file`, telling `onWritten` the file's length after each write lands (its writes are in order). */
+const reportingWrites = (file: fs.WriteStream, start: number, onWritten: (length: number) => void) => {
+  let length = start
+  const out: Writable = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      file.write(chunk, (e) => {
+        if (e) return cb(e)
+        length += chunk.length
+        onWritten(length)
+        cb()
+      })
+    },
+    final(cb) {
+      file.end((e?: Error | null) => cb(e))
+    },
+    destroy(e, cb) {
+      file.destroy(e ?? undefined)
+      cb(e)
+    }
+  })
+  file.on("error", (e) => out.destroy(e))
+  return out
+}
 
 export const makeClient = (options: ClientOptions = {}): Effect.Effect<RegistryClient, never, Scope.Scope> =>
   Effect.gen(function*() {
@@ -341,7 +367,13 @@ export const makeClient = (options: ClientOptions = {}): Effect.Effect<RegistryC
         return { have, hash }
       })
 
-    const download = (ref: Reference, desc: Descriptor, dest: string, onBytes: (n: number) => void) =>
+    const download = (
+      ref: Reference,
+      desc: Descriptor,
+      dest: string,
+      onBytes: (n: number) => void,
+      onWritten?: (length: number) => void
+    ) =>
       Effect.gen(function*() {
         const what = `layer ${desc.digest} of ${formatReference(ref)}`
         // A retry continues where the last attempt stopped (Range request), re-hashing what is on disk.
@@ -364,7 +396,10 @@ export const makeClient = (options: ClientOptions = {}): Effect.Effect<RegistryC
             cb(null, chunk)
           }
         })
-        const out = offset > 0 ? fs.createWriteStream(dest, { flags: "r+", start: offset }) : fs.createWriteStream(dest)
+        const file = offset > 0
+          ? fs.createWriteStream(dest, { flags: "r+", start: offset })
+          : fs.createWriteStream(dest)
+        const out = onWritten === undefined ? file : reportingWrites(file, offset, onWritten)
         yield* Effect.tryPromise({
           try: (signal) => pipeline(res.body, meter, out, { signal }),
           catch: (e) => (e === tooLarge ? tooLarge : classify(e, ep, url, "blob", timeoutMs))
