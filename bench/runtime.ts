@@ -9,8 +9,12 @@
  * policy, rlimits, cgroup namespace) and with `seccomp: unconfined, noNewPrivileges: false`,
  * interleaved run by run so machine drift hits both alike; and with `hostUsers: false` (a user
  * namespace in the sandbox, idmapped layers, the writable layer chowned) against the default start.
+ *
+ * `--steps`: also where the default start's time goes — the median of each bring-up step and each
+ * teardown release (the runner's debug "step timing" logs), and what is left outside them.
+ * `--no-peers`: Tank only (while iterating).
  */
-import { Context, Effect, Exit, Layer, Scope } from "effect"
+import { Context, Effect, Exit, Layer, Logger, LogLevel, Scope } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -32,7 +36,22 @@ import {
 } from "./peers.js"
 import { fmt, median, ratio, report, type Row } from "./report.js"
 
-const runs = Number(process.argv[2] ?? 20)
+const args = process.argv.slice(2)
+const runs = Number(args.find((a) => !a.startsWith("--")) ?? 20)
+const showSteps = args.includes("--steps")
+const noPeers = args.includes("--no-peers")
+
+/** `phase step` → durations (ms) of the default variant's runs, from the runner's debug logs. */
+const stepTimes = new Map<string, Array<number>>()
+let collecting = false
+const phase = (key: string, ms: number) => stepTimes.set(key, [...(stepTimes.get(key) ?? []), ms])
+const stepLogger = Logger.make(({ annotations, message }) => {
+  const text = Array.isArray(message) ? message.join(" ") : String(message)
+  if (!collecting || text !== "step timing") return
+  const a = Object.fromEntries(annotations) as Record<string, unknown>
+  const key = `${String(a["phase"])} ${String(a["step"])}`
+  phase(key, Number(a["ms"]))
+})
 
 const program = Effect.gen(function*() {
   const peers = ensurePeers()
@@ -62,9 +81,16 @@ const program = Effect.gen(function*() {
       const t0 = performance.now()
       const scope = yield* Scope.make()
       const h = yield* Scope.extend(runtime.start(p), scope)
+      const t1 = performance.now()
       yield* h.wait
+      const t2 = performance.now()
       yield* Scope.close(scope, Exit.void)
       const took = performance.now() - t0
+      if (collecting) {
+        phase("= start (all acquires)", t1 - t0)
+        phase("= wait (exit seen)", t2 - t1)
+        phase("= stop (all releases)", performance.now() - t2)
+      }
       // The reconciler gives a deleted pod's id range back; the bench starts through the Runtime
       // alone, so it does the same (else the small pool runs dry after four runs).
       yield* userNamespaces.release(p.name)
@@ -76,7 +102,9 @@ const program = Effect.gen(function*() {
   const loose: Array<number> = []
   const userns: Array<number> = []
   for (let i = 0; i < runs; i++) {
+    collecting = true
     tank.push(yield* once(i))
+    collecting = false
     loose.push(yield* once(i, "loose"))
     userns.push(yield* once(i, "userns"))
   }
@@ -84,11 +112,14 @@ const program = Effect.gen(function*() {
   const l = median(loose)
   const u = median(userns)
 
+  if (showSteps) printSteps(tank)
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "tank-bench-rt-"))
   const rows: Array<Row> = []
   const peerTimes: Record<string, number> = {}
   try {
-    if (peers.includes("skopeo") && peers.includes("umoci")) {
+    if (noPeers) {
+      // Tank only.
+    } else if (peers.includes("skopeo") && peers.includes("umoci")) {
       const bundle = makeBundle(work, env.refs.busybox, ["/bin/true"])
       if (has("runc")) {
         peerTimes["runc run"] = median(timeInShell("", `runc run --bundle ${bundle} tb-runc-$i`, runs))
@@ -97,7 +128,7 @@ const program = Effect.gen(function*() {
         peerTimes["crun run"] = median(timeInShell("", crunCmd(`run --bundle ${bundle} tb-crun-$i`), runs))
       }
     }
-    if (has("podman")) {
+    if (!noPeers && has("podman")) {
       const penv = podmanEnv(path.join(work, "podman"), env.refs.busybox.split("/")[0]!)
       sh("podman", ["pull", "-q", env.refs.busybox], penv)
       peerTimes["podman run --rm"] = median(
@@ -137,7 +168,29 @@ const program = Effect.gen(function*() {
   report(rows)
 })
 
-Effect.runPromise(Effect.scoped(program)).catch((e) => {
+const printSteps = (total: ReadonlyArray<number>) => {
+  console.log(`where a default start goes (median of ${total.length} runs, ms):`)
+  let sum = 0
+  for (const [key, xs] of stepTimes) {
+    const m = median(xs)
+    if (!key.startsWith("=")) sum += m
+    console.log(`  ${key.padEnd(24)} ${m.toFixed(2).padStart(8)}`)
+  }
+  console.log(`  ${"= total".padEnd(24)} ${median(total).toFixed(2).padStart(8)}`)
+  console.log(`  ${"outside the steps".padEnd(24)} ${(median(total) - sum).toFixed(2).padStart(8)}`)
+}
+
+const main = showSteps
+  ? program.pipe(
+    Effect.provide(Logger.replace(
+      Logger.defaultLogger,
+      Logger.zip(Logger.filterLogLevel(Logger.defaultLogger, LogLevel.greaterThanEqual(LogLevel.Info)), stepLogger)
+    )),
+    Logger.withMinimumLogLevel(LogLevel.Debug)
+  )
+  : program
+
+Effect.runPromise(Effect.scoped(main)).catch((e) => {
   console.error(e)
   process.exit(1)
 })

@@ -54,7 +54,7 @@ import {
 import { parseHardLimits } from "./security/rlimits.js"
 import { makeLayerDirs } from "./steps/07-files.js"
 import type { StepHooks } from "./steps/hooks.js"
-import { bringUp } from "./steps/index.js"
+import { stages } from "./steps/index.js"
 import { anyMonitorAlive } from "./steps/monitorsByName.js"
 import { type Journal, journalOf, openJournal, runSteps, undoRun } from "./steps/runner.js"
 import type { LiveOutputs, StepDeps } from "./steps/Step.js"
@@ -146,7 +146,7 @@ export const make = (options: RuntimeOptions = {}) =>
       journal: Option.Option<Journal>,
       scopes?: ReadonlyMap<string, Scope.CloseableScope>
     ) =>
-      undoRun(bringUp, undoOf(pod), journal, scopes as never).pipe(
+      undoRun(stages, undoOf(pod), journal, scopes as never).pipe(
         Effect.mapError((failures) => new TeardownFailed({ pod, failures })),
         Effect.tapError((e) => Effect.logError(e.message))
       )
@@ -352,7 +352,7 @@ export const make = (options: RuntimeOptions = {}) =>
           return { journal, ...(yield* detachable(pod.name, journal, scopes, opts.onNotice)) }
         }))
         const live: LiveOutputs = {}
-        yield* runSteps(bringUp, { deps, pod, layout, journal, runScope, progress }, scopes as never, live)
+        yield* runSteps(stages, { deps, pod, layout, journal, runScope, progress }, scopes as never, live)
         const lives = (live.launched ?? []).map((s): Live => ({
           client: s.client,
           ref: s.ref,

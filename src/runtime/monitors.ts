@@ -101,10 +101,18 @@ const signal = (pid: number, sig: NodeJS.Signals | number) =>
     }
   })
 
-/** Poll `done` every 50 ms for at most `ms`; whether it became true. */
-const within = (ms: number, done: () => boolean): Effect.Effect<boolean> =>
+/**
+ * Poll `done` for at most `ms`; whether it became true. The first polls come quickly (1, 2, 4 ms…,
+ * then every 50 ms): a released monitor is gone within a millisecond or two, and a flat 50 ms poll
+ * made every container stop wait for most of a tick.
+ */
+export const pollSchedule = Schedule.exponential("1 millis").pipe(
+  Schedule.union(Schedule.spaced("50 millis"))
+)
+
+export const within = (ms: number, done: () => boolean): Effect.Effect<boolean> =>
   Effect.sync(done).pipe(
-    Effect.repeat({ schedule: Schedule.spaced("50 millis").pipe(Schedule.upTo(ms)), until: (d) => d }),
+    Effect.repeat({ schedule: pollSchedule.pipe(Schedule.upTo(ms)), until: (d) => d }),
     Effect.zipRight(Effect.sync(done))
   )
 

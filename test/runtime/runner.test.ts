@@ -5,13 +5,14 @@
  * runner's inputs (plain `{ name, acquire, release }` values), not stand-ins for the machine.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Option } from "effect"
+import { Deferred, Effect, Exit, Option, Scope } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { SetupFailed } from "../../src/runtime/errors.js"
 import { podLayout } from "../../src/runtime/layout.js"
 import { readRecord, type RunRecord, type StepName, writeRecord } from "../../src/runtime/record.js"
-import { journalOf, undoRun } from "../../src/runtime/steps/runner.js"
+import { type Bringup, journalOf, openJournal, runSteps, undoRun } from "../../src/runtime/steps/runner.js"
 import type { AnyStep, StepDeps } from "../../src/runtime/steps/Step.js"
 
 describe("step runner: undo", () => {
@@ -94,4 +95,149 @@ describe("step runner: undo", () => {
       assert.include(failures[0]!.message, "boom")
       assert.isTrue(fs.existsSync(layout.run), "kept: something may be left")
     }).pipe(Effect.scoped))
+})
+
+describe("step runner: stages (issue 21)", () => {
+  const setup = Effect.gen(function*() {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "tank-runner-"))
+    yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dataDir, { recursive: true, force: true })))
+    const layout = podLayout(dataDir, "p")
+    const journal = yield* openJournal(layout, "p", "{}")
+    return { dataDir, layout, journal }
+  })
+  /** What the steps return (the record's schema checks each). */
+  const results: Partial<Record<StepName, unknown>> = {
+    userns: { hostUid: 100000, hostGid: 100000, size: 65536 },
+    sandbox: { dir: "/run/x/ns" },
+    cgroups: { name: "p-1" },
+    files: {}
+  }
+  const bringup = (
+    s: Effect.Effect.Success<typeof setup>,
+    hooks: StepDeps["hooks"],
+    runScope: Scope.Scope
+  ): Bringup => ({
+    deps: { dataDir: s.dataDir, ...(hooks ? { hooks } : {}) } as StepDeps,
+    pod: { name: "p" } as Bringup["pod"],
+    layout: s.layout,
+    journal: s.journal,
+    runScope,
+    progress: () => Effect.void
+  })
+
+  it.scopedLive("runs the steps of a stage side by side; journals each stage's end with the next one's start", () =>
+    Effect.gen(function*() {
+      const s = yield* setup
+      // Each of the two waits for the other to have begun: run one after the other, they never end.
+      const begun = { sandbox: yield* Deferred.make<void>(), cgroups: yield* Deferred.make<void>() }
+      const meeting = (name: "sandbox" | "cgroups", other: "sandbox" | "cgroups") =>
+        ({
+          name,
+          acquire: () =>
+            Deferred.succeed(begun[name], undefined).pipe(
+              Effect.zipRight(Deferred.await(begun[other])),
+              Effect.as(results[name])
+            ),
+          release: () => Effect.void
+        }) as unknown as AnyStep
+      const plain = (name: StepName) =>
+        ({ name, acquire: () => Effect.succeed(results[name]), release: () => Effect.void }) as unknown as AnyStep
+      const seen: Array<string> = []
+      const hooks = {
+        at: (_pod: string, point: string) =>
+          Effect.flatMap(readRecord("p", s.layout.record), (r) =>
+            Effect.sync(() => {
+              const rec = Option.getOrThrow(r)
+              seen.push(`${point} ${rec.steps.map((x) => `${x.name}${x.done ? "+" : ""}`).join(",")}`)
+            })).pipe(Effect.orDie)
+      }
+      const runScope = yield* Scope.make()
+      yield* runSteps(
+        [[plain("userns")], [meeting("sandbox", "cgroups"), meeting("cgroups", "sandbox")], [plain("files")]],
+        bringup(s, hooks, runScope),
+        new Map(),
+        {}
+      ).pipe(Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => "the stage ran one step at a time" }))
+      assert.deepStrictEqual(seen, [
+        "userns:begun userns",
+        "userns:done userns+,sandbox,cgroups",
+        "sandbox:begun userns+,sandbox,cgroups",
+        "cgroups:begun userns+,sandbox,cgroups",
+        "sandbox:done userns+,sandbox+,cgroups+,files",
+        "cgroups:done userns+,sandbox+,cgroups+,files",
+        "files:begun userns+,sandbox+,cgroups+,files",
+        "files:done userns+,sandbox+,cgroups+,files+"
+      ])
+      const rec = Option.getOrThrow(yield* readRecord("p", s.layout.record))
+      assert.strictEqual(rec.phase, "running")
+      assert.deepStrictEqual(rec.results.sandbox, results.sandbox)
+      assert.deepStrictEqual(rec.results.cgroups, results.cgroups)
+      yield* Scope.close(runScope, Exit.void)
+    }))
+
+  it.scoped("a failed step does not cut its stage short: the others finish, are recorded, and all are undone", () =>
+    Effect.gen(function*() {
+      const s = yield* setup
+      const released: Array<string> = []
+      const step = (name: StepName, acquire: Effect.Effect<unknown, SetupFailed>) =>
+        ({
+          name,
+          acquire: () => acquire,
+          release: (_u: unknown, done: boolean, result: unknown) =>
+            Effect.sync(() => void released.push(`${name}:${done}:${JSON.stringify(result)}`))
+        }) as unknown as AnyStep
+      const failure = new SetupFailed({ pod: "p", step: "cgroup", message: "no memory controller" })
+      const runScope = yield* Scope.make()
+      const cause = yield* Effect.flip(runSteps(
+        [[step("userns", Effect.succeed(results.userns))], [
+          // Still busy when the other fails.
+          step("sandbox", Effect.yieldNow().pipe(Effect.repeatN(20), Effect.as(results.sandbox))),
+          step("cgroups", Effect.fail(failure))
+        ], [step("files", Effect.succeed({}))]],
+        bringup(s, undefined, runScope),
+        new Map(),
+        {}
+      ))
+      assert.strictEqual(cause.message, "no memory controller")
+      // In reverse of begun; the sandbox finished (with its result), the cgroups did not; files never began.
+      assert.deepStrictEqual(released, [
+        "cgroups:false:undefined",
+        `sandbox:true:${JSON.stringify(results.sandbox)}`,
+        `userns:true:${JSON.stringify(results.userns)}`
+      ])
+      assert.isFalse(fs.existsSync(s.layout.run))
+    }))
+})
+
+describe("step runner: undo of a stage (issue 21)", () => {
+  it.scopedLive("releases the begun steps of one stage side by side, the stages in reverse", () =>
+    Effect.gen(function*() {
+      const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "tank-runner-"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dataDir, { recursive: true, force: true })))
+      const layout = podLayout(dataDir, "p")
+      fs.mkdirSync(layout.run, { recursive: true })
+      const released: Array<string> = []
+      // sandbox and cgroups each wait for the other's release to have begun: one after the other, never.
+      const begun = { sandbox: yield* Deferred.make<void>(), cgroups: yield* Deferred.make<void>() }
+      const step = (name: StepName, other?: "sandbox" | "cgroups") =>
+        ({
+          name,
+          acquire: () => Effect.void,
+          release: () =>
+            (other
+              ? Deferred.succeed(begun[name as "sandbox" | "cgroups"], undefined).pipe(
+                Effect.zipRight(Deferred.await(begun[other]))
+              )
+              : Effect.void).pipe(Effect.zipRight(Effect.sync(() => void released.push(name))))
+        }) as unknown as AnyStep
+      const stages = [[step("userns")], [step("sandbox", "cgroups"), step("cgroups", "sandbox")], [step("files")]]
+      // The undo is uninterruptible: disconnected, so a timeout can fail the test instead of hanging it.
+      yield* undoRun(stages, { deps: { dataDir } as StepDeps, pod: "p", layout }, Option.none()).pipe(
+        Effect.disconnect,
+        Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => "released one at a time" })
+      )
+      assert.strictEqual(released[0], "files")
+      assert.sameMembers(released.slice(1, 3), ["sandbox", "cgroups"])
+      assert.strictEqual(released[3], "userns")
+    }))
 })

@@ -11,7 +11,7 @@ import * as fs from "node:fs"
 import { withFieldEnv } from "../fieldEnv.js"
 import { isListening } from "../helper/socket.js"
 import { containerRecord, launch, stopMonitor } from "../monitors.js"
-import { monitorAlive } from "../record.js"
+import { monitorAlive, stillOurs } from "../record.js"
 import { stopMonitorsByName } from "./monitorsByName.js"
 import type { Step } from "./Step.js"
 
@@ -42,10 +42,14 @@ export const monitors: Step<"monitors"> = {
   release: (undo, _done, result) =>
     Effect.gen(function*() {
       const recorded = result ?? []
-      yield* Effect.forEach(recorded, stopMonitor(undo.deps.stopGraceMs), {
-        concurrency: "unbounded",
-        discard: true
-      })
+      // A monitor whose process and workload are both gone (stopped by this agent's own scope a
+      // moment ago) has nothing to stop; a monitor at its socket path that the record does not
+      // name is found by name below.
+      yield* Effect.forEach(
+        recorded.filter((c) => monitorAlive(c) || stillOurs(c)),
+        stopMonitor(undo.deps.stopGraceMs),
+        { concurrency: "unbounded", discard: true }
+      )
       yield* Effect.forEach(recorded, (c) =>
         Effect.flatMap(
           isListening(c.socketPath),

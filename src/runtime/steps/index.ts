@@ -1,7 +1,13 @@
 /**
- * A pod's bring-up, in order. Each step is `{ name, acquire, release }` (Step.ts), run by the
+ * A pod's bring-up, in stages. Each step is `{ name, acquire, release }` (Step.ts), run by the
  * runner (runner.ts), which journals every step in the run record so an agent killed between any
  * two of them leaves a record a new agent can finish or undo exactly.
+ *
+ * The steps of one stage need nothing of each other and run side by side (a stage takes as long
+ * as its slowest step, not their sum): the images are read and the cgroups made while the
+ * sandbox helper runs. What each step reads of the others:
+ * volumes, images and sandbox the userns range; images the volumes; network the sandbox; files
+ * the network's addresses and DNS; init and monitors everything before them.
  */
 import { userns } from "./01-userns.js"
 import { volumes } from "./02-volumes.js"
@@ -15,15 +21,16 @@ import { monitors } from "./09-monitors.js"
 import { proceed } from "./10-proceed.js"
 import type { AnyStep } from "./Step.js"
 
-export const bringUp: ReadonlyArray<AnyStep> = [
-  userns,
-  volumes,
-  images,
-  sandbox,
-  network,
-  cgroups,
-  files,
-  init,
-  monitors,
-  proceed
+export const stages: ReadonlyArray<ReadonlyArray<AnyStep>> = [
+  [userns],
+  [volumes],
+  [images, sandbox, cgroups],
+  [network],
+  [files],
+  [init],
+  [monitors],
+  [proceed]
 ]
+
+/** Every step, in the order the stages begin them (an undo without a record goes back through it). */
+export const bringUp: ReadonlyArray<AnyStep> = stages.flat()

@@ -1,8 +1,12 @@
 /**
  * The one small runner of bring-up steps (Step.ts), and their undo.
  *
- * Bring-up: the run record is created with the run dir; then for each step in order its journal
- * entry is written (begun), it runs, its result is written (done). Any failure undoes every step
+ * Bring-up: the run record is created with the run dir; then stage by stage (steps/index.ts: the
+ * steps of a stage need nothing of each other and run side by side) every step's journal entry is
+ * written (begun), they run, their results are written (done). A stage's "done" goes out in the
+ * same write as the next stage's "begun" (each write of the record costs a file write and a
+ * rename): a later agent then finds the next steps begun though they had not started, and
+ * undoes them by name, which every release must handle anyway. Any failure undoes every step
  * begun, in reverse, and fails with the original cause plus whatever the undo could not do.
  *
  * Undo (a stop, a failed bring-up, a leftover of another agent): every begun step's release runs,
@@ -10,7 +14,7 @@
  * the run dir (and the record in it) removed; otherwise the record keeps the steps still to undo,
  * so a later teardown retries exactly those.
  */
-import { Clock, Effect, Either, ExecutionStrategy, Exit, Option, Scope } from "effect"
+import { Clock, Duration, Effect, Either, ExecutionStrategy, Exit, Option, Scope } from "effect"
 import * as fs from "node:fs"
 import { describeFailures, SetupFailed } from "../errors.js"
 import type { PodLayout } from "../layout.js"
@@ -32,18 +36,20 @@ const recordFailed = (pod: string) => (e: { readonly message: string }) =>
 /** A journal over an existing record (adoption, teardown of a leftover). */
 export const journalOf = (layout: PodLayout, record: RunRecord): Journal => {
   let current = record
+  const lock = Effect.unsafeMakeSemaphore(1)
   return {
     file: layout.record,
     retired: false,
     current: () => current,
+    // One update at a time: steps running side by side never base theirs on a stale record.
     update: (f) =>
-      Effect.suspend(() => {
+      lock.withPermits(1)(Effect.suspend(() => {
         const next = f(current)
         return writeRecord(layout.record, next).pipe(
           Effect.tap(() => Effect.sync(() => (current = next))),
           Effect.mapError(recordFailed(record.pod))
         )
-      })
+      }))
   }
 }
 
@@ -88,16 +94,35 @@ export interface Bringup {
   readonly progress: Run["progress"]
 }
 
+/**
+ * Each step's duration at debug level (`bench/runtime.ts --steps` sums them): where a start's time
+ * goes, without a profiler.
+ */
+const logStep = (pod: string, phase: "acquire" | "release", step: string, took: Duration.Duration) =>
+  Effect.logDebug("step timing").pipe(
+    Effect.annotateLogs({ pod, phase, step, ms: Duration.toMillis(took) })
+  )
+
 /** Steps whose own scope closes its resources in parallel (a pod's containers stop under one grace period). */
 const PARALLEL: ReadonlySet<StepName> = new Set(["monitors"])
 
+/** Record `done` steps as done with their results (in one record value). */
+const markDone = (r: RunRecord, done: ReadonlyArray<readonly [StepName, unknown]>): RunRecord =>
+  done.reduce(
+    (acc, [name, result]) => ({
+      ...withResult(acc, name, result as never),
+      steps: acc.steps.map((s) => s.name === name ? { ...s, done: true } : s)
+    }),
+    r
+  )
+
 /**
- * Run `steps` in order. On failure the begun steps are undone (their scopes closed, their releases
- * run) and the failure carries what the undo could not do. The step scopes stay in `scopes` for a
- * later undo (a stop) of a run that came up.
+ * Run `stages` in order, the steps of a stage side by side. On failure the begun steps are undone
+ * (their scopes closed, their releases run) and the failure carries what the undo could not do.
+ * The step scopes stay in `scopes` for a later undo (a stop) of a run that came up.
  */
 export const runSteps = (
-  steps: ReadonlyArray<AnyStep>,
+  stages: ReadonlyArray<ReadonlyArray<AnyStep>>,
   b: Bringup,
   scopes: Map<StepName, Scope.CloseableScope>,
   live: LiveOutputs
@@ -106,38 +131,68 @@ export const runSteps = (
     const pod = b.pod.name
     const hooks = b.deps.hooks
     const hook = (point: string) => hooks ? hooks.at(pod, point) : Effect.void
-    for (const step of steps) {
-      yield* b.journal.update((r) => ({ ...r, steps: [...r.steps, { name: step.name, done: false }] }))
-      yield* hook(`${step.name}:begun`)
-      const scope = yield* Scope.fork(
-        b.runScope,
-        PARALLEL.has(step.name) ? ExecutionStrategy.parallel : ExecutionStrategy.sequential
-      )
-      scopes.set(step.name, scope)
-      const run: Run = {
-        deps: b.deps,
-        pod: b.pod,
-        layout: b.layout,
-        scope,
-        results: () => b.journal.current().results,
-        save: (name, partial) => b.journal.update((r) => withResult(r, name, partial)),
-        setPhase: (phase) => b.journal.update((r) => ({ ...r, phase })),
-        live,
-        hook,
-        progress: b.progress
+    /** Steps done whose "done" is not written yet (it goes with the next write). */
+    let finished: ReadonlyArray<readonly [StepName, unknown]> = []
+    const acquire = (step: AnyStep) =>
+      Effect.gen(function*() {
+        const scope = yield* Scope.fork(
+          b.runScope,
+          PARALLEL.has(step.name) ? ExecutionStrategy.parallel : ExecutionStrategy.sequential
+        )
+        scopes.set(step.name, scope)
+        const run: Run = {
+          deps: b.deps,
+          pod: b.pod,
+          layout: b.layout,
+          scope,
+          results: () => b.journal.current().results,
+          save: (name, partial) => b.journal.update((r) => withResult(r, name, partial)),
+          setPhase: (phase) => b.journal.update((r) => ({ ...r, phase })),
+          live,
+          hook,
+          progress: b.progress
+        }
+        const [took, result] = yield* Effect.timed(
+          Scope.extend((step.acquire as (run: Run) => ReturnType<typeof step.acquire>)(run), scope)
+        )
+        yield* logStep(pod, "acquire", step.name, took)
+        return [step.name, result] as const
+      })
+    for (const stage of stages) {
+      const done = finished
+      yield* b.journal.update((r) => {
+        const marked = markDone(r, done)
+        return { ...marked, steps: [...marked.steps, ...stage.map((s) => ({ name: s.name, done: false }))] }
+      })
+      finished = []
+      for (const [name] of done) yield* hook(`${name}:done`)
+      for (const step of stage) yield* hook(`${step.name}:begun`)
+      // Every step of the stage runs to its end (none is interrupted half-way by another's
+      // failure); the first failure, in stage order, is the bring-up's.
+      const outcomes = yield* Effect.all(stage.map((step) => Effect.either(acquire(step))), {
+        concurrency: "unbounded"
+      })
+      finished = outcomes.flatMap((o) => Either.isRight(o) ? [o.right] : [])
+      const failed = outcomes.find(Either.isLeft)
+      if (failed) {
+        const ok = finished
+        finished = []
+        yield* b.journal.update((r) => markDone(r, ok))
+        return yield* Effect.fail(failed.left)
       }
-      const result = yield* Scope.extend((step.acquire as (run: Run) => ReturnType<typeof step.acquire>)(run), scope)
-      yield* b.journal.update((r) => ({
-        ...withResult(r, step.name, result),
-        steps: r.steps.map((s) => s.name === step.name ? { ...s, done: true } : s)
-      }))
-      yield* hook(`${step.name}:done`)
     }
     const now = new Date(yield* Clock.currentTimeMillis).toISOString()
-    yield* b.journal.update((r) => ({ ...r, phase: "running", startedAt: now }))
+    const done = finished
+    yield* b.journal.update((r) => ({ ...markDone(r, done), phase: "running", startedAt: now }))
+    for (const [name] of done) yield* hook(`${name}:done`)
   }).pipe(
     Effect.catchAll((cause) =>
-      undoRun(steps, { deps: b.deps, pod: b.pod.name, layout: b.layout }, Option.some(b.journal), scopes).pipe(
+      undoRun(
+        stages,
+        { deps: b.deps, pod: b.pod.name, layout: b.layout },
+        Option.some(b.journal),
+        scopes
+      ).pipe(
         Effect.matchEffect({
           onSuccess: () => Effect.fail(cause),
           onFailure: (failures) => Effect.fail(withCleanup(cause, failures))
@@ -156,43 +211,66 @@ export const withCleanup = (cause: SetupFailed, failures: ReadonlyArray<ReleaseF
 
 /**
  * Undo a run: with its journal, each begun step in reverse (its in-process scope closed first, then
- * its release with the persisted result); without one (the record is unreadable and the pod was
+ * its release with the persisted result; the steps of one stage side by side, as they came up);
+ * without one (the record is unreadable and the pod was
  * deleted, or there never was one), every step's release by names. Fails with every release that
  * failed; the run dir goes only when none did.
  */
 export const undoRun = (
-  steps: ReadonlyArray<AnyStep>,
+  /** The bring-up: steps, or stages of steps (the begun steps of one stage are released side by side). */
+  stages: ReadonlyArray<AnyStep | ReadonlyArray<AnyStep>>,
   u: Undo,
   journal: Option.Option<Journal>,
   scopes: ReadonlyMap<StepName, Scope.CloseableScope> = new Map()
 ): Effect.Effect<void, ReadonlyArray<ReleaseFailed>> =>
   Effect.gen(function*() {
     if (Option.isSome(journal) && journal.value.retired) return
+    const grouped = stages.map((s) => Array.isArray(s) ? s as ReadonlyArray<AnyStep> : [s as AnyStep])
+    const steps = grouped.flat()
     const byName = new Map(steps.map((s) => [s.name, s]))
+    const stageOf = new Map(grouped.flatMap((g, i) => g.map((s) => [s.name, i] as const)))
     const record = Option.map(journal, (j) => j.current())
     const begun = Option.match(record, {
       onNone: () => steps.map((s) => ({ name: s.name, done: false })),
       onSome: (r) => r.steps
     })
+    const releaseOne = (entry: RunRecord["steps"][number]) =>
+      Effect.gen(function*() {
+        const step = byName.get(entry.name)
+        const scope = scopes.get(entry.name)
+        const start = yield* Clock.currentTimeNanos
+        if (scope) yield* Scope.close(scope, Exit.void)
+        if (!step) return Either.right(undefined)
+        const result = Option.getOrUndefined(record)?.results[entry.name]
+        const outcome = yield* Effect.either(
+          (step.release as (u: Undo, done: boolean, r: unknown) => Effect.Effect<void, ReleaseFailed>)(
+            u,
+            entry.done,
+            result
+          ).pipe(Effect.catchAllDefect((d) => Effect.fail({ step: entry.name, message: `defect: ${String(d)}` })))
+        )
+        yield* logStep(u.pod, "release", entry.name, Duration.nanos((yield* Clock.currentTimeNanos) - start))
+        return outcome
+      })
+    // Consecutive entries of one stage (in reverse) go together; every other step waits for the
+    // ones begun after it.
+    const groups: Array<Array<RunRecord["steps"][number]>> = []
+    for (const entry of [...begun].reverse()) {
+      const last = groups.at(-1)
+      const stage = stageOf.get(entry.name)
+      if (last && stage !== undefined && stageOf.get(last[0]!.name) === stage) last.push(entry)
+      else groups.push([entry])
+    }
     const failures: Array<ReleaseFailed> = []
     const failed: Array<StepName> = []
-    for (const entry of [...begun].reverse()) {
-      const step = byName.get(entry.name)
-      const scope = scopes.get(entry.name)
-      if (scope) yield* Scope.close(scope, Exit.void)
-      if (!step) continue
-      const result = Option.getOrUndefined(record)?.results[entry.name]
-      const outcome = yield* Effect.either(
-        (step.release as (u: Undo, done: boolean, r: unknown) => Effect.Effect<void, ReleaseFailed>)(
-          u,
-          entry.done,
-          result
-        ).pipe(Effect.catchAllDefect((d) => Effect.fail({ step: entry.name, message: `defect: ${String(d)}` })))
-      )
-      if (Either.isLeft(outcome)) {
-        failures.push(outcome.left)
-        failed.push(entry.name)
-      }
+    for (const group of groups) {
+      const outcomes = yield* Effect.all(group.map(releaseOne), { concurrency: "unbounded" })
+      outcomes.forEach((outcome, i) => {
+        if (Either.isLeft(outcome)) {
+          failures.push(outcome.left)
+          failed.push(group[i]!.name)
+        }
+      })
     }
     if (failures.length === 0) {
       yield* Effect.promise(() => fs.promises.rm(u.layout.run, { recursive: true, force: true }))
