@@ -1,7 +1,7 @@
 /**
  * Bench: `exec` latency — running `/bin/true` beside a running container and getting its exit code.
  * Tank in-process (`execCapture`, as scripts and the REPL run it) and through the `tank exec` CLI
- * (bundled), against `crun exec`, `runc exec` and `podman exec` on a running container of the same
+ * (bin/tank as `npm run build` leaves it: from the startup snapshot when there is one), against `crun exec`, `runc exec` and `podman exec` on a running container of the same
  * image, each timed inside one shell loop. Run as root: `npx tsx bench/exec.ts [runs=30]`.
  */
 import { Context, Effect, Exit, Layer, Scope } from "effect"
@@ -59,7 +59,7 @@ const program = Effect.gen(function*() {
   for (let i = 0; i < runs; i++) inProcess.push(yield* once)
   const cli = timeInShell(
     "",
-    `node ${path.join(root, "dist/tank.mjs")} exec --data-dir ${env.dataDir} bench-exec -- /bin/true`,
+    `${path.join(root, "bin/tank")} exec --data-dir ${env.dataDir} bench-exec -- /bin/true`,
     Math.min(runs, 15)
   )
 

@@ -15,7 +15,8 @@ const warm = () =>
     import("../config/Config.js"),
     import("../api/Api.js"),
     import("../store/Store.js"),
-    import("../spec/decode.js")
+    import("../spec/decode.js"),
+    import("../exec/Exec.js")
   ])
 
 if (v8.startupSnapshot.isBuildingSnapshot()) {
