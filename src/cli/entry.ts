@@ -7,6 +7,8 @@
  * build fails naming the addon): those stay lazy.
  */
 import { Effect } from "effect"
+import * as os from "node:os"
+import * as path from "node:path"
 import * as v8 from "node:v8"
 import { main, rehearse } from "./main.js"
 
@@ -16,12 +18,25 @@ const warm = () =>
     import("../api/Api.js"),
     import("../store/Store.js"),
     import("../spec/decode.js"),
-    import("../exec/Exec.js")
+    import("../exec/Exec.js"),
+    import("../store/fromConfig.js")
   ])
+
+/** What runs while the snapshot is built (main.ts `rehearse`): no store, no native addon, no network. */
+const rehearsal = (emptyDataDir: string) => [
+  ["--version"],
+  ["--help"],
+  ["ps", "--help"],
+  ["exec", "--help"],
+  // A data dir with no store: ps reads an empty in-memory one and creates nothing.
+  ["ps", "--data-dir", emptyDataDir],
+  ["ps", "-o", "wide", "--data-dir", emptyDataDir]
+]
 
 if (v8.startupSnapshot.isBuildingSnapshot()) {
   // node takes the snapshot once the event loop is empty: these have settled by then.
-  warm().then(() => Effect.runPromise(rehearse)).catch((e) => {
+  const empty = path.join(os.tmpdir(), `tank-snapshot-${process.pid}-no-such-dir`)
+  warm().then(() => Effect.runPromise(rehearse(rehearsal(empty)))).catch((e) => {
     process.exitCode = 1
     process.stderr.write(
       `tank: cannot evaluate a module for the snapshot: ${e instanceof Error ? e.message : String(e)}\n`

@@ -268,16 +268,15 @@ const silent = (eff: Effect.Effect<void, unknown, CliApp.CliApp.Environment>) =>
   )
 
 /**
- * Parses and runs what needs neither I/O nor the store (`--version`, help pages), its output dropped.
- * Called only while a startup snapshot is built (entry.ts): V8 keeps the compiled code of what ran,
- * so the paths every command takes (Effect's runtime, @effect/cli's parser and help, Schema) start
- * compiled instead of being compiled again at every start.
+ * Runs each command line of `lines` once, its output dropped (help pages, `--version`) or written to the
+ * process's stdout and stderr (commands), its outcome ignored. Called only while a startup snapshot is
+ * built (entry.ts): V8 keeps the compiled code of what ran, so the paths every command takes (Effect's
+ * runtime, @effect/cli's parser and help, Schema, the config, the store) start compiled.
  */
-export const rehearse: Effect.Effect<void> = Effect.forEach(
-  [["--version"], ["ps", "--help"], ["exec", "--help"], ["--help"]],
-  (args) => Effect.ignore(silent(cli(["node", "tank", ...args]))),
-  { discard: true }
-).pipe(Effect.provide(rehearsalContext))
+export const rehearse = (lines: ReadonlyArray<ReadonlyArray<string>>): Effect.Effect<void> =>
+  Effect.forEach(lines, (args) => Effect.exit(silent(cli(["node", "tank", ...args]))), { discard: true }).pipe(
+    Effect.provide(rehearsalContext)
+  )
 
 /** Runs the command line (process.argv); called at once, or after a startup snapshot is deserialized (snapshot.ts). */
 export const main = () => {
