@@ -324,6 +324,23 @@ describe("bin/tank and the startup snapshot", () => {
     })
   })
 
+  it("runs daemon, pull, load, save, cp and web from the plain bundle (with the optimizing compiler the blob lacks)", async () => {
+    await withoutPlainBundle(async () => {
+      for (const command of ["daemon", "pull", "load", "save", "cp", "web"]) {
+        // The command word after a global option that takes a value, as a user may write it.
+        const r = await runCli(cli.bin, ["--data-dir", data.dir, command, "--help"])
+        expect({ command, code: r.code, stderr: r.stderr }).toEqual({
+          command,
+          code: 1,
+          stderr: expect.stringContaining("the CLI is not built yet")
+        })
+      }
+      // Any other command word, wherever it stands, starts from the blob.
+      expect((await runCli(cli.bin, ["--data-dir", data.dir, "ps", "-o", "name"])).code).toBe(0)
+      expect((await runCli(cli.bin, ["--data-dir", data.dir, "exec", "--help"])).code).toBe(0)
+    })
+  })
+
   it("falls back to the plain bundle for a blob of another node binary or another dir, never failing for it", async () => {
     for (const [at, value] of [[0, "0:0:0:0"], [1, "/elsewhere/dist"]] as const) {
       await withStampLine(at, value, async () => {
