@@ -6,12 +6,16 @@
  * This file stays light: each command imports what it needs when it runs, so `tank ps` starts fast.
  */
 import * as Args from "@effect/cli/Args"
+import type * as CliApp from "@effect/cli/CliApp"
 import * as Command from "@effect/cli/Command"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as ValidationError from "@effect/cli/ValidationError"
 import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Cause, Console, Effect, Exit, Logger, Option } from "effect"
+import * as Terminal from "@effect/platform/Terminal"
+import { Cause, Console, Effect, Exit, Layer, Logger, Option } from "effect"
 import { printableText } from "../spec/printable.js"
 import { apply } from "./apply.js"
 import { load, save } from "./archive.js"
@@ -34,6 +38,7 @@ import { nodes } from "./nodes.js"
 import { list, ps } from "./ps.js"
 import { pull } from "./pull.js"
 import { restart } from "./restart.js"
+import { withRunServices } from "./runServices.js"
 import { schema } from "./schema.js"
 import { stats } from "./stats.js"
 import { status } from "./status.js"
@@ -240,23 +245,59 @@ const program = Effect.flatMap(routed, (r) => {
     )
 }).pipe(Effect.provide(NodeContext.layer))
 
-// Write errors (EPIPE from `| head`) are recorded and reported by stdio.ts, never thrown by Node.
-guard("stdout")
-guard("stderr")
+/** The output of a rehearsal goes nowhere; it has no terminal (that would open stdin while a snapshot is built). */
+const rehearsalContext = Layer.mergeAll(
+  NodeFileSystem.layer,
+  NodePath.layer,
+  Layer.succeed(
+    Terminal.Terminal,
+    Terminal.Terminal.of({
+      columns: Effect.succeed(80),
+      rows: Effect.succeed(24),
+      isTTY: Effect.succeed(false),
+      readInput: Effect.dieMessage("no terminal in a rehearsal"),
+      readLine: Effect.dieMessage("no terminal in a rehearsal"),
+      display: () => Effect.void
+    })
+  )
+)
 
-NodeRuntime.runMain(program, {
-  disableErrorReporting: true,
-  disablePrettyLogger: true,
-  teardown: (exit, onExit) => {
-    if (Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)) {
-      onExit(ExitCode.ok)
-      // exec/attach may leave stdin flowing; nothing else should keep a finished command alive.
-      setTimeout(() => process.exit(ExitCode.ok), 100).unref()
-      return
+const silent = (eff: Effect.Effect<void, unknown, CliApp.CliApp.Environment>) =>
+  Console.consoleWith((c) =>
+    Effect.withConsole(eff, { ...c, log: () => Effect.void, error: () => Effect.void, info: () => Effect.void })
+  )
+
+/**
+ * Runs each command line of `lines` once, its output dropped (help pages, `--version`) or written to the
+ * process's stdout and stderr (commands), its outcome ignored. Called only while a startup snapshot is
+ * built (entry.ts): V8 keeps the compiled code of what ran, so the paths every command takes (Effect's
+ * runtime, @effect/cli's parser and help, Schema, the config, the store) start compiled.
+ */
+export const rehearse = (lines: ReadonlyArray<ReadonlyArray<string>>): Effect.Effect<void> =>
+  Effect.forEach(lines, (args) => Effect.exit(silent(cli(["node", "tank", ...args]))), { discard: true }).pipe(
+    Effect.provide(rehearsalContext)
+  )
+
+/** Runs the command line (process.argv); called at once, or after a startup snapshot is deserialized (snapshot.ts). */
+export const main = () => {
+  // Write errors (EPIPE from `| head`) are recorded and reported by stdio.ts, never thrown by Node.
+  guard("stdout")
+  guard("stderr")
+
+  NodeRuntime.runMain(withRunServices(program), {
+    disableErrorReporting: true,
+    disablePrettyLogger: true,
+    teardown: (exit, onExit) => {
+      if (Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)) {
+        onExit(ExitCode.ok)
+        // exec/attach may leave stdin flowing; nothing else should keep a finished command alive.
+        setTimeout(() => process.exit(ExitCode.ok), 100).unref()
+        return
+      }
+      const failure = Cause.failureOption(exit.cause)
+      if (Option.isSome(failure) && failure.value instanceof CliExit) return onExit(failure.value.code)
+      process.stderr.write(printableText(`tank: internal error\n${Cause.pretty(exit.cause)}\n`))
+      onExit(ExitCode.error)
     }
-    const failure = Cause.failureOption(exit.cause)
-    if (Option.isSome(failure) && failure.value instanceof CliExit) return onExit(failure.value.code)
-    process.stderr.write(printableText(`tank: internal error\n${Cause.pretty(exit.cause)}\n`))
-    onExit(ExitCode.error)
-  }
-})
+  })
+}

@@ -16,7 +16,7 @@
  * Leaving an exec never touches the pod; any number can run at once.
  */
 import { Deferred, Effect } from "effect"
-import * as pty from "node-pty"
+import type * as pty from "node-pty"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -138,10 +138,15 @@ export const execInteractive = (
       yield* takeInput(io.input)
       yield* rawMode(io.input)
       const size = windowSize(io) ?? { rows: 24, cols: 80 }
+      // Loaded here, not with this module: the CLI's startup snapshot holds this module, never an addon.
+      const { spawn: ptySpawn } = yield* Effect.tryPromise({
+        try: () => import("node-pty"),
+        catch: (e) => new SpawnFailed({ what: "node-pty", message: String(e) })
+      })
       const term = yield* Effect.acquireRelease(
         Effect.try({
           try: () =>
-            pty.spawn(cmd.file, cmd.args, {
+            ptySpawn(cmd.file, cmd.args, {
               name: "xterm",
               cols: size.cols,
               rows: size.rows,

@@ -12,7 +12,6 @@
  * stayed locked. The CLI waits the same way.
  */
 import { SqlClient } from "@effect/sql"
-import { SqliteClient } from "@effect/sql-sqlite-node"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Context, Duration, Effect, Either, Layer, Option, PubSub, Ref, Schedule, Stream } from "effect"
 import { ensurePrivateSqlite } from "../config/privateDir.js"
@@ -566,11 +565,18 @@ export const layerSql = (options?: SqlStoreOptions): Layer.Layer<Store, StoreErr
 /**
  * A bare connection on a SQLite file (no permission checks: `sqliteClientLayer` is the one to use),
  * its busy_timeout short: waiting for other writers is ours (busyRetry), not a blocking busy
- * handler's (see the top).
+ * handler's (see the top). The driver (better-sqlite3, a native addon) is loaded on first use, not with
+ * this module: the CLI's startup snapshot holds this module and cannot hold an addon.
  */
 export const sqliteConnection = (filename: string) =>
-  SqliteClient.layer({ filename }).pipe(
-    Layer.tap((ctx) => Context.get(ctx, SqlClient.SqlClient).unsafe(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`))
+  Layer.unwrapEffect(
+    Effect.map(
+      Effect.promise(() => import("@effect/sql-sqlite-node")),
+      ({ SqliteClient }) =>
+        SqliteClient.layer({ filename }).pipe(
+          Layer.tap((ctx) => Context.get(ctx, SqlClient.SqlClient).unsafe(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`))
+        )
+    )
   )
 
 /**

@@ -1,6 +1,7 @@
 /**
  * The `tank` CLI as a user runs it: a subprocess on a temp data dir, checking stdout, stderr and
  * exit codes. No agent runs here: the store is the API, so apply/get/ps/status/delete work without one.
+ * Every command here runs as a user runs it: through bin/tank, from the startup snapshot (dist/tank.blob).
  */
 import { Effect } from "effect"
 import * as fs from "node:fs"
@@ -12,10 +13,10 @@ import { buildCli, runCli, stripAnsi, tempDataDir } from "./harness.js"
 let cli: ReturnType<typeof buildCli>
 let data: ReturnType<typeof tempDataDir>
 const tank = (args: ReadonlyArray<string>, input?: string) =>
-  runCli(cli.entry, ["--data-dir", data.dir, ...args], input !== undefined ? { input } : {})
+  runCli(cli.bin, ["--data-dir", data.dir, ...args], input !== undefined ? { input } : {})
 
 beforeAll(() => {
-  cli = buildCli()
+  cli = buildCli({ snapshot: true })
   data = tempDataDir()
 })
 afterAll(() => {
@@ -179,9 +180,9 @@ describe("tank apply / get / ps / status / delete / restart", () => {
   })
 
   it("--data-dir works before or after the command, and TANK_DATA_DIR too", async () => {
-    const after = await runCli(cli.entry, ["get", "web", "-o", "json", "--data-dir", data.dir])
+    const after = await runCli(cli.bin, ["get", "web", "-o", "json", "--data-dir", data.dir])
     expect(after.code).toBe(0)
-    const env = await runCli(cli.entry, ["get", "web", "-o", "json"], { env: { TANK_DATA_DIR: data.dir } })
+    const env = await runCli(cli.bin, ["get", "web", "-o", "json"], { env: { TANK_DATA_DIR: data.dir } })
     expect(env.stdout).toBe(after.stdout)
   })
 })
@@ -201,7 +202,7 @@ describe("tank usage, help and completion", () => {
   })
 
   it("--help lists the commands and shows examples for each", async () => {
-    const r = await runCli(cli.entry, ["--help"])
+    const r = await runCli(cli.bin, ["--help"])
     expect(r.code).toBe(0)
     const text = stripAnsi(r.stdout)
     for (
@@ -239,26 +240,26 @@ describe("tank usage, help and completion", () => {
         "load"
       ]
     ) {
-      const h = stripAnsi((await runCli(cli.entry, [c, "--help"])).stdout)
+      const h = stripAnsi((await runCli(cli.bin, [c, "--help"])).stdout)
       expect(h, c).toContain("EXAMPLES")
       expect(h, c).toContain(`tank ${c}`)
     }
   })
 
   it("prints completion scripts for bash, zsh and fish", async () => {
-    const bash = await runCli(cli.entry, ["completion", "bash"])
+    const bash = await runCli(cli.bin, ["completion", "bash"])
     expect(bash.code).toBe(0)
     expect(bash.stdout).toContain("complete -F")
     expect(bash.stdout).toContain("apply")
-    const zsh = await runCli(cli.entry, ["completion", "zsh"])
+    const zsh = await runCli(cli.bin, ["completion", "zsh"])
     expect(zsh.stdout).toContain("#compdef tank")
-    const fish = await runCli(cli.entry, ["completion", "fish"])
+    const fish = await runCli(cli.bin, ["completion", "fish"])
     expect(fish.stdout).toContain("complete -c tank")
-    expect((await runCli(cli.entry, ["completion", "tcsh"])).code).toBe(2)
+    expect((await runCli(cli.bin, ["completion", "tcsh"])).code).toBe(2)
   })
 
   it("version", async () => {
-    const r = await runCli(cli.entry, ["version"])
+    const r = await runCli(cli.bin, ["version"])
     expect(r.stdout).toMatch(/^tank \d+\.\d+\.\d+\n$/)
   })
 })
@@ -269,12 +270,102 @@ describe("tank daemon", () => {
     try {
       await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
         yield* Lock.acquire(dir.dir)
-        const r = yield* Effect.promise(() => runCli(cli.entry, ["daemon", "--data-dir", dir.dir]))
+        const r = yield* Effect.promise(() => runCli(cli.bin, ["daemon", "--data-dir", dir.dir]))
         expect(r.code).toBe(1)
         expect(r.stderr).toContain(`another Tank agent already runs for ${dir.dir} (pid ${process.pid})`)
       })))
     } finally {
       dir.cleanup()
+    }
+  })
+})
+
+describe("bin/tank and the startup snapshot", () => {
+  beforeAll(async () => {
+    const r = await tank(
+      ["apply", "-f", "-"],
+      JSON.stringify({ name: "snap", containers: [{ name: "app", image: "busybox" }] })
+    )
+    expect(r.code).toBe(0)
+  })
+  const dist = () => path.join(cli.dir, "dist")
+  /** Runs `fn` with the plain bundle's loader moved away: only the snapshot can run a command then. */
+  const withoutPlainBundle = async (fn: () => Promise<void>) => {
+    const loader = path.join(dist(), "tank.mjs")
+    fs.renameSync(loader, loader + ".away")
+    try {
+      await fn()
+    } finally {
+      fs.renameSync(loader + ".away", loader)
+    }
+  }
+  /** Runs `fn` with the stamp's line `at` (0: the node binary, 1: the dist dir) replaced. */
+  const withStampLine = async (at: number, value: string, fn: () => Promise<void>) => {
+    const stamp = path.join(dist(), "tank.blob.stamp")
+    const saved = fs.readFileSync(stamp, "utf8")
+    const lines = saved.split("\n")
+    lines[at] = value
+    fs.writeFileSync(stamp, lines.join("\n"))
+    try {
+      await fn()
+    } finally {
+      fs.writeFileSync(stamp, saved)
+    }
+  }
+
+  it("starts from the blob built by this node: commands run without the plain bundle", async () => {
+    await withoutPlainBundle(async () => {
+      const r = await tank(["ps", "-o", "name"])
+      expect(r.code).toBe(0)
+      expect(r.stdout).toContain("pod/snap")
+      const bad = await tank(["get", "nope"])
+      expect(bad.code).toBe(1)
+      expect(bad.stderr).toContain("nope")
+    })
+  })
+
+  it("runs daemon, pull, load, save, cp and web from the plain bundle (with the optimizing compiler the blob lacks)", async () => {
+    await withoutPlainBundle(async () => {
+      for (const command of ["daemon", "pull", "load", "save", "cp", "web"]) {
+        // The command word after a global option that takes a value, as a user may write it.
+        const r = await runCli(cli.bin, ["--data-dir", data.dir, command, "--help"])
+        expect({ command, code: r.code, stderr: r.stderr }).toEqual({
+          command,
+          code: 1,
+          stderr: expect.stringContaining("the CLI is not built yet")
+        })
+      }
+      // Any other command word, wherever it stands, starts from the blob.
+      expect((await runCli(cli.bin, ["--data-dir", data.dir, "ps", "-o", "name"])).code).toBe(0)
+      expect((await runCli(cli.bin, ["--data-dir", data.dir, "exec", "--help"])).code).toBe(0)
+    })
+  })
+
+  it("falls back to the plain bundle for a blob of another node binary or another dir, never failing for it", async () => {
+    for (const [at, value] of [[0, "0:0:0:0"], [1, "/elsewhere/dist"]] as const) {
+      await withStampLine(at, value, async () => {
+        const r = await tank(["ps", "-o", "name"])
+        expect(r.code).toBe(0)
+        expect(r.stdout).toContain("pod/snap")
+        // It was the plain bundle that ran: without it, the launcher says the CLI is not built.
+        await withoutPlainBundle(async () => {
+          const gone = await tank(["ps"])
+          expect(gone.code).toBe(1)
+          expect(gone.stderr).toContain("the CLI is not built yet")
+        })
+      })
+    }
+  })
+
+  it("without a blob (no snapshot could be built), the plain bundle runs", async () => {
+    const blob = path.join(dist(), "tank.blob")
+    fs.renameSync(blob, blob + ".away")
+    try {
+      const r = await tank(["ps", "-o", "name"])
+      expect(r.code).toBe(0)
+      expect(r.stdout).toContain("pod/snap")
+    } finally {
+      fs.renameSync(blob + ".away", blob)
     }
   })
 })

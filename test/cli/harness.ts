@@ -9,15 +9,31 @@ import * as path from "node:path"
 
 const repo = path.resolve(import.meta.dirname, "../..")
 
-/** Build the CLI bundle into a private dir; returns the entry file and a cleanup. */
-export const buildCli = () => {
+/**
+ * Build the CLI bundle into a private dir; returns the entry file (the plain bundle, run with node) and a
+ * cleanup. With `snapshot`, also the startup snapshot and `bin`: a copy of bin/tank beside that build
+ * (`<dir>/bin/tank` starting `<dir>/dist/tank.blob`), the launcher a user runs.
+ */
+export const buildCli = (options: { readonly snapshot?: boolean } = {}) => {
   fs.mkdirSync(path.join(repo, "dist"), { recursive: true })
-  const outdir = fs.mkdtempSync(path.join(repo, "dist", ".test-"))
-  const r = spawnSync(process.execPath, [path.join(repo, "scripts/build.mjs"), "--outdir", outdir], {
-    encoding: "utf8"
-  })
+  const dir = fs.mkdtempSync(path.join(repo, "dist", ".test-"))
+  const outdir = options.snapshot ? path.join(dir, "dist") : dir
+  const r = spawnSync(
+    process.execPath,
+    [path.join(repo, "scripts/build.mjs"), "--outdir", outdir, ...(options.snapshot ? [] : ["--no-snapshot"])],
+    { encoding: "utf8" }
+  )
   if (r.status !== 0) throw new Error(`build failed: ${r.stderr}`)
-  return { entry: path.join(outdir, "tank.mjs"), cleanup: () => fs.rmSync(outdir, { recursive: true, force: true }) }
+  if (options.snapshot) {
+    fs.mkdirSync(path.join(dir, "bin"))
+    for (const f of ["tank", "tank.mjs"]) fs.copyFileSync(path.join(repo, "bin", f), path.join(dir, "bin", f))
+  }
+  return {
+    entry: path.join(outdir, "tank.mjs"),
+    bin: path.join(dir, "bin", "tank"),
+    dir,
+    cleanup: () => fs.rmSync(dir, { recursive: true, force: true })
+  }
 }
 
 export interface Result {
@@ -33,10 +49,11 @@ export interface RunOptions {
   readonly timeoutMs?: number
 }
 
-/** Run `tank ARGS...` to completion. */
+/** Run `tank ARGS...` to completion: `entry` is a node script (tank.mjs) or the launcher (bin/tank). */
 export const runCli = (entry: string, args: ReadonlyArray<string>, opts: RunOptions = {}) =>
   new Promise<Result>((resolve, reject) => {
-    const child = spawn(process.execPath, [entry, ...args], {
+    const [cmd, argv] = entry.endsWith(".mjs") ? [process.execPath, [entry, ...args]] : [entry, args]
+    const child = spawn(cmd, argv, {
       env: { ...process.env, NO_COLOR: "1", ...opts.env },
       stdio: ["pipe", "pipe", "pipe"]
     })

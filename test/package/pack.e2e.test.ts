@@ -44,6 +44,8 @@ describe("npm package", () => {
     expect(listing).toContain("package/native/Makefile")
     expect(listing).not.toContain("package/src/") // JS and .d.ts only, no TypeScript source
     expect(listing).not.toContain("package/native/tank-helper") // built at install, for this machine
+    expect(listing).not.toContain("package/dist/tank.blob") // the CLI's startup snapshot: built at install too
+    expect(listing).toContain("package/scripts/snapshot.mjs")
 
     const app = path.join(tmp, "app")
     fs.mkdirSync(app)
@@ -56,6 +58,11 @@ describe("npm package", () => {
     // The helper was built by the package's install script.
     const helper = path.join(app, "node_modules/tank/native/tank-helper")
     fs.accessSync(helper, fs.constants.X_OK)
+
+    // So was the CLI's startup snapshot, stamped with the dir it was built for (bin/tank checks it).
+    const installedDist = fs.realpathSync(path.join(app, "node_modules/tank/dist"))
+    fs.accessSync(path.join(installedDist, "tank.blob"))
+    expect(fs.readFileSync(path.join(installedDist, "tank.blob.stamp"), "utf8").split("\n")[1]).toBe(installedDist)
 
     const version = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")).version as string
     const env = { ...process.env, PATH: `${path.join(app, "node_modules/.bin")}:${process.env["PATH"]}` }

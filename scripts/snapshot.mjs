@@ -1,0 +1,84 @@
+#!/usr/bin/env node
+// Builds dist/tank.blob, a V8 startup snapshot of the CLI bundle (dist/tank.cjs): node evaluates the
+// bundle's modules (Effect, Schema, @effect/cli's command tree, and the modules most commands load:
+// src/cli/entry.ts) once, here, and every `tank` run started by bin/tank deserializes that heap
+// instead of evaluating them again.
+//   node scripts/snapshot.mjs [DIST]      (DIST: default ../dist beside this script)
+// Run by scripts/build.mjs and by the package's install step: a blob only works with the node binary
+// that built it, so it is built where it runs and never shipped. dist/tank.blob.stamp names that node
+// binary (device:inode:size:mtime, as `stat -L -c %d:%i:%s:%Y` prints it) and the dist dir the blob
+// was built for; bin/tank uses the blob only when both still match, else the plain bundle.
+// Never fails the install: when no blob can be built it says why on stderr and exits 0 (no blob).
+//
+// The blob is built, and so must run, with NODE_FLAGS (V8 refuses a blob built with other flags;
+// bin/tank reads them from the stamp's third line): `--no-opt`, no optimizing compiler, as a short
+// command ends before optimized code would pay back its compile time (`tank ps` ~15 % less CPU).
+// bin/tank runs the long-lived and CPU-heavy commands (daemon, pull, load, save, cp, web) from the
+// plain bundle, with the optimizing compiler.
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+
+const here = path.dirname(new URL(import.meta.url).pathname)
+// bin/tank compares the stamp with its own `readlink -f` path: both canonical.
+const realpath = (p) => {
+  try {
+    return fs.realpathSync(p)
+  } catch {
+    return p
+  }
+}
+const dist = realpath(path.resolve(process.argv[2] ?? path.join(here, "../dist")))
+const bundle = path.join(dist, "tank.cjs")
+const blob = path.join(dist, "tank.blob")
+const stamp = blob + ".stamp"
+const NODE_FLAGS = ["--no-opt"]
+
+for (const stale of [blob, stamp]) fs.rmSync(stale, { force: true })
+if (!fs.existsSync(bundle)) process.exit(0) // a checkout before its first build: prepare builds it
+
+/** The node binary's identity, as bin/tank computes it with stat(1). */
+const nodeIdentity = () => {
+  const s = fs.statSync(process.execPath)
+  return `${s.dev}:${s.ino}:${s.size}:${Math.floor(s.mtimeMs / 1000)}`
+}
+
+// The bundle runs inside a CommonJS wrapper whose `require` is swapped once the snapshot is
+// deserialized: while building, node allows built-in modules only, so anything else (the native
+// addons, etcd3) fails the build loudly if a module evaluated here reaches for it; at run time the
+// bundle's lazy imports load them from node_modules as usual.
+const entry = `"use strict";
+const v8 = require("node:v8")
+const Module = require("node:module")
+const file = ${JSON.stringify(bundle)}
+let load = (id) => {
+  if (id.startsWith("node:") || Module.isBuiltin(id)) return require(id)
+  throw new Error("the snapshot cannot hold " + id + " (a native or external module): import it lazily")
+}
+v8.startupSnapshot.addDeserializeCallback(() => { load = Module.createRequire(file) })
+const module = { exports: {} }
+;(function (exports, require, module, __filename, __dirname) {
+${fs.readFileSync(bundle, "utf8")}
+})(module.exports, (id) => load(id), module, file, ${JSON.stringify(dist)})
+`
+
+const entryFile = path.join(dist, `.snapshot-entry-${process.pid}.cjs`)
+const partial = `${blob}.${process.pid}`
+try {
+  fs.writeFileSync(entryFile, entry)
+  const r = spawnSync(process.execPath, [...NODE_FLAGS, "--snapshot-blob", partial, "--build-snapshot", entryFile], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, NODE_OPTIONS: "" }
+  })
+  if (r.status !== 0 || !fs.existsSync(partial)) {
+    const why = r.error?.message ?? (r.stderr.trim().split("\n").slice(-5).join("\n") || `exit ${r.status}`)
+    process.stderr.write(`tank: no startup snapshot (the CLI starts from the plain bundle): ${why}\n`)
+  } else {
+    fs.renameSync(partial, blob)
+    fs.writeFileSync(stamp, `${nodeIdentity()}\n${dist}\n${NODE_FLAGS.join(" ")}\n`)
+  }
+} finally {
+  fs.rmSync(entryFile, { force: true })
+  fs.rmSync(partial, { force: true })
+}
