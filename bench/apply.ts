@@ -133,7 +133,12 @@ const program = Effect.gen(function*() {
     // containers/storage stacks binds of its home under its own mounts (sometimes several deep).
     const mountedUnder = () =>
       fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n").some((l) => (l.split(" ")[4] ?? "").startsWith(work))
-    for (let i = 0; i < 5 && mountedUnder(); i++) unmountUnder(work)
+    // podman's own clean-up process (spawned by conmon as the container goes) may mount again
+    // after we looked: keep at it for a few seconds.
+    for (let i = 0; i < 50 && mountedUnder(); i++) {
+      unmountUnder(work)
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100)
+    }
     try {
       fs.rmSync(work, { recursive: true, force: true })
     } catch (e) {
