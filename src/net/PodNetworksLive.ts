@@ -38,8 +38,9 @@ export interface PodNetworksOptions {
   readonly macSeed?: string
   /** How long an address a probe found held is skipped (default 10 minutes). */
   readonly conflictHold?: Duration.DurationInput
-  /** How often allocations of pods that are gone are swept, and DNS records refreshed. */
+  /** How often allocations of pods that are gone are swept (default 1 minute). */
   readonly sweepInterval?: Duration.DurationInput
+  /** How often DNS records are looked at besides every set-up and release (default 2 s; on one node only if the store's revision moved). */
   readonly refreshInterval?: Duration.DurationInput
 }
 
@@ -119,6 +120,8 @@ export const make = (options: PodNetworksOptions = {}) =>
 
     // --- DNS ------------------------------------------------------------------------------------------
     const zone = yield* Ref.make<Zone>(emptyZone(netConfig.domain))
+    /** The store revision the records were last built at; undefined after a failed refresh (retried). */
+    const refreshed = yield* Ref.make<number | undefined>(undefined)
     const refreshZone = Effect.gen(function*() {
       const { pods } = yield* store.list
       const all = yield* allocations.list
@@ -137,7 +140,11 @@ export const make = (options: PodNetworksOptions = {}) =>
     const publish = Effect.flatMap(Ref.get(zone), (z) => Effect.sync(() => (zoneSnapshot = z)))
     const refresh = refreshZone.pipe(
       Effect.zipRight(publish),
-      Effect.catchAll((e) => Effect.logWarning(`dns: records not refreshed: ${message(e)}`))
+      Effect.catchAll((e) =>
+        Effect.logWarning(`dns: records not refreshed: ${message(e)}`).pipe(
+          Effect.zipRight(Ref.set(refreshed, undefined))
+        )
+      )
     )
 
     // --- sweep ----------------------------------------------------------------------------------------
@@ -212,9 +219,20 @@ export const make = (options: PodNetworksOptions = {}) =>
       }
     }
     yield* refresh
-    yield* Effect.forkScoped(
-      Effect.repeat(refresh, Schedule.spaced(options.refreshInterval ?? "2 seconds"))
-    )
+    // Every set-up and release refreshes the records at once (below); the tick catches the rest: pods
+    // applied or deleted with static addresses, other nodes' pods in a cluster. On one node this
+    // agent is the only writer of addresses, so nothing can change the records without the store's
+    // revision moving: the tick reads the revision, not every pod and allocation (two whole reads
+    // every 2 s were a tenth of an idle agent's CPU). In a cluster other nodes allocate without a
+    // revision of ours moving: there every tick refreshes.
+    const tick = node !== undefined ? refresh : Effect.gen(function*() {
+      const revision = yield* store.revision
+      if ((yield* Ref.get(refreshed)) === revision) return
+      yield* refreshZone
+      yield* publish
+      yield* Ref.set(refreshed, revision)
+    }).pipe(Effect.catchAll((e) => Effect.logWarning(`dns: records not refreshed: ${message(e)}`)))
+    yield* Effect.forkScoped(Effect.repeat(tick, Schedule.spaced(options.refreshInterval ?? "2 seconds")))
     yield* Effect.forkScoped(
       Effect.repeat(sweep, Schedule.spaced(options.sweepInterval ?? "1 minute")).pipe(Effect.delay("1 minute"))
     )
