@@ -15,13 +15,19 @@ import { readRecord, type RunRecord, type StepName, writeRecord } from "../../sr
 import { type Bringup, journalOf, openJournal, runSteps, undoRun } from "../../src/runtime/steps/runner.js"
 import type { AnyStep, StepDeps } from "../../src/runtime/steps/Step.js"
 
+/** A data dir removed with the scope, and pod p's run dir in it. */
+const tempRun = Effect.gen(function*() {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "tank-runner-"))
+  yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dataDir, { recursive: true, force: true })))
+  const layout = podLayout(dataDir, "p")
+  fs.mkdirSync(layout.run, { recursive: true })
+  return { dataDir, layout }
+})
+
 describe("step runner: undo", () => {
   it.effect("releases every begun step in reverse despite failures, reports them all, keeps what is left", () =>
     Effect.gen(function*() {
-      const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "tank-runner-"))
-      yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dataDir, { recursive: true, force: true })))
-      const layout = podLayout(dataDir, "p")
-      fs.mkdirSync(layout.run, { recursive: true })
+      const { dataDir, layout } = yield* tempRun
       const released: Array<string> = []
       const failing = new Set<StepName>(["network", "cgroups"])
       const step = (name: StepName): AnyStep =>
@@ -72,10 +78,7 @@ describe("step runner: undo", () => {
 
   it.effect("without a record (unreadable, pod deleted) every step is released by name, none skipped", () =>
     Effect.gen(function*() {
-      const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "tank-runner-"))
-      yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dataDir, { recursive: true, force: true })))
-      const layout = podLayout(dataDir, "p")
-      fs.mkdirSync(layout.run, { recursive: true })
+      const { dataDir, layout } = yield* tempRun
       const released: Array<string> = []
       const steps = (["sandbox", "cgroups", "monitors"] as const).map((name) =>
         ({
@@ -99,9 +102,7 @@ describe("step runner: undo", () => {
 
 describe("step runner: stages (issue 21)", () => {
   const setup = Effect.gen(function*() {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "tank-runner-"))
-    yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dataDir, { recursive: true, force: true })))
-    const layout = podLayout(dataDir, "p")
+    const { dataDir, layout } = yield* tempRun
     const journal = yield* openJournal(layout, "p", "{}")
     return { dataDir, layout, journal }
   })
@@ -212,10 +213,7 @@ describe("step runner: stages (issue 21)", () => {
 describe("step runner: undo of a stage (issue 21)", () => {
   it.scopedLive("releases the begun steps of one stage side by side, the stages in reverse", () =>
     Effect.gen(function*() {
-      const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "tank-runner-"))
-      yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dataDir, { recursive: true, force: true })))
-      const layout = podLayout(dataDir, "p")
-      fs.mkdirSync(layout.run, { recursive: true })
+      const { dataDir, layout } = yield* tempRun
       const released: Array<string> = []
       // sandbox and cgroups each wait for the other's release to have begun: one after the other, never.
       const begun = { sandbox: yield* Deferred.make<void>(), cgroups: yield* Deferred.make<void>() }
