@@ -6,7 +6,6 @@
  * source. `npx tsx bench/pullParts/abStream.ts [pairs=3] [worker]`
  */
 import { Effect } from "effect"
-import { build } from "esbuild"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -18,13 +17,13 @@ import { parseReference } from "../../src/image/reference.js"
 import { makeClient } from "../../src/image/registry/client.js"
 import { hostPlatform, normalizePlatform } from "../../src/image/registry/platform.js"
 import { pullImage } from "../../src/image/registryPull.js"
+import { buildExtractWorker } from "../../test/support/extractWorker.js"
 import { pushBlob, pushImage } from "../../test/support/fixtureImages.js"
 import { startRegistry } from "../../test/support/registry.js"
 import { buildLargeLayer } from "../largeLayer.js"
 
 const pairs = Number(process.argv[2] ?? 3)
 const onWorker = process.argv[3] === "worker"
-const repo = path.join(import.meta.dirname, "../..")
 const layerFile = "/tmp/tank-pull-prof/large.tar.gz"
 
 const program = Effect.gen(function*() {
@@ -73,28 +72,11 @@ const program = Effect.gen(function*() {
   const ref = yield* parseReference(`${registry.host}/tank/large:latest`)
   let workerFile: string | undefined
   if (onWorker) {
-    // inside the repo, so that the bundle's external koffi resolves from node_modules (as in dist/)
-    const dir = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        fs.mkdirSync(path.join(repo, "dist"), { recursive: true })
-        return fs.mkdtempSync(path.join(repo, "dist", ".bench-worker-"))
-      }),
-      (d) => Effect.sync(() => fs.rmSync(d, { recursive: true, force: true }))
+    const built = yield* Effect.acquireRelease(
+      Effect.promise(() => buildExtractWorker(".bench-worker-")),
+      (w) => Effect.sync(() => fs.rmSync(w.dir, { recursive: true, force: true }))
     )
-    workerFile = path.join(dir, "extractWorker.cjs")
-    const outfile = workerFile
-    yield* Effect.promise(() =>
-      build({
-        entryPoints: [path.join(repo, "src/image/extractWorker.ts")],
-        outfile,
-        bundle: true,
-        platform: "node",
-        format: "cjs",
-        target: "node20",
-        external: ["koffi"],
-        logLevel: "warning"
-      })
-    )
+    workerFile = built.file
   }
   const client = yield* makeClient({ registries: { [registry.host]: { insecure: true } } })
   const pull = (name: string, follows: boolean) =>

@@ -7,33 +7,21 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Exit, Fiber } from "effect"
-import { build } from "esbuild"
 import { createHash, randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { extractLayer } from "../../src/image/extract.js"
 import { finished, makeFollowCell, published } from "../../src/image/extract/follow.js"
 import { extractLayerOffThread, OFF_THREAD_BYTES } from "../../src/image/extractOffThread.js"
+import { buildExtractWorker } from "../support/extractWorker.js"
 import { dir, file, GZIP_LAYER, listTree, tempDir, writeLayer } from "../support/tarFixtures.js"
 
-const repo = path.join(import.meta.dirname, "../..")
 let workerDir = ""
 let workerFile = ""
 beforeAll(async () => {
-  // Inside the repo, so that the bundle's external koffi resolves from node_modules (as in dist/).
-  fs.mkdirSync(path.join(repo, "dist"), { recursive: true })
-  workerDir = fs.mkdtempSync(path.join(repo, "dist", ".test-worker-"))
-  workerFile = path.join(workerDir, "extractWorker.cjs")
-  await build({
-    entryPoints: [path.join(repo, "src/image/extractWorker.ts")],
-    outfile: workerFile,
-    bundle: true,
-    platform: "node",
-    format: "cjs",
-    target: "node20",
-    external: ["koffi"],
-    logLevel: "warning"
-  })
+  const worker = await buildExtractWorker(".test-worker-")
+  workerDir = worker.dir
+  workerFile = worker.file
 }, 60_000)
 afterAll(() => fs.rmSync(workerDir, { recursive: true, force: true }))
 
