@@ -12,6 +12,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Api from "../../src/api/Api.js"
 import { podLayout } from "../../src/runtime/layout.js"
+import { currentLine } from "../../src/runtime/record.js"
 import { layerSqlite } from "../../src/store/sqlite.js"
 import type { PodStatus } from "../../src/store/status.js"
 import { Store } from "../../src/store/Store.js"
@@ -27,7 +28,8 @@ const damages = {
   "rec-torn": { damage: (f: string) => fs.writeFileSync(f, fs.readFileSync(f, "utf8").slice(0, 40)), says: "not JSON" },
   "rec-version": {
     damage: (f: string) =>
-      fs.writeFileSync(f, JSON.stringify({ ...JSON.parse(fs.readFileSync(f, "utf8")), version: 99 })),
+      // The journal's last line is the record (record.ts).
+      fs.writeFileSync(f, JSON.stringify({ ...JSON.parse(currentLine(fs.readFileSync(f, "utf8"))), version: 99 })),
     says: "record version 99"
   },
   "rec-dir": {

@@ -7,7 +7,15 @@ import { Effect, Either, Option } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { parseRecord, readRecord, type RunRecord, viewOf, writeRecord } from "../../src/runtime/record.js"
+import {
+  COMPACT_AT,
+  parseRecord,
+  readRecord,
+  recordWriter,
+  type RunRecord,
+  viewOf,
+  writeRecord
+} from "../../src/runtime/record.js"
 
 const container = {
   name: "app",
@@ -106,6 +114,44 @@ describe("run record", () => {
       // A write that fails leaves no temporary file and says why.
       const failed = yield* Effect.flip(writeRecord(path.join(dir, "gone", "pod.json"), v2))
       assert.strictEqual(failed.code, "ENOENT")
+      assert.deepStrictEqual(fs.readdirSync(dir), ["pod.json"])
+    }).pipe(Effect.scoped))
+
+  it.effect("the journal (issue 21): appends after its first write; a torn last line is the update that never was", () =>
+    Effect.gen(function*() {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tank-record-"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })))
+      const file = path.join(dir, "pod.json")
+      const read = Effect.map(readRecord("p", file), Option.getOrThrow)
+      const starting: RunRecord = { ...v2, phase: "starting", steps: [], results: {} }
+      // A record of an older agent (one JSON, no newline): the first write replaces it, never appends.
+      fs.writeFileSync(file, JSON.stringify(v2))
+      const write = recordWriter(file)
+      yield* write(starting)
+      assert.deepStrictEqual(yield* read, starting)
+      const inode = fs.statSync(file).ino
+      yield* write(v2)
+      assert.deepStrictEqual(yield* read, v2)
+      assert.strictEqual(fs.statSync(file).ino, inode, "appended in place, not renamed over")
+      assert.strictEqual(fs.readFileSync(file, "utf8").split("\n").length, 3)
+
+      // Killed in the middle of an append: what it held before is read.
+      fs.appendFileSync(file, JSON.stringify({ ...v2, phase: "stopping" }).slice(0, 50))
+      assert.deepStrictEqual(yield* read, v2)
+      // The next write does not run into the torn line: the file is not as this writer left it.
+      yield* write(starting)
+      assert.deepStrictEqual(yield* read, starting)
+      assert.strictEqual(fs.readFileSync(file, "utf8"), `${JSON.stringify(starting)}\n`)
+      // A torn first line, alone, is no record.
+      fs.writeFileSync(file, JSON.stringify(v2).slice(0, 50))
+      assert.strictEqual((yield* Effect.flip(readRecord("p", file))).problem, "malformed")
+
+      // Past COMPACT_AT the journal is rewritten with the current record alone.
+      const compacting = recordWriter(file)
+      const big: RunRecord = { ...v2, specKey: "x".repeat(COMPACT_AT / 4) }
+      for (let i = 0; i < 6; i++) yield* compacting({ ...big, startedAt: new Date(i).toISOString() })
+      assert.isAtMost(fs.statSync(file).size, COMPACT_AT)
+      assert.strictEqual((yield* read).startedAt, new Date(5).toISOString())
       assert.deepStrictEqual(fs.readdirSync(dir), ["pod.json"])
     }).pipe(Effect.scoped))
 })

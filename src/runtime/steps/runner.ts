@@ -4,8 +4,8 @@
  * Bring-up: the run record is created with the run dir; then stage by stage (steps/index.ts: the
  * steps of a stage need nothing of each other and run side by side) every step's journal entry is
  * written (begun), they run, their results are written (done). A stage's "done" goes out in the
- * same write as the next stage's "begun" (each write of the record costs a file write and a
- * rename): a later agent then finds the next steps begun though they had not started, and
+ * same write as the next stage's "begun" (each is an append to the record's journal file): a
+ * later agent then finds the next steps begun though they had not started, and
  * undoes them by name, which every release must handle anyway. Any failure undoes every step
  * begun, in reverse, and fails with the original cause plus whatever the undo could not do.
  *
@@ -18,7 +18,7 @@ import { Clock, Duration, Effect, Either, ExecutionStrategy, Exit, Option, Scope
 import * as fs from "node:fs"
 import { describeFailures, SetupFailed } from "../errors.js"
 import type { PodLayout } from "../layout.js"
-import { type RunRecord, type StepName, type StepResults, writeRecord } from "../record.js"
+import { recordWriter, type RunRecord, type StepName, type StepResults } from "../record.js"
 import type { AnyStep, LiveOutputs, ReleaseFailed, Run, StepDeps, Undo } from "./Step.js"
 
 /** The run record as the run knows it, written through on every change. */
@@ -37,6 +37,8 @@ const recordFailed = (pod: string) => (e: { readonly message: string }) =>
 export const journalOf = (layout: PodLayout, record: RunRecord): Journal => {
   let current = record
   const lock = Effect.unsafeMakeSemaphore(1)
+  // Its first write replaces the file (whatever another agent left there), the others append.
+  const write = recordWriter(layout.record)
   return {
     file: layout.record,
     retired: false,
@@ -45,7 +47,7 @@ export const journalOf = (layout: PodLayout, record: RunRecord): Journal => {
     update: (f) =>
       lock.withPermits(1)(Effect.suspend(() => {
         const next = f(current)
-        return writeRecord(layout.record, next).pipe(
+        return write(next).pipe(
           Effect.tap(() => Effect.sync(() => (current = next))),
           Effect.mapError(recordFailed(record.pod))
         )
@@ -69,12 +71,12 @@ export const openJournal = (layout: PodLayout, pod: string, specKey: string): Ef
       steps: [],
       results: {}
     }
-    yield* writeRecord(layout.record, record).pipe(
-      Effect.mapError(recordFailed(pod)),
+    const journal = journalOf(layout, record)
+    yield* journal.update(() => record).pipe(
       // Nothing else of the run exists yet: leave no empty run dir behind.
       Effect.tapError(() => Effect.sync(() => fs.rmSync(layout.run, { recursive: true, force: true })))
     )
-    return journalOf(layout, record)
+    return journal
   })
 
 const withResult = <K extends StepName>(r: RunRecord, name: K, result: StepResults[K] | undefined): RunRecord => {
