@@ -5,8 +5,8 @@
  * because a plain temp dir behaves unlike cgroupfs exactly where it matters.
  */
 import { Effect } from "effect"
+import * as nodeFs from "node:fs"
 import { constants } from "node:fs"
-import * as fsp from "node:fs/promises"
 import { CgroupError } from "./model.js"
 
 export interface CgroupFs {
@@ -42,34 +42,55 @@ export const fsError = (op: string, path: string, cause: unknown, what?: string)
 // file must surface as ENOENT (controller not enabled) instead of a silently created regular file.
 const WRITE_FLAGS = constants.O_WRONLY | constants.O_TRUNC
 
+const attempt = <A>(op: string, path: string, f: () => A, what?: string): Effect.Effect<A, CgroupError> =>
+  Effect.try({ try: f, catch: (e) => fsError(op, path, e, what) })
+
+/**
+ * Synchronous on purpose: cgroupfs lives in kernel memory, so each call is a few microseconds,
+ * while a round trip through libuv's pool (4 threads, shared with every step's disk I/O, one
+ * promise and one fiber resumption each) cost more than the call itself — a start makes ~35 of
+ * them (issue 21). The one cgroupfs write that may wait (moving a task into cgroup.procs, which
+ * can wait for an RCU grace period) is not made here at a start: the helper does it.
+ */
 export const liveCgroupFs: CgroupFs = {
   mkdir: (path) =>
-    Effect.tryPromise({ try: () => fsp.mkdir(path).then(() => true), catch: (e) => fsError("mkdir", path, e) }).pipe(
-      Effect.catchIf((e) => e.code === "EEXIST", () => Effect.succeed(false))
-    ),
-  rmdir: (path) => Effect.tryPromise({ try: () => fsp.rmdir(path), catch: (e) => fsError("rmdir", path, e) }),
+    attempt("mkdir", path, () => {
+      nodeFs.mkdirSync(path)
+      return true
+    }).pipe(Effect.catchIf((e) => e.code === "EEXIST", () => Effect.succeed(false))),
+  rmdir: (path) => attempt("rmdir", path, () => nodeFs.rmdirSync(path)),
   write: (path, value) =>
-    Effect.tryPromise({
-      try: () => fsp.writeFile(path, value, { flag: WRITE_FLAGS }),
-      catch: (e) => fsError("write", path, e, `write ${JSON.stringify(value)} to`)
-    }),
+    attempt(
+      "write",
+      path,
+      () => {
+        const fd = nodeFs.openSync(path, WRITE_FLAGS)
+        try {
+          nodeFs.writeSync(fd, value)
+        } finally {
+          nodeFs.closeSync(fd)
+        }
+      },
+      `write ${JSON.stringify(value)} to`
+    ),
   writeEach: (path, values) =>
-    Effect.tryPromise({ try: () => fsp.open(path, WRITE_FLAGS), catch: (e) => fsError("write", path, e) }).pipe(
-      Effect.flatMap((fh) =>
-        Effect.forEach(values, (value) =>
-          Effect.tryPromise({
-            try: () => fh.write(value),
-            catch: (e) => fsError("write", path, e, `write ${JSON.stringify(value)} to`)
-          }), { discard: true }).pipe(Effect.ensuring(Effect.promise(() => fh.close())))
+    attempt("write", path, () => nodeFs.openSync(path, WRITE_FLAGS)).pipe(
+      Effect.flatMap((fd) =>
+        Effect.forEach(
+          values,
+          (value) =>
+            attempt("write", path, () => void nodeFs.writeSync(fd, value), `write ${JSON.stringify(value)} to`),
+          { discard: true }
+        ).pipe(Effect.ensuring(Effect.sync(() => nodeFs.closeSync(fd))))
       )
     ),
-  read: (path) => Effect.tryPromise({ try: () => fsp.readFile(path, "utf8"), catch: (e) => fsError("read", path, e) }),
+  read: (path) => attempt("read", path, () => nodeFs.readFileSync(path, "utf8")),
   subdirs: (path) =>
-    Effect.tryPromise({
-      try: () =>
-        fsp.readdir(path, { withFileTypes: true }).then((es) => es.filter((e) => e.isDirectory()).map((e) => e.name)),
-      catch: (e) => fsError("readdir", path, e)
-    }),
+    attempt(
+      "readdir",
+      path,
+      () => nodeFs.readdirSync(path, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name)
+    ),
   kill: (pid) =>
     Effect.try({
       try: () => {
