@@ -25,7 +25,7 @@ import {
   parsePlatform,
   type PlatformSpec
 } from "./registry/platform.js"
-import { type Extractor, type PulledImage, pullImage, type PullOptions } from "./registryPull.js"
+import { type Extractor, makeResolvedMemo, type PulledImage, pullImage, type PullOptions } from "./registryPull.js"
 
 export { PullEvent } from "./progress.js"
 export type { RegistryConfig, RegistryEntry } from "./registry/config.js"
@@ -101,7 +101,8 @@ export const make = (options: ImagesOptions): Effect.Effect<Images["Type"], Cach
       extract: options.extract ?? extractLayerOffThread,
       concurrency: options.concurrency ?? 3,
       // a replacement extractor may not honour `follow`: it gets finished blobs only
-      follows: options.extract === undefined
+      follows: options.extract === undefined,
+      resolved: makeResolvedMemo()
     }
 
     const pull = (input: string, opts: PullOptions = {}) =>

@@ -80,9 +80,34 @@ export interface PullContext {
   readonly concurrency: number
   /** `extract` honours `follow`: a missing layer is extracted while its blob downloads. */
   readonly follows?: boolean | undefined
+  readonly resolved?: ResolvedMemo | undefined
 }
 
-interface Resolved {
+/**
+ * What an image digest resolved to for a platform (its manifest and config, verified when first
+ * read). Content under a digest never changes, so a start from a cached image (a cache-only
+ * lookup) reads the ref's record and checks its layer dirs, not the manifest and config blobs
+ * again (issue 21); an explicit pull still re-reads and re-verifies them. Bounded: the oldest
+ * entry goes first.
+ */
+export interface ResolvedMemo {
+  readonly get: (key: string) => Resolved | undefined
+  readonly set: (key: string, value: Resolved) => void
+}
+
+export const makeResolvedMemo = (max = 64): ResolvedMemo => {
+  const entries = new Map<string, Resolved>()
+  return {
+    get: (key) => entries.get(key),
+    set: (key, value) => {
+      entries.delete(key)
+      entries.set(key, value)
+      if (entries.size > max) entries.delete(entries.keys().next().value!)
+    }
+  }
+}
+
+export interface Resolved {
   readonly digest: string
   readonly manifestDigest: string
   readonly manifest: ImageManifest
@@ -144,6 +169,12 @@ const resolve = (ctx: PullContext, ref: Reference, platform: PlatformSpec, opts:
       if (Option.isNone(record)) return yield* new NotCached({ ref: name, missing: "no record of a previous pull" })
       reference = record.value.digest
     }
+    const memoKey = (digest: string) => `${digest}|${formatPlatform(platform)}`
+    // Only a cache-only lookup (a start's IfNotPresent) trusts it; a pull re-reads and re-verifies.
+    const known = opts.offline && !opts.refresh && reference.startsWith("sha256:")
+      ? ctx.resolved?.get(memoKey(reference))
+      : undefined
+    if (known !== undefined) return known
     const top = yield* loadManifest(ctx, ref, reference, opts)
     let manifestDigest = top.digest
     let parsed = top.parsed
@@ -184,7 +215,9 @@ const resolve = (ctx: PullContext, ref: Reference, platform: PlatformSpec, opts:
         })
       }
     }
-    return { digest: top.digest, manifestDigest, manifest, config } satisfies Resolved
+    const resolved: Resolved = { digest: top.digest, manifestDigest, manifest, config }
+    ctx.resolved?.set(memoKey(top.digest), resolved)
+    return resolved
   })
 
 /** Makes sure the layer blob is in `blobs/` (downloading it when missing, or always with refresh). */

@@ -188,7 +188,7 @@ layer(FixtureRegistryLive, { timeout: 120_000, excludeTestServices: true })("pul
     Effect.gen(function*() {
       const { refs, registry } = yield* FixtureRegistry
       const proxy = yield* startFaultProxy(registry.host)
-      const { images } = yield* imagesIn()
+      const { cacheDir, images } = yield* imagesIn()
       const ref = via(proxy, refs.busyboxUser)
       const first = yield* images.pull(ref, { ifNotPresent: true })
       const requests = proxy.log.length
@@ -197,6 +197,18 @@ layer(FixtureRegistryLive, { timeout: 120_000, excludeTestServices: true })("pul
       expect(yield* images.pull(ref, { ifNotPresent: true })).toEqual(first)
       expect(proxy.log.length).toBe(requests)
       expect((yield* Effect.flip(images.pull(ref)))._tag).toBe("RegistryHttpError")
+      // Issue 21: what a digest resolved to is kept (its content cannot change), so a start reads
+      // neither the manifest nor the config again: with every blob gone it still answers offline...
+      const blobs = path.join(cacheDir, "blobs", "sha256")
+      const asked = proxy.log.length
+      for (const f of fs.readdirSync(blobs)) fs.rmSync(path.join(blobs, f))
+      expect(yield* images.pull(ref, { ifNotPresent: true })).toEqual(first)
+      expect(proxy.log.length).toBe(asked)
+      // ...but its layer dirs are checked each time: one pruned is fetched again, not handed out.
+      proxy.plan(() => undefined)
+      for (const l of first.layers) fs.rmSync(l, { recursive: true })
+      expect(yield* images.pull(ref, { ifNotPresent: true })).toEqual(first)
+      for (const l of first.layers) expect(fs.existsSync(path.join(l, "bin"))).toBe(true)
     }))
 
   it.scoped("online pulls re-resolve the tag but download nothing cached; refresh downloads again", () =>
