@@ -79,6 +79,12 @@ export interface CreateOptions {
 export interface RemoveOptions {
   /** SIGKILL the tasks still in the group(s) and keep retrying rmdir until they are gone. */
   readonly force?: boolean
+  /**
+   * The child groups the caller made (a pod's containers): removed first, without listing the
+   * group's directories (a cgroup dir holds dozens of control files). Any other child is still
+   * found and removed.
+   */
+  readonly children?: ReadonlyArray<string>
 }
 
 /**

@@ -86,18 +86,26 @@ export const removeGroup = (
 export const removeTree = (
   fs: CgroupFs,
   dirs: ReadonlyArray<string>,
-  settings: RemoveSettings
+  settings: RemoveSettings,
+  /** Child groups known to exist (validated names): removed first, without a listing. */
+  children: ReadonlyArray<string> = []
 ): Effect.Effect<void, CgroupError> =>
-  rmdirAll(fs, dirs).pipe(Effect.catchIf(isBusy, () =>
-    Effect.gen(function*() {
-      const lists = yield* Effect.forEach(dirs, (dir) => subdirsOptional(fs, dir), { concurrency: "unbounded" })
-      yield* Effect.forEach(
-        new Set(lists.flat()),
-        (child) => removeTree(fs, dirs.map((d) => `${d}/${child}`), settings),
-        { concurrency: "unbounded", discard: true }
-      )
-      yield* removeGroup(fs, dirs, settings)
-    })))
+  Effect.forEach(children, (child) => removeTree(fs, dirs.map((d) => `${d}/${child}`), settings), {
+    concurrency: "unbounded",
+    discard: true
+  }).pipe(
+    Effect.zipRight(rmdirAll(fs, dirs)),
+    Effect.catchIf(isBusy, () =>
+      Effect.gen(function*() {
+        const lists = yield* Effect.forEach(dirs, (dir) => subdirsOptional(fs, dir), { concurrency: "unbounded" })
+        yield* Effect.forEach(
+          new Set(lists.flat()),
+          (child) => removeTree(fs, dirs.map((d) => `${d}/${child}`), settings),
+          { concurrency: "unbounded", discard: true }
+        )
+        yield* removeGroup(fs, dirs, settings)
+      }))
+  )
 
 /**
  * Removes a pod group once its last container group is gone. A pod group that still has child

@@ -165,9 +165,12 @@ export const makeV1 = (config: V1Config): CgroupsService => {
 
   const remove = (path: CgroupPath, options?: RemoveOptions) =>
     validated(path, () => {
+      const children = path.container === undefined ? options?.children ?? [] : []
+      const invalid = children.map((container) => validatePath({ pod: path.pod, container })).find((e) => e)
+      if (invalid !== undefined) return Effect.fail(invalid)
       const settings = { force: options?.force ?? false, timeout, cgroupKill: false }
       return path.container === undefined
-        ? removeTree(fs, dirsOf(path), settings)
+        ? removeTree(fs, dirsOf(path), settings, children)
         : removeTree(fs, dirsOf(path), settings).pipe(
           Effect.zipRight(removeIfChildless(fs, dirsOf({ pod: path.pod }), { ...settings, force: false }))
         )

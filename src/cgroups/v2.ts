@@ -124,9 +124,12 @@ export const makeV2 = (config: V2Config): CgroupsService => {
 
   const remove = (path: CgroupPath, options?: RemoveOptions) =>
     validated(path, () => {
+      const children = path.container === undefined ? options?.children ?? [] : []
+      const invalid = children.map((container) => validatePath({ pod: path.pod, container })).find((e) => e)
+      if (invalid !== undefined) return Effect.fail(invalid)
       const settings = { force: options?.force ?? false, timeout, cgroupKill: true }
       return path.container === undefined
-        ? removeTree(fs, [dirOf(path)], settings)
+        ? removeTree(fs, [dirOf(path)], settings, children)
         : removeTree(fs, [dirOf(path)], settings).pipe(
           Effect.zipRight(removeIfChildless(fs, [dirOf({ pod: path.pod })], { ...settings, force: false }))
         )

@@ -91,7 +91,10 @@ export const StepResults = Schema.Struct({
     hostLinks: Schema.Array(Schema.Struct({ name: Schema.String, netns: Schema.optional(Schema.String) }))
   })),
   /** The pod's cgroup name under tank/ (layout.ts cgroupName); container groups live under it. */
-  cgroups: Schema.optional(Schema.Struct({ name: Schema.String })),
+  /** `containers`: the container groups made under it (absent in older records: listed at removal). */
+  cgroups: Schema.optional(
+    Schema.Struct({ name: Schema.String, containers: Schema.optional(Schema.Array(Schema.String)) })
+  ),
   files: Schema.optional(Schema.Struct({})),
   /** Init containers that ran to completion. */
   init: Schema.optional(Schema.Array(Schema.String)),

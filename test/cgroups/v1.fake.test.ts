@@ -201,6 +201,24 @@ describe("v1 driver on a fake cgroupfs", () => {
       expect(fake.exists("memory/tank/keep/z")).toBe(true)
     }))
 
+  it.scoped("a pod removed with its container groups named: no listing; one not named is still found (issue 21)", () =>
+    Effect.gen(function*() {
+      const { cg, fake } = yield* setup()
+      yield* cg.ensure({ pod: "p", container: "a" })
+      yield* cg.ensure({ pod: "p", container: "b" })
+      fake.log.length = 0
+      yield* cg.remove({ pod: "p" }, { force: true, children: ["a", "b", "never-made"] })
+      expect(fake.log.filter((l) => !l.startsWith("rmdir"))).toEqual([])
+      // a, b, never-made (gone already) and p: one rmdir each per hierarchy, none refused
+      expect(fake.log).toHaveLength(4 * 3)
+      expect(yield* cg.list).toEqual([])
+      yield* cg.ensure({ pod: "q", container: "a" })
+      yield* cg.ensure({ pod: "q", container: "extra" })
+      yield* cg.remove({ pod: "q" }, { force: true, children: ["a"] })
+      expect(yield* cg.list).toEqual([])
+      expect((yield* Effect.flip(cg.remove({ pod: "q" }, { children: ["../x"] }))).code).toBe("EINVAL")
+    }))
+
   it.scoped("names that are not DNS labels never reach a path", () =>
     Effect.gen(function*() {
       const { cg, fake } = yield* setup()

@@ -27,7 +27,10 @@ export const cgroups: Step<"cgroups"> = {
         ))
       const name = cgroupName(deps.dataDir, pod.name)
       // Saved before anything exists, so an undo knows the name whatever happens next.
-      yield* run.save("cgroups", { name })
+      const containers = specs.map((c) =>
+        c.name
+      )
+      yield* run.save("cgroups", { name, containers })
       const all = passed.flat()
       yield* deps.cgroups.ensure({ pod: name }, { devices: deviceRules(all) }).pipe(
         Effect.mapError(step(pod.name, "cgroup"))
@@ -40,10 +43,12 @@ export const cgroups: Step<"cgroups"> = {
           passed[i]!.length === all.length ? c.limits : { ...c.limits, devices: deviceRules(passed[i]!) }
         ).pipe(Effect.mapError(step(pod.name, "cgroup"))))
       run.live.procs = new Map(specs.map((c, i) => [c.name, handles[i]!.procsFiles]))
-      return { name }
+      return { name, containers }
     }),
   release: (undo, _done, result) =>
-    undo.deps.cgroups.remove({ pod: result?.name ?? cgroupName(undo.deps.dataDir, undo.pod) }, { force: true }).pipe(
-      Effect.mapError(releaseFailed("cgroups"))
-    )
+    undo.deps.cgroups.remove(
+      { pod: result?.name ?? cgroupName(undo.deps.dataDir, undo.pod) },
+      // The container groups by name: no listing of the pod group's dirs (any other is still found).
+      { force: true, ...(result?.containers ? { children: result.containers } : {}) }
+    ).pipe(Effect.mapError(releaseFailed("cgroups")))
 }
