@@ -221,6 +221,9 @@ export const make = (input: ReconcilerConfigInput = {}) =>
         new Map([...workers].filter(([name]) => !busy.has(name)).map(([name, w]) => [name, { specKey: w.specKey() }])),
         held
       )
+      yield* Effect.logDebug(
+        `pass: ${pods.length} pods; start ${p.start.length}, stop ${p.stop.length}, replace ${p.replace.length}`
+      )
       yield* report(invalid)
       // Deletions start and run on their own (see `removing`); the worker is forgotten once it ended.
       for (const name of p.stop) {
@@ -309,7 +312,11 @@ export const make = (input: ReconcilerConfigInput = {}) =>
       let cursor = fromRevision
       return Stream.runForEach(
         Stream.suspend(() => store.watch(cursor)),
-        (change) => Effect.sync(() => (cursor = change.revision)).pipe(Effect.zipRight(poke))
+        (change) =>
+          Effect.sync(() => (cursor = change.revision)).pipe(
+            Effect.zipRight(Effect.logDebug(`change feed: ${change._tag} at revision ${change.revision}`)),
+            Effect.zipRight(poke)
+          )
       ).pipe(
         Effect.catchAll((e) => Effect.logWarning(`change feed failed, reopening: ${e.message}`)),
         Effect.zipRight(poke),

@@ -88,6 +88,7 @@ export const makeRecorder = (
               written = status
             })
           ),
+          Effect.tap(() => Effect.logDebug(`pod ${name}: status ${next.phase} written`)),
           Effect.catchAll((e) => Effect.logWarning(`status of pod ${name} not written: ${e.message}`))
         )
       }))

@@ -130,6 +130,7 @@ export const supervise = (
         // The agent's boot waits for every adoption to be settled (not for the runs to end).
         yield* D.succeed(ready, undefined)
         if (h === undefined) return undefined
+        yield* Effect.logDebug(`pod ${pod.name}: ${adopted ? "adopted" : "bring-up done"}`)
         // Added after the runtime's own finalizers, so it runs before them.
         yield* Effect.addFinalizer(() =>
           env.leaving.get.pipe(Effect.flatMap((keep) => keep ? h.keepOnClose : Effect.void))
@@ -157,6 +158,7 @@ export const supervise = (
     const start = env.startPermits.withPermit(Effect.gen(function*() {
       yield* rec.update((s) => ({ ...notRunning(s), phase: "starting", restarts }))
       yield* rec.event("starting")
+      yield* Effect.logDebug(`pod ${pod.name}: bring-up begins`)
       return yield* env.runtime.start(pod.spec, {
         onNotice,
         onProgress: (p) =>
