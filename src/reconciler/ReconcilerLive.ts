@@ -247,15 +247,15 @@ export const make = (input: ReconcilerConfigInput = {}) =>
         ...(starting ? [removalsDone([...removing.values()])] : [])
       ]
       // The replaced workers wait on the gate before starting; open it even if the pass is interrupted.
-      yield* Effect.all(stops, { concurrency: "unbounded", discard: true }).pipe(
+      // (Nothing to wait for, the usual case: no timer and no fibers for it.)
+      yield* (stops.length === 0 ? Effect.void : Effect.all(stops, { concurrency: "unbounded", discard: true }).pipe(
         Effect.timeoutTo({
           duration: STOP_WAIT,
           onSuccess: () => Effect.void,
           onTimeout: () => Effect.logWarning(`stops still running after ${Duration.format(STOP_WAIT)}; starting anyway`)
         }),
-        Effect.flatten,
-        Effect.ensuring(Deferred.succeed(gate, undefined))
-      )
+        Effect.flatten
+      )).pipe(Effect.ensuring(Deferred.succeed(gate, undefined)))
       yield* Effect.forEach(p.start, (d) => {
         if (!unsupervised.delete(d.name)) return spawn(byName.get(d.name)!, d.specKey)
         // Valid again after a boot with its record unreadable: adopt what survives of its run, as at
