@@ -78,6 +78,7 @@ const program = Effect.gen(function*() {
   }
   const one: Array<number> = []
   const cycleCpu: Array<number> = []
+  const applyCall: Array<number> = []
   let lines: Array<string> = []
   for (let i = 0; i < reps; i++) {
     trace.clear()
@@ -85,6 +86,7 @@ const program = Effect.gen(function*() {
     const t0 = performance.now()
     yield* api(Api.apply(spec(`one-${i}`)))
     const stored = performance.now()
+    applyCall.push(stored - t0)
     yield* waitRunning(store, [`one-${i}`], timeline ? trace.onChange : undefined)
     const seen = performance.now()
     one.push(seen - t0)
@@ -114,7 +116,7 @@ const program = Effect.gen(function*() {
   console.log(
     `apply → running outside the runtime, one pod: ${fmt(median(one))} (median of ${reps}; the last half ${
       fmt(median(one.slice(reps / 2)))
-    })`
+    }; the apply call alone ${fmt(median(applyCall.slice(reps / 2)))})`
   )
   console.log(
     `CPU of this process: ${
