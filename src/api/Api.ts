@@ -15,6 +15,7 @@ import { TankConfig } from "../config/Config.js"
 import { hostDeviceIssues } from "../config/hostDevices.js"
 import { hostPathIssues, hostPathPolicy } from "../config/hostPaths.js"
 import type { Document, TankDocument } from "../kube/documents.js"
+import type * as KubeDocuments from "../kube/documents.js"
 import { canonicalJson, decodePod, InvalidSpec, SpecIssue } from "../spec/decode.js"
 import type { Pod } from "../spec/Pod.js"
 import { quoted } from "../spec/printable.js"
@@ -70,9 +71,15 @@ const withConfigDefaults = (pod: Pod, spec: unknown, config: TankConfig["Type"])
 
 /**
  * The Kubernetes manifest reader, loaded by the writers only: its schemas cost every `tank ps`
- * start-up time when imported with this module.
+ * start-up time when imported with this module. Kept once loaded: an import() per apply, even of a
+ * loaded module, is a trip through the module loader (under tsx, a message to its loader thread).
  */
-const kube = Effect.promise(() => import("../kube/documents.js"))
+let kubeModule: typeof KubeDocuments | undefined
+const kube = Effect.suspend(() =>
+  kubeModule !== undefined
+    ? Effect.succeed(kubeModule)
+    : Effect.promise(() => import("../kube/documents.js")).pipe(Effect.tap((m) => Effect.sync(() => (kubeModule = m))))
+)
 
 /** A Kubernetes manifest's ignored fields are logged (the CLI prints them itself before it applies). */
 const validate = (doc: TankDocument<Document>, source: string | undefined) =>

@@ -221,6 +221,9 @@ export const make = (input: ReconcilerConfigInput = {}) =>
         new Map([...workers].filter(([name]) => !busy.has(name)).map(([name, w]) => [name, { specKey: w.specKey() }])),
         held
       )
+      yield* Effect.logDebug(
+        `pass: ${pods.length} pods; start ${p.start.length}, stop ${p.stop.length}, replace ${p.replace.length}`
+      )
       yield* report(invalid)
       // Deletions start and run on their own (see `removing`); the worker is forgotten once it ended.
       for (const name of p.stop) {
@@ -244,15 +247,15 @@ export const make = (input: ReconcilerConfigInput = {}) =>
         ...(starting ? [removalsDone([...removing.values()])] : [])
       ]
       // The replaced workers wait on the gate before starting; open it even if the pass is interrupted.
-      yield* Effect.all(stops, { concurrency: "unbounded", discard: true }).pipe(
+      // (Nothing to wait for, the usual case: no timer and no fibers for it.)
+      yield* (stops.length === 0 ? Effect.void : Effect.all(stops, { concurrency: "unbounded", discard: true }).pipe(
         Effect.timeoutTo({
           duration: STOP_WAIT,
           onSuccess: () => Effect.void,
           onTimeout: () => Effect.logWarning(`stops still running after ${Duration.format(STOP_WAIT)}; starting anyway`)
         }),
-        Effect.flatten,
-        Effect.ensuring(Deferred.succeed(gate, undefined))
-      )
+        Effect.flatten
+      )).pipe(Effect.ensuring(Deferred.succeed(gate, undefined)))
       yield* Effect.forEach(p.start, (d) => {
         if (!unsupervised.delete(d.name)) return spawn(byName.get(d.name)!, d.specKey)
         // Valid again after a boot with its record unreadable: adopt what survives of its run, as at
@@ -309,7 +312,11 @@ export const make = (input: ReconcilerConfigInput = {}) =>
       let cursor = fromRevision
       return Stream.runForEach(
         Stream.suspend(() => store.watch(cursor)),
-        (change) => Effect.sync(() => (cursor = change.revision)).pipe(Effect.zipRight(poke))
+        (change) =>
+          Effect.sync(() => (cursor = change.revision)).pipe(
+            Effect.zipRight(Effect.logDebug(`change feed: ${change._tag} at revision ${change.revision}`)),
+            Effect.zipRight(poke)
+          )
       ).pipe(
         Effect.catchAll((e) => Effect.logWarning(`change feed failed, reopening: ${e.message}`)),
         Effect.zipRight(poke),

@@ -9,8 +9,11 @@
 import { Deferred, Effect, Exit, FiberId } from "effect"
 
 export interface Permits {
-  /** Run `self` holding one permit; waiters are served in arrival order. */
-  readonly withPermit: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /**
+   * Run `self` holding one permit; waiters are served in arrival order. `onWait` runs first when
+   * no permit is free (the caller has to wait), not when one is.
+   */
+  readonly withPermit: <A, E, R>(self: Effect.Effect<A, E, R>, onWait?: Effect.Effect<void>) => Effect.Effect<A, E, R>
   /** Permits free right now (for tests and diagnostics). */
   readonly available: () => number
   /** Fibers waiting for a permit right now. */
@@ -30,33 +33,35 @@ export const makePermits = (permits: number): Effect.Effect<Permits> =>
       else Deferred.unsafeDone(next, Exit.void) // the permit passes to the next waiter
     })
 
-    const take = Effect.suspend(() => {
-      if (free > 0) {
-        free--
-        return Effect.void
-      }
-      // Check and enqueue in one synchronous step: no release can slip in between.
-      const d = Deferred.unsafeMake<void>(FiberId.none)
-      waiters.push(d)
-      return Deferred.await(d).pipe(
-        Effect.onInterrupt(() =>
-          Effect.suspend(() => {
-            const i = waiters.indexOf(d)
-            if (i >= 0) {
-              waiters.splice(i, 1)
-              return Effect.void
-            }
-            // Granted just as we were interrupted: pass the permit on.
-            return release
-          })
+    const take = (onWait: Effect.Effect<void>) =>
+      Effect.suspend(() => {
+        if (free > 0) {
+          free--
+          return Effect.void
+        }
+        // Check and enqueue in one synchronous step: no release can slip in between.
+        const d = Deferred.unsafeMake<void>(FiberId.none)
+        waiters.push(d)
+        return onWait.pipe(
+          Effect.zipRight(Deferred.await(d)),
+          Effect.onInterrupt(() =>
+            Effect.suspend(() => {
+              const i = waiters.indexOf(d)
+              if (i >= 0) {
+                waiters.splice(i, 1)
+                return Effect.void
+              }
+              // Granted just as we were interrupted: pass the permit on.
+              return release
+            })
+          )
         )
-      )
-    })
+      })
 
     return {
-      withPermit: <A, E, R>(self: Effect.Effect<A, E, R>) =>
+      withPermit: <A, E, R>(self: Effect.Effect<A, E, R>, onWait: Effect.Effect<void> = Effect.void) =>
         Effect.uninterruptibleMask((restore) =>
-          restore(take).pipe(Effect.zipRight(restore(self).pipe(Effect.ensuring(release))))
+          restore(take(onWait)).pipe(Effect.zipRight(restore(self).pipe(Effect.ensuring(release))))
         ),
       available: () => free,
       waiting: () => waiters.length

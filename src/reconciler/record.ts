@@ -30,6 +30,8 @@ export interface Recorder {
   readonly written: () => PodStatus | undefined
   /** Apply a change to the status and write it if anything changed. */
   readonly update: (f: (prev: StatusBody) => StatusBody) => Effect.Effect<void>
+  /** Apply a change without writing it: the next `update` writes it along (or `update(s => s)`). */
+  readonly stage: (f: (prev: StatusBody) => StatusBody) => Effect.Effect<void>
   readonly event: (type: PodEventType, details?: EventDetails) => Effect.Effect<void>
   /** Delete the status (the pod is gone). */
   readonly remove: Effect.Effect<void>
@@ -88,10 +90,15 @@ export const makeRecorder = (
               written = status
             })
           ),
+          Effect.tap(() => Effect.logDebug(`pod ${name}: status ${next.phase} written`)),
           Effect.catchAll((e) => Effect.logWarning(`status of pod ${name} not written: ${e.message}`))
         )
       }))
     const update = (f: (prev: StatusBody) => StatusBody) => write(f, false)
+    const stage = (f: (prev: StatusBody) => StatusBody) =>
+      lock.withPermits(1)(Effect.sync(() => {
+        current = f(current ?? seed)
+      }))
 
     const event = (type: PodEventType, details: EventDetails = {}) =>
       Effect.gen(function*() {
@@ -124,6 +131,7 @@ export const makeRecorder = (
       current: () => current,
       written: () => written,
       update,
+      stage,
       event,
       remove,
       rewrite: write((s) => s, true)

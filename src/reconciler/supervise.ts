@@ -130,6 +130,7 @@ export const supervise = (
         // The agent's boot waits for every adoption to be settled (not for the runs to end).
         yield* D.succeed(ready, undefined)
         if (h === undefined) return undefined
+        yield* Effect.logDebug(`pod ${pod.name}: ${adopted ? "adopted" : "bring-up done"}`)
         // Added after the runtime's own finalizers, so it runs before them.
         yield* Effect.addFinalizer(() =>
           env.leaving.get.pipe(Effect.flatMap((keep) => keep ? h.keepOnClose : Effect.void))
@@ -154,30 +155,41 @@ export const supervise = (
         )
       )
 
-    const start = env.startPermits.withPermit(Effect.gen(function*() {
-      yield* rec.update((s) => ({ ...notRunning(s), phase: "starting", restarts }))
-      yield* rec.event("starting")
-      return yield* env.runtime.start(pod.spec, {
-        onNotice,
-        onProgress: (p) =>
-          rec.current()?.phase === p ? Effect.void : rec.update((s) => ({ ...s, phase: p })).pipe(
-            Effect.zipRight(rec.event(p))
-          )
-      })
-    }))
+    // A staged status ("pending") is written only when the start has to wait for a permit.
+    const start = env.startPermits.withPermit(
+      Effect.gen(function*() {
+        yield* rec.update((s) => ({ ...notRunning(s), phase: "starting", restarts }))
+        yield* rec.event("starting")
+        yield* Effect.logDebug(`pod ${pod.name}: bring-up begins`)
+        return yield* env.runtime.start(pod.spec, {
+          onNotice,
+          onProgress: (p) =>
+            rec.current()?.phase === p ? Effect.void : rec.update((s) => ({ ...s, phase: p })).pipe(
+              Effect.zipRight(rec.event(p))
+            )
+        })
+      }),
+      rec.update((s) =>
+        s
+      )
+    )
 
     /** A fresh start of this spec is pending: count from zero. */
-    const pending = rec.update((s) => ({
+    const pendingBody = (s: StatusBody): StatusBody => ({
       ...notRunning(s),
       phase: "pending",
       restarts: 0,
       specRevision: pod.revision,
       specKey: podKey(pod)
-    }))
+    })
+    const pending = rec.update(pendingBody)
 
     let mode: "adopt" | "start" = "start"
     if (begin._tag === "Fresh") {
-      yield* pending
+      // Not written yet: a start that gets its permit at once writes "starting" (one status write
+      // less per start; until then readers show a declared pod without a status as pending, or the
+      // last run's status for a moment); one that has to wait writes "pending" (the permit's onWait).
+      yield* rec.stage(pendingBody)
       yield* D.succeed(ready, undefined)
     } else if (Option.isNone(prior)) {
       // No status for this revision: the spec may have changed while no agent ran. Stop whatever
@@ -196,9 +208,7 @@ export const supervise = (
       yield* D.succeed(ready, undefined)
     } else {
       mode = "adopt"
-      yield* rec.update(() =>
-        bodyOf(prior.value)
-      )
+      yield* rec.update(() => bodyOf(prior.value))
     }
 
     while (true) {

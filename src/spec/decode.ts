@@ -166,7 +166,18 @@ export const encodePod = (pod: Pod): PodInput => encodeSync(pod)
  * A stable string for a pod's spec: key order fixed, so two specs are "the same" exactly when this
  * string is. The reconciler replaces a pod whenever this changes.
  */
-export const canonicalJson = (pod: Pod): string => JSON.stringify(sortKeys(encodePod(pod)))
+export const canonicalJson = (pod: Pod): string => {
+  const hit = canonical.get(pod)
+  if (hit !== undefined) return hit
+  const key = JSON.stringify(sortKeys(encodePod(pod)))
+  canonical.set(pod, key)
+  return key
+}
+
+// A decoded pod is never mutated, and one object is asked for its key many times (the apply's
+// compare, every reconcile pass, the pod's worker): a full Schema encode each time was a large part
+// of an apply's CPU.
+const canonical = new WeakMap<Pod, string>()
 
 const sortKeys = (v: unknown): unknown => {
   if (Array.isArray(v)) return v.map(sortKeys)

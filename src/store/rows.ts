@@ -57,6 +57,32 @@ export const decodeStoredSpec = (value: unknown): Either.Either<Pod, string> =>
     (issues) => reasonOf(issues.map((i) => `${i.path || "(root)"}: ${i.message}`).join("; "))
   )
 
+/**
+ * Specs decoded lately, by their exact text: one write is read back several times (the change feed,
+ * the reconciler's list, `get` in the next apply), and a Schema decode of a spec is most of a row's
+ * cost. Equal text decodes to an equal result, so a hit is exact; the same object comes back, which
+ * also keeps `canonicalJson`'s per-object key. Bounded in bytes of text (oldest out first).
+ */
+const specCache = new Map<string, Either.Either<Pod, string>>()
+let specCacheBytes = 0
+const SPEC_CACHE_BYTES = 4 << 20
+
+const specOf = (text: string): Either.Either<Pod, string> => {
+  const hit = specCache.get(text)
+  if (hit !== undefined) return hit
+  const decoded = parseJsonText(text).pipe(Either.flatMap(decodeStoredSpec))
+  if (text.length <= SPEC_CACHE_BYTES / 16) {
+    specCache.set(text, decoded)
+    specCacheBytes += text.length
+    for (const old of specCache.keys()) {
+      if (specCacheBytes <= SPEC_CACHE_BYTES) break
+      specCache.delete(old)
+      specCacheBytes -= old.length
+    }
+  }
+  return decoded
+}
+
 const formatted = (cause: unknown): string =>
   ParseResult.isParseError(cause) ? reasonOf(ParseResult.TreeFormatter.formatErrorSync(cause)) : reasonOf(cause)
 
@@ -92,8 +118,7 @@ export const podFromRow = (row: Raw, where?: string): Either.Either<StoredPod, I
   return decodeRow(row).pipe(
     Either.mapLeft((e) => invalid(`bad columns: ${formatted(e)}`)),
     Either.flatMap((r) =>
-      parseJsonText(r.spec).pipe(
-        Either.flatMap(decodeStoredSpec),
+      specOf(r.spec).pipe(
         Either.mapLeft(invalid),
         Either.flatMap((spec) =>
           spec.name === r.name

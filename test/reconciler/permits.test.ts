@@ -76,4 +76,26 @@ describe("permits (FIFO semaphore)", () => {
       )
       assert.deepStrictEqual([done, most, permits.available(), permits.waiting()], [n, 4, 4, 0])
     }))
+
+  it.effect("onWait runs only for a caller that has to wait, before it waits", () =>
+    Effect.gen(function*() {
+      const permits = yield* makePermits(1)
+      const waited: Array<string> = []
+      const gate = yield* Deferred.make<void>()
+      const first = yield* Effect.fork(
+        permits.withPermit(Deferred.await(gate), Effect.sync(() => waited.push("first")))
+      )
+      yield* Effect.yieldNow()
+      const second = yield* Effect.fork(
+        permits.withPermit(
+          Effect.sync(() => void waited.push("second ran")),
+          Effect.sync(() => void waited.push("second"))
+        )
+      )
+      yield* Effect.yieldNow().pipe(Effect.repeatN(5))
+      assert.deepStrictEqual([waited, permits.waiting()], [["second"], 1])
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.joinAll([first, second])
+      assert.deepStrictEqual([waited, permits.available()], [["second", "second ran"], 1])
+    }))
 })

@@ -4,7 +4,8 @@ import { Context, Effect, Layer } from "effect"
 import { execFile } from "node:child_process"
 import * as path from "node:path"
 import { promisify } from "node:util"
-import { memoRows } from "../../src/store/rows.js"
+import { canonicalJson } from "../../src/spec/decode.js"
+import { encodeSpec, memoRows, podFromRow } from "../../src/store/rows.js"
 import { layerSqlite } from "../../src/store/sqlite.js"
 import { Store } from "../../src/store/Store.js"
 import { tmpDir } from "../support/tmp.js"
@@ -38,6 +39,35 @@ describe("Store (sqlite): rows behind the Store's back", () => {
     decode([{ ...a }])
     decode([{ ...a }, { ...b, body: "2" }])
     assert.deepStrictEqual(decoded, ["a", "b", "b", "b"])
+  })
+
+  it("one spec text read back several times is decoded once; other text, even a bad one, on its own", () => {
+    const row = (spec: string) => ({
+      name: "web",
+      spec,
+      spec_bytes: spec.length,
+      revision: 3,
+      created_revision: 1,
+      updated_at: 0,
+      restart_generation: 0,
+      node: null
+    })
+    const text = encodeSpec(pod("web"))
+    const first = podFromRow(row(text))
+    const again = podFromRow({ ...row(text), revision: 4 })
+    assert.isTrue(first._tag === "Right" && again._tag === "Right")
+    if (first._tag !== "Right" || again._tag !== "Right") return
+    // The same decoded spec (the feed, the reconciler's list and the next apply's get share it),
+    // so its canonical key is worked out once too; the row's own columns are its own.
+    assert.strictEqual(again.right.spec, first.right.spec)
+    assert.strictEqual(again.right.revision, 4)
+    assert.strictEqual(canonicalJson(again.right.spec), canonicalJson(pod("web")))
+    const edited = text.replace("\"busybox\"", "\"busybox:1.36\"")
+    const other = podFromRow(row(edited))
+    assert.isTrue(other._tag === "Right" && other.right.spec.containers[0]!.image === "busybox:1.36")
+    const bad = text.replace("\"containers\"", "\"containerz\"")
+    assert.strictEqual(podFromRow(row(bad))._tag, "Left")
+    assert.strictEqual(podFromRow(row(bad))._tag, "Left")
   })
 
   it.scopedLive("a status edited in place (nothing else moved) is read as it now is by the same reader", () =>
