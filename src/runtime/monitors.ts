@@ -13,6 +13,7 @@ import { capabilitiesFor, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, maskedHo
 import { busyReason, type MonitorBusy } from "./helper/errors.js"
 import { type MonitorHandle, readExitFile, startMonitor } from "./helper/monitor.js"
 import type { ExitRecord, MonitorConfig } from "./helper/schema.js"
+import type { RunLine } from "./helper/spawner.js"
 import type { PodLayout } from "./layout.js"
 import type { PreparedContainer } from "./prepare.js"
 import { type ContainerRecord, monitorAlive, stillOurs } from "./record.js"
@@ -257,6 +258,8 @@ export interface LaunchSettings {
   readonly logs: { readonly maxFileBytes: number; readonly maxFiles: number }
   /** The agent lock file (the agent's pid): the monitor reserves connection slots for it. */
   readonly agentPidFile?: string
+  /** How helper modes are started: the agent's spawner (helper/spawner.ts); absent, a direct spawn. */
+  readonly runLine?: RunLine
 }
 
 export const launch = (
@@ -284,7 +287,7 @@ export const launch = (
     // The connection lives until the undo has used it.
     const connScope = yield* Scope.make()
     const h = yield* Effect.uninterruptible(
-      startMonitor(monitorConfig(settings, pod, layout, c, procs, layout.ns), L.config).pipe(
+      startMonitor(monitorConfig(settings, pod, layout, c, procs, layout.ns), L.config, settings.runLine).pipe(
         Effect.tap((h) =>
           Scope.addFinalizer(
             scope,
