@@ -86,6 +86,7 @@ export const make = (options: RuntimeOptions = {}) =>
     const graceMs = config.reconciler.stopGracePeriodMs
     // One small helper process forks the monitors and sandboxes (far cheaper than Node spawning).
     const spawner = yield* makeSpawner
+    yield* spawner.warm
     const settings = {
       runLine: spawner.runLine,
       graceMs,

@@ -24,7 +24,9 @@ const spawners = (): Array<number> =>
     try {
       const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
       const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])
-      return ppid === process.pid && fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("spawner")
+      const state = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0]
+      return ppid === process.pid && state !== "Z" &&
+        fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("spawner")
     } catch {
       return false
     }
@@ -124,4 +126,13 @@ describe("tank-helper spawner", () => {
       }),
     20_000
   )
+
+  it.scoped("starts at the first call, or earlier when warmed (an agent does at start-up)", () =>
+    Effect.gen(function*() {
+      const before = spawners().length
+      const { warm } = yield* makeSpawner
+      assert.strictEqual(spawners().length, before)
+      yield* warm
+      assert.strictEqual(spawners().length, before + 1)
+    }))
 })

@@ -11,6 +11,7 @@
 import { Effect, Runtime, Schema } from "effect"
 import type { Scope } from "effect"
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
+import { helperPath } from "./binary.js"
 import { HelperProtocolError } from "./errors.js"
 import type { LineResult } from "./exec.js"
 import { HelperErrorInfo } from "./schema.js"
@@ -104,12 +105,17 @@ class Process {
 
 export interface Spawner {
   readonly runLine: RunLine
+  /**
+   * Start the process now (an agent does at start-up, so its first pod does not pay Node's spawn);
+   * without a built helper nothing happens here: the first call reports it.
+   */
+  readonly warm: Effect.Effect<void>
 }
 
 /**
  * A spawner for the scope's lifetime (killed when it closes; it also dies with this process),
- * started at the first call: a layer that never starts a pod never runs one. It runs the helper
- * binary the first caller names (callers resolve it with `helperPath`).
+ * started by `warm` or at the first call. It runs the helper binary `warm` found or the first
+ * caller names (callers resolve it with `helperPath`).
  */
 export const makeSpawner: Effect.Effect<Spawner, never, Scope.Scope> = Effect.gen(function*() {
   const rt = yield* Effect.runtime<never>()
@@ -124,5 +130,6 @@ export const makeSpawner: Effect.Effect<Spawner, never, Scope.Scope> = Effect.ge
       return current
     })
   const runLine: RunLine = (helper, args) => Effect.flatMap(proc(helper), (p) => p.run(args))
-  return { runLine }
+  const warm = Effect.flatMap(helperPath, proc).pipe(Effect.asVoid, Effect.orElse(() => Effect.void))
+  return { runLine, warm }
 })
