@@ -1,6 +1,7 @@
 /**
  * Bench: CLI start-up. `tank ps` as a user runs it (bin/tank, from the startup snapshot `npm run build`
- * makes; the plain bundle beside it for comparison), over a store holding `pods` pods, against Node's
+ * makes; beside it for comparison the plain bundle, and the snapshot with the line parsed by @effect/cli
+ * instead of the quick path, src/cli/quick.ts), over a store holding `pods` pods, against Node's
  * own floor (`node -e 0`) and `podman ps` (empty storage), each timed inside one shell loop. Run: `npx tsx bench/cli.ts [runs=15] [pods=20]`. `tank exec` against
  * `podman exec` is in exec.ts (it needs a running container).
  */
@@ -39,24 +40,31 @@ const program = Effect.gen(function*() {
       yield* store.put(yield* decodePod({ name: `p${i}`, containers: [{ name: "app", image: "busybox" }] }))
     }
   }))
-  // Interleaved (node, tank, plain, node, ...): a load change on the shared machine hits all three alike.
+  // Interleaved (node, tank, plain, node, ...): a load change on the shared machine hits them all alike.
   const cmds = {
     node: `${process.execPath} -e 0`,
     ps: `${cli.bin} ps --data-dir ${dataDir}`,
-    plain: `${process.execPath} ${cli.entry} ps --data-dir ${dataDir}`
+    plain: `${process.execPath} ${cli.entry} ps --data-dir ${dataDir}`,
+    parsed: `TANK_NO_QUICK=1 ${cli.bin} ps --data-dir ${dataDir}`
   }
-  const times = { node: [] as Array<number>, ps: [] as Array<number>, plain: [] as Array<number> }
+  const times = {
+    node: [] as Array<number>,
+    ps: [] as Array<number>,
+    plain: [] as Array<number>,
+    parsed: [] as Array<number>
+  }
   for (let i = 0; i < runs; i++) {
-    for (const k of ["node", "ps", "plain"] as const) times[k].push(...timeInShell("", cmds[k], 1))
+    for (const k of ["node", "ps", "plain", "parsed"] as const) times[k].push(...timeInShell("", cmds[k], 1))
   }
-  const [node, ps, plain] = [median(times.node), median(times.ps), median(times.plain)]
+  const [node, ps, plain, parsed] = [median(times.node), median(times.ps), median(times.plain), median(times.parsed)]
   let podman: number | undefined
   if (has("podman")) {
     const penv = podmanEnv(path.join(work, "podman"), "127.0.0.1:1")
     podman = median(timeInShell("", "podman ps", runs, penv))
   } else console.log("podman is not installed: its row is skipped")
   console.log(
-    `tank ps (${pods} pods): ${fmt(ps)} (plain bundle, no snapshot: ${fmt(plain)})   node -e 0: ${fmt(node)}` +
+    `tank ps (${pods} pods): ${fmt(ps)} (through @effect/cli's parser: ${fmt(parsed)}; plain bundle, no snapshot: ` +
+      `${fmt(plain)})   node -e 0: ${fmt(node)}` +
       (podman === undefined ? "" : `   podman ps: ${fmt(podman)}`)
   )
   const rows: Array<Row> = [

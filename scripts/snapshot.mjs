@@ -17,6 +17,7 @@
 // plain bundle, with the optimizing compiler.
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
+import { createRequire } from "node:module"
 import * as path from "node:path"
 
 const here = path.dirname(new URL(import.meta.url).pathname)
@@ -47,12 +48,39 @@ const nodeIdentity = () => {
 // deserialized: while building, node allows built-in modules only, so anything else (the native
 // addons, etcd3) fails the build loudly if a module evaluated here reaches for it; at run time the
 // bundle's lazy imports load them from node_modules as usual.
+//
+// One exception: better-sqlite3 (the SQLite driver) is a stand-in while building, so the module that
+// imports it (@effect/sql-sqlite-node, which most commands load) can be evaluated into the snapshot;
+// the real driver is loaded when the first database is opened, by its resolved path and with its
+// addon's path (\`nativeBinding\`: no search through the \`bindings\` package at every run). Either path
+// gone since the build (a reinstalled driver): the driver as a plain require finds it.
+const resolveFrom = (id) => {
+  try {
+    return createRequire(bundle).resolve(id)
+  } catch {
+    return undefined
+  }
+}
+const sqliteMain = resolveFrom("better-sqlite3")
+const sqliteAddon = sqliteMain && path.join(path.dirname(sqliteMain), "../build/Release/better_sqlite3.node")
 const entry = `"use strict";
 const v8 = require("node:v8")
+const fs = require("node:fs")
 const Module = require("node:module")
 const file = ${JSON.stringify(bundle)}
+const sqliteMain = ${JSON.stringify(sqliteMain ?? null)}
+const sqliteAddon = ${JSON.stringify(sqliteAddon ?? null)}
+let realSqlite
+function BetterSqlite3(filename, options) {
+  if (realSqlite === undefined) {
+    realSqlite = sqliteMain && fs.existsSync(sqliteMain) ? load(sqliteMain) : load("better-sqlite3")
+  }
+  const addon = sqliteAddon && fs.existsSync(sqliteAddon) ? { nativeBinding: sqliteAddon } : {}
+  return new realSqlite(filename, { ...addon, ...options })
+}
 let load = (id) => {
   if (id.startsWith("node:") || Module.isBuiltin(id)) return require(id)
+  if (id === "better-sqlite3") return BetterSqlite3
   throw new Error("the snapshot cannot hold " + id + " (a native or external module): import it lazily")
 }
 v8.startupSnapshot.addDeserializeCallback(() => { load = Module.createRequire(file) })

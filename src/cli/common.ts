@@ -8,17 +8,14 @@ import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
-import { Data, Effect, Option } from "effect"
+import { Effect, Option } from "effect"
 import * as path from "node:path"
 import type { TankConfigShape } from "../config/Config.js"
 import type { Store } from "../store/Store.js"
-import { write } from "./stdio.js"
+import { loadConfigAt, withStoreAt } from "./base.js"
 
-/** Exit codes: 0 ok, 1 error, 2 usage; exec passes the command's code through (125-127 like docker). */
-export const ExitCode = { ok: 0, error: 1, usage: 2 } as const
-
-/** Ends the command with `code`; `message` (if any) goes to stderr as `tank: message`. */
-export class CliExit extends Data.TaggedError("CliExit")<{ readonly code: number; readonly message?: string }> {}
+// What does not need @effect/cli lives in base.ts (the quick entry, quick.ts, loads only that).
+export { CliExit, ensureOnThisNode, err, ExitCode, loadConfigAt, out, withStoreAt } from "./base.js"
 
 export const dataDirOption = Options.text("data-dir").pipe(
   Options.withPseudoName("DIR"),
@@ -51,49 +48,15 @@ export const resolveDataDir = (own: Option.Option<string>) =>
 export const loadConfig = (
   own: Option.Option<string>
 ): Effect.Effect<TankConfigShape, unknown, Command.Command.Context<"tank">> =>
-  Effect.gen(function*() {
-    const dataDir = yield* resolveDataDir(own)
-    const Config = yield* Effect.promise(() => import("../config/Config.js"))
-    return yield* Config.load(Option.isSome(dataDir) ? { dataDir: dataDir.value } : {})
-  })
+  Effect.flatMap(resolveDataDir(own), loadConfigAt)
 
-/**
- * Run `eff` against the configured store: etcd in cluster mode (`store.etcd`, $TANK_ETCD_ENDPOINTS;
- * its client is loaded only then), else the data dir's SQLite file. Writers create the file on first
- * use (like Tank.ts does); readers (`readOnly`) of a data dir that has no store yet see an empty one
- * and create no files.
- */
+/** `withStoreAt` on the data dir from the subcommand's own `--data-dir`, else the root's. */
 export const withStore = <A, E>(
   own: Option.Option<string>,
   eff: (config: TankConfigShape) => Effect.Effect<A, E, Store>,
   options: { readonly readOnly?: boolean } = {}
 ): Effect.Effect<A, unknown, Command.Command.Context<"tank">> =>
-  Effect.gen(function*() {
-    const config = yield* loadConfig(own)
-    // The config in context too: Api.apply checks host volumes against it (allowedHostPaths).
-    const { TankConfig } = yield* Effect.promise(() => import("../config/Config.js"))
-    const run = Effect.provideService(eff(config), TankConfig, config)
-    const { storeFromConfig } = yield* Effect.promise(() => import("../store/fromConfig.js"))
-    return yield* Effect.provide(run, storeFromConfig(config, options))
-  })
-
-/**
- * Cluster mode: exec, attach, logs and stats only work on the node that runs the pod. Fails with
- * PodOnOtherNode (naming the node) for a pod bound elsewhere; a no-op without etcd.
- */
-export const ensureOnThisNode = (
-  config: TankConfigShape,
-  pods: ReadonlyArray<string>
-): Effect.Effect<void, unknown, Command.Command.Context<"tank">> =>
-  config.etcd === undefined || pods.length === 0 ? Effect.void : Effect.gen(function*() {
-    const [{ storeLayer }, NodeView, { Store }] = yield* Effect.promise(() =>
-      Promise.all([import("../store/fromConfig.js"), import("../cluster/nodeView.js"), import("../store/Store.js")])
-    )
-    yield* Effect.flatMap(
-      Store,
-      (s) => Effect.forEach(pods, (pod) => NodeView.ensureLocal(s, config.node.name, pod), { discard: true })
-    ).pipe(Effect.provide(storeLayer(config)))
-  })
+  Effect.flatMap(resolveDataDir(own), (dataDir) => withStoreAt(dataDir, eff, options))
 
 /** Examples and notes per command, printed after @effect/cli's help (its command list shows only
  * a description's first paragraph, so the examples cannot live in the description itself). */
@@ -115,10 +78,6 @@ export const describe = (
   helpExtras.set(name, text)
   return HelpDoc.p(summary)
 }
-
-/** Print a line to stdout: waits for a slow reader; fails once stdout has failed (stdio.ts). */
-export const out = (text: string) => write("stdout", text.endsWith("\n") ? text : text + "\n")
-export const err = (text: string) => write("stderr", text.endsWith("\n") ? text : text + "\n")
 
 /** `-l key=value,key!=value,key in (a,b)`: pods by their labels (src/spec/selector.ts). */
 export const selectorOption = Options.text("selector").pipe(

@@ -19,7 +19,9 @@ const warm = () =>
     import("../store/Store.js"),
     import("../spec/decode.js"),
     import("../exec/Exec.js"),
-    import("../store/fromConfig.js")
+    import("../store/fromConfig.js"),
+    // Its driver, better-sqlite3, is a stand-in in the snapshot (scripts/snapshot.mjs).
+    import("@effect/sql-sqlite-node")
   ])
 
 /** What runs while the snapshot is built (main.ts `rehearse`): no store, no native addon, no network. */

@@ -1,40 +1,17 @@
 /**
  * `tank exec [-i] [-t] [-c CONTAINER] POD -- CMD...`: run a command in a running pod (all of its
  * namespaces and cgroups, its user, env and working dir). The command's exit status is passed through;
- * failing to enter exits 125 (126 not executable, 127 not found), like docker.
+ * failing to enter exits 125 (126 not executable, 127 not found), like docker. The options and help;
+ * what it does is execRun.ts, shared with the quick entry.
  */
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { Effect, Layer, Option } from "effect"
-import { Readable } from "node:stream"
-import type { TankConfigShape } from "../config/Config.js"
-import { CliExit, dataDirOption, describe, ensureOnThisNode, loadConfig, podArg } from "./common.js"
+import { Effect } from "effect"
+import { dataDirOption, describe, podArg, resolveDataDir } from "./common.js"
+import { runExec } from "./execRun.js"
 
-/** Could not enter the pod (docker's 125). */
-export const EXIT_ENTER_FAILED = 125
-
-/** `exited n` → n, `signaled s` → 128 + s (as shells report it). */
-export const exitCodeOf = (r: { readonly exited: number } | { readonly signaled: number }) =>
-  "exited" in r ? r.exited : 128 + r.signaled
-
-/** exec/attach failures as `tank: message` and docker's codes. */
-export const enterFailure = (e: { readonly _tag: string; readonly message: string; readonly exitCode?: number }) =>
-  new CliExit({
-    code: e._tag === "EnterFailed" && e.exitCode !== undefined ? e.exitCode : EXIT_ENTER_FAILED,
-    message: e._tag === "EnterFailed" ? `exec failed: ${e.message}` : e.message
-  })
-
-/** A pod on another node (cluster mode) could not be entered from here: 125 with the node named. */
-export const otherNodeFailure = (e: unknown) =>
-  typeof e === "object" && e !== null && (e as { _tag?: unknown })._tag === "PodOnOtherNode"
-    ? new CliExit({ code: EXIT_ENTER_FAILED, message: (e as { message: string }).message })
-    : e
-
-export const withConfigLayer = async (config: TankConfigShape) => {
-  const Config = await import("../config/Config.js")
-  return Layer.succeed(Config.TankConfig, config)
-}
+export { enterFailure, EXIT_ENTER_FAILED, exitCodeOf, otherNodeFailure, withConfigLayer } from "./execRun.js"
 
 export const exec = Command.make(
   "exec",
@@ -77,28 +54,7 @@ export const exec = Command.make(
       Args.atLeast(1)
     )
   },
-  ({ command, container, dataDir, env, interactive, pod, tty, user, workdir }) =>
-    Effect.gen(function*() {
-      if (tty && !process.stdin.isTTY) {
-        return yield* new CliExit({ code: 1, message: "-t needs a terminal on stdin (drop -t to pipe)" })
-      }
-      const config = yield* loadConfig(dataDir)
-      yield* ensureOnThisNode(config, [pod]).pipe(Effect.mapError(otherNodeFailure))
-      const [Exec, configLayer] = yield* Effect.promise(() =>
-        Promise.all([import("../exec/Exec.js"), withConfigLayer(config)])
-      )
-      const result = yield* Exec.exec(pod, command, {
-        tty,
-        ...(Option.isSome(container) ? { container: container.value } : {}),
-        ...(Option.isSome(env) ? { env: Object.fromEntries(env.value) } : {}),
-        ...(Option.isSome(workdir) ? { cwd: workdir.value } : {}),
-        ...(Option.isSome(user) ? { user: user.value } : {}),
-        // Without -i the command reads EOF at once (docker's default), not our stdin.
-        ...(interactive || tty ? {} : { stdin: Readable.from([]) })
-      }).pipe(Effect.provide(configLayer), Effect.mapError(enterFailure))
-      const code = exitCodeOf(result)
-      if (code !== 0) return yield* new CliExit({ code })
-    })
+  (o) => Effect.flatMap(resolveDataDir(o.dataDir), (dataDir) => runExec({ ...o, dataDir }))
 ).pipe(Command.withDescription(describe(
   "exec",
   "Run a command in a running pod; its exit status is passed through.",

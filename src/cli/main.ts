@@ -9,14 +9,11 @@ import * as Args from "@effect/cli/Args"
 import type * as CliApp from "@effect/cli/CliApp"
 import * as Command from "@effect/cli/Command"
 import * as HelpDoc from "@effect/cli/HelpDoc"
-import * as ValidationError from "@effect/cli/ValidationError"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Terminal from "@effect/platform/Terminal"
-import { Cause, Console, Effect, Exit, Layer, Logger, Option } from "effect"
-import { printableText } from "../spec/printable.js"
+import { Console, Effect, Layer } from "effect"
 import { apply } from "./apply.js"
 import { load, save } from "./archive.js"
 import { route, treeOf } from "./argv.js"
@@ -37,12 +34,12 @@ import { network, networks, port } from "./network.js"
 import { nodes } from "./nodes.js"
 import { list, ps } from "./ps.js"
 import { pull } from "./pull.js"
+import { quickCommand } from "./quick.js"
 import { restart } from "./restart.js"
-import { withRunServices } from "./runServices.js"
+import { finish, runCommand } from "./run.js"
 import { schema } from "./schema.js"
 import { stats } from "./stats.js"
 import { status } from "./status.js"
-import { EXIT_CLOSED_PIPE, flush, guard, isOutputClosed, write } from "./stdio.js"
 import { top } from "./top.js"
 import { wait } from "./wait.js"
 import { web } from "./web.js"
@@ -170,16 +167,6 @@ const printHelpExtras = (path: string) => {
   return text ? out(text) : Effect.void
 }
 
-/** `2026-11-23T13:26:42.682Z INFO message key=value`, one line per entry, on stderr. */
-const stderrLogger = Logger.make(({ annotations, cause, date, logLevel, message }) => {
-  const text = (Array.isArray(message) ? message : [message]).map((m) => typeof m === "string" ? m : JSON.stringify(m))
-  const extra = [...annotations].map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
-  const why = Cause.isEmpty(cause) ? "" : `\n${Cause.pretty(cause)}`
-  process.stderr.write(
-    printableText(`${date.toISOString()} ${logLevel.label} ${[...text, ...extra].join(" ")}${why}\n`)
-  )
-})
-
 /**
  * @effect/cli colours its help unconditionally: plain text on pipes and with NO_COLOR; never its filler
  * (help.ts). `onHelp` hears when the text was a help page (asked, or `tank web` without its subcommand).
@@ -203,30 +190,7 @@ const plainOnPipes = (path: string, onHelp: () => void) => <A, E, R>(eff: Effect
   )
 }
 
-const messageOf = (e: unknown): string =>
-  e instanceof Error || (typeof e === "object" && e !== null && "message" in e)
-    ? String((e as { message: unknown }).message)
-    : String(e)
-
-/** The exit code of a failed command, its message (if any) written to stderr. */
-const failure = (e: unknown): Effect.Effect<number> => {
-  // The reader left (`| head`): quiet, and a success (stdio.ts).
-  if (isOutputClosed(e)) return Effect.succeed(EXIT_CLOSED_PIPE)
-  const say = (message: string | undefined, code: number) =>
-    // Messages may quote names and values from the input or the store: never raw to the terminal.
-    message
-      ? Effect.as(Effect.ignore(write("stderr", printableText(`tank: ${message}\n`))), code)
-      : Effect.succeed(code)
-  if (e instanceof CliExit) return say(e.message, e.code)
-  if (ValidationError.isValidationError(e)) return Effect.succeed(ExitCode.usage)
-  return say(messageOf(e), ExitCode.error)
-}
-
-/**
- * Errors become `tank: message` on stderr and an exit code; usage errors (already printed) exit 2.
- * Whatever the outcome, stdout and stderr are flushed before the process may exit: a command has
- * succeeded only once all of its output reached the reader.
- */
+/** What argv asks for, run by @effect/cli; its outcome as run.ts `finish` makes it. */
 const program = Effect.flatMap(routed, (r) => {
   const help = { shown: false }
   return (r._tag === "Unknown"
@@ -234,13 +198,7 @@ const program = Effect.flatMap(routed, (r) => {
     : cli([...process.argv.slice(0, 2), ...r.args]).pipe(
       Effect.zipRight(Effect.suspend(() => help.shown ? printHelpExtras(r.path) : Effect.void))
     )).pipe(
-      Effect.zipRight(flush("stdout")),
-      Effect.as(ExitCode.ok),
-      Effect.catchAll(failure),
-      Effect.tap(() => Effect.all([Effect.ignore(flush("stdout")), Effect.ignore(flush("stderr"))])),
-      Effect.flatMap((code) => code === ExitCode.ok ? Effect.void : Effect.fail(new CliExit({ code }))),
-      // Log lines go to stderr (stdout is for results); runMain's own pretty logger is disabled below.
-      Effect.provide(Logger.replace(Logger.defaultLogger, stderrLogger)),
+      finish,
       plainOnPipes(r._tag === "Run" ? r.path : "", () => (help.shown = true))
     )
 }).pipe(Effect.provide(NodeContext.layer))
@@ -274,30 +232,22 @@ const silent = (eff: Effect.Effect<void, unknown, CliApp.CliApp.Environment>) =>
  * runtime, @effect/cli's parser and help, Schema, the config, the store) start compiled.
  */
 export const rehearse = (lines: ReadonlyArray<ReadonlyArray<string>>): Effect.Effect<void> =>
-  Effect.forEach(lines, (args) => Effect.exit(silent(cli(["node", "tank", ...args]))), { discard: true }).pipe(
-    Effect.provide(rehearsalContext)
-  )
+  Effect.forEach(lines, (args) =>
+    // A quick line (quick.ts) runs both ways: its own path, and @effect/cli's that other commands share.
+    Effect.zipRight(
+      Effect.exit(quickCommand(args) ?? Effect.void),
+      Effect.exit(silent(cli(["node", "tank", ...args])))
+    ), { discard: true }).pipe(
+      Effect.provide(rehearsalContext)
+    )
 
-/** Runs the command line (process.argv); called at once, or after a startup snapshot is deserialized (snapshot.ts). */
+/**
+ * Runs the command line (process.argv); called at once, or after a startup snapshot is deserialized
+ * (entry.ts). `tank ps` and `tank exec` in their plain forms skip @effect/cli's parser (quick.ts: the
+ * same handlers, the same output and exit codes).
+ */
 export const main = () => {
-  // Write errors (EPIPE from `| head`) are recorded and reported by stdio.ts, never thrown by Node.
-  guard("stdout")
-  guard("stderr")
-
-  NodeRuntime.runMain(withRunServices(program), {
-    disableErrorReporting: true,
-    disablePrettyLogger: true,
-    teardown: (exit, onExit) => {
-      if (Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)) {
-        onExit(ExitCode.ok)
-        // exec/attach may leave stdin flowing; nothing else should keep a finished command alive.
-        setTimeout(() => process.exit(ExitCode.ok), 100).unref()
-        return
-      }
-      const failure = Cause.failureOption(exit.cause)
-      if (Option.isSome(failure) && failure.value instanceof CliExit) return onExit(failure.value.code)
-      process.stderr.write(printableText(`tank: internal error\n${Cause.pretty(exit.cause)}\n`))
-      onExit(ExitCode.error)
-    }
-  })
+  // TANK_NO_QUICK=1: every line through @effect/cli (tests and benches compare both paths).
+  const quick = process.env.TANK_NO_QUICK === "1" ? undefined : quickCommand(process.argv.slice(2))
+  runCommand(quick ?? program)
 }

@@ -1,27 +1,11 @@
 /**
- * Output formats: `-o table|wide|json|yaml|name` (and `--json`) on every listing command; the
- * machine-readable ones stable and pretty, one value per command.
+ * The `-o table|wide|json|yaml|name` option of every listing command; the formats and printers are in
+ * listing.ts (re-exported here).
  */
 import * as Options from "@effect/cli/Options"
-import { Effect, Option } from "effect"
-import { out } from "./common.js"
+import { FORMATS } from "./listing.js"
 
-export const printJson = (value: unknown) => out(JSON.stringify(value, null, 2))
-
-// yaml is CommonJS: a dynamic import in the bundle yields it as `default`.
-export const loadYaml = Effect.promise(() =>
-  import("yaml").then((m) => (m as unknown as { default?: typeof m }).default ?? m)
-)
-
-export const printYaml = (value: unknown) => Effect.flatMap(loadYaml, (YAML) => out(YAML.stringify(value)))
-
-/** Several documents as a YAML stream (`---` between), ready for `tank apply -f -`. */
-export const printYamlDocs = (values: ReadonlyArray<unknown>) =>
-  Effect.flatMap(loadYaml, (YAML) => out(values.map((v) => YAML.stringify(v)).join("---\n")))
-
-/** `-o` of every listing command (kubectl's words); `--json` stays as an alias of `-o json`. */
-export const FORMATS = ["table", "wide", "json", "yaml", "name"] as const
-export type Format = typeof FORMATS[number]
+export * from "./listing.js"
 
 export const outputOption = Options.choice("output", FORMATS).pipe(
   Options.withAlias("o"),
@@ -29,36 +13,3 @@ export const outputOption = Options.choice("output", FORMATS).pipe(
   Options.withDescription("table, wide (more columns), json, yaml, or name (one kind/name a line)."),
   Options.optional
 )
-
-/** The format asked for: `--json`, else `-o`, else the command's own default. */
-export const formatOf = (
-  o: { readonly json: boolean; readonly output: Option.Option<Format> },
-  fallback: Format = "table"
-): Format => o.json ? "json" : Option.getOrElse(o.output, () => fallback)
-
-/**
- * Print a listing in `format`: `value` for json/yaml, `names` (already `kind/name`) for name, the
- * command's own table (or its wide form) otherwise.
- */
-export const printListing = (
-  format: Format,
-  listing: {
-    readonly value: unknown
-    readonly names: ReadonlyArray<string>
-    readonly table: () => string
-    readonly wide?: () => string
-  }
-) => {
-  switch (format) {
-    case "json":
-      return printJson(listing.value)
-    case "yaml":
-      return printYaml(listing.value)
-    case "name":
-      return listing.names.length ? out(listing.names.join("\n")) : Effect.void
-    case "wide":
-      return out((listing.wide ?? listing.table)())
-    case "table":
-      return out(listing.table())
-  }
-}

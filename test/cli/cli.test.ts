@@ -8,6 +8,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Lock from "../../src/agent/lock.js"
+import { quickLine } from "../../src/cli/quick.js"
 import { buildCli, runCli, stripAnsi, tempDataDir } from "./harness.js"
 
 let cli: ReturnType<typeof buildCli>
@@ -367,5 +368,47 @@ describe("bin/tank and the startup snapshot", () => {
     } finally {
       fs.renameSync(blob + ".away", blob)
     }
+  })
+})
+
+// quick.ts: the lines it takes print and exit as through @effect/cli (TANK_NO_QUICK=1 forces that path).
+describe("the quick path of ps and exec, and @effect/cli's, print and exit alike", () => {
+  let data: ReturnType<typeof tempDataDir>
+  beforeAll(async () => {
+    data = tempDataDir()
+    const pods = [
+      { name: "web", labels: { app: "web" }, containers: [{ name: "app", image: "busybox" }] },
+      { name: "db", containers: [{ name: "a", image: "busybox" }, { name: "b", image: "busybox" }] }
+    ]
+    const r = await runCli(cli.bin, ["apply", "--data-dir", data.dir, "-f", "-"], { input: JSON.stringify(pods) })
+    expect(r.code).toBe(0)
+  })
+  afterAll(() => data?.cleanup())
+
+  // AGE moves on between two runs: "12s" and "13s" are the same table.
+  const sameAge = (s: string) => s.replace(/\b\d+[smhd]\b/g, "AGE")
+
+  it.each(([
+    ["ps"],
+    ["list"],
+    ["ps", "-o", "wide"],
+    ["ps", "-o", "json"],
+    ["ps", "-o", "yaml"],
+    ["ps", "-o", "name"],
+    ["ps", "-l", "app=web"],
+    ["ps", "-l", "app in (web"],
+    ["ps", "--data-dir", "/nonexistent/tank-quick-test"],
+    ["exec", "web", "--", "true"],
+    ["exec", "nosuchpod", "--", "true"],
+    ["exec", "-i", "-c", "nope", "web", "--", "true"],
+    ["exec", "-it", "web", "--", "sh"]
+  ] as const).map((args) => [args.join(" "), args] as const))("tank %s", async (_, args) => {
+    const line = ["--data-dir", data.dir, ...args]
+    expect(quickLine(line), "a line the quick path takes").toBeDefined()
+    const [quick, full] = await Promise.all([
+      runCli(cli.bin, line),
+      runCli(cli.bin, line, { env: { TANK_NO_QUICK: "1" } })
+    ])
+    expect({ ...quick, stdout: sameAge(quick.stdout) }).toEqual({ ...full, stdout: sameAge(full.stdout) })
   })
 })

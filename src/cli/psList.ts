@@ -1,0 +1,267 @@
+/**
+ * What `tank ps` / `tank list` does once its options are parsed: one row per pod, like `podman ps`.
+ * Free of @effect/cli: ps.ts (the full CLI's command) and quick.ts (the quick entry) both run `runPs`.
+ */
+import { Effect, Option, Stream } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { withReadiness } from "../api/readiness.js"
+import type { Pod } from "../spec/Pod.js"
+import type { PodStatus } from "../store/status.js"
+import { err, out, withStoreAt } from "./base.js"
+import { type Format, formatOf, printListing } from "./listing.js"
+import { ageSince, renderTable, shortExit } from "./table.js"
+
+const imageOf = (pod: Pod | undefined): string => {
+  const image = pod?.containers[0]?.image
+  if (image === undefined) return "-"
+  return typeof image === "string" ? image : `rootfs:${image.rootfs}`
+}
+
+/** Pods with several containers: " 1/2" = containers running / containers (kubectl's READY). */
+const ready = (s: PodStatus): string =>
+  s.containers && s.containers.length > 1 && s.phase === "running"
+    ? ` ${s.containers.filter((c) => c.state === "running").length}/${s.containers.length}`
+    : ""
+
+/**
+ * A container is ready when it runs and its readiness probe (if any) passes: "1/2". A container
+ * without the `ready` the agent writes is not ready yet (its probe has not passed since it started).
+ * The same verdict as `tank status` (src/api/readiness.ts).
+ */
+export const readyColumn = (s: PodStatus, spec: Pod | undefined): string => {
+  if (spec === undefined || s.phase !== "running") return "-"
+  const r = withReadiness(s, spec)
+  const several = r.containers !== undefined && r.containers.length > 1
+  const ready = several
+    ? spec.containers.filter((c) => r.containers!.find((x) => x.name === c.name)?.ready === true).length
+    : r.ready === true
+    ? spec.containers.length
+    : 0
+  return `${ready}/${spec.containers.length}`
+}
+
+export interface PsRow {
+  readonly status: PodStatus
+  readonly spec: Pod | undefined
+  readonly declaredAt: string | undefined
+  /** Cluster mode: the node the pod is bound to, else the node that last reported it. */
+  readonly node?: string | undefined
+  /** Declared, readable or not (a pod being torn down is not). */
+  readonly declared?: boolean
+}
+
+/** The table `tank ps` prints (pure: `now` is passed in); `cluster` adds the NODE column. */
+export const psTable = (
+  rows: ReadonlyArray<PsRow>,
+  now: number,
+  options: { readonly cluster?: boolean; readonly wide?: boolean } = {}
+): string => {
+  const header = ["NAME", "PHASE", "RESTARTS", "AGE", "IMAGE", "ADDRESSES", "HOST PID", "LAST EXIT"]
+  const body = rows.map(({ declaredAt, spec, status: s }) => [
+    s.name,
+    spec === undefined && s.phase !== "stopping" && s.phase !== "invalid" && s.phase !== "terminating"
+      ? `${s.phase} (deleted)`
+      : `${s.phase}${ready(s)}`,
+    String(s.restarts),
+    ageSince(s.startedAt ?? declaredAt, now),
+    imageOf(spec) + ((spec?.containers.length ?? 0) > 1 ? ` (+${spec!.containers.length - 1})` : ""),
+    s.addresses?.length ? s.addresses.join(",") : "-",
+    s.hostPid !== undefined ? String(s.hostPid) : "-",
+    shortExit(s.lastExit)
+  ])
+  // Published ports only when some pod has them (`18080->8080/tcp`), so other listings stay as they were.
+  const ports = rows.map(({ spec }) =>
+    typeof spec?.network === "object"
+      ? (spec.network.ports ?? []).map((p) =>
+        `${p.hostIP ? `${p.hostIP}:` : ""}${p.hostPort}->${p.containerPort}/${p.protocol}`
+      )
+        .join(",")
+      : ""
+  )
+  if (ports.some((p) => p !== "")) {
+    header.splice(6, 0, "PORTS")
+    body.forEach((r, i) => r.splice(6, 0, ports[i] || "-"))
+  }
+  // READY (kubectl's: ready containers / containers) only when some pod has a readiness probe.
+  if (rows.some(({ spec }) => spec?.containers.some((c) => c.readinessProbe !== undefined))) {
+    header.splice(2, 0, "READY")
+    body.forEach((r, i) => r.splice(2, 0, readyColumn(rows[i]!.status, rows[i]!.spec)))
+  }
+  if (options.wide) {
+    // -o wide: what the pod is labelled, and why it is in its phase.
+    header.push("LABELS", "REASON")
+    body.forEach((r, i) => {
+      const { spec, status } = rows[i]!
+      r.push(
+        Object.entries(spec?.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(",") || "-",
+        status.reason ?? "-"
+      )
+    })
+  }
+  if (!options.cluster) return renderTable(header, body)
+  // NODE after PHASE: where a pod runs matters more than its image in a cluster.
+  return renderTable(
+    [...header.slice(0, 2), "NODE", ...header.slice(2)],
+    body.map((r, i) => [...r.slice(0, 2), rows[i]!.node ?? "-", ...r.slice(2)])
+  )
+}
+
+/** The rows, and the unreadable records behind rows in phase "invalid" (reported on stderr). */
+export const loadReport = Effect.gen(function*() {
+  const [{ statusReport }, { Store }] = yield* Effect.promise(() =>
+    Promise.all([import("../api/Api.js"), import("../store/Store.js")])
+  )
+  const store = yield* Store
+  const [{ invalid, statuses }, { invalid: badPods, pods }] = yield* Effect.all([statusReport, store.list])
+  const byName = new Map(pods.map((p) => [p.name, p]))
+  const badNode = new Map(badPods.map((r) => [r.key, r.node ?? undefined]))
+  const rows = statuses.map((status): PsRow => {
+    const stored = byName.get(status.name)
+    return {
+      status,
+      spec: stored?.spec,
+      declaredAt: stored ? new Date(stored.updatedAt).toISOString() : undefined,
+      // An unschedulable pod is where it is bound (a reschedulable one stranded on its dead node) or
+      // nowhere: never the node it names but cannot have.
+      node: stored?.node ?? badNode.get(status.name) ?? (status.phase === "unschedulable" ? undefined : status.node),
+      declared: stored !== undefined || badNode.has(status.name)
+    }
+  })
+  return { rows, invalid }
+})
+
+/**
+ * Unreadable records are reported, never fatal: each on stderr with its key and reason; the listing
+ * goes on and the command exits 0 (`tank doctor` exits 1 while any remain, for scripts to check).
+ */
+export const warnInvalid = (records: ReadonlyArray<{ readonly message: string }>) =>
+  Effect.forEach(records, (r) => err(`tank: warning: ${r.message} (see tank doctor)`), { discard: true })
+
+/** The pid in `<dataDir>/agent.lock` if that process still lives (a cheap probe: no flock here). */
+const liveAgentPid = (dir: string): number | undefined => {
+  try {
+    const pid = Number(fs.readFileSync(path.join(dir, "agent.lock"), "utf8").trim())
+    return Number.isInteger(pid) && pid > 0 && fs.existsSync(`/proc/${pid}`) ? pid : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * `ps -w`: after the table, one line per change as the store's event feed reports it (a row as in
+ * the table, without the header; `NAME removed` when a pod is gone); with --json one object a line.
+ * Changes already shown by the table are not printed again.
+ */
+const follow = (
+  shownRows: ReadonlyArray<PsRow>,
+  json: boolean,
+  cluster: boolean,
+  keep: (spec: Pod | undefined) => boolean
+) =>
+  Effect.gen(function*() {
+    const [{ keyOf, watch }, { Store }] = yield* Effect.promise(() =>
+      Promise.all([import("../api/watch.js"), import("../store/Store.js")])
+    )
+    const store = yield* Store
+    const last = new Map(shownRows.map((r) => [r.status.name, keyOf(r.status)]))
+    const shown = new Set(shownRows.map((r) => r.status.name))
+    yield* watch().pipe(
+      Stream.filter((c) => {
+        const key = keyOf(c._tag === "Updated" ? c.status : undefined)
+        if ((last.get(c.name) ?? "") === key) return false
+        last.set(c.name, key)
+        return true
+      }),
+      Stream.runForEach((c) =>
+        Effect.gen(function*() {
+          if (c._tag === "Removed") {
+            // Only pods this listing showed (a selector cannot be checked on a pod that is gone).
+            if (!shown.has(c.name)) return
+            return yield* out(json ? JSON.stringify({ name: c.name, removed: true }) : `${c.name}   removed`)
+          }
+          const stored = yield* store.get(c.name).pipe(Effect.option, Effect.map(Option.flatten))
+          const spec = Option.getOrUndefined(stored)
+          if (!keep(spec?.spec) && !shown.has(c.name)) return
+          shown.add(c.name)
+          if (json) return yield* out(JSON.stringify({ ...c.status, image: imageOf(spec?.spec) }))
+          const row: PsRow = {
+            status: c.status,
+            spec: spec?.spec,
+            declaredAt: spec ? new Date(spec.updatedAt).toISOString() : undefined,
+            node: spec?.node ?? c.status.node
+          }
+          // The row without its header line.
+          yield* out(psTable([row], Date.now(), { cluster }).split("\n").slice(1).join("\n"))
+        })
+      )
+    )
+  })
+
+/** Rows whose pod's labels match `-l` (a pod being torn down has no spec, so no labels). */
+const bySelector = (selector: Option.Option<string>) =>
+  Effect.gen(function*() {
+    if (Option.isNone(selector)) return () => true
+    const { matches, parseSelector } = yield* Effect.promise(() => import("../spec/selector.js"))
+    const sel = yield* parseSelector(selector.value)
+    return (spec: Pod | undefined) => spec !== undefined && matches(sel, spec.labels)
+  })
+
+/** The options of `tank ps`, the data dir already resolved (absolute; none: the config's default). */
+export interface PsOptions {
+  readonly dataDir: Option.Option<string>
+  readonly json: boolean
+  readonly output: Option.Option<Format>
+  readonly quiet: boolean
+  readonly selector: Option.Option<string>
+  readonly watch: boolean
+}
+
+export const runPs = (
+  { dataDir, json: jsonFlag, output, quiet, selector, watch }: PsOptions
+) => {
+  const format = quiet ? "name" : formatOf({ json: jsonFlag, output })
+  const json = format === "json" || format === "yaml"
+  return (
+    withStoreAt(
+      dataDir,
+      (config) =>
+        Effect.gen(function*() {
+          const keep = yield* bySelector(selector)
+          const { invalid, rows } = yield* loadReport
+          return { rows: rows.filter((r) => keep(r.spec)), invalid, dir: config.dataDir, config, keep }
+        }),
+      { readOnly: true }
+    )
+      .pipe(
+        Effect.tap(({ invalid }) => warnInvalid(invalid)),
+        Effect.tap(({ config, dir, rows }) =>
+          // Statuses are only as fresh as the agent that writes them: say so when none is running.
+          // (In cluster mode the agents are elsewhere: `tank nodes` shows which are ready.)
+          rows.length > 0 && config.etcd === undefined && liveAgentPid(dir) === undefined
+            ? err(`tank: warning: no agent is running for ${dir}; statuses may be stale (start one: tank daemon)`)
+            : Effect.void
+        ),
+        Effect.tap(({ config, rows }) =>
+          printListing(format, {
+            value: rows.map((r) => ({
+              ...r.status,
+              ...(config.etcd && r.node !== undefined ? { node: r.node } : {}),
+              image: imageOf(r.spec),
+              ...(r.spec?.labels ? { labels: r.spec.labels } : {}),
+              declared: r.declared ?? r.spec !== undefined
+            })),
+            // -q: bare names, for `xargs`; -o name: kubectl's kind/name.
+            names: rows.map((r) => quiet ? r.status.name : `pod/${r.status.name}`),
+            table: () => psTable(rows, Date.now(), { cluster: config.etcd !== undefined }),
+            wide: () => psTable(rows, Date.now(), { cluster: config.etcd !== undefined, wide: true })
+          })
+        ),
+        Effect.flatMap(({ config, keep, rows }) =>
+          watch
+            ? withStoreAt(dataDir, () => follow(rows, json, config.etcd !== undefined, keep))
+            : Effect.void
+        )
+      )
+  )
+}
