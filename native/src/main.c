@@ -8,10 +8,13 @@
 #include "monitor.h"
 #include "sandbox.h"
 #include "seccomp.h"
+#include "spawner.h"
 
 int
 main (int argc, char **argv)
 {
+  if (argc >= 2 && strcmp (argv[1], "spawner") == 0)
+    return spawner_main (argv[0]);
   if (argc >= 2 && strcmp (argv[1], "monitor") == 0)
     return monitor_main (argc - 1, argv + 1);
   if (argc >= 2 && strcmp (argv[1], "enter") == 0)
@@ -29,6 +32,6 @@ main (int argc, char **argv)
       printf ("{\"protocol\":%d}\n", PROTOCOL_VERSION);
       return 0;
     }
-  fprintf (stderr, "usage: tank-helper monitor|enter|sandbox|sandbox-remove|seccomp-compile|cgroup-devices|version ...\n");
+  fprintf (stderr, "usage: tank-helper monitor|enter|sandbox|sandbox-remove|seccomp-compile|cgroup-devices|spawner|version ...\n");
   return 2;
 }

@@ -30,6 +30,7 @@ import { initPathCandidate } from "./helper/binary.js"
 import type { MonitorClient } from "./helper/client.js"
 import { readExitFile } from "./helper/monitor.js"
 import type { ExitRecord } from "./helper/schema.js"
+import { makeSpawner } from "./helper/spawner.js"
 import { agentLockFile, cgroupName, type PodLayout, podLayout, socketDir } from "./layout.js"
 import {
   connectAgent,
@@ -83,7 +84,11 @@ export const make = (options: RuntimeOptions = {}) =>
     const podNetworks = Option.getOrElse(yield* Effect.serviceOption(PodNetworks), () => staticOnly(network))
     const dataDir = config.dataDir
     const graceMs = config.reconciler.stopGracePeriodMs
+    // One small helper process forks the monitors and sandboxes (far cheaper than Node spawning).
+    const spawner = yield* makeSpawner
+    yield* spawner.warm
     const settings = {
+      runLine: spawner.runLine,
       graceMs,
       logs: config.logs,
       agentPidFile: agentLockFile(dataDir),
@@ -475,4 +480,4 @@ export const make = (options: RuntimeOptions = {}) =>
     return Runtime.of({ start, adopt, leftovers, sweep, purge } satisfies RuntimeService)
   })
 
-export const layer = (options?: RuntimeOptions) => Layer.effect(Runtime, make(options))
+export const layer = (options?: RuntimeOptions) => Layer.scoped(Runtime, make(options))

@@ -13,10 +13,12 @@ import { capabilitiesFor, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, maskedHo
 import { busyReason, type MonitorBusy } from "./helper/errors.js"
 import { type MonitorHandle, readExitFile, startMonitor } from "./helper/monitor.js"
 import type { ExitRecord, MonitorConfig } from "./helper/schema.js"
+import type { RunLine } from "./helper/spawner.js"
 import type { PodLayout } from "./layout.js"
 import type { PreparedContainer } from "./prepare.js"
 import { type ContainerRecord, monitorAlive, stillOurs } from "./record.js"
 import { SetupFailed } from "./Runtime.js"
+import { signalDropped } from "./signalFate.js"
 
 export const step = (pod: string, name: string) => (e: unknown) =>
   e instanceof SetupFailed ? e : new SetupFailed({
@@ -123,11 +125,25 @@ const monitorGone = (ref: MonitorRef) =>
     (gone) => gone ? Effect.void : Effect.logWarning(`monitor ${ref.monitorPid} of container ${ref.name} did not exit`)
   )
 
+const readProc = (file: string): string | undefined => {
+  try {
+    return fs.readFileSync(file, "utf8")
+  } catch {
+    return undefined
+  }
+}
+
+/** The workload (PID 1 of its pid namespace) dropped `sig`: no handler, not blocked, not pending. */
+const dropped = (pid: number, sig: number) =>
+  signalDropped(readProc(`/proc/${pid}/status`), readProc(`/proc/${pid}/syscall`), sig)
+
 /**
  * The monitor lives but cannot be talked to (every slot held even after retries, its socket file
- * removed by someone): stop the workload by signals under the same grace (it is PID 1 of its pid
- * namespace, so SIGTERM without a handler does nothing and SIGKILL follows), then release the
+ * removed by someone): stop the workload by signals under the same grace, then release the
  * lingering monitor with SIGTERM (PROTOCOL.md §3). Never leaves a workload without its monitor.
+ * As the monitor does: when the workload dropped the signal (PID 1 without a handler for it, a
+ * plain `sleep`), the SIGKILL follows at once instead of after the grace; each poll looks again
+ * (a blocked signal may still be taken, or dropped when it is unblocked).
  */
 const stopUnreachable = (defaultGraceMs: number, ref: MonitorRef, why: string) =>
   Effect.gen(function*() {
@@ -137,7 +153,8 @@ const stopUnreachable = (defaultGraceMs: number, ref: MonitorRef, why: string) =
         `stopping its workload ${ref.pid} by signal`
     )
     if (stillOurs(ref)) yield* signal(ref.pid, stop.signal)
-    if (!(yield* within(stop.graceMs, () => !stillOurs(ref)))) yield* signal(ref.pid, "SIGKILL")
+    yield* within(stop.graceMs, () => !stillOurs(ref) || dropped(ref.pid, stop.signal))
+    if (stillOurs(ref)) yield* signal(ref.pid, "SIGKILL")
     // The monitor reaps the workload and writes the exit file; a SIGTERM then lets it go.
     yield* within(5_000, () => fs.existsSync(ref.exitPath) || !monitorAlive(ref))
     yield* signal(ref.monitorPid, "SIGTERM").pipe(Effect.when(() => monitorAlive(ref)))
@@ -257,6 +274,8 @@ export interface LaunchSettings {
   readonly logs: { readonly maxFileBytes: number; readonly maxFiles: number }
   /** The agent lock file (the agent's pid): the monitor reserves connection slots for it. */
   readonly agentPidFile?: string
+  /** How helper modes are started: the agent's spawner (helper/spawner.ts); absent, a direct spawn. */
+  readonly runLine?: RunLine
 }
 
 export const launch = (
@@ -284,7 +303,7 @@ export const launch = (
     // The connection lives until the undo has used it.
     const connScope = yield* Scope.make()
     const h = yield* Effect.uninterruptible(
-      startMonitor(monitorConfig(settings, pod, layout, c, procs, layout.ns), L.config).pipe(
+      startMonitor(monitorConfig(settings, pod, layout, c, procs, layout.ns), L.config, settings.runLine).pipe(
         Effect.tap((h) =>
           Scope.addFinalizer(
             scope,

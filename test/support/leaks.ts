@@ -64,6 +64,15 @@ const cmdline = (pid: string): string | undefined => {
   }
 }
 
+const parentOf = (pid: string): number | undefined => {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])
+  } catch {
+    return undefined
+  }
+}
+
 const isAlive = (pid: number): boolean => {
   try {
     // A zombie still has a /proc entry; only count running or sleeping processes.
@@ -79,6 +88,9 @@ export const markedProcesses = (markers: ReadonlyArray<string>, pids: ReadonlyAr
   for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
     if (Number(pid) === process.pid) continue
     const c = cmdline(pid)
+    // This process's own Runtime's spawner (helper/spawner.ts) lives as long as its layer, and
+    // dies with this process (PDEATHSIG): not a pod's leftover.
+    if (c !== undefined && / spawner$/.test(c) && parentOf(pid) === process.pid) continue
     if (c && markers.some((m) => c.includes(m)) && isAlive(Number(pid))) out.push(`${pid} ${c}`)
   }
   for (const pid of pids) if (isAlive(pid)) out.push(`${pid} ${cmdline(String(pid)) ?? "?"}`)

@@ -9,6 +9,7 @@ import { helperPath } from "./binary.js"
 import { type HelperNotBuilt, type HelperProtocolError, MonitorSetupFailed } from "./errors.js"
 import { decodeLine, runForLine } from "./exec.js"
 import { ExitRecord, MonitorConfig, MonitorReady } from "./schema.js"
+import type { RunLine } from "./spawner.js"
 
 export interface MonitorHandle {
   readonly monitorPid: number
@@ -26,11 +27,13 @@ export interface MonitorHandle {
 /**
  * Validate and write the config (mode 0600) to `configPath`, start the monitor, wait for ready.
  * Fails with MonitorSetupFailed (step + errno) when the config, socket, namespaces, clone or cgroup
- * placement fail; nothing is left running then (the config file is the caller's).
+ * placement fail; nothing is left running then (the config file is the caller's). `run` starts the
+ * helper: a direct spawn by default, the agent's spawner (spawner.ts) when it has one.
  */
 export const startMonitor = (
   config: MonitorConfig,
-  configPath: string
+  configPath: string,
+  run: RunLine = runForLine
 ): Effect.Effect<MonitorHandle, HelperNotBuilt | HelperProtocolError | MonitorSetupFailed> =>
   Effect.gen(function*() {
     const helper = yield* helperPath
@@ -49,7 +52,7 @@ export const startMonitor = (
         })
       }
     })
-    const line = yield* runForLine(helper, ["monitor", "--config", configPath])
+    const line = yield* run(helper, ["monitor", "--config", configPath])
     const ready = yield* decodeLine(MonitorReady, "monitor ready line", line)
     return {
       monitorPid: ready.monitorPid,

@@ -7,6 +7,7 @@ import { helperPath } from "./binary.js"
 import type { HelperNotBuilt, HelperProtocolError, MonitorSetupFailed } from "./errors.js"
 import { decodeLine, runForLine } from "./exec.js"
 import { SandboxResult } from "./schema.js"
+import type { RunLine } from "./spawner.js"
 
 export interface SandboxOptions {
   readonly dir: string
@@ -35,12 +36,12 @@ export const sandboxArgs = (o: SandboxOptions): ReadonlyArray<string> => [
 ]
 
 export const sandbox = (
-  o: SandboxOptions
+  o: SandboxOptions,
+  run: RunLine = runForLine
 ): Effect.Effect<SandboxResult, HelperNotBuilt | HelperProtocolError | MonitorSetupFailed> =>
   Effect.flatMap(
     helperPath,
-    (helper) =>
-      runForLine(helper, sandboxArgs(o)).pipe(Effect.flatMap((r) => decodeLine(SandboxResult, "sandbox result", r)))
+    (helper) => run(helper, sandboxArgs(o)).pipe(Effect.flatMap((r) => decodeLine(SandboxResult, "sandbox result", r)))
   )
 
 /** Unmount the pins and remove `dir`; idempotent (a missing sandbox is fine). */

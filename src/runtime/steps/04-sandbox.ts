@@ -22,7 +22,7 @@ export const sandbox: Step<"sandbox"> = {
         ipc: true,
         hostname: run.pod.hostname ?? run.pod.name,
         ...(run.live.ids ? { userns: run.live.ids } : {})
-      }).pipe(
+      }, run.deps.settings.runLine).pipe(
         Effect.map((sb) => ({ dir: sb.dir, ...(sb.net ? { net: sb.net } : {}) })),
         Effect.mapError(step(run.pod.name, "sandbox"))
       )

@@ -1,0 +1,299 @@
+/* `tank-helper spawner`: a small long-lived process the agent keeps, which runs the one-shot modes
+ * (monitor, sandbox, ...) for it: fork of this ~1 MB process + execve of the helper, ~1.2 ms; Node
+ * spawning the helper itself forks the whole agent (page tables of ~250 MB): ~20 ms on a busy
+ * 2-core VM, twice per pod start. The child execs rather than calling the mode in the fork (0.5 ms
+ * less): a monitor then is a plain `tank-helper monitor --config FILE` process (its command line
+ * is how an agent finds a monitor it started but did not record) in a fresh address space.
+ * PROTOCOL.md §14.
+ *
+ * Requests on fd 0, one JSON line each: {"id":N,"argv":["sandbox","--dir",...]}. Replies on fd 1,
+ * one line each, in completion order: {"id":N,"status":S|null,"signal":G|null,"out":"..."} — the
+ * child's whole stdout (at most OUT_MAX bytes kept) once it has exited. A request that cannot be
+ * run gets {"id":N,"error":{step,errno,message}} (id -1 when the line had none). EOF on fd 0: the
+ * spawner exits at once; children still running go on by themselves (a monitor always does). */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+
+#include "json.h"
+#include "spawner.h"
+#include "util.h"
+
+#define OUT_MAX (256 * 1024)
+#define REQ_MAX (1024 * 1024)
+
+typedef struct {
+  int64_t id;
+  pid_t pid; /* 0 once reaped */
+  int out_fd; /* -1 once closed */
+  int wstatus;
+  tbuf_t out;
+} job_t;
+
+typedef struct {
+  job_t *jobs;
+  size_t n, cap;
+} jobs_t;
+
+/* Only the modes whose whole answer is their stdout: `enter` relays a terminal, the spawner is one. */
+static bool
+allowed_mode (const char *m)
+{
+  static const char *const modes[]
+      = { "monitor", "sandbox", "sandbox-remove", "seccomp-compile", "cgroup-devices", "version", NULL };
+  for (size_t k = 0; modes[k]; k++)
+    if (strcmp (m, modes[k]) == 0)
+      return true;
+  return false;
+}
+
+static void
+reply_error (int64_t id, const tank_err_t *err)
+{
+  cleanup_buf tbuf_t b = { 0 };
+  buf_printf (&b, "{\"id\":%lld,\"error\":", (long long) id);
+  json_write_error (&b, err);
+  buf_puts (&b, "}\n");
+  write_all (1, b.data, b.len);
+}
+
+static void
+reply_done (job_t *j)
+{
+  cleanup_buf tbuf_t b = { 0 };
+  buf_printf (&b, "{\"id\":%lld,", (long long) j->id);
+  if (WIFEXITED (j->wstatus))
+    buf_printf (&b, "\"status\":%d,\"signal\":null,", WEXITSTATUS (j->wstatus));
+  else
+    buf_printf (&b, "\"status\":null,\"signal\":%d,", WTERMSIG (j->wstatus));
+  buf_puts (&b, "\"out\":");
+  json_write_strn (&b, j->out.data ? j->out.data : "", j->out.len);
+  buf_puts (&b, "}\n");
+  write_all (1, b.data, b.len);
+}
+
+/* In the child: default signals, nothing blocked, stdin /dev/null, stdout the reply pipe, stderr
+ * the spawner's, no other descriptor of the spawner's; then the helper itself (the same binary as
+ * this process, also when the file was replaced since). */
+static void __attribute__ ((noreturn))
+run_child (int out_fd, char **argv)
+{
+  sigset_t none;
+  sigemptyset (&none);
+  signal (SIGPIPE, SIG_DFL);
+  sigprocmask (SIG_SETMASK, &none, NULL);
+  int devnull = open ("/dev/null", O_RDONLY);
+  if (devnull < 0 || dup2 (devnull, 0) < 0 || dup2 (out_fd, 1) < 0)
+    _exit (125);
+  close_range (3, ~0U, 0);
+  execv ("/proc/self/exe", argv);
+  tank_err_t err;
+  tank_error (&err, errno, "spawn", "execve /proc/self/exe");
+  tank_error_print (1, &err);
+  _exit (125);
+}
+
+static int
+start_job (jobs_t *js, const char *self, const char *line, size_t len)
+{
+  tank_err_t err = { 0 };
+  cleanup_json jval_t *req = json_parse (line, len, &err);
+  int64_t id = -1;
+  bool present = false;
+  if (req == NULL)
+    return reply_error (-1, &err), 0;
+  if (req->type != J_OBJ || json_int (req, "id", &id, &present) < 0 || !present)
+    {
+      tank_error (&err, EINVAL, "request", "a request needs an integer `id`");
+      return reply_error (-1, &err), 0;
+    }
+  const jval_t *a = json_get (req, "argv");
+  if (a == NULL || a->type != J_ARR || a->len == 0 || a->len > 4096)
+    {
+      tank_error (&err, EINVAL, "request", "`argv` must be a non-empty array of strings");
+      return reply_error (id, &err), 0;
+    }
+  cleanup_free char **argv = calloc (a->len + 2, sizeof *argv);
+  if (argv == NULL)
+    return tank_error (&err, ENOMEM, "request", "argv"), reply_error (id, &err), 0;
+  argv[0] = (char *) self;
+  for (size_t k = 0; k < a->len; k++)
+    {
+      if (a->items[k]->type != J_STR)
+        {
+          tank_error (&err, EINVAL, "request", "`argv[%zu]` is not a string", k);
+          return reply_error (id, &err), 0;
+        }
+      argv[k + 1] = a->items[k]->s;
+    }
+  if (!allowed_mode (argv[1]))
+    {
+      tank_error (&err, EINVAL, "request", "mode `%.64s` cannot run under the spawner", argv[1]);
+      return reply_error (id, &err), 0;
+    }
+  int p[2];
+  if (pipe2 (p, O_CLOEXEC) < 0)
+    return tank_error (&err, errno, "spawn", "pipe"), reply_error (id, &err), 0;
+  if (js->n == js->cap)
+    {
+      size_t cap = js->cap ? js->cap * 2 : 16;
+      job_t *n = realloc (js->jobs, cap * sizeof *n);
+      if (n == NULL)
+        {
+          close (p[0]);
+          close (p[1]);
+          return tank_error (&err, ENOMEM, "spawn", "jobs"), reply_error (id, &err), 0;
+        }
+      js->jobs = n;
+      js->cap = cap;
+    }
+  pid_t pid = fork ();
+  if (pid < 0)
+    {
+      int e = errno;
+      close (p[0]);
+      close (p[1]);
+      return tank_error (&err, e, "spawn", "fork"), reply_error (id, &err), 0;
+    }
+  if (pid == 0)
+    run_child (p[1], argv);
+  close (p[1]);
+  set_nonblock (p[0]);
+  js->jobs[js->n++] = (job_t) { .id = id, .pid = pid, .out_fd = p[0], .wstatus = 0, .out = { 0 } };
+  return 0;
+}
+
+/* Read what the child wrote so far (a full buffer is read on; bytes beyond OUT_MAX are dropped). */
+static void
+drain (job_t *j)
+{
+  char chunk[8192];
+  for (;;)
+    {
+      ssize_t r = read (j->out_fd, chunk, sizeof chunk);
+      if (r > 0)
+        {
+          if (j->out.len < OUT_MAX)
+            buf_append (&j->out, chunk, (size_t) r);
+          continue;
+        }
+      if (r < 0 && errno == EINTR)
+        continue;
+      if (r == 0)
+        {
+          close (j->out_fd);
+          j->out_fd = -1;
+        }
+      return;
+    }
+}
+
+/* A job is answered once its child is reaped: what it wrote before exiting is in the pipe (a
+ * monitor's daemon never writes there; it may still hold the pipe, so EOF is not waited for). */
+static void
+reap (jobs_t *js)
+{
+  int st;
+  pid_t pid;
+  while ((pid = waitpid (-1, &st, WNOHANG)) > 0)
+    for (size_t k = 0; k < js->n; k++)
+      if (js->jobs[k].pid == pid)
+        {
+          job_t *j = &js->jobs[k];
+          j->wstatus = st;
+          if (j->out_fd >= 0)
+            {
+              drain (j);
+              if (j->out_fd >= 0)
+                close (j->out_fd);
+            }
+          reply_done (j);
+          buf_free (&j->out);
+          js->jobs[k] = js->jobs[--js->n];
+          break;
+        }
+}
+
+/* `self`: argv[0] of the children, the path the agent started us by (what it would have spawned). */
+int
+spawner_main (const char *self)
+{
+  /* The agent's helper: dies with it (children already forked are unaffected: fork clears this). */
+  prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  close_range (3, ~0U, 0);
+  signal (SIGPIPE, SIG_IGN);
+  sigset_t set;
+  sigemptyset (&set);
+  sigaddset (&set, SIGCHLD);
+  sigprocmask (SIG_BLOCK, &set, NULL);
+  int sfd = signalfd (-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (sfd < 0)
+    return 1;
+  set_nonblock (0);
+  jobs_t js = { 0 };
+  cleanup_buf tbuf_t in = { 0 };
+  cleanup_free struct pollfd *pf = NULL;
+  size_t pf_cap = 0;
+  for (;;)
+    {
+      if (pf_cap < js.n + 2)
+        {
+          pf_cap = js.n + 18;
+          struct pollfd *n = realloc (pf, pf_cap * sizeof *n);
+          if (n == NULL)
+            return 1;
+          pf = n;
+        }
+      pf[0] = (struct pollfd) { .fd = 0, .events = POLLIN };
+      pf[1] = (struct pollfd) { .fd = sfd, .events = POLLIN };
+      size_t np = 2;
+      for (size_t k = 0; k < js.n; k++)
+        if (js.jobs[k].out_fd >= 0)
+          pf[np++] = (struct pollfd) { .fd = js.jobs[k].out_fd, .events = POLLIN };
+      if (poll (pf, np, -1) < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          return 1;
+        }
+      for (size_t k = 0; k < js.n; k++)
+        if (js.jobs[k].out_fd >= 0)
+          drain (&js.jobs[k]);
+      if (pf[1].revents)
+        {
+          struct signalfd_siginfo si;
+          while (read (sfd, &si, sizeof si) > 0)
+            ;
+          reap (&js);
+        }
+      if (pf[0].revents)
+        {
+          char chunk[8192];
+          ssize_t r = read (0, chunk, sizeof chunk);
+          if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
+            return 0;
+          if (r > 0)
+            buf_append (&in, chunk, (size_t) r);
+          char *nl;
+          while (in.len > 0 && (nl = memchr (in.data, '\n', in.len)) != NULL)
+            {
+              size_t n = (size_t) (nl - in.data);
+              start_job (&js, self, in.data, n);
+              buf_consume (&in, n + 1);
+            }
+          if (in.len > REQ_MAX)
+            {
+              tank_err_t err;
+              tank_error (&err, E2BIG, "request", "a request line longer than %d bytes", REQ_MAX);
+              reply_error (-1, &err);
+              return 1;
+            }
+        }
+    }
+}
