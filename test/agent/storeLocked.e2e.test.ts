@@ -120,9 +120,18 @@ describe("the store file locked by another writer for 10 s (root)", () => {
           JSON.stringify(es.map((e) => [e.at, e.type]))
         // The flapping pod's worker was held on a write by the lock (its exit, or its restart's
         // status): what it had to record landed as soon as the lock went, not dropped.
-        const held = yield* flappy
+        // Polled until the window's end: a check made once, a second after the release, could come
+        // before a write that still lands within it (the worker retries every ≤ 200 ms).
+        const inWindow = (es: ReadonlyArray<{ readonly at: string }>) =>
+          es.some((e) => Date.parse(e.at) >= releasedAt - 200 && Date.parse(e.at) < releasedAt + 3000)
+        const held = yield* until(
+          "flappy's held write",
+          flappy,
+          (es) => inWindow(es) || Date.now() > releasedAt + 3500,
+          10_000
+        )
         assert.isTrue(
-          held.some((e) => Date.parse(e.at) >= releasedAt - 200 && Date.parse(e.at) < releasedAt + 3000),
+          inWindow(held),
           `flappy's held write recorded right after the lock (${releasedAt}): ${seen(held)}`
         )
         // And it flaps on: an exit after the lock.
