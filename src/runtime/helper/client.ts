@@ -14,6 +14,7 @@ import {
   MonitorSetupFailed
 } from "./errors.js"
 import { greeting } from "./greeting.js"
+import { lineSplitter } from "./lines.js"
 import { type ExitRecord, type Hello, type MonitorState, Reply } from "./schema.js"
 import { openSocket } from "./socket.js"
 
@@ -48,7 +49,7 @@ interface Pending {
 }
 
 class Connection {
-  private buf = ""
+  private readonly lines = lineSplitter()
   private nextId = 1
   private readonly pending = new Map<number, Pending>()
   private closedReason: string | undefined
@@ -70,11 +71,7 @@ class Connection {
   }
 
   private data(d: string) {
-    this.buf += d
-    let nl: number
-    while ((nl = this.buf.indexOf("\n")) >= 0) {
-      const line = this.buf.slice(0, nl)
-      this.buf = this.buf.slice(nl + 1)
+    for (const line of this.lines(d)) {
       if (this.onHello) {
         const h = this.onHello
         this.onHello = undefined

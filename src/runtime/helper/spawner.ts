@@ -14,6 +14,7 @@ import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
 import { helperPath } from "./binary.js"
 import { HelperProtocolError } from "./errors.js"
 import type { LineResult } from "./exec.js"
+import { lineSplitter } from "./lines.js"
 import { HelperErrorInfo } from "./schema.js"
 
 export type RunLine = (
@@ -43,7 +44,7 @@ export const lineOf = (r: SpawnerReply): LineResult =>
 
 class Process {
   private nextId = 1
-  private buf = ""
+  private readonly lines = lineSplitter()
   private readonly waiters = new Map<number, Waiter>()
   private gone: string | undefined
   readonly child: ChildProcessWithoutNullStreams
@@ -63,11 +64,7 @@ class Process {
   }
 
   private data(d: string) {
-    this.buf += d
-    let nl: number
-    while ((nl = this.buf.indexOf("\n")) >= 0) {
-      const line = this.buf.slice(0, nl)
-      this.buf = this.buf.slice(nl + 1)
+    for (const line of this.lines(d)) {
       const r = decodeReply(line)
       if (r._tag === "Left") {
         // Not a reply line: nothing can be matched to a request any more.
