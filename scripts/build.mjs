@@ -2,7 +2,12 @@
 // Bundles the `tank` CLI so the bin starts fast (no tsx at run time):
 //   dist/tank.cjs   the whole CLI, one CommonJS file (commands `import()` heavy modules; esbuild makes
 //                   those lazy, so `tank ps` never evaluates the image client, the agent or undici)
-//   dist/tank.mjs   a tiny loader that compiles tank.cjs with V8's code cache (dist/tank.cjs.cache)
+//   dist/tank.mjs   a tiny loader that compiles tank.cjs with V8's code cache (dist/tank.cjs.cache),
+//                   through dist/load.cjs (the one code-cache loader, shared with tank-quick.cjs)
+//   dist/quick-ps.cjs, dist/quick-exec.cjs  the small bundles of `tank ps`/`list` and `tank exec`
+//                   (src/cli/quickPs.ts, quickExec.ts): only what their plain lines run; other lines
+//                   load tank.cjs from them. bin/tank starts them through dist/tank-ps.cjs and
+//                   dist/tank-exec.cjs (code caches: quick-ps.cjs.cache, quick-exec.cjs.cache)
 // Why not plain ESM: Node 20 has no compile cache for modules; with the code cache `tank ps` needs
 // ~40% less CPU at startup (measured: 0.14 s vs 0.23 s user on this VM).
 //   dist/tank.blob  a V8 startup snapshot of tank.cjs with its modules evaluated (scripts/snapshot.mjs),
@@ -40,31 +45,63 @@ await build({
 })
 if (process.argv.includes("--web-only")) process.exit(0)
 
-for (const stale of ["chunks", "tank.cjs.cache", "tank.mjs.map"]) {
+const QUICK = ["ps", "exec"]
+for (const stale of ["chunks", "tank.cjs.cache", "tank.mjs.map", ...QUICK.map((q) => `quick-${q}.cjs.cache`)]) {
   fs.rmSync(path.join(outdir, stale), { recursive: true, force: true })
 }
 
-await build({
-  entryPoints: [entry],
-  outfile: path.join(outdir, "tank.cjs"),
-  bundle: true,
-  platform: "node",
-  format: "cjs",
-  target: "node20",
-  minify: true,
-  sourcemap: "linked",
-  // Native addons stay external: they are loaded from node_modules at run time.
-  // etcd3 (cluster mode only, imported lazily) loads its gRPC .proto files from its package dir;
-  // cockatiel stays the one copy etcd3 itself uses (its fault-handling policies).
-  external: ["better-sqlite3", "node-pty", "koffi", "@parcel/watcher", "etcd3", "cockatiel"],
-  // The bundle runs as a vm.Script (code cache), which cannot import(): external lazy imports
-  // (etcd3) become require(); bundled ones stay lazy either way.
-  supported: { "dynamic-import": false },
-  // import.meta.url locates the package root (native/tank-helper) from the bundle's own path.
-  define: { "import.meta.url": "__tankImportMetaUrl" },
-  banner: { js: "const __tankImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
-  logLevel: "warning"
-})
+// The CLI's bundles: the whole CLI, and the small one of its hot commands (cut at their lazy imports).
+const cliBundle = (entryPoint, outfile, extra = {}) =>
+  build({
+    entryPoints: [entryPoint],
+    outfile: path.join(outdir, outfile),
+    bundle: true,
+    platform: "node",
+    format: "cjs",
+    target: "node20",
+    minify: true,
+    sourcemap: "linked",
+    // Native addons stay external: they are loaded from node_modules at run time.
+    // etcd3 (cluster mode only, imported lazily) loads its gRPC .proto files from its package dir;
+    // cockatiel stays the one copy etcd3 itself uses (its fault-handling policies).
+    external: ["better-sqlite3", "node-pty", "koffi", "@parcel/watcher", "etcd3", "cockatiel"],
+    // The bundle runs as a vm.Script (code cache), which cannot import(): external lazy imports
+    // (etcd3) become require(); bundled ones stay lazy either way.
+    supported: { "dynamic-import": false },
+    // import.meta.url locates the package root (native/tank-helper) from the bundle's own path.
+    define: { "import.meta.url": "__tankImportMetaUrl" },
+    banner: { js: "const __tankImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+    logLevel: "warning",
+    ...extra
+  })
+/**
+ * The quick bundles' rule: a module of ours they import() is never bundled, only a stub that throws
+ * if it is ever run. esbuild wraps a lazily required module and every module it imports, and a
+ * wrapped `effect` index evaluates all of Effect (~570 KB, ~35 ms a start) instead of the
+ * tree-shaken part the command uses. So their graphs import what they run, and the lines that need
+ * more run the full CLI (src/cli/fullCli.ts); quick.test.ts runs each such line both ways.
+ */
+const noLazyModules = {
+  name: "no-lazy-modules",
+  setup(b) {
+    b.onResolve(
+      { filter: /^\./ },
+      (args) =>
+        args.kind === "dynamic-import" && args.importer.startsWith(path.join(root, "src") + path.sep)
+          ? { path: path.relative(root, path.resolve(args.resolveDir, args.path)), namespace: "not-in-quick-bundle" }
+          : undefined
+    )
+    b.onLoad({ filter: /.*/, namespace: "not-in-quick-bundle" }, (args) => ({
+      contents: `throw new Error(${JSON.stringify(`${args.path} is not in this quick bundle (scripts/build.mjs)`)})`,
+      loader: "js"
+    }))
+  }
+}
+await cliBundle(entry, "tank.cjs")
+for (const q of QUICK) {
+  const name = q[0].toUpperCase() + q.slice(1)
+  await cliBundle(path.join(root, `src/cli/quick${name}.ts`), `quick-${q}.cjs`, { plugins: [noLazyModules] })
+}
 
 // The layer extraction worker (src/image/extractOffThread.ts): its own small bundle beside tank.cjs.
 await build({
@@ -79,49 +116,77 @@ await build({
   logLevel: "warning"
 })
 
+// The code-cache loader: load(name) compiles and runs the CommonJS bundle `name` beside it.
 fs.writeFileSync(
-  path.join(outdir, "tank.mjs"),
-  `// Generated by scripts/build.mjs: runs tank.cjs through V8's code cache (see there for why).
-import * as fs from "node:fs"
-import Module, { createRequire } from "node:module"
-import * as path from "node:path"
-import { fileURLToPath } from "node:url"
-import * as vm from "node:vm"
+  path.join(outdir, "load.cjs"),
+  `// Generated by scripts/build.mjs: runs a bundle beside it through V8's code cache (see there for why).
+"use strict"
+const fs = require("node:fs")
+const Module = require("node:module")
+const path = require("node:path")
+const vm = require("node:vm")
 
-const dir = path.dirname(fileURLToPath(import.meta.url))
-const file = path.join(dir, "tank.cjs")
-const cacheFile = file + ".cache"
-let cachedData
-try {
-  cachedData = fs.readFileSync(cacheFile)
-} catch {}
-const script = new vm.Script(Module.wrap(fs.readFileSync(file, "utf8")), { filename: file, cachedData })
-if (!cachedData || script.cachedDataRejected) {
-  // After a clean run the cache holds the functions that run compiled too. Unwritable dir: no cache.
-  process.once("beforeExit", () => {
-    try {
-      fs.writeFileSync(cacheFile + "." + process.pid, script.createCachedData())
-      fs.renameSync(cacheFile + "." + process.pid, cacheFile)
-    } catch {}
-  })
+module.exports = (name) => {
+  const file = path.join(__dirname, name)
+  const cacheFile = file + ".cache"
+  let cachedData
+  try {
+    cachedData = fs.readFileSync(cacheFile)
+  } catch {}
+  const script = new vm.Script(Module.wrap(fs.readFileSync(file, "utf8")), { filename: file, cachedData })
+  if (!cachedData || script.cachedDataRejected) {
+    // At exit the cache holds the functions that ran compiled too ("exit", not "beforeExit": a
+    // command that fails ends with process.exit). Unwritable dir: no cache.
+    process.once("exit", () => {
+      try {
+        fs.writeFileSync(cacheFile + "." + process.pid, script.createCachedData())
+        fs.renameSync(cacheFile + "." + process.pid, cacheFile)
+      } catch {}
+    })
+  }
+  const module = { exports: {} }
+  script.runInThisContext()(module.exports, Module.createRequire(file), module, file, __dirname)
+  return module.exports
 }
-const module = { exports: {} }
-script.runInThisContext()(module.exports, createRequire(file), module, file, dir)
 `
 )
+fs.writeFileSync(
+  path.join(outdir, "tank.mjs"),
+  `// Generated by scripts/build.mjs: runs tank.cjs through V8's code cache (load.cjs).
+import { createRequire } from "node:module"
 
-// Warm the code cache with `tank ps` over a store holding a pod (in a temp data dir), so the cache
-// holds the store's read path too, not only the CLI's: the first run writes the cache, so the pod
-// is stored first (that run's cache is dropped) and `ps` runs last.
+createRequire(import.meta.url)("./load.cjs")("tank.cjs")
+`
+)
+// bin/tank's entries for ps/list and exec (CommonJS: no ES module loader to start).
+for (const q of QUICK) {
+  fs.writeFileSync(
+    path.join(outdir, `tank-${q}.cjs`),
+    `// Generated by scripts/build.mjs: runs quick-${q}.cjs through V8's code cache (load.cjs).
+require("./load.cjs")("quick-${q}.cjs")
+`
+  )
+}
+for (const stale of ["quick.cjs", "quick.cjs.map", "tank-quick.cjs"]) {
+  fs.rmSync(path.join(outdir, stale), { force: true })
+}
+
+// Warm the code caches with `tank ps` over a store holding a pod (in a temp data dir), so each cache
+// holds the store's read path too, not only the CLI's: the first run writes a cache, so the pod is
+// stored first (that run's caches are dropped) and the reads run last.
 const warm = fs.mkdtempSync(path.join(outdir, ".warm-"))
-const tank = (args, input) =>
-  spawnSync(process.execPath, [path.join(outdir, "tank.mjs"), ...args, "--data-dir", warm], {
+const run = (entryFile, args, input) =>
+  spawnSync(process.execPath, [path.join(outdir, entryFile), "--data-dir", warm, ...args], {
     input: input ?? "",
     stdio: ["pipe", "ignore", "ignore"]
   })
-tank(["apply", "-f", "-"], JSON.stringify({ name: "warm", containers: [{ name: "app", image: "busybox" }] }))
+run("tank.mjs", ["apply", "-f", "-"], JSON.stringify({ name: "warm", containers: [{ name: "app", image: "busybox" }] }))
 fs.rmSync(path.join(outdir, "tank.cjs.cache"), { force: true })
-tank(["ps"])
+for (const q of QUICK) fs.rmSync(path.join(outdir, `quick-${q}.cjs.cache`), { force: true })
+run("tank.mjs", ["ps"])
+run("tank-ps.cjs", ["ps"])
+// exec of a pod that does not run: it ends at "not running", having read the config and the run dir.
+run("tank-exec.cjs", ["exec", "warm", "--", "true"])
 fs.rmSync(warm, { recursive: true, force: true })
 
 if (!process.argv.includes("--no-snapshot")) {

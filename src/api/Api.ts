@@ -31,6 +31,7 @@ import {
 } from "../store/Store.js"
 import { derive } from "./observed.js"
 import { withReadiness } from "./readiness.js"
+import { buildReport, invalidStatus, pending } from "./report.js"
 
 export class PodNotFound extends Schema.TaggedError<PodNotFound>()("PodNotFound", { pod: Schema.String }) {
   override get message() {
@@ -265,30 +266,6 @@ export const remove = (nameOrPod: string | { readonly name: string }): Effect.Ef
     return deleted
   })
 
-const pending = (p: StoredPod): PodStatus => ({
-  name: p.name,
-  phase: "pending",
-  restarts: 0,
-  specRevision: p.revision,
-  updatedAt: new Date(p.updatedAt).toISOString()
-})
-
-/**
- * A pod some stored record of which cannot be read: phase "invalid", the reason naming the record.
- * What is known of its run (host pid, restarts) is kept: an agent keeps running a pod whose record
- * went bad (its last valid spec) until the record is repaired, re-applied or removed.
- */
-const invalidStatus = (record: InvalidRecord, observed: PodStatus | undefined): PodStatus => ({
-  ...(observed ?? {
-    name: record.key,
-    restarts: 0,
-    specRevision: record.revision ?? 0,
-    updatedAt: new Date().toISOString()
-  }),
-  phase: "invalid",
-  reason: `${record.message} (tank doctor lists and removes invalid records; a re-apply replaces it)`
-})
-
 export interface StatusReport {
   /** One per declared pod (unreadable ones included, phase "invalid") and per pod being torn down. */
   readonly statuses: ReadonlyArray<PodStatus>
@@ -315,27 +292,7 @@ export const statusReport: Effect.Effect<StatusReport, StoreError, Store> = Effe
     store.listStatus,
     nodeList
   ], { concurrency: 3 })
-  const byName = new Map(observed.map((s) => [s.name, s]))
-  const badStatusOf = new Map(badStatus.map((r) => [r.key, r]))
-  const rows = pods.map((p) => {
-    const bad = badStatusOf.get(p.name)
-    return bad ? invalidStatus(bad, undefined) : byName.get(p.name) ?? pending(p)
-  })
-  rows.push(...badPods.map((r) => invalidStatus(r, byName.get(r.key))))
-  const declared = new Set([...pods.map((p) => p.name), ...badPods.map((r) => r.key)])
-  rows.push(...observed.filter((s) => !declared.has(s.name)))
-  rows.push(...badStatus.filter((r) => !declared.has(r.key)).map((r) => invalidStatus(r, undefined)))
-  const now = yield* Clock.currentTimeMillis
-  const specOf = new Map(pods.map((p) => [p.name, p.spec]))
-  const shown = (s: PodStatus) => {
-    const d = derive(s, { declared, nodes }, now)
-    const spec = specOf.get(s.name)
-    return spec === undefined || d.phase === "invalid" ? d : withReadiness(d, spec)
-  }
-  return {
-    statuses: rows.map(shown).sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
-    invalid: [...badPods, ...badStatus]
-  }
+  return buildReport({ pods, badPods, observed, badStatus, nodes, now: yield* Clock.currentTimeMillis })
 })
 
 /**

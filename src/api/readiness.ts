@@ -7,10 +7,18 @@
  * observed.ts. Idempotent: a derived status derives to itself. The image healthcheck's `health` is
  * dropped where the container does not run (what the agent last wrote is about an ended start).
  */
-import type { Pod } from "../spec/Pod.js"
 import type { ContainerStatus, PodStatus } from "../store/status.js"
 
-type SpecContainer = Pod["containers"][number]
+/** What the verdict reads of a spec (a Pod is one; the CLI's narrow reader decodes only this). */
+export interface ReadinessSpec {
+  readonly containers: ReadonlyArray<{
+    readonly name: string
+    readonly readinessProbe?: unknown
+    readonly startupProbe?: unknown
+  }>
+}
+
+type SpecContainer = ReadinessSpec["containers"][number]
 
 const gated = (c: SpecContainer) => c.readinessProbe !== undefined || c.startupProbe !== undefined
 
@@ -38,7 +46,7 @@ const noHealth = <T extends { readonly health?: unknown }>(x: T): T => {
 }
 
 /** The status with `ready` (and `readyReason` when not) for the pod and each container of several. */
-export const withReadiness = (s: PodStatus, spec: Pod): PodStatus => {
+export const withReadiness = (s: PodStatus, spec: ReadinessSpec): PodStatus => {
   if (s.phase !== "running") return setReason(noHealth({ ...s, ready: false }), undefined)
   const several = s.containers !== undefined && s.containers.length > 1
   if (!several) {

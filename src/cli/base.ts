@@ -5,6 +5,7 @@
  * `tank exec` can run without @effect/cli's parser.
  */
 import { Data, Effect, Option } from "effect"
+import * as Config from "../config/Config.js"
 import type { TankConfigShape } from "../config/Config.js"
 import type { Store } from "../store/Store.js"
 import { write } from "./stdio.js"
@@ -21,10 +22,9 @@ export const err = (text: string) => write("stderr", text.endsWith("\n") ? text 
 
 /** The resolved config (file + env + the data dir, already absolute, if one was given). */
 export const loadConfigAt = (dataDir: Option.Option<string>): Effect.Effect<TankConfigShape, unknown> =>
-  Effect.gen(function*() {
-    const Config = yield* Effect.promise(() => import("../config/Config.js"))
-    return yield* Config.load(Option.isSome(dataDir) ? { dataDir: dataDir.value } : {})
-  })
+  // Config is imported eagerly: nearly every command reads it (the quick bundles must not import()
+  // what they run: quickPs.ts).
+  Config.load(Option.isSome(dataDir) ? { dataDir: dataDir.value } : {})
 
 /**
  * Run `eff` against the configured store: etcd in cluster mode (`store.etcd`, $TANK_ETCD_ENDPOINTS;
@@ -36,12 +36,17 @@ export const withStoreAt = <A, E>(
   dataDir: Option.Option<string>,
   eff: (config: TankConfigShape) => Effect.Effect<A, E, Store>,
   options: { readonly readOnly?: boolean } = {}
+): Effect.Effect<A, unknown> => Effect.flatMap(loadConfigAt(dataDir), (config) => withStore(config, eff, options))
+
+/** `withStoreAt` for a config already loaded. */
+export const withStore = <A, E>(
+  config: TankConfigShape,
+  eff: (config: TankConfigShape) => Effect.Effect<A, E, Store>,
+  options: { readonly readOnly?: boolean } = {}
 ): Effect.Effect<A, unknown> =>
   Effect.gen(function*() {
-    const config = yield* loadConfigAt(dataDir)
     // The config in context too: Api.apply checks host volumes against it (allowedHostPaths).
-    const { TankConfig } = yield* Effect.promise(() => import("../config/Config.js"))
-    const run = Effect.provideService(eff(config), TankConfig, config)
+    const run = Effect.provideService(eff(config), Config.TankConfig, config)
     const { storeFromConfig } = yield* Effect.promise(() => import("../store/fromConfig.js"))
     return yield* Effect.provide(run, storeFromConfig(config, options))
   })

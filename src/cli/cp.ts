@@ -25,7 +25,7 @@ export const cp = Command.make(
       if (job instanceof Cp.CpInvalid) return yield* usage(job.message)
       const config = yield* loadConfig(dataDir)
       yield* ensureOnThisNode(config, [job.pod]).pipe(Effect.mapError(otherNodeFailure))
-      const configLayer = yield* Effect.promise(() => withConfigLayer(config))
+      const configLayer = withConfigLayer(config)
       const copy = job.copy
       const result = yield* copy.pipe(
         Effect.provide(configLayer),

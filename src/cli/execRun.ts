@@ -5,7 +5,8 @@
  */
 import { Effect, Layer, Option } from "effect"
 import { Readable } from "node:stream"
-import type { TankConfigShape } from "../config/Config.js"
+import { TankConfig, type TankConfigShape } from "../config/Config.js"
+import type * as ExecClient from "../exec/Exec.js"
 import { CliExit, ensureOnThisNode, loadConfigAt } from "./base.js"
 
 /** Could not enter the pod (docker's 125). */
@@ -28,10 +29,10 @@ export const otherNodeFailure = (e: unknown) =>
     ? new CliExit({ code: EXIT_ENTER_FAILED, message: (e as { message: string }).message })
     : e
 
-export const withConfigLayer = async (config: TankConfigShape) => {
-  const Config = await import("../config/Config.js")
-  return Layer.succeed(Config.TankConfig, config)
-}
+export const withConfigLayer = (config: TankConfigShape) => Layer.succeed(TankConfig, config)
+
+/** The exec client module (imported when exec runs; the quick bundle passes it in: quickExec.ts). */
+export type ExecModule = typeof ExecClient
 
 /** The options of `tank exec`, the data dir already resolved (absolute; none: the config's default). */
 export interface ExecOptions {
@@ -46,16 +47,18 @@ export interface ExecOptions {
   readonly command: ReadonlyArray<string>
 }
 
-export const runExec = ({ command, container, dataDir, env, interactive, pod, tty, user, workdir }: ExecOptions) =>
+export const runExec = (
+  { command, container, dataDir, env, interactive, pod, tty, user, workdir }: ExecOptions,
+  loaded?: { readonly Exec: ExecModule; readonly config: TankConfigShape }
+) =>
   Effect.gen(function*() {
     if (tty && !process.stdin.isTTY) {
       return yield* new CliExit({ code: 1, message: "-t needs a terminal on stdin (drop -t to pipe)" })
     }
-    const config = yield* loadConfigAt(dataDir)
+    const config = loaded?.config ?? (yield* loadConfigAt(dataDir))
     yield* ensureOnThisNode(config, [pod]).pipe(Effect.mapError(otherNodeFailure))
-    const [Exec, configLayer] = yield* Effect.promise(() =>
-      Promise.all([import("../exec/Exec.js"), withConfigLayer(config)])
-    )
+    const Exec = loaded?.Exec ?? (yield* Effect.promise(() => import("../exec/Exec.js")))
+    const configLayer = withConfigLayer(config)
     const result = yield* Exec.exec(pod, command, {
       tty,
       ...(Option.isSome(container) ? { container: container.value } : {}),

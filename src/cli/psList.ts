@@ -2,17 +2,22 @@
  * What `tank ps` / `tank list` does once its options are parsed: one row per pod, like `podman ps`.
  * Free of @effect/cli: ps.ts (the full CLI's command) and quick.ts (the quick entry) both run `runPs`.
  */
-import { Effect, Option, Stream } from "effect"
+import { Effect, Option } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { withReadiness } from "../api/readiness.js"
+import type { TankConfigShape } from "../config/Config.js"
 import type { Pod } from "../spec/Pod.js"
+import { matches, parseSelector } from "../spec/selector.js"
 import type { PodStatus } from "../store/status.js"
-import { err, out, withStoreAt } from "./base.js"
+import { err, withStore, withStoreAt } from "./base.js"
 import { type Format, formatOf, printListing } from "./listing.js"
 import { ageSince, renderTable, shortExit } from "./table.js"
 
-const imageOf = (pod: Pod | undefined): string => {
+/** The spec of a listed pod. */
+export type PsSpec = Pod
+
+export const imageOf = (pod: PsSpec | undefined): string => {
   const image = pod?.containers[0]?.image
   if (image === undefined) return "-"
   return typeof image === "string" ? image : `rootfs:${image.rootfs}`
@@ -29,7 +34,7 @@ const ready = (s: PodStatus): string =>
  * without the `ready` the agent writes is not ready yet (its probe has not passed since it started).
  * The same verdict as `tank status` (src/api/readiness.ts).
  */
-export const readyColumn = (s: PodStatus, spec: Pod | undefined): string => {
+export const readyColumn = (s: PodStatus, spec: PsSpec | undefined): string => {
   if (spec === undefined || s.phase !== "running") return "-"
   const r = withReadiness(s, spec)
   const several = r.containers !== undefined && r.containers.length > 1
@@ -43,7 +48,7 @@ export const readyColumn = (s: PodStatus, spec: Pod | undefined): string => {
 
 export interface PsRow {
   readonly status: PodStatus
-  readonly spec: Pod | undefined
+  readonly spec: PsSpec | undefined
   readonly declaredAt: string | undefined
   /** Cluster mode: the node the pod is bound to, else the node that last reported it. */
   readonly node?: string | undefined
@@ -107,16 +112,23 @@ export const psTable = (
   )
 }
 
-/** The rows, and the unreadable records behind rows in phase "invalid" (reported on stderr). */
-export const loadReport = Effect.gen(function*() {
-  const [{ statusReport }, { Store }] = yield* Effect.promise(() =>
-    Promise.all([import("../api/Api.js"), import("../store/Store.js")])
-  )
-  const store = yield* Store
-  const [{ invalid, statuses }, { invalid: badPods, pods }] = yield* Effect.all([statusReport, store.list])
+/** A declared pod as the rows need it (the Store's StoredPod; psReader.ts's PodViewRow). */
+interface Declared {
+  readonly name: string
+  readonly spec: PsSpec
+  readonly updatedAt: number
+  readonly node: string | null
+}
+
+/** ps's rows from the report's statuses and the declared pods (unreadable ones by key and node). */
+export const psRows = (
+  statuses: ReadonlyArray<PodStatus>,
+  pods: ReadonlyArray<Declared>,
+  badPods: ReadonlyArray<{ readonly key: string; readonly node?: string | null | undefined }>
+): Array<PsRow> => {
   const byName = new Map(pods.map((p) => [p.name, p]))
   const badNode = new Map(badPods.map((r) => [r.key, r.node ?? undefined]))
-  const rows = statuses.map((status): PsRow => {
+  return statuses.map((status): PsRow => {
     const stored = byName.get(status.name)
     return {
       status,
@@ -128,8 +140,33 @@ export const loadReport = Effect.gen(function*() {
       declared: stored !== undefined || badNode.has(status.name)
     }
   })
-  return { rows, invalid }
+}
+
+/** What ps lists: its rows, and the unreadable records behind rows in phase "invalid". */
+export interface PsReport {
+  readonly rows: ReadonlyArray<PsRow>
+  readonly invalid: ReadonlyArray<{ readonly message: string }>
+}
+
+/** The rows, and the unreadable records behind rows in phase "invalid" (reported on stderr). */
+export const loadReport = Effect.gen(function*() {
+  const [{ statusReport }, { Store }] = yield* Effect.promise(() =>
+    Promise.all([import("../api/Api.js"), import("../store/Store.js")])
+  )
+  const store = yield* Store
+  const [{ invalid, statuses }, { invalid: badPods, pods }] = yield* Effect.all([statusReport, store.list])
+  return { rows: psRows(statuses, pods, badPods), invalid } satisfies PsReport
 })
+
+/** ps's report and the config it was read with. */
+export interface PsRead {
+  readonly config: TankConfigShape
+  readonly report: PsReport
+}
+
+/** The Store's read of ps's report (a data dir without a store reads as empty, creating nothing). */
+const storeRead = (dataDir: Option.Option<string>): Effect.Effect<PsRead, unknown> =>
+  withStoreAt(dataDir, (config) => Effect.map(loadReport, (report) => ({ config, report })), { readOnly: true })
 
 /**
  * Unreadable records are reported, never fatal: each on stderr with its key and reason; the listing
@@ -139,7 +176,7 @@ export const warnInvalid = (records: ReadonlyArray<{ readonly message: string }>
   Effect.forEach(records, (r) => err(`tank: warning: ${r.message} (see tank doctor)`), { discard: true })
 
 /** The pid in `<dataDir>/agent.lock` if that process still lives (a cheap probe: no flock here). */
-const liveAgentPid = (dir: string): number | undefined => {
+export const liveAgentPid = (dir: string): number | undefined => {
   try {
     const pid = Number(fs.readFileSync(path.join(dir, "agent.lock"), "utf8").trim())
     return Number.isInteger(pid) && pid > 0 && fs.existsSync(`/proc/${pid}`) ? pid : undefined
@@ -148,63 +185,12 @@ const liveAgentPid = (dir: string): number | undefined => {
   }
 }
 
-/**
- * `ps -w`: after the table, one line per change as the store's event feed reports it (a row as in
- * the table, without the header; `NAME removed` when a pod is gone); with --json one object a line.
- * Changes already shown by the table are not printed again.
- */
-const follow = (
-  shownRows: ReadonlyArray<PsRow>,
-  json: boolean,
-  cluster: boolean,
-  keep: (spec: Pod | undefined) => boolean
-) =>
-  Effect.gen(function*() {
-    const [{ keyOf, watch }, { Store }] = yield* Effect.promise(() =>
-      Promise.all([import("../api/watch.js"), import("../store/Store.js")])
-    )
-    const store = yield* Store
-    const last = new Map(shownRows.map((r) => [r.status.name, keyOf(r.status)]))
-    const shown = new Set(shownRows.map((r) => r.status.name))
-    yield* watch().pipe(
-      Stream.filter((c) => {
-        const key = keyOf(c._tag === "Updated" ? c.status : undefined)
-        if ((last.get(c.name) ?? "") === key) return false
-        last.set(c.name, key)
-        return true
-      }),
-      Stream.runForEach((c) =>
-        Effect.gen(function*() {
-          if (c._tag === "Removed") {
-            // Only pods this listing showed (a selector cannot be checked on a pod that is gone).
-            if (!shown.has(c.name)) return
-            return yield* out(json ? JSON.stringify({ name: c.name, removed: true }) : `${c.name}   removed`)
-          }
-          const stored = yield* store.get(c.name).pipe(Effect.option, Effect.map(Option.flatten))
-          const spec = Option.getOrUndefined(stored)
-          if (!keep(spec?.spec) && !shown.has(c.name)) return
-          shown.add(c.name)
-          if (json) return yield* out(JSON.stringify({ ...c.status, image: imageOf(spec?.spec) }))
-          const row: PsRow = {
-            status: c.status,
-            spec: spec?.spec,
-            declaredAt: spec ? new Date(spec.updatedAt).toISOString() : undefined,
-            node: spec?.node ?? c.status.node
-          }
-          // The row without its header line.
-          yield* out(psTable([row], Date.now(), { cluster }).split("\n").slice(1).join("\n"))
-        })
-      )
-    )
-  })
-
 /** Rows whose pod's labels match `-l` (a pod being torn down has no spec, so no labels). */
 const bySelector = (selector: Option.Option<string>) =>
   Effect.gen(function*() {
     if (Option.isNone(selector)) return () => true
-    const { matches, parseSelector } = yield* Effect.promise(() => import("../spec/selector.js"))
     const sel = yield* parseSelector(selector.value)
-    return (spec: Pod | undefined) => spec !== undefined && matches(sel, spec.labels)
+    return (spec: PsSpec | undefined) => spec !== undefined && matches(sel, spec.labels)
   })
 
 /** The options of `tank ps`, the data dir already resolved (absolute; none: the config's default). */
@@ -217,51 +203,56 @@ export interface PsOptions {
   readonly watch: boolean
 }
 
+/**
+ * `read`: where the report comes from (default the Store's; the quick bundle's is the narrow
+ * reader's, already read: quickPs.ts).
+ */
 export const runPs = (
-  { dataDir, json: jsonFlag, output, quiet, selector, watch }: PsOptions
+  { dataDir, json: jsonFlag, output, quiet, selector, watch }: PsOptions,
+  read: (dataDir: Option.Option<string>) => Effect.Effect<PsRead, unknown> = storeRead
 ) => {
   const format = quiet ? "name" : formatOf({ json: jsonFlag, output })
   const json = format === "json" || format === "yaml"
-  return (
-    withStoreAt(
-      dataDir,
-      (config) =>
-        Effect.gen(function*() {
-          const keep = yield* bySelector(selector)
-          const { invalid, rows } = yield* loadReport
-          return { rows: rows.filter((r) => keep(r.spec)), invalid, dir: config.dataDir, config, keep }
-        }),
-      { readOnly: true }
-    )
-      .pipe(
-        Effect.tap(({ invalid }) => warnInvalid(invalid)),
-        Effect.tap(({ config, dir, rows }) =>
-          // Statuses are only as fresh as the agent that writes them: say so when none is running.
-          // (In cluster mode the agents are elsewhere: `tank nodes` shows which are ready.)
-          rows.length > 0 && config.etcd === undefined && liveAgentPid(dir) === undefined
-            ? err(`tank: warning: no agent is running for ${dir}; statuses may be stale (start one: tank daemon)`)
-            : Effect.void
-        ),
-        Effect.tap(({ config, rows }) =>
-          printListing(format, {
-            value: rows.map((r) => ({
-              ...r.status,
-              ...(config.etcd && r.node !== undefined ? { node: r.node } : {}),
-              image: imageOf(r.spec),
-              ...(r.spec?.labels ? { labels: r.spec.labels } : {}),
-              declared: r.declared ?? r.spec !== undefined
-            })),
-            // -q: bare names, for `xargs`; -o name: kubectl's kind/name.
-            names: rows.map((r) => quiet ? r.status.name : `pod/${r.status.name}`),
-            table: () => psTable(rows, Date.now(), { cluster: config.etcd !== undefined }),
-            wide: () => psTable(rows, Date.now(), { cluster: config.etcd !== undefined, wide: true })
-          })
-        ),
-        Effect.flatMap(({ config, keep, rows }) =>
-          watch
-            ? withStoreAt(dataDir, () => follow(rows, json, config.etcd !== undefined, keep))
-            : Effect.void
-        )
+  return Effect.gen(function*() {
+    const { config, report: { invalid, rows } } = yield* read(dataDir)
+    const keep = yield* bySelector(selector)
+    return { rows: rows.filter((r) => keep(r.spec)), invalid, dir: config.dataDir, config, keep }
+  })
+    .pipe(
+      Effect.tap(({ invalid }) => warnInvalid(invalid)),
+      Effect.tap(({ config, dir, rows }) =>
+        // Statuses are only as fresh as the agent that writes them: say so when none is running.
+        // (In cluster mode the agents are elsewhere: `tank nodes` shows which are ready.)
+        rows.length > 0 && config.etcd === undefined && liveAgentPid(dir) === undefined
+          ? err(`tank: warning: no agent is running for ${dir}; statuses may be stale (start one: tank daemon)`)
+          : Effect.void
+      ),
+      Effect.tap(({ config, rows }) =>
+        printListing(format, {
+          value: rows.map((r) => ({
+            ...r.status,
+            ...(config.etcd && r.node !== undefined ? { node: r.node } : {}),
+            image: imageOf(r.spec),
+            ...(r.spec?.labels ? { labels: r.spec.labels } : {}),
+            declared: r.declared ?? r.spec !== undefined
+          })),
+          // -q: bare names, for `xargs`; -o name: kubectl's kind/name.
+          names: rows.map((r) => quiet ? r.status.name : `pod/${r.status.name}`),
+          table: () => psTable(rows, Date.now(), { cluster: config.etcd !== undefined }),
+          wide: () => psTable(rows, Date.now(), { cluster: config.etcd !== undefined, wide: true })
+        })
+      ),
+      Effect.flatMap(({ config, keep, rows }) =>
+        watch
+          ? withStore(
+            config,
+            () =>
+              Effect.flatMap(
+                Effect.promise(() => import("./psWatch.js")),
+                ({ follow }) => follow(rows, json, config.etcd !== undefined, keep)
+              )
+          )
+          : Effect.void
       )
-  )
+    )
 }

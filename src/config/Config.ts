@@ -8,9 +8,8 @@ import { Context, Effect, Layer, ParseResult, Schema } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import * as YAML from "yaml"
-import { formatPath } from "../spec/decode.js"
 import { AbsPath, Ipv4, labelKeyProblem, labelValueProblem, LinkName } from "../spec/fields.js"
+import { formatPath } from "../spec/issuePath.js"
 import { isWebProblem, resolveWeb, type WebConfig, WebConfigFile } from "../web/config.js"
 import { type NetworkConfig, NetworkConfigFile, poolIssues, resolveNetwork } from "./network.js"
 
@@ -242,6 +241,10 @@ const parseFile = (file: string) =>
       try: () => fs.readFileSync(file, "utf8"),
       catch: (e) => new ConfigError({ file, reason: `cannot read: ${(e as Error).message}` })
     })
+    // Loaded only for a config file: most commands run without one, and start faster without it.
+    const YAML = yield* Effect.promise(() =>
+      import("yaml").then((m) => (m as unknown as { default?: typeof m }).default ?? m)
+    )
     const raw = yield* Effect.try({
       try: () => YAML.parse(text) ?? {},
       catch: (e) => new ConfigError({ file, reason: `not valid YAML/JSON: ${(e as Error).message}` })

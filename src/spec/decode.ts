@@ -4,6 +4,7 @@
  * larger than MAX_SPEC_BYTES is refused before it is decoded (limits.ts).
  */
 import { Effect, Either, ParseResult, Schema } from "effect"
+import { formatPath } from "./issuePath.js"
 import { jsonBytesWithin, MAX_SPEC_BYTES, utf8Bytes } from "./limits.js"
 import { Pod, type PodInput } from "./Pod.js"
 import { printable } from "./printable.js"
@@ -29,24 +30,8 @@ export class InvalidSpec extends Schema.TaggedError<InvalidSpec>()("InvalidSpec"
   }
 }
 
-const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/
-
-/**
- * `["containers", 0, "mounts", 1, "volume"]` → `containers[0].mounts[1].volume`. Keys that are not
- * identifiers (env names like `A=B` or `""`, registry hosts) are quoted: `env["A=B"]`.
- */
-export const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
-  path.reduce<string>(
-    (acc, k) =>
-      typeof k === "number"
-        ? `${acc}[${k}]`
-        : typeof k === "string" && !IDENTIFIER.test(k)
-        ? `${acc}[${JSON.stringify(k)}]`
-        : acc === ""
-        ? String(k)
-        : `${acc}.${String(k)}`,
-    ""
-  )
+// Where a path is spelled out (Config.ts uses it without loading the Pod schema).
+export { formatPath } from "./issuePath.js"
 
 const friendly = (type: string): string =>
   type

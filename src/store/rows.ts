@@ -1,51 +1,31 @@
 /**
  * Store rows: the on-disk shapes, validated with Schema when read back. A hand-edited or corrupted
  * row becomes an InvalidRecord naming its table and key (never a silently wrong spec, and never an
- * error that stops every other row from being read). Pure: no I/O.
- *
- * Readers select bodies through the `*_COLUMNS` lists below: SQLite knows a value's size without
- * reading it (`octet_length`), so a body over MAX_RECORD_BYTES comes back as NULL with its size and
- * is reported "too large" without ever being loaded or parsed.
+ * error that stops every other row from being read). Pure: no I/O. The columns readers select (bodies
+ * over MAX_RECORD_BYTES withheld) are in layout.ts.
  */
-import { Either, ParseResult, Schema } from "effect"
+import { Either, Schema } from "effect"
 import { decodeStoredPod } from "../spec/decode.js"
 import { type Pod, Pod as PodSchema } from "../spec/Pod.js"
 import { quoted } from "../spec/printable.js"
-import { PodEvent, PodStatus } from "./status.js"
-import { InvalidRecord, MAX_RECORD_BYTES, reasonOf, type StoredPod, tooLarge } from "./Store.js"
+import { formatted, keyOf, numberOr, parseJsonText, PodRow, type Raw, withheld } from "./layout.js"
+import { PodEvent } from "./status.js"
+import { InvalidRecord, reasonOf, type StoredPod, tooLarge } from "./Store.js"
 
-const guarded = (column: string, as: string) =>
-  `octet_length(${column}) AS ${as}_bytes, CASE WHEN octet_length(${column}) > ${MAX_RECORD_BYTES} THEN NULL ELSE ${column} END AS ${as}`
-
-/** Columns of `pods` (and of `changes`, whose deletes have a NULL spec). */
-export const POD_COLUMNS = `name, revision, created_revision, updated_at, restart_generation, node, ${
-  guarded("spec", "spec")
-}`
-export const STATUS_COLUMNS = `name, ${guarded("body", "body")}`
-export const EVENT_COLUMNS = `id, ${guarded("body", "body")}`
-
-export const PodRow = Schema.Struct({
-  name: Schema.String,
-  spec: Schema.String,
-  revision: Schema.Number,
-  created_revision: Schema.Number,
-  updated_at: Schema.Number,
-  restart_generation: Schema.Number,
-  node: Schema.NullOr(Schema.String)
-})
-export type PodRow = typeof PodRow.Type
+// The row layout and the decoders that need no Pod schema live in layout.ts (the CLI's narrow
+// reader, psReader.ts, uses them too); re-exported for the Store's modules.
+export {
+  EVENT_COLUMNS,
+  parseJsonText,
+  partition,
+  POD_COLUMNS,
+  PodRow,
+  STATUS_COLUMNS,
+  statusFromRow
+} from "./layout.js"
 
 const decodeRow = Schema.decodeUnknownEither(PodRow)
 export const encodeSpec = Schema.encodeSync(Schema.parseJson(PodSchema))
-
-/** JSON text as a value, or why not. */
-export const parseJsonText = (text: string): Either.Either<unknown, string> => {
-  try {
-    return Either.right(JSON.parse(text))
-  } catch (e) {
-    return Either.left(`not JSON: ${reasonOf(e)}`)
-  }
-}
 
 /**
  * A stored spec validated by the schema it was applied with (its size is bounded by the reader); the
@@ -81,20 +61,6 @@ const specOf = (text: string): Either.Either<Pod, string> => {
     }
   }
   return decoded
-}
-
-const formatted = (cause: unknown): string =>
-  ParseResult.isParseError(cause) ? reasonOf(ParseResult.TreeFormatter.formatErrorSync(cause)) : reasonOf(cause)
-
-type Raw = Record<string, unknown>
-
-const keyOf = (v: unknown): string => typeof v === "string" ? v : String(v)
-const numberOr = (v: unknown): number | undefined => typeof v === "number" ? v : undefined
-
-/** The byte size a guarded select reported, if the body was withheld for being too large. */
-const withheld = (row: Raw, as: string): number | undefined => {
-  const bytes = row[`${as}_bytes`]
-  return typeof bytes === "number" && bytes > MAX_RECORD_BYTES ? bytes : undefined
 }
 
 /**
@@ -138,25 +104,6 @@ export const podFromRow = (row: Raw, where?: string): Either.Either<StoredPod, I
   )
 }
 
-const StatusJson = Schema.parseJson(PodStatus)
-const decodeStatusBody = Schema.decodeUnknownEither(StatusJson)
-
-/** A `status` row; its body's name must be its key. */
-export const statusFromRow = (row: Raw): Either.Either<PodStatus, InvalidRecord> => {
-  const key = keyOf(row.name)
-  const invalid = (reason: string) =>
-    new InvalidRecord({ kind: "status", key, where: `status row ${quoted(key)}`, reason })
-  const big = withheld(row, "body")
-  if (big !== undefined) return Either.left(invalid(tooLarge(big)))
-  if (typeof row.body !== "string") return Either.left(invalid(`the body is not text (${typeof row.body})`))
-  return decodeStatusBody(row.body).pipe(
-    Either.mapLeft((e) => invalid(formatted(e))),
-    Either.flatMap((s) =>
-      s.name === key ? Either.right(s) : Either.left(invalid(`the status is about ${quoted(s.name)}, not its key`))
-    )
-  )
-}
-
 export const EventBodyJson = Schema.parseJson(Schema.Struct(PodEvent.fields).pipe(Schema.omit("id")))
 const decodeEventBody = Schema.decodeUnknownEither(EventBodyJson)
 
@@ -180,19 +127,6 @@ export const eventFromRow = (row: Raw): Either.Either<PodEvent, InvalidRecord> =
     Either.mapLeft((e) => invalid(formatted(e))),
     Either.map((body) => ({ ...body, id }))
   )
-}
-
-/** Split decoded rows into the good ones and the invalid ones. */
-export const partition = <A>(
-  results: ReadonlyArray<Either.Either<A, InvalidRecord>>
-): { readonly good: ReadonlyArray<A>; readonly invalid: ReadonlyArray<InvalidRecord> } => {
-  const good: Array<A> = []
-  const invalid: Array<InvalidRecord> = []
-  for (const r of results) {
-    if (Either.isRight(r)) good.push(r.right)
-    else invalid.push(r.left)
-  }
-  return { good, invalid }
 }
 
 const sameRow = (a: Raw, b: Raw): boolean => {

@@ -17,6 +17,7 @@ import { Context, Duration, Effect, Either, Layer, Option, PubSub, Ref, Schedule
 import { ensurePrivateSqlite } from "../config/privateDir.js"
 import type { Pod } from "../spec/Pod.js"
 import { quoted } from "../spec/printable.js"
+import { LIST_PODS, LIST_STATUS, MIGRATIONS } from "./layout.js"
 import {
   encodeSpec,
   EVENT_COLUMNS,
@@ -58,21 +59,6 @@ export interface SqlStoreOptions {
   /** Notice writes by other processes through a watch on the file (default true; false: poll only). */
   readonly notify?: boolean
 }
-
-const MIGRATIONS: ReadonlyArray<string> = [
-  `CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-   INSERT INTO meta (key, value) VALUES ('revision', 0);
-   CREATE TABLE pods (name TEXT PRIMARY KEY, spec TEXT NOT NULL, revision INTEGER NOT NULL,
-                      created_revision INTEGER NOT NULL, updated_at INTEGER NOT NULL,
-                      restart_generation INTEGER NOT NULL DEFAULT 0);
-   CREATE TABLE changes (revision INTEGER PRIMARY KEY, name TEXT NOT NULL, spec TEXT,
-                         created_revision INTEGER, updated_at INTEGER, restart_generation INTEGER);
-   CREATE TABLE status (name TEXT PRIMARY KEY, body TEXT NOT NULL);
-   CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL);`,
-  // Cluster mode: the node a pod is bound to (NULL: not placed). Existing files upgrade in place.
-  `ALTER TABLE pods ADD COLUMN node TEXT;
-   ALTER TABLE changes ADD COLUMN node TEXT;`
-]
 
 const isBusy = (e: SqlError): boolean => {
   const code = (e.cause as { code?: unknown } | undefined)?.code
@@ -164,7 +150,7 @@ export const make = (options: SqlStoreOptions = {}) =>
 
     const podColumns = sql.literal(POD_COLUMNS)
     const decodePods = memoRows((r) => podFromRow(r))
-    const readAll = sql`SELECT ${podColumns} FROM pods ORDER BY name`.pipe(
+    const readAll = sql.unsafe<Record<string, unknown>>(LIST_PODS).pipe(
       wrap("list"),
       Effect.map((rows): PodList => {
         const { good, invalid } = partition(decodePods(rows))
@@ -447,7 +433,7 @@ export const make = (options: SqlStoreOptions = {}) =>
     const eventColumns = sql.literal(EVENT_COLUMNS)
 
     const decodeStatuses = memoRows(statusFromRow)
-    const listStatus = sql`SELECT ${statusColumns} FROM status ORDER BY name`.pipe(
+    const listStatus = sql.unsafe<Record<string, unknown>>(LIST_STATUS).pipe(
       wrap("listStatus"),
       Effect.map((rows) => {
         const { good, invalid } = partition(decodeStatuses(rows))

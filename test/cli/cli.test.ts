@@ -9,6 +9,7 @@ import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Lock from "../../src/agent/lock.js"
 import { quickLine } from "../../src/cli/quick.js"
+import { sqliteCorrupt } from "../store/sqliteCorrupt.js"
 import { buildCli, runCli, stripAnsi, tempDataDir } from "./harness.js"
 
 let cli: ReturnType<typeof buildCli>
@@ -349,8 +350,9 @@ describe("bin/tank and the startup snapshot", () => {
         expect(r.code).toBe(0)
         expect(r.stdout).toContain("pod/snap")
         // It was the plain bundle that ran: without it, the launcher says the CLI is not built.
+        // (`get`: ps and exec start from their quick bundles, whatever the blob.)
         await withoutPlainBundle(async () => {
-          const gone = await tank(["ps"])
+          const gone = await tank(["get", "snap"])
           expect(gone.code).toBe(1)
           expect(gone.stderr).toContain("the CLI is not built yet")
         })
@@ -378,7 +380,18 @@ describe("the quick path of ps and exec, and @effect/cli's, print and exit alike
     data = tempDataDir()
     const pods = [
       { name: "web", labels: { app: "web" }, containers: [{ name: "app", image: "busybox" }] },
-      { name: "db", containers: [{ name: "a", image: "busybox" }, { name: "b", image: "busybox" }] }
+      { name: "db", containers: [{ name: "a", image: "busybox" }, { name: "b", image: "busybox" }] },
+      // READY and PORTS columns, a rootfs image: fields the quick bundle's narrow reader decodes.
+      {
+        name: "probed",
+        labels: { app: "probed" },
+        containers: [{
+          name: "app",
+          image: { rootfs: "/srv/rootfs/app" },
+          readinessProbe: { httpGet: { path: "/", port: 8080 } }
+        }],
+        network: { nics: [{ name: "eth0", mode: "bridge" }], ports: [{ containerPort: 8080, hostPort: 18080 }] }
+      }
     ]
     const r = await runCli(cli.bin, ["apply", "--data-dir", data.dir, "-f", "-"], { input: JSON.stringify(pods) })
     expect(r.code).toBe(0)
@@ -410,5 +423,68 @@ describe("the quick path of ps and exec, and @effect/cli's, print and exit alike
       runCli(cli.bin, line, { env: { TANK_NO_QUICK: "1" } })
     ])
     expect({ ...quick, stdout: sameAge(quick.stdout) }).toEqual({ ...full, stdout: sameAge(full.stdout) })
+  })
+
+  // Lines the quick bundles (src/cli/quickPs.ts, quickExec.ts) hand to the full CLI in-process.
+  it.each(([
+    ["ps", "--help"],
+    ["ps", "--bogus"],
+    ["list", "-o", "bogus"],
+    ["exec", "--help"],
+    ["exec", "-e", "A=1", "nosuchpod", "--", "true"],
+    ["exec", "web", "true"]
+  ] as const).map((args) => [args.join(" "), args] as const))(
+    "tank %s (the full CLI, from a quick bundle)",
+    async (_, args) => {
+      const line = ["--data-dir", data.dir, ...args]
+      expect(quickLine(line), "a line the quick path leaves to @effect/cli").toBeUndefined()
+      const [quick, full] = await Promise.all([
+        runCli(cli.bin, line),
+        runCli(cli.bin, line, { env: { TANK_NO_QUICK: "1" } })
+      ])
+      expect(quick).toEqual(full)
+      expect(quick.stdout + quick.stderr).not.toContain("quick bundle")
+    }
+  )
+
+  it("ps reads the store through the narrow reader: it lists without the full CLI's bundle", async () => {
+    const bundle = path.join(cli.dir, "dist", "tank.cjs")
+    fs.renameSync(bundle, bundle + ".away")
+    try {
+      const r = await runCli(cli.bin, ["--data-dir", data.dir, "ps", "-o", "name"])
+      expect(r.code, r.stderr).toBe(0)
+      expect(r.stdout).toBe("pod/db\npod/probed\npod/web\n")
+      // A line only the full CLI runs needs that bundle: the proof that ps above did not load it.
+      expect((await runCli(cli.bin, ["--data-dir", data.dir, "ps", "--help"])).code).not.toBe(0)
+    } finally {
+      fs.renameSync(bundle + ".away", bundle)
+    }
+  })
+
+  it("a store with an unreadable row: ps names it and lists it invalid, as the full CLI", async () => {
+    const bad = tempDataDir()
+    try {
+      const pods = [{ name: "ok", containers: [{ name: "app", image: "busybox" }] }]
+      const r = await runCli(cli.bin, ["apply", "--data-dir", bad.dir, "-f", "-"], { input: JSON.stringify(pods) })
+      expect(r.code, r.stderr).toBe(0)
+      await Effect.runPromise(Effect.scoped(Effect.flatMap(
+        sqliteCorrupt(path.join(bad.dir, "tank.db")),
+        // Valid in every field ps reads, invalid as a Pod: only the full decode can tell.
+        (c) => c.podSpec("odd", { name: "odd", containers: [{ name: "app", image: "not a reference" }] })
+      )))
+      for (const args of [["ps"], ["ps", "-o", "json"]]) {
+        const line = ["--data-dir", bad.dir, ...args]
+        const [quick, full] = await Promise.all([
+          runCli(cli.bin, line),
+          runCli(cli.bin, line, { env: { TANK_NO_QUICK: "1" } })
+        ])
+        expect(quick.stderr).toContain(`pods row "odd"`)
+        // An invalid row's status is dated when it is read (Api's invalidStatus).
+        const same = (out: string) => sameAge(out).replace(/"\d{4}-\d\d-\d\dT[\d:.]+Z"/g, "DATE")
+        expect({ ...quick, stdout: same(quick.stdout) }).toEqual({ ...full, stdout: same(full.stdout) })
+      }
+    } finally {
+      bad.cleanup()
+    }
   })
 })
