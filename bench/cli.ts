@@ -1,7 +1,7 @@
 /**
- * Bench: CLI start-up. `tank ps` as a user runs it (bin/tank, from the startup snapshot `npm run build`
- * makes; beside it for comparison the plain bundle, and the snapshot with the line parsed by @effect/cli
- * instead of the quick path, src/cli/quick.ts), over a store holding `pods` pods, against Node's
+ * Bench: CLI start-up. `tank ps` as a user runs it (bin/tank: from its small bundle, dist/quick-ps.cjs,
+ * src/cli/quickPs.ts; beside it for comparison the full CLI's plain bundle, and the startup snapshot with
+ * the line parsed by @effect/cli, TANK_NO_QUICK=1), over a store holding `pods` pods, against Node's
  * own floor (`node -e 0`) and `podman ps` (empty storage), each timed inside one shell loop. Run: `npx tsx bench/cli.ts [runs=15] [pods=20]`. `tank exec` against
  * `podman exec` is in exec.ts (it needs a running container).
  */
@@ -63,7 +63,7 @@ const program = Effect.gen(function*() {
     podman = median(timeInShell("", "podman ps", runs, penv))
   } else console.log("podman is not installed: its row is skipped")
   console.log(
-    `tank ps (${pods} pods): ${fmt(ps)} (through @effect/cli's parser: ${fmt(parsed)}; plain bundle, no snapshot: ` +
+    `tank ps (${pods} pods): ${fmt(ps)} (snapshot, through @effect/cli's parser: ${fmt(parsed)}; full plain bundle: ` +
       `${fmt(plain)})   node -e 0: ${fmt(node)}` +
       (podman === undefined ? "" : `   podman ps: ${fmt(podman)}`)
   )

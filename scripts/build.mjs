@@ -4,10 +4,9 @@
 //                   those lazy, so `tank ps` never evaluates the image client, the agent or undici)
 //   dist/tank.mjs   a tiny loader that compiles tank.cjs with V8's code cache (dist/tank.cjs.cache),
 //                   through dist/load.cjs (the one code-cache loader, shared with tank-quick.cjs)
-//   dist/quick-ps.cjs, dist/quick-exec.cjs  the small bundles of `tank ps`/`list` and `tank exec`
-//                   (src/cli/quickPs.ts, quickExec.ts): only what their plain lines run; other lines
-//                   load tank.cjs from them. bin/tank starts them through dist/tank-ps.cjs and
-//                   dist/tank-exec.cjs (code caches: quick-ps.cjs.cache, quick-exec.cjs.cache)
+//   dist/quick-ps.cjs  the small bundle of `tank ps`/`list` (src/cli/quickPs.ts): only what their
+//                   plain lines run; other lines load tank.cjs from it. bin/tank starts it through
+//                   dist/tank-ps.cjs (code cache: quick-ps.cjs.cache)
 // Why not plain ESM: Node 20 has no compile cache for modules; with the code cache `tank ps` needs
 // ~40% less CPU at startup (measured: 0.14 s vs 0.23 s user on this VM).
 //   dist/tank.blob  a V8 startup snapshot of tank.cjs with its modules evaluated (scripts/snapshot.mjs),
@@ -45,7 +44,9 @@ await build({
 })
 if (process.argv.includes("--web-only")) process.exit(0)
 
-const QUICK = ["ps", "exec"]
+// `exec` measured no faster from its own bundle than from the snapshot (its graph, the run record's
+// and the helper's schemas, is most of the full CLI's cost): it starts from the snapshot.
+const QUICK = ["ps"]
 for (const stale of ["chunks", "tank.cjs.cache", "tank.mjs.map", ...QUICK.map((q) => `quick-${q}.cjs.cache`)]) {
   fs.rmSync(path.join(outdir, stale), { recursive: true, force: true })
 }
@@ -158,7 +159,7 @@ import { createRequire } from "node:module"
 createRequire(import.meta.url)("./load.cjs")("tank.cjs")
 `
 )
-// bin/tank's entries for ps/list and exec (CommonJS: no ES module loader to start).
+// bin/tank's entry for ps/list (CommonJS: no ES module loader to start).
 for (const q of QUICK) {
   fs.writeFileSync(
     path.join(outdir, `tank-${q}.cjs`),
@@ -167,7 +168,17 @@ require("./load.cjs")("quick-${q}.cjs")
 `
   )
 }
-for (const stale of ["quick.cjs", "quick.cjs.map", "tank-quick.cjs"]) {
+for (
+  const stale of [
+    "quick.cjs",
+    "quick.cjs.map",
+    "tank-quick.cjs",
+    "quick-exec.cjs",
+    "quick-exec.cjs.map",
+    "quick-exec.cjs.cache",
+    "tank-exec.cjs"
+  ]
+) {
   fs.rmSync(path.join(outdir, stale), { force: true })
 }
 
@@ -185,8 +196,6 @@ fs.rmSync(path.join(outdir, "tank.cjs.cache"), { force: true })
 for (const q of QUICK) fs.rmSync(path.join(outdir, `quick-${q}.cjs.cache`), { force: true })
 run("tank.mjs", ["ps"])
 run("tank-ps.cjs", ["ps"])
-// exec of a pod that does not run: it ends at "not running", having read the config and the run dir.
-run("tank-exec.cjs", ["exec", "warm", "--", "true"])
 fs.rmSync(warm, { recursive: true, force: true })
 
 if (!process.argv.includes("--no-snapshot")) {

@@ -1,6 +1,6 @@
 /**
- * How the quick bundles (quickPs.ts, quickExec.ts) hand a line they do not run to the full CLI: its
- * bundle, dist/tank.cjs beside them, evaluated in this process through the same code-cache loader
+ * How the quick bundle (quickPs.ts) hands a line they do not run to the full CLI: its
+ * bundle, dist/tank.cjs beside it, evaluated in this process through the same code-cache loader
  * as dist/tank.mjs (dist/load.cjs, scripts/build.mjs); it reads process.argv as if started itself.
  * Called before the quick bundle's own command runs, so the process has one command and one exit.
  */

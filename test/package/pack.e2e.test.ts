@@ -46,8 +46,8 @@ describe("npm package", () => {
     expect(listing).not.toContain("package/native/tank-helper") // built at install, for this machine
     expect(listing).not.toContain("package/dist/tank.blob") // the CLI's startup snapshot: built at install too
     expect(listing).toContain("package/scripts/snapshot.mjs")
-    // The small bundles of ps and exec and their starters (bin/tank picks them), without caches or maps.
-    for (const f of ["quick-ps.cjs", "quick-exec.cjs", "tank-ps.cjs", "tank-exec.cjs", "load.cjs"]) {
+    // The small bundle of ps and its starter (bin/tank picks it), without its cache or map.
+    for (const f of ["quick-ps.cjs", "tank-ps.cjs", "load.cjs"]) {
       expect(listing).toContain(`package/dist/${f}\n`)
     }
     expect(listing).not.toMatch(/package\/dist\/quick-\w+\.cjs\.(cache|map)/)
@@ -75,7 +75,7 @@ describe("npm package", () => {
     const dataDir = path.join(tmp, "data")
     expect(await run("tank", ["ps", "--data-dir", dataDir], { cwd: app, env })).toMatch(/^NAME\s+PHASE/)
     // A line the quick bundle hands to the full CLI.
-    expect(await run("tank", ["exec", "--help"], { cwd: app, env })).toContain("tank exec")
+    expect(await run("tank", ["ps", "--help"], { cwd: app, env })).toContain("tank ps")
 
     // A plain ESM script: the public API, a validation error caught by tag, the store it opens.
     fs.writeFileSync(
