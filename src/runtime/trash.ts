@@ -6,9 +6,10 @@
  * new run of the same pod can begin at once.
  *
  * Nothing is lost by a crash between the rename and the removal: the trash holds only dirs whose
- * run was undone, and it is emptied when the runtime starts, after each removal, and when it closes.
+ * run was undone, and it is emptied when the runtime starts, shortly after each discard (one
+ * removal for what a burst of stops discarded), and when it closes.
  */
-import { Effect, FiberSet, type Scope } from "effect"
+import { Duration, Effect, FiberSet, type Scope } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 
@@ -20,6 +21,14 @@ export interface Trash {
 }
 
 export const trashDir = (dataDir: string) => path.join(dataDir, "trash")
+
+/**
+ * How long a removal waits, gathering what else is discarded meanwhile. Removing at once ran each
+ * stop's removal (a few dozen syscalls through libuv's pool, and their callbacks on the agent's
+ * thread) into the next start on a busy 2-core machine: back-to-back starts got slower than the
+ * removal saved. One removal per batch touches at most one start of a burst.
+ */
+const SWEEP_DELAY = Duration.millis(250)
 
 const errno = (e: unknown) => (e as NodeJS.ErrnoException | undefined)?.code
 
@@ -59,7 +68,7 @@ export const makeTrash = (dataDir: string): Effect.Effect<Trash, never, Scope.Sc
     const emptyLater = Effect.suspend(() => {
       if (queued) return Effect.void
       queued = true
-      return Effect.asVoid(FiberSet.run(fibers, empty))
+      return Effect.asVoid(FiberSet.run(fibers, Effect.zipRight(Effect.sleep(SWEEP_DELAY), empty)))
     })
 
     const discard = (run: string): Effect.Effect<void> =>
