@@ -51,7 +51,9 @@ export const monitors: Step<"monitors"> = {
         stopMonitor(undo.deps.stopGraceMs),
         { concurrency: "unbounded", discard: true }
       )
-      yield* Effect.forEach(recorded, (c) =>
+      // A stale socket file (its monitor killed outright) goes; a released monitor removed its own,
+      // so the common case is one stat, not a connect attempt.
+      yield* Effect.forEach(recorded.filter((c) => fs.existsSync(c.socketPath)), (c) =>
         Effect.flatMap(
           isListening(c.socketPath),
           (listening) =>
