@@ -6,19 +6,27 @@
  * statuses, a cost the agent's process would pay). Delete → all gone includes issuing the deletes,
  * and a grace period: `sleep` as PID 1 has no SIGTERM handler, so it is killed when that ends.
  * Run as root: `npx tsx bench/apply.ts [pods=100] [--one-only | --many-only] [--reps=7] [--no-peers]
- * [--timeline]`. `--timeline` prints, for the last one-pod apply, the agent's debug log (change feed,
- * reconcile pass, bring-up, status and event writes) in ms since the apply began.
+ * [--timeline] [--burst-timeline] [--burst-reps=1] [--burst-profile=FILE]`. `--timeline` prints, for the last one-pod apply, the agent's debug log (change feed,
+ * reconcile pass, bring-up, status and event writes) in ms since the apply began. `--burst-timeline`
+ * prints, for the N-pod burst, each pod's gaps (apply → bring-up begins → done → running written →
+ * seen) and bring-up steps as percentiles, the passes, and how many bring-ups ran at once
+ * (bench/burstTimeline.ts). `--burst-reps=K` runs the burst K times (apply, all running, delete,
+ * all gone) and reports the median. `--burst-profile=FILE` writes a CPU profile of the agent's thread
+ * over each burst (FILE.1.cpuprofile, ...).
  */
 import { Context, Effect, Layer } from "effect"
 import * as fs from "node:fs"
+import * as inspector from "node:inspector"
 import * as os from "node:os"
 import * as path from "node:path"
 import { performance } from "node:perf_hooks"
 import * as Agent from "../src/agent/Agent.js"
 import * as Api from "../src/api/Api.js"
+import { resolveConfig } from "../src/reconciler/Reconciler.js"
 import { Store } from "../src/store/Store.js"
 import { tankEnv } from "../test/support/tankEnv.js"
 import { makeTimeline, waitRunning, watchGone } from "./applyWatch.js"
+import { burstReport } from "./burstTimeline.js"
 import { has, podmanEnv, sh, timeInShell, unmountUnder } from "./peers.js"
 import { fmt, median, report, type Row } from "./report.js"
 
@@ -31,6 +39,34 @@ const runOne = !flag("--many-only")
 const runMany = !flag("--one-only")
 const peers = !flag("--no-peers")
 const timeline = flag("--timeline")
+const burstTimeline = flag("--burst-timeline")
+const burstReps = Number(option("--burst-reps") ?? 1)
+const profileTo = option("--burst-profile")
+
+/** A CPU profile of the agent's thread over each burst (open it in Chrome's DevTools). */
+const profiler = (() => {
+  const session = new inspector.Session()
+  const post = (method: string, params?: object) =>
+    Effect.async<unknown>((resume) =>
+      session.post(method, params ?? {}, (err, res) => resume(err ? Effect.die(err) : Effect.succeed(res)))
+    )
+  return {
+    start: Effect.suspend(() => {
+      session.connect()
+      return post("Profiler.enable").pipe(
+        Effect.zipRight(post("Profiler.setSamplingInterval", { interval: 200 })),
+        Effect.zipRight(post("Profiler.start"))
+      )
+    }),
+    stop: (file: string) =>
+      post("Profiler.stop").pipe(
+        Effect.tap((res) =>
+          Effect.sync(() => fs.writeFileSync(file, JSON.stringify((res as { profile: unknown }).profile)))
+        ),
+        Effect.tap(() => Effect.sync(() => (session.disconnect(), console.log(`(CPU profile of the burst: ${file})`))))
+      )
+  }
+})()
 
 const rssMb = () => process.memoryUsage().rss / (1 << 20)
 
@@ -74,24 +110,53 @@ const program = Effect.gen(function*() {
   if (timeline && lines.length > 0) console.log(`timeline of the last one-pod apply:\n${lines.join("\n")}`)
 
   const burst = !runMany ? undefined : yield* Effect.gen(function*() {
-    yield* Effect.sleep("1 second")
-    const rss0 = rssMb()
     const names = Array.from({ length: count }, (_, i) => `many-${i}`)
-    const t0 = performance.now()
-    yield* Effect.provideService(Api.applyAll(names.map(spec)), Store, store)
-    yield* waitRunning(store, names)
-    const many = performance.now() - t0
+    const deleteAll = Effect.gen(function*() {
+      const allGone = yield* watchGone(store, names)
+      const tStop = performance.now()
+      for (const n of names) yield* remove(n)
+      yield* allGone
+      return performance.now() - tStop
+    })
+    const manys: Array<number> = []
+    let rss0 = 0
+    for (let rep = 0; rep < burstReps; rep++) {
+      yield* Effect.sleep("1 second")
+      rss0 = rssMb()
+      if (profileTo !== undefined) yield* profiler.start
+      const cpuAt0 = process.cpuUsage()
+      const t0 = performance.now()
+      yield* Effect.provideService(Api.applyAll(names.map(spec)), Store, store)
+      const stored = performance.now()
+      yield* waitRunning(store, names, burstTimeline ? trace.onChange : undefined)
+      manys.push(performance.now() - t0)
+      const cpuBurst = process.cpuUsage(cpuAt0)
+      if (profileTo !== undefined) yield* profiler.stop(`${profileTo}.${rep + 1}.cpuprofile`)
+      console.log(
+        `burst ${rep + 1}: ${manys.at(-1)!.toFixed(0)} ms (the apply call ${
+          (stored - t0).toFixed(0)
+        }), the agent's process used ${((cpuBurst.user + cpuBurst.system) / 1000).toFixed(0)} ms of CPU (user ${
+          (cpuBurst.user / 1000).toFixed(0)
+        }, system ${(cpuBurst.system / 1000).toFixed(0)}); load ${os.loadavg()[0]!.toFixed(2)}`
+      )
+      if (burstTimeline) {
+        const permits = resolveConfig({}).startConcurrency
+        console.log(burstReport(trace.entries(), names, t0, stored, t0 + manys.at(-1)!, permits).join("\n"))
+        trace.clear()
+      }
+      if (rep < burstReps - 1) yield* deleteAll
+    }
+    const many = median(manys)
+    if (burstReps > 1) {
+      console.log(`apply → all running, ${count} pods, each rep: ${manys.map((x) => x.toFixed(0)).join(" ")} ms`)
+    }
     yield* Effect.sleep("2 seconds")
     const rss1 = rssMb()
     const cpu0 = process.cpuUsage()
     yield* Effect.sleep("10 seconds")
     const cpu = process.cpuUsage(cpu0)
     const idleCpuPct = ((cpu.user + cpu.system) / 1000) / 10_000 * 100
-    const allGone = yield* watchGone(store, names)
-    const tStop = performance.now()
-    for (const n of names) yield* remove(n)
-    yield* allGone
-    const stopAll = performance.now() - tStop
+    const stopAll = yield* deleteAll
     return { many, stopAll, rss0, rss1, idleCpuPct }
   })
 
@@ -162,7 +227,7 @@ const program = Effect.gen(function*() {
   report(rows)
 })
 
-const main = timeline ? Effect.provide(program, trace.layer) : program
+const main = timeline || burstTimeline ? Effect.provide(program, trace.layer) : program
 Effect.runPromise(Effect.scoped(main)).catch((e) => {
   console.error(e)
   process.exit(1)

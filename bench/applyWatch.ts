@@ -60,17 +60,31 @@ export const watchGone = (store: Store["Type"], names: ReadonlyArray<string>) =>
     return Fiber.join(fiber)
   })
 
+export interface TimelineEntry {
+  readonly at: number
+  readonly line: string
+  /** The message alone, and the log annotations (`pod`, `step`, `ms`...). */
+  readonly text: string
+  readonly notes: Readonly<Record<string, string>>
+}
+
 /**
  * A timeline of one apply (`--timeline`): the agent's debug log (change feed, reconcile pass,
  * bring-up steps, status and event writes) and what the bench's watch saw, each line with its time
  * since the apply began. `layer` routes the log here at Debug level.
  */
 export const makeTimeline = () => {
-  const logged: Array<{ readonly at: number; readonly line: string }> = []
+  const logged: Array<TimelineEntry> = []
   const logger = Logger.make(({ annotations, message }) => {
-    const notes = [...HashMap.entries(annotations)].map(([k, v]) => `${k}=${String(v)}`).join(" ")
+    const pairs = [...HashMap.entries(annotations)]
+    const notes = pairs.map(([k, v]) => `${k}=${String(v)}`).join(" ")
     const text = (Array.isArray(message) ? message : [message]).map(String).join(" ")
-    logged.push({ at: performance.now(), line: notes ? `${text} (${notes})` : text })
+    logged.push({
+      at: performance.now(),
+      line: notes ? `${text} (${notes})` : text,
+      text,
+      notes: Object.fromEntries(pairs.map(([k, v]) => [k, String(v)]))
+    })
   })
   return {
     layer: Layer.merge(Logger.replace(Logger.defaultLogger, logger), Logger.minimumLogLevel(LogLevel.Debug)),
@@ -78,8 +92,12 @@ export const makeTimeline = () => {
     onChange: (c: PodChange) =>
       void logged.push({
         at: performance.now(),
-        line: `bench watch: ${c.name} ${c._tag === "Updated" ? c.status.phase : "removed"}`
+        line: `bench watch: ${c.name} ${c._tag === "Updated" ? c.status.phase : "removed"}`,
+        text: `bench watch: ${c.name} ${c._tag === "Updated" ? c.status.phase : "removed"}`,
+        notes: {}
       }),
+    /** Everything logged so far (for `--burst-timeline`, bench/burstTimeline.ts). */
+    entries: (): ReadonlyArray<TimelineEntry> => logged,
     /** The lines between `t0` (apply called) and `seen` (the bench saw it running); `stored`: apply returned. */
     lines: (t0: number, stored: number, seen: number): Array<string> => {
       const at = (t: number) => `${(t - t0).toFixed(1).padStart(7)} ms`

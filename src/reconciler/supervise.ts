@@ -14,6 +14,7 @@ import type { StoredPod, StoreService } from "../store/Store.js"
 import type { Permits } from "./permits.js"
 import { podKey } from "./plan.js"
 import { watchProbes } from "./probes.js"
+import { startProgress } from "./progress.js"
 import type { ReconcilerConfig } from "./Reconciler.js"
 import { isoAt, now, type Recorder, type StatusBody, toLastExit, without } from "./record.js"
 import { decide, describeEnding, type Ending } from "./restarts.js"
@@ -161,13 +162,10 @@ export const supervise = (
         yield* rec.update((s) => ({ ...notRunning(s), phase: "starting", restarts }))
         yield* rec.event("starting")
         yield* Effect.logDebug(`pod ${pod.name}: bring-up begins`)
-        return yield* env.runtime.start(pod.spec, {
-          onNotice,
-          onProgress: (p) =>
-            rec.current()?.phase === p ? Effect.void : rec.update((s) => ({ ...s, phase: p })).pipe(
-              Effect.zipRight(rec.event(p))
-            )
-        })
+        const progress = startProgress(rec, yield* Effect.scope)
+        return yield* env.runtime.start(pod.spec, { onNotice, onProgress: progress.onProgress }).pipe(
+          Effect.ensuring(progress.done)
+        )
       }),
       rec.update((s) =>
         s

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, TestClock } from "effect"
+import { Duration, Effect, Exit, TestClock } from "effect"
+import { PULLING_SHOWN_AFTER } from "../../src/reconciler/progress.js"
 import { NotFound } from "../../src/reconciler/Reconciler.js"
 import { eventsOf, eventually, phaseIs, podSpec, settle, setup, statusOf, typesOf } from "./harness.js"
 
@@ -16,14 +17,40 @@ describe("Reconciler: apply, exit, restart policy", () => {
       assert.strictEqual(s.specRevision, stored.revision)
       assert.strictEqual(s.agentPid, 4242)
       assert.isDefined(s.startedAt)
-      // Bring-up began, the image was pulled, bring-up went on, the workload runs.
-      assert.deepStrictEqual(yield* typesOf(store, "web"), ["starting", "pulling", "starting", "running"])
+      // Bring-up began, the workload runs: a pull over within PULLING_SHOWN_AFTER (here at once)
+      // writes no "pulling" (progress.test.ts has one that takes longer).
+      assert.deepStrictEqual(yield* typesOf(store, "web"), ["starting", "running"])
       const running = (yield* eventsOf(store, "web")).at(-1)!
       assert.strictEqual(running.hostPid, s.hostPid)
       // A second pass with nothing changed keeps the same run.
       yield* rec.sync
       assert.strictEqual(fake.pidOf("web"), s.hostPid)
       assert.strictEqual(fake.stats.starts, 1)
+    }))
+
+  it.scoped("a pull shows pulling once it has lasted PULLING_SHOWN_AFTER, then starting, running", () =>
+    Effect.gen(function*() {
+      const { rec, store } = yield* setup({ pullDelayMs: 2000 })
+      yield* store.put(podSpec("web"))
+      yield* rec.sync
+      yield* eventually("web starting", phaseIs(store, "web", "starting"))
+      yield* TestClock.adjust(Duration.subtract(PULLING_SHOWN_AFTER, Duration.millis(1)))
+      yield* settle
+      assert.strictEqual((yield* statusOf(store, "web"))?.phase, "starting")
+      assert.deepStrictEqual(yield* typesOf(store, "web"), ["starting"])
+      yield* TestClock.adjust("1 millis")
+      yield* eventually("web pulling", phaseIs(store, "web", "pulling"))
+      assert.deepStrictEqual(yield* typesOf(store, "web"), ["starting", "pulling"])
+      yield* TestClock.adjust("2 seconds")
+      yield* eventually("web running", phaseIs(store, "web", "running"))
+      assert.deepStrictEqual(yield* typesOf(store, "web"), ["starting", "pulling", "starting", "running"])
+      // The image is there now: the next pod's start shows no pulling, even after the delay.
+      yield* store.put(podSpec("api"))
+      yield* rec.sync
+      yield* eventually("api running", phaseIs(store, "api", "running"))
+      yield* TestClock.adjust("1 second")
+      yield* settle
+      assert.deepStrictEqual(yield* typesOf(store, "api"), ["starting", "running"])
     }))
 
   it.scoped("a declared pod not yet acted on shows pending", () =>

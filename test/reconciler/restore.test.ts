@@ -137,6 +137,8 @@ describe("Reconciler: live restore", () => {
       yield* eventually("running", allRunning(store, ["a", "b", "c"]))
       yield* fake.end("c", { _tag: "Exited", code: 0 })
       yield* eventually("c terminal", phaseIs(store, "c", "terminal"))
+      // Concurrent starts take their pids in no set order.
+      const pids = { a: fake.pidOf("a"), b: fake.pidOf("b") }
       const closing = yield* Effect.fork(a.close)
       yield* settle
       assert.strictEqual((yield* statusOf(store, "a"))?.phase, "stopping")
@@ -145,8 +147,8 @@ describe("Reconciler: live restore", () => {
       yield* eventually("closed", Effect.map(Fiber.poll(closing), Option.isSome))
       assert.strictEqual(fake.workloads.size, 0)
       assert.deepStrictEqual(fake.log.filter((l) => l.startsWith("stop")).sort(), [
-        `stop a 40000`,
-        `stop b 40001`
+        `stop a ${pids.a}`,
+        `stop b ${pids.b}`
       ])
       for (const name of ["a", "b"]) {
         const s = (yield* statusOf(store, name))!

@@ -33,6 +33,8 @@ export interface FakeWorkload {
 export interface FakeRuntimeOptions {
   /** Time a bring-up takes (on the Clock: TestClock in `it.effect`). */
   readonly startDelayMs?: number
+  /** How long the first start with an image takes to pull it (between "pulling" and "starting"). */
+  readonly pullDelayMs?: number
   /** Time a stop takes (the grace period in use), for every pod or per pod name. */
   readonly stopDelayMs?: number | ((name: string) => number)
   readonly firstPid?: number
@@ -150,6 +152,7 @@ export const makeFakeRuntime = (options: FakeRuntimeOptions = {}): Effect.Effect
           const image = pod.containers[0]?.image
           if (typeof image === "string" && !pulled.has(image)) {
             if (opts?.onProgress) yield* opts.onProgress("pulling")
+            if (options.pullDelayMs) yield* Effect.sleep(Duration.millis(options.pullDelayMs))
             pulled.add(image)
           }
           if (opts?.onProgress) yield* opts.onProgress("starting")
