@@ -59,6 +59,7 @@ import { stages } from "./steps/index.js"
 import { anyMonitorAlive } from "./steps/monitorsByName.js"
 import { type Journal, journalOf, openJournal, runSteps, undoRun } from "./steps/runner.js"
 import type { LiveOutputs, StepDeps } from "./steps/Step.js"
+import { makeTrash } from "./trash.js"
 import { UserNamespaces } from "./userns/UserNamespaces.js"
 
 export interface RuntimeOptions {
@@ -97,6 +98,8 @@ export const make = (options: RuntimeOptions = {}) =>
     const stopContainer = stopMonitor(graceMs)
     const hostPaths = hostPathPolicy(config)
     fs.mkdirSync(socketDir(dataDir), { recursive: true, mode: 0o700 })
+    // Undone run dirs leave by a rename and are removed off the stop's path (trash.ts).
+    const trash = yield* makeTrash(dataDir)
     const userNamespaces = yield* Effect.serviceOption(UserNamespaces)
     // Read once: workloads get explicit rlimits, capped by the hard limits the agent runs under.
     const security = { dataDir, hostHard: parseHardLimits(fs.readFileSync("/proc/self/limits", "utf8")) }
@@ -113,6 +116,8 @@ export const make = (options: RuntimeOptions = {}) =>
       hostPaths,
       stopGraceMs: graceMs,
       nodeName: config.node.name,
+      trash,
+      monitorsRecorded: new Set(),
       ...(options.hooks ? { hooks: options.hooks } : {}),
       ...(options.parentNetns ? { parentNetns: options.parentNetns } : {}),
       ...(options.macSeed ? { macSeed: options.macSeed } : {})
@@ -220,6 +225,8 @@ export const make = (options: RuntimeOptions = {}) =>
               return yield* new SetupFailed({ pod, step: "restart", message: `no container "${name}" in this run` })
             }
             const old = record.containers[idx]!
+            // Until the new monitor is recorded the run's undo searches for monitors by name.
+            const recorded = deps.monitorsRecorded!.delete(layout.run)
             // Let the previous incarnation go (its monitor is released, its workload is gone).
             const prev = current.get(name)
             if (prev?.scope) yield* Scope.close(prev.scope, Exit.void)
@@ -248,6 +255,7 @@ export const make = (options: RuntimeOptions = {}) =>
                 monitors: (r.results.monitors ?? []).map((x, i) => i === idx ? containerRecord(s) : x)
               }
             }))
+            if (recorded) deps.monitorsRecorded!.add(layout.run)
             const live: Live = { client: s.client, ref: s.ref, startedAt: s.startedAt, scope: s.scope }
             current.set(name, live)
             yield* proceedOne(pod, s)

@@ -6,6 +6,7 @@
  *     ns/{net,uts,ipc}              the pinned pod sandbox
  *     etc/{hosts,hostname,resolv.conf}
  *     c/<container>/{upper,work,merged,monitor.json,exit.json}
+ *   <dataDir>/trash/<pod>.<…>/      an undone run dir, renamed here and removed shortly after (trash.ts)
  *   <dataDir>/sock/<hash>.sock      monitor sockets (short: AF_UNIX paths hold 107 bytes)
  *   <dataDir>/agent.lock            the agent lock; holds the agent's pid (monitors read it too)
  *   <dataDir>/volumes/<pod>/<vol>   managed volumes (kept across restarts, removed with the pod)

@@ -35,6 +35,25 @@ describe("Monitor exit reporting", () => {
       expect(exit).toMatchObject({ reason: "signaled", signal: 9 })
     }))
 
+  it.scopedLive("Monitor_pushedExit_answersWaitAndStopWithoutRoundTrip", () =>
+    Effect.gen(function*() {
+      const lower = yield* busyboxRootfs
+      const run = yield* startRun(lower, { argv: ["sh", "-c", "exit 3"] })
+      yield* run.client.proceed
+      // The monitor writes its "exited" event before the reply to a pending wait: after this
+      // wait the client has seen it, whichever way this one was answered.
+      const first = yield* run.client.wait
+      expect(expectExited(first)).toBe(3)
+      // A stopped monitor answers nothing: wait and stop must come from the pushed exit.
+      process.kill(run.handle.monitorPid, "SIGSTOP")
+      const again = yield* Effect.all([run.client.wait, run.client.stop(1000)]).pipe(
+        Effect.timeout("3 seconds"),
+        Effect.ensuring(Effect.sync(() => process.kill(run.handle.monitorPid, "SIGCONT")))
+      )
+      expect(again).toEqual([first, first])
+      yield* run.client.release
+    }))
+
   it.scopedLive("Monitor_setupFailure_missingCwd_stepAndErrno_noLeaks", () =>
     Effect.gen(function*() {
       const lower = yield* busyboxRootfs

@@ -2,7 +2,7 @@
  * A client of one monitor's control socket (PROTOCOL.md §4): JSON lines, requests matched to
  * replies by id. Closing the scope closes the connection; the monitor and workload are unaffected.
  */
-import { Effect, Either, Schema } from "effect"
+import { Effect, Either, Option, Schema } from "effect"
 import type { Scope } from "effect"
 import type * as net from "node:net"
 import { type Attachment, openAttachment } from "./attach.js"
@@ -15,7 +15,7 @@ import {
 } from "./errors.js"
 import { greeting } from "./greeting.js"
 import { lineSplitter } from "./lines.js"
-import { type ExitRecord, type Hello, type MonitorState, Reply } from "./schema.js"
+import { ExitRecord, type Hello, type MonitorState, Reply } from "./schema.js"
 import { openSocket } from "./socket.js"
 
 export type MonitorError = MonitorGone | HelperProtocolError | MonitorRequestFailed
@@ -34,7 +34,11 @@ export interface MonitorClient {
   readonly signal: (signal: number) => Effect.Effect<void, MonitorError>
   /** Signal (SIGTERM by default), then SIGKILL after graceMs; resolves with the exit. */
   readonly stop: (graceMs: number, signal?: number) => Effect.Effect<ExitRecord, MonitorError>
-  /** Resolves when the workload has exited (at once if it already has). */
+  /**
+   * Resolves when the workload has exited (at once if it already has). An exit the monitor already
+   * pushed on this connection (its `exited` event) is answered here without a round trip; so is
+   * `stop` after it (a stop after the exit only returns the exit).
+   */
   readonly wait: Effect.Effect<ExitRecord, MonitorError>
   readonly resize: (rows: number, cols: number) => Effect.Effect<void, MonitorError>
   /** Let the monitor exit (only after the workload exited). */
@@ -54,6 +58,8 @@ class Connection {
   private readonly pending = new Map<number, Pending>()
   private closedReason: string | undefined
   private onHello: ((line: string) => void) | undefined
+  /** The exit the monitor pushed (its `exited` event), once it has. */
+  exited: ExitRecord | undefined
 
   constructor(readonly socketPath: string, readonly socket: net.Socket) {
     socket.setEncoding("utf8")
@@ -86,8 +92,14 @@ class Connection {
     let decoded: Either.Either<Reply, unknown>
     try {
       const json: unknown = JSON.parse(line)
-      // Unsolicited events ("running", "exited") are informational; requests carry what we need.
-      if (typeof json === "object" && json !== null && "event" in json) return
+      // Unsolicited events: "exited" carries the same exit record as a `wait` reply, kept so a
+      // later `wait` or `stop` needs no round trip; anything else is informational.
+      if (typeof json === "object" && json !== null && "event" in json) {
+        if ((json as { event: unknown }).event === "exited" && this.exited === undefined) {
+          this.exited = Option.getOrUndefined(Schema.decodeUnknownOption(ExitRecord)((json as { exit?: unknown }).exit))
+        }
+        return
+      }
       decoded = Schema.decodeUnknownEither(Reply)(json)
     } catch (e) {
       decoded = Either.left(e)
@@ -180,10 +192,17 @@ export const connect = (
       abort: Effect.asVoid(conn.request("abort")),
       signal: (signal) => Effect.asVoid(conn.request("signal", { signal })),
       stop: (graceMs, signal) =>
-        conn.request("stop", signal === undefined ? { graceMs } : { graceMs, signal }).pipe(
-          Effect.flatMap(exitOf("stop"))
+        Effect.suspend(() =>
+          conn.exited !== undefined ? Effect.succeed(conn.exited) : conn.request(
+            "stop",
+            signal === undefined ? { graceMs } : { graceMs, signal }
+          ).pipe(Effect.flatMap(exitOf("stop")))
         ),
-      wait: conn.request("wait").pipe(Effect.flatMap(exitOf("wait"))),
+      wait: Effect.suspend(() =>
+        conn.exited !== undefined ? Effect.succeed(conn.exited) : conn.request("wait").pipe(
+          Effect.flatMap(exitOf("wait"))
+        )
+      ),
       resize: (rows, cols) => Effect.asVoid(conn.request("resize", { rows, cols })),
       release: Effect.asVoid(conn.request("release")),
       attach: openAttachment(socketPath)

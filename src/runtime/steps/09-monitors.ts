@@ -37,9 +37,10 @@ export const monitors: Step<"monitors"> = {
         run.live.launched = [...launched]
         yield* run.save("monitors", launched.map(containerRecord))
       }
+      deps.monitorsRecorded?.add(layout.run)
       return launched.map(containerRecord)
     }),
-  release: (undo, _done, result) =>
+  release: (undo, done, result) =>
     Effect.gen(function*() {
       const recorded = result ?? []
       // A monitor whose process and workload are both gone (stopped by this agent's own scope a
@@ -50,7 +51,9 @@ export const monitors: Step<"monitors"> = {
         stopMonitor(undo.deps.stopGraceMs),
         { concurrency: "unbounded", discard: true }
       )
-      yield* Effect.forEach(recorded, (c) =>
+      // A stale socket file (its monitor killed outright) goes; a released monitor removed its own,
+      // so the common case is one stat, not a connect attempt.
+      yield* Effect.forEach(recorded.filter((c) => fs.existsSync(c.socketPath)), (c) =>
         Effect.flatMap(
           isListening(c.socketPath),
           (listening) =>
@@ -58,7 +61,10 @@ export const monitors: Step<"monitors"> = {
               ? Effect.void
               : Effect.promise(() => fs.promises.rm(c.socketPath, { force: true }))
         ), { discard: true })
-      yield* stopMonitorsByName(undo)
+      // Only this runtime's complete record is known to name every monitor of the run; otherwise
+      // (another agent's run, one cut short) any other monitor is found by name.
+      const allRecorded = (undo.deps.monitorsRecorded?.delete(undo.layout.run) ?? false) && done
+      if (!allRecorded) yield* stopMonitorsByName(undo)
       const alive = recorded.filter(monitorAlive)
       if (alive.length > 0) {
         return yield* Effect.fail({

@@ -25,6 +25,7 @@ import type { PreparedContainer } from "../prepare.js"
 import type { RunRecord, StepName, StepResults } from "../record.js"
 import type { Progress, SetupFailed } from "../Runtime.js"
 import type { SecurityContext } from "../security/policy.js"
+import type { Trash } from "../trash.js"
 import type { IdRange, UserNamespacesService } from "../userns/UserNamespaces.js"
 import type { StepHooks } from "./hooks.js"
 
@@ -44,6 +45,14 @@ export interface StepDeps {
   /** The node running the pod (fieldEnv `spec.nodeName`). */
   readonly nodeName: string
   readonly hooks?: StepHooks
+  /**
+   * Run dirs whose every monitor this runtime started and recorded (a fresh bring-up whose monitors
+   * step completed; a restart takes its run out until its new monitor is recorded). Their undo
+   * needs no search of /proc for unrecorded monitors (2-8 ms a stop). Absent: always searched.
+   */
+  readonly monitorsRecorded?: Set<string>
+  /** Where an undone run dir goes (trash.ts); absent, it is removed in place. */
+  readonly trash?: Trash
   readonly parentNetns?: string
   readonly macSeed?: string
 }

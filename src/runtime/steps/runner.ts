@@ -275,7 +275,10 @@ export const undoRun = (
       })
     }
     if (failures.length === 0) {
-      yield* Effect.promise(() => fs.promises.rm(u.layout.run, { recursive: true, force: true }))
+      // Renamed into the trash (removed there off the stop's path) when the runtime keeps one.
+      yield* u.deps.trash
+        ? u.deps.trash.discard(u.layout.run)
+        : Effect.promise(() => fs.promises.rm(u.layout.run, { recursive: true, force: true }))
       if (Option.isSome(journal)) journal.value.retired = true
       return
     }
