@@ -282,6 +282,11 @@ dispatch (monitor_t *m, int idx, const jval_t *req)
     }
   if (strcmp (op, "proceed") == 0)
     {
+      /* The workload sets up its rootfs while parked (spawn.c): a failure there ends it before the
+       * agent's proceed arrives, and that proceed is answered with the setup error (at the exit
+       * when the workload has not been reaped yet). */
+      if (!m->proceeded && m->has_setup_err && m->state != ST_RUNNING)
+        return m->finalized ? reply_proceed (m, c, id) : add_pending (c, P_PROCEED, id);
       if (m->state != ST_PARKED)
         return reply_err (c, id, "not_parked", "proceed is only valid while parked");
       add_pending (c, P_PROCEED, id);

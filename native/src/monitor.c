@@ -181,6 +181,7 @@ workload_proceed (monitor_t *m)
       return;
     }
   m->state = ST_STARTING;
+  m->proceeded = true;
   m->park_deadline = 0;
 }
 

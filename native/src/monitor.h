@@ -57,6 +57,7 @@ typedef struct {
   bool reaped, finalized, released;
   int wait_status;
   bool has_setup_err;
+  bool proceeded; /* proceed was forwarded to the workload (a later one is not_parked) */
   tank_err_t setup_err;
   int64_t park_deadline, stop_deadline, linger_deadline; /* monotonic ms, 0 = none */
   int stop_sig;         /* the signal of the last stop, looked at again while it is pending */

@@ -134,10 +134,6 @@ child_setup (const monitor_config_t *cfg, const child_fds_t *f, tank_err_t *err)
     }
   else if (dup2 (f->in_r >= 0 ? f->in_r : devnull, 0) < 0 || dup2 (f->out_w, 1) < 0 || dup2 (f->err_w, 2) < 0)
     return tank_error (err, errno, "stdio", "dup2 stdio");
-  if (creds_apply (cfg, err) < 0)
-    return -1;
-  if (chdir (cfg->cwd) < 0)
-    return tank_error (err, errno, "chdir", "chdir `%s`", cfg->cwd);
   return 0;
 }
 
@@ -154,13 +150,28 @@ child_main (const monitor_config_t *cfg, const child_fds_t *f)
   close_range (3, ~0U, CLOSE_RANGE_CLOEXEC);
   if (child_prepare (cfg, f, &err) < 0)
     goto fail;
-  /* sync 2: parked. Block until the monitor forwards the agent's proceed; EOF = abort. */
+  /* sync 2: parked. The monitor prints its ready line at once; the rootfs, mounts, hostname and
+   * stdio are set up while the agent reads that line and sends proceed (its round trip, ~2-4 ms,
+   * overlaps the ~2-3 ms of mounts instead of adding to them). Nothing of the image runs and no
+   * credential changes before proceed: the identity, capabilities, no_new_privs and seccomp come
+   * after it, so a seccomp profile that denies recvmsg cannot keep the proceed from arriving. A
+   * setup error here is sent as ERROR (the monitor answers the agent's proceed with it). */
   if (sync_send (f->sync, SYNC_PARKED, NULL, -1) < 0)
     _exit (126);
-  if (sync_recv (f->sync, &m, &passfd) != 1 || m.type != SYNC_PROCEED)
-    _exit (0);
   if (child_setup (cfg, f, &err) < 0)
     goto fail;
+  /* Block until the monitor forwards the agent's proceed; EOF = abort. */
+  if (sync_recv (f->sync, &m, &passfd) != 1 || m.type != SYNC_PROCEED)
+    _exit (0);
+  if (passfd >= 0)
+    close (passfd);
+  if (creds_apply (cfg, &err) < 0)
+    goto fail;
+  if (chdir (cfg->cwd) < 0)
+    {
+      tank_error (&err, errno, "chdir", "chdir `%s`", cfg->cwd);
+      goto fail;
+    }
   umask (022);
   if (exec_resolve (cfg->argv[0], cfg->env, exe, sizeof exe) < 0)
     {

@@ -79,6 +79,18 @@ describe("Monitor exit reporting", () => {
       expect(r).toMatchObject({ _tag: "MonitorSetupFailed", step: "mount_rootfs", errno: 2 })
     }))
 
+  it.scopedLive("Monitor_setupFailure_whileParked_proceedAfterTheExit_getsTheSetupError", () =>
+    Effect.gen(function*() {
+      // The rootfs is set up while parked: its failure can end the workload before the agent's
+      // proceed arrives; that proceed must still get the setup error (not `not_parked`).
+      const run = yield* startRun("/nonexistent/lower", { argv: ["true"] })
+      const exit = yield* run.client.wait
+      expect(exit).toMatchObject({ reason: "setup_failed", setupError: { step: "mount_rootfs", errno: 2 } })
+      const err = yield* Effect.flip(run.client.proceed)
+      expect(err).toMatchObject({ _tag: "MonitorSetupFailed", step: "mount_rootfs", errno: 2 })
+      yield* run.client.release
+    }))
+
   it.scopedLive("Monitor_setupFailure_missingExecutable_exec", () =>
     Effect.gen(function*() {
       const lower = yield* busyboxRootfs
