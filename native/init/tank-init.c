@@ -49,8 +49,11 @@ main (int argc, char **argv)
   sigset_t all, orig;
   sigfillset (&all);
   /* Everything blocked from here on: signals are taken with sigwaitinfo, never by a handler. A
-   * blocked signal is queued for PID 1 too, whoever sends it. */
-  sigprocmask (SIG_SETMASK, &all, &orig);
+   * blocked signal is queued for PID 1 too, whoever sends it. The monitor's child execs us with
+   * everything blocked already (a stop sent right after the exec would otherwise be dropped, PID 1
+   * having no handler yet), so the workload gets the empty mask every container starts with. */
+  sigprocmask (SIG_SETMASK, &all, NULL);
+  sigemptyset (&orig);
   pid_t child = fork ();
   if (child < 0)
     {

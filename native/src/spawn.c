@@ -205,7 +205,13 @@ child_main (const monitor_config_t *cfg, const child_fds_t *f)
       iargv[1] = exe;
       for (size_t k = 0; k <= n; k++)
         iargv[k + 2] = cfg->argv[k];
+      /* Exec'd with every signal blocked (the mask survives execve): a stop sent between the exec
+       * and tank-init's own sigprocmask is queued for it, not dropped (PID 1 without a handler). */
+      sigset_t all, none;
+      sigfillset (&all);
+      sigprocmask (SIG_SETMASK, &all, &none);
       syscall (SYS_execveat, f->init, "", (char *const *) iargv, (char *const *) cfg->env, AT_EMPTY_PATH);
+      sigprocmask (SIG_SETMASK, &none, NULL);
       tank_error (&err, errno, "exec", "execveat tank-init (for `%s`)", exe);
       goto fail;
     }
