@@ -14,6 +14,7 @@
  *   the annotation `tank/extra` (JSON), which `tank get -o kube` writes: export and import round-trip.
  */
 import { Either, ParseResult } from "effect"
+import { formatPath } from "../spec/issuePath.js"
 import { parseQuantity, quantityMilli, quantityValue } from "./quantity.js"
 import { type ObjectKind, unmappedKeys } from "./rules.js"
 import {
@@ -43,21 +44,8 @@ export interface Converted {
 /** The annotation that carries Tank fields Kubernetes has no field for. */
 export const EXTRA_ANNOTATION = "tank/extra"
 
-const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/
-
 /** `["spec", "containers", 0, "image"]` → `spec.containers[0].image` (as Tank's own messages write paths). */
-export const kubePath = (path: ReadonlyArray<PropertyKey>): string =>
-  path.reduce<string>(
-    (acc, k) =>
-      typeof k === "number"
-        ? `${acc}[${k}]`
-        : typeof k === "string" && !IDENT.test(k)
-        ? `${acc}[${JSON.stringify(k)}]`
-        : acc === ""
-        ? String(k)
-        : `${acc}.${String(k)}`,
-    ""
-  )
+export const kubePath = formatPath
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
 
