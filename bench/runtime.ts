@@ -13,9 +13,13 @@
  * `--steps`: also where the default start's time goes — the median of each bring-up step and each
  * teardown release (the runner's debug "step timing" logs), and what is left outside them.
  * `--no-peers`: Tank only (while iterating).
+ * `--cpu`: also the agent process's CPU time (user + system, every thread) per default start, the
+ * median: far less noisy than wall time on a loaded machine. `--profile=FILE`: a CPU profile of the
+ * measured runs only (not the first pull, the filter's compile or module loading).
  */
 import { Context, Effect, Exit, Layer, Logger, LogLevel, Scope } from "effect"
 import * as fs from "node:fs"
+import * as inspector from "node:inspector"
 import * as os from "node:os"
 import * as path from "node:path"
 import { performance } from "node:perf_hooks"
@@ -40,6 +44,40 @@ const args = process.argv.slice(2)
 const runs = Number(args.find((a) => !a.startsWith("--")) ?? 20)
 const showSteps = args.includes("--steps")
 const noPeers = args.includes("--no-peers")
+const showCpu = args.includes("--cpu")
+const profileTo = args.find((a) => a.startsWith("--profile="))?.slice("--profile=".length)
+
+/**
+ * The main thread's time on a CPU (ms), from the scheduler's own count in nanoseconds: the thread a
+ * burst of starts saturates (process.cpuUsage adds libuv's pool and the workers).
+ */
+const mainThreadCpu = () =>
+  Number(fs.readFileSync(`/proc/self/task/${process.pid}/schedstat`, "utf8").split(" ")[0]) / 1e6
+
+/** A CPU profile of this thread over the measured runs (open it in Chrome's DevTools). */
+const profiler = (() => {
+  const session = new inspector.Session()
+  const post = (method: string, params?: object) =>
+    Effect.async<unknown>((resume) =>
+      session.post(method, params ?? {}, (err, res) => resume(err ? Effect.die(err) : Effect.succeed(res)))
+    )
+  return {
+    start: Effect.suspend(() => {
+      session.connect()
+      return post("Profiler.enable").pipe(
+        Effect.zipRight(post("Profiler.setSamplingInterval", { interval: 200 })),
+        Effect.zipRight(post("Profiler.start"))
+      )
+    }),
+    stop: (file: string) =>
+      post("Profiler.stop").pipe(
+        Effect.tap((res) =>
+          Effect.sync(() => fs.writeFileSync(file, JSON.stringify((res as { profile: unknown }).profile)))
+        ),
+        Effect.tap(() => Effect.sync(() => (session.disconnect(), console.log(`(CPU profile of the runs: ${file})`))))
+      )
+  }
+})()
 
 /** `phase step` → durations (ms) of the default variant's runs, from the runner's debug logs. */
 const stepTimes = new Map<string, Array<number>>()
@@ -101,12 +139,27 @@ const program = Effect.gen(function*() {
   const tank: Array<number> = []
   const loose: Array<number> = []
   const userns: Array<number> = []
+  const cpu: Array<number> = []
+  const mainCpu: Array<number> = []
+  if (profileTo) yield* profiler.start
   for (let i = 0; i < runs; i++) {
     collecting = true
+    const c0 = process.cpuUsage()
+    const m0 = mainThreadCpu()
     tank.push(yield* once(i))
+    const c = process.cpuUsage(c0)
+    cpu.push((c.user + c.system) / 1000)
+    mainCpu.push(mainThreadCpu() - m0)
     collecting = false
     loose.push(yield* once(i, "loose"))
     userns.push(yield* once(i, "userns"))
+  }
+  if (profileTo) yield* profiler.stop(profileTo)
+  if (showCpu) {
+    console.log(`agent CPU per default start, median of ${runs}: ${fmt(median(cpu))} (min ${fmt(Math.min(...cpu))})`)
+    console.log(
+      `  of it on the agent's main thread: ${fmt(median(mainCpu))} (min ${fmt(Math.min(...mainCpu))})`
+    )
   }
   const t = median(tank)
   const l = median(loose)

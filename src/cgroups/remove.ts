@@ -6,6 +6,10 @@
  * on a short exponential Schedule (1 ms doubling, capped at 50 ms between tries, within the
  * timeout). With `force`, each try first SIGKILLs what is still listed in cgroup.procs (or writes
  * v2's cgroup.kill), so a task forked between two tries is caught too.
+ *
+ * The dirs are walked one after the other: the fs calls are synchronous (fs.ts), so forking a
+ * fiber per dir overlapped nothing and cost a fork and a join per call (issue 21). A dir that
+ * fails stops the walk; a retry starts it again from the first dir (the gone ones are ENOENT: fine).
  */
 import type { Duration } from "effect"
 import { Effect, Schedule } from "effect"
@@ -39,8 +43,7 @@ export const killTasks = (
         Effect.flatMap((killed) =>
           killed ? Effect.succeed([]) : readOptional(fs, `${dir}/cgroup.procs`).pipe(Effect.map(parsePids))
         )
-      ),
-    { concurrency: "unbounded" }
+      )
   ).pipe(Effect.flatMap((lists) => Effect.forEach(new Set(lists.flat()), fs.kill, { discard: true })))
 
 const rmdirGone = (fs: CgroupFs, dir: string) =>
@@ -54,7 +57,7 @@ export interface RemoveSettings {
 }
 
 const rmdirAll = (fs: CgroupFs, dirs: ReadonlyArray<string>) =>
-  Effect.forEach(dirs, (dir) => rmdirGone(fs, dir), { concurrency: "unbounded", discard: true })
+  Effect.forEach(dirs, (dir) => rmdirGone(fs, dir), { discard: true })
 
 const isBusy = (e: CgroupError) => e.code === "EBUSY"
 
@@ -91,17 +94,16 @@ export const removeTree = (
   children: ReadonlyArray<string> = []
 ): Effect.Effect<void, CgroupError> =>
   Effect.forEach(children, (child) => removeTree(fs, dirs.map((d) => `${d}/${child}`), settings), {
-    concurrency: "unbounded",
     discard: true
   }).pipe(
     Effect.zipRight(rmdirAll(fs, dirs)),
     Effect.catchIf(isBusy, () =>
       Effect.gen(function*() {
-        const lists = yield* Effect.forEach(dirs, (dir) => subdirsOptional(fs, dir), { concurrency: "unbounded" })
+        const lists = yield* Effect.forEach(dirs, (dir) => subdirsOptional(fs, dir))
         yield* Effect.forEach(
           new Set(lists.flat()),
           (child) => removeTree(fs, dirs.map((d) => `${d}/${child}`), settings),
-          { concurrency: "unbounded", discard: true }
+          { discard: true }
         )
         yield* removeGroup(fs, dirs, settings)
       }))
@@ -121,7 +123,7 @@ export const removeIfChildless = (
     fs,
     dirs,
     settings,
-    Effect.forEach(dirs, (dir) => subdirsOptional(fs, dir), { concurrency: "unbounded" }).pipe(
+    Effect.forEach(dirs, (dir) => subdirsOptional(fs, dir)).pipe(
       Effect.map((lists) => lists.some((l) => l.length > 0))
     )
   )

@@ -159,7 +159,9 @@ export const makeV1 = (config: V1Config): CgroupsService => {
                   : Effect.void
               )
             ),
-          { concurrency: "unbounded", discard: true }
+          // In order, not side by side: the calls are synchronous (fs.ts), so a fiber per hierarchy
+          // bought no overlap and cost a fork and a join each (issue 21: the agent's CPU per start).
+          { discard: true }
         )).pipe(Effect.as(handleOf(path)))
     })
 
@@ -226,8 +228,7 @@ export const makeV1 = (config: V1Config): CgroupsService => {
     create: scopedCreate(ensure, remove),
     ensure,
     handle: (path) => validated(path, () => Effect.succeed(handleOf(path))),
-    addProcess: (handle, pid) =>
-      Effect.forEach(handle.procsFiles, (f) => fs.write(f, String(pid)), { concurrency: "unbounded", discard: true }),
+    addProcess: (handle, pid) => Effect.forEach(handle.procsFiles, (f) => fs.write(f, String(pid)), { discard: true }),
     stats,
     list: Effect.forEach(hierarchies, (h) => subdirsOptional(fs, `${h.mountPoint}/${base}`), {
       concurrency: "unbounded"

@@ -13,7 +13,7 @@
  */
 import { Effect, Either, Option, Schema } from "effect"
 import { createHash, randomBytes } from "node:crypto"
-import { createReadStream } from "node:fs"
+import { createReadStream, lstatSync, readFileSync } from "node:fs"
 import * as fsp from "node:fs/promises"
 import * as path from "node:path"
 import { CACHE_DIR_MARKERS, ensurePrivateDir } from "../config/privateDir.js"
@@ -68,7 +68,19 @@ const cacheError = (op: string, p: string) => (e: unknown) => {
 
 const io = <A>(op: string, p: string, f: () => Promise<A>) => Effect.tryPromise({ try: f, catch: cacheError(op, p) })
 
-const exists = (p: string) => Effect.promise(() => fsp.lstat(p).then(() => true, () => false))
+/**
+ * Synchronous on purpose: a start asks this of every layer dir of a cached image (a layer removed
+ * under us must still be noticed), and one lstat of a cached dentry is microseconds, where a trip
+ * through libuv's pool and a promise cost the agent's thread more than the call (issue 21).
+ */
+const existsSync = (p: string) => {
+  try {
+    return lstatSync(p, { throwIfNoEntry: false }) !== undefined
+  } catch {
+    return false
+  }
+}
+const exists = (p: string) => Effect.sync(() => existsSync(p))
 
 const pidAlive = (pid: number) => {
   try {
@@ -115,6 +127,8 @@ export const tmpPath = (l: CacheLayout, label: string) =>
 
 export const hasBlob = (l: CacheLayout, digest: string) => exists(blobPath(l, digest))
 export const hasLayer = (l: CacheLayout, digest: string) => exists(layerPath(l, digest))
+/** `hasLayer` for a plain loop: whether the layer's extracted dir is there now. */
+export const layerPresent = (l: CacheLayout, digest: string) => existsSync(layerPath(l, digest))
 
 /** Moves a finished, verified file from `tmp/` to its content address. */
 export const commitBlob = (l: CacheLayout, tmp: string, digest: string) =>
@@ -175,12 +189,34 @@ export const verifyBlobFile = (l: CacheLayout, digest: string): Effect.Effect<bo
     return false
   })
 
+/**
+ * The last records read, by file and text: a start re-reads its image's ref record (another process
+ * may have pulled the ref anew) but decodes it again only when the text changed. Bounded: the
+ * oldest entry goes first.
+ */
+const decodedRefs = new Map<string, { readonly text: string; readonly record: Option.Option<RefRecord> }>()
+const DECODED_REFS_MAX = 64
+
+/**
+ * A ref record, read synchronously: a few hundred bytes in the page cache, where `fs.promises`'
+ * open, stat, read and close were four trips through libuv's pool on every start (issue 21).
+ */
 export const readRef = (l: CacheLayout, ref: string, platform: string) =>
-  Effect.gen(function*() {
+  Effect.sync(() => {
     const p = path.join(l.refs, `${refKey(ref, platform)}.json`)
-    const text = yield* Effect.promise(() => fsp.readFile(p, "utf8").catch(() => undefined))
-    if (text === undefined) return Option.none<RefRecord>()
-    return decodeRecord(text)
+    let text: string
+    try {
+      text = readFileSync(p, "utf8")
+    } catch {
+      return Option.none<RefRecord>()
+    }
+    const known = decodedRefs.get(p)
+    if (known !== undefined && known.text === text) return known.record
+    const record = decodeRecord(text)
+    decodedRefs.delete(p)
+    decodedRefs.set(p, { text, record })
+    if (decodedRefs.size > DECODED_REFS_MAX) decodedRefs.delete(decodedRefs.keys().next().value!)
+    return record
   })
 
 const decodeRecord = (text: string): Option.Option<RefRecord> => {

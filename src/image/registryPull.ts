@@ -13,6 +13,7 @@ import {
   hasBlob,
   hasLayer,
   layerPath,
+  layerPresent,
   readBlobVerified,
   readRef,
   tmpPath,
@@ -359,9 +360,17 @@ export const pullImage = (
       platform: formatPlatform(platform),
       layers: layers.map((l) => ({ digest: l.digest, size: l.size }))
     }))
-    const dirs = yield* Effect.forEach(layers, (l) => ensureLayer(ctx, ref, l, opts, sink), {
-      concurrency: ctx.concurrency
-    })
+    // A cache-only lookup whose layer dirs are all there (a start's usual case) checks them in one
+    // loop: no fiber per layer (issue 21). A dir missing (removed under us) takes the full path.
+    const cached = opts.offline && !opts.refresh && layers.every((l) => layerPresent(ctx.layout, l.digest))
+    if (cached && opts.onProgress) {
+      for (const l of layers) sink(PullEvent.LayerCached({ digest: l.digest, size: l.size }))
+    }
+    const dirs = cached
+      ? layers.map((l) => layerPath(ctx.layout, l.digest))
+      : yield* Effect.forEach(layers, (l) => ensureLayer(ctx, ref, l, opts, sink), {
+        concurrency: ctx.concurrency
+      })
     if (!opts.offline) {
       yield* writeRef(ctx.layout, {
         ref: name,

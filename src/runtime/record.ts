@@ -334,24 +334,32 @@ const appendTo = (file: string, data: Buffer, expected: number): boolean => {
  * did not leave as it was) replaces the file with the record alone; every other one appends it.
  */
 export const recordWriter = (file: string): (record: RunRecord) => Effect.Effect<void, RecordWriteFailed> => {
+  const write = recordWriterSync(file)
+  return (record) => Effect.try({ try: () => write(record), catch: writeFailed(file) })
+}
+
+/**
+ * `recordWriter` as a plain function (throws what the file system threw; `asWriteFailed` names
+ * it): for a caller that updates its record and writes it in one synchronous block (runner.ts).
+ */
+export const recordWriterSync = (file: string): (record: RunRecord) => void => {
   /** The file's length after this writer's last write; undefined: rewrite it next time. */
   let size: number | undefined
-  return (record) =>
-    Effect.try({
-      try: () => {
-        const data = Buffer.from(`${JSON.stringify(record)}\n`)
-        const known = size
-        size = undefined
-        if (known !== undefined && known + data.length <= COMPACT_AT && appendTo(file, data, known)) {
-          size = known + data.length
-        } else {
-          replaceWith(file, data)
-          size = data.length
-        }
-      },
-      catch: writeFailed(file)
-    })
+  return (record) => {
+    const data = Buffer.from(`${JSON.stringify(record)}\n`)
+    const known = size
+    size = undefined
+    if (known !== undefined && known + data.length <= COMPACT_AT && appendTo(file, data, known)) {
+      size = known + data.length
+    } else {
+      replaceWith(file, data)
+      size = data.length
+    }
+  }
 }
+
+/** What a failed write of `file` threw, as the typed error naming the file. */
+export const asWriteFailed = (file: string, e: unknown): RecordWriteFailed => writeFailed(file)(e)
 
 /** What other modules may know of a run (lookup.ts): the record's results, flattened. */
 export interface RunView {

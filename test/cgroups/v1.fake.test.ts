@@ -65,7 +65,8 @@ describe("v1 driver on a fake cgroupfs", () => {
         "write cpu,cpuacct/tank/web/b/cpu.cfs_period_us 100000",
         "write cpu,cpuacct/tank/web/b/cpu.cfs_quota_us 50000"
       ])
-      // removing an empty leaf is one rmdir per hierarchy; the pod group, still holding a, one more each
+      // removing an empty leaf is one rmdir per hierarchy; the pod group, still holding a, one more:
+      // the first refused rmdir ends the walk (the dirs are walked in order), then its dirs are listed
       fake.log.length = 0
       yield* cg.remove({ pod: "web", container: "b" }, { force: true })
       expect(fake.log.filter((l) => !l.startsWith("rmdir"))).toEqual([
@@ -73,7 +74,7 @@ describe("v1 driver on a fake cgroupfs", () => {
         "readdir pids/tank/web",
         "readdir cpu,cpuacct/tank/web"
       ])
-      expect(fake.log.filter((l) => l.startsWith("rmdir"))).toHaveLength(6)
+      expect(fake.log.filter((l) => l.startsWith("rmdir"))).toHaveLength(4)
       expect(fake.exists("memory/tank/web/a")).toBe(true)
     }))
 

@@ -98,6 +98,14 @@ describe("cache files", () => {
       }
       yield* writeRef(l, rec)
       expect(Option.getOrNull(yield* readRef(l, rec.ref, rec.platform))).toEqual(rec)
+      // A record decoded once is reused only while its text is the same: a pull that moved the ref
+      // (another process) is seen at the next read, a removed record is absent.
+      const moved = { ...rec, digest: "sha256:" + "4".repeat(64), pulledAt: new Date(1).toISOString() }
+      yield* writeRef(l, moved)
+      expect(Option.getOrNull(yield* readRef(l, rec.ref, rec.platform))).toEqual(moved)
+      for (const f of fs.readdirSync(l.refs)) fs.rmSync(path.join(l.refs, f))
+      expect(Option.isNone(yield* readRef(l, rec.ref, rec.platform))).toBe(true)
+      yield* writeRef(l, rec)
       fs.writeFileSync(path.join(l.refs, "junk.json"), "{not json")
       expect((yield* listRefs(l)).map((r) => r.ref)).toEqual([rec.ref])
       fs.writeFileSync(path.join(l.tmp, "999999999-dead-blob"), "partial")

@@ -12,15 +12,16 @@ export const images: Step<"images"> = {
     Effect.gen(function*() {
       yield* run.progress("pulling")
       const { deps, pod } = run
-      const prepare = (cs: typeof pod.containers) =>
-        Effect.forEach(
-          cs,
-          (c) => prepareContainer(deps.images, pod, c, run.live.volumes ?? new Map(), deps.security, run.live.ids),
-          { concurrency: "unbounded" }
-        )
-      const [prepared, inits] = yield* Effect.all([prepare(pod.containers), prepare(pod.initContainers)], {
-        concurrency: "unbounded"
-      })
+      const specs = [...pod.containers, ...pod.initContainers]
+      // Side by side when there are several (pulls wait on the network); one alone runs in this
+      // fiber: forking buys nothing for a cached image's lookup (issue 21: CPU per start).
+      const all = yield* Effect.forEach(
+        specs,
+        (c) => prepareContainer(deps.images, pod, c, run.live.volumes ?? new Map(), deps.security, run.live.ids),
+        specs.length > 1 ? { concurrency: "unbounded" } : {}
+      )
+      const prepared = all.slice(0, pod.containers.length)
+      const inits = all.slice(pod.containers.length)
       run.live.prepared = prepared
       run.live.inits = inits
       yield* run.progress("starting")

@@ -18,7 +18,7 @@ import { Clock, Duration, Effect, Either, ExecutionStrategy, Exit, Option, Scope
 import * as fs from "node:fs"
 import { describeFailures, SetupFailed } from "../errors.js"
 import type { PodLayout } from "../layout.js"
-import { recordWriter, type RunRecord, type StepName, type StepResults } from "../record.js"
+import { asWriteFailed, recordWriterSync, type RunRecord, type StepName, type StepResults } from "../record.js"
 import type { AnyStep, LiveOutputs, ReleaseFailed, Run, StepDeps, Undo } from "./Step.js"
 
 /** The run record as the run knows it, written through on every change. */
@@ -36,22 +36,26 @@ const recordFailed = (pod: string) => (e: { readonly message: string }) =>
 /** A journal over an existing record (adoption, teardown of a leftover). */
 export const journalOf = (layout: PodLayout, record: RunRecord): Journal => {
   let current = record
-  const lock = Effect.unsafeMakeSemaphore(1)
   // Its first write replaces the file (whatever another agent left there), the others append.
-  const write = recordWriter(layout.record)
+  const write = recordWriterSync(layout.record)
   return {
     file: layout.record,
     retired: false,
     current: () => current,
-    // One update at a time: steps running side by side never base theirs on a stale record.
+    // One update at a time: the new record is made, written and kept in one synchronous block, so
+    // steps running side by side never base theirs on a stale record (no fiber can run in between;
+    // a lock cost a semaphore's acquire and release on each of a start's writes, issue 21).
     update: (f) =>
-      lock.withPermits(1)(Effect.suspend(() => {
+      Effect.suspend(() => {
         const next = f(current)
-        return write(next).pipe(
-          Effect.tap(() => Effect.sync(() => (current = next))),
-          Effect.mapError(recordFailed(record.pod))
-        )
-      }))
+        try {
+          write(next)
+        } catch (e) {
+          return Effect.fail(recordFailed(record.pod)(asWriteFailed(layout.record, e)))
+        }
+        current = next
+        return Effect.void
+      })
   }
 }
 
