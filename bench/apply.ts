@@ -16,7 +16,6 @@
  */
 import { Context, Effect, Layer } from "effect"
 import * as fs from "node:fs"
-import * as inspector from "node:inspector"
 import * as os from "node:os"
 import * as path from "node:path"
 import { performance } from "node:perf_hooks"
@@ -28,6 +27,7 @@ import { tankEnv } from "../test/support/tankEnv.js"
 import { makeTimeline, waitRunning, watchGone } from "./applyWatch.js"
 import { burstReport } from "./burstTimeline.js"
 import { has, podmanEnv, sh, timeInShell, unmountUnder } from "./peers.js"
+import { makeProfiler } from "./profiler.js"
 import { fmt, median, report, type Row } from "./report.js"
 
 const args = process.argv.slice(2)
@@ -44,29 +44,7 @@ const burstReps = Number(option("--burst-reps") ?? 1)
 const profileTo = option("--burst-profile")
 
 /** A CPU profile of the agent's thread over each burst (open it in Chrome's DevTools). */
-const profiler = (() => {
-  const session = new inspector.Session()
-  const post = (method: string, params?: object) =>
-    Effect.async<unknown>((resume) =>
-      session.post(method, params ?? {}, (err, res) => resume(err ? Effect.die(err) : Effect.succeed(res)))
-    )
-  return {
-    start: Effect.suspend(() => {
-      session.connect()
-      return post("Profiler.enable").pipe(
-        Effect.zipRight(post("Profiler.setSamplingInterval", { interval: 200 })),
-        Effect.zipRight(post("Profiler.start"))
-      )
-    }),
-    stop: (file: string) =>
-      post("Profiler.stop").pipe(
-        Effect.tap((res) =>
-          Effect.sync(() => fs.writeFileSync(file, JSON.stringify((res as { profile: unknown }).profile)))
-        ),
-        Effect.tap(() => Effect.sync(() => (session.disconnect(), console.log(`(CPU profile of the burst: ${file})`))))
-      )
-  }
-})()
+const profiler = makeProfiler("the burst")
 
 const rssMb = () => process.memoryUsage().rss / (1 << 20)
 

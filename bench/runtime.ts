@@ -19,7 +19,6 @@
  */
 import { Context, Effect, Exit, Layer, Logger, LogLevel, Scope } from "effect"
 import * as fs from "node:fs"
-import * as inspector from "node:inspector"
 import * as os from "node:os"
 import * as path from "node:path"
 import { performance } from "node:perf_hooks"
@@ -38,6 +37,7 @@ import {
   timeInShell,
   unmountUnder
 } from "./peers.js"
+import { makeProfiler } from "./profiler.js"
 import { fmt, median, ratio, report, type Row } from "./report.js"
 
 const args = process.argv.slice(2)
@@ -55,29 +55,7 @@ const mainThreadCpu = () =>
   Number(fs.readFileSync(`/proc/self/task/${process.pid}/schedstat`, "utf8").split(" ")[0]) / 1e6
 
 /** A CPU profile of this thread over the measured runs (open it in Chrome's DevTools). */
-const profiler = (() => {
-  const session = new inspector.Session()
-  const post = (method: string, params?: object) =>
-    Effect.async<unknown>((resume) =>
-      session.post(method, params ?? {}, (err, res) => resume(err ? Effect.die(err) : Effect.succeed(res)))
-    )
-  return {
-    start: Effect.suspend(() => {
-      session.connect()
-      return post("Profiler.enable").pipe(
-        Effect.zipRight(post("Profiler.setSamplingInterval", { interval: 200 })),
-        Effect.zipRight(post("Profiler.start"))
-      )
-    }),
-    stop: (file: string) =>
-      post("Profiler.stop").pipe(
-        Effect.tap((res) =>
-          Effect.sync(() => fs.writeFileSync(file, JSON.stringify((res as { profile: unknown }).profile)))
-        ),
-        Effect.tap(() => Effect.sync(() => (session.disconnect(), console.log(`(CPU profile of the runs: ${file})`))))
-      )
-  }
-})()
+const profiler = makeProfiler("the runs")
 
 /** `phase step` → durations (ms) of the default variant's runs, from the runner's debug logs. */
 const stepTimes = new Map<string, Array<number>>()
