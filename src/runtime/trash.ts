@@ -33,6 +33,16 @@ const SWEEP_DELAY = Duration.millis(250)
 const errno = (e: unknown) => (e as NodeJS.ErrnoException | undefined)?.code
 
 /**
+ * Remove a run dir (or a trash entry) in place, now. The one removal of an undone run's dir, with
+ * or without a trash. A failure is logged, not raised: the dir holds only a run that was already
+ * undone (no data of a live pod), and it is found again as a leftover or by the next emptying.
+ */
+export const removeRunDir = (dir: string): Effect.Effect<void> =>
+  Effect.tryPromise(() => fs.promises.rm(dir, { recursive: true, force: true })).pipe(
+    Effect.catchAll((e) => Effect.logWarning(`cannot remove the run dir ${dir}: ${String(e.cause)}`))
+  )
+
+/**
  * The trash of `dataDir` for the scope's lifetime: emptied in the background at once (what an
  * agent killed mid-removal left), and before the scope's end (a closed runtime leaves none).
  */
@@ -45,12 +55,6 @@ export const makeTrash = (dataDir: string): Effect.Effect<Trash, never, Scope.Sc
     /** An emptying waits already: a burst of stops queues one, not one each. */
     let queued = false
 
-    const removeEntry = (entry: string) =>
-      Effect.tryPromise(() => fs.promises.rm(entry, { recursive: true, force: true })).pipe(
-        // Left for the next emptying (and said so): a run that was already undone, no data of a live pod.
-        Effect.catchAll((e) => Effect.logWarning(`cannot remove ${entry} from the trash: ${String(e.cause)}`))
-      )
-
     const empty = lock.withPermits(1)(Effect.suspend(() => {
       queued = false
       let entries: Array<string>
@@ -59,7 +63,7 @@ export const makeTrash = (dataDir: string): Effect.Effect<Trash, never, Scope.Sc
       } catch (e) {
         return errno(e) === "ENOENT" ? Effect.void : Effect.logWarning(`cannot list the trash ${dir}: ${String(e)}`)
       }
-      return Effect.forEach(entries, (name) => removeEntry(path.join(dir, name)), {
+      return Effect.forEach(entries, (name) => removeRunDir(path.join(dir, name)), {
         concurrency: 4,
         discard: true
       })
@@ -80,7 +84,7 @@ export const makeTrash = (dataDir: string): Effect.Effect<Trash, never, Scope.Sc
         } catch (e) {
           if (errno(e) === "ENOENT" && !fs.existsSync(run)) return Effect.void
           // Another file system (EXDEV) or a trash that cannot be made: removed in place, as before.
-          return Effect.promise(() => fs.promises.rm(run, { recursive: true, force: true }))
+          return removeRunDir(run)
         }
         return emptyLater
       })

@@ -14,11 +14,12 @@
  * the run dir (and the record in it) removed; otherwise the record keeps the steps still to undo,
  * so a later teardown retries exactly those.
  */
-import { Clock, Duration, Effect, Either, ExecutionStrategy, Exit, Option, Scope } from "effect"
+import { Clock, Duration, Effect, Either, ExecutionStrategy, Exit, LogLevel, Option, Scope } from "effect"
 import * as fs from "node:fs"
 import { describeFailures, SetupFailed } from "../errors.js"
 import type { PodLayout } from "../layout.js"
 import { asWriteFailed, recordWriterSync, type RunRecord, type StepName, type StepResults } from "../record.js"
+import { removeRunDir } from "../trash.js"
 import type { AnyStep, LiveOutputs, ReleaseFailed, Run, StepDeps, Undo } from "./Step.js"
 
 /** The run record as the run knows it, written through on every change. */
@@ -78,7 +79,7 @@ export const openJournal = (layout: PodLayout, pod: string, specKey: string): Ef
     const journal = journalOf(layout, record)
     yield* journal.update(() => record).pipe(
       // Nothing else of the run exists yet: leave no empty run dir behind.
-      Effect.tapError(() => Effect.sync(() => fs.rmSync(layout.run, { recursive: true, force: true })))
+      Effect.tapError(() => removeRunDir(layout.run))
     )
     return journal
   })
@@ -105,9 +106,22 @@ export interface Bringup {
  * goes, without a profiler.
  */
 const logStep = (pod: string, phase: "acquire" | "release", step: string, took: Duration.Duration) =>
-  Effect.logDebug("step timing").pipe(
-    Effect.annotateLogs({ pod, phase, step, ms: Duration.toMillis(took) })
+  // Its annotations built only when debug is on (a start logs ten of these; issue 21: CPU per start).
+  Effect.whenLogLevel(
+    Effect.suspend(() =>
+      Effect.logDebug("step timing").pipe(Effect.annotateLogs({ pod, phase, step, ms: Duration.toMillis(took) }))
+    ),
+    LogLevel.Debug
   )
+
+/**
+ * `effects` side by side, or in this fiber when there is one (most stages and undo groups are a
+ * single step, and a forked fiber per step was a measurable part of a start's CPU, issue 21).
+ */
+const sideBySide = <A, E>(effects: ReadonlyArray<Effect.Effect<A, E>>): Effect.Effect<Array<A>, E> =>
+  effects.length === 1
+    ? Effect.map(effects[0]!, (a) => [a])
+    : Effect.all(effects, { concurrency: "unbounded" })
 
 /** Steps whose own scope closes its resources in parallel (a pod's containers stop under one grace period). */
 const PARALLEL: ReadonlySet<StepName> = new Set(["monitors"])
@@ -171,13 +185,13 @@ export const runSteps = (
         return { ...marked, steps: [...marked.steps, ...stage.map((s) => ({ name: s.name, done: false }))] }
       })
       finished = []
-      for (const [name] of done) yield* hook(`${name}:done`)
-      for (const step of stage) yield* hook(`${step.name}:begun`)
+      if (hooks) {
+        for (const [name] of done) yield* hook(`${name}:done`)
+        for (const step of stage) yield* hook(`${step.name}:begun`)
+      }
       // Every step of the stage runs to its end (none is interrupted half-way by another's
       // failure); the first failure, in stage order, is the bring-up's.
-      const outcomes = yield* Effect.all(stage.map((step) => Effect.either(acquire(step))), {
-        concurrency: "unbounded"
-      })
+      const outcomes = yield* sideBySide(stage.map((step) => Effect.either(acquire(step))))
       finished = outcomes.flatMap((o) => Either.isRight(o) ? [o.right] : [])
       const failed = outcomes.find(Either.isLeft)
       if (failed) {
@@ -270,7 +284,7 @@ export const undoRun = (
     const failures: Array<ReleaseFailed> = []
     const failed: Array<StepName> = []
     for (const group of groups) {
-      const outcomes = yield* Effect.all(group.map(releaseOne), { concurrency: "unbounded" })
+      const outcomes = yield* sideBySide(group.map(releaseOne))
       outcomes.forEach((outcome, i) => {
         if (Either.isLeft(outcome)) {
           failures.push(outcome.left)
@@ -280,9 +294,7 @@ export const undoRun = (
     }
     if (failures.length === 0) {
       // Renamed into the trash (removed there off the stop's path) when the runtime keeps one.
-      yield* u.deps.trash
-        ? u.deps.trash.discard(u.layout.run)
-        : Effect.promise(() => fs.promises.rm(u.layout.run, { recursive: true, force: true }))
+      yield* u.deps.trash ? u.deps.trash.discard(u.layout.run) : removeRunDir(u.layout.run)
       if (Option.isSome(journal)) journal.value.retired = true
       return
     }
