@@ -63,8 +63,10 @@ export const journalOf = (layout: PodLayout, record: RunRecord): Journal => {
 /** Create the run dir and its record (phase starting, no steps yet). */
 export const openJournal = (layout: PodLayout, pod: string, specKey: string): Effect.Effect<Journal, SetupFailed> =>
   Effect.gen(function*() {
-    yield* Effect.try({
-      try: () => fs.mkdirSync(layout.run, { recursive: true, mode: 0o700 }),
+    // Through libuv's pool: on ext4 a directory's creation slows down right after many removals (a
+    // burst's teardowns), to milliseconds of the agent's thread when made synchronously (issue 21).
+    yield* Effect.tryPromise({
+      try: () => fs.promises.mkdir(layout.run, { recursive: true, mode: 0o700 }),
       catch: (e) => new SetupFailed({ pod, step: "record", message: `cannot create ${layout.run}: ${String(e)}` })
     })
     const record: RunRecord = {
