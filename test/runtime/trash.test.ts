@@ -9,7 +9,7 @@ import { Effect, Exit, Scope } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { makeTrash, trashDir } from "../../src/runtime/trash.js"
+import { makeTrash, removeRunDir, trashDir } from "../../src/runtime/trash.js"
 
 const tempDataDir = Effect.acquireRelease(
   Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "tank-trash-"))),
@@ -66,5 +66,15 @@ describe("run dir trash", () => {
       yield* Scope.close(scope, Exit.void)
       assert.deepStrictEqual(entries(dataDir), [])
       assert.isFalse(fs.existsSync(again))
+    }).pipe(Effect.scoped))
+
+  it.live("removeRunDir removes a run dir in place (a read-only dir in it too); a missing one is no failure", () =>
+    Effect.gen(function*() {
+      const dataDir = yield* tempDataDir
+      const run = makeRun(dataDir, "p")
+      yield* removeRunDir(run)
+      assert.isFalse(fs.existsSync(run))
+      yield* removeRunDir(run)
+      assert.deepStrictEqual(entries(dataDir), [], "nothing went through the trash")
     }).pipe(Effect.scoped))
 })
