@@ -127,9 +127,12 @@ class Connection {
   close(reason: string) {
     if (this.closedReason) return
     this.closedReason = reason
-    const err = new MonitorGone({ socketPath: this.socketPath, reason })
-    for (const p of this.pending.values()) p.resume(Either.left(err))
-    this.pending.clear()
+    // Built only for requests still waiting: a clean close (the usual case) pays for no error and its stack.
+    if (this.pending.size > 0) {
+      const err = new MonitorGone({ socketPath: this.socketPath, reason })
+      for (const p of this.pending.values()) p.resume(Either.left(err))
+      this.pending.clear()
+    }
     this.socket.destroy()
   }
 
