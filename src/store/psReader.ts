@@ -13,6 +13,8 @@
  * Tank's (the Store would migrate or refuse it), any error — fails with FullCliNeeded naming why,
  * and the caller runs the full CLI, which says it as every other command does.
  */
+// @ts-expect-error better-sqlite3 ships no types here (the Database interface below is what this uses)
+import BundledSqlite from "better-sqlite3"
 import { Data, Effect } from "effect"
 import * as fs from "node:fs"
 import { createRequire } from "node:module"
@@ -47,15 +49,35 @@ type DatabaseCtor = new(
 ) => Database
 
 /**
- * The driver from node_modules, as the Store's client loads it (a native addon: never bundled), with
- * its addon's path: better-sqlite3 otherwise searches for it through the `bindings` package (many
- * stat calls at every start; scripts/snapshot.mjs does the same).
+ * The version of better-sqlite3 whose JS the quick bundle holds (scripts/build.mjs defines it there);
+ * from source, the installed driver is imported.
+ */
+declare const __tankBundledSqlite: string | undefined
+
+const installedVersion = (dir: string): string | undefined => {
+  try {
+    return (JSON.parse(fs.readFileSync(path.join(dir, "../package.json"), "utf8")) as { version?: string }).version
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The driver, with its addon's path from node_modules (a native addon: never bundled; better-sqlite3
+ * otherwise searches for it through the `bindings` package, many stat calls at every start). Its JS
+ * is in the quick bundle (loading its dozen modules through Node's loader cost ~8 ms a start), used
+ * only with an installed addon of the same release (an install may resolve another one): else the
+ * installed JS, as the Store's client loads it.
  */
 const driver = (): { readonly Sqlite: DatabaseCtor; readonly nativeBinding?: string } => {
   const require = createRequire(import.meta.url)
   const main = require.resolve("better-sqlite3")
   const addon = path.join(path.dirname(main), "../build/Release/better_sqlite3.node")
-  return { Sqlite: require(main) as DatabaseCtor, ...(fs.existsSync(addon) ? { nativeBinding: addon } : {}) }
+  const binding = fs.existsSync(addon) ? { nativeBinding: addon } : {}
+  const bundled = typeof __tankBundledSqlite === "string" ? __tankBundledSqlite : undefined
+  return bundled === undefined || bundled === installedVersion(path.dirname(main))
+    ? { Sqlite: BundledSqlite as DatabaseCtor, ...binding }
+    : { Sqlite: require(main) as DatabaseCtor, ...binding }
 }
 
 /** Why the quick path leaves this read to the full CLI (which reports it as every other command does). */
