@@ -105,7 +105,7 @@ const sqliteVersion = JSON.parse(fs.readFileSync(path.join(root, "node_modules/b
   .version
 const quickExtra = {
   ps: {
-    external: ["bindings", "node-pty", "koffi", "@parcel/watcher", "etcd3", "cockatiel"],
+    external: ["bindings", "yaml", "node-pty", "koffi", "@parcel/watcher", "etcd3", "cockatiel"],
     define: { "import.meta.url": "__tankImportMetaUrl", __tankBundledSqlite: JSON.stringify(sqliteVersion) }
   }
 }
