@@ -101,6 +101,7 @@ const noLazyModules = {
 await cliBundle(entry, "tank.cjs")
 // quick-ps also holds better-sqlite3's JS (its addon stays in node_modules; `bindings` is never used,
 // the reader names the addon): src/store/psReader.ts runs it only with an addon of the same release.
+// yaml stays out (115 KB to read at every start; required from node_modules when a config file exists).
 const sqliteVersion = JSON.parse(fs.readFileSync(path.join(root, "node_modules/better-sqlite3/package.json"), "utf8"))
   .version
 const quickExtra = {
