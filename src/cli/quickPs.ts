@@ -60,7 +60,8 @@ const main = async () => {
   if (line?._tag !== "ps" || Option.getOrUndefined(line.options.output) === "yaml") return runFullCli()
   const read = await Effect.runPromise(Effect.either(readNarrow(line.options)))
   if (Either.isLeft(read)) return fallBack(read.left.reason)
-  runCommand(finish(runPs(line.options, () => Effect.succeed(read.right))))
+  // Nothing outlives a listing (ps -w is the full CLI's): its output flushed, the process is done.
+  runCommand(finish(runPs(line.options, () => Effect.succeed(read.right))), { exitWhenDone: true })
 }
 
 void main()
