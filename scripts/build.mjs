@@ -99,9 +99,23 @@ const noLazyModules = {
   }
 }
 await cliBundle(entry, "tank.cjs")
+// quick-ps also holds better-sqlite3's JS (its addon stays in node_modules; `bindings` is never used,
+// the reader names the addon): src/store/psReader.ts runs it only with an addon of the same release.
+// yaml stays out (115 KB to read at every start; required from node_modules when a config file exists).
+const sqliteVersion = JSON.parse(fs.readFileSync(path.join(root, "node_modules/better-sqlite3/package.json"), "utf8"))
+  .version
+const quickExtra = {
+  ps: {
+    external: ["bindings", "yaml", "node-pty", "koffi", "@parcel/watcher", "etcd3", "cockatiel"],
+    define: { "import.meta.url": "__tankImportMetaUrl", __tankBundledSqlite: JSON.stringify(sqliteVersion) }
+  }
+}
 for (const q of QUICK) {
   const name = q[0].toUpperCase() + q.slice(1)
-  await cliBundle(path.join(root, `src/cli/quick${name}.ts`), `quick-${q}.cjs`, { plugins: [noLazyModules] })
+  await cliBundle(path.join(root, `src/cli/quick${name}.ts`), `quick-${q}.cjs`, {
+    plugins: [noLazyModules],
+    ...quickExtra[q]
+  })
 }
 
 // The layer extraction worker (src/image/extractOffThread.ts): its own small bundle beside tank.cjs.

@@ -11,21 +11,27 @@
  * This graph must not import() a module of its own (the build stubs those out: a lazily required
  * module would make esbuild wrap Effect whole, ~35 ms of module evaluation at every start).
  */
-import { Clock, Effect, Option } from "effect"
+import { Clock, Effect, Either, Option } from "effect"
 import { buildReport } from "../api/report.js"
-import { readForPs } from "../store/psReader.js"
+import { printableText } from "../spec/printable.js"
+import { FullCliNeeded, readForPs } from "../store/psReader.js"
 import { loadConfigAt } from "./base.js"
 import { runFullCli } from "./fullCli.js"
 import { type PsOptions, type PsRead, psRows, runPs } from "./psList.js"
 import { quickLine } from "./quick.js"
 import { finish, runCommand } from "./run.js"
 
-/** The config and ps's report through the narrow reader, or none where the full CLI must run. */
-const readNarrow = (options: PsOptions): Effect.Effect<Option.Option<PsRead>> =>
+/**
+ * The config and ps's report through the narrow reader, or why the full CLI must run instead (a
+ * config error, cluster mode, another schema version, a failed read: the full CLI reports those).
+ */
+const readNarrow = (options: PsOptions): Effect.Effect<PsRead, FullCliNeeded> =>
   Effect.gen(function*() {
-    const config = yield* loadConfigAt(options.dataDir)
+    const config = yield* Effect.mapError(
+      loadConfigAt(options.dataDir),
+      (e) => new FullCliNeeded({ reason: `the config: ${e instanceof Error ? e.message : String(e)}` })
+    )
     const read = yield* readForPs(config)
-    if (read === undefined) return Option.none()
     const { invalid, statuses } = buildReport({
       pods: read.pods,
       badPods: read.badPods,
@@ -34,16 +40,28 @@ const readNarrow = (options: PsOptions): Effect.Effect<Option.Option<PsRead>> =>
       nodes: undefined,
       now: yield* Clock.currentTimeMillis
     })
-    return Option.some({ config, report: { rows: psRows(statuses, read.pods, read.badPods), invalid } })
-  }).pipe(Effect.orElseSucceed(() => Option.none()))
+    return { config, report: { rows: psRows(statuses, read.pods, read.badPods), invalid } }
+  })
+
+/**
+ * The fallback is always correct (the full CLI reads the same store), so it is silent; TANK_DEBUG=1
+ * says why it happened on stderr (a reader that keeps falling back would otherwise go unnoticed).
+ */
+const fallBack = (reason: string) => {
+  if (process.env.TANK_DEBUG === "1") {
+    process.stderr.write(printableText(`tank: debug: ps runs the full CLI: ${reason}\n`))
+  }
+  return runFullCli()
+}
 
 const main = async () => {
   const line = process.env.TANK_NO_QUICK === "1" ? undefined : quickLine(process.argv.slice(2))
   // -o yaml loads its printer lazily, which only the full bundle may.
   if (line?._tag !== "ps" || Option.getOrUndefined(line.options.output) === "yaml") return runFullCli()
-  const read = await Effect.runPromise(readNarrow(line.options))
-  if (Option.isNone(read)) return runFullCli()
-  runCommand(finish(runPs(line.options, () => Effect.succeed(read.value))))
+  const read = await Effect.runPromise(Effect.either(readNarrow(line.options)))
+  if (Either.isLeft(read)) return fallBack(read.left.reason)
+  // Nothing outlives a listing (ps -w is the full CLI's): its output flushed, the process is done.
+  runCommand(finish(runPs(line.options, () => Effect.succeed(read.right))), { exitWhenDone: true })
 }
 
 void main()

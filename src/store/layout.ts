@@ -7,7 +7,7 @@
 import { Either, ParseResult, Schema } from "effect"
 import { quoted } from "../spec/printable.js"
 import { PodStatus } from "./status.js"
-import { InvalidRecord, MAX_RECORD_BYTES, reasonOf, tooLarge } from "./Store.js"
+import { InvalidRecord, MAX_RECORD_BYTES, reasonOf, type StoredPod, tooLarge } from "./Store.js"
 
 /** The schema's versions, one per `PRAGMA user_version` step (sqlite.ts `migrate` applies them). */
 export const MIGRATIONS: ReadonlyArray<string> = [
@@ -93,6 +93,56 @@ export const statusFromRow = (row: Raw): Either.Either<PodStatus, InvalidRecord>
     Either.mapLeft((e) => invalid(formatted(e))),
     Either.flatMap((s) =>
       s.name === key ? Either.right(s) : Either.left(invalid(`the status is about ${quoted(s.name)}, not its key`))
+    )
+  )
+}
+
+/** A stored pod whose spec is `S`: the Store's StoredPod (a whole Pod), or ps's narrow view (psSpec.ts). */
+export type PodRecord<S> = Omit<StoredPod, "spec"> & { readonly spec: S }
+
+const decodeRow = Schema.decodeUnknownEither(PodRow)
+
+/**
+ * A `pods` row (or a `changes` row that records a put) as a record, its spec's text decoded by
+ * `specOf` (which names each bad field); the spec's name must be its key. `where` names the row in
+ * messages (`pods row "web"`); defaults to the pods table.
+ */
+export const podRowWith = <S extends { readonly name: string }>(
+  specOf: (text: string) => Either.Either<S, string>
+) =>
+(row: Raw, where?: string): Either.Either<PodRecord<S>, InvalidRecord> => {
+  const key = keyOf(row.name)
+  const node = row.node === null || typeof row.node === "string" ? row.node : undefined
+  const invalid = (reason: string) =>
+    new InvalidRecord({
+      kind: "pod",
+      key,
+      where: where ?? `pods row ${quoted(key)}`,
+      reason,
+      ...(numberOr(row.revision) !== undefined ? { revision: numberOr(row.revision)! } : {}),
+      ...(node !== undefined ? { node } : {})
+    })
+  const big = withheld(row, "spec")
+  if (big !== undefined) return Either.left(invalid(tooLarge(big)))
+  return decodeRow(row).pipe(
+    Either.mapLeft((e) => invalid(`bad columns: ${formatted(e)}`)),
+    Either.flatMap((r) =>
+      specOf(r.spec).pipe(
+        Either.mapLeft(invalid),
+        Either.flatMap((spec) =>
+          spec.name === r.name
+            ? Either.right({
+              name: r.name,
+              spec,
+              revision: r.revision,
+              createdRevision: r.created_revision,
+              updatedAt: r.updated_at,
+              restartGeneration: r.restart_generation,
+              node: r.node
+            })
+            : Either.left(invalid(`the spec's name ${quoted(spec.name)} is not its key ${quoted(r.name)}`))
+        )
+      )
     )
   )
 }

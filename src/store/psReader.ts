@@ -6,27 +6,29 @@
  * and its SQLite client (loading those was most of what `tank ps` cost). Opened as the Store opens
  * it (the data dir and file checked private first), with better-sqlite3 directly; nothing here writes.
  *
- * Specs are decoded whole (the Pod schema), not just the fields ps prints: a row valid in those
- * fields but not as a Pod (a hand edit) must read "invalid", as every other command shows it.
+ * Specs are decoded only in the fields ps shows (psSpec.ts: a whole Pod's decode was most of the
+ * command's time); statuses whole. A pod row unreadable even there is left to the full CLI.
  *
  * Anything it cannot read as the Store would — cluster mode, a schema version other than this
- * Tank's (the Store would migrate or refuse it), any error — answers `undefined`, and the caller
- * runs the full CLI, which says it as every other command does.
+ * Tank's (the Store would migrate or refuse it), any error — fails with FullCliNeeded naming why,
+ * and the caller runs the full CLI, which says it as every other command does.
  */
-import { Effect } from "effect"
+// @ts-expect-error better-sqlite3 ships no types here (the Database interface below is what this uses)
+import BundledSqlite from "better-sqlite3"
+import { Data, Effect } from "effect"
 import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as path from "node:path"
 import type { TankConfigShape } from "../config/Config.js"
 import { ensureDataDir, ensurePrivateSqlite } from "../config/privateDir.js"
-import { LIST_PODS, LIST_STATUS, MIGRATIONS, partition, statusFromRow } from "./layout.js"
-import { podFromRow } from "./rows.js"
+import { LIST_PODS, LIST_STATUS, MIGRATIONS, partition, type PodRecord, podRowWith, statusFromRow } from "./layout.js"
+import { type PsSpec, psSpecOf } from "./psSpec.js"
 import type { PodStatus } from "./status.js"
-import type { InvalidRecord, StoredPod } from "./Store.js"
+import type { InvalidRecord } from "./Store.js"
 
-/** What `store.list` and `store.listStatus` would answer, read in one transaction. */
+/** What `store.list` and `store.listStatus` would answer (specs in ps's view), read in one transaction. */
 export interface PsRead {
-  readonly pods: ReadonlyArray<StoredPod>
+  readonly pods: ReadonlyArray<PodRecord<PsSpec>>
   readonly badPods: ReadonlyArray<InvalidRecord>
   readonly statuses: ReadonlyArray<PodStatus>
   readonly badStatus: ReadonlyArray<InvalidRecord>
@@ -47,36 +49,68 @@ type DatabaseCtor = new(
 ) => Database
 
 /**
- * The driver from node_modules, as the Store's client loads it (a native addon: never bundled), with
- * its addon's path: better-sqlite3 otherwise searches for it through the `bindings` package (many
- * stat calls at every start; scripts/snapshot.mjs does the same).
+ * The version of better-sqlite3 whose JS the quick bundle holds (scripts/build.mjs defines it there);
+ * from source, the installed driver is imported.
+ */
+declare const __tankBundledSqlite: string | undefined
+
+const installedVersion = (dir: string): string | undefined => {
+  try {
+    return (JSON.parse(fs.readFileSync(path.join(dir, "../package.json"), "utf8")) as { version?: string }).version
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The driver, with its addon's path from node_modules (a native addon: never bundled; better-sqlite3
+ * otherwise searches for it through the `bindings` package, many stat calls at every start). Its JS
+ * is in the quick bundle (loading its dozen modules through Node's loader cost ~8 ms a start), used
+ * only with an installed addon of the same release (an install may resolve another one): else the
+ * installed JS, as the Store's client loads it.
  */
 const driver = (): { readonly Sqlite: DatabaseCtor; readonly nativeBinding?: string } => {
   const require = createRequire(import.meta.url)
   const main = require.resolve("better-sqlite3")
   const addon = path.join(path.dirname(main), "../build/Release/better_sqlite3.node")
-  return { Sqlite: require(main) as DatabaseCtor, ...(fs.existsSync(addon) ? { nativeBinding: addon } : {}) }
+  const binding = fs.existsSync(addon) ? { nativeBinding: addon } : {}
+  const bundled = typeof __tankBundledSqlite === "string" ? __tankBundledSqlite : undefined
+  return bundled === undefined || bundled === installedVersion(path.dirname(main))
+    ? { Sqlite: BundledSqlite as DatabaseCtor, ...binding }
+    : { Sqlite: require(main) as DatabaseCtor, ...binding }
 }
 
+/** Why the quick path leaves this read to the full CLI (which reports it as every other command does). */
+export class FullCliNeeded extends Data.TaggedError("FullCliNeeded")<{ readonly reason: string }> {}
+
+const podFromRow = podRowWith(psSpecOf)
+
 /** One read transaction: the schema version, every pod and every status (sqlite.ts's queries). */
-const readAll = (db: Database): PsRead | undefined =>
+const readAll = (db: Database): PsRead | FullCliNeeded =>
   db.transaction(() => {
     const version = (db.prepare("PRAGMA user_version").get() as { user_version?: unknown } | undefined)?.user_version
-    if (version !== MIGRATIONS.length) return undefined
+    if (version !== MIGRATIONS.length) {
+      return new FullCliNeeded({
+        reason: `store schema version ${String(version)}, this Tank's is ${MIGRATIONS.length}`
+      })
+    }
     const rows = (sql: string) => db.prepare(sql).all() as Array<Record<string, unknown>>
     const pods = partition(rows(LIST_PODS).map((r) => podFromRow(r)))
+    // An unreadable pod row is rare (a hand edit, damage): the full CLI names it as every other
+    // command does, its reason from the whole Pod's decode.
+    if (pods.invalid.length > 0) return new FullCliNeeded({ reason: pods.invalid[0]!.message })
     const statuses = partition(rows(LIST_STATUS).map(statusFromRow))
     return { pods: pods.good, badPods: pods.invalid, statuses: statuses.good, badStatus: statuses.invalid }
   })()
 
 /**
  * Every pod and status of the config's SQLite store (none when the file does not exist yet: as the
- * Store's read-only open, which creates nothing), or undefined for anything the full CLI must
- * handle (cluster mode, another schema version, an error).
+ * Store's read-only open, which creates nothing), or FullCliNeeded for anything the full CLI must
+ * handle (cluster mode, another schema version, an error: its message is the reason).
  */
-export const readForPs = (config: TankConfigShape): Effect.Effect<PsRead | undefined> =>
+export const readForPs = (config: TankConfigShape): Effect.Effect<PsRead, FullCliNeeded> =>
   config.etcd !== undefined
-    ? Effect.succeed(undefined)
+    ? Effect.fail(new FullCliNeeded({ reason: "cluster mode (an etcd store)" }))
     : !fs.existsSync(config.storeFile)
     ? Effect.succeed({ pods: [], badPods: [], statuses: [], badStatus: [] })
     : Effect.gen(function*() {
@@ -92,7 +126,20 @@ export const readForPs = (config: TankConfigShape): Effect.Effect<PsRead | undef
             ...(nativeBinding ? { nativeBinding } : {})
           })
         }),
-        (db) => Effect.try(() => readAll(db)),
-        (db) => Effect.sync(() => db.close())
+        (db) =>
+          Effect.flatMap(Effect.try(() => readAll(db)), (r) =>
+            r instanceof FullCliNeeded ? Effect.fail(r) : Effect.succeed(r)),
+        (db) =>
+          Effect.sync(() => db.close())
       )
-    }).pipe(Effect.orElseSucceed(() => undefined))
+    }).pipe(
+      Effect.mapError((e) =>
+        e instanceof FullCliNeeded ? e : new FullCliNeeded({ reason: `reading ${config.storeFile}: ${messageOf(e)}` })
+      )
+    )
+
+const messageOf = (e: unknown): string => {
+  // Effect.try wraps what was thrown (UnknownException): its cause says what went wrong.
+  const cause = typeof e === "object" && e !== null && "cause" in e && e.cause instanceof Error ? e.cause : e
+  return cause instanceof Error ? cause.message : String(cause)
+}

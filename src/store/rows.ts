@@ -7,8 +7,7 @@
 import { Either, Schema } from "effect"
 import { decodeStoredPod } from "../spec/decode.js"
 import { type Pod, Pod as PodSchema } from "../spec/Pod.js"
-import { quoted } from "../spec/printable.js"
-import { formatted, keyOf, numberOr, parseJsonText, PodRow, type Raw, withheld } from "./layout.js"
+import { formatted, keyOf, numberOr, parseJsonText, podRowWith, type Raw, withheld } from "./layout.js"
 import { PodEvent } from "./status.js"
 import { InvalidRecord, reasonOf, type StoredPod, tooLarge } from "./Store.js"
 
@@ -24,7 +23,6 @@ export {
   statusFromRow
 } from "./layout.js"
 
-const decodeRow = Schema.decodeUnknownEither(PodRow)
 export const encodeSpec = Schema.encodeSync(Schema.parseJson(PodSchema))
 
 /**
@@ -67,42 +65,7 @@ const specOf = (text: string): Either.Either<Pod, string> => {
  * A `pods` row (or a `changes` row that records a put) as the Store's record. `where` names it in
  * messages (`pods row "web"`); defaults to the pods table.
  */
-export const podFromRow = (row: Raw, where?: string): Either.Either<StoredPod, InvalidRecord> => {
-  const key = keyOf(row.name)
-  const node = row.node === null || typeof row.node === "string" ? row.node : undefined
-  const invalid = (reason: string) =>
-    new InvalidRecord({
-      kind: "pod",
-      key,
-      where: where ?? `pods row ${quoted(key)}`,
-      reason,
-      ...(numberOr(row.revision) !== undefined ? { revision: numberOr(row.revision)! } : {}),
-      ...(node !== undefined ? { node } : {})
-    })
-  const big = withheld(row, "spec")
-  if (big !== undefined) return Either.left(invalid(tooLarge(big)))
-  return decodeRow(row).pipe(
-    Either.mapLeft((e) => invalid(`bad columns: ${formatted(e)}`)),
-    Either.flatMap((r) =>
-      specOf(r.spec).pipe(
-        Either.mapLeft(invalid),
-        Either.flatMap((spec) =>
-          spec.name === r.name
-            ? Either.right<StoredPod>({
-              name: r.name,
-              spec,
-              revision: r.revision,
-              createdRevision: r.created_revision,
-              updatedAt: r.updated_at,
-              restartGeneration: r.restart_generation,
-              node: r.node
-            })
-            : Either.left(invalid(`the spec's name ${quoted(spec.name)} is not its key ${quoted(r.name)}`))
-        )
-      )
-    )
-  )
-}
+export const podFromRow: (row: Raw, where?: string) => Either.Either<StoredPod, InvalidRecord> = podRowWith(specOf)
 
 export const EventBodyJson = Schema.parseJson(Schema.Struct(PodEvent.fields).pipe(Schema.omit("id")))
 const decodeEventBody = Schema.decodeUnknownEither(EventBodyJson)

@@ -9,6 +9,7 @@ import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Lock from "../../src/agent/lock.js"
 import { quickLine } from "../../src/cli/quick.js"
+import { MIGRATIONS } from "../../src/store/layout.js"
 import { sqliteCorrupt } from "../store/sqliteCorrupt.js"
 import { buildCli, runCli, stripAnsi, tempDataDir } from "./harness.js"
 
@@ -481,6 +482,29 @@ describe("the quick path of ps and exec, and @effect/cli's, print and exit alike
         const same = (out: string) => sameAge(out).replace(/"\d{4}-\d\d-\d\dT[\d:.]+Z"/g, "DATE")
         expect({ ...quick, stdout: same(quick.stdout) }).toEqual({ ...full, stdout: same(full.stdout) })
       }
+      // The quick path left that read to the full CLI, silently; TANK_DEBUG=1 says why.
+      const traced = await runCli(cli.bin, ["--data-dir", bad.dir, "ps", "-o", "name"], { env: { TANK_DEBUG: "1" } })
+      expect(traced.stderr).toMatch(/^tank: debug: ps runs the full CLI: pods row "odd" .*image reference/m)
+      // A store of another schema version (a newer Tank's): the Store's call, so the full CLI's.
+      await Effect.runPromise(Effect.scoped(Effect.flatMap(
+        sqliteCorrupt(path.join(bad.dir, "tank.db")),
+        (c) => Effect.orDie(c.sql.unsafe(`PRAGMA user_version = ${MIGRATIONS.length + 1}`))
+      )))
+      const line = ["--data-dir", bad.dir, "ps"]
+      const [quick, full, why] = await Promise.all([
+        runCli(cli.bin, line),
+        runCli(cli.bin, line, { env: { TANK_NO_QUICK: "1" } }),
+        runCli(cli.bin, line, { env: { TANK_DEBUG: "1" } })
+      ])
+      // (The full CLI says it with a stack trace, whose frames differ by the bundle it was started from.)
+      const head = (r: typeof quick) => ({ code: r.code, stdout: r.stdout, stderr: r.stderr.split("\n").slice(0, 2) })
+      expect(head(quick)).toEqual(head(full))
+      expect(full.stderr).toContain("store schema version")
+      expect(why.stderr).toContain(
+        `tank: debug: ps runs the full CLI: store schema version ${
+          MIGRATIONS.length + 1
+        }, this Tank's is ${MIGRATIONS.length}`
+      )
     } finally {
       bad.cleanup()
     }
