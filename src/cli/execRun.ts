@@ -6,6 +6,7 @@
 import { Effect, Layer, Option } from "effect"
 import { Readable } from "node:stream"
 import { TankConfig, type TankConfigShape } from "../config/Config.js"
+import type * as ExecClient from "../exec/Exec.js"
 import { CliExit, ensureOnThisNode, loadConfigAt } from "./base.js"
 
 /** Could not enter the pod (docker's 125). */
@@ -30,6 +31,9 @@ export const otherNodeFailure = (e: unknown) =>
 
 export const withConfigLayer = (config: TankConfigShape) => Layer.succeed(TankConfig, config)
 
+/** The exec client module (imported when exec runs; the quick bundle passes it in: quickExec.ts). */
+export type ExecModule = typeof ExecClient
+
 /** The options of `tank exec`, the data dir already resolved (absolute; none: the config's default). */
 export interface ExecOptions {
   readonly dataDir: Option.Option<string>
@@ -43,14 +47,17 @@ export interface ExecOptions {
   readonly command: ReadonlyArray<string>
 }
 
-export const runExec = ({ command, container, dataDir, env, interactive, pod, tty, user, workdir }: ExecOptions) =>
+export const runExec = (
+  { command, container, dataDir, env, interactive, pod, tty, user, workdir }: ExecOptions,
+  loaded?: { readonly Exec: ExecModule; readonly config: TankConfigShape }
+) =>
   Effect.gen(function*() {
     if (tty && !process.stdin.isTTY) {
       return yield* new CliExit({ code: 1, message: "-t needs a terminal on stdin (drop -t to pipe)" })
     }
-    const config = yield* loadConfigAt(dataDir)
+    const config = loaded?.config ?? (yield* loadConfigAt(dataDir))
     yield* ensureOnThisNode(config, [pod]).pipe(Effect.mapError(otherNodeFailure))
-    const Exec = yield* Effect.promise(() => import("../exec/Exec.js"))
+    const Exec = loaded?.Exec ?? (yield* Effect.promise(() => import("../exec/Exec.js")))
     const configLayer = withConfigLayer(config)
     const result = yield* Exec.exec(pod, command, {
       tty,
