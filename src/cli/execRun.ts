@@ -4,7 +4,6 @@
  * @effect/cli: exec.ts (the full CLI's command) and quick.ts (the quick entry) both run `runExec`.
  */
 import { Effect, Layer, Option } from "effect"
-import { Readable } from "node:stream"
 import { TankConfig, type TankConfigShape } from "../config/Config.js"
 import type * as ExecClient from "../exec/Exec.js"
 import { CliExit, ensureOnThisNode, loadConfigAt } from "./base.js"
@@ -66,7 +65,7 @@ export const runExec = (
       ...(Option.isSome(workdir) ? { cwd: workdir.value } : {}),
       ...(Option.isSome(user) ? { user: user.value } : {}),
       // Without -i the command reads EOF at once (docker's default), not our stdin.
-      ...(interactive || tty ? {} : { stdin: Readable.from([]) })
+      ...(interactive || tty ? {} : { stdin: "eof" as const })
     }).pipe(Effect.provide(configLayer), Effect.mapError(enterFailure))
     const code = exitCodeOf(result)
     if (code !== 0) return yield* new CliExit({ code })
