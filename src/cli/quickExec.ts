@@ -8,11 +8,13 @@
  * the full CLI (fullCli.ts), which says it as every other command does.
  * Like quickPs.ts, this graph must not import() a module of its own.
  */
-import { Effect, Either, Option } from "effect"
+import { Effect, Either, Option, Schema } from "effect"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as v8 from "node:v8"
 import * as Exec from "../exec/Exec.js"
+import { Hello, Reply } from "../runtime/helper/schema.js"
+import { parseRecord } from "../runtime/record.js"
 import { loadConfigAt } from "./base.js"
 import { runExec } from "./execRun.js"
 import { runFullCli } from "./fullCli.js"
@@ -35,6 +37,12 @@ const main = async () => {
  */
 const rehearse = () => {
   const dataDir = path.join(os.tmpdir(), `tank-snapshot-${process.pid}-no-such-dir`)
+  // The run record's and the monitor's decoders, which the rehearsal's exec does not reach (there is
+  // no record): Schema builds a schema's parser at its first decode and keeps it (by the schema's
+  // AST, module state), so decoding anything here builds them into the blob, not at every exec.
+  parseRecord("rehearsal", "rehearsal", "{\"version\":2}\n")
+  Schema.decodeUnknownEither(Reply)({})
+  Schema.decodeUnknownOption(Hello)({})
   const options = {
     dataDir: Option.some(dataDir),
     interactive: false,
