@@ -49,7 +49,15 @@ if (process.argv.includes("--web-only")) process.exit(0)
 // `exec` measured no faster from its own bundle than from the snapshot (its graph, the run record's
 // and the helper's schemas, is most of the full CLI's cost): it starts from the snapshot.
 const QUICK = ["ps"]
-for (const stale of ["chunks", "tank.cjs.cache", "tank.mjs.map", ...QUICK.map((q) => `quick-${q}.cjs.cache`)]) {
+for (
+  const stale of [
+    "chunks",
+    "tank.cjs.cache",
+    "tank.cjs.no-opt.cache",
+    "tank.mjs.map",
+    ...QUICK.map((q) => `quick-${q}.cjs.cache`)
+  ]
+) {
   fs.rmSync(path.join(outdir, stale), { recursive: true, force: true })
 }
 
@@ -134,7 +142,9 @@ const vm = require("node:vm")
 
 module.exports = (name) => {
   const file = path.join(__dirname, name)
-  const cacheFile = file + ".cache"
+  // V8 takes a cache only from a node with the same flags: exec's blob runs with --no-opt, and the
+  // lines it hands to the full CLI keep their own cache, so neither rewrites the other's every run.
+  const cacheFile = file + (process.execArgv.includes("--no-opt") ? ".no-opt.cache" : ".cache")
   let cachedData
   try {
     cachedData = fs.readFileSync(cacheFile)

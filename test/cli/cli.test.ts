@@ -379,6 +379,16 @@ describe("bin/tank and the startup snapshot", () => {
     } finally {
       for (const f of away) fs.renameSync(f + ".away", f)
     }
+    // The lines it hands to the full CLI load tank.cjs under the blob's --no-opt, which V8's code
+    // cache of the plain bundle does not fit: they keep their own, and leave the plain one alone.
+    const plainCache = path.join(dist(), "tank.cjs.cache")
+    const noOptCache = path.join(dist(), "tank.cjs.no-opt.cache")
+    const plainBefore = fs.readFileSync(plainCache)
+    expect((await tank(["exec", "--help"])).code).toBe(0)
+    const noOptBefore = fs.readFileSync(noOptCache)
+    expect((await tank(["exec", "--help"])).code).toBe(0)
+    expect(fs.readFileSync(plainCache).equals(plainBefore), "the plain bundle's cache is untouched").toBe(true)
+    expect(fs.readFileSync(noOptCache).equals(noOptBefore), "the --no-opt cache was taken, not rewritten").toBe(true)
     // Without exec's blob, exec starts from tank.blob.
     const blob = path.join(dist(), "exec.blob")
     fs.renameSync(blob, blob + ".away")
