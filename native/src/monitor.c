@@ -18,6 +18,7 @@
 
 #include "json.h"
 #include "proto.h"
+#include "spawner.h"
 
 static int
 listen_socket (monitor_t *m, const char *path, tank_err_t *err)
@@ -602,10 +603,14 @@ monitor_main (int argc, char **argv)
   m.ls_err = (log_stream_t) { "stderr", false, { 0 } };
   m.ls_tty = (log_stream_t) { "tty", true, { 0 } };
   m.log.fd = -1;
+  /* Started by the spawner: it answers at the ready line and this process stays its child (it is
+   * re-parented like any orphan if the spawner dies), so no starter has to relay the line and exit. */
+  bool spawned = getenv (SPAWNED_ENV) != NULL;
+  unsetenv (SPAWNED_ENV);
   int pfd[2];
   if (config_load (path, &cfg, &err) < 0 || (m.listen_fd = listen_socket (&m, cfg.socket_path, &err)) < 0
       || log_open (&m.log, cfg.log_path, cfg.log_max_bytes, cfg.log_max_files, &err) < 0
-      || pipe2 (pfd, O_CLOEXEC) < 0)
+      || (spawned ? (pfd[1] = fcntl (1, F_DUPFD_CLOEXEC, 3)) : pipe2 (pfd, O_CLOEXEC)) < 0)
     {
       if (m.listen_fd >= 0)
         unlink_own_socket (&m);
@@ -618,6 +623,13 @@ monitor_main (int argc, char **argv)
    * subreaper's), so it survives the agent, and no terminal signal reaches it. A second fork (the
    * classic guard against re-acquiring a controlling tty) is not needed: the monitor never opens a
    * terminal (the PTY master arrives by SCM_RIGHTS), and each fork costs a scheduling hop. */
+  if (spawned)
+    {
+      setsid ();
+      int rc = monitor_run (&m, pfd[1]);
+      config_free (&cfg);
+      _exit (rc);
+    }
   pid_t first = fork ();
   if (first < 0)
     {

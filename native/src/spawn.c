@@ -86,9 +86,16 @@ join_ns (int fd, int type, const char *step, tank_err_t *err)
 static int
 child_prepare (const monitor_config_t *cfg, const child_fds_t *f, tank_err_t *err)
 {
-  sigset_t none;
-  sigemptyset (&none);
-  sigprocmask (SIG_SETMASK, &none, NULL);
+  /* With tank-init every signal stays blocked from here through its exec (it takes them with
+   * sigwaitinfo): this child is PID 1 of its namespace without a handler, so a stop sent right
+   * after the proceed, while it still changes identity, would be dropped by the kernel instead of
+   * queued for tank-init. Without init the workload starts with the empty mask, as in any runtime. */
+  sigset_t mask;
+  if (f->init >= 0)
+    sigfillset (&mask);
+  else
+    sigemptyset (&mask);
+  sigprocmask (SIG_SETMASK, &mask, NULL);
   for (int s = 1; s < NSIG; s++)
     signal (s, SIG_DFL); /* the monitor ignores SIGPIPE; ignored dispositions survive execve */
   umask (0);
@@ -205,13 +212,9 @@ child_main (const monitor_config_t *cfg, const child_fds_t *f)
       iargv[1] = exe;
       for (size_t k = 0; k <= n; k++)
         iargv[k + 2] = cfg->argv[k];
-      /* Exec'd with every signal blocked (the mask survives execve): a stop sent between the exec
-       * and tank-init's own sigprocmask is queued for it, not dropped (PID 1 without a handler). */
-      sigset_t all, none;
-      sigfillset (&all);
-      sigprocmask (SIG_SETMASK, &all, &none);
+      /* Exec'd with every signal blocked since child_prepare (the mask survives execve): a stop
+       * sent before tank-init's own sigprocmask is queued for it, not dropped. */
       syscall (SYS_execveat, f->init, "", (char *const *) iargv, (char *const *) cfg->env, AT_EMPTY_PATH);
-      sigprocmask (SIG_SETMASK, &none, NULL);
       tank_error (&err, errno, "exec", "execveat tank-init (for `%s`)", exe);
       goto fail;
     }

@@ -34,6 +34,8 @@ typedef struct {
   int out_fd; /* -1 once closed */
   int wstatus;
   tbuf_t out;
+  bool early;   /* a monitor: answered at its ready line, it stays our child (see reply_ready) */
+  bool replied; /* answered before its exit: dropped from the list, reaped silently later */
 } job_t;
 
 typedef struct {
@@ -80,9 +82,10 @@ reply_done (job_t *j)
 
 /* In the child: default signals, nothing blocked, stdin /dev/null, stdout the reply pipe, stderr
  * the spawner's, no other descriptor of the spawner's; then the helper itself (the same binary as
- * this process, also when the file was replaced since). */
+ * this process, also when the file was replaced since). A monitor is told by SPAWNED_ENV that it
+ * need not fork to outlive its starter (monitor.c): the spawner answers at its ready line. */
 static void __attribute__ ((noreturn))
-run_child (int out_fd, char **argv)
+run_child (int out_fd, char **argv, bool early)
 {
   sigset_t none;
   sigemptyset (&none);
@@ -92,6 +95,8 @@ run_child (int out_fd, char **argv)
   if (devnull < 0 || dup2 (devnull, 0) < 0 || dup2 (out_fd, 1) < 0)
     _exit (125);
   close_range (3, ~0U, 0);
+  if (early)
+    setenv (SPAWNED_ENV, "1", 1);
   execv ("/proc/self/exe", argv);
   tank_err_t err;
   tank_error (&err, errno, "spawn", "execve /proc/self/exe");
@@ -161,12 +166,33 @@ start_job (jobs_t *js, const char *self, const char *line, size_t len)
       close (p[1]);
       return tank_error (&err, e, "spawn", "fork"), reply_error (id, &err), 0;
     }
+  bool early = strcmp (argv[1], "monitor") == 0;
   if (pid == 0)
-    run_child (p[1], argv);
+    run_child (p[1], argv, early);
   close (p[1]);
   set_nonblock (p[0]);
-  js->jobs[js->n++] = (job_t) { .id = id, .pid = pid, .out_fd = p[0], .wstatus = 0, .out = { 0 } };
+  js->jobs[js->n++]
+      = (job_t) { .id = id, .pid = pid, .out_fd = p[0], .wstatus = 0, .out = { 0 }, .early = early, .replied = false };
   return 0;
+}
+
+/* A monitor's ready line is its whole answer: reply now, as if its starter had exited 0 (status 0,
+ * `out` the line), instead of waiting for an exit that comes when the workload is long gone. One
+ * process and one hop fewer per start than a monitor that forks to outlive its starter. An error
+ * line is answered at the exit that follows it, with its status, as for every other mode. */
+static void
+reply_ready (job_t *j)
+{
+  char *nl = j->out.data ? memchr (j->out.data, '\n', j->out.len) : NULL;
+  if (nl == NULL || strncmp (j->out.data, "{\"ready\"", 8) != 0)
+    return;
+  j->out.len = (size_t) (nl - j->out.data) + 1;
+  j->wstatus = 0;
+  reply_done (j);
+  buf_free (&j->out);
+  close (j->out_fd);
+  j->out_fd = -1;
+  j->replied = true;
 }
 
 /* Read what the child wrote so far (a full buffer is read on; bytes beyond OUT_MAX are dropped). */
@@ -181,6 +207,12 @@ drain (job_t *j)
         {
           if (j->out.len < OUT_MAX)
             buf_append (&j->out, chunk, (size_t) r);
+          if (j->early)
+            {
+              reply_ready (j);
+              if (j->replied)
+                return;
+            }
           continue;
         }
       if (r < 0 && errno == EINTR)
@@ -213,7 +245,8 @@ reap (jobs_t *js)
               if (j->out_fd >= 0)
                 close (j->out_fd);
             }
-          reply_done (j);
+          if (!j->replied) /* a monitor gone right after its ready line was answered by it */
+            reply_done (j);
           buf_free (&j->out);
           js->jobs[k] = js->jobs[--js->n];
           break;
@@ -265,6 +298,12 @@ spawner_main (const char *self)
       for (size_t k = 0; k < js.n; k++)
         if (js.jobs[k].out_fd >= 0)
           drain (&js.jobs[k]);
+      /* Answered monitors leave the list; their exit is reaped below without a reply. */
+      for (size_t k = 0; k < js.n;)
+        if (js.jobs[k].replied)
+          js.jobs[k] = js.jobs[--js.n];
+        else
+          k++;
       if (pf[1].revents)
         {
           struct signalfd_siginfo si;

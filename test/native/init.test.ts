@@ -55,6 +55,24 @@ describe("tank-init (live, root)", () => {
       expect(without.exit).toMatchObject({ reason: "signaled", signal: 9 })
     }))
 
+  it.scopedLive("a SIGTERM sent with the proceed is queued for tank-init; the workload starts with nothing blocked", () =>
+    Effect.gen(function*() {
+      const lower = yield* busyboxRootfs
+      // Both requests leave together: the monitor sends the SIGTERM right after forwarding the
+      // proceed, while its child is still changing identity, before tank-init exists. That child is
+      // PID 1 without a handler: the kernel would drop the signal unless it is blocked there, and
+      // then tank-init takes it from its queue and forwards it.
+      const run = yield* startRun(lower, { argv: ["sleep", "600"], init })
+      yield* Effect.all([run.client.proceed, run.client.signal(15)], { concurrency: "unbounded" })
+      const exit = yield* run.client.wait.pipe(
+        Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => new Error("the SIGTERM was lost: still running") })
+      )
+      expect(exit).toMatchObject({ reason: "exited", exitCode: 128 + 15 })
+      // tank-init runs with everything blocked; what it forks must not inherit that.
+      const r = yield* runToExit(lower, { argv: ["grep", "^SigBlk", "/proc/self/status"], init })
+      expect(r.stdout).toBe("SigBlk:\t0000000000000000\n")
+    }))
+
   it.scopedLive("orphans of a double-forking workload are reaped under init; without it they stay zombies", () =>
     Effect.gen(function*() {
       const lower = yield* busyboxRootfs

@@ -4,11 +4,14 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { helperPathCandidate } from "../../src/runtime/helper/binary.js"
+import { capabilitiesFor } from "../../src/runtime/helper/defaults.js"
 import { readExitFile } from "../../src/runtime/helper/monitor.js"
 import { assertNoLeaks, leakSnapshot } from "../support/leaks.js"
-import { expectExited, runToExit, startRun } from "./harness.js"
+import { expectExited, runDir, runToExit, startRun } from "./harness.js"
 import { busyboxRootfs } from "./rootfs.js"
 
 describe("Monitor exit reporting", () => {
@@ -126,6 +129,59 @@ describe("Monitor exit reporting", () => {
 })
 
 describe("Monitor isolation", () => {
+  // The parked workload mounts its rootfs while the agent's proceed is on its way, but everything
+  // that changes who it is or what it may do (ids, capabilities, no_new_privs, seccomp, the image's
+  // program) waits for proceed (spawn.c child_main): a profile denying recvmsg could not keep the
+  // proceed out, and nothing of the image runs before the agent says so.
+  it.scopedLive("Monitor_parked_rootfsBeforeProceed_identityAndRestrictionsOnlyAfter", () =>
+    Effect.gen(function*() {
+      const lower = yield* busyboxRootfs
+      const dir = yield* runDir
+      const profile = path.join(dir, "profile.json")
+      const filter = path.join(dir, "filter.bpf")
+      fs.writeFileSync(
+        profile,
+        JSON.stringify({ defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["swapon"], action: "SCMP_ACT_ERRNO" }] })
+      )
+      execFileSync(helperPathCandidate(), ["seccomp-compile", "--profile", profile, "--out", filter])
+      const run = yield* startRun(lower, {
+        argv: ["sleep", "600"],
+        uid: 1000,
+        gid: 1000,
+        groups: [1000],
+        capabilities: capabilitiesFor(1000),
+        noNewPrivileges: true,
+        seccomp: filter
+      }, dir)
+      const pid = run.handle.pid
+      const status = () => fs.readFileSync(`/proc/${pid}/status`, "utf8")
+      const field = (text: string, name: string) => new RegExp(`^${name}:\\s*(.*)$`, "m").exec(text)?.[1]
+      const exe = () => fs.statSync(`/proc/${pid}/exe`).ino
+      const helperIno = fs.statSync(helperPathCandidate()).ino
+      // Before proceed: the overlay becomes its root (pivot_root) without any proceed...
+      const rootIsOverlay = () =>
+        fs.readFileSync(`/proc/${pid}/mountinfo`, "utf8").split("\n").some((l) => / \/ \S+ .* - overlay /.test(l))
+      for (let i = 0; i < 200 && !rootIsOverlay(); i++) yield* Effect.sleep("10 millis")
+      expect(rootIsOverlay()).toBe(true)
+      // ...while it is still the helper, root, with the monitor's capabilities and no restriction.
+      const before = status()
+      expect(exe()).toBe(helperIno)
+      expect(field(before, "Uid")).toBe("0\t0\t0\t0")
+      expect(field(before, "CapEff")).toBe(
+        field(fs.readFileSync(`/proc/${run.handle.monitorPid}/status`, "utf8"), "CapEff")
+      )
+      expect(field(before, "NoNewPrivs")).toBe("0")
+      expect(field(before, "Seccomp")).toBe("0")
+      yield* run.client.proceed
+      // After it (proceed answers once the exec happened): the workload, as 1000, restricted.
+      const after = status()
+      expect(exe()).not.toBe(helperIno)
+      expect(field(after, "Uid")).toBe("1000\t1000\t1000\t1000")
+      expect(field(after, "CapEff")).toBe("0000000000000000")
+      expect(field(after, "NoNewPrivs")).toBe("1")
+      expect(field(after, "Seccomp")).toBe("2")
+    }))
+
   it.scopedLive("Monitor_pidns_workloadIsPid1_psSeesOnlyOwn", () =>
     Effect.gen(function*() {
       const lower = yield* busyboxRootfs

@@ -18,14 +18,18 @@ import { unpinSandbox } from "../../src/runtime/unpin.js"
 import { baseConfig, killAll, runDir } from "./harness.js"
 import { busyboxRootfs } from "./rootfs.js"
 
+const ppidOf = (pid: number): number => {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])
+}
+
 /** Our children running `tank-helper spawner`. */
 const spawners = (): Array<number> =>
   fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
     try {
       const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])
       const state = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0]
-      return ppid === process.pid && state !== "Z" &&
+      return ppidOf(pid) === process.pid && state !== "Z" &&
         fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("spawner")
     } catch {
       return false
@@ -87,6 +91,10 @@ describe("tank-helper spawner", () => {
         const h = yield* Effect.acquireRelease(startMonitor(config, path.join(dir, "config.json"), runLine), killAll)
         const [sp] = spawners()
         assert.isDefined(sp)
+        // Answered at its ready line: the monitor is the spawner's own child, no starter process
+        // relayed the line and exited (one fork and one hop fewer per start).
+        assert.strictEqual(ppidOf(h.monitorPid), sp)
+        assert.strictEqual(ppidOf(h.pid), h.monitorPid)
         // Its request, reply and stderr channels (Node gives a child socket pairs).
         const theirs = new Set(fdTargets(sp!).filter((t) => /^(pipe|socket):/.test(t)))
         assert.isAtLeast(theirs.size, 3)
@@ -101,6 +109,12 @@ describe("tank-helper spawner", () => {
         const exit = yield* client.wait
         assert.deepInclude(exit, { reason: "exited", exitCode: 3 })
         yield* client.release
+        // An error before ready is still answered at the monitor's exit, with its line.
+        const bad = baseConfig(yield* runDir, lower, {
+          namespaces: { net: { join: "/nonexistent" }, uts: "new", ipc: "new" }
+        })
+        const failed = yield* Effect.flip(startMonitor(bad, path.join(dir, "bad.json"), (yield* makeSpawner).runLine))
+        assert.deepInclude(failed, { _tag: "MonitorSetupFailed", step: "open_ns_net", errno: 2 })
       }),
     20_000
   )

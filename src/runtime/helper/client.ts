@@ -155,6 +155,22 @@ const exitOf = (op: string) => (r: OkReply): Effect.Effect<ExitRecord, HelperPro
     : Effect.fail(new HelperProtocolError({ expected: `${op} reply with exit`, received: JSON.stringify(r) }))
 
 /**
+ * `wait` and `stop` answered from the exit the monitor already pushed on this connection (a round
+ * trip less in the teardown); the request only while the workload still runs. Looked up when run,
+ * not when built: the push may arrive in between.
+ */
+const orPushedExit = (
+  conn: Connection,
+  op: "wait" | "stop",
+  params?: Record<string, unknown>
+): Effect.Effect<ExitRecord, MonitorError | HelperProtocolError> =>
+  Effect.suspend(() =>
+    conn.exited !== undefined
+      ? Effect.succeed(conn.exited)
+      : conn.request(op, params).pipe(Effect.flatMap(exitOf(op)))
+  )
+
+/**
  * Connect to a monitor (also how a new agent re-adopts one). MonitorBusy when every connection slot
  * is taken: the monitor is alive, retry later (`retryBusy` in busy.ts).
  */
@@ -191,18 +207,8 @@ export const connect = (
       proceed,
       abort: Effect.asVoid(conn.request("abort")),
       signal: (signal) => Effect.asVoid(conn.request("signal", { signal })),
-      stop: (graceMs, signal) =>
-        Effect.suspend(() =>
-          conn.exited !== undefined ? Effect.succeed(conn.exited) : conn.request(
-            "stop",
-            signal === undefined ? { graceMs } : { graceMs, signal }
-          ).pipe(Effect.flatMap(exitOf("stop")))
-        ),
-      wait: Effect.suspend(() =>
-        conn.exited !== undefined ? Effect.succeed(conn.exited) : conn.request("wait").pipe(
-          Effect.flatMap(exitOf("wait"))
-        )
-      ),
+      stop: (graceMs, signal) => orPushedExit(conn, "stop", signal === undefined ? { graceMs } : { graceMs, signal }),
+      wait: orPushedExit(conn, "wait"),
       resize: (rows, cols) => Effect.asVoid(conn.request("resize", { rows, cols })),
       release: Effect.asVoid(conn.request("release")),
       attach: openAttachment(socketPath)
