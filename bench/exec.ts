@@ -1,7 +1,8 @@
 /**
  * Bench: `exec` latency — running `/bin/true` beside a running container and getting its exit code.
  * Tank in-process (`execCapture`, as scripts and the REPL run it) and through the `tank exec` CLI
- * (bin/tank as `npm run build` leaves it: from the startup snapshot when there is one), against `crun exec`, `runc exec` and `podman exec` on a running container of the same
+ * (bin/tank as `npm run build` leaves it: from exec's own startup snapshot, dist/exec.blob, when there
+ * is one), against `crun exec`, `runc exec` and `podman exec` on a running container of the same
  * image, each timed inside one shell loop. Run as root: `npx tsx bench/exec.ts [runs=30]`.
  */
 import { Context, Effect, Exit, Layer, Scope } from "effect"

@@ -9,6 +9,8 @@
 //                   dist/tank-ps.cjs (code cache: quick-ps.cjs.cache)
 // Why not plain ESM: Node 20 has no compile cache for modules; with the code cache `tank ps` needs
 // ~40% less CPU at startup (measured: 0.14 s vs 0.23 s user on this VM).
+//   dist/quick-exec.cjs  the small bundle of `tank exec` (src/cli/quickExec.ts), from which
+//                   scripts/snapshot.mjs builds dist/exec.blob, exec's own startup snapshot
 //   dist/tank.blob  a V8 startup snapshot of tank.cjs with its modules evaluated (scripts/snapshot.mjs),
 //                   which bin/tank starts node from when it was built by the same node
 //   dist/extractWorker.cjs  the layer extraction worker thread (src/image/extractOffThread.ts)
@@ -47,7 +49,15 @@ if (process.argv.includes("--web-only")) process.exit(0)
 // `exec` measured no faster from its own bundle than from the snapshot (its graph, the run record's
 // and the helper's schemas, is most of the full CLI's cost): it starts from the snapshot.
 const QUICK = ["ps"]
-for (const stale of ["chunks", "tank.cjs.cache", "tank.mjs.map", ...QUICK.map((q) => `quick-${q}.cjs.cache`)]) {
+for (
+  const stale of [
+    "chunks",
+    "tank.cjs.cache",
+    "tank.cjs.no-opt.cache",
+    "tank.mjs.map",
+    ...QUICK.map((q) => `quick-${q}.cjs.cache`)
+  ]
+) {
   fs.rmSync(path.join(outdir, stale), { recursive: true, force: true })
 }
 
@@ -117,6 +127,9 @@ for (const q of QUICK) {
     ...quickExtra[q]
   })
 }
+// `tank exec`'s small bundle (src/cli/quickExec.ts), under the same rule. It runs from its own startup
+// snapshot, dist/exec.blob (scripts/snapshot.mjs), not through load.cjs: no starter, no code cache.
+await cliBundle(path.join(root, "src/cli/quickExec.ts"), "quick-exec.cjs", { plugins: [noLazyModules] })
 
 // The layer extraction worker (src/image/extractOffThread.ts): its own small bundle beside tank.cjs.
 await build({
@@ -143,7 +156,9 @@ const vm = require("node:vm")
 
 module.exports = (name) => {
   const file = path.join(__dirname, name)
-  const cacheFile = file + ".cache"
+  // V8 takes a cache only from a node with the same flags: exec's blob runs with --no-opt, and the
+  // lines it hands to the full CLI keep their own cache, so neither rewrites the other's every run.
+  const cacheFile = file + (process.execArgv.includes("--no-opt") ? ".no-opt.cache" : ".cache")
   let cachedData
   try {
     cachedData = fs.readFileSync(cacheFile)
@@ -187,8 +202,6 @@ for (
     "quick.cjs",
     "quick.cjs.map",
     "tank-quick.cjs",
-    "quick-exec.cjs",
-    "quick-exec.cjs.map",
     "quick-exec.cjs.cache",
     "tank-exec.cjs"
   ]

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Builds dist/tank.blob, a V8 startup snapshot of the CLI bundle (dist/tank.cjs): node evaluates the
+// Builds dist/tank.blob, a V8 startup snapshot of the CLI bundle (dist/tank.cjs; and dist/exec.blob of
+// `tank exec`'s small bundle, dist/quick-exec.cjs, below): node evaluates the
 // bundle's modules (Effect, Schema, @effect/cli's command tree, and the modules most commands load:
 // src/cli/entry.ts) once, here, and every `tank` run started by bin/tank deserializes that heap
 // instead of evaluating them again.
@@ -30,13 +31,16 @@ const realpath = (p) => {
   }
 }
 const dist = realpath(path.resolve(process.argv[2] ?? path.join(here, "../dist")))
-const bundle = path.join(dist, "tank.cjs")
 const blob = path.join(dist, "tank.blob")
+// `tank exec`'s own blob, of its small bundle (dist/quick-exec.cjs: src/cli/quickExec.ts, which
+// rehearses an exec while it is built): ~4 MB less heap to deserialize than tank.blob at every exec.
+// Valid under the same stamp (bin/tank uses it only beside a valid tank.blob.stamp).
+const execBlob = path.join(dist, "exec.blob")
 const stamp = blob + ".stamp"
 const NODE_FLAGS = ["--no-opt"]
 
-for (const stale of [blob, stamp]) fs.rmSync(stale, { force: true })
-if (!fs.existsSync(bundle)) process.exit(0) // a checkout before its first build: prepare builds it
+for (const stale of [blob, execBlob, stamp]) fs.rmSync(stale, { force: true })
+if (!fs.existsSync(path.join(dist, "tank.cjs"))) process.exit(0) // a checkout before its first build: prepare builds it
 
 /** The node binary's identity, as bin/tank computes it with stat(1). */
 const nodeIdentity = () => {
@@ -56,14 +60,15 @@ const nodeIdentity = () => {
 // gone since the build (a reinstalled driver): the driver as a plain require finds it.
 const resolveFrom = (id) => {
   try {
-    return createRequire(bundle).resolve(id)
+    return createRequire(path.join(dist, "tank.cjs")).resolve(id)
   } catch {
     return undefined
   }
 }
 const sqliteMain = resolveFrom("better-sqlite3")
 const sqliteAddon = sqliteMain && path.join(path.dirname(sqliteMain), "../build/Release/better_sqlite3.node")
-const entry = `"use strict";
+const entryOf = (bundle) =>
+  `"use strict";
 const v8 = require("node:v8")
 const fs = require("node:fs")
 const Module = require("node:module")
@@ -90,23 +95,32 @@ ${fs.readFileSync(bundle, "utf8")}
 })(module.exports, (id) => load(id), module, file, ${JSON.stringify(dist)})
 `
 
-const entryFile = path.join(dist, `.snapshot-entry-${process.pid}.cjs`)
-const partial = `${blob}.${process.pid}`
-try {
-  fs.writeFileSync(entryFile, entry)
-  const r = spawnSync(process.execPath, [...NODE_FLAGS, "--snapshot-blob", partial, "--build-snapshot", entryFile], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, NODE_OPTIONS: "" }
-  })
-  if (r.status !== 0 || !fs.existsSync(partial)) {
-    const why = r.error?.message ?? (r.stderr.trim().split("\n").slice(-5).join("\n") || `exit ${r.status}`)
-    process.stderr.write(`tank: no startup snapshot (the CLI starts from the plain bundle): ${why}\n`)
-  } else {
-    fs.renameSync(partial, blob)
-    fs.writeFileSync(stamp, `${nodeIdentity()}\n${dist}\n${NODE_FLAGS.join(" ")}\n`)
+/** Builds `out` from the bundle `bundle` (a path); false (with the reason on stderr) when it cannot. */
+const buildBlob = (bundle, out) => {
+  const entryFile = path.join(dist, `.snapshot-entry-${process.pid}.cjs`)
+  const partial = `${out}.${process.pid}`
+  try {
+    fs.writeFileSync(entryFile, entryOf(bundle))
+    const r = spawnSync(process.execPath, [...NODE_FLAGS, "--snapshot-blob", partial, "--build-snapshot", entryFile], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, NODE_OPTIONS: "" }
+    })
+    if (r.status !== 0 || !fs.existsSync(partial)) {
+      const why = r.error?.message ?? (r.stderr.trim().split("\n").slice(-5).join("\n") || `exit ${r.status}`)
+      process.stderr.write(`tank: no startup snapshot ${path.basename(out)} (the CLI starts without it): ${why}\n`)
+      return false
+    }
+    fs.renameSync(partial, out)
+    return true
+  } finally {
+    fs.rmSync(entryFile, { force: true })
+    fs.rmSync(partial, { force: true })
   }
-} finally {
-  fs.rmSync(entryFile, { force: true })
-  fs.rmSync(partial, { force: true })
+}
+
+const execBundle = path.join(dist, "quick-exec.cjs")
+if (fs.existsSync(execBundle)) buildBlob(execBundle, execBlob)
+if (buildBlob(path.join(dist, "tank.cjs"), blob)) {
+  fs.writeFileSync(stamp, `${nodeIdentity()}\n${dist}\n${NODE_FLAGS.join(" ")}\n`)
 }

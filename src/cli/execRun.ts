@@ -4,8 +4,8 @@
  * @effect/cli: exec.ts (the full CLI's command) and quick.ts (the quick entry) both run `runExec`.
  */
 import { Effect, Layer, Option } from "effect"
-import { Readable } from "node:stream"
 import { TankConfig, type TankConfigShape } from "../config/Config.js"
+import type * as ExecClient from "../exec/Exec.js"
 import { CliExit, ensureOnThisNode, loadConfigAt } from "./base.js"
 
 /** Could not enter the pod (docker's 125). */
@@ -30,6 +30,9 @@ export const otherNodeFailure = (e: unknown) =>
 
 export const withConfigLayer = (config: TankConfigShape) => Layer.succeed(TankConfig, config)
 
+/** The exec client module (imported when exec runs; the quick bundle passes it in: quickExec.ts). */
+export type ExecModule = typeof ExecClient
+
 /** The options of `tank exec`, the data dir already resolved (absolute; none: the config's default). */
 export interface ExecOptions {
   readonly dataDir: Option.Option<string>
@@ -43,14 +46,17 @@ export interface ExecOptions {
   readonly command: ReadonlyArray<string>
 }
 
-export const runExec = ({ command, container, dataDir, env, interactive, pod, tty, user, workdir }: ExecOptions) =>
+export const runExec = (
+  { command, container, dataDir, env, interactive, pod, tty, user, workdir }: ExecOptions,
+  loaded?: { readonly Exec: ExecModule; readonly config: TankConfigShape }
+) =>
   Effect.gen(function*() {
     if (tty && !process.stdin.isTTY) {
       return yield* new CliExit({ code: 1, message: "-t needs a terminal on stdin (drop -t to pipe)" })
     }
-    const config = yield* loadConfigAt(dataDir)
+    const config = loaded?.config ?? (yield* loadConfigAt(dataDir))
     yield* ensureOnThisNode(config, [pod]).pipe(Effect.mapError(otherNodeFailure))
-    const Exec = yield* Effect.promise(() => import("../exec/Exec.js"))
+    const Exec = loaded?.Exec ?? (yield* Effect.promise(() => import("../exec/Exec.js")))
     const configLayer = withConfigLayer(config)
     const result = yield* Exec.exec(pod, command, {
       tty,
@@ -59,7 +65,7 @@ export const runExec = ({ command, container, dataDir, env, interactive, pod, tt
       ...(Option.isSome(workdir) ? { cwd: workdir.value } : {}),
       ...(Option.isSome(user) ? { user: user.value } : {}),
       // Without -i the command reads EOF at once (docker's default), not our stdin.
-      ...(interactive || tty ? {} : { stdin: Readable.from([]) })
+      ...(interactive || tty ? {} : { stdin: "eof" as const })
     }).pipe(Effect.provide(configLayer), Effect.mapError(enterFailure))
     const code = exitCodeOf(result)
     if (code !== 0) return yield* new CliExit({ code })

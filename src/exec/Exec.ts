@@ -55,8 +55,12 @@ export interface ExecOptions {
   readonly user?: ExecUser | string
   /** A terminal for the command. Default: when stdin is a TTY. */
   readonly tty?: boolean
-  /** Default: process.stdin / process.stdout / process.stderr. */
-  readonly stdin?: NodeJS.ReadableStream
+  /**
+   * Default: process.stdin / process.stdout / process.stderr. `"eof"` (streaming form): the command
+   * reads EOF at once (the helper's stdin is /dev/null), without a stream of ours, or the caller's
+   * stdin ever opened.
+   */
+  readonly stdin?: NodeJS.ReadableStream | "eof"
   readonly stdout?: NodeJS.WritableStream
   readonly stderr?: NodeJS.WritableStream
   /** tty only: the window size and its changes (default: stdout's, following SIGWINCH). */
@@ -129,7 +133,7 @@ export const execInteractive = (
   Effect.gen(function*() {
     const { cmd, target } = yield* prepare(pod, argv, options, true)
     const io: TerminalIO = {
-      input: options.stdin ?? process.stdin,
+      input: inputOf(options),
       output: options.stdout ?? process.stdout,
       ...(options.size ? { size: options.size } : {}),
       ...(options.onResize ? { onResize: options.onResize } : {})
@@ -265,6 +269,10 @@ const hangUp = (t: pty.IPty) => {
   }
 }
 
+/** A terminal's input: the caller's stdin unless a stream is given ("eof" has no meaning there). */
+const inputOf = (options: ExecOptions): NodeJS.ReadableStream =>
+  options.stdin === undefined || options.stdin === "eof" ? process.stdin : options.stdin
+
 /** The streaming form: the caller's stdin/stdout/stderr passed through, no terminal. */
 export const execStream = (
   pod: string,
@@ -273,20 +281,26 @@ export const execStream = (
 ): Effect.Effect<ExecResult, ExecError, TankConfig> =>
   Effect.gen(function*() {
     const { cmd, target } = yield* prepare(pod, argv, options, false)
-    const stdin = options.stdin ?? process.stdin
+    // process.stdin is not even looked at for "eof": its getter builds a stream (and loads its
+    // module: a few ms of a CLI's start).
+    const stdin = options.stdin === "eof" ? undefined : options.stdin ?? process.stdin
     const stdout = options.stdout ?? process.stdout
     const stderr = options.stderr ?? process.stderr
     return yield* Effect.async<ExecResult, EnterFailed | NotRunning | SpawnFailed>((resume) => {
       // The process's own stdio is handed over as file descriptors (EOF and backpressure for free);
       // other streams are piped. stderr always passes through us: the helper's error is its last line.
       const child = spawn(cmd.file, cmd.args, {
-        stdio: [stdin === process.stdin ? 0 : "pipe", stdout === process.stdout ? 1 : "pipe", "pipe"],
+        stdio: [
+          stdin === undefined ? "ignore" : stdin === process.stdin ? 0 : "pipe",
+          stdout === process.stdout ? 1 : "pipe",
+          "pipe"
+        ],
         // The helper needs no environment (the command gets exactly the container's): nothing of
         // the caller's is in memory next to the container.
         env: {}
       })
       const tail = new Tail()
-      if (child.stdin) stdin.pipe(child.stdin).on("error", () => {})
+      if (child.stdin && stdin) stdin.pipe(child.stdin).on("error", () => {})
       if (child.stdout) child.stdout.pipe(stdout, { end: false })
       child.stderr!.on("data", (d: Buffer) => {
         tail.push(d)
@@ -295,7 +309,7 @@ export const execStream = (
       child.on("error", (e) => resume(Effect.fail(new SpawnFailed({ what: cmd.file, message: e.message }))))
       child.on("close", (code, signal) => resume(Effect.suspend(() => resultOf(target, code, signal, tail.text))))
       return Effect.sync(() => {
-        if (child.stdin) stdin.unpipe(child.stdin)
+        if (child.stdin && stdin) stdin.unpipe(child.stdin)
         if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM")
       })
     })
@@ -307,8 +321,8 @@ export const exec = (
   argv: ReadonlyArray<string>,
   options: ExecOptions = {}
 ): Effect.Effect<ExecResult, ExecError, TankConfig> => {
-  const stdin = options.stdin ?? process.stdin
-  const tty = options.tty ?? (stdin as { isTTY?: boolean }).isTTY === true
+  const tty = options.tty ??
+    (options.stdin !== "eof" && ((options.stdin ?? process.stdin) as { isTTY?: boolean }).isTTY === true)
   return tty ? execInteractive(pod, argv, options) : execStream(pod, argv, options)
 }
 

@@ -1,7 +1,8 @@
 /**
  * The `tank` CLI as a user runs it: a subprocess on a temp data dir, checking stdout, stderr and
  * exit codes. No agent runs here: the store is the API, so apply/get/ps/status/delete work without one.
- * Every command here runs as a user runs it: through bin/tank, from the startup snapshot (dist/tank.blob).
+ * Every command here runs as a user runs it: through bin/tank, from the startup snapshot (dist/tank.blob;
+ * exec from its own, dist/exec.blob).
  */
 import { Effect } from "effect"
 import * as fs from "node:fs"
@@ -351,13 +352,55 @@ describe("bin/tank and the startup snapshot", () => {
         expect(r.code).toBe(0)
         expect(r.stdout).toContain("pod/snap")
         // It was the plain bundle that ran: without it, the launcher says the CLI is not built.
-        // (`get`: ps and exec start from their quick bundles, whatever the blob.)
+        // (`get`: ps starts from its quick bundle, whatever the blob.) exec's own blob is not used
+        // either: it is valid only under the same stamp.
         await withoutPlainBundle(async () => {
-          const gone = await tank(["get", "snap"])
-          expect(gone.code).toBe(1)
-          expect(gone.stderr).toContain("the CLI is not built yet")
+          for (const line of [["get", "snap"], ["exec", "nosuchpod", "--", "true"]]) {
+            const gone = await tank(line)
+            expect(gone.code).toBe(1)
+            expect(gone.stderr).toContain("the CLI is not built yet")
+          }
         })
       })
+    }
+  })
+
+  it("starts exec from its own blob (dist/exec.blob): a plain exec line runs without tank.blob or tank.cjs", async () => {
+    const away = ["tank.blob", "tank.cjs", "tank.mjs"].map((f) => path.join(dist(), f))
+    for (const f of away) fs.renameSync(f, f + ".away")
+    try {
+      const r = await tank(["exec", "nosuchpod", "--", "true"])
+      expect({ code: r.code, stderr: r.stderr }).toEqual({
+        code: 125,
+        stderr: "tank: pod nosuchpod is not running: it has no run on this machine\n"
+      })
+      // A line the quick path leaves to @effect/cli needs the full CLI's bundle: the proof that the
+      // line above ran without it.
+      expect((await tank(["exec", "--help"])).code).not.toBe(0)
+    } finally {
+      for (const f of away) fs.renameSync(f + ".away", f)
+    }
+    // The lines it hands to the full CLI load tank.cjs under the blob's --no-opt, which V8's code
+    // cache of the plain bundle does not fit: they keep their own, and leave the plain one alone.
+    const plainCache = path.join(dist(), "tank.cjs.cache")
+    const noOptCache = path.join(dist(), "tank.cjs.no-opt.cache")
+    const plainBefore = fs.readFileSync(plainCache)
+    expect((await tank(["exec", "--help"])).code).toBe(0)
+    const noOptBefore = fs.readFileSync(noOptCache)
+    expect((await tank(["exec", "--help"])).code).toBe(0)
+    expect(fs.readFileSync(plainCache).equals(plainBefore), "the plain bundle's cache is untouched").toBe(true)
+    expect(fs.readFileSync(noOptCache).equals(noOptBefore), "the --no-opt cache was taken, not rewritten").toBe(true)
+    // Without exec's blob, exec starts from tank.blob.
+    const blob = path.join(dist(), "exec.blob")
+    fs.renameSync(blob, blob + ".away")
+    try {
+      await withoutPlainBundle(async () => {
+        const r = await tank(["exec", "nosuchpod", "--", "true"])
+        expect(r.code).toBe(125)
+        expect(r.stderr).toContain("pod nosuchpod is not running")
+      })
+    } finally {
+      fs.renameSync(blob + ".away", blob)
     }
   })
 
@@ -426,12 +469,15 @@ describe("the quick path of ps and exec, and @effect/cli's, print and exit alike
     expect({ ...quick, stdout: sameAge(quick.stdout) }).toEqual({ ...full, stdout: sameAge(full.stdout) })
   })
 
-  // Lines the quick bundle (src/cli/quickPs.ts) hands to the full CLI in-process.
+  // Lines the quick bundles (src/cli/quickPs.ts, quickExec.ts) hand to the full CLI in-process.
   it.each(([
     ["ps", "--help"],
     ["ps", "--bogus"],
     ["list", "-o", "bogus"],
-    ["ps", "-q", "-q"]
+    ["ps", "-q", "-q"],
+    ["exec", "--help"],
+    ["exec", "-e", "A=1", "nosuchpod", "--", "true"],
+    ["exec", "web", "true"]
   ] as const).map((args) => [args.join(" "), args] as const))(
     "tank %s (the full CLI, from a quick bundle)",
     async (_, args) => {

@@ -18,12 +18,16 @@ import { buildCli, runCli } from "./harness.js"
 
 let cli: ReturnType<typeof buildCli>
 beforeAll(() => {
-  cli = buildCli()
+  // With the startup snapshots and bin/tank: exec runs as users run it, from its own blob (exec.blob).
+  cli = buildCli({ snapshot: true })
 })
 afterAll(() => cli?.cleanup())
 
 const tank = (dataDir: string, args: ReadonlyArray<string>, input?: string) =>
   Effect.promise(() => runCli(cli.entry, ["--data-dir", dataDir, ...args], input !== undefined ? { input } : {}))
+/** Through the launcher, bin/tank (exec: from dist/exec.blob). */
+const tankBin = (dataDir: string, args: ReadonlyArray<string>, input?: string) =>
+  Effect.promise(() => runCli(cli.bin, ["--data-dir", dataDir, ...args], input !== undefined ? { input } : {}))
 
 interface Row {
   readonly name: string
@@ -155,17 +159,28 @@ describe("tank daemon (root, e2e)", () => {
           )
         )
 
-        // exec: output and exit status pass through; failing to enter is 125.
-        const ex = yield* tank(dataDir, ["exec", "cli-e2e", "--", "sh", "-c", "cat /etc/hostname; exit 7"])
-        assert.strictEqual(ex.stdout, "cli-e2e\n", `code ${ex.code}: ${ex.stderr}`)
-        assert.strictEqual(ex.code, 7)
-        const piped = yield* tank(dataDir, ["exec", "-i", "cli-e2e", "--", "wc", "-c"], "12345")
-        assert.strictEqual(piped.stdout.trim(), "5")
-        assert.strictEqual(piped.code, 0)
-        const missing = yield* tank(dataDir, ["exec", "cli-e2e", "--", "/no/such/binary"])
-        assert.strictEqual(missing.code, 127, missing.stderr)
-        const wrongPod = yield* tank(dataDir, ["exec", "ghost", "--", "true"])
-        assert.strictEqual(wrongPod.code, 125)
+        // exec: output and exit status pass through; failing to enter is 125. Through bin/tank (exec's
+        // own blob) and the plain bundle alike.
+        for (const run of [tankBin, tank]) {
+          const ex = yield* run(dataDir, ["exec", "cli-e2e", "--", "sh", "-c", "cat /etc/hostname; exit 7"])
+          assert.strictEqual(ex.stdout, "cli-e2e\n", `code ${ex.code}: ${ex.stderr}`)
+          assert.strictEqual(ex.code, 7)
+          const piped = yield* run(dataDir, ["exec", "-i", "cli-e2e", "--", "wc", "-c"], "12345")
+          assert.strictEqual(piped.stdout.trim(), "5")
+          assert.strictEqual(piped.code, 0)
+          // Without -i the command reads EOF at once, not our stdin.
+          const unpiped = yield* run(dataDir, ["exec", "cli-e2e", "--", "wc", "-c"], "12345")
+          assert.deepStrictEqual([unpiped.stdout.trim(), unpiped.code], ["0", 0], unpiped.stderr)
+          const missing = yield* run(dataDir, ["exec", "cli-e2e", "--", "/no/such/binary"])
+          assert.strictEqual(missing.code, 127, missing.stderr)
+          const wrongPod = yield* run(dataDir, ["exec", "ghost", "--", "true"])
+          assert.strictEqual(wrongPod.code, 125)
+          const wrongContainer = yield* run(dataDir, ["exec", "-c", "nope", "cli-e2e", "--", "true"])
+          assert.deepStrictEqual(
+            [wrongContainer.code, wrongContainer.stderr],
+            [125, "tank: pod cli-e2e has no container nope (it has: app)\n"]
+          )
+        }
 
         // logs: stdout to stdout, stderr to stderr.
         const logs = yield* tank(dataDir, ["logs", "cli-e2e"])

@@ -1,7 +1,7 @@
 // The installable package, as a user gets it: `npm pack` → `npm install <tarball>` in an empty
 // directory (dependencies from the npm registry; node addons and the native helper built there)
 // → the `tank` bin and a plain-node ESM script (no tsx) importing "tank".
-import { execFile, type ExecFileOptions } from "node:child_process"
+import { execFile, type ExecFileOptions, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -45,9 +45,11 @@ describe("npm package", () => {
     expect(listing).not.toContain("package/src/") // JS and .d.ts only, no TypeScript source
     expect(listing).not.toContain("package/native/tank-helper") // built at install, for this machine
     expect(listing).not.toContain("package/dist/tank.blob") // the CLI's startup snapshot: built at install too
+    expect(listing).not.toContain("package/dist/exec.blob") // exec's, from quick-exec.cjs: so is it
     expect(listing).toContain("package/scripts/snapshot.mjs")
-    // The small bundle of ps and its starter (bin/tank picks it), without its cache or map.
-    for (const f of ["quick-ps.cjs", "tank-ps.cjs", "load.cjs"]) {
+    // The small bundles of ps (and its starter: bin/tank picks it) and of exec (its blob's source),
+    // without caches or maps.
+    for (const f of ["quick-ps.cjs", "tank-ps.cjs", "load.cjs", "quick-exec.cjs"]) {
       expect(listing).toContain(`package/dist/${f}\n`)
     }
     expect(listing).not.toMatch(/package\/dist\/quick-\w+\.cjs\.(cache|map)/)
@@ -67,6 +69,7 @@ describe("npm package", () => {
     // So was the CLI's startup snapshot, stamped with the dir it was built for (bin/tank checks it).
     const installedDist = fs.realpathSync(path.join(app, "node_modules/tank/dist"))
     fs.accessSync(path.join(installedDist, "tank.blob"))
+    fs.accessSync(path.join(installedDist, "exec.blob"))
     expect(fs.readFileSync(path.join(installedDist, "tank.blob.stamp"), "utf8").split("\n")[1]).toBe(installedDist)
 
     const version = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")).version as string
@@ -76,6 +79,13 @@ describe("npm package", () => {
     expect(await run("tank", ["ps", "--data-dir", dataDir], { cwd: app, env })).toMatch(/^NAME\s+PHASE/)
     // A line the quick bundle hands to the full CLI.
     expect(await run("tank", ["ps", "--help"], { cwd: app, env })).toContain("tank ps")
+    // exec from its blob (a pod that does not run: 125), and a line it hands to the full CLI.
+    const noPod = spawnSync("tank", ["exec", "--data-dir", dataDir, "nosuchpod", "--", "true"], { cwd: app, env })
+    expect({ code: noPod.status, stderr: String(noPod.stderr) }).toEqual({
+      code: 125,
+      stderr: "tank: pod nosuchpod is not running: it has no run on this machine\n"
+    })
+    expect(await run("tank", ["exec", "--help"], { cwd: app, env })).toContain("tank exec")
 
     // A plain ESM script: the public API, a validation error caught by tag, the store it opens.
     fs.writeFileSync(
