@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Builds dist/tank.blob, a V8 startup snapshot of the CLI bundle (dist/tank.cjs; and dist/exec.blob of
-// `tank exec`'s small bundle, dist/quick-exec.cjs, below): node evaluates the
+// Builds dist/tank.blob, a V8 startup snapshot of the CLI bundle (dist/tank.cjs; and dist/exec.blob and
+// dist/ps.blob of `tank exec`'s and `tank ps`'s small bundles, dist/quick-exec.cjs and quick-ps.cjs, below): node evaluates the
 // bundle's modules (Effect, Schema, @effect/cli's command tree, and the modules most commands load:
 // src/cli/entry.ts) once, here, and every `tank` run started by bin/tank deserializes that heap
 // instead of evaluating them again.
@@ -36,10 +36,13 @@ const blob = path.join(dist, "tank.blob")
 // rehearses an exec while it is built): ~4 MB less heap to deserialize than tank.blob at every exec.
 // Valid under the same stamp (bin/tank uses it only beside a valid tank.blob.stamp).
 const execBlob = path.join(dist, "exec.blob")
+// `tank ps`/`list`'s, of theirs (dist/quick-ps.cjs: src/cli/quickPs.ts, whose rehearsal builds the
+// whole Pod's parsers into it: the reader decodes every spec as the Store does).
+const psBlob = path.join(dist, "ps.blob")
 const stamp = blob + ".stamp"
 const NODE_FLAGS = ["--no-opt"]
 
-for (const stale of [blob, execBlob, stamp]) fs.rmSync(stale, { force: true })
+for (const stale of [blob, execBlob, psBlob, stamp]) fs.rmSync(stale, { force: true })
 if (!fs.existsSync(path.join(dist, "tank.cjs"))) process.exit(0) // a checkout before its first build: prepare builds it
 
 /** The node binary's identity, as bin/tank computes it with stat(1). */
@@ -121,6 +124,8 @@ const buildBlob = (bundle, out) => {
 
 const execBundle = path.join(dist, "quick-exec.cjs")
 if (fs.existsSync(execBundle)) buildBlob(execBundle, execBlob)
+const psBundle = path.join(dist, "quick-ps.cjs")
+if (fs.existsSync(psBundle)) buildBlob(psBundle, psBlob)
 if (buildBlob(path.join(dist, "tank.cjs"), blob)) {
   fs.writeFileSync(stamp, `${nodeIdentity()}\n${dist}\n${NODE_FLAGS.join(" ")}\n`)
 }

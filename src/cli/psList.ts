@@ -7,15 +7,15 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { withReadiness } from "../api/readiness.js"
 import type { TankConfigShape } from "../config/Config.js"
+import type { Pod } from "../spec/Pod.js"
 import { matches, parseSelector } from "../spec/selector.js"
-import type { PsSpec } from "../store/psSpec.js"
 import type { PodStatus } from "../store/status.js"
 import { err, withStore, withStoreAt } from "./base.js"
 import { type Format, formatOf, printListing } from "./listing.js"
 import { ageSince, renderTable, shortExit } from "./table.js"
 
-/** The spec of a listed pod: what ps reads of it (a whole Pod from the Store is one). */
-export type { PsSpec }
+/** The spec of a listed pod: a whole Pod, as the Store decodes it (quick or full path alike). */
+export type PsSpec = Pod
 
 export const imageOf = (pod: PsSpec | undefined): string => {
   const image = pod?.containers[0]?.image

@@ -10,16 +10,40 @@
  *
  * This graph must not import() a module of its own (the build stubs those out: a lazily required
  * module would make esbuild wrap Effect whole, ~35 ms of module evaluation at every start).
+ *
+ * It runs from its own startup snapshot, `dist/ps.blob` (scripts/snapshot.mjs; bin/tank starts it
+ * under a valid stamp, else through the code cache, dist/tank-ps.cjs): the reader decodes each spec
+ * as a whole Pod, as the Store does, and that decode's parsers (Schema builds them at a schema's
+ * first decode and keeps them) are built into the blob by a rehearsal (`rehearse`, below).
  */
 import { Clock, Effect, Either, Option } from "effect"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as v8 from "node:v8"
 import { buildReport } from "../api/report.js"
 import { printableText } from "../spec/printable.js"
-import { FullCliNeeded, readForPs } from "../store/psReader.js"
+import { partition, statusFromRow } from "../store/layout.js"
+import { FullCliNeeded, type PsRead as StoreRead, readForPs } from "../store/psReader.js"
+import { podFromRow } from "../store/rows.js"
 import { loadConfigAt } from "./base.js"
 import { runFullCli } from "./fullCli.js"
 import { type PsOptions, type PsRead, psRows, runPs } from "./psList.js"
 import { quickLine } from "./quick.js"
 import { finish, runCommand } from "./run.js"
+import { withRunServices } from "./runServices.js"
+
+/** ps's report of what the reader read (as the full CLI's storeRead builds it from the Store). */
+const reportOf = (read: StoreRead, now: number): PsRead["report"] => {
+  const { invalid, statuses } = buildReport({
+    pods: read.pods,
+    badPods: read.badPods,
+    observed: read.statuses,
+    badStatus: read.badStatus,
+    nodes: undefined,
+    now
+  })
+  return { rows: psRows(statuses, read.pods, read.badPods), invalid }
+}
 
 /**
  * The config and ps's report through the narrow reader, or why the full CLI must run instead (a
@@ -32,15 +56,7 @@ const readNarrow = (options: PsOptions): Effect.Effect<PsRead, FullCliNeeded> =>
       (e) => new FullCliNeeded({ reason: `the config: ${e instanceof Error ? e.message : String(e)}` })
     )
     const read = yield* readForPs(config)
-    const { invalid, statuses } = buildReport({
-      pods: read.pods,
-      badPods: read.badPods,
-      observed: read.statuses,
-      badStatus: read.badStatus,
-      nodes: undefined,
-      now: yield* Clock.currentTimeMillis
-    })
-    return { config, report: { rows: psRows(statuses, read.pods, read.badPods), invalid } }
+    return { config, report: reportOf(read, yield* Clock.currentTimeMillis) }
   })
 
 /**
@@ -58,10 +74,81 @@ const main = async () => {
   const line = process.env.TANK_NO_QUICK === "1" ? undefined : quickLine(process.argv.slice(2))
   // -o yaml loads its printer lazily, which only the full bundle may.
   if (line?._tag !== "ps" || Option.getOrUndefined(line.options.output) === "yaml") return runFullCli()
-  const read = await Effect.runPromise(Effect.either(readNarrow(line.options)))
+  const read = await Effect.runPromise(withRunServices(Effect.either(readNarrow(line.options))))
   if (Either.isLeft(read)) return fallBack(read.left.reason)
   // Nothing outlives a listing (ps -w is the full CLI's): its output flushed, the process is done.
   runCommand(finish(runPs(line.options, () => Effect.succeed(read.right))), { exitWhenDone: true })
 }
 
-void main()
+/** A pod using most of the Pod's fields, so the rehearsal's decode runs most of its parsers' code. */
+const rehearsalPod = {
+  name: "rehearsal",
+  labels: { app: "rehearsal" },
+  restart: "on_failure",
+  containers: [{
+    name: "app",
+    image: "busybox",
+    command: ["sh", "-c", "true"],
+    env: { A: "1" },
+    limits: { memory: 67108864, cpu: { quota: 50000, period: 100000 } },
+    readinessProbe: { exec: { command: ["true"] } }
+  }, { name: "side", image: { rootfs: "/srv/rootfs" } }],
+  network: { nics: [{ name: "eth0", mode: "bridge" }], ports: [{ containerPort: 80, hostPort: 8080 }] }
+}
+
+/**
+ * While the blob is built: the reader's decoders over a store's rows (a readable pod, an unreadable
+ * one, their statuses), ps's report, table and JSON over them (written to the build's stdout, which
+ * the build discards), and a whole ps on a data dir that does not exist (the config and the reader's
+ * no-store path). Schema builds a schema's parser at its first decode and keeps it: the whole Pod's
+ * (~100 schemas, most of a cold decode's cost) is then in the blob, not built at every `tank ps`.
+ * Nothing is created; a failure fails the blob's build (scripts/snapshot.mjs says why).
+ */
+const rehearse = () => {
+  const dataDir = path.join(os.tmpdir(), `tank-snapshot-${process.pid}-no-such-dir`)
+  const row = (name: string, spec: unknown) => ({
+    name,
+    spec: JSON.stringify(spec),
+    revision: 1,
+    created_revision: 1,
+    updated_at: 0,
+    restart_generation: 0,
+    node: null
+  })
+  const pods = partition(
+    [row("rehearsal", rehearsalPod), row("bad", { name: "bad", containers: [] })].map((r) => podFromRow(r))
+  )
+  if (pods.good.length !== 1 || pods.invalid.length !== 1) {
+    throw new Error(
+      `the rehearsal's pods read as ${pods.good.length} good, ${pods.invalid.length} invalid (1 and 1 expected)`
+    )
+  }
+  const at = "2026-01-01T00:00:00.000Z"
+  const status = { name: "rehearsal", phase: "running", restarts: 0, specRevision: 1, updatedAt: at, startedAt: at }
+  const statuses = partition([{ name: "rehearsal", body: JSON.stringify(status) }].map(statusFromRow))
+  const read: StoreRead = { pods: pods.good, badPods: pods.invalid, statuses: statuses.good, badStatus: [] }
+  const options = (output: "table" | "json"): PsOptions => ({
+    dataDir: Option.some(dataDir),
+    json: false,
+    output: Option.some(output),
+    quiet: false,
+    selector: Option.none(),
+    watch: false
+  })
+  return Effect.runPromise(withRunServices(Effect.gen(function*() {
+    const config = yield* loadConfigAt(Option.some(dataDir))
+    for (const output of ["table", "json"] as const) {
+      yield* Effect.exit(finish(runPs(options(output), () => Effect.succeed({ config, report: reportOf(read, 0) }))))
+    }
+    yield* Effect.exit(finish(runPs(options("table"), () => readNarrow(options("table")))))
+  }))).catch((e) => {
+    process.exitCode = 1
+    process.stderr.write(`tank: ps's rehearsal failed: ${e instanceof Error ? e.message : String(e)}\n`)
+  })
+}
+
+if (v8.startupSnapshot.isBuildingSnapshot()) {
+  // node takes the snapshot once the event loop is empty: the rehearsal has settled by then.
+  void rehearse()
+  v8.startupSnapshot.setDeserializeMainFunction(() => void main())
+} else void main()

@@ -1,7 +1,7 @@
 /**
- * The parts of a pod's schema that `tank ps` shows (image, published ports, labels), apart from
- * Pod.ts so the quick path's narrow reader (src/store/psSpec.ts) validates them by the same rules
- * without building the whole Pod schema (~40 ms of a fresh process). Pod.ts re-exports them.
+ * Parts of a pod's schema (image, published ports, labels), kept apart from Pod.ts, which re-exports
+ * them. (They were split out for a narrow reader of what `tank ps` shows; ps now decodes the whole
+ * Pod, as the Store does.)
  */
 import { Either, Schema } from "effect"
 import { parseReference } from "../image/reference.js"

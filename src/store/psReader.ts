@@ -6,8 +6,10 @@
  * and its SQLite client (loading those was most of what `tank ps` cost). Opened as the Store opens
  * it (the data dir and file checked private first), with better-sqlite3 directly; nothing here writes.
  *
- * Specs are decoded only in the fields ps shows (psSpec.ts: a whole Pod's decode was most of the
- * command's time); statuses whole. A pod row unreadable even there is left to the full CLI.
+ * Each spec is decoded whole, by the Store's own row decoder (rows.ts): a row the Store calls invalid
+ * is invalid here too, with the same reason (ps must not list as normal what `tank status` rejects).
+ * That decode is costly in a cold process (the Pod's ~100 schemas' parsers built at the first decode):
+ * `tank ps` starts from a startup snapshot in which they are already built (quickPs.ts's rehearsal).
  *
  * Anything it cannot read as the Store would — cluster mode, a schema version other than this
  * Tank's (the Store would migrate or refuse it), any error — fails with FullCliNeeded naming why,
@@ -21,14 +23,14 @@ import { createRequire } from "node:module"
 import * as path from "node:path"
 import type { TankConfigShape } from "../config/Config.js"
 import { ensureDataDir, ensurePrivateSqlite } from "../config/privateDir.js"
-import { LIST_PODS, LIST_STATUS, MIGRATIONS, partition, type PodRecord, podRowWith, statusFromRow } from "./layout.js"
-import { type PsSpec, psSpecOf } from "./psSpec.js"
+import { LIST_PODS, LIST_STATUS, MIGRATIONS, partition, statusFromRow } from "./layout.js"
+import { podFromRow } from "./rows.js"
 import type { PodStatus } from "./status.js"
-import type { InvalidRecord } from "./Store.js"
+import type { InvalidRecord, StoredPod } from "./Store.js"
 
-/** What `store.list` and `store.listStatus` would answer (specs in ps's view), read in one transaction. */
+/** What `store.list` and `store.listStatus` would answer, read in one transaction. */
 export interface PsRead {
-  readonly pods: ReadonlyArray<PodRecord<PsSpec>>
+  readonly pods: ReadonlyArray<StoredPod>
   readonly badPods: ReadonlyArray<InvalidRecord>
   readonly statuses: ReadonlyArray<PodStatus>
   readonly badStatus: ReadonlyArray<InvalidRecord>
@@ -83,8 +85,6 @@ const driver = (): { readonly Sqlite: DatabaseCtor; readonly nativeBinding?: str
 /** Why the quick path leaves this read to the full CLI (which reports it as every other command does). */
 export class FullCliNeeded extends Data.TaggedError("FullCliNeeded")<{ readonly reason: string }> {}
 
-const podFromRow = podRowWith(psSpecOf)
-
 /** One read transaction: the schema version, every pod and every status (sqlite.ts's queries). */
 const readAll = (db: Database): PsRead | FullCliNeeded =>
   db.transaction(() => {
@@ -95,10 +95,8 @@ const readAll = (db: Database): PsRead | FullCliNeeded =>
       })
     }
     const rows = (sql: string) => db.prepare(sql).all() as Array<Record<string, unknown>>
+    // The Store's decoder: an unreadable row is reported (buildReport) with the Store's own reason.
     const pods = partition(rows(LIST_PODS).map((r) => podFromRow(r)))
-    // An unreadable pod row is rare (a hand edit, damage): the full CLI names it as every other
-    // command does, its reason from the whole Pod's decode.
-    if (pods.invalid.length > 0) return new FullCliNeeded({ reason: pods.invalid[0]!.message })
     const statuses = partition(rows(LIST_STATUS).map(statusFromRow))
     return { pods: pods.good, badPods: pods.invalid, statuses: statuses.good, badStatus: statuses.invalid }
   })()

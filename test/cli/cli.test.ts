@@ -512,25 +512,45 @@ describe("the quick path of ps and exec, and @effect/cli's, print and exit alike
       const pods = [{ name: "ok", containers: [{ name: "app", image: "busybox" }] }]
       const r = await runCli(cli.bin, ["apply", "--data-dir", bad.dir, "-f", "-"], { input: JSON.stringify(pods) })
       expect(r.code, r.stderr).toBe(0)
-      await Effect.runPromise(Effect.scoped(Effect.flatMap(
-        sqliteCorrupt(path.join(bad.dir, "tank.db")),
-        // Valid in every field ps reads, invalid as a Pod: only the full decode can tell.
-        (c) => c.podSpec("odd", { name: "odd", containers: [{ name: "app", image: "not a reference" }] })
-      )))
-      for (const args of [["ps"], ["ps", "-o", "json"]]) {
-        const line = ["--data-dir", bad.dir, ...args]
-        const [quick, full] = await Promise.all([
-          runCli(cli.bin, line),
-          runCli(cli.bin, line, { env: { TANK_NO_QUICK: "1" } })
-        ])
-        expect(quick.stderr).toContain(`pods row "odd"`)
-        // An invalid row's status is dated when it is read (Api's invalidStatus).
-        const same = (out: string) => sameAge(out).replace(/"\d{4}-\d\d-\d\dT[\d:.]+Z"/g, "DATE")
-        expect({ ...quick, stdout: same(quick.stdout) }).toEqual({ ...full, stdout: same(full.stdout) })
+      const corrupt = (name: string, spec: unknown) =>
+        Effect.runPromise(Effect.scoped(Effect.flatMap(
+          sqliteCorrupt(path.join(bad.dir, "tank.db")),
+          (c) => c.podSpec(name, spec)
+        )))
+      const bothWays = async (invalid: ReadonlyArray<string>) => {
+        for (const args of [["ps"], ["ps", "-o", "json"]]) {
+          const line = ["--data-dir", bad.dir, ...args]
+          // The quick bundle from its blob (ps.blob) and without it (its code cache), and the full CLI.
+          const [quick, cached, full] = await Promise.all([
+            runCli(cli.bin, line),
+            runCli(cli.bin, line, { env: { TANK_NO_SNAPSHOT: "1" } }),
+            runCli(cli.bin, line, { env: { TANK_NO_QUICK: "1" } })
+          ])
+          // An invalid row's status is dated when it is read (Api's invalidStatus).
+          const same = (out: string) => sameAge(out).replace(/"\d{4}-\d\d-\d\dT[\d:.]+Z"/g, "DATE")
+          expect({ ...cached, stdout: same(cached.stdout) }).toEqual({ ...quick, stdout: same(quick.stdout) })
+          for (const name of invalid) {
+            expect(quick.stderr).toContain(`pods row "${name}"`)
+            expect(quick.stdout).toMatch(
+              args.length === 1
+                ? new RegExp(`^${name} +invalid`, "m")
+                : new RegExp(`"name": "${name}",(\\n.*){3}\\n *"phase": "invalid"`)
+            )
+          }
+          expect({ ...quick, stdout: same(quick.stdout) }).toEqual({ ...full, stdout: same(full.stdout) })
+        }
       }
-      // The quick path left that read to the full CLI, silently; TANK_DEBUG=1 says why.
+      // Valid in every field ps shows, invalid as a Pod: ps must not list it as a normal pod while
+      // `tank status`, `get` and `doctor` call it invalid.
+      await corrupt("sly", { name: "sly", restart: "sometimes", containers: [{ name: "app", image: "busybox" }] })
+      await bothWays(["sly"])
+      // And one bad in a field ps shows.
+      await corrupt("odd", { name: "odd", containers: [{ name: "app", image: "not a reference" }] })
+      await bothWays(["sly", "odd"])
+      // The quick path reads them itself (the Store's own decoder and reasons): no fallback to say.
       const traced = await runCli(cli.bin, ["--data-dir", bad.dir, "ps", "-o", "name"], { env: { TANK_DEBUG: "1" } })
-      expect(traced.stderr).toMatch(/^tank: debug: ps runs the full CLI: pods row "odd" .*image reference/m)
+      expect(traced.stderr).not.toContain("ps runs the full CLI")
+      expect(traced.stdout).toContain("pod/sly\n")
       // A store of another schema version (a newer Tank's): the Store's call, so the full CLI's.
       await Effect.runPromise(Effect.scoped(Effect.flatMap(
         sqliteCorrupt(path.join(bad.dir, "tank.db")),
