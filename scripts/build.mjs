@@ -108,6 +108,20 @@ const noLazyModules = {
     }))
   }
 }
+/**
+ * fast-check (Schema's Arbitrary imports it: test data generators) is never run by a quick bundle's
+ * lines, yet evaluated at every start and held in their blobs (~45 KB of bundle): a stub stands in,
+ * whose every use fails loudly (its members are undefined). cli.test.ts and quick.test.ts run every
+ * quick line, so a line that reached it would fail there.
+ */
+const noFastCheck = {
+  name: "no-fast-check",
+  setup(b) {
+    b.onResolve({ filter: /^(fast-check|pure-rand)$/ }, (args) => ({ path: args.path, namespace: "stubbed-out" }))
+    // Evaluated at start (Schema imports it eagerly): an empty module, not one that throws.
+    b.onLoad({ filter: /.*/, namespace: "stubbed-out" }, () => ({ contents: "module.exports = {}", loader: "js" }))
+  }
+}
 await cliBundle(entry, "tank.cjs")
 // quick-ps also holds better-sqlite3's JS (its addon stays in node_modules; `bindings` is never used,
 // the reader names the addon): src/store/psReader.ts runs it only with an addon of the same release.
@@ -123,13 +137,13 @@ const quickExtra = {
 for (const q of QUICK) {
   const name = q[0].toUpperCase() + q.slice(1)
   await cliBundle(path.join(root, `src/cli/quick${name}.ts`), `quick-${q}.cjs`, {
-    plugins: [noLazyModules],
+    plugins: [noLazyModules, noFastCheck],
     ...quickExtra[q]
   })
 }
 // `tank exec`'s small bundle (src/cli/quickExec.ts), under the same rule. It runs from its own startup
 // snapshot, dist/exec.blob (scripts/snapshot.mjs), not through load.cjs: no starter, no code cache.
-await cliBundle(path.join(root, "src/cli/quickExec.ts"), "quick-exec.cjs", { plugins: [noLazyModules] })
+await cliBundle(path.join(root, "src/cli/quickExec.ts"), "quick-exec.cjs", { plugins: [noLazyModules, noFastCheck] })
 
 // The layer extraction worker (src/image/extractOffThread.ts): its own small bundle beside tank.cjs.
 await build({
