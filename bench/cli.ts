@@ -1,6 +1,6 @@
 /**
  * Bench: CLI start-up. `tank ps` as a user runs it (bin/tank: from its small bundle, dist/quick-ps.cjs,
- * src/cli/quickPs.ts; beside it for comparison the full CLI's plain bundle, and the startup snapshot with
+ * src/cli/quickPs.ts, started from its own startup snapshot dist/ps.blob; beside it for comparison the full CLI's plain bundle, and the startup snapshot with
  * the line parsed by @effect/cli, TANK_NO_QUICK=1), over a store holding `pods` pods, against Node's
  * own floor (`node -e 0`) and `podman ps` (empty storage), each timed inside one shell loop. Run: `npx tsx bench/cli.ts [runs=15] [pods=20]`. `tank exec` against
  * `podman exec` is in exec.ts (it needs a running container).

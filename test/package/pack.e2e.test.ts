@@ -46,6 +46,7 @@ describe("npm package", () => {
     expect(listing).not.toContain("package/native/tank-helper") // built at install, for this machine
     expect(listing).not.toContain("package/dist/tank.blob") // the CLI's startup snapshot: built at install too
     expect(listing).not.toContain("package/dist/exec.blob") // exec's, from quick-exec.cjs: so is it
+    expect(listing).not.toContain("package/dist/ps.blob") // and ps's, from quick-ps.cjs
     expect(listing).toContain("package/scripts/snapshot.mjs")
     // The small bundles of ps (and its starter: bin/tank picks it) and of exec (its blob's source),
     // without caches or maps.
@@ -70,6 +71,7 @@ describe("npm package", () => {
     const installedDist = fs.realpathSync(path.join(app, "node_modules/tank/dist"))
     fs.accessSync(path.join(installedDist, "tank.blob"))
     fs.accessSync(path.join(installedDist, "exec.blob"))
+    fs.accessSync(path.join(installedDist, "ps.blob"))
     expect(fs.readFileSync(path.join(installedDist, "tank.blob.stamp"), "utf8").split("\n")[1]).toBe(installedDist)
 
     const version = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")).version as string
