@@ -404,6 +404,36 @@ describe("bin/tank and the startup snapshot", () => {
     }
   })
 
+  it("starts ps from its own blob (dist/ps.blob), used only under a valid stamp, else from its bundle", async () => {
+    // A blob holds its bundle's code: quick-ps.cjs is only its name then. A bundle that would exit 99
+    // if it were evaluated shows which of the two ran.
+    const bundle = path.join(dist(), "quick-ps.cjs")
+    const saved = fs.readFileSync(bundle)
+    fs.writeFileSync(bundle, "process.exit(99)\n")
+    try {
+      const r = await tank(["ps", "-o", "name"])
+      expect(r.code, r.stderr).toBe(0)
+      expect(r.stdout).toContain("pod/snap\n")
+      await withStampLine(0, "0:0:0:0", async () => expect((await tank(["ps", "-o", "name"])).code).toBe(99))
+      const plain = await runCli(cli.bin, ["--data-dir", data.dir, "ps", "-o", "name"], {
+        env: { TANK_NO_SNAPSHOT: "1" }
+      })
+      expect(plain.code).toBe(99)
+    } finally {
+      fs.writeFileSync(bundle, saved)
+    }
+    // Without the blob (none could be built): the bundle through its code cache.
+    const blob = path.join(dist(), "ps.blob")
+    fs.renameSync(blob, blob + ".away")
+    try {
+      const r = await tank(["ps", "-o", "name"])
+      expect(r.code, r.stderr).toBe(0)
+      expect(r.stdout).toContain("pod/snap\n")
+    } finally {
+      fs.renameSync(blob + ".away", blob)
+    }
+  })
+
   it("without a blob (no snapshot could be built), the plain bundle runs", async () => {
     const blob = path.join(dist(), "tank.blob")
     fs.renameSync(blob, blob + ".away")
