@@ -5,8 +5,9 @@
 //   dist/tank.mjs   a tiny loader that compiles tank.cjs with V8's code cache (dist/tank.cjs.cache),
 //                   through dist/load.cjs (the one code-cache loader, shared with tank-quick.cjs)
 //   dist/quick-ps.cjs  the small bundle of `tank ps`/`list` (src/cli/quickPs.ts): only what their
-//                   plain lines run; other lines load tank.cjs from it. bin/tank starts it through
-//                   dist/tank-ps.cjs (code cache: quick-ps.cjs.cache)
+//                   plain lines run; other lines load tank.cjs from it. bin/tank starts it from its
+//                   startup snapshot dist/ps.blob (scripts/snapshot.mjs), else through dist/tank-ps.cjs
+//                   (code cache: quick-ps.cjs.cache)
 // Why not plain ESM: Node 20 has no compile cache for modules; with the code cache `tank ps` needs
 // ~40% less CPU at startup (measured: 0.14 s vs 0.23 s user on this VM).
 //   dist/quick-exec.cjs  the small bundle of `tank exec` (src/cli/quickExec.ts), from which
