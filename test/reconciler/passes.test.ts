@@ -56,6 +56,37 @@ describe("Reconciler: triggers and scale", () => {
       yield* eventually("second running", phaseIs(store, "second", "running"))
     }))
 
+  it.scoped("an apply right after a deletion ended is acted on at once; a re-apply during a deletion starts afresh after it", () =>
+    Effect.gen(function*() {
+      const store = yield* Memory.make
+      const fake = yield* makeFakeRuntime({ stopDelayMs: 1000 })
+      yield* startReconciler(store, fake, { debounceMs: defaultConfig.debounceMs })
+      yield* TestClock.adjust("1 second") // the boot pass, long past
+      yield* store.put(podSpec("first"))
+      yield* eventually("first running", phaseIs(store, "first", "running"))
+      yield* TestClock.adjust("1 second")
+      yield* store.delete("first")
+      yield* eventually("first terminating", phaseIs(store, "first", "terminating"))
+      // The deletion ends 1 s after its pass: no pass of its own then (nothing was re-applied), so
+      // an apply at that very moment is not held back by a debounce window.
+      yield* TestClock.adjust("1 second")
+      yield* eventually("first gone", Effect.map(statusOf(store, "first"), (s) => s === undefined))
+      yield* store.put(podSpec("second"))
+      yield* eventually("second started without the clock moving", phaseIs(store, "second", "running"))
+      // A re-apply while its deletion is under way: left to the deletion's end, which triggers a pass.
+      const pid = fake.pidOf("second")
+      yield* TestClock.adjust("1 second")
+      yield* store.delete("second")
+      yield* eventually("second terminating", phaseIs(store, "second", "terminating"))
+      yield* TestClock.adjust("100 millis")
+      yield* store.put(podSpec("second"))
+      yield* settle
+      yield* TestClock.adjust("900 millis")
+      yield* eventually("second running again", phaseIs(store, "second", "running"))
+      assert.notStrictEqual(fake.pidOf("second"), pid)
+      assert.strictEqual(fake.stats.starts, 3)
+    }))
+
   it.scoped("a periodic resync converges even without the change feed", () =>
     Effect.gen(function*() {
       const store = yield* Memory.make
