@@ -1,9 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Option, Stream, TestClock } from "effect"
+import { Context, Deferred, Effect, Fiber, Layer, Option, Stream, TestClock } from "effect"
 import { defaultConfig } from "../../src/reconciler/Reconciler.js"
+import { Runtime, type StartOptions } from "../../src/runtime/Runtime.js"
+import type { Pod } from "../../src/spec/Pod.js"
 import * as Memory from "../../src/store/memory.js"
+import type { PodStatus } from "../../src/store/status.js"
 import { makeFakeRuntime } from "../support/fakeRuntime.js"
-import { eventually, phaseIs, podSpec, settle, setup, startReconciler, statusOf } from "./harness.js"
+import { eventually, phaseIs, podSpec, settle, setup, startReconciler, statusOf, typesOf } from "./harness.js"
 
 describe("Reconciler: triggers and scale", () => {
   it.scoped("the change feed triggers a pass at once, bursts coalesce: 20 pods in at most two passes, bring-ups in parallel", () =>
@@ -112,6 +115,40 @@ describe("Reconciler: triggers and scale", () => {
       yield* eventually("running", phaseIs(store, "web", "running"))
       const obs = yield* rec.observed
       assert.deepStrictEqual(obs, [Option.getOrThrow(yield* store.getStatus("web"))])
+    }))
+})
+
+describe("Reconciler: a start's status writes", () => {
+  it.scoped("the bring-up begins while `starting` is written; every later write comes after it", () =>
+    Effect.gen(function*() {
+      const memory = yield* Memory.make
+      const written = yield* Deferred.make<void>()
+      // The `starting` write hangs until the test lets it through.
+      const store = {
+        ...memory,
+        putStatus: (s: PodStatus) =>
+          s.phase === "starting" ? Effect.zipRight(Deferred.await(written), memory.putStatus(s)) : memory.putStatus(s)
+      }
+      const fake = yield* makeFakeRuntime()
+      const real = Context.get(yield* Layer.build(fake.layer), Runtime)
+      const begun: Array<string> = []
+      const runtime = {
+        ...real,
+        start: (pod: Pod, opts?: StartOptions) =>
+          Effect.zipRight(Effect.sync(() => begun.push(pod.name)), real.start(pod, opts))
+      }
+      yield* startReconciler(store, { ...fake, layer: Layer.succeed(Runtime, runtime) })
+      yield* TestClock.adjust("1 second")
+      yield* store.put(podSpec("web"))
+      yield* TestClock.adjust("1 second")
+      yield* eventually("bring-up begun", Effect.sync(() => begun.length === 1))
+      yield* settle
+      // Nothing after `starting` overtook it: no status, no event of the start yet.
+      assert.isUndefined(yield* statusOf(store, "web"))
+      assert.deepStrictEqual((yield* typesOf(store, "web")).filter((t) => t !== "applied"), [])
+      yield* Deferred.succeed(written, undefined)
+      yield* eventually("running", phaseIs(store, "web", "running"))
+      assert.deepStrictEqual((yield* typesOf(store, "web")).filter((t) => t !== "applied"), ["starting", "running"])
     }))
 })
 
