@@ -11,7 +11,8 @@
  * namespace in the sandbox, idmapped layers, the writable layer chowned) against the default start.
  *
  * `--steps`: also where the default start's time goes — the median of each bring-up step and each
- * teardown release (the runner's debug "step timing" logs), and what is left outside them.
+ * teardown release (the runner's debug "step timing" logs), and what is left outside them (the
+ * stages' steps side by side counted once; the wait for the exit apart).
  * `--no-peers`: Tank only (while iterating).
  * `--cpu`: also the agent process's CPU time (user + system, every thread) per default start, the
  * median: far less noisy than wall time on a loaded machine. `--profile=FILE`: a CPU profile of the
@@ -23,6 +24,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { performance } from "node:perf_hooks"
 import { Runtime } from "../src/runtime/Runtime.js"
+import { stages } from "../src/runtime/steps/index.js"
 import * as UserNs from "../src/runtime/userns/UserNamespaces.js"
 import { decodePod } from "../src/spec/decode.js"
 import { runtimeLayer, tankEnv } from "../test/support/tankEnv.js"
@@ -199,16 +201,25 @@ const program = Effect.gen(function*() {
   report(rows)
 })
 
+/**
+ * Each step's median, then what is left outside them: per run, the bring-up's wall time less its
+ * stages (a stage's steps run side by side, so a stage counts as its slowest step) and the same for
+ * the teardown (its groups are the stages in reverse). The wait for the exit is the workload's own
+ * time (exec, run, exit pushed), not the runtime's: shown apart, not counted as outside.
+ */
 const printSteps = (total: ReadonlyArray<number>) => {
   console.log(`where a default start goes (median of ${total.length} runs, ms):`)
-  let sum = 0
-  for (const [key, xs] of stepTimes) {
-    const m = median(xs)
-    if (!key.startsWith("=")) sum += m
-    console.log(`  ${key.padEnd(24)} ${m.toFixed(2).padStart(8)}`)
-  }
+  for (const [key, xs] of stepTimes) console.log(`  ${key.padEnd(24)} ${median(xs).toFixed(2).padStart(8)}`)
   console.log(`  ${"= total".padEnd(24)} ${median(total).toFixed(2).padStart(8)}`)
-  console.log(`  ${"outside the steps".padEnd(24)} ${(median(total) - sum).toFixed(2).padStart(8)}`)
+  const at = (key: string, i: number) => stepTimes.get(key)?.[i] ?? 0
+  const stagesOf = (phase: string, i: number) =>
+    stages.reduce((sum, stage) => sum + Math.max(...stage.map((s) => at(`${phase} ${s.name}`, i))), 0)
+  const outside = (phase: string, wall: string) => total.map((_, i) => at(wall, i) - stagesOf(phase, i))
+  const up = outside("acquire", "= start (all acquires)")
+  const down = outside("release", "= stop (all releases)")
+  console.log(`  ${"outside the steps".padEnd(24)} ${median(up.map((u, i) => u + down[i]!)).toFixed(2).padStart(8)}`)
+  console.log(`    ${"of the bring-up".padEnd(22)} ${median(up).toFixed(2).padStart(8)}`)
+  console.log(`    ${"of the teardown".padEnd(22)} ${median(down).toFixed(2).padStart(8)}`)
 }
 
 const main = showSteps

@@ -101,6 +101,8 @@ export const make = (options: RuntimeOptions = {}) =>
     // Undone run dirs leave by a rename and are removed off the stop's path (trash.ts).
     const trash = yield* makeTrash(dataDir)
     const userNamespaces = yield* Effect.serviceOption(UserNamespaces)
+    /** Bring-ups under way (StepDeps.alone: a lone one makes its few file calls on this thread). */
+    let bringingUp = 0
     // Read once: workloads get explicit rlimits, capped by the hard limits the agent runs under.
     const security = { dataDir, hostHard: parseHardLimits(fs.readFileSync("/proc/self/limits", "utf8")) }
     const deps: StepDeps = {
@@ -117,6 +119,7 @@ export const make = (options: RuntimeOptions = {}) =>
       stopGraceMs: graceMs,
       nodeName: config.node.name,
       trash,
+      alone: () => bringingUp <= 1,
       monitorsRecorded: new Set(),
       ...(options.hooks ? { hooks: options.hooks } : {}),
       ...(options.parentNetns ? { parentNetns: options.parentNetns } : {}),
@@ -361,7 +364,7 @@ export const make = (options: RuntimeOptions = {}) =>
         // The run dir and the finalizer that undoes it come together: an interrupt between them
         // would leave a run dir nobody removes.
         const { journal, keep, runScope } = yield* Effect.uninterruptible(Effect.gen(function*() {
-          const journal = yield* openJournal(layout, pod.name, canonicalJson(pod))
+          const journal = yield* openJournal(layout, pod.name, canonicalJson(pod), deps.alone!())
           return { journal, ...(yield* detachable(pod.name, journal, scopes, opts.onNotice)) }
         }))
         const live: LiveOutputs = {}
@@ -373,7 +376,15 @@ export const make = (options: RuntimeOptions = {}) =>
           scope: s.scope
         }))
         return yield* handleOf(pod, layout, live.monitorsScope!, journal, lives, keep)
-      }).pipe(Effect.withSpan("Runtime.start", { attributes: { pod: pod.name } }))
+      }).pipe(
+        (bringUp) =>
+          Effect.acquireUseRelease(
+            Effect.sync(() => bringingUp++),
+            () => bringUp,
+            () => Effect.sync(() => bringingUp--)
+          ),
+        Effect.withSpan("Runtime.start", { attributes: { pod: pod.name } })
+      )
 
     /** A run whose workloads were being told to run when its agent went: tell the parked ones. */
     const finishProceed = (pod: string, journal: Journal, lives: ReadonlyArray<Live>) =>

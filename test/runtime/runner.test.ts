@@ -12,8 +12,10 @@ import * as path from "node:path"
 import { SetupFailed } from "../../src/runtime/errors.js"
 import { podLayout } from "../../src/runtime/layout.js"
 import { readRecord, type RunRecord, type StepName, writeRecord } from "../../src/runtime/record.js"
+import { files } from "../../src/runtime/steps/07-files.js"
 import { type Bringup, journalOf, openJournal, runSteps, undoRun } from "../../src/runtime/steps/runner.js"
-import type { AnyStep, StepDeps } from "../../src/runtime/steps/Step.js"
+import type { AnyStep, Run, StepDeps } from "../../src/runtime/steps/Step.js"
+import { decodePod } from "../../src/spec/decode.js"
 
 /** A data dir removed with the scope, and pod p's run dir in it. */
 const tempRun = Effect.gen(function*() {
@@ -237,5 +239,79 @@ describe("step runner: undo of a stage (issue 21)", () => {
       assert.strictEqual(released[0], "files")
       assert.sameMembers(released.slice(1, 3), ["sandbox", "cgroups"])
       assert.strictEqual(released[3], "userns")
+    }))
+})
+
+describe("a lone start's file calls on the agent's thread (StepDeps.alone)", () => {
+  /** Every entry under `dir`: its mode, owner and (for files) text. */
+  const tree = (dir: string): Record<string, string> => {
+    const out: Record<string, string> = {}
+    const walk = (d: string) => {
+      for (const name of fs.readdirSync(d).sort()) {
+        const p = path.join(d, name)
+        const st = fs.lstatSync(p)
+        out[path.relative(dir, p)] = `${st.mode.toString(8)} ${st.uid}:${st.gid}` +
+          (st.isFile() ? ` ${fs.readFileSync(p, "utf8")}` : "")
+        if (st.isDirectory()) walk(p)
+      }
+    }
+    walk(dir)
+    return out
+  }
+
+  /** The run dir, its record and the files step of one pod, made on the thread or through the pool. */
+  const bringFiles = (dataDir: string, onThread: boolean) =>
+    Effect.gen(function*() {
+      const pod = yield* decodePod({
+        name: "p",
+        hostname: "box",
+        initContainers: [{ name: "i", image: "busybox" }],
+        containers: [{ name: "a", image: "busybox" }, { name: "b", image: "busybox" }]
+      })
+      const layout = podLayout(dataDir, "p")
+      const journal = yield* openJournal(layout, "p", "{}", onThread)
+      const scope = yield* Scope.make()
+      const run = {
+        deps: { dataDir, host: { dns: Effect.succeed(["192.0.2.53"]) }, alone: () => onThread } as unknown as StepDeps,
+        pod,
+        layout,
+        scope,
+        live: { ids: { hostUid: 200_000, hostGid: 200_001, size: 65536 }, addresses: ["10.1.2.3"], dns: [] }
+      } as unknown as Run
+      yield* files.acquire(run)
+      yield* Scope.close(scope, Exit.void)
+      return { journal, layout }
+    })
+
+  it.scoped("makes the same run dir, record, /etc files and owned overlay dirs as a burst's pool calls", () =>
+    Effect.gen(function*() {
+      const { dataDir: a } = yield* tempRun
+      const { dataDir: b } = yield* tempRun
+      for (const d of [a, b]) fs.rmSync(path.join(d, "run"), { recursive: true })
+      const thread = yield* bringFiles(a, true)
+      const pool = yield* bringFiles(b, false)
+      const strip = (t: Record<string, string>) =>
+        Object.fromEntries(Object.entries(t).filter(([k]) => !k.endsWith("pod.json")))
+      const made = tree(a)
+      assert.deepStrictEqual(strip(made), strip(tree(b)))
+      // What both must have made: the pod root's writable layer, the pod's /etc files, a private run dir.
+      assert.match(made[path.join("run", "p", "c", "a", "upper")]!, / 200000:200001$/)
+      assert.match(made[path.join("run", "p", "etc", "hostname")]!, /200000:200001 box\n$/)
+      assert.strictEqual(fs.statSync(thread.layout.run).mode & 0o777, 0o700)
+      assert.strictEqual(thread.journal.current().phase, "starting")
+      assert.deepStrictEqual(Option.getOrThrow(yield* readRecord("p", pool.layout.record)).pod, "p")
+    }))
+
+  it.scoped("fails with the run dir named when it cannot be made, on the thread as through the pool", () =>
+    Effect.gen(function*() {
+      const { dataDir } = yield* tempRun
+      // A file where the run dirs' parent must be.
+      fs.rmSync(path.join(dataDir, "run"), { recursive: true })
+      fs.writeFileSync(path.join(dataDir, "run"), "")
+      for (const onThread of [true, false]) {
+        const failed = yield* Effect.flip(openJournal(podLayout(dataDir, "p"), "p", "{}", onThread))
+        assert.strictEqual(failed.step, "record")
+        assert.include(failed.message, `cannot create ${podLayout(dataDir, "p").run}`)
+      }
     }))
 })

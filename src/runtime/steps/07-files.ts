@@ -9,7 +9,8 @@
  * (a burst's teardowns): made synchronously, 8 starts at a time, the same calls took 6-7 ms of the
  * agent's thread per start there against ~1 ms through the pool (0.3 against 0.5 ms on a file system
  * at rest). Parents are made before children, so no call fails with ENOENT first and is retried, as
- * a recursive one from the leaf would.
+ * a recursive one from the leaf would. A lone start (no other bring-up under way, StepDeps.alone)
+ * makes the same calls on the agent's thread: there each pool trip cost more than its call.
  */
 import { Effect } from "effect"
 import * as fs from "node:fs"
@@ -35,11 +36,35 @@ export const makeLayerDirs = (L: ContainerLayout, ids?: IdRange) => {
   if (ids) { for (const d of owned) fs.chownSync(d, ids.hostUid, ids.hostGid) }
 }
 
-const readOrEmpty = (file: string) =>
-  fs.promises.readFile(file, "utf8").catch((e: NodeJS.ErrnoException) => {
-    if (e.code === "ENOENT") return ""
-    throw e
-  })
+const emptyIfMissing = (e: NodeJS.ErrnoException) => {
+  if (e.code === "ENOENT") return ""
+  throw e
+}
+
+/** The step's file calls through libuv's pool (a burst: the agent's thread is what it is bound by). */
+const pooled = {
+  mkdir: (d: string, o: fs.MakeDirectoryOptions) => fs.promises.mkdir(d, o).then(() => undefined),
+  chown: (p: string, uid: number, gid: number) => fs.promises.chown(p, uid, gid),
+  writeFile: (f: string, text: string) => fs.promises.writeFile(f, text),
+  readOrEmpty: (f: string) => fs.promises.readFile(f, "utf8").catch(emptyIfMissing)
+}
+
+/**
+ * The same calls made on the agent's thread, as promises of their results (a lone start,
+ * StepDeps.alone: each pool trip cost more than the call; the code above them stays one).
+ */
+const onThread: typeof pooled = {
+  mkdir: async (d, o) => void fs.mkdirSync(d, o),
+  chown: async (p, uid, gid) => fs.chownSync(p, uid, gid),
+  writeFile: async (f, text) => fs.writeFileSync(f, text),
+  readOrEmpty: async (f) => {
+    try {
+      return fs.readFileSync(f, "utf8")
+    } catch (e) {
+      return emptyIfMissing(e as NodeJS.ErrnoException)
+    }
+  }
+}
 
 export const files: Step<"files"> = {
   name: "files",
@@ -50,14 +75,15 @@ export const files: Step<"files"> = {
       const hostDns = yield* run.deps.host.dns
       const addresses = run.live.addresses ?? []
       const dns = run.live.dns ?? []
-      const chown = (p: string) => ids ? fs.promises.chown(p, ids.hostUid, ids.hostGid) : Promise.resolve()
-      const mkdir = (d: string) => fs.promises.mkdir(d, { recursive: true, mode: 0o755 })
+      const io = run.deps.alone?.() ? onThread : pooled
+      const chown = (p: string) => ids ? io.chown(p, ids.hostUid, ids.hostGid) : Promise.resolve()
+      const mkdir = (d: string) => io.mkdir(d, { recursive: true, mode: 0o755 })
       const etc = async () => {
         const hostname = pod.hostname ?? pod.name
-        const [hostResolv] = await Promise.all([readOrEmpty("/etc/resolv.conf"), mkdir(layout.etc)])
+        const [hostResolv] = await Promise.all([io.readOrEmpty("/etc/resolv.conf"), mkdir(layout.etc)])
         const write = async (name: string, text: string) => {
           const file = path.join(layout.etc, name)
-          await fs.promises.writeFile(file, text)
+          await io.writeFile(file, text)
           // The pod's root may rewrite its /etc files, as root does elsewhere.
           await chown(file)
         }
@@ -81,7 +107,7 @@ export const files: Step<"files"> = {
         }))
       }
       yield* Effect.tryPromise({
-        try: () => Promise.all([etc(), fs.promises.mkdir(layout.logs, { recursive: true, mode: 0o700 }), layers()]),
+        try: () => Promise.all([etc(), io.mkdir(layout.logs, { recursive: true, mode: 0o700 }), layers()]),
         catch: step(pod.name, "etc")
       })
       return {}

@@ -53,6 +53,13 @@ export interface StepDeps {
   readonly monitorsRecorded?: Set<string>
   /** Where an undone run dir goes (trash.ts); absent, it is removed in place. */
   readonly trash?: Trash
+  /**
+   * No other bring-up is under way: a start's few file calls (run dir, `/etc` files, overlay dirs)
+   * are then made on the agent's thread, where each trip through libuv's pool cost a thread's
+   * wake-up (the run dir's mkdir alone 2.6-5 ms of a lone start at load 5, 0.1-0.5 ms made
+   * synchronously). A burst keeps the pool (see 07-files.ts). Absent: always the pool.
+   */
+  readonly alone?: () => boolean
   readonly parentNetns?: string
   readonly macSeed?: string
 }

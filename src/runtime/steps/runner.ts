@@ -60,13 +60,22 @@ export const journalOf = (layout: PodLayout, record: RunRecord): Journal => {
   }
 }
 
-/** Create the run dir and its record (phase starting, no steps yet). */
-export const openJournal = (layout: PodLayout, pod: string, specKey: string): Effect.Effect<Journal, SetupFailed> =>
+/**
+ * Create the run dir and its record (phase starting, no steps yet). `onThread`: the dir is made
+ * synchronously (a lone start: the pool's round trip cost more than the call, StepDeps.alone);
+ * otherwise through libuv's pool: on ext4 a directory's creation slows down right after many
+ * removals (a burst's teardowns), to milliseconds of the agent's thread when made synchronously.
+ */
+export const openJournal = (
+  layout: PodLayout,
+  pod: string,
+  specKey: string,
+  onThread = false
+): Effect.Effect<Journal, SetupFailed> =>
   Effect.gen(function*() {
-    // Through libuv's pool: on ext4 a directory's creation slows down right after many removals (a
-    // burst's teardowns), to milliseconds of the agent's thread when made synchronously (issue 21).
+    const options = { recursive: true, mode: 0o700 } as const
     yield* Effect.tryPromise({
-      try: () => fs.promises.mkdir(layout.run, { recursive: true, mode: 0o700 }),
+      try: async () => onThread ? fs.mkdirSync(layout.run, options) : fs.promises.mkdir(layout.run, options),
       catch: (e) => new SetupFailed({ pod, step: "record", message: `cannot create ${layout.run}: ${String(e)}` })
     })
     const record: RunRecord = {
