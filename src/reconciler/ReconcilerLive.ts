@@ -187,10 +187,18 @@ export const make = (input: ReconcilerConfigInput = {}) =>
      * Deletions under way, by pod name. A pass starts them and goes on (the next pass need not wait
      * for this one's grace periods: deletes that arrive meanwhile start at once); a name whose
      * deletion is under way is left out of passes until it is done (its worker still owns the run),
-     * and its end triggers a pass (a re-apply meanwhile then starts it afresh). Starts still wait for
+     * and its end triggers a pass when one was re-applied meanwhile (`deferred`: it then starts
+     * afresh). Starts still wait for
      * every deletion under way: a pod giving up an address is gone before the one taking it starts.
      */
     const removing = new Map<string, Fiber.RuntimeFiber<void>>()
+    /**
+     * Names a pass left out while their deletion was under way although the store had them again (a
+     * re-apply meanwhile): only their removal's end triggers a pass. A pass for every removal's end
+     * would also set the debounce window, delaying an apply that follows a delete by ~10 ms, and
+     * cost a full list per deleted pod.
+     */
+    const deferred = new Set<string>()
     const removalsDone = (fibers: ReadonlyArray<Fiber.RuntimeFiber<void>>) =>
       Effect.forEach(fibers, Fiber.await, { concurrency: "unbounded", discard: true })
 
@@ -212,6 +220,9 @@ export const make = (input: ReconcilerConfigInput = {}) =>
         }
       }
       const busy = new Set(removing.keys())
+      // Marked in the same synchronous block that reads `removing`: a removal ending before it is
+      // not busy (this pass handles its name), one ending after finds its name here.
+      for (const name of busy) if (byName.has(name) || held.has(name)) deferred.add(name)
       const p = plan(
         pods.filter((pod) => !busy.has(pod.name)).map((pod) => ({
           name: pod.name,
@@ -229,11 +240,11 @@ export const make = (input: ReconcilerConfigInput = {}) =>
       for (const name of p.stop) {
         const w = workers.get(name)!
         const fiber = yield* w.remove.pipe(
-          Effect.ensuring(Effect.sync(() => {
+          Effect.ensuring(Effect.suspend(() => {
             if (workers.get(name) === w) workers.delete(name)
             removing.delete(name)
+            return deferred.delete(name) ? poke : Effect.void
           })),
-          Effect.zipRight(poke),
           Effect.forkIn(workersScope)
         )
         removing.set(name, fiber)

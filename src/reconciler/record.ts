@@ -4,7 +4,7 @@
  * nothing but the timestamp are skipped. Store failures are logged, never fatal: the next
  * transition writes the whole status again.
  */
-import { Clock, Effect } from "effect"
+import { Clock, Effect, Fiber } from "effect"
 import type { LastExit, PodEventType, PodStatus } from "../store/status.js"
 import type { StoreService } from "../store/Store.js"
 import type { Ending } from "./restarts.js"
@@ -33,6 +33,15 @@ export interface Recorder {
   /** Apply a change without writing it: the next `update` writes it along (or `update(s => s)`). */
   readonly stage: (f: (prev: StatusBody) => StatusBody) => Effect.Effect<void>
   readonly event: (type: PodEventType, details?: EventDetails) => Effect.Effect<void>
+  /**
+   * Write a status change and then its event in a fiber of their own, the recorder's lock taken
+   * before this returns: the caller goes on at once while every later status write (and so every
+   * event that follows one) waits for these two. Yields the wait for them.
+   */
+  readonly announce: (
+    f: (prev: StatusBody) => StatusBody,
+    type: PodEventType
+  ) => Effect.Effect<Effect.Effect<void>>
   /** Delete the status (the pod is gone). */
   readonly remove: Effect.Effect<void>
   /** Write the current status again, changed or not (the stored one was found unreadable). */
@@ -76,8 +85,8 @@ export const makeRecorder = (
     let lastWritten: string | undefined
     let written: PodStatus | undefined
 
-    const write = (f: (prev: StatusBody) => StatusBody, force: boolean) =>
-      lock.withPermits(1)(Effect.gen(function*() {
+    const writeHeld = (f: (prev: StatusBody) => StatusBody, force: boolean) =>
+      Effect.gen(function*() {
         const next = f(current ?? seed)
         current = next
         const key = JSON.stringify(next)
@@ -93,7 +102,8 @@ export const makeRecorder = (
           Effect.tap(() => Effect.logDebug(`pod ${name}: status ${next.phase} written`)),
           Effect.catchAll((e) => Effect.logWarning(`status of pod ${name} not written: ${e.message}`))
         )
-      }))
+      })
+    const write = (f: (prev: StatusBody) => StatusBody, force: boolean) => lock.withPermits(1)(writeHeld(f, force))
     const update = (f: (prev: StatusBody) => StatusBody) => write(f, false)
     const stage = (f: (prev: StatusBody) => StatusBody) =>
       lock.withPermits(1)(Effect.sync(() => {
@@ -116,6 +126,18 @@ export const makeRecorder = (
         }).pipe(Effect.catchAll((e) => Effect.logWarning(`event ${type} of pod ${name} not written: ${e.message}`)))
       })
 
+    // Uninterruptible from the lock's taking to its release: an interrupted caller (a delete during
+    // the start) still gets both written, in order, before its own writes.
+    const announce = (f: (prev: StatusBody) => StatusBody, type: PodEventType) =>
+      Effect.uninterruptible(
+        lock.take(1).pipe(
+          Effect.zipRight(Effect.fork(
+            writeHeld(f, false).pipe(Effect.zipRight(event(type)), Effect.ensuring(lock.release(1)))
+          )),
+          Effect.map((fiber) => Effect.asVoid(Fiber.await(fiber)))
+        )
+      )
+
     const remove = lock.withPermits(1)(Effect.gen(function*() {
       current = undefined
       seed = initial
@@ -133,6 +155,7 @@ export const makeRecorder = (
       update,
       stage,
       event,
+      announce,
       remove,
       rewrite: write((s) => s, true)
     }

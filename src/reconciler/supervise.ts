@@ -159,17 +159,19 @@ export const supervise = (
     // A staged status ("pending") is written only when the start has to wait for a permit.
     const start = env.startPermits.withPermit(
       Effect.gen(function*() {
-        yield* rec.update((s) => ({ ...notRunning(s), phase: "starting", restarts }))
-        yield* rec.event("starting")
+        // The bring-up begins while "starting" and its event are written (two commits it need not
+        // wait for: the status still follows the fact it states). Every later write of this start
+        // (notices, progress, running or failed) comes after them.
+        const announced = yield* rec.announce((s) => ({ ...notRunning(s), phase: "starting", restarts }), "starting")
         yield* Effect.logDebug(`pod ${pod.name}: bring-up begins`)
         const progress = startProgress(rec, yield* Effect.scope)
-        return yield* env.runtime.start(pod.spec, { onNotice, onProgress: progress.onProgress }).pipe(
-          Effect.ensuring(progress.done)
-        )
+        return yield* env.runtime.start(pod.spec, {
+          onNotice: (n) =>
+            Effect.zipRight(announced, onNotice(n)),
+          onProgress: (p) => Effect.zipRight(announced, progress.onProgress(p))
+        }).pipe(Effect.ensuring(progress.done), Effect.ensuring(announced))
       }),
-      rec.update((s) =>
-        s
-      )
+      rec.update((s) => s)
     )
 
     /** A fresh start of this spec is pending: count from zero. */

@@ -1,9 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Option, Stream, TestClock } from "effect"
+import { Context, Deferred, Effect, Fiber, Layer, Option, Stream, TestClock } from "effect"
 import { defaultConfig } from "../../src/reconciler/Reconciler.js"
+import { Runtime, type StartOptions } from "../../src/runtime/Runtime.js"
+import type { Pod } from "../../src/spec/Pod.js"
 import * as Memory from "../../src/store/memory.js"
+import type { PodStatus } from "../../src/store/status.js"
 import { makeFakeRuntime } from "../support/fakeRuntime.js"
-import { eventually, phaseIs, podSpec, settle, setup, startReconciler, statusOf } from "./harness.js"
+import { eventually, phaseIs, podSpec, settle, setup, startReconciler, statusOf, typesOf } from "./harness.js"
 
 describe("Reconciler: triggers and scale", () => {
   it.scoped("the change feed triggers a pass at once, bursts coalesce: 20 pods in at most two passes, bring-ups in parallel", () =>
@@ -56,6 +59,37 @@ describe("Reconciler: triggers and scale", () => {
       yield* eventually("second running", phaseIs(store, "second", "running"))
     }))
 
+  it.scoped("an apply right after a deletion ended is acted on at once; a re-apply during a deletion starts afresh after it", () =>
+    Effect.gen(function*() {
+      const store = yield* Memory.make
+      const fake = yield* makeFakeRuntime({ stopDelayMs: 1000 })
+      yield* startReconciler(store, fake, { debounceMs: defaultConfig.debounceMs })
+      yield* TestClock.adjust("1 second") // the boot pass, long past
+      yield* store.put(podSpec("first"))
+      yield* eventually("first running", phaseIs(store, "first", "running"))
+      yield* TestClock.adjust("1 second")
+      yield* store.delete("first")
+      yield* eventually("first terminating", phaseIs(store, "first", "terminating"))
+      // The deletion ends 1 s after its pass: no pass of its own then (nothing was re-applied), so
+      // an apply at that very moment is not held back by a debounce window.
+      yield* TestClock.adjust("1 second")
+      yield* eventually("first gone", Effect.map(statusOf(store, "first"), (s) => s === undefined))
+      yield* store.put(podSpec("second"))
+      yield* eventually("second started without the clock moving", phaseIs(store, "second", "running"))
+      // A re-apply while its deletion is under way: left to the deletion's end, which triggers a pass.
+      const pid = fake.pidOf("second")
+      yield* TestClock.adjust("1 second")
+      yield* store.delete("second")
+      yield* eventually("second terminating", phaseIs(store, "second", "terminating"))
+      yield* TestClock.adjust("100 millis")
+      yield* store.put(podSpec("second"))
+      yield* settle
+      yield* TestClock.adjust("900 millis")
+      yield* eventually("second running again", phaseIs(store, "second", "running"))
+      assert.notStrictEqual(fake.pidOf("second"), pid)
+      assert.strictEqual(fake.stats.starts, 3)
+    }))
+
   it.scoped("a periodic resync converges even without the change feed", () =>
     Effect.gen(function*() {
       const store = yield* Memory.make
@@ -81,6 +115,40 @@ describe("Reconciler: triggers and scale", () => {
       yield* eventually("running", phaseIs(store, "web", "running"))
       const obs = yield* rec.observed
       assert.deepStrictEqual(obs, [Option.getOrThrow(yield* store.getStatus("web"))])
+    }))
+})
+
+describe("Reconciler: a start's status writes", () => {
+  it.scoped("the bring-up begins while `starting` is written; every later write comes after it", () =>
+    Effect.gen(function*() {
+      const memory = yield* Memory.make
+      const written = yield* Deferred.make<void>()
+      // The `starting` write hangs until the test lets it through.
+      const store = {
+        ...memory,
+        putStatus: (s: PodStatus) =>
+          s.phase === "starting" ? Effect.zipRight(Deferred.await(written), memory.putStatus(s)) : memory.putStatus(s)
+      }
+      const fake = yield* makeFakeRuntime()
+      const real = Context.get(yield* Layer.build(fake.layer), Runtime)
+      const begun: Array<string> = []
+      const runtime = {
+        ...real,
+        start: (pod: Pod, opts?: StartOptions) =>
+          Effect.zipRight(Effect.sync(() => begun.push(pod.name)), real.start(pod, opts))
+      }
+      yield* startReconciler(store, { ...fake, layer: Layer.succeed(Runtime, runtime) })
+      yield* TestClock.adjust("1 second")
+      yield* store.put(podSpec("web"))
+      yield* TestClock.adjust("1 second")
+      yield* eventually("bring-up begun", Effect.sync(() => begun.length === 1))
+      yield* settle
+      // Nothing after `starting` overtook it: no status, no event of the start yet.
+      assert.isUndefined(yield* statusOf(store, "web"))
+      assert.deepStrictEqual((yield* typesOf(store, "web")).filter((t) => t !== "applied"), [])
+      yield* Deferred.succeed(written, undefined)
+      yield* eventually("running", phaseIs(store, "web", "running"))
+      assert.deepStrictEqual((yield* typesOf(store, "web")).filter((t) => t !== "applied"), ["starting", "running"])
     }))
 })
 
