@@ -11,7 +11,6 @@
 import { Effect, Either, Option, Schema } from "effect"
 import * as os from "node:os"
 import * as path from "node:path"
-import * as v8 from "node:v8"
 import * as Exec from "../exec/Exec.js"
 import { Hello, Reply } from "../runtime/helper/schema.js"
 import { parseRecord } from "../runtime/record.js"
@@ -21,6 +20,7 @@ import { runFullCli } from "./fullCli.js"
 import { quickLine } from "./quick.js"
 import { finish, runCommand } from "./run.js"
 import { withRunServices } from "./runServices.js"
+import { startQuick } from "./snapshotEntry.js"
 
 const main = async () => {
   const line = process.env.TANK_NO_QUICK === "1" ? undefined : quickLine(process.argv.slice(2))
@@ -57,14 +57,7 @@ const rehearse = () => {
   return Effect.runPromise(withRunServices(Effect.gen(function*() {
     const config = yield* loadConfigAt(options.dataDir)
     yield* Effect.exit(finish(runExec(options, { Exec, config })))
-  }))).catch((e) => {
-    process.exitCode = 1
-    process.stderr.write(`tank: exec's rehearsal failed: ${e instanceof Error ? e.message : String(e)}\n`)
-  })
+  })))
 }
 
-if (v8.startupSnapshot.isBuildingSnapshot()) {
-  // node takes the snapshot once the event loop is empty: the rehearsal has settled by then.
-  void rehearse()
-  v8.startupSnapshot.setDeserializeMainFunction(() => void main())
-} else void main()
+startQuick("exec", rehearse, main)

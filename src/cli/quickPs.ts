@@ -19,7 +19,6 @@
 import { Clock, Effect, Either, Option } from "effect"
 import * as os from "node:os"
 import * as path from "node:path"
-import * as v8 from "node:v8"
 import { buildReport } from "../api/report.js"
 import { printableText } from "../spec/printable.js"
 import { partition, statusFromRow } from "../store/layout.js"
@@ -31,6 +30,7 @@ import { type PsOptions, type PsRead, psRows, runPs } from "./psList.js"
 import { quickLine } from "./quick.js"
 import { finish, runCommand } from "./run.js"
 import { withRunServices } from "./runServices.js"
+import { startQuick } from "./snapshotEntry.js"
 
 /** ps's report of what the reader read (as the full CLI's storeRead builds it from the Store). */
 const reportOf = (read: StoreRead, now: number): PsRead["report"] => {
@@ -141,14 +141,7 @@ const rehearse = () => {
       yield* Effect.exit(finish(runPs(options(output), () => Effect.succeed({ config, report: reportOf(read, 0) }))))
     }
     yield* Effect.exit(finish(runPs(options("table"), () => readNarrow(options("table")))))
-  }))).catch((e) => {
-    process.exitCode = 1
-    process.stderr.write(`tank: ps's rehearsal failed: ${e instanceof Error ? e.message : String(e)}\n`)
-  })
+  })))
 }
 
-if (v8.startupSnapshot.isBuildingSnapshot()) {
-  // node takes the snapshot once the event loop is empty: the rehearsal has settled by then.
-  void rehearse()
-  v8.startupSnapshot.setDeserializeMainFunction(() => void main())
-} else void main()
+startQuick("ps", rehearse, main)
