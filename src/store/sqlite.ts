@@ -100,14 +100,23 @@ const wrap = (op: string) => <A, R>(eff: Effect.Effect<A, SqlError, R>): Effect.
 const userVersion = (sql: SqlClient.SqlClient) =>
   sql<{ user_version: number }>`PRAGMA user_version`.pipe(Effect.map((rows) => rows[0]?.user_version ?? 0))
 
+/**
+ * A file a newer Tank wrote: a plain, typed failure naming both versions (every command says it as
+ * it says any store error), not a defect with a stack; nothing is written to it.
+ */
+const newerStore = (seen: number) =>
+  new StoreError({
+    op: "migrate",
+    message: `store schema version ${seen} is newer than this Tank's (${MIGRATIONS.length}): ` +
+      "open it with the Tank that wrote it"
+  })
+
 const migrate = (sql: SqlClient.SqlClient) =>
   Effect.gen(function*() {
     // Readers of an up-to-date file (most opens: `tank ps`) must not write at all.
     const seen = yield* userVersion(sql)
-    if (seen > MIGRATIONS.length) {
-      return yield* Effect.dieMessage(`store schema version ${seen} is newer than this Tank (${MIGRATIONS.length})`)
-    }
-    if (seen === MIGRATIONS.length) return
+    if (seen > MIGRATIONS.length) return seen
+    if (seen === MIGRATIONS.length) return seen
     // BEGIN IMMEDIATE: two processes opening a fresh file at once must not both migrate.
     yield* sql.unsafe("BEGIN IMMEDIATE")
     const done = yield* Effect.gen(function*() {
@@ -120,8 +129,12 @@ const migrate = (sql: SqlClient.SqlClient) =>
       if (version < MIGRATIONS.length) yield* sql.unsafe(`PRAGMA user_version = ${MIGRATIONS.length}`)
     }).pipe(Effect.exit)
     yield* sql.unsafe(done._tag === "Success" ? "COMMIT" : "ROLLBACK")
-    return yield* done
-  }).pipe(wrap("migrate"))
+    yield* done
+    return seen
+  }).pipe(
+    wrap("migrate"),
+    Effect.flatMap((seen) => seen > MIGRATIONS.length ? Effect.fail(newerStore(seen)) : Effect.void)
+  )
 
 /** The Store over any SqlClient whose dialect is SQLite (bring your own, or see `layerSqlite`). */
 export const make = (options: SqlStoreOptions = {}) =>
