@@ -4,6 +4,8 @@
  * `proceed:proceeding` while the workloads are being released) — one pod per boundary, each killed
  * agent followed by the next. Then a normal agent: every pod runs exactly once (one workload, one
  * monitor), and after deleting them nothing is left (mounts, processes, cgroups, run dirs).
+ * A step a pod does not need is not begun (Step.needed): the pods of the userns, volumes and init
+ * boundaries have a user namespace, a mounted tmpfs volume and an init container.
  *
  * Repetitions: TANK_FAULT_REPS (default 1; the issue asks for 5, about 2 minutes each here).
  */
@@ -60,6 +62,21 @@ const processesRunning = (argv: ReadonlyArray<string>): Array<number> =>
 
 const running = (s: PodStatus | undefined) => s?.phase === "running" && alive(s.hostPid)
 
+/** A random range of 2 blocks for the userns boundaries' pods, high up and away from other tests. */
+const RANGE = { start: (50_000 + Math.floor(Math.random() * 10_000)) * 65536, size: 2 * 65536 }
+
+/** What a pod needs beside its container for its boundary's step to run at all (Step.needed). */
+const needs = (point: string, image: string) => {
+  const step = point.split(":")[0]
+  return step === "userns"
+    ? { hostUsers: false }
+    : step === "volumes"
+    ? { volumes: [{ name: "scratch", source: { tmpfs: {} } }], mounts: [{ volume: "scratch", path: "/scratch" }] }
+    : step === "init"
+    ? { initContainers: [{ name: "first", image, command: ["true"] }] }
+    : {}
+}
+
 describe("agent SIGKILL at every bring-up step boundary (root)", () => {
   it.scopedLive(
     `each pod runs exactly once after a new agent; nothing leaked (${REPS} repetition(s) of ${POINTS.length} boundaries)`,
@@ -70,7 +87,8 @@ describe("agent SIGKILL at every bring-up step boundary (root)", () => {
           path.join(env.dataDir, "config.yaml"),
           JSON.stringify({
             reconciler: { resyncIntervalMs: 500, stopGracePeriodMs: 1000 },
-            host: { dns: ["10.0.0.1"] }
+            host: { dns: ["10.0.0.1"] },
+            userNamespaces: { range: RANGE }
           })
         )
         const before = yield* leakSnapshot({ pathPrefixes: [env.dataDir], processMarkers: [env.dataDir] })
@@ -94,9 +112,11 @@ describe("agent SIGKILL at every bring-up step boundary (root)", () => {
             argv: ["sleep", String(40_000 + rep * 100 + i)]
           }))
           for (const p of pods) {
+            const { mounts, ...extra } = needs(p.point, env.refs.busybox) as Record<string, unknown>
             yield* withStore(Api.apply({
               name: p.name,
-              containers: [{ name: "app", image: env.refs.busybox, command: p.argv }]
+              ...extra,
+              containers: [{ name: "app", image: env.refs.busybox, command: p.argv, ...(mounts ? { mounts } : {}) }]
             }))
             const a = startAgent(env.dataDir, `${p.name} ${p.point}`)
             agents.push(a)

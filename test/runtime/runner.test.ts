@@ -12,7 +12,11 @@ import * as path from "node:path"
 import { SetupFailed } from "../../src/runtime/errors.js"
 import { podLayout } from "../../src/runtime/layout.js"
 import { readRecord, type RunRecord, type StepName, writeRecord } from "../../src/runtime/record.js"
+import { userns } from "../../src/runtime/steps/01-userns.js"
+import { volumes } from "../../src/runtime/steps/02-volumes.js"
 import { files } from "../../src/runtime/steps/07-files.js"
+import { init } from "../../src/runtime/steps/08-init.js"
+import { bringUp } from "../../src/runtime/steps/index.js"
 import { type Bringup, journalOf, openJournal, runSteps, undoRun } from "../../src/runtime/steps/runner.js"
 import type { AnyStep, Run, StepDeps } from "../../src/runtime/steps/Step.js"
 import { decodePod } from "../../src/spec/decode.js"
@@ -209,6 +213,75 @@ describe("step runner: stages (issue 21)", () => {
         `userns:true:${JSON.stringify(results.userns)}`
       ])
       assert.isFalse(fs.existsSync(s.layout.run))
+    }))
+})
+
+describe("step runner: steps a pod does not need (issue 21)", () => {
+  it.scopedLive("are neither begun, journaled, hooked nor released; a stage left empty is not journaled", () =>
+    Effect.gen(function*() {
+      const { dataDir, layout } = yield* tempRun
+      fs.rmSync(layout.run, { recursive: true })
+      const journal = yield* openJournal(layout, "p", "{}")
+      const ran: Array<string> = []
+      const step = (name: StepName, needed?: boolean) =>
+        ({
+          name,
+          ...(needed === undefined ? {} : { needed: () => needed }),
+          acquire: () => Effect.sync(() => (ran.push(`acquire ${name}`), name === "sandbox" ? { dir: "/x" } : {})),
+          release: () => Effect.sync(() => void ran.push(`release ${name}`))
+        }) as unknown as AnyStep
+      const seen: Array<string> = []
+      const hooks = { at: (_pod: string, point: string) => Effect.sync(() => void seen.push(point)) }
+      const runScope = yield* Scope.make()
+      const deps = { dataDir, hooks } as unknown as StepDeps
+      const stages = [[step("userns", false)], [step("sandbox"), step("cgroups", false)], [step("init", false)], [
+        step("files", true)
+      ]]
+      const scopes = new Map<StepName, Scope.CloseableScope>()
+      yield* runSteps(
+        stages,
+        { deps, pod: { name: "p" } as Bringup["pod"], layout, journal, runScope, progress: () => Effect.void },
+        scopes,
+        {}
+      )
+      assert.deepStrictEqual(seen, ["sandbox:begun", "sandbox:done", "files:begun", "files:done"])
+      const rec = Option.getOrThrow(yield* readRecord("p", layout.record))
+      assert.deepStrictEqual(rec.steps, [{ name: "sandbox", done: true }, { name: "files", done: true }])
+      // The journal's lines: the first record, then one per stage boundary actually run, then "running".
+      assert.strictEqual(fs.readFileSync(layout.record, "utf8").trim().split("\n").length, 4)
+      yield* undoRun(stages, { deps, pod: "p", layout }, Option.some(journal), scopes)
+      assert.deepStrictEqual(ran, ["acquire sandbox", "acquire files", "release files", "release sandbox"])
+      yield* Scope.close(runScope, Exit.void)
+    }))
+
+  it.effect("userns, volumes and init are needed exactly when the pod has a user namespace, a mount, init containers", () =>
+    Effect.gen(function*() {
+      const needed = (step: AnyStep, spec: object) =>
+        Effect.map(
+          decodePod({ name: "p", containers: [{ name: "a", image: "busybox" }], ...spec }),
+          (pod) => step.needed?.(pod) ?? true
+        )
+      assert.isFalse(yield* needed(userns, {}))
+      assert.isTrue(yield* needed(userns, { hostUsers: false }))
+      assert.isFalse(yield* needed(volumes, { volumes: [{ name: "v" }] }), "declared, mounted by none")
+      assert.isTrue(
+        yield* needed(volumes, {
+          volumes: [{ name: "v" }],
+          containers: [{ name: "a", image: "busybox", mounts: [{ volume: "v", path: "/v" }] }]
+        })
+      )
+      assert.isTrue(
+        yield* needed(volumes, {
+          volumes: [{ name: "v" }],
+          initContainers: [{ name: "i", image: "busybox", mounts: [{ volume: "v", path: "/v" }] }]
+        })
+      )
+      assert.isFalse(yield* needed(init, {}))
+      assert.isTrue(yield* needed(init, { initContainers: [{ name: "i", image: "busybox" }] }))
+      // Every other step always runs.
+      for (const s of bringUp.filter((s) => !["userns", "volumes", "init"].includes(s.name))) {
+        assert.isTrue(yield* needed(s, {}), s.name)
+      }
     }))
 })
 

@@ -9,6 +9,7 @@ import type { Step } from "./Step.js"
 
 export const userns: Step<"userns"> = {
   name: "userns",
+  needed: (pod) => pod.hostUsers === false,
   acquire: (run) =>
     run.pod.hostUsers !== false ? Effect.succeed(undefined) : Option.match(run.deps.userNamespaces, {
       onNone: () =>

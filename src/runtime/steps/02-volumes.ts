@@ -11,6 +11,8 @@ import { releaseFailed, type Step } from "./Step.js"
 
 export const volumes: Step<"volumes"> = {
   name: "volumes",
+  // Only mounted volumes are made (volumeSources): a pod that mounts none has nothing here.
+  needed: (pod) => [...pod.initContainers, ...pod.containers].some((c) => c.mounts.length > 0),
   acquire: (run) =>
     volumeSources(run.pod, run.layout, run.deps.hostPaths, run.live.ids).pipe(
       Effect.tap((v) => Effect.sync(() => (run.live.volumes = v))),

@@ -12,6 +12,7 @@ import type { Step } from "./Step.js"
 
 export const init: Step<"init"> = {
   name: "init",
+  needed: (pod) => pod.initContainers.length > 0,
   acquire: (run) =>
     Effect.gen(function*() {
       const { deps, layout, pod } = run

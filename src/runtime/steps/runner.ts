@@ -7,7 +7,9 @@
  * same write as the next stage's "begun" (each is an append to the record's journal file): a
  * later agent then finds the next steps begun though they had not started, and
  * undoes them by name, which every release must handle anyway. Any failure undoes every step
- * begun, in reverse, and fails with the original cause plus whatever the undo could not do.
+ * begun, in reverse, and fails with the original cause plus whatever the undo could not do. A step
+ * the pod does not need (Step.needed: no user namespace, no mounted volume, no init container) is
+ * never begun: nothing of it is journaled, so nothing of it is undone from the journal.
  *
  * Undo (a stop, a failed bring-up, a leftover of another agent): every begun step's release runs,
  * in reverse, even when one fails; all failures are reported together. Only when all succeeded is
@@ -147,9 +149,16 @@ const markDone = (r: RunRecord, done: ReadonlyArray<readonly [StepName, unknown]
     r
   )
 
+/** The stages as this pod runs them: the steps it does not need (Step.needed) left out (pure). */
+export const stagesFor = (
+  stages: ReadonlyArray<ReadonlyArray<AnyStep>>,
+  pod: Run["pod"]
+): ReadonlyArray<ReadonlyArray<AnyStep>> => stages.map((stage) => stage.filter((s) => s.needed?.(pod) ?? true))
+
 /**
- * Run `stages` in order, the steps of a stage side by side. On failure the begun steps are undone
- * (their scopes closed, their releases run) and the failure carries what the undo could not do.
+ * Run `stages` in order (only the steps the pod needs), the steps of a stage side by side. On
+ * failure the begun steps are undone (their scopes closed, their releases run) and the failure
+ * carries what the undo could not do.
  * The step scopes stay in `scopes` for a later undo (a stop) of a run that came up.
  */
 export const runSteps = (
@@ -164,6 +173,8 @@ export const runSteps = (
     const hook = (point: string) => hooks ? hooks.at(pod, point) : Effect.void
     /** Steps done whose "done" is not written yet (it goes with the next write). */
     let finished: ReadonlyArray<readonly [StepName, unknown]> = []
+    // Only the steps this pod needs (Step.needed): a stage left with none is not journaled at all.
+    const planned = stagesFor(stages, b.pod).filter((stage) => stage.length > 0)
     const acquire = (step: AnyStep) =>
       Effect.gen(function*() {
         const scope = yield* Scope.fork(
@@ -189,7 +200,7 @@ export const runSteps = (
         yield* logStep(pod, "acquire", step.name, took)
         return [step.name, result] as const
       })
-    for (const stage of stages) {
+    for (const stage of planned) {
       const done = finished
       yield* b.journal.update((r) => {
         const marked = markDone(r, done)
