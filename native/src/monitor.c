@@ -565,13 +565,13 @@ monitor_run (monitor_t *m, int ready_fd)
   close (ready_fd);
   while (!(m->finalized && (m->released || monotonic_ms () >= m->linger_deadline)))
     loop_once (m);
-  /* The socket goes first, the connections last: their end is the kernel's, as this process
-   * exits, so a client that sees its connection close after `release` knows the path is free and
-   * the monitor gone (no /proc polling, PROTOCOL.md §4). */
-  unlink_own_socket (m);
   for (int k = 0; k < MAX_CLIENTS; k++)
     if (m->clients[k].mode != C_FREE)
-      client_writable (m, k); /* best effort: the final replies (release ok) */
+      {
+        client_writable (m, k); /* best effort: the final replies (release ok) */
+        client_close (m, k);
+      }
+  unlink_own_socket (m);
   return 0;
 }
 

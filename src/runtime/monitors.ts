@@ -118,15 +118,6 @@ export const within = (ms: number, done: () => boolean): Effect.Effect<boolean> 
     Effect.zipRight(Effect.sync(done))
   )
 
-/**
- * After a `release` that succeeded: the connection closing is the monitor's exit (it removed its
- * socket before; the kernel closes the connection as the process ends), seen without polling /proc
- * (whose first poll came only a millisecond or more after the exit). Bounded: a monitor that does
- * not go is then polled for, and warned about, by `monitorGone`.
- */
-const released = (client: MonitorClient) =>
-  client.release.pipe(Effect.zipRight(Effect.timeoutOption(client.closed, "2 seconds")))
-
 /** A released monitor exits at once (removing its socket): wait for it, so the path is free. */
 const monitorGone = (ref: MonitorRef) =>
   Effect.flatMap(
@@ -181,7 +172,7 @@ export const stopMonitor = (defaultGraceMs: number) => (ref: MonitorRef): Effect
       const client = yield* connectAgent(ref)
       const stop = stopOf(ref, defaultGraceMs)
       yield* client.stop(stop.graceMs, stop.signal)
-      yield* released(client).pipe(Effect.ignore)
+      yield* client.release.pipe(Effect.ignore)
     })
   ).pipe(
     Effect.zipRight(monitorGone(ref)),
@@ -320,7 +311,7 @@ export const launch = (
               const ours = refOf(c.spec.name, L.exit, h, stop)
               return client
                 ? client.stop(stop.graceMs, stop.signal).pipe(
-                  Effect.zipRight(released(client)),
+                  Effect.zipRight(client.release),
                   Effect.zipRight(monitorGone(ours)),
                   Effect.catchAll(() => stopMonitor(settings.graceMs)(ours))
                 )

@@ -57,29 +57,6 @@ describe("Monitor exit reporting", () => {
       yield* run.client.release
     }))
 
-  it.scopedLive("Monitor_release_connectionClosesAsItExits_socketAlreadyGone", () =>
-    Effect.gen(function*() {
-      // The agent's teardown waits for a released monitor by its connection closing (no /proc
-      // polling): by then the socket path must be free (a re-applied pod's monitor binds it) and
-      // the process ending (its connections are closed by the kernel as it exits).
-      const lower = yield* busyboxRootfs
-      const run = yield* startRun(lower, { argv: ["true"] })
-      yield* run.client.proceed
-      yield* run.client.wait
-      yield* run.client.release
-      yield* run.client.closed.pipe(Effect.timeout("5 seconds"))
-      expect(fs.existsSync(run.config.socketPath)).toBe(false)
-      const gone = () => {
-        try {
-          return /\) Z /.test(fs.readFileSync(`/proc/${run.handle.monitorPid}/stat`, "utf8"))
-        } catch {
-          return true
-        }
-      }
-      for (let i = 0; i < 100 && !gone(); i++) yield* Effect.sleep("10 millis")
-      expect(gone()).toBe(true)
-    }))
-
   it.scopedLive("Monitor_setupFailure_missingCwd_stepAndErrno_noLeaks", () =>
     Effect.gen(function*() {
       const lower = yield* busyboxRootfs

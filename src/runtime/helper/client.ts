@@ -43,12 +43,6 @@ export interface MonitorClient {
   readonly resize: (rows: number, cols: number) => Effect.Effect<void, MonitorError>
   /** Let the monitor exit (only after the workload exited). */
   readonly release: Effect.Effect<void, MonitorError>
-  /**
-   * Resolves once the connection has closed. After `release` that is the monitor's own exit: it
-   * removes its socket first and leaves its connections to the kernel, which closes them as the
-   * process ends (PROTOCOL.md §4), so a caller waiting for the monitor to be gone need not poll.
-   */
-  readonly closed: Effect.Effect<void>
   /** A separate connection switched to the attach byte stream; detach by closing its scope. */
   readonly attach: Effect.Effect<Attachment, MonitorError | MonitorBusy, Scope.Scope>
 }
@@ -64,9 +58,6 @@ class Connection {
   private readonly pending = new Map<number, Pending>()
   private closedReason: string | undefined
   private onHello: ((line: string) => void) | undefined
-  private closedNow: () => void = () => {}
-  /** Resolved when the connection closes, either side. */
-  readonly closed = new Promise<void>((resolve) => (this.closedNow = resolve))
   /** The exit the monitor pushed (its `exited` event), once it has. */
   exited: ExitRecord | undefined
 
@@ -143,7 +134,6 @@ class Connection {
       this.pending.clear()
     }
     this.socket.destroy()
-    this.closedNow()
   }
 
   request(op: string, fields: Record<string, unknown> = {}): Effect.Effect<OkReply, MonitorError> {
@@ -224,7 +214,6 @@ export const connect = (
       wait: orPushedExit(conn, "wait"),
       resize: (rows, cols) => Effect.asVoid(conn.request("resize", { rows, cols })),
       release: Effect.asVoid(conn.request("release")),
-      closed: Effect.promise(() => conn.closed),
       attach: openAttachment(socketPath)
     }
     return client
