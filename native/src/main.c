@@ -14,7 +14,7 @@ int
 main (int argc, char **argv)
 {
   if (argc >= 2 && strcmp (argv[1], "spawner") == 0)
-    return spawner_main (argv[0]);
+    return spawner_main (argv[0], argc - 1, argv + 1);
   if (argc >= 2 && strcmp (argv[1], "monitor") == 0)
     return monitor_main (argc - 1, argv + 1);
   if (argc >= 2 && strcmp (argv[1], "enter") == 0)

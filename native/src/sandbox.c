@@ -109,17 +109,28 @@ pin_all (const char *dir, int flags, pid_t pid, tank_err_t *err)
   return 0;
 }
 
-/* The namespaces other than user, made by the calling process (in the user namespace if any). */
+/* What the spawner's pool makes ahead of a request (sandbox_prepare): a `network: none` or bridged
+ * pod's sandbox without a user namespace, the common case. */
+#define POOL_FLAGS (CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC)
+
+/* The namespaces other than user, made by the calling process (in the user namespace if any);
+ * `prepared`: the calling process made exactly these already, `lo` up (sandbox_prepare). */
 static int
-make_others (int flags, const char *hostname, tank_err_t *err)
+make_others (int flags, const char *hostname, bool prepared, tank_err_t *err)
 {
-  if ((flags & ~CLONE_NEWUSER) && unshare (flags & ~CLONE_NEWUSER) < 0)
+  if (!prepared && (flags & ~CLONE_NEWUSER) && unshare (flags & ~CLONE_NEWUSER) < 0)
     return tank_error (err, errno, "unshare", "unshare namespaces 0x%x", flags & ~CLONE_NEWUSER);
   if (hostname && sethostname (hostname, strlen (hostname)) < 0)
     return tank_error (err, errno, "sethostname", "sethostname `%s`", hostname);
-  if ((flags & CLONE_NEWNET) && lo_up (err) < 0)
+  if (!prepared && (flags & CLONE_NEWNET) && lo_up (err) < 0)
     return -1;
   return 0;
+}
+
+int
+sandbox_prepare (tank_err_t *err)
+{
+  return make_others (POOL_FLAGS, NULL, false, err);
 }
 
 static int
@@ -164,7 +175,7 @@ create_in_userns (const char *dir, int flags, const char *hostname, const idmap_
         tank_error (&e, errno, "unshare", "unshare the user namespace");
       if (write (sp[1], &e, sizeof e) != sizeof e || e.errnum != 0 || read (sp[1], &go, 1) != 1)
         _exit (1);
-      make_others (flags, hostname, &e);
+      make_others (flags, hostname, false, &e);
       if (write (sp[1], &e, sizeof e) != sizeof e || e.errnum != 0)
         _exit (1);
       if (read (sp[1], &go, 1) < 0) /* hold the namespaces until they are pinned */
@@ -196,7 +207,8 @@ create_in_userns (const char *dir, int flags, const char *hostname, const idmap_
 }
 
 static int
-create (const char *dir, int flags, const char *hostname, const idmap_t *uid, const idmap_t *gid, tank_err_t *err)
+create (const char *dir, int flags, const char *hostname, const idmap_t *uid, const idmap_t *gid, bool prepared,
+        tank_err_t *err)
 {
   if (mkdir_p (dir, 0700) < 0)
     return tank_error (err, errno, "mkdir", "create `%s`", dir);
@@ -208,18 +220,15 @@ create (const char *dir, int flags, const char *hostname, const idmap_t *uid, co
     return tank_error (err, errno, "bind_dir", "make `%s` private", dir);
   if (flags & CLONE_NEWUSER)
     return create_in_userns (dir, flags, hostname, uid, gid, err);
-  if (make_others (flags, hostname, err) < 0)
+  if (make_others (flags, hostname, prepared, err) < 0)
     return -1;
   return pin_all (dir, flags, 0, err);
 }
 
-int
-sandbox_main (int argc, char **argv)
+/* The namespace types a `sandbox` command line asks for (user when it has an id map). */
+static int
+requested_flags (int argc, char **argv)
 {
-  tank_err_t err = { 0 }, ignored;
-  const char *dir = arg_value (argc, argv, "--dir"), *hostname = arg_value (argc, argv, "--hostname");
-  const char *uid_s = arg_value (argc, argv, "--uid-map"), *gid_s = arg_value (argc, argv, "--gid-map");
-  idmap_t uid = { 0 }, gid = { 0 };
   int flags = 0;
   for (size_t k = 1; k < NTYPES; k++)
     {
@@ -228,9 +237,33 @@ sandbox_main (int argc, char **argv)
       if (has_flag (argc, argv, opt))
         flags |= ns_types[k].flag;
     }
-  bool userns = uid_s != NULL || gid_s != NULL;
-  if (userns)
+  if (arg_value (argc, argv, "--uid-map") != NULL || arg_value (argc, argv, "--gid-map") != NULL)
     flags |= CLONE_NEWUSER;
+  return flags;
+}
+
+bool
+sandbox_poolable (int argc, char **argv)
+{
+  return argc >= 1 && strcmp (argv[0], "sandbox") == 0 && requested_flags (argc, argv) == POOL_FLAGS;
+}
+
+/* `prepared`: this process already is in fresh POOL_FLAGS namespaces (the spawner's pool). */
+static int
+sandbox_run (int argc, char **argv, bool prepared)
+{
+  tank_err_t err = { 0 }, ignored;
+  const char *dir = arg_value (argc, argv, "--dir"), *hostname = arg_value (argc, argv, "--hostname");
+  const char *uid_s = arg_value (argc, argv, "--uid-map"), *gid_s = arg_value (argc, argv, "--gid-map");
+  idmap_t uid = { 0 }, gid = { 0 };
+  int flags = requested_flags (argc, argv);
+  bool userns = (flags & CLONE_NEWUSER) != 0;
+  if (prepared && flags != POOL_FLAGS)
+    {
+      tank_error (&err, EINVAL, "usage", "a prepared sandbox has exactly net, uts and ipc, no user namespace");
+      tank_error_print (1, &err);
+      return 2;
+    }
   if (dir == NULL || dir[0] != '/' || (flags & ~CLONE_NEWUSER) == 0 || (hostname && !(flags & CLONE_NEWUTS))
       || (userns && (parse_idmap (uid_s, &uid) < 0 || parse_idmap (gid_s, &gid) < 0)))
     {
@@ -240,7 +273,7 @@ sandbox_main (int argc, char **argv)
       tank_error_print (1, &err);
       return 2;
     }
-  if (create (dir, flags, hostname, &uid, &gid, &err) < 0)
+  if (create (dir, flags, hostname, &uid, &gid, prepared, &err) < 0)
     {
       (void) remove_dir (dir, &ignored); /* leave nothing behind on failure */
       tank_error_print (1, &err);
@@ -260,6 +293,18 @@ sandbox_main (int argc, char **argv)
   buf_puts (&b, "}\n");
   write_all (1, b.data, b.len);
   return 0;
+}
+
+int
+sandbox_main (int argc, char **argv)
+{
+  return sandbox_run (argc, argv, false);
+}
+
+int
+sandbox_main_prepared (int argc, char **argv)
+{
+  return sandbox_run (argc, argv, true);
 }
 
 int

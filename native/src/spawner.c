@@ -10,23 +10,35 @@
  * one line each, in completion order: {"id":N,"status":S|null,"signal":G|null,"out":"..."} — the
  * child's whole stdout (at most OUT_MAX bytes kept) once it has exited. A request that cannot be
  * run gets {"id":N,"error":{step,errno,message}} (id -1 when the line had none). EOF on fd 0: the
- * spawner exits at once; children still running go on by themselves (a monitor always does). */
+ * spawner exits at once; children still running go on by themselves (a monitor always does).
+ *
+ * `--sandbox-pool N` (0..POOL_MAX): N children of ours wait with fresh net, uts and ipc namespaces
+ * already made (`lo` up) for a `sandbox` request asking for exactly those, which one of them then
+ * runs without the fork, exec and unshare (the namespaces' creation is the slow part of a sandbox:
+ * a new netns costs ~0.6 ms of kernel time, more on a busy machine). Each serves one request and
+ * exits; a new one is made once it has been answered. They die with the spawner (PDEATHSIG) while
+ * unclaimed, and nothing of theirs is pinned until a request names the pod's directory, so an
+ * unclaimed one leaves nothing behind. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 
 #include "json.h"
+#include "sandbox.h"
 #include "spawner.h"
 #include "util.h"
 
 #define OUT_MAX (256 * 1024)
 #define REQ_MAX (1024 * 1024)
+#define POOL_MAX 4
 
 typedef struct {
   int64_t id;
@@ -36,12 +48,26 @@ typedef struct {
   tbuf_t out;
   bool early;   /* a monitor: answered at its ready line, it stays our child (see reply_ready) */
   bool replied; /* answered before its exit: dropped from the list, reaped silently later */
+  bool pooled;  /* run by a pool child: a new one is made once it is answered */
 } job_t;
 
 typedef struct {
   job_t *jobs;
   size_t n, cap;
 } jobs_t;
+
+/* A pool child waiting for its request (see the top of the file). */
+typedef struct {
+  pid_t pid;
+  int req_fd; /* write end: the request's argv, NUL-separated, then EOF */
+  int out_fd; /* read end of its stdout */
+} warm_t;
+
+typedef struct {
+  warm_t w[POOL_MAX];
+  size_t n, want;
+  bool off; /* a pool child failed: the pool is not refilled (every request forks as before) */
+} pool_t;
 
 /* Only the modes whose whole answer is their stdout: `enter` relays a terminal, the spawner is one. */
 static bool
@@ -104,8 +130,139 @@ run_child (int out_fd, char **argv, bool early)
   _exit (125);
 }
 
+/* In a pool child: the state run_child gives (stdout the reply pipe, no descriptor of ours) but the
+ * request pipe as stdin; the namespaces made; then one request read to EOF and run. */
+static void __attribute__ ((noreturn))
+warm_child (int req_fd, int out_fd, pid_t spawner)
+{
+  /* Unclaimed, it dies with the spawner: it holds nothing that would outlive it. */
+  prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  if (getppid () != spawner)
+    _exit (125);
+  sigset_t none;
+  sigemptyset (&none);
+  signal (SIGPIPE, SIG_DFL);
+  sigprocmask (SIG_SETMASK, &none, NULL);
+  if (dup2 (req_fd, 0) < 0 || dup2 (out_fd, 1) < 0)
+    _exit (125);
+  close_range (3, ~0U, 0);
+  tank_err_t err = { 0 };
+  if (sandbox_prepare (&err) < 0)
+    {
+      /* Said to the request that may already be on its way (the spawner stops the pool). */
+      tank_error_print (1, &err);
+      _exit (125);
+    }
+  tbuf_t req = { 0 };
+  char chunk[4096];
+  for (;;)
+    {
+      ssize_t r = read (0, chunk, sizeof chunk);
+      if (r == 0)
+        break;
+      if (r < 0 && errno == EINTR)
+        continue;
+      if (r < 0)
+        _exit (125);
+      buf_append (&req, chunk, (size_t) r);
+    }
+  if (req.len == 0 || req.data[req.len - 1] != '\0')
+    _exit (0); /* the spawner let it go unclaimed */
+  /* Claimed: from here on it is an ordinary sandbox helper, which finishes even if the spawner dies
+   * (an agent killed mid-start undoes the `starting` run, unpinning whatever was made). */
+  prctl (PR_SET_PDEATHSIG, 0, 0, 0, 0);
+  int devnull = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (devnull < 0 || dup2 (devnull, 0) < 0)
+    _exit (125);
+  int argc = 0;
+  for (size_t k = 0; k < req.len; k++)
+    argc += req.data[k] == '\0';
+  char **argv = calloc ((size_t) argc + 1, sizeof *argv);
+  if (argv == NULL)
+    _exit (125);
+  for (size_t k = 0, a = 0; k < req.len; k += strlen (req.data + k) + 1)
+    argv[a++] = req.data + k;
+  _exit (sandbox_main_prepared (argc, argv));
+}
+
+static void
+pool_fill (pool_t *p)
+{
+  while (!p->off && p->n < p->want)
+    {
+      int req[2], out[2];
+      if (pipe2 (req, O_CLOEXEC) < 0)
+        {
+          p->off = true;
+          return;
+        }
+      if (pipe2 (out, O_CLOEXEC) < 0)
+        {
+          close (req[0]), close (req[1]);
+          p->off = true;
+          return;
+        }
+      pid_t self = getpid ();
+      pid_t pid = fork ();
+      if (pid < 0)
+        {
+          close (req[0]), close (req[1]), close (out[0]), close (out[1]);
+          p->off = true;
+          return;
+        }
+      if (pid == 0)
+        warm_child (req[0], out[1], self);
+      close (req[0]);
+      close (out[1]);
+      p->w[p->n++] = (warm_t) { .pid = pid, .req_fd = req[1], .out_fd = out[0] };
+    }
+}
+
+/* A pool child died before any request reached it (killed, or it could not make its namespaces):
+ * the pool stops, said on stderr (the agent logs it), and every sandbox forks as before. */
+static bool
+pool_reaped (pool_t *p, pid_t pid, int st)
+{
+  for (size_t k = 0; k < p->n; k++)
+    if (p->w[k].pid == pid)
+      {
+        close (p->w[k].req_fd);
+        close (p->w[k].out_fd);
+        p->w[k] = p->w[--p->n];
+        p->off = true;
+        fprintf (stderr, "sandbox pool stopped: a waiting child ended (%s %d)\n",
+                 WIFEXITED (st) ? "status" : "signal", WIFEXITED (st) ? WEXITSTATUS (st) : WTERMSIG (st));
+        return true;
+      }
+  return false;
+}
+
+/* Hand `argv` (from the mode on) to a pool child: its pid and stdout, or 0 when none can take it. */
+static pid_t
+pool_claim (pool_t *p, int argc, char **argv, int *out_fd)
+{
+  if (p->n == 0 || !sandbox_poolable (argc, argv))
+    return 0;
+  cleanup_buf tbuf_t b = { 0 };
+  for (int k = 0; k < argc; k++)
+    buf_append (&b, argv[k], strlen (argv[k]) + 1);
+  if (b.len > PIPE_BUF) /* one atomic write: a pipe never blocks the spawner */
+    return 0;
+  warm_t w = p->w[--p->n];
+  bool sent = write_all (w.req_fd, b.data, b.len) == 0;
+  close (w.req_fd);
+  if (!sent) /* it died waiting (EPIPE): reaped later as an unknown child; this request forks */
+    {
+      close (w.out_fd);
+      p->off = true;
+      return 0;
+    }
+  *out_fd = w.out_fd;
+  return w.pid;
+}
+
 static int
-start_job (jobs_t *js, const char *self, const char *line, size_t len)
+start_job (jobs_t *js, pool_t *pool, const char *self, const char *line, size_t len)
 {
   tank_err_t err = { 0 };
   cleanup_json jval_t *req = json_parse (line, len, &err);
@@ -142,22 +299,26 @@ start_job (jobs_t *js, const char *self, const char *line, size_t len)
       tank_error (&err, EINVAL, "request", "mode `%.64s` cannot run under the spawner", argv[1]);
       return reply_error (id, &err), 0;
     }
-  int p[2];
-  if (pipe2 (p, O_CLOEXEC) < 0)
-    return tank_error (&err, errno, "spawn", "pipe"), reply_error (id, &err), 0;
   if (js->n == js->cap)
     {
       size_t cap = js->cap ? js->cap * 2 : 16;
       job_t *n = realloc (js->jobs, cap * sizeof *n);
       if (n == NULL)
-        {
-          close (p[0]);
-          close (p[1]);
-          return tank_error (&err, ENOMEM, "spawn", "jobs"), reply_error (id, &err), 0;
-        }
+        return tank_error (&err, ENOMEM, "spawn", "jobs"), reply_error (id, &err), 0;
       js->jobs = n;
       js->cap = cap;
     }
+  int warm_out = -1;
+  pid_t warm = pool_claim (pool, (int) a->len, argv + 1, &warm_out);
+  if (warm > 0)
+    {
+      set_nonblock (warm_out);
+      js->jobs[js->n++] = (job_t) { .id = id, .pid = warm, .out_fd = warm_out, .pooled = true };
+      return 0;
+    }
+  int p[2];
+  if (pipe2 (p, O_CLOEXEC) < 0)
+    return tank_error (&err, errno, "spawn", "pipe"), reply_error (id, &err), 0;
   pid_t pid = fork ();
   if (pid < 0)
     {
@@ -229,12 +390,13 @@ drain (job_t *j)
 /* A job is answered once its child is reaped: what it wrote before exiting is in the pipe (a
  * monitor's daemon never writes there; it may still hold the pipe, so EOF is not waited for). */
 static void
-reap (jobs_t *js)
+reap (jobs_t *js, pool_t *pool)
 {
   int st;
   pid_t pid;
   while ((pid = waitpid (-1, &st, WNOHANG)) > 0)
-    for (size_t k = 0; k < js->n; k++)
+    if (!pool_reaped (pool, pid, st))
+      for (size_t k = 0; k < js->n; k++)
       if (js->jobs[k].pid == pid)
         {
           job_t *j = &js->jobs[k];
@@ -248,15 +410,27 @@ reap (jobs_t *js)
           if (!j->replied) /* a monitor gone right after its ready line was answered by it */
             reply_done (j);
           buf_free (&j->out);
+          bool pooled = j->pooled;
           js->jobs[k] = js->jobs[--js->n];
+          /* After its answer, not before: the next child's namespaces are not made while the
+           * agent waits for this one. */
+          if (pooled)
+            pool_fill (pool);
           break;
         }
 }
 
 /* `self`: argv[0] of the children, the path the agent started us by (what it would have spawned). */
 int
-spawner_main (const char *self)
+spawner_main (const char *self, int argc, char **argv)
 {
+  pool_t pool = { 0 };
+  for (int k = 1; k + 1 < argc; k++)
+    if (strcmp (argv[k], "--sandbox-pool") == 0)
+      {
+        int n = atoi (argv[k + 1]);
+        pool.want = n < 0 ? 0 : n > POOL_MAX ? POOL_MAX : (size_t) n;
+      }
   /* The agent's helper: dies with it (children already forked are unaffected: fork clears this). */
   prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   close_range (3, ~0U, 0);
@@ -269,6 +443,7 @@ spawner_main (const char *self)
   if (sfd < 0)
     return 1;
   set_nonblock (0);
+  pool_fill (&pool);
   jobs_t js = { 0 };
   cleanup_buf tbuf_t in = { 0 };
   cleanup_free struct pollfd *pf = NULL;
@@ -309,7 +484,7 @@ spawner_main (const char *self)
           struct signalfd_siginfo si;
           while (read (sfd, &si, sizeof si) > 0)
             ;
-          reap (&js);
+          reap (&js, &pool);
         }
       if (pf[0].revents)
         {
@@ -323,7 +498,7 @@ spawner_main (const char *self)
           while (in.len > 0 && (nl = memchr (in.data, '\n', in.len)) != NULL)
             {
               size_t n = (size_t) (nl - in.data);
-              start_job (&js, self, in.data, n);
+              start_job (&js, &pool, self, in.data, n);
               buf_consume (&in, n + 1);
             }
           if (in.len > REQ_MAX)

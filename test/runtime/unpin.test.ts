@@ -11,7 +11,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { Libc, type LibcService, MNT_DETACH } from "../../src/host/libc.js"
 import { sandbox } from "../../src/runtime/helper/sandbox.js"
-import { unpin, UnpinError } from "../../src/runtime/unpin.js"
+import { detach, unpin, UnpinError } from "../../src/runtime/unpin.js"
 import { recordingLibc } from "../support/recordingLibc.js"
 import { tmpDir } from "../support/tmp.js"
 
@@ -118,5 +118,23 @@ describe("unpin", () => {
       assert.isFalse(fs.existsSync(dir))
       // Exactly one umount2 removed mounts: the dir's.
       assert.deepStrictEqual(calls.filter((c) => c.ok).map((c) => c.target), [dir])
+    }).pipe(Effect.provide(Libc.Live)))
+
+  it.scoped("detach (a pod's teardown): nothing stays mounted, the files stay for the run dir's removal", () =>
+    Effect.gen(function*() {
+      const root = yield* tmpDir("tank-unpin-real-")
+      const dir = path.join(root, "ns")
+      const mounted = () => fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter((l) => l.includes(root))
+      yield* Effect.addFinalizer(() => unpin(dir).pipe(Effect.provide(Libc.Live), Effect.ignore))
+      yield* sandbox({ dir, net: true, uts: true, ipc: true, hostname: "detach" })
+      assert.strictEqual(mounted().length, 4)
+      yield* detach(dir)
+      assert.deepStrictEqual(mounted(), [])
+      assert.deepStrictEqual(fs.readdirSync(dir).sort(), ["ipc", "net", "uts"])
+      // The run dir's removal is a plain recursive rm: no mount is in its way.
+      fs.rmSync(root, { recursive: true })
+      assert.isFalse(fs.existsSync(root))
+      // Again, or with nothing there: nothing to undo.
+      yield* detach(dir)
     }).pipe(Effect.provide(Libc.Live)))
 })

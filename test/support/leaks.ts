@@ -83,14 +83,21 @@ const isAlive = (pid: number): boolean => {
   }
 }
 
+/** The command line of a spawner (PROTOCOL.md §14), and of its pool's waiting children. */
+const OWN_SPAWNER = / spawner( --sandbox-pool \d+)?$/
+
 export const markedProcesses = (markers: ReadonlyArray<string>, pids: ReadonlyArray<number> = []): Array<string> => {
   const out: Array<string> = []
   for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
     if (Number(pid) === process.pid) continue
     const c = cmdline(pid)
     // This process's own Runtime's spawner (helper/spawner.ts) lives as long as its layer, and
-    // dies with this process (PDEATHSIG): not a pod's leftover.
-    if (c !== undefined && / spawner$/.test(c) && parentOf(pid) === process.pid) continue
+    // dies with this process (PDEATHSIG): not a pod's leftover. Nor is its waiting sandbox (forked,
+    // never exec'd, so it shows the spawner's command line), which dies with the spawner.
+    if (c !== undefined && OWN_SPAWNER.test(c)) {
+      const parent = parentOf(pid)
+      if (parent === process.pid || (parent !== undefined && parentOf(String(parent)) === process.pid)) continue
+    }
     if (c && markers.some((m) => c.includes(m)) && isAlive(Number(pid))) out.push(`${pid} ${c}`)
   }
   for (const pid of pids) if (isAlive(pid)) out.push(`${pid} ${cmdline(String(pid)) ?? "?"}`)

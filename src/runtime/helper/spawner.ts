@@ -49,8 +49,8 @@ class Process {
   private gone: string | undefined
   readonly child: ChildProcessWithoutNullStreams
 
-  constructor(helper: string, warn: (message: string) => void) {
-    this.child = spawn(helper, ["spawner"], { stdio: ["pipe", "pipe", "pipe"] })
+  constructor(helper: string, sandboxPool: number, warn: (message: string) => void) {
+    this.child = spawn(helper, ["spawner", "--sandbox-pool", String(sandboxPool)], { stdio: ["pipe", "pipe", "pipe"] })
     this.child.stdout.setEncoding("utf8").on("data", (d: string) => this.data(d))
     // Only usage errors of the modes go there (their failures are JSON on stdout): said, not dropped.
     this.child.stderr.setEncoding("utf8").on("data", (d: string) => warn(`tank-helper spawner: ${d.trimEnd()}`))
@@ -110,23 +110,37 @@ export interface Spawner {
 }
 
 /**
- * A spawner for the scope's lifetime (killed when it closes; it also dies with this process),
- * started by `warm` or at the first call. It runs the helper binary `warm` found or the first
- * caller names (callers resolve it with `helperPath`).
+ * How many sandboxes the spawner keeps made ahead (PROTOCOL.md §14, `--sandbox-pool`): each is a
+ * waiting process holding fresh net, uts and ipc namespaces, which a pod's sandbox step (without a
+ * user namespace) takes instead of forking a helper that makes them (~1-3 ms of a start's
+ * critical path, more on a busy machine). One: a lone start is what waits on it; a burst's starts
+ * overlap their sandboxes anyway, and each waiting one holds a process and a network namespace.
  */
-export const makeSpawner: Effect.Effect<Spawner, never, Scope.Scope> = Effect.gen(function*() {
-  const rt = yield* Effect.runtime<never>()
-  const warn = (m: string) => Runtime.runFork(rt)(Effect.logWarning(m))
-  let current: Process | undefined
-  yield* Effect.addFinalizer(() => Effect.sync(() => current?.child.kill("SIGKILL")))
-  const proc = (helper: string) =>
-    Effect.sync(() => {
-      if (current?.alive) return current
-      if (current) warn(`tank-helper spawner had stopped; starting a new one`)
-      current = new Process(helper, warn)
-      return current
-    })
-  const runLine: RunLine = (helper, args) => Effect.flatMap(proc(helper), (p) => p.run(args))
-  const warm = Effect.flatMap(helperPath, proc).pipe(Effect.asVoid, Effect.orElse(() => Effect.void))
-  return { runLine, warm }
-})
+export const SANDBOX_POOL = 1
+
+/**
+ * A spawner for the scope's lifetime (killed when it closes, and its waiting sandboxes with it; it
+ * also dies with this process), started by `warm` or at the first call. It runs the helper binary
+ * `warm` found or the first caller names (callers resolve it with `helperPath`).
+ */
+export const makeSpawnerWith = (
+  options: { readonly sandboxPool: number }
+): Effect.Effect<Spawner, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const rt = yield* Effect.runtime<never>()
+    const warn = (m: string) => Runtime.runFork(rt)(Effect.logWarning(m))
+    let current: Process | undefined
+    yield* Effect.addFinalizer(() => Effect.sync(() => current?.child.kill("SIGKILL")))
+    const proc = (helper: string) =>
+      Effect.sync(() => {
+        if (current?.alive) return current
+        if (current) warn(`tank-helper spawner had stopped; starting a new one`)
+        current = new Process(helper, options.sandboxPool, warn)
+        return current
+      })
+    const runLine: RunLine = (helper, args) => Effect.flatMap(proc(helper), (p) => p.run(args))
+    const warm = Effect.flatMap(helperPath, proc).pipe(Effect.asVoid, Effect.orElse(() => Effect.void))
+    return { runLine, warm }
+  })
+
+export const makeSpawner: Effect.Effect<Spawner, never, Scope.Scope> = makeSpawnerWith({ sandboxPool: SANDBOX_POOL })

@@ -1,12 +1,12 @@
 /**
  * Step 4, sandbox: the pod's net (unless "host"), uts and ipc namespaces — inside its own user
  * namespace with `hostUsers: false` — pinned under `<run>/ns` (native helper `sandbox`). Undo:
- * unpin them (the namespaces die with their last process).
+ * unmount the pins (the namespaces die with their last process); the files go with the run dir.
  */
 import { Effect } from "effect"
 import { sandbox as makeSandbox } from "../helper/sandbox.js"
 import { step } from "../monitors.js"
-import { unpinSandbox } from "../unpin.js"
+import { detachSandbox } from "../unpin.js"
 import { releaseFailed, type Step } from "./Step.js"
 
 export const sandbox: Step<"sandbox"> = {
@@ -28,5 +28,5 @@ export const sandbox: Step<"sandbox"> = {
       )
     ),
   release: (undo, _done, result) =>
-    unpinSandbox(result?.dir ?? undo.layout.ns).pipe(Effect.mapError(releaseFailed("sandbox")))
+    detachSandbox(result?.dir ?? undo.layout.ns).pipe(Effect.mapError(releaseFailed("sandbox")))
 }
