@@ -72,7 +72,8 @@ const resolveFrom = (id) => {
 const sqliteMain = resolveFrom("better-sqlite3")
 const sqliteAddon = sqliteMain && path.join(path.dirname(sqliteMain), "../build/Release/better_sqlite3.node")
 // __tankBundleDigest: the bundle's own SHA-256, which its code can read (quickPs.ts tags ps's spec
-// memo with it: a memo proven by other code is never trusted).
+// memo with it: a memo proven by other code is never trusted). __tankSqliteMain: the driver resolved
+// here, which psReader.ts uses while it exists instead of resolving it again at every ps.
 const entryOf = (bundle, text = fs.readFileSync(bundle, "utf8")) =>
   `"use strict";
 const v8 = require("node:v8")
@@ -82,6 +83,7 @@ const file = ${JSON.stringify(bundle)}
 const sqliteMain = ${JSON.stringify(sqliteMain ?? null)}
 const sqliteAddon = ${JSON.stringify(sqliteAddon ?? null)}
 const __tankBundleDigest = ${JSON.stringify(createHash("sha256").update(text).digest("hex"))}
+const __tankSqliteMain = sqliteMain
 let realSqlite
 function BetterSqlite3(filename, options) {
   if (realSqlite === undefined) {

@@ -54,7 +54,7 @@ interface Database {
 }
 type DatabaseCtor = new(
   file: string,
-  options: { readonly fileMustExist: boolean; readonly timeout: number; readonly nativeBinding?: string }
+  options: { readonly fileMustExist: boolean; readonly timeout: number; readonly nativeBinding?: object }
 ) => Database
 
 /**
@@ -72,21 +72,42 @@ const installedVersion = (dir: string): string | undefined => {
 }
 
 /**
- * The driver, with its addon's path from node_modules (a native addon: never bundled; better-sqlite3
+ * better-sqlite3's main module as resolved when the startup snapshot was built (scripts/snapshot.mjs
+ * defines it in the blob's entry, resolved from the same dist dir): Node's resolution through
+ * createRequire cost ~2-4 ms of every ps (package scopes read, node_modules paths walked).
+ */
+declare const __tankSqliteMain: string | null | undefined
+
+/**
+ * The addon, loaded as Node's loader would (`process.dlopen`, what its `.node` extension handler
+ * calls) without the loader's resolution around it (the path is absolute and known): better-sqlite3
+ * takes the loaded addon as its `nativeBinding`.
+ */
+const loadAddon = (file: string): object => {
+  const module = { exports: {} }
+  process.dlopen(module, file)
+  return module.exports
+}
+
+/**
+ * The driver, with its addon from node_modules (a native addon: never bundled; better-sqlite3
  * otherwise searches for it through the `bindings` package, many stat calls at every start). Its JS
  * is in the quick bundle (loading its dozen modules through Node's loader cost ~8 ms a start), used
  * only with an installed addon of the same release (an install may resolve another one): else the
- * installed JS, as the Store's client loads it.
+ * installed JS, as the Store's client loads it. The installed driver is the one the snapshot's build
+ * resolved while it is still there, else resolved now.
  */
-const driver = (): { readonly Sqlite: DatabaseCtor; readonly nativeBinding?: string } => {
-  const require = createRequire(import.meta.url)
-  const main = require.resolve("better-sqlite3")
+const driver = (): { readonly Sqlite: DatabaseCtor; readonly nativeBinding?: object } => {
+  const built = typeof __tankSqliteMain === "string" ? __tankSqliteMain : undefined
+  const main = built !== undefined && fs.existsSync(built)
+    ? built
+    : createRequire(import.meta.url).resolve("better-sqlite3")
   const addon = path.join(path.dirname(main), "../build/Release/better_sqlite3.node")
-  const binding = fs.existsSync(addon) ? { nativeBinding: addon } : {}
+  const binding = fs.existsSync(addon) ? { nativeBinding: loadAddon(addon) } : {}
   const bundled = typeof __tankBundledSqlite === "string" ? __tankBundledSqlite : undefined
   return bundled === undefined || bundled === installedVersion(path.dirname(main))
     ? { Sqlite: BundledSqlite as DatabaseCtor, ...binding }
-    : { Sqlite: require(main) as DatabaseCtor, ...binding }
+    : { Sqlite: createRequire(import.meta.url)(main) as DatabaseCtor, ...binding }
 }
 
 /** Why the quick path leaves this read to the full CLI (which reports it as every other command does). */
