@@ -17,6 +17,7 @@
 // bin/tank runs the long-lived and CPU-heavy commands (daemon, pull, load, save, cp, web) from the
 // plain bundle, with the optimizing compiler.
 import { spawnSync } from "node:child_process"
+import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as path from "node:path"
@@ -70,7 +71,10 @@ const resolveFrom = (id) => {
 }
 const sqliteMain = resolveFrom("better-sqlite3")
 const sqliteAddon = sqliteMain && path.join(path.dirname(sqliteMain), "../build/Release/better_sqlite3.node")
-const entryOf = (bundle) =>
+// __tankBundleDigest: the bundle's own SHA-256, which its code can read (quickPs.ts tags ps's spec
+// memo with it: a memo proven by other code is never trusted). __tankSqliteMain: the driver resolved
+// here, which psReader.ts uses while it exists instead of resolving it again at every ps.
+const entryOf = (bundle, text = fs.readFileSync(bundle, "utf8")) =>
   `"use strict";
 const v8 = require("node:v8")
 const fs = require("node:fs")
@@ -78,6 +82,8 @@ const Module = require("node:module")
 const file = ${JSON.stringify(bundle)}
 const sqliteMain = ${JSON.stringify(sqliteMain ?? null)}
 const sqliteAddon = ${JSON.stringify(sqliteAddon ?? null)}
+const __tankBundleDigest = ${JSON.stringify(createHash("sha256").update(text).digest("hex"))}
+const __tankSqliteMain = sqliteMain
 let realSqlite
 function BetterSqlite3(filename, options) {
   if (realSqlite === undefined) {
@@ -94,7 +100,7 @@ let load = (id) => {
 v8.startupSnapshot.addDeserializeCallback(() => { load = Module.createRequire(file) })
 const module = { exports: {} }
 ;(function (exports, require, module, __filename, __dirname) {
-${fs.readFileSync(bundle, "utf8")}
+${text}
 })(module.exports, (id) => load(id), module, file, ${JSON.stringify(dist)})
 `
 

@@ -32,6 +32,14 @@ import { finish, runCommand } from "./run.js"
 import { withRunServices } from "./runServices.js"
 import { startQuick } from "./snapshotEntry.js"
 
+/**
+ * The digest of this bundle's text, defined by the startup snapshot's entry (scripts/snapshot.mjs):
+ * the tag of the reader's spec memo (psReader.ts, specMemo.ts), so a memo proven by other code is
+ * never trusted. Started otherwise (no blob, from source), ps reads without the memo.
+ */
+declare const __tankBundleDigest: string | undefined
+const memo = typeof __tankBundleDigest === "string" ? { memo: { tag: __tankBundleDigest } } : {}
+
 /** ps's report of what the reader read (as the full CLI's storeRead builds it from the Store). */
 const reportOf = (read: StoreRead, now: number): PsRead["report"] => {
   const { invalid, statuses } = buildReport({
@@ -55,7 +63,7 @@ const readNarrow = (options: PsOptions): Effect.Effect<PsRead, FullCliNeeded> =>
       loadConfigAt(options.dataDir),
       (e) => new FullCliNeeded({ reason: `the config: ${e instanceof Error ? e.message : String(e)}` })
     )
-    const read = yield* readForPs(config)
+    const read = yield* readForPs(config, memo)
     return { config, report: reportOf(read, yield* Clock.currentTimeMillis) }
   })
 

@@ -45,7 +45,8 @@ const specCache = new Map<string, Either.Either<Pod, string>>()
 let specCacheBytes = 0
 const SPEC_CACHE_BYTES = 4 << 20
 
-const specOf = (text: string): Either.Either<Pod, string> => {
+/** A stored spec's text as the Store decodes it (psReader.ts decodes through this too). */
+export const specOf = (text: string): Either.Either<Pod, string> => {
   const hit = specCache.get(text)
   if (hit !== undefined) return hit
   const decoded = parseJsonText(text).pipe(Either.flatMap(decodeStoredSpec))

@@ -5,6 +5,7 @@
  * exec from its own, dist/exec.blob).
  */
 import { Effect } from "effect"
+import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -607,6 +608,38 @@ describe("the quick path of ps and exec, and @effect/cli's, print and exit alike
       )
     } finally {
       bad.cleanup()
+    }
+  })
+
+  it("ps from its blob remembers proven specs; a remembered pod edited in place lists invalid, as the full CLI", async () => {
+    const d = tempDataDir()
+    try {
+      const pod = { name: "ok", containers: [{ name: "app", image: "busybox" }] }
+      const line = ["--data-dir", d.dir, "ps"]
+      expect((await runCli(cli.bin, ["apply", "--data-dir", d.dir, "-f", "-"], { input: JSON.stringify(pod) })).code)
+        .toBe(0)
+      expect((await runCli(cli.bin, line)).stdout).toMatch(/^ok +pending/m)
+      // The memo of this very bundle (the blob's tag is its digest), holding the one proven text.
+      const memo = JSON.parse(fs.readFileSync(path.join(d.dir, "ps-memo.json"), "utf8")) as {
+        tag: string
+        specs: Array<string>
+      }
+      const bundle = fs.readFileSync(path.join(cli.dir, "dist", "quick-ps.cjs"))
+      expect(memo.tag).toBe(createHash("sha256").update(bundle).digest("hex"))
+      expect(memo.specs).toHaveLength(1)
+      await Effect.runPromise(Effect.scoped(Effect.flatMap(
+        sqliteCorrupt(path.join(d.dir, "tank.db")),
+        (c) => c.podSpec("ok", { ...pod, restart: "sometimes" })
+      )))
+      const [quick, full] = await Promise.all([
+        runCli(cli.bin, line),
+        runCli(cli.bin, line, { env: { TANK_NO_QUICK: "1" } })
+      ])
+      expect(quick.stdout).toMatch(/^ok +invalid/m)
+      expect(quick.stderr).toContain(`pods row "ok" (revision 2) is invalid: restart`)
+      expect({ ...quick, stdout: sameAge(quick.stdout) }).toEqual({ ...full, stdout: sameAge(full.stdout) })
+    } finally {
+      d.cleanup()
     }
   })
 })
