@@ -5,7 +5,8 @@
  * (test/support/fakeRuntime.ts), so the figures are the agent's overhead per pod, free of the
  * runtime's cost and of most of a loaded machine's noise (each pod's time is mostly this process's
  * CPU). One pod at a time (median), then a burst of N pods (time until all run) and its delete.
- * Run: `npx tsx bench/applyOverhead.ts [pods=100] [--reps=50] [--timeline]` (no root needed).
+ * Run: `npx tsx bench/applyOverhead.ts [pods=100] [--reps=50] [--timeline] [--ops] [--burst-profile=FILE]`
+ * (no root needed). `--burst-profile=FILE` writes a CPU profile of the burst to running (FILE.cpuprofile).
  */
 import { Context, Effect, Layer } from "effect"
 import * as os from "node:os"
@@ -18,12 +19,15 @@ import { Store } from "../src/store/Store.js"
 import { makeFakeRuntime } from "../test/support/fakeRuntime.js"
 import { tmpDir } from "../test/support/tmp.js"
 import { makeTimeline, waitRunning, watchGone } from "./applyWatch.js"
+import { makeProfiler } from "./profiler.js"
 import { fmt, median, report } from "./report.js"
 
 const args = process.argv.slice(2)
 const count = Number(args.find((a) => !a.startsWith("--")) ?? 100)
 const reps = Number(args.find((a) => a.startsWith("--reps="))?.slice(7) ?? 50)
 const timeline = args.includes("--timeline")
+const profileTo = args.find((a) => a.startsWith("--burst-profile="))?.slice(16)
+const profiler = makeProfiler("the burst")
 const trace = makeTimeline()
 const load = () => os.loadavg().map((x) => x.toFixed(2)).join(" ")
 
@@ -101,12 +105,14 @@ const program = Effect.gen(function*() {
   const oneCpu = median(cycleCpu.slice(reps / 2))
   if (timeline) console.log(`timeline of the last one-pod apply:\n${lines.join("\n")}`)
   const names = Array.from({ length: count }, (_, i) => `many-${i}`)
+  if (profileTo !== undefined) yield* profiler.start
   const cpu1 = process.cpuUsage()
   const t0 = performance.now()
   yield* api(Api.applyAll(names.map(spec)))
   yield* waitRunning(store, names)
   const many = performance.now() - t0
   const manyCpu = cpuMs(cpu1)
+  if (profileTo !== undefined) yield* profiler.stop(`${profileTo}.cpuprofile`)
   const gone = yield* watchGone(store, names)
   const t1 = performance.now()
   for (const n of names) yield* api(Api.remove(n))

@@ -100,6 +100,21 @@ export const make = (self: string, store: StoreService): Effect.Effect<StoreServ
       Effect.map(store.get(name), Option.filter(mine)).pipe(
         Effect.catchTag("InvalidRecord", (r) => maybeMine(r) ? Effect.fail(r) : Effect.succeedNone)
       )
+    /** Whether this node may write the status (see putStatus). */
+    const mayWrite = (status: PodStatus) =>
+      Effect.gen(function*() {
+        const prior = yield* store.getStatus(status.name).pipe(
+          Effect.catchTag("InvalidRecord", () => Effect.succeedNone)
+        )
+        if (Option.isSome(prior) && !own(prior.value) && prior.value.node !== undefined) {
+          const pod = yield* store.get(status.name).pipe(
+            Effect.map(Option.map(mine)),
+            Effect.catchTag("InvalidRecord", (r) => Effect.succeed(Option.some(maybeMine(r))))
+          )
+          if (Option.isNone(pod) || !pod.value) return false
+        }
+        return true
+      })
     const view: StoreService = {
       ...store,
       get: getMine,
@@ -120,19 +135,14 @@ export const make = (self: string, store: StoreService): Effect.Effect<StoreServ
       // An unreadable prior status is overwritten (this write repairs it); an unreadable pod record
       // counts as ours unless bound elsewhere (we only write statuses of pods we run).
       putStatus: (status) =>
-        Effect.gen(function*() {
-          const prior = yield* store.getStatus(status.name).pipe(
-            Effect.catchTag("InvalidRecord", () => Effect.succeedNone)
-          )
-          if (Option.isSome(prior) && !own(prior.value) && prior.value.node !== undefined) {
-            const pod = yield* store.get(status.name).pipe(
-              Effect.map(Option.map(mine)),
-              Effect.catchTag("InvalidRecord", (r) => Effect.succeed(Option.some(maybeMine(r))))
-            )
-            if (Option.isNone(pod) || !pod.value) return
-          }
-          yield* store.putStatus({ ...status, node: self })
-        }),
+        Effect.flatMap(mayWrite(status), (ok) => ok ? store.putStatus({ ...status, node: self }) : Effect.void),
+      // The event is this node's to tell either way (as a lone appendEvent would be); the status
+      // goes with it only where putStatus would write it.
+      putStatusAndEvent: (status, event) =>
+        Effect.flatMap(
+          mayWrite(status),
+          (ok) => ok ? store.putStatusAndEvent({ ...status, node: self }, event) : store.appendEvent(event)
+        ),
       getStatus: (name) => Effect.map(store.getStatus(name), Option.filter(own)),
       listStatus: Effect.map(store.listStatus, ({ invalid, statuses }) => ({
         statuses: statuses.filter(own),

@@ -24,7 +24,7 @@ export const startProgress = (rec: Recorder, scope: Scope.Scope): StartProgress 
   // Once the delay is over the write and its event go together (a cancel waits for them).
   const show = Effect.sleep(PULLING_SHOWN_AFTER).pipe(
     Effect.zipRight(Effect.uninterruptible(
-      rec.update((s) => ({ ...s, phase: "pulling" })).pipe(Effect.zipRight(rec.event("pulling")))
+      rec.transition((s) => ({ ...s, phase: "pulling" }), "pulling")
     ))
   )
   const cancel = Effect.suspend(() => {
@@ -41,7 +41,7 @@ export const startProgress = (rec: Recorder, scope: Scope.Scope): StartProgress 
     return cancel.pipe(Effect.zipRight(Effect.suspend(() =>
       rec.current()?.phase === p
         ? Effect.void
-        : rec.update((s) => ({ ...s, phase: p })).pipe(Effect.zipRight(rec.event(p)))
+        : rec.transition((s) => ({ ...s, phase: p }), p)
     )))
   }
   return { onProgress, done: cancel }

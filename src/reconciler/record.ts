@@ -1,11 +1,12 @@
 /**
  * A pod's observed status and events, as its worker records them. One recorder per pod and all
  * writes go through it (under a lock), so there is exactly one writer per pod; writes that change
- * nothing but the timestamp are skipped. Store failures are logged, never fatal: the next
+ * nothing but the timestamp are skipped. A status and the event that tells of it go in one store
+ * write (`transition`): one commit per transition instead of two, both seen together. Store failures are logged, never fatal: the next
  * transition writes the whole status again.
  */
 import { Clock, Effect, Fiber } from "effect"
-import type { LastExit, PodEventType, PodStatus } from "../store/status.js"
+import type { LastExit, NewPodEvent, PodEventType, PodStatus } from "../store/status.js"
 import type { StoreService } from "../store/Store.js"
 import type { Ending } from "./restarts.js"
 
@@ -30,13 +31,23 @@ export interface Recorder {
   readonly written: () => PodStatus | undefined
   /** Apply a change to the status and write it if anything changed. */
   readonly update: (f: (prev: StatusBody) => StatusBody) => Effect.Effect<void>
+  /**
+   * Apply a change to the status and write it with the event that tells of it, in one store write
+   * (`putStatusAndEvent`); the event alone when the status did not change. Same outcome as `update`
+   * then `event`, one commit fewer, and no other write of the pod between the two.
+   */
+  readonly transition: (
+    f: (prev: StatusBody) => StatusBody,
+    type: PodEventType,
+    details?: EventDetails
+  ) => Effect.Effect<void>
   /** Apply a change without writing it: the next `update` writes it along (or `update(s => s)`). */
   readonly stage: (f: (prev: StatusBody) => StatusBody) => Effect.Effect<void>
   readonly event: (type: PodEventType, details?: EventDetails) => Effect.Effect<void>
   /**
-   * Write a status change and then its event in a fiber of their own, the recorder's lock taken
-   * before this returns: the caller goes on at once while every later status write (and so every
-   * event that follows one) waits for these two. Yields the wait for them.
+   * Write a status change with its event (`transition`) in a fiber of its own, the recorder's lock
+   * taken before this returns: the caller goes on at once while every later status write (and so
+   * every event that follows one) waits for it. Yields the wait for it.
    */
   readonly announce: (
     f: (prev: StatusBody) => StatusBody,
@@ -110,30 +121,64 @@ export const makeRecorder = (
         current = f(current ?? seed)
       }))
 
+    /** `status`: what watchers deliver for this event (src/api/watch.ts); none once it is removed. */
+    const eventOf = (
+      type: PodEventType,
+      details: EventDetails,
+      s: StatusBody,
+      status: PodStatus | undefined,
+      at: number
+    ): NewPodEvent => ({
+      at: isoAt(at),
+      pod: name,
+      type,
+      ...(s.hostPid !== undefined && { hostPid: s.hostPid }),
+      restarts: s.restarts,
+      ...details,
+      ...(status !== undefined && { status })
+    })
+    const logEvent = (type: PodEventType, details: EventDetails) =>
+      Effect.logDebug(`pod ${name}: ${type}${details.message ? ` (${details.message})` : ""}`)
+
     const event = (type: PodEventType, details: EventDetails = {}) =>
       Effect.gen(function*() {
-        const s = current ?? seed
-        yield* Effect.logDebug(`pod ${name}: ${type}${details.message ? ` (${details.message})` : ""}`)
-        yield* store.appendEvent({
-          at: isoAt(yield* now),
-          pod: name,
-          type,
-          ...(s.hostPid !== undefined && { hostPid: s.hostPid }),
-          restarts: s.restarts,
-          ...details,
-          // What watchers deliver for this event (src/api/watch.ts); none once the status is removed.
-          ...(written !== undefined && { status: written })
-        }).pipe(Effect.catchAll((e) => Effect.logWarning(`event ${type} of pod ${name} not written: ${e.message}`)))
+        yield* logEvent(type, details)
+        yield* store.appendEvent(eventOf(type, details, current ?? seed, written, yield* now)).pipe(
+          Effect.catchAll((e) => Effect.logWarning(`event ${type} of pod ${name} not written: ${e.message}`))
+        )
       })
+
+    const transitionHeld = (f: (prev: StatusBody) => StatusBody, type: PodEventType, details: EventDetails = {}) =>
+      Effect.gen(function*() {
+        const next = f(current ?? seed)
+        current = next
+        const key = JSON.stringify(next)
+        if (key === lastWritten) return yield* event(type, details)
+        const at = yield* now
+        const status: PodStatus = { ...next, name, agentPid, updatedAt: isoAt(at) }
+        yield* logEvent(type, details)
+        yield* store.putStatusAndEvent(status, eventOf(type, details, next, status, at)).pipe(
+          Effect.tap(() =>
+            Effect.sync(() => {
+              lastWritten = key
+              written = status
+            })
+          ),
+          Effect.tap(() => Effect.logDebug(`pod ${name}: status ${next.phase} written`)),
+          Effect.catchAll((e) =>
+            Effect.logWarning(`status of pod ${name} and its event ${type} not written: ${e.message}`)
+          )
+        )
+      })
+    const transition = (f: (prev: StatusBody) => StatusBody, type: PodEventType, details?: EventDetails) =>
+      lock.withPermits(1)(transitionHeld(f, type, details))
 
     // Uninterruptible from the lock's taking to its release: an interrupted caller (a delete during
     // the start) still gets both written, in order, before its own writes.
     const announce = (f: (prev: StatusBody) => StatusBody, type: PodEventType) =>
       Effect.uninterruptible(
         lock.take(1).pipe(
-          Effect.zipRight(Effect.fork(
-            writeHeld(f, false).pipe(Effect.zipRight(event(type)), Effect.ensuring(lock.release(1)))
-          )),
+          Effect.zipRight(Effect.fork(transitionHeld(f, type).pipe(Effect.ensuring(lock.release(1))))),
           Effect.map((fiber) => Effect.asVoid(Fiber.await(fiber)))
         )
       )
@@ -153,6 +198,7 @@ export const makeRecorder = (
       current: () => current,
       written: () => written,
       update,
+      transition,
       stage,
       event,
       announce,

@@ -83,12 +83,15 @@ export const supervise = (
         const s = rec.current()
         if (s?.phase === "unknown" && s.reason === e.advice) return
         yield* Effect.logWarning(e.advice)
-        yield* rec.update((s) => ({
-          ...without(s, "nextRestartAt", "graceDeadline"),
-          phase: "unknown",
-          reason: e.advice
-        }))
-        yield* rec.event("unknown", { message: e.message })
+        yield* rec.transition(
+          (s) => ({
+            ...without(s, "nextRestartAt", "graceDeadline"),
+            phase: "unknown",
+            reason: e.advice
+          }),
+          "unknown",
+          { message: e.message }
+        )
       })
 
     /** Adopt, waiting (and saying why) for as long as the run's record cannot be read. */
@@ -105,11 +108,14 @@ export const supervise = (
           )
       )) as Effect.Effect<A, Exclude<E, RecordUnreadable>, R>
 
-    /** The run in the status; its event too unless `superviseContainers` writes it (after the containers). */
+    /**
+     * The run in the status; its event with it (one write) unless `superviseContainers` writes it
+     * (after the containers).
+     */
     const running = (h: RunHandle, adopted: boolean) =>
       Effect.gen(function*() {
         lastStartAt = h.startedAt.getTime()
-        yield* rec.update((s) => ({
+        const body = (s: StatusBody): StatusBody => ({
           ...without(s, "nextRestartAt", "reason", "containers", "userNamespace", "ready"),
           phase: "running",
           restarts,
@@ -117,8 +123,9 @@ export const supervise = (
           startedAt: h.startedAt.toISOString(),
           addresses: [...h.addresses],
           ...(h.userNamespace ? { userNamespace: h.userNamespace } : {})
-        }))
-        if (h.containers.length <= 1) yield* rec.event(adopted ? "adopted" : "running")
+        })
+        if (h.containers.length <= 1) yield* rec.transition(body, adopted ? "adopted" : "running")
+        else yield* rec.update(body)
       })
 
     /** One run in its own scope; `undefined` when there was nothing to adopt. */
@@ -239,25 +246,31 @@ export const supervise = (
       // The event first, while the status still names the run's host pid.
       yield* rec.event(failed ? "failed" : "exited", { lastExit, message: describeEnding(ending) })
       if (d.action === "terminal") {
-        yield* rec.update((s) => ({
-          ...notRunning(s),
-          phase: failed ? "failed" : "terminal",
-          lastExit,
-          reason: d.reason
-        }))
-        yield* rec.event("terminal", { message: d.reason })
+        yield* rec.transition(
+          (s) => ({
+            ...notRunning(s),
+            phase: failed ? "failed" : "terminal",
+            lastExit,
+            reason: d.reason
+          }),
+          "terminal",
+          { message: d.reason }
+        )
         return
       }
       restarts = d.restarts
       delayMs = d.delayMs
-      yield* rec.update((s) => ({
-        ...notRunning(s),
-        lastExit,
-        phase: failed ? "failed" : "backing-off",
-        restarts,
-        reason: d.reason,
-        nextRestartAt: isoAt(at + d.delayMs)
-      }))
-      yield* rec.event("backing-off", { delayMs: d.delayMs, message: d.reason })
+      yield* rec.transition(
+        (s) => ({
+          ...notRunning(s),
+          lastExit,
+          phase: failed ? "failed" : "backing-off",
+          restarts,
+          reason: d.reason,
+          nextRestartAt: isoAt(at + d.delayMs)
+        }),
+        "backing-off",
+        { delayMs: d.delayMs, message: d.reason }
+      )
     }
   })

@@ -89,13 +89,11 @@ export const makeWorker = (
         if (live && why === "deleted") {
           const graceMs = stopGraceMs(current.pod.spec, env.config.stopGracePeriodMs)
           const deadline = isoAt((yield* now) + graceMs)
-          yield* rec.update((s) => ({ ...s, phase: "terminating", graceDeadline: deadline }))
-          yield* rec.event("terminating", {
+          yield* rec.transition((s) => ({ ...s, phase: "terminating", graceDeadline: deadline }), "terminating", {
             message: `deleted: stopping (grace period ${graceMs / 1000} s, killed at ${deadline} if still running)`
           })
         } else if (live) {
-          yield* rec.update((s) => ({ ...s, phase: "stopping" }))
-          yield* rec.event("stopping", { message: why })
+          yield* rec.transition((s) => ({ ...s, phase: "stopping" }), "stopping", { message: why })
         }
         yield* Fiber.interrupt(fiber)
         if (live) yield* rec.event("stopped", { message: why })

@@ -194,6 +194,12 @@ export interface StoreService {
   readonly watch: (fromRevision?: number) => Stream.Stream<Change, StoreError>
   /** Observed status, written by the agent. */
   readonly putStatus: (status: PodStatus) => Effect.Effect<void, StoreError>
+  /**
+   * A status and the event that tells of it (which carries that status, for watchers) in one write:
+   * readers see both or neither, so no event ever comes before the status it tells of. One commit
+   * instead of two for the agent's transitions (a start writes two such pairs).
+   */
+  readonly putStatusAndEvent: (status: PodStatus, event: NewPodEvent) => Effect.Effect<PodEvent, StoreError>
   readonly getStatus: (name: string) => Effect.Effect<Option.Option<PodStatus>, StoreError | InvalidRecord>
   readonly listStatus: Effect.Effect<StatusList, StoreError>
   /** Delete a status, readable or not. */

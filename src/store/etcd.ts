@@ -123,6 +123,7 @@ export const make = (options: EtcdStoreOptions = {}) =>
       revision: currentRevision("revision"),
       watch,
       putStatus: observed.putStatus,
+      putStatusAndEvent: observed.putStatusAndEvent,
       getStatus: observed.getStatus,
       listStatus: observed.listStatus,
       deleteStatus: observed.deleteStatus,

@@ -135,6 +135,33 @@ export const makeObserved = (env: EtcdEnv, options: ObservedOptions) => {
       return stored
     })
 
+  /**
+   * The status and the event in one transaction (one revision: the event's id). Its key is drawn
+   * once, and the put only happens while the key is new: a retried call whose first attempt
+   * committed writes nothing again, and the event's id is then the key's create revision.
+   */
+  const putStatusAndEvent = (status: PodStatus, event: NewPodEvent) =>
+    Effect.gen(function*() {
+      const key = newEventKey()
+      const statusValue = encodeStatus(status)
+      const eventValue = encodeEventBody(event)
+      const res = yield* call("putStatus", statusKey(status.name), (deadline) =>
+        kv.if(key, "Create", "==", 0).options({ deadline })
+          .then(kv.put(statusKey(status.name)).value(statusValue), kv.put(key).value(eventValue))
+          .else(kv.get(key))
+          .commit())
+      const id = res.succeeded
+        ? Number(res.header.revision)
+        : Number(res.responses[0]?.response_range?.kvs[0]?.create_revision ?? res.header.revision)
+      if (++appended % trimEvery === 0) {
+        yield* trimEvents.pipe(Effect.catchAll((e) =>
+          Effect.logWarning(`could not trim events: ${e.message}`)
+        ))
+      }
+      const stored: PodEvent = { ...event, id }
+      return stored
+    })
+
   const events = (afterId?: number): Stream.Stream<PodEvent | InvalidRecord, StoreError> =>
     follow<PodEvent | InvalidRecord>({
       kv,
@@ -190,6 +217,7 @@ export const makeObserved = (env: EtcdEnv, options: ObservedOptions) => {
 
   return {
     putStatus,
+    putStatusAndEvent,
     getStatus,
     listStatus,
     deleteStatus,

@@ -145,6 +145,11 @@ export const make = Effect.gen(function*() {
         }))
       })),
     putStatus: (status) => Ref.update(state, (s) => ({ ...s, status: new Map(s.status).set(status.name, status) })),
+    putStatusAndEvent: (status, event) =>
+      Ref.modify(state, (s) => {
+        const stored: PodEvent = { ...event, id: s.nextEventId }
+        return [stored, withEvent({ ...s, status: new Map(s.status).set(status.name, status) }, event)]
+      }).pipe(Effect.tap(() => notify)),
     getStatus: (name) => Ref.get(state).pipe(Effect.map((s) => Option.fromNullable(s.status.get(name)))),
     listStatus: Ref.get(state).pipe(
       Effect.map((s) => ({

@@ -30,7 +30,7 @@ import {
   statusFromRow
 } from "./rows.js"
 import { writeNudges } from "./sqliteNotify.js"
-import { transaction } from "./sqliteTx.js"
+import { transaction, transactionOn } from "./sqliteTx.js"
 import { encodeStatusJson, type NewPodEvent, type PodEvent, type PodStatus } from "./status.js"
 import {
   AlreadyExists,
@@ -48,6 +48,12 @@ import {
 /** How many change-log entries are kept for the feed to replay; older requests get a Resync. */
 const CHANGE_HISTORY = 1000
 const EVENT_HISTORY = 10_000
+
+// The statements of putStatusAndEvent, run as they are (the same as upsertStatus and insertEvent).
+const UPSERT_STATUS =
+  "INSERT INTO status (name, body) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET body = excluded.body"
+const INSERT_EVENT = "INSERT INTO events (body) VALUES (?) RETURNING id"
+const TRIM_EVENTS = "DELETE FROM events WHERE id <= ?"
 
 export interface SqlStoreOptions {
   /**
@@ -431,15 +437,36 @@ export const make = (options: SqlStoreOptions = {}) =>
         })
       )
 
+    const upsertStatus = (name: string, body: string) =>
+      sql`INSERT INTO status (name, body) VALUES (${name}, ${body})
+          ON CONFLICT (name) DO UPDATE SET body = excluded.body`
+
     const putStatus = (status: PodStatus) =>
       encodeStatusJson(status).pipe(
         Effect.orDie,
-        Effect.flatMap((body) =>
-          sql`INSERT INTO status (name, body) VALUES (${status.name}, ${body})
-              ON CONFLICT (name) DO UPDATE SET body = excluded.body`
-        ),
+        Effect.flatMap((body) => upsertStatus(status.name, body)),
         wrap("putStatus"),
         Effect.asVoid
+      )
+
+    // The status's upsert first: a write, so the transaction holds the write lock from its start.
+    // Fixed statements on the transaction's connection (transactionOn): the agent's hottest write.
+    const putStatusAndEvent = (status: PodStatus, event: NewPodEvent) =>
+      encodeStatusJson(status).pipe(
+        Effect.orDie,
+        Effect.flatMap((body) =>
+          transactionOn(sql)((conn) =>
+            Effect.gen(function*() {
+              yield* conn.execute(UPSERT_STATUS, [status.name, body], undefined)
+              const [row] = yield* conn.execute(INSERT_EVENT, [JSON.stringify(event)], undefined)
+              const id = (row as { id: number }).id
+              if (id % 500 === 0) yield* conn.execute(TRIM_EVENTS, [id - EVENT_HISTORY], undefined)
+              return { ...event, id }
+            })
+          )
+        ),
+        wrap("putStatus"),
+        Effect.tap(() => PubSub.publish(localEvents, undefined))
       )
 
     const statusColumns = sql.literal(STATUS_COLUMNS)
@@ -535,6 +562,7 @@ export const make = (options: SqlStoreOptions = {}) =>
       revision: currentRevision.pipe(wrap("revision")),
       watch,
       putStatus,
+      putStatusAndEvent,
       getStatus: (name) =>
         sql`SELECT ${statusColumns} FROM status WHERE name = ${name}`.pipe(
           wrap("getStatus"),

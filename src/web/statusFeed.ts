@@ -30,6 +30,7 @@ export const decorate = <E, R>(store: Layer.Layer<Store, E, R>): Layer.Layer<Sto
     const decorated = Store.of({
       ...inner,
       putStatus: (s) => Effect.tap(inner.putStatus(s), () => publish(s.name)),
+      putStatusAndEvent: (s, e) => Effect.tap(inner.putStatusAndEvent(s, e), () => publish(s.name)),
       deleteStatus: (name) => Effect.tap(inner.deleteStatus(name), () => publish(name))
     })
     const feed = StatusFeed.of({

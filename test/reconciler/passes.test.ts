@@ -4,7 +4,7 @@ import { defaultConfig } from "../../src/reconciler/Reconciler.js"
 import { Runtime, type StartOptions } from "../../src/runtime/Runtime.js"
 import type { Pod } from "../../src/spec/Pod.js"
 import * as Memory from "../../src/store/memory.js"
-import type { PodStatus } from "../../src/store/status.js"
+import type { NewPodEvent, PodStatus } from "../../src/store/status.js"
 import { makeFakeRuntime } from "../support/fakeRuntime.js"
 import { eventually, phaseIs, podSpec, settle, setup, startReconciler, statusOf, typesOf } from "./harness.js"
 
@@ -123,11 +123,12 @@ describe("Reconciler: a start's status writes", () => {
     Effect.gen(function*() {
       const memory = yield* Memory.make
       const written = yield* Deferred.make<void>()
-      // The `starting` write hangs until the test lets it through.
+      // The `starting` write (the status with its event) hangs until the test lets it through.
+      const held = (s: PodStatus) => s.phase === "starting" ? Deferred.await(written) : Effect.void
       const store = {
         ...memory,
-        putStatus: (s: PodStatus) =>
-          s.phase === "starting" ? Effect.zipRight(Deferred.await(written), memory.putStatus(s)) : memory.putStatus(s)
+        putStatus: (s: PodStatus) => Effect.zipRight(held(s), memory.putStatus(s)),
+        putStatusAndEvent: (s: PodStatus, e: NewPodEvent) => Effect.zipRight(held(s), memory.putStatusAndEvent(s, e))
       }
       const fake = yield* makeFakeRuntime()
       const real = Context.get(yield* Layer.build(fake.layer), Runtime)
@@ -149,6 +150,37 @@ describe("Reconciler: a start's status writes", () => {
       yield* Deferred.succeed(written, undefined)
       yield* eventually("running", phaseIs(store, "web", "running"))
       assert.deepStrictEqual((yield* typesOf(store, "web")).filter((t) => t !== "applied"), ["starting", "running"])
+    }))
+})
+
+describe("Reconciler: a start's writes", () => {
+  it.scoped("each status of a start and of a delete goes with its event in one store write", () =>
+    Effect.gen(function*() {
+      const memory = yield* Memory.make
+      const writes: Array<string> = []
+      const log = (line: string) => Effect.sync(() => void writes.push(line))
+      const store = {
+        ...memory,
+        putStatus: (s: PodStatus) => Effect.tap(memory.putStatus(s), () => log(`status ${s.phase}`)),
+        appendEvent: (e: NewPodEvent) => Effect.tap(memory.appendEvent(e), () => log(`event ${e.type}`)),
+        putStatusAndEvent: (s: PodStatus, e: NewPodEvent) =>
+          Effect.tap(memory.putStatusAndEvent(s, e), () => log(`status ${s.phase} + event ${e.type}`))
+      }
+      const fake = yield* makeFakeRuntime()
+      const { rec } = yield* startReconciler(store, fake)
+      yield* store.put(podSpec("web"))
+      yield* rec.sync
+      yield* eventually("running", phaseIs(store, "web", "running"))
+      assert.deepStrictEqual(writes, ["status starting + event starting", "status running + event running"])
+      // The event carries the status written with it (what watchers deliver).
+      const running = (yield* memory.recentEvents(1)).events[0]!
+      assert.strictEqual(running.status?.phase, "running")
+      assert.strictEqual(running.status?.hostPid, Option.getOrThrow(yield* memory.getStatus("web")).hostPid)
+      writes.length = 0
+      yield* store.delete("web")
+      yield* rec.sync
+      yield* eventually("removed", Effect.map(statusOf(store, "web"), (s) => s === undefined))
+      assert.deepStrictEqual(writes.slice(0, 2), ["status terminating + event terminating", "event stopped"])
     }))
 })
 

@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Stream, TestClock } from "effect"
 import * as Memory from "../../src/store/memory.js"
+import type { NewPodEvent, PodStatus } from "../../src/store/status.js"
 import { StoreError } from "../../src/store/Store.js"
 import { makeFakeRuntime } from "../support/fakeRuntime.js"
 import { eventually, phaseIs, podSpec, settle, setup, startReconciler, statusOf, typesOf } from "./harness.js"
@@ -11,10 +12,11 @@ describe("Reconciler: robustness", () => {
       const memory = yield* Memory.make
       let writes = 0
       const phases: Array<string> = []
+      const count = (s: PodStatus) => Effect.sync(() => (writes++, phases.push(s.phase)))
       const store = {
         ...memory,
-        putStatus: (s: Parameters<typeof memory.putStatus>[0]) =>
-          Effect.tap(memory.putStatus(s), () => Effect.sync(() => (writes++, phases.push(s.phase))))
+        putStatus: (s: PodStatus) => Effect.tap(memory.putStatus(s), () => count(s)),
+        putStatusAndEvent: (s: PodStatus, e: NewPodEvent) => Effect.tap(memory.putStatusAndEvent(s, e), () => count(s))
       }
       const fake = yield* makeFakeRuntime()
       const { rec } = yield* startReconciler(store, fake)

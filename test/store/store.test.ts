@@ -158,3 +158,35 @@ describe("Store (sqlite, several processes)", () => {
     { timeout: 60_000 }
   )
 })
+
+describe("Store (sqlite, a status with its event)", () => {
+  it.scoped("putStatusAndEvent is one transaction: an event that cannot be written takes its status with it", () =>
+    Effect.gen(function*() {
+      const dir = yield* tmpDir("tank-store-pair-")
+      const ctx = yield* Layer.build(
+        layerSql().pipe(Layer.provideMerge(SqliteClient.layer({ filename: path.join(dir, "x.db") })))
+      ).pipe(Effect.orDie)
+      const store = Context.get(ctx, Store)
+      const sql = Context.get(ctx, SqlClient.SqlClient)
+      const at = new Date().toISOString()
+      const status = (phase: "starting" | "running") =>
+        ({ name: "web", phase, restarts: 0, specRevision: 1, updatedAt: at }) as const
+      yield* store.putStatus(status("starting"))
+      // The event's insert fails after the status's upsert ran (SQLite aborts that statement only).
+      yield* sql.unsafe(
+        `CREATE TRIGGER no_events BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'no events today'); END`
+      ).pipe(Effect.orDie)
+      const failed = yield* Effect.flip(
+        store.putStatusAndEvent(status("running"), { at, pod: "web", type: "running", status: status("running") })
+      )
+      assert.strictEqual(failed._tag, "StoreError")
+      assert.match(failed.message, /no events today/)
+      assert.strictEqual(Option.getOrThrow(yield* store.getStatus("web")).phase, "starting")
+      assert.deepStrictEqual((yield* store.recentEvents(10)).events, [])
+      // The connection is left outside any transaction: the next write commits.
+      yield* sql.unsafe(`DROP TRIGGER no_events`).pipe(Effect.orDie)
+      yield* store.putStatusAndEvent(status("running"), { at, pod: "web", type: "running", status: status("running") })
+      assert.strictEqual(Option.getOrThrow(yield* store.getStatus("web")).phase, "running")
+      assert.deepStrictEqual((yield* store.recentEvents(10)).events.map((e) => e.type), ["running"])
+    }))
+})

@@ -233,5 +233,45 @@ export const storeSuite = (label: string, layer: Layer.Layer<Store>, options: Su
         assert.isTrue(ids[1]! > ids[0]!)
         assert.deepStrictEqual((yield* store.recentEvents(1)).events.map((e) => e.type), ["running"])
       }).pipe(Effect.provide(layer)), { timeout: 10_000 })
+
+    live(
+      "putStatusAndEvent writes the status and its event: the event is followed, carries it, takes the next id",
+      () =>
+        Effect.gen(function*() {
+          const store = yield* Store
+          const at = new Date().toISOString()
+          const status = (phase: "starting" | "running") =>
+            ({ name: "web", phase, restarts: 0, specRevision: 1, hostPid: 42, updatedAt: at }) as const
+          const fiber = yield* store.events(0).pipe(Stream.take(3), Stream.runCollect, Effect.fork)
+          yield* Effect.sleep("30 millis")
+          const before = yield* store.appendEvent({ at, pod: "web", type: "applied" })
+          const starting = yield* store.putStatusAndEvent(status("starting"), {
+            at,
+            pod: "web",
+            type: "starting",
+            restarts: 0,
+            status: status("starting")
+          })
+          assert.strictEqual(Option.getOrThrow(yield* store.getStatus("web")).phase, "starting")
+          const running = yield* store.putStatusAndEvent(status("running"), {
+            at,
+            pod: "web",
+            type: "running",
+            restarts: 0,
+            status: status("running")
+          })
+          assert.isTrue(starting.id > before.id && running.id > starting.id)
+          assert.strictEqual(Option.getOrThrow(yield* store.getStatus("web")).phase, "running")
+          assert.deepStrictEqual((yield* store.listStatus).statuses.map((s) => s.phase), ["running"])
+          const evs = Chunk.toReadonlyArray(yield* Fiber.join(fiber))
+          assert.deepStrictEqual(evs.map((e) => "type" in e ? [e.type, e.status?.phase] : e._tag), [
+            ["applied", undefined],
+            ["starting", "starting"],
+            ["running", "running"]
+          ])
+          assert.deepStrictEqual(evs.map((e) => "id" in e ? e.id : -1), [before.id, starting.id, running.id])
+        }).pipe(Effect.provide(layer)),
+      { timeout: 10_000 }
+    )
   })
 }
