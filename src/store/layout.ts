@@ -97,7 +97,7 @@ export const statusFromRow = (row: Raw): Either.Either<PodStatus, InvalidRecord>
   )
 }
 
-/** A stored pod whose spec is `S`: the Store's StoredPod (a whole Pod), or ps's narrow view (psSpec.ts). */
+/** A stored pod whose spec is `S`: a whole Pod, decoded by the Store (rows.ts) or through ps's spec memo (psReader.ts). */
 export type PodRecord<S> = Omit<StoredPod, "spec"> & { readonly spec: S }
 
 const decodeRow = Schema.decodeUnknownEither(PodRow)
