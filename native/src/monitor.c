@@ -575,16 +575,57 @@ monitor_run (monitor_t *m, int ready_fd)
   return 0;
 }
 
+/* A monitor of the spawner's --monitor-pool (spawner.c), exec'd before any request: wait for the
+ * config path on stdin, then become exactly the monitor a fork would have started. The path is
+ * written over our own argv[3] (the room MONITOR_POOL_ARG left; NULs after it), so
+ * /proc/<pid>/cmdline names it as argv[3] like any monitor's: an agent finds us by it. Nothing
+ * of a pod is known or held before that: one waiting monitor serves one config, once. EOF with no
+ * path: the spawner let us go (or died: PDEATHSIG has killed us then). Returns -1 to exit. */
+static int
+pooled_claim (char *room)
+{
+  unsetenv (POOLED_ENV);
+  size_t cap = strlen (room);
+  char req[sizeof MONITOR_POOL_ARG];
+  size_t len = 0;
+  for (;;)
+    {
+      ssize_t r = read (0, req + len, sizeof req - len);
+      if (r == 0)
+        break;
+      if (r < 0 && errno == EINTR)
+        continue;
+      if (r < 0)
+        return -1;
+      len += (size_t) r;
+      if (len == sizeof req)
+        return -1; /* longer than any path the spawner hands out */
+    }
+  if (len == 0 || req[len - 1] != '\0' || strlen (req) != len - 1 || len - 1 > cap || len == 1)
+    return -1; /* unclaimed (or not a path): nothing was made, nothing to say */
+  /* Claimed: from here on a monitor like any other, which outlives the spawner. */
+  prctl (PR_SET_PDEATHSIG, 0, 0, 0, 0);
+  int devnull = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (devnull < 0 || dup2 (devnull, 0) < 0)
+    return -1;
+  close (devnull);
+  memset (room, 0, cap);
+  memcpy (room, req, len - 1);
+  return 0;
+}
+
 int
 monitor_main (int argc, char **argv)
 {
   static monitor_config_t cfg;
   static monitor_t m;
   tank_err_t err = { 0 };
-  const char *path = NULL;
+  char *path = NULL;
   for (int k = 0; k + 1 < argc; k++)
     if (strcmp (argv[k], "--config") == 0)
       path = argv[k + 1];
+  if (path != NULL && getenv (POOLED_ENV) != NULL && pooled_claim (path) < 0)
+    return 1;
   if (path == NULL)
     {
       tank_error (&err, EINVAL, "usage", "usage: tank-helper monitor --config FILE");

@@ -49,6 +49,7 @@ typedef struct {
   bool early;   /* a monitor: answered at its ready line, it stays our child (see reply_ready) */
   bool replied; /* answered before its exit: dropped from the list, reaped silently later */
   bool pooled;  /* run by a pool child: a new one is made once it is answered */
+  bool mpooled; /* ... a waiting monitor's (else a waiting sandbox's) */
 } job_t;
 
 typedef struct {
@@ -66,7 +67,9 @@ typedef struct {
 typedef struct {
   warm_t w[POOL_MAX];
   size_t n, want;
-  bool off; /* a pool child failed: the pool is not refilled (every request forks as before) */
+  bool off;     /* a pool child failed: the pool is not refilled (every request forks as before) */
+  bool monitor; /* waiting monitors (--monitor-pool), else waiting sandboxes (--sandbox-pool) */
+  const char *self; /* argv[0] of an exec'd waiting monitor */
 } pool_t;
 
 /* Only the modes whose whole answer is their stdout: `enter` relays a terminal, the spawner is one. */
@@ -185,6 +188,31 @@ warm_child (int req_fd, int out_fd, pid_t spawner)
   _exit (sandbox_main_prepared (argc, argv));
 }
 
+/* In a pool child of --monitor-pool: the state run_child gives a monitor (default signals, nothing
+ * blocked, stdout the reply pipe, stderr ours, no other descriptor of ours, SPAWNED_ENV) but the
+ * request pipe as stdin, exec'd ahead as `tank-helper monitor --config <MONITOR_POOL_ARG>`: it
+ * waits there for the one config path the spawner hands it (monitor.c, POOLED_ENV). PDEATHSIG
+ * survives the exec (no set-id binary): unclaimed, it dies with the spawner. */
+static void __attribute__ ((noreturn))
+warm_monitor (int req_fd, int out_fd, pid_t spawner, const char *self)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  if (getppid () != spawner)
+    _exit (125);
+  sigset_t none;
+  sigemptyset (&none);
+  signal (SIGPIPE, SIG_DFL);
+  sigprocmask (SIG_SETMASK, &none, NULL);
+  if (dup2 (req_fd, 0) < 0 || dup2 (out_fd, 1) < 0)
+    _exit (125);
+  close_range (3, ~0U, 0);
+  setenv (SPAWNED_ENV, "1", 1);
+  setenv (POOLED_ENV, "1", 1);
+  char *argv[] = { (char *) self, "monitor", "--config", MONITOR_POOL_ARG, NULL };
+  execv ("/proc/self/exe", argv);
+  _exit (125);
+}
+
 static void
 pool_fill (pool_t *p)
 {
@@ -211,7 +239,11 @@ pool_fill (pool_t *p)
           return;
         }
       if (pid == 0)
-        warm_child (req[0], out[1], self);
+        {
+          if (p->monitor)
+            warm_monitor (req[0], out[1], self, p->self);
+          warm_child (req[0], out[1], self);
+        }
       close (req[0]);
       close (out[1]);
       p->w[p->n++] = (warm_t) { .pid = pid, .req_fd = req[1], .out_fd = out[0] };
@@ -230,7 +262,7 @@ pool_reaped (pool_t *p, pid_t pid, int st)
         close (p->w[k].out_fd);
         p->w[k] = p->w[--p->n];
         p->off = true;
-        fprintf (stderr, "sandbox pool stopped: a waiting child ended (%s %d)\n",
+        fprintf (stderr, "%s pool stopped: a waiting child ended (%s %d)\n", p->monitor ? "monitor" : "sandbox",
                  WIFEXITED (st) ? "status" : "signal", WIFEXITED (st) ? WEXITSTATUS (st) : WTERMSIG (st));
         return true;
       }
@@ -238,13 +270,24 @@ pool_reaped (pool_t *p, pid_t pid, int st)
 }
 
 /* Hand `argv` (from the mode on) to a pool child: its pid and stdout, or 0 when none can take it. */
+/* A waiting monitor takes exactly `monitor --config PATH` with a PATH that fits in the command-line
+ * room it was exec'd with (it writes PATH there: its command line is then the one a forked
+ * monitor has, which is how an agent finds it by name). Anything else forks as before. */
+static bool
+monitor_poolable (int argc, char **argv)
+{
+  return argc == 3 && strcmp (argv[0], "monitor") == 0 && strcmp (argv[1], "--config") == 0
+         && argv[2][0] != '\0' && strlen (argv[2]) < sizeof MONITOR_POOL_ARG;
+}
+
 static pid_t
 pool_claim (pool_t *p, int argc, char **argv, int *out_fd)
 {
-  if (p->n == 0 || !sandbox_poolable (argc, argv))
+  if (p->n == 0 || !(p->monitor ? monitor_poolable (argc, argv) : sandbox_poolable (argc, argv)))
     return 0;
   cleanup_buf tbuf_t b = { 0 };
-  for (int k = 0; k < argc; k++)
+  /* A monitor is sent its config path alone; a sandbox its whole argv. */
+  for (int k = p->monitor ? 2 : 0; k < argc; k++)
     buf_append (&b, argv[k], strlen (argv[k]) + 1);
   if (b.len > PIPE_BUF) /* one atomic write: a pipe never blocks the spawner */
     return 0;
@@ -262,7 +305,7 @@ pool_claim (pool_t *p, int argc, char **argv, int *out_fd)
 }
 
 static int
-start_job (jobs_t *js, pool_t *pool, const char *self, const char *line, size_t len)
+start_job (jobs_t *js, pool_t *pool, pool_t *mpool, const char *self, const char *line, size_t len)
 {
   tank_err_t err = { 0 };
   cleanup_json jval_t *req = json_parse (line, len, &err);
@@ -314,6 +357,14 @@ start_job (jobs_t *js, pool_t *pool, const char *self, const char *line, size_t 
     {
       set_nonblock (warm_out);
       js->jobs[js->n++] = (job_t) { .id = id, .pid = warm, .out_fd = warm_out, .pooled = true };
+      return 0;
+    }
+  warm = pool_claim (mpool, (int) a->len, argv + 1, &warm_out);
+  if (warm > 0)
+    {
+      set_nonblock (warm_out);
+      js->jobs[js->n++]
+          = (job_t) { .id = id, .pid = warm, .out_fd = warm_out, .early = true, .pooled = true, .mpooled = true };
       return 0;
     }
   int p[2];
@@ -390,12 +441,12 @@ drain (job_t *j)
 /* A job is answered once its child is reaped: what it wrote before exiting is in the pipe (a
  * monitor's daemon never writes there; it may still hold the pipe, so EOF is not waited for). */
 static void
-reap (jobs_t *js, pool_t *pool)
+reap (jobs_t *js, pool_t *pool, pool_t *mpool)
 {
   int st;
   pid_t pid;
   while ((pid = waitpid (-1, &st, WNOHANG)) > 0)
-    if (!pool_reaped (pool, pid, st))
+    if (!pool_reaped (pool, pid, st) && !pool_reaped (mpool, pid, st))
       for (size_t k = 0; k < js->n; k++)
       if (js->jobs[k].pid == pid)
         {
@@ -410,12 +461,12 @@ reap (jobs_t *js, pool_t *pool)
           if (!j->replied) /* a monitor gone right after its ready line was answered by it */
             reply_done (j);
           buf_free (&j->out);
-          bool pooled = j->pooled;
+          bool pooled = j->pooled, mpooled = j->mpooled;
           js->jobs[k] = js->jobs[--js->n];
           /* After its answer, not before: the next child's namespaces are not made while the
            * agent waits for this one. */
           if (pooled)
-            pool_fill (pool);
+            pool_fill (mpooled ? mpool : pool);
           break;
         }
 }
@@ -424,12 +475,12 @@ reap (jobs_t *js, pool_t *pool)
 int
 spawner_main (const char *self, int argc, char **argv)
 {
-  pool_t pool = { 0 };
+  pool_t pool = { 0 }, mpool = { .monitor = true, .self = self };
   for (int k = 1; k + 1 < argc; k++)
-    if (strcmp (argv[k], "--sandbox-pool") == 0)
+    if (strcmp (argv[k], "--sandbox-pool") == 0 || strcmp (argv[k], "--monitor-pool") == 0)
       {
         int n = atoi (argv[k + 1]);
-        pool.want = n < 0 ? 0 : n > POOL_MAX ? POOL_MAX : (size_t) n;
+        (argv[k][2] == 's' ? &pool : &mpool)->want = n < 0 ? 0 : n > POOL_MAX ? POOL_MAX : (size_t) n;
       }
   /* The agent's helper: dies with it (children already forked are unaffected: fork clears this). */
   prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
@@ -444,6 +495,7 @@ spawner_main (const char *self, int argc, char **argv)
     return 1;
   set_nonblock (0);
   pool_fill (&pool);
+  pool_fill (&mpool);
   jobs_t js = { 0 };
   cleanup_buf tbuf_t in = { 0 };
   cleanup_free struct pollfd *pf = NULL;
@@ -473,18 +525,25 @@ spawner_main (const char *self, int argc, char **argv)
       for (size_t k = 0; k < js.n; k++)
         if (js.jobs[k].out_fd >= 0)
           drain (&js.jobs[k]);
-      /* Answered monitors leave the list; their exit is reaped below without a reply. */
+      /* Answered monitors leave the list; their exit is reaped below without a reply. A waiting
+       * monitor that took one is replaced now, after its answer (not on the start's path). */
+      bool refill = false;
       for (size_t k = 0; k < js.n;)
         if (js.jobs[k].replied)
-          js.jobs[k] = js.jobs[--js.n];
+          {
+            refill |= js.jobs[k].mpooled;
+            js.jobs[k] = js.jobs[--js.n];
+          }
         else
           k++;
+      if (refill)
+        pool_fill (&mpool);
       if (pf[1].revents)
         {
           struct signalfd_siginfo si;
           while (read (sfd, &si, sizeof si) > 0)
             ;
-          reap (&js, &pool);
+          reap (&js, &pool, &mpool);
         }
       if (pf[0].revents)
         {
@@ -498,7 +557,7 @@ spawner_main (const char *self, int argc, char **argv)
           while (in.len > 0 && (nl = memchr (in.data, '\n', in.len)) != NULL)
             {
               size_t n = (size_t) (nl - in.data);
-              start_job (&js, &pool, self, in.data, n);
+              start_job (&js, &pool, &mpool, self, in.data, n);
               buf_consume (&in, n + 1);
             }
           if (in.len > REQ_MAX)

@@ -83,8 +83,10 @@ const isAlive = (pid: number): boolean => {
   }
 }
 
-/** The command line of a spawner (PROTOCOL.md §14), and of its pool's waiting children. */
-const OWN_SPAWNER = / spawner( --sandbox-pool \d+)?$/
+/** The command line of a spawner (PROTOCOL.md §14), and of its sandbox pool's waiting children. */
+const OWN_SPAWNER = / spawner( --sandbox-pool \d+)?( --monitor-pool \d+)?$/
+/** A monitor of its monitor pool still waiting for a config (never claimed: no pod's). */
+const POOLED_MONITOR = / monitor --config pooled$/
 
 export const markedProcesses = (markers: ReadonlyArray<string>, pids: ReadonlyArray<number> = []): Array<string> => {
   const out: Array<string> = []
@@ -94,7 +96,7 @@ export const markedProcesses = (markers: ReadonlyArray<string>, pids: ReadonlyAr
     // This process's own Runtime's spawner (helper/spawner.ts) lives as long as its layer, and
     // dies with this process (PDEATHSIG): not a pod's leftover. Nor is its waiting sandbox (forked,
     // never exec'd, so it shows the spawner's command line), which dies with the spawner.
-    if (c !== undefined && OWN_SPAWNER.test(c)) {
+    if (c !== undefined && (OWN_SPAWNER.test(c) || POOLED_MONITOR.test(c))) {
       const parent = parentOf(pid)
       if (parent === process.pid || (parent !== undefined && parentOf(String(parent)) === process.pid)) continue
     }

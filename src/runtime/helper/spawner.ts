@@ -49,8 +49,13 @@ class Process {
   private gone: string | undefined
   readonly child: ChildProcessWithoutNullStreams
 
-  constructor(helper: string, sandboxPool: number, warn: (message: string) => void) {
-    this.child = spawn(helper, ["spawner", "--sandbox-pool", String(sandboxPool)], { stdio: ["pipe", "pipe", "pipe"] })
+  constructor(helper: string, pools: SpawnerPools, warn: (message: string) => void) {
+    this.child = spawn(helper, [
+      "spawner",
+      "--sandbox-pool",
+      String(pools.sandboxPool),
+      ...(pools.monitorPool ? ["--monitor-pool", String(pools.monitorPool)] : [])
+    ], { stdio: ["pipe", "pipe", "pipe"] })
     this.child.stdout.setEncoding("utf8").on("data", (d: string) => this.data(d))
     // Only usage errors of the modes go there (their failures are JSON on stdout): said, not dropped.
     this.child.stderr.setEncoding("utf8").on("data", (d: string) => warn(`tank-helper spawner: ${d.trimEnd()}`))
@@ -119,12 +124,25 @@ export interface Spawner {
 export const SANDBOX_POOL = 1
 
 /**
+ * How many monitors the spawner keeps exec'd ahead (PROTOCOL.md §14, `--monitor-pool`): each waits
+ * for one config path, so a container's start does not wait for the fork, exec and dynamic loading
+ * of its monitor (a new process scheduled on a busy machine, too). One, as for sandboxes.
+ */
+export const MONITOR_POOL = 1
+
+/** The spawner's pools (PROTOCOL.md §14); `monitorPool` absent or 0: none. */
+export interface SpawnerPools {
+  readonly sandboxPool: number
+  readonly monitorPool?: number
+}
+
+/**
  * A spawner for the scope's lifetime (killed when it closes, and its waiting sandboxes with it; it
  * also dies with this process), started by `warm` or at the first call. It runs the helper binary
  * `warm` found or the first caller names (callers resolve it with `helperPath`).
  */
 export const makeSpawnerWith = (
-  options: { readonly sandboxPool: number }
+  options: SpawnerPools
 ): Effect.Effect<Spawner, never, Scope.Scope> =>
   Effect.gen(function*() {
     const rt = yield* Effect.runtime<never>()
@@ -135,7 +153,7 @@ export const makeSpawnerWith = (
       Effect.sync(() => {
         if (current?.alive) return current
         if (current) warn(`tank-helper spawner had stopped; starting a new one`)
-        current = new Process(helper, options.sandboxPool, warn)
+        current = new Process(helper, options, warn)
         return current
       })
     const runLine: RunLine = (helper, args) => Effect.flatMap(proc(helper), (p) => p.run(args))
@@ -143,4 +161,7 @@ export const makeSpawnerWith = (
     return { runLine, warm }
   })
 
-export const makeSpawner: Effect.Effect<Spawner, never, Scope.Scope> = makeSpawnerWith({ sandboxPool: SANDBOX_POOL })
+export const makeSpawner: Effect.Effect<Spawner, never, Scope.Scope> = makeSpawnerWith({
+  sandboxPool: SANDBOX_POOL,
+  monitorPool: MONITOR_POOL
+})
