@@ -145,7 +145,11 @@ describe("tank-helper spawner --monitor-pool", () => {
         assert.strictEqual(fs.readlinkSync(`/proc/${w}/fd/0`), "/dev/null")
         const theirs = new Set(fdTargets(sp).filter((t) => /^(pipe|socket):/.test(t)))
         for (const pid of [h.monitorPid, h.pid]) {
-          assert.deepStrictEqual(fdTargets(pid).filter((t) => theirs.has(t)), [], `pid ${pid} holds the spawner's pipes`)
+          assert.deepStrictEqual(
+            fdTargets(pid).filter((t) => theirs.has(t)),
+            [],
+            `pid ${pid} holds the spawner's pipes`
+          )
         }
         // Another waits for the next start: never the one that served this one.
         const [w2] = yield* waiting(sp)
@@ -185,32 +189,40 @@ describe("tank-helper spawner --monitor-pool", () => {
       assert.strictEqual(yield* runOut(h), 4)
     }), 20_000)
 
-  it.scopedLive("a waiting monitor killed stops the pool: monitors still start, by a fork each", () =>
-    Effect.gen(function*() {
-      const { pid: sp, runLine } = yield* poolSpawner(1)
-      const [w] = yield* waiting(sp)
-      process.kill(w!, "SIGKILL")
-      yield* eventually("the waiting monitor reaped", () => childrenOf(sp).length === 0 ? true : undefined)
-      const { configPath, h } = yield* started(runLine, ["true"])
-      assert.notStrictEqual(h.monitorPid, w)
-      assert.include(monitorPidsFor(configPath), h.monitorPid)
-      assert.strictEqual(yield* runOut(h), 0)
-      yield* Effect.sleep("50 millis")
-      assert.deepStrictEqual(childrenOf(sp).filter(isWaiting), [], "no new waiting monitor")
-    }), 20_000)
+  it.scopedLive(
+    "a waiting monitor killed stops the pool: monitors still start, by a fork each",
+    () =>
+      Effect.gen(function*() {
+        const { pid: sp, runLine } = yield* poolSpawner(1)
+        const [w] = yield* waiting(sp)
+        process.kill(w!, "SIGKILL")
+        yield* eventually("the waiting monitor reaped", () => childrenOf(sp).length === 0 ? true : undefined)
+        const { configPath, h } = yield* started(runLine, ["true"])
+        assert.notStrictEqual(h.monitorPid, w)
+        assert.include(monitorPidsFor(configPath), h.monitorPid)
+        assert.strictEqual(yield* runOut(h), 0)
+        yield* Effect.sleep("50 millis")
+        assert.deepStrictEqual(childrenOf(sp).filter(isWaiting), [], "no new waiting monitor")
+      }),
+    20_000
+  )
 
-  it.scoped("a config path longer than the waiting monitor's room forks; the waiting one still waits", () =>
-    Effect.gen(function*() {
-      const { pid: sp, runLine } = yield* poolSpawner(1)
-      const [w] = yield* waiting(sp)
-      const base = yield* runDir
-      const deep = path.join(base, ...Array.from({ length: 6 }, (_, i) => `${i}`.padEnd(100, "x")))
-      fs.mkdirSync(deep, { recursive: true })
-      const { configPath, h } = yield* started(runLine, ["true"], deep)
-      assert.isAbove(configPath.length, 511)
-      assert.notStrictEqual(h.monitorPid, w)
-      assert.include(monitorPidsFor(configPath), h.monitorPid)
-      assert.isTrue(isWaiting(w!) && alive(w!), "the waiting monitor still waits")
-      assert.strictEqual(yield* runOut(h), 0)
-    }), 20_000)
+  it.scoped(
+    "a config path longer than the waiting monitor's room forks; the waiting one still waits",
+    () =>
+      Effect.gen(function*() {
+        const { pid: sp, runLine } = yield* poolSpawner(1)
+        const [w] = yield* waiting(sp)
+        const base = yield* runDir
+        const deep = path.join(base, ...Array.from({ length: 6 }, (_, i) => `${i}`.padEnd(100, "x")))
+        fs.mkdirSync(deep, { recursive: true })
+        const { configPath, h } = yield* started(runLine, ["true"], deep)
+        assert.isAbove(configPath.length, 511)
+        assert.notStrictEqual(h.monitorPid, w)
+        assert.include(monitorPidsFor(configPath), h.monitorPid)
+        assert.isTrue(isWaiting(w!) && alive(w!), "the waiting monitor still waits")
+        assert.strictEqual(yield* runOut(h), 0)
+      }),
+    20_000
+  )
 })
