@@ -4,6 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -584,6 +587,7 @@ monitor_run (monitor_t *m, int ready_fd)
 static int
 pooled_claim (char *room)
 {
+  pid_t spawner = (pid_t) atoi (getenv (POOLED_ENV));
   unsetenv (POOLED_ENV);
   size_t cap = strlen (room);
   char req[sizeof MONITOR_POOL_ARG];
@@ -605,6 +609,21 @@ pooled_claim (char *room)
     return -1; /* unclaimed (or not a path): nothing was made, nothing to say */
   /* Claimed: from here on a monitor like any other, which outlives the spawner. */
   prctl (PR_SET_PDEATHSIG, 0, 0, 0, 0);
+  /* Waiting, it was idle-class (spawner.c); it takes the spawner's scheduling now, before anything
+   * of the pod, as a forked monitor inherits it (and its workload from it). Exactly that or no
+   * start: a spawner gone meanwhile fails the request anyway. */
+  tank_err_t err = { 0 };
+  struct sched_param prm;
+  int policy;
+  errno = 0;
+  int nice = getppid () == spawner ? getpriority (PRIO_PROCESS, (id_t) spawner) : -100;
+  if (nice == -100 || errno != 0 || (policy = sched_getscheduler (spawner)) < 0 || sched_getparam (spawner, &prm) < 0
+      || sched_setscheduler (0, policy, &prm) < 0 || setpriority (PRIO_PROCESS, 0, nice) < 0)
+    {
+      tank_error (&err, errno ? errno : ESRCH, "monitor", "take the spawner's scheduling");
+      tank_error_print (1, &err);
+      return -1;
+    }
   int devnull = open ("/dev/null", O_RDONLY | O_CLOEXEC);
   if (devnull < 0 || dup2 (devnull, 0) < 0)
     return -1;

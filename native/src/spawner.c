@@ -23,11 +23,13 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 
@@ -206,8 +208,10 @@ warm_monitor (int req_fd, int out_fd, pid_t spawner, const char *self)
   if (dup2 (req_fd, 0) < 0 || dup2 (out_fd, 1) < 0)
     _exit (125);
   close_range (3, ~0U, 0);
+  char spawner_pid[24];
+  snprintf (spawner_pid, sizeof spawner_pid, "%d", (int) spawner);
   setenv (SPAWNED_ENV, "1", 1);
-  setenv (POOLED_ENV, "1", 1);
+  setenv (POOLED_ENV, spawner_pid, 1);
   char *argv[] = { (char *) self, "monitor", "--config", MONITOR_POOL_ARG, NULL };
   execv ("/proc/self/exe", argv);
   _exit (125);
@@ -244,6 +248,14 @@ pool_fill (pool_t *p)
             warm_monitor (req[0], out[1], self, p->self);
           warm_child (req[0], out[1], self);
         }
+      /* A waiting monitor is made while the agent goes on with the start that claimed the last one
+       * (2 cores: its exec and loading would take a CPU from that start's own processes): it is
+       * idle-class until claimed, set here so that it always precedes the claim's unidle(). (A
+       * waiting sandbox is not: its unshare takes the kernel's netns locks, which an idle-class
+       * holder starved by a busy machine would keep from every other netns change.) */
+      struct sched_param idle = { 0 };
+      if (p->monitor)
+        (void) sched_setscheduler (pid, SCHED_IDLE, &idle);
       close (req[0]);
       close (out[1]);
       p->w[p->n++] = (warm_t) { .pid = pid, .req_fd = req[1], .out_fd = out[0] };
@@ -270,6 +282,21 @@ pool_reaped (pool_t *p, pid_t pid, int st)
 }
 
 /* Hand `argv` (from the mode on) to a pool child: its pid and stdout, or 0 when none can take it. */
+/* A waiting monitor is idle-class (warm_monitor); before it is handed a request it gets our own
+ * scheduling back, so it reads the request, and runs the pod's monitor, as a forked one would. */
+static int
+unidle (pid_t pid)
+{
+  struct sched_param prm;
+  int policy = sched_getscheduler (0);
+  errno = 0;
+  int nice = getpriority (PRIO_PROCESS, 0);
+  if (policy < 0 || errno != 0 || sched_getparam (0, &prm) < 0 || sched_setscheduler (pid, policy, &prm) < 0
+      || setpriority (PRIO_PROCESS, (id_t) pid, nice) < 0)
+    return -1;
+  return 0;
+}
+
 /* A waiting monitor takes exactly `monitor --config PATH` with a PATH that fits in the command-line
  * room it was exec'd with (it writes PATH there: its command line is then the one a forked
  * monitor has, which is how an agent finds it by name). Anything else forks as before. */
@@ -292,6 +319,14 @@ pool_claim (pool_t *p, int argc, char **argv, int *out_fd)
   if (b.len > PIPE_BUF) /* one atomic write: a pipe never blocks the spawner */
     return 0;
   warm_t w = p->w[--p->n];
+  if (p->monitor && unidle (w.pid) < 0)
+    {
+      /* It would run the pod's monitor idle-class: let it go unclaimed (EOF), fork this one. */
+      close (w.req_fd);
+      close (w.out_fd);
+      p->off = true;
+      return 0;
+    }
   bool sent = write_all (w.req_fd, b.data, b.len) == 0;
   close (w.req_fd);
   if (!sent) /* it died waiting (EPIPE): reaped later as an unknown child; this request forks */

@@ -23,6 +23,13 @@ const statOf = (pid: number) => {
   return stat.slice(stat.lastIndexOf(")") + 2).split(" ")
 }
 
+/** Scheduling policy (stat field 41) and nice value (field 19). */
+const schedOf = (pid: number) => {
+  const f = statOf(pid)
+  return { policy: Number(f[38]), nice: Number(f[16]) }
+}
+const SCHED_IDLE = 5
+
 const alive = (pid: number) => {
   try {
     return statOf(pid)[0] !== "Z"
@@ -131,11 +138,17 @@ describe("tank-helper spawner --monitor-pool", () => {
       Effect.gen(function*() {
         const { pid: sp, runLine } = yield* poolSpawner(1)
         const [w] = yield* waiting(sp)
-        // Waiting, it holds only its stdio (request pipe, reply pipe, the spawner's stderr).
+        // Waiting, it holds only its stdio (request pipe, reply pipe, the spawner's stderr), and is
+        // idle-class (its exec is made while a start goes on).
         assert.deepStrictEqual(fs.readdirSync(`/proc/${w}/fd`).sort(), ["0", "1", "2"])
+        assert.strictEqual(schedOf(w!).policy, SCHED_IDLE)
         const { configPath, h } = yield* started(runLine, ["sh", "-c", "exit 7"])
         assert.strictEqual(h.monitorPid, w, "the waiting monitor took the request")
         assert.strictEqual(statOf(h.pid)[1], String(w), "its workload is its child")
+        // Claimed, it and its workload run as a forked monitor would: the spawner's scheduling.
+        assert.notStrictEqual(schedOf(sp).policy, SCHED_IDLE)
+        assert.deepStrictEqual(schedOf(h.monitorPid), schedOf(sp))
+        assert.deepStrictEqual(schedOf(h.pid), schedOf(sp))
         // How an agent finds a monitor it did not record: by `tank-helper monitor --config FILE`.
         const argv = argvOf(w!)
         assert.match(argv[0]!, /tank-helper$/)
