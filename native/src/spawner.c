@@ -18,7 +18,11 @@
  * a new netns costs ~0.6 ms of kernel time, more on a busy machine). Each serves one request and
  * exits; a new one is made once it has been answered. They die with the spawner (PDEATHSIG) while
  * unclaimed, and nothing of theirs is pinned until a request names the pod's directory, so an
- * unclaimed one leaves nothing behind. */
+ * unclaimed one leaves nothing behind.
+ *
+ * `--monitor-pool N` likewise keeps N monitors exec'd ahead, idle-class, each waiting on its stdin
+ * for the config path of one `monitor --config PATH` request (monitor.c `pooled_claim`): the fork,
+ * exec and loading of a monitor leave the start's path. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
