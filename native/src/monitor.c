@@ -643,7 +643,11 @@ monitor_main (int argc, char **argv)
   for (int k = 0; k + 1 < argc; k++)
     if (strcmp (argv[k], "--config") == 0)
       path = argv[k + 1];
-  if (path != NULL && getenv (POOLED_ENV) != NULL && pooled_claim (path) < 0)
+  /* Only the spawner's waiting monitor (its room as argv[3]) waits for a path: the variable alone,
+   * inherited by a monitor started otherwise, changes nothing. */
+  if (getenv (POOLED_ENV) != NULL && (path == NULL || strcmp (path, MONITOR_POOL_ARG) != 0))
+    unsetenv (POOLED_ENV);
+  if (getenv (POOLED_ENV) != NULL && pooled_claim (path) < 0)
     return 1;
   if (path == NULL)
     {

@@ -9,8 +9,10 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Scope } from "effect"
+import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { helperPath } from "../../src/runtime/helper/binary.js"
 import { connect } from "../../src/runtime/helper/client.js"
 import { type MonitorHandle, startMonitor } from "../../src/runtime/helper/monitor.js"
 import { makeSpawnerWith } from "../../src/runtime/helper/spawner.js"
@@ -238,4 +240,18 @@ describe("tank-helper spawner --monitor-pool", () => {
       }),
     20_000
   )
+
+  it.effect("the pool's variable alone does not make a monitor wait for a path", () =>
+    Effect.gen(function*() {
+      const helper = yield* helperPath
+      // Inherited by a monitor started some other way, with a config path of its own: it goes on
+      // with that path (here a missing file, said at once), never reads its stdin for another.
+      const r = spawnSync(helper, ["monitor", "--config", "/nonexistent/config.json"], {
+        env: { ...process.env, TANK_HELPER_POOLED: "1" },
+        encoding: "utf8",
+        timeout: 5_000
+      })
+      assert.strictEqual(r.status, 1)
+      assert.deepInclude(JSON.parse(r.stdout).error, { step: "read_file", errno: 2 })
+    }))
 })
