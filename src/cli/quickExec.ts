@@ -5,7 +5,8 @@
  * runs compiled, by a rehearsal while the blob is built), without @effect/cli's command tree, the
  * Store or the API: ~4 MB less heap to deserialize than tank.blob at every exec. Other lines,
  * TANK_NO_QUICK=1, cluster mode (the pod's node is looked up in the store) and a config error run
- * the full CLI (fullCli.ts), which says it as every other command does.
+ * the full CLI (fullCli.ts), which says it as every other command does; in a child process when bin/tank
+ * started this one without NODE_EXTRA_CA_CERTS (extraCaCerts.ts: the full CLI may need them for TLS).
  * Like quickPs.ts, this graph must not import() a module of its own.
  */
 import { Effect, Either, Option, Schema } from "effect"
@@ -16,18 +17,28 @@ import { Hello, Reply } from "../runtime/helper/schema.js"
 import { parseRecord } from "../runtime/record.js"
 import { loadConfigAt } from "./base.js"
 import { runExec } from "./execRun.js"
+import { withExtraCaCertsBack } from "./extraCaCerts.js"
 import { runFullCli } from "./fullCli.js"
+import { runFullCliInChild } from "./fullCliChild.js"
 import { quickLine } from "./quick.js"
 import { finish, runCommand } from "./run.js"
 import { withRunServices } from "./runServices.js"
 import { startQuick } from "./snapshotEntry.js"
 
+/** Any line but a local plain exec: the full CLI's, with NODE_EXTRA_CA_CERTS as the user set it. */
+const fullCli = () => {
+  const env = withExtraCaCertsBack(process.env)
+  return env === undefined ? runFullCli() : runFullCliInChild(env)
+}
+
 const main = async () => {
   const line = process.env.TANK_NO_QUICK === "1" ? undefined : quickLine(process.argv.slice(2))
-  if (line?._tag !== "exec") return runFullCli()
+  if (line?._tag !== "exec") return fullCli()
   const config = await Effect.runPromise(Effect.either(loadConfigAt(line.options.dataDir)))
-  if (Either.isLeft(config) || config.right.etcd !== undefined) return runFullCli()
-  runCommand(finish(runExec(line.options, { Exec, config: config.right })))
+  if (Either.isLeft(config) || config.right.etcd !== undefined) return fullCli()
+  // Once the command has ended and its output is flushed (finish), nothing of this process is left to
+  // wait for: exit at once rather than let Node wind its heap down (run.ts).
+  runCommand(finish(runExec(line.options, { Exec, config: config.right })), { exitWhenDone: true })
 }
 
 /**

@@ -405,6 +405,33 @@ describe("bin/tank and the startup snapshot", () => {
     }
   })
 
+  it("starts exec's blob without NODE_EXTRA_CA_CERTS, which the lines it hands to the full CLI get back", async () => {
+    // node reads that file as it starts and warns when it cannot: the warning shows who had the variable.
+    const missing = path.join(data.dir, "no-such-ca.pem")
+    const warning = `Ignoring extra certs from \`${missing}\``
+    const run = (line: ReadonlyArray<string>, env: NodeJS.ProcessEnv) =>
+      runCli(cli.bin, ["--data-dir", data.dir, ...line], { env })
+    const quick = await run(["exec", "nosuchpod", "--", "true"], { NODE_EXTRA_CA_CERTS: missing })
+    expect({ code: quick.code, stderr: quick.stderr }).toEqual({
+      code: 125,
+      stderr: "tank: pod nosuchpod is not running: it has no run on this machine\n"
+    })
+    // Help and `-e` are the full CLI's lines (it may connect over TLS: etcd): run with the variable,
+    // their output and exit codes as ever.
+    const help = await run(["exec", "--help"], { NODE_EXTRA_CA_CERTS: missing })
+    expect(help.code).toBe(0)
+    expect(help.stdout).toContain("USAGE")
+    expect(help.stderr).toContain(warning)
+    const full = await run(["exec", "-e", "A=1", "nosuchpod", "--", "true"], { NODE_EXTRA_CA_CERTS: missing })
+    expect(full.code).toBe(125)
+    expect(full.stderr).toContain(warning)
+    expect(full.stderr).toContain("tank: pod nosuchpod is not running: it has no run on this machine\n")
+    // Where bin/tank keeps it means nothing set by itself.
+    const stray = await run(["exec", "--help"], { NODE_EXTRA_CA_CERTS: undefined, TANK_EXEC_EXTRA_CA_CERTS: missing })
+    expect(stray.code).toBe(0)
+    expect(stray.stderr).not.toContain("Ignoring extra certs")
+  })
+
   it("starts ps from its own blob (dist/ps.blob), used only under a valid stamp, else from its bundle", async () => {
     // A blob holds its bundle's code: quick-ps.cjs is only its name then. A bundle that would exit 99
     // if it were evaluated shows which of the two ran.

@@ -1,9 +1,11 @@
 /**
  * The CLI's pure parts: spec files (multi-doc YAML, JSON arrays, `{ pods }` lists, locations),
- * table/age formatting, and the pull progress view (plain lines and terminal bars).
+ * table/age formatting, the pull progress view (plain lines and terminal bars), and exec's
+ * NODE_EXTRA_CA_CERTS hand-back.
  */
 import { Either } from "effect"
 import { describe, expect, it } from "vitest"
+import { MOVED_EXTRA_CA_CERTS, withExtraCaCertsBack } from "../../src/cli/extraCaCerts.js"
 import { psTable } from "../../src/cli/ps.js"
 import { PullView, shortDigest } from "../../src/cli/pullView.js"
 import { parseSpecFile } from "../../src/cli/specFile.js"
@@ -233,5 +235,18 @@ describe("PullView", () => {
     expect(v.lines()).toEqual(["aaaaaaaaaaaa: Extracting"])
     expect(v.update(PullEvent.Done({ ref: "r", digest: d2 }))).toBe(`digest: ${d2}\npulled r`)
     expect(v.lines()).toEqual(["aaaaaaaaaaaa: Pull complete"])
+  })
+})
+
+describe("withExtraCaCertsBack", () => {
+  it("gives NODE_EXTRA_CA_CERTS back (an empty value too) and drops where bin/tank kept it", () => {
+    expect(withExtraCaCertsBack({ PATH: "/bin", [MOVED_EXTRA_CA_CERTS]: "/ca.pem" })).toEqual({
+      PATH: "/bin",
+      NODE_EXTRA_CA_CERTS: "/ca.pem"
+    })
+    expect(withExtraCaCertsBack({ [MOVED_EXTRA_CA_CERTS]: "" })).toEqual({ NODE_EXTRA_CA_CERTS: "" })
+  })
+  it("is undefined when bin/tank moved nothing (the full CLI then runs in the same process)", () => {
+    expect(withExtraCaCertsBack({ PATH: "/bin", NODE_EXTRA_CA_CERTS: "/ca.pem" })).toBeUndefined()
   })
 })
