@@ -16,6 +16,7 @@ import * as Exec from "../exec/Exec.js"
 import { Hello, Reply } from "../runtime/helper/schema.js"
 import { parseRecord } from "../runtime/record.js"
 import { loadConfigAt } from "./base.js"
+import { rehearseWholeExec } from "./execRehearsal.js"
 import { runExec } from "./execRun.js"
 import { withExtraCaCertsBack } from "./extraCaCerts.js"
 import { runFullCli } from "./fullCli.js"
@@ -44,7 +45,8 @@ const main = async () => {
 /**
  * While the blob is built: an exec in a data dir that does not exist (it ends at "not running",
  * having read the config and looked for the run record), so the code every exec runs (Effect's
- * runtime, the config, the lookup, the error path) is compiled in the blob. Nothing is created.
+ * runtime, the config, the lookup, the error path) is compiled in the blob; then a whole exec in a
+ * pod this process plays itself (execRehearsal.ts), for the rest of a real exec's code.
  */
 const rehearse = () => {
   const dataDir = path.join(os.tmpdir(), `tank-snapshot-${process.pid}-no-such-dir`)
@@ -68,6 +70,7 @@ const rehearse = () => {
   return Effect.runPromise(withRunServices(Effect.gen(function*() {
     const config = yield* loadConfigAt(options.dataDir)
     yield* Effect.exit(finish(runExec(options, { Exec, config })))
+    yield* rehearseWholeExec
   })))
 }
 
