@@ -10,15 +10,17 @@
  * Like quickPs.ts, this graph must not import() a module of its own.
  */
 import { Effect, Either, Option, Schema } from "effect"
+import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { defaultDataDir } from "../config/Config.js"
 import * as Exec from "../exec/Exec.js"
 import { Hello, Reply } from "../runtime/helper/schema.js"
 import { parseRecord } from "../runtime/record.js"
 import { loadConfigAt } from "./base.js"
 import { rehearseWholeExec } from "./execRehearsal.js"
 import { runExec } from "./execRun.js"
-import { withExtraCaCertsBack } from "./extraCaCerts.js"
+import { mayUseEtcd, withExtraCaCertsBack } from "./extraCaCerts.js"
 import { runFullCli } from "./fullCli.js"
 import { runFullCliInChild } from "./fullCliChild.js"
 import { quickLine } from "./quick.js"
@@ -26,10 +28,16 @@ import { finish, runCommand } from "./run.js"
 import { withRunServices } from "./runServices.js"
 import { startQuick } from "./snapshotEntry.js"
 
-/** Any line but a local plain exec: the full CLI's, with NODE_EXTRA_CA_CERTS as the user set it. */
+/**
+ * Any line but a local plain exec: the full CLI's; in a child given NODE_EXTRA_CA_CERTS back when
+ * bin/tank kept it aside and the line may reach etcd over TLS (extraCaCerts.ts).
+ */
 const fullCli = () => {
   const env = withExtraCaCertsBack(process.env)
-  return env === undefined ? runFullCli() : runFullCliInChild(env)
+  const args = process.argv.slice(2)
+  return env !== undefined && mayUseEtcd(args, process.env, defaultDataDir(), fs.existsSync)
+    ? runFullCliInChild(env)
+    : runFullCli()
 }
 
 const main = async () => {

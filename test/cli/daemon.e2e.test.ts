@@ -183,9 +183,13 @@ describe("tank daemon (root, e2e)", () => {
         }
 
         // With NODE_EXTRA_CA_CERTS (a missing file: node warns as it starts) exec's quick path starts
-        // without it, and a line it hands to the full CLI (-e) runs in a child given it back: output,
-        // exit status, a signal sent to the launcher and the child's own death all pass through.
-        const ca = { NODE_EXTRA_CA_CERTS: path.join(dataDir, "no-such-ca.pem") }
+        // without it, and a line it hands to the full CLI (-e) that may reach etcd (a config file named
+        // by TANK_CONFIG: a local one here) runs in a child given it back: output, exit status, a
+        // signal sent to the launcher and the child's own death all pass through.
+        const config = `${dataDir}-config.yaml`
+        fs.writeFileSync(config, `dataDir: ${dataDir}\n`)
+        yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(config, { force: true })))
+        const ca = { NODE_EXTRA_CA_CERTS: path.join(dataDir, "no-such-ca.pem"), TANK_CONFIG: config }
         const quickCa = yield* Effect.promise(() =>
           runCli(cli.bin, ["--data-dir", dataDir, "exec", "cli-e2e", "--", "sh", "-c", "echo [$A]; exit 7"], {
             env: ca
@@ -222,16 +226,19 @@ describe("tank daemon (root, e2e)", () => {
           const ended = new Promise<string>((resolve) =>
             launcher.on("exit", (code, sig) => resolve(sig ?? `code ${code}`))
           )
-          // The full CLI's node: the launcher's child (bin/tank execs node itself).
-          const children = `/proc/${launcher.pid}/task/${launcher.pid}/children`
-          let child: number | undefined
-          for (let i = 0; i < 200 && child === undefined; i++) {
-            yield* Effect.sleep("50 millis")
-            const ids = fs.existsSync(children) ? fs.readFileSync(children, "utf8").trim() : ""
-            if (ids) child = Number(ids.split(" ")[0])
+          // The full CLI's node: the launcher's child (bin/tank execs node itself); signalled once its
+          // exec runs (the helper, its own child, is there), not while it may still be loading.
+          const childOf = (pid: number | undefined) => {
+            const file = `/proc/${pid}/task/${pid}/children`
+            const ids = pid !== undefined && fs.existsSync(file) ? fs.readFileSync(file, "utf8").trim() : ""
+            return ids ? Number(ids.split(" ")[0]) : undefined
           }
-          assert.isDefined(child, "the full CLI runs in a child of exec's quick process")
-          yield* Effect.sleep("500 millis")
+          let child: number | undefined
+          for (let i = 0; i < 600 && childOf(child) === undefined; i++) {
+            yield* Effect.sleep("50 millis")
+            child = childOf(launcher.pid)
+          }
+          assert.isDefined(childOf(child), "the full CLI runs in a child of exec's quick process, and enters")
           process.kill(target === "launcher" ? launcher.pid! : child!, signal)
           // SIGTERM: the full CLI ends the exec as it does when it is the process itself (status 0).
           assert.strictEqual(yield* Effect.promise(() => ended), ends, `${signal} to the ${target}`)
