@@ -6,7 +6,7 @@
  * Store or the API: ~4 MB less heap to deserialize than tank.blob at every exec. Other lines,
  * TANK_NO_QUICK=1, cluster mode (the pod's node is looked up in the store) and a config error run
  * the full CLI (fullCli.ts), which says it as every other command does; in a child process when bin/tank
- * started this one without NODE_EXTRA_CA_CERTS (extraCaCerts.ts: the full CLI may need them for TLS).
+ * started this one without NODE_EXTRA_CA_CERTS and the line may reach etcd over TLS (extraCaCerts.ts).
  * Like quickPs.ts, this graph must not import() a module of its own.
  */
 import { Effect, Either, Option, Schema } from "effect"
@@ -32,10 +32,10 @@ import { startQuick } from "./snapshotEntry.js"
  * Any line but a local plain exec: the full CLI's; in a child given NODE_EXTRA_CA_CERTS back when
  * bin/tank kept it aside and the line may reach etcd over TLS (extraCaCerts.ts).
  */
-const fullCli = () => {
+const fullCli = (cluster = false) => {
   const env = withExtraCaCertsBack(process.env)
   const args = process.argv.slice(2)
-  return env !== undefined && mayUseEtcd(args, process.env, defaultDataDir(), fs.existsSync)
+  return env !== undefined && (cluster || mayUseEtcd(args, process.env, defaultDataDir(), fs.existsSync))
     ? runFullCliInChild(env)
     : runFullCli()
 }
@@ -44,7 +44,8 @@ const main = async () => {
   const line = process.env.TANK_NO_QUICK === "1" ? undefined : quickLine(process.argv.slice(2))
   if (line?._tag !== "exec") return fullCli()
   const config = await Effect.runPromise(Effect.either(loadConfigAt(line.options.dataDir)))
-  if (Either.isLeft(config) || config.right.etcd !== undefined) return fullCli()
+  if (Either.isLeft(config)) return fullCli()
+  if (config.right.etcd !== undefined) return fullCli(true)
   // Once the command has ended and its output is flushed (finish), nothing of this process is left to
   // wait for: exit at once rather than let Node wind its heap down (run.ts).
   runCommand(finish(runExec(line.options, { Exec, config: config.right })), { exitWhenDone: true })
