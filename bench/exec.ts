@@ -3,7 +3,9 @@
  * Tank in-process (`execCapture`, as scripts and the REPL run it) and through the `tank exec` CLI
  * (bin/tank as `npm run build` leaves it: from exec's own startup snapshot, dist/exec.blob, when there
  * is one), against `crun exec`, `runc exec` and `podman exec` on a running container of the same
- * image, each timed inside one shell loop. Run as root: `npx tsx bench/exec.ts [runs=30]`.
+ * image, each timed inside one shell loop. Run as root: `npx tsx bench/exec.ts [runs=30] [cliRounds=15]`.
+ * BENCH_EXEC_OLD=/path/to/another/bin/tank: that build's `tank exec` too, interleaved with this one's
+ * and podman's (a change measured against the build before it on the same load).
  */
 import { Context, Effect, Exit, Layer, Scope } from "effect"
 import { spawnSync } from "node:child_process"
@@ -30,6 +32,8 @@ import {
 import { fmt, median, ratio, report, type Row } from "./report.js"
 
 const runs = Number(process.argv[2] ?? 30)
+const cliRounds = Number(process.argv[3] ?? Math.min(runs, 15))
+const oldBin = process.env.BENCH_EXEC_OLD
 const root = path.dirname(import.meta.dirname)
 
 /** `run -d` hands its stdio to the container: with pipes, waiting for their EOF would never end. */
@@ -59,7 +63,9 @@ const program = Effect.gen(function*() {
   const inProcess: Array<number> = []
   for (let i = 0; i < runs; i++) inProcess.push(yield* once)
   const cliCmd = `${path.join(root, "bin/tank")} exec --data-dir ${env.dataDir} bench-exec -- /bin/true`
-  let cli: Array<number> = []
+  const cli: Array<number> = []
+  const oldCli: Array<number> = []
+  const oldCmd = oldBin && `${oldBin} exec --data-dir ${env.dataDir} bench-exec -- /bin/true`
 
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "tank-bench-exec-"))
   const peerTimes: Record<string, number> = {}
@@ -90,8 +96,9 @@ const program = Effect.gen(function*() {
       // Interleaved with `tank exec` (tank, podman, tank, ...): a load change on the shared machine
       // hits both alike.
       const podmanTimes: Array<number> = []
-      for (let i = 0; i < Math.min(runs, 15); i++) {
+      for (let i = 0; i < cliRounds; i++) {
         cli.push(...timeInShell("", cliCmd, 1))
+        if (oldCmd) oldCli.push(...timeInShell("", oldCmd, 1))
         podmanTimes.push(...timeInShell("", "podman exec tb-exec /bin/true", 1, penv))
       }
       peerTimes["podman exec"] = median(podmanTimes)
@@ -106,10 +113,19 @@ const program = Effect.gen(function*() {
   }
 
   // Without podman, `tank exec` is timed alone.
-  if (cli.length === 0) cli = timeInShell("", cliCmd, Math.min(runs, 15))
+  if (cli.length === 0) {
+    for (let i = 0; i < cliRounds; i++) {
+      cli.push(...timeInShell("", cliCmd, 1))
+      if (oldCmd) oldCli.push(...timeInShell("", oldCmd, 1))
+    }
+  }
   const t = median(inProcess)
   const c = median(cli)
   console.log(`exec /bin/true beside a running container, medians: Tank in-process ${fmt(t)}, tank exec CLI ${fmt(c)}`)
+  if (oldCli.length > 0) {
+    const o = median(oldCli)
+    console.log(`  ${oldBin} (interleaved, ${oldCli.length} runs): ${fmt(o)} → this build is ${ratio(c, o)}`)
+  }
   const rows: Array<Row> = []
   for (const [peer, mine] of [["crun exec", t], ["runc exec", t], ["podman exec", c]] as const) {
     const v = peerTimes[peer]

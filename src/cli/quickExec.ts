@@ -5,35 +5,57 @@
  * runs compiled, by a rehearsal while the blob is built), without @effect/cli's command tree, the
  * Store or the API: ~4 MB less heap to deserialize than tank.blob at every exec. Other lines,
  * TANK_NO_QUICK=1, cluster mode (the pod's node is looked up in the store) and a config error run
- * the full CLI (fullCli.ts), which says it as every other command does.
+ * the full CLI (fullCli.ts), which says it as every other command does; in a child process when bin/tank
+ * started this one without NODE_EXTRA_CA_CERTS and the line may reach etcd over TLS (extraCaCerts.ts).
  * Like quickPs.ts, this graph must not import() a module of its own.
  */
 import { Effect, Either, Option, Schema } from "effect"
+import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { defaultDataDir } from "../config/Config.js"
 import * as Exec from "../exec/Exec.js"
 import { Hello, Reply } from "../runtime/helper/schema.js"
 import { parseRecord } from "../runtime/record.js"
 import { loadConfigAt } from "./base.js"
+import { rehearseWholeExec } from "./execRehearsal.js"
 import { runExec } from "./execRun.js"
+import { mayUseEtcd, withExtraCaCertsBack } from "./extraCaCerts.js"
 import { runFullCli } from "./fullCli.js"
+import { runFullCliInChild } from "./fullCliChild.js"
 import { quickLine } from "./quick.js"
 import { finish, runCommand } from "./run.js"
 import { withRunServices } from "./runServices.js"
 import { startQuick } from "./snapshotEntry.js"
 
+/**
+ * Any line but a local plain exec: the full CLI's; in a child given NODE_EXTRA_CA_CERTS back when
+ * bin/tank kept it aside and the line may reach etcd over TLS (extraCaCerts.ts).
+ */
+const fullCli = (cluster = false) => {
+  const env = withExtraCaCertsBack(process.env)
+  const args = process.argv.slice(2)
+  return env !== undefined && (cluster || mayUseEtcd(args, process.env, defaultDataDir(), fs.existsSync))
+    ? runFullCliInChild(env)
+    : runFullCli()
+}
+
 const main = async () => {
   const line = process.env.TANK_NO_QUICK === "1" ? undefined : quickLine(process.argv.slice(2))
-  if (line?._tag !== "exec") return runFullCli()
+  if (line?._tag !== "exec") return fullCli()
   const config = await Effect.runPromise(Effect.either(loadConfigAt(line.options.dataDir)))
-  if (Either.isLeft(config) || config.right.etcd !== undefined) return runFullCli()
-  runCommand(finish(runExec(line.options, { Exec, config: config.right })))
+  if (Either.isLeft(config)) return fullCli()
+  if (config.right.etcd !== undefined) return fullCli(true)
+  // Once the command has ended and its output is flushed (finish), nothing of this process is left to
+  // wait for: exit at once rather than let Node wind its heap down (run.ts).
+  runCommand(finish(runExec(line.options, { Exec, config: config.right })), { exitWhenDone: true })
 }
 
 /**
  * While the blob is built: an exec in a data dir that does not exist (it ends at "not running",
  * having read the config and looked for the run record), so the code every exec runs (Effect's
- * runtime, the config, the lookup, the error path) is compiled in the blob. Nothing is created.
+ * runtime, the config, the lookup, the error path) is compiled in the blob; then a whole exec in a
+ * pod this process plays itself (execRehearsal.ts), for the rest of a real exec's code.
  */
 const rehearse = () => {
   const dataDir = path.join(os.tmpdir(), `tank-snapshot-${process.pid}-no-such-dir`)
@@ -57,6 +79,7 @@ const rehearse = () => {
   return Effect.runPromise(withRunServices(Effect.gen(function*() {
     const config = yield* loadConfigAt(options.dataDir)
     yield* Effect.exit(finish(runExec(options, { Exec, config })))
+    yield* rehearseWholeExec
   })))
 }
 

@@ -405,6 +405,41 @@ describe("bin/tank and the startup snapshot", () => {
     }
   })
 
+  it("starts exec's blob without NODE_EXTRA_CA_CERTS, which a line handed on that may reach etcd gets back", async () => {
+    // node reads that file as it starts and warns when it cannot: the warning shows who had the variable.
+    const missing = path.join(data.dir, "no-such-ca.pem")
+    const warning = `Ignoring extra certs from \`${missing}\``
+    const run = (line: ReadonlyArray<string>, env: NodeJS.ProcessEnv) =>
+      runCli(cli.bin, ["--data-dir", data.dir, ...line], { env: { NODE_EXTRA_CA_CERTS: missing, ...env } })
+    const notRunning = "tank: pod nosuchpod is not running: it has no run on this machine\n"
+    const quick = await run(["exec", "nosuchpod", "--", "true"], {})
+    expect({ code: quick.code, stderr: quick.stderr }).toEqual({ code: 125, stderr: notRunning })
+    // Help and `-e` are the full CLI's lines. Without a config file or an etcd endpoint (no cluster
+    // mode, so no TLS) they run in the same process, without the variable; with one (TANK_CONFIG here,
+    // a local config all the same) in a child that has it. Output and exit codes alike either way.
+    const config = path.join(data.dir, "..", `${path.basename(data.dir)}-config.yaml`)
+    fs.writeFileSync(config, `dataDir: ${data.dir}\n`)
+    try {
+      for (const [env, warned] of [[{}, false], [{ TANK_CONFIG: config }, true]] as const) {
+        const help = await run(["exec", "--help"], env)
+        expect(help.code).toBe(0)
+        expect(help.stdout).toContain("USAGE")
+        expect(help.stderr.includes(warning), `${JSON.stringify(env)}: ${help.stderr}`).toBe(warned)
+        const full = await run(["exec", "-e", "A=1", "nosuchpod", "--", "true"], env)
+        expect(full.code).toBe(125)
+        expect(full.stderr).toContain(notRunning)
+        expect(full.stderr.includes(warning), `${JSON.stringify(env)}: ${full.stderr}`).toBe(warned)
+      }
+    } finally {
+      fs.rmSync(config, { force: true })
+    }
+    // Where bin/tank keeps it means nothing set by itself.
+    const stray = await runCli(cli.bin, ["exec", "--help"], {
+      env: { NODE_EXTRA_CA_CERTS: undefined, TANK_EXEC_EXTRA_CA_CERTS: missing, TANK_CONFIG: "/no/such/config.yaml" }
+    })
+    expect(stray.stderr).not.toContain("Ignoring extra certs")
+  })
+
   it("starts ps from its own blob (dist/ps.blob), used only under a valid stamp, else from its bundle", async () => {
     // A blob holds its bundle's code: quick-ps.cjs is only its name then. A bundle that would exit 99
     // if it were evaluated shows which of the two ran.

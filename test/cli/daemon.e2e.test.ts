@@ -182,6 +182,68 @@ describe("tank daemon (root, e2e)", () => {
           )
         }
 
+        // With NODE_EXTRA_CA_CERTS (a missing file: node warns as it starts) exec's quick path starts
+        // without it, and a line it hands to the full CLI (-e) that may reach etcd (a config file named
+        // by TANK_CONFIG: a local one here) runs in a child given it back: output, exit status, a
+        // signal sent to the launcher and the child's own death all pass through.
+        const config = `${dataDir}-config.yaml`
+        fs.writeFileSync(config, `dataDir: ${dataDir}\n`)
+        yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(config, { force: true })))
+        const ca = { NODE_EXTRA_CA_CERTS: path.join(dataDir, "no-such-ca.pem"), TANK_CONFIG: config }
+        const quickCa = yield* Effect.promise(() =>
+          runCli(cli.bin, ["--data-dir", dataDir, "exec", "cli-e2e", "--", "sh", "-c", "echo [$A]; exit 7"], {
+            env: ca
+          })
+        )
+        assert.deepStrictEqual([quickCa.stdout, quickCa.code, quickCa.stderr], ["[]\n", 7, ""])
+        const fullCa = yield* Effect.promise(() =>
+          runCli(cli.bin, [
+            "--data-dir",
+            dataDir,
+            "exec",
+            "-e",
+            "A=a",
+            "cli-e2e",
+            "--",
+            "sh",
+            "-c",
+            "echo [$A]; exit 7"
+          ], {
+            env: ca
+          })
+        )
+        assert.deepStrictEqual([fullCa.stdout, fullCa.code], ["[a]\n", 7], fullCa.stderr)
+        assert.include(fullCa.stderr, "Ignoring extra certs")
+        for (const [target, signal, ends] of [["launcher", "SIGTERM", "code 0"], ["child", "SIGKILL", "SIGKILL"]]) {
+          const launcher = spawn(
+            cli.bin,
+            ["--data-dir", dataDir, "exec", "-e", "A=a", "cli-e2e", "--", "sleep", "60"],
+            {
+              env: { ...process.env, ...ca },
+              stdio: "ignore"
+            }
+          )
+          const ended = new Promise<string>((resolve) =>
+            launcher.on("exit", (code, sig) => resolve(sig ?? `code ${code}`))
+          )
+          // The full CLI's node: the launcher's child (bin/tank execs node itself); signalled once its
+          // exec runs (the helper, its own child, is there), not while it may still be loading.
+          const childOf = (pid: number | undefined) => {
+            const file = `/proc/${pid}/task/${pid}/children`
+            const ids = pid !== undefined && fs.existsSync(file) ? fs.readFileSync(file, "utf8").trim() : ""
+            return ids ? Number(ids.split(" ")[0]) : undefined
+          }
+          let child: number | undefined
+          for (let i = 0; i < 600 && childOf(child) === undefined; i++) {
+            yield* Effect.sleep("50 millis")
+            child = childOf(launcher.pid)
+          }
+          assert.isDefined(childOf(child), "the full CLI runs in a child of exec's quick process, and enters")
+          process.kill(target === "launcher" ? launcher.pid! : child!, signal)
+          // SIGTERM: the full CLI ends the exec as it does when it is the process itself (status 0).
+          assert.strictEqual(yield* Effect.promise(() => ended), ends, `${signal} to the ${target}`)
+        }
+
         // logs: stdout to stdout, stderr to stderr.
         const logs = yield* tank(dataDir, ["logs", "cli-e2e"])
         assert.strictEqual(logs.code, 0, logs.stderr)

@@ -1,9 +1,11 @@
 /**
  * The CLI's pure parts: spec files (multi-doc YAML, JSON arrays, `{ pods }` lists, locations),
- * table/age formatting, and the pull progress view (plain lines and terminal bars).
+ * table/age formatting, the pull progress view (plain lines and terminal bars), and exec's
+ * NODE_EXTRA_CA_CERTS hand-back.
  */
 import { Either } from "effect"
 import { describe, expect, it } from "vitest"
+import { mayUseEtcd, MOVED_EXTRA_CA_CERTS, withExtraCaCertsBack } from "../../src/cli/extraCaCerts.js"
 import { psTable } from "../../src/cli/ps.js"
 import { PullView, shortDigest } from "../../src/cli/pullView.js"
 import { parseSpecFile } from "../../src/cli/specFile.js"
@@ -233,5 +235,42 @@ describe("PullView", () => {
     expect(v.lines()).toEqual(["aaaaaaaaaaaa: Extracting"])
     expect(v.update(PullEvent.Done({ ref: "r", digest: d2 }))).toBe(`digest: ${d2}\npulled r`)
     expect(v.lines()).toEqual(["aaaaaaaaaaaa: Pull complete"])
+  })
+})
+
+describe("withExtraCaCertsBack", () => {
+  it("gives NODE_EXTRA_CA_CERTS back (an empty value too) and drops where bin/tank kept it", () => {
+    expect(withExtraCaCertsBack({ PATH: "/bin", [MOVED_EXTRA_CA_CERTS]: "/ca.pem" })).toEqual({
+      PATH: "/bin",
+      NODE_EXTRA_CA_CERTS: "/ca.pem"
+    })
+    expect(withExtraCaCertsBack({ [MOVED_EXTRA_CA_CERTS]: "" })).toEqual({ NODE_EXTRA_CA_CERTS: "" })
+  })
+  it("is undefined when bin/tank moved nothing (the full CLI then runs in the same process)", () => {
+    expect(withExtraCaCertsBack({ PATH: "/bin", NODE_EXTRA_CA_CERTS: "/ca.pem" })).toBeUndefined()
+  })
+})
+
+describe("mayUseEtcd", () => {
+  const withFiles = (...files: Array<string>) => (f: string) => files.includes(f)
+  const line = ["exec", "-e", "A=1", "web", "--", "true"]
+  it("no: no etcd endpoint, no TANK_CONFIG, no config.yaml in any data dir the line may mean", () => {
+    expect(mayUseEtcd(line, {}, "/var/lib/tank", withFiles("/elsewhere/config.yaml"))).toBe(false)
+  })
+  it("yes: an endpoint or a config file named in the environment", () => {
+    expect(mayUseEtcd(line, { TANK_ETCD_ENDPOINTS: "https://e:2379" }, "/d", withFiles())).toBe(true)
+    expect(mayUseEtcd(line, { TANK_CONFIG: "/etc/tank.yaml" }, "/d", withFiles())).toBe(true)
+    // Empty counts as unset, as Config.ts reads them.
+    expect(mayUseEtcd(line, { TANK_ETCD_ENDPOINTS: "", TANK_CONFIG: "" }, "/d", withFiles())).toBe(false)
+  })
+  it("yes: a config.yaml in the default data dir, TANK_DATA_DIR's or one the line names, wherever it stands", () => {
+    expect(mayUseEtcd(line, {}, "/var/lib/tank", withFiles("/var/lib/tank/config.yaml"))).toBe(true)
+    expect(mayUseEtcd(line, { TANK_DATA_DIR: "/t" }, "/d", withFiles("/t/config.yaml"))).toBe(true)
+    const named = withFiles("/a/config.yaml")
+    expect(mayUseEtcd(["--data-dir", "/a", ...line], {}, "/d", named)).toBe(true)
+    expect(mayUseEtcd(["exec", "--data-dir", "/a", "web", "--", "true"], {}, "/d", named)).toBe(true)
+    expect(mayUseEtcd(["exec", "--data-dir=/a", "web", "--", "true"], {}, "/d", named)).toBe(true)
+    expect(mayUseEtcd(["--data-dir", "rel", ...line], {}, "/d", withFiles(`${process.cwd()}/rel/config.yaml`)))
+      .toBe(true)
   })
 })
