@@ -12,6 +12,7 @@
  *   message on stderr and status 1.
  */
 import { Data, Effect } from "effect"
+import { printableText } from "../spec/printable.js"
 
 export type StdStream = "stdout" | "stderr"
 
@@ -111,3 +112,37 @@ export const flush = (s: StdStream): Effect.Effect<void, OutputError> =>
       resume(failed ? Effect.fail(toError(s, failed)) : Effect.void)
     })
   })
+
+/**
+ * Writes `chunks` in order, each once the one before it reached the kernel, then calls `done` with
+ * the command's exit code, as `finish` (run.ts) ends an Effect command: 0 once all is written;
+ * EXIT_CLOSED_PIPE, quietly, when a reader closed its stream (the rest is not written); 1, after
+ * `tank: cannot write to ...` on stderr, for any other write error. For a one-shot command run
+ * without Effect's runtime (`tank ps`'s quick path, quickPs.ts): its output is whole in memory, so
+ * there is no backpressure to wait for beyond each chunk's own write.
+ */
+export const writeAll = (
+  chunks: ReadonlyArray<readonly [StdStream, string]>,
+  done: (code: number) => void
+): void => {
+  guard("stdout")
+  guard("stderr")
+  const failed = (s: StdStream, e: NodeJS.ErrnoException) => {
+    const error = toError(s, e)
+    if (error instanceof OutputClosed) return done(EXIT_CLOSED_PIPE)
+    // As run.ts's failure: the message never raw to the terminal; a failing stderr cannot say more.
+    process.stderr.write(printableText(`tank: ${error.message}\n`), () => done(1))
+  }
+  const next = (i: number): void => {
+    if (i === chunks.length) return done(0)
+    const [s, text] = chunks[i]!
+    const before = failures.get(s)
+    if (before) return failed(s, before)
+    streamOf(s).write(text, (e) => {
+      const failure = e ?? failures.get(s)
+      if (failure) failed(s, failure)
+      else next(i + 1)
+    })
+  }
+  next(0)
+}
