@@ -42,16 +42,25 @@ export const EXIT_CLOSED_PIPE = 0
 const streamOf = (s: StdStream): NodeJS.WriteStream => s === "stdout" ? process.stdout : process.stderr
 
 /** The first error of each stream: a failed stream fails every later write and flush. */
-const failures = new Map<StdStream, NodeJS.ErrnoException>()
-const guarded = new Set<StdStream>()
+// Keyed by the stream object, not its name: a startup snapshot (scripts/snapshot.mjs) keeps this
+// module's state from its build, where a rehearsal may have written, while process.stdout and stderr
+// are new streams in every process; keyed by name, they would count as guarded and go unguarded
+// (an EPIPE or ENOSPC then crashed the command with Node's stack trace instead of ending it as below).
+const failuresOf = new WeakMap<NodeJS.WriteStream, NodeJS.ErrnoException>()
+const guarded = new WeakSet<NodeJS.WriteStream>()
+const failures = {
+  get: (s: StdStream) => failuresOf.get(streamOf(s)),
+  has: (s: StdStream) => failuresOf.has(streamOf(s)),
+  set: (s: StdStream, e: NodeJS.ErrnoException) => void failuresOf.set(streamOf(s), e)
+}
 
 /**
  * Record the streams' errors instead of letting Node throw them (an unhandled 'error' event on
  * stdout crashes the process with a stack trace). main.ts calls it first thing.
  */
 export const guard = (s: StdStream): void => {
-  if (guarded.has(s)) return
-  guarded.add(s)
+  if (guarded.has(streamOf(s))) return
+  guarded.add(streamOf(s))
   streamOf(s).on("error", (e: NodeJS.ErrnoException) => {
     if (!failures.has(s)) failures.set(s, e)
   })
