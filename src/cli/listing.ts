@@ -9,7 +9,7 @@ import { out } from "./base.js"
 export const printJson = (value: unknown) => out(JSON.stringify(value, null, 2))
 
 // yaml is CommonJS: a dynamic import in the bundle yields it as `default`.
-export const loadYaml = Effect.promise(() =>
+export const loadYaml = /* @__PURE__ */ Effect.promise(() =>
   import("yaml").then((m) => (m as unknown as { default?: typeof m }).default ?? m)
 )
 
@@ -29,29 +29,38 @@ export const formatOf = (
   fallback: Format = "table"
 ): Format => o.json ? "json" : Option.getOrElse(o.output, () => fallback)
 
+/** What a listing command prints, in every format. */
+export interface Listing {
+  readonly value: unknown
+  readonly names: ReadonlyArray<string>
+  readonly table: () => string
+  readonly wide?: () => string
+}
+
+/**
+ * The text a listing prints in `format` (yaml aside: its printer is loaded lazily), without its final
+ * newline; undefined when it prints nothing (`-o name` of nothing). Pure: `printListing` prints it,
+ * and so does `tank ps`'s quick path (src/cli/quickPs.ts), which runs without Effect's runtime.
+ */
+export const listingText = (format: Exclude<Format, "yaml">, listing: Listing): string | undefined => {
+  switch (format) {
+    case "json":
+      return JSON.stringify(listing.value, null, 2)
+    case "name":
+      return listing.names.length ? listing.names.join("\n") : undefined
+    case "wide":
+      return (listing.wide ?? listing.table)()
+    case "table":
+      return listing.table()
+  }
+}
+
 /**
  * Print a listing in `format`: `value` for json/yaml, `names` (already `kind/name`) for name, the
  * command's own table (or its wide form) otherwise.
  */
-export const printListing = (
-  format: Format,
-  listing: {
-    readonly value: unknown
-    readonly names: ReadonlyArray<string>
-    readonly table: () => string
-    readonly wide?: () => string
-  }
-) => {
-  switch (format) {
-    case "json":
-      return printJson(listing.value)
-    case "yaml":
-      return printYaml(listing.value)
-    case "name":
-      return listing.names.length ? out(listing.names.join("\n")) : Effect.void
-    case "wide":
-      return out((listing.wide ?? listing.table)())
-    case "table":
-      return out(listing.table())
-  }
+export const printListing = (format: Format, listing: Listing) => {
+  if (format === "yaml") return printYaml(listing.value)
+  const text = listingText(format, listing)
+  return text === undefined ? Effect.void : out(text)
 }

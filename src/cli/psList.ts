@@ -2,16 +2,16 @@
  * What `tank ps` / `tank list` does once its options are parsed: one row per pod, like `podman ps`.
  * Free of @effect/cli: ps.ts (the full CLI's command) and quick.ts (the quick entry) both run `runPs`.
  */
-import { Effect, Option } from "effect"
+import { Effect, Either, Option } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { withReadiness } from "../api/readiness.js"
 import type { TankConfigShape } from "../config/Config.js"
 import type { Pod } from "../spec/Pod.js"
-import { matches, parseSelector } from "../spec/selector.js"
+import { type InvalidSelector, matches, parseSelector } from "../spec/selector.js"
 import type { PodStatus } from "../store/status.js"
 import { err, withStore, withStoreAt } from "./base.js"
-import { type Format, formatOf, printListing } from "./listing.js"
+import { type Format, formatOf, type Listing, printListing } from "./listing.js"
 import { ageSince, renderTable, shortExit } from "./table.js"
 
 /** The spec of a listed pod: a whole Pod, as the Store decodes it (quick or full path alike). */
@@ -149,7 +149,7 @@ export interface PsReport {
 }
 
 /** The rows, and the unreadable records behind rows in phase "invalid" (reported on stderr). */
-export const loadReport = Effect.gen(function*() {
+export const loadReport = /* @__PURE__ */ Effect.gen(function*() {
   const [{ statusReport }, { Store }] = yield* Effect.promise(() =>
     Promise.all([import("../api/Api.js"), import("../store/Store.js")])
   )
@@ -173,7 +173,9 @@ const storeRead = (dataDir: Option.Option<string>): Effect.Effect<PsRead, unknow
  * goes on and the command exits 0 (`tank doctor` exits 1 while any remain, for scripts to check).
  */
 export const warnInvalid = (records: ReadonlyArray<{ readonly message: string }>) =>
-  Effect.forEach(records, (r) => err(`tank: warning: ${r.message} (see tank doctor)`), { discard: true })
+  Effect.forEach(records, (r) => err(invalidWarning(r)), { discard: true })
+
+const invalidWarning = (r: { readonly message: string }) => `tank: warning: ${r.message} (see tank doctor)`
 
 /** The pid in `<dataDir>/agent.lock` if that process still lives (a cheap probe: no flock here). */
 export const liveAgentPid = (dir: string): number | undefined => {
@@ -185,13 +187,15 @@ export const liveAgentPid = (dir: string): number | undefined => {
   }
 }
 
-/** Rows whose pod's labels match `-l` (a pod being torn down has no spec, so no labels). */
-const bySelector = (selector: Option.Option<string>) =>
-  Effect.gen(function*() {
-    if (Option.isNone(selector)) return () => true
-    const sel = yield* parseSelector(selector.value)
-    return (spec: PsSpec | undefined) => spec !== undefined && matches(sel, spec.labels)
-  })
+/** Rows whose pod's labels match `-l` (a pod being torn down has no spec, so no labels). Pure. */
+export const selectorFilter = (
+  selector: Option.Option<string>
+): Either.Either<(spec: PsSpec | undefined) => boolean, InvalidSelector> =>
+  Option.isNone(selector)
+    ? Either.right(() => true)
+    : Either.map(parseSelector(selector.value), (sel) => (spec) => spec !== undefined && matches(sel, spec.labels))
+
+const bySelector = (selector: Option.Option<string>) => Effect.suspend(() => selectorFilter(selector))
 
 /** The options of `tank ps`, the data dir already resolved (absolute; none: the config's default). */
 export interface PsOptions {
@@ -204,6 +208,48 @@ export interface PsOptions {
 }
 
 /**
+ * What `tank ps` prints for its read (rows already filtered by `-l`): the warnings for stderr, in
+ * order (each unreadable record; no agent running), and the listing for stdout. Pure but for the
+ * agent's probe (`liveAgentPid`): runPs prints it, and so does the quick path (quickPs.ts), which
+ * runs without Effect's runtime.
+ */
+export const psOutput = (
+  { quiet }: { readonly quiet: boolean },
+  { config, invalid, rows }: {
+    readonly config: TankConfigShape
+    readonly invalid: ReadonlyArray<{ readonly message: string }>
+    readonly rows: ReadonlyArray<PsRow>
+  },
+  now: () => number
+): { readonly warnings: ReadonlyArray<string>; readonly listing: Listing } => ({
+  warnings: [
+    ...invalid.map(invalidWarning),
+    // Statuses are only as fresh as the agent that writes them: say so when none is running.
+    // (In cluster mode the agents are elsewhere: `tank nodes` shows which are ready.)
+    ...(rows.length > 0 && config.etcd === undefined && liveAgentPid(config.dataDir) === undefined
+      ? [`tank: warning: no agent is running for ${config.dataDir}; statuses may be stale (start one: tank daemon)`]
+      : [])
+  ],
+  listing: {
+    value: rows.map((r) => ({
+      ...r.status,
+      ...(config.etcd && r.node !== undefined ? { node: r.node } : {}),
+      image: imageOf(r.spec),
+      ...(r.spec?.labels ? { labels: r.spec.labels } : {}),
+      declared: r.declared ?? r.spec !== undefined
+    })),
+    // -q: bare names, for `xargs`; -o name: kubectl's kind/name.
+    names: rows.map((r) => quiet ? r.status.name : `pod/${r.status.name}`),
+    table: () => psTable(rows, now(), { cluster: config.etcd !== undefined }),
+    wide: () => psTable(rows, now(), { cluster: config.etcd !== undefined, wide: true })
+  }
+})
+
+/** The format ps prints in (`-q` is bare names). */
+export const psFormat = (o: Pick<PsOptions, "json" | "output" | "quiet">): Format =>
+  o.quiet ? "name" : formatOf({ json: o.json, output: o.output })
+
+/**
  * `read`: where the report comes from (default the Store's; the quick bundle's is the narrow
  * reader's, already read: quickPs.ts).
  */
@@ -211,37 +257,21 @@ export const runPs = (
   { dataDir, json: jsonFlag, output, quiet, selector, watch }: PsOptions,
   read: (dataDir: Option.Option<string>) => Effect.Effect<PsRead, unknown> = storeRead
 ) => {
-  const format = quiet ? "name" : formatOf({ json: jsonFlag, output })
+  const format = psFormat({ json: jsonFlag, output, quiet })
   const json = format === "json" || format === "yaml"
   return Effect.gen(function*() {
     const { config, report: { invalid, rows } } = yield* read(dataDir)
     const keep = yield* bySelector(selector)
-    return { rows: rows.filter((r) => keep(r.spec)), invalid, dir: config.dataDir, config, keep }
+    return { rows: rows.filter((r) => keep(r.spec)), invalid, config, keep }
   })
     .pipe(
-      Effect.tap(({ invalid }) => warnInvalid(invalid)),
-      Effect.tap(({ config, dir, rows }) =>
-        // Statuses are only as fresh as the agent that writes them: say so when none is running.
-        // (In cluster mode the agents are elsewhere: `tank nodes` shows which are ready.)
-        rows.length > 0 && config.etcd === undefined && liveAgentPid(dir) === undefined
-          ? err(`tank: warning: no agent is running for ${dir}; statuses may be stale (start one: tank daemon)`)
-          : Effect.void
-      ),
-      Effect.tap(({ config, rows }) =>
-        printListing(format, {
-          value: rows.map((r) => ({
-            ...r.status,
-            ...(config.etcd && r.node !== undefined ? { node: r.node } : {}),
-            image: imageOf(r.spec),
-            ...(r.spec?.labels ? { labels: r.spec.labels } : {}),
-            declared: r.declared ?? r.spec !== undefined
-          })),
-          // -q: bare names, for `xargs`; -o name: kubectl's kind/name.
-          names: rows.map((r) => quiet ? r.status.name : `pod/${r.status.name}`),
-          table: () => psTable(rows, Date.now(), { cluster: config.etcd !== undefined }),
-          wide: () => psTable(rows, Date.now(), { cluster: config.etcd !== undefined, wide: true })
-        })
-      ),
+      Effect.tap((r) => {
+        const { listing, warnings } = psOutput({ quiet }, r, Date.now)
+        return Effect.zipRight(
+          Effect.forEach(warnings, err, { discard: true }),
+          printListing(format, listing)
+        )
+      }),
       Effect.flatMap(({ config, keep, rows }) =>
         watch
           ? withStore(

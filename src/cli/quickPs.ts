@@ -16,21 +16,22 @@
  * as a whole Pod, as the Store does, and that decode's parsers (Schema builds them at a schema's
  * first decode and keeps them) are built into the blob by a rehearsal (`rehearse`, below).
  */
-import { Clock, Effect, Either, Option } from "effect"
+import { Either, Option } from "effect"
+import { createRequire } from "node:module"
 import * as os from "node:os"
 import * as path from "node:path"
 import { buildReport } from "../api/report.js"
+import { loadSync, type TankConfigShape, type YamlParser } from "../config/Config.js"
 import { printableText } from "../spec/printable.js"
 import { partition, statusFromRow } from "../store/layout.js"
-import { FullCliNeeded, type PsRead as StoreRead, readForPs } from "../store/psReader.js"
+import { FullCliNeeded, type PsRead as StoreRead, readForPsSync } from "../store/psReader.js"
 import { podFromRow } from "../store/rows.js"
-import { loadConfigAt } from "./base.js"
 import { runFullCli } from "./fullCli.js"
-import { type PsOptions, type PsRead, psRows, runPs } from "./psList.js"
+import { listingText } from "./listing.js"
+import { psFormat, type PsOptions, psOutput, type PsRead, psRows, selectorFilter } from "./psList.js"
 import { quickLine } from "./quick.js"
-import { finish, runCommand } from "./run.js"
-import { withRunServices } from "./runServices.js"
 import { startQuick } from "./snapshotEntry.js"
+import { type StdStream, writeAll } from "./stdio.js"
 
 /**
  * The digest of this bundle's text, defined by the startup snapshot's entry (scripts/snapshot.mjs):
@@ -53,18 +54,53 @@ const reportOf = (read: StoreRead, now: number): PsRead["report"] => {
   return { rows: psRows(statuses, read.pods, read.badPods), invalid }
 }
 
+/** The config file's parser, from node_modules (never bundled: yaml stays out of this bundle). */
+const yaml = (): YamlParser => createRequire(import.meta.url)("yaml") as YamlParser
+
 /**
  * The config and ps's report through the narrow reader, or why the full CLI must run instead (a
  * config error, cluster mode, another schema version, a failed read: the full CLI reports those).
+ * Synchronous plain code, as is all of this path: a one-shot read needs none of Effect's runtime
+ * (its fibers, layers and loggers were a good part of what a `tank ps` cost).
  */
-const readNarrow = (options: PsOptions): Effect.Effect<PsRead, FullCliNeeded> =>
-  Effect.gen(function*() {
-    const config = yield* Effect.mapError(
-      loadConfigAt(options.dataDir),
-      (e) => new FullCliNeeded({ reason: `the config: ${e instanceof Error ? e.message : String(e)}` })
-    )
-    const read = yield* readForPs(config, memo)
-    return { config, report: reportOf(read, yield* Clock.currentTimeMillis) }
+const readNarrow = (options: PsOptions): Either.Either<PsRead, FullCliNeeded> => {
+  const config = Either.mapLeft(
+    loadSync(Option.isSome(options.dataDir) ? { dataDir: options.dataDir.value } : {}, yaml),
+    (e) => new FullCliNeeded({ reason: `the config: ${e.message}` })
+  )
+  return Either.flatMap(
+    config,
+    (config: TankConfigShape) =>
+      Either.map(readForPsSync(config, memo), (read) => ({ config, report: reportOf(read, Date.now()) }))
+  )
+}
+
+/**
+ * What ps prints for `options` (not yaml: the full CLI's) from `read`, as runPs prints it
+ * (psList.ts: the same warnings, rows and formats), or why the full CLI must run (a malformed `-l`:
+ * it reports it).
+ */
+const outputOf = (
+  options: PsOptions,
+  { config, report }: PsRead
+): Either.Either<Array<readonly [StdStream, string]>, FullCliNeeded> =>
+  Either.match(selectorFilter(options.selector), {
+    onLeft: (e) => Either.left(new FullCliNeeded({ reason: `the selector: ${e.message}` })),
+    onRight: (keep) => {
+      const format = psFormat(options)
+      const rows = report.rows.filter((r) => keep(r.spec))
+      const { listing, warnings } = psOutput({ quiet: options.quiet }, {
+        config,
+        invalid: report.invalid,
+        rows
+      }, Date.now)
+      const text = format === "yaml" ? undefined : listingText(format, listing)
+      const line = (t: string) => t.endsWith("\n") ? t : `${t}\n`
+      return Either.right([
+        ...warnings.map((w) => ["stderr", line(w)] as const),
+        ...(text === undefined ? [] : [["stdout", line(text)] as const])
+      ])
+    }
   })
 
 /**
@@ -78,14 +114,15 @@ const fallBack = (reason: string) => {
   return runFullCli()
 }
 
-const main = async () => {
+const main = (): void => {
   const line = process.env.TANK_NO_QUICK === "1" ? undefined : quickLine(process.argv.slice(2))
   // -o yaml loads its printer lazily, which only the full bundle may.
   if (line?._tag !== "ps" || Option.getOrUndefined(line.options.output) === "yaml") return runFullCli()
-  const read = await Effect.runPromise(withRunServices(Effect.either(readNarrow(line.options))))
-  if (Either.isLeft(read)) return fallBack(read.left.reason)
-  // Nothing outlives a listing (ps -w is the full CLI's): its output flushed, the process is done.
-  runCommand(finish(runPs(line.options, () => Effect.succeed(read.right))), { exitWhenDone: true })
+  const output = Either.flatMap(readNarrow(line.options), (read) => outputOf(line.options, read))
+  if (Either.isLeft(output)) return fallBack(output.left.reason)
+  // Nothing outlives a listing (ps -w is the full CLI's): its output written, the process is done
+  // (exiting at once spares Node winding down its loop and heap).
+  writeAll(output.right, (code) => process.exit(code))
 }
 
 /** A pod using most of the Pod's fields, so the rehearsal's decode runs most of its parsers' code. */
@@ -106,13 +143,13 @@ const rehearsalPod = {
 
 /**
  * While the blob is built: the reader's decoders over a store's rows (a readable pod, an unreadable
- * one, their statuses), ps's report, table and JSON over them (written to the build's stdout, which
- * the build discards), and a whole ps on a data dir that does not exist (the config and the reader's
- * no-store path). Schema builds a schema's parser at its first decode and keeps it: the whole Pod's
- * (~100 schemas, most of a cold decode's cost) is then in the blob, not built at every `tank ps`.
- * Nothing is created; a failure fails the blob's build (scripts/snapshot.mjs says why).
+ * one, their statuses), ps's report, table, wide table, JSON and names over them (computed, not
+ * printed), and a whole read of a data dir that does not exist (the config and the reader's no-store
+ * path). Schema builds a schema's parser at its first decode and keeps it: the whole Pod's (~100
+ * schemas, most of a cold decode's cost) is then in the blob, not built at every `tank ps`.
+ * Nothing is created or written; a failure fails the blob's build (scripts/snapshot.mjs says why).
  */
-const rehearse = () => {
+const rehearse = async () => {
   const dataDir = path.join(os.tmpdir(), `tank-snapshot-${process.pid}-no-such-dir`)
   const row = (name: string, spec: unknown) => ({
     name,
@@ -135,21 +172,20 @@ const rehearse = () => {
   const status = { name: "rehearsal", phase: "running", restarts: 0, specRevision: 1, updatedAt: at, startedAt: at }
   const statuses = partition([{ name: "rehearsal", body: JSON.stringify(status) }].map(statusFromRow))
   const read: StoreRead = { pods: pods.good, badPods: pods.invalid, statuses: statuses.good, badStatus: [] }
-  const options = (output: "table" | "json"): PsOptions => ({
+  const options = (output: "table" | "wide" | "json" | "name"): PsOptions => ({
     dataDir: Option.some(dataDir),
     json: false,
     output: Option.some(output),
     quiet: false,
-    selector: Option.none(),
+    selector: Option.some("app=rehearsal"),
     watch: false
   })
-  return Effect.runPromise(withRunServices(Effect.gen(function*() {
-    const config = yield* loadConfigAt(Option.some(dataDir))
-    for (const output of ["table", "json"] as const) {
-      yield* Effect.exit(finish(runPs(options(output), () => Effect.succeed({ config, report: reportOf(read, 0) }))))
-    }
-    yield* Effect.exit(finish(runPs(options("table"), () => readNarrow(options("table")))))
-  })))
+  const empty = readNarrow(options("table"))
+  if (Either.isLeft(empty)) throw new Error(`the rehearsal's read of no store failed: ${empty.left.reason}`)
+  for (const output of ["table", "wide", "json", "name"] as const) {
+    const printed = outputOf(options(output), { config: empty.right.config, report: reportOf(read, 0) })
+    if (Either.isLeft(printed)) throw new Error(`the rehearsal's ${output} failed: ${printed.left.reason}`)
+  }
 }
 
-startQuick("ps", rehearse, main)
+startQuick("ps", rehearse, async () => main())

@@ -13,7 +13,7 @@ import { withRunServices } from "./runServices.js"
 import { EXIT_CLOSED_PIPE, flush, guard, isOutputClosed, write } from "./stdio.js"
 
 /** `2026-11-23T13:26:42.682Z INFO message key=value`, one line per entry, on stderr. */
-const stderrLogger = Logger.make(({ annotations, cause, date, logLevel, message }) => {
+const stderrLogger = /* @__PURE__ */ Logger.make(({ annotations, cause, date, logLevel, message }) => {
   const text = (Array.isArray(message) ? message : [message]).map((m) => typeof m === "string" ? m : JSON.stringify(m))
   const extra = [...annotations].map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
   const why = Cause.isEmpty(cause) ? "" : `\n${Cause.pretty(cause)}`

@@ -6,7 +6,7 @@
  */
 import { Clock, Effect, Random } from "effect"
 
-const base = Clock.make()
+const base = /* @__PURE__ */ Clock.make()
 
 /** Wall time from Date.now, steps from the monotonic clock, both anchored at this call. */
 const runClock = (): Clock.Clock => {

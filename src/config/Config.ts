@@ -4,7 +4,7 @@
  *
  * File: `$TANK_CONFIG`, else `<dataDir>/config.yaml` when it exists. See README "Configuration".
  */
-import { Context, Effect, Layer, ParseResult, Schema } from "effect"
+import { Context, Effect, Either, Layer, ParseResult, Schema } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -235,30 +235,48 @@ export class TankConfig extends Context.Tag("tank/Config")<TankConfig, TankConfi
 export const defaultDataDir = (env: NodeJS.ProcessEnv = process.env, euid = process.geteuid?.()): string =>
   euid === 0 ? "/var/lib/tank" : path.join(env.XDG_CACHE_HOME || path.join(env.HOME || os.homedir(), ".cache"), "tank")
 
+/** The YAML parser a config file is read with (the `yaml` package; loaded only for a config file). */
+export interface YamlParser {
+  readonly parse: (text: string) => unknown
+}
+
+/** A config file's text, parsed and decoded (pure but for the parser). */
+const parseText = (file: string, text: string, YAML: YamlParser): Either.Either<ConfigFile, ConfigError> => {
+  let raw: unknown
+  try {
+    raw = YAML.parse(text) ?? {}
+  } catch (e) {
+    return Either.left(new ConfigError({ file, reason: `not valid YAML/JSON: ${(e as Error).message}` }))
+  }
+  return Either.mapLeft(
+    Schema.decodeUnknownEither(ConfigFile, { errors: "all", onExcessProperty: "error" })(raw),
+    (e) => {
+      const issues = configIssues(e)
+      return new ConfigError({
+        file,
+        ...(issues[0]?.path ? { field: issues[0].path } : {}),
+        reason: issues.map((i) => i.path ? `${i.path}: ${i.message}` : i.message).join("; ")
+      })
+    }
+  )
+}
+
+const readText = (file: string): Either.Either<string, ConfigError> => {
+  try {
+    return Either.right(fs.readFileSync(file, "utf8"))
+  } catch (e) {
+    return Either.left(new ConfigError({ file, reason: `cannot read: ${(e as Error).message}` }))
+  }
+}
+
 const parseFile = (file: string) =>
   Effect.gen(function*() {
-    const text = yield* Effect.try({
-      try: () => fs.readFileSync(file, "utf8"),
-      catch: (e) => new ConfigError({ file, reason: `cannot read: ${(e as Error).message}` })
-    })
+    const text = yield* readText(file)
     // Loaded only for a config file: most commands run without one, and start faster without it.
     const YAML = yield* Effect.promise(() =>
       import("yaml").then((m) => (m as unknown as { default?: typeof m }).default ?? m)
     )
-    const raw = yield* Effect.try({
-      try: () => YAML.parse(text) ?? {},
-      catch: (e) => new ConfigError({ file, reason: `not valid YAML/JSON: ${(e as Error).message}` })
-    })
-    return yield* Schema.decodeUnknown(ConfigFile, { errors: "all", onExcessProperty: "error" })(raw).pipe(
-      Effect.mapError((e) => {
-        const issues = configIssues(e)
-        return new ConfigError({
-          file,
-          ...(issues[0]?.path ? { field: issues[0].path } : {}),
-          reason: issues.map((i) => i.path ? `${i.path}: ${i.message}` : i.message).join("; ")
-        })
-      })
-    )
+    return yield* parseText(file, text, YAML)
   })
 
 const configIssues = (e: ParseResult.ParseError) =>
@@ -278,11 +296,11 @@ const TRUE = ["1", "true", "yes", "on"]
 const FALSE = ["0", "false", "no", "off"]
 
 /** A boolean env var; empty or unset is `undefined`, anything unrecognised is an error. */
-const envBool = (name: string, v: string | undefined): Effect.Effect<boolean | undefined, ConfigError> => {
-  if (v === undefined || v === "") return Effect.succeed(undefined)
-  if (TRUE.includes(v.toLowerCase())) return Effect.succeed(true)
-  if (FALSE.includes(v.toLowerCase())) return Effect.succeed(false)
-  return Effect.fail(new ConfigError({ field: name, reason: `"${v}": expected true/false (1/0, yes/no, on/off)` }))
+const envBool = (name: string, v: string | undefined): Either.Either<boolean | undefined, ConfigError> => {
+  if (v === undefined || v === "") return Either.right(undefined)
+  if (TRUE.includes(v.toLowerCase())) return Either.right(true)
+  if (FALSE.includes(v.toLowerCase())) return Either.right(false)
+  return Either.left(new ConfigError({ field: name, reason: `"${v}": expected true/false (1/0, yes/no, on/off)` }))
 }
 
 /**
@@ -292,38 +310,74 @@ const envBool = (name: string, v: string | undefined): Effect.Effect<boolean | u
  * TANK_ETCD_INSECURE (store.etcd.insecure), TANK_NODE_NAME, TANK_WEB (serve the dashboard at host:port, over the
  * file's web.listen).
  */
-export const load = (
-  overrides: {
-    readonly dataDir?: string
-    readonly env?: NodeJS.ProcessEnv
-    /** Whose default data dir (default: this process's effective uid). */
-    readonly euid?: number
-    /** `tank daemon --web ADDR`: serve the dashboard there (over the file's `web.listen`). */
-    readonly webListen?: string
-  } = {}
-): Effect.Effect<TankConfigShape, ConfigError> =>
+export interface LoadOptions {
+  readonly dataDir?: string
+  readonly env?: NodeJS.ProcessEnv
+  /** Whose default data dir (default: this process's effective uid). */
+  readonly euid?: number
+  /** `tank daemon --web ADDR`: serve the dashboard there (over the file's `web.listen`). */
+  readonly webListen?: string
+}
+
+/** The config file to read for `overrides`, if any ($TANK_CONFIG, else `<dataDir>/config.yaml` if it exists). */
+const fileToRead = (overrides: LoadOptions) => {
+  const env = overrides.env ?? process.env
+  const fallbackDir = defaultDataDir(env, overrides.euid ?? process.geteuid?.())
+  const envDataDir = overrides.dataDir ?? (env.TANK_DATA_DIR || undefined)
+  const candidate = env.TANK_CONFIG || path.join(envDataDir ?? fallbackDir, "config.yaml")
+  return env.TANK_CONFIG || fs.existsSync(candidate) ? candidate : undefined
+}
+
+export const load = (overrides: LoadOptions = {}): Effect.Effect<TankConfigShape, ConfigError> =>
   Effect.gen(function*() {
+    const configFile = fileToRead(overrides)
+    const file: ConfigFile = configFile ? yield* parseFile(configFile) : {}
+    return yield* resolve(overrides, configFile, file)
+  })
+
+/**
+ * `load`, synchronously (`tank ps`'s one-shot quick path runs without Effect's runtime): the same
+ * resolution; `yaml` gives the parser when there is a config file to read.
+ */
+export const loadSync = (
+  overrides: LoadOptions,
+  yaml: () => YamlParser
+): Either.Either<TankConfigShape, ConfigError> => {
+  const configFile = fileToRead(overrides)
+  if (configFile === undefined) return resolve(overrides, undefined, {})
+  return Either.flatMap(
+    Either.flatMap(readText(configFile), (text) => parseText(configFile, text, yaml())),
+    (file) => resolve(overrides, configFile, file)
+  )
+}
+
+/** The config from the file's settings (already decoded) and the environment. */
+const resolve = (
+  overrides: LoadOptions,
+  configFile: string | undefined,
+  file: ConfigFile
+): Either.Either<TankConfigShape, ConfigError> =>
+  Either.gen(function*() {
     const env = overrides.env ?? process.env
     const fallbackDir = defaultDataDir(env, overrides.euid ?? process.geteuid?.())
     const envDataDir = overrides.dataDir ?? (env.TANK_DATA_DIR || undefined)
-    const candidate = env.TANK_CONFIG || path.join(envDataDir ?? fallbackDir, "config.yaml")
-    const configFile = env.TANK_CONFIG || fs.existsSync(candidate) ? candidate : undefined
-    const file: ConfigFile = configFile ? yield* parseFile(configFile) : {}
     const dataDir = path.resolve(envDataDir ?? file.dataDir ?? fallbackDir)
     // Empty env vars count as unset, like TANK_UPLINK and TANK_STOP_PODS_ON_EXIT.
     const dnsEnv = env.TANK_DNS ? env.TANK_DNS.split(",").map((s) => s.trim()).filter(Boolean) : undefined
     for (const d of dnsEnv ?? []) {
       if (!Schema.is(Ipv4)(d)) {
-        return yield* new ConfigError({ field: "TANK_DNS", reason: `"${d}" is not an IPv4 address` })
+        return yield* Either.left(new ConfigError({ field: "TANK_DNS", reason: `"${d}" is not an IPv4 address` }))
       }
     }
     const uplinkEnv = env.TANK_UPLINK || undefined
     if (uplinkEnv !== undefined && !Schema.is(LinkName)(uplinkEnv)) {
-      return yield* new ConfigError({
-        field: "TANK_UPLINK",
-        reason:
-          `"${uplinkEnv}" is not a valid interface name (1-15 characters of letters, digits, '_', '.', '-', ':', '@')`
-      })
+      return yield* Either.left(
+        new ConfigError({
+          field: "TANK_UPLINK",
+          reason:
+            `"${uplinkEnv}" is not a valid interface name (1-15 characters of letters, digits, '_', '.', '-', ':', '@')`
+        })
+      )
     }
     const stopEnv = yield* envBool("TANK_STOP_PODS_ON_EXIT", env.TANK_STOP_PODS_ON_EXIT)
     const etcd = yield* etcdFrom(
@@ -334,10 +388,12 @@ export const load = (
     )
     const nodeName = env.TANK_NODE_NAME || file.node?.name || os.hostname().toLowerCase().split(".")[0]!
     if (!Schema.is(NodeName)(nodeName)) {
-      return yield* new ConfigError({
-        field: env.TANK_NODE_NAME ? "TANK_NODE_NAME" : "node.name",
-        reason: `"${nodeName}" is not a valid node name (DNS label, 1-63 of a-z 0-9 -)`
-      })
+      return yield* Either.left(
+        new ConfigError({
+          field: env.TANK_NODE_NAME ? "TANK_NODE_NAME" : "node.name",
+          reason: `"${nodeName}" is not a valid node name (DNS label, 1-63 of a-z 0-9 -)`
+        })
+      )
     }
     const webEnv = env.TANK_WEB || undefined
     const web = resolveWeb(
@@ -349,19 +405,23 @@ export const load = (
         : undefined
     )
     if (isWebProblem(web)) {
-      return yield* new ConfigError({
-        ...(configFile && web.field.startsWith("web.") ? { file: configFile } : {}),
-        field: web.field,
-        reason: web.reason
-      })
+      return yield* Either.left(
+        new ConfigError({
+          ...(configFile && web.field.startsWith("web.") ? { file: configFile } : {}),
+          field: web.field,
+          reason: web.reason
+        })
+      )
     }
     const poolProblem = poolIssues(file.network?.pools ?? [])[0]
     if (poolProblem !== undefined) {
-      return yield* new ConfigError({
-        ...(configFile ? { file: configFile } : {}),
-        field: poolProblem[0],
-        reason: poolProblem[1]
-      })
+      return yield* Either.left(
+        new ConfigError({
+          ...(configFile ? { file: configFile } : {}),
+          field: poolProblem[0],
+          reason: poolProblem[1]
+        })
+      )
     }
     const cap = file.node?.capacity ?? {}
     const r = file.reconciler ?? {}
@@ -416,18 +476,18 @@ const etcdFrom = (
   endpointsEnv: string | undefined,
   insecureEnv: boolean | undefined
 ) =>
-  Effect.gen(function*() {
+  Either.gen(function*() {
     const fromFile = file.store && "etcd" in file.store ? file.store.etcd : undefined
     const endpoints = endpointsEnv ? endpointsEnv.split(",").map((s) => s.trim()).filter(Boolean) : undefined
     const merged = !endpoints
       ? fromFile
-      : yield* Schema.decodeUnknown(EtcdConfig)({
-        ...(fromFile ? Schema.encodeSync(EtcdConfig)(fromFile) : {}),
-        endpoints
-      }).pipe(
-        Effect.mapError((e) =>
+      : yield* Either.mapLeft(
+        Schema.decodeUnknownEither(EtcdConfig)({
+          ...(fromFile ? Schema.encodeSync(EtcdConfig)(fromFile) : {}),
+          endpoints
+        }),
+        (e) =>
           new ConfigError({ field: "TANK_ETCD_ENDPOINTS", reason: configIssues(e).map((i) => i.message).join("; ") })
-        )
       )
     if (!merged) return undefined
     const etcd = insecureEnv === undefined ? merged : { ...merged, insecure: insecureEnv }
@@ -436,13 +496,15 @@ const etcdFrom = (
     const plain = etcd.insecure === true ? -1 : etcd.endpoints.findIndex((e) => e.startsWith("http://"))
     if (plain < 0) return etcd
     const byEnv = endpoints ? "TANK_ETCD_ENDPOINTS" : insecureEnv === false ? "TANK_ETCD_INSECURE" : undefined
-    return yield* new ConfigError({
-      ...(byEnv
-        ? { field: byEnv }
-        : { field: `store.etcd.endpoints[${plain}]`, ...(configFile ? { file: configFile } : {}) }),
-      reason: `"${etcd.endpoints[plain]}" is plain HTTP (no TLS): use https:// with tls { ca, cert, key }, ` +
-        `or set insecure: true in store.etcd (or TANK_ETCD_INSECURE=1) to allow it`
-    })
+    return yield* Either.left(
+      new ConfigError({
+        ...(byEnv
+          ? { field: byEnv }
+          : { field: `store.etcd.endpoints[${plain}]`, ...(configFile ? { file: configFile } : {}) }),
+        reason: `"${etcd.endpoints[plain]}" is plain HTTP (no TLS): use https:// with tls { ca, cert, key }, ` +
+          `or set insecure: true in store.etcd (or TANK_ETCD_INSECURE=1) to allow it`
+      })
+    )
   })
 
 /** Config from the file and environment. */

@@ -73,43 +73,58 @@ export const judgeDir = (
   }
 }
 
-const attempt = <A>(p: string, f: () => A) =>
-  Effect.try({
-    try: f,
-    catch: (e) => {
-      if (e instanceof PrivatePathError) return e
-      const err = e as NodeJS.ErrnoException
-      return new PrivatePathError({
-        path: p,
-        reason: err?.message ?? String(e),
-        ...(typeof err?.code === "string" ? { code: err.code } : {})
-      })
-    }
+/** What `f` threw while handling `p`, as a PrivatePathError (a failed fs call keeps its errno name). */
+const asPrivatePathError = (p: string, e: unknown): PrivatePathError => {
+  if (e instanceof PrivatePathError) return e
+  const err = e as NodeJS.ErrnoException
+  return new PrivatePathError({
+    path: p,
+    reason: err?.message ?? String(e),
+    ...(typeof err?.code === "string" ? { code: err.code } : {})
   })
+}
+
+const attempt = <A>(p: string, f: () => A) => Effect.try({ try: f, catch: (e) => asPrivatePathError(p, e) })
+
+/**
+ * `f` run synchronously, what it threw as a PrivatePathError: for `tank ps`'s one-shot read
+ * (src/store/psReader.ts), which runs without Effect's runtime. The Effect functions below run the
+ * same bodies.
+ */
+const attemptSync = (p: string, f: () => void): PrivatePathError | undefined => {
+  try {
+    f()
+    return undefined
+  } catch (e) {
+    return asPrivatePathError(p, e)
+  }
+}
 
 /**
  * Creates `dir` (missing parents too) 0700, or checks an existing one and tightens it to 0700 when it
  * is Tank's (see the module comment). Symlinks are followed: a data dir may live elsewhere.
  */
 export const ensurePrivateDir = (dir: string, markers: ReadonlyArray<string>): Effect.Effect<void, PrivatePathError> =>
-  attempt(dir, () => {
-    const created = fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
-    // mkdir's mode passes through the umask; a stricter one (0277) must not leave Tank locked out.
-    if (created !== undefined) {
-      const top = path.resolve(created)
-      for (let d = path.resolve(dir); d.startsWith(top); d = path.dirname(d)) fs.chmodSync(d, 0o700)
-      return
-    }
-    const st = fs.statSync(dir)
-    const verdict = judgeDir(
-      { mode: st.mode, uid: st.uid, isDirectory: st.isDirectory() },
-      process.geteuid?.(),
-      st.isDirectory() && (st.mode & LOOSE) !== 0 ? fs.readdirSync(dir) : [],
-      markers
-    )
-    if (verdict._tag === "Refuse") throw new PrivatePathError({ path: dir, reason: verdict.reason })
-    if (verdict._tag === "Tighten") fs.chmodSync(dir, 0o700)
-  })
+  attempt(dir, () => makePrivateDir(dir, markers))
+
+const makePrivateDir = (dir: string, markers: ReadonlyArray<string>): void => {
+  const created = fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
+  // mkdir's mode passes through the umask; a stricter one (0277) must not leave Tank locked out.
+  if (created !== undefined) {
+    const top = path.resolve(created)
+    for (let d = path.resolve(dir); d.startsWith(top); d = path.dirname(d)) fs.chmodSync(d, 0o700)
+    return
+  }
+  const st = fs.statSync(dir)
+  const verdict = judgeDir(
+    { mode: st.mode, uid: st.uid, isDirectory: st.isDirectory() },
+    process.geteuid?.(),
+    st.isDirectory() && (st.mode & LOOSE) !== 0 ? fs.readdirSync(dir) : [],
+    markers
+  )
+  if (verdict._tag === "Refuse") throw new PrivatePathError({ path: dir, reason: verdict.reason })
+  if (verdict._tag === "Tighten") fs.chmodSync(dir, 0o700)
+}
 
 /**
  * A SQLite database and its -wal/-shm files readable by this user only. The database file is created
@@ -117,29 +132,35 @@ export const ensurePrivateDir = (dir: string, markers: ReadonlyArray<string>): E
  * the umask); existing ones of ours that are looser (an older Tank) are tightened.
  */
 export const ensurePrivateSqlite = (file: string): Effect.Effect<void, PrivatePathError> =>
-  attempt(file, () => {
-    const euid = process.geteuid?.()
-    const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600)
+  attempt(file, () => makePrivateSqlite(file))
+
+/** `ensurePrivateSqlite`, synchronously: the error, or undefined once the files are private. */
+export const ensurePrivateSqliteSync = (file: string): PrivatePathError | undefined =>
+  attemptSync(file, () => makePrivateSqlite(file))
+
+const makePrivateSqlite = (file: string): void => {
+  const euid = process.geteuid?.()
+  const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600)
+  try {
+    tightenFd(fd, file, euid)
+  } finally {
+    fs.closeSync(fd)
+  }
+  for (const side of [`${file}-wal`, `${file}-shm`]) {
+    let sfd: number
     try {
-      tightenFd(fd, file, euid)
+      sfd = fs.openSync(side, fs.constants.O_RDONLY)
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") continue
+      throw e
+    }
+    try {
+      tightenFd(sfd, side, euid)
     } finally {
-      fs.closeSync(fd)
+      fs.closeSync(sfd)
     }
-    for (const side of [`${file}-wal`, `${file}-shm`]) {
-      let sfd: number
-      try {
-        sfd = fs.openSync(side, fs.constants.O_RDONLY)
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === "ENOENT") continue
-        throw e
-      }
-      try {
-        tightenFd(sfd, side, euid)
-      } finally {
-        fs.closeSync(sfd)
-      }
-    }
-  })
+  }
+}
 
 const tightenFd = (fd: number, file: string, euid: number | undefined) => {
   const st = fs.fstatSync(fd)
@@ -158,13 +179,20 @@ const tightenFd = (fd: number, file: string, euid: number | undefined) => {
  * and, for a SQLite store elsewhere, the store file's directory when it is missing (an existing one
  * is not Tank's to judge; the file itself is made private by `ensurePrivateSqlite`).
  */
-export const ensureDataDir = (
-  config: { readonly dataDir: string; readonly storeFile: string; readonly etcd: unknown }
-): Effect.Effect<void, PrivatePathError> =>
-  Effect.gen(function*() {
-    yield* ensurePrivateDir(config.dataDir, DATA_DIR_MARKERS)
-    const storeDir = path.dirname(config.storeFile)
-    if (config.etcd === undefined && path.resolve(storeDir) !== path.resolve(config.dataDir)) {
-      yield* attempt(storeDir, () => fs.mkdirSync(storeDir, { recursive: true, mode: 0o700 }))
-    }
+export const ensureDataDir = (config: DataDirConfig): Effect.Effect<void, PrivatePathError> =>
+  Effect.suspend(() => {
+    const e = ensureDataDirSync(config)
+    return e === undefined ? Effect.void : Effect.fail(e)
   })
+
+type DataDirConfig = { readonly dataDir: string; readonly storeFile: string; readonly etcd: unknown }
+
+/** `ensureDataDir`, synchronously: the error, or undefined once the dirs are there and private. */
+export const ensureDataDirSync = (config: DataDirConfig): PrivatePathError | undefined => {
+  const e = attemptSync(config.dataDir, () => makePrivateDir(config.dataDir, DATA_DIR_MARKERS))
+  if (e !== undefined) return e
+  const storeDir = path.dirname(config.storeFile)
+  return config.etcd === undefined && path.resolve(storeDir) !== path.resolve(config.dataDir)
+    ? attemptSync(storeDir, () => fs.mkdirSync(storeDir, { recursive: true, mode: 0o700 }))
+    : undefined
+}

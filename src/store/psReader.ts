@@ -23,12 +23,12 @@
  */
 // @ts-expect-error better-sqlite3 ships no types here (the Database interface below is what this uses)
 import BundledSqlite from "better-sqlite3"
-import { Data, Effect } from "effect"
+import { Data, Effect, Either } from "effect"
 import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as path from "node:path"
 import type { TankConfigShape } from "../config/Config.js"
-import { ensureDataDir, ensurePrivateSqlite } from "../config/privateDir.js"
+import { ensureDataDirSync, ensurePrivateSqliteSync } from "../config/privateDir.js"
 import { LIST_PODS, LIST_STATUS, MIGRATIONS, partition, podRowWith, statusFromRow } from "./layout.js"
 import { podFromRow, specOf } from "./rows.js"
 import { memoDecoder, type MemoFile, memoTexts } from "./specMemo.js"
@@ -193,48 +193,44 @@ const readAll = (db: Database, podOf: Decoder["row"]): PsRead | FullCliNeeded =>
  * handle (cluster mode, another schema version, an error: its message is the reason). `memo`: read
  * through the spec memo of this build (`tag`: the digest of the code that decodes, so another
  * build's memo is never trusted); without it every spec is decoded whole.
+ *
+ * Synchronous, plain code (a one-shot read: `tank ps`'s quick path runs without Effect's runtime,
+ * whose start was a good part of its cost); `readForPs` is the same read as an Effect.
  */
+export const readForPsSync = (
+  config: TankConfigShape,
+  options: { readonly memo?: { readonly tag: string } } = {}
+): Either.Either<PsRead, FullCliNeeded> => {
+  if (config.etcd !== undefined) return Either.left(new FullCliNeeded({ reason: "cluster mode (an etcd store)" }))
+  if (!fs.existsSync(config.storeFile)) return Either.right({ pods: [], badPods: [], statuses: [], badStatus: [] })
+  // The same checks as the Store's open (fromConfig.ts, sqlite.ts); their errors are the full path's to report.
+  const unsafe = ensureDataDirSync(config) ?? ensurePrivateSqliteSync(config.storeFile)
+  if (unsafe !== undefined) return Either.left(readFailed(config, unsafe))
+  let db: Database
+  try {
+    const { nativeBinding, Sqlite } = driver()
+    db = new Sqlite(config.storeFile, { fileMustExist: true, timeout: 50, ...(nativeBinding ? { nativeBinding } : {}) })
+  } catch (e) {
+    return Either.left(readFailed(config, e))
+  }
+  try {
+    const specs = decoder(config, options.memo)
+    const read = readAll(db, specs.row)
+    if (read instanceof FullCliNeeded) return Either.left(read)
+    specs.done()
+    return Either.right(read)
+  } catch (e) {
+    return Either.left(readFailed(config, e))
+  } finally {
+    db.close()
+  }
+}
+
+/** `readForPsSync` as an Effect. */
 export const readForPs = (
   config: TankConfigShape,
   options: { readonly memo?: { readonly tag: string } } = {}
-): Effect.Effect<PsRead, FullCliNeeded> =>
-  config.etcd !== undefined
-    ? Effect.fail(new FullCliNeeded({ reason: "cluster mode (an etcd store)" }))
-    : !fs.existsSync(config.storeFile)
-    ? Effect.succeed({ pods: [], badPods: [], statuses: [], badStatus: [] })
-    : Effect.gen(function*() {
-      // The same checks as the Store's open (fromConfig.ts, sqlite.ts); their errors are the full path's to report.
-      yield* ensureDataDir(config)
-      yield* ensurePrivateSqlite(config.storeFile)
-      return yield* Effect.acquireUseRelease(
-        Effect.try(() => {
-          const { nativeBinding, Sqlite } = driver()
-          return new Sqlite(config.storeFile, {
-            fileMustExist: true,
-            timeout: 50,
-            ...(nativeBinding ? { nativeBinding } : {})
-          })
-        }),
-        (db) =>
-          Effect.flatMap(
-            Effect.try(() => {
-              const specs = decoder(config, options.memo)
-              const read = readAll(db, specs.row)
-              if (!(read instanceof FullCliNeeded)) specs.done()
-              return read
-            }),
-            (r) => r instanceof FullCliNeeded ? Effect.fail(r) : Effect.succeed(r)
-          ),
-        (db) => Effect.sync(() => db.close())
-      )
-    }).pipe(
-      Effect.mapError((e) =>
-        e instanceof FullCliNeeded ? e : new FullCliNeeded({ reason: `reading ${config.storeFile}: ${messageOf(e)}` })
-      )
-    )
+): Effect.Effect<PsRead, FullCliNeeded> => Effect.suspend(() => readForPsSync(config, options))
 
-const messageOf = (e: unknown): string => {
-  // Effect.try wraps what was thrown (UnknownException): its cause says what went wrong.
-  const cause = typeof e === "object" && e !== null && "cause" in e && e.cause instanceof Error ? e.cause : e
-  return cause instanceof Error ? cause.message : String(cause)
-}
+const readFailed = (config: TankConfigShape, e: unknown) =>
+  new FullCliNeeded({ reason: `reading ${config.storeFile}: ${e instanceof Error ? e.message : String(e)}` })

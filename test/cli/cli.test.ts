@@ -677,4 +677,66 @@ describe("the quick path of ps and exec, and @effect/cli's, print and exit alike
       d.cleanup()
     }
   })
+
+  it("ps's quick bundle runs without Effect's runtime: no layers, schedules, caches, platform or run.ts in it", () => {
+    // A top-level Effect value in any module ps imports (an Effect.gen, a Layer, a Logger) brings
+    // Effect's whole module and its runtime back into the bundle, evaluated and held in the blob at
+    // every ps: its source map names every module the bundle holds.
+    const map = JSON.parse(fs.readFileSync(path.join(cli.dir, "dist", "quick-ps.cjs.map"), "utf8")) as {
+      sources: Array<string>
+    }
+    // Effect's own modules, by their path in the package (its source maps lead to src/*.ts).
+    const held = map.sources.map((s) =>
+      s.replace(/.*node_modules\//, "").replace(/(src|dist\/esm)\/(.*)\.[jt]s$/, "$2")
+    )
+    expect(held).toContain("effect/Schema")
+    // (Schema's parser reaches parts of Effect's core: those stay. Layers, schedules and caches
+    // came only with Effect's whole module.)
+    for (const gone of ["effect/Layer", "effect/internal/layer", "effect/internal/schedule", "effect/internal/cache"]) {
+      expect(held).not.toContain(gone)
+    }
+    expect(held.filter((s) => s.startsWith("@effect/"))).toEqual([])
+    expect(held.filter((s) => /src\/cli\/(run|runServices)\.ts$/.test(s))).toEqual([])
+  })
+
+  it("ps reads a config file itself, and ends as the full CLI does when its reader leaves or its output fails", async () => {
+    const d = tempDataDir()
+    try {
+      const pod = { name: "cfg", containers: [{ name: "app", image: "busybox" }] }
+      expect((await runCli(cli.bin, ["apply", "--data-dir", d.dir, "-f", "-"], { input: JSON.stringify(pod) })).code)
+        .toBe(0)
+      fs.writeFileSync(path.join(d.dir, "config.yaml"), "node:\n  name: cfgnode\nstopPodsOnExit: true\n")
+      const line = ["--data-dir", d.dir, "ps", "-o", "name"]
+      const [quick, full] = await Promise.all([
+        runCli(cli.bin, line, { env: { TANK_DEBUG: "1" } }),
+        runCli(cli.bin, line, { env: { TANK_NO_QUICK: "1" } })
+      ])
+      expect(quick.stderr).not.toContain("ps runs the full CLI")
+      expect(quick).toEqual(full)
+      expect(quick.stdout).toBe("pod/cfg\n")
+      // A config the full CLI rejects: the quick path hands the line over, so the error is the same.
+      fs.writeFileSync(path.join(d.dir, "config.yaml"), "bogus: 1\n")
+      const [badQuick, badFull] = await Promise.all([
+        runCli(cli.bin, line),
+        runCli(cli.bin, line, { env: { TANK_NO_QUICK: "1" } })
+      ])
+      expect(badQuick).toEqual(badFull)
+      expect(badQuick.code).toBe(1)
+      fs.rmSync(path.join(d.dir, "config.yaml"))
+      // A reader that left before ps wrote (EPIPE): quiet, status 0; an output that fails (ENOSPC):
+      // said on stderr, status 1. Both as the full CLI.
+      const sh = (env: string) =>
+        runCli("/bin/bash", [
+          "-c",
+          `(sleep 0.5; ${env} "${cli.bin}" --data-dir "${d.dir}" ps) | true; echo "closed=\${PIPESTATUS[0]}"; ` +
+          `${env} "${cli.bin}" --data-dir "${d.dir}" ps > /dev/full; echo "full=$?"`
+        ])
+      const [q, f] = await Promise.all([sh(""), sh("TANK_NO_QUICK=1")])
+      expect(q.stdout).toBe("closed=0\nfull=1\n")
+      expect(q).toEqual(f)
+      expect(q.stderr).toMatch(/^tank: cannot write to stdout: ENOSPC/m)
+    } finally {
+      d.cleanup()
+    }
+  })
 })
