@@ -125,12 +125,13 @@ const noFastCheck = {
 }
 /**
  * `import { Schema, Either } from "effect"` in our sources, read as `import * as Schema from
- * "effect/Schema"` (one namespace import per module) in `tank ps`'s bundle: through the barrel,
+ * "effect/Schema"` (one namespace import per module) in the bundles of `tank ps` and `tank exec`: through the barrel,
  * esbuild keeps a namespace object holding every export of each module named (all of Schema, and
  * with it DateTime, BigDecimal, Duration, SortedSet and more, evaluated at every start and held in
  * the blob); a direct namespace import lets it keep only what is used (Effect marks its
  * definitions pure). The same modules, the same code: only what is bundled changes
- * (quick-ps.cjs 361 -> ~270 KB). Type-only imports are left as they are.
+ * (quick-ps.cjs 361 -> ~270 KB; quick-exec.cjs 732 -> 424 KB, exec.blob 8.7 -> 7.1 MB, an exec
+ * ~11 ms faster). Type-only imports are left as they are.
  */
 const noEffectBarrel = {
   name: "no-effect-barrel",
@@ -178,7 +179,9 @@ for (const q of QUICK) {
 }
 // `tank exec`'s small bundle (src/cli/quickExec.ts), under the same rule. It runs from its own startup
 // snapshot, dist/exec.blob (scripts/snapshot.mjs), not through load.cjs: no starter, no code cache.
-await cliBundle(path.join(root, "src/cli/quickExec.ts"), "quick-exec.cjs", { plugins: [noLazyModules, noFastCheck] })
+await cliBundle(path.join(root, "src/cli/quickExec.ts"), "quick-exec.cjs", {
+  plugins: [noLazyModules, noFastCheck, noEffectBarrel]
+})
 
 // The layer extraction worker (src/image/extractOffThread.ts): its own small bundle beside tank.cjs.
 await build({
