@@ -195,7 +195,29 @@ export const applyAll = (
   specs: ReadonlyArray<unknown>,
   source?: string
 ): Effect.Effect<ReadonlyArray<AppliedPod>, InvalidSpec | StoreError, Store> =>
-  Effect.flatMap(validateAll(specs, source), (pods) => Effect.forEach(pods, store1))
+  Effect.flatMap(validateAll(specs, source), storeAll)
+
+/**
+ * `store1` for a batch: the pods whose spec changed are written in one `putAll` (one transaction in
+ * SQLite: one commit and one change-feed wake-up for the batch, not one per pod), each with its
+ * `applied` event; the rest are "unchanged" and write nothing. Outcomes in the batch's order.
+ */
+const storeAll = (pods: ReadonlyArray<Pod>) =>
+  Effect.gen(function*() {
+    const store = yield* Store
+    const befores = yield* Effect.forEach(pods, (pod) => storedOrNone(pod.name))
+    const outcomes = pods.map((pod, i) => outcomeOf(befores[i]!, pod))
+    const written = yield* store.putAll(
+      pods.filter((_, i) => outcomes[i] !== "unchanged"),
+      (stored) => ({ at: now(), pod: stored.name, type: "applied", message: `revision ${stored.revision}` })
+    )
+    const byName = new Map(written.map((p) => [p.name, p]))
+    return pods.map((pod, i): AppliedPod => {
+      const outcome = outcomes[i]!
+      const stored = outcome === "unchanged" ? Option.getOrThrow(befores[i]!) : byName.get(pod.name)!
+      return { ...stored, outcome }
+    })
+  })
 
 /** What an apply of one pod would do (`plan`): nothing of it is stored. */
 export interface PlannedPod {

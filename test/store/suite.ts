@@ -205,6 +205,48 @@ export const storeSuite = (label: string, layer: Layer.Layer<Store>, options: Su
         ]])
       }).pipe(Effect.provide(layer)), { timeout: 10_000 })
 
+    live(
+      "putAll writes a batch in order, consecutive revisions, each pod with its event, on the feed",
+      () =>
+        Effect.gen(function*() {
+          const store = yield* Store
+          const before = yield* store.put(pod("b", "never"))
+          const r0 = yield* store.revision
+          const feed = yield* store.watch(r0).pipe(Stream.take(3), Stream.runCollect, Effect.fork)
+          const evs = yield* store.events().pipe(Stream.take(3), Stream.runCollect, Effect.fork)
+          yield* Effect.sleep("50 millis")
+          const at = new Date().toISOString()
+          const stored = yield* store.putAll(
+            [pod("a"), pod("b"), pod("c")],
+            (p) => ({ at, pod: p.name, type: "applied", message: `revision ${p.revision}` })
+          )
+          assert.deepStrictEqual(stored.map((p) => [p.name, p.revision]), [["a", r0 + 1], ["b", r0 + 2], ["c", r0 + 3]])
+          // A pod already there keeps its creation revision; its spec is replaced.
+          assert.strictEqual(stored[1]!.createdRevision, before.createdRevision)
+          assert.strictEqual(Option.getOrThrow(yield* store.get("b")).spec.restart, "always")
+          assert.strictEqual(yield* store.revision, r0 + 3)
+          assert.deepStrictEqual((yield* store.list).pods.map((p) => [p.name, p.revision]), [
+            ["a", r0 + 1],
+            ["b", r0 + 2],
+            ["c", r0 + 3]
+          ])
+          const changes = Chunk.toReadonlyArray(yield* Fiber.join(feed).pipe(Effect.timeout("10 seconds")))
+          assert.deepStrictEqual(
+            changes.map((c) => c._tag === "PodPut" ? [c.pod.name, c.revision] : [c._tag, c.revision]),
+            [["a", r0 + 1], ["b", r0 + 2], ["c", r0 + 3]]
+          )
+          const events = Chunk.toReadonlyArray(yield* Fiber.join(evs).pipe(Effect.timeout("10 seconds")))
+          assert.deepStrictEqual(
+            events.map((e) => "type" in e ? `${e.type} ${e.pod} ${e.message}` : e._tag),
+            [`applied a revision ${r0 + 1}`, `applied b revision ${r0 + 2}`, `applied c revision ${r0 + 3}`]
+          )
+          // An empty batch writes nothing.
+          assert.deepStrictEqual(yield* store.putAll([], () => assert.fail("no event for no pod")), [])
+          assert.strictEqual(yield* store.revision, r0 + 3)
+        }).pipe(Effect.provide(layer)),
+      { timeout: 20_000 }
+    )
+
     live("status is written and read back; events are appended and followed", () =>
       Effect.gen(function*() {
         const store = yield* Store
