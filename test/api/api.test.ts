@@ -251,7 +251,7 @@ for (const [label, layer] of layers) {
 }
 
 describe("Api.applyAll (sqlite): one write for the batch", () => {
-  it.scoped("a batch whose write fails part-way stores none of it; a good one is one putAll, no put per pod", () =>
+  it.scoped("a batch (or one pod) whose write fails part-way stores none of it; a good one is one putAll, no put per pod", () =>
     Effect.gen(function*() {
       const dir = yield* tmpDir("tank-api-batch-")
       const ctx = yield* Layer.build(
@@ -275,6 +275,9 @@ describe("Api.applyAll (sqlite): one write for the batch", () => {
       assert.strictEqual(failed._tag, "StoreError")
       assert.deepStrictEqual(yield* run(names), [])
       assert.deepStrictEqual(yield* run(eventTypes), [])
+      // One pod too: its record goes with its event or not at all.
+      assert.strictEqual((yield* Effect.flip(run(Api.apply(spec("x")))))._tag, "StoreError")
+      assert.deepStrictEqual(yield* run(names), [])
       yield* sql.unsafe(`DROP TRIGGER no_x`).pipe(Effect.orDie)
       calls.length = 0
       const stored = yield* run(Api.applyAll([spec("web"), spec("db"), spec("x")]))
