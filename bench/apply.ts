@@ -59,6 +59,13 @@ const mainThreadCpuMs = (): number => {
   return (Number(fields[11]) + Number(fields[12])) * 1000 / 100
 }
 
+/** The machine's CPU (every core, every process) busy and total, in clock ticks: /proc/stat's first line. */
+const machineTicks = (): { busy: number; total: number } => {
+  const f = fs.readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number)
+  const total = f.reduce((a, b) => a + b, 0)
+  return { busy: total - f[3]! - f[4]!, total }
+}
+
 const load = () => `${os.loadavg().map((x) => x.toFixed(2)).join(" ")}; ${os.cpus().length} cores`
 
 const trace = makeTimeline()
@@ -115,6 +122,7 @@ const program = Effect.gen(function*() {
       if (profileTo !== undefined) yield* profiler.start
       const cpuAt0 = process.cpuUsage()
       const mainAt0 = mainThreadCpuMs()
+      const machineAt0 = machineTicks()
       const t0 = performance.now()
       yield* Effect.provideService(Api.applyAll(names.map(spec)), Store, store)
       const stored = performance.now()
@@ -122,15 +130,17 @@ const program = Effect.gen(function*() {
       manys.push(performance.now() - t0)
       const cpuBurst = process.cpuUsage(cpuAt0)
       const mainBurst = mainThreadCpuMs() - mainAt0
+      const machineAt1 = machineTicks()
+      const machineBusy = (machineAt1.busy - machineAt0.busy) / (machineAt1.total - machineAt0.total)
       if (profileTo !== undefined) yield* profiler.stop(`${profileTo}.${rep + 1}.cpuprofile`)
       console.log(
         `burst ${rep + 1}: ${manys.at(-1)!.toFixed(0)} ms (the apply call ${
           (stored - t0).toFixed(0)
         }), the agent's process used ${((cpuBurst.user + cpuBurst.system) / 1000).toFixed(0)} ms of CPU (user ${
           (cpuBurst.user / 1000).toFixed(0)
-        }, system ${(cpuBurst.system / 1000).toFixed(0)}; its main thread ${mainBurst.toFixed(0)}); load ${
-          os.loadavg()[0]!.toFixed(2)
-        }`
+        }, system ${(cpuBurst.system / 1000).toFixed(0)}; its main thread ${
+          mainBurst.toFixed(0)
+        }); the machine's cores ${(machineBusy * 100).toFixed(0)} % busy; load ${os.loadavg()[0]!.toFixed(2)}`
       )
       if (burstTimeline) {
         const permits = resolveConfig({}).startConcurrency

@@ -116,6 +116,14 @@ export const make = (options: EtcdStoreOptions = {}) =>
       get: pods.get,
       list: Effect.map(pods.readAll("list"), ({ invalid, pods }) => ({ pods, invalid })),
       put: pods.put,
+      // Pod by pod, each put then its event, as an apply wrote them before there was a batch.
+      putAll: (batch, event) =>
+        Effect.forEach(batch, (pod) =>
+          pods.put(pod).pipe(
+            // Unconditional: a conflict cannot happen, and would be a bug.
+            Effect.catchTag("RevisionConflict", (e) => Effect.die(e)),
+            Effect.tap((stored) => observed.appendEvent(event(stored)))
+          )),
       create: pods.create,
       delete: pods.delete,
       requestRestart: pods.requestRestart,

@@ -108,8 +108,35 @@ export const make = Effect.gen(function*() {
       Stream.flattenIterables
     )
 
+  /** Every pod of the batch and its event in one state change (one transaction, as SQLite's). */
+  const putAll = (batch: ReadonlyArray<Pod>, event: (stored: StoredPod) => NewPodEvent) =>
+    Ref.modify(state, (s) => {
+      let next = s
+      const out: Array<StoredPod> = []
+      for (const pod of batch) {
+        const cur = next.pods.get(pod.name)
+        const revision = next.revision + 1
+        const stored: StoredPod = {
+          name: pod.name,
+          spec: pod,
+          revision,
+          createdRevision: cur?.createdRevision ?? revision,
+          updatedAt: Date.now(),
+          restartGeneration: cur?.restartGeneration ?? 0,
+          node: cur?.node ?? null
+        }
+        next = withEvent(
+          commit(next, { _tag: "PodPut", revision, pod: stored }, new Map(next.pods).set(pod.name, stored)),
+          event(stored)
+        )
+        out.push(stored)
+      }
+      return [out, next] as const
+    }).pipe(Effect.tap((out) => out.length > 0 ? notify : Effect.void))
+
   return Store.of({
     put: (pod, opts) => putWith(pod, expect(pod.name, opts?.expectRevision)),
+    putAll,
     create: (pod) =>
       putWith(
         pod,

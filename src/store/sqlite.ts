@@ -54,6 +54,43 @@ const UPSERT_STATUS =
   "INSERT INTO status (name, body) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET body = excluded.body"
 const INSERT_EVENT = "INSERT INTO events (body) VALUES (?) RETURNING id"
 const TRIM_EVENTS = "DELETE FROM events WHERE id <= ?"
+// The statements of putAll (the same as write's revision bump, existing, upsert and the change log's).
+const BUMP_REVISION = "UPDATE meta SET value = value + ? WHERE key = 'revision' RETURNING value"
+const POD_BOOKKEEPING = "SELECT revision, created_revision, restart_generation, node FROM pods WHERE name = ?"
+const UPSERT_POD = `INSERT INTO pods (name, spec, revision, created_revision, updated_at, restart_generation, node)
+  VALUES (?, ?, ?, ?, ?, ?, ?)
+  ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, revision = excluded.revision,
+    created_revision = excluded.created_revision, updated_at = excluded.updated_at,
+    restart_generation = excluded.restart_generation, node = excluded.node`
+const INSERT_CHANGE =
+  `INSERT INTO changes (revision, name, spec, created_revision, updated_at, restart_generation, node)
+  VALUES (?, ?, ?, ?, ?, ?, ?)`
+const TRIM_CHANGES = "DELETE FROM changes WHERE revision <= ?"
+
+/**
+ * The largest multiple of `every` in [first, last], if any: a batch of ids or revisions trims its
+ * history where a write of one would have (at each multiple), once for the batch.
+ */
+const trimPoint = (first: number, last: number, every: number): number | undefined => {
+  const m = Math.floor(last / every) * every
+  return m >= first ? m : undefined
+}
+
+/**
+ * The bookkeeping of a pod's row, not its spec: a write over an unreadable row (a re-apply that
+ * repairs it) keeps what of it is sound.
+ */
+const bookkeepingOf = (r: Record<string, unknown> | undefined) => {
+  if (r === undefined) return undefined
+  const num = (v: unknown) => typeof v === "number" && Number.isFinite(v) ? v : undefined
+  const revision = num(r.revision) ?? -1
+  return {
+    revision,
+    created_revision: num(r.created_revision) ?? Math.max(revision, 0),
+    restart_generation: num(r.restart_generation) ?? 0,
+    node: typeof r.node === "string" ? r.node : null
+  }
+}
 
 export interface SqlStoreOptions {
   /**
@@ -203,25 +240,10 @@ export const make = (options: SqlStoreOptions = {}) =>
         Effect.tap(() => PubSub.publish(localEvents, undefined))
       )
 
-    /**
-     * The bookkeeping of the pod's row, not its spec: a write over an unreadable row (a re-apply that
-     * repairs it) keeps what of it is sound.
-     */
+    /** The bookkeeping of the pod's row (`bookkeepingOf`), if there is one. */
     const existing = (name: string) =>
-      sql<{ revision: unknown; created_revision: unknown; restart_generation: unknown; node: unknown }>`
-        SELECT revision, created_revision, restart_generation, node FROM pods WHERE name = ${name}`
-        .pipe(Effect.map((rows) => {
-          const r = rows[0]
-          if (r === undefined) return undefined
-          const num = (v: unknown) => typeof v === "number" && Number.isFinite(v) ? v : undefined
-          const revision = num(r.revision) ?? -1
-          return {
-            revision,
-            created_revision: num(r.created_revision) ?? Math.max(revision, 0),
-            restart_generation: num(r.restart_generation) ?? 0,
-            node: typeof r.node === "string" ? r.node : null
-          }
-        }))
+      sql`SELECT revision, created_revision, restart_generation, node FROM pods WHERE name = ${name}`
+        .pipe(Effect.map((rows) => bookkeepingOf(rows[0])))
 
     const upsert = (
       pod: Pod,
@@ -264,6 +286,62 @@ export const make = (options: SqlStoreOptions = {}) =>
           }
           return yield* upsert(pod, rev, cur?.created_revision ?? rev, cur?.restart_generation ?? 0, cur?.node ?? null)
         }))
+
+    /**
+     * The batch in one transaction, its fixed statements run prepared on the transaction's connection
+     * (transactionOn): per pod the bookkeeping read, the upsert, the change log and the event, without
+     * the `sql` template's compile and span per statement; one revision bump, one commit and one
+     * wake-up of the change feed and the event readers for the whole batch.
+     */
+    const putAll = (batch: ReadonlyArray<Pod>, event: (stored: StoredPod) => NewPodEvent) =>
+      batch.length === 0 ? Effect.succeed([]) : transactionOn(sql)((conn) =>
+        Effect.gen(function*() {
+          // The bump first: a write, so the transaction holds the write lock from its start.
+          const [bumped] = yield* conn.execute(BUMP_REVISION, [batch.length], undefined)
+          const last = (bumped as { value: number }).value
+          const first = last - batch.length + 1
+          const out: Array<StoredPod> = []
+          let firstEvent: number | undefined
+          let lastEvent = 0
+          for (const [i, pod] of batch.entries()) {
+            const revision = first + i
+            const [row] = yield* conn.execute(POD_BOOKKEEPING, [pod.name], undefined)
+            const cur = bookkeepingOf(row as Record<string, unknown> | undefined)
+            const spec = encodeSpec(pod)
+            const stored: StoredPod = {
+              name: pod.name,
+              spec: pod,
+              revision,
+              createdRevision: cur?.created_revision ?? revision,
+              updatedAt: Date.now(),
+              restartGeneration: cur?.restart_generation ?? 0,
+              node: cur?.node ?? null
+            }
+            const values = [
+              stored.revision,
+              stored.createdRevision,
+              stored.updatedAt,
+              stored.restartGeneration,
+              stored.node
+            ]
+            yield* conn.execute(UPSERT_POD, [pod.name, spec, ...values], undefined)
+            yield* conn.execute(INSERT_CHANGE, [revision, pod.name, spec, ...values.slice(1)], undefined)
+            const [ev] = yield* conn.execute(INSERT_EVENT, [JSON.stringify(event(stored))], undefined)
+            lastEvent = (ev as { id: number }).id
+            firstEvent ??= lastEvent
+            out.push(stored)
+          }
+          const changesTrim = trimPoint(first, last, 100)
+          if (changesTrim !== undefined) yield* conn.execute(TRIM_CHANGES, [changesTrim - CHANGE_HISTORY], undefined)
+          const eventsTrim = trimPoint(firstEvent!, lastEvent, 500)
+          if (eventsTrim !== undefined) yield* conn.execute(TRIM_EVENTS, [eventsTrim - EVENT_HISTORY], undefined)
+          return out as ReadonlyArray<StoredPod>
+        })
+      ).pipe(
+        wrap("put"),
+        Effect.tap(() => PubSub.publish(local, undefined)),
+        Effect.tap(() => PubSub.publish(localEvents, undefined))
+      )
 
     const create = (pod: Pod) =>
       write("create", pod.name, (rev) =>
@@ -549,6 +627,7 @@ export const make = (options: SqlStoreOptions = {}) =>
 
     return Store.of({
       put,
+      putAll,
       create,
       get: (name) =>
         readPod(name).pipe(

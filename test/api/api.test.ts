@@ -2,13 +2,15 @@
  * The public operations (src/api/Api.ts) over every Store layer: what `Tank.apply` and friends promise,
  * without a running agent.
  */
+import { SqlClient } from "@effect/sql"
+import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Logger, LogLevel, Option } from "effect"
+import { Context, Effect, Layer, Logger, LogLevel, Option } from "effect"
 import * as path from "node:path"
 import * as Api from "../../src/api/Api.js"
 import { InvalidSpec } from "../../src/spec/decode.js"
 import { layerMemory } from "../../src/store/memory.js"
-import { layerSqlite } from "../../src/store/sqlite.js"
+import { layerSql, layerSqlite } from "../../src/store/sqlite.js"
 import { Store } from "../../src/store/Store.js"
 import { tmpDir } from "../support/tmp.js"
 
@@ -247,3 +249,46 @@ for (const [label, layer] of layers) {
       }).pipe(Effect.provide(layer)))
   })
 }
+
+describe("Api.applyAll (sqlite): one write for the batch", () => {
+  it.scoped("a batch (or one pod) whose write fails part-way stores none of it; a good one is one putAll, no put per pod", () =>
+    Effect.gen(function*() {
+      const dir = yield* tmpDir("tank-api-batch-")
+      const ctx = yield* Layer.build(
+        layerSql().pipe(Layer.provideMerge(SqliteClient.layer({ filename: path.join(dir, "tank.db") })))
+      ).pipe(Effect.orDie)
+      const sql = Context.get(ctx, SqlClient.SqlClient)
+      const inner = Context.get(ctx, Store)
+      const calls: Array<string> = []
+      const store = Store.of({
+        ...inner,
+        put: (p, o) => Effect.zipRight(Effect.sync(() => calls.push(`put ${p.name}`)), inner.put(p, o)),
+        putAll: (ps, e) => Effect.zipRight(Effect.sync(() => calls.push(`putAll ${ps.length}`)), inner.putAll(ps, e))
+      })
+      const run = <A, E>(eff: Effect.Effect<A, E, Store>) => Effect.provideService(eff, Store, store)
+      // The third pod's `applied` event cannot be written: SQLite aborts that statement only.
+      yield* sql.unsafe(
+        `CREATE TRIGGER no_x BEFORE INSERT ON events WHEN NEW.body LIKE '%"pod":"x"%'
+         BEGIN SELECT RAISE(ABORT, 'not x'); END`
+      ).pipe(Effect.orDie)
+      const failed = yield* Effect.flip(run(Api.applyAll([spec("web"), spec("db"), spec("x")])))
+      assert.strictEqual(failed._tag, "StoreError")
+      assert.deepStrictEqual(yield* run(names), [])
+      assert.deepStrictEqual(yield* run(eventTypes), [])
+      // One pod too: its record goes with its event or not at all.
+      assert.strictEqual((yield* Effect.flip(run(Api.apply(spec("x")))))._tag, "StoreError")
+      assert.deepStrictEqual(yield* run(names), [])
+      yield* sql.unsafe(`DROP TRIGGER no_x`).pipe(Effect.orDie)
+      calls.length = 0
+      const stored = yield* run(Api.applyAll([spec("web"), spec("db"), spec("x")]))
+      assert.deepStrictEqual(stored.map((p) => [p.name, p.outcome]), [["web", "created"], ["db", "created"], [
+        "x",
+        "created"
+      ]])
+      assert.deepStrictEqual(calls, ["putAll 3"])
+      assert.deepStrictEqual(yield* run(eventTypes), ["applied web", "applied db", "applied x"])
+      // Revisions in the batch's order, each event naming its pod's.
+      const events = (yield* inner.recentEvents(3)).events
+      assert.deepStrictEqual(events.map((e) => e.message), stored.map((p) => `revision ${p.revision}`))
+    }))
+})

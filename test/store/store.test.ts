@@ -9,7 +9,7 @@ import { layerMemory } from "../../src/store/memory.js"
 import { layerSql, layerSqlite } from "../../src/store/sqlite.js"
 import { Store } from "../../src/store/Store.js"
 import { tmpDir } from "../support/tmp.js"
-import { storeSuite } from "./suite.js"
+import { pod, storeSuite } from "./suite.js"
 
 const sqliteFile = Layer.unwrapScoped(
   Effect.map(tmpDir("tank-store-"), (dir) => layerSqlite(path.join(dir, "tank.db"), { pollInterval: "20 millis" }))
@@ -189,4 +189,71 @@ describe("Store (sqlite, a status with its event)", () => {
       assert.strictEqual(Option.getOrThrow(yield* store.getStatus("web")).phase, "running")
       assert.deepStrictEqual((yield* store.recentEvents(10)).events.map((e) => e.type), ["running"])
     }))
+})
+
+describe("Store (sqlite, a batch of pods)", () => {
+  const open = Effect.gen(function*() {
+    const dir = yield* tmpDir("tank-store-batch-")
+    const ctx = yield* Layer.build(
+      layerSql().pipe(Layer.provideMerge(SqliteClient.layer({ filename: path.join(dir, "x.db") })))
+    ).pipe(Effect.orDie)
+    return { store: Context.get(ctx, Store), sql: Context.get(ctx, SqlClient.SqlClient) }
+  })
+  const applied = (p: { readonly name: string; readonly revision: number }) => ({
+    at: new Date().toISOString(),
+    pod: p.name,
+    type: "applied" as const,
+    message: `revision ${p.revision}`
+  })
+
+  it.scoped("putAll is one transaction: a pod whose event cannot be written takes the whole batch with it", () =>
+    Effect.gen(function*() {
+      const { sql, store } = yield* open
+      yield* store.put(pod("a", "never"))
+      const r0 = yield* store.revision
+      // The third pod's event fails after two pods, their changes and events were written.
+      yield* sql.unsafe(
+        `CREATE TRIGGER no_c BEFORE INSERT ON events WHEN NEW.body LIKE '%"pod":"c"%'
+         BEGIN SELECT RAISE(ABORT, 'not c'); END`
+      ).pipe(Effect.orDie)
+      const failed = yield* Effect.flip(store.putAll([pod("a"), pod("b"), pod("c")], applied))
+      assert.strictEqual(failed._tag, "StoreError")
+      assert.match(failed.message, /not c/)
+      assert.strictEqual(yield* store.revision, r0)
+      assert.deepStrictEqual((yield* store.list).pods.map((p) => [p.name, p.spec.restart]), [["a", "never"]])
+      assert.deepStrictEqual((yield* store.recentEvents(10)).events, [])
+      // The connection is left outside any transaction: the next batch commits.
+      yield* sql.unsafe(`DROP TRIGGER no_c`).pipe(Effect.orDie)
+      yield* store.putAll([pod("b"), pod("c")], applied)
+      assert.deepStrictEqual((yield* store.list).pods.map((p) => p.name), ["a", "b", "c"])
+    }))
+
+  it.scoped(
+    "a batch trims the change and event history as single writes would: the feed resyncs past it",
+    () =>
+      Effect.gen(function*() {
+        const { sql, store } = yield* open
+        const r0 = yield* store.revision
+        const names = Array.from({ length: 1_150 }, (_, i) => `p${i}`)
+        yield* store.putAll(names.map((n) => pod(n)), applied)
+        // 1 150 changes: those at or below the last multiple of 100 less 1 000 are trimmed (1 100 - 1 000).
+        const [kept] = yield* sql<
+          { n: number; oldest: number }
+        >`SELECT COUNT(*) AS n, MIN(revision) AS oldest FROM changes`
+          .pipe(Effect.orDie)
+        assert.deepStrictEqual(kept, { n: 1_050, oldest: r0 + 101 })
+        const first = yield* store.watch(r0).pipe(Stream.take(1), Stream.runCollect, Effect.timeout("10 seconds"))
+        const change = Chunk.unsafeHead(first)
+        assert.strictEqual(change._tag, "Resync")
+        if (change._tag === "Resync") assert.strictEqual(change.pods.length, 1_150)
+        // From a revision still in the history, the feed replays it.
+        const next = yield* store.watch(r0 + 100).pipe(Stream.take(1), Stream.runCollect, Effect.timeout("10 seconds"))
+        const replayed = Chunk.unsafeHead(next)
+        assert.deepStrictEqual(replayed._tag === "PodPut" && [replayed.pod.name, replayed.revision], ["p100", r0 + 101])
+        // Each pod's event is there (the event history, 10 000, is not reached).
+        const [events] = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM events`.pipe(Effect.orDie)
+        assert.strictEqual(events!.n, 1_150)
+      }),
+    { timeout: 30_000 }
+  )
 })

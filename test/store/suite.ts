@@ -205,6 +205,54 @@ export const storeSuite = (label: string, layer: Layer.Layer<Store>, options: Su
         ]])
       }).pipe(Effect.provide(layer)), { timeout: 10_000 })
 
+    live(
+      "putAll writes a batch in order, revisions rising in its order, each pod with its event, on the feed",
+      () =>
+        Effect.gen(function*() {
+          const store = yield* Store
+          const before = yield* store.put(pod("b", "never"))
+          const r0 = yield* store.revision
+          const feed = yield* store.watch(r0).pipe(Stream.take(3), Stream.runCollect, Effect.fork)
+          const evs = yield* store.events().pipe(Stream.take(3), Stream.runCollect, Effect.fork)
+          yield* Effect.sleep("50 millis")
+          const at = new Date().toISOString()
+          const stored = yield* store.putAll(
+            [pod("a"), pod("b"), pod("c")],
+            (p) => ({ at, pod: p.name, type: "applied", message: `revision ${p.revision}` })
+          )
+          // Rising in the batch's order (consecutive in SQLite and memory; etcd counts each event too).
+          const revs = stored.map((p) => p.revision)
+          assert.deepStrictEqual(stored.map((p) => p.name), ["a", "b", "c"])
+          assert.isAbove(revs[0]!, r0)
+          assert.isAbove(revs[1]!, revs[0]!)
+          assert.isAbove(revs[2]!, revs[1]!)
+          // A pod already there keeps its creation revision; its spec is replaced.
+          assert.strictEqual(stored[1]!.createdRevision, before.createdRevision)
+          assert.strictEqual(Option.getOrThrow(yield* store.get("b")).spec.restart, "always")
+          assert.isAtLeast(yield* store.revision, revs[2]!)
+          assert.deepStrictEqual((yield* store.list).pods.map((p) => [p.name, p.revision]), [
+            ["a", revs[0]],
+            ["b", revs[1]],
+            ["c", revs[2]]
+          ])
+          const changes = Chunk.toReadonlyArray(yield* Fiber.join(feed).pipe(Effect.timeout("10 seconds")))
+          assert.deepStrictEqual(
+            changes.map((c) => c._tag === "PodPut" ? [c.pod.name, c.revision] : [c._tag, c.revision]),
+            [["a", revs[0]], ["b", revs[1]], ["c", revs[2]]]
+          )
+          const events = Chunk.toReadonlyArray(yield* Fiber.join(evs).pipe(Effect.timeout("10 seconds")))
+          assert.deepStrictEqual(
+            events.map((e) => "type" in e ? `${e.type} ${e.pod} ${e.message}` : e._tag),
+            revs.map((r, k) => `applied ${"abc"[k]} revision ${r}`)
+          )
+          // An empty batch writes nothing.
+          const r1 = yield* store.revision
+          assert.deepStrictEqual(yield* store.putAll([], () => assert.fail("no event for no pod")), [])
+          assert.strictEqual(yield* store.revision, r1)
+        }).pipe(Effect.provide(layer)),
+      { timeout: 20_000 }
+    )
+
     live("status is written and read back; events are appended and followed", () =>
       Effect.gen(function*() {
         const store = yield* Store
