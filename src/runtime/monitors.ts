@@ -8,7 +8,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import type { Pod } from "../spec/Pod.js"
 import { agentBusySchedule, retryBusy } from "./helper/busy.js"
-import { connect, type MonitorClient } from "./helper/client.js"
+import { connect, connectEarly, type MonitorClient } from "./helper/client.js"
 import { capabilitiesFor, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, maskedHostPaths } from "./helper/defaults.js"
 import { busyReason, type MonitorBusy } from "./helper/errors.js"
 import { type MonitorHandle, readExitFile, startMonitor } from "./helper/monitor.js"
@@ -322,7 +322,12 @@ export const launch = (
       )
     )
     const ref = refOf(c.spec.name, L.exit, h, stop)
-    const client = yield* Scope.extend(connectAgent(ref), connScope)
+    // Not waiting for the monitor's hello: it is read while the record is written, and `proceed`
+    // goes out at once, its reply trusted only after the hello (connectEarly, helper/client.ts).
+    const client = yield* Scope.extend(
+      connectEarly(ref.socketPath, { protocol: h.protocol, monitorPid: h.monitorPid, pid: h.pid }, connectAgent(ref)),
+      connScope
+    )
     yield* Ref.set(conn, client)
     return {
       name: c.spec.name,

@@ -171,7 +171,7 @@ describe("Monitor lifetime", () => {
         )
       )
       yield* Effect.addFinalizer(() =>
-        killAll({ ...ready, startTime: 0, socketPath: "", exitPath: "", configPath: "" })
+        killAll({ ...ready, protocol: 1, startTime: 0, socketPath: "", exitPath: "", configPath: "" })
       )
       process.kill(-starter.pid!, "SIGKILL")
       yield* Effect.sleep("100 millis")

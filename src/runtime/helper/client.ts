@@ -2,8 +2,7 @@
  * A client of one monitor's control socket (PROTOCOL.md §4): JSON lines, requests matched to
  * replies by id. Closing the scope closes the connection; the monitor and workload are unaffected.
  */
-import { Effect, Either, Option, Schema } from "effect"
-import type { Scope } from "effect"
+import { Effect, Either, Option, Schema, Scope } from "effect"
 import type * as net from "node:net"
 import { type Attachment, openAttachment } from "./attach.js"
 import {
@@ -15,7 +14,7 @@ import {
 } from "./errors.js"
 import { greeting } from "./greeting.js"
 import { lineSplitter } from "./lines.js"
-import { ExitRecord, type Hello, type MonitorState, Reply } from "./schema.js"
+import { ExitRecord, type Hello, type MonitorState, PROTOCOL_VERSION, Reply } from "./schema.js"
 import { openSocket } from "./socket.js"
 
 export type MonitorError = MonitorGone | HelperProtocolError | MonitorRequestFailed
@@ -173,6 +172,135 @@ const orPushedExit = (
       : conn.request(op, params).pipe(Effect.flatMap(exitOf(op)))
   )
 
+const proceedOf = (conn: Connection) =>
+  conn.request("proceed").pipe(
+    Effect.asVoid,
+    Effect.catchIf(
+      (e): e is MonitorRequestFailed => e._tag === "MonitorRequestFailed" && e.code === "setup_failed",
+      (e) => Effect.fail(new MonitorSetupFailed(JSON.parse(e.message)))
+    )
+  )
+
+/** The ops over an open connection (its hello accepted, or awaited by the caller before each op). */
+const clientOf = (
+  socketPath: string,
+  conn: Connection,
+  hello: typeof Hello.Type["hello"],
+  proceed: MonitorClient["proceed"]
+): MonitorClient => ({
+  socketPath,
+  hello,
+  state: conn.request("state").pipe(
+    Effect.flatMap((r) =>
+      r.state
+        ? Effect.succeed(r.state)
+        : Effect.fail(new HelperProtocolError({ expected: "state reply", received: JSON.stringify(r) }))
+    )
+  ),
+  proceed,
+  abort: Effect.asVoid(conn.request("abort")),
+  signal: (signal) => Effect.asVoid(conn.request("signal", { signal })),
+  stop: (graceMs, signal) => orPushedExit(conn, "stop", signal === undefined ? { graceMs } : { graceMs, signal }),
+  wait: orPushedExit(conn, "wait"),
+  resize: (rows, cols) => Effect.asVoid(conn.request("resize", { rows, cols })),
+  release: Effect.asVoid(conn.request("release")),
+  attach: openAttachment(socketPath)
+})
+
+/**
+ * Connect to a fresh monitor, one just started by this agent, without waiting for its hello: the
+ * agent goes on (its record writes) while the monitor accepts, and `proceed` is written at once,
+ * its reply trusted only once the hello was read and accepted — a round trip (an event-loop turn
+ * for the hello) less on every start. What stays as with `connect`:
+ * - a monitor of another protocol version gets no `proceed`: `ready` is its ready line, checked
+ *   here before anything is sent (the ready line and the hello come from the same process);
+ * - the hello is still checked (version, and the pids of the ready line: another process at the
+ *   socket path is refused), and a monitor that dies before it is MonitorGone;
+ * - a busy monitor (it read nothing of this connection: it closes it after the busy line, so an
+ *   early `proceed` was never seen) is retried by `onBusy`, a full `connect` with its retries, over
+ *   which every op then goes.
+ * Every op but `proceed` waits for the hello as `connect` does.
+ */
+export const connectEarly = (
+  socketPath: string,
+  ready: typeof Hello.Type["hello"],
+  onBusy: Effect.Effect<MonitorClient, MonitorGone | MonitorBusy | HelperProtocolError, Scope.Scope>
+): Effect.Effect<MonitorClient, MonitorGone | MonitorBusy | HelperProtocolError, Scope.Scope> =>
+  Effect.gen(function*() {
+    if (ready.protocol !== PROTOCOL_VERSION) {
+      return yield* Effect.fail(
+        new HelperProtocolError({
+          expected: `ready line with protocol ${PROTOCOL_VERSION}`,
+          received: JSON.stringify(ready)
+        })
+      )
+    }
+    const scope = yield* Effect.scope
+    const opened = yield* Effect.acquireRelease(
+      openSocket(socketPath).pipe(Effect.map((s) => new Connection(socketPath, s)), Effect.either),
+      (c) => Effect.sync(() => Either.isRight(c) && c.right.close("client closed"))
+    )
+    // A full connect queue (EAGAIN) is busy too: nothing was sent, the retry does it all.
+    if (Either.isLeft(opened)) {
+      return yield* opened.left._tag === "MonitorBusy" ? onBusy : Effect.fail(opened.left)
+    }
+    const conn = opened.right
+    // Read from now on (no line missed); awaited only by the ops.
+    const helloLine = conn.helloLine()
+    helloLine.catch(() => undefined)
+    /** Right(undefined): this connection's hello accepted; Right(client): busy, the client of a retry. */
+    const checked = yield* Effect.cached(
+      Effect.tryPromise({
+        try: () => helloLine,
+        catch: (e) => new MonitorGone({ socketPath, reason: (e as Error).message })
+      }).pipe(
+        Effect.flatMap((line) => greeting(socketPath, line)),
+        Effect.filterOrFail(
+          (h) => h.protocol === ready.protocol && h.pid === ready.pid && h.monitorPid === ready.monitorPid,
+          (h) =>
+            new HelperProtocolError({
+              expected: `hello of monitor ${ready.monitorPid} serving pid ${ready.pid}`,
+              received: JSON.stringify({ hello: h })
+            })
+        ),
+        Effect.as(undefined),
+        Effect.catchTag("MonitorBusy", () => Effect.map(Scope.extend(onBusy, scope), (c) => c)),
+        // A monitor still busy after the retries is alive: the op fails as a `busy` request.
+        Effect.catchTag(
+          "MonitorBusy",
+          (e) => Effect.fail(new MonitorRequestFailed({ op: "connect", code: "busy", message: e.message }))
+        )
+      )
+    )
+    const viaRetry = <A, E>(
+      here: Effect.Effect<A, E>,
+      there: (c: MonitorClient) => Effect.Effect<A, E>
+    ): Effect.Effect<A, E | MonitorError> =>
+      Effect.flatMap(checked, (retry) => retry === undefined ? here : there(retry))
+    const plain = clientOf(socketPath, conn, ready, Effect.void)
+    const client: MonitorClient = {
+      socketPath,
+      hello: ready,
+      state: viaRetry(plain.state, (c) => c.state),
+      // Written now; its reply waits for the hello's verdict. On a busy hello the monitor never
+      // read it (the connection was closed unread): the retry's connection carries it.
+      proceed: Effect.suspend(() => {
+        const reply = proceedOf(conn)
+        return Effect.zipWith(checked, Effect.either(reply), (retry, r) => ({ retry, r }), { concurrent: true }).pipe(
+          Effect.flatMap(({ r, retry }) => retry === undefined ? r : retry.proceed)
+        )
+      }),
+      abort: viaRetry(plain.abort, (c) => c.abort),
+      signal: (signal) => viaRetry(plain.signal(signal), (c) => c.signal(signal)),
+      stop: (graceMs, signal) => viaRetry(plain.stop(graceMs, signal), (c) => c.stop(graceMs, signal)),
+      wait: viaRetry(plain.wait, (c) => c.wait),
+      resize: (rows, cols) => viaRetry(plain.resize(rows, cols), (c) => c.resize(rows, cols)),
+      release: viaRetry(plain.release, (c) => c.release),
+      attach: openAttachment(socketPath)
+    }
+    return client
+  })
+
 /**
  * Connect to a monitor (also how a new agent re-adopts one). MonitorBusy when every connection slot
  * is taken: the monitor is alive, retry later (`retryBusy` in busy.ts).
@@ -190,31 +318,6 @@ export const connect = (
       catch: (e) => new MonitorGone({ socketPath, reason: (e as Error).message })
     })
     const hello = yield* greeting(socketPath, line)
-    const proceed = conn.request("proceed").pipe(
-      Effect.asVoid,
-      Effect.catchIf(
-        (e): e is MonitorRequestFailed => e._tag === "MonitorRequestFailed" && e.code === "setup_failed",
-        (e) => Effect.fail(new MonitorSetupFailed(JSON.parse(e.message)))
-      )
-    )
-    const client: MonitorClient = {
-      socketPath,
-      hello,
-      state: conn.request("state").pipe(
-        Effect.flatMap((r) =>
-          r.state
-            ? Effect.succeed(r.state)
-            : Effect.fail(new HelperProtocolError({ expected: "state reply", received: JSON.stringify(r) }))
-        )
-      ),
-      proceed,
-      abort: Effect.asVoid(conn.request("abort")),
-      signal: (signal) => Effect.asVoid(conn.request("signal", { signal })),
-      stop: (graceMs, signal) => orPushedExit(conn, "stop", signal === undefined ? { graceMs } : { graceMs, signal }),
-      wait: orPushedExit(conn, "wait"),
-      resize: (rows, cols) => Effect.asVoid(conn.request("resize", { rows, cols })),
-      release: Effect.asVoid(conn.request("release")),
-      attach: openAttachment(socketPath)
-    }
+    const client = clientOf(socketPath, conn, hello, proceedOf(conn))
     return client
   })

@@ -12,6 +12,8 @@ import { ExitRecord, MonitorConfig, MonitorReady } from "./schema.js"
 import type { RunLine } from "./spawner.js"
 
 export interface MonitorHandle {
+  /** The protocol version of the ready line (its hello says the same: `connectEarly` trusts it). */
+  readonly protocol: number
   readonly monitorPid: number
   /** The monitor's /proc start time (absent from older helpers), for liveness checks. */
   readonly monitorStartTime?: number
@@ -55,6 +57,7 @@ export const startMonitor = (
     const line = yield* run(helper, ["monitor", "--config", configPath])
     const ready = yield* decodeLine(MonitorReady, "monitor ready line", line)
     return {
+      protocol: ready.protocol,
       monitorPid: ready.monitorPid,
       ...(ready.monitorStartTime !== undefined ? { monitorStartTime: ready.monitorStartTime } : {}),
       pid: ready.pid,
