@@ -18,8 +18,21 @@ import { PROTOCOL_VERSION } from "../runtime/helper/schema.js"
 import { podLayout } from "../runtime/layout.js"
 import { CURRENT_VERSION, procStartTime, type RunRecord } from "../runtime/record.js"
 import { loadConfigAt } from "./base.js"
-import { runExec } from "./execRun.js"
+import { type ExecOptions, runExec } from "./execRun.js"
 import { finish } from "./run.js"
+
+/** A plain `tank exec POD -- true` in `dataDir` (both halves of the rehearsal run one). */
+export const rehearsalOptions = (dataDir: string, pod: string): ExecOptions => ({
+  dataDir: Option.some(dataDir),
+  interactive: false,
+  tty: false,
+  container: Option.none(),
+  env: Option.none(),
+  user: Option.none(),
+  workdir: Option.none(),
+  pod,
+  command: ["true"]
+})
 
 /** The stand-in for the helper: exits 0, whatever its arguments. */
 const STAND_IN = "/bin/true"
@@ -104,16 +117,5 @@ export const rehearseWholeExec = Effect.gen(function*() {
     () => Effect.sync(() => helper === undefined ? delete process.env.TANK_HELPER : (process.env.TANK_HELPER = helper))
   )
   const config = yield* loadConfigAt(Option.some(dataDir))
-  const options = {
-    dataDir: Option.some(dataDir),
-    interactive: false,
-    tty: false,
-    container: Option.none(),
-    env: Option.none(),
-    user: Option.none(),
-    workdir: Option.none(),
-    pod,
-    command: ["true"]
-  }
-  yield* finish(runExec(options, { Exec, config }))
+  yield* finish(runExec(rehearsalOptions(dataDir, pod), { Exec, config }))
 }).pipe(Effect.scoped)

@@ -9,7 +9,7 @@
  * started this one without NODE_EXTRA_CA_CERTS and the line may reach etcd over TLS (extraCaCerts.ts).
  * Like quickPs.ts, this graph must not import() a module of its own.
  */
-import { Effect, Either, Option, Schema } from "effect"
+import { Effect, Either, Schema } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -18,7 +18,7 @@ import * as Exec from "../exec/Exec.js"
 import { Hello, Reply } from "../runtime/helper/schema.js"
 import { parseRecord } from "../runtime/record.js"
 import { loadConfigAt } from "./base.js"
-import { rehearseWholeExec } from "./execRehearsal.js"
+import { rehearsalOptions, rehearseWholeExec } from "./execRehearsal.js"
 import { runExec } from "./execRun.js"
 import { mayUseEtcd, withExtraCaCertsBack } from "./extraCaCerts.js"
 import { runFullCli } from "./fullCli.js"
@@ -65,17 +65,7 @@ const rehearse = () => {
   parseRecord("rehearsal", "rehearsal", "{\"version\":2}\n")
   Schema.decodeUnknownEither(Reply)({})
   Schema.decodeUnknownOption(Hello)({})
-  const options = {
-    dataDir: Option.some(dataDir),
-    interactive: false,
-    tty: false,
-    container: Option.none(),
-    env: Option.none(),
-    user: Option.none(),
-    workdir: Option.none(),
-    pod: "rehearsal",
-    command: ["true"]
-  }
+  const options = rehearsalOptions(dataDir, "rehearsal")
   return Effect.runPromise(withRunServices(Effect.gen(function*() {
     const config = yield* loadConfigAt(options.dataDir)
     yield* Effect.exit(finish(runExec(options, { Exec, config })))

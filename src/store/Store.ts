@@ -30,6 +30,25 @@ export interface StoredPod {
   readonly node: string | null
 }
 
+/**
+ * The record a put of `pod` at `revision` makes over `cur`, what its name held (none: a creation):
+ * the creation revision, restart generation and node binding carry over. Pure (but for the clock);
+ * the memory store's and SQLite's batched writes build their records with it.
+ */
+export const storedPodAt = (
+  pod: Pod,
+  revision: number,
+  cur: Pick<StoredPod, "createdRevision" | "restartGeneration" | "node"> | undefined
+): StoredPod => ({
+  name: pod.name,
+  spec: pod,
+  revision,
+  createdRevision: cur?.createdRevision ?? revision,
+  updatedAt: Date.now(),
+  restartGeneration: cur?.restartGeneration ?? 0,
+  node: cur?.node ?? null
+})
+
 /** The kinds of stored records: desired pods, observed statuses, pod events. */
 export const RecordKind = Schema.Literal("pod", "status", "event")
 export type RecordKind = typeof RecordKind.Type

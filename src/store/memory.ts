@@ -6,7 +6,7 @@
 import { Effect, Layer, Option, PubSub, Ref, Stream } from "effect"
 import type { Pod } from "../spec/Pod.js"
 import type { NewPodEvent, PodEvent, PodStatus } from "./status.js"
-import { AlreadyExists, type Change, RevisionConflict, Store, type StoredPod } from "./Store.js"
+import { AlreadyExists, type Change, RevisionConflict, Store, type StoredPod, storedPodAt } from "./Store.js"
 
 const CHANGE_HISTORY = 1000
 const EVENT_HISTORY = 10_000
@@ -45,15 +45,7 @@ export const make = Effect.gen(function*() {
       const cur = s.pods.get(pod.name)
       yield* check(cur)
       const revision = s.revision + 1
-      const stored: StoredPod = {
-        name: pod.name,
-        spec: pod,
-        revision,
-        createdRevision: cur?.createdRevision ?? revision,
-        updatedAt: Date.now(),
-        restartGeneration: cur?.restartGeneration ?? 0,
-        node: cur?.node ?? null
-      }
+      const stored = storedPodAt(pod, revision, cur)
       const pods = new Map(s.pods).set(pod.name, stored)
       yield* Ref.set(state, commit(s, { _tag: "PodPut", revision, pod: stored }, pods))
       yield* notify
@@ -116,15 +108,7 @@ export const make = Effect.gen(function*() {
       for (const pod of batch) {
         const cur = next.pods.get(pod.name)
         const revision = next.revision + 1
-        const stored: StoredPod = {
-          name: pod.name,
-          spec: pod,
-          revision,
-          createdRevision: cur?.createdRevision ?? revision,
-          updatedAt: Date.now(),
-          restartGeneration: cur?.restartGeneration ?? 0,
-          node: cur?.node ?? null
-        }
+        const stored = storedPodAt(pod, revision, cur)
         next = withEvent(
           commit(next, { _tag: "PodPut", revision, pod: stored }, new Map(next.pods).set(pod.name, stored)),
           event(stored)

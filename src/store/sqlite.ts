@@ -42,6 +42,7 @@ import {
   RevisionConflict,
   Store,
   type StoredPod,
+  storedPodAt,
   StoreError
 } from "./Store.js"
 
@@ -308,15 +309,12 @@ export const make = (options: SqlStoreOptions = {}) =>
             const [row] = yield* conn.execute(POD_BOOKKEEPING, [pod.name], undefined)
             const cur = bookkeepingOf(row as Record<string, unknown> | undefined)
             const spec = encodeSpec(pod)
-            const stored: StoredPod = {
-              name: pod.name,
-              spec: pod,
+            const stored = storedPodAt(
+              pod,
               revision,
-              createdRevision: cur?.created_revision ?? revision,
-              updatedAt: Date.now(),
-              restartGeneration: cur?.restart_generation ?? 0,
-              node: cur?.node ?? null
-            }
+              cur &&
+                { createdRevision: cur.created_revision, restartGeneration: cur.restart_generation, node: cur.node }
+            )
             const values = [
               stored.revision,
               stored.createdRevision,
