@@ -7,8 +7,10 @@
 //   node scripts/snapshot.mjs [DIST]      (DIST: default ../dist beside this script)
 // Run by scripts/build.mjs and by the package's install step: a blob only works with the node binary
 // that built it, so it is built where it runs and never shipped. dist/tank.blob.stamp names that node
-// binary (device:inode:size:mtime, as `stat -L -c %d:%i:%s:%Y` prints it) and the dist dir the blob
-// was built for; bin/tank uses the blob only when both still match, else the plain bundle.
+// binary (device:inode:size:mtime, for people) and the dist dir the blob was built for; beside it
+// dist/tank.blob.node-mtime, an empty file whose mtime is that node's, to the nanosecond. bin/tank
+// uses the blob only when both still match (the same directory; a node of the same mtime: its shell's
+// own `-ef`, `-nt` and `-ot`, no program to run at every start), else the plain bundle.
 // Never fails the install: when no blob can be built it says why on stderr and exits 0 (no blob).
 //
 // The blob is built, and so must run, with NODE_FLAGS (V8 refuses a blob built with other flags;
@@ -23,7 +25,7 @@ import { createRequire } from "node:module"
 import * as path from "node:path"
 
 const here = path.dirname(new URL(import.meta.url).pathname)
-// bin/tank compares the stamp with its own `readlink -f` path: both canonical.
+// Canonical, for people and tests (bin/tank compares directories, not spellings: `-ef`).
 const realpath = (p) => {
   try {
     return fs.realpathSync(p)
@@ -41,12 +43,13 @@ const execBlob = path.join(dist, "exec.blob")
 // whole Pod's parsers into it: the reader decodes every spec as the Store does).
 const psBlob = path.join(dist, "ps.blob")
 const stamp = blob + ".stamp"
+const nodeMtime = blob + ".node-mtime"
 const NODE_FLAGS = ["--no-opt"]
 
-for (const stale of [blob, execBlob, psBlob, stamp]) fs.rmSync(stale, { force: true })
+for (const stale of [blob, execBlob, psBlob, stamp, nodeMtime]) fs.rmSync(stale, { force: true })
 if (!fs.existsSync(path.join(dist, "tank.cjs"))) process.exit(0) // a checkout before its first build: prepare builds it
 
-/** The node binary's identity, as bin/tank computes it with stat(1). */
+/** The node binary's identity (the stamp's first line: for people; bin/tank compares mtimes). */
 const nodeIdentity = () => {
   const s = fs.statSync(process.execPath)
   return `${s.dev}:${s.ino}:${s.size}:${Math.floor(s.mtimeMs / 1000)}`
@@ -138,5 +141,12 @@ if (fs.existsSync(execBundle)) buildBlob(execBundle, execBlob)
 const psBundle = path.join(dist, "quick-ps.cjs")
 if (fs.existsSync(psBundle)) buildBlob(psBundle, psBlob)
 if (buildBlob(path.join(dist, "tank.cjs"), blob)) {
-  fs.writeFileSync(stamp, `${nodeIdentity()}\n${dist}\n${NODE_FLAGS.join(" ")}\n`)
+  // node's mtime copied whole by touch(1) (fs.utimes takes seconds as a double: not to the ns).
+  fs.writeFileSync(nodeMtime, "")
+  const touched = spawnSync("touch", ["-r", process.execPath, "--", nodeMtime], { encoding: "utf8" })
+  if (touched.status === 0) fs.writeFileSync(stamp, `${nodeIdentity()}\n${dist}\n${NODE_FLAGS.join(" ")}\n`)
+  else {
+    const why = touched.error?.message ?? touched.stderr.trim()
+    process.stderr.write(`tank: no startup snapshot stamp (the CLI starts without its blobs): touch: ${why}\n`)
+  }
 }

@@ -5,8 +5,10 @@
  * exec from its own, dist/exec.blob).
  */
 import { Effect } from "effect"
+import { spawnSync } from "node:child_process"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Lock from "../../src/agent/lock.js"
@@ -346,9 +348,36 @@ describe("bin/tank and the startup snapshot", () => {
     })
   })
 
+  /**
+   * Runs `fn` as if another node binary had built the blob: the building node's mtime (which bin/tank
+   * compares with node's own, to the nanosecond) one nanosecond off.
+   */
+  const withOtherNode = async (fn: () => Promise<void>) => {
+    const ref = path.join(dist(), "tank.blob.node-mtime")
+    const saved = fs.statSync(ref, { bigint: true })
+    const touch = (ns: bigint) => {
+      const r = spawnSync("touch", [
+        "-d",
+        `@${ns / 1_000_000_000n}.${String(ns % 1_000_000_000n).padStart(9, "0")}`,
+        ref
+      ])
+      if (r.status !== 0) throw new Error(`touch failed: ${r.stderr}`)
+    }
+    touch(saved.mtimeNs + 1n)
+    try {
+      await fn()
+    } finally {
+      touch(saved.mtimeNs)
+    }
+  }
+
   it("falls back to the plain bundle for a blob of another node binary or another dir, never failing for it", async () => {
-    for (const [at, value] of [[0, "0:0:0:0"], [1, "/elsewhere/dist"]] as const) {
-      await withStampLine(at, value, async () => {
+    const cases = [
+      (fn: () => Promise<void>) => withOtherNode(fn),
+      (fn: () => Promise<void>) => withStampLine(1, "/elsewhere/dist", fn)
+    ]
+    for (const under of cases) {
+      await under(async () => {
         const r = await tank(["ps", "-o", "name"])
         expect(r.code).toBe(0)
         expect(r.stdout).toContain("pod/snap")
@@ -450,7 +479,29 @@ describe("bin/tank and the startup snapshot", () => {
       const r = await tank(["ps", "-o", "name"])
       expect(r.code, r.stderr).toBe(0)
       expect(r.stdout).toContain("pod/snap\n")
-      await withStampLine(0, "0:0:0:0", async () => expect((await tank(["ps", "-o", "name"])).code).toBe(99))
+      await withOtherNode(async () => expect((await tank(["ps", "-o", "name"])).code).toBe(99))
+      // However the launcher is reached (a symlink, as npm's node_modules/.bin holds; a relative
+      // path; a path through bin/..): the same blob.
+      const links = fs.mkdtempSync(path.join(os.tmpdir(), "tank-bin-link-"))
+      try {
+        fs.symlinkSync(cli.bin, path.join(links, "tank"))
+        const spellings = [
+          { bin: path.join(links, "tank"), cwd: links },
+          { bin: "bin/tank", cwd: cli.dir },
+          { bin: "./tank", cwd: path.dirname(cli.bin) },
+          { bin: path.join(cli.dir, "bin/../bin/tank"), cwd: links }
+        ]
+        for (const { bin, cwd } of spellings) {
+          const r = await runCli(bin, ["--data-dir", data.dir, "ps", "-o", "name"], { cwd })
+          expect({ bin, code: r.code, stdout: r.stdout }).toEqual({
+            bin,
+            code: 0,
+            stdout: expect.stringContaining("pod/snap\n")
+          })
+        }
+      } finally {
+        fs.rmSync(links, { recursive: true, force: true })
+      }
       const plain = await runCli(cli.bin, ["--data-dir", data.dir, "ps", "-o", "name"], {
         env: { TANK_NO_SNAPSHOT: "1" }
       })

@@ -47,6 +47,8 @@ export interface RunOptions {
   readonly input?: string
   readonly env?: NodeJS.ProcessEnv
   readonly timeoutMs?: number
+  /** The working directory (default: the test's); a relative `entry` is resolved from it. */
+  readonly cwd?: string
 }
 
 /** Run `tank ARGS...` to completion: `entry` is a node script (tank.mjs) or the launcher (bin/tank). */
@@ -55,7 +57,8 @@ export const runCli = (entry: string, args: ReadonlyArray<string>, opts: RunOpti
     const [cmd, argv] = entry.endsWith(".mjs") ? [process.execPath, [entry, ...args]] : [entry, args]
     const child = spawn(cmd, argv, {
       env: { ...process.env, NO_COLOR: "1", ...opts.env },
-      stdio: ["pipe", "pipe", "pipe"]
+      stdio: ["pipe", "pipe", "pipe"],
+      ...(opts.cwd === undefined ? {} : { cwd: opts.cwd })
     })
     let stdout = ""
     let stderr = ""
