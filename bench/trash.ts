@@ -49,7 +49,7 @@ const program = Effect.gen(function*() {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "tank-bench-trash-"))
   yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(root, { recursive: true, force: true })))
   const trash = path.join(root, "trash")
-  const remover = yield* makeTrashRemover
+  const remover = yield* makeTrashRemover()
   const fill = () => {
     fs.mkdirSync(trash, { recursive: true })
     for (let i = 0; i < batch; i++) makeRun(trash, `p${i}`)

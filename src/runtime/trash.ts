@@ -54,7 +54,7 @@ export const makeTrash = (dataDir: string): Effect.Effect<Trash, never, Scope.Sc
     const lock = yield* Effect.makeSemaphore(1)
     // On a worker thread (trashWorker.ts): removing here cost the agent's thread ~3 ms per run dir.
     // Made before the fibers' set: closed after them, so no emptying outlives its worker.
-    const remover = yield* makeTrashRemover
+    const remover = yield* makeTrashRemover()
     const fibers = yield* FiberSet.make()
     let seq = 0
     /** An emptying waits already: a burst of stops queues one, not one each. */

@@ -26,7 +26,7 @@ const IDLE_MS = 5_000
  * The mounts are read once per job from `/proc/self/mountinfo` (the agent's mount namespace: the
  * worker is a thread of it), mount points being its fifth field with `\\ooo` escapes.
  */
-const SOURCE = String.raw`"use strict"
+export const TRASH_WORKER_SOURCE = String.raw`"use strict"
 const fs = require("node:fs")
 const path = require("node:path")
 const { parentPort } = require("node:worker_threads")
@@ -91,6 +91,15 @@ export class TrashWorkerFailed extends Schema.TaggedError<TrashWorkerFailed>()("
 export interface TrashRemover {
   /** Remove every entry of `dir` on the worker; what could not be removed, per entry. */
   readonly empty: (dir: string) => Effect.Effect<Reply["failures"], TrashWorkerFailed>
+  /** Whether a worker thread runs now (none before the first emptying, nor once idle for `idleMs`). */
+  readonly running: Effect.Effect<boolean>
+}
+
+export interface TrashRemoverOptions {
+  /** How long an idle worker is kept (default 5 s). */
+  readonly idleMs?: number
+  /** The worker's code (default TRASH_WORKER_SOURCE; tests wrap it to make a worker die). */
+  readonly source?: string
 }
 
 interface Waiting {
@@ -99,77 +108,80 @@ interface Waiting {
 }
 
 /** The remover for the scope's lifetime: its worker (when one runs) is terminated at the end. */
-export const makeTrashRemover: Effect.Effect<TrashRemover, never, Scope.Scope> = Effect.gen(function*() {
-  let worker: Worker | undefined
-  let idle: NodeJS.Timeout | undefined
-  let nextId = 0
-  let closed = false
-  const waiting = new Map<number, Waiting>()
+export const makeTrashRemover = (
+  { idleMs = IDLE_MS, source = TRASH_WORKER_SOURCE }: TrashRemoverOptions = {}
+): Effect.Effect<TrashRemover, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    let worker: Worker | undefined
+    let idle: NodeJS.Timeout | undefined
+    let nextId = 0
+    let closed = false
+    const waiting = new Map<number, Waiting>()
 
-  /** Every job waiting fails with `reason`; the worker is dropped (the next job starts another). */
-  const lost = (w: Worker, reason: string) => {
-    if (worker !== w) return
-    worker = undefined
-    if (idle !== undefined) clearTimeout(idle)
-    for (const [id, job] of waiting) {
-      waiting.delete(id)
-      job.resume(Effect.fail(new TrashWorkerFailed({ dir: job.dir, reason })))
-    }
-  }
-
-  const start = (): Worker => {
-    const w = new Worker(SOURCE, { eval: true, execArgv: [], env: {}, stdout: false, stderr: false })
-    w.on("message", (m: unknown) => {
-      const reply = Schema.decodeUnknownEither(Reply)(m)
-      if (reply._tag === "Left") return lost(w, `bad reply: ${reply.left.message}`)
-      const job = waiting.get(reply.right.id)
-      waiting.delete(reply.right.id)
-      settle(w)
-      job?.resume(Effect.succeed(reply.right.failures))
-    })
-    w.on("error", (e) => lost(w, `died: ${String(e)}`))
-    w.on("exit", (code) => lost(w, `exited (${code})`))
-    return w
-  }
-
-  /** Idle: the worker keeps no agent alive and exits after IDLE_MS unless a job comes first. */
-  const settle = (w: Worker) => {
-    if (waiting.size > 0) return
-    w.unref()
-    idle = setTimeout(() => {
-      if (worker !== w || waiting.size > 0) return
+    /** Every job waiting fails with `reason`; the worker is dropped (the next job starts another). */
+    const lost = (w: Worker, reason: string) => {
+      if (worker !== w) return
       worker = undefined
-      void w.terminate()
-    }, IDLE_MS)
-    idle.unref()
-  }
-
-  const empty = (dir: string) =>
-    Effect.async<Reply["failures"], TrashWorkerFailed>((resume) => {
-      if (closed) return resume(Effect.fail(new TrashWorkerFailed({ dir, reason: "the runtime closed" })))
-      try {
-        worker ??= start()
-      } catch (e) {
-        return resume(Effect.fail(new TrashWorkerFailed({ dir, reason: `cannot start: ${String(e)}` })))
-      }
       if (idle !== undefined) clearTimeout(idle)
-      idle = undefined
-      worker.ref()
-      const id = nextId++
-      waiting.set(id, { dir, resume })
-      worker.postMessage({ id, dir })
-      // Interrupted: the job runs on (the worker cannot be stopped mid-removal); its reply is dropped.
-      return Effect.sync(() => waiting.delete(id))
-    })
+      for (const [id, job] of waiting) {
+        waiting.delete(id)
+        job.resume(Effect.fail(new TrashWorkerFailed({ dir: job.dir, reason })))
+      }
+    }
 
-  yield* Effect.addFinalizer(() =>
-    Effect.promise(async () => {
-      closed = true
-      const w = worker
-      if (w === undefined) return
-      lost(w, "the runtime closed") // nothing waits past the scope
-      await w.terminate()
-    })
-  )
-  return { empty }
-})
+    const start = (): Worker => {
+      const w = new Worker(source, { eval: true, execArgv: [], env: {}, stdout: false, stderr: false })
+      w.on("message", (m: unknown) => {
+        const reply = Schema.decodeUnknownEither(Reply)(m)
+        if (reply._tag === "Left") return lost(w, `bad reply: ${reply.left.message}`)
+        const job = waiting.get(reply.right.id)
+        waiting.delete(reply.right.id)
+        settle(w)
+        job?.resume(Effect.succeed(reply.right.failures))
+      })
+      w.on("error", (e) => lost(w, `died: ${String(e)}`))
+      w.on("exit", (code) => lost(w, `exited (${code})`))
+      return w
+    }
+
+    /** Idle: the worker keeps no agent alive and exits after IDLE_MS unless a job comes first. */
+    const settle = (w: Worker) => {
+      if (waiting.size > 0) return
+      w.unref()
+      idle = setTimeout(() => {
+        if (worker !== w || waiting.size > 0) return
+        worker = undefined
+        void w.terminate()
+      }, idleMs)
+      idle.unref()
+    }
+
+    const empty = (dir: string) =>
+      Effect.async<Reply["failures"], TrashWorkerFailed>((resume) => {
+        if (closed) return resume(Effect.fail(new TrashWorkerFailed({ dir, reason: "the runtime closed" })))
+        try {
+          worker ??= start()
+        } catch (e) {
+          return resume(Effect.fail(new TrashWorkerFailed({ dir, reason: `cannot start: ${String(e)}` })))
+        }
+        if (idle !== undefined) clearTimeout(idle)
+        idle = undefined
+        worker.ref()
+        const id = nextId++
+        waiting.set(id, { dir, resume })
+        worker.postMessage({ id, dir })
+        // Interrupted: the job runs on (the worker cannot be stopped mid-removal); its reply is dropped.
+        return Effect.sync(() => waiting.delete(id))
+      })
+
+    yield* Effect.addFinalizer(() =>
+      Effect.promise(async () => {
+        closed = true
+        const w = worker
+        if (w === undefined) return
+        lost(w, "the runtime closed") // nothing waits past the scope
+        await w.terminate()
+      })
+    )
+    return { empty, running: Effect.sync(() => worker !== undefined) }
+  })
