@@ -292,3 +292,38 @@ describe("Api.applyAll (sqlite): one write for the batch", () => {
       assert.deepStrictEqual(events.map((e) => e.message), stored.map((p) => `revision ${p.revision}`))
     }))
 })
+
+describe("Api.remove (sqlite): one write for the delete and its event", () => {
+  it.scoped("a delete whose event cannot be written deletes nothing; a good one is one delete, no appendEvent", () =>
+    Effect.gen(function*() {
+      const dir = yield* tmpDir("tank-api-remove-")
+      const ctx = yield* Layer.build(
+        layerSql().pipe(Layer.provideMerge(SqliteClient.layer({ filename: path.join(dir, "tank.db") })))
+      ).pipe(Effect.orDie)
+      const sql = Context.get(ctx, SqlClient.SqlClient)
+      const inner = Context.get(ctx, Store)
+      const calls: Array<string> = []
+      const store = Store.of({
+        ...inner,
+        delete: (n, o) => Effect.zipRight(Effect.sync(() => calls.push(`delete ${n}`)), inner.delete(n, o)),
+        appendEvent: (e) =>
+          Effect.zipRight(Effect.sync(() => calls.push(`appendEvent ${e.type}`)), inner.appendEvent(e))
+      })
+      const run = <A, E>(eff: Effect.Effect<A, E, Store>) => Effect.provideService(eff, Store, store)
+      yield* run(Api.applyAll([spec("web"), spec("x")]))
+      // The `deleted` event of x cannot be written: its pod must then stay (no pod gone untold).
+      yield* sql.unsafe(
+        `CREATE TRIGGER no_x BEFORE INSERT ON events WHEN NEW.body LIKE '%"pod":"x"%'
+         BEGIN SELECT RAISE(ABORT, 'not x'); END`
+      ).pipe(Effect.orDie)
+      assert.strictEqual((yield* Effect.flip(run(Api.remove("x"))))._tag, "StoreError")
+      assert.deepStrictEqual(yield* run(names), ["web", "x"])
+      yield* sql.unsafe(`DROP TRIGGER no_x`).pipe(Effect.orDie)
+      calls.length = 0
+      assert.isTrue(yield* run(Api.remove("x")))
+      assert.isFalse(yield* run(Api.remove("x")))
+      assert.deepStrictEqual(calls, ["delete x", "delete x"])
+      assert.deepStrictEqual(yield* run(names), ["web"])
+      assert.deepStrictEqual(yield* run(eventTypes), ["applied web", "applied x", "deleted x"])
+    }))
+})
