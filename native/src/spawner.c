@@ -139,12 +139,14 @@ run_child (int out_fd, char **argv, bool early)
   _exit (125);
 }
 
-/* In a pool child: the state run_child gives (stdout the reply pipe, no descriptor of ours) but the
- * request pipe as stdin; the namespaces made; then one request read to EOF and run. */
-static void __attribute__ ((noreturn))
-warm_child (int req_fd, int out_fd, pid_t spawner)
+/* In a pool child (either pool), first: the state run_child gives (default signals, nothing blocked,
+ * stdout the reply pipe, stderr ours, no other descriptor of ours) but the request pipe as stdin.
+ * Unclaimed, it dies with the spawner (PDEATHSIG, which also survives a waiting monitor's exec: no
+ * set-id binary): it holds nothing that would outlive it. A spawner already gone before PDEATHSIG
+ * was set would never kill it: it leaves at once instead. */
+static void
+pool_child_prelude (int req_fd, int out_fd, pid_t spawner)
 {
-  /* Unclaimed, it dies with the spawner: it holds nothing that would outlive it. */
   prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   if (getppid () != spawner)
     _exit (125);
@@ -155,6 +157,14 @@ warm_child (int req_fd, int out_fd, pid_t spawner)
   if (dup2 (req_fd, 0) < 0 || dup2 (out_fd, 1) < 0)
     _exit (125);
   close_range (3, ~0U, 0);
+}
+
+/* In a pool child of --sandbox-pool: the prelude; the namespaces made; then one request read to EOF
+ * and run. */
+static void __attribute__ ((noreturn))
+warm_child (int req_fd, int out_fd, pid_t spawner)
+{
+  pool_child_prelude (req_fd, out_fd, spawner);
   tank_err_t err = { 0 };
   if (sandbox_prepare (&err) < 0)
     {
@@ -194,28 +204,18 @@ warm_child (int req_fd, int out_fd, pid_t spawner)
   _exit (sandbox_main_prepared (argc, argv));
 }
 
-/* In a pool child of --monitor-pool: the state run_child gives a monitor (default signals, nothing
- * blocked, stdout the reply pipe, stderr ours, no other descriptor of ours, SPAWNED_ENV) but the
- * request pipe as stdin, exec'd ahead as `tank-helper monitor --config <MONITOR_POOL_ARG>`: it
- * waits there for the one config path the spawner hands it (monitor.c, POOLED_ENV). PDEATHSIG
- * survives the exec (no set-id binary): unclaimed, it dies with the spawner. */
+/* In a pool child of --monitor-pool: the prelude and SPAWNED_ENV (the state run_child gives a
+ * monitor, but the request pipe as stdin), exec'd ahead as `tank-helper monitor --config
+ * <MONITOR_POOL_ARG>`: it waits there for the one config path the spawner hands it (monitor.c,
+ * POOLED_ENV). */
 static void __attribute__ ((noreturn))
 warm_monitor (int req_fd, int out_fd, pid_t spawner, const char *self)
 {
-  prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-  if (getppid () != spawner)
-    _exit (125);
-  /* Idle-class before its exec, whichever of us runs first (pool_fill sets it too; the claimed
-   * monitor checks it has the spawner's scheduling back whatever the order was). */
+  /* Idle-class first, before anything else it runs, whichever of us runs first (pool_fill sets it
+   * too; the claimed monitor checks it has the spawner's scheduling back whatever the order was). */
   struct sched_param idle = { 0 };
   (void) sched_setscheduler (0, SCHED_IDLE, &idle);
-  sigset_t none;
-  sigemptyset (&none);
-  signal (SIGPIPE, SIG_DFL);
-  sigprocmask (SIG_SETMASK, &none, NULL);
-  if (dup2 (req_fd, 0) < 0 || dup2 (out_fd, 1) < 0)
-    _exit (125);
-  close_range (3, ~0U, 0);
+  pool_child_prelude (req_fd, out_fd, spawner);
   char spawner_pid[24];
   snprintf (spawner_pid, sizeof spawner_pid, "%d", (int) spawner);
   setenv (SPAWNED_ENV, "1", 1);

@@ -270,9 +270,8 @@ export const remove = (nameOrPod: string | { readonly name: string }): Effect.Ef
   Effect.gen(function*() {
     const name = typeof nameOrPod === "string" ? nameOrPod : nameOrPod.name
     const store = yield* Store
-    const deleted = yield* unconditional(store.delete(name))
-    if (deleted) yield* store.appendEvent({ at: now(), pod: name, type: "deleted" })
-    return deleted
+    // The `deleted` event in the delete's own write (Store.delete): one commit, both or neither.
+    return yield* unconditional(store.delete(name, { event: { at: now(), type: "deleted" } }))
   })
 
 export interface StatusReport {

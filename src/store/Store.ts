@@ -175,6 +175,16 @@ export interface BindOptions extends WriteOptions {
   readonly event?: Omit<NewPodEvent, "pod">
 }
 
+/**
+ * A delete, with the event that tells of it (`deleted`) written in the same transaction, and only if
+ * a pod was deleted: readers see the pod gone and its event together (never a deleted pod without
+ * its event, as two writes would leave after a failure between them), and `tank delete` costs one
+ * commit instead of two.
+ */
+export interface DeleteOptions extends WriteOptions {
+  readonly event?: Omit<NewPodEvent, "pod">
+}
+
 export interface StoreService {
   /** Create or replace. */
   readonly put: (pod: Pod, options?: WriteOptions) => Effect.Effect<StoredPod, StoreError | RevisionConflict>
@@ -199,9 +209,10 @@ export interface StoreService {
   readonly list: Effect.Effect<PodList, StoreError>
   /**
    * Delete; a missing pod is not an error (returns false). An unreadable record is deleted too (only
-   * its revision matters).
+   * its revision matters). With `event`, that event is appended atomically with the delete (and not
+   * at all when nothing was deleted or on a conflict).
    */
-  readonly delete: (name: string, options?: WriteOptions) => Effect.Effect<boolean, StoreError | RevisionConflict>
+  readonly delete: (name: string, options?: DeleteOptions) => Effect.Effect<boolean, StoreError | RevisionConflict>
   /**
    * Ask the agent (in any process) to restart a pod and reset its backoff. None if no such pod;
    * InvalidRecord (nothing written) if its record cannot be read.

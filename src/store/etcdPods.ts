@@ -27,6 +27,7 @@ import {
 import {
   AlreadyExists,
   type BindOptions,
+  type DeleteOptions,
   type InvalidRecord,
   type PodList,
   RevisionConflict,
@@ -170,10 +171,13 @@ export const makePods = ({ call, kv, prefix }: EtcdEnv) => {
 
   /**
    * Delete if unchanged since read. The value is not decoded: a pod whose stored value is corrupted
-   * can still be deleted (only its mod revision matters).
+   * can still be deleted (only its mod revision matters). The event, if any, is put in the delete's
+   * transaction.
    */
-  const del = (name: string, opts?: WriteOptions): Effect.Effect<boolean, StoreError | RevisionConflict> => {
+  const del = (name: string, opts?: DeleteOptions): Effect.Effect<boolean, StoreError | RevisionConflict> => {
     const key = podKey(name)
+    // The event key is drawn once: a retried transaction writes the same key, never a second event.
+    const event = opts?.event && { key: newEventKey(), body: encodeEventBody({ ...opts.event, pod: name }) }
     let sent = false
     return repeatUntilSome(Effect.gen(function*() {
       const res = yield* call("delete", key, (deadline) => kv.get(key).options({ deadline }).exec())
@@ -189,7 +193,10 @@ export const makePods = ({ call, kv, prefix }: EtcdEnv) => {
       const done = yield* call(
         "delete",
         key,
-        (deadline) => kv.if(key, "Mod", "==", actual).options({ deadline }).then(kv.delete().key(key)).commit()
+        (deadline) =>
+          kv.if(key, "Mod", "==", actual).options({ deadline })
+            .then(kv.delete().key(key), ...(event ? [kv.put(event.key).value(event.body)] : []))
+            .commit()
       )
       return done.succeeded ? Option.some(true) : Option.none()
     }))

@@ -136,7 +136,13 @@ export const make = Effect.gen(function*() {
         if (!cur) return false
         const pods = new Map(s.pods)
         pods.delete(name)
-        yield* Ref.set(state, commit(s, { _tag: "PodDeleted", revision: s.revision + 1, name }, pods))
+        yield* Ref.set(
+          state,
+          withEvent(
+            commit(s, { _tag: "PodDeleted", revision: s.revision + 1, name }, pods),
+            opts?.event && { ...opts.event, pod: name }
+          )
+        )
         yield* notify
         return true
       }),

@@ -36,6 +36,7 @@ import {
   AlreadyExists,
   type BindOptions,
   type Change,
+  type DeleteOptions,
   type InvalidRecord,
   type PodList,
   type RecordKind,
@@ -237,7 +238,7 @@ export const make = (options: SqlStoreOptions = {}) =>
             : e as Exclude<E, SqlError>
         ),
         Effect.tap(() => PubSub.publish(local, undefined)),
-        // A write may carry an event (bind's).
+        // A write may carry an event (bind's, delete's).
         Effect.tap(() => PubSub.publish(localEvents, undefined))
       )
 
@@ -349,7 +350,7 @@ export const make = (options: SqlStoreOptions = {}) =>
           return yield* upsert(pod, rev, rev, 0, null)
         }))
 
-    const del = (name: string, opts?: { readonly expectRevision?: number }) =>
+    const del = (name: string, opts?: DeleteOptions) =>
       write("delete", name, (rev) =>
         Effect.gen(function*() {
           const cur = yield* existing(name)
@@ -359,6 +360,8 @@ export const make = (options: SqlStoreOptions = {}) =>
           if (!cur) return yield* Effect.fail("absent" as const)
           yield* sql`DELETE FROM pods WHERE name = ${name}`
           yield* sql`INSERT INTO changes (revision, name, spec) VALUES (${rev}, ${name}, NULL)`
+          // In the delete's transaction: both or neither, one commit.
+          if (opts?.event) yield* insertEvent({ ...opts.event, pod: name })
           return true
         })).pipe(
           // Nothing to delete: roll the revision bump back rather than log a no-op change.

@@ -11,7 +11,7 @@ import * as Api from "../../src/api/Api.js"
 import { InvalidSpec } from "../../src/spec/decode.js"
 import { layerMemory } from "../../src/store/memory.js"
 import { layerSql, layerSqlite } from "../../src/store/sqlite.js"
-import { Store } from "../../src/store/Store.js"
+import { Store, type StoreService } from "../../src/store/Store.js"
 import { tmpDir } from "../support/tmp.js"
 
 const spec = (name: string, over: Record<string, unknown> = {}) => ({
@@ -250,27 +250,49 @@ for (const [label, layer] of layers) {
   })
 }
 
+/**
+ * A SQLite store whose calls `record` notes (`note(label, call)`), and a switch that makes SQLite
+ * refuse any event of pod "x" (a trigger: SQLite aborts that statement only): a write and its event
+ * must then be stored together or not at all.
+ */
+const recordedSqlite = (
+  prefix: string,
+  record: (
+    inner: StoreService,
+    note: <A, E>(label: string, call: Effect.Effect<A, E>) => Effect.Effect<A, E>
+  ) => Partial<StoreService>
+) =>
+  Effect.gen(function*() {
+    const dir = yield* tmpDir(prefix)
+    const ctx = yield* Layer.build(
+      layerSql().pipe(Layer.provideMerge(SqliteClient.layer({ filename: path.join(dir, "tank.db") })))
+    ).pipe(Effect.orDie)
+    const sql = Context.get(ctx, SqlClient.SqlClient)
+    const inner = Context.get(ctx, Store)
+    const calls: Array<string> = []
+    const note = <A, E>(label: string, call: Effect.Effect<A, E>) =>
+      Effect.zipRight(Effect.sync(() => calls.push(label)), call)
+    const store = Store.of({ ...inner, ...record(inner, note) })
+    const run = <A, E>(eff: Effect.Effect<A, E, Store>) => Effect.provideService(eff, Store, store)
+    const refuseEventsOfX = (refuse: boolean) =>
+      sql.unsafe(
+        refuse
+          ? `CREATE TRIGGER no_x BEFORE INSERT ON events WHEN NEW.body LIKE '%"pod":"x"%'
+             BEGIN SELECT RAISE(ABORT, 'not x'); END`
+          : `DROP TRIGGER no_x`
+      ).pipe(Effect.orDie)
+    return { inner, calls, run, refuseEventsOfX }
+  })
+
 describe("Api.applyAll (sqlite): one write for the batch", () => {
   it.scoped("a batch (or one pod) whose write fails part-way stores none of it; a good one is one putAll, no put per pod", () =>
     Effect.gen(function*() {
-      const dir = yield* tmpDir("tank-api-batch-")
-      const ctx = yield* Layer.build(
-        layerSql().pipe(Layer.provideMerge(SqliteClient.layer({ filename: path.join(dir, "tank.db") })))
-      ).pipe(Effect.orDie)
-      const sql = Context.get(ctx, SqlClient.SqlClient)
-      const inner = Context.get(ctx, Store)
-      const calls: Array<string> = []
-      const store = Store.of({
-        ...inner,
-        put: (p, o) => Effect.zipRight(Effect.sync(() => calls.push(`put ${p.name}`)), inner.put(p, o)),
-        putAll: (ps, e) => Effect.zipRight(Effect.sync(() => calls.push(`putAll ${ps.length}`)), inner.putAll(ps, e))
-      })
-      const run = <A, E>(eff: Effect.Effect<A, E, Store>) => Effect.provideService(eff, Store, store)
-      // The third pod's `applied` event cannot be written: SQLite aborts that statement only.
-      yield* sql.unsafe(
-        `CREATE TRIGGER no_x BEFORE INSERT ON events WHEN NEW.body LIKE '%"pod":"x"%'
-         BEGIN SELECT RAISE(ABORT, 'not x'); END`
-      ).pipe(Effect.orDie)
+      const { calls, inner, refuseEventsOfX, run } = yield* recordedSqlite("tank-api-batch-", (inner, note) => ({
+        put: (p, o) => note(`put ${p.name}`, inner.put(p, o)),
+        putAll: (ps, e) => note(`putAll ${ps.length}`, inner.putAll(ps, e))
+      }))
+      // The third pod's `applied` event cannot be written.
+      yield* refuseEventsOfX(true)
       const failed = yield* Effect.flip(run(Api.applyAll([spec("web"), spec("db"), spec("x")])))
       assert.strictEqual(failed._tag, "StoreError")
       assert.deepStrictEqual(yield* run(names), [])
@@ -278,7 +300,7 @@ describe("Api.applyAll (sqlite): one write for the batch", () => {
       // One pod too: its record goes with its event or not at all.
       assert.strictEqual((yield* Effect.flip(run(Api.apply(spec("x")))))._tag, "StoreError")
       assert.deepStrictEqual(yield* run(names), [])
-      yield* sql.unsafe(`DROP TRIGGER no_x`).pipe(Effect.orDie)
+      yield* refuseEventsOfX(false)
       calls.length = 0
       const stored = yield* run(Api.applyAll([spec("web"), spec("db"), spec("x")]))
       assert.deepStrictEqual(stored.map((p) => [p.name, p.outcome]), [["web", "created"], ["db", "created"], [
@@ -290,5 +312,27 @@ describe("Api.applyAll (sqlite): one write for the batch", () => {
       // Revisions in the batch's order, each event naming its pod's.
       const events = (yield* inner.recentEvents(3)).events
       assert.deepStrictEqual(events.map((e) => e.message), stored.map((p) => `revision ${p.revision}`))
+    }))
+})
+
+describe("Api.remove (sqlite): one write for the delete and its event", () => {
+  it.scoped("a delete whose event cannot be written deletes nothing; a good one is one delete, no appendEvent", () =>
+    Effect.gen(function*() {
+      const { calls, refuseEventsOfX, run } = yield* recordedSqlite("tank-api-remove-", (inner, note) => ({
+        delete: (n, o) => note(`delete ${n}`, inner.delete(n, o)),
+        appendEvent: (e) => note(`appendEvent ${e.type}`, inner.appendEvent(e))
+      }))
+      yield* run(Api.applyAll([spec("web"), spec("x")]))
+      // The `deleted` event of x cannot be written: its pod must then stay (no pod gone untold).
+      yield* refuseEventsOfX(true)
+      assert.strictEqual((yield* Effect.flip(run(Api.remove("x"))))._tag, "StoreError")
+      assert.deepStrictEqual(yield* run(names), ["web", "x"])
+      yield* refuseEventsOfX(false)
+      calls.length = 0
+      assert.isTrue(yield* run(Api.remove("x")))
+      assert.isFalse(yield* run(Api.remove("x")))
+      assert.deepStrictEqual(calls, ["delete x", "delete x"])
+      assert.deepStrictEqual(yield* run(names), ["web"])
+      assert.deepStrictEqual(yield* run(eventTypes), ["applied web", "applied x", "deleted x"])
     }))
 })

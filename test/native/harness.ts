@@ -1,6 +1,7 @@
 /**
  * Test harness for the native helper: a run dir with overlay upper/work/merged, a base monitor
- * config over a busybox lower, start + connect with finalizers that kill whatever is left.
+ * config over a busybox lower, start + connect with finalizers that kill whatever is left; and
+ * what the spawner tests look at in /proc (a process's children, descriptors, the spawner itself).
  */
 import type { Scope } from "effect"
 import { Effect } from "effect"
@@ -17,6 +18,8 @@ import type {
 } from "../../src/runtime/helper/errors.js"
 import { type MonitorHandle, startMonitor } from "../../src/runtime/helper/monitor.js"
 import type { ExitRecord, MonitorConfig } from "../../src/runtime/helper/schema.js"
+import { makeSpawnerWith, type SpawnerPools } from "../../src/runtime/helper/spawner.js"
+import { alive } from "../support/poll.js"
 import { tmpDir } from "../support/tmp.js"
 
 export const runDir = Effect.gen(function*() {
@@ -59,15 +62,6 @@ const defaults = (dir: string, lower: string, over: ConfigPatch) => ({
   lingerMs: 120_000,
   ...over
 })
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return !/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8"))
-  } catch {
-    return false
-  }
-}
 
 /** SIGKILL the workload and the monitor if they are still around, then wait until they are gone. */
 export const killAll = (h: MonitorHandle) =>
@@ -146,3 +140,59 @@ export const expectExited = (e: ExitRecord): number => {
   if (e.reason !== "exited") throw new Error(`expected a normal exit, got ${JSON.stringify(e)}`)
   return e.exitCode
 }
+
+/** The fields of /proc/PID/stat after the command name (state first, then ppid, ...). */
+export const statOf = (pid: number): Array<string> => {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+}
+
+/** Live (not zombie) children of `pid`. */
+export const childrenOf = (pid: number): Array<number> => {
+  try {
+    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean)
+      .map(Number).filter(alive)
+  } catch {
+    return []
+  }
+}
+
+/** What each descriptor of `pid` names (`pipe:[123]`, a path...). */
+export const fdTargets = (pid: number): Array<string> =>
+  fs.readdirSync(`/proc/${pid}/fd`).flatMap((fd) => {
+    try {
+      return [fs.readlinkSync(`/proc/${pid}/fd/${fd}`)]
+    } catch {
+      return []
+    }
+  })
+
+/** Poll (10 ms) until `f` gives a value, at most 5 s. */
+export const eventually = <A>(what: string, f: () => A | undefined) =>
+  Effect.promise(async () => {
+    for (let i = 0; i < 500; i++) {
+      const v = f()
+      if (v !== undefined) return v
+      await new Promise((r) => setTimeout(r, 10))
+    }
+    throw new Error(`never: ${what}`)
+  })
+
+/** Our child running `tank-helper spawner` (the pool tests start one at a time). */
+export const ourSpawner = (): number | undefined =>
+  childrenOf(process.pid).find((pid) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[1] === "spawner"
+    } catch {
+      return false
+    }
+  })
+
+/** A spawner with these pools for the scope, started (its pools filling); its pid. */
+export const poolSpawner = (pools: SpawnerPools) =>
+  Effect.gen(function*() {
+    const sp = yield* makeSpawnerWith(pools)
+    yield* sp.warm
+    const pid = yield* eventually("the spawner", ourSpawner)
+    return { ...sp, pid }
+  })

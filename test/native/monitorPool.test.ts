@@ -15,15 +15,10 @@ import * as path from "node:path"
 import { helperPath } from "../../src/runtime/helper/binary.js"
 import { connect } from "../../src/runtime/helper/client.js"
 import { type MonitorHandle, startMonitor } from "../../src/runtime/helper/monitor.js"
-import { makeSpawnerWith } from "../../src/runtime/helper/spawner.js"
 import { monitorPidsFor } from "../../src/runtime/steps/monitorsByName.js"
-import { baseConfig, killAll, runDir } from "./harness.js"
+import { alive } from "../support/poll.js"
+import { baseConfig, childrenOf, eventually, fdTargets, killAll, poolSpawner, runDir, statOf } from "./harness.js"
 import { busyboxRootfs } from "./rootfs.js"
-
-const statOf = (pid: number) => {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
-  return stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-}
 
 /** Scheduling policy (stat field 41) and nice value (field 19). */
 const schedOf = (pid: number) => {
@@ -31,24 +26,6 @@ const schedOf = (pid: number) => {
   return { policy: Number(f[38]), nice: Number(f[16]) }
 }
 const SCHED_IDLE = 5
-
-const alive = (pid: number) => {
-  try {
-    return statOf(pid)[0] !== "Z"
-  } catch {
-    return false
-  }
-}
-
-/** Live children of `pid`. */
-const childrenOf = (pid: number): Array<number> => {
-  try {
-    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean)
-      .map(Number).filter(alive)
-  } catch {
-    return []
-  }
-}
 
 const argvOf = (pid: number) => fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")
 
@@ -62,37 +39,6 @@ const isWaiting = (pid: number) => {
   }
 }
 
-/** Our child running `tank-helper spawner` (the tests here start one at a time). */
-const ourSpawner = (): number | undefined =>
-  childrenOf(process.pid).find((pid) => {
-    try {
-      return argvOf(pid)[1] === "spawner"
-    } catch {
-      return false
-    }
-  })
-
-/** What each descriptor of `pid` names (`pipe:[123]`, a path...). */
-const fdTargets = (pid: number): Array<string> =>
-  fs.readdirSync(`/proc/${pid}/fd`).flatMap((fd) => {
-    try {
-      return [fs.readlinkSync(`/proc/${pid}/fd/${fd}`)]
-    } catch {
-      return []
-    }
-  })
-
-/** Poll (10 ms) until `f` gives a value, at most 5 s. */
-const eventually = <A>(what: string, f: () => A | undefined) =>
-  Effect.promise(async () => {
-    for (let i = 0; i < 500; i++) {
-      const v = f()
-      if (v !== undefined) return v
-      await new Promise((r) => setTimeout(r, 10))
-    }
-    throw new Error(`never: ${what}`)
-  })
-
 /** The spawner's waiting monitors, once there are `n` of them (and no other child). */
 const waiting = (sp: number, n = 1) =>
   eventually(`${n} waiting monitor(s)`, () => {
@@ -101,13 +47,7 @@ const waiting = (sp: number, n = 1) =>
   })
 
 /** A monitor-pool spawner (no sandbox pool) for the scope; its pid. */
-const poolSpawner = (size: number) =>
-  Effect.gen(function*() {
-    const sp = yield* makeSpawnerWith({ sandboxPool: 0, monitorPool: size })
-    yield* sp.warm
-    const pid = yield* eventually("the spawner", ourSpawner)
-    return { ...sp, pid }
-  })
+const monitorPoolSpawner = (size: number) => poolSpawner({ sandboxPool: 0, monitorPool: size })
 
 /**
  * A monitor of `argv` started through `runLine`, its processes killed when the scope closes; its
@@ -138,7 +78,7 @@ describe("tank-helper spawner --monitor-pool", () => {
     "a start is the waiting monitor's, named by its config as a forked one is; a new one waits after",
     () =>
       Effect.gen(function*() {
-        const { pid: sp, runLine } = yield* poolSpawner(1)
+        const { pid: sp, runLine } = yield* monitorPoolSpawner(1)
         const [w] = yield* waiting(sp)
         // Waiting, it holds only its stdio (request pipe, reply pipe, the spawner's stderr), and is
         // idle-class (its exec is made while a start goes on).
@@ -176,7 +116,7 @@ describe("tank-helper spawner --monitor-pool", () => {
 
   it.scoped("concurrent starts never share a monitor", () =>
     Effect.gen(function*() {
-      const { pid: sp, runLine } = yield* poolSpawner(2)
+      const { pid: sp, runLine } = yield* monitorPoolSpawner(2)
       yield* waiting(sp, 2)
       const runs = yield* Effect.forEach(
         [1, 2, 3, 4, 5],
@@ -192,7 +132,7 @@ describe("tank-helper spawner --monitor-pool", () => {
   it.scoped("a claimed monitor outlives the spawner; an unclaimed one dies with it", () =>
     Effect.gen(function*() {
       const inner = yield* Scope.make()
-      const { pid: sp, runLine } = yield* Scope.extend(poolSpawner(1), inner)
+      const { pid: sp, runLine } = yield* Scope.extend(monitorPoolSpawner(1), inner)
       const [w] = yield* waiting(sp)
       const { h } = yield* started(runLine, ["sh", "-c", "exit 4"])
       assert.strictEqual(h.monitorPid, w)
@@ -208,7 +148,7 @@ describe("tank-helper spawner --monitor-pool", () => {
     "a waiting monitor killed stops the pool: monitors still start, by a fork each",
     () =>
       Effect.gen(function*() {
-        const { pid: sp, runLine } = yield* poolSpawner(1)
+        const { pid: sp, runLine } = yield* monitorPoolSpawner(1)
         const [w] = yield* waiting(sp)
         process.kill(w!, "SIGKILL")
         yield* eventually("the waiting monitor reaped", () => childrenOf(sp).length === 0 ? true : undefined)
@@ -226,7 +166,7 @@ describe("tank-helper spawner --monitor-pool", () => {
     "a config path longer than the waiting monitor's room forks; the waiting one still waits",
     () =>
       Effect.gen(function*() {
-        const { pid: sp, runLine } = yield* poolSpawner(1)
+        const { pid: sp, runLine } = yield* monitorPoolSpawner(1)
         const [w] = yield* waiting(sp)
         const base = yield* runDir
         const deep = path.join(base, ...Array.from({ length: 6 }, (_, i) => `${i}`.padEnd(100, "x")))

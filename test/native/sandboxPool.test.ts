@@ -12,60 +12,10 @@ import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { sandbox, type SandboxOptions } from "../../src/runtime/helper/sandbox.js"
-import { makeSpawnerWith } from "../../src/runtime/helper/spawner.js"
 import { unpinSandbox } from "../../src/runtime/unpin.js"
+import { alive } from "../support/poll.js"
 import { tmpDir } from "../support/tmp.js"
-
-const statOf = (pid: number) => {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
-  return stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-}
-
-/** Live (not zombie) children of `pid`. */
-const childrenOf = (pid: number): Array<number> => {
-  try {
-    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(
-      Number
-    ).filter((c) => {
-      try {
-        return statOf(c)[0] !== "Z"
-      } catch {
-        return false
-      }
-    })
-  } catch {
-    return []
-  }
-}
-
-/** Our child running `tank-helper spawner` (the tests here start one at a time). */
-const ourSpawner = (): number | undefined =>
-  childrenOf(process.pid).find((pid) => {
-    try {
-      return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[1] === "spawner"
-    } catch {
-      return false
-    }
-  })
-
-const alive = (pid: number) => {
-  try {
-    return statOf(pid)[0] !== "Z"
-  } catch {
-    return false
-  }
-}
-
-/** Poll (10 ms) until `f` gives a value, at most 5 s. */
-const eventually = <A>(what: string, f: () => A | undefined) =>
-  Effect.promise(async () => {
-    for (let i = 0; i < 500; i++) {
-      const v = f()
-      if (v !== undefined) return v
-      await new Promise((r) => setTimeout(r, 10))
-    }
-    throw new Error(`never: ${what}`)
-  })
+import { childrenOf, eventually, poolSpawner } from "./harness.js"
 
 /** The spawner's one waiting child (whose net namespace is not ours). */
 const waiting = (sp: number) =>
@@ -80,14 +30,8 @@ const nsIno = (p: string) => fs.statSync(p).ino
 const inNs = (ns: string, file: string, argv: Array<string>) =>
   execFileSync("nsenter", [`--${ns}=${file}`, ...argv], { encoding: "utf8" }).trim()
 
-/** A pool spawner for the scope; its pid. */
-const poolSpawner = (size: number) =>
-  Effect.gen(function*() {
-    const sp = yield* makeSpawnerWith({ sandboxPool: size })
-    yield* sp.warm
-    const pid = yield* eventually("the spawner", ourSpawner)
-    return { ...sp, pid }
-  })
+/** A sandbox-pool spawner for the scope; its pid. */
+const sandboxPoolSpawner = (size: number) => poolSpawner({ sandboxPool: size })
 
 /** A sandbox under `base`, unpinned when the scope closes. */
 const pinned = (
@@ -107,7 +51,7 @@ describe("tank-helper spawner --sandbox-pool", () => {
     () =>
       Effect.gen(function*() {
         const base = yield* tmpDir("tank-pool-")
-        const { pid: sp, runLine } = yield* poolSpawner(1)
+        const { pid: sp, runLine } = yield* sandboxPoolSpawner(1)
         const w1 = yield* waiting(sp)
         const held = { net: nsIno(`/proc/${w1}/ns/net`), uts: nsIno(`/proc/${w1}/ns/uts`) }
         const sb = yield* pinned(base, "pooled-one", runLine)
@@ -127,7 +71,7 @@ describe("tank-helper spawner --sandbox-pool", () => {
   it.scoped("concurrent requests never share namespaces", () =>
     Effect.gen(function*() {
       const base = yield* tmpDir("tank-pool-")
-      const { pid: sp, runLine } = yield* poolSpawner(2)
+      const { pid: sp, runLine } = yield* sandboxPoolSpawner(2)
       yield* eventually("two waiting children", () => childrenOf(sp).length === 2 ? true : undefined)
       const names = Array.from({ length: 6 }, (_, i) => `pod-${i}`)
       const sbs = yield* Effect.forEach(names, (n) => pinned(base, n, runLine), { concurrency: "unbounded" })
@@ -142,7 +86,7 @@ describe("tank-helper spawner --sandbox-pool", () => {
     () =>
       Effect.gen(function*() {
         const base = yield* tmpDir("tank-pool-")
-        const { pid: sp, runLine } = yield* poolSpawner(1)
+        const { pid: sp, runLine } = yield* sandboxPoolSpawner(1)
         const w = yield* waiting(sp)
         const held = nsIno(`/proc/${w}/ns/net`)
         const hostNet = yield* pinned(base, "host-net", runLine, { uts: true, ipc: true, hostname: "h" })
@@ -166,7 +110,7 @@ describe("tank-helper spawner --sandbox-pool", () => {
     () =>
       Effect.gen(function*() {
         const base = yield* tmpDir("tank-pool-")
-        const { pid: sp, runLine } = yield* poolSpawner(1)
+        const { pid: sp, runLine } = yield* sandboxPoolSpawner(1)
         const w = yield* waiting(sp)
         const held = nsIno(`/proc/${w}/ns/net`)
         process.kill(w, "SIGKILL")
@@ -185,7 +129,7 @@ describe("tank-helper spawner --sandbox-pool", () => {
   it.scoped("an unclaimed child dies with its spawner and leaves no pin", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
-      const { pid: sp } = yield* Scope.extend(poolSpawner(1), scope)
+      const { pid: sp } = yield* Scope.extend(sandboxPoolSpawner(1), scope)
       const w = yield* waiting(sp)
       yield* Scope.close(scope, Exit.void)
       yield* eventually("the waiting child gone", () => alive(w) ? undefined : true)

@@ -15,7 +15,7 @@ import { startMonitor } from "../../src/runtime/helper/monitor.js"
 import { sandbox } from "../../src/runtime/helper/sandbox.js"
 import { makeSpawner } from "../../src/runtime/helper/spawner.js"
 import { unpinSandbox } from "../../src/runtime/unpin.js"
-import { baseConfig, killAll, runDir } from "./harness.js"
+import { baseConfig, fdTargets, killAll, runDir } from "./harness.js"
 import { busyboxRootfs } from "./rootfs.js"
 
 const ppidOf = (pid: number): number => {
@@ -33,16 +33,6 @@ const spawners = (): Array<number> =>
         fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("spawner")
     } catch {
       return false
-    }
-  })
-
-/** What each descriptor of `pid` names (`pipe:[123]`, a path...). */
-const fdTargets = (pid: number): Array<string> =>
-  fs.readdirSync(`/proc/${pid}/fd`).flatMap((fd) => {
-    try {
-      return [fs.readlinkSync(`/proc/${pid}/fd/${fd}`)]
-    } catch {
-      return []
     }
   })
 

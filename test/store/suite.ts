@@ -168,6 +168,31 @@ export const storeSuite = (label: string, layer: Layer.Layer<Store>, options: Su
         }).pipe(Effect.provide(layer))
     )
 
+    scoped(
+      "delete with an event: written with the delete, ordered before later events; not at all when nothing is deleted",
+      () =>
+        Effect.gen(function*() {
+          const store = yield* Store
+          const a = yield* store.put(pod("web"))
+          yield* store.put(pod("db"))
+          const event = { at: "2026-01-01T00:00:00.000Z", type: "deleted" } as const
+          // A conflict deletes nothing and tells of nothing.
+          const err = yield* Effect.flip(store.delete("web", { expectRevision: a.revision - 1, event }))
+          assert.strictEqual(err._tag, "RevisionConflict")
+          assert.isTrue(yield* store.delete("web", { expectRevision: a.revision, event }))
+          yield* store.appendEvent({ at: "2026-01-01T00:00:01.000Z", pod: "db", type: "starting", message: "" })
+          // A missing pod: false, no event.
+          assert.isFalse(yield* store.delete("web", { event }))
+          assert.isFalse(yield* store.delete("nope", { event }))
+          // Without an event, a delete appends none (as before).
+          assert.isTrue(yield* store.delete("db"))
+          const evs = (yield* store.recentEvents(10)).events
+          assert.deepStrictEqual(evs.map((e) => [e.pod, e.type]), [["web", "deleted"], ["db", "starting"]])
+          assert.isTrue(evs[0]!.id < evs[1]!.id)
+          assert.deepStrictEqual((yield* store.list).pods, [])
+        }).pipe(Effect.provide(layer))
+    )
+
     live("bind appears on the change feed as a PodPut at its new revision", () =>
       Effect.gen(function*() {
         const store = yield* Store

@@ -264,7 +264,7 @@ export const connectEarly = (
             })
         ),
         Effect.as(undefined),
-        Effect.catchTag("MonitorBusy", () => Effect.map(Scope.extend(onBusy, scope), (c) => c)),
+        Effect.catchTag("MonitorBusy", () => Scope.extend(onBusy, scope)),
         // A monitor still busy after the retries is alive: the op fails as a `busy` request.
         Effect.catchTag(
           "MonitorBusy",
