@@ -10,6 +10,12 @@
  * (bench/helperAB.ts does the same for two builds of the native helper).
  * Root: `npx tsx bench/runtimeAB.ts --against=/old/checkout [runs=60]` (the checkout needs its
  * node_modules and `make -C native`).
+ *
+ * First use (4 December, 21:35-21:55 UTC, the VM shared with other engineers' tests, load 3-6):
+ * c510d88 (A) against the stage order, network-none and `within` changes (B), four runs of
+ * 60/80/100/100 pairs: B faster in 40, 46, 57, 57 of them (200 of 340); median pair difference
+ * -7.6, -0.76, -1.15, -1.55 ms; totals A 51.8/23.4/23.2/28.4 vs B 42.0/22.7/22.9/25.2 ms. The
+ * network step 0.45-0.66 -> 0.02-0.04 ms, the monitors' release 1.1-2.6 -> 0.9-1.6 ms.
  */
 import { Context, Effect, Exit, Layer, Logger, LogLevel, Scope } from "effect"
 import * as os from "node:os"
