@@ -94,6 +94,12 @@ describe("pod networking (live, root)", () => {
         const hostNet = fs.readdirSync("/sys/class/net").sort().join(" ")
         assert.strictEqual((yield* inPod("net-host", "ls /sys/class/net | sort | tr '\\n' ' '")).stdout.trim(), hostNet)
         assert.strictEqual((yield* inPod("net-none", "ls /sys/class/net | tr '\\n' ' '")).stdout.trim(), "lo")
+        // Up, and usable: the sandbox brought it up (the network step leaves a none pod alone).
+        assert.match((yield* inPod("net-none", "ip -o link show lo")).stdout, /[<,]UP[,>]/)
+        assert.strictEqual(
+          (yield* inPod("net-none", "ping -c1 -W1 127.0.0.1 >/dev/null && echo ok")).stdout.trim(),
+          "ok"
+        )
         yield* Scope.close(scope, Exit.void)
         const err = yield* Effect.scoped(Effect.flip(Effect.flatMap(
           decodePod({

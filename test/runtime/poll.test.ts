@@ -4,7 +4,7 @@
  * added most of a tick to every container stop (issue 21). Time is the TestClock's.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Option, TestClock } from "effect"
+import { Effect, Exit, Fiber, Option, TestClock } from "effect"
 import { within } from "../../src/runtime/monitors.js"
 
 /** Move the TestClock on `ms` in steps of `step` ms, letting the poller run between steps. */
@@ -30,6 +30,19 @@ describe("within: polling for a process to go", () => {
       const done = yield* Fiber.poll(fiber)
       assert.isTrue(Option.isSome(done), "still polling 4 ms in")
       assert.isTrue(yield* Fiber.join(fiber))
+    }))
+
+  it.effect("a condition already true is one look, answered at once: no repetition, no second look", () =>
+    Effect.gen(function*() {
+      // The usual stop: the released monitor is gone by the first look. The schedule's repetition
+      // (clock reads, its driver) cost 0.1-0.4 ms of every stop for nothing (issue 21).
+      let checks = 0
+      const fiber = yield* Effect.fork(within(2_000, () => (checks++, true)))
+      // No yield to the poller beyond its own start: it must be done without any time passing.
+      yield* Effect.yieldNow()
+      const done = yield* Fiber.poll(fiber)
+      assert.deepStrictEqual(done, Option.some(Exit.succeed(true)))
+      assert.strictEqual(checks, 1)
     }))
 
   it.effect("gives up after `ms`, polling at most every 50 ms meanwhile", () =>

@@ -3,6 +3,11 @@
  * agent's PodNetworks). Undo: in this process, the setup's own scope takes its links down; from the
  * record, the links that live in a host namespace (a bridge NIC's veth end) are deleted — the pod's
  * own links go with its netns. Allocations belong to the pod (released by `purge`).
+ *
+ * `network: "none"` (the default) needs nothing here: the sandbox helper brings `lo` up in every
+ * net namespace it makes (PROTOCOL.md §2), which was all the network setup did for it — through a
+ * setns into the namespace and two netlink round trips on the agent's thread, ~0.3-0.7 ms of every
+ * such start (issue 21). Its result is what that setup returned: no addresses, no DNS, no links.
  */
 import { Effect } from "effect"
 import { step } from "../monitors.js"
@@ -15,6 +20,11 @@ export const network: Step<"network"> = {
       const { deps, pod } = run
       const netns = run.results().sandbox?.net
       if (pod.network === "host" || netns === undefined) return undefined
+      if (pod.network === "none") {
+        run.live.addresses = []
+        run.live.dns = []
+        return { addresses: [], dns: [], hostLinks: [] }
+      }
       const net = yield* deps.podNetworks.setup({
         pod,
         netnsPath: netns,

@@ -5,7 +5,11 @@
  *
  * The steps of one stage need nothing of each other and run side by side (a stage takes as long
  * as its slowest step, not their sum): the images are read and the cgroups made while the
- * sandbox helper runs. What each step reads of the others:
+ * sandbox helper runs. Side by side on one thread, a stage's steps begin in their order, each
+ * running until it first waits: a step that waits on another process (the sandbox: a request to
+ * the spawner) goes first, so its request is out before the others' synchronous work (images
+ * ~0.8 ms, cgroups ~1.2 ms on this VM) holds the thread; placed after images it waited for them
+ * (issue 21). What each step reads of the others:
  * volumes, images and sandbox the userns range; images the volumes; network the sandbox; files
  * the network's addresses and DNS; init and monitors everything before them.
  */
@@ -24,7 +28,7 @@ import type { AnyStep } from "./Step.js"
 export const stages: ReadonlyArray<ReadonlyArray<AnyStep>> = [
   [userns],
   [volumes],
-  [images, sandbox, cgroups],
+  [sandbox, images, cgroups],
   [network],
   [files],
   [init],
