@@ -10,6 +10,7 @@ import type { Effect, Option, Stream } from "effect"
 import { Context, Schema } from "effect"
 import type { Pod } from "../spec/Pod.js"
 import { printable } from "../spec/printable.js"
+import { MAX_RECORD_BYTES } from "./tables.js"
 import type { NewPodEvent, PodEvent, PodStatus } from "./status.js"
 
 export interface StoredPod {
@@ -83,8 +84,7 @@ export class InvalidRecord extends Schema.TaggedError<InvalidRecord>()("InvalidR
 
 export const isInvalidRecord = (u: unknown): u is InvalidRecord => u instanceof InvalidRecord
 
-/** Largest stored spec, status or event body a reader parses (a spec is limited to this at apply). */
-export const MAX_RECORD_BYTES = 1 << 20
+export { MAX_RECORD_BYTES } from "./tables.js"
 
 /** The reason for a record over `MAX_RECORD_BYTES`, without reading it. */
 export const tooLarge = (bytes: number): string =>
