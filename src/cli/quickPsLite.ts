@@ -1,0 +1,151 @@
+/**
+ * The entry of `dist/quick-ps-lite.cjs` (scripts/build.mjs), which bin/tank starts first for
+ * `tank ps`/`list` from its own startup snapshot, `dist/ps-lite.blob`: ps's lite tier. Its graph
+ * holds no Schema and none of Effect's runtime (only Either/Option; scripts/build.mjs fails the build
+ * otherwise): the Schema modules and the Pod's parsers were most of what ps.blob's heap cost to
+ * deserialize at every start (~+15 ms over a trivial blob on this VM).
+ *
+ * It serves the listing only when nothing needs a decoder: a plain ps line (quickLine.ts) without
+ * `-l` or `-o yaml`, a config that is defaults alone (config/locate.ts: no config file to decode), a
+ * SQLite store whose every spec and status text ps's memo proves (store/psProven.ts). It prints
+ * through the same report, rows, table and formats as every other path (psView.ts, listingText.ts),
+ * so its output is the heavy one's, byte for byte.
+ *
+ * Anything else — a memo miss (the first ps after a change), a config file, cluster mode, another
+ * schema version, help, a bad option, `ps -w`, `-o yaml`, `-l`, TANK_NO_QUICK=1 — hands the whole
+ * line to the heavy tier (quickPs.ts from dist/ps.blob, unchanged): a child with this process's
+ * stdio, whose exit code or signal this process ends with. That child decodes, prints, and writes
+ * the memo, so the next ps of an unchanged store is the lite one's. TANK_DEBUG=1 says on stderr
+ * which tier served, and why it handed over.
+ */
+import { Option } from "effect"
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { defaultsOnly } from "../config/locate.js"
+import { printableText } from "../spec/printable.js"
+import { type ProvenRead, readProven } from "../store/psProven.js"
+import { psChunks, type PsOptions, psReport } from "./psView.js"
+import { quickLine } from "./quickLine.js"
+import { startQuick } from "./snapshotEntry.js"
+import { writeAll } from "./stdWrite.js"
+
+/**
+ * The tag of ps's memo: the digest of the HEAVY bundle (quick-ps.cjs), whose decoder proves the
+ * memo's texts, defined into this blob by scripts/snapshot.mjs. Undefined (not started from its
+ * blob): every line goes to the heavy tier.
+ */
+declare const __tankPsMemoTag: string | undefined
+
+const debug = (text: string) => {
+  if (process.env.TANK_DEBUG === "1") process.stderr.write(printableText(`tank: debug: ${text}\n`))
+}
+
+/**
+ * The heavy tier's command line, as bin/tank would start it: this node with this process's flags and
+ * ps.blob instead of ps-lite.blob (bundles and blobs sit together in dist: __dirname), else (no
+ * ps.blob) its bundle through the code cache, dist/tank-ps.cjs. No shell between.
+ */
+const heavyLine = (args: ReadonlyArray<string>): ReadonlyArray<string> => {
+  const blob = path.join(__dirname, "ps.blob")
+  if (!fs.existsSync(blob)) return [path.join(__dirname, "tank-ps.cjs"), ...args]
+  const flags: Array<string> = []
+  const own = process.execArgv
+  for (let i = 0; i < own.length; i++) {
+    if (own[i] === "--snapshot-blob") i++
+    else if (!own[i]!.startsWith("--snapshot-blob=")) flags.push(own[i]!)
+  }
+  return [...flags, "--snapshot-blob", blob, path.join(__dirname, "quick-ps.cjs"), ...args]
+}
+
+/** Runs the heavy tier on the whole line and ends as it ended (its exit code, or its signal). */
+const handOver = (reason: string): void => {
+  debug(`ps's lite path hands the line to the heavy one: ${reason}`)
+  const r = spawnSync(process.execPath, heavyLine(process.argv.slice(2)), { stdio: "inherit" })
+  if (r.error !== undefined) {
+    process.stderr.write(printableText(`tank: cannot run ps: ${r.error.message}\n`))
+    return process.exit(1)
+  }
+  if (r.signal !== null) {
+    // The same signal, so a shell sees what it would have seen; one this process ignores (SIGPIPE:
+    // node ignores it) ends it with the shell's 128+n.
+    process.kill(process.pid, r.signal)
+    return process.exit(128 + (os.constants.signals[r.signal] ?? 0))
+  }
+  process.exit(r.status ?? 1)
+}
+
+/** The lite tier's read of the line, or why it hands the line over. */
+const liteRead = (
+  args: ReadonlyArray<string>,
+  tag: string
+): {
+  readonly options: PsOptions
+  readonly config: Exclude<ReturnType<typeof defaultsOnly>, string>
+  readonly read: ProvenRead
+} | string => {
+  const line = quickLine(args)
+  if (line?._tag !== "ps") return "a line the quick path leaves to @effect/cli"
+  const { options } = line
+  if (Option.getOrUndefined(options.output) === "yaml") return "-o yaml"
+  // A selector is parsed with Schema's errors (spec/selector.ts): the heavy tier's.
+  if (Option.isSome(options.selector)) return "a selector (-l)"
+  const config = defaultsOnly(Option.isSome(options.dataDir) ? { dataDir: options.dataDir.value } : {})
+  if (typeof config === "string") return config
+  const read = readProven(config, tag)
+  return typeof read === "string" ? read : { options, config, read }
+}
+
+const main = (): void => {
+  if (process.env.TANK_NO_QUICK === "1") return handOver("TANK_NO_QUICK=1")
+  if (typeof __tankPsMemoTag !== "string") return handOver("no memo tag (not started from its blob)")
+  const served = liteRead(process.argv.slice(2), __tankPsMemoTag)
+  if (typeof served === "string") return handOver(served)
+  const { config } = served
+  const report = psReport(served.read, Date.now())
+  const chunks = psChunks(served.options, { config, invalid: report.invalid, rows: report.rows }, Date.now)
+  if (chunks === undefined) return handOver("-o yaml")
+  debug("ps served by its lite path")
+  // As quickPs.ts: the output written, the process is done.
+  writeAll(chunks, (code) => process.exit(code))
+}
+
+/**
+ * While the blob is built: ps's report and every format but yaml over a small proven read (computed,
+ * not printed), so the code they run is compiled in the blob. No I/O; a failure fails the blob's build.
+ */
+const rehearse = async () => {
+  const at = "2026-01-01T00:00:00.000Z"
+  const spec = {
+    name: "rehearsal",
+    labels: { app: "rehearsal" },
+    containers: [{ name: "app", image: "busybox", readinessProbe: { exec: { command: ["true"] } } }]
+  } as unknown as ProvenRead["pods"][number]["spec"]
+  const read: ProvenRead = {
+    pods: [{
+      name: "rehearsal",
+      spec,
+      revision: 1,
+      createdRevision: 1,
+      updatedAt: 0,
+      restartGeneration: 0,
+      node: null
+    }],
+    badPods: [],
+    statuses: [{ name: "rehearsal", phase: "running", restarts: 0, specRevision: 1, updatedAt: at, startedAt: at }],
+    badStatus: []
+  }
+  const report = psReport(read, 0)
+  const config = { dataDir: path.join(os.tmpdir(), `tank-snapshot-${process.pid}-no-such-dir`), etcd: undefined }
+  for (const output of ["table", "wide", "json", "name"] as const) {
+    const chunks = psChunks(
+      { json: false, output: Option.some(output), quiet: false },
+      { config, invalid: [], rows: report.rows },
+      () => 0
+    )
+    if (chunks === undefined || chunks.length === 0) throw new Error(`the rehearsal's ${output} printed nothing`)
+  }
+}
+
+startQuick("ps-lite", rehearse, async () => main())
