@@ -40,4 +40,3 @@ export const listingText = (format: Exclude<Format, "yaml">, listing: Listing): 
       return listing.table()
   }
 }
-

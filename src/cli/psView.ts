@@ -7,8 +7,8 @@
 import type { Option } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { buildReport } from "../api/report.js"
 import { withReadiness } from "../api/readiness.js"
+import { buildReport } from "../api/report.js"
 import type { TankConfigShape } from "../config/Config.js"
 import type { Pod } from "../spec/Pod.js"
 import type { PodStatus } from "../store/status.js"
@@ -235,7 +235,6 @@ export const psOutput = (
 /** The format ps prints in (`-q` is bare names). */
 export const psFormat = (o: Pick<PsOptions, "json" | "output" | "quiet">): Format =>
   o.quiet ? "name" : formatOf({ json: o.json, output: o.output })
-
 
 /**
  * What ps writes for its report (rows already filtered by `-l`), in order: the warnings on stderr,

@@ -15,8 +15,7 @@ import { quickLine } from "./quickLine.js"
 import { finish } from "./run.js"
 
 // The parser itself is pure and Schema-free (quickLine.ts: ps's lite path parses with it).
-export { quickLine, type QuickLine } from "./quickLine.js"
-
+export { type QuickLine, quickLine } from "./quickLine.js"
 
 /** The quick line's command, run to its exit code as main.ts runs any command (run.ts), or undefined. */
 export const quickCommand = (args: ReadonlyArray<string>): Effect.Effect<void, CliExit> | undefined => {

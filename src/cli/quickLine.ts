@@ -130,4 +130,3 @@ export const quickLine = (args: ReadonlyArray<string>): QuickLine | undefined =>
   }
   return undefined
 }
-

@@ -18,7 +18,6 @@ import { cannotWrite, failures, guard, type StdStream, streamOf } from "./stdWri
 // ps's quick paths write through it).
 export { EXIT_CLOSED_PIPE, guard, type StdStream, writeAll } from "./stdWrite.js"
 
-
 /** The reader of `stream` closed it (EPIPE). Not an error of the command's: it ends quietly. */
 export class OutputClosed extends Data.TaggedError("OutputClosed")<{ readonly stream: StdStream }> {
   override get message(): string {
@@ -38,7 +37,6 @@ export class OutputFailed extends Data.TaggedError("OutputFailed")<{
 }
 
 export type OutputError = OutputClosed | OutputFailed
-
 
 const toError = (s: StdStream, e: NodeJS.ErrnoException): OutputError =>
   e.code === "EPIPE"
@@ -95,4 +93,3 @@ export const flush = (s: StdStream): Effect.Effect<void, OutputError> =>
       resume(failed ? Effect.fail(toError(s, failed)) : Effect.void)
     })
   })
-

@@ -10,8 +10,8 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { AbsPath, Ipv4, labelKeyProblem, labelValueProblem, LinkName } from "../spec/fields.js"
 import { formatPath } from "../spec/issuePath.js"
-import { dataDirOf, fileToRead, isNodeName, type LoadOptions } from "./locate.js"
 import { isWebProblem, resolveWeb, type WebConfig, WebConfigFile } from "../web/config.js"
+import { dataDirOf, fileToRead, isNodeName, type LoadOptions } from "./locate.js"
 import { type NetworkConfig, NetworkConfigFile, poolIssues, resolveNetwork } from "./network.js"
 
 const Millis = Schema.Number.pipe(

@@ -10,8 +10,8 @@ import type { Effect, Option, Stream } from "effect"
 import { Context, Schema } from "effect"
 import type { Pod } from "../spec/Pod.js"
 import { printable } from "../spec/printable.js"
-import { MAX_RECORD_BYTES } from "./tables.js"
 import type { NewPodEvent, PodEvent, PodStatus } from "./status.js"
+import { MAX_RECORD_BYTES } from "./tables.js"
 
 export interface StoredPod {
   readonly name: string

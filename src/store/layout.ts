@@ -59,22 +59,23 @@ export const statusBodyOf = (text: string): Either.Either<PodStatus, string> =>
  * A `status` row, its body's text decoded by `bodyOf` (the Store's, or ps's memo over it:
  * psReader.ts); its body's name must be its key.
  */
-export const statusRowWith =
-  (bodyOf: (text: string) => Either.Either<PodStatus, string>) =>
-  (row: Raw): Either.Either<PodStatus, InvalidRecord> => {
-    const key = keyOf(row.name)
-    const invalid = (reason: string) =>
-      new InvalidRecord({ kind: "status", key, where: `status row ${quoted(key)}`, reason })
-    const big = withheld(row, "body")
-    if (big !== undefined) return Either.left(invalid(tooLarge(big)))
-    if (typeof row.body !== "string") return Either.left(invalid(`the body is not text (${typeof row.body})`))
-    return bodyOf(row.body).pipe(
-      Either.mapLeft(invalid),
-      Either.flatMap((s) =>
-        s.name === key ? Either.right(s) : Either.left(invalid(`the status is about ${quoted(s.name)}, not its key`))
-      )
+export const statusRowWith = (bodyOf: (text: string) => Either.Either<PodStatus, string>) =>
+(
+  row: Raw
+): Either.Either<PodStatus, InvalidRecord> => {
+  const key = keyOf(row.name)
+  const invalid = (reason: string) =>
+    new InvalidRecord({ kind: "status", key, where: `status row ${quoted(key)}`, reason })
+  const big = withheld(row, "body")
+  if (big !== undefined) return Either.left(invalid(tooLarge(big)))
+  if (typeof row.body !== "string") return Either.left(invalid(`the body is not text (${typeof row.body})`))
+  return bodyOf(row.body).pipe(
+    Either.mapLeft(invalid),
+    Either.flatMap((s) =>
+      s.name === key ? Either.right(s) : Either.left(invalid(`the status is about ${quoted(s.name)}, not its key`))
     )
-  }
+  )
+}
 
 /** A `status` row as the Store reads it. */
 export const statusFromRow: (row: Raw) => Either.Either<PodStatus, InvalidRecord> = statusRowWith(statusBodyOf)

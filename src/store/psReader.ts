@@ -98,14 +98,21 @@ export const readForPsSync = (
     const rows = readPsRows(db)
     if (rows._tag === "otherVersion") {
       return Either.left(
-        new FullCliNeeded({ reason: `store schema version ${String(rows.version)}, this Tank's is ${MIGRATIONS.length}` })
+        new FullCliNeeded({
+          reason: `store schema version ${String(rows.version)}, this Tank's is ${MIGRATIONS.length}`
+        })
       )
     }
     // The Store's decoders: an unreadable row is reported (buildReport) with the Store's own reason.
     const pods = partition(rows.pods.map(decode.pod))
     const statuses = partition(rows.statuses.map(decode.status))
     decode.done()
-    return Either.right({ pods: pods.good, badPods: pods.invalid, statuses: statuses.good, badStatus: statuses.invalid })
+    return Either.right({
+      pods: pods.good,
+      badPods: pods.invalid,
+      statuses: statuses.good,
+      badStatus: statuses.invalid
+    })
   } catch (e) {
     return Either.left(readFailed(config, e))
   } finally {

@@ -53,7 +53,6 @@ export const withheld = (row: Raw, as: string): number | undefined => {
   return typeof bytes === "number" && bytes > MAX_RECORD_BYTES ? bytes : undefined
 }
 
-
 /** A `pods` row's columns (layout.ts's PodRow decodes them with Schema, naming each bad one). */
 export interface PodColumns {
   readonly name: string
