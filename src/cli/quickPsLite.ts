@@ -17,6 +17,11 @@
  * stdio, whose exit code or signal this process ends with. That child decodes, prints, and writes
  * the memo, so the next ps of an unchanged store is the lite one's. TANK_DEBUG=1 says on stderr
  * which tier served, and why it handed over.
+ *
+ * bin/tank starts it without NODE_EXTRA_CA_CERTS (kept in TANK_PS_EXTRA_CA_CERTS, as exec's quick path
+ * does: extraCaCerts.ts): node parses that whole file before any code runs (~35 ms for this VM's
+ * 144 certificates, more than the rest of a listing), for TLS connections this tier never makes. The
+ * heavy tier gets it back.
  */
 import { Option } from "effect"
 import { spawnSync } from "node:child_process"
@@ -26,6 +31,7 @@ import * as path from "node:path"
 import { defaultsOnly } from "../config/locate.js"
 import { printableText } from "../spec/printable.js"
 import { type ProvenRead, readProven } from "../store/psProven.js"
+import { MOVED_PS_EXTRA_CA_CERTS, withExtraCaCertsBack } from "./extraCaCerts.js"
 import { psChunks, type PsOptions, psReport } from "./psView.js"
 import { quickLine } from "./quickLine.js"
 import { startQuick } from "./snapshotEntry.js"
@@ -62,7 +68,9 @@ const heavyLine = (args: ReadonlyArray<string>): ReadonlyArray<string> => {
 /** Runs the heavy tier on the whole line and ends as it ended (its exit code, or its signal). */
 const handOver = (reason: string): void => {
   debug(`ps's lite path hands the line to the heavy one: ${reason}`)
-  const r = spawnSync(process.execPath, heavyLine(process.argv.slice(2)), { stdio: "inherit" })
+  // NODE_EXTRA_CA_CERTS back as the user set it (bin/tank starts this tier without it: extraCaCerts.ts).
+  const env = withExtraCaCertsBack(process.env, MOVED_PS_EXTRA_CA_CERTS) ?? process.env
+  const r = spawnSync(process.execPath, heavyLine(process.argv.slice(2)), { stdio: "inherit", env })
   if (r.error !== undefined) {
     process.stderr.write(printableText(`tank: cannot run ps: ${r.error.message}\n`))
     return process.exit(1)

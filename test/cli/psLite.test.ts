@@ -134,6 +134,25 @@ describe("ps's lite tier", () => {
     served(await both(d.dir, ["ps"]))
   })
 
+  it("runs without NODE_EXTRA_CA_CERTS, which the heavy tier gets back for every line handed to it", async () => {
+    // node reads that file as it starts and warns when it cannot: the warning shows who had the variable.
+    const missing = path.join(d.dir, "no-such-ca.pem")
+    const warning = `Ignoring extra certs from \`${missing}\``
+    const run = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = { NODE_EXTRA_CA_CERTS: missing }) =>
+      runCli(cli.bin, ["--data-dir", d.dir, ...args], { env: { TANK_DEBUG: "1", ...env } })
+    const lite = await run(["ps"])
+    served(lite)
+    expect(lite.stderr).not.toContain(warning)
+    for (const args of [["ps", "-o", "yaml"], ["ps", "--help"]]) {
+      const heavy = await run(args)
+      expect(heavy.stderr).toContain(HANDED)
+      expect(heavy.stderr.split(warning).length - 1, heavy.stderr).toBe(1)
+    }
+    // Where bin/tank keeps it means nothing set by itself.
+    const stray = await run(["ps", "-o", "yaml"], { NODE_EXTRA_CA_CERTS: undefined, TANK_PS_EXTRA_CA_CERTS: missing })
+    expect(stray.stderr).not.toContain(warning)
+  })
+
   it("hands over a config file, and a setting of the environment the config judges", async () => {
     fs.writeFileSync(path.join(d.dir, "config.yaml"), "stopPodsOnExit: true\n")
     try {
