@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Builds dist/tank.blob, a V8 startup snapshot of the CLI bundle (dist/tank.cjs; and dist/exec.blob and
-// dist/ps.blob of `tank exec`'s and `tank ps`'s small bundles, dist/quick-exec.cjs and quick-ps.cjs, below): node evaluates the
+// Builds dist/tank.blob, a V8 startup snapshot of the CLI bundle (dist/tank.cjs; and dist/exec.blob,
+// dist/ps.blob and dist/ps-lite.blob of `tank exec`'s and `tank ps`'s small bundles, dist/quick-exec.cjs,
+// quick-ps.cjs and quick-ps-lite.cjs, below): node evaluates the
 // bundle's modules (Effect, Schema, @effect/cli's command tree, and the modules most commands load:
 // src/cli/entry.ts) once, here, and every `tank` run started by bin/tank deserializes that heap
 // instead of evaluating them again.

@@ -1,5 +1,6 @@
 /**
- * The entry of `dist/quick-ps.cjs` (scripts/build.mjs), which bin/tank starts for `tank ps`/`list`:
+ * The entry of `dist/quick-ps.cjs` (scripts/build.mjs), ps's heavy tier: started for `tank ps`/`list`
+ * by the lite tier (quickPsLite.ts) for every line it does not serve itself, else by bin/tank:
  * the quick path's ps lines (quick.ts) from a bundle whose graph holds only what they run — no
  * @effect/cli command tree, no Store layer or @effect/sql: the store's rows come through the narrow
  * read-only reader (src/store/psReader.ts, the Store's own row decoders) and run through the same
