@@ -4,10 +4,19 @@
  */
 import { Effect, Either, Option } from "effect"
 import type { TankConfigShape } from "../config/Config.js"
-import { type InvalidSelector, matches, parseSelector } from "../spec/selector.js"
+import { type InvalidSelector, parseSelector } from "../spec/selector.js"
 import { err, withStore, withStoreAt } from "./base.js"
 import { printListing } from "./listing.js"
-import { invalidWarning, psFormat, type PsOptions, psOutput, type PsReport, psRows, type PsSpec } from "./psView.js"
+import {
+  invalidWarning,
+  keepBySelector,
+  psFormat,
+  type PsOptions,
+  psOutput,
+  type PsReport,
+  psRows,
+  type PsSpec
+} from "./psView.js"
 
 // What ps shows is pure and Schema-free (psView.ts: ps's lite path prints through it too).
 export {
@@ -57,7 +66,7 @@ export const selectorFilter = (
 ): Either.Either<(spec: PsSpec | undefined) => boolean, InvalidSelector> =>
   Option.isNone(selector)
     ? Either.right(() => true)
-    : Either.map(parseSelector(selector.value), (sel) => (spec) => spec !== undefined && matches(sel, spec.labels))
+    : Either.map(parseSelector(selector.value), keepBySelector)
 
 const bySelector = (selector: Option.Option<string>) => Effect.suspend(() => selectorFilter(selector))
 

@@ -11,6 +11,7 @@ import { withReadiness } from "../api/readiness.js"
 import { buildReport } from "../api/report.js"
 import type { TankConfigShape } from "../config/Config.js"
 import type { Pod } from "../spec/Pod.js"
+import { matches, type Selector } from "../spec/selectorParse.js"
 import type { PodStatus } from "../store/status.js"
 import type { InvalidRecord } from "../store/Store.js"
 import { type Format, formatOf, type Listing, listingText } from "./listingText.js"
@@ -171,6 +172,10 @@ export const psReport = (read: PsStoreRead, now: number): PsReport => {
   })
   return { rows: psRows(statuses, read.pods, read.badPods), invalid }
 }
+
+/** Whether a row's pod matches `-l` (a pod being torn down has no spec, so no labels). Pure. */
+export const keepBySelector = (selector: Selector) => (spec: PsSpec | undefined): boolean =>
+  spec !== undefined && matches(selector, spec.labels)
 
 export const invalidWarning = (r: { readonly message: string }) => `tank: warning: ${r.message} (see tank doctor)`
 

@@ -6,13 +6,13 @@
  * deserialize at every start (~+15 ms over a trivial blob on this VM).
  *
  * It serves the listing only when nothing needs a decoder: a plain ps line (quickLine.ts) without
- * `-l` or `-o yaml`, a config that is defaults alone (config/locate.ts: no config file to decode), a
+ * `-o yaml` (a `-l` only if well-formed: spec/selectorParse.ts), a config that is defaults alone (config/locate.ts: no config file to decode), a
  * SQLite store whose every spec and status text ps's memo proves (store/psProven.ts). It prints
  * through the same report, rows, table and formats as every other path (psView.ts, listingText.ts),
  * so its output is the heavy one's, byte for byte.
  *
  * Anything else — a memo miss (the first ps after a change), a config file, cluster mode, another
- * schema version, help, a bad option, `ps -w`, `-o yaml`, `-l`, TANK_NO_QUICK=1 — hands the whole
+ * schema version, help, a bad option, `ps -w`, `-o yaml`, a malformed `-l`, TANK_NO_QUICK=1 — hands the whole
  * line to the heavy tier (quickPs.ts from dist/ps.blob, unchanged): a child with this process's
  * stdio, whose exit code or signal this process ends with. That child decodes, prints, and writes
  * the memo, so the next ps of an unchanged store is the lite one's. TANK_DEBUG=1 says on stderr
@@ -23,16 +23,17 @@
  * 144 certificates, more than the rest of a listing), for TLS connections this tier never makes. The
  * heavy tier gets it back.
  */
-import { Option } from "effect"
+import { Either, Option } from "effect"
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { defaultsOnly } from "../config/locate.js"
 import { printableText } from "../spec/printable.js"
+import { parseRequirements } from "../spec/selectorParse.js"
 import { type ProvenRead, readProven } from "../store/psProven.js"
 import { MOVED_PS_EXTRA_CA_CERTS, withExtraCaCertsBack } from "./extraCaCerts.js"
-import { psChunks, type PsOptions, psReport } from "./psView.js"
+import { keepBySelector, psChunks, type PsOptions, psReport, type PsSpec } from "./psView.js"
 import { quickLine } from "./quickLine.js"
 import { startQuick } from "./snapshotEntry.js"
 import { writeAll } from "./stdWrite.js"
@@ -92,17 +93,21 @@ const liteRead = (
   readonly options: PsOptions
   readonly config: Exclude<ReturnType<typeof defaultsOnly>, string>
   readonly read: ProvenRead
+  readonly keep: (spec: PsSpec | undefined) => boolean
 } | string => {
   const line = quickLine(args)
   if (line?._tag !== "ps") return "a line the quick path leaves to @effect/cli"
   const { options } = line
   if (Option.getOrUndefined(options.output) === "yaml") return "-o yaml"
-  // A selector is parsed with Schema's errors (spec/selector.ts): the heavy tier's.
-  if (Option.isSome(options.selector)) return "a selector (-l)"
+  // A malformed selector is reported with selector.ts's InvalidSelector (Schema): the heavy tier's.
+  const keep = Option.isNone(options.selector) ? undefined : parseRequirements(options.selector.value)
+  if (keep !== undefined && Either.isLeft(keep)) return "a malformed selector (-l)"
   const config = defaultsOnly(Option.isSome(options.dataDir) ? { dataDir: options.dataDir.value } : {})
   if (typeof config === "string") return config
   const read = readProven(config, tag)
-  return typeof read === "string" ? read : { options, config, read }
+  return typeof read === "string"
+    ? read
+    : { options, config, read, keep: keep === undefined ? () => true : keepBySelector(keep.right) }
 }
 
 const main = (): void => {
@@ -112,7 +117,8 @@ const main = (): void => {
   if (typeof served === "string") return handOver(served)
   const { config } = served
   const report = psReport(served.read, Date.now())
-  const chunks = psChunks(served.options, { config, invalid: report.invalid, rows: report.rows }, Date.now)
+  const rows = report.rows.filter((r) => served.keep(r.spec))
+  const chunks = psChunks(served.options, { config, invalid: report.invalid, rows }, Date.now)
   if (chunks === undefined) return handOver("-o yaml")
   debug("ps served by its lite path")
   // As quickPs.ts: the output written, the process is done.

@@ -103,10 +103,15 @@ describe("ps's lite tier", () => {
     ) {
       served(await both(d.dir, args))
     }
-    // -o yaml and -l: the heavy tier's (a lazily loaded printer; Schema's selector errors).
+    // A well-formed -l: filtered here; a malformed one and -o yaml: the heavy tier's (InvalidSelector is
+    // a Schema error; yaml's printer is loaded lazily).
+    for (const selector of ["app=web", "app!=web", "app in (web,db)", "app notin (web)", "app", "!app"]) {
+      served(await both(d.dir, ["ps", "-l", selector]))
+    }
+    expect((await both(d.dir, ["ps", "-o", "name", "-l", "app=web"])).stdout).toBe("pod/web\n")
+    handedOver(await both(d.dir, ["ps", "-l", "app in (web"]), "a malformed selector")
+    handedOver(await both(d.dir, ["ps", "-l", "app=web,"]), "a malformed selector")
     handedOver(await both(d.dir, ["ps", "-o", "yaml"]), "-o yaml")
-    handedOver(await both(d.dir, ["ps", "-l", "app=web"]), "a selector")
-    handedOver(await both(d.dir, ["ps", "-l", "app in (web"]), "a selector")
     // Lines @effect/cli judges: the same output and exit code through both tiers.
     for (const args of [["ps", "--bogus"], ["ps", "--help"], ["list", "-o", "bogus"]]) {
       handedOver(await both(d.dir, args), "a line the quick path leaves to @effect/cli")
