@@ -24,7 +24,7 @@
  * heavy tier gets it back.
  */
 import { Either, Option } from "effect"
-import { spawnSync } from "node:child_process"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -66,23 +66,44 @@ const heavyLine = (args: ReadonlyArray<string>): ReadonlyArray<string> => {
   return [...flags, "--snapshot-blob", blob, path.join(__dirname, "quick-ps.cjs"), ...args]
 }
 
-/** Runs the heavy tier on the whole line and ends as it ended (its exit code, or its signal). */
+/**
+ * The signals a supervisor, `timeout` or `kill` ends a command with, sent to this process alone:
+ * passed on to the heavy tier. SIGINT is only kept from ending this process first: it comes from the
+ * terminal's ^C, which reaches the whole foreground group, the child included (passed on too, the
+ * child would have it twice: `ps -w` ends 0 on one SIGINT, dies of a second).
+ */
+const PASSED_ON = ["SIGTERM", "SIGHUP", "SIGQUIT"] as const
+
+/**
+ * Runs the heavy tier on the whole line and ends as it ended: its exit code, or its signal. Not
+ * spawnSync: a signal sent to this process (`timeout`, a supervisor, `kill`) must reach the child,
+ * which ends as it would have alone (`ps -w` ends with status 0 on SIGINT or SIGTERM), and this
+ * process must not die before it and leave it running.
+ */
 const handOver = (reason: string): void => {
   debug(`ps's lite path hands the line to the heavy one: ${reason}`)
   // NODE_EXTRA_CA_CERTS back as the user set it (bin/tank starts this tier without it: extraCaCerts.ts).
   const env = withExtraCaCertsBack(process.env, MOVED_PS_EXTRA_CA_CERTS) ?? process.env
-  const r = spawnSync(process.execPath, heavyLine(process.argv.slice(2)), { stdio: "inherit", env })
-  if (r.error !== undefined) {
-    process.stderr.write(printableText(`tank: cannot run ps: ${r.error.message}\n`))
-    return process.exit(1)
-  }
-  if (r.signal !== null) {
-    // The same signal, so a shell sees what it would have seen; one this process ignores (SIGPIPE:
-    // node ignores it) ends it with the shell's 128+n.
-    process.kill(process.pid, r.signal)
-    return process.exit(128 + (os.constants.signals[r.signal] ?? 0))
-  }
-  process.exit(r.status ?? 1)
+  const child = spawn(process.execPath, heavyLine(process.argv.slice(2)), { stdio: "inherit", env })
+  const passOn = (signal: NodeJS.Signals) => void child.kill(signal)
+  const keep = () => {}
+  for (const s of PASSED_ON) process.on(s, passOn)
+  process.on("SIGINT", keep)
+  child.on("error", (e) => {
+    process.stderr.write(printableText(`tank: cannot run ps: ${e.message}\n`))
+    process.exit(1)
+  })
+  child.on("exit", (code, signal) => {
+    for (const s of PASSED_ON) process.off(s, passOn)
+    process.off("SIGINT", keep)
+    if (signal !== null) {
+      // The same signal, so a shell sees what it would have seen; one this process ignores (SIGPIPE:
+      // node ignores it) ends it with the shell's 128+n.
+      process.kill(process.pid, signal)
+      return process.exit(128 + (os.constants.signals[signal] ?? 0))
+    }
+    process.exit(code ?? 1)
+  })
 }
 
 /** The lite tier's read of the line, or why it hands the line over. */

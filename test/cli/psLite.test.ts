@@ -6,6 +6,7 @@
  * (TANK_NO_QUICK=1), byte for byte but for AGE.
  */
 import { Context, Effect, Layer } from "effect"
+import { execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -156,6 +157,35 @@ describe("ps's lite tier", () => {
     // Where bin/tank keeps it means nothing set by itself.
     const stray = await run(["ps", "-o", "yaml"], { NODE_EXTRA_CA_CERTS: undefined, TANK_PS_EXTRA_CA_CERTS: missing })
     expect(stray.stderr).not.toContain(warning)
+  })
+
+  it("ends as the heavy tier ends: a signal sent to it reaches the child, ^C reaches both once", async () => {
+    /** `ps -w` (the heavy tier's, through the full CLI), once it listed; its pid and its child's. */
+    const watching = async () => {
+      const p = spawn(cli.bin, ["--data-dir", d.dir, "ps", "-w"], { stdio: ["ignore", "pipe", "ignore"] })
+      await new Promise((listed) => p.stdout.once("data", listed))
+      const child = Number(execFileSync("pgrep", ["-P", String(p.pid)], { encoding: "utf8" }).trim())
+      const ended = new Promise<[number | null, NodeJS.Signals | null]>((end) =>
+        p.on("exit", (code, signal) => end([code, signal]))
+      )
+      return { pid: p.pid!, child, ended }
+    }
+    const gone = (pid: number) => !fs.existsSync(`/proc/${pid}`)
+    // TERM to the lite tier alone (timeout, a supervisor): passed on; ps -w ends 0 as before.
+    const term = await watching()
+    process.kill(term.pid, "SIGTERM")
+    expect(await term.ended).toEqual([0, null])
+    expect(gone(term.child)).toBe(true)
+    // HUP: the child dies of it, and so does the lite tier.
+    const hup = await watching()
+    process.kill(hup.pid, "SIGHUP")
+    expect(await hup.ended).toEqual([null, "SIGHUP"])
+    // ^C: the terminal signals both; the child has it once and ends 0.
+    const int = await watching()
+    process.kill(int.pid, "SIGINT")
+    process.kill(int.child, "SIGINT")
+    expect(await int.ended).toEqual([0, null])
+    expect(gone(int.child)).toBe(true)
   })
 
   it("hands over a config file, and a setting of the environment the config judges", async () => {
