@@ -8,6 +8,8 @@
 //                   plain lines run; other lines load tank.cjs from it. bin/tank starts it from its
 //                   startup snapshot dist/ps.blob (scripts/snapshot.mjs), else through dist/tank-ps.cjs
 //                   (code cache: quick-ps.cjs.cache)
+//   dist/quick-ps-lite.cjs  ps's lite tier (src/cli/quickPsLite.ts: no Schema, serves what ps's memo
+//                   proves, hands every other line to quick-ps.cjs), started first from dist/ps-lite.blob
 // Why not plain ESM: Node 20 has no compile cache for modules; with the code cache `tank ps` needs
 // ~40% less CPU at startup (measured: 0.14 s vs 0.23 s user on this VM).
 //   dist/quick-exec.cjs  the small bundle of `tank exec` (src/cli/quickExec.ts), from which
@@ -177,6 +179,22 @@ for (const q of QUICK) {
     plugins: [noLazyModules, noFastCheck, ...(quickPlugins[q] ?? [])],
     ...quickExtra[q]
   })
+}
+// ps's lite tier (src/cli/quickPsLite.ts): what bin/tank starts first for ps/list, from its own blob
+// (dist/ps-lite.blob). It must hold no Schema: Schema's modules and the parsers they build were most
+// of ps.blob's heap, deserialized at every start. Its graph is checked here (esbuild's list of the
+// inputs it bundled): a Schema module creeping in through a shared import fails the build, saying
+// which (split that module's pure part apart, as psView.ts, listingText.ts or tables.ts are).
+const lite = await cliBundle(path.join(root, "src/cli/quickPsLite.ts"), "quick-ps-lite.cjs", {
+  plugins: [noLazyModules, noFastCheck, noEffectBarrel],
+  ...quickExtra.ps,
+  metafile: true
+})
+const SCHEMA_MODULE = /node_modules\/effect\/dist\/[^/]+\/(Schema|ParseResult|SchemaAST|internal\/schema\/[^/]+)\.js$/
+const schemaInLite = Object.keys(lite.metafile.inputs).filter((f) => SCHEMA_MODULE.test(f))
+if (schemaInLite.length > 0) {
+  process.stderr.write(`build: quick-ps-lite.cjs must hold no Schema, yet it bundles ${schemaInLite.join(", ")}\n`)
+  process.exit(1)
 }
 // `tank exec`'s small bundle (src/cli/quickExec.ts), under the same rule. It runs from its own startup
 // snapshot, dist/exec.blob (scripts/snapshot.mjs), not through load.cjs: no starter, no code cache.

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Builds dist/tank.blob, a V8 startup snapshot of the CLI bundle (dist/tank.cjs; and dist/exec.blob and
-// dist/ps.blob of `tank exec`'s and `tank ps`'s small bundles, dist/quick-exec.cjs and quick-ps.cjs, below): node evaluates the
+// Builds dist/tank.blob, a V8 startup snapshot of the CLI bundle (dist/tank.cjs; and dist/exec.blob,
+// dist/ps.blob and dist/ps-lite.blob of `tank exec`'s and `tank ps`'s small bundles, dist/quick-exec.cjs,
+// quick-ps.cjs and quick-ps-lite.cjs, below): node evaluates the
 // bundle's modules (Effect, Schema, @effect/cli's command tree, and the modules most commands load:
 // src/cli/entry.ts) once, here, and every `tank` run started by bin/tank deserializes that heap
 // instead of evaluating them again.
@@ -42,11 +43,15 @@ const execBlob = path.join(dist, "exec.blob")
 // `tank ps`/`list`'s, of theirs (dist/quick-ps.cjs: src/cli/quickPs.ts, whose rehearsal builds the
 // whole Pod's parsers into it: the reader decodes every spec as the Store does).
 const psBlob = path.join(dist, "ps.blob")
+// ps's lite tier's, of dist/quick-ps-lite.cjs (src/cli/quickPsLite.ts: no Schema in its heap, ~1/3 of
+// ps.blob's to deserialize), which bin/tank starts first for ps/list; it hands the lines it cannot
+// serve to quick-ps.cjs from ps.blob.
+const psLiteBlob = path.join(dist, "ps-lite.blob")
 const stamp = blob + ".stamp"
 const nodeMtime = blob + ".node-mtime"
 const NODE_FLAGS = ["--no-opt"]
 
-for (const stale of [blob, execBlob, psBlob, stamp, nodeMtime]) fs.rmSync(stale, { force: true })
+for (const stale of [blob, execBlob, psBlob, psLiteBlob, stamp, nodeMtime]) fs.rmSync(stale, { force: true })
 if (!fs.existsSync(path.join(dist, "tank.cjs"))) process.exit(0) // a checkout before its first build: prepare builds it
 
 /** The node binary's identity (the stamp's first line: for people; bin/tank compares mtimes). */
@@ -74,9 +79,13 @@ const resolveFrom = (id) => {
 }
 const sqliteMain = resolveFrom("better-sqlite3")
 const sqliteAddon = sqliteMain && path.join(path.dirname(sqliteMain), "../build/Release/better_sqlite3.node")
-// __tankBundleDigest: the bundle's own SHA-256, which its code can read (quickPs.ts tags ps's spec
-// memo with it: a memo proven by other code is never trusted). __tankSqliteMain: the driver resolved
+// __tankPsMemoTag: the SHA-256 of ps's heavy bundle (quick-ps.cjs), the tag of ps's memo, defined
+// into every blob: quickPs.ts writes and reads the memo under it, quickPsLite.ts reads it under the
+// same tag, so the lite tier trusts only texts the decoder built beside it proved (a memo proven by
+// other code is never trusted). __tankSqliteMain: the driver resolved
 // here, which psReader.ts uses while it exists instead of resolving it again at every ps.
+const psBundle = path.join(dist, "quick-ps.cjs")
+const psMemoTag = fs.existsSync(psBundle) ? createHash("sha256").update(fs.readFileSync(psBundle)).digest("hex") : null
 const entryOf = (bundle, text = fs.readFileSync(bundle, "utf8")) =>
   `"use strict";
 const v8 = require("node:v8")
@@ -85,7 +94,7 @@ const Module = require("node:module")
 const file = ${JSON.stringify(bundle)}
 const sqliteMain = ${JSON.stringify(sqliteMain ?? null)}
 const sqliteAddon = ${JSON.stringify(sqliteAddon ?? null)}
-const __tankBundleDigest = ${JSON.stringify(createHash("sha256").update(text).digest("hex"))}
+const __tankPsMemoTag = ${JSON.stringify(psMemoTag)}
 const __tankSqliteMain = sqliteMain
 let realSqlite
 function BetterSqlite3(filename, options) {
@@ -138,8 +147,11 @@ const buildBlob = (bundle, out) => {
 
 const execBundle = path.join(dist, "quick-exec.cjs")
 if (fs.existsSync(execBundle)) buildBlob(execBundle, execBlob)
-const psBundle = path.join(dist, "quick-ps.cjs")
-if (fs.existsSync(psBundle)) buildBlob(psBundle, psBlob)
+// The lite blob only beside a heavy one: every line it cannot serve goes to ps.blob.
+if (fs.existsSync(psBundle) && buildBlob(psBundle, psBlob)) {
+  const psLiteBundle = path.join(dist, "quick-ps-lite.cjs")
+  if (fs.existsSync(psLiteBundle)) buildBlob(psLiteBundle, psLiteBlob)
+}
 if (buildBlob(path.join(dist, "tank.cjs"), blob)) {
   // node's mtime copied whole by touch(1) (fs.utimes takes seconds as a double: not to the ns).
   fs.writeFileSync(nodeMtime, "")

@@ -14,12 +14,25 @@ import * as path from "node:path"
 /** Where bin/tank keeps NODE_EXTRA_CA_CERTS for exec's quick process. */
 export const MOVED_EXTRA_CA_CERTS = "TANK_EXEC_EXTRA_CA_CERTS"
 
-/** `env` with NODE_EXTRA_CA_CERTS given back, or undefined when bin/tank did not move it. Pure. */
-export const withExtraCaCertsBack = (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv | undefined => {
-  const moved = env[MOVED_EXTRA_CA_CERTS]
+/**
+ * Where bin/tank keeps it for ps's lite tier (src/cli/quickPsLite.ts), which makes no connection at
+ * all and gives it back to the heavy tier, its child, for every line it hands over: that child (and
+ * the full CLI it may run in-process, cluster mode included) starts with the variable as before.
+ */
+export const MOVED_PS_EXTRA_CA_CERTS = "TANK_PS_EXTRA_CA_CERTS"
+
+/**
+ * `env` with NODE_EXTRA_CA_CERTS given back from `from` (exec's variable by default), or undefined
+ * when bin/tank did not move it. Pure.
+ */
+export const withExtraCaCertsBack = (
+  env: NodeJS.ProcessEnv,
+  from: string = MOVED_EXTRA_CA_CERTS
+): NodeJS.ProcessEnv | undefined => {
+  const moved = env[from]
   if (moved === undefined) return undefined
   const back: NodeJS.ProcessEnv = { ...env, NODE_EXTRA_CA_CERTS: moved }
-  delete back[MOVED_EXTRA_CA_CERTS]
+  delete back[from]
   return back
 }
 

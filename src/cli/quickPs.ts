@@ -1,5 +1,6 @@
 /**
- * The entry of `dist/quick-ps.cjs` (scripts/build.mjs), which bin/tank starts for `tank ps`/`list`:
+ * The entry of `dist/quick-ps.cjs` (scripts/build.mjs), ps's heavy tier: started for `tank ps`/`list`
+ * by the lite tier (quickPsLite.ts) for every line it does not serve itself, else by bin/tank:
  * the quick path's ps lines (quick.ts) from a bundle whose graph holds only what they run — no
  * @effect/cli command tree, no Store layer or @effect/sql: the store's rows come through the narrow
  * read-only reader (src/store/psReader.ts, the Store's own row decoders) and run through the same
@@ -20,39 +21,26 @@ import { Either, Option } from "effect"
 import { createRequire } from "node:module"
 import * as os from "node:os"
 import * as path from "node:path"
-import { buildReport } from "../api/report.js"
 import { loadSync, type TankConfigShape, type YamlParser } from "../config/Config.js"
 import { printableText } from "../spec/printable.js"
 import { partition, statusFromRow } from "../store/layout.js"
 import { FullCliNeeded, type PsRead as StoreRead, readForPsSync } from "../store/psReader.js"
 import { podFromRow } from "../store/rows.js"
 import { runFullCli } from "./fullCli.js"
-import { listingText } from "./listing.js"
-import { psFormat, type PsOptions, psOutput, type PsRead, psRows, selectorFilter } from "./psList.js"
-import { quickLine } from "./quick.js"
+import { type PsRead, selectorFilter } from "./psList.js"
+import { psChunks, type PsOptions, psReport } from "./psView.js"
+import { quickLine } from "./quickLine.js"
 import { startQuick } from "./snapshotEntry.js"
-import { type StdStream, writeAll } from "./stdio.js"
+import { type StdStream, writeAll } from "./stdWrite.js"
 
 /**
- * The digest of this bundle's text, defined by the startup snapshot's entry (scripts/snapshot.mjs):
- * the tag of the reader's spec memo (psReader.ts, specMemo.ts), so a memo proven by other code is
- * never trusted. Started otherwise (no blob, from source), ps reads without the memo.
+ * The tag of ps's memo (psReader.ts, specMemo.ts): the digest of this very bundle's text, defined by
+ * the startup snapshot's entry (scripts/snapshot.mjs) into this blob and into the lite one
+ * (quickPsLite.ts, which serves only what this bundle's decoder proved), so a memo proven by other
+ * code is never trusted. Started otherwise (no blob, from source), ps reads without the memo.
  */
-declare const __tankBundleDigest: string | undefined
-const memo = typeof __tankBundleDigest === "string" ? { memo: { tag: __tankBundleDigest } } : {}
-
-/** ps's report of what the reader read (as the full CLI's storeRead builds it from the Store). */
-const reportOf = (read: StoreRead, now: number): PsRead["report"] => {
-  const { invalid, statuses } = buildReport({
-    pods: read.pods,
-    badPods: read.badPods,
-    observed: read.statuses,
-    badStatus: read.badStatus,
-    nodes: undefined,
-    now
-  })
-  return { rows: psRows(statuses, read.pods, read.badPods), invalid }
-}
+declare const __tankPsMemoTag: string | undefined
+const memo = typeof __tankPsMemoTag === "string" ? { memo: { tag: __tankPsMemoTag } } : {}
 
 /** The config file's parser, from node_modules (never bundled: yaml stays out of this bundle). */
 const yaml = (): YamlParser => createRequire(import.meta.url)("yaml") as YamlParser
@@ -71,7 +59,7 @@ const readNarrow = (options: PsOptions): Either.Either<PsRead, FullCliNeeded> =>
   return Either.flatMap(
     config,
     (config: TankConfigShape) =>
-      Either.map(readForPsSync(config, memo), (read) => ({ config, report: reportOf(read, Date.now()) }))
+      Either.map(readForPsSync(config, memo), (read) => ({ config, report: psReport(read, Date.now()) }))
   )
 }
 
@@ -87,19 +75,11 @@ const outputOf = (
   Either.match(selectorFilter(options.selector), {
     onLeft: (e) => Either.left(new FullCliNeeded({ reason: `the selector: ${e.message}` })),
     onRight: (keep) => {
-      const format = psFormat(options)
       const rows = report.rows.filter((r) => keep(r.spec))
-      const { listing, warnings } = psOutput({ quiet: options.quiet }, {
-        config,
-        invalid: report.invalid,
-        rows
-      }, Date.now)
-      const text = format === "yaml" ? undefined : listingText(format, listing)
-      const line = (t: string) => t.endsWith("\n") ? t : `${t}\n`
-      return Either.right([
-        ...warnings.map((w) => ["stderr", line(w)] as const),
-        ...(text === undefined ? [] : [["stdout", line(text)] as const])
-      ])
+      const chunks = psChunks(options, { config, invalid: report.invalid, rows }, Date.now)
+      return chunks === undefined
+        ? Either.left(new FullCliNeeded({ reason: "-o yaml (the full CLI prints it)" }))
+        : Either.right(chunks)
     }
   })
 
@@ -183,7 +163,7 @@ const rehearse = async () => {
   const empty = readNarrow(options("table"))
   if (Either.isLeft(empty)) throw new Error(`the rehearsal's read of no store failed: ${empty.left.reason}`)
   for (const output of ["table", "wide", "json", "name"] as const) {
-    const printed = outputOf(options(output), { config: empty.right.config, report: reportOf(read, 0) })
+    const printed = outputOf(options(output), { config: empty.right.config, report: psReport(read, 0) })
     if (Either.isLeft(printed)) throw new Error(`the rehearsal's ${output} failed: ${printed.left.reason}`)
   }
 }

@@ -12,9 +12,11 @@
  *   message on stderr and status 1.
  */
 import { Data, Effect } from "effect"
-import { printableText } from "../spec/printable.js"
+import { cannotWrite, failures, guard, type StdStream, streamOf } from "./stdWrite.js"
 
-export type StdStream = "stdout" | "stderr"
+// The streams' state, and the plain writer of a one-shot command, are free of Effect (stdWrite.ts:
+// ps's quick paths write through it).
+export { EXIT_CLOSED_PIPE, guard, type StdStream, writeAll } from "./stdWrite.js"
 
 /** The reader of `stream` closed it (EPIPE). Not an error of the command's: it ends quietly. */
 export class OutputClosed extends Data.TaggedError("OutputClosed")<{ readonly stream: StdStream }> {
@@ -30,41 +32,11 @@ export class OutputFailed extends Data.TaggedError("OutputFailed")<{
   readonly reason: string
 }> {
   override get message(): string {
-    return `cannot write to ${this.stream}: ${this.reason}`
+    return cannotWrite(this.stream, this.reason)
   }
 }
 
 export type OutputError = OutputClosed | OutputFailed
-
-/** Status of a command whose reader closed the pipe: success, the reader had what it wanted. */
-export const EXIT_CLOSED_PIPE = 0
-
-const streamOf = (s: StdStream): NodeJS.WriteStream => s === "stdout" ? process.stdout : process.stderr
-
-/** The first error of each stream: a failed stream fails every later write and flush. */
-// Keyed by the stream object, not its name: a startup snapshot (scripts/snapshot.mjs) keeps this
-// module's state from its build, where a rehearsal may have written, while process.stdout and stderr
-// are new streams in every process; keyed by name, they would count as guarded and go unguarded
-// (an EPIPE or ENOSPC then crashed the command with Node's stack trace instead of ending it as below).
-const failuresOf = new WeakMap<NodeJS.WriteStream, NodeJS.ErrnoException>()
-const guarded = new WeakSet<NodeJS.WriteStream>()
-const failures = {
-  get: (s: StdStream) => failuresOf.get(streamOf(s)),
-  has: (s: StdStream) => failuresOf.has(streamOf(s)),
-  set: (s: StdStream, e: NodeJS.ErrnoException) => void failuresOf.set(streamOf(s), e)
-}
-
-/**
- * Record the streams' errors instead of letting Node throw them (an unhandled 'error' event on
- * stdout crashes the process with a stack trace). main.ts calls it first thing.
- */
-export const guard = (s: StdStream): void => {
-  if (guarded.has(streamOf(s))) return
-  guarded.add(streamOf(s))
-  streamOf(s).on("error", (e: NodeJS.ErrnoException) => {
-    if (!failures.has(s)) failures.set(s, e)
-  })
-}
 
 const toError = (s: StdStream, e: NodeJS.ErrnoException): OutputError =>
   e.code === "EPIPE"
@@ -121,37 +93,3 @@ export const flush = (s: StdStream): Effect.Effect<void, OutputError> =>
       resume(failed ? Effect.fail(toError(s, failed)) : Effect.void)
     })
   })
-
-/**
- * Writes `chunks` in order, each once the one before it reached the kernel, then calls `done` with
- * the command's exit code, as `finish` (run.ts) ends an Effect command: 0 once all is written;
- * EXIT_CLOSED_PIPE, quietly, when a reader closed its stream (the rest is not written); 1, after
- * `tank: cannot write to ...` on stderr, for any other write error. For a one-shot command run
- * without Effect's runtime (`tank ps`'s quick path, quickPs.ts): its output is whole in memory, so
- * there is no backpressure to wait for beyond each chunk's own write.
- */
-export const writeAll = (
-  chunks: ReadonlyArray<readonly [StdStream, string]>,
-  done: (code: number) => void
-): void => {
-  guard("stdout")
-  guard("stderr")
-  const failed = (s: StdStream, e: NodeJS.ErrnoException) => {
-    const error = toError(s, e)
-    if (error instanceof OutputClosed) return done(EXIT_CLOSED_PIPE)
-    // As run.ts's failure: the message never raw to the terminal; a failing stderr cannot say more.
-    process.stderr.write(printableText(`tank: ${error.message}\n`), () => done(1))
-  }
-  const next = (i: number): void => {
-    if (i === chunks.length) return done(0)
-    const [s, text] = chunks[i]!
-    const before = failures.get(s)
-    if (before) return failed(s, before)
-    streamOf(s).write(text, (e) => {
-      const failure = e ?? failures.get(s)
-      if (failure) failed(s, failure)
-      else next(i + 1)
-    })
-  }
-  next(0)
-}

@@ -11,6 +11,7 @@ import * as path from "node:path"
 import { AbsPath, Ipv4, labelKeyProblem, labelValueProblem, LinkName } from "../spec/fields.js"
 import { formatPath } from "../spec/issuePath.js"
 import { isWebProblem, resolveWeb, type WebConfig, WebConfigFile } from "../web/config.js"
+import { dataDirOf, fileToRead, isNodeName, type LoadOptions } from "./locate.js"
 import { type NetworkConfig, NetworkConfigFile, poolIssues, resolveNetwork } from "./network.js"
 
 const Millis = Schema.Number.pipe(
@@ -55,7 +56,7 @@ export type EtcdConfig = typeof EtcdConfig.Type
 
 const NodeName = Schema.String.pipe(
   Schema.filter((s) =>
-    /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(s)
+    isNodeName(s)
       ? true
       : `"${s}" is not a valid node name (DNS label, 1-63 of a-z 0-9 -)`
   )
@@ -225,15 +226,10 @@ export class ConfigError extends Schema.TaggedError<ConfigError>()("ConfigError"
   }
 }
 
-export class TankConfig extends Context.Tag("tank/Config")<TankConfig, TankConfigShape>() {}
+// Where the config is (plain code: `tank ps`'s lite path finds it without Schema).
+export { defaultDataDir, type LoadOptions } from "./locate.js"
 
-/**
- * The default data dir: root's is `/var/lib/tank` (a system daemon's state, as podman's
- * `/var/lib/containers`), so `sudo tank daemon` and `sudo tank apply` agree whatever HOME sudo keeps;
- * anyone else's is `$XDG_CACHE_HOME/tank`, else `~/.cache/tank`.
- */
-export const defaultDataDir = (env: NodeJS.ProcessEnv = process.env, euid = process.geteuid?.()): string =>
-  euid === 0 ? "/var/lib/tank" : path.join(env.XDG_CACHE_HOME || path.join(env.HOME || os.homedir(), ".cache"), "tank")
+export class TankConfig extends Context.Tag("tank/Config")<TankConfig, TankConfigShape>() {}
 
 /** The YAML parser a config file is read with (the `yaml` package; loaded only for a config file). */
 export interface YamlParser {
@@ -303,31 +299,6 @@ const envBool = (name: string, v: string | undefined): Either.Either<boolean | u
   return Either.left(new ConfigError({ field: name, reason: `"${v}": expected true/false (1/0, yes/no, on/off)` }))
 }
 
-/**
- * Resolve the configuration: defaults ← config file ← environment.
- * Env: TANK_DATA_DIR, TANK_CONFIG, TANK_UPLINK, TANK_DNS (comma-separated), TANK_STOP_PODS_ON_EXIT,
- * TANK_ETCD_ENDPOINTS (comma-separated: use etcd with the file's other etcd settings or defaults),
- * TANK_ETCD_INSECURE (store.etcd.insecure), TANK_NODE_NAME, TANK_WEB (serve the dashboard at host:port, over the
- * file's web.listen).
- */
-export interface LoadOptions {
-  readonly dataDir?: string
-  readonly env?: NodeJS.ProcessEnv
-  /** Whose default data dir (default: this process's effective uid). */
-  readonly euid?: number
-  /** `tank daemon --web ADDR`: serve the dashboard there (over the file's `web.listen`). */
-  readonly webListen?: string
-}
-
-/** The config file to read for `overrides`, if any ($TANK_CONFIG, else `<dataDir>/config.yaml` if it exists). */
-const fileToRead = (overrides: LoadOptions) => {
-  const env = overrides.env ?? process.env
-  const fallbackDir = defaultDataDir(env, overrides.euid ?? process.geteuid?.())
-  const envDataDir = overrides.dataDir ?? (env.TANK_DATA_DIR || undefined)
-  const candidate = env.TANK_CONFIG || path.join(envDataDir ?? fallbackDir, "config.yaml")
-  return env.TANK_CONFIG || fs.existsSync(candidate) ? candidate : undefined
-}
-
 export const load = (overrides: LoadOptions = {}): Effect.Effect<TankConfigShape, ConfigError> =>
   Effect.gen(function*() {
     const configFile = fileToRead(overrides)
@@ -359,9 +330,7 @@ const resolve = (
 ): Either.Either<TankConfigShape, ConfigError> =>
   Either.gen(function*() {
     const env = overrides.env ?? process.env
-    const fallbackDir = defaultDataDir(env, overrides.euid ?? process.geteuid?.())
-    const envDataDir = overrides.dataDir ?? (env.TANK_DATA_DIR || undefined)
-    const dataDir = path.resolve(envDataDir ?? file.dataDir ?? fallbackDir)
+    const dataDir = dataDirOf(overrides, file.dataDir)
     // Empty env vars count as unset, like TANK_UPLINK and TANK_STOP_PODS_ON_EXIT.
     const dnsEnv = env.TANK_DNS ? env.TANK_DNS.split(",").map((s) => s.trim()).filter(Boolean) : undefined
     for (const d of dnsEnv ?? []) {

@@ -12,8 +12,10 @@
  * (`/tmp`, a home directory).
  */
 import { Effect, Schema } from "effect"
-import * as fs from "node:fs"
-import * as path from "node:path"
+import { dataDirSteps, makePrivateDir, makePrivateSqlite, PathRefused } from "./privatePaths.js"
+
+// The checks themselves are plain code (privatePaths.ts: `tank ps`'s lite path runs them without Schema).
+export { CACHE_DIR_MARKERS, DATA_DIR_MARKERS, type DirVerdict, judgeDir } from "./privatePaths.js"
 
 export class PrivatePathError extends Schema.TaggedError<PrivatePathError>()("PrivatePathError", {
   path: Schema.String,
@@ -26,56 +28,10 @@ export class PrivatePathError extends Schema.TaggedError<PrivatePathError>()("Pr
   }
 }
 
-/** Entries only Tank puts in a data dir (src/runtime/layout.ts, the store, the lock, the cache). */
-export const DATA_DIR_MARKERS: ReadonlyArray<string> = [
-  "tank.db",
-  "config.yaml",
-  "agent.lock",
-  "images",
-  "run",
-  "sock",
-  "volumes",
-  "logs"
-]
-/** Entries of an image cache dir (src/image/cache.ts). */
-export const CACHE_DIR_MARKERS: ReadonlyArray<string> = ["blobs", "layers", "refs", "tmp"]
-
-const LOOSE = 0o077
-
-export type DirVerdict =
-  | { readonly _tag: "Ok" }
-  | { readonly _tag: "Tighten" }
-  | { readonly _tag: "Refuse"; readonly reason: string }
-
-const octal = (mode: number) => (mode & 0o7777).toString(8).padStart(4, "0")
-
-/** What to do with an existing directory (pure): keep it, chmod it 0700, or refuse it. */
-export const judgeDir = (
-  st: { readonly mode: number; readonly uid: number; readonly isDirectory: boolean },
-  euid: number | undefined,
-  entries: ReadonlyArray<string>,
-  markers: ReadonlyArray<string>
-): DirVerdict => {
-  if (!st.isDirectory) return { _tag: "Refuse", reason: "is not a directory" }
-  if (euid !== undefined && st.uid !== euid) {
-    return {
-      _tag: "Refuse",
-      reason: `is owned by uid ${st.uid}, not by this user (uid ${euid}): whoever owns it could change ` +
-        `what Tank runs; chown it or choose another directory`
-    }
-  }
-  if ((st.mode & LOOSE) === 0) return { _tag: "Ok" }
-  if (entries.length === 0 || entries.some((e) => markers.includes(e))) return { _tag: "Tighten" }
-  return {
-    _tag: "Refuse",
-    reason: `is open to other users (mode ${octal(st.mode)}) and does not look like Tank's ` +
-      `(none of ${markers.join(", ")}): chmod 700 it, or choose a new or empty directory`
-  }
-}
-
 /** What `f` threw while handling `p`, as a PrivatePathError (a failed fs call keeps its errno name). */
 const asPrivatePathError = (p: string, e: unknown): PrivatePathError => {
   if (e instanceof PrivatePathError) return e
+  if (e instanceof PathRefused) return new PrivatePathError({ path: e.path, reason: e.reason })
   const err = e as NodeJS.ErrnoException
   return new PrivatePathError({
     path: p,
@@ -107,25 +63,6 @@ const attemptSync = (p: string, f: () => void): PrivatePathError | undefined => 
 export const ensurePrivateDir = (dir: string, markers: ReadonlyArray<string>): Effect.Effect<void, PrivatePathError> =>
   attempt(dir, () => makePrivateDir(dir, markers))
 
-const makePrivateDir = (dir: string, markers: ReadonlyArray<string>): void => {
-  const created = fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
-  // mkdir's mode passes through the umask; a stricter one (0277) must not leave Tank locked out.
-  if (created !== undefined) {
-    const top = path.resolve(created)
-    for (let d = path.resolve(dir); d.startsWith(top); d = path.dirname(d)) fs.chmodSync(d, 0o700)
-    return
-  }
-  const st = fs.statSync(dir)
-  const verdict = judgeDir(
-    { mode: st.mode, uid: st.uid, isDirectory: st.isDirectory() },
-    process.geteuid?.(),
-    st.isDirectory() && (st.mode & LOOSE) !== 0 ? fs.readdirSync(dir) : [],
-    markers
-  )
-  if (verdict._tag === "Refuse") throw new PrivatePathError({ path: dir, reason: verdict.reason })
-  if (verdict._tag === "Tighten") fs.chmodSync(dir, 0o700)
-}
-
 /**
  * A SQLite database and its -wal/-shm files readable by this user only. The database file is created
  * 0600 before SQLite opens it (SQLite creates -wal and -shm with the database's permissions, whatever
@@ -137,42 +74,6 @@ export const ensurePrivateSqlite = (file: string): Effect.Effect<void, PrivatePa
 /** `ensurePrivateSqlite`, synchronously: the error, or undefined once the files are private. */
 export const ensurePrivateSqliteSync = (file: string): PrivatePathError | undefined =>
   attemptSync(file, () => makePrivateSqlite(file))
-
-const makePrivateSqlite = (file: string): void => {
-  const euid = process.geteuid?.()
-  const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600)
-  try {
-    tightenFd(fd, file, euid)
-  } finally {
-    fs.closeSync(fd)
-  }
-  for (const side of [`${file}-wal`, `${file}-shm`]) {
-    let sfd: number
-    try {
-      sfd = fs.openSync(side, fs.constants.O_RDONLY)
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") continue
-      throw e
-    }
-    try {
-      tightenFd(sfd, side, euid)
-    } finally {
-      fs.closeSync(sfd)
-    }
-  }
-}
-
-const tightenFd = (fd: number, file: string, euid: number | undefined) => {
-  const st = fs.fstatSync(fd)
-  if (!st.isFile()) throw new PrivatePathError({ path: file, reason: "is not a regular file" })
-  if (euid !== undefined && st.uid !== euid) {
-    throw new PrivatePathError({
-      path: file,
-      reason: `is owned by uid ${st.uid}, not by this user (uid ${euid}); chown it or choose another store file`
-    })
-  }
-  if ((st.mode & LOOSE) !== 0) fs.fchmodSync(fd, 0o600)
-}
 
 /**
  * The data dir (always: the agent keeps run dirs, volumes and the image cache there even with etcd)
@@ -189,10 +90,9 @@ type DataDirConfig = { readonly dataDir: string; readonly storeFile: string; rea
 
 /** `ensureDataDir`, synchronously: the error, or undefined once the dirs are there and private. */
 export const ensureDataDirSync = (config: DataDirConfig): PrivatePathError | undefined => {
-  const e = attemptSync(config.dataDir, () => makePrivateDir(config.dataDir, DATA_DIR_MARKERS))
-  if (e !== undefined) return e
-  const storeDir = path.dirname(config.storeFile)
-  return config.etcd === undefined && path.resolve(storeDir) !== path.resolve(config.dataDir)
-    ? attemptSync(storeDir, () => fs.mkdirSync(storeDir, { recursive: true, mode: 0o700 }))
-    : undefined
+  for (const [p, make] of dataDirSteps(config)) {
+    const e = attemptSync(p, make)
+    if (e !== undefined) return e
+  }
+  return undefined
 }

@@ -11,6 +11,7 @@ import { Context, Schema } from "effect"
 import type { Pod } from "../spec/Pod.js"
 import { printable } from "../spec/printable.js"
 import type { NewPodEvent, PodEvent, PodStatus } from "./status.js"
+import { MAX_RECORD_BYTES } from "./tables.js"
 
 export interface StoredPod {
   readonly name: string
@@ -83,8 +84,7 @@ export class InvalidRecord extends Schema.TaggedError<InvalidRecord>()("InvalidR
 
 export const isInvalidRecord = (u: unknown): u is InvalidRecord => u instanceof InvalidRecord
 
-/** Largest stored spec, status or event body a reader parses (a spec is limited to this at apply). */
-export const MAX_RECORD_BYTES = 1 << 20
+export { MAX_RECORD_BYTES } from "./tables.js"
 
 /** The reason for a record over `MAX_RECORD_BYTES`, without reading it. */
 export const tooLarge = (bytes: number): string =>

@@ -21,17 +21,15 @@
  * Tank's (the Store would migrate or refuse it), any error — fails with FullCliNeeded naming why,
  * and the caller runs the full CLI, which says it as every other command does.
  */
-// @ts-expect-error better-sqlite3 ships no types here (the Database interface below is what this uses)
-import BundledSqlite from "better-sqlite3"
 import { Data, Effect, Either } from "effect"
 import * as fs from "node:fs"
-import { createRequire } from "node:module"
-import * as path from "node:path"
 import type { TankConfigShape } from "../config/Config.js"
 import { ensureDataDirSync, ensurePrivateSqliteSync } from "../config/privateDir.js"
-import { LIST_PODS, LIST_STATUS, MIGRATIONS, partition, podRowWith, statusFromRow } from "./layout.js"
+import { MIGRATIONS, partition, podRowWith, statusBodyOf, statusRowWith } from "./layout.js"
+import { memoFile, readMemo, writeMemo } from "./memoFile.js"
 import { podFromRow, specOf } from "./rows.js"
-import { memoDecoder, type MemoFile, memoTexts } from "./specMemo.js"
+import { memoDecoder } from "./specMemo.js"
+import { openForPs, readPsRows } from "./sqliteRead.js"
 import type { PodStatus } from "./status.js"
 import type { InvalidRecord, StoredPod } from "./Store.js"
 
@@ -43,149 +41,32 @@ export interface PsRead {
   readonly badStatus: ReadonlyArray<InvalidRecord>
 }
 
-interface Statement {
-  all(): Array<unknown>
-  get(): unknown
-}
-interface Database {
-  prepare(sql: string): Statement
-  transaction<F extends () => unknown>(fn: F): F
-  close(): void
-}
-type DatabaseCtor = new(
-  file: string,
-  options: { readonly fileMustExist: boolean; readonly timeout: number; readonly nativeBinding?: object }
-) => Database
-
-/**
- * The version of better-sqlite3 whose JS the quick bundle holds (scripts/build.mjs defines it there);
- * from source, the installed driver is imported.
- */
-declare const __tankBundledSqlite: string | undefined
-
-const installedVersion = (dir: string): string | undefined => {
-  try {
-    return (JSON.parse(fs.readFileSync(path.join(dir, "../package.json"), "utf8")) as { version?: string }).version
-  } catch {
-    return undefined
-  }
-}
-
-/**
- * better-sqlite3's main module as resolved when the startup snapshot was built (scripts/snapshot.mjs
- * defines it in the blob's entry, resolved from the same dist dir): Node's resolution through
- * createRequire cost ~2-4 ms of every ps (package scopes read, node_modules paths walked).
- */
-declare const __tankSqliteMain: string | null | undefined
-
-/**
- * The addon, loaded as Node's loader would (`process.dlopen`, what its `.node` extension handler
- * calls) without the loader's resolution around it (the path is absolute and known): better-sqlite3
- * takes the loaded addon as its `nativeBinding`.
- */
-const loadAddon = (file: string): object => {
-  const module = { exports: {} }
-  process.dlopen(module, file)
-  return module.exports
-}
-
-/**
- * The driver, with its addon from node_modules (a native addon: never bundled; better-sqlite3
- * otherwise searches for it through the `bindings` package, many stat calls at every start). Its JS
- * is in the quick bundle (loading its dozen modules through Node's loader cost ~8 ms a start), used
- * only with an installed addon of the same release (an install may resolve another one): else the
- * installed JS, as the Store's client loads it. The installed driver is the one the snapshot's build
- * resolved while it is still there, else resolved now.
- */
-const driver = (): { readonly Sqlite: DatabaseCtor; readonly nativeBinding?: object } => {
-  const built = typeof __tankSqliteMain === "string" ? __tankSqliteMain : undefined
-  const main = built !== undefined && fs.existsSync(built)
-    ? built
-    : createRequire(import.meta.url).resolve("better-sqlite3")
-  const addon = path.join(path.dirname(main), "../build/Release/better_sqlite3.node")
-  const binding = fs.existsSync(addon) ? { nativeBinding: loadAddon(addon) } : {}
-  const bundled = typeof __tankBundledSqlite === "string" ? __tankBundledSqlite : undefined
-  return bundled === undefined || bundled === installedVersion(path.dirname(main))
-    ? { Sqlite: BundledSqlite as DatabaseCtor, ...binding }
-    : { Sqlite: createRequire(import.meta.url)(main) as DatabaseCtor, ...binding }
-}
-
 /** Why the quick path leaves this read to the full CLI (which reports it as every other command does). */
 export class FullCliNeeded extends Data.TaggedError("FullCliNeeded")<{ readonly reason: string }> {}
 
-/** The memo's file in the data dir (private: ensureDataDir). */
-export const memoFile = (config: TankConfigShape): string => path.join(config.dataDir, "ps-memo.json")
-
-/**
- * The texts of the memo file for `tag`. No file, an unreadable one, or one this user did not
- * write alone (another owner, group or world writable, not a regular file): an empty memo, whose
- * only effect is that every spec is decoded whole.
- */
-const readMemo = (file: string, tag: string): ReadonlySet<string> => {
-  let fd: number
-  try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW)
-  } catch {
-    return new Set()
-  }
-  try {
-    const st = fs.fstatSync(fd)
-    if (!st.isFile() || st.uid !== process.geteuid?.() || (st.mode & 0o022) !== 0) return new Set()
-    return memoTexts(JSON.parse(fs.readFileSync(fd, "utf8")), tag)
-  } catch {
-    return new Set()
-  } finally {
-    fs.closeSync(fd)
-  }
-}
-
-/**
- * The memo for the next read, written whole and renamed over the old one (two ps at once: the last
- * rename wins, each file whole). A failed write loses only the memo's speed-up (the next read
- * decodes again), never a row: it is not an error of the listing.
- */
-const writeMemo = (file: string, tag: string, specs: ReadonlySet<string>): void => {
-  const partial = `${file}.${process.pid}`
-  try {
-    fs.writeFileSync(partial, JSON.stringify({ tag, specs: [...specs] } satisfies MemoFile), {
-      mode: 0o600,
-      flag: "wx"
-    })
-    fs.renameSync(partial, file)
-  } catch {
-    fs.rmSync(partial, { force: true })
-  }
-}
-
-/** ps's spec decoder: the Store's (rows.ts), or the memo's over it. */
-interface Decoder {
-  readonly row: (row: Record<string, unknown>) => ReturnType<typeof podFromRow>
+/** ps's decoders of pods and statuses: the Store's (rows.ts, layout.ts), or the memo's over them. */
+interface Decoders {
+  readonly pod: (row: Record<string, unknown>) => ReturnType<typeof podFromRow>
+  readonly status: (row: Record<string, unknown>) => ReturnType<ReturnType<typeof statusRowWith>>
+  /** The read is done: the memo rewritten when what it proved differs from what it was. */
   readonly done: () => void
 }
 
-const decoder = (config: TankConfigShape, memo: { readonly tag: string } | undefined): Decoder => {
-  if (memo === undefined) return { row: (r) => podFromRow(r), done: () => {} }
+const decoders = (config: TankConfigShape, memo: { readonly tag: string } | undefined): Decoders => {
+  if (memo === undefined) return { pod: (r) => podFromRow(r), status: statusRowWith(statusBodyOf), done: () => {} }
   const file = memoFile(config)
-  const m = memoDecoder(readMemo(file, memo.tag), specOf)
-  const row = podRowWith(m.specOf)
-  return { row: (r) => row(r), done: () => m.changed() && writeMemo(file, memo.tag, m.proven()) }
+  const known = readMemo(file, memo.tag)
+  const specs = memoDecoder(known.specs, specOf)
+  const statuses = memoDecoder(known.statuses, statusBodyOf)
+  const pod = podRowWith(specs.specOf)
+  return {
+    pod: (r) => pod(r),
+    status: statusRowWith(statuses.specOf),
+    done: () =>
+      (specs.changed() || statuses.changed()) &&
+      writeMemo(file, memo.tag, { specs: specs.proven(), statuses: statuses.proven() })
+  }
 }
-
-/** One read transaction: the schema version, every pod and every status (sqlite.ts's queries). */
-const readAll = (db: Database, podOf: Decoder["row"]): PsRead | FullCliNeeded =>
-  db.transaction(() => {
-    const version = (db.prepare("PRAGMA user_version").get() as { user_version?: unknown } | undefined)?.user_version
-    if (version !== MIGRATIONS.length) {
-      return new FullCliNeeded({
-        reason: `store schema version ${String(version)}, this Tank's is ${MIGRATIONS.length}`
-      })
-    }
-    const rows = (sql: string) => db.prepare(sql).all() as Array<Record<string, unknown>>
-    // The Store's decoder: an unreadable row is reported (buildReport) with the Store's own reason.
-    const pods = partition(rows(LIST_PODS).map(podOf))
-    const statuses = partition(rows(LIST_STATUS).map(statusFromRow))
-    return { pods: pods.good, badPods: pods.invalid, statuses: statuses.good, badStatus: statuses.invalid }
-  })()
 
 /**
  * Every pod and status of the config's SQLite store (none when the file does not exist yet: as the
@@ -206,19 +87,32 @@ export const readForPsSync = (
   // The same checks as the Store's open (fromConfig.ts, sqlite.ts); their errors are the full path's to report.
   const unsafe = ensureDataDirSync(config) ?? ensurePrivateSqliteSync(config.storeFile)
   if (unsafe !== undefined) return Either.left(readFailed(config, unsafe))
-  let db: Database
+  let db: ReturnType<typeof openForPs>
   try {
-    const { nativeBinding, Sqlite } = driver()
-    db = new Sqlite(config.storeFile, { fileMustExist: true, timeout: 50, ...(nativeBinding ? { nativeBinding } : {}) })
+    db = openForPs(config.storeFile)
   } catch (e) {
     return Either.left(readFailed(config, e))
   }
   try {
-    const specs = decoder(config, options.memo)
-    const read = readAll(db, specs.row)
-    if (read instanceof FullCliNeeded) return Either.left(read)
-    specs.done()
-    return Either.right(read)
+    const decode = decoders(config, options.memo)
+    const rows = readPsRows(db)
+    if (rows._tag === "otherVersion") {
+      return Either.left(
+        new FullCliNeeded({
+          reason: `store schema version ${String(rows.version)}, this Tank's is ${MIGRATIONS.length}`
+        })
+      )
+    }
+    // The Store's decoders: an unreadable row is reported (buildReport) with the Store's own reason.
+    const pods = partition(rows.pods.map(decode.pod))
+    const statuses = partition(rows.statuses.map(decode.status))
+    decode.done()
+    return Either.right({
+      pods: pods.good,
+      badPods: pods.invalid,
+      statuses: statuses.good,
+      badStatus: statuses.invalid
+    })
   } catch (e) {
     return Either.left(readFailed(config, e))
   } finally {

@@ -1,24 +1,31 @@
 /**
- * A memo of stored specs already proven to decode to exactly their own JSON, for `tank ps`'s reader
- * (psReader.ts). A whole-Pod Schema decode costs ~0.5-1 ms a pod in ps's short process (its code runs
- * unoptimized: `--no-opt`), most of what a listing costs per pod; the Store writes each spec as its
- * canonical form (every default spelled out), whose decode is JSON.parse of the same text.
+ * A memo of stored texts already proven to decode to exactly their own JSON, for `tank ps`
+ * (psReader.ts, quickPsLite.ts): spec texts (a whole-Pod Schema decode costs ~0.5-1 ms a pod in ps's
+ * short process, whose code runs unoptimized: `--no-opt`) and status texts. The Store writes each
+ * spec and status as its canonical form (every default spelled out), whose decode is JSON.parse of
+ * the same text.
  *
- * The memo holds spec texts, whole, each recorded only after this very build's Store decoder
- * (rows.ts, as the Store reads every row) accepted that text AND its result equals JSON.parse of the
- * text, key order included. A text found in the memo (compared whole, byte for byte: no digest, so no
- * collision to argue about) is therefore served as JSON.parse(text) — what the decode would give —
- * without running the decode. Anything else is decoded whole, so:
+ * The memo holds texts, whole, each recorded only after this very build's Store decoder (rows.ts's
+ * specOf for a spec, layout.ts's statusBodyOf for a status, as the Store reads every row) accepted
+ * that text AND its result equals JSON.parse of the text, key order included; specs and statuses in
+ * separate lists (a text proven as one kind is never served as the other). A text found in the memo
+ * (compared whole, byte for byte: no digest, so no collision to argue about) is therefore served as
+ * JSON.parse(text) — what the decode would give — without running the decode. Anything else is
+ * decoded whole, so:
  *   - a hand-edited or corrupted row has another text: decoded, and reported invalid with the
  *     Store's own reason, exactly as before;
  *   - a damaged memo file can only lose entries (a changed text matches no row's text): those rows
  *     are decoded again; an unreadable file is an empty memo;
- *   - another build (a changed schema) has another `tag` (the bundle's own digest): its memo is
- *     discarded whole.
+ *   - another build (a changed schema) has another `tag`: its memo is discarded whole. The tag is the
+ *     digest of ps's heavy bundle (quick-ps.cjs, whose decoder proves the texts), and the lite bundle
+ *     (quick-ps-lite.cjs, which holds no decoder at all and serves a listing only when every text is
+ *     in the memo, else hands the whole line to the heavy one) checks that same digest: it trusts only
+ *     what the decoder built beside it proved (scripts/snapshot.mjs defines the digest into both).
  * Only a deliberate forgery (an invalid text written into the memo by someone who can write the
- * private data dir, and so the database itself) could make ps list an invalid row as valid.
+ * private data dir, and so the database itself) could make ps list an invalid row as valid: the file
+ * is read only when this user alone can write it (memoFile.ts).
  *
- * Pure: the decoder is passed in; the file's I/O is psReader.ts's.
+ * Pure: the decoder is passed in; the file's I/O is memoFile.ts's.
  */
 import { Either } from "effect"
 
@@ -37,10 +44,17 @@ export const sameJson = (a: unknown, b: unknown): boolean => {
   return true
 }
 
-/** The memo file's content: the build it was proven with, and the proven texts. */
+/** The memo file's content: the build it was proven with, and the proven texts of each kind. */
 export interface MemoFile {
   readonly tag: string
   readonly specs: ReadonlyArray<string>
+  readonly statuses: ReadonlyArray<string>
+}
+
+/** The proven texts, by kind. */
+export interface Memo {
+  readonly specs: ReadonlySet<string>
+  readonly statuses: ReadonlySet<string>
 }
 
 /**
@@ -49,16 +63,19 @@ export interface MemoFile {
  */
 export const MEMO_TEXT_MAX = 64 * 1024
 
+const texts = (list: unknown): ReadonlySet<string> =>
+  new Set(Array.isArray(list) ? list.filter((d): d is string => typeof d === "string") : [])
+
 /** The texts a memo file holds for `tag` (none for another build's file, or one that is not a memo). */
-export const memoTexts = (content: unknown, tag: string): ReadonlySet<string> => {
-  if (typeof content !== "object" || content === null) return new Set()
-  const { specs, tag: builtBy } = content as Record<string, unknown>
-  if (builtBy !== tag || !Array.isArray(specs)) return new Set()
-  return new Set(specs.filter((d): d is string => typeof d === "string"))
+export const memoTexts = (content: unknown, tag: string): Memo => {
+  if (typeof content !== "object" || content === null) return { specs: new Set(), statuses: new Set() }
+  const { specs, statuses, tag: builtBy } = content as Record<string, unknown>
+  if (builtBy !== tag) return { specs: new Set(), statuses: new Set() }
+  return { specs: texts(specs), statuses: texts(statuses) }
 }
 
 /**
- * A spec decoder over `decode` (the Store's) that skips the decode for texts the memo holds.
+ * A decoder over `decode` (the Store's, of specs or of status bodies) that skips the decode for texts the memo holds.
  * `proven` collects this read's texts that are proven (from the memo or by a decode just now): the
  * next memo. `changed`: whether that differs from the memo read (a new proof, or a text no longer
  * among the rows), i.e. whether the file is worth rewriting.

@@ -30,10 +30,14 @@ describe("ps's spec memo", () => {
   })
 
   it("holds only its own build's texts", () => {
-    expect([...memoTexts({ tag: "t1", specs: ["a", "b", 3] }, "t1")]).toEqual(["a", "b"])
-    expect(memoTexts({ tag: "t0", specs: ["a"] }, "t1").size).toBe(0)
-    expect(memoTexts("garbage", "t1").size).toBe(0)
-    expect(memoTexts({ tag: "t1", specs: "a" }, "t1").size).toBe(0)
+    expect([...memoTexts({ tag: "t1", specs: ["a", "b", 3] }, "t1").specs]).toEqual(["a", "b"])
+    expect(memoTexts({ tag: "t0", specs: ["a"] }, "t1").specs.size).toBe(0)
+    expect(memoTexts("garbage", "t1").specs.size).toBe(0)
+    expect(memoTexts({ tag: "t1", specs: "a" }, "t1").specs.size).toBe(0)
+    // Statuses apart from specs: a text proven as one kind is never served as the other.
+    const both = memoTexts({ tag: "t1", specs: ["s"], statuses: ["b", 4] }, "t1")
+    expect([[...both.specs], [...both.statuses]]).toEqual([["s"], ["b"]])
+    expect(memoTexts({ tag: "t0", statuses: ["b"] }, "t1").statuses.size).toBe(0)
   })
 
   it("serves a proven text without the decode, decodes every other text", () => {
