@@ -16,8 +16,11 @@ export const MOVED_EXTRA_CA_CERTS = "TANK_EXEC_EXTRA_CA_CERTS"
 
 /**
  * Where bin/tank keeps it for ps's lite tier (src/cli/quickPsLite.ts), which makes no connection at
- * all and gives it back to the heavy tier, its child, for every line it hands over: that child (and
- * the full CLI it may run in-process, cluster mode included) starts with the variable as before.
+ * all. A line it hands over goes to the heavy tier (its child), given the variable back only if the
+ * line may reach etcd (`handOverEnv`): the heavy tier reads the local store as the lite one does, and
+ * paying the parse there made the first ps after a change ~35 ms slower than before the tiers. The
+ * heavy tier in turn runs a line it leaves to the full CLI in a child with the variable back when
+ * that line may reach etcd (quickPs.ts), else in its own process.
  */
 export const MOVED_PS_EXTRA_CA_CERTS = "TANK_PS_EXTRA_CA_CERTS"
 
@@ -35,6 +38,19 @@ export const withExtraCaCertsBack = (
   delete back[from]
   return back
 }
+
+/**
+ * The environment for the process a quick bundle hands `args` to, bin/tank having moved
+ * NODE_EXTRA_CA_CERTS into `from`: the variable given back only when the line may reach etcd over
+ * TLS (`mayUseEtcd`); otherwise it stays aside (in `from`) for that process too. Pure but for `exists`.
+ */
+export const handOverEnv = (
+  args: ReadonlyArray<string>,
+  env: NodeJS.ProcessEnv,
+  from: string,
+  defaultDir: string,
+  exists: (file: string) => boolean
+): NodeJS.ProcessEnv => (mayUseEtcd(args, env, defaultDir, exists) ? withExtraCaCertsBack(env, from) : undefined) ?? env
 
 /**
  * Whether the full CLI could run `args` in cluster mode (connecting to etcd), as Config.ts `load`

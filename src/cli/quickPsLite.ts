@@ -21,18 +21,19 @@
  * bin/tank starts it without NODE_EXTRA_CA_CERTS (kept in TANK_PS_EXTRA_CA_CERTS, as exec's quick path
  * does: extraCaCerts.ts): node parses that whole file before any code runs (~35 ms for this VM's
  * 144 certificates, more than the rest of a listing), for TLS connections this tier never makes. The
- * heavy tier gets it back.
+ * heavy tier gets it back for a line that may reach etcd (extraCaCerts.ts `handOverEnv`), not for
+ * the others: it reads the same local store.
  */
 import { Either, Option } from "effect"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { defaultsOnly } from "../config/locate.js"
+import { defaultDataDir, defaultsOnly } from "../config/locate.js"
 import { printableText } from "../spec/printable.js"
 import { parseRequirements } from "../spec/selectorParse.js"
 import { type ProvenRead, readProven } from "../store/psProven.js"
-import { MOVED_PS_EXTRA_CA_CERTS, withExtraCaCertsBack } from "./extraCaCerts.js"
+import { handOverEnv, MOVED_PS_EXTRA_CA_CERTS } from "./extraCaCerts.js"
 import { keepBySelector, psChunks, type PsOptions, psReport, type PsSpec } from "./psView.js"
 import { quickLine } from "./quickLine.js"
 import { startQuick } from "./snapshotEntry.js"
@@ -82,9 +83,11 @@ const PASSED_ON = ["SIGTERM", "SIGHUP", "SIGQUIT"] as const
  */
 const handOver = (reason: string): void => {
   debug(`ps's lite path hands the line to the heavy one: ${reason}`)
-  // NODE_EXTRA_CA_CERTS back as the user set it (bin/tank starts this tier without it: extraCaCerts.ts).
-  const env = withExtraCaCertsBack(process.env, MOVED_PS_EXTRA_CA_CERTS) ?? process.env
-  const child = spawn(process.execPath, heavyLine(process.argv.slice(2)), { stdio: "inherit", env })
+  // NODE_EXTRA_CA_CERTS back as the user set it for a line that may reach etcd (bin/tank starts this
+  // tier without it: extraCaCerts.ts); the others' heavy tier starts without it too.
+  const args = process.argv.slice(2)
+  const env = handOverEnv(args, process.env, MOVED_PS_EXTRA_CA_CERTS, defaultDataDir(), fs.existsSync)
+  const child = spawn(process.execPath, heavyLine(args), { stdio: "inherit", env })
   const passOn = (signal: NodeJS.Signals) => void child.kill(signal)
   const keep = () => {}
   for (const s of PASSED_ON) process.on(s, passOn)

@@ -140,7 +140,7 @@ describe("ps's lite tier", () => {
     served(await both(d.dir, ["ps"]))
   })
 
-  it("runs without NODE_EXTRA_CA_CERTS, which the heavy tier gets back for every line handed to it", async () => {
+  it("runs without NODE_EXTRA_CA_CERTS, which a line handed over gets back only when it may reach etcd", async () => {
     // node reads that file as it starts and warns when it cannot: the warning shows who had the variable.
     const missing = path.join(d.dir, "no-such-ca.pem")
     const warning = `Ignoring extra certs from \`${missing}\``
@@ -149,13 +149,33 @@ describe("ps's lite tier", () => {
     const lite = await run(["ps"])
     served(lite)
     expect(lite.stderr).not.toContain(warning)
+    // Handed over, a local line: the heavy tier (and the full CLI it runs -o yaml and help in) reads
+    // the same local store, without the variable either.
     for (const args of [["ps", "-o", "yaml"], ["ps", "--help"]]) {
       const heavy = await run(args)
       expect(heavy.stderr).toContain(HANDED)
-      expect(heavy.stderr.split(warning).length - 1, heavy.stderr).toBe(1)
+      expect(heavy.stderr).not.toContain(warning)
+      expect(heavy.code, heavy.stderr).toBe(0)
+    }
+    // A line that may reach etcd (a config file could name it): given back, read once.
+    const config = path.join(d.dir, "other-config.yaml")
+    fs.writeFileSync(config, "stopPodsOnExit: true\n")
+    try {
+      for (const args of [["ps"], ["ps", "-o", "yaml"]]) {
+        const heavy = await run(args, { NODE_EXTRA_CA_CERTS: missing, TANK_CONFIG: config })
+        expect(heavy.stderr).toContain(HANDED)
+        expect(heavy.stderr.split(warning).length - 1, heavy.stderr).toBe(1)
+        expect(heavy.code, heavy.stderr).toBe(0)
+      }
+    } finally {
+      fs.rmSync(config, { force: true })
     }
     // Where bin/tank keeps it means nothing set by itself.
-    const stray = await run(["ps", "-o", "yaml"], { NODE_EXTRA_CA_CERTS: undefined, TANK_PS_EXTRA_CA_CERTS: missing })
+    const stray = await run(["ps", "-o", "yaml"], {
+      NODE_EXTRA_CA_CERTS: undefined,
+      TANK_PS_EXTRA_CA_CERTS: missing,
+      TANK_CONFIG: config
+    })
     expect(stray.stderr).not.toContain(warning)
   })
 
