@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest"
 import { PodRow } from "../../src/store/layout.js"
 import { podColumns } from "../../src/store/tables.js"
 
-const good = {
+const good: Record<string, unknown> = {
   name: "web",
   spec: "{\"name\":\"web\"}",
   revision: 3,

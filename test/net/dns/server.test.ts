@@ -5,7 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as dnsPacket from "dns-packet"
-import { Effect } from "effect"
+import { Effect, Either } from "effect"
 import { randomBytes } from "node:crypto"
 import * as dgram from "node:dgram"
 import * as net from "node:net"
@@ -27,12 +27,20 @@ const zone = zoneFrom("tank.internal", pods, [
   { pool: "default", address: "10.88.0.2", holder: "api", nic: "eth0", at: 0 }
 ])
 
-const port = () => 20000 + Math.floor(Math.random() * 20000)
+/**
+ * A port for the server under test (UDP and TCP on the same number, so no bind to 0): random below the
+ * kernel's ephemeral range (32768-60999 by default), where the machine's own connections take ports;
+ * `server` draws another when it is taken all the same (other tests listen too).
+ */
+const port = () => 20000 + Math.floor(Math.random() * 12000)
 
-/** A UDP upstream on 127.0.0.1 answering every A question with 1.2.3.4 (TTL 60), counting queries. */
-const fakeUpstream = (upPort: number) =>
+/**
+ * A UDP upstream on 127.0.0.1 (a port the kernel picks) answering every A question with 1.2.3.4
+ * (TTL 60), counting queries.
+ */
+const fakeUpstream = () =>
   Effect.acquireRelease(
-    Effect.async<{ readonly socket: dgram.Socket; readonly count: () => number }>((resume) => {
+    Effect.async<{ readonly socket: dgram.Socket; readonly port: number; readonly count: () => number }>((resume) => {
       let n = 0
       const s = dgram.createSocket("udp4")
       s.on("message", (msg, r) => {
@@ -50,7 +58,8 @@ const fakeUpstream = (upPort: number) =>
           r.address
         )
       })
-      s.bind(upPort, "127.0.0.1", () => resume(Effect.succeed({ socket: s, count: () => n })))
+      s.once("error", (e) => resume(Effect.die(e)))
+      s.bind(0, "127.0.0.1", () => resume(Effect.succeed({ socket: s, port: s.address().port, count: () => n })))
     }),
     (u) => Effect.sync(() => u.socket.close())
   )
@@ -100,17 +109,21 @@ const tcpAsk = (p: number, packet: Buffer) =>
 
 const server = (upPort: number, extra: { perSourceQps?: number } = {}) =>
   Effect.gen(function*() {
-    const p = port()
-    const dns = yield* makeDnsServer({
-      port: p,
-      zone: () => zone,
-      upstream: () => ["127.0.0.1"],
-      upstreamPort: upPort,
-      upstreamTimeoutMs: 300,
-      ...extra
-    })
-    yield* dns.listen("127.0.0.1")
-    return { p, dns }
+    for (let attempt = 1;; attempt++) {
+      const p = port()
+      const dns = yield* makeDnsServer({
+        port: p,
+        zone: () => zone,
+        upstream: () => ["127.0.0.1"],
+        upstreamPort: upPort,
+        upstreamTimeoutMs: 300,
+        ...extra
+      })
+      const listened = yield* Effect.either(dns.listen("127.0.0.1"))
+      if (Either.isRight(listened)) return { p, dns }
+      // Taken by another listener of this machine: another number (the failure is the test's, not the server's).
+      if (attempt === 5 || !listened.left.message.includes("EADDRINUSE")) return yield* Effect.fail(listened.left)
+    }
   })
 
 describe("DNS service (loopback)", () => {
@@ -132,9 +145,8 @@ describe("DNS service (loopback)", () => {
 
   it.scopedLive("other names are forwarded upstream and cached by TTL; a silent upstream gives SERVFAIL", () =>
     Effect.gen(function*() {
-      const up = port()
-      const upstream = yield* fakeUpstream(up)
-      const { p } = yield* server(up)
+      const upstream = yield* fakeUpstream()
+      const { p } = yield* server(upstream.port)
       const a = decoded(yield* udpAsk(p, query("example.com", "A", 7)))
       assert.strictEqual(a.id, 7)
       assert.deepStrictEqual(a.answers!.map((x) => (x as { data?: unknown }).data), ["1.2.3.4"])
