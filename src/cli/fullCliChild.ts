@@ -1,5 +1,5 @@
 /**
- * The full CLI in a child process, for a line exec's quick bundle hands on after bin/tank started it
+ * The full CLI in a child process, for a line exec's quick bundle (or ps's heavy tier) hands on after bin/tank started it
  * without NODE_EXTRA_CA_CERTS (extraCaCerts.ts): the child gets `env` (the variable given back) and
  * this process's stdio, and this process ends as the child did (its exit code; killed by a signal:
  * the same signal), so the caller sees one command. Runs tank.cjs through load.cjs, as fullCli.ts does
@@ -7,8 +7,25 @@
  * in-process hand-over would).
  */
 import { spawn } from "node:child_process"
+import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { defaultDataDir } from "../config/locate.js"
+import { handOverEnv, withExtraCaCertsBack } from "./extraCaCerts.js"
+import { runFullCli } from "./fullCli.js"
+
+/**
+ * The full CLI on this process's line, for a quick bundle bin/tank may have started with
+ * NODE_EXTRA_CA_CERTS kept aside in `from` (exec's, or ps's heavy tier under the lite one): in a
+ * child given the variable back when the line may reach etcd over TLS (`cluster`: it is known to),
+ * else in this process.
+ */
+export const runFullCliFor = (from: string, cluster = false): void => {
+  const env = cluster
+    ? withExtraCaCertsBack(process.env, from) ?? process.env
+    : handOverEnv(process.argv.slice(2), process.env, from, defaultDataDir(), fs.existsSync)
+  return env === process.env ? runFullCli() : runFullCliInChild(env)
+}
 
 export const runFullCliInChild = (env: NodeJS.ProcessEnv): void => {
   const flags = process.execArgv.includes("--no-opt") ? ["--no-opt"] : []

@@ -10,19 +10,16 @@
  * Like quickPs.ts, this graph must not import() a module of its own.
  */
 import { Effect, Either, Schema } from "effect"
-import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { defaultDataDir } from "../config/Config.js"
 import * as Exec from "../exec/Exec.js"
 import { Hello, Reply } from "../runtime/helper/schema.js"
 import { parseRecord } from "../runtime/record.js"
 import { loadConfigAt } from "./base.js"
 import { rehearsalOptions, rehearseWholeExec } from "./execRehearsal.js"
 import { runExec } from "./execRun.js"
-import { mayUseEtcd, withExtraCaCertsBack } from "./extraCaCerts.js"
-import { runFullCli } from "./fullCli.js"
-import { runFullCliInChild } from "./fullCliChild.js"
+import { MOVED_EXTRA_CA_CERTS } from "./extraCaCerts.js"
+import { runFullCliFor } from "./fullCliChild.js"
 import { quickLine } from "./quick.js"
 import { finish, runCommand } from "./run.js"
 import { withRunServices } from "./runServices.js"
@@ -32,13 +29,7 @@ import { startQuick } from "./snapshotEntry.js"
  * Any line but a local plain exec: the full CLI's; in a child given NODE_EXTRA_CA_CERTS back when
  * bin/tank kept it aside and the line may reach etcd over TLS (extraCaCerts.ts).
  */
-const fullCli = (cluster = false) => {
-  const env = withExtraCaCertsBack(process.env)
-  const args = process.argv.slice(2)
-  return env !== undefined && (cluster || mayUseEtcd(args, process.env, defaultDataDir(), fs.existsSync))
-    ? runFullCliInChild(env)
-    : runFullCli()
-}
+const fullCli = (cluster = false) => runFullCliFor(MOVED_EXTRA_CA_CERTS, cluster)
 
 const main = async () => {
   const line = process.env.TANK_NO_QUICK === "1" ? undefined : quickLine(process.argv.slice(2))

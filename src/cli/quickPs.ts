@@ -18,19 +18,16 @@
  * first decode and keeps them) are built into the blob by a rehearsal (`rehearse`, below).
  */
 import { Either, Option } from "effect"
-import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as os from "node:os"
 import * as path from "node:path"
 import { loadSync, type TankConfigShape, type YamlParser } from "../config/Config.js"
-import { defaultDataDir } from "../config/locate.js"
 import { printableText } from "../spec/printable.js"
 import { partition, statusFromRow } from "../store/layout.js"
 import { FullCliNeeded, type PsRead as StoreRead, readForPsSync } from "../store/psReader.js"
 import { podFromRow } from "../store/rows.js"
-import { handOverEnv, MOVED_PS_EXTRA_CA_CERTS } from "./extraCaCerts.js"
-import { runFullCli } from "./fullCli.js"
-import { runFullCliInChild } from "./fullCliChild.js"
+import { MOVED_PS_EXTRA_CA_CERTS } from "./extraCaCerts.js"
+import { runFullCliFor } from "./fullCliChild.js"
 import { type PsRead, selectorFilter } from "./psList.js"
 import { psChunks, type PsOptions, psReport } from "./psView.js"
 import { quickLine } from "./quickLine.js"
@@ -103,11 +100,7 @@ const fallBack = (reason: string) => {
  * NODE_EXTRA_CA_CERTS still kept aside (extraCaCerts.ts) and the line may reach etcd over TLS — in a
  * child given the variable back (node reads it only as it starts).
  */
-const fullCli = (): void => {
-  const args = process.argv.slice(2)
-  const env = handOverEnv(args, process.env, MOVED_PS_EXTRA_CA_CERTS, defaultDataDir(), fs.existsSync)
-  return env === process.env ? runFullCli() : runFullCliInChild(env)
-}
+const fullCli = (): void => runFullCliFor(MOVED_PS_EXTRA_CA_CERTS)
 
 const main = (): void => {
   const line = process.env.TANK_NO_QUICK === "1" ? undefined : quickLine(process.argv.slice(2))
