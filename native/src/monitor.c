@@ -143,15 +143,32 @@ static void
 check_stop_signal (monitor_t *m, int64_t now)
 {
   bool caught, queued;
-  workload_signal_fate (m, m->stop_sig, &caught, &queued);
+  /* tank-init takes every signal it can (sigwaitinfo), and the monitor's child keeps them all
+   * blocked from its first step through tank-init's exec: nothing sent to it is ever dropped. The
+   * look below could misread it: it reads the status while tank-init sits in sigwaitinfo (SigBlk
+   * 0) and the syscall file after it woke (to forward this very signal, or reap), which reads as
+   * "dropped" and brought the SIGKILL at once (CI at 8b17bf2: exit "signaled" instead of 143). */
+  if (m->cfg->init_path != NULL)
+    caught = true, queued = false;
+  else
+    workload_signal_fate (m, m->stop_sig, &caught, &queued);
   if (caught)
-    m->stop_recheck = 0;
+    m->stop_recheck = 0, m->stop_dropped_once = false;
   else if (queued)
     {
+      m->stop_dropped_once = false;
       m->stop_recheck_ms = m->stop_recheck_ms == 0 ? 20 : m->stop_recheck_ms * 2;
       if (m->stop_recheck_ms > 500)
         m->stop_recheck_ms = 500;
       m->stop_recheck = now + m->stop_recheck_ms;
+    }
+  else if (!m->stop_dropped_once)
+    {
+      /* The same misreading can hit an init of the image's own (tini, dumb-init), so "dropped" is
+       * believed only when a second look 5 ms later says it again: a sigwaiter is then back in
+       * sigwaitinfo (caught), busy with its mask full (queued) or gone. */
+      m->stop_dropped_once = true;
+      m->stop_recheck = now + 5;
     }
   else
     {
@@ -171,6 +188,7 @@ workload_stop (monitor_t *m, int sig, int64_t grace_ms)
     {
       m->stop_sig = sig;
       m->stop_recheck_ms = 0;
+      m->stop_dropped_once = false;
       check_stop_signal (m, now);
     }
 }

@@ -63,6 +63,7 @@ typedef struct {
   int stop_sig;         /* the signal of the last stop, looked at again while it is pending */
   int64_t stop_recheck; /* monotonic ms of that next look, 0 = none */
   int64_t stop_recheck_ms; /* the interval of those looks, doubling */
+  bool stop_dropped_once; /* the last look said "dropped": the next one decides */
   log_t log;
   log_stream_t ls_out, ls_err, ls_tty;
   client_t clients[MAX_CLIENTS];

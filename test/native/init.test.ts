@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { initPathCandidate } from "../../src/runtime/helper/binary.js"
@@ -31,11 +32,14 @@ const inNamespaceOf = (pid: number) => {
   return out
 }
 
-const stopTook = (over: Record<string, unknown>, graceMs: number) =>
+/** `procs`: stop only once that many processes run in the container (an init of the image's own has
+ * forked, so it has blocked its signals: one sent before that would be dropped, as in any runtime). */
+const stopTook = (over: Record<string, unknown>, graceMs: number, rootfs?: string, procs = 0) =>
   Effect.gen(function*() {
-    const lower = yield* busyboxRootfs
+    const lower = rootfs ?? (yield* busyboxRootfs)
     const run = yield* startRun(lower, { argv: ["sleep", "600"], ...over })
     yield* run.client.proceed
+    while (inNamespaceOf(run.handle.pid).length < procs) yield* Effect.sleep("2 millis")
     const t0 = Date.now()
     const exit = yield* run.client.stop(graceMs)
     return { ms: Date.now() - t0, exit }
@@ -54,6 +58,37 @@ describe("tank-init (live, root)", () => {
       expect(without.ms).toBeLessThan(30_000)
       expect(without.exit).toMatchObject({ reason: "signaled", signal: 9 })
     }))
+
+  it.scopedLive(
+    "a stop under CPU load never ends a sigwaiting init by SIGKILL, ours or the image's own",
+    () =>
+      Effect.gen(function*() {
+        const lower = yield* busyboxRootfs
+        // The image's own init: tank-init copied into the image and run as the workload (like tini in
+        // an image), so the monitor knows nothing of it and must judge by /proc what became of the stop.
+        fs.copyFileSync(init, path.join(lower, "bin/own-init"))
+        fs.chmodSync(path.join(lower, "bin/own-init"), 0o755)
+        // Busy loops on every core: the monitor's look at /proc (status, then syscall) used to straddle
+        // the init's wake from sigwaitinfo, read "dropped" and send the SIGKILL at once (9 of 80 stops
+        // under this load before the fix; CI at 8b17bf2 once).
+        const hogs = Array.from(
+          { length: 3 },
+          () => spawn("/bin/sh", ["-c", "while :; do :; done"], { stdio: "ignore" })
+        )
+        yield* Effect.addFinalizer(() => Effect.sync(() => hogs.forEach((h) => h.kill("SIGKILL"))))
+        const stops = (over: Record<string, unknown>, procs: number) =>
+          Effect.gen(function*() {
+            const exits: Array<unknown> = []
+            for (let i = 0; i < 25; i++) exits.push((yield* stopTook(over, 10_000, lower, procs)).exit)
+            return exits
+          })
+        // Ours is stopped right after the proceed: nothing sent to it is dropped, even then.
+        const ours = yield* stops({ argv: ["sleep", "600"], init }, 0)
+        const own = yield* stops({ argv: ["/bin/own-init", "/bin/sleep", "sleep", "600"] }, 2)
+        for (const exit of [...ours, ...own]) expect(exit).toMatchObject({ reason: "exited", exitCode: 128 + 15 })
+      }),
+    120_000
+  )
 
   it.scopedLive("a SIGTERM sent with the proceed is queued for tank-init; the workload starts with nothing blocked", () =>
     Effect.gen(function*() {
