@@ -63,6 +63,7 @@ export {
   MonitorSetupFailed
 } from "./runtime/helper/errors.js"
 export { RecordUnreadable, RecordWriteFailed } from "./runtime/record.js"
+export { RunRootFailed } from "./runtime/runRoot.js"
 export { DeviceProblem } from "./runtime/security/devices.js"
 export { SeccompFailed } from "./runtime/security/seccompProgram.js"
 export { UserNamespaceError } from "./runtime/userns/UserNamespaces.js"

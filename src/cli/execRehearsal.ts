@@ -15,7 +15,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import * as Exec from "../exec/Exec.js"
 import { PROTOCOL_VERSION } from "../runtime/helper/schema.js"
-import { podLayout } from "../runtime/layout.js"
+import { podLayout, runRootOf } from "../runtime/layout.js"
 import { CURRENT_VERSION, procStartTime, type RunRecord } from "../runtime/record.js"
 import { loadConfigAt } from "./base.js"
 import { type ExecOptions, runExec } from "./execRun.js"
@@ -109,7 +109,29 @@ export const rehearseWholeExec = Effect.gen(function*() {
   const socketPath = path.join(dataDir, "monitor.sock")
   yield* fakeMonitor(socketPath, startTime)
   const file = podLayout(dataDir, pod).record
-  fs.mkdirSync(path.dirname(file), { recursive: true })
+  // The record is in the data dir's run root, /run/tank/<hash> (not writable but by root: then no
+  // rehearsal); removed with the data dir.
+  const root = runRootOf(dataDir)
+  const made = yield* Effect.acquireRelease(
+    Effect.sync(() => {
+      try {
+        fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 })
+        return true
+      } catch {
+        return false
+      }
+    }),
+    () =>
+      Effect.sync(() => {
+        fs.rmSync(root, { recursive: true, force: true })
+        try {
+          fs.rmdirSync(path.dirname(root))
+        } catch {
+          // another data dir's run root beside it, or none was made
+        }
+      })
+  )
+  if (!made) return
   fs.writeFileSync(file, `${JSON.stringify(record(dataDir, pod, socketPath, startTime))}\n`)
   const helper = process.env.TANK_HELPER
   yield* Effect.acquireRelease(

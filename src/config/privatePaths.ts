@@ -15,7 +15,10 @@ export class PathRefused extends Error {
   }
 }
 
-/** Entries only Tank puts in a data dir (src/runtime/layout.ts, the store, the lock, the cache). */
+/**
+ * Entries only Tank puts in a data dir (src/runtime/layout.ts, the store, the lock, the cache);
+ * `run` and `sock` are in the run root since, still named for data dirs made before.
+ */
 export const DATA_DIR_MARKERS: ReadonlyArray<string> = [
   "tank.db",
   "config.yaml",
@@ -24,7 +27,9 @@ export const DATA_DIR_MARKERS: ReadonlyArray<string> = [
   "run",
   "sock",
   "volumes",
-  "logs"
+  "logs",
+  "layers",
+  "trash"
 ]
 /** Entries of an image cache dir (src/image/cache.ts). */
 export const CACHE_DIR_MARKERS: ReadonlyArray<string> = ["blobs", "layers", "refs", "tmp"]

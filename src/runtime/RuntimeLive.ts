@@ -31,7 +31,7 @@ import type { MonitorClient } from "./helper/client.js"
 import { readExitFile } from "./helper/monitor.js"
 import type { ExitRecord } from "./helper/schema.js"
 import { makeSpawner } from "./helper/spawner.js"
-import { agentLockFile, cgroupName, type PodLayout, podLayout, socketDir } from "./layout.js"
+import { agentLockFile, cgroupName, layersDir, type PodLayout, podLayout, runsDir, socketDir } from "./layout.js"
 import {
   connectAgent,
   containerRecord,
@@ -44,6 +44,7 @@ import {
 } from "./monitors.js"
 import { prepareContainer, volumeSources } from "./prepare.js"
 import { type ContainerRecord, monitorAlive, readRecord, RecordUnreadable, type RunRecord, viewOf } from "./record.js"
+import { openRunRoot } from "./runRoot.js"
 import {
   type RunHandle,
   Runtime,
@@ -97,9 +98,24 @@ export const make = (options: RuntimeOptions = {}) =>
     }
     const stopContainer = stopMonitor(graceMs)
     const hostPaths = hostPathPolicy(config)
+    // The runs' state on a tmpfs (runRoot.ts); made before the trashes, so let go after them.
+    const runRoot = yield* openRunRoot(dataDir)
     fs.mkdirSync(socketDir(dataDir), { recursive: true, mode: 0o700 })
-    // Undone run dirs leave by a rename and are removed off the stop's path (trash.ts).
-    const trash = yield* makeTrash(dataDir)
+    // Undone run dirs and writable layers leave by a rename and are removed off the stop's path
+    // (trash.ts): each in a trash on its own file system.
+    const trash = yield* makeTrash(runRoot)
+    const layerTrash = yield* makeTrash(dataDir)
+    // Layers whose run is gone (a reboot emptied the run root; an agent died between the two
+    // removals): nothing can use them any more. A run dir is made before its layers and removed
+    // before them, so a bring-up or undo under way elsewhere is never cut short here.
+    yield* Effect.forEach(
+      fs.existsSync(layersDir(dataDir)) ? fs.readdirSync(layersDir(dataDir)) : [],
+      (name) =>
+        fs.existsSync(path.join(runsDir(dataDir), name))
+          ? Effect.void
+          : layerTrash.discard(path.join(layersDir(dataDir), name)),
+      { discard: true }
+    )
     const userNamespaces = yield* Effect.serviceOption(UserNamespaces)
     /** Bring-ups under way (StepDeps.alone: a lone one makes its few file calls on this thread). */
     let bringingUp = 0
@@ -119,6 +135,7 @@ export const make = (options: RuntimeOptions = {}) =>
       stopGraceMs: graceMs,
       nodeName: config.node.name,
       trash,
+      layerTrash,
       alone: () => bringingUp <= 1,
       monitorsRecorded: new Set(),
       ...(options.hooks ? { hooks: options.hooks } : {}),
@@ -470,7 +487,7 @@ export const make = (options: RuntimeOptions = {}) =>
 
     // Only this data dir's runs: the cgroup tree under tank/ is shared by every agent on the host.
     const leftovers = Effect.sync(() => {
-      const runDir = path.join(dataDir, "run")
+      const runDir = runsDir(dataDir)
       return fs.existsSync(runDir) ? fs.readdirSync(runDir).sort() : []
     })
 

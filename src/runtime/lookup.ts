@@ -5,10 +5,9 @@
  */
 import { Effect, Option, Schema } from "effect"
 import * as fs from "node:fs"
-import * as path from "node:path"
 import { TankConfig } from "../config/Config.js"
 import { PodName } from "../spec/fields.js"
-import { podLayout } from "./layout.js"
+import { podLayout, runsDir } from "./layout.js"
 import type { RecordUnreadable } from "./record.js"
 import { readRecord, type RunView, viewOf } from "./record.js"
 
@@ -40,7 +39,7 @@ export const runs: Effect.Effect<Runs, never, TankConfig> = Effect.gen(function*
   const { dataDir } = yield* TankConfig
   let names: Array<string>
   try {
-    names = fs.readdirSync(path.join(dataDir, "run")).sort()
+    names = fs.readdirSync(runsDir(dataDir)).sort()
   } catch {
     return { running: [], unreadable: [] }
   }

@@ -158,7 +158,16 @@ const stopUnreachable = (defaultGraceMs: number, ref: MonitorRef, why: string) =
         `stopping its workload ${ref.pid} by signal`
     )
     if (stillOurs(ref)) yield* signal(ref.pid, stop.signal)
-    yield* within(stop.graceMs, () => !stillOurs(ref) || dropped(ref.pid, stop.signal))
+    // "Dropped" is believed when two looks in a row say so: one look reads the status and then the
+    // syscall file, which can straddle a sigwaiter's (tini's) wake and misread it (as the monitor).
+    let droppedBefore = false
+    yield* within(stop.graceMs, () => {
+      if (!stillOurs(ref)) return true
+      const now = dropped(ref.pid, stop.signal)
+      const sure = now && droppedBefore
+      droppedBefore = now
+      return sure
+    })
     if (stillOurs(ref)) yield* signal(ref.pid, "SIGKILL")
     // The monitor reaps the workload and writes the exit file; a SIGTERM then lets it go.
     yield* within(5_000, () => fs.existsSync(ref.exitPath) || !monitorAlive(ref))
@@ -318,7 +327,8 @@ export const launch = (
                 ? client.stop(stop.graceMs, stop.signal).pipe(
                   Effect.zipRight(client.release),
                   Effect.zipRight(monitorGone(ours)),
-                  Effect.catchAll(() => stopMonitor(settings.graceMs)(ours))
+                  // Any cause, an interruption too: the undo must go on to the fresh connection's stop.
+                  Effect.catchAllCause(() => stopMonitor(settings.graceMs)(ours))
                 )
                 : stopMonitor(settings.graceMs)(ours)
             }).pipe(Effect.ensuring(Scope.close(connScope, Exit.void)))

@@ -1,5 +1,6 @@
 /**
- * The run dirs' trash, `<dataDir>/trash/`. A torn-down run dir is renamed into it (one rename on
+ * A trash, `<root>/trash/`: the run root's for run dirs, the data dir's for writable layers
+ * (layout.ts; a rename cannot cross file systems). A torn-down run dir is renamed into it (one rename on
  * the same file system: microseconds, where removing a run dir's few dozen entries took 3-10 ms of
  * every stop) and removed there in the background, on a worker thread (trashWorker.ts: never
  * through a symlink or a mount). The rename is atomic: a reader of `run/` (the
@@ -22,7 +23,7 @@ export interface Trash {
   readonly empty: Effect.Effect<void>
 }
 
-export const trashDir = (dataDir: string) => path.join(dataDir, "trash")
+export const trashDir = (root: string) => path.join(root, "trash")
 
 /**
  * How long a removal waits, gathering what else is discarded meanwhile. Removing at once ran each
@@ -45,12 +46,12 @@ export const removeRunDir = (dir: string): Effect.Effect<void> =>
   )
 
 /**
- * The trash of `dataDir` for the scope's lifetime: emptied in the background at once (what an
+ * The trash of `root` (a run root or a data dir) for the scope's lifetime: emptied in the background at once (what an
  * agent killed mid-removal left), and before the scope's end (a closed runtime leaves none).
  */
-export const makeTrash = (dataDir: string): Effect.Effect<Trash, never, Scope.Scope> =>
+export const makeTrash = (root: string): Effect.Effect<Trash, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const dir = trashDir(dataDir)
+    const dir = trashDir(root)
     const lock = yield* Effect.makeSemaphore(1)
     // On a worker thread (trashWorker.ts): removing here cost the agent's thread ~3 ms per run dir.
     // Made before the fibers' set: closed after them, so no emptying outlives its worker.

@@ -10,6 +10,7 @@ import * as path from "node:path"
 import { promisify } from "node:util"
 import * as Agent from "../../src/agent/Agent.js"
 import * as Api from "../../src/api/Api.js"
+import { podLayout } from "../../src/runtime/layout.js"
 import { layerSqlite } from "../../src/store/sqlite.js"
 import type { PodStatus } from "../../src/store/status.js"
 import { Store } from "../../src/store/Store.js"
@@ -58,7 +59,7 @@ describe("Agent (live, root)", () => {
         yield* withStore(store, Api.remove("web"))
         yield* until("gone", status(store, "web"), (s) => s === undefined)
         yield* until("process gone", Effect.sync(() => alive(s2!.hostPid)), (a) => !a)
-        assert.isFalse(fs.existsSync(path.join(env.dataDir, "run", "web")))
+        assert.isFalse(fs.existsSync(podLayout(env.dataDir, "web").run))
         yield* assertNoLeaks(before, { pathPrefixes: [env.dataDir], processMarkers: [env.dataDir] })
       }),
     { timeout: 60_000 }
@@ -225,7 +226,7 @@ describe("Agent process (live restore, root)", () => {
         const a3 = startAgent(env.dataDir)
         yield* until(
           "swept",
-          Effect.sync(() => fs.existsSync(path.join(env.dataDir, "run", "keep1"))),
+          Effect.sync(() => fs.existsSync(podLayout(env.dataDir, "keep1").run)),
           (e) => !e,
           20_000
         )

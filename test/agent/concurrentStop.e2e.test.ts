@@ -6,9 +6,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer, Option } from "effect"
 import * as fs from "node:fs"
-import * as path from "node:path"
 import * as Agent from "../../src/agent/Agent.js"
 import * as Api from "../../src/api/Api.js"
+import { podLayout } from "../../src/runtime/layout.js"
 import { Store } from "../../src/store/Store.js"
 import { assertNoLeaks, leakSnapshot } from "../support/leaks.js"
 import { alive, until, untilCatches } from "../support/poll.js"
@@ -63,7 +63,7 @@ describe("Pod deletion (live, root)", () => {
         yield* Effect.logInfo(`deleting ${CONTAINERS} containers with a ${GRACE_MS} ms grace took ${took} ms`)
         assert.isAtLeast(took, GRACE_MS - 100, "each workload had its grace period")
         assert.isBelow(took, 2 * GRACE_MS, "one grace period for all, not one each")
-        assert.isFalse(fs.existsSync(path.join(env.dataDir, "run", "many")))
+        assert.isFalse(fs.existsSync(podLayout(env.dataDir, "many").run))
         yield* assertNoLeaks(before, scope)
       }),
     { timeout: 300_000 }

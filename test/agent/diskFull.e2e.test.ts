@@ -12,7 +12,7 @@ import { Context, Effect, Layer, Option } from "effect"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { podLayout } from "../../src/runtime/layout.js"
+import { podLayout, runsDir } from "../../src/runtime/layout.js"
 import { readRecord } from "../../src/runtime/record.js"
 import { Runtime } from "../../src/runtime/Runtime.js"
 import { layerSqlite } from "../../src/store/sqlite.js"
@@ -146,7 +146,7 @@ describe("the data dir's filesystem is full (root)", () => {
         assert.isTrue(running(still) && still!.hostPid === pid, `keep untouched: ${JSON.stringify(still)}`)
         const rec = yield* readRecord("keep", podLayout(env.dataDir, "keep").record)
         assert.isTrue(Option.isSome(rec), "keep's record reads back")
-        const runDir = path.join(env.dataDir, "run")
+        const runDir = runsDir(env.dataDir)
         assert.deepStrictEqual(filesUnder(runDir).filter((f) => f.endsWith(".tmp")), [], "no temp file left")
         assert.isFalse(fs.existsSync(podLayout(env.dataDir, "fresh").run), "nothing of the refused pod")
 

@@ -17,6 +17,7 @@ import { Nodes, type NodeState } from "../../src/cluster/Cluster.js"
 import * as NodesEtcd from "../../src/cluster/nodesEtcd.js"
 import type * as Config from "../../src/config/Config.js"
 import * as EtcdClient from "../../src/etcd/client.js"
+import { runsDir } from "../../src/runtime/layout.js"
 import { Runtime } from "../../src/runtime/Runtime.js"
 import { storeLayer } from "../../src/store/fromConfig.js"
 import type { PodStatus } from "../../src/store/status.js"
@@ -274,7 +275,7 @@ describe("cluster mode (live, root): 3 etcd members, 3 agents", () => {
         )
         yield* until("all workloads gone", Effect.sync(() => lastPids.filter(alive)), (l) => l.length === 0)
         for (const dir of dataDirs) {
-          const run = path.join(dir, "run")
+          const run = runsDir(dir)
           const left = fs.existsSync(run) ? fs.readdirSync(run) : []
           assert.deepStrictEqual(left, [], `nothing left running under ${run}`)
         }

@@ -16,6 +16,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as Api from "../../src/api/Api.js"
+import { runsDir } from "../../src/runtime/layout.js"
 import { layerSqlite } from "../../src/store/sqlite.js"
 import { type Lan, makeLan } from "../support/lan.js"
 import { tankEnv } from "../support/tankEnv.js"
@@ -129,7 +130,7 @@ const leftovers = async (
     Api.statusAll.pipe(Effect.provide(Layer.fresh(layerSqlite(path.join(dataDir, "tank.db")))))
   )
   for (const s of statuses) left.push(`status of ${s.name}: ${s.phase}`)
-  const run = path.join(dataDir, "run")
+  const run = runsDir(dataDir)
   for (const d of fs.existsSync(run) ? fs.readdirSync(run) : []) left.push(`run dir ${d}`)
   left.push(...killLeftoverProcesses(dataDir).map((p) => `process ${p}`))
   // Cgroups are named by pod alone (tank/<pod>), machine-wide: only those that appeared during the

@@ -11,6 +11,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import * as YAML from "yaml"
 import { decodeDocument, toTankDocuments } from "../../src/kube/documents.js"
+import { podLayout } from "../../src/runtime/layout.js"
 import type { Pod } from "../../src/spec/Pod.js"
 import { assertNoLeaks, leakSnapshot } from "../support/leaks.js"
 import { liveRuntime } from "../support/tankEnv.js"
@@ -98,7 +99,7 @@ describe("Kubernetes docs pod examples (live, root)", () => {
           "echo ok > /scratch/f && cat /scratch/f && df -k /scratch | tail -1"
         )
         assert.match(tmpfs.stdout, /^ok\ntmpfs\s+8192\s/)
-        const run = path.join(env.dataDir, "run", "security-context-demo", "tmpfs", "scratch")
+        const run = path.join(podLayout(env.dataDir, "security-context-demo").run, "tmpfs", "scratch")
         assert.include(fs.readFileSync("/proc/self/mountinfo", "utf8"), ` ${run} `)
         yield* Scope.close(scope, Exit.void)
         yield* runtime.purge("security-context-demo")

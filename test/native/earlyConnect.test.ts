@@ -3,7 +3,7 @@
  * before the hello is read, and its reply is trusted only once the hello was accepted.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Fiber } from "effect"
 import * as net from "node:net"
 import * as path from "node:path"
 import { connect, connectEarly } from "../../src/runtime/helper/client.js"
@@ -146,5 +146,36 @@ describe("connectEarly", () => {
       expect((yield* client.state).status).toBe("running")
       // Only the retry's connection carried requests the monitor answered.
       expect(n).toBe(2)
+    }))
+  it.scopedLive("ConnectEarly_proceedInterruptedBeforeTheHello_laterOpsStillWork", () =>
+    Effect.gen(function*() {
+      // The hello comes only when the test says so; every request is answered after it.
+      let sayHello: () => void = () => undefined
+      const helloSent = new Promise<void>((r) => (sayHello = r))
+      const m = yield* fakeMonitor(async (c, lines) => {
+        await helloSent
+        c.write(hello())
+        for await (const line of lines) {
+          const op = JSON.parse(line).op
+          c.write(
+            JSON.stringify(
+              op === "proceed" ? { id: idOf(line), ok: true, status: "running" } : {
+                id: idOf(line),
+                ok: true,
+                state: { status: "running", pid: 101, monitorPid: 100, startTime: 1, tty: false, attached: false }
+              }
+            ) + "\n"
+          )
+        }
+      })
+      const client = yield* connectEarly(m.sock, ready, Effect.die("not busy"))
+      // A bring-up interrupted while its proceed waits for the hello (Effect.cached kept the
+      // verdict as that interruption: the undo's stop then "failed" at once and was cut short).
+      const proceeding = yield* Effect.fork(client.proceed)
+      yield* Effect.sleep("50 millis")
+      yield* Fiber.interrupt(proceeding)
+      sayHello()
+      const state = yield* client.state.pipe(Effect.timeout("5 seconds"))
+      expect(state.status).toBe("running")
     }))
 })

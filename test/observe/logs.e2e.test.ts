@@ -8,6 +8,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { logs } from "../../src/observe/logs.js"
 import type { LogEntry, LogsOptions } from "../../src/observe/logs.js"
+import { runsDir } from "../../src/runtime/layout.js"
 import { assertNoLeaks, leakSnapshot } from "../support/leaks.js"
 import { Machine, MachineLive, onMachine, podName, RUN_TAG, SMALL_LOG, startPod } from "./machine.js"
 
@@ -26,7 +27,7 @@ layer(MachineLive, { timeout: 180_000, excludeTestServices: true })("logs (live,
   it.scoped("stdout and stderr lines separately; tail; since; a tty pod's output as tty", () =>
     Effect.gen(function*() {
       const { env } = yield* Machine
-      const before = yield* leakSnapshot({ pathPrefixes: [path.join(env.dataDir, "run")], processMarkers: [RUN_TAG] })
+      const before = yield* leakSnapshot({ pathPrefixes: [runsDir(env.dataDir)], processMarkers: [RUN_TAG] })
       const name = podName("logs-basic")
       yield* Effect.scoped(Effect.gen(function*() {
         const h = yield* startPod(
@@ -57,7 +58,7 @@ layer(MachineLive, { timeout: 180_000, excludeTestServices: true })("logs (live,
         assert.deepStrictEqual(texts(all).slice(0, 2), ["hello-tty", "second"])
         assert.match(all[2]?.text ?? "", /^\/dev\/pts\/\d+$/)
       }))
-      yield* assertNoLeaks(before, { pathPrefixes: [path.join(env.dataDir, "run")], processMarkers: [RUN_TAG] })
+      yield* assertNoLeaks(before, { pathPrefixes: [runsDir(env.dataDir)], processMarkers: [RUN_TAG] })
     }))
 
   it.scoped("follow receives lines live, and keeps following across a restart of the pod", () =>

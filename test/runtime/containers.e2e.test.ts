@@ -6,12 +6,12 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Context, Effect, Exit, Layer, Option, Scope, Stream } from "effect"
 import * as fs from "node:fs"
-import * as path from "node:path"
 import * as Agent from "../../src/agent/Agent.js"
 import * as Api from "../../src/api/Api.js"
 import { TankConfig } from "../../src/config/Config.js"
 import { execCapture } from "../../src/exec/Exec.js"
 import { logsIn } from "../../src/observe/logs.js"
+import { podLayout } from "../../src/runtime/layout.js"
 import { readRecord, viewOf } from "../../src/runtime/record.js"
 import { decodePod } from "../../src/spec/decode.js"
 import type { PodStatus } from "../../src/store/status.js"
@@ -97,7 +97,7 @@ describe("per-container restarts (live, root)", () => {
         assert.strictEqual((yield* inPod("cat /www/index.html", "side")).stdout.trim(), "written-by-side")
         assert.strictEqual((yield* inPod("hostname", "side")).stdout.trim(), "duo")
         const record = viewOf(
-          Option.getOrThrow(yield* readRecord("duo", path.join(env.dataDir, "run", "duo", "pod.json")))
+          Option.getOrThrow(yield* readRecord("duo", podLayout(env.dataDir, "duo").record))
         )
         assert.strictEqual(record.containers.find((c) => c.name === "side")!.pid, container(s2, "side")!.hostPid)
         // Per-container logs: the sidecar's log has both incarnations' lines, the web's has none of them.
@@ -120,7 +120,7 @@ describe("per-container restarts (live, root)", () => {
         yield* Api.remove("duo").pipe(Effect.provideService(Store, store))
         yield* until("gone", status, (s) => s === undefined)
         yield* until("processes gone", Effect.sync(() => alive(web1)), (a) => !a)
-        assert.isFalse(fs.existsSync(path.join(env.dataDir, "run", "duo")))
+        assert.isFalse(fs.existsSync(podLayout(env.dataDir, "duo").run))
         yield* assertNoLeaks(before, { pathPrefixes: [env.dataDir] })
       }),
     { timeout: 90_000 }

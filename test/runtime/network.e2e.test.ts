@@ -7,7 +7,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Scope } from "effect"
 import * as fs from "node:fs"
-import * as path from "node:path"
+import { podLayout } from "../../src/runtime/layout.js"
 import { decodePod } from "../../src/spec/decode.js"
 import { makeLan } from "../support/lan.js"
 import { liveRuntime } from "../support/tankEnv.js"
@@ -66,7 +66,7 @@ describe("pod networking (live, root)", () => {
         assert.deepStrictEqual(yield* lan.linkNames(lan.hub), hubLinksBefore)
         yield* Scope.close(scope, Exit.void)
         assert.deepStrictEqual(yield* lan.linkNames(lan.hub), hubLinksBefore)
-        assert.isFalse(fs.existsSync(path.join(env.dataDir, "run", "net-web")))
+        assert.isFalse(fs.existsSync(podLayout(env.dataDir, "net-web").run))
         const gone = yield* lan.busybox(lan.lanHost, ["ping", "-c1", "-W1", "10.250.0.21"])
         assert.notStrictEqual(gone.code, 0, "the pod's address is gone with the pod")
       }),
@@ -112,7 +112,7 @@ describe("pod networking (live, root)", () => {
         assert.strictEqual(err._tag, "SetupFailed")
         assert.strictEqual(err._tag === "SetupFailed" && err.step, "network")
         assert.include(err.message, "uplink")
-        assert.isFalse(fs.existsSync(path.join(env.dataDir, "run", "net-nouplink")))
+        assert.isFalse(fs.existsSync(podLayout(env.dataDir, "net-nouplink").run))
       }),
     { timeout: 90_000 }
   )

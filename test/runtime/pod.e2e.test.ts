@@ -6,6 +6,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Scope } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { podLayout } from "../../src/runtime/layout.js"
 import { decodePod } from "../../src/spec/decode.js"
 import { assertNoLeaks, leakSnapshot } from "../support/leaks.js"
 import { liveRuntime } from "../support/tankEnv.js"
@@ -74,7 +75,7 @@ describe("multi-container pods (live, root)", () => {
         const err = yield* Effect.scoped(Effect.flip(runtime.start(pod)))
         assert.strictEqual(err.step, "init migrate")
         assert.include(err.message, "code 4")
-        assert.isFalse(fs.existsSync(path.join(env.dataDir, "run", "badinit")))
+        assert.isFalse(fs.existsSync(podLayout(env.dataDir, "badinit").run))
         yield* assertNoLeaks(before, { pathPrefixes: [env.dataDir], processMarkers: [env.dataDir] })
       }),
     { timeout: 60_000 }

@@ -10,7 +10,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { SetupFailed } from "../../src/runtime/errors.js"
-import { podLayout } from "../../src/runtime/layout.js"
+import { podLayout, runRootOf, runsDir } from "../../src/runtime/layout.js"
 import { readRecord, type RunRecord, type StepName, writeRecord } from "../../src/runtime/record.js"
 import { userns } from "../../src/runtime/steps/01-userns.js"
 import { volumes } from "../../src/runtime/steps/02-volumes.js"
@@ -20,11 +20,17 @@ import { bringUp } from "../../src/runtime/steps/index.js"
 import { type Bringup, journalOf, openJournal, runSteps, undoRun } from "../../src/runtime/steps/runner.js"
 import type { AnyStep, Run, StepDeps } from "../../src/runtime/steps/Step.js"
 import { decodePod } from "../../src/spec/decode.js"
+import { removeLooseRunRoot } from "../support/tmp.js"
 
 /** A data dir removed with the scope, and pod p's run dir in it. */
 const tempRun = Effect.gen(function*() {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "tank-runner-"))
-  yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dataDir, { recursive: true, force: true })))
+  yield* Effect.addFinalizer(() =>
+    Effect.sync(() => {
+      fs.rmSync(dataDir, { recursive: true, force: true })
+      removeLooseRunRoot(dataDir)
+    })
+  )
   const layout = podLayout(dataDir, "p")
   fs.mkdirSync(layout.run, { recursive: true })
   return { dataDir, layout }
@@ -360,15 +366,17 @@ describe("a lone start's file calls on the agent's thread (StepDeps.alone)", () 
     Effect.gen(function*() {
       const { dataDir: a } = yield* tempRun
       const { dataDir: b } = yield* tempRun
-      for (const d of [a, b]) fs.rmSync(path.join(d, "run"), { recursive: true })
+      for (const d of [a, b]) fs.rmSync(runsDir(d), { recursive: true })
       const thread = yield* bringFiles(a, true)
       const pool = yield* bringFiles(b, false)
       const strip = (t: Record<string, string>) =>
         Object.fromEntries(Object.entries(t).filter(([k]) => !k.endsWith("pod.json")))
-      const made = tree(a)
-      assert.deepStrictEqual(strip(made), strip(tree(b)))
+      // The run root's part and the data dir's (writable layers, logs).
+      const made = { ...tree(runRootOf(a)), ...tree(a) }
+      assert.deepStrictEqual(strip(made), strip({ ...tree(runRootOf(b)), ...tree(b) }))
       // What both must have made: the pod root's writable layer, the pod's /etc files, a private run dir.
-      assert.match(made[path.join("run", "p", "c", "a", "upper")]!, / 200000:200001$/)
+      assert.match(made[path.join("layers", "p", "a", "upper")]!, / 200000:200001$/)
+      assert.match(made[path.join("run", "p", "c", "a", "merged")]!, /^40755 /)
       assert.match(made[path.join("run", "p", "etc", "hostname")]!, /200000:200001 box\n$/)
       assert.strictEqual(fs.statSync(thread.layout.run).mode & 0o777, 0o700)
       assert.strictEqual(thread.journal.current().phase, "starting")
@@ -379,8 +387,8 @@ describe("a lone start's file calls on the agent's thread (StepDeps.alone)", () 
     Effect.gen(function*() {
       const { dataDir } = yield* tempRun
       // A file where the run dirs' parent must be.
-      fs.rmSync(path.join(dataDir, "run"), { recursive: true })
-      fs.writeFileSync(path.join(dataDir, "run"), "")
+      fs.rmSync(runsDir(dataDir), { recursive: true })
+      fs.writeFileSync(runsDir(dataDir), "")
       for (const onThread of [true, false]) {
         const failed = yield* Effect.flip(openJournal(podLayout(dataDir, "p"), "p", "{}", onThread))
         assert.strictEqual(failed.step, "record")

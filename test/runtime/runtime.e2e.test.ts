@@ -6,6 +6,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { podLayout } from "../../src/runtime/layout.js"
 import { Runtime } from "../../src/runtime/Runtime.js"
 import { decodePod } from "../../src/spec/decode.js"
 import { assertNoLeaks, leakSnapshot } from "../support/leaks.js"
@@ -76,7 +77,7 @@ describe("Runtime (live, root)", () => {
         assert.include(out, "cwd=/tmp foo=bar")
         assert.isTrue(out.some((l) => l.startsWith("uid=0(root)")), out.join("\n"))
         yield* assertNoLeaks(before, { pathPrefixes: [env.dataDir] })
-        assert.isFalse(fs.existsSync(path.join(env.dataDir, "run", name)))
+        assert.isFalse(fs.existsSync(podLayout(env.dataDir, name).run))
       }),
     { timeout: 60_000 }
   )
@@ -232,7 +233,7 @@ describe("Runtime (live, root)", () => {
           const err = yield* Effect.scoped(Effect.flip(runtime.start(pod)))
           assert.strictEqual(err._tag, "SetupFailed")
           assert.include(err.step, stepWord, `${err.step}: ${err.message}`)
-          assert.isFalse(fs.existsSync(path.join(env.dataDir, "run", pod.name)))
+          assert.isFalse(fs.existsSync(podLayout(env.dataDir, pod.name).run))
         }
         yield* assertNoLeaks(before, { pathPrefixes: [env.dataDir] })
       }),
@@ -321,7 +322,7 @@ describe("Runtime (live, root)", () => {
           const fiber = yield* Effect.fork(Effect.scoped(Effect.zipRight(runtime.start(pod), Effect.never)))
           yield* Effect.sleep(`${delayMs} millis`)
           yield* Fiber.interrupt(fiber)
-          assert.isFalse(fs.existsSync(path.join(env.dataDir, "run", pod.name)), `run dir after ${delayMs} ms`)
+          assert.isFalse(fs.existsSync(podLayout(env.dataDir, pod.name).run), `run dir after ${delayMs} ms`)
         }
         yield* assertNoLeaks(before, { pathPrefixes: [env.dataDir], processMarkers: [env.dataDir] })
       }),

@@ -15,6 +15,7 @@ import { stages } from "../../src/runtime/steps/index.js"
 import { type Bringup, openJournal, runSteps } from "../../src/runtime/steps/runner.js"
 import type { AnyStep, LiveOutputs, Run, StepDeps } from "../../src/runtime/steps/Step.js"
 import { decodePod } from "../../src/spec/decode.js"
+import { removeLooseRunRoot } from "../support/tmp.js"
 
 describe("the steps' order within a stage", () => {
   it("the sandbox goes first in its stage (its helper works while images and cgroups run)", () => {
@@ -27,7 +28,12 @@ describe("the steps' order within a stage", () => {
       // Why the order matters: the steps of a stage share one thread; a step that never waits
       // (images, cgroups) runs to its end once begun, so a request placed after it goes out late.
       const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "tank-steppath-"))
-      yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(dataDir, { recursive: true, force: true })))
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          fs.rmSync(dataDir, { recursive: true, force: true })
+          removeLooseRunRoot(dataDir)
+        })
+      )
       const layout = podLayout(dataDir, "p")
       const pod = yield* decodePod({ name: "p", containers: [{ name: "a", image: "busybox" }] })
       const seen: Array<string> = []

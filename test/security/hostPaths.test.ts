@@ -16,6 +16,7 @@ import { hostPathIssues, hostPathPolicy, hostPathProblem } from "../../src/confi
 import { Host } from "../../src/host/Host.js"
 import * as Images from "../../src/image/Images.js"
 import { NetworkLive } from "../../src/net/NetworkLive.js"
+import { podLayout } from "../../src/runtime/layout.js"
 import { Runtime } from "../../src/runtime/Runtime.js"
 import * as RuntimeLive from "../../src/runtime/RuntimeLive.js"
 import { decodePod, type InvalidSpec } from "../../src/spec/decode.js"
@@ -166,7 +167,7 @@ describe("bring-up: the live Runtime on the agent's config (root)", () => {
           assert.include(failed.message, problem!)
           assert.include(failed.message, "allowedHostPaths")
         }
-        assert.isFalse(fs.existsSync(path.join(dataDir, "run", "spy")))
+        assert.isFalse(fs.existsSync(podLayout(dataDir, "spy").run))
       }),
     30_000
   )

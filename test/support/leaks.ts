@@ -12,6 +12,7 @@
 import { Data, Effect, Schedule } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { runRootOf } from "../../src/runtime/layout.js"
 
 export interface LeakOptions {
   /** Mount points (and netns pin paths) under these prefixes count; default: all mounts. */
@@ -49,12 +50,21 @@ export class LeakFound extends Data.TaggedError("LeakFound")<{
 
 const unescapeMount = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)))
 
-export const hostMounts = (prefixes?: ReadonlyArray<string>): Array<string> =>
-  fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter(Boolean).map((line) => {
+/**
+ * A data dir's prefix also stands for what is inside its run root (src/runtime/layout.ts): the
+ * namespace pins and tmpfs volumes of its runs. Not the run root's own tmpfs, which a live runtime
+ * holds (runRoot.ts; test/runtime/runRoot.e2e.test.ts checks it goes).
+ */
+const withRunRoots = (prefixes: ReadonlyArray<string>) => [...prefixes, ...prefixes.map((p) => `${runRootOf(p)}/`)]
+
+export const hostMounts = (given?: ReadonlyArray<string>): Array<string> => {
+  const prefixes = given && withRunRoots(given)
+  return fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter(Boolean).map((line) => {
     const f = line.split(" ")
     const sep = f.indexOf("-")
     return `${unescapeMount(f[4] ?? "")} ${f[sep + 1] ?? ""} ${unescapeMount(f[3] ?? "")}`
   }).filter((m) => !prefixes || prefixes.some((p) => m.startsWith(p) || m.includes(` ${p}`)))
+}
 
 const cmdline = (pid: string): string | undefined => {
   try {

@@ -2,10 +2,33 @@ import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { runRootOf } from "../../src/runtime/layout.js"
 
-/** A fresh temp dir, removed when the scope closes. */
+/**
+ * What a test left in the run root of `dataDir` without a runtime (runner tests make run dirs
+ * directly): removed when it is a plain dir. A tmpfs there is a runtime's, which lets it go itself
+ * (runRoot.ts) or holds runs a sweep still has to undo: not touched.
+ */
+export const removeLooseRunRoot = (dataDir: string) => {
+  const root = runRootOf(dataDir)
+  if (!fs.existsSync(root)) return
+  const mounted = fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n").some((l) => l.split(" ")[4] === root)
+  if (mounted) return
+  try {
+    fs.rmSync(root, { recursive: true, force: true })
+    fs.rmdirSync(path.dirname(root))
+  } catch {
+    // another data dir's run root beside it (ENOTEMPTY), or a pin still mounted inside: left as is
+  }
+}
+
+/** A fresh temp dir, removed when the scope closes (with a loose run root of it). */
 export const tmpDir = (prefix = "tank-test-") =>
   Effect.acquireRelease(
     Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), prefix))),
-    (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+    (dir) =>
+      Effect.sync(() => {
+        fs.rmSync(dir, { recursive: true, force: true })
+        removeLooseRunRoot(dir)
+      })
   )

@@ -2,7 +2,7 @@
  * A client of one monitor's control socket (PROTOCOL.md §4): JSON lines, requests matched to
  * replies by id. Closing the scope closes the connection; the monitor and workload are unaffected.
  */
-import { Effect, Either, Option, Schema, Scope } from "effect"
+import { Effect, Either, Fiber, Option, Schema, Scope } from "effect"
 import type * as net from "node:net"
 import { type Attachment, openAttachment } from "./attach.js"
 import {
@@ -248,8 +248,14 @@ export const connectEarly = (
     // Read from now on (no line missed); awaited only by the ops.
     const helloLine = conn.helloLine()
     helloLine.catch(() => undefined)
-    /** Right(undefined): this connection's hello accepted; Right(client): busy, the client of a retry. */
-    const checked = yield* Effect.cached(
+    /**
+     * Right(undefined): this connection's hello accepted; Right(client): busy, the client of a retry.
+     * Checked once, in a fiber of the connection's own: an op interrupted while it waits (a bring-up
+     * interrupted during `proceed`) must not make the verdict an interruption for every later op —
+     * `Effect.cached` kept it so, and the undo's `stop` then "failed" with the interruption and
+     * was cut short, leaving the run and its workload behind.
+     */
+    const verdict = yield* Effect.forkIn(
       Effect.tryPromise({
         try: () => helloLine,
         catch: (e) => new MonitorGone({ socketPath, reason: (e as Error).message })
@@ -270,8 +276,10 @@ export const connectEarly = (
           "MonitorBusy",
           (e) => Effect.fail(new MonitorRequestFailed({ op: "connect", code: "busy", message: e.message }))
         )
-      )
+      ),
+      scope
     )
+    const checked = Fiber.join(verdict)
     const viaRetry = <A, E>(
       here: Effect.Effect<A, E>,
       there: (c: MonitorClient) => Effect.Effect<A, E>

@@ -1,8 +1,8 @@
 /**
  * Step 7, files: the pod's /etc files (hosts, hostname, resolv.conf), its log dir, and each
  * container's overlay dirs (writable layer, work dir, mount point); in a user namespace they belong
- * to the pod's root. All of it is under the run dir (removed last by the undo) or the log dir
- * (outlives runs): nothing to undo here.
+ * to the pod's root. All of it is under the run dir or the pod's layers dir (both removed last by
+ * the undo, runner.ts) or the log dir (outlives runs): nothing to undo here.
  *
  * Its dozen file calls go through libuv's pool, not the agent's thread, which is what a burst of
  * starts is bound by (issue 21). On ext4 a directory's creation slows down right after many removals
@@ -96,12 +96,13 @@ export const files: Step<"files"> = {
       const layers = async () => {
         const specs = [...pod.initContainers, ...pod.containers]
         if (specs.length === 0) return
-        // `c/` itself, then each container's dir, then its layer dirs side by side.
-        await mkdir(path.dirname(layout.container(specs[0]!.name).dir))
+        // `c/` (run root) and the pod's layers dir (data dir), then each container's dir in both,
+        // then its layer dirs side by side.
+        await Promise.all([mkdir(path.dirname(layout.container(specs[0]!.name).dir)), mkdir(layout.layers)])
         await Promise.all(specs.map(async (c) => {
           const L = layout.container(c.name)
           const { all, owned } = layerDirs(L)
-          await mkdir(L.dir)
+          await Promise.all([mkdir(L.dir), mkdir(path.dirname(L.upper))])
           await Promise.all(all.map(mkdir))
           await Promise.all(owned.map(chown))
         }))

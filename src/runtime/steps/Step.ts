@@ -53,6 +53,8 @@ export interface StepDeps {
   readonly monitorsRecorded?: Set<string>
   /** Where an undone run dir goes (trash.ts); absent, it is removed in place. */
   readonly trash?: Trash
+  /** Where an undone run's writable layers go (on the data dir's file system); absent, removed in place. */
+  readonly layerTrash?: Trash
   /**
    * No other bring-up is under way: a start's few file calls (run dir, `/etc` files, overlay dirs)
    * are then made on the agent's thread, where each trip through libuv's pool cost a thread's

@@ -317,6 +317,8 @@ export const undoRun = (
     if (failures.length === 0) {
       // Renamed into the trash (removed there off the stop's path) when the runtime keeps one.
       yield* u.deps.trash ? u.deps.trash.discard(u.layout.run) : removeRunDir(u.layout.run)
+      // The writable layers after the run dir (a runtime's start sweeps layers without one).
+      yield* u.deps.layerTrash ? u.deps.layerTrash.discard(u.layout.layers) : removeRunDir(u.layout.layers)
       if (Option.isSome(journal)) journal.value.retired = true
       return
     }
