@@ -33,11 +33,12 @@ const benches = [
 const dir = import.meta.dirname
 const reportFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "tank-bench-")), "rows.jsonl")
 /**
- * Where the benches' data dirs (and the peers' work dirs) go: under /var/lib, where root's default
- * data dir is (/var/lib/tank), not /tmp. On this VM a new file or directory under /tmp cost ~0.9 ms
- * of ext4 allocation against 0.03-0.12 ms elsewhere on the same disk (its block group; measured
- * with 200 mkdir+create pairs), which timed /tmp's allocator instead of the tools; crun's state is
- * /run/crun in any case. Root only; others keep the usual temp dir.
+ * Where Tank's data dirs go in the benches (BENCH_DATA_PARENT, read by test/support/tankEnv.ts):
+ * under /var/lib, where root's default data dir is (/var/lib/tank), not /tmp. On this VM a new file
+ * or directory under /tmp cost ~0.9 ms of ext4 allocation against 0.03-0.12 ms elsewhere on the same
+ * disk (its block group; 200 mkdir+create pairs), which timed /tmp's allocator, not Tank; crun's
+ * state is /run/crun whatever the bench does. The peers' work dirs stay where they were (podman
+ * given TMPDIR=/var/lib/… took 20 s a run). Root only; others keep the usual temp dir.
  */
 const benchTmp = process.geteuid?.() === 0 && fs.existsSync("/var/lib")
   ? fs.mkdtempSync("/var/lib/tank-bench-")
@@ -50,7 +51,7 @@ for (const [file, args] of benches) {
   console.log(`\n=== ${file} ===`)
   const r = spawnSync(process.execPath, ["--import", "tsx", path.join(dir, file), ...args], {
     stdio: "inherit",
-    env: { ...process.env, BENCH_REPORT: reportFile, ...(benchTmp ? { TMPDIR: benchTmp } : {}) }
+    env: { ...process.env, BENCH_REPORT: reportFile, ...(benchTmp ? { BENCH_DATA_PARENT: benchTmp } : {}) }
   })
   if (r.status !== 0) failed.push(file)
 }

@@ -32,7 +32,8 @@ export const tankEnv = (opts: EnvOptions = {}) =>
   Effect.gen(function*() {
     const registry = yield* startRegistry()
     const refs = yield* pushFixturesEffect(registry.host)
-    const dataDir = yield* tmpDir("tank-e2e-")
+    // The benches put Tank's data dirs where root's default is (bench/all.ts, BENCH_DATA_PARENT).
+    const dataDir = yield* tmpDir("tank-e2e-", process.env["BENCH_DATA_PARENT"] || undefined)
     const base = yield* Config.load({ dataDir, env: {} })
     const config: Config.TankConfigShape = {
       ...base,

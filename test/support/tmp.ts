@@ -22,10 +22,10 @@ export const removeLooseRunRoot = (dataDir: string) => {
   }
 }
 
-/** A fresh temp dir, removed when the scope closes (with a loose run root of it). */
-export const tmpDir = (prefix = "tank-test-") =>
+/** A fresh temp dir (under `parent`, else the temp dir), removed when the scope closes (with a loose run root of it). */
+export const tmpDir = (prefix = "tank-test-", parent = os.tmpdir()) =>
   Effect.acquireRelease(
-    Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), prefix))),
+    Effect.sync(() => fs.mkdtempSync(path.join(parent, prefix))),
     (dir) =>
       Effect.sync(() => {
         fs.rmSync(dir, { recursive: true, force: true })
