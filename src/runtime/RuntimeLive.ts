@@ -44,7 +44,7 @@ import {
 } from "./monitors.js"
 import { prepareContainer, volumeSources } from "./prepare.js"
 import { type ContainerRecord, monitorAlive, readRecord, RecordUnreadable, type RunRecord, viewOf } from "./record.js"
-import { openRunRoot } from "./runRoot.js"
+import { openRunRoot, RunRootFailed } from "./runRoot.js"
 import {
   type RunHandle,
   Runtime,
@@ -100,6 +100,17 @@ export const make = (options: RuntimeOptions = {}) =>
     const hostPaths = hostPathPolicy(config)
     // The runs' state on a tmpfs (runRoot.ts); made before the trashes, so let go after them.
     const runRoot = yield* openRunRoot(dataDir)
+    // Runs of the layout before the run root (`<dataDir>/run/<pod>`): their monitors would be
+    // strangers to this runtime, which would start second copies of their pods beside them.
+    const earlier = path.join(dataDir, "run")
+    const earlierRuns = fs.existsSync(earlier) ? fs.readdirSync(earlier).sort() : []
+    if (earlierRuns.length > 0) {
+      return yield* new RunRootFailed({
+        path: runRoot,
+        reason: `${earlier} holds runs of an earlier Tank (${earlierRuns.join(", ")}): stop them with the ` +
+          `Tank that started them (tank delete), or remove ${earlier} once none of them runs (after a reboot)`
+      })
+    }
     fs.mkdirSync(socketDir(dataDir), { recursive: true, mode: 0o700 })
     // Undone run dirs and writable layers leave by a rename and are removed off the stop's path
     // (trash.ts): each in a trash on its own file system.

@@ -140,4 +140,19 @@ describe("run root (live, root)", () => {
       assert.isUndefined(mountAt(root))
       fs.rmdirSync(root)
     }))
+  it.scopedLive("runs of the layout before the run root (<dataDir>/run) are named and refused, not started twice", () =>
+    Effect.gen(function*() {
+      const env = yield* tankEnv()
+      const earlier = path.join(env.dataDir, "run", "old-web")
+      fs.mkdirSync(earlier, { recursive: true })
+      fs.writeFileSync(path.join(earlier, "pod.json"), "{}\n")
+      const refused = yield* Effect.flip(Effect.scoped(Layer.build(runtimeLayer(env))))
+      assert.strictEqual(refused._tag, "RunRootFailed")
+      assert.include(refused.message, "old-web")
+      assert.include(refused.message, "tank delete")
+      // Nothing left mounted by the refused runtime; once the old run is gone it starts.
+      assert.isUndefined(mountAt(runRootOf(env.dataDir)))
+      fs.rmSync(path.join(env.dataDir, "run"), { recursive: true })
+      yield* Effect.scoped(Layer.build(runtimeLayer(env)))
+    }))
 })
