@@ -17,6 +17,7 @@ import * as Exec from "../exec/Exec.js"
 import { PROTOCOL_VERSION } from "../runtime/helper/schema.js"
 import { podLayout, runRootOf } from "../runtime/layout.js"
 import { CURRENT_VERSION, procStartTime, type RunRecord } from "../runtime/record.js"
+import { removeRunRootDir } from "../runtime/runRootDir.js"
 import { loadConfigAt } from "./base.js"
 import { type ExecOptions, runExec } from "./execRun.js"
 import { finish } from "./run.js"
@@ -121,15 +122,7 @@ export const rehearseWholeExec = Effect.gen(function*() {
         return false
       }
     }),
-    () =>
-      Effect.sync(() => {
-        fs.rmSync(root, { recursive: true, force: true })
-        try {
-          fs.rmdirSync(path.dirname(root))
-        } catch {
-          // another data dir's run root beside it, or none was made
-        }
-      })
+    () => Effect.sync(() => removeRunRootDir(root))
   )
   if (!made) return
   fs.writeFileSync(file, `${JSON.stringify(record(dataDir, pod, socketPath, startTime))}\n`)

@@ -15,8 +15,10 @@
 import { Effect, Schema, type Scope } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { parseMountinfo } from "../cgroups/mountinfo.js"
 import { errno, errnoName, libc, MS_NODEV, MS_NOSUID } from "../host/libc.js"
 import { runRootOf } from "./layout.js"
+import { removeRunRootDir } from "./runRootDir.js"
 
 const TMPFS_MAGIC = 0x01021994
 const MS_NOEXEC = 8
@@ -37,13 +39,11 @@ export class RunRootFailed extends Schema.TaggedError<RunRootFailed>()("RunRootF
 /** Runtimes of this process holding each run root. */
 const holders = new Map<string, number>()
 
-/** Whether `dir` is the mount point of Tank's tmpfs (mountinfo: field 5 the point, after " - " the type and source). */
+/** Whether `dir` is the mount point of Tank's tmpfs. */
 const ownTmpfsAt = (dir: string): boolean =>
-  fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n").some((l) => {
-    const [before, after] = l.split(" - ")
-    const [type, source] = (after ?? "").split(" ")
-    return before?.split(" ")[4] === dir && type === "tmpfs" && source === RUN_ROOT_SOURCE
-  })
+  parseMountinfo(fs.readFileSync("/proc/self/mountinfo", "utf8")).some((m) =>
+    m.mountPoint === dir && m.fsType === "tmpfs" && m.source === RUN_ROOT_SOURCE
+  )
 
 /** A dir of root's (or this user's) own, not a link: /run/tank is shared by every data dir. */
 const ownDir = (dir: string) => {
@@ -97,14 +97,9 @@ const release = (root: string): Effect.Effect<void> =>
       if (ownTmpfsAt(root) && libc.umount2(root, 0) < 0) {
         return Effect.logWarning(`the run root ${root} stays mounted: ${errnoName(errno())}`)
       }
-      fs.rmSync(root, { recursive: true, force: true })
-      fs.rmdirSync(path.dirname(root))
+      removeRunRootDir(root)
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code
-      // Another data dir's run root beside it.
-      if (code !== "ENOTEMPTY" && code !== "EEXIST") {
-        return Effect.logWarning(`cannot remove the run root ${root}: ${String(e)}`)
-      }
+      return Effect.logWarning(`cannot remove the run root ${root}: ${String(e)}`)
     }
     return Effect.void
   })

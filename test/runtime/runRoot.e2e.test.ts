@@ -8,6 +8,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Exit, Layer, Scope } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { parseMountinfo } from "../../src/cgroups/mountinfo.js"
 import { layersDir, podLayout, runRootOf, runsDir } from "../../src/runtime/layout.js"
 import { RUN_ROOT_SOURCE } from "../../src/runtime/runRoot.js"
 import { Runtime } from "../../src/runtime/Runtime.js"
@@ -20,10 +21,7 @@ const TMPFS_MAGIC = 0x01021994
 const onTmpfs = (p: string) => fs.statfsSync(p).type === TMPFS_MAGIC
 /** The source of the mount whose mount point is exactly `dir`, if any. */
 const mountAt = (dir: string) =>
-  fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n").flatMap((l) => {
-    const [before, after] = l.split(" - ")
-    return before?.split(" ")[4] === dir ? [(after ?? "").split(" ")[1] ?? ""] : []
-  })[0]
+  parseMountinfo(fs.readFileSync("/proc/self/mountinfo", "utf8")).find((m) => m.mountPoint === dir)?.source
 /** The host's /run is itself a tmpfs (systemd): then Tank mounts none of its own. */
 const runIsTmpfs = onTmpfs("/run")
 

@@ -2,7 +2,9 @@ import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { parseMountinfo } from "../../src/cgroups/mountinfo.js"
 import { runRootOf } from "../../src/runtime/layout.js"
+import { removeRunRootDir } from "../../src/runtime/runRootDir.js"
 
 /**
  * What a test left in the run root of `dataDir` without a runtime (runner tests make run dirs
@@ -12,13 +14,11 @@ import { runRootOf } from "../../src/runtime/layout.js"
 export const removeLooseRunRoot = (dataDir: string) => {
   const root = runRootOf(dataDir)
   if (!fs.existsSync(root)) return
-  const mounted = fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n").some((l) => l.split(" ")[4] === root)
-  if (mounted) return
+  if (parseMountinfo(fs.readFileSync("/proc/self/mountinfo", "utf8")).some((m) => m.mountPoint === root)) return
   try {
-    fs.rmSync(root, { recursive: true, force: true })
-    fs.rmdirSync(path.dirname(root))
+    removeRunRootDir(root)
   } catch {
-    // another data dir's run root beside it (ENOTEMPTY), or a pin still mounted inside: left as is
+    // a pin still mounted inside: left as is
   }
 }
 
